@@ -1,0 +1,94 @@
+// shiftad run configuration: parameter structs with documented defaults.
+//
+// Every field here is a YAML key (section.field). The single source of truth for
+// keys, defaults, allowed values and docs is the schema in src/config/Config.cpp;
+// `shiftad config --doc` prints it as Markdown (docs/config.md is generated from it).
+// Torch-free: the CLI and users include this without paying for LibTorch.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace shiftad {
+
+/// Where the images are and the one-vs-all protocol on them.
+struct DataConfig {
+  std::string root;            ///< ImageFolder root: ROOT/DOMAIN/CLASS/image
+  std::string source;          ///< source domain (folder under root)
+  std::string target;          ///< target domain (folder under root)
+  std::string normal_class;    ///< the normal class; every other class is an anomaly
+  int image_size = 32;         ///< side of the square network input
+  int resize = 0;              ///< side images are resized to before the center crop (0: image_size)
+  std::vector<double> mean = {0.5, 0.5, 0.5};  ///< per-channel normalization mean (RGB, [0,1] scale)
+  std::vector<double> std = {0.5, 0.5, 0.5};   ///< per-channel normalization std
+  double pool_fraction = 0.5;  ///< per class, share of target images in the unlabeled pool (rest: test)
+  double contamination = 0.1;  ///< anomalies / pool size in the unlabeled pool, in [0,1)
+  int split_seed = 0;          ///< seed of the target pool/test split
+  bool augment = true;         ///< random resized crop + horizontal flip while training
+  double crop_scale_min = 0.7; ///< smallest area fraction of the random resized crop
+  bool hflip = true;           ///< random horizontal flips while training
+};
+
+/// The trainable feature extractor F.
+struct ModelConfig {
+  std::string arch = "small_cnn";  ///< small_cnn | resnet18
+  int embedding_dim = 32;          ///< size of F's output (bias-free head)
+  int width = 16;                  ///< small_cnn: channels of the first conv stage
+};
+
+/// Which target samples are aligned: the dominant cluster (paper Eq. 6-7).
+struct ClusterConfig {
+  std::string space = "self";  ///< self: cluster F's own features | none: align the whole pool
+  std::string method = "kmeans";
+  int k = 8;                   ///< number of clusters (paper: 8-10)
+  int restarts = 5;            ///< k-means++ restarts; the lowest inertia wins
+  int max_iter = 100;          ///< Lloyd iterations per restart
+  int recluster_every = 1;     ///< re-cluster every N epochs (0: only once, before training)
+};
+
+/// Source/target alignment loss (paper Eq. 8-10).
+struct AlignConfig {
+  std::string method = "infonce";  ///< infonce | none
+  double lambda = 1.0;             ///< weight of the alignment loss (λ2; Deep SVDD has weight 1)
+  double tau = 0.1;                ///< InfoNCE temperature
+  bool svdd_on_target = true;      ///< also apply Deep SVDD to the aligned target samples
+};
+
+/// Optimisation.
+struct TrainConfig {
+  int epochs = 15;
+  int batch_size = 64;
+  double lr = 1e-3;            ///< Adam learning rate
+  double weight_decay = 1e-6;  ///< Adam weight decay
+  double svdd_eps = 0.1;       ///< center coordinates with |c_k| < eps are set to ±eps
+  int seed = 0;                ///< seed of initialisation, batching, augmentation, clustering
+  int threads = 0;             ///< intra-op threads (0: all cores)
+};
+
+struct Config {
+  DataConfig data;
+  ModelConfig model;
+  ClusterConfig cluster;
+  AlignConfig align;
+  TrainConfig train;
+};
+
+/// Load a YAML file (may be empty: "" means all defaults) and apply `overrides`
+/// of the form "section.key=value" (value parsed as YAML). Unknown keys, wrong
+/// types and out-of-range values throw shiftad::Error naming key, value and rule.
+Config loadConfig(const std::string& yaml_path, const std::vector<std::string>& overrides = {});
+
+/// Parse YAML text (same rules as loadConfig).
+Config parseConfig(const std::string& yaml_text, const std::vector<std::string>& overrides = {},
+                   const std::string& origin = "<string>");
+
+/// Every key written out, as YAML that parseConfig reads back to the same Config.
+std::string dumpConfig(const Config& cfg);
+
+/// The schema as a Markdown table (key, type, default, allowed, meaning).
+std::string configDocMarkdown();
+
+/// Check cross-key rules (e.g. mean/std have 3 entries); throws shiftad::Error.
+void validateConfig(const Config& cfg);
+
+}  // namespace shiftad

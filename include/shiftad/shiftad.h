@@ -1,0 +1,82 @@
+// shiftad: one-class anomaly detection under domain shift, by unsupervised domain
+// adaptation of the dominant target cluster.
+//
+// The public API. Torch-free: programs using it need not include LibTorch headers.
+// A *run directory* holds a trained detector: config.yaml (every key resolved),
+// model.safetensors (F's weights), center.safetensors (the Deep SVDD center c),
+// metrics.jsonl (one JSON object per epoch) and summary.json.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "shiftad/Config.h"
+
+namespace shiftad {
+
+/// Intra-op threads for LibTorch (0: all cores). Debian's LibTorch starts with 1.
+void setThreads(int threads);
+
+/// Write the synthetic domain-shift benchmark to OUT/{source,target}/CLASS/*.png.
+void synthesize(const std::string& out_dir, int seed);
+
+struct TrainSummary {
+  int epochs = 0;
+  double seconds = 0.0;
+  int64_t source_images = 0;
+  int64_t pool_images = 0;
+  int64_t skipped_images = 0;  ///< unreadable files skipped (each logged)
+  double final_loss = 0.0;
+};
+
+/// Train a detector as configured and write it to `run_dir` (created if needed).
+TrainSummary train(const Config& cfg, const std::string& run_dir);
+
+/// The resolved config a run was trained with.
+Config loadRunConfig(const std::string& run_dir);
+
+struct ImageScore {
+  std::string path;
+  double score = 0.0;  ///< higher = more anomalous
+};
+
+struct ScoreResult {
+  std::vector<ImageScore> scores;
+  std::vector<std::string> skipped;  ///< unreadable files (each logged)
+};
+
+/// Score images with a trained detector. `images`: a folder (recursive) or a text file
+/// listing one image path per line.
+ScoreResult score(const std::string& run_dir, const std::string& images);
+
+struct EvalResult {
+  double auroc = 0.0;
+  double aupr = 0.0;  ///< average precision, anomalies as the positive class
+  int64_t normal = 0;
+  int64_t anomalous = 0;
+  int64_t skipped = 0;
+};
+
+/// AUROC and AUPR of a trained detector on the target test split that `cfg`'s data
+/// section defines (the same seeded split the run was trained against when unchanged).
+EvalResult evaluate(const std::string& run_dir, const Config& cfg);
+
+struct DemoOptions {
+  std::string out_dir = "runs/demo";  ///< data and run directories go here
+  int seed = 0;
+  std::function<void(const std::string&)> print;  ///< receives the report lines
+};
+
+struct DemoRow {
+  std::string normal_class;
+  double source_only_auroc = 0.0;
+  double adapted_auroc = 0.0;
+};
+
+/// Synthesize the default benchmark, train source-only and adapted detectors for every
+/// class, and report target AUROC per class and mean +- std.
+std::vector<DemoRow> runDemo(const DemoOptions& options);
+
+}  // namespace shiftad

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages shiftad needs to build, test and benchmark.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev                                   # LibTorch 1.13 (CPU)
+  libopenblas0-pthread                           # fast BLAS behind libblas.so.3 (reference BLAS is ~10x slower)
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libgtest-dev
+  python3-torch python3-torchvision python3-sklearn python3-numpy  # test oracles
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "shiftad: installing ${#missing[@]} Debian package(s): ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "shiftad: packages installed"

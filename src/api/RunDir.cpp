@@ -1,0 +1,70 @@
+#include "api/RunDir.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/Error.h"
+#include "io/SafeTensors.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad::api {
+namespace {
+
+std::string readText(const std::string& path) {
+  std::ifstream f(path);
+  SHIFTAD_CHECK(f.good(), "cannot read '{}'", path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+void checkRunDir(const std::string& run_dir) {
+  SHIFTAD_CHECK(fs::is_directory(run_dir), "run directory '{}' does not exist (train one with `shiftad train`)",
+                run_dir);
+  for (const char* name : {kConfigFile, kModelFile, kCenterFile})
+    SHIFTAD_CHECK(fs::exists(fs::path(run_dir) / name),
+                  "run directory '{}' has no {} (incomplete or not a shiftad run; train again)", run_dir, name);
+}
+
+}  // namespace
+
+void writeTextAtomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.flush();
+    SHIFTAD_CHECK(f.good(), "cannot write '{}' (disk full or no permission?)", tmp);
+  }
+  fs::rename(tmp, path);
+}
+
+void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer) {
+  fs::create_directories(run_dir);
+  writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
+  io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(trainer.net()),
+                       {{"format", "shiftad"}, {"arch", cfg.model.arch}});
+  io::writeSafeTensors((fs::path(run_dir) / kCenterFile).string(), {{"center", trainer.center()}},
+                       {{"format", "shiftad"}});
+}
+
+Config loadRunConfig(const std::string& run_dir) {
+  checkRunDir(run_dir);
+  const auto path = (fs::path(run_dir) / kConfigFile).string();
+  return parseConfig(readText(path), {}, path);
+}
+
+LoadedRun loadRun(const std::string& run_dir) {
+  LoadedRun run{loadRunConfig(run_dir), nullptr};
+  auto net = models::makeFeatureExtractor(run.cfg.model);
+  const auto weights = io::readSafeTensors((fs::path(run_dir) / kModelFile).string());
+  io::loadIntoModule(*net, weights, "", /*strict=*/true);
+  run.trainer = std::make_unique<training::Trainer>(run.cfg, net);
+  const auto center = io::readSafeTensors((fs::path(run_dir) / kCenterFile).string());
+  const auto it = center.tensors.find("center");
+  SHIFTAD_CHECK(it != center.tensors.end() && it->second.dim() == 1 && it->second.size(0) == net->embeddingDim(),
+                "'{}/{}': expected a tensor 'center' of size {}", run_dir, kCenterFile, net->embeddingDim());
+  run.trainer->setCenter(it->second.to(torch::kFloat));
+  return run;
+}
+
+}  // namespace shiftad::api

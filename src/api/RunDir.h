@@ -1,0 +1,35 @@
+// The run directory: what `train` writes and `score` / `eval` read.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "shiftad/Config.h"
+#include "training/Trainer.h"
+
+namespace shiftad::api {
+
+constexpr const char* kConfigFile = "config.yaml";
+constexpr const char* kModelFile = "model.safetensors";
+constexpr const char* kCenterFile = "center.safetensors";
+constexpr const char* kMetricsFile = "metrics.jsonl";
+constexpr const char* kSummaryFile = "summary.json";
+
+/// Write `text` to PATH.tmp, flush, rename over PATH (a reader never sees half a file).
+void writeTextAtomic(const std::string& path, const std::string& text);
+
+/// Write config, weights and center of a trained detector.
+void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer);
+
+struct LoadedRun {
+  Config cfg;
+  std::unique_ptr<training::Trainer> trainer;  ///< F with its weights and center c
+};
+
+/// The resolved config of a run directory.
+Config loadRunConfig(const std::string& run_dir);
+
+/// Load a run directory; clear errors for a missing or incomplete one.
+LoadedRun loadRun(const std::string& run_dir);
+
+}  // namespace shiftad::api

@@ -1,0 +1,151 @@
+// The `shiftad` command: a thin client of the public API (include/shiftad/shiftad.h).
+// Every subcommand parses its options, calls one API function and prints the result;
+// errors end as one line on stderr and exit status 1 (2 for usage errors).
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "shiftad/shiftad.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Common {
+  int threads = 0;
+  bool quiet = false;
+};
+
+void setUp(const Common& c) {
+  spdlog::set_level(c.quiet ? spdlog::level::warn : spdlog::level::info);
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  shiftad::setThreads(c.threads);
+}
+
+void addCommon(CLI::App* app, Common& c) {
+  app->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
+}
+
+void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", tmp));
+    f << "path,score\n";
+    for (const auto& s : r.scores) {
+      // Quote paths that would break the CSV (RFC 4180).
+      std::string p = s.path;
+      if (p.find_first_of(",\"\n") != std::string::npos) {
+        std::string q = "\"";
+        for (char ch : p) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        p = q + "\"";
+      }
+      f << p << "," << fmt::format("{:.9g}", s.score) << "\n";
+    }
+    f.flush();
+    if (!f) throw std::runtime_error(fmt::format("cannot write '{}' (disk full?)", tmp));
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"shiftad: one-class anomaly detection under domain shift (dominant-cluster adaptation)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "shiftad 0.1.0");
+  Common common;
+
+  // synth
+  auto* synth = app.add_subcommand("synth", "write the synthetic domain-shift benchmark as ImageFolder PNGs");
+  std::string synth_out;
+  int synth_seed = 0;
+  synth->add_option("--out", synth_out, "output folder (OUT/{source,target}/CLASS/*.png)")->required();
+  synth->add_option("--seed", synth_seed, "generation seed")->capture_default_str();
+
+  // train
+  auto* train = app.add_subcommand("train", "train a detector (Deep SVDD on source + dominant-cluster alignment)");
+  std::string train_config, train_out;
+  std::vector<std::string> overrides;
+  train->add_option("--config", train_config, "YAML config (keys: `shiftad config --doc`)")->check(CLI::ExistingFile);
+  train->add_option("--set", overrides, "override a key: --set section.key=value (repeatable)");
+  train->add_option("--out", train_out, "run directory to write")->required();
+
+  // score
+  auto* score = app.add_subcommand("score", "score images with a trained detector (higher = more anomalous)");
+  std::string score_model, score_images, score_out;
+  score->add_option("--model", score_model, "run directory written by `shiftad train`")->required();
+  score->add_option("--images", score_images, "image folder (recursive) or text file with one path per line")->required();
+  score->add_option("--out", score_out, "CSV to write: path,score")->required();
+
+  // eval
+  auto* eval = app.add_subcommand("eval", "AUROC/AUPR on the target test split of a config");
+  std::string eval_model, eval_config;
+  std::vector<std::string> eval_overrides;
+  eval->add_option("--model", eval_model, "run directory written by `shiftad train`")->required();
+  eval->add_option("--config", eval_config, "YAML config defining the split (default: the run's own config)")
+      ->check(CLI::ExistingFile);
+  eval->add_option("--set", eval_overrides, "override a key of that config (repeatable)");
+
+  // demo
+  auto* demo = app.add_subcommand("demo", "synthesize the default benchmark, train source-only and adapted, compare");
+  shiftad::DemoOptions demo_opt;
+  demo->add_option("--out", demo_opt.out_dir, "folder for data and runs")->capture_default_str();
+  demo->add_option("--seed", demo_opt.seed, "seed of data, split and training")->capture_default_str();
+
+  // config
+  auto* config = app.add_subcommand("config", "print the resolved config, or the documentation of every key");
+  std::string config_file;
+  std::vector<std::string> config_overrides;
+  bool config_doc = false;
+  config->add_option("--config", config_file, "YAML config to resolve")->check(CLI::ExistingFile);
+  config->add_option("--set", config_overrides, "override a key (repeatable)");
+  config->add_flag("--doc", config_doc, "print every key as a Markdown table");
+
+  for (auto* sub : {synth, train, score, eval, demo, config}) addCommon(sub, common);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    setUp(common);
+    if (*synth) {
+      shiftad::synthesize(synth_out, synth_seed);
+      fmt::print("wrote the synthetic benchmark to {}\n", synth_out);
+    } else if (*train) {
+      const auto cfg = shiftad::loadConfig(train_config, overrides);
+      const auto s = shiftad::train(cfg, train_out);
+      fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,
+                 s.seconds, s.source_images, s.pool_images, s.skipped_images, train_out);
+    } else if (*score) {
+      const auto r = shiftad::score(score_model, score_images);
+      writeScoresCsv(score_out, r);
+      fmt::print("scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(), score_out);
+    } else if (*eval) {
+      auto cfg = eval_config.empty() ? shiftad::loadRunConfig(eval_model) : shiftad::loadConfig(eval_config);
+      if (!eval_overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), eval_overrides, "--set");
+      const auto r = shiftad::evaluate(eval_model, cfg);
+      fmt::print("AUROC {:.4f}  AUPR {:.4f}  (target '{}' test split: {} normal, {} anomalous, {} skipped)\n", r.auroc,
+                 r.aupr, cfg.data.target, r.normal, r.anomalous, r.skipped);
+    } else if (*demo) {
+      shiftad::runDemo(demo_opt);
+    } else if (*config) {
+      if (config_doc)
+        fmt::print("{}", shiftad::configDocMarkdown());
+      else
+        fmt::print("{}", shiftad::dumpConfig(shiftad::loadConfig(config_file, config_overrides)));
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "shiftad: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,297 @@
+// The config schema: every key, its type, default, allowed values and meaning, in
+// one table. Parsing, dumping, validation and docs/config.md all come from it, so
+// they cannot drift apart.
+#include "shiftad/Config.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/Error.h"
+
+namespace shiftad {
+namespace {
+
+/// One config key: how to read it from YAML into a Config, how to write it back.
+struct KeySpec {
+  std::string key;      ///< "section.field"
+  std::string type;     ///< int | float | bool | string | list of float
+  std::string allowed;  ///< human-readable rule, e.g. ">= 1" or "kmeans"
+  std::string doc;
+  std::function<void(Config&, const YAML::Node&)> set;  ///< throws Error on a bad value
+  std::function<YAML::Node(const Config&)> get;
+};
+
+[[noreturn]] void badValue(const std::string& key, const YAML::Node& node, const std::string& allowed) {
+  YAML::Emitter e;
+  e << YAML::Flow << node;
+  SHIFTAD_THROW("config key '{}': value '{}' is not allowed; expected {}", key, e.c_str(), allowed);
+}
+
+template <typename T>
+T scalarAs(const std::string& key, const YAML::Node& node, const std::string& allowed) {
+  if (!node.IsScalar()) badValue(key, node, allowed);
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    badValue(key, node, allowed);
+  }
+}
+
+// Builders. `field` selects the member from a Config; the range/choice check runs on
+// every value, from files and from --set alike.
+template <typename Field>
+KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) {
+  std::string allowed = hi == INT32_MAX ? fmt::format("an integer >= {}", lo)
+                                        : fmt::format("an integer in [{}, {}]", lo, hi);
+  return {key, "int", allowed, std::move(doc),
+          [=](Config& c, const YAML::Node& n) {
+            const long v = scalarAs<long>(key, n, allowed);
+            if (v < lo || v > hi) badValue(key, n, allowed);
+            field(c) = static_cast<int>(v);
+          },
+          [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+}
+
+template <typename Field>
+KeySpec floatKey(std::string key, Field field, double lo, double hi, bool hi_open, std::string doc) {
+  std::string allowed;
+  if (std::isinf(hi))
+    allowed = fmt::format("a number >= {}", lo);
+  else
+    allowed = fmt::format("a number in [{}, {}{}", lo, hi, hi_open ? ")" : "]");
+  return {key, "float", allowed, std::move(doc),
+          [=](Config& c, const YAML::Node& n) {
+            const double v = scalarAs<double>(key, n, allowed);
+            if (!std::isfinite(v) || v < lo || v > hi || (hi_open && v >= hi)) badValue(key, n, allowed);
+            field(c) = v;
+          },
+          [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+}
+
+template <typename Field>
+KeySpec boolKey(std::string key, Field field, std::string doc) {
+  return {key, "bool", "true or false", std::move(doc),
+          [=](Config& c, const YAML::Node& n) { field(c) = scalarAs<bool>(key, n, "true or false"); },
+          [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+}
+
+/// A string key; `choices` empty = any string.
+template <typename Field>
+KeySpec stringKey(std::string key, Field field, std::vector<std::string> choices, std::string doc) {
+  std::string allowed = "a string";
+  if (!choices.empty()) {
+    allowed = "one of: ";
+    for (size_t i = 0; i < choices.size(); ++i) allowed += (i ? ", " : "") + choices[i];
+  }
+  return {key, "string", allowed, std::move(doc),
+          [=](Config& c, const YAML::Node& n) {
+            if (n.IsNull()) {
+              if (!choices.empty()) badValue(key, n, allowed);
+              field(c) = "";
+              return;
+            }
+            const auto v = scalarAs<std::string>(key, n, allowed);
+            if (!choices.empty() && std::find(choices.begin(), choices.end(), v) == choices.end())
+              badValue(key, n, allowed);
+            field(c) = v;
+          },
+          [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+}
+
+template <typename Field>
+KeySpec floatListKey(std::string key, Field field, size_t len, bool positive, std::string doc) {
+  std::string allowed = fmt::format("a list of {} {}numbers", len, positive ? "positive " : "");
+  return {key, "list of float", allowed, std::move(doc),
+          [=](Config& c, const YAML::Node& n) {
+            if (!n.IsSequence() || n.size() != len) badValue(key, n, allowed);
+            std::vector<double> v;
+            for (const auto& e : n) {
+              const double val = scalarAs<double>(key, e, allowed);
+              if (!std::isfinite(val) || (positive && val <= 0)) badValue(key, n, allowed);
+              v.push_back(val);
+            }
+            field(c) = v;
+          },
+          [=](const Config& c) {
+            YAML::Node n;
+            for (double x : field(const_cast<Config&>(c))) n.push_back(x);
+            n.SetStyle(YAML::EmitterStyle::Flow);
+            return n;
+          }};
+}
+
+#define SHIFTAD_FIELD(path) [](Config & c) -> auto& { return c.path; }
+
+const std::vector<KeySpec>& schema() {
+  constexpr double kInf = INFINITY;
+  static const std::vector<KeySpec> keys = {
+      // data
+      stringKey("data.root", SHIFTAD_FIELD(data.root), {}, "ImageFolder root: ROOT/DOMAIN/CLASS/image.{jpg,jpeg,png,bmp}"),
+      stringKey("data.source", SHIFTAD_FIELD(data.source), {}, "source domain (a folder under data.root); only its normal class is used"),
+      stringKey("data.target", SHIFTAD_FIELD(data.target), {}, "target domain (a folder under data.root), split into unlabeled pool and test"),
+      stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class), {}, "the normal class; every other class is an anomaly (one-vs-all)"),
+      intKey("data.image_size", SHIFTAD_FIELD(data.image_size), 8, 1024, "side of the square network input, pixels"),
+      intKey("data.resize", SHIFTAD_FIELD(data.resize), 0, 4096, "side images are resized to before the center crop (0: data.image_size)"),
+      floatListKey("data.mean", SHIFTAD_FIELD(data.mean), 3, false, "per-channel normalization mean (RGB, on [0,1] pixels)"),
+      floatListKey("data.std", SHIFTAD_FIELD(data.std), 3, true, "per-channel normalization std"),
+      floatKey("data.pool_fraction", SHIFTAD_FIELD(data.pool_fraction), 0.01, 0.99, false, "per class, share of the target images offered to the unlabeled pool; the rest is the test split"),
+      floatKey("data.contamination", SHIFTAD_FIELD(data.contamination), 0.0, 1.0, true, "anomalies / pool size in the unlabeled pool"),
+      intKey("data.split_seed", SHIFTAD_FIELD(data.split_seed), 0, INT32_MAX, "seed of the target pool/test split and of the anomaly sampling"),
+      boolKey("data.augment", SHIFTAD_FIELD(data.augment), "random resized crop (+ flip) on training batches"),
+      floatKey("data.crop_scale_min", SHIFTAD_FIELD(data.crop_scale_min), 0.05, 1.0, false, "smallest area fraction of the random resized crop"),
+      boolKey("data.hflip", SHIFTAD_FIELD(data.hflip), "random horizontal flips on training batches (when data.augment)"),
+      // model
+      stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18"}, "architecture of the trainable feature extractor F"),
+      intKey("model.embedding_dim", SHIFTAD_FIELD(model.embedding_dim), 2, 65536, "size of F's output (bias-free projection head)"),
+      intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024, "small_cnn: channels of the first convolution stage (doubled per stage)"),
+      // cluster
+      stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "none"}, "where the target pool is clustered: self = F's own features; none = no clustering, align the whole pool"),
+      stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans"}, "clustering algorithm (paper Eq. 6)"),
+      intKey("cluster.k", SHIFTAD_FIELD(cluster.k), 1, 4096, "number of clusters K (paper: 8-10 work best)"),
+      intKey("cluster.restarts", SHIFTAD_FIELD(cluster.restarts), 1, 1000, "k-means++ restarts; the lowest inertia wins"),
+      intKey("cluster.max_iter", SHIFTAD_FIELD(cluster.max_iter), 1, 100000, "Lloyd iterations per restart"),
+      intKey("cluster.recluster_every", SHIFTAD_FIELD(cluster.recluster_every), 0, INT32_MAX, "re-cluster the pool every N epochs (0: once, before training)"),
+      // align
+      stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "none"}, "alignment loss between source and dominant-cluster target features (none: source-only Deep SVDD)"),
+      floatKey("align.lambda", SHIFTAD_FIELD(align.lambda), 0.0, kInf, false, "weight of the alignment loss (L = L_DSVDD + lambda * L_align)"),
+      floatKey("align.tau", SHIFTAD_FIELD(align.tau), 1e-4, 100.0, false, "InfoNCE temperature"),
+      boolKey("align.svdd_on_target", SHIFTAD_FIELD(align.svdd_on_target), "also apply the Deep SVDD term to the aligned (dominant-cluster) target samples; the paper applies it to source only (false). See docs/method.md"),
+      // train
+      intKey("train.epochs", SHIFTAD_FIELD(train.epochs), 0, 100000, "training epochs (an epoch = one pass over the source images)"),
+      intKey("train.batch_size", SHIFTAD_FIELD(train.batch_size), 2, 65536, "source images per step (the same number of target images is drawn)"),
+      floatKey("train.lr", SHIFTAD_FIELD(train.lr), 0.0, 10.0, false, "Adam learning rate"),
+      floatKey("train.weight_decay", SHIFTAD_FIELD(train.weight_decay), 0.0, 1.0, false, "Adam weight decay"),
+      floatKey("train.svdd_eps", SHIFTAD_FIELD(train.svdd_eps), 0.0, kInf, false, "center coordinates with |c_k| < eps are set to +-eps (Deep SVDD)"),
+      intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX, "seed of initialisation, batching, augmentation and clustering"),
+      intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, 1024, "intra-op threads (0: all cores)"),
+  };
+  return keys;
+}
+
+#undef SHIFTAD_FIELD
+
+const KeySpec* findKey(const std::string& key) {
+  for (const auto& k : schema())
+    if (k.key == key) return &k;
+  return nullptr;
+}
+
+[[noreturn]] void unknownKey(const std::string& key, const std::string& origin) {
+  // Suggest keys of the same section (or all sections) to make typos obvious.
+  const std::string section = key.substr(0, key.find('.'));
+  std::string known;
+  for (const auto& k : schema())
+    if (k.key.rfind(section + ".", 0) == 0) known += (known.empty() ? "" : ", ") + k.key;
+  if (known.empty()) {
+    std::map<std::string, bool> sections;
+    for (const auto& k : schema()) sections[k.key.substr(0, k.key.find('.'))] = true;
+    for (const auto& [s, _] : sections) known += (known.empty() ? "" : ", ") + s;
+    SHIFTAD_THROW("{}: unknown config section '{}'; known sections: {}", origin, section, known);
+  }
+  SHIFTAD_THROW("{}: unknown config key '{}'; keys of section '{}': {}", origin, key, section, known);
+}
+
+/// Walk a YAML mapping, applying every leaf under its dotted key.
+void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, const std::string& origin) {
+  if (!node.IsMap()) SHIFTAD_THROW("{}: expected a mapping at '{}'", origin, prefix.empty() ? "<top>" : prefix);
+  for (const auto& kv : node) {
+    const std::string name = kv.first.as<std::string>();
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    if (const KeySpec* spec = findKey(key)) {
+      try {
+        spec->set(cfg, kv.second);
+      } catch (const Error& e) {
+        SHIFTAD_THROW("{}: {}", origin, e.what());
+      }
+    } else if (prefix.empty() && kv.second.IsMap()) {
+      applyNode(cfg, kv.second, key, origin);
+    } else {
+      unknownKey(key, origin);
+    }
+  }
+}
+
+void applyOverride(Config& cfg, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  SHIFTAD_CHECK(eq != std::string::npos && eq > 0, "--set '{}': expected key=value, e.g. --set train.epochs=10",
+                assignment);
+  const std::string key = assignment.substr(0, eq);
+  const std::string value = assignment.substr(eq + 1);
+  const KeySpec* spec = findKey(key);
+  if (!spec) unknownKey(key, "--set");
+  YAML::Node node;
+  try {
+    node = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    SHIFTAD_THROW("--set {}: cannot parse value '{}' as YAML: {}", key, value, e.msg);
+  }
+  spec->set(cfg, node);
+}
+
+}  // namespace
+
+Config parseConfig(const std::string& yaml_text, const std::vector<std::string>& overrides, const std::string& origin) {
+  Config cfg;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    SHIFTAD_THROW("{}: invalid YAML at line {}, column {}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg);
+  }
+  if (root.IsDefined() && !root.IsNull()) applyNode(cfg, root, "", origin);
+  for (const auto& o : overrides) applyOverride(cfg, o);
+  validateConfig(cfg);
+  return cfg;
+}
+
+Config loadConfig(const std::string& yaml_path, const std::vector<std::string>& overrides) {
+  if (yaml_path.empty()) return parseConfig("", overrides, "<defaults>");
+  std::ifstream f(yaml_path);
+  SHIFTAD_CHECK(f.good(), "config file '{}' cannot be opened (does it exist and is it readable?)", yaml_path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return parseConfig(ss.str(), overrides, yaml_path);
+}
+
+void validateConfig(const Config& cfg) {
+  // Per-key rules are enforced while parsing; here only rules across keys.
+  SHIFTAD_CHECK(cfg.data.resize == 0 || cfg.data.resize >= cfg.data.image_size,
+                "config: data.resize ({}) must be 0 or >= data.image_size ({}) so the center crop fits",
+                cfg.data.resize, cfg.data.image_size);
+}
+
+std::string dumpConfig(const Config& cfg) {
+  YAML::Node root;
+  for (const auto& k : schema()) {
+    const auto dot = k.key.find('.');
+    root[k.key.substr(0, dot)][k.key.substr(dot + 1)] = k.get(cfg);
+  }
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string configDocMarkdown() {
+  const Config defaults;
+  std::string md =
+      "| key | type | default | allowed | meaning |\n"
+      "|---|---|---|---|---|\n";
+  for (const auto& k : schema()) {
+    YAML::Emitter e;
+    e << YAML::Flow << k.get(defaults);
+    std::string def = e.c_str();
+    if (def.empty() || def == "~" || def == "\"\"") def = "\"\"";
+    md += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", k.key, k.type, def, k.allowed, k.doc);
+  }
+  return md;
+}
+
+}  // namespace shiftad

@@ -1,0 +1,157 @@
+#include "data/ImageFolder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "common/Error.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad::data {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Names starting with '.' are skipped: hidden folders and macOS "._x.jpg" resource
+// forks would otherwise be listed as (undecodable) images.
+bool isHidden(const fs::path& p) {
+  const std::string name = p.filename().string();
+  return !name.empty() && name[0] == '.';
+}
+
+bool isDir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+
+bool isFile(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+// Sorted non-hidden sub-folders of `dir` (symlinks followed).
+std::vector<std::string> subdirs(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (!isHidden(it->path()) && isDir(it->path())) out.push_back(it->path().filename().string());
+  }
+  SHIFTAD_CHECK(!ec, "cannot list folder '{}': {}", dir.string(), ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Images below `dir`, recursively, hidden entries skipped, sorted by path.
+std::vector<std::string> imagesBelow(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (isHidden(it->path())) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (hasImageExtension(it->path().string()) && isFile(it->path())) out.push_back(it->path().string());
+  }
+  SHIFTAD_CHECK(!ec, "cannot list folder '{}': {}", dir.string(), ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string joinNames(const std::vector<std::string>& names) {
+  return names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
+// Checks ROOT and ROOT/DOMAIN exist; returns ROOT/DOMAIN.
+fs::path domainDir(const std::string& root, const std::string& domain) {
+  SHIFTAD_CHECK(!root.empty(), "data.root is empty: set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
+  SHIFTAD_CHECK(isDir(root), "data.root '{}' does not exist or is not a folder: set data.root to an ImageFolder root "
+                             "(ROOT/DOMAIN/CLASS/image)", root);
+  SHIFTAD_CHECK(!domain.empty(), "data.root '{}': the domain name is empty; domains found: {}", root,
+                joinNames(subdirs(root)));
+  const fs::path dir = fs::path(root) / domain;
+  SHIFTAD_CHECK(isDir(dir), "data.root '{}': domain folder '{}' does not exist; domains found: {}", root,
+                dir.string(), joinNames(subdirs(root)));
+  return dir;
+}
+
+// Entries of a list file, relative ones resolved against its folder.
+std::vector<std::string> readListFile(const fs::path& file) {
+  std::ifstream in(file);
+  SHIFTAD_CHECK(in.good(), "image list '{}' cannot be opened for reading", file.string());
+  const fs::path base = file.parent_path();
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string entry = trim(line);
+    if (entry.empty() || entry[0] == '#') continue;
+    const fs::path p(entry);
+    out.push_back(p.is_absolute() ? p.string() : (base / p).string());
+  }
+  return out;
+}
+
+}  // namespace
+
+bool hasImageExtension(const std::string& path) {
+  const std::string ext = lower(fs::path(path).extension().string());
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+std::vector<std::string> listClasses(const std::string& root, const std::string& domain) {
+  const fs::path dir = domainDir(root, domain);
+  std::vector<std::string> classes = subdirs(dir);
+  SHIFTAD_CHECK(!classes.empty(), "domain folder '{}' holds no class folder: expected {}/CLASS/image files",
+                dir.string(), dir.string());
+  return classes;
+}
+
+std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain) {
+  const fs::path dir = domainDir(root, domain);
+  std::vector<ImageRecord> out;
+  for (const std::string& cls : listClasses(root, domain)) {
+    const std::vector<std::string> files = imagesBelow(dir / cls);
+    SHIFTAD_CHECK(!files.empty(), "empty class: folder '{}' holds no image (.jpg, .jpeg, .png, .bmp); add images "
+                                  "or remove the folder", (dir / cls).string());
+    for (const std::string& f : files) out.push_back({f, cls});
+  }
+  return out;
+}
+
+std::vector<std::string> listImages(const std::string& dir_or_listfile) {
+  const fs::path p(dir_or_listfile);
+  std::error_code ec;
+  SHIFTAD_CHECK(!dir_or_listfile.empty() && fs::exists(p, ec),
+                "images '{}' do not exist: give a folder of images or a text file with one image path per line",
+                dir_or_listfile);
+  if (isDir(p)) {
+    std::vector<std::string> out = imagesBelow(p);
+    SHIFTAD_CHECK(!out.empty(), "folder '{}' holds no image (.jpg, .jpeg, .png, .bmp), even in sub-folders",
+                  dir_or_listfile);
+    return out;
+  }
+  // A single image is accepted as a one-entry list (reading it as text would yield garbage).
+  if (hasImageExtension(dir_or_listfile)) return {p.string()};
+  std::vector<std::string> out = readListFile(p);
+  SHIFTAD_CHECK(!out.empty(), "image list '{}' names no image (blank lines and '#' comments are skipped)",
+                dir_or_listfile);
+  return out;
+}
+
+}  // namespace shiftad::data

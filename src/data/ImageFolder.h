@@ -1,0 +1,33 @@
+// ImageFolder datasets: ROOT/DOMAIN/CLASS/image.{jpg,jpeg,png,bmp}. Torch-free.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace shiftad::data {
+
+/// One labelled image of a domain.
+struct ImageRecord {
+  std::string path;   ///< full path
+  std::string cls;    ///< class folder name
+};
+
+/// File extensions accepted as images (lower-case compare): jpg, jpeg, png, bmp.
+bool hasImageExtension(const std::string& path);
+
+/// Class folders of ROOT/DOMAIN, sorted. Throws shiftad::Error naming the path if the
+/// domain folder is missing or holds no class folder.
+std::vector<std::string> listClasses(const std::string& root, const std::string& domain);
+
+/// All images of ROOT/DOMAIN, sorted by (class, file name). Non-image files are
+/// ignored. Throws shiftad::Error naming the path if the domain is missing or a class
+/// folder holds no image ("empty class").
+std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain);
+
+/// Images to score: a directory (searched recursively, sorted) or a text file with
+/// one path per line (relative paths resolved against the list file's folder; blank
+/// lines and lines starting with '#' skipped). Throws shiftad::Error if the path does
+/// not exist or yields no image.
+std::vector<std::string> listImages(const std::string& dir_or_listfile);
+
+}  // namespace shiftad::data

@@ -1,0 +1,290 @@
+#include "data/ImageTensors.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "common/Error.h"
+
+namespace shiftad::data {
+namespace {
+
+// Images larger than this are refused before decoding: a corrupt or hostile header
+// must not make us allocate gigabytes (OpenCV's own default limit is 2^30 pixels).
+constexpr int64_t kMaxSide = 1 << 16;
+constexpr int64_t kMaxPixels = int64_t{1} << 27;  // 134 MP, 10x a large photo
+constexpr int64_t kMaxFileBytes = int64_t{1} << 30;
+
+struct Dims {
+  int64_t width = 0, height = 0;
+};
+
+uint32_t be16(const unsigned char* p) { return (uint32_t{p[0]} << 8) | p[1]; }
+uint32_t be32(const unsigned char* p) { return (be16(p) << 16) | be16(p + 2); }
+int32_t le32(const unsigned char* p) {
+  return static_cast<int32_t>(uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24));
+}
+
+std::optional<Dims> pngDims(const std::vector<unsigned char>& h) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (h.size() < 24 || std::memcmp(h.data(), sig, 8) != 0 || std::memcmp(h.data() + 12, "IHDR", 4) != 0) return {};
+  return Dims{be32(&h[16]), be32(&h[20])};
+}
+
+std::optional<Dims> bmpDims(const std::vector<unsigned char>& h) {
+  if (h.size() < 26 || h[0] != 'B' || h[1] != 'M') return {};
+  if (le32(&h[14]) == 12) return Dims{h[18] | (h[19] << 8), h[20] | (h[21] << 8)};  // OS/2 core header
+  return Dims{std::abs(int64_t{le32(&h[18])}), std::abs(int64_t{le32(&h[22])})};  // negative height: top-down
+}
+
+bool isSofMarker(unsigned char m) { return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC; }
+
+// Walks the JPEG segments up to the first SOF (frame header).
+std::optional<Dims> jpegDims(const std::vector<unsigned char>& h) {
+  if (h.size() < 4 || h[0] != 0xFF || h[1] != 0xD8) return {};
+  size_t pos = 2;
+  while (pos + 9 <= h.size()) {
+    if (h[pos] != 0xFF) return {};
+    const unsigned char marker = h[pos + 1];
+    if (marker == 0xFF) { ++pos; continue; }  // fill byte
+    if (isSofMarker(marker)) return Dims{be16(&h[pos + 7]), be16(&h[pos + 5])};
+    if (marker == 0xDA || marker == 0xD9) return {};  // scan / end before any frame header
+    pos += 2 + be16(&h[pos + 2]);
+  }
+  return {};
+}
+
+// The whole file: decoded from memory so that it is read once.
+std::vector<unsigned char> readBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  SHIFTAD_CHECK(in.good(), "image '{}' cannot be opened for reading", path);
+  const std::streamoff size = in.tellg();
+  SHIFTAD_CHECK(size >= 0 && size <= kMaxFileBytes, "image '{}' is {} bytes, above the limit of {}: refusing to read it",
+                path, static_cast<long long>(size), kMaxFileBytes);
+  std::vector<unsigned char> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  SHIFTAD_CHECK(in.gcount() == size, "image '{}' could not be read completely", path);
+  return bytes;
+}
+
+// Header check for PNG, BMP and JPEG; other formats are left to OpenCV's own limits.
+void checkDimensions(const std::vector<unsigned char>& bytes, const std::string& path) {
+  std::optional<Dims> d = pngDims(bytes);
+  if (!d) d = bmpDims(bytes);
+  if (!d) d = jpegDims(bytes);
+  if (!d) return;
+  SHIFTAD_CHECK(d->width <= kMaxSide && d->height <= kMaxSide && d->width * d->height <= kMaxPixels,
+                "image '{}' declares {}x{} pixels, above the limit ({} per side, {} in all): refusing to decode it; "
+                "resize it or check that the file is not corrupt", path, d->width, d->height, kMaxSide, kMaxPixels);
+}
+
+cv::Mat to8Bit(const cv::Mat& m, const std::string& path) {
+  cv::Mat out;
+  switch (m.depth()) {
+    case CV_8U: return m;
+    case CV_16U: m.convertTo(out, CV_8U, 255.0 / 65535.0); return out;  // full 16-bit range -> 0..255
+    case CV_32F:
+    case CV_64F: m.convertTo(out, CV_8U, 255.0); return out;  // float images are taken as [0,1]
+    default: SHIFTAD_THROW("image '{}' has an unsupported pixel depth (OpenCV depth {}): convert it to 8-bit", path,
+                           m.depth());
+  }
+}
+
+cv::Mat toRgb(const cv::Mat& m, const std::string& path) {
+  cv::Mat out;
+  switch (m.channels()) {
+    case 1: cv::cvtColor(m, out, cv::COLOR_GRAY2RGB); break;
+    case 2: cv::extractChannel(m, out, 0); cv::cvtColor(out, out, cv::COLOR_GRAY2RGB); break;  // gray + alpha
+    case 3: cv::cvtColor(m, out, cv::COLOR_BGR2RGB); break;
+    case 4: cv::cvtColor(m, out, cv::COLOR_BGRA2RGB); break;  // alpha dropped, as PIL's convert("RGB")
+    default: SHIFTAD_THROW("image '{}' has {} channels; expected 1 (gray), 3 (RGB) or 4 (RGBA)", path, m.channels());
+  }
+  return out;
+}
+
+// Decoded RGB 8-bit H x W x 3 (continuous).
+cv::Mat decodeRgb(const std::string& path) {
+  const std::vector<unsigned char> bytes = readBytes(path);
+  checkDimensions(bytes, path);
+  cv::Mat raw;
+  try {
+    // UNCHANGED keeps 16-bit depth and alpha (converted below) and ignores EXIF
+    // orientation, as torchvision's PIL loader does.
+    raw = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    SHIFTAD_THROW("image '{}' cannot be decoded: {}", path, e.what());
+  }
+  SHIFTAD_CHECK(!raw.empty(), "image '{}' cannot be decoded (truncated, corrupt or not an image)", path);
+  return toRgb(to8Bit(raw, path), path);
+}
+
+// Area averaging only when both sides shrink; OpenCV's INTER_AREA degrades to a
+// nearest-like filter when a side grows.
+cv::Mat resizeTo(const cv::Mat& rgb, int side) {
+  if (rgb.cols == side && rgb.rows == side) return rgb;
+  const bool shrink = rgb.cols >= side && rgb.rows >= side;
+  cv::Mat out;
+  cv::resize(rgb, out, cv::Size(side, side), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+// Writes an RGB H x W x 3 Mat into `dst` (3 x H x W uint8, contiguous).
+void copyToChw(const cv::Mat& rgb, uint8_t* dst) {
+  const size_t plane = static_cast<size_t>(rgb.rows) * rgb.cols;
+  cv::Mat planes[3];
+  for (int c = 0; c < 3; ++c) planes[c] = cv::Mat(rgb.rows, rgb.cols, CV_8UC1, dst + c * plane);
+  cv::split(rgb, planes);
+}
+
+int workerCount(int threads, size_t jobs) {
+  size_t n = threads > 0 ? static_cast<size_t>(threads) : std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int>(std::max<size_t>(1, std::min(n, jobs)));
+}
+
+// Python's round() (half to even), used by torchvision's center_crop offsets.
+int64_t halfEvenHalf(int64_t d) {
+  const int64_t k = d / 2;
+  return (d % 2 == 0 || k % 2 == 0) ? k : k + 1;
+}
+
+void checkBatch(const torch::Tensor& images, const char* what) {
+  SHIFTAD_CHECK(images.dim() == 4 && images.size(1) == 3, "{}: expected an N x 3 x H x W batch, got shape {}", what,
+                fmt::format("{}", fmt::join(images.sizes(), "x")));
+}
+
+struct CropBox {
+  int64_t top, left, height, width;
+};
+
+// torchvision's RandomResizedCrop.get_params, driven by pre-drawn uniforms u[0..22).
+CropBox sampleCrop(int64_t H, int64_t W, double scale_min, const double* u) {
+  const double area = static_cast<double>(H * W);
+  const double log_lo = std::log(3.0 / 4.0), log_hi = std::log(4.0 / 3.0);
+  for (int t = 0; t < 10; ++t) {
+    const double target = area * (scale_min + (1.0 - scale_min) * u[t]);
+    const double ratio = std::exp(log_lo + (log_hi - log_lo) * u[10 + t]);
+    const auto w = static_cast<int64_t>(std::llround(std::sqrt(target * ratio)));
+    const auto h = static_cast<int64_t>(std::llround(std::sqrt(target / ratio)));
+    if (w > 0 && w <= W && h > 0 && h <= H) {
+      const int64_t top = std::min(H - h, static_cast<int64_t>(u[20] * static_cast<double>(H - h + 1)));
+      const int64_t left = std::min(W - w, static_cast<int64_t>(u[21] * static_cast<double>(W - w + 1)));
+      return {top, left, h, w};
+    }
+  }
+  // Fallback: center crop with the ratio clamped to [3/4, 4/3].
+  const double in_ratio = static_cast<double>(W) / static_cast<double>(H);
+  int64_t w = W, h = H;
+  if (in_ratio < 3.0 / 4.0) h = std::llround(static_cast<double>(w) / (3.0 / 4.0));
+  else if (in_ratio > 4.0 / 3.0) w = std::llround(static_cast<double>(h) * (4.0 / 3.0));
+  return {(H - h) / 2, (W - w) / 2, h, w};
+}
+
+}  // namespace
+
+torch::Tensor readImage(const std::string& path) {
+  const cv::Mat rgb = decodeRgb(path);
+  torch::Tensor out = torch::empty({3, rgb.rows, rgb.cols}, torch::kUInt8);
+  copyToChw(rgb, out.data_ptr<uint8_t>());
+  return out;
+}
+
+ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads) {
+  SHIFTAD_CHECK(side > 0, "loadImages: side = {} must be positive", side);
+  const size_t n = paths.size();
+  // Rows are written in place by the workers; unreadable rows are dropped afterwards.
+  torch::Tensor all = torch::empty({static_cast<int64_t>(n), 3, side, side}, torch::kUInt8);
+  uint8_t* base = all.data_ptr<uint8_t>();
+  const size_t row = static_cast<size_t>(3) * side * side;
+  std::vector<std::string> errors(n);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) {
+      try {
+        copyToChw(resizeTo(decodeRgb(paths[i]), side), base + i * row);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+        if (errors[i].empty()) errors[i] = paths[i];
+      } catch (...) {
+        errors[i] = paths[i];
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < workerCount(threads, n); ++t) pool.emplace_back(work);
+  for (std::thread& t : pool) t.join();
+
+  ImageBatch batch;
+  std::vector<int64_t> keep;
+  for (size_t i = 0; i < n; ++i) {
+    if (errors[i].empty()) {
+      keep.push_back(static_cast<int64_t>(i));
+      batch.paths.push_back(paths[i]);
+    } else {
+      spdlog::warn("skipping unreadable image: {}", errors[i]);  // logged here, in order, not from workers
+      batch.skipped.push_back(paths[i]);
+    }
+  }
+  batch.images = keep.size() == n ? all : all.index_select(0, torch::tensor(keep, torch::kInt64));
+  return batch;
+}
+
+torch::Tensor centerCrop(const torch::Tensor& images, int size) {
+  checkBatch(images, "centerCrop");
+  const int64_t H = images.size(2), W = images.size(3);
+  SHIFTAD_CHECK(size > 0 && size <= H && size <= W, "centerCrop: crop size {} does not fit images of {}x{}", size, H,
+                W);
+  const int64_t top = halfEvenHalf(H - size), left = halfEvenHalf(W - size);
+  return images.slice(2, top, top + size).slice(3, left, left + size).contiguous();
+}
+
+torch::Tensor randomResizedCrop(const torch::Tensor& images, int size, double scale_min, bool hflip,
+                                torch::Generator& gen) {
+  checkBatch(images, "randomResizedCrop");
+  SHIFTAD_CHECK(images.scalar_type() == torch::kUInt8, "randomResizedCrop: expected uint8 images");
+  SHIFTAD_CHECK(size > 0, "randomResizedCrop: size = {} must be positive", size);
+  SHIFTAD_CHECK(scale_min > 0.0 && scale_min <= 1.0, "data.crop_scale_min = {} is outside (0, 1]", scale_min);
+  const int64_t N = images.size(0), H = images.size(2), W = images.size(3);
+  // All randomness drawn at once from `gen`: 10 area + 10 ratio tries, top, left, flip.
+  const torch::Tensor u = torch::rand({N, 23}, gen, torch::kFloat64).contiguous();
+  const double* up = u.data_ptr<double>();
+  const torch::Tensor x = images.to(torch::kFloat32).div_(255.0);
+  torch::Tensor out = torch::empty({N, 3, size, size}, torch::kFloat32);
+  namespace F = torch::nn::functional;
+  const auto opts = F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kBilinear)
+                        .align_corners(false);
+  for (int64_t n = 0; n < N; ++n) {
+    const double* un = up + n * 23;
+    const CropBox b = sampleCrop(H, W, scale_min, un);
+    torch::Tensor crop = x[n].slice(1, b.top, b.top + b.height).slice(2, b.left, b.left + b.width).unsqueeze(0);
+    torch::Tensor r = F::interpolate(crop, opts)[0];
+    if (hflip && un[22] < 0.5) r = r.flip({2});
+    out[n].copy_(r);
+  }
+  return out.clamp_(0.0, 1.0);
+}
+
+torch::Tensor normalize(const torch::Tensor& images, const std::vector<double>& mean, const std::vector<double>& std) {
+  SHIFTAD_CHECK(images.dim() >= 3 && images.size(-3) == 3, "normalize: expected (N x) 3 x H x W images, got shape {}",
+                fmt::format("{}", fmt::join(images.sizes(), "x")));
+  SHIFTAD_CHECK(mean.size() == 3 && std.size() == 3,
+                "data.mean / data.std need 3 values (R, G, B), got {} and {}", mean.size(), std.size());
+  for (double s : std) SHIFTAD_CHECK(s > 0.0, "data.std has a non-positive entry {}; every std must be > 0", s);
+  const torch::Tensor x =
+      images.scalar_type() == torch::kUInt8 ? images.to(torch::kFloat32).div_(255.0) : images.to(torch::kFloat32);
+  const auto m = torch::tensor(mean, torch::kFloat64).to(torch::kFloat32).view({3, 1, 1});
+  const auto s = torch::tensor(std, torch::kFloat64).to(torch::kFloat32).view({3, 1, 1});
+  return (x - m) / s;
+}
+
+}  // namespace shiftad::data

@@ -1,0 +1,41 @@
+// Decoding images into uint8 tensors and the transforms applied to them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace shiftad::data {
+
+/// Decode one image file to an RGB uint8 tensor 3 x H x W (grayscale, 16-bit and alpha
+/// images are converted). Throws shiftad::Error naming the path if it cannot be decoded.
+torch::Tensor readImage(const std::string& path);
+
+/// A decoded set of images, all resized to side x side (uint8, N x 3 x side x side).
+struct ImageBatch {
+  torch::Tensor images;
+  std::vector<std::string> paths;    ///< paths of the rows of `images`, in order
+  std::vector<std::string> skipped;  ///< unreadable files (each logged as a warning)
+};
+
+/// Decode and resize (bilinear, to side x side) every path; unreadable files are
+/// skipped with a warning naming each and listed in `skipped`. Uses `threads` worker
+/// threads (0: all cores).
+ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads = 0);
+
+/// Center crop of a uint8 batch N x 3 x S x S to N x 3 x size x size.
+torch::Tensor centerCrop(const torch::Tensor& images, int size);
+
+/// Per image: random resized crop (area fraction in [scale_min, 1], aspect ratio in
+/// [3/4, 4/3]) resized to size x size, then (if hflip) a horizontal flip with
+/// probability 1/2. Input uint8 N x 3 x S x S; output float N x 3 x size x size in [0,1].
+torch::Tensor randomResizedCrop(const torch::Tensor& images, int size, double scale_min, bool hflip,
+                                torch::Generator& gen);
+
+/// uint8 or [0,1] float N x 3 x H x W -> float, (x/255 - mean) / std per channel.
+torch::Tensor normalize(const torch::Tensor& images, const std::vector<double>& mean,
+                        const std::vector<double>& std);
+
+}  // namespace shiftad::data

@@ -1,0 +1,140 @@
+#include "data/Protocol.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <random>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/Error.h"
+
+namespace shiftad::data {
+namespace {
+
+// Uniform integer in [0, n) by rejection: std::uniform_int_distribution and
+// std::shuffle are implementation-defined, std::mt19937_64's output is not, so this
+// keeps splits identical across standard libraries.
+uint64_t below(std::mt19937_64& rng, uint64_t n) {
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;  // largest multiple of n
+  uint64_t x;
+  do x = rng();
+  while (x >= limit);
+  return x % n;
+}
+
+template <class T>
+void shuffle(std::vector<T>& v, std::mt19937_64& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(rng, i)]);
+}
+
+using ByClass = std::map<std::string, std::vector<std::string>>;  // ordered: deterministic
+
+ByClass groupByClass(const std::vector<ImageRecord>& records) {
+  ByClass out;
+  for (const ImageRecord& r : records) out[r.cls].push_back(r.path);
+  for (auto& [cls, paths] : out) std::sort(paths.begin(), paths.end());  // input order must not matter
+  return out;
+}
+
+std::string classNames(const ByClass& by_class) {
+  std::vector<std::string> names;
+  for (const auto& kv : by_class) names.push_back(kv.first);
+  return names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "));
+}
+
+void checkParams(const ProtocolParams& p) {
+  SHIFTAD_CHECK(!p.normal_class.empty(), "data.normal_class is empty: set it to one class folder name");
+  SHIFTAD_CHECK(p.pool_fraction > 0.0 && p.pool_fraction < 1.0,
+                "data.pool_fraction = {} is outside (0, 1): it is the per-class share of target images "
+                "offered to the pool, the rest being the test split", p.pool_fraction);
+  SHIFTAD_CHECK(p.contamination >= 0.0 && p.contamination < 1.0,
+                "data.contamination = {} is outside [0, 1): it is the fraction of anomalies in the pool",
+                p.contamination);
+}
+
+// Anomalies needed so that n_anom / (n_norm + n_anom) ~= contamination.
+size_t anomaliesFor(size_t n_norm, double contamination) {
+  return static_cast<size_t>(std::llround(contamination * static_cast<double>(n_norm) / (1.0 - contamination)));
+}
+
+void append(LabelledImages& set, const std::vector<std::string>& paths, int is_anomaly) {
+  set.paths.insert(set.paths.end(), paths.begin(), paths.end());
+  set.is_anomaly.insert(set.is_anomaly.end(), paths.size(), is_anomaly);
+}
+
+// Pool: every normal image of the pool share plus `anomalies`, shuffled so that the
+// order of train.pool leaks no label.
+void buildPool(ProtocolSplit& split, const std::vector<std::string>& normals,
+               const std::vector<std::string>& anomalies, std::mt19937_64& rng) {
+  LabelledImages pool;
+  append(pool, normals, 0);
+  append(pool, anomalies, 1);
+  std::vector<size_t> order(pool.paths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  shuffle(order, rng);
+  for (size_t i : order) {
+    split.pool_truth.paths.push_back(pool.paths[i]);
+    split.pool_truth.is_anomaly.push_back(pool.is_anomaly[i]);
+  }
+  split.train.pool = split.pool_truth.paths;
+}
+
+}  // namespace
+
+ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std::vector<ImageRecord>& target_domain,
+                        const ProtocolParams& params) {
+  checkParams(params);
+  const std::string& normal = params.normal_class;
+  const ByClass source = groupByClass(source_domain);
+  ByClass target = groupByClass(target_domain);
+  SHIFTAD_CHECK(source.count(normal), "data.normal_class '{}' is not a class of the source domain; classes found: {}",
+                normal, classNames(source));
+  SHIFTAD_CHECK(target.count(normal), "data.normal_class '{}' is not a class of the target domain; classes found: {}",
+                normal, classNames(target));
+
+  ProtocolSplit split;
+  split.train.source = source.at(normal);
+
+  // Per class (in name order, one seeded stream): shuffle, the first
+  // round(pool_fraction * n) go to the pool share, the rest to the test split.
+  std::mt19937_64 rng(static_cast<uint64_t>(static_cast<int64_t>(params.seed)));
+  std::vector<std::string> pool_normals, pool_anomalies;
+  for (auto& [cls, paths] : target) {
+    shuffle(paths, rng);
+    const auto n_pool = static_cast<size_t>(std::llround(params.pool_fraction * static_cast<double>(paths.size())));
+    const bool anomalous = cls != normal;
+    std::vector<std::string>& share = anomalous ? pool_anomalies : pool_normals;
+    share.insert(share.end(), paths.begin(), paths.begin() + n_pool);
+    append(split.test, std::vector<std::string>(paths.begin() + n_pool, paths.end()), anomalous ? 1 : 0);
+  }
+
+  const size_t n_norm = pool_normals.size();
+  SHIFTAD_CHECK(n_norm > 0, "the target pool would be empty: class '{}' has {} target image(s) and "
+                            "data.pool_fraction = {} gives the pool none; add images or raise data.pool_fraction",
+                normal, target.at(normal).size(), params.pool_fraction);
+  const size_t n_test_normal = target.at(normal).size() - n_norm;
+  SHIFTAD_CHECK(n_test_normal > 0, "the target test split would hold no image of class '{}' ({} target image(s), "
+                                   "data.pool_fraction = {}); add images or lower data.pool_fraction",
+                normal, target.at(normal).size(), params.pool_fraction);
+  SHIFTAD_CHECK(split.test.paths.size() > n_test_normal,
+                "the target test split would hold no anomaly: the target domain has no class besides '{}' with "
+                "images left for testing (classes: {}); add anomaly classes or lower data.pool_fraction",
+                normal, classNames(target));
+
+  // Anomalies: a seeded sample of the anomalous pool shares of all classes.
+  const size_t wanted = anomaliesFor(n_norm, params.contamination);
+  if (wanted > pool_anomalies.size()) {
+    spdlog::warn("protocol: contamination {} asks for {} anomalies in the pool but only {} are available; "
+                 "the pool's contamination is {:.3f} instead", params.contamination, wanted, pool_anomalies.size(),
+                 static_cast<double>(pool_anomalies.size()) / static_cast<double>(n_norm + pool_anomalies.size()));
+  }
+  shuffle(pool_anomalies, rng);
+  pool_anomalies.resize(std::min(wanted, pool_anomalies.size()));
+  buildPool(split, pool_normals, pool_anomalies, rng);
+  return split;
+}
+
+}  // namespace shiftad::data

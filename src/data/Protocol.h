@@ -1,0 +1,47 @@
+// The one-vs-all domain-shift protocol (explicit and seeded). Torch-free.
+//
+// Source training set: source-domain images of the normal class. The target domain
+// is split per class (seeded) into an unlabeled pool share and a disjoint test share.
+// The pool keeps all of its normal images plus anomalies (other classes) sampled so
+// that anomalies / pool size equals `contamination` (as closely as counts allow);
+// the test split keeps every class as it is.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "data/ImageFolder.h"
+
+namespace shiftad::data {
+
+struct ProtocolParams {
+  std::string normal_class;
+  double pool_fraction = 0.5;  ///< per class, share of target images offered to the pool
+  double contamination = 0.1;  ///< anomalies / pool size, in [0, 1)
+  int seed = 0;
+};
+
+/// What training may see: paths only, no target label (enforced by type).
+struct TrainingImages {
+  std::vector<std::string> source;  ///< source normal images
+  std::vector<std::string> pool;    ///< unlabeled target pool
+};
+
+/// A labelled set of images, for evaluation only.
+struct LabelledImages {
+  std::vector<std::string> paths;
+  std::vector<int> is_anomaly;  ///< 1 = anomaly (not the normal class)
+};
+
+struct ProtocolSplit {
+  TrainingImages train;
+  LabelledImages pool_truth;  ///< the pool with its labels: diagnostics only (purity)
+  LabelledImages test;        ///< target test split
+};
+
+/// Build the split. Throws shiftad::Error if the normal class is absent from either
+/// domain, or the pool / test would be empty.
+ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain,
+                        const std::vector<ImageRecord>& target_domain, const ProtocolParams& params);
+
+}  // namespace shiftad::data

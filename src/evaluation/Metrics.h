@@ -1,0 +1,33 @@
+// Threshold-free detection metrics. Torch-free: plain vectors in, doubles out.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace shiftad::evaluation {
+
+/// Area under the ROC curve. `scores`: higher = more anomalous; `is_anomaly`: 1 for the
+/// positive (anomalous) class, 0 for normal. Exact Mann-Whitney statistic: tied scores
+/// between a positive and a negative count one half. Throws shiftad::Error if the sizes
+/// differ or either class is empty.
+double auroc(const std::vector<double>& scores, const std::vector<int>& is_anomaly);
+
+/// Area under the precision-recall curve as average precision (sklearn's
+/// average_precision_score: sum over thresholds of (R_n - R_{n-1}) * P_n, ties grouped).
+double aupr(const std::vector<double>& scores, const std::vector<int>& is_anomaly);
+
+/// ROC curve points (fpr, tpr), one per distinct threshold, starting at (0,0), ending at (1,1).
+struct RocCurve {
+  std::vector<double> fpr;
+  std::vector<double> tpr;
+};
+RocCurve rocCurve(const std::vector<double>& scores, const std::vector<int>& is_anomaly);
+
+/// Mean and (population, ddof=0) standard deviation.
+struct MeanStd {
+  double mean = 0.0;
+  double std = 0.0;
+};
+MeanStd meanStd(const std::vector<double>& values);
+
+}  // namespace shiftad::evaluation

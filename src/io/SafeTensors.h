@@ -1,0 +1,54 @@
+// The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte
+// little-endian header length N, N bytes of JSON header {name: {dtype, shape,
+// data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the raw data.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+namespace shiftad::io {
+
+struct SafeTensorsFile {
+  std::map<std::string, torch::Tensor> tensors;  ///< CPU tensors, contiguous
+  std::map<std::string, std::string> metadata;   ///< "__metadata__"
+  std::string path;                              ///< read from ("" if built in memory), for messages
+};
+
+/// Read a file. Supported dtypes: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL.
+/// Every malformed file is a shiftad::Error naming the path and the problem
+/// (truncated, header length beyond the file, bad JSON, unknown dtype, offsets out of
+/// range, overlapping or not matching shape x dtype size); nothing larger than the
+/// file is ever allocated.
+SafeTensorsFile readSafeTensors(const std::string& path);
+
+/// Write tensors (any device; moved to CPU, made contiguous) with metadata.
+/// Atomic: writes PATH.tmp, flushes, renames over PATH.
+void writeSafeTensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+/// What loadIntoModule matched and did not, by name.
+struct LoadReport {
+  std::vector<std::string> missing;     ///< module names absent from the file
+  std::vector<std::string> unexpected;  ///< file names (prefix included) that match nothing
+  std::vector<std::string> mismatched;  ///< module names whose shape differs from the file's
+};
+
+/// Copy the tensors of `file` onto the parameters and buffers of `module` (recursively,
+/// by their dotted names), converting dtype. With a `prefix`, only file names starting
+/// with it are considered, and it is stripped before matching. strict: any missing,
+/// unexpected or mis-shaped name is one shiftad::Error listing them all and nothing is
+/// copied; otherwise the matching tensors are copied and the report returned. A NaN or
+/// Inf in a tensor to be loaded is always an error naming it (nothing is copied).
+/// Errors start with `file.path` when it is set.
+LoadReport loadIntoModule(torch::nn::Module& module, const SafeTensorsFile& file, const std::string& prefix = "",
+                          bool strict = true);
+
+/// The parameters and buffers of `module` (recursively) by dotted name, detached
+/// (sharing storage); what loadIntoModule expects, e.g. to writeSafeTensors a model.
+std::map<std::string, torch::Tensor> moduleStateDict(const torch::nn::Module& module);
+
+}  // namespace shiftad::io

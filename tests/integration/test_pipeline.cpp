@@ -1,0 +1,197 @@
+// End to end: synth -> train -> score -> eval through the public API and the CLI,
+// and the errors a user meets first.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "data/ImageFolder.h"
+#include "data/Protocol.h"
+#include "evaluation/Metrics.h"
+#include "shiftad/shiftad.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+
+namespace {
+
+struct CliResult {
+  int status = 0;
+  std::string output;  ///< stdout + stderr
+};
+
+CliResult runCli(const std::string& args) {
+  const std::string cmd = std::string(SHIFTAD_BINARY_DIR) + "/shiftad " + args + " 2>&1";
+  CliResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int rc = pclose(pipe);
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return r;
+}
+
+/// A small synthetic benchmark shared by the tests of this file (generated once).
+const std::string& synthRoot() {
+  static TempDir dir;
+  static const std::string root = [] {
+    shiftad::synthesize(dir / "data", 0);
+    return dir / "data";
+  }();
+  return root;
+}
+
+shiftad::Config tinyConfig(const std::string& normal_class) {
+  shiftad::Config c;
+  c.data.root = synthRoot();
+  c.data.source = "source";
+  c.data.target = "target";
+  c.data.normal_class = normal_class;
+  c.train.epochs = 2;
+  c.model.width = 8;
+  return c;
+}
+
+std::map<std::string, double> readScoresCsv(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  EXPECT_EQ(line, "path,score");
+  std::map<std::string, double> out;
+  while (std::getline(f, line)) {
+    const auto comma = line.rfind(',');
+    out[line.substr(0, comma)] = std::stod(line.substr(comma + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Pipeline, TrainScoreEvalRoundTripThroughFiles) {
+  TempDir tmp;
+  const auto cfg = tinyConfig("circle");
+  shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
+  const auto run = tmp / "run";
+  auto r = runCli("train -q --config " + (tmp / "cfg.yaml") + " --out " + run);
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* f : {"config.yaml", "model.safetensors", "center.safetensors", "metrics.jsonl", "summary.json"})
+    EXPECT_TRUE(fs::exists(fs::path(run) / f)) << f;
+  // metrics.jsonl: one line per epoch.
+  std::ifstream m(fs::path(run) / "metrics.jsonl");
+  int lines = 0;
+  for (std::string l; std::getline(m, l);) lines += !l.empty();
+  EXPECT_EQ(lines, cfg.train.epochs);
+
+  // The test split, rebuilt independently from the protocol, written as a list file.
+  shiftad::data::ProtocolParams pp;
+  pp.normal_class = cfg.data.normal_class;
+  pp.pool_fraction = cfg.data.pool_fraction;
+  pp.contamination = cfg.data.contamination;
+  pp.seed = cfg.data.split_seed;
+  const auto split = shiftad::data::makeSplit(shiftad::data::listDomain(cfg.data.root, "source"),
+                                              shiftad::data::listDomain(cfg.data.root, "target"), pp);
+  std::string list;
+  for (const auto& p : split.test.paths) list += p + "\n";
+  shiftad::test::writeFile(tmp / "test.txt", list);
+
+  r = runCli("score -q --model " + run + " --images " + (tmp / "test.txt") + " --out " + (tmp / "scores.csv"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto scores = readScoresCsv(tmp / "scores.csv");
+  ASSERT_EQ(scores.size(), split.test.paths.size());
+  std::vector<double> s;
+  for (const auto& p : split.test.paths) s.push_back(scores.at(p));
+  const double auroc = shiftad::evaluation::auroc(s, split.test.is_anomaly);
+
+  // eval through the API must agree with AUROC over the CSV's scores.
+  const auto ev = shiftad::evaluate(run, shiftad::loadRunConfig(run));
+  EXPECT_NEAR(ev.auroc, auroc, 1e-6);
+  EXPECT_EQ(ev.normal + ev.anomalous, static_cast<int64_t>(split.test.paths.size()));
+
+  r = runCli("eval -q --model " + run);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("AUROC {:.4f}", ev.auroc)), std::string::npos) << r.output;
+}
+
+TEST(Pipeline, ScoresOfAReloadedRunAreDeterministic) {
+  TempDir tmp;
+  const auto cfg = tinyConfig("square");
+  shiftad::train(cfg, tmp / "run");
+  const auto a = shiftad::score(tmp / "run", synthRoot() + "/target/square");
+  const auto b = shiftad::score(tmp / "run", synthRoot() + "/target/square");
+  ASSERT_EQ(a.scores.size(), b.scores.size());
+  ASSERT_FALSE(a.scores.empty());
+  for (size_t i = 0; i < a.scores.size(); ++i) EXPECT_EQ(a.scores[i].score, b.scores[i].score);
+}
+
+TEST(Pipeline, AdaptationRaisesTargetAurocOverSourceOnly) {
+  TempDir tmp;
+  // The demo's setting (default config) for one class, fixed seed.
+  auto cfg = tinyConfig("circle");
+  cfg.train.epochs = shiftad::Config{}.train.epochs;
+  cfg.model.width = shiftad::Config{}.model.width;
+  auto so = cfg;
+  so.align.method = "none";
+  shiftad::train(so, tmp / "so");
+  shiftad::train(cfg, tmp / "ad");
+  const double a_so = shiftad::evaluate(tmp / "so", so).auroc;
+  const double a_ad = shiftad::evaluate(tmp / "ad", cfg).auroc;
+  EXPECT_GT(a_ad, a_so + 0.02) << "source-only " << a_so << ", adapted " << a_ad;
+}
+
+TEST(Pipeline, UnreadableImageIsSkippedWithWarningAndCounted) {
+  TempDir tmp;
+  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
+  shiftad::test::writeFile(tmp / "data/source/circle/zz_broken.png", "not a png at all");
+  auto cfg = tinyConfig("circle");
+  cfg.data.root = tmp / "data";
+  cfg.train.epochs = 1;
+  shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
+  const auto r = runCli("train --config " + (tmp / "cfg.yaml") + " --out " + (tmp / "run"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("zz_broken.png"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(1 skipped)"), std::string::npos) << r.output;
+}
+
+TEST(Pipeline, BadInputGivesOneClearErrorLine) {
+  TempDir tmp;
+  // Missing data folder.
+  auto r = runCli("train --set data.root=" + (tmp / "nope") + " --set data.source=a --set data.target=b "
+                  "--set data.normal_class=c --out " + (tmp / "run"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("shiftad: error:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(tmp / "nope"), std::string::npos) << r.output;
+
+  // Empty class folder.
+  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
+  fs::create_directories(tmp / "data/target/empty_class");
+  r = runCli("train --set data.root=" + (tmp / "data") +
+             " --set data.source=source --set data.target=target --set data.normal_class=circle --out " + (tmp / "run"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("empty_class"), std::string::npos) << r.output;
+
+  // Unknown config key.
+  shiftad::test::writeFile(tmp / "bad.yaml", "train:\n  epocs: 3\n");
+  r = runCli("train --config " + (tmp / "bad.yaml") + " --out " + (tmp / "run"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("train.epocs"), std::string::npos) << r.output;
+
+  // Missing run directory.
+  r = runCli("eval --model " + (tmp / "no_run"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("no_run"), std::string::npos) << r.output;
+}
+
+TEST(Pipeline, EveryCommandHasHelp) {
+  for (const char* sub : {"synth", "train", "score", "eval", "demo", "config"}) {
+    const auto r = runCli(std::string(sub) + " --help");
+    EXPECT_EQ(r.status, 0) << sub;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << sub << ": " << r.output;
+  }
+}

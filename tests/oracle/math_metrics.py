@@ -1,0 +1,53 @@
+"""Oracle for src/evaluation/Metrics: sklearn's AUROC, average precision and ROC curve.
+
+Prints a JSON list of cases, each with its inputs (generated here from fixed seeds, with
+deliberate ties) and sklearn's answers, for tests/unit/math/MetricsOracleTest.cpp.
+Floats are written with repr() precision, so they round-trip exactly.
+"""
+import json
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+
+def make_cases():
+    rng = np.random.RandomState(20240607)
+    cases = []
+    # (name, n, anomaly fraction, decimals): rounding to few decimals creates ties.
+    for name, n, frac, decimals in [
+        ("small_ties", 12, 0.4, 0),
+        ("medium_ties", 57, 0.3, 1),
+        ("one_anomaly", 40, 0.0, 1),
+        ("one_normal", 40, 1.0, 1),
+        ("heavy_ties", 300, 0.2, 0),
+        ("large_few_ties", 2000, 0.1, 3),
+    ]:
+        labels = (rng.rand(n) < frac).astype(int)
+        if frac == 0.0:
+            labels[rng.randint(n)] = 1
+        if frac == 1.0:
+            labels[rng.randint(n)] = 0
+        # Anomalies score higher on average, with overlap so the metrics are not trivial.
+        scores = np.round(rng.randn(n) * 2.0 + labels * 1.5, decimals)
+        cases.append((name, scores, labels))
+    return cases
+
+
+def main():
+    out = []
+    for name, scores, labels in make_cases():
+        fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+        out.append({
+            "name": name,
+            "scores": [float(s) for s in scores],
+            "labels": [int(v) for v in labels],
+            "auroc": float(roc_auc_score(labels, scores)),
+            "ap": float(average_precision_score(labels, scores)),
+            "fpr": [float(v) for v in fpr],
+            "tpr": [float(v) for v in tpr],
+        })
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+// Config: defaults, YAML parsing, overrides, and one clear error per bad key/value.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/Error.h"
+#include "shiftad/Config.h"
+#include "support/TestSupport.h"
+
+using shiftad::Config;
+using shiftad::parseConfig;
+
+namespace {
+
+/// The message of the shiftad::Error that `f` throws ("" if none).
+template <typename F>
+std::string errorOf(F f) {
+  try {
+    f();
+  } catch (const shiftad::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Config, EmptyTextGivesDocumentedDefaults) {
+  const Config c = parseConfig("");
+  const Config d;
+  EXPECT_EQ(c.cluster.k, d.cluster.k);
+  EXPECT_EQ(c.align.method, "infonce");
+  EXPECT_DOUBLE_EQ(c.data.contamination, 0.1);
+}
+
+TEST(Config, NestedYamlAndOverrides) {
+  const Config c = parseConfig("data:\n  root: /x\n  contamination: 0.2\ncluster:\n  k: 4\n",
+                               {"cluster.k=10", "align.tau=0.5", "data.mean=[0.1, 0.2, 0.3]"});
+  EXPECT_EQ(c.data.root, "/x");
+  EXPECT_DOUBLE_EQ(c.data.contamination, 0.2);
+  EXPECT_EQ(c.cluster.k, 10);  // --set wins over the file
+  EXPECT_DOUBLE_EQ(c.align.tau, 0.5);
+  EXPECT_EQ(c.data.mean, (std::vector<double>{0.1, 0.2, 0.3}));
+}
+
+TEST(Config, DumpRoundTripsEveryKey) {
+  Config c;
+  c.data.root = "some/root";
+  c.model.arch = "resnet18";
+  c.train.lr = 3.5e-4;
+  c.data.augment = false;
+  c.data.std = {0.2, 0.3, 0.4};
+  const Config back = parseConfig(shiftad::dumpConfig(c));
+  EXPECT_EQ(shiftad::dumpConfig(back), shiftad::dumpConfig(c));
+  EXPECT_EQ(back.model.arch, "resnet18");
+  EXPECT_DOUBLE_EQ(back.train.lr, 3.5e-4);
+  EXPECT_FALSE(back.data.augment);
+}
+
+TEST(Config, UnknownKeyIsAnErrorNamingIt) {
+  const auto msg = errorOf([] { parseConfig("cluster:\n  kk: 3\n", {}, "my.yaml"); });
+  EXPECT_NE(msg.find("my.yaml"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cluster.kk"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cluster.k"), std::string::npos) << msg;  // suggestion list
+  EXPECT_NE(errorOf([] { parseConfig("bogus:\n  x: 1\n"); }).find("unknown config section 'bogus'"), std::string::npos);
+  EXPECT_NE(errorOf([] { parseConfig("", {"train.nope=1"}); }).find("train.nope"), std::string::npos);
+}
+
+TEST(Config, OutOfRangeAndWrongTypeNameKeyValueAndRule) {
+  auto msg = errorOf([] { parseConfig("align:\n  lambda: -1\n"); });
+  EXPECT_NE(msg.find("align.lambda"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("-1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(">= 0"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("", {"cluster.k=0"}); });
+  EXPECT_NE(msg.find("cluster.k"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("data:\n  contamination: 1.0\n"); });
+  EXPECT_NE(msg.find("[0, 1)"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("train:\n  epochs: ten\n"); });
+  EXPECT_NE(msg.find("train.epochs"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("ten"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("model:\n  arch: vgg\n"); });
+  EXPECT_NE(msg.find("small_cnn"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("data:\n  mean: [1, 2]\n"); });
+  EXPECT_NE(msg.find("list of 3"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("data: [1\n"); });
+  EXPECT_NE(msg.find("invalid YAML"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("", {"train.epochs"}); });
+  EXPECT_NE(msg.find("key=value"), std::string::npos) << msg;
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  const auto msg = errorOf([] { shiftad::loadConfig("/nonexistent/x.yaml"); });
+  EXPECT_NE(msg.find("/nonexistent/x.yaml"), std::string::npos) << msg;
+}
+
+TEST(Config, DocListsEveryKeyWithItsDefault) {
+  const auto md = shiftad::configDocMarkdown();
+  for (const char* key : {"`data.contamination`", "`cluster.k`", "`align.lambda`", "`align.tau`", "`train.lr`",
+                          "`train.epochs`", "`train.batch_size`", "`model.embedding_dim`"})
+    EXPECT_NE(md.find(key), std::string::npos) << key;
+  EXPECT_NE(md.find("| `cluster.k` | int | `8` |"), std::string::npos);
+}
+
+TEST(Config, DocsConfigMdIsTheGeneratedTable) {
+  // docs/config.md must not drift from the schema: regenerate it with
+  // `build/shiftad config --doc` (see the file's header) when a key changes.
+  std::ifstream f(std::string(SHIFTAD_SOURCE_DIR) + "/docs/config.md");
+  ASSERT_TRUE(f.good()) << "docs/config.md is missing";
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find(shiftad::configDocMarkdown()), std::string::npos)
+      << "docs/config.md is stale: regenerate the table with `build/shiftad config --doc`";
+}

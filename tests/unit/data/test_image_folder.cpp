@@ -1,0 +1,124 @@
+// ImageFolder listing: hand-built folder trees with known content.
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/Error.h"
+#include "data/ImageFolder.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::data::hasImageExtension;
+using shiftad::data::listClasses;
+using shiftad::data::listDomain;
+using shiftad::data::listImages;
+using shiftad::test::TempDir;
+using shiftad::test::writeFile;
+
+namespace {
+
+// Runs `fn`, expects shiftad::Error whose message contains every one of `parts`.
+void expectError(const std::function<void()>& fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected shiftad::Error";
+  } catch (const shiftad::Error& e) {
+    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n lacks: " << p;
+  }
+}
+
+// root/dom: classes "b" and "a" (out of order on purpose), noise files, a hidden folder.
+void makeTree(const TempDir& t) {
+  writeFile(t / "dom/b/2.png", "x");
+  writeFile(t / "dom/b/10.jpg", "x");
+  writeFile(t / "dom/a/z.BMP", "x");
+  writeFile(t / "dom/a/sub/y.jpeg", "x");  // nested: found recursively
+  writeFile(t / "dom/a/notes.txt", "x");    // not an image
+  writeFile(t / "dom/a/._z.png", "x");      // macOS resource fork: hidden, skipped
+  writeFile(t / "dom/.cache/c.png", "x");   // hidden folder: not a class
+  writeFile(t / "dom/readme.md", "x");      // a file is not a class
+  writeFile(t / "other/c/1.png", "x");
+}
+
+}  // namespace
+
+TEST(ImageFolder, ImageExtensionsAreCaseInsensitive) {
+  for (const char* p : {"a.jpg", "a.JPG", "x/y.jpeg", "a.png", "a.PnG", "a.bmp"}) EXPECT_TRUE(hasImageExtension(p)) << p;
+  for (const char* p : {"a.txt", "a", "png", "a.png.txt", "a.gif", "a.tif", "dir.png/x"}) EXPECT_FALSE(hasImageExtension(p)) << p;
+}
+
+TEST(ImageFolder, ListsClassesSortedSkippingHiddenAndFiles) {
+  TempDir t;
+  makeTree(t);
+  EXPECT_EQ(listClasses(t.path(), "dom"), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(ImageFolder, ListsDomainSortedByClassThenPath) {
+  TempDir t;
+  makeTree(t);
+  const auto recs = listDomain(t.path(), "dom");
+  ASSERT_EQ(recs.size(), 4u);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"dom/a/sub/y.jpeg", "a"}, {"dom/a/z.BMP", "a"}, {"dom/b/10.jpg", "b"}, {"dom/b/2.png", "b"}};
+  for (size_t i = 0; i < recs.size(); ++i) {
+    EXPECT_TRUE(fs::equivalent(recs[i].path, t / expected[i].first)) << recs[i].path;
+    EXPECT_EQ(recs[i].cls, expected[i].second);
+  }
+}
+
+TEST(ImageFolder, MissingRootOrDomainNamesPathAndAlternatives) {
+  TempDir t;
+  makeTree(t);
+  expectError([&] { listDomain(t / "nope", "dom"); }, {"data.root", t / "nope", "does not exist"});
+  expectError([&] { listClasses(t.path(), "amazon"); },
+              {t / "amazon", "does not exist", "domains found: dom, other"});
+  expectError([&] { listDomain("", "dom"); }, {"data.root is empty"});
+}
+
+TEST(ImageFolder, EmptyClassAndClasslessDomainAreErrors) {
+  TempDir t;
+  writeFile(t / "dom/a/1.png", "x");
+  writeFile(t / "dom/empty/notes.txt", "x");
+  expectError([&] { listDomain(t.path(), "dom"); }, {"empty class", t / "dom/empty"});
+  writeFile(t / "bare/file.png", "x");
+  expectError([&] { listClasses(t.path(), "bare"); }, {t / "bare", "no class folder"});
+}
+
+TEST(ImageFolder, ListImagesOfAFolderIsRecursiveAndSorted) {
+  TempDir t;
+  writeFile(t / "imgs/b.png", "x");
+  writeFile(t / "imgs/a/c.jpg", "x");
+  writeFile(t / "imgs/a.txt", "x");
+  const auto got = listImages(t / "imgs");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(fs::equivalent(got[0], t / "imgs/a/c.jpg"));
+  EXPECT_TRUE(fs::equivalent(got[1], t / "imgs/b.png"));
+}
+
+TEST(ImageFolder, ListFileResolvesRelativePathsAndSkipsComments) {
+  TempDir t;
+  writeFile(t / "lists/list.txt", "# header\n\nrel/a.png\r\n  ../abs_b.jpg  \n" + (t / "c.png") + "\n#x.png\n");
+  const auto got = listImages(t / "lists/list.txt");
+  const std::vector<std::string> expected = {(fs::path(t / "lists") / "rel/a.png").string(),
+                                             (fs::path(t / "lists") / "../abs_b.jpg").string(), t / "c.png"};
+  EXPECT_EQ(got, expected);
+}
+
+TEST(ImageFolder, ListImagesErrors) {
+  TempDir t;
+  expectError([&] { listImages(t / "missing"); }, {t / "missing", "do not exist"});
+  fs::create_directories(t / "empty/sub");
+  writeFile(t / "empty/sub/x.txt", "x");
+  expectError([&] { listImages(t / "empty"); }, {t / "empty", "holds no image"});
+  writeFile(t / "only_comments.txt", "# nothing\n\n");
+  expectError([&] { listImages(t / "only_comments.txt"); }, {t / "only_comments.txt", "names no image"});
+}
+
+TEST(ImageFolder, ASingleImageIsItsOwnList) {
+  TempDir t;
+  writeFile(t / "one.png", "x");
+  EXPECT_EQ(listImages(t / "one.png"), std::vector<std::string>{t / "one.png"});
+}

@@ -1,0 +1,37 @@
+// Metrics against sklearn (tests/oracle/math_metrics.py), on fixed arrays with ties.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "evaluation/Metrics.h"
+#include "support/TestSupport.h"
+
+namespace ev = shiftad::evaluation;
+
+namespace {
+constexpr double kTol = 1e-12;
+}
+
+TEST(MetricsOracle, MatchesSklearn) {
+  const nlohmann::json cases = nlohmann::json::parse(shiftad::test::runPython("math_metrics.py"));
+  ASSERT_GE(cases.size(), 5u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.at("name").get<std::string>());
+    const auto scores = c.at("scores").get<std::vector<double>>();
+    const auto labels = c.at("labels").get<std::vector<int>>();
+    EXPECT_NEAR(ev::auroc(scores, labels), c.at("auroc").get<double>(), kTol);
+    EXPECT_NEAR(ev::aupr(scores, labels), c.at("ap").get<double>(), kTol);
+
+    const ev::RocCurve roc = ev::rocCurve(scores, labels);
+    const auto fpr = c.at("fpr").get<std::vector<double>>();
+    const auto tpr = c.at("tpr").get<std::vector<double>>();
+    ASSERT_EQ(roc.fpr.size(), fpr.size());
+    ASSERT_EQ(roc.tpr.size(), tpr.size());
+    for (size_t i = 0; i < fpr.size(); ++i) {
+      EXPECT_NEAR(roc.fpr[i], fpr[i], kTol) << "point " << i;
+      EXPECT_NEAR(roc.tpr[i], tpr[i], kTol) << "point " << i;
+    }
+  }
+}
