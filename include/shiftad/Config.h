@@ -31,14 +31,26 @@ struct DataConfig {
 
 /// The trainable feature extractor F.
 struct ModelConfig {
-  std::string arch = "small_cnn";  ///< small_cnn | resnet18
+  std::string arch = "small_cnn";  ///< small_cnn | resnet18 | resnet50 | mobilenet_v2
+  std::string weights;             ///< pretrained backbone (safetensors, torchvision names); "" = random init
+  std::string padding = "auto";    ///< mobilenet_v2: auto (weights' metadata, else symmetric) | symmetric | tf_same
   int embedding_dim = 32;          ///< size of F's output (bias-free head)
   int width = 16;                  ///< small_cnn: channels of the first conv stage
 };
 
+/// The frozen visual encoder Φ whose space the target pool is clustered in.
+struct EncoderConfig {
+  std::string type = "none";   ///< none | torchscript
+  std::string path;            ///< torchscript: file of a module mapping N x 3 x S x S images to N x D
+  int image_size = 224;        ///< Φ's input side (images are resized to it)
+  double input_range = 255.0;  ///< Φ expects pixels in [0, input_range] (255 or 1)
+  bool l2_normalize = true;    ///< cluster L2-normalized features (cosine geometry)
+  std::string cache_dir;       ///< where Φ's features are cached ("" = $XDG_CACHE_HOME or ~/.cache, /shiftad)
+};
+
 /// Which target samples are aligned: the dominant cluster (paper Eq. 6-7).
 struct ClusterConfig {
-  std::string space = "self";  ///< self: cluster F's own features | none: align the whole pool
+  std::string space = "self";  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
   std::string method = "kmeans";
   int k = 8;                   ///< number of clusters (paper: 8-10)
   int restarts = 5;            ///< k-means++ restarts; the lowest inertia wins
@@ -68,6 +80,7 @@ struct TrainConfig {
 struct Config {
   DataConfig data;
   ModelConfig model;
+  EncoderConfig encoder;
   ClusterConfig cluster;
   AlignConfig align;
   TrainConfig train;

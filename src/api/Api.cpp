@@ -16,6 +16,8 @@
 #include "data/Protocol.h"
 #include "data/Synth.h"
 #include "evaluation/Metrics.h"
+#include "io/FeatureCache.h"
+#include "models/FrozenEncoder.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -62,6 +64,21 @@ std::vector<int> labelsOfLoaded(const data::ImageBatch& loaded, const data::Labe
   return out;
 }
 
+/// Φ's features of the loaded pool images (cluster.space = frozen), cached on disk.
+torch::Tensor frozenPoolFeatures(const Config& cfg, const data::ImageBatch& pool) {
+  auto encoder = models::makeFrozenEncoder(cfg.encoder);
+  SHIFTAD_CHECK(encoder != nullptr, "cluster.space = frozen needs encoder.type (e.g. torchscript)");
+  auto features = io::cachedFeatures(cfg.encoder.cache_dir, encoder->id(), pool.paths, [&] {
+    spdlog::info("embedding {} pool images with the frozen encoder ({})", pool.paths.size(), cfg.encoder.path);
+    const auto images = data::loadImages(pool.paths, cfg.encoder.image_size);
+    SHIFTAD_CHECK(images.paths == pool.paths, "the pool images changed while being read; run again");
+    return encoder->encode(images.images);
+  });
+  if (cfg.encoder.l2_normalize)
+    features = torch::nn::functional::normalize(features, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  return features;
+}
+
 }  // namespace
 
 void setThreads(int threads) {
@@ -95,6 +112,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
   SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", run_dir, api::kMetricsFile);
   const auto pool_labels = align ? labelsOfLoaded(pool, split.pool_truth) : std::vector<int>{};
 
+  const auto phi = align && cfg.cluster.space == "frozen" ? frozenPoolFeatures(cfg, pool) : torch::Tensor();
   TrainSummary summary;
   trainer.fit(source.images, pool.images, [&](const training::EpochStats& st, const torch::Tensor& dominant) {
     nlohmann::json j = {{"epoch", st.epoch},           {"loss", st.loss},
@@ -107,7 +125,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
                  st.epoch, cfg.train.epochs, st.loss, st.svdd_loss, st.align_loss, st.dominant_size,
                  pool.paths.size(), st.seconds);
     summary.final_loss = st.loss;
-  });
+  }, phi);
   if (cfg.train.epochs == 0) trainer.initCenter(source.images);
   api::saveRun(run_dir, cfg, trainer);
 

@@ -41,8 +41,10 @@ void writeTextAtomic(const std::string& path, const std::string& text) {
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer) {
   fs::create_directories(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
-  io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(trainer.net()),
-                       {{"format", "shiftad"}, {"arch", cfg.model.arch}});
+  auto metadata = trainer.net().describe();
+  metadata["format"] = "shiftad";
+  metadata["arch"] = cfg.model.arch;
+  io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(trainer.net()), metadata);
   io::writeSafeTensors((fs::path(run_dir) / kCenterFile).string(), {{"center", trainer.center()}},
                        {{"format", "shiftad"}});
 }
@@ -55,9 +57,7 @@ Config loadRunConfig(const std::string& run_dir) {
 
 LoadedRun loadRun(const std::string& run_dir) {
   LoadedRun run{loadRunConfig(run_dir), nullptr};
-  auto net = models::makeFeatureExtractor(run.cfg.model);
-  const auto weights = io::readSafeTensors((fs::path(run_dir) / kModelFile).string());
-  io::loadIntoModule(*net, weights, "", /*strict=*/true);
+  auto net = models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors((fs::path(run_dir) / kModelFile).string()));
   run.trainer = std::make_unique<training::Trainer>(run.cfg, net);
   const auto center = io::readSafeTensors((fs::path(run_dir) / kCenterFile).string());
   const auto it = center.tensors.find("center");

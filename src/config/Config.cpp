@@ -149,11 +149,20 @@ const std::vector<KeySpec>& schema() {
       floatKey("data.crop_scale_min", SHIFTAD_FIELD(data.crop_scale_min), 0.05, 1.0, false, "smallest area fraction of the random resized crop"),
       boolKey("data.hflip", SHIFTAD_FIELD(data.hflip), "random horizontal flips on training batches (when data.augment)"),
       // model
-      stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18"}, "architecture of the trainable feature extractor F"),
+      stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18", "resnet50", "mobilenet_v2"}, "architecture of the trainable feature extractor F (docs/models.md)"),
+      stringKey("model.weights", SHIFTAD_FIELD(model.weights), {}, "pretrained backbone weights for F: safetensors with torchvision parameter names (\"\": random initialisation). The bias-free head is always freshly initialised"),
+      stringKey("model.padding", SHIFTAD_FIELD(model.padding), {"auto", "symmetric", "tf_same"}, "mobilenet_v2 convolution padding: tf_same for TensorFlow-trained weights; auto reads the weights file's __metadata__ padding (else symmetric)"),
       intKey("model.embedding_dim", SHIFTAD_FIELD(model.embedding_dim), 2, 65536, "size of F's output (bias-free projection head)"),
       intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024, "small_cnn: channels of the first convolution stage (doubled per stage)"),
+      // encoder
+      stringKey("encoder.type", SHIFTAD_FIELD(encoder.type), {"none", "torchscript"}, "the frozen encoder Φ used by cluster.space: frozen (torchscript: any torch.jit module mapping N x 3 x S x S images to N x D)"),
+      stringKey("encoder.path", SHIFTAD_FIELD(encoder.path), {}, "encoder.type torchscript: path of the module"),
+      intKey("encoder.image_size", SHIFTAD_FIELD(encoder.image_size), 8, 4096, "side Φ's input images are resized to"),
+      floatKey("encoder.input_range", SHIFTAD_FIELD(encoder.input_range), 1e-6, 65535, false, "Φ takes pixels in [0, input_range]: 255 or 1"),
+      boolKey("encoder.l2_normalize", SHIFTAD_FIELD(encoder.l2_normalize), "L2-normalize Φ's features before clustering (cosine geometry, as CLIP features are used)"),
+      stringKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir), {}, "cache of Φ's features, keyed by image files and encoder (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
       // cluster
-      stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "none"}, "where the target pool is clustered: self = F's own features; none = no clustering, align the whole pool"),
+      stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "frozen", "none"}, "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool"),
       stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans"}, "clustering algorithm (paper Eq. 6)"),
       intKey("cluster.k", SHIFTAD_FIELD(cluster.k), 1, 4096, "number of clusters K (paper: 8-10 work best)"),
       intKey("cluster.restarts", SHIFTAD_FIELD(cluster.restarts), 1, 1000, "k-means++ restarts; the lowest inertia wins"),
@@ -266,6 +275,9 @@ void validateConfig(const Config& cfg) {
   SHIFTAD_CHECK(cfg.data.resize == 0 || cfg.data.resize >= cfg.data.image_size,
                 "config: data.resize ({}) must be 0 or >= data.image_size ({}) so the center crop fits",
                 cfg.data.resize, cfg.data.image_size);
+  SHIFTAD_CHECK(cfg.cluster.space != "frozen" || cfg.encoder.type != "none",
+                "config: cluster.space is 'frozen' but encoder.type is 'none'; set encoder.type and encoder.path "
+                "(e.g. encoder.type: torchscript) or use cluster.space: self");
 }
 
 std::string dumpConfig(const Config& cfg) {

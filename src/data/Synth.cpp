@@ -12,7 +12,7 @@
 //
 // Checked with a from-scratch Deep SVDD (3-conv CNN, 20 epochs on 120 source images
 // per class, mean over the 6 one-vs-all tasks): AUROC 0.75 on source, 0.54 on
-// target; the same detector trained on 120 target normals reaches 0.66, so the
+// target; the same detector trained on 120 target normals reaches 0.67, so the
 // class is learnable in the target. Inverting the polarity as well (dark shapes on
 // a light target) left even the target-trained detector at chance (0.47-0.51).
 #include "data/Synth.h"

@@ -2,7 +2,6 @@
 
 #include <torch/nn/functional.h>
 
-
 namespace shiftad::models {
 namespace {
 namespace F = torch::nn::functional;
@@ -11,8 +10,20 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
 }
 
-torch::nn::Sequential stage(int64_t in, int64_t out, int64_t stride) {
-  return torch::nn::Sequential(BasicBlock(in, out, stride), BasicBlock(out, out, 1));
+torch::nn::Sequential downsampleIfNeeded(int64_t in, int64_t out, int64_t stride) {
+  if (stride == 1 && in == out) return nullptr;
+  return torch::nn::Sequential(conv(in, out, 1, stride, 0), torch::nn::BatchNorm2d(out));
+}
+
+/// torchvision's _make_layer: the first block strides and changes width, the rest
+/// keep it. `in` is updated to the stage's output channels.
+template <typename Block>
+torch::nn::Sequential stage(int64_t& in, int64_t planes, int64_t blocks, int64_t stride) {
+  torch::nn::Sequential s;
+  s->push_back(Block(in, planes, stride));
+  in = planes * Block::Impl::kExpansion;
+  for (int64_t i = 1; i < blocks; ++i) s->push_back(Block(in, planes, 1));
+  return s;
 }
 
 /// torchvision's initialisation: Kaiming-normal (fan_out) convolutions, BN weight 1 bias 0.
@@ -33,13 +44,12 @@ void initResNet(torch::nn::Module& m) {
 }
 }  // namespace
 
-BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t out, int64_t stride) {
-  conv1 = register_module("conv1", conv(in, out, 3, stride, 1));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(out));
-  conv2 = register_module("conv2", conv(out, out, 3, 1, 1));
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(out));
-  if (stride != 1 || in != out)
-    downsample = register_module("downsample", torch::nn::Sequential(conv(in, out, 1, stride, 0), torch::nn::BatchNorm2d(out)));
+BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t planes, int64_t stride) {
+  conv1 = register_module("conv1", conv(in, planes, 3, stride, 1));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  if (auto ds = downsampleIfNeeded(in, planes * kExpansion, stride)) downsample = register_module("downsample", ds);
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
@@ -49,24 +59,48 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   return torch::relu(y + identity);
 }
 
-ResNet18::ResNet18(int embedding_dim) : embedding_dim_(embedding_dim) {
+BottleneckImpl::BottleneckImpl(int64_t in, int64_t planes, int64_t stride) {
+  conv1 = register_module("conv1", conv(in, planes, 1, 1, 0));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", conv(planes, planes, 3, stride, 1));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  conv3 = register_module("conv3", conv(planes, planes * kExpansion, 1, 1, 0));
+  bn3 = register_module("bn3", torch::nn::BatchNorm2d(planes * kExpansion));
+  if (auto ds = downsampleIfNeeded(in, planes * kExpansion, stride)) downsample = register_module("downsample", ds);
+}
+
+torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
+  auto identity = downsample ? downsample->forward(x) : x;
+  auto y = torch::relu(bn1(conv1(x)));
+  y = torch::relu(bn2(conv2(y)));
+  y = bn3(conv3(y));
+  return torch::relu(y + identity);
+}
+
+ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> blocks, int embedding_dim) : embedding_dim_(embedding_dim) {
   conv1 = register_module("conv1", conv(3, 64, 7, 2, 3));
   bn1 = register_module("bn1", torch::nn::BatchNorm2d(64));
-  layer1 = register_module("layer1", stage(64, 64, 1));
-  layer2 = register_module("layer2", stage(64, 128, 2));
-  layer3 = register_module("layer3", stage(128, 256, 2));
-  layer4 = register_module("layer4", stage(256, 512, 2));
-  head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(512, embedding_dim).bias(false)));
+  int64_t in = 64;
+  const std::array<int64_t, 4> planes{64, 128, 256, 512};
+  torch::nn::Sequential* layers[4] = {&layer1, &layer2, &layer3, &layer4};
+  for (int i = 0; i < 4; ++i) {
+    const int64_t stride = i == 0 ? 1 : 2;
+    auto s = block == ResNetBlock::Basic ? stage<BasicBlock>(in, planes[i], blocks[i], stride)
+                                         : stage<Bottleneck>(in, planes[i], blocks[i], stride);
+    *layers[i] = register_module("layer" + std::to_string(i + 1), s);
+  }
+  trunk_dim_ = in;
+  head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(trunk_dim_, embedding_dim).bias(false)));
   initResNet(*this);
 }
 
-torch::Tensor ResNet18::trunk(torch::Tensor x) {
+torch::Tensor ResNet::trunk(torch::Tensor x) {
   x = torch::relu(bn1(conv1(x)));
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   return F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({1, 1})).flatten(1);
 }
 
-torch::Tensor ResNet18::forward(torch::Tensor x) { return head(trunk(x)); }
+torch::Tensor ResNet::forward(torch::Tensor x) { return head(trunk(x)); }
 
 }  // namespace shiftad::models

@@ -1,8 +1,11 @@
-// ResNet-18 with torchvision's module layout and parameter names (conv1, bn1,
+// ResNets with torchvision's module layout and parameter names (conv1, bn1,
 // layer1.0.conv1, layer1.0.downsample.0, ...), so torchvision state dicts map onto
-// it by name. As F, torchvision's classifier `fc` is replaced by a bias-free
-// projection `head` (512 -> embedding_dim), as Deep SVDD requires.
+// them by name. One class covers ResNet-18 (BasicBlock, 2-2-2-2) and ResNet-50
+// (Bottleneck, 3-4-6-3). As F, torchvision's classifier `fc` is replaced by a
+// bias-free projection `head` (trunk features -> embedding_dim), as Deep SVDD requires.
 #pragma once
+
+#include <array>
 
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -16,7 +19,8 @@ namespace shiftad::models {
 /// torchvision's BasicBlock: two 3x3 convolutions with a residual connection.
 class BasicBlockImpl : public torch::nn::Module {
  public:
-  BasicBlockImpl(int64_t in, int64_t out, int64_t stride);
+  static constexpr int64_t kExpansion = 1;
+  BasicBlockImpl(int64_t in, int64_t planes, int64_t stride);
   torch::Tensor forward(torch::Tensor x);
 
  private:
@@ -26,13 +30,32 @@ class BasicBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BasicBlock);
 
-class ResNet18 : public FeatureExtractor {
+/// torchvision's Bottleneck (v1.5: the stride sits on the 3x3 conv2, not on conv1):
+/// 1x1 reduce -> 3x3 -> 1x1 expand (x4), with a residual connection.
+class BottleneckImpl : public torch::nn::Module {
  public:
-  explicit ResNet18(int embedding_dim);
-  /// Pooled 512-d trunk features (before the head).
+  static constexpr int64_t kExpansion = 4;
+  BottleneckImpl(int64_t in, int64_t planes, int64_t stride);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Bottleneck);
+
+enum class ResNetBlock { Basic, Bottleneck };
+
+class ResNet : public FeatureExtractor {
+ public:
+  /// `blocks`: number of blocks of layer1..layer4.
+  ResNet(ResNetBlock block, std::array<int64_t, 4> blocks, int embedding_dim);
+  /// Pooled trunk features (before the head): 512-d (Basic) or 2048-d (Bottleneck).
   torch::Tensor trunk(torch::Tensor images);
   torch::Tensor forward(torch::Tensor images) override;
   int64_t embeddingDim() const override { return embedding_dim_; }
+  int64_t trunkDim() const { return trunk_dim_; }
 
  private:
   torch::nn::Conv2d conv1{nullptr};
@@ -40,6 +63,17 @@ class ResNet18 : public FeatureExtractor {
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Linear head{nullptr};
   int64_t embedding_dim_;
+  int64_t trunk_dim_;
+};
+
+class ResNet18 : public ResNet {
+ public:
+  explicit ResNet18(int embedding_dim) : ResNet(ResNetBlock::Basic, {2, 2, 2, 2}, embedding_dim) {}
+};
+
+class ResNet50 : public ResNet {
+ public:
+  explicit ResNet50(int embedding_dim) : ResNet(ResNetBlock::Bottleneck, {3, 4, 6, 3}, embedding_dim) {}
 };
 
 }  // namespace shiftad::models

@@ -73,12 +73,16 @@ void Trainer::initCenter(const torch::Tensor& source) {
   center_ = losses::svddCenter(torch::cat(feats), cfg_.train.svdd_eps);
 }
 
-void Trainer::fit(const torch::Tensor& source, const torch::Tensor& pool, const EpochCallback& on_epoch) {
+void Trainer::fit(const torch::Tensor& source, const torch::Tensor& pool, const EpochCallback& on_epoch,
+                  const torch::Tensor& frozen_pool_features) {
   SHIFTAD_CHECK(source.size(0) >= 2, "training needs at least 2 source images; got {}", source.size(0));
   const bool align = aligning(cfg_);
   SHIFTAD_CHECK(!align || pool.size(0) >= 2,
                 "alignment (align.method={}) needs at least 2 target pool images; got {}", cfg_.align.method,
                 pool.size(0));
+  const bool frozen = cfg_.cluster.space == "frozen";
+  SHIFTAD_CHECK(!align || !frozen || (frozen_pool_features.defined() && frozen_pool_features.size(0) == pool.size(0)),
+                "cluster.space = frozen needs the frozen encoder's features of every pool image");
   if (!center_.defined()) initCenter(source);
 
   torch::optim::Adam opt(net_->parameters(),
@@ -90,7 +94,11 @@ void Trainer::fit(const torch::Tensor& source, const torch::Tensor& pool, const 
   for (int epoch = 1; epoch <= cfg_.train.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const int every = cfg_.cluster.recluster_every;
-    if (align && (!dominant.defined() || (every > 0 && (epoch - 1) % every == 0)))
+    // Φ's space does not change during training: cluster it once. F's own space
+    // moves, so it is re-clustered on the configured schedule.
+    if (align && frozen && !dominant.defined())
+      dominant = selectDominant(frozen_pool_features, cfg_.cluster, static_cast<uint64_t>(cfg_.train.seed));
+    else if (align && !frozen && (!dominant.defined() || (every > 0 && (epoch - 1) % every == 0)))
       dominant = selectDominant(embed(pool), cfg_.cluster, static_cast<uint64_t>(cfg_.train.seed) + epoch);
 
     net_->train();

@@ -38,8 +38,10 @@ class Trainer {
   void initCenter(const torch::Tensor& source_images);
 
   /// Train for cfg.train.epochs. Images are uint8 N x 3 x R x R (R = resize side).
-  /// `pool` may be empty when alignment is off.
-  void fit(const torch::Tensor& source_images, const torch::Tensor& pool_images, const EpochCallback& on_epoch = {});
+  /// `pool` may be empty when alignment is off. `frozen_pool_features` (rows = pool
+  /// images): Φ's features, required when cluster.space = frozen; clustered once.
+  void fit(const torch::Tensor& source_images, const torch::Tensor& pool_images, const EpochCallback& on_epoch = {},
+           const torch::Tensor& frozen_pool_features = {});
 
   /// F's features of uint8 images (eval mode, center crop, batched, no grad).
   torch::Tensor embed(const torch::Tensor& images);

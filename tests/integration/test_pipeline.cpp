@@ -13,6 +13,7 @@
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
 #include "evaluation/Metrics.h"
+#include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
 #include "support/TestSupport.h"
 
@@ -194,4 +195,53 @@ TEST(Pipeline, EveryCommandHasHelp) {
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << sub << ": " << r.output;
   }
+}
+
+TEST(Pipeline, FrozenEncoderClusteringRunsAndIsCached) {
+  TempDir tmp;
+  shiftad::test::runPython("models_torchscript.py", tmp.path());
+  auto cfg = tinyConfig("ring");
+  cfg.cluster.space = "frozen";
+  cfg.encoder.type = "torchscript";
+  cfg.encoder.path = tmp / "encoder.pt";
+  cfg.encoder.image_size = 32;
+  cfg.encoder.cache_dir = tmp / "cache";
+  shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
+  auto r = runCli("train --config " + (tmp / "cfg.yaml") + " --out " + (tmp / "run1"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("embedding"), std::string::npos) << r.output;
+  r = runCli("train --config " + (tmp / "cfg.yaml") + " --out " + (tmp / "run2"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("read from the cache"), std::string::npos) << r.output;
+  // Φ's space is clustered once: the same dominant set every epoch, and of the same
+  // size in both runs.
+  std::ifstream m1(fs::path(tmp / "run1") / "metrics.jsonl"), m2(fs::path(tmp / "run2") / "metrics.jsonl");
+  std::string l1, l2;
+  std::getline(m1, l1);
+  std::getline(m2, l2);
+  const auto size_of = [](const std::string& line) {
+    const auto k = line.find("\"dominant_size\":");
+    return std::stoi(line.substr(k + 16));
+  };
+  EXPECT_GT(size_of(l1), 0);
+  EXPECT_EQ(size_of(l1), size_of(l2));
+}
+
+TEST(Pipeline, PretrainedMobileNetV2RunKeepsTfSamePaddingThroughTheCheckpoint) {
+  const auto shared = shiftad::test::sharedDir();
+  if (shared.empty()) GTEST_SKIP() << "../shared is absent: no pretrained MobileNetV2 weights to test with";
+  TempDir tmp;
+  auto cfg = tinyConfig("star");
+  cfg.model.arch = "mobilenet_v2";
+  cfg.model.weights = shared + "/weights/mobilenet_v2_imagenet.safetensors";
+  cfg.data.image_size = 64;
+  cfg.data.mean = cfg.data.std = {0.50196, 0.50196, 0.50196};
+  cfg.train.epochs = 1;
+  cfg.align.method = "none";
+  shiftad::train(cfg, tmp / "run");
+  auto metadata = shiftad::io::readSafeTensors(tmp / "run/model.safetensors").metadata;
+  EXPECT_EQ(metadata["padding"], "tf_same");  // from the weights file's metadata
+  // Scoring rebuilds F from the checkpoint alone, even when the pretrained file is gone.
+  const auto a = shiftad::score(tmp / "run", synthRoot() + "/target/star");
+  EXPECT_EQ(a.scores.size(), 120u);
 }

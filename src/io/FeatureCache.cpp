@@ -1,0 +1,79 @@
+#include "io/FeatureCache.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/Error.h"
+#include "io/SafeTensors.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad::io {
+namespace {
+
+/// FNV-1a, 64 bit: a stable content key (std::hash may differ between builds).
+uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char ch : s) {
+    h ^= ch;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string cacheKey(const std::string& encoder_id, const std::vector<std::string>& files) {
+  std::string text = encoder_id + "\n";
+  for (const auto& f : files) {
+    std::error_code ec;
+    const auto size = fs::file_size(f, ec);
+    const auto mtime = fs::last_write_time(f, ec).time_since_epoch().count();
+    text += fmt::format("{}\t{}\t{}\n", fs::absolute(f).string(), size, mtime);
+  }
+  // Two differently seeded hashes: 128 bits make an accidental collision negligible.
+  return fmt::format("{:016x}{:016x}", fnv1a(text), fnv1a(text, 0x9E3779B97F4A7C15ULL));
+}
+
+}  // namespace
+
+std::string defaultCacheDir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "shiftad").string();
+  if (const char* h = std::getenv("HOME"); h && *h) return (fs::path(h) / ".cache" / "shiftad").string();
+  return ".shiftad-cache";
+}
+
+torch::Tensor cachedFeatures(const std::string& dir_in, const std::string& encoder_id,
+                             const std::vector<std::string>& files, const std::function<torch::Tensor()>& compute) {
+  const std::string dir = dir_in.empty() ? defaultCacheDir() : dir_in;
+  const std::string key = cacheKey(encoder_id, files);
+  const fs::path path = fs::path(dir) / ("features-" + key + ".safetensors");
+  if (fs::exists(path)) {
+    try {
+      auto file = readSafeTensors(path.string());
+      const auto it = file.tensors.find("features");
+      if (it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) == static_cast<int64_t>(files.size()) &&
+          file.metadata["encoder"] == encoder_id) {
+        spdlog::info("frozen-encoder features of {} images read from the cache {}", files.size(), path.string());
+        return it->second;
+      }
+      spdlog::warn("feature cache entry {} does not match its key; recomputing", path.string());
+    } catch (const std::exception& e) {
+      spdlog::warn("feature cache entry {} is unreadable ({}); recomputing", path.string(), e.what());
+    }
+  }
+  auto features = compute();
+  SHIFTAD_CHECK(features.dim() == 2 && features.size(0) == static_cast<int64_t>(files.size()),
+                "frozen encoder returned {} rows for {} images", features.dim() ? features.size(0) : 0, files.size());
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  try {
+    writeSafeTensors(path.string(), {{"features", features}}, {{"encoder", encoder_id}, {"images", std::to_string(files.size())}});
+  } catch (const std::exception& e) {
+    // A cache that cannot be written costs time, never the run.
+    spdlog::warn("cannot write the feature cache {}: {}", path.string(), e.what());
+  }
+  return features;
+}
+
+}  // namespace shiftad::io

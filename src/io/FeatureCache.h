@@ -1,0 +1,24 @@
+// On-disk cache of frozen-encoder features, so repeated runs on the same images with
+// the same encoder do not recompute them.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace shiftad::io {
+
+/// $XDG_CACHE_HOME/shiftad, else $HOME/.cache/shiftad, else ./.shiftad-cache.
+std::string defaultCacheDir();
+
+/// The features of `files` under `encoder_id`: read from DIR/features-<key>.safetensors
+/// when present and valid, else `compute()`d and written there (atomically). The key
+/// hashes the encoder id and every file's absolute path, size and modification time,
+/// so an edited image or encoder invalidates the entry. `compute` must return one row
+/// per file, in order.
+torch::Tensor cachedFeatures(const std::string& dir, const std::string& encoder_id,
+                             const std::vector<std::string>& files, const std::function<torch::Tensor()>& compute);
+
+}  // namespace shiftad::io

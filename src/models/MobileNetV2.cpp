@@ -1,0 +1,156 @@
+#include "models/MobileNetV2.h"
+
+#include <algorithm>
+
+#include <torch/torch.h>
+
+#include "common/Error.h"
+
+namespace shiftad::models {
+namespace {
+namespace F = torch::nn::functional;
+
+/// TensorFlow 'SAME' total padding along one axis: enough for ceil(size/stride)
+/// outputs; the odd pixel goes after. For a 3x3 stride-2 conv this is (0,1) on even
+/// sizes and (1,1) on odd ones (what the TF-trained weights saw).
+std::pair<int64_t, int64_t> tfSamePad(int64_t size, int64_t kernel, int64_t stride) {
+  const int64_t out = (size + stride - 1) / stride;
+  const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
+  return {total / 2, total - total / 2};
+}
+
+/// torchvision's Conv2dNormActivation: conv (no bias) "0", BatchNorm "1", ReLU6.
+class ConvBnReluImpl : public torch::nn::Module {
+ public:
+  ConvBnReluImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups, ConvPadding padding)
+      : kernel_(kernel), stride_(stride),
+        // Stride-1 'SAME' with an odd kernel equals symmetric padding, so only strided
+        // convolutions need the explicit, input-size-dependent pad.
+        explicit_pad_(padding == ConvPadding::TfSame && stride > 1) {
+    conv_ = register_module(
+        "0", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+                                   .stride(stride)
+                                   .padding(explicit_pad_ ? 0 : (kernel - 1) / 2)
+                                   .groups(groups)
+                                   .bias(false)));
+    bn_ = register_module("1", torch::nn::BatchNorm2d(out));
+  }
+
+  torch::Tensor forward(torch::Tensor x) {
+    if (explicit_pad_) {
+      const auto [top, bottom] = tfSamePad(x.size(2), kernel_, stride_);
+      const auto [left, right] = tfSamePad(x.size(3), kernel_, stride_);
+      x = F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
+    }
+    return torch::clamp(bn_(conv_(x)), 0.0, 6.0);  // ReLU6
+  }
+
+ private:
+  torch::nn::Conv2d conv_{nullptr};
+  torch::nn::BatchNorm2d bn_{nullptr};
+  int64_t kernel_, stride_;
+  bool explicit_pad_;
+};
+TORCH_MODULE(ConvBnRelu);
+
+/// torchvision's InvertedResidual: [1x1 expand] -> 3x3 depthwise -> 1x1 linear
+/// projection + BN, residual when the shape is kept. Submodule indices follow
+/// torchvision (conv.0 is the depthwise conv when there is no expansion).
+class InvertedResidualImpl : public torch::nn::Module {
+ public:
+  InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t expand, ConvPadding padding)
+      : residual_(stride == 1 && in == out) {
+    const int64_t hidden = in * expand;
+    torch::nn::Sequential conv;
+    if (expand != 1) conv->push_back(ConvBnRelu(in, hidden, 1, 1, 1, padding));
+    conv->push_back(ConvBnRelu(hidden, hidden, 3, stride, hidden, padding));
+    conv->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, out, 1).bias(false)));
+    conv->push_back(torch::nn::BatchNorm2d(out));
+    conv_ = register_module("conv", conv);
+  }
+
+  torch::Tensor forward(torch::Tensor x) { return residual_ ? x + conv_->forward(x) : conv_->forward(x); }
+
+ private:
+  torch::nn::Sequential conv_{nullptr};
+  bool residual_;
+};
+TORCH_MODULE(InvertedResidual);
+
+/// torchvision's initialisation: Kaiming-normal (fan_out) convolutions, BN weight 1
+/// bias 0, classifier N(0, 0.01) with zero bias. The head keeps torch's default init
+/// (as ResNet's head does).
+void initMobileNetV2(torch::nn::Module& root, torch::nn::Sequential& classifier) {
+  torch::NoGradGuard ng;
+  for (const auto& m : root.modules(/*include_self=*/false)) {
+    if (auto* c = m->as<torch::nn::Conv2d>()) {
+      torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->weight.fill_(1.0);
+      bn->bias.zero_();
+    }
+  }
+  if (classifier) {
+    auto* fc = classifier->ptr(1)->as<torch::nn::Linear>();
+    torch::nn::init::normal_(fc->weight, 0.0, 0.01);
+    fc->bias.zero_();
+  }
+}
+}  // namespace
+
+ConvPadding parseConvPadding(const std::string& name) {
+  if (name == "symmetric") return ConvPadding::Symmetric;
+  if (name == "tf_same") return ConvPadding::TfSame;
+  SHIFTAD_THROW("convolution padding '{}' is unknown; available: symmetric, tf_same", name);
+}
+
+std::string toString(ConvPadding padding) { return padding == ConvPadding::TfSame ? "tf_same" : "symmetric"; }
+
+ConvPadding paddingFromMetadata(const std::map<std::string, std::string>& metadata) {
+  const auto it = metadata.find("padding");
+  if (it == metadata.end()) return ConvPadding::Symmetric;
+  return parseConvPadding(it->second);
+}
+
+MobileNetV2::MobileNetV2(int embedding_dim, int num_classes, ConvPadding padding)
+    : embedding_dim_(embedding_dim), num_classes_(num_classes), padding_(padding) {
+  SHIFTAD_CHECK(embedding_dim > 0, "MobileNetV2: embedding_dim = {} must be positive", embedding_dim);
+  SHIFTAD_CHECK(num_classes >= 0, "MobileNetV2: num_classes = {} must be >= 0", num_classes);
+  // torchvision's inverted_residual_setting (t: expansion, c: channels, n: repeats,
+  // s: stride of the first repeat) at width 1.0.
+  struct Setting {
+    int64_t t, c, n, s;
+  };
+  const Setting settings[] = {{1, 16, 1, 1},  {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                              {6, 96, 3, 1},  {6, 160, 3, 2}, {6, 320, 1, 1}};
+  torch::nn::Sequential f;
+  int64_t in = 32;
+  f->push_back(ConvBnRelu(3, in, 3, 2, 1, padding));
+  for (const auto& st : settings) {
+    for (int64_t i = 0; i < st.n; ++i) {
+      f->push_back(InvertedResidual(in, st.c, i == 0 ? st.s : 1, st.t, padding));
+      in = st.c;
+    }
+  }
+  f->push_back(ConvBnRelu(in, kTrunkDim, 1, 1, 1, padding));
+  features = register_module("features", f);
+  if (num_classes > 0) {
+    classifier = register_module(
+        "classifier", torch::nn::Sequential(torch::nn::Dropout(0.2), torch::nn::Linear(kTrunkDim, num_classes)));
+  }
+  head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(kTrunkDim, embedding_dim).bias(false)));
+  initMobileNetV2(*this, classifier);
+}
+
+torch::Tensor MobileNetV2::trunk(torch::Tensor x) {
+  return features->forward(x).mean({2, 3});  // global average pool
+}
+
+torch::Tensor MobileNetV2::forward(torch::Tensor x) { return head(trunk(x)); }
+
+torch::Tensor MobileNetV2::logits(torch::Tensor x) {
+  SHIFTAD_CHECK(classifier, "MobileNetV2::logits: built without a classifier (num_classes = 0)");
+  return classifier->forward(trunk(x));
+}
+
+}  // namespace shiftad::models

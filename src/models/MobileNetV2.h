@@ -1,0 +1,64 @@
+// MobileNetV2 (width 1.0, ReLU6) with torchvision's module layout and parameter
+// names (features.0.0 conv, features.0.1 BN, features.N.conv.M..., features.18,
+// classifier.1), so torchvision-style state dicts map onto it by name.
+//
+// Padding: torchvision pads every 3x3 convolution symmetrically. Networks trained in
+// TensorFlow (e.g. the ImageNet weights in shared/weights) used 'SAME' padding, which
+// for a stride-2 convolution on an even input pads 0 before and 1 after; with
+// symmetric padding their features drift (cosine ~0.90), so the mode is a choice.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+
+#include "models/FeatureExtractor.h"
+
+namespace shiftad::models {
+
+enum class ConvPadding {
+  Symmetric,  ///< torchvision: pad (k-1)/2 on every side
+  TfSame,     ///< TensorFlow 'SAME': strided convs pad by the input size, the extra pixel after
+};
+
+/// "symmetric" | "tf_same"; anything else is a shiftad::Error naming the value.
+ConvPadding parseConvPadding(const std::string& name);
+std::string toString(ConvPadding padding);
+
+/// The padding a weights file was trained with, from its safetensors `__metadata__`
+/// key "padding" ("tf_same" or "symmetric"); Symmetric when absent (torchvision's).
+ConvPadding paddingFromMetadata(const std::map<std::string, std::string>& metadata);
+
+class MobileNetV2 : public FeatureExtractor {
+ public:
+  static constexpr int64_t kTrunkDim = 1280;
+
+  /// embedding_dim: size of the bias-free `head` (F's output). num_classes > 0 also
+  /// builds torchvision's classifier (`classifier.1`, Linear 1280 -> num_classes with
+  /// bias; dropout 0.2 before it, inactive in eval mode), used only by logits().
+  MobileNetV2(int embedding_dim, int num_classes = 0, ConvPadding padding = ConvPadding::Symmetric);
+
+  /// Global-average-pooled 1280-d features of `features` (before head/classifier).
+  torch::Tensor trunk(torch::Tensor images);
+  /// F's embedding: head(trunk(images)).
+  torch::Tensor forward(torch::Tensor images) override;
+  /// Classifier scores N x num_classes; a shiftad::Error when built without classifier.
+  torch::Tensor logits(torch::Tensor images);
+
+  int64_t embeddingDim() const override { return embedding_dim_; }
+  int64_t numClasses() const { return num_classes_; }
+  ConvPadding padding() const { return padding_; }
+  std::map<std::string, std::string> describe() const override { return {{"padding", toString(padding_)}}; }
+
+ private:
+  torch::nn::Sequential features{nullptr};
+  torch::nn::Sequential classifier{nullptr};
+  torch::nn::Linear head{nullptr};
+  int64_t embedding_dim_;
+  int64_t num_classes_;
+  ConvPadding padding_;
+};
+
+}  // namespace shiftad::models

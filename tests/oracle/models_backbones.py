@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Reference for shiftad's ResNet-50 and MobileNetV2: torchvision's models with random
+weights and randomised BatchNorm statistics, eval mode.
+
+  models_backbones.py resnet50 OUT_DIR
+  models_backbones.py mobilenet_v2 OUT_DIR symmetric|tf_same
+
+writes OUT_DIR/weights.safetensors (torchvision names, num_batches_tracked included;
+resnet50 without fc.*, the MobileNetV2 with a 10-class classifier.1 and
+__metadata__ {"padding": mode}) and
+OUT_DIR/io.safetensors: input_S (2x3xSxS), trunk_S (pooled features before the
+classifier) and, for MobileNetV2, logits_S, for S = 64 and, for tf_same, also the odd
+S = 67 (where TF 'SAME' pads a stride-2 conv (1,1) instead of (0,1)).
+"""
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from st_write import save_file
+
+
+def randomise_bn(net):
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+
+
+def tf_same(net):
+    """TensorFlow 'SAME' padding for strided convs, written independently of the C++
+    code: a forward pre-hook pads ceil(size/stride) outputs' worth, extra pixel after,
+    and the conv's own padding is set to 0. Module names are unchanged."""
+    def hook(conv, args):
+        (x,) = args
+        pads = []
+        for size, k, s in ((x.shape[3], conv.kernel_size[1], conv.stride[1]),
+                           (x.shape[2], conv.kernel_size[0], conv.stride[0])):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return (F.pad(x, pads),)
+
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d) and m.stride != (1, 1):
+            m.padding = (0, 0)
+            m.register_forward_pre_hook(hook)
+
+
+def trunk(net, x):
+    if isinstance(net, torchvision.models.MobileNetV2):
+        return F.adaptive_avg_pool2d(net.features(x), 1).flatten(1)
+    return net(x)  # resnet with fc = Identity
+
+
+torch.manual_seed(0)
+arch, out = sys.argv[1], sys.argv[2]
+metadata = None
+sizes = [64]
+if arch == "resnet50":
+    net = torchvision.models.resnet50(weights=None)
+    net.fc = torch.nn.Identity()
+elif arch == "mobilenet_v2":
+    mode = sys.argv[3]
+    net = torchvision.models.mobilenet_v2(weights=None, num_classes=10)
+    with torch.no_grad():  # torchvision inits the classifier bias to 0; make it count
+        net.classifier[1].bias.uniform_(-0.5, 0.5)
+    metadata = {"padding": mode}
+    if mode == "tf_same":
+        tf_same(net)
+        sizes = [64, 67]
+else:
+    sys.exit(f"unknown arch {arch}")
+randomise_bn(net)
+net.eval()
+# Full state dict, num_batches_tracked included, as published torchvision files are
+# (st_write stores it as F32; the loader converts it to the module's int64).
+state = dict(net.state_dict())
+save_file(state, os.path.join(out, "weights.safetensors"), metadata)
+io = {}
+with torch.no_grad():
+    for s in sizes:
+        x = torch.randn(2, 3, s, s)
+        io[f"input_{s}"] = x
+        io[f"trunk_{s}"] = trunk(net, x)
+        if arch == "mobilenet_v2":
+            io[f"logits_{s}"] = net(x)
+save_file(io, os.path.join(out, "io.safetensors"))

@@ -1,0 +1,188 @@
+// ResNet-50 and MobileNetV2: torchvision parity on random weights (both padding
+// modes), and the real TF-trained ImageNet MobileNetV2 of shared/weights.
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/Error.h"
+#include "data/ImageTensors.h"
+#include "io/SafeTensors.h"
+#include "models/FeatureExtractor.h"
+#include "models/MobileNetV2.h"
+#include "models/ResNet.h"
+#include "support/TestSupport.h"
+
+using namespace shiftad;
+namespace fs = std::filesystem;
+
+namespace {
+
+double relDiff(const torch::Tensor& y, const torch::Tensor& expected) {
+  return ((y - expected).abs().max() / expected.abs().max()).item<double>();
+}
+
+void expectOnlyHeadMissing(const io::LoadReport& r) {
+  EXPECT_TRUE(r.unexpected.empty()) << r.unexpected.front();
+  EXPECT_TRUE(r.mismatched.empty()) << r.mismatched.front();
+  // Only our bias-free head is not in torchvision's state dict.
+  EXPECT_EQ(r.missing, (std::vector<std::string>{"head.weight"}));
+}
+
+}  // namespace
+
+TEST(Backbones, ResNet50MatchesTorchvisionOnRandomWeights) {
+  test::TempDir tmp;
+  test::runPython("models_backbones.py", "resnet50 " + tmp.path());
+  ModelConfig mc;
+  mc.arch = "resnet50";
+  mc.embedding_dim = 16;
+  auto net = std::dynamic_pointer_cast<models::ResNet50>(models::makeFeatureExtractor(mc));
+  ASSERT_TRUE(net);
+  EXPECT_EQ(net->trunkDim(), 2048);
+  expectOnlyHeadMissing(io::loadIntoModule(*net, io::readSafeTensors(tmp / "weights.safetensors"), "", false));
+  net->eval();
+  const auto io = io::readSafeTensors(tmp / "io.safetensors");
+  torch::NoGradGuard ng;
+  const auto x = io.tensors.at("input_64");
+  const auto y = net->trunk(x);
+  const auto expected = io.tensors.at("trunk_64");
+  ASSERT_EQ(y.sizes(), expected.sizes());
+  EXPECT_LT(relDiff(y, expected), 1e-4);
+  EXPECT_EQ(net->forward(x).sizes(), (std::vector<int64_t>{2, 16}));
+}
+
+class MobileNetV2Parity : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MobileNetV2Parity, MatchesTorchvisionOnRandomWeights) {
+  const std::string mode = GetParam();
+  test::TempDir tmp;
+  test::runPython("models_backbones.py", "mobilenet_v2 " + tmp.path() + " " + mode);
+  const auto weights = io::readSafeTensors(tmp / "weights.safetensors");
+  const auto padding = models::paddingFromMetadata(weights.metadata);
+  EXPECT_EQ(models::toString(padding), mode);
+  models::MobileNetV2 net(16, 10, padding);
+  expectOnlyHeadMissing(io::loadIntoModule(net, weights, "", false));
+  net.eval();
+  const auto io = io::readSafeTensors(tmp / "io.safetensors");
+  torch::NoGradGuard ng;
+  // tf_same also has an odd size, where 'SAME' pads stride-2 convs (1,1), not (0,1).
+  int sizes = 0;
+  for (int s : {64, 67}) {
+    const auto in = io.tensors.find("input_" + std::to_string(s));
+    if (in == io.tensors.end()) continue;
+    ++sizes;
+    const auto trunk = net.trunk(in->second);
+    const auto expected = io.tensors.at("trunk_" + std::to_string(s));
+    ASSERT_EQ(trunk.sizes(), expected.sizes());
+    EXPECT_LT(relDiff(trunk, expected), 1e-4) << mode << " " << s;
+    const auto logits = net.logits(in->second);
+    EXPECT_LT(relDiff(logits, io.tensors.at("logits_" + std::to_string(s))), 1e-4) << mode << " " << s;
+  }
+  EXPECT_EQ(sizes, mode == "tf_same" ? 2 : 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backbones, MobileNetV2Parity, ::testing::Values("symmetric", "tf_same"));
+
+TEST(Backbones, MobileNetV2AsFeatureExtractorIsBiasFreeWithoutClassifier) {
+  ModelConfig mc;
+  mc.arch = "mobilenet_v2";
+  mc.embedding_dim = 8;
+  auto net = std::dynamic_pointer_cast<models::MobileNetV2>(models::makeFeatureExtractor(mc));
+  ASSERT_TRUE(net);
+  EXPECT_EQ(net->numClasses(), 0);
+  // Deep SVDD: only BatchNorm shifts may carry a bias; no classifier is built.
+  for (const auto& m : net->named_modules()) {
+    if (m.value()->as<torch::nn::BatchNorm2d>()) continue;
+    for (const auto& p : m.value()->named_parameters(/*recurse=*/false))
+      EXPECT_NE(p.key(), "bias") << m.key();
+    EXPECT_EQ(m.key().rfind("classifier", 0), std::string::npos) << m.key();
+  }
+  torch::NoGradGuard ng;
+  net->eval();
+  const auto x = torch::randn({3, 3, 32, 32});
+  EXPECT_EQ(net->trunk(x).sizes(), (std::vector<int64_t>{3, 1280}));
+  EXPECT_EQ(net->forward(x).sizes(), (std::vector<int64_t>{3, 8}));
+  EXPECT_THROW(net->logits(x), shiftad::Error);
+}
+
+TEST(Backbones, PaddingModeFromMetadata) {
+  EXPECT_EQ(models::paddingFromMetadata({}), models::ConvPadding::Symmetric);
+  EXPECT_EQ(models::paddingFromMetadata({{"padding", "tf_same"}}), models::ConvPadding::TfSame);
+  EXPECT_EQ(models::paddingFromMetadata({{"padding", "symmetric"}}), models::ConvPadding::Symmetric);
+  try {
+    models::paddingFromMetadata({{"padding", "valid"}});
+    FAIL();
+  } catch (const shiftad::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("valid"), std::string::npos);
+  }
+}
+
+namespace {
+
+struct ImageNetMobileNet {
+  std::string dir;  // shared/weights
+  std::shared_ptr<models::MobileNetV2> net;
+  std::vector<std::string> labels;
+};
+
+/// The TF-trained ImageNet MobileNetV2 of shared/weights, or "" dir when absent.
+ImageNetMobileNet loadImageNetMobileNet() {
+  ImageNetMobileNet m;
+  const std::string shared = test::sharedDir();
+  if (shared.empty() || !fs::exists(shared + "/weights/mobilenet_v2_imagenet.safetensors")) return m;
+  m.dir = shared + "/weights";
+  const auto weights = io::readSafeTensors(m.dir + "/mobilenet_v2_imagenet.safetensors");
+  const auto padding = models::paddingFromMetadata(weights.metadata);
+  EXPECT_EQ(padding, models::ConvPadding::TfSame);
+  m.net = std::make_shared<models::MobileNetV2>(16, 1001, padding);
+  expectOnlyHeadMissing(io::loadIntoModule(*m.net, weights, "", false));
+  m.net->eval();
+  std::ifstream in(m.dir + "/imagenet_labels.txt");
+  for (std::string line; std::getline(in, line);) m.labels.push_back(line);
+  return m;
+}
+
+// The weights' preprocessing: RGB in [0,1], normalized with mean = std = 0.50196.
+const std::vector<double> kMeanStd = {0.50196, 0.50196, 0.50196};
+
+}  // namespace
+
+TEST(Backbones, ImageNetMobileNetV2ClassifiesSamplesAndMatchesTorchScript) {
+  auto m = loadImageNetMobileNet();
+  if (m.dir.empty()) GTEST_SKIP() << "shared/weights/mobilenet_v2_imagenet.safetensors not found (no ../shared)";
+  ASSERT_EQ(m.labels.size(), 1001u);
+  // Plain resize of the whole image to 224x224 (no crop), as the Coral classifier does.
+  const auto batch = data::loadImages({m.dir + "/samples/cat.bmp", m.dir + "/samples/grace_hopper.bmp"}, 224, 1);
+  ASSERT_EQ(batch.images.size(0), 2);
+  torch::NoGradGuard ng;
+  const auto x = data::normalize(batch.images, kMeanStd, kMeanStd);
+  const auto probs = torch::softmax(m.net->logits(x), 1);
+  const auto top = probs.argmax(1);
+  EXPECT_EQ(m.labels.at(top[0].item<int64_t>()), "Egyptian cat");
+  EXPECT_EQ(m.labels.at(top[1].item<int64_t>()), "military uniform");
+  EXPECT_GT(probs[0].max().item<double>(), 0.5);
+
+  // The TorchScript reference takes [0,255] RGB and normalizes inside.
+  auto ref = torch::jit::load(m.dir + "/mobilenet_v2_imagenet_features.torchscript.pt");
+  ref.eval();
+  const auto expected = ref.forward({batch.images.to(torch::kFloat)}).toTensor();
+  const auto features = m.net->trunk(x);
+  ASSERT_EQ(features.sizes(), expected.sizes());
+  EXPECT_LT(relDiff(features, expected), 1e-4);
+}
+
+TEST(Backbones, ImageNetMobileNetV2MatchesTorchScriptAtOddSize) {
+  // PACS images are 227x227: odd sizes exercise 'SAME' padding's (1,1) case.
+  auto m = loadImageNetMobileNet();
+  if (m.dir.empty()) GTEST_SKIP() << "shared/weights/mobilenet_v2_imagenet.safetensors not found (no ../shared)";
+  const auto batch = data::loadImages({m.dir + "/samples/cat.bmp"}, 227, 1);
+  torch::NoGradGuard ng;
+  auto ref = torch::jit::load(m.dir + "/mobilenet_v2_imagenet_features.torchscript.pt");
+  ref.eval();
+  const auto expected = ref.forward({batch.images.to(torch::kFloat)}).toTensor();
+  const auto features = m.net->trunk(data::normalize(batch.images, kMeanStd, kMeanStd));
+  EXPECT_LT(relDiff(features, expected), 1e-4);
+}

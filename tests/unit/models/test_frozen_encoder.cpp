@@ -1,0 +1,75 @@
+// The frozen encoder Φ (TorchScript) against its Python reference, and the feature cache.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "io/FeatureCache.h"
+#include "io/SafeTensors.h"
+#include "models/FrozenEncoder.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using namespace shiftad;
+
+TEST(FrozenEncoder, TorchScriptMatchesPythonOnUint8Images) {
+  test::TempDir tmp;
+  test::runPython("models_torchscript.py", tmp.path());
+  EncoderConfig cfg;
+  cfg.type = "torchscript";
+  cfg.path = tmp / "encoder.pt";
+  cfg.image_size = 32;
+  auto enc = models::makeFrozenEncoder(cfg);
+  ASSERT_TRUE(enc);
+  const auto io = io::readSafeTensors(tmp / "io.safetensors");
+  const auto images = io.tensors.at("input").to(torch::kByte);  // integer pixel values
+  const auto y = enc->encode(images);
+  EXPECT_TRUE(torch::allclose(y, io.tensors.at("output"), 1e-5, 1e-6));
+  // input_range 1 scales pixels to [0,1] before the module: a different result.
+  cfg.input_range = 1.0;
+  EXPECT_FALSE(torch::allclose(models::makeFrozenEncoder(cfg)->encode(images), y, 1e-3, 1e-4));
+}
+
+TEST(FrozenEncoder, MissingOrBrokenFileIsAClearError) {
+  test::TempDir tmp;
+  EncoderConfig cfg;
+  cfg.type = "torchscript";
+  cfg.path = tmp / "nope.pt";
+  try {
+    models::makeFrozenEncoder(cfg);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nope.pt"), std::string::npos);
+  }
+  test::writeFile(tmp / "bad.pt", "garbage");
+  cfg.path = tmp / "bad.pt";
+  EXPECT_THROW(models::makeFrozenEncoder(cfg), Error);
+  cfg.type = "none";
+  EXPECT_EQ(models::makeFrozenEncoder(cfg), nullptr);
+}
+
+TEST(FeatureCache, ComputesOnceAndInvalidatesOnChange) {
+  test::TempDir tmp;
+  test::writeFile(tmp / "a.png", "a");
+  test::writeFile(tmp / "b.png", "bb");
+  const std::vector<std::string> files = {tmp / "a.png", tmp / "b.png"};
+  int calls = 0;
+  const auto compute = [&] {
+    ++calls;
+    return torch::arange(6, torch::kFloat).reshape({2, 3}) + calls;
+  };
+  const auto first = io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
+  const auto second = io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(torch::equal(first, second));
+  io::cachedFeatures(tmp / "cache", "enc-2", files, compute);  // other encoder
+  EXPECT_EQ(calls, 2);
+  test::writeFile(tmp / "b.png", "changed content");  // other size
+  io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
+  EXPECT_EQ(calls, 3);
+  // A corrupt entry is recomputed, not an error.
+  for (const auto& e : fs::directory_iterator(tmp / "cache")) test::writeFile(e.path().string(), "junk");
+  io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
+  EXPECT_EQ(calls, 4);
+}
