@@ -63,6 +63,18 @@ struct EvalResult {
 /// section defines (the same seeded split the run was trained against when unchanged).
 EvalResult evaluate(const std::string& run_dir, const Config& cfg);
 
+struct ClassScore {
+  int64_t index = 0;
+  std::string label;  ///< from the labels file, else the index
+  double probability = 0.0;
+};
+
+/// Top-k classes of a pretrained classifier (MobileNetV2 safetensors with torchvision
+/// names; preprocessing from the file's metadata: input_size, normalize_mean/std,
+/// padding) for one image. A quick check that weights and preprocessing agree.
+std::vector<ClassScore> classify(const std::string& weights, const std::string& image, const std::string& labels,
+                                 int topk);
+
 struct DemoOptions {
   std::string out_dir = "runs/demo";  ///< data and run directories go here
   int seed = 0;

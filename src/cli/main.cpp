@@ -98,6 +98,15 @@ int main(int argc, char** argv) {
   demo->add_option("--out", demo_opt.out_dir, "folder for data and runs")->capture_default_str();
   demo->add_option("--seed", demo_opt.seed, "seed of data, split and training")->capture_default_str();
 
+  // classify
+  auto* classify = app.add_subcommand("classify", "top-k classes of a pretrained classifier for one image (checks weights + preprocessing)");
+  std::string cls_weights, cls_image, cls_labels;
+  int cls_topk = 5;
+  classify->add_option("--weights", cls_weights, "classifier weights (.safetensors, torchvision names)")->required()->check(CLI::ExistingFile);
+  classify->add_option("--image", cls_image, "image file")->required()->check(CLI::ExistingFile);
+  classify->add_option("--labels", cls_labels, "text file: one class name per line, in index order")->check(CLI::ExistingFile);
+  classify->add_option("--topk", cls_topk, "how many classes to print")->capture_default_str()->check(CLI::PositiveNumber);
+
   // config
   auto* config = app.add_subcommand("config", "print the resolved config, or the documentation of every key");
   std::string config_file;
@@ -107,7 +116,7 @@ int main(int argc, char** argv) {
   config->add_option("--set", config_overrides, "override a key (repeatable)");
   config->add_flag("--doc", config_doc, "print every key as a Markdown table");
 
-  for (auto* sub : {synth, train, score, eval, demo, config}) addCommon(sub, common);
+  for (auto* sub : {synth, train, score, eval, demo, classify, config}) addCommon(sub, common);
 
   try {
     app.parse(argc, argv);
@@ -137,6 +146,9 @@ int main(int argc, char** argv) {
                  r.aupr, cfg.data.target, r.normal, r.anomalous, r.skipped);
     } else if (*demo) {
       shiftad::runDemo(demo_opt);
+    } else if (*classify) {
+      for (const auto& c : shiftad::classify(cls_weights, cls_image, cls_labels, cls_topk))
+        fmt::print("{:8.4f}  {:>5}  {}\n", c.probability, c.index, c.label);
     } else if (*config) {
       if (config_doc)
         fmt::print("{}", shiftad::configDocMarkdown());

@@ -190,7 +190,7 @@ TEST(Pipeline, BadInputGivesOneClearErrorLine) {
 }
 
 TEST(Pipeline, EveryCommandHasHelp) {
-  for (const char* sub : {"synth", "train", "score", "eval", "demo", "config"}) {
+  for (const char* sub : {"synth", "train", "score", "eval", "demo", "classify", "config"}) {
     const auto r = runCli(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << sub << ": " << r.output;
@@ -244,4 +244,18 @@ TEST(Pipeline, PretrainedMobileNetV2RunKeepsTfSamePaddingThroughTheCheckpoint) {
   // Scoring rebuilds F from the checkpoint alone, even when the pretrained file is gone.
   const auto a = shiftad::score(tmp / "run", synthRoot() + "/target/star");
   EXPECT_EQ(a.scores.size(), 120u);
+}
+
+TEST(Pipeline, ClassifyPutsTheExpectedImagenetClassFirst) {
+  const auto shared = shiftad::test::sharedDir();
+  if (shared.empty()) GTEST_SKIP() << "../shared is absent: no pretrained MobileNetV2 weights to test with";
+  const std::string w = shared + "/weights/";
+  const std::map<std::string, std::string> expected = {{"cat.bmp", "Egyptian cat"},
+                                                       {"grace_hopper.bmp", "military uniform"}};
+  for (const auto& [image, label] : expected) {
+    const auto r = runCli("classify -q --weights " + w + "mobilenet_v2_imagenet.safetensors --image " + w + "samples/" +
+                          image + " --labels " + w + "imagenet_labels.txt --topk 1");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find(label), std::string::npos) << image << ": " << r.output;
+  }
 }

@@ -1,0 +1,76 @@
+// `shiftad classify`: check that weights, preprocessing and architecture agree by
+// looking at a pretrained classifier's top-k classes for one image.
+#include <fstream>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "data/ImageTensors.h"
+#include "io/SafeTensors.h"
+#include "models/MobileNetV2.h"
+#include "shiftad/shiftad.h"
+
+namespace shiftad {
+namespace {
+
+/// "a,b,c" from the weights' metadata, else the default (torchvision's ImageNet values).
+std::vector<double> listFromMetadata(const std::map<std::string, std::string>& md, const std::string& key,
+                                     std::vector<double> fallback) {
+  const auto it = md.find(key);
+  if (it == md.end()) return fallback;
+  std::vector<double> out;
+  std::stringstream ss(it->second);
+  for (std::string item; std::getline(ss, item, ',');) out.push_back(std::stod(item));
+  SHIFTAD_CHECK(out.size() == 3, "weights metadata '{}' = '{}': expected 3 comma-separated numbers", key, it->second);
+  return out;
+}
+
+std::vector<std::string> readLabels(const std::string& path) {
+  if (path.empty()) return {};
+  std::ifstream f(path);
+  SHIFTAD_CHECK(f.good(), "labels file '{}' cannot be read", path);
+  std::vector<std::string> labels;
+  for (std::string line; std::getline(f, line);) labels.push_back(line);
+  return labels;
+}
+
+}  // namespace
+
+std::vector<ClassScore> classify(const std::string& weights_path, const std::string& image_path,
+                                 const std::string& labels_path, int topk) {
+  const auto weights = io::readSafeTensors(weights_path);
+  const auto cls = weights.tensors.find("classifier.1.weight");
+  SHIFTAD_CHECK(cls != weights.tensors.end() && cls->second.dim() == 2,
+                "'{}' has no classifier.1.weight: classify supports MobileNetV2 classifiers (torchvision names) for now",
+                weights_path);
+  const int64_t num_classes = cls->second.size(0);
+  models::MobileNetV2 net(/*embedding_dim=*/2, static_cast<int>(num_classes), models::paddingFromMetadata(weights.metadata));
+  const auto report = io::loadIntoModule(net, weights, "", /*strict=*/false);
+  SHIFTAD_CHECK(report.unexpected.empty() && report.mismatched.empty() &&
+                    report.missing == std::vector<std::string>{"head.weight"},
+                "'{}' is not a complete MobileNetV2 classifier ({} missing, {} unexpected, {} mis-shaped tensors)",
+                weights_path, report.missing.size() - 1, report.unexpected.size(), report.mismatched.size());
+  net.eval();
+
+  const auto side_it = weights.metadata.find("input_size");
+  const int side = side_it == weights.metadata.end() ? 224 : std::stoi(side_it->second);
+  const auto mean = listFromMetadata(weights.metadata, "normalize_mean", {0.485, 0.456, 0.406});
+  const auto std = listFromMetadata(weights.metadata, "normalize_std", {0.229, 0.224, 0.225});
+  const auto batch = data::loadImages({image_path}, side, 1);
+  SHIFTAD_CHECK(!batch.paths.empty(), "image '{}' cannot be decoded", image_path);
+
+  torch::NoGradGuard ng;
+  const auto probs = torch::softmax(net.logits(data::normalize(batch.images, mean, std)), 1)[0];
+  const auto top = probs.topk(std::min<int64_t>(topk, num_classes));
+  const auto labels = readLabels(labels_path);
+  std::vector<ClassScore> out;
+  for (int64_t i = 0; i < std::get<1>(top).size(0); ++i) {
+    const int64_t k = std::get<1>(top)[i].item<int64_t>();
+    out.push_back({k, k < static_cast<int64_t>(labels.size()) ? labels[static_cast<size_t>(k)] : std::to_string(k),
+                   std::get<0>(top)[i].item<double>()});
+  }
+  return out;
+}
+
+}  // namespace shiftad
