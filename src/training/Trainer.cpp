@@ -62,13 +62,17 @@ torch::Tensor Trainer::score(const torch::Tensor& images) {
 void Trainer::initCenter(const torch::Tensor& source) {
   // As in Ruff et al.: one forward pass over the source in training mode (batch
   // statistics, the mode the loss is minimised in), without gradients.
+  const int64_t n = source.size(0);
+  SHIFTAD_CHECK(n >= 2, "the Deep SVDD center needs at least 2 source images; got {}", n);
   torch::NoGradGuard ng;
   net_->train();
   std::vector<torch::Tensor> feats;
-  for (int64_t i = 0; i < source.size(0); i += kEvalBatch) {
-    auto batch = source.slice(0, i, std::min(i + kEvalBatch, source.size(0)));
-    if (batch.size(0) < 2) batch = source.slice(0, std::max<int64_t>(0, source.size(0) - 2));
-    feats.push_back(net_->forward(evalView(batch)));
+  for (int64_t i = 0; i < n;) {
+    // Training-mode BatchNorm needs 2+ rows: a last remainder of one joins its batch.
+    int64_t end = std::min(i + kEvalBatch, n);
+    if (n - end == 1) end = n;
+    feats.push_back(net_->forward(evalView(source.slice(0, i, end))));
+    i = end;
   }
   center_ = losses::svddCenter(torch::cat(feats), cfg_.train.svdd_eps);
 }
