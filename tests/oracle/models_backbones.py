@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Reference for shiftad's ResNet-50 and MobileNetV2: torchvision's models with random
+"""Reference for shiftad's ResNet-18/50 and MobileNetV2: torchvision's models with random
 weights and randomised BatchNorm statistics, eval mode.
 
-  models_backbones.py resnet50 OUT_DIR
+  models_backbones.py resnet18|resnet50 OUT_DIR
   models_backbones.py mobilenet_v2 OUT_DIR symmetric|tf_same
 
 writes OUT_DIR/weights.safetensors (torchvision names, num_batches_tracked included;
-resnet50 without fc.*, the MobileNetV2 with a 10-class classifier.1 and
+the ResNets without fc.*, the MobileNetV2 with a 10-class classifier.1 and
 __metadata__ {"padding": mode}) and
 OUT_DIR/io.safetensors: input_S (2x3xSxS), trunk_S (pooled features before the
 classifier) and, for MobileNetV2, logits_S, for S = 64 and, for tf_same, also the odd
@@ -62,8 +62,8 @@ torch.manual_seed(0)
 arch, out = sys.argv[1], sys.argv[2]
 metadata = None
 sizes = [64]
-if arch == "resnet50":
-    net = torchvision.models.resnet50(weights=None)
+if arch in ("resnet18", "resnet50"):
+    net = getattr(torchvision.models, arch)(weights=None)
     net.fc = torch.nn.Identity()
 elif arch == "mobilenet_v2":
     mode = sys.argv[3]

@@ -1,4 +1,4 @@
-// ResNet-50 and MobileNetV2: torchvision parity on random weights (both padding
+// ResNet-18/50 and MobileNetV2: torchvision parity on random weights (both padding
 // modes), and the real TF-trained ImageNet MobileNetV2 of shared/weights.
 #include <gtest/gtest.h>
 #include <torch/script.h>
@@ -33,15 +33,17 @@ void expectOnlyHeadMissing(const io::LoadReport& r) {
 
 }  // namespace
 
-TEST(Backbones, ResNet50MatchesTorchvisionOnRandomWeights) {
+/// ResNet `arch` (torchvision layout) against torchvision with random weights.
+template <typename Net>
+void expectResNetMatchesTorchvision(const std::string& arch, int64_t trunk_dim) {
   test::TempDir tmp;
-  test::runPython("models_backbones.py", "resnet50 " + tmp.path());
+  test::runPython("models_backbones.py", arch + " " + tmp.path());
   ModelConfig mc;
-  mc.arch = "resnet50";
+  mc.arch = arch;
   mc.embedding_dim = 16;
-  auto net = std::dynamic_pointer_cast<models::ResNet50>(models::makeFeatureExtractor(mc));
+  auto net = std::dynamic_pointer_cast<Net>(models::makeFeatureExtractor(mc));
   ASSERT_TRUE(net);
-  EXPECT_EQ(net->trunkDim(), 2048);
+  EXPECT_EQ(net->trunkDim(), trunk_dim);
   expectOnlyHeadMissing(io::loadIntoModule(*net, io::readSafeTensors(tmp / "weights.safetensors"), "", false));
   net->eval();
   const auto io = io::readSafeTensors(tmp / "io.safetensors");
@@ -52,6 +54,14 @@ TEST(Backbones, ResNet50MatchesTorchvisionOnRandomWeights) {
   ASSERT_EQ(y.sizes(), expected.sizes());
   EXPECT_LT(relDiff(y, expected), 1e-4);
   EXPECT_EQ(net->forward(x).sizes(), (std::vector<int64_t>{2, 16}));
+}
+
+TEST(Backbones, ResNet18MatchesTorchvisionOnRandomWeights) {
+  expectResNetMatchesTorchvision<models::ResNet18>("resnet18", 512);
+}
+
+TEST(Backbones, ResNet50MatchesTorchvisionOnRandomWeights) {
+  expectResNetMatchesTorchvision<models::ResNet50>("resnet50", 2048);
 }
 
 class MobileNetV2Parity : public ::testing::TestWithParam<std::string> {};
