@@ -5,19 +5,14 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "losses/Checks.h"
 
 namespace shiftad::losses {
 namespace F = torch::nn::functional;
 
 namespace {
 
-void checkFeatures(const char* fn, const char* name, const torch::Tensor& z) {
-  SHIFTAD_CHECK(z.defined() && z.dim() == 2, "{}: {} must be an n x d matrix, got {} dimensions", fn, name,
-                z.defined() ? z.dim() : 0);
-  SHIFTAD_CHECK(z.size(0) > 0, "{}: {} has no rows", fn, name);
-  SHIFTAD_CHECK(z.is_floating_point(), "{}: {} must be floating point, got {}", fn, name,
-                c10::toString(z.scalar_type()));
-}
+using detail::checkFeatures;
 
 void checkCenter(const char* fn, const torch::Tensor& z, const torch::Tensor& c) {
   checkFeatures(fn, "z", z);
