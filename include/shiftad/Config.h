@@ -19,6 +19,7 @@ struct DataConfig {
   std::string normal_class;    ///< the normal class; every other class is an anomaly
   int image_size = 32;         ///< side of the square network input
   int resize = 0;              ///< side images are resized to before the center crop (0: image_size)
+  std::string interpolation = "bilinear";  ///< filter of that resize: bilinear | bicubic
   std::vector<double> mean = {0.5, 0.5, 0.5};  ///< per-channel normalization mean (RGB, [0,1] scale)
   std::vector<double> std = {0.5, 0.5, 0.5};   ///< per-channel normalization std
   double pool_fraction = 0.5;  ///< per class, share of target images in the unlabeled pool (rest: test)
@@ -31,8 +32,8 @@ struct DataConfig {
 
 /// The trainable feature extractor F.
 struct ModelConfig {
-  std::string arch = "small_cnn";  ///< small_cnn | resnet18 | resnet50 | mobilenet_v2
-  std::string weights;             ///< pretrained backbone (safetensors, torchvision names); "" = random init
+  std::string arch = "small_cnn";  ///< small_cnn | resnet18 | resnet50 | mobilenet_v2 | clip_vit_b32 | clip_rn50
+  std::string weights;             ///< pretrained backbone (safetensors, torchvision or CLIP visual.* names); "" = random init
   std::string padding = "auto";    ///< mobilenet_v2: auto (weights' metadata, else symmetric) | symmetric | tf_same
   int embedding_dim = 32;          ///< size of F's output (bias-free head)
   int width = 16;                  ///< small_cnn: channels of the first conv stage

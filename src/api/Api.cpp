@@ -27,6 +27,11 @@ namespace {
 
 int resizeSide(const DataConfig& d) { return d.resize > 0 ? d.resize : d.image_size; }
 
+/// The images of `paths` resized as data.resize / data.interpolation say.
+data::ImageBatch loadResized(const std::vector<std::string>& paths, const DataConfig& d) {
+  return data::loadImages(paths, resizeSide(d), 0, data::parseInterpolation(d.interpolation));
+}
+
 void checkDataConfig(const DataConfig& d) {
   SHIFTAD_CHECK(!d.root.empty(), "config: data.root is empty; set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
   SHIFTAD_CHECK(!d.source.empty() && !d.target.empty(), "config: data.source and data.target must name domains under '{}'",
@@ -98,9 +103,9 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   const auto split = splitFor(cfg.data);
   const int side = resizeSide(cfg.data);
-  const auto source = data::loadImages(split.train.source, side);
+  const auto source = loadResized(split.train.source, cfg.data);
   const bool align = cfg.align.method != "none" && cfg.align.lambda > 0.0;
-  const auto pool = align ? data::loadImages(split.train.pool, side) : data::ImageBatch{torch::empty({0, 3, side, side}, torch::kByte), {}, {}};
+  const auto pool = align ? loadResized(split.train.pool, cfg.data) : data::ImageBatch{torch::empty({0, 3, side, side}, torch::kByte), {}, {}};
   spdlog::info("train: {} source images of '{}' ({}), {} target pool images ({}){}", source.paths.size(),
                cfg.data.normal_class, cfg.data.source, pool.paths.size(), cfg.data.target,
                align ? "" : " [alignment off: pool unused]");
@@ -149,7 +154,7 @@ Config loadRunConfig(const std::string& run_dir) { return api::loadRunConfig(run
 ScoreResult score(const std::string& run_dir, const std::string& images) {
   auto run = api::loadRun(run_dir);
   const auto paths = data::listImages(images);
-  const auto batch = data::loadImages(paths, resizeSide(run.cfg.data));
+  const auto batch = loadResized(paths, run.cfg.data);
   const auto scores = run.trainer->score(batch.images).to(torch::kDouble).contiguous();
   ScoreResult out;
   out.skipped = batch.skipped;
@@ -161,7 +166,7 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
 EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
   auto run = api::loadRun(run_dir);
   const auto split = splitFor(cfg.data);
-  const auto batch = data::loadImages(split.test.paths, resizeSide(run.cfg.data));
+  const auto batch = loadResized(split.test.paths, run.cfg.data);
   const auto s = run.trainer->score(batch.images).to(torch::kDouble).contiguous();
   const std::vector<double> scores(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
   const auto labels = labelsOfLoaded(batch, split.test);

@@ -140,6 +140,7 @@ const std::vector<KeySpec>& schema() {
       stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class), {}, "the normal class; every other class is an anomaly (one-vs-all)"),
       intKey("data.image_size", SHIFTAD_FIELD(data.image_size), 8, 1024, "side of the square network input, pixels"),
       intKey("data.resize", SHIFTAD_FIELD(data.resize), 0, 4096, "side images are resized to before the center crop (0: data.image_size)"),
+      stringKey("data.interpolation", SHIFTAD_FIELD(data.interpolation), {"bilinear", "bicubic"}, "filter of that resize: bilinear (area averaging when shrinking) or bicubic (CLIP's preprocessing)"),
       floatListKey("data.mean", SHIFTAD_FIELD(data.mean), 3, false, "per-channel normalization mean (RGB, on [0,1] pixels)"),
       floatListKey("data.std", SHIFTAD_FIELD(data.std), 3, true, "per-channel normalization std"),
       floatKey("data.pool_fraction", SHIFTAD_FIELD(data.pool_fraction), 0.01, 0.99, false, "per class, share of the target images offered to the unlabeled pool; the rest is the test split"),
@@ -149,8 +150,8 @@ const std::vector<KeySpec>& schema() {
       floatKey("data.crop_scale_min", SHIFTAD_FIELD(data.crop_scale_min), 0.05, 1.0, false, "smallest area fraction of the random resized crop"),
       boolKey("data.hflip", SHIFTAD_FIELD(data.hflip), "random horizontal flips on training batches (when data.augment)"),
       // model
-      stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18", "resnet50", "mobilenet_v2"}, "architecture of the trainable feature extractor F (docs/models.md)"),
-      stringKey("model.weights", SHIFTAD_FIELD(model.weights), {}, "pretrained backbone weights for F: safetensors with torchvision parameter names (\"\": random initialisation). The bias-free head is always freshly initialised"),
+      stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18", "resnet50", "mobilenet_v2", "clip_vit_b32", "clip_rn50"}, "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual tower (ViT-B/32, RN50), 224 px input"),
+      stringKey("model.weights", SHIFTAD_FIELD(model.weights), {}, "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
       stringKey("model.padding", SHIFTAD_FIELD(model.padding), {"auto", "symmetric", "tf_same"}, "mobilenet_v2 convolution padding: tf_same for TensorFlow-trained weights; auto reads the weights file's __metadata__ padding (else symmetric)"),
       intKey("model.embedding_dim", SHIFTAD_FIELD(model.embedding_dim), 2, 65536, "size of F's output (bias-free projection head)"),
       intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024, "small_cnn: channels of the first convolution stage (doubled per stage)"),
@@ -275,6 +276,10 @@ void validateConfig(const Config& cfg) {
   SHIFTAD_CHECK(cfg.data.resize == 0 || cfg.data.resize >= cfg.data.image_size,
                 "config: data.resize ({}) must be 0 or >= data.image_size ({}) so the center crop fits",
                 cfg.data.resize, cfg.data.image_size);
+  SHIFTAD_CHECK(cfg.model.arch.rfind("clip_", 0) != 0 || cfg.data.image_size == 224,
+                "config: model.arch {} takes 224 x 224 images (its positional embedding fixes the size) but "
+                "data.image_size is {}; set data.image_size: 224",
+                cfg.model.arch, cfg.data.image_size);
   SHIFTAD_CHECK(cfg.cluster.space != "frozen" || cfg.encoder.type != "none",
                 "config: cluster.space is 'frozen' but encoder.type is 'none'; set encoder.type and encoder.path "
                 "(e.g. encoder.type: torchscript) or use cluster.space: self");

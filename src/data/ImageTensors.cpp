@@ -129,13 +129,15 @@ cv::Mat decodeRgb(const std::string& path) {
   return toRgb(to8Bit(raw, path), path);
 }
 
-// Area averaging only when both sides shrink; OpenCV's INTER_AREA degrades to a
-// nearest-like filter when a side grows.
-cv::Mat resizeTo(const cv::Mat& rgb, int side) {
+// Bilinear: area averaging only when both sides shrink; OpenCV's INTER_AREA degrades
+// to a nearest-like filter when a side grows.
+cv::Mat resizeTo(const cv::Mat& rgb, int side, Interpolation interpolation) {
   if (rgb.cols == side && rgb.rows == side) return rgb;
   const bool shrink = rgb.cols >= side && rgb.rows >= side;
+  int filter = shrink ? cv::INTER_AREA : cv::INTER_LINEAR;
+  if (interpolation == Interpolation::Bicubic) filter = cv::INTER_CUBIC;
   cv::Mat out;
-  cv::resize(rgb, out, cv::Size(side, side), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  cv::resize(rgb, out, cv::Size(side, side), 0, 0, filter);
   return out;
 }
 
@@ -199,7 +201,13 @@ torch::Tensor readImage(const std::string& path) {
   return out;
 }
 
-ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads) {
+Interpolation parseInterpolation(const std::string& name) {
+  if (name == "bilinear") return Interpolation::Bilinear;
+  if (name == "bicubic") return Interpolation::Bicubic;
+  SHIFTAD_THROW("interpolation '{}' is unknown; available: bilinear, bicubic", name);
+}
+
+ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads, Interpolation interpolation) {
   SHIFTAD_CHECK(side > 0, "loadImages: side = {} must be positive", side);
   const size_t n = paths.size();
   // Rows are written in place by the workers; unreadable rows are dropped afterwards.
@@ -211,7 +219,7 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   auto work = [&] {
     for (size_t i = next++; i < n; i = next++) {
       try {
-        copyToChw(resizeTo(decodeRgb(paths[i]), side), base + i * row);
+        copyToChw(resizeTo(decodeRgb(paths[i]), side, interpolation), base + i * row);
       } catch (const std::exception& e) {
         errors[i] = e.what();
         if (errors[i].empty()) errors[i] = paths[i];

@@ -20,10 +20,20 @@ struct ImageBatch {
   std::vector<std::string> skipped;  ///< unreadable files (each logged as a warning)
 };
 
-/// Decode and resize (bilinear, to side x side) every path; unreadable files are
-/// skipped with a warning naming each and listed in `skipped`. Uses `threads` worker
-/// threads (0: all cores).
-ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads = 0);
+/// Resize filter of loadImages (data.interpolation).
+enum class Interpolation {
+  Bilinear,  ///< area averaging when both sides shrink, else bilinear
+  Bicubic,   ///< OpenCV's bicubic (CLIP's preprocessing uses PIL's bicubic)
+};
+
+/// "bilinear" | "bicubic"; anything else is a shiftad::Error naming the value.
+Interpolation parseInterpolation(const std::string& name);
+
+/// Decode and resize (to side x side) every path; unreadable files are skipped with a
+/// warning naming each and listed in `skipped`. Uses `threads` worker threads (0: all
+/// cores).
+ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads = 0,
+                      Interpolation interpolation = Interpolation::Bilinear);
 
 /// Center crop of a uint8 batch N x 3 x S x S to N x 3 x size x size.
 torch::Tensor centerCrop(const torch::Tensor& images, int size);

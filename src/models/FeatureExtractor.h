@@ -27,8 +27,9 @@ class FeatureExtractor : public torch::nn::Module {
 };
 
 /// Build F from the config: random initialisation (seeded by the global torch seed),
-/// then the pretrained backbone of model.weights if set. Throws shiftad::Error for an
-/// unknown architecture or weights that do not fit it.
+/// then the pretrained backbone of model.weights if set (for clip_* archs, the
+/// tensors under OpenAI's "visual." prefix). Throws shiftad::Error for an unknown
+/// architecture or weights that do not fit it.
 std::shared_ptr<FeatureExtractor> makeFeatureExtractor(const ModelConfig& cfg);
 
 /// Rebuild a trained F from its checkpoint (all tensors, strict; the architecture

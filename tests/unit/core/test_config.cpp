@@ -88,6 +88,19 @@ TEST(Config, OutOfRangeAndWrongTypeNameKeyValueAndRule) {
   EXPECT_NE(msg.find("key=value"), std::string::npos) << msg;
 }
 
+TEST(Config, ClipArchsAndInterpolation) {
+  const Config c = parseConfig("data: {image_size: 224, interpolation: bicubic}\nmodel: {arch: clip_vit_b32}\n");
+  EXPECT_EQ(c.model.arch, "clip_vit_b32");
+  EXPECT_EQ(c.data.interpolation, "bicubic");
+  EXPECT_EQ(parseConfig("").data.interpolation, "bilinear");
+  // The positional embeddings fix CLIP's input size: caught before any image is read.
+  auto msg = errorOf([] { parseConfig("model: {arch: clip_rn50}\n"); });
+  EXPECT_NE(msg.find("data.image_size"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("224"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("", {"data.interpolation=nearest"}); });
+  EXPECT_NE(msg.find("bilinear, bicubic"), std::string::npos) << msg;
+}
+
 TEST(Config, MissingFileIsAClearError) {
   const auto msg = errorOf([] { shiftad::loadConfig("/nonexistent/x.yaml"); });
   EXPECT_NE(msg.find("/nonexistent/x.yaml"), std::string::npos) << msg;

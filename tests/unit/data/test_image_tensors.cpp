@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "common/Error.h"
@@ -187,6 +188,25 @@ TEST(LoadImages, ShrinkingAveragesAreasAndThreadCountDoesNotMatter) {
                            m.at<uint8_t>(2 * y + 1, 2 * x + 1)) / 4.0;
       EXPECT_NEAR(one.images[0][1][y][x].item<int>(), mean, 0.5 + 1e-9) << y << "," << x;
     }
+}
+
+TEST(LoadImages, BicubicIsOpenCvsCubicFilter) {
+  TempDir t;
+  cv::Mat m(8, 8, CV_8UC3);
+  cv::randu(m, 0, 256);
+  const std::string p = write(t, "r.png", m);
+  for (int side : {4, 13}) {  // shrink and grow: cubic both ways (bilinear shrinks by area)
+    cv::Mat expected;
+    cv::resize(m, expected, cv::Size(side, side), 0, 0, cv::INTER_CUBIC);
+    cv::cvtColor(expected, expected, cv::COLOR_BGR2RGB);
+    const auto got = loadImages({p}, side, 1, Interpolation::Bicubic).images[0].permute({1, 2, 0}).contiguous();
+    const auto want = torch::from_blob(expected.data, {side, side, 3}, torch::kUInt8);
+    EXPECT_TRUE(torch::equal(got, want)) << side;
+    EXPECT_FALSE(torch::equal(loadImages({p}, side, 1).images, loadImages({p}, side, 1, Interpolation::Bicubic).images));
+  }
+  EXPECT_EQ(parseInterpolation("bicubic"), Interpolation::Bicubic);
+  EXPECT_EQ(parseInterpolation("bilinear"), Interpolation::Bilinear);
+  expectError([] { parseInterpolation("lanczos"); }, {"lanczos", "bilinear, bicubic"});
 }
 
 TEST(LoadImages, AllUnreadableGivesAnEmptyBatch) {
