@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "clustering/Blocks.h"
+#include "clustering/Partition.h"
 #include "common/Error.h"
 
 namespace shiftad::clustering {
@@ -24,11 +26,7 @@ struct Points {
   int64_t n() const { return x.size(0); }
 };
 
-/// Call fn(begin, end) over consecutive blocks of at most `rows` rows out of n.
-template <typename Fn>
-void forEachBlock(int64_t n, int64_t rows, Fn&& fn) {
-  for (int64_t begin = 0; begin < n; begin += rows) fn(begin, std::min(n, begin + rows));
-}
+using detail::forEachBlock;
 
 /// ||a_i||^2 per row, without an n x d temporary: a.pow(2) would allocate one, which
 /// costs seconds for 100k x 2048 features.
@@ -182,10 +180,8 @@ KMeansResult runOnce(const Points& p, int64_t k, const KMeansParams& params, std
 }
 
 void fillSizes(KMeansResult& r, int64_t k) {
-  const torch::Tensor counts = torch::bincount(r.assignments, {}, k).cpu();
-  r.sizes.assign(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + k);
-  // max_element returns the first maximum: the lowest index wins ties.
-  r.dominant = static_cast<int>(std::max_element(r.sizes.begin(), r.sizes.end()) - r.sizes.begin());
+  r.sizes = clusterSizes(r.assignments, k);
+  r.dominant = largestCluster(r.sizes);
 }
 
 void checkInput(const torch::Tensor& x, const KMeansParams& p) {
