@@ -28,6 +28,7 @@ struct DataConfig {
   bool augment = true;         ///< random resized crop + horizontal flip while training
   double crop_scale_min = 0.7; ///< smallest area fraction of the random resized crop
   bool hflip = true;           ///< random horizontal flips while training
+  bool target_labels = false;  ///< allow variants that read target labels (oracle, few_shot)
 };
 
 /// The trainable feature extractor F.
@@ -37,11 +38,14 @@ struct ModelConfig {
   std::string padding = "auto";    ///< mobilenet_v2: auto (weights' metadata, else symmetric) | symmetric | tf_same
   int embedding_dim = 32;          ///< size of F's output (bias-free head)
   int width = 16;                  ///< small_cnn: channels of the first conv stage
+  std::string head = "linear";     ///< linear | mlp (bias-free)
+  int head_hidden = 512;           ///< mlp head: hidden width
+  int freeze = 0;                  ///< leading trunk stages frozen (-1: the whole trunk; head on cached features)
 };
 
 /// The frozen visual encoder Φ whose space the target pool is clustered in.
 struct EncoderConfig {
-  std::string type = "none";   ///< none | torchscript
+  std::string type = "none";   ///< none | torchscript | backbone (F's initial trunk)
   std::string path;            ///< torchscript: file of a module mapping N x 3 x S x S images to N x D
   int image_size = 224;        ///< Φ's input side (images are resized to it)
   double input_range = 255.0;  ///< Φ expects pixels in [0, input_range] (255 or 1)
@@ -57,14 +61,34 @@ struct ClusterConfig {
   int restarts = 5;            ///< k-means++ restarts; the lowest inertia wins
   int max_iter = 100;          ///< Lloyd iterations per restart
   int recluster_every = 1;     ///< re-cluster every N epochs (0: only once, before training)
+  std::string covariance = "diag";  ///< gmm: diag | full
+  double bandwidth = 0.0;      ///< meanshift: kernel radius (0: estimated at `quantile`)
+  double quantile = 0.3;       ///< meanshift: quantile of pairwise distances for the bandwidth estimate
+  double keep_fraction = 1.0;  ///< keep only this share of dominant members, those closest to its centroid
 };
 
 /// Source/target alignment loss (paper Eq. 8-10).
 struct AlignConfig {
-  std::string method = "infonce";  ///< infonce | none
+  std::string method = "infonce";  ///< infonce | mmd | adversarial | none
   double lambda = 1.0;             ///< weight of the alignment loss (λ2; Deep SVDD has weight 1)
   double tau = 0.1;                ///< InfoNCE temperature
   bool svdd_on_target = true;      ///< also apply Deep SVDD to the aligned target samples
+  int disc_hidden = 256;           ///< adversarial: domain discriminator hidden width
+};
+
+/// The few-shot variant: a few labeled target normals plus pseudo-anomalies made from them.
+struct FewShotConfig {
+  int k = 0;                  ///< labeled normal target images (0: off); needs data.target_labels
+  int pseudo_per_image = 4;   ///< pseudo-anomalies generated per labeled image
+};
+
+/// How a trained run scores images.
+struct ScoreConfig {
+  /// svdd: ||F(x) - c||^2 (the paper). frozen_*: no training, Φ's space: distance to the
+  /// source-normal mean, mean distance to the knn_k nearest source normals, or distance
+  /// to the mean of the pool's dominant cluster.
+  std::string method = "svdd";
+  int knn_k = 5;
 };
 
 /// Optimisation.
@@ -76,6 +100,12 @@ struct TrainConfig {
   double svdd_eps = 0.1;       ///< center coordinates with |c_k| < eps are set to ±eps
   int seed = 0;                ///< seed of initialisation, batching, augmentation, clustering
   int threads = 0;             ///< intra-op threads (0: all cores)
+  std::string on = "source";   ///< source | target_normals (the oracle; needs data.target_labels)
+};
+
+/// Bookkeeping of a run.
+struct RunConfig {
+  std::string variant = "custom";  ///< name of the preset the config came from (shiftad train --variant)
 };
 
 struct Config {
@@ -85,7 +115,21 @@ struct Config {
   ClusterConfig cluster;
   AlignConfig align;
   TrainConfig train;
+  FewShotConfig fewshot;
+  ScoreConfig score;
+  RunConfig run;
 };
+
+/// A named variant of the method (paper baselines and ablations): config overrides
+/// applied on top of a config, e.g. source_only = {"align.method=none"}.
+struct Variant {
+  std::string name;
+  std::string description;
+  std::vector<std::string> overrides;
+};
+const std::vector<Variant>& variants();
+/// The overrides of variant `name` (run.variant included); throws listing the known ones.
+std::vector<std::string> variantOverrides(const std::string& name);
 
 /// Load a YAML file (may be empty: "" means all defaults) and apply `overrides`
 /// of the form "section.key=value" (value parsed as YAML). Unknown keys, wrong

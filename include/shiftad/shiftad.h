@@ -75,6 +75,29 @@ struct ClassScore {
 std::vector<ClassScore> classify(const std::string& weights, const std::string& image, const std::string& labels,
                                  int topk);
 
+struct BenchOptions {
+  std::string suite;                    ///< a shipped suite's name (suites/NAME.yaml) or a suite file
+  std::string root;                     ///< data root ("" : the suite's)
+  std::vector<std::string> variants;    ///< empty: the suite's
+  std::vector<int> seeds;               ///< empty: the suite's
+  std::vector<std::string> classes;     ///< empty: the suite's (all classes)
+  std::vector<std::string> overrides;   ///< config keys applied to every run (section.key=value)
+  std::string out_dir;                  ///< results.csv, report.md and runs/ go here
+  bool quick = false;                   ///< the suite's quick: settings
+  std::string command;                  ///< the command line, quoted in the report
+};
+
+struct BenchSummary {
+  int64_t runs = 0;
+  double seconds = 0.0;
+  std::string report;  ///< path of report.md
+};
+
+/// Run a suite's one-vs-all grid (every direction, class, seed and variant): train,
+/// evaluate on the target test split, append a row to OUT/results.csv, and write
+/// OUT/report.md. Runs whose row is already in results.csv are not run again.
+BenchSummary runBench(const BenchOptions& options);
+
 struct DemoOptions {
   std::string out_dir = "runs/demo";  ///< data and run directories go here
   int seed = 0;

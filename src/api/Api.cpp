@@ -1,7 +1,9 @@
 // The public API (include/shiftad/shiftad.h): data set-up, training, scoring and
 // evaluation wired together from the data, models, training and evaluation pieces.
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <thread>
 
@@ -9,15 +11,16 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "api/Features.h"
 #include "api/RunDir.h"
 #include "common/Error.h"
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
+#include "data/PseudoAnomaly.h"
 #include "data/Protocol.h"
 #include "data/Synth.h"
 #include "evaluation/Metrics.h"
-#include "io/FeatureCache.h"
-#include "models/FrozenEncoder.h"
+#include "models/FrozenScorer.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -26,11 +29,6 @@ namespace shiftad {
 namespace {
 
 int resizeSide(const DataConfig& d) { return d.resize > 0 ? d.resize : d.image_size; }
-
-/// The images of `paths` resized as data.resize / data.interpolation say.
-data::ImageBatch loadResized(const std::vector<std::string>& paths, const DataConfig& d) {
-  return data::loadImages(paths, resizeSide(d), 0, data::parseInterpolation(d.interpolation));
-}
 
 void checkDataConfig(const DataConfig& d) {
   SHIFTAD_CHECK(!d.root.empty(), "config: data.root is empty; set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
@@ -61,27 +59,74 @@ double purity(const torch::Tensor& dominant, const std::vector<int>& pool_is_ano
 
 /// Labels of the loaded rows: the loader drops unreadable files, so labels are
 /// re-indexed by path.
-std::vector<int> labelsOfLoaded(const data::ImageBatch& loaded, const data::LabelledImages& truth) {
+std::vector<int> labelsOf(const std::vector<std::string>& loaded, const data::LabelledImages& truth) {
   std::unordered_map<std::string, int> by_path;
   for (size_t i = 0; i < truth.paths.size(); ++i) by_path[truth.paths[i]] = truth.is_anomaly[i];
   std::vector<int> out;
-  for (const auto& p : loaded.paths) out.push_back(by_path.at(p));
+  for (const auto& p : loaded) out.push_back(by_path.at(p));
   return out;
 }
 
-/// Φ's features of the loaded pool images (cluster.space = frozen), cached on disk.
-torch::Tensor frozenPoolFeatures(const Config& cfg, const data::ImageBatch& pool) {
-  auto encoder = models::makeFrozenEncoder(cfg.encoder);
-  SHIFTAD_CHECK(encoder != nullptr, "cluster.space = frozen needs encoder.type (e.g. torchscript)");
-  auto features = io::cachedFeatures(cfg.encoder.cache_dir, encoder->id(), pool.paths, [&] {
-    spdlog::info("embedding {} pool images with the frozen encoder ({})", pool.paths.size(), cfg.encoder.path);
-    const auto images = data::loadImages(pool.paths, cfg.encoder.image_size);
-    SHIFTAD_CHECK(images.paths == pool.paths, "the pool images changed while being read; run again");
-    return encoder->encode(images.images);
-  });
-  if (cfg.encoder.l2_normalize)
-    features = torch::nn::functional::normalize(features, torch::nn::functional::NormalizeFuncOptions().dim(1));
-  return features;
+/// The k labeled target normals of the few-shot variant: drawn (seeded) from the
+/// pool's normals. Reads pool labels: only reachable with data.target_labels.
+std::vector<std::string> fewShotNormals(const data::LabelledImages& pool, int k, int seed) {
+  std::vector<std::string> normals;
+  for (size_t i = 0; i < pool.paths.size(); ++i)
+    if (!pool.is_anomaly[i]) normals.push_back(pool.paths[i]);
+  SHIFTAD_CHECK(static_cast<int>(normals.size()) >= k, "fewshot.k = {} but the pool holds only {} normal images", k,
+                normals.size());
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  std::shuffle(normals.begin(), normals.end(), rng);
+  normals.resize(static_cast<size_t>(k));
+  std::sort(normals.begin(), normals.end());
+  return normals;
+}
+
+/// The target normals of the pool (the oracle's training set; reads labels).
+std::vector<std::string> poolNormals(const data::LabelledImages& pool) {
+  std::vector<std::string> normals;
+  for (size_t i = 0; i < pool.paths.size(); ++i)
+    if (!pool.is_anomaly[i]) normals.push_back(pool.paths[i]);
+  return normals;
+}
+
+bool aligning(const Config& cfg) { return cfg.align.method != "none" && cfg.align.lambda > 0.0; }
+
+/// A set of files as the trainer takes it: decoded images, or trunk features (cached)
+/// when F's whole trunk is frozen. Unreadable files are left out (and listed).
+struct Inputs {
+  torch::Tensor rows;
+  std::vector<std::string> paths;
+  std::vector<std::string> skipped;
+};
+
+Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths) {
+  if (head_only) {
+    auto f = api::trunkFeatures(cfg, paths);
+    return {f.features, f.paths, f.skipped};
+  }
+  auto b = api::loadImagesOnce(paths, resizeSide(cfg.data), cfg.data.interpolation);
+  return {b.images, b.paths, b.skipped};
+}
+
+/// Φ's features of exactly the rows of `inputs` (the same files decode the same way).
+torch::Tensor frozenRows(const Config& cfg, const Inputs& inputs) {
+  auto f = api::frozenFeatures(cfg, inputs.paths);
+  SHIFTAD_CHECK(f.paths == inputs.paths, "the frozen encoder could not read every image the trainer read");
+  return f.features;
+}
+
+/// Scores of image files by a run: F's distance to c (on cached trunk features when
+/// the trunk is frozen) or a frozen-encoder baseline.
+Inputs scoreFiles(api::LoadedRun& run, const std::vector<std::string>& paths, torch::Tensor& scores) {
+  if (run.frozen) {
+    auto f = api::frozenFeatures(run.cfg, paths);
+    scores = f.features.defined() ? run.frozen->score(f.features) : torch::empty({0});
+    return {f.features, f.paths, f.skipped};
+  }
+  auto in = trainerInputs(run.cfg, run.trainer->net().trunkFrozen(), paths);
+  scores = in.paths.empty() ? torch::empty({0}) : run.trainer->score(in.rows);
+  return in;
 }
 
 }  // namespace
@@ -102,44 +147,92 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
   validateConfig(cfg);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   const auto split = splitFor(cfg.data);
-  const int side = resizeSide(cfg.data);
-  const auto source = loadResized(split.train.source, cfg.data);
-  const bool align = cfg.align.method != "none" && cfg.align.lambda > 0.0;
-  const auto pool = align ? loadResized(split.train.pool, cfg.data) : data::ImageBatch{torch::empty({0, 3, side, side}, torch::kByte), {}, {}};
-  spdlog::info("train: {} source images of '{}' ({}), {} target pool images ({}){}", source.paths.size(),
-               cfg.data.normal_class, cfg.data.source, pool.paths.size(), cfg.data.target,
-               align ? "" : " [alignment off: pool unused]");
+  const bool oracle = cfg.train.on == "target_normals";
+  const bool few_shot = cfg.fewshot.k > 0;
+  const bool frozen_scorer = cfg.score.method != "svdd";
+  // The pool is needed to align, and by the frozen_dominant baseline.
+  const bool align = aligning(cfg) && !frozen_scorer;
+  const bool need_pool = align || cfg.score.method == "frozen_dominant";
+  if (oracle) spdlog::warn("train.on = target_normals: the ORACLE upper bound, trained on labeled target normals");
 
-  auto net = models::makeFeatureExtractor(cfg.model);
-  training::Trainer trainer(cfg, net);
+  const auto pool_paths = few_shot ? fewShotNormals(split.pool_truth, cfg.fewshot.k, cfg.train.seed) : split.train.pool;
+  const auto source_paths = oracle ? poolNormals(split.pool_truth) : split.train.source;
+  // Head-only training reads trunk features; everything else decoded images.
+  const bool head_only = !frozen_scorer && cfg.model.freeze == -1;
+  const auto source = frozen_scorer ? Inputs{} : trainerInputs(cfg, head_only, source_paths);
+  const auto pool = need_pool && !frozen_scorer ? trainerInputs(cfg, head_only, pool_paths) : Inputs{};
   fs::create_directories(run_dir);
   std::ofstream metrics(fs::path(run_dir) / api::kMetricsFile, std::ios::trunc);
   SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", run_dir, api::kMetricsFile);
-  const auto pool_labels = align ? labelsOfLoaded(pool, split.pool_truth) : std::vector<int>{};
-
-  const auto phi = align && cfg.cluster.space == "frozen" ? frozenPoolFeatures(cfg, pool) : torch::Tensor();
   TrainSummary summary;
-  trainer.fit(source.images, pool.images, [&](const training::EpochStats& st, const torch::Tensor& dominant) {
-    nlohmann::json j = {{"epoch", st.epoch},           {"loss", st.loss},
-                        {"svdd_loss", st.svdd_loss},   {"align_loss", st.align_loss},
-                        {"dominant_size", st.dominant_size}, {"dominant_share", st.dominant_share},
-                        {"seconds", st.seconds}};
-    if (align) j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
-    metrics << j.dump() << "\n" << std::flush;
-    spdlog::info("epoch {}/{}: loss {:.4f} (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images, {:.1f}s",
-                 st.epoch, cfg.train.epochs, st.loss, st.svdd_loss, st.align_loss, st.dominant_size,
-                 pool.paths.size(), st.seconds);
-    summary.final_loss = st.loss;
-  }, phi);
-  if (cfg.train.epochs == 0) trainer.initCenter(source.images);
-  api::saveRun(run_dir, cfg, trainer);
 
-  summary.epochs = cfg.train.epochs;
-  summary.source_images = static_cast<int64_t>(source.paths.size());
-  summary.pool_images = static_cast<int64_t>(pool.paths.size());
-  summary.skipped_images = static_cast<int64_t>(source.skipped.size() + pool.skipped.size());
+  int64_t n_source = 0, n_pool = 0, n_skipped = 0;
+  if (frozen_scorer) {
+    const auto src = api::frozenFeatures(cfg, source_paths);
+    n_source = static_cast<int64_t>(src.paths.size());
+    n_skipped = static_cast<int64_t>(src.skipped.size());
+    SHIFTAD_CHECK(n_source >= 1, "no readable source image of '{}'", cfg.data.normal_class);
+    torch::Tensor dominant_features;
+    if (cfg.score.method == "frozen_dominant") {
+      const auto phi = api::frozenFeatures(cfg, pool_paths);
+      n_pool = static_cast<int64_t>(phi.paths.size());
+      n_skipped += static_cast<int64_t>(phi.skipped.size());
+      const auto dominant = training::selectDominant(phi.features, cfg.cluster, static_cast<uint64_t>(cfg.train.seed));
+      dominant_features = phi.features.index_select(0, dominant);
+      const auto labels = labelsOf(phi.paths, split.pool_truth);
+      const nlohmann::json j = {{"epoch", 0},
+                                {"dominant_size", dominant.size(0)},
+                                {"dominant_share", static_cast<double>(dominant.size(0)) / static_cast<double>(n_pool)},
+                                {"dominant_purity_diagnostic", purity(dominant, labels)}};
+      metrics << j.dump() << "\n" << std::flush;
+    }
+    spdlog::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n_source, n_pool);
+    api::saveFrozenRun(run_dir, cfg, models::makeFrozenScorer(cfg.score.method, src.features, dominant_features, cfg.score.knn_k));
+  } else {
+    n_source = static_cast<int64_t>(source.paths.size());
+    n_pool = static_cast<int64_t>(pool.paths.size());
+    n_skipped = static_cast<int64_t>(source.skipped.size() + pool.skipped.size());
+    spdlog::info("train [{}]: {} {} images of '{}', {} target {} images ({}){}{}", cfg.run.variant, n_source,
+                 oracle ? "target-normal" : "source", cfg.data.normal_class, n_pool,
+                 few_shot ? "few-shot normal" : "pool", cfg.data.target, need_pool ? "" : " [pool unused]",
+                 head_only ? " [head only, on cached trunk features]" : "");
+    const auto pool_labels = need_pool ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
+    auto net = models::makeFeatureExtractor(cfg.model);
+    training::Trainer trainer(cfg, net);
+    training::TrainingData td;
+    td.source = source.rows;
+    if (need_pool) td.pool = pool.rows;
+    if (align && cfg.cluster.space == "frozen") td.pool_frozen = frozenRows(cfg, pool);
+    if (few_shot) {
+      // Pseudo-anomalies: strong augmentations of the labeled normals, as negatives.
+      auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed) + 7);
+      const auto images = api::loadImagesOnce(pool.paths, resizeSide(cfg.data), cfg.data.interpolation).images;
+      const auto negatives = data::makePseudoAnomalies(images.repeat({cfg.fewshot.pseudo_per_image, 1, 1, 1}), gen);
+      td.negatives = head_only ? api::trunkFeaturesOf(cfg, negatives) : negatives;
+    }
+    trainer.fit(td, [&](const training::EpochStats& st, const torch::Tensor& dominant) {
+      nlohmann::json j = {{"epoch", st.epoch},           {"loss", st.loss},
+                          {"svdd_loss", st.svdd_loss},   {"align_loss", st.align_loss},
+                          {"dominant_size", st.dominant_size}, {"dominant_share", st.dominant_share},
+                          {"seconds", st.seconds}};
+      if (align) j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
+      metrics << j.dump() << "\n" << std::flush;
+      spdlog::info("epoch {}/{}: loss {:.4f} (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images, {:.1f}s",
+                   st.epoch, cfg.train.epochs, st.loss, st.svdd_loss, st.align_loss, st.dominant_size, n_pool,
+                   st.seconds);
+      summary.final_loss = st.loss;
+    });
+    if (cfg.train.epochs == 0) trainer.initCenter(td.source);
+    api::saveRun(run_dir, cfg, trainer);
+  }
+
+  summary.epochs = frozen_scorer ? 0 : cfg.train.epochs;
+  summary.source_images = n_source;
+  summary.pool_images = n_pool;
+  summary.skipped_images = n_skipped;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const nlohmann::json js = {{"epochs", summary.epochs},
+  const nlohmann::json js = {{"variant", cfg.run.variant},
+                             {"epochs", summary.epochs},
                              {"seconds", summary.seconds},
                              {"source_images", summary.source_images},
                              {"pool_images", summary.pool_images},
@@ -154,27 +247,36 @@ Config loadRunConfig(const std::string& run_dir) { return api::loadRunConfig(run
 ScoreResult score(const std::string& run_dir, const std::string& images) {
   auto run = api::loadRun(run_dir);
   const auto paths = data::listImages(images);
-  const auto batch = loadResized(paths, run.cfg.data);
-  const auto scores = run.trainer->score(batch.images).to(torch::kDouble).contiguous();
+  // Streams in chunks, forgetting each chunk's images, so memory stays flat on large folders.
+  constexpr size_t kChunk = 1024;
   ScoreResult out;
-  out.skipped = batch.skipped;
-  for (size_t i = 0; i < batch.paths.size(); ++i)
-    out.scores.push_back({batch.paths[i], scores[static_cast<int64_t>(i)].item<double>()});
+  for (size_t start = 0; start < paths.size(); start += kChunk) {
+    const std::vector<std::string> chunk(paths.begin() + static_cast<std::ptrdiff_t>(start),
+                                         paths.begin() + static_cast<std::ptrdiff_t>(std::min(start + kChunk, paths.size())));
+    torch::Tensor s;
+    const auto in = scoreFiles(run, chunk, s);
+    s = s.to(torch::kDouble).contiguous();
+    for (size_t i = 0; i < in.paths.size(); ++i) out.scores.push_back({in.paths[i], s[static_cast<int64_t>(i)].item<double>()});
+    out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
+    api::clearInputMemory();
+    if (paths.size() > kChunk) spdlog::info("scored {} of {} images", std::min(start + kChunk, paths.size()), paths.size());
+  }
   return out;
 }
 
 EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
   auto run = api::loadRun(run_dir);
   const auto split = splitFor(cfg.data);
-  const auto batch = loadResized(split.test.paths, run.cfg.data);
-  const auto s = run.trainer->score(batch.images).to(torch::kDouble).contiguous();
+  torch::Tensor s;
+  const auto in = scoreFiles(run, split.test.paths, s);
+  s = s.to(torch::kDouble).contiguous();
   const std::vector<double> scores(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
-  const auto labels = labelsOfLoaded(batch, split.test);
+  const auto labels = labelsOf(in.paths, split.test);
   EvalResult r;
   r.auroc = evaluation::auroc(scores, labels);
   r.aupr = evaluation::aupr(scores, labels);
   for (int l : labels) (l ? r.anomalous : r.normal)++;
-  r.skipped = static_cast<int64_t>(batch.skipped.size());
+  r.skipped = static_cast<int64_t>(in.skipped.size());
   return r;
 }
 

@@ -48,7 +48,7 @@ std::vector<ClassScore> classify(const std::string& weights_path, const std::str
   models::MobileNetV2 net(/*embedding_dim=*/2, static_cast<int>(num_classes), models::paddingFromMetadata(weights.metadata));
   const auto report = io::loadIntoModule(net, weights, "", /*strict=*/false);
   SHIFTAD_CHECK(report.unexpected.empty() && report.mismatched.empty() &&
-                    report.missing == std::vector<std::string>{"head.weight"},
+                    report.missing == std::vector<std::string>{"head.0.weight"},
                 "'{}' is not a complete MobileNetV2 classifier ({} missing, {} unexpected, {} mis-shaped tensors)",
                 weights_path, report.missing.size() - 1, report.unexpected.size(), report.mismatched.size());
   net.eval();

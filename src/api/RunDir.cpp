@@ -17,10 +17,10 @@ std::string readText(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-void checkRunDir(const std::string& run_dir) {
+void checkFiles(const std::string& run_dir, std::initializer_list<const char*> names) {
   SHIFTAD_CHECK(fs::is_directory(run_dir), "run directory '{}' does not exist (train one with `shiftad train`)",
                 run_dir);
-  for (const char* name : {kConfigFile, kModelFile, kCenterFile})
+  for (const char* name : names)
     SHIFTAD_CHECK(fs::exists(fs::path(run_dir) / name),
                   "run directory '{}' has no {} (incomplete or not a shiftad run; train again)", run_dir, name);
 }
@@ -49,14 +49,33 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
                        {{"format", "shiftad"}});
 }
 
+void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer) {
+  fs::create_directories(run_dir);
+  writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
+  io::writeSafeTensors((fs::path(run_dir) / kReferenceFile).string(), {{"reference", scorer.reference.contiguous()}},
+                       {{"format", "shiftad"}, {"k", std::to_string(scorer.k)}});
+}
+
 Config loadRunConfig(const std::string& run_dir) {
-  checkRunDir(run_dir);
+  checkFiles(run_dir, {kConfigFile});
   const auto path = (fs::path(run_dir) / kConfigFile).string();
   return parseConfig(readText(path), {}, path);
 }
 
 LoadedRun loadRun(const std::string& run_dir) {
-  LoadedRun run{loadRunConfig(run_dir), nullptr};
+  LoadedRun run{loadRunConfig(run_dir), nullptr, std::nullopt};
+  if (run.cfg.score.method != "svdd") {
+    checkFiles(run_dir, {kReferenceFile});
+    const auto path = (fs::path(run_dir) / kReferenceFile).string();
+    const auto file = io::readSafeTensors(path);
+    const auto it = file.tensors.find("reference");
+    SHIFTAD_CHECK(it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) > 0,
+                  "'{}': expected a non-empty 2-D tensor 'reference'", path);
+    const auto k = file.metadata.count("k") ? std::stoi(file.metadata.at("k")) : 1;
+    run.frozen = models::FrozenScorer{it->second.to(torch::kFloat), k};
+    return run;
+  }
+  checkFiles(run_dir, {kModelFile, kCenterFile});
   auto net = models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors((fs::path(run_dir) / kModelFile).string()));
   run.trainer = std::make_unique<training::Trainer>(run.cfg, net);
   const auto center = io::readSafeTensors((fs::path(run_dir) / kCenterFile).string());

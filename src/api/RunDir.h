@@ -2,8 +2,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "models/FrozenScorer.h"
 #include "shiftad/Config.h"
 #include "training/Trainer.h"
 
@@ -12,6 +14,7 @@ namespace shiftad::api {
 constexpr const char* kConfigFile = "config.yaml";
 constexpr const char* kModelFile = "model.safetensors";
 constexpr const char* kCenterFile = "center.safetensors";
+constexpr const char* kReferenceFile = "reference.safetensors";  ///< frozen-encoder baselines
 constexpr const char* kMetricsFile = "metrics.jsonl";
 constexpr const char* kSummaryFile = "summary.json";
 
@@ -21,9 +24,13 @@ void writeTextAtomic(const std::string& path, const std::string& text);
 /// Write config, weights and center of a trained detector.
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer);
 
+/// Write config and reference features of a frozen-encoder baseline (score.method frozen_*).
+void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer);
+
 struct LoadedRun {
   Config cfg;
-  std::unique_ptr<training::Trainer> trainer;  ///< F with its weights and center c
+  std::unique_ptr<training::Trainer> trainer;  ///< F with its weights and center c (score.method svdd)
+  std::optional<models::FrozenScorer> frozen;  ///< a frozen-encoder baseline (score.method frozen_*)
 };
 
 /// The resolved config of a run directory.

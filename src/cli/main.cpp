@@ -70,9 +70,11 @@ int main(int argc, char** argv) {
 
   // train
   auto* train = app.add_subcommand("train", "train a detector (Deep SVDD on source + dominant-cluster alignment)");
-  std::string train_config, train_out;
+  std::string train_config, train_out, train_variant;
   std::vector<std::string> overrides;
   train->add_option("--config", train_config, "YAML config (keys: `shiftad config --doc`)")->check(CLI::ExistingFile);
+  train->add_option("--variant", train_variant,
+                    "a named variant applied on top of the config, before --set (list: `shiftad variants`)");
   train->add_option("--set", overrides, "override a key: --set section.key=value (repeatable)");
   train->add_option("--out", train_out, "run directory to write")->required();
 
@@ -107,6 +109,21 @@ int main(int argc, char** argv) {
   classify->add_option("--labels", cls_labels, "text file: one class name per line, in index order")->check(CLI::ExistingFile);
   classify->add_option("--topk", cls_topk, "how many classes to print")->capture_default_str()->check(CLI::PositiveNumber);
 
+  // bench
+  auto* bench = app.add_subcommand("bench", "run a benchmark suite's one-vs-all grid and write results.csv + report.md");
+  shiftad::BenchOptions bench_opt;
+  bench->add_option("--suite", bench_opt.suite, "shipped suite name (suites/NAME.yaml) or a suite file")->required();
+  bench->add_option("--root", bench_opt.root, "data root (default: the suite's)");
+  bench->add_option("--variants", bench_opt.variants, "variants to run (default: the suite's)")->delimiter(',');
+  bench->add_option("--seeds", bench_opt.seeds, "seeds (default: the suite's)")->delimiter(',');
+  bench->add_option("--classes", bench_opt.classes, "normal classes (default: the suite's, else all)")->delimiter(',');
+  bench->add_option("--set", bench_opt.overrides, "config key for every run: section.key=value (repeatable)");
+  bench->add_option("--out", bench_opt.out_dir, "output folder")->required();
+  bench->add_flag("--quick", bench_opt.quick, "the suite's quick settings (fewer classes/seeds)");
+
+  // variants
+  auto* variants = app.add_subcommand("variants", "list the named variants (paper baselines and ablations)");
+
   // config
   auto* config = app.add_subcommand("config", "print the resolved config, or the documentation of every key");
   std::string config_file;
@@ -116,7 +133,7 @@ int main(int argc, char** argv) {
   config->add_option("--set", config_overrides, "override a key (repeatable)");
   config->add_flag("--doc", config_doc, "print every key as a Markdown table");
 
-  for (auto* sub : {synth, train, score, eval, demo, classify, config}) addCommon(sub, common);
+  for (auto* sub : {synth, train, score, eval, demo, classify, bench, variants, config}) addCommon(sub, common);
 
   try {
     app.parse(argc, argv);
@@ -130,7 +147,10 @@ int main(int argc, char** argv) {
       shiftad::synthesize(synth_out, synth_seed);
       fmt::print("wrote the synthetic benchmark to {}\n", synth_out);
     } else if (*train) {
-      const auto cfg = shiftad::loadConfig(train_config, overrides);
+      std::vector<std::string> all;
+      if (!train_variant.empty()) all = shiftad::variantOverrides(train_variant);
+      all.insert(all.end(), overrides.begin(), overrides.end());
+      const auto cfg = shiftad::loadConfig(train_config, all);
       const auto s = shiftad::train(cfg, train_out);
       fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,
                  s.seconds, s.source_images, s.pool_images, s.skipped_images, train_out);
@@ -149,6 +169,13 @@ int main(int argc, char** argv) {
     } else if (*classify) {
       for (const auto& c : shiftad::classify(cls_weights, cls_image, cls_labels, cls_topk))
         fmt::print("{:8.4f}  {:>5}  {}\n", c.probability, c.index, c.label);
+    } else if (*bench) {
+      for (int i = 0; i < argc; ++i) bench_opt.command += (i ? " " : "") + std::string(i ? argv[i] : "shiftad");
+      const auto s = shiftad::runBench(bench_opt);
+      fmt::print("{} runs in {:.0f}s; report: {}\n", s.runs, s.seconds, s.report);
+    } else if (*variants) {
+      for (const auto& v : shiftad::variants())
+        fmt::print("{:<16} {}\n{:<16} overrides: {}\n", v.name, v.description, "", fmt::join(v.overrides, " "));
     } else if (*config) {
       if (config_doc)
         fmt::print("{}", shiftad::configDocMarkdown());

@@ -149,14 +149,18 @@ const std::vector<KeySpec>& schema() {
       boolKey("data.augment", SHIFTAD_FIELD(data.augment), "random resized crop (+ flip) on training batches"),
       floatKey("data.crop_scale_min", SHIFTAD_FIELD(data.crop_scale_min), 0.05, 1.0, false, "smallest area fraction of the random resized crop"),
       boolKey("data.hflip", SHIFTAD_FIELD(data.hflip), "random horizontal flips on training batches (when data.augment)"),
+      boolKey("data.target_labels", SHIFTAD_FIELD(data.target_labels), "allow the variants that read target labels (train.on: target_normals, the oracle; fewshot.k > 0). The method never needs them"),
       // model
       stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18", "resnet50", "mobilenet_v2", "clip_vit_b32", "clip_rn50"}, "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual tower (ViT-B/32, RN50), 224 px input"),
       stringKey("model.weights", SHIFTAD_FIELD(model.weights), {}, "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
       stringKey("model.padding", SHIFTAD_FIELD(model.padding), {"auto", "symmetric", "tf_same"}, "mobilenet_v2 convolution padding: tf_same for TensorFlow-trained weights; auto reads the weights file's __metadata__ padding (else symmetric)"),
       intKey("model.embedding_dim", SHIFTAD_FIELD(model.embedding_dim), 2, 65536, "size of F's output (bias-free projection head)"),
       intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024, "small_cnn: channels of the first convolution stage (doubled per stage)"),
+      stringKey("model.head", SHIFTAD_FIELD(model.head), {"linear", "mlp"}, "F's bias-free head on the pooled trunk features: linear, or mlp (linear, LeakyReLU, linear)"),
+      intKey("model.head_hidden", SHIFTAD_FIELD(model.head_hidden), 1, 65536, "mlp head: hidden width"),
+      intKey("model.freeze", SHIFTAD_FIELD(model.freeze), -1, 1000, "leading trunk stages of F that are frozen (no gradient, BatchNorm statistics kept); -1: the whole trunk, so only the head trains, on trunk features computed once and cached (no augmentation)"),
       // encoder
-      stringKey("encoder.type", SHIFTAD_FIELD(encoder.type), {"none", "torchscript"}, "the frozen encoder Φ used by cluster.space: frozen (torchscript: any torch.jit module mapping N x 3 x S x S images to N x D)"),
+      stringKey("encoder.type", SHIFTAD_FIELD(encoder.type), {"none", "torchscript", "backbone"}, "the frozen encoder Φ used by cluster.space: frozen and score.method: frozen_* (torchscript: any torch.jit module mapping N x 3 x S x S images to N x D; backbone: F's own pretrained trunk before training, model.arch + model.weights, at data.* preprocessing)"),
       stringKey("encoder.path", SHIFTAD_FIELD(encoder.path), {}, "encoder.type torchscript: path of the module"),
       intKey("encoder.image_size", SHIFTAD_FIELD(encoder.image_size), 8, 4096, "side Φ's input images are resized to"),
       floatKey("encoder.input_range", SHIFTAD_FIELD(encoder.input_range), 1e-6, 65535, false, "Φ takes pixels in [0, input_range]: 255 or 1"),
@@ -164,16 +168,21 @@ const std::vector<KeySpec>& schema() {
       stringKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir), {}, "cache of Φ's features, keyed by image files and encoder (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
       // cluster
       stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "frozen", "none"}, "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool"),
-      stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans"}, "clustering algorithm (paper Eq. 6)"),
+      stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans", "gmm", "meanshift"}, "clustering algorithm (paper Eq. 6); the dominant cluster is the one with most members (gmm: hard assignment by responsibility)"),
       intKey("cluster.k", SHIFTAD_FIELD(cluster.k), 1, 4096, "number of clusters K (paper: 8-10 work best)"),
       intKey("cluster.restarts", SHIFTAD_FIELD(cluster.restarts), 1, 1000, "k-means++ restarts; the lowest inertia wins"),
       intKey("cluster.max_iter", SHIFTAD_FIELD(cluster.max_iter), 1, 100000, "Lloyd iterations per restart"),
       intKey("cluster.recluster_every", SHIFTAD_FIELD(cluster.recluster_every), 0, INT32_MAX, "re-cluster the pool every N epochs (0: once, before training)"),
+      stringKey("cluster.covariance", SHIFTAD_FIELD(cluster.covariance), {"diag", "full"}, "gmm: covariance type (a floor of 1e-6 is added to the diagonal)"),
+      floatKey("cluster.bandwidth", SHIFTAD_FIELD(cluster.bandwidth), 0.0, kInf, false, "meanshift: flat-kernel radius (0: estimated as sklearn's estimate_bandwidth at cluster.quantile)"),
+      floatKey("cluster.quantile", SHIFTAD_FIELD(cluster.quantile), 1e-3, 1.0, false, "meanshift: quantile of the nearest-neighbour distances for the bandwidth estimate"),
+      floatKey("cluster.keep_fraction", SHIFTAD_FIELD(cluster.keep_fraction), 0.01, 1.0, false, "keep only this share of the dominant cluster, its members closest to the centroid (1: all, as the paper)"),
       // align
-      stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "none"}, "alignment loss between source and dominant-cluster target features (none: source-only Deep SVDD)"),
+      stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "mmd", "adversarial", "none"}, "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel MMD, adversarial (domain discriminator behind gradient reversal); none: source-only Deep SVDD"),
       floatKey("align.lambda", SHIFTAD_FIELD(align.lambda), 0.0, kInf, false, "weight of the alignment loss (L = L_DSVDD + lambda * L_align)"),
       floatKey("align.tau", SHIFTAD_FIELD(align.tau), 1e-4, 100.0, false, "InfoNCE temperature"),
       boolKey("align.svdd_on_target", SHIFTAD_FIELD(align.svdd_on_target), "also apply the Deep SVDD term to the aligned (dominant-cluster) target samples; the paper applies it to source only (false). See docs/method.md"),
+      intKey("align.disc_hidden", SHIFTAD_FIELD(align.disc_hidden), 1, 65536, "adversarial: hidden width of the domain discriminator MLP"),
       // train
       intKey("train.epochs", SHIFTAD_FIELD(train.epochs), 0, 100000, "training epochs (an epoch = one pass over the source images)"),
       intKey("train.batch_size", SHIFTAD_FIELD(train.batch_size), 2, 65536, "source images per step (the same number of target images is drawn)"),
@@ -182,6 +191,15 @@ const std::vector<KeySpec>& schema() {
       floatKey("train.svdd_eps", SHIFTAD_FIELD(train.svdd_eps), 0.0, kInf, false, "center coordinates with |c_k| < eps are set to +-eps (Deep SVDD)"),
       intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX, "seed of initialisation, batching, augmentation and clustering"),
       intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, 1024, "intra-op threads (0: all cores)"),
+      stringKey("train.on", SHIFTAD_FIELD(train.on), {"source", "target_normals"}, "the normal images Deep SVDD is trained on: source, or the labeled normals of the target pool (the oracle upper bound; needs data.target_labels)"),
+      // fewshot
+      intKey("fewshot.k", SHIFTAD_FIELD(fewshot.k), 0, 100000, "few-shot variant: labeled normal target images (drawn from the pool; needs data.target_labels) aligned with source, their pseudo-anomalies as extra negatives (0: off)"),
+      intKey("fewshot.pseudo_per_image", SHIFTAD_FIELD(fewshot.pseudo_per_image), 1, 1000, "pseudo-anomalies (patch shuffle, cut-paste, colour distortion) made per labeled image"),
+      // score
+      stringKey("score.method", SHIFTAD_FIELD(score.method), {"svdd", "frozen_mean", "frozen_knn", "frozen_dominant"}, "svdd: ||F(x) - c||^2 (the paper). frozen_*: no training, in Φ's space (encoder.*): distance to the source-normal mean, mean distance to the score.knn_k nearest source normals, or distance to the mean of the pool's dominant cluster (cluster.*)"),
+      intKey("score.knn_k", SHIFTAD_FIELD(score.knn_k), 1, 100000, "frozen_knn: neighbours averaged"),
+      // run
+      stringKey("run.variant", SHIFTAD_FIELD(run.variant), {}, "name of the variant preset the config came from (shiftad train --variant; informational)"),
   };
   return keys;
 }
@@ -282,7 +300,51 @@ void validateConfig(const Config& cfg) {
                 cfg.model.arch, cfg.data.image_size);
   SHIFTAD_CHECK(cfg.cluster.space != "frozen" || cfg.encoder.type != "none",
                 "config: cluster.space is 'frozen' but encoder.type is 'none'; set encoder.type and encoder.path "
-                "(e.g. encoder.type: torchscript) or use cluster.space: self");
+                "(e.g. encoder.type: torchscript, or backbone) or use cluster.space: self");
+  SHIFTAD_CHECK(cfg.score.method == "svdd" || cfg.encoder.type != "none",
+                "config: score.method '{}' scores in the frozen encoder's space but encoder.type is 'none'; set "
+                "encoder.type (torchscript or backbone)",
+                cfg.score.method);
+  SHIFTAD_CHECK(cfg.train.on == "source" || cfg.data.target_labels,
+                "config: train.on: target_normals (the oracle) reads target labels; set data.target_labels: true to "
+                "allow it explicitly");
+  SHIFTAD_CHECK(cfg.fewshot.k == 0 || cfg.data.target_labels,
+                "config: fewshot.k = {} reads the labels of k target images; set data.target_labels: true to allow it "
+                "explicitly",
+                cfg.fewshot.k);
+}
+
+const std::vector<Variant>& variants() {
+  static const std::vector<Variant> table = {
+      {"source_only", "Deep SVDD on source normals only; no target data", {"align.method=none"}},
+      {"align_all", "alignment with the whole target pool (no clustering)", {"cluster.space=none"}},
+      {"cluster_self", "clustering on F's own features (re-clustered as F trains)", {"cluster.space=self"}},
+      {"cluster_frozen", "clustering in the frozen encoder's space (the paper's method)", {"cluster.space=frozen"}},
+      {"frozen_only", "no training: distance to the source-normal mean in the frozen encoder's space",
+       {"score.method=frozen_mean"}},
+      {"frozen_knn", "no training: mean distance to the k nearest source normals in the frozen encoder's space",
+       {"score.method=frozen_knn"}},
+      {"frozen_dominant", "no training: distance to the mean of the pool's dominant cluster in the frozen encoder's space",
+       {"score.method=frozen_dominant"}},
+      {"oracle", "UPPER BOUND (reads target labels): Deep SVDD on the pool's target normals",
+       {"train.on=target_normals", "align.method=none"}},
+      {"few_shot", "k labeled target normals aligned with source, their pseudo-anomalies as negatives (reads k labels)",
+       {"fewshot.k=5", "cluster.space=none"}},
+  };
+  return table;
+}
+
+std::vector<std::string> variantOverrides(const std::string& name) {
+  std::string known;
+  for (const auto& v : variants()) {
+    if (v.name == name) {
+      auto o = v.overrides;
+      o.push_back("run.variant=" + name);
+      return o;
+    }
+    known += (known.empty() ? "" : ", ") + v.name;
+  }
+  SHIFTAD_THROW("variant '{}' is unknown; available: {}", name, known);
 }
 
 std::string dumpConfig(const Config& cfg) {

@@ -43,8 +43,16 @@ std::string defaultCacheDir() {
   return ".shiftad-cache";
 }
 
-torch::Tensor cachedFeatures(const std::string& dir_in, const std::string& encoder_id,
+torch::Tensor cachedFeatures(const std::string& dir, const std::string& encoder_id,
                              const std::vector<std::string>& files, const std::function<torch::Tensor()>& compute) {
+  return cachedFeatureRows(dir, encoder_id, files, [&] {
+           auto f = compute();
+           return FeatureRows{f, torch::ones({f.dim() ? f.size(0) : 0}, torch::kUInt8)};
+         }).features;
+}
+
+FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& encoder_id,
+                              const std::vector<std::string>& files, const std::function<FeatureRows()>& compute) {
   const std::string dir = dir_in.empty() ? defaultCacheDir() : dir_in;
   const std::string key = cacheKey(encoder_id, files);
   const fs::path path = fs::path(dir) / ("features-" + key + ".safetensors");
@@ -52,28 +60,34 @@ torch::Tensor cachedFeatures(const std::string& dir_in, const std::string& encod
     try {
       auto file = readSafeTensors(path.string());
       const auto it = file.tensors.find("features");
-      if (it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) == static_cast<int64_t>(files.size()) &&
+      const auto valid = file.tensors.find("valid");
+      const auto n = static_cast<int64_t>(files.size());
+      if (it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) == n &&
+          valid != file.tensors.end() && valid->second.dim() == 1 && valid->second.size(0) == n &&
           file.metadata["encoder"] == encoder_id) {
-        spdlog::info("frozen-encoder features of {} images read from the cache {}", files.size(), path.string());
-        return it->second;
+        spdlog::info("features of {} images read from the cache {}", files.size(), path.string());
+        return {it->second, valid->second.to(torch::kUInt8)};
       }
       spdlog::warn("feature cache entry {} does not match its key; recomputing", path.string());
     } catch (const std::exception& e) {
       spdlog::warn("feature cache entry {} is unreadable ({}); recomputing", path.string(), e.what());
     }
   }
-  auto features = compute();
-  SHIFTAD_CHECK(features.dim() == 2 && features.size(0) == static_cast<int64_t>(files.size()),
-                "frozen encoder returned {} rows for {} images", features.dim() ? features.size(0) : 0, files.size());
+  auto rows = compute();
+  const auto& features = rows.features;
+  SHIFTAD_CHECK(features.dim() == 2 && features.size(0) == static_cast<int64_t>(files.size()) &&
+                    rows.valid.numel() == features.size(0),
+                "the encoder returned {} rows for {} images", features.dim() ? features.size(0) : 0, files.size());
   std::error_code ec;
   fs::create_directories(dir, ec);
   try {
-    writeSafeTensors(path.string(), {{"features", features}}, {{"encoder", encoder_id}, {"images", std::to_string(files.size())}});
+    writeSafeTensors(path.string(), {{"features", features.contiguous()}, {"valid", rows.valid.to(torch::kUInt8).contiguous()}},
+                     {{"encoder", encoder_id}, {"images", std::to_string(files.size())}});
   } catch (const std::exception& e) {
     // A cache that cannot be written costs time, never the run.
     spdlog::warn("cannot write the feature cache {}: {}", path.string(), e.what());
   }
-  return features;
+  return rows;
 }
 
 }  // namespace shiftad::io

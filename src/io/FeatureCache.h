@@ -21,4 +21,15 @@ std::string defaultCacheDir();
 torch::Tensor cachedFeatures(const std::string& dir, const std::string& encoder_id,
                              const std::vector<std::string>& files, const std::function<torch::Tensor()>& compute);
 
+/// Rows of features for files some of which may be unreadable: `features` has one row
+/// per file (zeros where invalid), `valid` (uint8, one per file) marks the real rows.
+struct FeatureRows {
+  torch::Tensor features;
+  torch::Tensor valid;
+};
+
+/// cachedFeatures for FeatureRows (the validity mask is cached with the features).
+FeatureRows cachedFeatureRows(const std::string& dir, const std::string& encoder_id,
+                              const std::vector<std::string>& files, const std::function<FeatureRows()>& compute);
+
 }  // namespace shiftad::io

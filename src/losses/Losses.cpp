@@ -43,7 +43,7 @@ torch::Tensor deepSvddLoss(const torch::Tensor& z, const torch::Tensor& c) {
   return svddScore(z, c).mean();
 }
 
-torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, double tau) {
+torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, double tau, const torch::Tensor& negatives) {
   checkFeatures("infoNceLoss", "zs", zs);
   checkFeatures("infoNceLoss", "zt", zt);
   SHIFTAD_CHECK(zs.sizes() == zt.sizes(), "infoNceLoss: zs is {} but zt is {}; rows must pair up one to one",
@@ -54,7 +54,15 @@ torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, doub
   // Self-similarity is excluded from the denominator (k != i): -inf logits vanish under
   // the max-shifted log-softmax of cross_entropy, which keeps small tau stable.
   const torch::Tensor self = torch::eye(2 * n, z.options().dtype(torch::kBool));
-  const torch::Tensor logits = z.matmul(z.t()).div(tau).masked_fill(self, -std::numeric_limits<double>::infinity());
+  torch::Tensor logits = z.matmul(z.t()).div(tau).masked_fill(self, -std::numeric_limits<double>::infinity());
+  if (negatives.defined() && negatives.size(0) > 0) {
+    checkFeatures("infoNceLoss", "negatives", negatives);
+    SHIFTAD_CHECK(negatives.size(1) == zs.size(1), "infoNceLoss: negatives have {} columns, zs {}", negatives.size(1),
+                  zs.size(1));
+    // Extra columns: only ever in the denominator (no row takes them as its positive).
+    const auto zn = F::normalize(negatives, F::NormalizeFuncOptions().dim(1));
+    logits = torch::cat({logits, z.matmul(zn.t()).div(tau)}, 1);
+  }
   // Row i's positive is its partner in the other half: i + n for sources, i - n for targets.
   const torch::Tensor partner = torch::arange(2 * n, z.options().dtype(torch::kLong)).add(n).remainder(2 * n);
   return F::cross_entropy(logits, partner);

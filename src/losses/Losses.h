@@ -21,6 +21,9 @@ torch::Tensor svddScore(const torch::Tensor& z, const torch::Tensor& c);
 /// (2n rows) and sim = cosine similarity,
 ///   l(i, j) = -log( exp(sim(z_i,z_j)/tau) / sum_{k != i} exp(sim(z_i,z_k)/tau) ),
 /// and the loss is the mean of l over both directions of every pair (2n terms).
-torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, double tau);
+/// `negatives` (m x d, optional): extra rows added to every denominator only (the
+/// few-shot variant's pseudo-anomalies).
+torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, double tau,
+                          const torch::Tensor& negatives = {});
 
 }  // namespace shiftad::losses

@@ -114,8 +114,8 @@ torch::Tensor ClipResidualBlockImpl::forward(torch::Tensor x) {
   return x + mlp->forward(ln_2(x));
 }
 
-ClipVisionTransformer::ClipVisionTransformer(const ClipVitParams& p, int embedding_dim)
-    : params_(p), embedding_dim_(embedding_dim) {
+ClipVisionTransformer::ClipVisionTransformer(const ClipVitParams& p, int embedding_dim, const HeadSpec& head)
+    : params_(p) {
   SHIFTAD_CHECK(p.patch_size > 0 && p.input_resolution % p.patch_size == 0 && p.width > 0 && p.layers > 0 &&
                     p.output_dim > 0 && embedding_dim > 0,
                 "ClipVisionTransformer: invalid parameters (resolution {}, patch {}, width {}, layers {}, output {}, "
@@ -135,7 +135,7 @@ ClipVisionTransformer::ClipVisionTransformer(const ClipVitParams& p, int embeddi
   register_module("transformer", transformer);
   ln_post = register_module("ln_post", layerNorm(p.width));
   proj = register_parameter("proj", torch::randn({p.width, p.output_dim}) * scale);
-  head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(p.output_dim, embedding_dim).bias(false)));
+  buildHead(p.output_dim, embedding_dim, head);
   initTransformer(resblocks, p.width);
 }
 
@@ -148,7 +148,12 @@ torch::Tensor ClipVisionTransformer::trunk(torch::Tensor images) {
   return torch::matmul(ln_post(x.select(1, 0)), proj);  // class token
 }
 
-torch::Tensor ClipVisionTransformer::forward(torch::Tensor images) { return head(trunk(images)); }
+std::vector<std::vector<std::string>> ClipVisionTransformer::stages() const {
+  std::vector<std::vector<std::string>> out = {{"conv1", "class_embedding", "positional_embedding", "ln_pre"}};
+  for (int64_t i = 0; i < params_.layers; ++i) out.push_back({"transformer.resblocks." + std::to_string(i)});
+  out.push_back({"ln_post", "proj"});
+  return out;
+}
 
 // ---- ModifiedResNet ----
 
@@ -201,8 +206,8 @@ torch::Tensor ClipAttentionPoolImpl::forward(torch::Tensor x) {
   return c_proj(out.squeeze(1));
 }
 
-ClipModifiedResNet::ClipModifiedResNet(const ClipResNetParams& p, int embedding_dim)
-    : params_(p), embedding_dim_(embedding_dim) {
+ClipModifiedResNet::ClipModifiedResNet(const ClipResNetParams& p, int embedding_dim, const HeadSpec& head)
+    : params_(p) {
   SHIFTAD_CHECK(p.width > 0 && p.width % 2 == 0 && p.input_resolution > 0 && p.input_resolution % 32 == 0 &&
                     p.output_dim > 0 && embedding_dim > 0,
                 "ClipModifiedResNet: invalid parameters (width {}, resolution {}, output {}, embedding {}); the width "
@@ -223,7 +228,7 @@ ClipModifiedResNet::ClipModifiedResNet(const ClipResNetParams& p, int embedding_
   }
   // The stem and layers 2-4 halve the side five times in all.
   attnpool = register_module("attnpool", ClipAttentionPool(p.input_resolution / 32, in, p.heads, p.output_dim));
-  head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(p.output_dim, embedding_dim).bias(false)));
+  buildHead(p.output_dim, embedding_dim, head);
   initModifiedResNet(*this, attnpool);
 }
 
@@ -237,6 +242,8 @@ torch::Tensor ClipModifiedResNet::trunk(torch::Tensor images) {
   return attnpool(x);
 }
 
-torch::Tensor ClipModifiedResNet::forward(torch::Tensor images) { return head(trunk(images)); }
+std::vector<std::vector<std::string>> ClipModifiedResNet::stages() const {
+  return {{"conv1", "bn1", "conv2", "bn2", "conv3", "bn3"}, {"layer1"}, {"layer2"}, {"layer3"}, {"layer4"}, {"attnpool"}};
+}
 
 }  // namespace shiftad::models

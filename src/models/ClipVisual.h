@@ -70,22 +70,21 @@ TORCH_MODULE(ClipResidualBlock);
 
 class ClipVisionTransformer : public FeatureExtractor {
  public:
-  ClipVisionTransformer(const ClipVitParams& params, int embedding_dim);
+  ClipVisionTransformer(const ClipVitParams& params, int embedding_dim, const HeadSpec& head = {});
   /// CLIP's image embedding N x output_dim: ln_post(class token) @ proj.
-  torch::Tensor trunk(torch::Tensor images);
-  torch::Tensor forward(torch::Tensor images) override;
-  int64_t embeddingDim() const override { return embedding_dim_; }
-  int64_t trunkDim() const { return params_.output_dim; }
+  torch::Tensor trunk(torch::Tensor images) override;
+  int64_t trunkDim() const override { return params_.output_dim; }
+  /// Patch embedding (conv1, class/positional embeddings, ln_pre), each residual block,
+  /// then ln_post + proj.
+  std::vector<std::vector<std::string>> stages() const override;
   const ClipVitParams& params() const { return params_; }
 
  private:
   ClipVitParams params_;
-  int64_t embedding_dim_;
   torch::nn::Conv2d conv1{nullptr};
   torch::Tensor class_embedding, positional_embedding, proj;
   torch::nn::LayerNorm ln_pre{nullptr}, ln_post{nullptr};
   torch::nn::ModuleList resblocks{nullptr};  // registered as transformer.resblocks
-  torch::nn::Linear head{nullptr};
 };
 
 /// ModifiedResNet's Bottleneck: all convolutions stride 1; a stride > 1 is an
@@ -122,22 +121,20 @@ TORCH_MODULE(ClipAttentionPool);
 
 class ClipModifiedResNet : public FeatureExtractor {
  public:
-  ClipModifiedResNet(const ClipResNetParams& params, int embedding_dim);
+  ClipModifiedResNet(const ClipResNetParams& params, int embedding_dim, const HeadSpec& head = {});
   /// CLIP's image embedding N x output_dim (the attention pool's output).
-  torch::Tensor trunk(torch::Tensor images);
-  torch::Tensor forward(torch::Tensor images) override;
-  int64_t embeddingDim() const override { return embedding_dim_; }
-  int64_t trunkDim() const { return params_.output_dim; }
+  torch::Tensor trunk(torch::Tensor images) override;
+  int64_t trunkDim() const override { return params_.output_dim; }
+  /// Stem (conv1..3, bn1..3), layer1..4, attnpool.
+  std::vector<std::vector<std::string>> stages() const override;
   const ClipResNetParams& params() const { return params_; }
 
  private:
   ClipResNetParams params_;
-  int64_t embedding_dim_;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   ClipAttentionPool attnpool{nullptr};
-  torch::nn::Linear head{nullptr};
 };
 
 }  // namespace shiftad::models

@@ -1,6 +1,8 @@
 #include "models/FeatureExtractor.h"
 
 #include <spdlog/spdlog.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/linear.h>
 
 #include "common/Error.h"
 #include "io/SafeTensors.h"
@@ -11,12 +13,68 @@
 
 namespace shiftad::models {
 
+void FeatureExtractor::buildHead(int64_t trunk_dim, int64_t embedding_dim, const HeadSpec& spec) {
+  SHIFTAD_CHECK(embedding_dim > 0, "model.embedding_dim = {} must be positive", embedding_dim);
+  auto linear = [](int64_t in, int64_t out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false)); };
+  torch::nn::Sequential h;
+  if (spec.kind == "linear") {
+    h->push_back(linear(trunk_dim, embedding_dim));
+  } else if (spec.kind == "mlp") {
+    SHIFTAD_CHECK(spec.hidden > 0, "model.head_hidden = {} must be positive", spec.hidden);
+    h->push_back(linear(trunk_dim, spec.hidden));
+    h->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.1)));
+    h->push_back(linear(spec.hidden, embedding_dim));
+  } else {
+    SHIFTAD_THROW("model.head '{}' is unknown; available: linear, mlp", spec.kind);
+  }
+  head_ = register_module("head", h);
+  embedding_dim_ = embedding_dim;
+}
+
+void FeatureExtractor::freeze(int n) {
+  const auto all = stages();
+  const int count = static_cast<int>(all.size());
+  SHIFTAD_CHECK(n >= -1 && n <= count, "model.freeze = {} is out of range: this architecture has {} stages (-1: all)",
+                n, count);
+  frozen_ = n == -1 ? count : n;
+  const auto modules = named_modules();
+  auto params = named_parameters(true);
+  for (int i = 0; i < frozen_; ++i)
+    for (const auto& name : all[static_cast<size_t>(i)]) {
+      // A stage names child modules or, for parameters held by the root (CLIP's
+      // embeddings), the parameters themselves.
+      if (const auto* m = modules.find(name)) {
+        for (auto& p : (*m)->parameters()) p.set_requires_grad(false);
+      } else {
+        auto* p = params.find(name);
+        SHIFTAD_CHECK(p != nullptr, "internal: stage member '{}' not found", name);
+        p->set_requires_grad(false);
+      }
+    }
+  train(is_training());
+}
+
+void FeatureExtractor::train(bool on) {
+  torch::nn::Module::train(on);
+  if (!on || frozen_ == 0) return;
+  // Frozen stages keep their running BatchNorm statistics: updating them would
+  // change the "frozen" function (and invalidate cached trunk features).
+  const auto all = stages();
+  const auto modules = named_modules();
+  for (int i = 0; i < frozen_; ++i)
+    for (const auto& name : all[static_cast<size_t>(i)])
+      if (const auto* m = modules.find(name)) (*m)->eval();
+}
+
 namespace {
 
+HeadSpec headSpec(const ModelConfig& cfg) { return HeadSpec{cfg.head, cfg.head_hidden}; }
+
 std::shared_ptr<FeatureExtractor> makeArchitecture(const ModelConfig& cfg, const io::SafeTensorsFile* weights) {
-  if (cfg.arch == "small_cnn") return std::make_shared<SmallCnn>(cfg.width, cfg.embedding_dim);
-  if (cfg.arch == "resnet18") return std::make_shared<ResNet18>(cfg.embedding_dim);
-  if (cfg.arch == "resnet50") return std::make_shared<ResNet50>(cfg.embedding_dim);
+  const auto head = headSpec(cfg);
+  if (cfg.arch == "small_cnn") return std::make_shared<SmallCnn>(cfg.width, cfg.embedding_dim, head);
+  if (cfg.arch == "resnet18") return std::make_shared<ResNet18>(cfg.embedding_dim, head);
+  if (cfg.arch == "resnet50") return std::make_shared<ResNet50>(cfg.embedding_dim, head);
   if (cfg.arch == "mobilenet_v2") {
     // As F, no classifier. TF-trained weights need tf_same padding: taken from the
     // weights file's metadata unless the config says otherwise.
@@ -25,10 +83,10 @@ std::shared_ptr<FeatureExtractor> makeArchitecture(const ModelConfig& cfg, const
       padding = parseConvPadding(cfg.padding);
     else if (weights)
       padding = paddingFromMetadata(weights->metadata);
-    return std::make_shared<MobileNetV2>(cfg.embedding_dim, 0, padding);
+    return std::make_shared<MobileNetV2>(cfg.embedding_dim, 0, padding, head);
   }
-  if (cfg.arch == "clip_vit_b32") return std::make_shared<ClipVisionTransformer>(ClipVitParams{}, cfg.embedding_dim);
-  if (cfg.arch == "clip_rn50") return std::make_shared<ClipModifiedResNet>(ClipResNetParams{}, cfg.embedding_dim);
+  if (cfg.arch == "clip_vit_b32") return std::make_shared<ClipVisionTransformer>(ClipVitParams{}, cfg.embedding_dim, head);
+  if (cfg.arch == "clip_rn50") return std::make_shared<ClipModifiedResNet>(ClipResNetParams{}, cfg.embedding_dim, head);
   SHIFTAD_THROW(
       "model.arch '{}' is unknown; available: small_cnn, resnet18, resnet50, mobilenet_v2, clip_vit_b32, clip_rn50",
       cfg.arch);
@@ -66,10 +124,15 @@ void loadBackbone(FeatureExtractor& net, const io::SafeTensorsFile& weights, con
 }  // namespace
 
 std::shared_ptr<FeatureExtractor> makeFeatureExtractor(const ModelConfig& cfg) {
-  if (cfg.weights.empty()) return makeArchitecture(cfg, nullptr);
-  const auto weights = io::readSafeTensors(cfg.weights);
-  auto net = makeArchitecture(cfg, &weights);
-  loadBackbone(*net, weights, cfg.weights, weightsPrefix(cfg.arch));
+  std::shared_ptr<FeatureExtractor> net;
+  if (cfg.weights.empty()) {
+    net = makeArchitecture(cfg, nullptr);
+  } else {
+    const auto weights = io::readSafeTensors(cfg.weights);
+    net = makeArchitecture(cfg, &weights);
+    loadBackbone(*net, weights, cfg.weights, weightsPrefix(cfg.arch));
+  }
+  if (cfg.freeze != 0) net->freeze(cfg.freeze);
   return net;
 }
 
@@ -80,6 +143,7 @@ std::shared_ptr<FeatureExtractor> loadFeatureExtractor(const ModelConfig& cfg, c
   if (const auto it = checkpoint.metadata.find("padding"); it != checkpoint.metadata.end()) arch.padding = it->second;
   auto net = makeArchitecture(arch, nullptr);
   io::loadIntoModule(*net, checkpoint, "", /*strict=*/true);
+  if (cfg.freeze != 0) net->freeze(cfg.freeze);
   return net;
 }
 

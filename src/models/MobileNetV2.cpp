@@ -112,9 +112,8 @@ ConvPadding paddingFromMetadata(const std::map<std::string, std::string>& metada
   return parseConvPadding(it->second);
 }
 
-MobileNetV2::MobileNetV2(int embedding_dim, int num_classes, ConvPadding padding)
-    : embedding_dim_(embedding_dim), num_classes_(num_classes), padding_(padding) {
-  SHIFTAD_CHECK(embedding_dim > 0, "MobileNetV2: embedding_dim = {} must be positive", embedding_dim);
+MobileNetV2::MobileNetV2(int embedding_dim, int num_classes, ConvPadding padding, const HeadSpec& head)
+    : num_classes_(num_classes), padding_(padding) {
   SHIFTAD_CHECK(num_classes >= 0, "MobileNetV2: num_classes = {} must be >= 0", num_classes);
   // torchvision's inverted_residual_setting (t: expansion, c: channels, n: repeats,
   // s: stride of the first repeat) at width 1.0.
@@ -138,7 +137,7 @@ MobileNetV2::MobileNetV2(int embedding_dim, int num_classes, ConvPadding padding
     classifier = register_module(
         "classifier", torch::nn::Sequential(torch::nn::Dropout(0.2), torch::nn::Linear(kTrunkDim, num_classes)));
   }
-  head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(kTrunkDim, embedding_dim).bias(false)));
+  buildHead(kTrunkDim, embedding_dim, head);
   initMobileNetV2(*this, classifier);
 }
 
@@ -146,7 +145,11 @@ torch::Tensor MobileNetV2::trunk(torch::Tensor x) {
   return features->forward(x).mean({2, 3});  // global average pool
 }
 
-torch::Tensor MobileNetV2::forward(torch::Tensor x) { return head(trunk(x)); }
+std::vector<std::vector<std::string>> MobileNetV2::stages() const {
+  std::vector<std::vector<std::string>> out;
+  for (size_t i = 0; i < features->size(); ++i) out.push_back({"features." + std::to_string(i)});
+  return out;
+}
 
 torch::Tensor MobileNetV2::logits(torch::Tensor x) {
   SHIFTAD_CHECK(classifier, "MobileNetV2::logits: built without a classifier (num_classes = 0)");

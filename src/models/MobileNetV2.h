@@ -38,16 +38,17 @@ class MobileNetV2 : public FeatureExtractor {
   /// embedding_dim: size of the bias-free `head` (F's output). num_classes > 0 also
   /// builds torchvision's classifier (`classifier.1`, Linear 1280 -> num_classes with
   /// bias; dropout 0.2 before it, inactive in eval mode), used only by logits().
-  MobileNetV2(int embedding_dim, int num_classes = 0, ConvPadding padding = ConvPadding::Symmetric);
+  MobileNetV2(int embedding_dim, int num_classes = 0, ConvPadding padding = ConvPadding::Symmetric,
+              const HeadSpec& head = {});
 
   /// Global-average-pooled 1280-d features of `features` (before head/classifier).
-  torch::Tensor trunk(torch::Tensor images);
-  /// F's embedding: head(trunk(images)).
-  torch::Tensor forward(torch::Tensor images) override;
+  torch::Tensor trunk(torch::Tensor images) override;
+  int64_t trunkDim() const override { return kTrunkDim; }
+  /// features.0, ..., features.18.
+  std::vector<std::vector<std::string>> stages() const override;
   /// Classifier scores N x num_classes; a shiftad::Error when built without classifier.
   torch::Tensor logits(torch::Tensor images);
 
-  int64_t embeddingDim() const override { return embedding_dim_; }
   int64_t numClasses() const { return num_classes_; }
   ConvPadding padding() const { return padding_; }
   std::map<std::string, std::string> describe() const override { return {{"padding", toString(padding_)}}; }
@@ -55,8 +56,6 @@ class MobileNetV2 : public FeatureExtractor {
  private:
   torch::nn::Sequential features{nullptr};
   torch::nn::Sequential classifier{nullptr};
-  torch::nn::Linear head{nullptr};
-  int64_t embedding_dim_;
   int64_t num_classes_;
   ConvPadding padding_;
 };

@@ -77,7 +77,7 @@ torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
   return torch::relu(y + identity);
 }
 
-ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> blocks, int embedding_dim) : embedding_dim_(embedding_dim) {
+ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> blocks, int embedding_dim, const HeadSpec& head) {
   conv1 = register_module("conv1", conv(3, 64, 7, 2, 3));
   bn1 = register_module("bn1", torch::nn::BatchNorm2d(64));
   int64_t in = 64;
@@ -90,7 +90,7 @@ ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> blocks, int embedding_d
     *layers[i] = register_module("layer" + std::to_string(i + 1), s);
   }
   trunk_dim_ = in;
-  head = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(trunk_dim_, embedding_dim).bias(false)));
+  buildHead(trunk_dim_, embedding_dim, head);
   initResNet(*this);
 }
 
@@ -101,6 +101,8 @@ torch::Tensor ResNet::trunk(torch::Tensor x) {
   return F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({1, 1})).flatten(1);
 }
 
-torch::Tensor ResNet::forward(torch::Tensor x) { return head(trunk(x)); }
+std::vector<std::vector<std::string>> ResNet::stages() const {
+  return {{"conv1", "bn1"}, {"layer1"}, {"layer2"}, {"layer3"}, {"layer4"}};
+}
 
 }  // namespace shiftad::models

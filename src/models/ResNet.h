@@ -50,30 +50,30 @@ enum class ResNetBlock { Basic, Bottleneck };
 class ResNet : public FeatureExtractor {
  public:
   /// `blocks`: number of blocks of layer1..layer4.
-  ResNet(ResNetBlock block, std::array<int64_t, 4> blocks, int embedding_dim);
+  ResNet(ResNetBlock block, std::array<int64_t, 4> blocks, int embedding_dim, const HeadSpec& head = {});
   /// Pooled trunk features (before the head): 512-d (Basic) or 2048-d (Bottleneck).
-  torch::Tensor trunk(torch::Tensor images);
-  torch::Tensor forward(torch::Tensor images) override;
-  int64_t embeddingDim() const override { return embedding_dim_; }
-  int64_t trunkDim() const { return trunk_dim_; }
+  torch::Tensor trunk(torch::Tensor images) override;
+  int64_t trunkDim() const override { return trunk_dim_; }
+  /// Stem (conv1, bn1), layer1, ..., layer4.
+  std::vector<std::vector<std::string>> stages() const override;
 
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
-  torch::nn::Linear head{nullptr};
-  int64_t embedding_dim_;
   int64_t trunk_dim_;
 };
 
 class ResNet18 : public ResNet {
  public:
-  explicit ResNet18(int embedding_dim) : ResNet(ResNetBlock::Basic, {2, 2, 2, 2}, embedding_dim) {}
+  explicit ResNet18(int embedding_dim, const HeadSpec& head = {})
+      : ResNet(ResNetBlock::Basic, {2, 2, 2, 2}, embedding_dim, head) {}
 };
 
 class ResNet50 : public ResNet {
  public:
-  explicit ResNet50(int embedding_dim) : ResNet(ResNetBlock::Bottleneck, {3, 4, 6, 3}, embedding_dim) {}
+  explicit ResNet50(int embedding_dim, const HeadSpec& head = {})
+      : ResNet(ResNetBlock::Bottleneck, {3, 4, 6, 3}, embedding_dim, head) {}
 };
 
 }  // namespace shiftad::models

@@ -14,15 +14,16 @@ namespace shiftad::models {
 
 class SmallCnn : public FeatureExtractor {
  public:
-  SmallCnn(int width, int embedding_dim);
-  torch::Tensor forward(torch::Tensor images) override;
-  int64_t embeddingDim() const override { return embedding_dim_; }
+  SmallCnn(int width, int embedding_dim, const HeadSpec& head = {});
+  /// Three conv blocks, then a 4 x 4 adaptive average pool, flattened (64 * width).
+  torch::Tensor trunk(torch::Tensor images) override;
+  int64_t trunkDim() const override { return trunk_dim_; }
+  std::vector<std::vector<std::string>> stages() const override;
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
-  torch::nn::Linear head_{nullptr};
-  int64_t embedding_dim_;
+  int64_t trunk_dim_;
 };
 
 }  // namespace shiftad::models

@@ -5,10 +5,12 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "clustering/KMeans.h"
+#include "clustering/DominantSet.h"
 #include "common/Error.h"
 #include "data/ImageTensors.h"
+#include "losses/Adversarial.h"
 #include "losses/Losses.h"
+#include "losses/Mmd.h"
 
 namespace shiftad::training {
 namespace {
@@ -17,46 +19,84 @@ constexpr int64_t kEvalBatch = 256;
 
 bool aligning(const Config& cfg) { return cfg.align.method != "none" && cfg.align.lambda > 0.0; }
 
+bool isFeatures(const torch::Tensor& t) { return t.dim() == 2; }
+
 }  // namespace
+
+/// The alignment term (paper Eq. 8-10 and its alternatives) and the state it needs.
+struct Trainer::Alignment {
+  explicit Alignment(const Config& cfg, int64_t dim) : cfg_(cfg) {
+    if (cfg.align.method == "adversarial") discriminator = losses::DomainDiscriminator(dim, losses::DiscriminatorParams{cfg.align.disc_hidden});
+  }
+
+  /// `progress` in [0, 1]: share of training done (the gradient-reversal schedule).
+  torch::Tensor operator()(const torch::Tensor& zs, const torch::Tensor& zt, const torch::Tensor& negatives,
+                           double progress) {
+    const auto& m = cfg_.align.method;
+    if (m == "infonce") return losses::infoNceLoss(zs, zt, cfg_.align.tau, negatives);
+    if (m == "mmd") return losses::mmdLoss(zs, zt, losses::MmdParams{});
+    if (m == "adversarial")
+      return losses::adversarialLoss(discriminator, zs, zt, losses::grlCoefficient(progress));
+    SHIFTAD_THROW("align.method '{}' is unknown; available: infonce, mmd, adversarial, none", m);
+  }
+
+  std::vector<torch::Tensor> parameters() const {
+    return discriminator ? discriminator->parameters() : std::vector<torch::Tensor>{};
+  }
+
+  const Config& cfg_;
+  losses::DomainDiscriminator discriminator{nullptr};
+};
 
 torch::Tensor selectDominant(const torch::Tensor& features, const ClusterConfig& cfg, uint64_t seed) {
   const int64_t n = features.size(0);
   if (cfg.space == "none" || n == 0) return torch::arange(n, torch::kLong);
-  clustering::KMeansParams p;
+  clustering::DominantParams p;
+  p.method = cfg.method;
   p.k = cfg.k;
   p.restarts = cfg.restarts;
   p.max_iter = cfg.max_iter;
+  p.covariance = cfg.covariance;
+  p.bandwidth = cfg.bandwidth;
+  p.quantile = cfg.quantile;
+  p.keep_fraction = cfg.keep_fraction;
   p.seed = seed;
-  const auto result = clustering::kmeans(features, p);
-  return clustering::clusterMembers(result, result.dominant);
+  return clustering::dominantSet(features, p);
 }
 
 Trainer::Trainer(const Config& cfg, std::shared_ptr<models::FeatureExtractor> net)
     : cfg_(cfg), net_(std::move(net)), gen_(at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed))) {}
 
-torch::Tensor Trainer::evalView(const torch::Tensor& images) {
-  return data::normalize(data::centerCrop(images, cfg_.data.image_size), cfg_.data.mean, cfg_.data.std);
+Trainer::~Trainer() = default;
+
+torch::Tensor Trainer::forward(const torch::Tensor& inputs) {
+  return isFeatures(inputs) ? net_->head(inputs) : net_->forward(inputs);
 }
 
-torch::Tensor Trainer::trainingView(const torch::Tensor& images) {
-  if (!cfg_.data.augment) return evalView(images);
-  auto x = data::randomResizedCrop(images, cfg_.data.image_size, cfg_.data.crop_scale_min, cfg_.data.hflip, gen_);
+torch::Tensor Trainer::evalView(const torch::Tensor& inputs) {
+  if (isFeatures(inputs)) return inputs.to(torch::kFloat);
+  return data::normalize(data::centerCrop(inputs, cfg_.data.image_size), cfg_.data.mean, cfg_.data.std);
+}
+
+torch::Tensor Trainer::trainingView(const torch::Tensor& inputs) {
+  if (isFeatures(inputs) || !cfg_.data.augment) return evalView(inputs);
+  auto x = data::randomResizedCrop(inputs, cfg_.data.image_size, cfg_.data.crop_scale_min, cfg_.data.hflip, gen_);
   return data::normalize(x, cfg_.data.mean, cfg_.data.std);
 }
 
-torch::Tensor Trainer::embed(const torch::Tensor& images) {
+torch::Tensor Trainer::embed(const torch::Tensor& inputs) {
   torch::NoGradGuard ng;
   net_->eval();
   std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < images.size(0); i += kEvalBatch)
-    out.push_back(net_->forward(evalView(images.slice(0, i, std::min(i + kEvalBatch, images.size(0))))));
+  for (int64_t i = 0; i < inputs.size(0); i += kEvalBatch)
+    out.push_back(forward(evalView(inputs.slice(0, i, std::min(i + kEvalBatch, inputs.size(0))))));
   if (out.empty()) return torch::empty({0, net_->embeddingDim()});
   return torch::cat(out);
 }
 
-torch::Tensor Trainer::score(const torch::Tensor& images) {
+torch::Tensor Trainer::score(const torch::Tensor& inputs) {
   SHIFTAD_CHECK(center_.defined(), "score: the Deep SVDD center is not set (train or load a model first)");
-  return losses::svddScore(embed(images), center_);
+  return losses::svddScore(embed(inputs), center_);
 }
 
 void Trainer::initCenter(const torch::Tensor& source) {
@@ -71,41 +111,60 @@ void Trainer::initCenter(const torch::Tensor& source) {
     // Training-mode BatchNorm needs 2+ rows: a last remainder of one joins its batch.
     int64_t end = std::min(i + kEvalBatch, n);
     if (n - end == 1) end = n;
-    feats.push_back(net_->forward(evalView(source.slice(0, i, end))));
+    feats.push_back(forward(evalView(source.slice(0, i, end))));
     i = end;
   }
   center_ = losses::svddCenter(torch::cat(feats), cfg_.train.svdd_eps);
 }
 
-void Trainer::fit(const torch::Tensor& source, const torch::Tensor& pool, const EpochCallback& on_epoch,
-                  const torch::Tensor& frozen_pool_features) {
-  SHIFTAD_CHECK(source.size(0) >= 2, "training needs at least 2 source images; got {}", source.size(0));
+torch::Tensor Trainer::dominantSet(const TrainingData& data, int epoch, const torch::Tensor& previous) {
+  const auto seed = static_cast<uint64_t>(cfg_.train.seed);
+  // Φ's space does not change during training: cluster it once. F's own space
+  // moves, so it is re-clustered on the configured schedule.
+  if (cfg_.cluster.space == "frozen") return previous.defined() ? previous : selectDominant(data.pool_frozen, cfg_.cluster, seed);
+  if (cfg_.cluster.space == "none") return previous.defined() ? previous : torch::arange(data.pool.size(0), torch::kLong);
+  const int every = cfg_.cluster.recluster_every;
+  if (previous.defined() && (every == 0 || (epoch - 1) % every != 0)) return previous;
+  return selectDominant(embed(data.pool), cfg_.cluster, seed + static_cast<uint64_t>(epoch));
+}
+
+void Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch) {
+  const auto& source = data.source;
+  const auto& pool = data.pool;
+  SHIFTAD_CHECK(source.defined() && source.size(0) >= 2, "training needs at least 2 source images; got {}",
+                source.defined() ? source.size(0) : 0);
   const bool align = aligning(cfg_);
-  SHIFTAD_CHECK(!align || pool.size(0) >= 2,
+  SHIFTAD_CHECK(!align || (pool.defined() && pool.size(0) >= 2),
                 "alignment (align.method={}) needs at least 2 target pool images; got {}", cfg_.align.method,
-                pool.size(0));
-  const bool frozen = cfg_.cluster.space == "frozen";
-  SHIFTAD_CHECK(!align || !frozen || (frozen_pool_features.defined() && frozen_pool_features.size(0) == pool.size(0)),
+                pool.defined() ? pool.size(0) : 0);
+  SHIFTAD_CHECK(!align || cfg_.cluster.space != "frozen" ||
+                    (data.pool_frozen.defined() && data.pool_frozen.size(0) == pool.size(0)),
                 "cluster.space = frozen needs the frozen encoder's features of every pool image");
   if (!center_.defined()) initCenter(source);
 
-  torch::optim::Adam opt(net_->parameters(),
-                         torch::optim::AdamOptions(cfg_.train.lr).weight_decay(cfg_.train.weight_decay));
+  Alignment alignment(cfg_, net_->embeddingDim());
+  auto params = net_->parameters();
+  for (const auto& p : alignment.parameters()) params.push_back(p);
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : params)
+    if (p.requires_grad()) trainable.push_back(p);
+  SHIFTAD_CHECK(!trainable.empty(), "nothing to train: every parameter of F is frozen");
+  torch::optim::Adam opt(trainable, torch::optim::AdamOptions(cfg_.train.lr).weight_decay(cfg_.train.weight_decay));
+
   const int64_t n = source.size(0);
   const int64_t batch = std::min<int64_t>(cfg_.train.batch_size, n);
+  const int64_t steps_per_epoch = std::max<int64_t>(1, (n - 2) / batch + 1);
+  const double total_steps = static_cast<double>(steps_per_epoch) * std::max(cfg_.train.epochs, 1);
   torch::Tensor dominant;
+  int64_t step_count = 0;
 
   for (int epoch = 1; epoch <= cfg_.train.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
-    const int every = cfg_.cluster.recluster_every;
-    // Φ's space does not change during training: cluster it once. F's own space
-    // moves, so it is re-clustered on the configured schedule.
-    if (align && frozen && !dominant.defined())
-      dominant = selectDominant(frozen_pool_features, cfg_.cluster, static_cast<uint64_t>(cfg_.train.seed));
-    else if (align && !frozen && (!dominant.defined() || (every > 0 && (epoch - 1) % every == 0)))
-      dominant = selectDominant(embed(pool), cfg_.cluster, static_cast<uint64_t>(cfg_.train.seed) + epoch);
+    if (align) dominant = dominantSet(data, epoch, dominant);
+    SHIFTAD_CHECK(!align || dominant.size(0) > 0, "the dominant set of the pool is empty");
 
     net_->train();
+    if (alignment.discriminator) alignment.discriminator->train();
     const auto order = torch::randperm(n, gen_, torch::kLong);
     double sum_loss = 0, sum_svdd = 0, sum_align = 0;
     int steps = 0;
@@ -118,16 +177,23 @@ void Trainer::fit(const torch::Tensor& source, const torch::Tensor& pool, const 
         // replacement when the set is smaller than the batch).
         const auto pick = torch::randint(dominant.size(0), {idx.size(0)}, gen_, torch::kLong);
         auto xt = trainingView(pool.index_select(0, dominant.index_select(0, pick)));
-        auto z = net_->forward(torch::cat({xs, xt}));
-        auto zs = z.slice(0, 0, xs.size(0));
-        auto zt = z.slice(0, xs.size(0));
+        torch::Tensor xn;
+        if (data.negatives.defined() && data.negatives.size(0) > 0) {
+          const auto neg = torch::randint(data.negatives.size(0), {idx.size(0)}, gen_, torch::kLong);
+          xn = trainingView(data.negatives.index_select(0, neg));
+        }
+        auto z = forward(xn.defined() ? torch::cat({xs, xt, xn}) : torch::cat({xs, xt}));
+        const int64_t bs = xs.size(0), bt = xt.size(0);
+        auto zs = z.slice(0, 0, bs);
+        auto zt = z.slice(0, bs, bs + bt);
+        auto zn = xn.defined() ? z.slice(0, bs + bt) : torch::Tensor();
         // The dominant cluster is taken as target-normal: optionally it is also pulled
         // to c (cosine-only alignment leaves its feature norms free to grow).
-        svdd = losses::deepSvddLoss(cfg_.align.svdd_on_target ? z : zs, center_);
-        align_term = losses::infoNceLoss(zs, zt, cfg_.align.tau);
+        svdd = losses::deepSvddLoss(cfg_.align.svdd_on_target ? z.slice(0, 0, bs + bt) : zs, center_);
+        align_term = alignment(zs, zt, zn, static_cast<double>(step_count) / total_steps);
         loss = svdd + cfg_.align.lambda * align_term;
       } else {
-        svdd = losses::deepSvddLoss(net_->forward(xs), center_);
+        svdd = losses::deepSvddLoss(forward(xs), center_);
         loss = svdd;
       }
       opt.zero_grad();
@@ -137,6 +203,10 @@ void Trainer::fit(const torch::Tensor& source, const torch::Tensor& pool, const 
       sum_svdd += svdd.item<double>();
       sum_align += align_term.item<double>();
       ++steps;
+      ++step_count;
+      SHIFTAD_CHECK(std::isfinite(sum_loss),
+                    "training diverged: the loss is {} at epoch {}, step {}; lower train.lr or align.lambda",
+                    loss.item<double>(), epoch, steps);
     }
     EpochStats st;
     st.epoch = epoch;
@@ -146,8 +216,6 @@ void Trainer::fit(const torch::Tensor& source, const torch::Tensor& pool, const 
     st.dominant_size = align ? dominant.size(0) : 0;
     st.dominant_share = align ? static_cast<double>(dominant.size(0)) / pool.size(0) : 0.0;
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    SHIFTAD_CHECK(std::isfinite(st.loss), "training diverged: loss is {} at epoch {}; lower train.lr or align.lambda",
-                  st.loss, epoch);
     if (on_epoch) on_epoch(st, align ? dominant : torch::empty({0}, torch::kLong));
   }
 }

@@ -26,36 +26,49 @@ struct EpochStats {
 /// Called after each epoch with its stats and the pool indices (int64) aligned in it.
 using EpochCallback = std::function<void(const EpochStats&, const torch::Tensor& dominant)>;
 
-/// The dominant set of the pool (paper Eq. 6-7): indices of the members of the largest
-/// cluster of `features` (cluster.space = none: every index).
+/// What fit() trains on. Every set is either uint8 images N x 3 x R x R (R = resize
+/// side) or, when F's whole trunk is frozen, float trunk features N x D (only the head
+/// runs). All sets use the same kind.
+struct TrainingData {
+  torch::Tensor source;       ///< the normals Deep SVDD is fit on (2+ rows)
+  torch::Tensor pool;         ///< the unlabeled target pool (or the few-shot normals); may be empty
+  torch::Tensor pool_frozen;  ///< Φ's features of the pool rows (cluster.space = frozen)
+  torch::Tensor negatives;    ///< extra InfoNCE negatives (few-shot pseudo-anomalies); may be undefined
+};
+
+/// The dominant set of the pool (paper Eq. 6-7): indices (int64, ascending) of the
+/// members of the largest cluster of `features` (cluster.space = none: every index),
+/// optionally trimmed to the cluster.keep_fraction closest to its centroid.
 torch::Tensor selectDominant(const torch::Tensor& features, const ClusterConfig& cfg, uint64_t seed);
 
 class Trainer {
  public:
   Trainer(const Config& cfg, std::shared_ptr<models::FeatureExtractor> net);
+  ~Trainer();
 
-  /// Deep SVDD center from F's initial features of the (un-augmented) source images.
-  void initCenter(const torch::Tensor& source_images);
+  /// Deep SVDD center from F's initial features of the (un-augmented) source.
+  void initCenter(const torch::Tensor& source);
 
-  /// Train for cfg.train.epochs. Images are uint8 N x 3 x R x R (R = resize side).
-  /// `pool` may be empty when alignment is off. `frozen_pool_features` (rows = pool
-  /// images): Φ's features, required when cluster.space = frozen; clustered once.
-  void fit(const torch::Tensor& source_images, const torch::Tensor& pool_images, const EpochCallback& on_epoch = {},
-           const torch::Tensor& frozen_pool_features = {});
+  /// Train for cfg.train.epochs.
+  void fit(const TrainingData& data, const EpochCallback& on_epoch = {});
 
-  /// F's features of uint8 images (eval mode, center crop, batched, no grad).
-  torch::Tensor embed(const torch::Tensor& images);
+  /// F's features (eval mode, center crop, batched, no grad) of uint8 images, or of
+  /// trunk features (head only).
+  torch::Tensor embed(const torch::Tensor& inputs);
 
-  /// Anomaly scores ||F(x) - c||^2 of uint8 images.
-  torch::Tensor score(const torch::Tensor& images);
+  /// Anomaly scores ||F(x) - c||^2 (images or trunk features, as embed()).
+  torch::Tensor score(const torch::Tensor& inputs);
 
   const torch::Tensor& center() const { return center_; }
   void setCenter(const torch::Tensor& c) { center_ = c; }
   models::FeatureExtractor& net() { return *net_; }
 
  private:
-  torch::Tensor trainingView(const torch::Tensor& images);  ///< augmented or center-cropped, normalized
-  torch::Tensor evalView(const torch::Tensor& images);      ///< center-cropped, normalized
+  struct Alignment;
+  torch::Tensor forward(const torch::Tensor& inputs);
+  torch::Tensor trainingView(const torch::Tensor& inputs);  ///< augmented or center-cropped, normalized
+  torch::Tensor evalView(const torch::Tensor& inputs);      ///< center-cropped, normalized
+  torch::Tensor dominantSet(const TrainingData& data, int epoch, const torch::Tensor& previous);
 
   Config cfg_;
   std::shared_ptr<models::FeatureExtractor> net_;

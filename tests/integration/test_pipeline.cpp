@@ -259,3 +259,45 @@ TEST(Pipeline, ClassifyPutsTheExpectedImagenetClassFirst) {
     EXPECT_NE(r.output.find(label), std::string::npos) << image << ": " << r.output;
   }
 }
+
+namespace {
+
+/// Train `cfg` + overrides for one epoch and evaluate it; every loss and the AUROC
+/// must be finite.
+void trainsAndEvaluates(const std::vector<std::string>& overrides, const std::string& what) {
+  TempDir tmp;
+  auto base = tinyConfig("circle");
+  base.train.epochs = 1;
+  base.encoder.cache_dir = tmp / "cache";
+  const auto cfg = shiftad::parseConfig(shiftad::dumpConfig(base), overrides, what);
+  shiftad::train(cfg, tmp / "run");
+  std::ifstream metrics(fs::path(tmp / "run") / "metrics.jsonl");
+  std::string line;
+  while (std::getline(metrics, line))  // NaN and infinities are written as null
+    EXPECT_EQ(line.find("null"), std::string::npos) << what << ": " << line;
+  const auto r = shiftad::evaluate(tmp / "run", cfg);
+  EXPECT_TRUE(r.auroc >= 0.0 && r.auroc <= 1.0) << what << ": AUROC " << r.auroc;
+  EXPECT_GT(r.normal, 0) << what;
+}
+
+}  // namespace
+
+TEST(Pipeline, EveryVariantTrainsAndEvaluates) {
+  for (const auto& v : shiftad::variants()) {
+    auto o = shiftad::variantOverrides(v.name);
+    o.push_back("data.target_labels=true");  // oracle and few_shot read labels, explicitly allowed here
+    o.push_back("encoder.type=backbone");    // Φ = F's own (random) initial trunk
+    trainsAndEvaluates(o, v.name);
+  }
+}
+
+TEST(Pipeline, EveryClusteringAndAlignmentMethodTrains) {
+  for (const char* m : {"cluster.method=gmm", "cluster.method=meanshift", "cluster.keep_fraction=0.5"})
+    trainsAndEvaluates({m}, m);
+  for (const char* m : {"align.method=mmd", "align.method=adversarial"}) trainsAndEvaluates({m}, m);
+}
+
+TEST(Pipeline, FrozenTrunkTrainsTheHeadOnCachedFeatures) {
+  trainsAndEvaluates({"model.freeze=-1", "model.head=mlp", "cluster.space=frozen", "encoder.type=backbone"},
+                     "head only");
+}

@@ -123,3 +123,28 @@ TEST(Config, DocsConfigMdIsTheGeneratedTable) {
   EXPECT_NE(text.find(shiftad::configDocMarkdown()), std::string::npos)
       << "docs/config.md is stale: regenerate the table with `build/shiftad config --doc`";
 }
+
+TEST(Config, VariantsAreOverridesThatParse) {
+  for (const auto& v : shiftad::variants()) {
+    auto o = shiftad::variantOverrides(v.name);
+    EXPECT_EQ(o.back(), "run.variant=" + v.name);
+    // Variants that read target labels need them allowed explicitly, and the frozen ones an encoder.
+    o.push_back("data.target_labels=true");
+    o.push_back("encoder.type=backbone");
+    const Config c = parseConfig("", o);
+    EXPECT_EQ(c.run.variant, v.name);
+  }
+  EXPECT_EQ(parseConfig("", shiftad::variantOverrides("source_only")).align.method, "none");
+  const auto msg = errorOf([] { shiftad::variantOverrides("sauce_only"); });
+  EXPECT_NE(msg.find("sauce_only"), std::string::npos);
+  EXPECT_NE(msg.find("source_only"), std::string::npos);
+}
+
+TEST(Config, TargetLabelsAreNeverReadUnlessAllowed) {
+  auto msg = errorOf([] { parseConfig("", shiftad::variantOverrides("oracle")); });
+  EXPECT_NE(msg.find("data.target_labels"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("", {"fewshot.k=3"}); });
+  EXPECT_NE(msg.find("data.target_labels"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("", {"score.method=frozen_mean"}); });
+  EXPECT_NE(msg.find("encoder.type"), std::string::npos) << msg;
+}

@@ -25,10 +25,13 @@ Matrix toMatrix(const torch::Tensor& t) {
 
 /// Paper Eq. 8-9 literally: z = [zs; zt], sim = cosine similarity,
 /// l(i, j) = -log(exp(sim_ij / tau) / sum_{k != i} exp(sim_ik / tau)), mean over the 2n rows.
-double naiveInfoNce(const Matrix& zs, const Matrix& zt, double tau) {
+/// `negatives` are appended to z but are never an anchor i: they only add terms to
+/// every denominator.
+double naiveInfoNce(const Matrix& zs, const Matrix& zt, double tau, const Matrix& negatives = {}) {
   Matrix z = zs;
   z.insert(z.end(), zt.begin(), zt.end());
   const size_t m = z.size(), n = zs.size();
+  z.insert(z.end(), negatives.begin(), negatives.end());
   auto cosine = [&](size_t a, size_t b) {
     double dot = 0, na = 0, nb = 0;
     for (size_t k = 0; k < z[a].size(); ++k) {
@@ -42,7 +45,7 @@ double naiveInfoNce(const Matrix& zs, const Matrix& zt, double tau) {
   for (size_t i = 0; i < m; ++i) {
     const size_t j = i < n ? i + n : i - n;
     double denom = 0;
-    for (size_t k = 0; k < m; ++k)
+    for (size_t k = 0; k < z.size(); ++k)
       if (k != i) denom += std::exp(cosine(i, k) / tau);
     total += -std::log(std::exp(cosine(i, j) / tau) / denom);
   }
@@ -132,6 +135,16 @@ TEST(Losses, InfoNceMatchesNaiveFormula) {
     EXPECT_NEAR(lo::infoNceLoss(zs.to(torch::kFloat), zt.to(torch::kFloat), tau).item<double>(), expected,
                 1e-5 * std::max(1.0, expected) / tau)
         << tau;
+  }
+}
+
+TEST(Losses, InfoNceWithNegativesMatchesNaiveFormula) {
+  const auto zs = fixedFeatures(4, 3, 0.0), zt = fixedFeatures(4, 3, 0.5), zn = fixedFeatures(3, 3, 1.3);
+  for (double tau : {1.0, 0.2}) {
+    const double expected = naiveInfoNce(toMatrix(zs), toMatrix(zt), tau, toMatrix(zn));
+    EXPECT_NEAR(lo::infoNceLoss(zs, zt, tau, zn).item<double>(), expected, 1e-10) << "tau " << tau;
+    // More negatives can only enlarge the denominators.
+    EXPECT_GT(expected, naiveInfoNce(toMatrix(zs), toMatrix(zt), tau));
   }
 }
 

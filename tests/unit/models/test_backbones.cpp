@@ -28,7 +28,7 @@ void expectOnlyHeadMissing(const io::LoadReport& r) {
   EXPECT_TRUE(r.unexpected.empty()) << r.unexpected.front();
   EXPECT_TRUE(r.mismatched.empty()) << r.mismatched.front();
   // Only our bias-free head is not in torchvision's state dict.
-  EXPECT_EQ(r.missing, (std::vector<std::string>{"head.weight"}));
+  EXPECT_EQ(r.missing, (std::vector<std::string>{"head.0.weight"}));
 }
 
 }  // namespace

@@ -1,0 +1,174 @@
+#include "api/Features.h"
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "io/FeatureCache.h"
+#include "models/FeatureExtractor.h"
+#include "models/FrozenEncoder.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad::api {
+namespace {
+
+constexpr int64_t kBatch = 64;
+
+/// Per key (an encoder id, or an image side), per file: its row (undefined when the
+/// file is unreadable).
+struct Memory {
+  std::mutex mutex;
+  std::map<std::string, std::unordered_map<std::string, torch::Tensor>> rows;
+};
+
+Memory& memory() {
+  static Memory m;
+  return m;
+}
+
+/// The rows of `paths` under `key` if every one is in memory.
+bool recall(const std::string& key, const std::vector<std::string>& paths, FeatureSet& out) {
+  std::lock_guard<std::mutex> lock(memory().mutex);
+  const auto it = memory().rows.find(key);
+  if (it == memory().rows.end()) return false;
+  std::vector<torch::Tensor> rows;
+  for (const auto& p : paths) {
+    const auto r = it->second.find(p);
+    if (r == it->second.end()) return false;
+    if (r->second.defined()) {
+      rows.push_back(r->second);
+      out.paths.push_back(p);
+    } else {
+      out.skipped.push_back(p);
+    }
+  }
+  out.features = rows.empty() ? torch::Tensor() : torch::stack(rows);
+  return true;
+}
+
+void remember(const std::string& key, const std::vector<std::string>& paths, const io::FeatureRows& rows) {
+  std::lock_guard<std::mutex> lock(memory().mutex);
+  auto& m = memory().rows[key];
+  const auto valid = rows.valid.to(torch::kUInt8).contiguous();
+  for (size_t i = 0; i < paths.size(); ++i)
+    m[paths[i]] = valid[static_cast<int64_t>(i)].item<uint8_t>() ? rows.features[static_cast<int64_t>(i)] : torch::Tensor();
+}
+
+/// Rows of every path, unreadable ones as zeros and marked invalid.
+io::FeatureRows expandRows(const FeatureSet& set, const std::vector<std::string>& paths, int64_t dim) {
+  std::unordered_map<std::string, int64_t> index;
+  for (size_t i = 0; i < set.paths.size(); ++i) index[set.paths[i]] = static_cast<int64_t>(i);
+  const auto n = static_cast<int64_t>(paths.size());
+  const auto options = set.features.defined() ? set.features.options() : torch::TensorOptions(torch::kFloat);
+  io::FeatureRows rows{torch::zeros({n, dim}, options), torch::zeros({n}, torch::kUInt8)};
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const auto it = index.find(paths[i]);
+    if (it == index.end()) continue;
+    rows.features[static_cast<int64_t>(i)] = set.features[it->second];
+    rows.valid[static_cast<int64_t>(i)] = 1;
+  }
+  return rows;
+}
+
+/// Memory, then the disk cache, then `compute` on the decoded images.
+FeatureSet features(const Config& cfg, const std::string& id, const std::vector<std::string>& paths, int side,
+                    const std::string& interpolation, const std::function<torch::Tensor(const torch::Tensor&)>& compute) {
+  FeatureSet out;
+  if (recall(id, paths, out)) return out;
+  const auto rows = io::cachedFeatureRows(cfg.encoder.cache_dir, id, paths, [&] {
+    const auto images = loadImagesOnce(paths, side, interpolation);
+    spdlog::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
+    const auto f = compute(images.images);
+    return expandRows(FeatureSet{f, images.paths, images.skipped}, paths, f.size(1));
+  });
+  remember(id, paths, rows);
+  SHIFTAD_CHECK(recall(id, paths, out), "internal: features not remembered");
+  return out;
+}
+
+/// What determines F's initial trunk: architecture, weights file, preprocessing.
+std::string trunkId(const Config& cfg) {
+  const auto& m = cfg.model;
+  std::string weights = "random:seed" + std::to_string(cfg.train.seed);
+  if (!m.weights.empty())
+    weights = fmt::format("{}:{}:{}", fs::absolute(m.weights).string(), fs::file_size(m.weights),
+                          fs::last_write_time(m.weights).time_since_epoch().count());
+  const int side = cfg.data.resize > 0 ? cfg.data.resize : cfg.data.image_size;
+  return fmt::format("trunk:{}:{}:{}:w{}:{}:{}:{}:{}:{}", m.arch, m.padding, weights, m.width, side,
+                     cfg.data.interpolation, cfg.data.image_size, fmt::join(cfg.data.mean, ","),
+                     fmt::join(cfg.data.std, ","));
+}
+
+}  // namespace
+
+data::ImageBatch loadImagesOnce(const std::vector<std::string>& paths, int side, const std::string& interpolation) {
+  const std::string key = "images:" + std::to_string(side) + ":" + interpolation;
+  FeatureSet known;
+  if (!recall(key, paths, known)) {
+    std::vector<std::string> missing;
+    {
+      std::lock_guard<std::mutex> lock(memory().mutex);
+      auto& m = memory().rows[key];
+      for (const auto& p : paths)
+        if (!m.count(p)) missing.push_back(p);
+    }
+    auto loaded = data::loadImages(missing, side, 0, data::parseInterpolation(interpolation));
+    const auto flat = loaded.images.reshape({loaded.images.size(0), -1});
+    remember(key, missing, expandRows(FeatureSet{flat, loaded.paths, loaded.skipped}, missing, flat.size(1)));
+    known = {};
+    recall(key, paths, known);
+  }
+  data::ImageBatch out{torch::empty({0, 3, side, side}, torch::kByte), known.paths, known.skipped};
+  if (known.features.defined()) out.images = known.features.to(torch::kByte).reshape({-1, 3, side, side});
+  return out;
+}
+
+void clearInputMemory() {
+  std::lock_guard<std::mutex> lock(memory().mutex);
+  memory().rows.clear();
+}
+
+torch::Tensor trunkFeaturesOf(const Config& cfg, const torch::Tensor& images) {
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));  // random trunks: the one training builds
+  ModelConfig mc = cfg.model;
+  mc.freeze = 0;
+  auto net = models::makeFeatureExtractor(mc);
+  net->eval();
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images.size(0); i += kBatch) {
+    const auto x = images.slice(0, i, std::min(i + kBatch, images.size(0)));
+    out.push_back(net->trunk(data::normalize(data::centerCrop(x, cfg.data.image_size), cfg.data.mean, cfg.data.std)));
+  }
+  return out.empty() ? torch::empty({0, net->trunkDim()}) : torch::cat(out);
+}
+
+FeatureSet trunkFeatures(const Config& cfg, const std::vector<std::string>& paths) {
+  const int side = cfg.data.resize > 0 ? cfg.data.resize : cfg.data.image_size;
+  return features(cfg, trunkId(cfg), paths, side, cfg.data.interpolation, [&](const torch::Tensor& images) {
+    return trunkFeaturesOf(cfg, images);
+  });
+}
+
+FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& paths) {
+  FeatureSet out;
+  if (cfg.encoder.type == "backbone") {
+    out = trunkFeatures(cfg, paths);
+  } else {
+    auto encoder = models::makeFrozenEncoder(cfg.encoder);
+    SHIFTAD_CHECK(encoder != nullptr, "the frozen encoder is needed but encoder.type is 'none'");
+    out = features(cfg, encoder->id(), paths, cfg.encoder.image_size, "bilinear",
+                   [&](const torch::Tensor& images) { return encoder->encode(images); });
+  }
+  if (cfg.encoder.l2_normalize && out.features.defined())
+    out.features = torch::nn::functional::normalize(out.features, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  return out;
+}
+
+}  // namespace shiftad::api

@@ -1,0 +1,44 @@
+// Inputs computed once per image: decoded images, F's pretrained trunk features
+// (training the head alone, model.freeze: -1) and the frozen encoder Φ's features.
+// Features are cached on disk (io/FeatureCache) and, within a process, in memory per
+// image, so a benchmark that trains on many subsets of the same domains decodes and
+// embeds each image once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "data/ImageTensors.h"
+#include "shiftad/Config.h"
+
+namespace shiftad::api {
+
+/// Features of image files: rows in the order of `paths`, unreadable files left out.
+struct FeatureSet {
+  torch::Tensor features;            ///< N x D float
+  std::vector<std::string> paths;    ///< the rows' files
+  std::vector<std::string> skipped;  ///< unreadable files
+};
+
+/// F's initial trunk features (model.arch + model.weights, data.* preprocessing, eval
+/// mode). With random weights the key includes train.seed.
+FeatureSet trunkFeatures(const Config& cfg, const std::vector<std::string>& paths);
+
+/// The same for uint8 images that have no files (e.g. pseudo-anomalies); not cached.
+torch::Tensor trunkFeaturesOf(const Config& cfg, const torch::Tensor& images);
+
+/// Φ's features (encoder.*), L2-normalized when encoder.l2_normalize. encoder.type
+/// backbone is F's initial trunk (trunkFeatures).
+FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& paths);
+
+/// data::loadImages (interpolation: data.interpolation), remembering every decoded
+/// image for the rest of the process.
+data::ImageBatch loadImagesOnce(const std::vector<std::string>& paths, int side,
+                                const std::string& interpolation = "bilinear");
+
+/// Forget the in-memory images and features (the disk cache stays).
+void clearInputMemory();
+
+}  // namespace shiftad::api

@@ -1,0 +1,91 @@
+#include "config/Suite.h"
+
+#include <filesystem>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/Error.h"
+#include "shiftad/Config.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad {
+namespace {
+
+const std::vector<std::string> kKeys = {"suite", "description", "root", "directions", "classes", "seeds",
+                                        "variants", "config", "model_selection", "quick"};
+
+template <typename T>
+std::vector<T> list(const YAML::Node& n, const std::string& key, const std::string& origin) {
+  SHIFTAD_CHECK(n.IsSequence(), "{}: '{}' must be a list", origin, key);
+  std::vector<T> out;
+  try {
+    for (const auto& e : n) out.push_back(e.as<T>());
+  } catch (const YAML::Exception& e) {
+    SHIFTAD_THROW("{}: '{}' has an entry of the wrong type: {}", origin, key, e.msg);
+  }
+  return out;
+}
+
+void apply(Suite& s, const YAML::Node& root, const std::string& origin, bool top) {
+  for (const auto& kv : root) {
+    const auto key = kv.first.as<std::string>();
+    SHIFTAD_CHECK(std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end() && (top || key != "quick"),
+                  "{}: unknown suite key '{}'", origin, key);
+    const auto& v = kv.second;
+    if (key == "suite") s.name = v.as<std::string>();
+    if (key == "description") s.description = v.as<std::string>();
+    if (key == "root") s.root = v.as<std::string>();
+    if (key == "model_selection") s.model_selection = v.as<std::string>();
+    if (key == "classes") s.classes = list<std::string>(v, key, origin);
+    if (key == "seeds") s.seeds = list<int>(v, key, origin);
+    if (key == "variants") s.variants = list<std::string>(v, key, origin);
+    if (key == "config") {
+      YAML::Emitter e;
+      e << v;
+      s.config_yaml = e.c_str();
+    }
+    if (key == "directions") {
+      s.directions.clear();
+      for (const auto& d : list<std::vector<std::string>>(v, key, origin)) {
+        SHIFTAD_CHECK(d.size() == 2, "{}: each direction is [source, target]", origin);
+        s.directions.emplace_back(d[0], d[1]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string suitesDir() { return SHIFTAD_SUITES_DIR; }
+
+Suite loadSuite(const std::string& name_or_path, bool quick) {
+  std::string path = name_or_path;
+  if (!fs::exists(path)) path = (fs::path(suitesDir()) / (name_or_path + ".yaml")).string();
+  if (!fs::exists(path)) {
+    std::string known;
+    for (const auto& e : fs::directory_iterator(suitesDir()))
+      if (e.path().extension() == ".yaml") known += (known.empty() ? "" : ", ") + e.path().stem().string();
+    SHIFTAD_THROW("suite '{}' is neither a file nor a shipped suite; shipped: {}", name_or_path, known);
+  }
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    SHIFTAD_THROW("{}: invalid YAML: {}", path, e.what());
+  }
+  SHIFTAD_CHECK(root.IsMap(), "{}: a suite is a mapping (suite, root, directions, ...)", path);
+  Suite s;
+  s.model_selection = "none: every run trains for the fixed train.epochs; no target label is looked at";
+  apply(s, root, path, true);
+  if (quick && root["quick"]) apply(s, root["quick"], path + " (quick)", false);
+  SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", path);
+  SHIFTAD_CHECK(!s.directions.empty(), "{}: 'directions' is empty", path);
+  SHIFTAD_CHECK(!s.seeds.empty(), "{}: 'seeds' is empty", path);
+  SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);
+  for (const auto& v : s.variants) variantOverrides(v);  // unknown names fail here, listing the known ones
+  parseConfig(s.config_yaml, {}, path + " config");      // so a bad key fails before any run
+  return s;
+}
+
+}  // namespace shiftad

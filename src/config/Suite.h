@@ -1,0 +1,32 @@
+// Benchmark suites: which directions, classes, seeds and variants to run, on which
+// data, with which config. Shipped as YAML files under suites/. Torch-free.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace shiftad {
+
+struct Suite {
+  std::string name;
+  std::string description;
+  std::string root;                                            ///< ImageFolder root of the data
+  std::vector<std::pair<std::string, std::string>> directions;  ///< (source, target) domains
+  std::vector<std::string> classes;                            ///< empty: every class of the source domain
+  std::vector<int> seeds;                                      ///< split and training seeds
+  std::vector<std::string> variants;                           ///< variant names (shiftad variants)
+  std::string config_yaml;                                     ///< the config applied to every run (YAML text)
+  std::string model_selection;                                 ///< how models are selected, for the report
+};
+
+/// Load `name_or_path`: a YAML file, or the name of one shipped under suites/. With
+/// `quick`, the file's `quick:` section (same keys) replaces the corresponding keys.
+/// Throws shiftad::Error naming the file and the key for bad content; the config part
+/// is validated by parsing it.
+Suite loadSuite(const std::string& name_or_path, bool quick);
+
+/// Where the shipped suites are (the source tree's suites/ folder).
+std::string suitesDir();
+
+}  // namespace shiftad
