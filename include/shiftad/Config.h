@@ -41,6 +41,8 @@ struct ModelConfig {
   std::string head = "linear";     ///< linear | mlp (bias-free)
   int head_hidden = 512;           ///< mlp head: hidden width
   int freeze = 0;                  ///< leading trunk stages frozen (-1: the whole trunk; head on cached features)
+  std::string head_init = "random";  ///< random | pca (first head layer = top principal directions; needs freeze -1)
+  bool trunk_l2 = false;           ///< L2-normalize the trunk features before the head (cosine geometry)
 };
 
 /// The frozen visual encoder Φ whose space the target pool is clustered in.

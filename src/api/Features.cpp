@@ -76,16 +76,33 @@ io::FeatureRows expandRows(const FeatureSet& set, const std::vector<std::string>
   return rows;
 }
 
-/// Memory, then the disk cache, then `compute` on the decoded images.
+/// Memory, then the disk cache, then `compute` on the decoded images that are not in
+/// memory yet.
 FeatureSet features(const Config& cfg, const std::string& id, const std::vector<std::string>& paths, int side,
                     const std::string& interpolation, const std::function<torch::Tensor(const torch::Tensor&)>& compute) {
   FeatureSet out;
   if (recall(id, paths, out)) return out;
   const auto rows = io::cachedFeatureRows(cfg.encoder.cache_dir, id, paths, [&] {
-    const auto images = loadImagesOnce(paths, side, interpolation);
+    std::vector<std::string> missing;
+    {
+      std::lock_guard<std::mutex> lock(memory().mutex);
+      auto& m = memory().rows[id];
+      for (const auto& p : paths)
+        if (!m.count(p)) missing.push_back(p);
+    }
+    const auto images = loadImagesOnce(missing, side, interpolation);
     spdlog::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
-    const auto f = compute(images.images);
-    return expandRows(FeatureSet{f, images.paths, images.skipped}, paths, f.size(1));
+    if (!images.paths.empty()) {
+      const auto f = compute(images.images);
+      remember(id, missing, expandRows(FeatureSet{f, images.paths, images.skipped}, missing, f.size(1)));
+    } else {
+      remember(id, missing, io::FeatureRows{torch::zeros({static_cast<int64_t>(missing.size()), 1}),
+                                            torch::zeros({static_cast<int64_t>(missing.size())}, torch::kUInt8)});
+    }
+    FeatureSet all;
+    SHIFTAD_CHECK(recall(id, paths, all), "internal: features not remembered");
+    const int64_t dim = all.features.defined() ? all.features.size(1) : 1;
+    return expandRows(all, paths, dim);
   });
   remember(id, paths, rows);
   SHIFTAD_CHECK(recall(id, paths, out), "internal: features not remembered");

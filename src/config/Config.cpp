@@ -158,6 +158,8 @@ const std::vector<KeySpec>& schema() {
       intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024, "small_cnn: channels of the first convolution stage (doubled per stage)"),
       stringKey("model.head", SHIFTAD_FIELD(model.head), {"linear", "mlp"}, "F's bias-free head on the pooled trunk features: linear, or mlp (linear, LeakyReLU, linear)"),
       intKey("model.head_hidden", SHIFTAD_FIELD(model.head_hidden), 1, 65536, "mlp head: hidden width"),
+      stringKey("model.head_init", SHIFTAD_FIELD(model.head_init), {"random", "pca"}, "initialisation of the head's first layer: random (torch default), or pca: its rows are the top principal directions of the initial trunk features of the source and the unlabeled pool, so F starts as a distance-preserving projection of the pretrained geometry (needs model.freeze: -1)"),
+      boolKey("model.trunk_l2", SHIFTAD_FIELD(model.trunk_l2), "L2-normalize the pooled trunk features before the head (the cosine geometry in which frozen features compare best)"),
       intKey("model.freeze", SHIFTAD_FIELD(model.freeze), -1, 1000, "leading trunk stages of F that are frozen (no gradient, BatchNorm statistics kept); -1: the whole trunk, so only the head trains, on trunk features computed once and cached (no augmentation)"),
       // encoder
       stringKey("encoder.type", SHIFTAD_FIELD(encoder.type), {"none", "torchscript", "backbone"}, "the frozen encoder Φ used by cluster.space: frozen and score.method: frozen_* (torchscript: any torch.jit module mapping N x 3 x S x S images to N x D; backbone: F's own pretrained trunk before training, model.arch + model.weights, at data.* preprocessing)"),
@@ -178,7 +180,7 @@ const std::vector<KeySpec>& schema() {
       floatKey("cluster.quantile", SHIFTAD_FIELD(cluster.quantile), 1e-3, 1.0, false, "meanshift: quantile of the nearest-neighbour distances for the bandwidth estimate"),
       floatKey("cluster.keep_fraction", SHIFTAD_FIELD(cluster.keep_fraction), 0.01, 1.0, false, "keep only this share of the dominant cluster, its members closest to the centroid (1: all, as the paper)"),
       // align
-      stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "mmd", "adversarial", "none"}, "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel MMD, adversarial (domain discriminator behind gradient reversal); none: source-only Deep SVDD"),
+      stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "mmd", "adversarial", "prototype", "none"}, "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel MMD, adversarial (domain discriminator behind gradient reversal), prototype (Deep SVDD of the dominant-cluster batch: pulls it to c without pushing normals apart); none: source-only Deep SVDD"),
       floatKey("align.lambda", SHIFTAD_FIELD(align.lambda), 0.0, kInf, false, "weight of the alignment loss (L = L_DSVDD + lambda * L_align)"),
       floatKey("align.tau", SHIFTAD_FIELD(align.tau), 1e-4, 100.0, false, "InfoNCE temperature"),
       boolKey("align.svdd_on_target", SHIFTAD_FIELD(align.svdd_on_target), "also apply the Deep SVDD term to the aligned (dominant-cluster) target samples; the paper applies it to source only (false). See docs/method.md"),
@@ -308,6 +310,9 @@ void validateConfig(const Config& cfg) {
   SHIFTAD_CHECK(cfg.train.on == "source" || cfg.data.target_labels,
                 "config: train.on: target_normals (the oracle) reads target labels; set data.target_labels: true to "
                 "allow it explicitly");
+  SHIFTAD_CHECK(cfg.model.head_init == "random" || cfg.model.freeze == -1,
+                "config: model.head_init: {} is computed from cached trunk features; set model.freeze: -1",
+                cfg.model.head_init);
   SHIFTAD_CHECK(cfg.fewshot.k == 0 || cfg.data.target_labels,
                 "config: fewshot.k = {} reads the labels of k target images; set data.target_labels: true to allow it "
                 "explicitly",

@@ -31,6 +31,21 @@ void FeatureExtractor::buildHead(int64_t trunk_dim, int64_t embedding_dim, const
   embedding_dim_ = embedding_dim;
 }
 
+torch::Tensor FeatureExtractor::head(const torch::Tensor& trunk_features) {
+  if (!trunk_l2_) return head_->forward(trunk_features);
+  return head_->forward(torch::nn::functional::normalize(trunk_features, torch::nn::functional::NormalizeFuncOptions().dim(1)));
+}
+
+void FeatureExtractor::initHeadRows(const torch::Tensor& directions) {
+  auto& w = head_->ptr(0)->as<torch::nn::Linear>()->weight;
+  torch::NoGradGuard ng;
+  const int64_t rows = std::min(w.size(0), directions.size(0));
+  SHIFTAD_CHECK(directions.dim() == 2 && directions.size(1) == w.size(1),
+                "head initialisation: {} x {} directions for a {} x {} layer", directions.size(0),
+                directions.dim() == 2 ? directions.size(1) : 0, w.size(0), w.size(1));
+  w.slice(0, 0, rows).copy_(directions.slice(0, 0, rows));
+}
+
 void FeatureExtractor::freeze(int n) {
   const auto all = stages();
   const int count = static_cast<int>(all.size());
@@ -133,6 +148,7 @@ std::shared_ptr<FeatureExtractor> makeFeatureExtractor(const ModelConfig& cfg) {
     loadBackbone(*net, weights, cfg.weights, weightsPrefix(cfg.arch));
   }
   if (cfg.freeze != 0) net->freeze(cfg.freeze);
+  net->setTrunkL2(cfg.trunk_l2);
   return net;
 }
 
@@ -144,6 +160,7 @@ std::shared_ptr<FeatureExtractor> loadFeatureExtractor(const ModelConfig& cfg, c
   auto net = makeArchitecture(arch, nullptr);
   io::loadIntoModule(*net, checkpoint, "", /*strict=*/true);
   if (cfg.freeze != 0) net->freeze(cfg.freeze);
+  net->setTrunkL2(cfg.trunk_l2);
   return net;
 }
 

@@ -42,7 +42,12 @@ class FeatureExtractor : public torch::nn::Module {
   /// F(x) = head(trunk(x)).
   torch::Tensor forward(torch::Tensor images) { return head(trunk(images)); }
   /// The head alone, on trunk features (training on cached features).
-  torch::Tensor head(const torch::Tensor& trunk_features) { return head_->forward(trunk_features); }
+  torch::Tensor head(const torch::Tensor& trunk_features);
+  /// L2-normalize trunk features before the head (model.trunk_l2).
+  void setTrunkL2(bool on) { trunk_l2_ = on; }
+  /// Set the first head layer's rows to `directions` (embedding x trunkDim for a
+  /// linear head; hidden x trunkDim for an mlp head).
+  void initHeadRows(const torch::Tensor& directions);
   int64_t embeddingDim() const { return embedding_dim_; }
 
   /// Freeze the first `n` stages (-1: the whole trunk): no gradients, and their
@@ -61,6 +66,7 @@ class FeatureExtractor : public torch::nn::Module {
   torch::nn::Sequential head_{nullptr};
   int64_t embedding_dim_ = 0;
   int frozen_ = 0;
+  bool trunk_l2_ = false;
 };
 
 /// Build F from the config: random initialisation (seeded by the global torch seed),

@@ -31,13 +31,14 @@ struct Trainer::Alignment {
 
   /// `progress` in [0, 1]: share of training done (the gradient-reversal schedule).
   torch::Tensor operator()(const torch::Tensor& zs, const torch::Tensor& zt, const torch::Tensor& negatives,
-                           double progress) {
+                           double progress, const torch::Tensor& center) {
     const auto& m = cfg_.align.method;
+    if (m == "prototype") return losses::deepSvddLoss(zt, center);
     if (m == "infonce") return losses::infoNceLoss(zs, zt, cfg_.align.tau, negatives);
     if (m == "mmd") return losses::mmdLoss(zs, zt, losses::MmdParams{});
     if (m == "adversarial")
       return losses::adversarialLoss(discriminator, zs, zt, losses::grlCoefficient(progress));
-    SHIFTAD_THROW("align.method '{}' is unknown; available: infonce, mmd, adversarial, none", m);
+    SHIFTAD_THROW("align.method '{}' is unknown; available: infonce, mmd, adversarial, prototype, none", m);
   }
 
   std::vector<torch::Tensor> parameters() const {
@@ -117,6 +118,20 @@ void Trainer::initCenter(const torch::Tensor& source) {
   center_ = losses::svddCenter(torch::cat(feats), cfg_.train.svdd_eps);
 }
 
+void Trainer::initHeadPca(const TrainingData& data) {
+  SHIFTAD_CHECK(isFeatures(data.source), "model.head_init: pca needs trunk features (model.freeze: -1)");
+  // Unlabeled data only: the source normals and the whole pool.
+  auto x = data.pool.defined() && data.pool.size(0) > 0 ? torch::cat({data.source, data.pool}) : data.source;
+  x = x.to(torch::kDouble);
+  if (cfg_.model.trunk_l2) x = torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const auto centered = x - x.mean(0, true);
+  // Right singular vectors = principal directions by decreasing variance, completed to
+  // an orthonormal basis: with embedding_dim = trunk dim the head starts as a rotation
+  // (every distance preserved); smaller heads keep the top directions.
+  const auto vh = std::get<2>(torch::linalg::svd(centered, /*full_matrices=*/true, c10::nullopt));
+  net_->initHeadRows(vh.to(torch::kFloat));
+}
+
 torch::Tensor Trainer::dominantSet(const TrainingData& data, int epoch, const torch::Tensor& previous) {
   const auto seed = static_cast<uint64_t>(cfg_.train.seed);
   // Φ's space does not change during training: cluster it once. F's own space
@@ -140,6 +155,7 @@ void Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch) {
   SHIFTAD_CHECK(!align || cfg_.cluster.space != "frozen" ||
                     (data.pool_frozen.defined() && data.pool_frozen.size(0) == pool.size(0)),
                 "cluster.space = frozen needs the frozen encoder's features of every pool image");
+  if (cfg_.model.head_init == "pca") initHeadPca(data);
   if (!center_.defined()) initCenter(source);
 
   Alignment alignment(cfg_, net_->embeddingDim());
@@ -190,7 +206,7 @@ void Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch) {
         // The dominant cluster is taken as target-normal: optionally it is also pulled
         // to c (cosine-only alignment leaves its feature norms free to grow).
         svdd = losses::deepSvddLoss(cfg_.align.svdd_on_target ? z.slice(0, 0, bs + bt) : zs, center_);
-        align_term = alignment(zs, zt, zn, static_cast<double>(step_count) / total_steps);
+        align_term = alignment(zs, zt, zn, static_cast<double>(step_count) / total_steps, center_);
         loss = svdd + cfg_.align.lambda * align_term;
       } else {
         svdd = losses::deepSvddLoss(forward(xs), center_);

@@ -69,6 +69,7 @@ class Trainer {
   torch::Tensor trainingView(const torch::Tensor& inputs);  ///< augmented or center-cropped, normalized
   torch::Tensor evalView(const torch::Tensor& inputs);      ///< center-cropped, normalized
   torch::Tensor dominantSet(const TrainingData& data, int epoch, const torch::Tensor& previous);
+  void initHeadPca(const TrainingData& data);
 
   Config cfg_;
   std::shared_ptr<models::FeatureExtractor> net_;

@@ -12,7 +12,9 @@
 
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
+#include "config/Suite.h"
 #include "evaluation/Metrics.h"
+#include "evaluation/Report.h"
 #include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
 #include "support/TestSupport.h"
@@ -300,4 +302,40 @@ TEST(Pipeline, EveryClusteringAndAlignmentMethodTrains) {
 TEST(Pipeline, FrozenTrunkTrainsTheHeadOnCachedFeatures) {
   trainsAndEvaluates({"model.freeze=-1", "model.head=mlp", "cluster.space=frozen", "encoder.type=backbone"},
                      "head only");
+}
+
+TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
+  // A tiny tree in Office-31's layout (the paper's 10 classes), made of synthetic images.
+  TempDir tmp;
+  const auto classes = shiftad::loadSuite("office31", false).classes;
+  std::vector<std::string> pngs;
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(synthRoot()) / "source"))
+    if (e.path().extension() == ".png") pngs.push_back(e.path().string());
+  size_t next = 0;
+  for (const char* domain : {"amazon", "webcam"})
+    for (const auto& c : classes) {
+      fs::create_directories(fs::path(tmp / "office31") / domain / c);
+      for (int i = 0; i < 6; ++i)
+        fs::copy_file(pngs[next++ % pngs.size()], fs::path(tmp / "office31") / domain / c / fmt::format("{}.png", i));
+    }
+  const std::string args = fmt::format(
+      "bench -q --suite office31 --root {} --out {} --classes back_pack,pen --seeds 0 --variants source_only,frozen_only "
+      "--set model.arch=small_cnn --set model.weights= --set model.freeze=0 --set data.image_size=32 "
+      "--set data.resize=32 --set train.epochs=1 --set encoder.cache_dir={} --set data.mean=[0.5,0.5,0.5] "
+      "--set data.std=[0.5,0.5,0.5]",
+      tmp / "office31", tmp / "bench", tmp / "cache");
+  auto r = runCli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto rows = shiftad::evaluation::readCsv(fs::path(tmp / "bench") / "results.csv");
+  // 2 directions x 2 classes x 1 seed x 2 variants.
+  EXPECT_EQ(rows.size(), 8u);
+  for (const auto& row : rows) EXPECT_TRUE(row.auroc >= 0 && row.auroc <= 1) << row.variant;
+  std::ifstream report(fs::path(tmp / "bench") / "report.md");
+  const std::string md((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
+  EXPECT_NE(md.find("| amazon → webcam |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Model selection: none"), std::string::npos) << md;
+  // A second run finds every row done and runs nothing.
+  r = runCli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
 }
