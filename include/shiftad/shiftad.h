@@ -16,7 +16,9 @@
 
 namespace shiftad {
 
-/// Intra-op threads for LibTorch (0: all cores). Debian's LibTorch starts with 1.
+/// Intra-op threads for LibTorch (0: all cores; Debian's LibTorch starts with 1), and
+/// the allocator setting that keeps large tensor buffers in the heap (glibc would
+/// mmap/munmap them for every layer). Call once at start-up.
 void setThreads(int threads);
 
 /// Write the synthetic domain-shift benchmark to OUT/{source,target}/CLASS/*.png.

@@ -1,7 +1,10 @@
 // The public API (include/shiftad/shiftad.h): data set-up, training, scoring and
 // evaluation wired together from the data, models, training and evaluation pieces.
 #include <chrono>
+#include <malloc.h>
+
 #include <algorithm>
+#include <limits>
 #include <filesystem>
 #include <random>
 #include <fstream>
@@ -132,6 +135,16 @@ Inputs scoreFiles(api::LoadedRun& run, const std::vector<std::string>& paths, to
 }  // namespace
 
 void setThreads(int threads) {
+  // Convolutions at 224 px allocate and free activation buffers of tens of MB per
+  // layer. glibc serves those with mmap/munmap, so every layer pays page faults and
+  // zeroing: MobileNetV2 inference ran at ~5 images/s with most time in the kernel.
+  // Keeping large blocks in the heap (never trimmed) makes it ~6x faster.
+  static const bool tuned = [] {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+    return true;
+  }();
+  (void)tuned;
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
 }
