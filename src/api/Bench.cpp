@@ -128,13 +128,15 @@ BenchSummary runBench(const BenchOptions& o) {
     for (const auto& cls : classes)
       for (int seed : suite.seeds)
         for (const auto& variant : suite.variants) {
-          std::vector<std::string> ov = variantOverrides(variant);
+          // --set changes the suite's config; the variant's own keys come after it, so a
+          // variant always is what its name says (e.g. source_only never aligns).
+          std::vector<std::string> ov = o.overrides;
+          for (const auto& kv : variantOverrides(variant)) ov.push_back(kv);
           if (readsLabels(variant)) ov.push_back("data.target_labels=true");
           for (const auto& kv : {"data.root=" + suite.root, "data.source=" + src, "data.target=" + tgt,
                                  "data.normal_class=" + cls, fmt::format("data.split_seed={}", seed),
                                  fmt::format("train.seed={}", seed)})
             ov.push_back(kv);
-          ov.insert(ov.end(), o.overrides.begin(), o.overrides.end());
           last = parseConfig(suite.config_yaml, ov, suite.name);
           if (done.count(runKey(src, tgt, cls, seed, variant))) continue;
           const auto run_dir = (fs::path(o.out_dir) / "runs" / (src + "-" + tgt) / cls / fmt::format("seed{}", seed) / variant).string();

@@ -320,7 +320,8 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
     }
   const std::string args = fmt::format(
       "bench -q --suite office31 --root {} --out {} --classes back_pack,pen --seeds 0 --variants source_only,frozen_only "
-      "--set model.arch=small_cnn --set model.weights= --set model.freeze=0 --set data.image_size=32 "
+      "--set model.arch=small_cnn --set model.weights= --set model.freeze=0 --set model.head_init=random "
+      "--set model.embedding_dim=32 --set data.image_size=32 "
       "--set data.resize=32 --set train.epochs=1 --set encoder.cache_dir={} --set data.mean=[0.5,0.5,0.5] "
       "--set data.std=[0.5,0.5,0.5]",
       tmp / "office31", tmp / "bench", tmp / "cache");

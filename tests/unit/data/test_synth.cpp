@@ -212,14 +212,12 @@ TEST(Synth, TargetKeepsTheShapeInformation) {
   EXPECT_GT(across, 0.5);
 }
 
-TEST(Synth, DefaultBenchmarkIsFast) {
+// No timing assertion here: speed is measured by benchmarks, never asserted in tests.
+TEST(Synth, DefaultBenchmarkHasEveryImage) {
   TempDir t;
-  const auto start = std::chrono::steady_clock::now();
   writeSynth(t.path(), SynthParams{});
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(listDomain(t.path(), "source").size(), 120 * synthClasses().size());
   EXPECT_EQ(listDomain(t.path(), "target").size(), 120 * synthClasses().size());
-  EXPECT_LT(seconds, 10.0);
 }
 
 TEST(Synth, BadParametersAreErrors) {
