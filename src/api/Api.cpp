@@ -31,8 +31,6 @@ namespace fs = std::filesystem;
 namespace shiftad {
 namespace {
 
-int resizeSide(const DataConfig& d) { return d.resize > 0 ? d.resize : d.image_size; }
-
 void checkDataConfig(const DataConfig& d) {
   SHIFTAD_CHECK(!d.root.empty(), "config: data.root is empty; set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
   SHIFTAD_CHECK(!d.source.empty() && !d.target.empty(), "config: data.source and data.target must name domains under '{}'",
@@ -70,12 +68,18 @@ std::vector<int> labelsOf(const std::vector<std::string>& loaded, const data::La
   return out;
 }
 
-/// The k labeled target normals of the few-shot variant: drawn (seeded) from the
-/// pool's normals. Reads pool labels: only reachable with data.target_labels.
-std::vector<std::string> fewShotNormals(const data::LabelledImages& pool, int k, int seed) {
+/// The target normals of the pool (the oracle's training set; reads labels).
+std::vector<std::string> poolNormals(const data::LabelledImages& pool) {
   std::vector<std::string> normals;
   for (size_t i = 0; i < pool.paths.size(); ++i)
     if (!pool.is_anomaly[i]) normals.push_back(pool.paths[i]);
+  return normals;
+}
+
+/// The k labeled target normals of the few-shot variant: drawn (seeded) from the
+/// pool's normals. Reads pool labels: only reachable with data.target_labels.
+std::vector<std::string> fewShotNormals(const data::LabelledImages& pool, int k, int seed) {
+  auto normals = poolNormals(pool);
   SHIFTAD_CHECK(static_cast<int>(normals.size()) >= k, "fewshot.k = {} but the pool holds only {} normal images", k,
                 normals.size());
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
@@ -85,13 +89,6 @@ std::vector<std::string> fewShotNormals(const data::LabelledImages& pool, int k,
   return normals;
 }
 
-/// The target normals of the pool (the oracle's training set; reads labels).
-std::vector<std::string> poolNormals(const data::LabelledImages& pool) {
-  std::vector<std::string> normals;
-  for (size_t i = 0; i < pool.paths.size(); ++i)
-    if (!pool.is_anomaly[i]) normals.push_back(pool.paths[i]);
-  return normals;
-}
 
 bool aligning(const Config& cfg) { return cfg.align.method != "none" && cfg.align.lambda > 0.0; }
 
@@ -108,7 +105,7 @@ Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::s
     auto f = api::trunkFeatures(cfg, paths);
     return {f.features, f.paths, f.skipped};
   }
-  auto b = api::loadImagesOnce(paths, resizeSide(cfg.data), cfg.data.interpolation);
+  auto b = api::loadImagesOnce(paths, api::resizeSide(cfg.data), cfg.data.interpolation);
   return {b.images, b.paths, b.skipped};
 }
 
@@ -219,7 +216,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
     if (few_shot) {
       // Pseudo-anomalies: strong augmentations of the labeled normals, as negatives.
       auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed) + 7);
-      const auto images = api::loadImagesOnce(pool.paths, resizeSide(cfg.data), cfg.data.interpolation).images;
+      const auto images = api::loadImagesOnce(pool.paths, api::resizeSide(cfg.data), cfg.data.interpolation).images;
       const auto negatives = data::makePseudoAnomalies(images.repeat({cfg.fewshot.pseudo_per_image, 1, 1, 1}), gen);
       td.negatives = head_only ? api::trunkFeaturesOf(cfg, negatives) : negatives;
     }

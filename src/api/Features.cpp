@@ -116,7 +116,7 @@ std::string trunkId(const Config& cfg) {
   if (!m.weights.empty())
     weights = fmt::format("{}:{}:{}", fs::absolute(m.weights).string(), fs::file_size(m.weights),
                           fs::last_write_time(m.weights).time_since_epoch().count());
-  const int side = cfg.data.resize > 0 ? cfg.data.resize : cfg.data.image_size;
+  const int side = resizeSide(cfg.data);
   return fmt::format("trunk:{}:{}:{}:w{}:{}:{}:{}:{}:{}", m.arch, m.padding, weights, m.width, side,
                      cfg.data.interpolation, cfg.data.image_size, fmt::join(cfg.data.mean, ","),
                      fmt::join(cfg.data.std, ","));
@@ -167,7 +167,7 @@ torch::Tensor trunkFeaturesOf(const Config& cfg, const torch::Tensor& images) {
 }
 
 FeatureSet trunkFeatures(const Config& cfg, const std::vector<std::string>& paths) {
-  const int side = cfg.data.resize > 0 ? cfg.data.resize : cfg.data.image_size;
+  const int side = resizeSide(cfg.data);
   return features(cfg, trunkId(cfg), paths, side, cfg.data.interpolation, [&](const torch::Tensor& images) {
     return trunkFeaturesOf(cfg, images);
   });

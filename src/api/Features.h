@@ -15,6 +15,10 @@
 
 namespace shiftad::api {
 
+/// Side images are decoded and resized to before the center crop (data.resize, else
+/// data.image_size).
+inline int resizeSide(const DataConfig& d) { return d.resize > 0 ? d.resize : d.image_size; }
+
 /// Features of image files: rows in the order of `paths`, unreadable files left out.
 struct FeatureSet {
   torch::Tensor features;            ///< N x D float
