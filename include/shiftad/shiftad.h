@@ -84,6 +84,8 @@ struct BenchOptions {
   std::vector<int> seeds;               ///< empty: the suite's
   std::vector<std::string> classes;     ///< empty: the suite's (all classes)
   std::vector<std::string> overrides;   ///< config keys applied to every run (section.key=value)
+  std::string sweep;                    ///< "section.key=v1,v2,...": run the grid once per value instead of the main grid
+  bool figures = true;                  ///< ROC and PCA figures (reads the runs; the summary plots are always made)
   std::string out_dir;                  ///< results.csv, report.md and runs/ go here
   bool quick = false;                   ///< the suite's quick: settings
   std::string command;                  ///< the command line, quoted in the report
@@ -97,7 +99,9 @@ struct BenchSummary {
 
 /// Run a suite's one-vs-all grid (every direction, class, seed and variant): train,
 /// evaluate on the target test split, append a row to OUT/results.csv, and write
-/// OUT/report.md. Runs whose row is already in results.csv are not run again.
+/// OUT/report.md, OUT/report.html and OUT/figures/*.svg. Runs whose row is already in
+/// results.csv are not run again. With `sweep`, the grid runs once per value of the
+/// swept key (rows carry setting "key=value"; run dirs go under runs/key=value/).
 BenchSummary runBench(const BenchOptions& options);
 
 struct DemoOptions {

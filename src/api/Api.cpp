@@ -31,23 +31,6 @@ namespace fs = std::filesystem;
 namespace shiftad {
 namespace {
 
-void checkDataConfig(const DataConfig& d) {
-  SHIFTAD_CHECK(!d.root.empty(), "config: data.root is empty; set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
-  SHIFTAD_CHECK(!d.source.empty() && !d.target.empty(), "config: data.source and data.target must name domains under '{}'",
-                d.root);
-  SHIFTAD_CHECK(!d.normal_class.empty(), "config: data.normal_class is empty; name the class that is normal");
-}
-
-data::ProtocolSplit splitFor(const DataConfig& d) {
-  checkDataConfig(d);
-  data::ProtocolParams p;
-  p.normal_class = d.normal_class;
-  p.pool_fraction = d.pool_fraction;
-  p.contamination = d.contamination;
-  p.seed = d.split_seed;
-  return data::makeSplit(data::listDomain(d.root, d.source), data::listDomain(d.root, d.target), p);
-}
-
 /// Share of true normals among the aligned pool samples. Diagnostic only: computed
 /// after the epoch from the pool's labels, which never reach the trainer.
 double purity(const torch::Tensor& dominant, const std::vector<int>& pool_is_anomaly) {
@@ -92,25 +75,16 @@ std::vector<std::string> fewShotNormals(const data::LabelledImages& pool, int k,
 
 bool aligning(const Config& cfg) { return cfg.align.method != "none" && cfg.align.lambda > 0.0; }
 
-/// A set of files as the trainer takes it: decoded images, or trunk features (cached)
-/// when F's whole trunk is frozen. Unreadable files are left out (and listed).
-struct Inputs {
-  torch::Tensor rows;
-  std::vector<std::string> paths;
-  std::vector<std::string> skipped;
-};
-
-Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths) {
-  if (head_only) {
-    auto f = api::trunkFeatures(cfg, paths);
-    return {f.features, f.paths, f.skipped};
-  }
-  auto b = api::loadImagesOnce(paths, api::resizeSide(cfg.data), cfg.data.interpolation);
-  return {b.images, b.paths, b.skipped};
+/// The pool images of a dominant set (indices into `pool_paths`), for reports and users.
+void writeDominant(const std::string& run_dir, const std::vector<std::string>& pool_paths, const torch::Tensor& dominant) {
+  const auto idx = dominant.to(torch::kLong).contiguous();
+  std::vector<std::string> kept;
+  for (int64_t i = 0; i < idx.numel(); ++i) kept.push_back(pool_paths.at(static_cast<size_t>(idx.data_ptr<int64_t>()[i])));
+  api::writePathList((fs::path(run_dir) / api::kDominantFile).string(), kept);
 }
 
 /// Φ's features of exactly the rows of `inputs` (the same files decode the same way).
-torch::Tensor frozenRows(const Config& cfg, const Inputs& inputs) {
+torch::Tensor frozenRows(const Config& cfg, const api::Inputs& inputs) {
   auto f = api::frozenFeatures(cfg, inputs.paths);
   SHIFTAD_CHECK(f.paths == inputs.paths, "the frozen encoder could not read every image the trainer read");
   return f.features;
@@ -118,13 +92,13 @@ torch::Tensor frozenRows(const Config& cfg, const Inputs& inputs) {
 
 /// Scores of image files by a run: F's distance to c (on cached trunk features when
 /// the trunk is frozen) or a frozen-encoder baseline.
-Inputs scoreFiles(api::LoadedRun& run, const std::vector<std::string>& paths, torch::Tensor& scores) {
+api::Inputs scoreFiles(api::LoadedRun& run, const std::vector<std::string>& paths, torch::Tensor& scores) {
   if (run.frozen) {
     auto f = api::frozenFeatures(run.cfg, paths);
     scores = f.features.defined() ? run.frozen->score(f.features) : torch::empty({0});
     return {f.features, f.paths, f.skipped};
   }
-  auto in = trainerInputs(run.cfg, run.trainer->net().trunkFrozen(), paths);
+  auto in = api::trainerInputs(run.cfg, run.trainer->net().trunkFrozen(), paths);
   scores = in.paths.empty() ? torch::empty({0}) : run.trainer->score(in.rows);
   return in;
 }
@@ -156,7 +130,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
   const auto t0 = std::chrono::steady_clock::now();
   validateConfig(cfg);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
-  const auto split = splitFor(cfg.data);
+  const auto split = api::splitFor(cfg.data);
   const bool oracle = cfg.train.on == "target_normals";
   const bool few_shot = cfg.fewshot.k > 0;
   const bool frozen_scorer = cfg.score.method != "svdd";
@@ -169,8 +143,8 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
   const auto source_paths = oracle ? poolNormals(split.pool_truth) : split.train.source;
   // Head-only training reads trunk features; everything else decoded images.
   const bool head_only = !frozen_scorer && cfg.model.freeze == -1;
-  const auto source = frozen_scorer ? Inputs{} : trainerInputs(cfg, head_only, source_paths);
-  const auto pool = need_pool && !frozen_scorer ? trainerInputs(cfg, head_only, pool_paths) : Inputs{};
+  const auto source = frozen_scorer ? api::Inputs{} : api::trainerInputs(cfg, head_only, source_paths);
+  const auto pool = need_pool && !frozen_scorer ? api::trainerInputs(cfg, head_only, pool_paths) : api::Inputs{};
   fs::create_directories(run_dir);
   std::ofstream metrics(fs::path(run_dir) / api::kMetricsFile, std::ios::trunc);
   SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", run_dir, api::kMetricsFile);
@@ -189,6 +163,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
       n_skipped += static_cast<int64_t>(phi.skipped.size());
       const auto dominant = training::selectDominant(phi.features, cfg.cluster, static_cast<uint64_t>(cfg.train.seed));
       dominant_features = phi.features.index_select(0, dominant);
+      writeDominant(run_dir, phi.paths, dominant);
       const auto labels = labelsOf(phi.paths, split.pool_truth);
       const nlohmann::json j = {{"epoch", 0},
                                 {"dominant_size", dominant.size(0)},
@@ -220,7 +195,9 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
       const auto negatives = data::makePseudoAnomalies(images.repeat({cfg.fewshot.pseudo_per_image, 1, 1, 1}), gen);
       td.negatives = head_only ? api::trunkFeaturesOf(cfg, negatives) : negatives;
     }
+    torch::Tensor last_dominant;
     trainer.fit(td, [&](const training::EpochStats& st, const torch::Tensor& dominant) {
+      last_dominant = dominant;
       nlohmann::json j = {{"epoch", st.epoch},           {"loss", st.loss},
                           {"svdd_loss", st.svdd_loss},   {"align_loss", st.align_loss},
                           {"dominant_size", st.dominant_size}, {"dominant_share", st.dominant_share},
@@ -233,6 +210,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
       summary.final_loss = st.loss;
     });
     if (cfg.train.epochs == 0) trainer.initCenter(td.source);
+    if (last_dominant.defined() && last_dominant.numel() > 0) writeDominant(run_dir, pool.paths, last_dominant);
     api::saveRun(run_dir, cfg, trainer);
   }
 
@@ -276,7 +254,7 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
 
 EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
   auto run = api::loadRun(run_dir);
-  const auto split = splitFor(cfg.data);
+  const auto split = api::splitFor(cfg.data);
   torch::Tensor s;
   const auto in = scoreFiles(run, split.test.paths, s);
   s = s.to(torch::kDouble).contiguous();
@@ -287,6 +265,9 @@ EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
   r.aupr = evaluation::aupr(scores, labels);
   for (int l : labels) (l ? r.anomalous : r.normal)++;
   r.skipped = static_cast<int64_t>(in.skipped.size());
+  std::string text = "label,score,path\n";
+  for (size_t i = 0; i < scores.size(); ++i) text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], in.paths[i]);
+  api::writeTextAtomic((fs::path(run_dir) / api::kTestScoresFile).string(), text);
   return r;
 }
 

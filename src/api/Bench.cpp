@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
+#include <tuple>
 #include <thread>
 
 #include <fmt/format.h>
@@ -12,6 +14,7 @@
 #include <sys/utsname.h>
 
 #include "api/Features.h"
+#include "api/Figures.h"
 #include "api/RunDir.h"
 #include "common/Error.h"
 #include "config/Suite.h"
@@ -85,8 +88,29 @@ void prefetch(const Suite& suite, const std::string& src, const std::string& tgt
   }
 }
 
-std::string runKey(const std::string& a, const std::string& b, const std::string& c, int seed, const std::string& v) {
-  return fmt::format("{}|{}|{}|{}|{}", a, b, c, seed, v);
+std::string runKey(const evaluation::BenchRow& r) {
+  return fmt::format("{}|{}|{}|{}|{}|{}", r.source, r.target, r.normal_class, r.seed, r.variant, r.setting);
+}
+
+/// "key=v1,v2" -> {"key=v1", "key=v2"}; "" -> {""} (the main grid).
+std::vector<std::string> sweepSettings(const std::string& sweep) {
+  if (sweep.empty()) return {""};
+  const auto eq = sweep.find('=');
+  SHIFTAD_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < sweep.size(),
+                "--sweep '{}': expected section.key=v1,v2,... (e.g. data.contamination=0,0.1,0.2)", sweep);
+  std::vector<std::string> out;
+  std::stringstream ss(sweep.substr(eq + 1));
+  for (std::string v; std::getline(ss, v, ',');)
+    if (!v.empty()) out.push_back(sweep.substr(0, eq + 1) + v);
+  SHIFTAD_CHECK(!out.empty(), "--sweep '{}': no value", sweep);
+  return out;
+}
+
+/// Write the figures as OUT/figures/NAME.svg.
+void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figure>& figures) {
+  const auto dir = fs::path(out_dir) / "figures";
+  fs::create_directories(dir);
+  for (const auto& f : figures) api::writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
 }
 
 }  // namespace
@@ -99,6 +123,9 @@ BenchSummary runBench(const BenchOptions& o) {
   if (!o.seeds.empty()) suite.seeds = o.seeds;
   if (!o.classes.empty()) suite.classes = o.classes;
   for (const auto& v : suite.variants) variantOverrides(v);
+  const auto settings = sweepSettings(o.sweep);
+  for (const auto& st : settings)
+    if (!st.empty()) parseConfig(suite.config_yaml, {st}, suite.name);  // a bad key or value fails before any run
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
   fs::create_directories(o.out_dir);
@@ -109,28 +136,40 @@ BenchSummary runBench(const BenchOptions& o) {
   std::set<std::string> done;
   if (fs::exists(csv_path)) {
     rows = evaluation::readCsv(csv_path);
-    for (const auto& r : rows) done.insert(runKey(r.source, r.target, r.normal_class, r.seed, r.variant));
+    for (const auto& r : rows) done.insert(runKey(r));
     spdlog::info("{}: {} finished runs kept", csv_path, rows.size());
+    // Rewritten in the current format (a file of an older version may lack a column).
+    std::string text = evaluation::csvHeader() + "\n";
+    for (const auto& r : rows) text += evaluation::csvLine(r) + "\n";
+    api::writeTextAtomic(csv_path, text);
   } else {
     std::ofstream(csv_path) << evaluation::csvHeader() << "\n";
   }
   std::ofstream csv(csv_path, std::ios::app);
 
-  Config last;
+  // The classes of each direction (the suite's, else every class of the source domain).
+  std::vector<std::vector<std::string>> classes_of;
   int64_t total = 0, ran = 0;
   for (const auto& [src, tgt] : suite.directions) {
     auto classes = suite.classes;
     if (classes.empty())
       for (const auto& r : data::listDomain(suite.root, src))
         if (std::find(classes.begin(), classes.end(), r.cls) == classes.end()) classes.push_back(r.cls);
-    total += static_cast<int64_t>(classes.size() * suite.seeds.size() * suite.variants.size());
+    total += static_cast<int64_t>(classes.size() * suite.seeds.size() * suite.variants.size() * settings.size());
+    classes_of.push_back(classes);
+  }
+  Config last;
+  for (size_t di = 0; di < suite.directions.size(); ++di) {
+    const auto& [src, tgt] = suite.directions[di];
     prefetch(suite, src, tgt, o.overrides);
-    for (const auto& cls : classes)
+    for (const auto& cls : classes_of[di])
       for (int seed : suite.seeds)
-        for (const auto& variant : suite.variants) {
+        for (const auto& setting : settings)
+          for (const auto& variant : suite.variants) {
           // --set changes the suite's config; the variant's own keys come after it, so a
           // variant always is what its name says (e.g. source_only never aligns).
           std::vector<std::string> ov = o.overrides;
+          if (!setting.empty()) ov.push_back(setting);
           for (const auto& kv : variantOverrides(variant)) ov.push_back(kv);
           if (readsLabels(variant)) ov.push_back("data.target_labels=true");
           for (const auto& kv : {"data.root=" + suite.root, "data.source=" + src, "data.target=" + tgt,
@@ -138,24 +177,34 @@ BenchSummary runBench(const BenchOptions& o) {
                                  fmt::format("train.seed={}", seed)})
             ov.push_back(kv);
           last = parseConfig(suite.config_yaml, ov, suite.name);
-          if (done.count(runKey(src, tgt, cls, seed, variant))) continue;
-          const auto run_dir = (fs::path(o.out_dir) / "runs" / (src + "-" + tgt) / cls / fmt::format("seed{}", seed) / variant).string();
+          evaluation::BenchRow row{src, tgt, cls, variant, seed, 0, 0, -1, -1, 0, setting};
+          if (done.count(runKey(row))) continue;
+          const auto run_dir = api::benchRunDir(o.out_dir, row);
           const auto summary = train(last, run_dir);
           const auto eval = evaluate(run_dir, last);
-          const auto [purity, share] = dominantDiagnostics(run_dir);
-          evaluation::BenchRow row{src, tgt, cls, variant, seed, eval.auroc, eval.aupr, purity, share, summary.seconds};
+          std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
+          row.auroc = eval.auroc, row.aupr = eval.aupr, row.seconds = summary.seconds;
           csv << evaluation::csvLine(row) << "\n" << std::flush;
           rows.push_back(row);
           ++ran;
-          spdlog::warn("[{}] {} → {} class '{}' seed {} {}: AUROC {:.3f} ({:.1f}s)", rows.size(), src, tgt, cls, seed,
-                       variant, eval.auroc, summary.seconds);
+          spdlog::warn("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s)", rows.size(), total, src, tgt,
+                       cls, seed, variant, setting.empty() ? "" : " " + setting, eval.auroc, summary.seconds);
         }
   }
   BenchSummary out;
   out.runs = ran;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   evaluation::ReportInfo info;
-  info.title = suite.name + (o.quick ? " (quick)" : "");
+  info.title = suite.name + (o.quick ? " (quick)" : "") + (o.sweep.empty() ? "" : ", sweep " + o.sweep);
+  info.suite = suite.name;
+  info.paper = evaluation::readPaperFigures((fs::path(suitesDir()) / "paper" / "auroc.csv").string());
+  info.figures = evaluation::summaryFigures(rows);
+  if (o.figures) {
+    spdlog::info("figures: ROC curves and PCA projections");
+    for (auto f : api::rocFigures(o.out_dir, rows)) info.figures.push_back(std::move(f));
+    for (auto f : api::projectionFigures(o.out_dir, rows)) info.figures.push_back(std::move(f));
+  }
+  writeFigures(o.out_dir, info.figures);
   info.command = o.command;
   info.machine = machine();
   info.protocol = protocol(suite, last);
@@ -164,6 +213,7 @@ BenchSummary runBench(const BenchOptions& o) {
   info.upper_bounds = kLabelVariants;
   out.report = (fs::path(o.out_dir) / "report.md").string();
   api::writeTextAtomic(out.report, evaluation::markdownReport(rows, info));
+  api::writeTextAtomic((fs::path(o.out_dir) / "report.html").string(), evaluation::htmlReport(rows, info));
   return out;
 }
 

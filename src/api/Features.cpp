@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "data/ImageFolder.h"
 #include "io/FeatureCache.h"
 #include "models/FeatureExtractor.h"
 #include "models/FrozenEncoder.h"
@@ -186,6 +187,36 @@ FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& pat
   if (cfg.encoder.l2_normalize && out.features.defined())
     out.features = torch::nn::functional::normalize(out.features, torch::nn::functional::NormalizeFuncOptions().dim(1));
   return out;
+}
+
+namespace {
+
+void checkDataConfig(const DataConfig& d) {
+  SHIFTAD_CHECK(!d.root.empty(), "config: data.root is empty; set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
+  SHIFTAD_CHECK(!d.source.empty() && !d.target.empty(), "config: data.source and data.target must name domains under '{}'",
+                d.root);
+  SHIFTAD_CHECK(!d.normal_class.empty(), "config: data.normal_class is empty; name the class that is normal");
+}
+
+}  // namespace
+
+data::ProtocolSplit splitFor(const DataConfig& d) {
+  checkDataConfig(d);
+  data::ProtocolParams p;
+  p.normal_class = d.normal_class;
+  p.pool_fraction = d.pool_fraction;
+  p.contamination = d.contamination;
+  p.seed = d.split_seed;
+  return data::makeSplit(data::listDomain(d.root, d.source), data::listDomain(d.root, d.target), p);
+}
+
+Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths) {
+  if (head_only) {
+    auto f = trunkFeatures(cfg, paths);
+    return {f.features, f.paths, f.skipped};
+  }
+  auto b = loadImagesOnce(paths, resizeSide(cfg.data), cfg.data.interpolation);
+  return {b.images, b.paths, b.skipped};
 }
 
 }  // namespace shiftad::api

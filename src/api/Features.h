@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "data/ImageTensors.h"
+#include "data/Protocol.h"
 #include "shiftad/Config.h"
 
 namespace shiftad::api {
@@ -44,5 +45,18 @@ data::ImageBatch loadImagesOnce(const std::vector<std::string>& paths, int side,
 
 /// Forget the in-memory images and features (the disk cache stays).
 void clearInputMemory();
+
+/// The one-vs-all split of a config's data section (data.root, source, target,
+/// normal_class, pool_fraction, contamination, split_seed); clear errors when unset.
+data::ProtocolSplit splitFor(const DataConfig& d);
+
+/// A set of files as the trainer takes it: decoded images, or trunk features (cached)
+/// when F's whole trunk is frozen. Unreadable files are left out (and listed).
+struct Inputs {
+  torch::Tensor rows;
+  std::vector<std::string> paths;
+  std::vector<std::string> skipped;
+};
+Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths);
 
 }  // namespace shiftad::api

@@ -38,6 +38,12 @@ void writeTextAtomic(const std::string& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
+void writePathList(const std::string& path, const std::vector<std::string>& paths) {
+  std::string text;
+  for (const auto& p : paths) text += p + "\n";
+  writeTextAtomic(path, text);
+}
+
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer) {
   fs::create_directories(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));

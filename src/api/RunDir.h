@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "models/FrozenScorer.h"
 #include "shiftad/Config.h"
@@ -17,9 +18,14 @@ constexpr const char* kCenterFile = "center.safetensors";
 constexpr const char* kReferenceFile = "reference.safetensors";  ///< frozen-encoder baselines
 constexpr const char* kMetricsFile = "metrics.jsonl";
 constexpr const char* kSummaryFile = "summary.json";
+constexpr const char* kDominantFile = "dominant.txt";        ///< pool images of the final dominant set
+constexpr const char* kTestScoresFile = "test_scores.csv";    ///< label,score,path of the test split (eval)
 
 /// Write `text` to PATH.tmp, flush, rename over PATH (a reader never sees half a file).
 void writeTextAtomic(const std::string& path, const std::string& text);
+
+/// Write PATHS, one per line, atomically (the dominant set of a run).
+void writePathList(const std::string& path, const std::vector<std::string>& paths);
 
 /// Write config, weights and center of a trained detector.
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer);

@@ -106,6 +106,23 @@ RocCurve rocCurve(const std::vector<double>& scores, const std::vector<int>& is_
   return roc;
 }
 
+RocCurve meanRoc(const std::vector<RocCurve>& curves, int points) {
+  SHIFTAD_CHECK(points >= 2, "meanRoc: points must be >= 2, got {}", points);
+  RocCurve mean;
+  for (int k = 0; k < points; ++k) {
+    const double fpr = static_cast<double>(k) / (points - 1);
+    double sum = 0.0;
+    for (const auto& c : curves) {
+      double tpr = 0.0;  // points are in increasing fpr and tpr: the last one at or below fpr
+      for (size_t i = 0; i < c.fpr.size() && c.fpr[i] <= fpr + 1e-12; ++i) tpr = c.tpr[i];
+      sum += tpr;
+    }
+    mean.fpr.push_back(fpr);
+    mean.tpr.push_back(curves.empty() ? 0.0 : sum / static_cast<double>(curves.size()));
+  }
+  return mean;
+}
+
 MeanStd meanStd(const std::vector<double>& values) {
   SHIFTAD_CHECK(!values.empty(), "meanStd: no values");
   const double n = static_cast<double>(values.size());

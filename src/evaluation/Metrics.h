@@ -23,6 +23,11 @@ struct RocCurve {
 };
 RocCurve rocCurve(const std::vector<double>& scores, const std::vector<int>& is_anomaly);
 
+/// Vertical average of ROC curves: the mean over curves of the TPR reached at each of
+/// `points` evenly spaced FPR values in [0, 1] (the curve's best TPR at or below that
+/// FPR, as a step function). Returned as a curve on that grid.
+RocCurve meanRoc(const std::vector<RocCurve>& curves, int points = 101);
+
 /// Mean and (population, ddof=0) standard deviation.
 struct MeanStd {
   double mean = 0.0;

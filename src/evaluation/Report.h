@@ -14,6 +14,7 @@ struct BenchRow {
   double purity = -1.0;  ///< dominant-set purity diagnostic (-1: no dominant set)
   double share = -1.0;   ///< dominant set / pool size (-1: no dominant set)
   double seconds = 0.0;  ///< training wall time
+  std::string setting;   ///< "key=value" of a sweep (bench --sweep); "" in the main grid
 };
 
 /// CSV header and one line per row (RFC 4180 quoting is not needed: names are checked).
@@ -22,7 +23,25 @@ std::string csvLine(const BenchRow& row);
 /// Parse a file written with csvHeader/csvLine; throws naming the line on bad input.
 std::vector<BenchRow> readCsv(const std::string& path);
 
+/// A figure of a report: written as OUT/figures/NAME.svg, linked from report.md and
+/// inlined in report.html.
+struct Figure {
+  std::string name;     ///< file stem: letters, digits, '-', '_'
+  std::string caption;  ///< what it shows (Markdown inline)
+  std::string svg;
+};
+
+/// One published AUROC figure of the paper (suites/paper/auroc.csv, extracted from the
+/// paper's tables by tools/paper_tables.py). normal_class "mean"/"std": summaries.
+struct PaperFigure {
+  std::string table, suite, source, target, normal_class, method;
+  std::string variant;  ///< the shiftad variant the method corresponds to ("" when none)
+  double auroc = 0.0;   ///< percent
+};
+std::vector<PaperFigure> readPaperFigures(const std::string& path);
+
 struct ReportInfo {
+  std::string suite;        ///< suite name, to match the paper's figures
   std::string title;        ///< e.g. "office-caltech10"
   std::string command;      ///< the command that made the results
   std::string machine;      ///< cores, OS
@@ -30,10 +49,19 @@ struct ReportInfo {
   double wall_seconds = 0;  ///< of the whole run
   std::vector<std::string> frozen_variants;   ///< variants that need no training (for the verdict)
   std::vector<std::string> upper_bounds;      ///< variants that read target labels (never "win")
+  std::vector<PaperFigure> paper;             ///< the paper's figures (only the suite's are shown)
+  std::vector<Figure> figures;                ///< plots made by the caller (ROC, projections), shown in order
 };
+
+/// Plots computed from the rows alone: mean AUROC per direction and variant (bars),
+/// and one line plot per swept key (AUROC against the key's value).
+std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows);
 
 /// The Markdown report: summary per direction (mean ± std over classes and seeds),
 /// per-class tables, and which variant wins where.
 std::string markdownReport(const std::vector<BenchRow>& rows, const ReportInfo& info);
+
+/// The same report as one self-contained HTML page (inline CSS and SVG; no network).
+std::string htmlReport(const std::vector<BenchRow>& rows, const ReportInfo& info);
 
 }  // namespace shiftad::evaluation

@@ -335,8 +335,24 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   const std::string md((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
   EXPECT_NE(md.find("| amazon → webcam |"), std::string::npos) << md;
   EXPECT_NE(md.find("Model selection: none"), std::string::npos) << md;
+  // The HTML report and the figures: summary bars, one mean ROC per direction (from the
+  // runs' test scores), linked from the Markdown.
+  for (const char* f : {"report.html", "figures/summary.svg", "figures/roc-amazon-webcam.svg", "figures/roc-webcam-amazon.svg"})
+    EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / f)) << f;
+  EXPECT_NE(md.find("](figures/roc-amazon-webcam.svg)"), std::string::npos) << md;
+  EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "runs/amazon-webcam/pen/seed0/source_only/test_scores.csv"));
   // A second run finds every row done and runs nothing.
   r = runCli(args);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
+  // A sweep runs the grid once per value, in its own rows and run folders.
+  r = runCli(args + " --sweep data.contamination=0,0.3 --no-figures");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto all = shiftad::evaluation::readCsv(fs::path(tmp / "bench") / "results.csv");
+  EXPECT_EQ(all.size(), 8u + 2 * 2 * 2 * 2);  // + 2 directions x 2 classes x 2 values x 2 variants
+  EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "runs/data.contamination=0.3/amazon-webcam/pen/seed0/source_only"));
+  EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "figures/sweep-data.contamination.svg"));
+  r = runCli(args + " --sweep data.contamination");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("expected section.key=v1,v2"), std::string::npos) << r.output;
 }

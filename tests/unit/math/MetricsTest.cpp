@@ -77,6 +77,20 @@ TEST(Metrics, HandComputedRocCurve) {
   }
 }
 
+TEST(Metrics, MeanRocIsTheVerticalAverageOfStepCurves) {
+  // The hand curve above: TPR (step function, best at or below each FPR) is 1/3 at
+  // FPR 0, 2/3 at 0.5, 1 at 1. A perfect detector: TPR 1 everywhere.
+  const ev::RocCurve hand = ev::rocCurve(kHandScores, kHandLabels);
+  const ev::RocCurve perfect = ev::rocCurve({0.1, 0.2, 0.8, 0.9}, {0, 0, 1, 1});
+  const ev::RocCurve m = ev::meanRoc({hand, perfect}, 3);
+  ASSERT_EQ(m.fpr.size(), 3u);
+  EXPECT_DOUBLE_EQ(m.fpr[1], 0.5);
+  EXPECT_NEAR(m.tpr[0], (1.0 / 3 + 1.0) / 2, 1e-15);
+  EXPECT_NEAR(m.tpr[1], (2.0 / 3 + 1.0) / 2, 1e-15);
+  EXPECT_NEAR(m.tpr[2], 1.0, 1e-15);
+  expectError([] { ev::meanRoc({}, 1); }, "points must be >= 2");
+}
+
 TEST(Metrics, InvariantToOrderAndMonotoneTransform) {
   std::vector<double> s = kHandScores;
   std::vector<int> y = kHandLabels;

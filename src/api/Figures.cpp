@@ -1,0 +1,175 @@
+#include "api/Figures.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "api/Features.h"
+#include "api/RunDir.h"
+#include "common/Error.h"
+#include "evaluation/Metrics.h"
+#include "evaluation/Svg.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad::api {
+namespace {
+
+using evaluation::BenchRow;
+using evaluation::Figure;
+using evaluation::PlotSpec;
+using evaluation::Series;
+
+std::string slug(const std::string& s) {
+  std::string o;
+  for (char c : s) o += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  return o;
+}
+
+/// (labels, scores) of RUN/test_scores.csv; empty when the run has none.
+bool readTestScores(const std::string& run_dir, std::vector<int>& labels, std::vector<double>& scores) {
+  std::ifstream f(fs::path(run_dir) / kTestScoresFile);
+  if (!f) return false;
+  std::string line;
+  std::getline(f, line);
+  while (std::getline(f, line)) {
+    const auto a = line.find(','), b = line.find(',', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    labels.push_back(std::stoi(line.substr(0, a)));
+    scores.push_back(std::stod(line.substr(a + 1, b - a - 1)));
+  }
+  return !labels.empty();
+}
+
+std::vector<std::string> readLines(const fs::path& p) {
+  std::ifstream f(p);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(f, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+/// F's features of `paths` by a trained run (head on cached trunk features when frozen).
+torch::Tensor embedByRun(const std::string& run_dir, const std::vector<std::string>& paths, std::vector<std::string>& kept) {
+  auto run = loadRun(run_dir);
+  SHIFTAD_CHECK(run.trainer, "run '{}' is a frozen-encoder baseline; it has no trained F to project", run_dir);
+  const auto in = trainerInputs(run.cfg, run.trainer->net().trunkFrozen(), paths);
+  kept = in.paths;
+  return run.trainer->embed(in.rows);
+}
+
+/// Rows projected on their first two principal components.
+torch::Tensor pca2(const torch::Tensor& x) {
+  const auto centered = x.to(torch::kDouble) - x.to(torch::kDouble).mean(0, true);
+  const auto vh = std::get<2>(torch::linalg_svd(centered, /*full_matrices=*/false));
+  return centered.matmul(vh.slice(0, 0, 2).t()).contiguous();
+}
+
+}  // namespace
+
+std::string benchRunDir(const std::string& out_dir, const BenchRow& r) {
+  fs::path p = fs::path(out_dir) / "runs";
+  if (!r.setting.empty()) p /= r.setting;
+  return (p / (r.source + "-" + r.target) / r.normal_class / fmt::format("seed{}", r.seed) / r.variant).string();
+}
+
+std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<BenchRow>& rows) {
+  std::map<std::string, std::map<std::string, std::vector<evaluation::RocCurve>>> curves;  // direction, variant
+  std::vector<std::string> directions, variants;
+  for (const auto& r : rows) {
+    if (!r.setting.empty()) continue;
+    std::vector<int> labels;
+    std::vector<double> scores;
+    if (!readTestScores(benchRunDir(out_dir, r), labels, scores)) continue;
+    const auto d = r.source + " → " + r.target;
+    if (std::find(directions.begin(), directions.end(), d) == directions.end()) directions.push_back(d);
+    if (std::find(variants.begin(), variants.end(), r.variant) == variants.end()) variants.push_back(r.variant);
+    curves[d][r.variant].push_back(evaluation::rocCurve(scores, labels));
+  }
+  std::vector<Figure> out;
+  for (const auto& d : directions) {
+    std::vector<Series> lines;
+    for (const auto& v : variants) {
+      const auto it = curves[d].find(v);
+      if (it == curves[d].end()) continue;
+      const auto m = evaluation::meanRoc(it->second);
+      lines.push_back({v, m.fpr, m.tpr, {}});
+    }
+    const PlotSpec spec{"ROC, " + d + " (mean over classes and seeds)", "false positive rate", "true positive rate",
+                        0, 1, 0, 1, true};
+    out.push_back({"roc-" + slug(d.substr(0, d.find(' ')) + "-" + d.substr(d.rfind(' ') + 1)),
+                   "ROC curves of " + d + ", vertically averaged over classes and seeds (target test split).",
+                   evaluation::linePlot(spec, lines)});
+  }
+  return out;
+}
+
+std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vector<BenchRow>& rows) {
+  std::vector<Figure> out;
+  std::set<std::string> done;
+  for (const auto& first : rows) {
+    const auto d = first.source + " → " + first.target;
+    if (!first.setting.empty() || done.count(d)) continue;
+    // The first class and seed of the direction, and the runs before/after adaptation.
+    auto runOf = [&](const std::string& variant) -> std::string {
+      BenchRow r = first;
+      r.variant = variant;
+      const auto dir = benchRunDir(out_dir, r);
+      return fs::exists(fs::path(dir) / kModelFile) ? dir : "";
+    };
+    const auto before = runOf("source_only");
+    std::string after, after_variant;
+    for (const auto* v : {"cluster_frozen", "cluster_self", "align_all"})
+      if (after.empty() && !(after = runOf(v)).empty()) after_variant = v;
+    if (before.empty() || after.empty()) continue;
+    done.insert(d);
+    try {
+      const auto cfg = loadRunConfig(after);
+      const auto split = splitFor(cfg.data);
+      std::vector<std::string> paths = split.train.source;
+      paths.insert(paths.end(), split.train.pool.begin(), split.train.pool.end());
+      const auto dom = readLines(fs::path(after) / kDominantFile);
+      const std::set<std::string> dominant(dom.begin(), dom.end());
+      std::map<std::string, int> truth;  // pool labels, for display only
+      for (size_t i = 0; i < split.pool_truth.paths.size(); ++i) truth[split.pool_truth.paths[i]] = split.pool_truth.is_anomaly[i];
+      const std::set<std::string> source(split.train.source.begin(), split.train.source.end());
+      for (const auto& [which, run] : {std::pair<std::string, std::string>{"before (source_only)", before},
+                                       {"after (" + after_variant + ")", after}}) {
+        std::vector<std::string> kept;
+        const auto xy = pca2(embedByRun(run, paths, kept));
+        std::vector<Series> groups = {{"source normal", {}, {}, {}},
+                                      {"pool normal, dominant", {}, {}, {}},
+                                      {"pool normal, not dominant", {}, {}, {}},
+                                      {"pool anomaly, dominant", {}, {}, {}},
+                                      {"pool anomaly, not dominant", {}, {}, {}}};
+        double lo = 1e300, hi = -1e300;
+        for (size_t i = 0; i < kept.size(); ++i) {
+          size_t g = 0;
+          if (!source.count(kept[i])) g = 1 + 2 * static_cast<size_t>(truth[kept[i]] == 1) + (dominant.count(kept[i]) ? 0 : 1);
+          const double x = xy[static_cast<int64_t>(i)][0].item<double>(), y = xy[static_cast<int64_t>(i)][1].item<double>();
+          groups[g].x.push_back(x), groups[g].y.push_back(y);
+          lo = std::min({lo, x, y}), hi = std::max({hi, x, y});
+        }
+        const double pad = 0.05 * (hi - lo + 1e-12);
+        const PlotSpec spec{"PCA of F's features, " + d + ", class " + first.normal_class + ", " + which, "PC 1", "PC 2",
+                            lo - pad, hi + pad, lo - pad, hi + pad, false};
+        const std::string stem = slug("pca-" + first.source + "-" + first.target + "-" + (which[0] == 'b' ? "before" : "after"));
+        out.push_back({stem,
+                       "F's features of the source training images and the target pool (PCA to 2-D), " + which +
+                           "; the dominant set is the adapted run's; pool labels are shown for the reader only.",
+                       evaluation::scatterPlot(spec, groups)});
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("projection of {} skipped: {}", d, e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace shiftad::api

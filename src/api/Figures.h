@@ -1,0 +1,26 @@
+// The figures of a benchmark report that need the runs themselves (not just
+// results.csv): mean ROC curves from each run's test scores, and a 2-D projection of
+// F's features before and after adaptation.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "evaluation/Report.h"
+
+namespace shiftad::api {
+
+/// Where `shiftad bench` keeps the run of a row: OUT/runs/[SETTING/]SRC-TGT/CLASS/seedN/VARIANT.
+std::string benchRunDir(const std::string& out_dir, const evaluation::BenchRow& row);
+
+/// Per direction of the main grid: each variant's ROC, vertically averaged over its
+/// classes and seeds (from RUN/test_scores.csv; runs without the file are left out).
+std::vector<evaluation::Figure> rocFigures(const std::string& out_dir, const std::vector<evaluation::BenchRow>& rows);
+
+/// Per direction: PCA (2-D) of F's features of the source training images and the
+/// target pool, for the first class and seed, before adaptation (source_only) and
+/// after (the first of cluster_frozen, cluster_self, align_all that ran), with the
+/// adapted run's dominant set marked and, for the reader only, the pool's true labels.
+std::vector<evaluation::Figure> projectionFigures(const std::string& out_dir, const std::vector<evaluation::BenchRow>& rows);
+
+}  // namespace shiftad::api
