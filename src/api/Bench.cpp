@@ -29,7 +29,7 @@ namespace {
 
 /// The variants that read target labels: allowed in a suite (listing them is the
 /// explicit choice), marked as upper bounds in the report.
-const std::vector<std::string> kLabelVariants = {"oracle", "few_shot"};
+const std::vector<std::string> kLabelVariants = {"oracle", "frozen_oracle", "few_shot"};
 const std::vector<std::string> kFrozenVariants = {"frozen_only", "frozen_knn", "frozen_dominant"};
 
 bool readsLabels(const std::string& v) { return std::find(kLabelVariants.begin(), kLabelVariants.end(), v) != kLabelVariants.end(); }
@@ -104,6 +104,23 @@ std::vector<std::string> sweepSettings(const std::string& sweep) {
     if (!v.empty()) out.push_back(sweep.substr(0, eq + 1) + v);
   SHIFTAD_CHECK(!out.empty(), "--sweep '{}': no value", sweep);
   return out;
+}
+
+/// Add `seconds` to the wall time kept in OUT/bench_time.json (a resumed bench adds
+/// its share; a run that only regenerates the report adds nothing) and return the total.
+double accumulateWallTime(const std::string& out_dir, double seconds) {
+  const auto path = fs::path(out_dir) / "bench_time.json";
+  double total = 0;
+  if (std::ifstream f(path); f) {
+    try {
+      total = nlohmann::json::parse(f).value("wall_seconds", 0.0);
+    } catch (const std::exception&) {
+      spdlog::warn("'{}' does not parse; the wall time restarts from this run", path.string());
+    }
+  }
+  total += seconds;
+  api::writeTextAtomic(path.string(), nlohmann::json{{"wall_seconds", total}}.dump() + "\n");
+  return total;
 }
 
 /// Write the figures as OUT/figures/NAME.svg.
@@ -209,6 +226,7 @@ BenchSummary runBench(const BenchOptions& o) {
   info.machine = machine();
   info.protocol = protocol(suite, last);
   info.wall_seconds = out.seconds;
+  info.total_wall_seconds = accumulateWallTime(o.out_dir, ran > 0 ? out.seconds : 0.0);
   info.frozen_variants = kFrozenVariants;
   info.upper_bounds = kLabelVariants;
   out.report = (fs::path(o.out_dir) / "report.md").string();

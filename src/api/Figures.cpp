@@ -161,7 +161,8 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
                             lo - pad, hi + pad, lo - pad, hi + pad, false};
         const std::string stem = slug("pca-" + first.source + "-" + first.target + "-" + (which[0] == 'b' ? "before" : "after"));
         out.push_back({stem,
-                       "F's features of the source training images and the target pool (PCA to 2-D), " + which +
+                       "F's features of the source training images and the target pool (PCA to 2-D), " + d + ", class " +
+                           first.normal_class + ", seed " + std::to_string(first.seed) + ", " + which +
                            "; the dominant set is the adapted run's; pool labels are shown for the reader only.",
                        evaluation::scatterPlot(spec, groups)});
       }

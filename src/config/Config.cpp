@@ -333,6 +333,8 @@ const std::vector<Variant>& variants() {
        {"score.method=frozen_dominant"}},
       {"oracle", "UPPER BOUND (reads target labels): Deep SVDD on the pool's target normals",
        {"train.on=target_normals", "align.method=none"}},
+      {"frozen_oracle", "UPPER BOUND (reads target labels): distance to the mean of the pool's target normals in the frozen encoder's space",
+       {"score.method=frozen_mean", "train.on=target_normals"}},
       {"few_shot", "k labeled target normals aligned with source, their pseudo-anomalies as negatives (reads k labels)",
        {"fewshot.k=5", "cluster.space=none"}},
   };

@@ -46,7 +46,8 @@ struct ReportInfo {
   std::string command;      ///< the command that made the results
   std::string machine;      ///< cores, OS
   std::string protocol;     ///< Markdown bullet list of the protocol
-  double wall_seconds = 0;  ///< of the whole run
+  double wall_seconds = 0;        ///< of this invocation
+  double total_wall_seconds = 0;  ///< of every invocation that added rows to results.csv (resumed benches)
   std::vector<std::string> frozen_variants;   ///< variants that need no training (for the verdict)
   std::vector<std::string> upper_bounds;      ///< variants that read target labels (never "win")
   std::vector<PaperFigure> paper;             ///< the paper's figures (only the suite's are shown)

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
@@ -341,10 +342,18 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
     EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / f)) << f;
   EXPECT_NE(md.find("](figures/roc-amazon-webcam.svg)"), std::string::npos) << md;
   EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "runs/amazon-webcam/pen/seed0/source_only/test_scores.csv"));
-  // A second run finds every row done and runs nothing.
+  // The wall time of the invocations that produced rows is kept across resumes.
+  auto wallTime = [&] {
+    std::ifstream f(fs::path(tmp / "bench") / "bench_time.json");
+    return nlohmann::json::parse(f).at("wall_seconds").get<double>();
+  };
+  const double t1 = wallTime();
+  EXPECT_GT(t1, 0.0);
+  // A second run finds every row done and runs nothing (and adds no time).
   r = runCli(args);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
+  EXPECT_DOUBLE_EQ(wallTime(), t1);
   // A sweep runs the grid once per value, in its own rows and run folders.
   r = runCli(args + " --sweep data.contamination=0,0.3 --no-figures");
   ASSERT_EQ(r.status, 0) << r.output;
@@ -352,6 +361,7 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   EXPECT_EQ(all.size(), 8u + 2 * 2 * 2 * 2);  // + 2 directions x 2 classes x 2 values x 2 variants
   EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "runs/data.contamination=0.3/amazon-webcam/pen/seed0/source_only"));
   EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "figures/sweep-data.contamination.svg"));
+  EXPECT_GT(wallTime(), t1);
   r = runCli(args + " --sweep data.contamination");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("expected section.key=v1,v2"), std::string::npos) << r.output;
