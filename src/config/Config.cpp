@@ -235,7 +235,14 @@ const KeySpec* findKey(const std::string& key) {
 void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, const std::string& origin) {
   if (!node.IsMap()) SHIFTAD_THROW("{}: expected a mapping at '{}'", origin, prefix.empty() ? "<top>" : prefix);
   for (const auto& kv : node) {
-    const std::string name = kv.first.as<std::string>();
+    // YAML allows complex keys ("? [a, b]: 1"); a config key is always a plain name.
+    if (!kv.first.IsScalar()) {
+      YAML::Emitter e;
+      e << YAML::Flow << kv.first;
+      SHIFTAD_THROW("{}: config keys are plain names, but '{}' under '{}' is not", origin, e.c_str(),
+                    prefix.empty() ? "<top>" : prefix);
+    }
+    const std::string name = kv.first.Scalar();
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     if (const KeySpec* spec = findKey(key)) {
       try {

@@ -90,6 +90,15 @@ TEST(Config, OutOfRangeAndWrongTypeNameKeyValueAndRule) {
   EXPECT_NE(msg.find("key=value"), std::string::npos) << msg;
 }
 
+TEST(Config, NonScalarKeysAreAnErrorNotAYamlException) {
+  // Found by fuzz/fuzz_config: YAML's complex keys ("? key") used to escape as
+  // YAML::TypedBadConversion instead of a shiftad::Error.
+  for (const char* text : {" ? gn.lambda:\n:", "? [a, b]\n: 1\n", "train:\n  ? {x: 1}\n  : 2\n"}) {
+    const auto msg = errorOf([&] { parseConfig(text); });
+    EXPECT_NE(msg.find("config keys are plain names"), std::string::npos) << text << ": " << msg;
+  }
+}
+
 TEST(Config, ReliabilityRangesNameKeyValueAndAllowed) {
   // docs/reliability.md: each rejected value is named with its key and the rule.
   const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
