@@ -1,10 +1,13 @@
 # The two commands of the README:
 #   make demo   install dependencies, build, run the main job on the synthetic benchmark
-#   make test   install dependencies, build, run the whole test suite
+#   make test   install dependencies, build, run the whole test suite (and `make sanitize`)
+#   make sanitize  ASan + UBSan build of the torch-free unit tests and the safetensors,
+#                  image and config tests (docs/reliability.md), in build-asan
 BUILD ?= build
+SAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build demo test clean
+.PHONY: deps build demo test sanitize clean
 
 deps:
 	@bash scripts/install_deps.sh
@@ -18,6 +21,13 @@ demo: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory sanitize
+
+sanitize: deps
+	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHIFTAD_SANITIZE=ON >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS) --target shiftad_tests
+	@cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -L sanitize
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD)

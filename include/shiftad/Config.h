@@ -29,6 +29,7 @@ struct DataConfig {
   double crop_scale_min = 0.7; ///< smallest area fraction of the random resized crop
   bool hflip = true;           ///< random horizontal flips while training
   bool target_labels = false;  ///< allow variants that read target labels (oracle, few_shot)
+  double max_skipped = 0.1;    ///< unreadable images a set may lose: < 1 a share of it, >= 1 a count; more is an error
 };
 
 /// The trainable feature extractor F.
@@ -102,6 +103,7 @@ struct TrainConfig {
   double svdd_eps = 0.1;       ///< center coordinates with |c_k| < eps are set to ±eps
   int seed = 0;                ///< seed of initialisation, batching, augmentation, clustering
   int threads = 0;             ///< intra-op threads (0: all cores)
+  int checkpoint_every = 1;    ///< epochs between checkpoints of the run directory (0: only at the end)
   std::string on = "source";   ///< source | target_normals (the oracle; needs data.target_labels)
 };
 

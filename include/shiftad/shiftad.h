@@ -31,10 +31,28 @@ struct TrainSummary {
   int64_t pool_images = 0;
   int64_t skipped_images = 0;  ///< unreadable files skipped (each logged)
   double final_loss = 0.0;
+  bool interrupted = false;  ///< stopped by SIGINT after a checkpoint: no model yet, continue with resumeTraining
+  int resumed_at_epoch = 0;  ///< the epoch a resumed run continued at (0: not resumed)
+};
+
+struct TrainOptions {
+  /// Continue from RUN_DIR's checkpoint (RUN_DIR/checkpoint.safetensors, written every
+  /// train.checkpoint_every epochs) instead of starting over; without one, start over.
+  bool resume = false;
 };
 
 /// Train a detector as configured and write it to `run_dir` (created if needed).
-TrainSummary train(const Config& cfg, const std::string& run_dir);
+/// RUN_DIR/lock keeps a second process out of `run_dir` (a stale lock, whose process
+/// is gone, is taken over). On CPU with a fixed seed, a run interrupted at any point
+/// and resumed ends with the same weights, bit for bit, as an uninterrupted one.
+TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOptions& options = {});
+
+/// train() with the config RUN_DIR was started with, resuming from its last checkpoint.
+TrainSummary resumeTraining(const std::string& run_dir);
+
+/// Make SIGINT (Ctrl-C) stop training cleanly: the current step finishes, a checkpoint
+/// is written and train() returns with `interrupted` set. A second SIGINT quits at once.
+void handleInterrupts();
 
 /// The resolved config a run was trained with.
 Config loadRunConfig(const std::string& run_dir);
@@ -64,6 +82,30 @@ struct EvalResult {
 /// AUROC and AUPR of a trained detector on the target test split that `cfg`'s data
 /// section defines (the same seeded split the run was trained against when unchanged).
 EvalResult evaluate(const std::string& run_dir, const Config& cfg);
+
+struct DataCheckClass {
+  std::string domain;
+  std::string cls;
+  int64_t images = 0;      ///< image files (jpg, jpeg, png, bmp), readable or not
+  int64_t unreadable = 0;  ///< of those, not decodable or truncated
+  int64_t non_images = 0;  ///< other files in the class folder
+};
+
+/// What `shiftad check-data` finds in an ImageFolder root.
+struct DataCheckReport {
+  std::vector<DataCheckClass> classes;               ///< per domain and class, sorted
+  std::vector<std::string> unreadable;               ///< "PATH: why" (not decodable, or truncated)
+  std::vector<std::string> non_images;               ///< files in class folders that are not images
+  std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
+  std::vector<std::vector<std::string>> split_leaks; ///< identical images both in the target pool and the test split
+  std::vector<std::string> problems;                 ///< why the configured protocol cannot run (empty: it can)
+  bool protocol_checked = false;                     ///< a config was given
+};
+
+/// Inspect ROOT/DOMAIN/CLASS/*: counts, unreadable and truncated images, non-image files,
+/// exact duplicates. With `protocol` (its data.root replaced by `root`), also the
+/// pool/test split: duplicates across it, and whether training can run at all.
+DataCheckReport checkData(const std::string& root, const Config* protocol = nullptr);
 
 struct ClassScore {
   int64_t index = 0;

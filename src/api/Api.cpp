@@ -15,7 +15,10 @@
 #include <torch/torch.h>
 
 #include "api/Features.h"
+#include "api/Interrupt.h"
 #include "api/RunDir.h"
+#include "api/RunLock.h"
+#include "api/SkipLimit.h"
 #include "common/Error.h"
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
@@ -25,6 +28,7 @@
 #include "evaluation/Metrics.h"
 #include "models/FrozenScorer.h"
 #include "shiftad/shiftad.h"
+#include "training/Checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -126,11 +130,20 @@ void synthesize(const std::string& out_dir, int seed) {
   data::writeSynth(out_dir, p);
 }
 
-TrainSummary train(const Config& cfg, const std::string& run_dir) {
+TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   validateConfig(cfg);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   const auto split = api::splitFor(cfg.data);
+  // Before anything is written (bad data fails above without touching run_dir).
+  const api::RunLock lock(run_dir);
+  const auto checkpoint = (fs::path(run_dir) / api::kCheckpointFile).string();
+  const int resume_epoch = options.resume && fs::exists(checkpoint) ? training::checkpointEpoch(checkpoint) : 0;
+  if (options.resume && resume_epoch == 0)
+    spdlog::warn("'{}' has no checkpoint to resume from: training from the start", run_dir);
+  if (resume_epoch == 0) fs::remove(checkpoint);  // a stale checkpoint must never be resumed by a later run
+  // The config goes first, so that an interrupted run can be resumed with it.
+  api::writeTextAtomic((fs::path(run_dir) / api::kConfigFile).string(), dumpConfig(cfg));
   const bool oracle = cfg.train.on == "target_normals";
   const bool few_shot = cfg.fewshot.k > 0;
   const bool frozen_scorer = cfg.score.method != "svdd";
@@ -145,22 +158,25 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
   const bool head_only = !frozen_scorer && cfg.model.freeze == -1;
   const auto source = frozen_scorer ? api::Inputs{} : api::trainerInputs(cfg, head_only, source_paths);
   const auto pool = need_pool && !frozen_scorer ? api::trainerInputs(cfg, head_only, pool_paths) : api::Inputs{};
-  fs::create_directories(run_dir);
-  std::ofstream metrics(fs::path(run_dir) / api::kMetricsFile, std::ios::trunc);
+  if (resume_epoch > 0) api::keepMetricsBefore(run_dir, resume_epoch);
+  std::ofstream metrics(fs::path(run_dir) / api::kMetricsFile, resume_epoch > 0 ? std::ios::app : std::ios::trunc);
   SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", run_dir, api::kMetricsFile);
   TrainSummary summary;
+  summary.resumed_at_epoch = resume_epoch;
 
   int64_t n_source = 0, n_pool = 0, n_skipped = 0;
   if (frozen_scorer) {
     const auto src = api::frozenFeatures(cfg, source_paths);
     n_source = static_cast<int64_t>(src.paths.size());
     n_skipped = static_cast<int64_t>(src.skipped.size());
+    api::checkSkipped(cfg.data.max_skipped, src.skipped, source_paths.size(), "source");
     SHIFTAD_CHECK(n_source >= 1, "no readable source image of '{}'", cfg.data.normal_class);
     torch::Tensor dominant_features;
     if (cfg.score.method == "frozen_dominant") {
       const auto phi = api::frozenFeatures(cfg, pool_paths);
       n_pool = static_cast<int64_t>(phi.paths.size());
       n_skipped += static_cast<int64_t>(phi.skipped.size());
+      api::checkSkipped(cfg.data.max_skipped, phi.skipped, pool_paths.size(), "pool");
       const auto dominant = training::selectDominant(phi.features, cfg.cluster, static_cast<uint64_t>(cfg.train.seed));
       dominant_features = phi.features.index_select(0, dominant);
       writeDominant(run_dir, phi.paths, dominant);
@@ -177,6 +193,8 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
     n_source = static_cast<int64_t>(source.paths.size());
     n_pool = static_cast<int64_t>(pool.paths.size());
     n_skipped = static_cast<int64_t>(source.skipped.size() + pool.skipped.size());
+    api::checkSkipped(cfg.data.max_skipped, source.skipped, source_paths.size(), "source");
+    if (need_pool) api::checkSkipped(cfg.data.max_skipped, pool.skipped, pool_paths.size(), "pool");
     spdlog::info("train [{}]: {} {} images of '{}', {} target {} images ({}){}{}", cfg.run.variant, n_source,
                  oracle ? "target-normal" : "source", cfg.data.normal_class, n_pool,
                  few_shot ? "few-shot normal" : "pool", cfg.data.target, need_pool ? "" : " [pool unused]",
@@ -196,7 +214,12 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
       td.negatives = head_only ? api::trunkFeaturesOf(cfg, negatives) : negatives;
     }
     torch::Tensor last_dominant;
-    trainer.fit(td, [&](const training::EpochStats& st, const torch::Tensor& dominant) {
+    training::FitControl control;
+    control.checkpoint = checkpoint;
+    control.checkpoint_every = cfg.train.checkpoint_every;
+    control.resume = resume_epoch > 0;
+    control.stop = &api::stopRequested();
+    const auto result = trainer.fit(td, [&](const training::EpochStats& st, const torch::Tensor& dominant) {
       last_dominant = dominant;
       nlohmann::json j = {{"epoch", st.epoch},           {"loss", st.loss},
                           {"svdd_loss", st.svdd_loss},   {"align_loss", st.align_loss},
@@ -208,10 +231,13 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
                    st.epoch, cfg.train.epochs, st.loss, st.svdd_loss, st.align_loss, st.dominant_size, n_pool,
                    st.seconds);
       summary.final_loss = st.loss;
-    });
+    }, control);
+    summary.interrupted = result == training::FitResult::Stopped;
+    if (summary.interrupted)
+      spdlog::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", checkpoint, run_dir);
     if (cfg.train.epochs == 0) trainer.initCenter(td.source);
     if (last_dominant.defined() && last_dominant.numel() > 0) writeDominant(run_dir, pool.paths, last_dominant);
-    api::saveRun(run_dir, cfg, trainer);
+    if (!summary.interrupted) api::saveRun(run_dir, cfg, trainer);
   }
 
   summary.epochs = frozen_scorer ? 0 : cfg.train.epochs;
@@ -225,10 +251,20 @@ TrainSummary train(const Config& cfg, const std::string& run_dir) {
                              {"source_images", summary.source_images},
                              {"pool_images", summary.pool_images},
                              {"skipped_images", summary.skipped_images},
-                             {"final_loss", summary.final_loss}};
+                             {"final_loss", summary.final_loss},
+                             {"interrupted", summary.interrupted},
+                             {"resumed_at_epoch", summary.resumed_at_epoch}};
   api::writeTextAtomic((fs::path(run_dir) / api::kSummaryFile).string(), js.dump(2) + "\n");
   return summary;
 }
+
+TrainSummary resumeTraining(const std::string& run_dir) {
+  TrainOptions options;
+  options.resume = true;
+  return train(api::loadRunConfig(run_dir), run_dir, options);
+}
+
+void handleInterrupts() { api::installInterruptHandler(); }
 
 Config loadRunConfig(const std::string& run_dir) { return api::loadRunConfig(run_dir); }
 
@@ -249,6 +285,7 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
     api::clearInputMemory();
     if (paths.size() > kChunk) spdlog::info("scored {} of {} images", std::min(start + kChunk, paths.size()), paths.size());
   }
+  api::checkSkipped(run.cfg.data.max_skipped, out.skipped, paths.size(), "scored");
   return out;
 }
 
@@ -257,6 +294,7 @@ EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
   const auto split = api::splitFor(cfg.data);
   torch::Tensor s;
   const auto in = scoreFiles(run, split.test.paths, s);
+  api::checkSkipped(cfg.data.max_skipped, in.skipped, split.test.paths.size(), "test");
   s = s.to(torch::kDouble).contiguous();
   const std::vector<double> scores(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
   const auto labels = labelsOf(in.paths, split.test);

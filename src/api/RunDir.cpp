@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/Error.h"
 #include "io/SafeTensors.h"
 
@@ -42,6 +44,20 @@ void writePathList(const std::string& path, const std::vector<std::string>& path
   std::string text;
   for (const auto& p : paths) text += p + "\n";
   writeTextAtomic(path, text);
+}
+
+void keepMetricsBefore(const std::string& run_dir, int epoch) {
+  const auto path = (fs::path(run_dir) / kMetricsFile).string();
+  if (!fs::exists(path)) return;
+  std::ifstream f(path);
+  std::string kept;
+  for (std::string line; std::getline(f, line);) {
+    // A line cut by a kill is not JSON: dropped like the ones after the checkpoint.
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("epoch") && j["epoch"].is_number_integer() && j["epoch"].get<int>() < epoch)
+      kept += line + "\n";
+  }
+  writeTextAtomic(path, kept);
 }
 
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer) {

@@ -20,12 +20,17 @@ constexpr const char* kMetricsFile = "metrics.jsonl";
 constexpr const char* kSummaryFile = "summary.json";
 constexpr const char* kDominantFile = "dominant.txt";        ///< pool images of the final dominant set
 constexpr const char* kTestScoresFile = "test_scores.csv";    ///< label,score,path of the test split (eval)
+constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training state (training/Checkpoint.h)
 
 /// Write `text` to PATH.tmp, flush, rename over PATH (a reader never sees half a file).
 void writeTextAtomic(const std::string& path, const std::string& text);
 
 /// Write PATHS, one per line, atomically (the dominant set of a run).
 void writePathList(const std::string& path, const std::vector<std::string>& paths);
+
+/// Rewrite RUN_DIR/metrics.jsonl keeping the lines of epochs before `epoch` (a resumed
+/// run appends from there; lines written after its checkpoint are dropped).
+void keepMetricsBefore(const std::string& run_dir, int epoch);
 
 /// Write config, weights and center of a trained detector.
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer);

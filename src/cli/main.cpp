@@ -4,11 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "shiftad/shiftad.h"
@@ -16,6 +18,9 @@
 namespace fs = std::filesystem;
 
 namespace {
+
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT, the shell's convention).
+constexpr int kInterrupted = 130;
 
 struct Common {
   int threads = 0;
@@ -55,6 +60,33 @@ void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
   fs::rename(tmp, path);
 }
 
+void printList(const char* title, const std::vector<std::string>& items) {
+  if (items.empty()) return;
+  fmt::print("\n{} ({}):\n", title, items.size());
+  for (const auto& i : items) fmt::print("  {}\n", i);
+}
+
+void printGroups(const char* title, const std::vector<std::vector<std::string>>& groups) {
+  if (groups.empty()) return;
+  fmt::print("\n{} ({} groups):\n", title, groups.size());
+  for (const auto& g : groups) fmt::print("  {}\n", fmt::join(g, "  ==  "));
+}
+
+void printDataCheck(const shiftad::DataCheckReport& r) {
+  fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", "domain", "class", "images", "unreadable", "non-image");
+  for (const auto& c : r.classes)
+    fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", c.domain, c.cls, c.images, c.unreadable, c.non_images);
+  printList("unreadable or truncated images (skipped by training and scoring)", r.unreadable);
+  printList("non-image files (ignored)", r.non_images);
+  printGroups("exact duplicates", r.duplicates);
+  printGroups("duplicates across the pool/test split (the test split leaks into training)", r.split_leaks);
+  if (!r.problems.empty()) {
+    printList("PROBLEMS: the configured protocol cannot run", r.problems);
+  } else if (r.protocol_checked) {
+    fmt::print("\nthe configured protocol can run\n");
+  }
+}
+
 }  // namespace
 
 /// OpenMP worker threads spin while waiting for work by default. On 2 cores shared
@@ -91,7 +123,11 @@ int main(int argc, char** argv) {
   train->add_option("--variant", train_variant,
                     "a named variant applied on top of the config, before --set (list: `shiftad variants`)");
   train->add_option("--set", overrides, "override a key: --set section.key=value (repeatable)");
-  train->add_option("--out", train_out, "run directory to write")->required();
+  std::string train_resume;
+  train->add_option("--out", train_out, "run directory to write");
+  train->add_option("--resume", train_resume,
+                    "continue the run in this directory from its last checkpoint, with its config")
+      ->excludes("--config", "--variant", "--set", "--out");
 
   // score
   auto* score = app.add_subcommand("score", "score images with a trained detector (higher = more anomalous)");
@@ -152,12 +188,26 @@ int main(int argc, char** argv) {
   config->add_option("--set", config_overrides, "override a key (repeatable)");
   config->add_flag("--doc", config_doc, "print every key as a Markdown table");
 
-  for (auto* sub : {synth, train, score, eval, demo, classify, bench, variants, config}) addCommon(sub, common);
+  // check-data
+  auto* check = app.add_subcommand("check-data", "check an ImageFolder root: counts, unreadable/truncated and non-image "
+                                                 "files, duplicates; with --config, whether the protocol can run");
+  std::string check_root, check_config;
+  std::vector<std::string> check_overrides;
+  check->add_option("root", check_root, "data root: ROOT/DOMAIN/CLASS/image")->required();
+  check->add_option("--config", check_config, "YAML config whose data.* protocol to check (data.root := ROOT)")
+      ->check(CLI::ExistingFile);
+  check->add_option("--set", check_overrides, "override a key of that config (repeatable)");
+
+  for (auto* sub : {synth, train, score, eval, demo, classify, bench, variants, config, check}) addCommon(sub, common);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (*train && train_resume.empty() && train_out.empty()) {
+    fmt::print(stderr, "shiftad train: --out RUN_DIR is required (or --resume RUN_DIR)\n");
+    return 2;
   }
 
   try {
@@ -166,11 +216,21 @@ int main(int argc, char** argv) {
       shiftad::synthesize(synth_out, synth_seed);
       fmt::print("wrote the synthetic benchmark to {}\n", synth_out);
     } else if (*train) {
-      std::vector<std::string> all;
-      if (!train_variant.empty()) all = shiftad::variantOverrides(train_variant);
-      all.insert(all.end(), overrides.begin(), overrides.end());
-      const auto cfg = shiftad::loadConfig(train_config, all);
-      const auto s = shiftad::train(cfg, train_out);
+      shiftad::handleInterrupts();
+      shiftad::TrainSummary s;
+      if (!train_resume.empty()) {
+        train_out = train_resume;
+        s = shiftad::resumeTraining(train_resume);
+      } else {
+        std::vector<std::string> all;
+        if (!train_variant.empty()) all = shiftad::variantOverrides(train_variant);
+        all.insert(all.end(), overrides.begin(), overrides.end());
+        s = shiftad::train(shiftad::loadConfig(train_config, all), train_out);
+      }
+      if (s.interrupted) {
+        fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", train_out);
+        return kInterrupted;
+      }
       fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,
                  s.seconds, s.source_images, s.pool_images, s.skipped_images, train_out);
     } else if (*score) {
@@ -195,6 +255,12 @@ int main(int argc, char** argv) {
     } else if (*variants) {
       for (const auto& v : shiftad::variants())
         fmt::print("{:<16} {}\n{:<16} overrides: {}\n", v.name, v.description, "", fmt::join(v.overrides, " "));
+    } else if (*check) {
+      std::optional<shiftad::Config> cfg;
+      if (!check_config.empty() || !check_overrides.empty()) cfg = shiftad::loadConfig(check_config, check_overrides);
+      const auto r = shiftad::checkData(check_root, cfg ? &*cfg : nullptr);
+      printDataCheck(r);
+      return r.problems.empty() ? 0 : 1;
     } else if (*config) {
       if (config_doc)
         fmt::print("{}", shiftad::configDocMarkdown());

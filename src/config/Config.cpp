@@ -150,6 +150,7 @@ const std::vector<KeySpec>& schema() {
       floatKey("data.crop_scale_min", SHIFTAD_FIELD(data.crop_scale_min), 0.05, 1.0, false, "smallest area fraction of the random resized crop"),
       boolKey("data.hflip", SHIFTAD_FIELD(data.hflip), "random horizontal flips on training batches (when data.augment)"),
       boolKey("data.target_labels", SHIFTAD_FIELD(data.target_labels), "allow the variants that read target labels (train.on: target_normals, the oracle; fewshot.k > 0). The method never needs them"),
+      floatKey("data.max_skipped", SHIFTAD_FIELD(data.max_skipped), 0.0, kInf, false, "unreadable images (each logged) a set may lose before training, scoring or eval stops with an error: below 1 a share of the set (0.1: 10%), from 1 up a count (0: none)"),
       // model
       stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18", "resnet50", "mobilenet_v2", "clip_vit_b32", "clip_rn50"}, "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual tower (ViT-B/32, RN50), 224 px input"),
       stringKey("model.weights", SHIFTAD_FIELD(model.weights), {}, "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
@@ -193,6 +194,7 @@ const std::vector<KeySpec>& schema() {
       floatKey("train.svdd_eps", SHIFTAD_FIELD(train.svdd_eps), 0.0, kInf, false, "center coordinates with |c_k| < eps are set to +-eps (Deep SVDD)"),
       intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX, "seed of initialisation, batching, augmentation and clustering"),
       intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, 1024, "intra-op threads (0: all cores)"),
+      intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX, "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C (0: only then); `shiftad train --resume RUN_DIR` continues from it"),
       stringKey("train.on", SHIFTAD_FIELD(train.on), {"source", "target_normals"}, "the normal images Deep SVDD is trained on: source, or the labeled normals of the target pool (the oracle upper bound; needs data.target_labels)"),
       // fewshot
       intKey("fewshot.k", SHIFTAD_FIELD(fewshot.k), 0, 100000, "few-shot variant: labeled normal target images (drawn from the pool; needs data.target_labels) aligned with source, their pseudo-anomalies as extra negatives (0: off)"),
@@ -233,7 +235,14 @@ const KeySpec* findKey(const std::string& key) {
 void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, const std::string& origin) {
   if (!node.IsMap()) SHIFTAD_THROW("{}: expected a mapping at '{}'", origin, prefix.empty() ? "<top>" : prefix);
   for (const auto& kv : node) {
-    const std::string name = kv.first.as<std::string>();
+    // YAML allows complex keys ("? [a, b]: 1"); a config key is always a plain name.
+    if (!kv.first.IsScalar()) {
+      YAML::Emitter e;
+      e << YAML::Flow << kv.first;
+      SHIFTAD_THROW("{}: config keys are plain names, but '{}' under '{}' is not", origin, e.c_str(),
+                    prefix.empty() ? "<top>" : prefix);
+    }
+    const std::string name = kv.first.Scalar();
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     if (const KeySpec* spec = findKey(key)) {
       try {

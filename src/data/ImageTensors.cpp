@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "data/FileCheck.h"
 
 namespace shiftad::data {
 namespace {
@@ -117,6 +118,8 @@ cv::Mat toRgb(const cv::Mat& m, const std::string& path) {
 cv::Mat decodeRgb(const std::string& path) {
   const std::vector<unsigned char> bytes = readBytes(path);
   checkDimensions(bytes, path);
+  const auto cut = truncation(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  SHIFTAD_CHECK(cut.empty(), "image '{}' cannot be used: {}; re-export or remove it", path, cut);
   cv::Mat raw;
   try {
     // UNCHANGED keeps 16-bit depth and alpha (converted below) and ignores EXIF

@@ -1,6 +1,7 @@
 #include "training/Trainer.h"
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -13,6 +14,7 @@
 #include "losses/Adversarial.h"
 #include "losses/Losses.h"
 #include "losses/Mmd.h"
+#include "training/Checkpoint.h"
 
 namespace shiftad::training {
 namespace {
@@ -22,6 +24,13 @@ constexpr int64_t kEvalBatch = 256;
 bool aligning(const Config& cfg) { return cfg.align.method != "none" && cfg.align.lambda > 0.0; }
 
 bool isFeatures(const torch::Tensor& t) { return t.dim() == 2; }
+
+/// What is left after a diverged step: the last checkpoint, if one was written.
+std::string lastCheckpoint(const FitControl& control) {
+  if (!control.checkpoint.empty() && std::filesystem::exists(control.checkpoint))
+    return fmt::format("the last good checkpoint '{}' is kept", control.checkpoint);
+  return "no checkpoint had been written yet";
+}
 
 }  // namespace
 
@@ -175,7 +184,7 @@ torch::Tensor Trainer::dominantSet(const TrainingData& data, int epoch, const to
   return selectDominant(embed(data.pool), cfg_.cluster, seed + static_cast<uint64_t>(epoch));
 }
 
-void Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch) {
+void Trainer::checkFitInputs(const TrainingData& data) const {
   const auto& source = data.source;
   const auto& pool = data.pool;
   SHIFTAD_CHECK(source.defined() && source.size(0) >= 2, "training needs at least 2 source images; got {}",
@@ -187,8 +196,18 @@ void Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch) {
   SHIFTAD_CHECK(!align || cfg_.cluster.space != "frozen" ||
                     (data.pool_frozen.defined() && data.pool_frozen.size(0) == pool.size(0)),
                 "cluster.space = frozen needs the frozen encoder's features of every pool image");
-  if (cfg_.model.head_init == "pca") initHeadPca(data);
-  if (!center_.defined()) initCenter(source);
+}
+
+FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, const FitControl& control) {
+  checkFitInputs(data);
+  const auto& source = data.source;
+  const auto& pool = data.pool;
+  const bool align = aligning(cfg_);
+  const bool resuming = control.resume && !control.checkpoint.empty() && std::filesystem::exists(control.checkpoint);
+  if (!resuming) {
+    if (cfg_.model.head_init == "pca") initHeadPca(data);
+    if (!center_.defined()) initCenter(source);
+  }
 
   Alignment alignment(cfg_, net_->embeddingDim());
   auto params = net_->parameters();
@@ -199,32 +218,47 @@ void Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch) {
   SHIFTAD_CHECK(!trainable.empty(), "nothing to train: every parameter of F is frozen");
   torch::optim::Adam opt(trainable, torch::optim::AdamOptions(cfg_.train.lr).weight_decay(cfg_.train.weight_decay));
 
+  const CheckpointParts parts{net_.get(), alignment.discriminator ? alignment.discriminator.get() : nullptr, &opt,
+                              &center_, &gen_};
+  FitProgress p;
+  if (resuming) {
+    p = loadCheckpoint(control.checkpoint, parts);
+    spdlog::info("resuming from '{}' at epoch {}, step {}", control.checkpoint, p.epoch, p.steps + 1);
+  }
+  const auto checkpoint = [&] {
+    if (!control.checkpoint.empty()) saveCheckpoint(control.checkpoint, parts, p);
+  };
+
+  const int epochs = cfg_.train.epochs;
+  const int every = control.checkpoint_every;
   const int64_t n = source.size(0);
   const int64_t batch = std::min<int64_t>(cfg_.train.batch_size, n);
   const int64_t steps_per_epoch = std::max<int64_t>(1, (n - 2) / batch + 1);
-  const double total_steps = static_cast<double>(steps_per_epoch) * std::max(cfg_.train.epochs, 1);
-  torch::Tensor dominant;
-  int64_t step_count = 0;
+  const double total_steps = static_cast<double>(steps_per_epoch) * std::max(epochs, 1);
 
-  for (int epoch = 1; epoch <= cfg_.train.epochs; ++epoch) {
+  while (p.epoch <= epochs) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (align) dominant = dominantSet(data, epoch, dominant);
-    SHIFTAD_CHECK(!align || dominant.size(0) > 0, "the dominant set of the pool is empty");
-
+    if (!p.order.defined()) {  // the epoch starts (else it resumes mid-way)
+      if (align) p.dominant = dominantSet(data, p.epoch, p.dominant);
+      SHIFTAD_CHECK(!align || p.dominant.size(0) > 0, "the dominant set of the pool is empty");
+      p.order = torch::randperm(n, gen_, torch::kLong);
+    }
     net_->train();
     if (alignment.discriminator) alignment.discriminator->train();
-    const auto order = torch::randperm(n, gen_, torch::kLong);
-    double sum_loss = 0, sum_svdd = 0, sum_align = 0;
-    int steps = 0;
-    for (int64_t start = 0; start + 2 <= n; start += batch) {
-      const auto idx = order.slice(0, start, std::min(start + batch, n));
+    for (; p.next_row + 2 <= n; p.next_row += batch) {
+      // Checked between steps, so a stop never leaves a half-done step behind.
+      if (control.stop && control.stop->load()) {
+        checkpoint();
+        return FitResult::Stopped;
+      }
+      const auto idx = p.order.slice(0, p.next_row, std::min(p.next_row + batch, n));
       auto xs = trainingView(source.index_select(0, idx));
       torch::Tensor loss, svdd, align_term = torch::zeros({});
       if (align) {
         // Target batch of the same size, drawn from the dominant set (with
         // replacement when the set is smaller than the batch).
-        const auto pick = torch::randint(dominant.size(0), {idx.size(0)}, gen_, torch::kLong);
-        auto xt = trainingView(pool.index_select(0, dominant.index_select(0, pick)));
+        const auto pick = torch::randint(p.dominant.size(0), {idx.size(0)}, gen_, torch::kLong);
+        auto xt = trainingView(pool.index_select(0, p.dominant.index_select(0, pick)));
         torch::Tensor xn;
         if (data.negatives.defined() && data.negatives.size(0) > 0) {
           const auto neg = torch::randint(data.negatives.size(0), {idx.size(0)}, gen_, torch::kLong);
@@ -238,34 +272,45 @@ void Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch) {
         // The dominant cluster is taken as target-normal: optionally it is also pulled
         // to c (cosine-only alignment leaves its feature norms free to grow).
         svdd = losses::deepSvddLoss(cfg_.align.svdd_on_target ? z.slice(0, 0, bs + bt) : zs, center_);
-        align_term = alignment(zs, zt, zn, static_cast<double>(step_count) / total_steps, center_);
+        align_term = alignment(zs, zt, zn, static_cast<double>(p.step_count) / total_steps, center_);
         loss = svdd + cfg_.align.lambda * align_term;
       } else {
         svdd = losses::deepSvddLoss(forward(xs), center_);
         loss = svdd;
       }
+      const double loss_value = loss.item<double>();
+      // Before backward: a non-finite loss must not reach the weights or Adam's moments.
+      SHIFTAD_CHECK(std::isfinite(loss_value),
+                    "training diverged: the loss is {} at epoch {}, step {}; {}. Lower train.lr (now {}) or "
+                    "align.lambda (now {}), or check the input images for extreme values",
+                    loss_value, p.epoch, p.steps + 1, lastCheckpoint(control), cfg_.train.lr, cfg_.align.lambda);
       opt.zero_grad();
       loss.backward();
       opt.step();
-      sum_loss += loss.item<double>();
-      sum_svdd += svdd.item<double>();
-      sum_align += align_term.item<double>();
-      ++steps;
-      ++step_count;
-      SHIFTAD_CHECK(std::isfinite(sum_loss),
-                    "training diverged: the loss is {} at epoch {}, step {}; lower train.lr or align.lambda",
-                    loss.item<double>(), epoch, steps);
+      p.sum_loss += loss_value;
+      p.sum_svdd += svdd.item<double>();
+      p.sum_align += align_term.item<double>();
+      ++p.steps;
+      ++p.step_count;
     }
     EpochStats st;
-    st.epoch = epoch;
-    st.loss = sum_loss / std::max(steps, 1);
-    st.svdd_loss = sum_svdd / std::max(steps, 1);
-    st.align_loss = sum_align / std::max(steps, 1);
-    st.dominant_size = align ? dominant.size(0) : 0;
-    st.dominant_share = align ? static_cast<double>(dominant.size(0)) / pool.size(0) : 0.0;
+    st.epoch = p.epoch;
+    st.loss = p.sum_loss / std::max(p.steps, 1);
+    st.svdd_loss = p.sum_svdd / std::max(p.steps, 1);
+    st.align_loss = p.sum_align / std::max(p.steps, 1);
+    st.dominant_size = align ? p.dominant.size(0) : 0;
+    st.dominant_share = align ? static_cast<double>(p.dominant.size(0)) / pool.size(0) : 0.0;
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (on_epoch) on_epoch(st, align ? dominant : torch::empty({0}, torch::kLong));
+    if (on_epoch) on_epoch(st, align ? p.dominant : torch::empty({0}, torch::kLong));
+    // The next epoch starts from scratch: no order drawn, no step done.
+    p.order = torch::Tensor();
+    p.next_row = 0;
+    p.sum_loss = p.sum_svdd = p.sum_align = 0;
+    p.steps = 0;
+    ++p.epoch;
+    if (p.epoch > epochs || (every > 0 && st.epoch % every == 0)) checkpoint();
   }
+  return FitResult::Completed;
 }
 
 }  // namespace shiftad::training

@@ -2,8 +2,10 @@
 // dominant cluster (paper Eq. 5-10). Sees images only, never a target label.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include <torch/types.h>
 
@@ -36,6 +38,20 @@ struct TrainingData {
   torch::Tensor negatives;    ///< extra InfoNCE negatives (few-shot pseudo-anomalies); may be undefined
 };
 
+/// Checkpoints and early stop of fit().
+struct FitControl {
+  std::string checkpoint;                   ///< checkpoint file ("": none is written or read)
+  int checkpoint_every = 1;                 ///< epochs between checkpoints (0: only the last); one is also written at the end and on a stop
+  bool resume = false;                      ///< continue from `checkpoint` when it exists (else start over)
+  const std::atomic<bool>* stop = nullptr;  ///< when set (e.g. by SIGINT): finish the step, checkpoint, return
+};
+
+/// How fit() ended.
+enum class FitResult {
+  Completed,  ///< every epoch ran
+  Stopped,    ///< FitControl::stop was set; the checkpoint holds the progress
+};
+
 /// The dominant set of the pool (paper Eq. 6-7): indices (int64, ascending) of the
 /// members of the largest cluster of `features` (cluster.space = none: every index),
 /// optionally trimmed to the cluster.keep_fraction closest to its centroid.
@@ -49,8 +65,10 @@ class Trainer {
   /// Deep SVDD center from F's initial features of the (un-augmented) source.
   void initCenter(const torch::Tensor& source);
 
-  /// Train for cfg.train.epochs.
-  void fit(const TrainingData& data, const EpochCallback& on_epoch = {});
+  /// Train for cfg.train.epochs, checkpointing as `control` says. A loss that becomes
+  /// NaN or Inf is an Error naming epoch and step, thrown before the step changes any
+  /// weight (the last checkpoint stays the last good one).
+  FitResult fit(const TrainingData& data, const EpochCallback& on_epoch = {}, const FitControl& control = {});
 
   /// F's features (eval mode, center crop, batched, no grad) of uint8 images, or of
   /// trunk features (head only).
@@ -70,6 +88,7 @@ class Trainer {
   torch::Tensor evalView(const torch::Tensor& inputs);      ///< center-cropped, normalized
   torch::Tensor dominantSet(const TrainingData& data, int epoch, const torch::Tensor& previous);
   void initHeadPca(const TrainingData& data);
+  void checkFitInputs(const TrainingData& data) const;
 
   Config cfg_;
   std::shared_ptr<models::FeatureExtractor> net_;

@@ -1,6 +1,8 @@
 // Config: defaults, YAML parsing, overrides, and one clear error per bad key/value.
 #include <fstream>
 
+#include <tuple>
+
 #include <gtest/gtest.h>
 
 #include "common/Error.h"
@@ -86,6 +88,36 @@ TEST(Config, OutOfRangeAndWrongTypeNameKeyValueAndRule) {
   EXPECT_NE(msg.find("invalid YAML"), std::string::npos) << msg;
   msg = errorOf([] { parseConfig("", {"train.epochs"}); });
   EXPECT_NE(msg.find("key=value"), std::string::npos) << msg;
+}
+
+TEST(Config, NonScalarKeysAreAnErrorNotAYamlException) {
+  // Found by fuzz/fuzz_config: YAML's complex keys ("? key") used to escape as
+  // YAML::TypedBadConversion instead of a shiftad::Error.
+  for (const char* text : {" ? gn.lambda:\n:", "? [a, b]\n: 1\n", "train:\n  ? {x: 1}\n  : 2\n"}) {
+    const auto msg = errorOf([&] { parseConfig(text); });
+    EXPECT_NE(msg.find("config keys are plain names"), std::string::npos) << text << ": " << msg;
+  }
+}
+
+TEST(Config, ReliabilityRangesNameKeyValueAndAllowed) {
+  // docs/reliability.md: each rejected value is named with its key and the rule.
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"align.lambda=-0.5", "-0.5", ">= 0"},
+      {"cluster.k=-3", "-3", "[1, 4096]"},
+      {"cluster.k=0", "0", "[1, 4096]"},
+      {"data.contamination=-0.1", "-0.1", "[0, 1)"},
+      {"data.contamination=1", "1", "[0, 1)"},
+      {"data.contamination=.nan", ".nan", "[0, 1)"},
+      {"train.checkpoint_every=-1", "-1", ">= 0"},
+      {"train.lr=abc", "abc", "a number"},
+  };
+  for (const auto& [assignment, value, rule] : cases) {
+    const auto msg = errorOf([&] { parseConfig("", {assignment}); });
+    const auto key = assignment.substr(0, assignment.find('='));
+    EXPECT_NE(msg.find("'" + key + "'"), std::string::npos) << assignment << ": " << msg;
+    EXPECT_NE(msg.find("'" + value + "'"), std::string::npos) << assignment << ": " << msg;
+    EXPECT_NE(msg.find(rule), std::string::npos) << assignment << ": " << msg;
+  }
 }
 
 TEST(Config, ClipArchsAndInterpolation) {

@@ -1,0 +1,28 @@
+#include "api/SkipLimit.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/Error.h"
+
+namespace shiftad::api {
+
+size_t allowedSkips(double max_skipped, size_t total) {
+  if (max_skipped >= 1.0) return static_cast<size_t>(std::floor(max_skipped));
+  return static_cast<size_t>(std::floor(max_skipped * static_cast<double>(total)));
+}
+
+void checkSkipped(double max_skipped, const std::vector<std::string>& skipped, size_t total, const std::string& what) {
+  const size_t allowed = allowedSkips(max_skipped, total);
+  if (skipped.size() <= allowed) return;
+  const std::vector<std::string> first(skipped.begin(), skipped.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(skipped.size(), 3)));
+  SHIFTAD_THROW(
+      "{} of {} {} images could not be read (e.g. {}), more than data.max_skipped = {} allows ({}); repair or remove "
+      "them (`shiftad check-data ROOT` lists every one) or raise data.max_skipped",
+      skipped.size(), total, what, fmt::join(first, ", "), max_skipped, allowed);
+}
+
+}  // namespace shiftad::api

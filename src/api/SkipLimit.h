@@ -1,0 +1,17 @@
+// data.max_skipped: how many unreadable images a set may lose before it is an error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace shiftad::api {
+
+/// The most files of a set of `total` that may be skipped: max_skipped < 1 is a
+/// share of `total` (rounded down), >= 1 a count.
+size_t allowedSkips(double max_skipped, size_t total);
+
+/// Throw a shiftad::Error naming the set (`what`), the counts, the first skipped files
+/// and the key when `skipped` is more than allowedSkips(max_skipped, total).
+void checkSkipped(double max_skipped, const std::vector<std::string>& skipped, size_t total, const std::string& what);
+
+}  // namespace shiftad::api

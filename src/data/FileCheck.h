@@ -1,0 +1,19 @@
+// Checks on the bytes of image files that decoding alone misses. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace shiftad::data {
+
+/// 64-bit FNV-1a of the bytes: identical files have the same hash (exact duplicates).
+uint64_t contentHash(std::string_view bytes);
+
+/// Why a PNG or JPEG file is truncated ("" when its end marker is there, or for other
+/// formats). libjpeg accepts a cut JPEG and fills the missing rows with gray (PIL
+/// refuses it), so the end marker is checked on its own: PNG's IEND chunk, JPEG's EOI
+/// after the first scan.
+std::string truncation(std::string_view bytes);
+
+}  // namespace shiftad::data

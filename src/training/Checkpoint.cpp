@@ -1,0 +1,152 @@
+#include "training/Checkpoint.h"
+
+#include <cstring>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "io/SafeTensors.h"
+
+namespace shiftad::training {
+namespace {
+
+constexpr const char* kFormat = "shiftad-checkpoint-1";
+constexpr const char* kNet = "net.";
+constexpr const char* kDisc = "disc.";
+
+/// Bytes as a 1-D uint8 tensor (how the optimizer's archive travels in safetensors).
+torch::Tensor bytesTensor(const std::string& bytes) {
+  auto t = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  return t;
+}
+
+std::string tensorBytes(const torch::Tensor& t) {
+  const auto c = t.contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
+}
+
+std::string optimizerBytes(torch::optim::Optimizer& opt) {
+  torch::serialize::OutputArchive archive;
+  opt.save(archive);
+  std::ostringstream os;
+  archive.save_to(os);
+  return os.str();
+}
+
+void loadOptimizer(torch::optim::Optimizer& opt, const std::string& bytes) {
+  torch::serialize::InputArchive archive;
+  std::istringstream is(bytes);
+  archive.load_from(is);
+  opt.load(archive);
+}
+
+/// torch's global CPU generator (a handle: copies share its state).
+at::Generator globalGenerator() { return at::detail::getDefaultCPUGenerator(); }
+
+// Doubles as decimal text: fmt's shortest representation reads back exactly.
+std::string exact(double v) { return fmt::format("{}", v); }
+
+const torch::Tensor& required(const io::SafeTensorsFile& f, const std::string& name) {
+  const auto it = f.tensors.find(name);
+  SHIFTAD_CHECK(it != f.tensors.end(), "checkpoint '{}' has no tensor '{}' (damaged or from another version; "
+                "delete it to train from the start)", f.path, name);
+  return it->second;
+}
+
+const std::string& meta(const io::SafeTensorsFile& f, const std::string& key) {
+  const auto it = f.metadata.find(key);
+  SHIFTAD_CHECK(it != f.metadata.end(), "checkpoint '{}' has no metadata '{}' (damaged or from another version; "
+                "delete it to train from the start)", f.path, key);
+  return it->second;
+}
+
+io::SafeTensorsFile readChecked(const std::string& path) {
+  auto f = io::readSafeTensors(path);
+  SHIFTAD_CHECK(f.metadata.count("format") && f.metadata.at("format") == kFormat,
+                "'{}' is not a shiftad training checkpoint (format '{}'; expected '{}')", path,
+                f.metadata.count("format") ? f.metadata.at("format") : "", kFormat);
+  return f;
+}
+
+/// What training changes in a module: trainable parameters and every buffer (BatchNorm
+/// statistics). Frozen parameters are left out: they come from the pretrained weights
+/// again when the run is resumed, and would make checkpoints as large as the backbone.
+void addTrainingState(const torch::nn::Module& module, const std::string& prefix,
+                      std::map<std::string, torch::Tensor>& out) {
+  for (const auto& [name, t] : io::moduleStateDict(module)) out[prefix + name] = t;
+  for (const auto& item : module.named_parameters(/*recurse=*/true))
+    if (!item.value().requires_grad()) out.erase(prefix + item.key());
+}
+
+/// Load what addTrainingState saved; only frozen parameters may be missing.
+void loadTrainingState(torch::nn::Module& module, const io::SafeTensorsFile& f, const std::string& prefix) {
+  const auto report = io::loadIntoModule(module, f, prefix, /*strict=*/false);
+  std::vector<std::string> problems = report.unexpected;
+  problems.insert(problems.end(), report.mismatched.begin(), report.mismatched.end());
+  const auto params = module.named_parameters(/*recurse=*/true);
+  for (const auto& name : report.missing) {
+    const auto* p = params.find(name);
+    if (!p || p->requires_grad()) problems.push_back(name);
+  }
+  SHIFTAD_CHECK(problems.empty(), "checkpoint '{}' does not fit this model ({} tensors missing, unexpected or of "
+                "another shape, e.g. '{}'); was the config changed? Delete it to train from the start",
+                f.path, problems.size(), problems.front());
+}
+
+}  // namespace
+
+void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const FitProgress& p) {
+  std::map<std::string, torch::Tensor> tensors;
+  addTrainingState(*parts.net, kNet, tensors);
+  if (parts.discriminator) addTrainingState(*parts.discriminator, kDisc, tensors);
+  tensors["center"] = *parts.center;
+  tensors["optimizer"] = bytesTensor(optimizerBytes(*parts.optimizer));
+  tensors["rng.trainer"] = parts.generator->get_state();
+  tensors["rng.global"] = globalGenerator().get_state();
+  if (p.order.defined()) tensors["order"] = p.order;
+  if (p.dominant.defined()) tensors["dominant"] = p.dominant;
+  const std::map<std::string, std::string> metadata = {
+      {"format", kFormat},          {"epoch", std::to_string(p.epoch)},
+      {"next_row", std::to_string(p.next_row)}, {"step_count", std::to_string(p.step_count)},
+      {"steps", std::to_string(p.steps)},       {"sum_loss", exact(p.sum_loss)},
+      {"sum_svdd", exact(p.sum_svdd)},          {"sum_align", exact(p.sum_align)}};
+  io::writeSafeTensors(path, tensors, metadata);
+}
+
+FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts) {
+  const auto f = readChecked(path);
+  FitProgress p;
+  try {
+    p.epoch = std::stoi(meta(f, "epoch"));
+    p.next_row = std::stoll(meta(f, "next_row"));
+    p.step_count = std::stoll(meta(f, "step_count"));
+    p.steps = std::stoi(meta(f, "steps"));
+    p.sum_loss = std::stod(meta(f, "sum_loss"));
+    p.sum_svdd = std::stod(meta(f, "sum_svdd"));
+    p.sum_align = std::stod(meta(f, "sum_align"));
+  } catch (const std::logic_error& e) {  // stoi & co: not a number
+    SHIFTAD_THROW("checkpoint '{}': malformed progress metadata ({}); delete it to train from the start", path, e.what());
+  }
+  if (f.tensors.count("order")) p.order = f.tensors.at("order");
+  if (f.tensors.count("dominant")) p.dominant = f.tensors.at("dominant");
+  // The loads check names, shapes and finiteness before copying anything.
+  loadTrainingState(*parts.net, f, kNet);
+  if (parts.discriminator) loadTrainingState(*parts.discriminator, f, kDisc);
+  const auto& center = required(f, "center");
+  SHIFTAD_CHECK(center.dim() == 1 && (!parts.center->defined() || center.sizes() == parts.center->sizes()),
+                "checkpoint '{}': the center ({}-D, {} entries) does not match F's output", path, center.dim(), center.numel());
+  *parts.center = center.to(torch::kFloat).clone();
+  loadOptimizer(*parts.optimizer, tensorBytes(required(f, "optimizer")));
+  parts.generator->set_state(required(f, "rng.trainer"));
+  globalGenerator().set_state(required(f, "rng.global"));
+  return p;
+}
+
+int checkpointEpoch(const std::string& path) {
+  const auto f = readChecked(path);
+  return std::stoi(meta(f, "epoch"));
+}
+
+}  // namespace shiftad::training

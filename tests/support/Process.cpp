@@ -1,0 +1,64 @@
+#include "support/Process.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace shiftad::test {
+namespace {
+
+int decode(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : WIFSIGNALED(raw) ? -WTERMSIG(raw) : -1000; }
+
+}  // namespace
+
+pid_t spawnCli(const std::vector<std::string>& args, const std::string& log) {
+  // Everything the child needs is built before fork(): after it, only exec.
+  const std::string binary = std::string(SHIFTAD_BINARY_DIR) + "/shiftad";
+  std::vector<std::string> all{binary};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fd);
+  return pid;
+}
+
+int waitExit(pid_t pid) {
+  int raw = 0;
+  ::waitpid(pid, &raw, 0);
+  return decode(raw);
+}
+
+bool exited(pid_t pid, int& status) {
+  int raw = 0;
+  if (::waitpid(pid, &raw, WNOHANG) != pid) return false;
+  status = decode(raw);
+  return true;
+}
+
+pid_t deadPid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  waitExit(pid);
+  return pid;
+}
+
+std::string readText(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace shiftad::test
