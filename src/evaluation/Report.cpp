@@ -399,12 +399,17 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows) {
   for (const auto& r : rows) {
     if (r.setting.empty()) continue;
     const auto eq = r.setting.find('=');
+    // A non-numeric sweep (e.g. align.method) has a table but no plot. The whole value
+    // must parse: stod alone reads "infonce" as inf.
+    const auto text = r.setting.substr(eq + 1);
     double x = 0;
+    size_t used = 0;
     try {
-      x = std::stod(r.setting.substr(eq + 1));
+      x = std::stod(text, &used);
     } catch (const std::exception&) {
-      continue;  // a non-numeric sweep has a table but no plot
+      continue;
     }
+    if (used != text.size() || !std::isfinite(x)) continue;
     sweeps[r.setting.substr(0, eq)][r.variant][x].push_back(100 * r.auroc);
   }
   for (const auto& [key, by_variant] : sweeps) {

@@ -143,6 +143,12 @@ TEST(Report, SweepRowsGetTheirOwnTableAndPlot) {
   EXPECT_NE(md.find("| 0.5 | 80.0 ± 5.0 | 90.0 ± 5.0 |"), std::string::npos) << md;
   EXPECT_NE(md.find("![Mean target AUROC as `data.contamination` varies"), std::string::npos) << md;
   EXPECT_EQ(md.find("## Summary"), std::string::npos) << md;  // sweep rows are not the main grid
+  // A non-numeric sweep gets its table but no plot ("infonce" must not read as inf).
+  std::vector<BenchRow> named = {{"s", "t", "c1", "v", 0, 0.7, 0.5, -1, -1, 1, "align.method=infonce"},
+                                 {"s", "t", "c1", "v", 0, 0.8, 0.5, -1, -1, 1, "align.method=mmd"}};
+  EXPECT_TRUE(shiftad::evaluation::summaryFigures(named).empty());
+  info.figures.clear();
+  EXPECT_NE(shiftad::evaluation::markdownReport(named, info).find("| infonce | 70.0 ± 0.0 |"), std::string::npos);
 }
 
 TEST(Report, HtmlIsSelfContainedAndSaysWhatMarkdownSays) {
