@@ -10,6 +10,7 @@ PACKAGES=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev
+  libfaiss-dev                                   # bench/: the K-means reference (docs/performance.md)
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pil  # test oracles
 )
 

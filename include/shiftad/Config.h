@@ -30,6 +30,8 @@ struct DataConfig {
   bool hflip = true;           ///< random horizontal flips while training
   bool target_labels = false;  ///< allow variants that read target labels (oracle, few_shot)
   double max_skipped = 0.1;    ///< unreadable images a set may lose: < 1 a share of it, >= 1 a count; more is an error
+  bool image_cache = true;     ///< keep decoded, resized images (uint8) on disk under encoder.cache_dir
+  int threads = 0;             ///< image decoding threads (0: all cores)
 };
 
 /// The trainable feature extractor F.

@@ -209,7 +209,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
     if (few_shot) {
       // Pseudo-anomalies: strong augmentations of the labeled normals, as negatives.
       auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed) + 7);
-      const auto images = api::loadImagesOnce(pool.paths, api::resizeSide(cfg.data), cfg.data.interpolation).images;
+      const auto images = api::loadImagesOnce(cfg, pool.paths, api::resizeSide(cfg.data), cfg.data.interpolation).images;
       const auto negatives = data::makePseudoAnomalies(images.repeat({cfg.fewshot.pseudo_per_image, 1, 1, 1}), gen);
       td.negatives = head_only ? api::trunkFeaturesOf(cfg, negatives) : negatives;
     }

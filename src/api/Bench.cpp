@@ -106,6 +106,17 @@ std::vector<std::string> sweepSettings(const std::string& sweep) {
   return out;
 }
 
+/// How much of the bench went into getting its inputs (docs/performance.md: with warm
+/// caches, decoding and embedding should be a few percent at most).
+void logInputTime(double wall_seconds) {
+  const auto st = api::inputStats();
+  const double share = wall_seconds > 0 ? 100.0 * (st.decode_seconds + st.embed_seconds) / wall_seconds : 0.0;
+  spdlog::info("inputs: decoded {} images in {:.1f}s, embedded {} in {:.1f}s ({:.1f}% of {:.1f}s); "
+               "features, cache reads included, took {:.1f}s",
+               st.decoded_images, st.decode_seconds, st.embedded_images, st.embed_seconds, share, wall_seconds,
+               st.feature_seconds);
+}
+
 /// Add `seconds` to the wall time kept in OUT/bench_time.json (a resumed bench adds
 /// its share; a run that only regenerates the report adds nothing) and return the total.
 double accumulateWallTime(const std::string& out_dir, double seconds) {
@@ -217,6 +228,7 @@ BenchSummary runBench(const BenchOptions& o) {
   BenchSummary out;
   out.runs = ran;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  logInputTime(out.seconds);
   evaluation::ReportInfo info;
   info.title = suite.name + (o.quick ? " (quick)" : "") + (o.sweep.empty() ? "" : ", sweep " + o.sweep);
   info.suite = suite.name;

@@ -1,6 +1,8 @@
 #include "api/Features.h"
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -31,6 +33,25 @@ struct Memory {
 Memory& memory() {
   static Memory m;
   return m;
+}
+
+struct Stats {
+  std::mutex mutex;
+  InputStats totals;
+};
+
+Stats& stats() {
+  static Stats s;
+  return s;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+void addStats(const std::function<void(InputStats&)>& add) {
+  std::lock_guard<std::mutex> lock(stats().mutex);
+  add(stats().totals);
 }
 
 /// The rows of `paths` under `key` if every one is in memory.
@@ -83,6 +104,7 @@ FeatureSet features(const Config& cfg, const std::string& id, const std::vector<
                     const std::string& interpolation, const std::function<torch::Tensor(const torch::Tensor&)>& compute) {
   FeatureSet out;
   if (recall(id, paths, out)) return out;
+  const auto t0 = Clock::now();
   const auto rows = io::cachedFeatureRows(cfg.encoder.cache_dir, id, paths, [&] {
     std::vector<std::string> missing;
     {
@@ -91,10 +113,15 @@ FeatureSet features(const Config& cfg, const std::string& id, const std::vector<
       for (const auto& p : paths)
         if (!m.count(p)) missing.push_back(p);
     }
-    const auto images = loadImagesOnce(missing, side, interpolation);
+    const auto images = loadImagesOnce(cfg, missing, side, interpolation);
     spdlog::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
     if (!images.paths.empty()) {
+      const auto t_embed = Clock::now();
       const auto f = compute(images.images);
+      addStats([&](InputStats& st) {
+        st.embedded_images += images.images.size(0);
+        st.embed_seconds += secondsSince(t_embed);
+      });
       remember(id, missing, expandRows(FeatureSet{f, images.paths, images.skipped}, missing, f.size(1)));
     } else {
       remember(id, missing, io::FeatureRows{torch::zeros({static_cast<int64_t>(missing.size()), 1}),
@@ -107,7 +134,12 @@ FeatureSet features(const Config& cfg, const std::string& id, const std::vector<
   });
   remember(id, paths, rows);
   SHIFTAD_CHECK(recall(id, paths, out), "internal: features not remembered");
+  addStats([&](InputStats& st) { st.feature_seconds += secondsSince(t0); });
   return out;
+}
+
+std::string cacheDir(const Config& cfg) {
+  return cfg.encoder.cache_dir.empty() ? io::defaultCacheDir() : cfg.encoder.cache_dir;
 }
 
 /// What determines F's initial trunk: architecture, weights file, preprocessing.
@@ -125,7 +157,8 @@ std::string trunkId(const Config& cfg) {
 
 }  // namespace
 
-data::ImageBatch loadImagesOnce(const std::vector<std::string>& paths, int side, const std::string& interpolation) {
+data::ImageBatch loadImagesOnce(const Config& cfg, const std::vector<std::string>& paths, int side,
+                                const std::string& interpolation) {
   const std::string key = "images:" + std::to_string(side) + ":" + interpolation;
   FeatureSet known;
   if (!recall(key, paths, known)) {
@@ -136,7 +169,13 @@ data::ImageBatch loadImagesOnce(const std::vector<std::string>& paths, int side,
       for (const auto& p : paths)
         if (!m.count(p)) missing.push_back(p);
     }
-    auto loaded = data::loadImages(missing, side, 0, data::parseInterpolation(interpolation));
+    const data::ImageCache disk(cfg.data.image_cache ? cacheDir(cfg) : "", side, interpolation);
+    const auto t0 = Clock::now();
+    auto loaded = data::loadImages(missing, side, cfg.data.threads, data::parseInterpolation(interpolation), &disk);
+    addStats([&](InputStats& st) {
+      st.decoded_images += static_cast<int64_t>(missing.size());
+      st.decode_seconds += secondsSince(t0);
+    });
     const auto flat = loaded.images.reshape({loaded.images.size(0), -1});
     remember(key, missing, expandRows(FeatureSet{flat, loaded.paths, loaded.skipped}, missing, flat.size(1)));
     known = {};
@@ -145,6 +184,11 @@ data::ImageBatch loadImagesOnce(const std::vector<std::string>& paths, int side,
   data::ImageBatch out{torch::empty({0, 3, side, side}, torch::kByte), known.paths, known.skipped};
   if (known.features.defined()) out.images = known.features.to(torch::kByte).reshape({-1, 3, side, side});
   return out;
+}
+
+InputStats inputStats() {
+  std::lock_guard<std::mutex> lock(stats().mutex);
+  return stats().totals;
 }
 
 void clearInputMemory() {
@@ -215,7 +259,7 @@ Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::s
     auto f = trunkFeatures(cfg, paths);
     return {f.features, f.paths, f.skipped};
   }
-  auto b = loadImagesOnce(paths, resizeSide(cfg.data), cfg.data.interpolation);
+  auto b = loadImagesOnce(cfg, paths, resizeSide(cfg.data), cfg.data.interpolation);
   return {b.images, b.paths, b.skipped};
 }
 

@@ -38,13 +38,26 @@ torch::Tensor trunkFeaturesOf(const Config& cfg, const torch::Tensor& images);
 /// backbone is F's initial trunk (trunkFeatures).
 FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& paths);
 
-/// data::loadImages (interpolation: data.interpolation), remembering every decoded
-/// image for the rest of the process.
-data::ImageBatch loadImagesOnce(const std::vector<std::string>& paths, int side,
-                                const std::string& interpolation = "bilinear");
+/// data::loadImages at `side` with `interpolation`, data.threads decoding threads and,
+/// when data.image_cache, the on-disk image cache (under encoder.cache_dir);
+/// remembers every decoded image for the rest of the process.
+data::ImageBatch loadImagesOnce(const Config& cfg, const std::vector<std::string>& paths, int side,
+                                const std::string& interpolation);
 
 /// Forget the in-memory images and features (the disk cache stays).
 void clearInputMemory();
+
+/// Where this process's input time went, since it started: decoding images (or reading
+/// them from the image cache), embedding them (F's trunk, Φ), and everything else of
+/// getting features (reading and writing the feature cache, assembling rows).
+struct InputStats {
+  int64_t decoded_images = 0;
+  double decode_seconds = 0.0;
+  int64_t embedded_images = 0;
+  double embed_seconds = 0.0;
+  double feature_seconds = 0.0;  ///< all of trunkFeatures/frozenFeatures, embedding and decoding included
+};
+InputStats inputStats();
 
 /// The one-vs-all split of a config's data section (data.root, source, target,
 /// normal_class, pool_fraction, contamination, split_seed); clear errors when unset.

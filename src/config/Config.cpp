@@ -151,6 +151,8 @@ const std::vector<KeySpec>& schema() {
       boolKey("data.hflip", SHIFTAD_FIELD(data.hflip), "random horizontal flips on training batches (when data.augment)"),
       boolKey("data.target_labels", SHIFTAD_FIELD(data.target_labels), "allow the variants that read target labels (train.on: target_normals, the oracle; fewshot.k > 0). The method never needs them"),
       floatKey("data.max_skipped", SHIFTAD_FIELD(data.max_skipped), 0.0, kInf, false, "unreadable images (each logged) a set may lose before training, scoring or eval stops with an error: below 1 a share of the set (0.1: 10%), from 1 up a count (0: none)"),
+      boolKey("data.image_cache", SHIFTAD_FIELD(data.image_cache), "keep decoded, resized images (uint8, one file per image content and size) in the cache folder (encoder.cache_dir), so later runs skip decoding (docs/performance.md)"),
+      intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, 1024, "image decoding threads (0: all cores)"),
       // model
       stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18", "resnet50", "mobilenet_v2", "clip_vit_b32", "clip_rn50"}, "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual tower (ViT-B/32, RN50), 224 px input"),
       stringKey("model.weights", SHIFTAD_FIELD(model.weights), {}, "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
@@ -159,7 +161,7 @@ const std::vector<KeySpec>& schema() {
       intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024, "small_cnn: channels of the first convolution stage (doubled per stage)"),
       stringKey("model.head", SHIFTAD_FIELD(model.head), {"linear", "mlp"}, "F's bias-free head on the pooled trunk features: linear, or mlp (linear, LeakyReLU, linear)"),
       intKey("model.head_hidden", SHIFTAD_FIELD(model.head_hidden), 1, 65536, "mlp head: hidden width"),
-      stringKey("model.head_init", SHIFTAD_FIELD(model.head_init), {"random", "pca"}, "initialisation of the head's first layer: random (torch default), or pca: its rows are the top principal directions of the initial trunk features of the source and the unlabeled pool, so F starts as a distance-preserving projection of the pretrained geometry (needs model.freeze: -1)"),
+      stringKey("model.head_init", SHIFTAD_FIELD(model.head_init), {"random", "pca"}, "initialisation of the head's first layer: random (torch default), or pca: its rows are the top principal directions of the initial trunk features of the source and the unlabeled pool, so F starts as a distance-preserving projection of the pretrained geometry (computed once, before training, on un-augmented images)"),
       boolKey("model.trunk_l2", SHIFTAD_FIELD(model.trunk_l2), "L2-normalize the pooled trunk features before the head (the cosine geometry in which frozen features compare best)"),
       intKey("model.freeze", SHIFTAD_FIELD(model.freeze), -1, 1000, "leading trunk stages of F that are frozen (no gradient, BatchNorm statistics kept); -1: the whole trunk, so only the head trains, on trunk features computed once and cached (no augmentation)"),
       // encoder
@@ -168,7 +170,7 @@ const std::vector<KeySpec>& schema() {
       intKey("encoder.image_size", SHIFTAD_FIELD(encoder.image_size), 8, 4096, "side Φ's input images are resized to"),
       floatKey("encoder.input_range", SHIFTAD_FIELD(encoder.input_range), 1e-6, 65535, false, "Φ takes pixels in [0, input_range]: 255 or 1"),
       boolKey("encoder.l2_normalize", SHIFTAD_FIELD(encoder.l2_normalize), "L2-normalize Φ's features before clustering (cosine geometry, as CLIP features are used)"),
-      stringKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir), {}, "cache of Φ's features, keyed by image files and encoder (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
+      stringKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir), {}, "cache folder of Φ's and F's trunk features (keyed by image files and encoder) and of decoded images (data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
       // cluster
       stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "frozen", "none"}, "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool"),
       stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans", "gmm", "meanshift"}, "clustering algorithm (paper Eq. 6); the dominant cluster is the one with most members (gmm: hard assignment by responsibility)"),
@@ -319,9 +321,6 @@ void validateConfig(const Config& cfg) {
   SHIFTAD_CHECK(cfg.train.on == "source" || cfg.data.target_labels,
                 "config: train.on: target_normals (the oracle) reads target labels; set data.target_labels: true to "
                 "allow it explicitly");
-  SHIFTAD_CHECK(cfg.model.head_init == "random" || cfg.model.freeze == -1,
-                "config: model.head_init: {} is computed from cached trunk features; set model.freeze: -1",
-                cfg.model.head_init);
   SHIFTAD_CHECK(cfg.fewshot.k == 0 || cfg.data.target_labels,
                 "config: fewshot.k = {} reads the labels of k target images; set data.target_labels: true to allow it "
                 "explicitly",

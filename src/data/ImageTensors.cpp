@@ -114,9 +114,8 @@ cv::Mat toRgb(const cv::Mat& m, const std::string& path) {
   return out;
 }
 
-// Decoded RGB 8-bit H x W x 3 (continuous).
-cv::Mat decodeRgb(const std::string& path) {
-  const std::vector<unsigned char> bytes = readBytes(path);
+// Decoded RGB 8-bit H x W x 3 (continuous) of a file's bytes.
+cv::Mat decodeRgb(const std::vector<unsigned char>& bytes, const std::string& path) {
   checkDimensions(bytes, path);
   const auto cut = truncation(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   SHIFTAD_CHECK(cut.empty(), "image '{}' cannot be used: {}; re-export or remove it", path, cut);
@@ -198,7 +197,7 @@ CropBox sampleCrop(int64_t H, int64_t W, double scale_min, const double* u) {
 }  // namespace
 
 torch::Tensor readImage(const std::string& path) {
-  const cv::Mat rgb = decodeRgb(path);
+  const cv::Mat rgb = decodeRgb(readBytes(path), path);
   torch::Tensor out = torch::empty({3, rgb.rows, rgb.cols}, torch::kUInt8);
   copyToChw(rgb, out.data_ptr<uint8_t>());
   return out;
@@ -210,8 +209,12 @@ Interpolation parseInterpolation(const std::string& name) {
   SHIFTAD_THROW("interpolation '{}' is unknown; available: bilinear, bicubic", name);
 }
 
-ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads, Interpolation interpolation) {
+ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads, Interpolation interpolation,
+                      const ImageCache* cache) {
   SHIFTAD_CHECK(side > 0, "loadImages: side = {} must be positive", side);
+  SHIFTAD_CHECK(!cache || !cache->enabled() || cache->side() == side, "loadImages: the image cache holds side {}, not {}",
+                cache ? cache->side() : 0, side);
+  const bool cached = cache && cache->enabled();
   const size_t n = paths.size();
   // Rows are written in place by the workers; unreadable rows are dropped afterwards.
   torch::Tensor all = torch::empty({static_cast<int64_t>(n), 3, side, side}, torch::kUInt8);
@@ -222,7 +225,15 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   auto work = [&] {
     for (size_t i = next++; i < n; i = next++) {
       try {
-        copyToChw(resizeTo(decodeRgb(paths[i]), side, interpolation), base + i * row);
+        uint8_t* dst = base + i * row;
+        const auto bytes = readBytes(paths[i]);
+        std::string key;
+        if (cached) {
+          key = cache->key(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+          if (cache->read(key, dst)) continue;
+        }
+        copyToChw(resizeTo(decodeRgb(bytes, paths[i]), side, interpolation), dst);
+        if (cached) cache->write(key, dst);
       } catch (const std::exception& e) {
         errors[i] = e.what();
         if (errors[i].empty()) errors[i] = paths[i];

@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include "data/ImageCache.h"
+
 namespace shiftad::data {
 
 /// Decode one image file to an RGB uint8 tensor 3 x H x W (grayscale, 16-bit and alpha
@@ -31,9 +33,10 @@ Interpolation parseInterpolation(const std::string& name);
 
 /// Decode and resize (to side x side) every path; unreadable files are skipped with a
 /// warning naming each and listed in `skipped`. Uses `threads` worker threads (0: all
-/// cores).
+/// cores). With a `cache` (of this side and interpolation), images decoded before are
+/// read from it and newly decoded ones are added to it.
 ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads = 0,
-                      Interpolation interpolation = Interpolation::Bilinear);
+                      Interpolation interpolation = Interpolation::Bilinear, const ImageCache* cache = nullptr);
 
 /// Center crop of a uint8 batch N x 3 x S x S to N x 3 x size x size.
 torch::Tensor centerCrop(const torch::Tensor& images, int size);

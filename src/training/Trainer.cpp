@@ -161,10 +161,21 @@ torch::Tensor principalBasis(const torch::Tensor& x) {
 
 }  // namespace
 
+torch::Tensor Trainer::trunkRows(const torch::Tensor& inputs) {
+  if (isFeatures(inputs)) return inputs;
+  torch::NoGradGuard ng;
+  net_->eval();
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < inputs.size(0); i += kEvalBatch)
+    out.push_back(net_->trunk(evalView(inputs.slice(0, i, std::min(i + kEvalBatch, inputs.size(0))))));
+  return torch::cat(out);
+}
+
 void Trainer::initHeadPca(const TrainingData& data) {
-  SHIFTAD_CHECK(isFeatures(data.source), "model.head_init: pca needs trunk features (model.freeze: -1)");
-  // Unlabeled data only: the source normals and the whole pool.
-  auto x = data.pool.defined() && data.pool.size(0) > 0 ? torch::cat({data.source, data.pool}) : data.source;
+  // Unlabeled data only: the source normals and the whole pool, through F's initial
+  // trunk (cached features when the trunk is frozen, else one eval-mode pass).
+  auto x = trunkRows(data.source);
+  if (data.pool.defined() && data.pool.size(0) > 0) x = torch::cat({x, trunkRows(data.pool)});
   x = x.to(torch::kDouble);
   if (cfg_.model.trunk_l2) x = torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
   // Principal directions by decreasing variance: with embedding_dim = trunk dim the

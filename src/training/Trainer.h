@@ -88,6 +88,7 @@ class Trainer {
   torch::Tensor evalView(const torch::Tensor& inputs);      ///< center-cropped, normalized
   torch::Tensor dominantSet(const TrainingData& data, int epoch, const torch::Tensor& previous);
   void initHeadPca(const TrainingData& data);
+  torch::Tensor trunkRows(const torch::Tensor& inputs);  ///< F's pooled trunk features (eval mode) of images, or the features themselves
   void checkFitInputs(const TrainingData& data) const;
 
   Config cfg_;

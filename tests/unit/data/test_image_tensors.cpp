@@ -1,4 +1,5 @@
 // Decoding and transforms, against tiny hand-made images with known pixels.
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -215,6 +216,80 @@ TEST(LoadImages, AllUnreadableGivesAnEmptyBatch) {
   EXPECT_EQ(batch.images.sizes(), (std::vector<int64_t>{0, 3, 5, 5}));
   EXPECT_EQ(batch.skipped.size(), 1u);
   EXPECT_TRUE(loadImages({}, 5).paths.empty());
+}
+
+namespace {
+
+/// Every regular file under `dir` (recursively).
+std::vector<std::string> filesUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out.push_back(e.path().string());
+  return out;
+}
+
+}  // namespace
+
+TEST(ImageCache, SecondLoadReadsTheCacheNotTheImage) {
+  TempDir t;
+  cv::Mat m(9, 7, CV_8UC3);
+  cv::randu(m, 0, 256);
+  const std::string a = write(t, "a.png", m);
+  const std::string copy = write(t, "copy.png", m);  // same bytes, another path
+  writeFile(t / "bad.png", "not an image");
+  const ImageCache cache(t / "cache", 5, "bilinear");
+  const auto plain = loadImages({a}, 5, 1);
+  const auto first = loadImages({a, t / "bad.png", copy}, 5, 2, Interpolation::Bilinear, &cache);
+  EXPECT_EQ(first.skipped, (std::vector<std::string>{t / "bad.png"}));
+  EXPECT_TRUE(torch::equal(first.images[0], plain.images[0]));
+  EXPECT_TRUE(torch::equal(first.images[1], plain.images[0]));
+  // One entry: keyed by content (the copy shares it), nothing for the unreadable file.
+  const auto entries = filesUnder(t / "cache");
+  ASSERT_EQ(entries.size(), 1u);
+  const auto bytes = slurp(a);
+  EXPECT_EQ(entries[0], cache.pathOf(cache.key(bytes)));
+  EXPECT_EQ(std::filesystem::file_size(entries[0]), 16u + 3 * 5 * 5);
+  // Overwrite the entry's pixels: a load that returns them did not decode the image.
+  std::string entry = slurp(entries[0]);
+  for (size_t i = 16; i < entry.size(); ++i) entry[i] = static_cast<char>(i);
+  writeFile(entries[0], entry);
+  const auto second = loadImages({copy}, 5, 1, Interpolation::Bilinear, &cache);
+  for (int64_t i = 0; i < 75; ++i)
+    EXPECT_EQ(second.images.flatten()[i].item<int>(), (16 + i) % 256) << i;
+}
+
+TEST(ImageCache, AnEditedImageMissesAndADamagedEntryIsRewritten) {
+  TempDir t;
+  cv::Mat m(6, 6, CV_8UC1, cv::Scalar(10));
+  const std::string p = write(t, "x.png", m);
+  const ImageCache cache(t / "cache", 4, "bilinear");
+  loadImages({p}, 4, 1, Interpolation::Bilinear, &cache);
+  // Edited in place: new content, new key, the new pixels.
+  write(t, "x.png", cv::Mat(6, 6, CV_8UC1, cv::Scalar(200)));
+  auto got = loadImages({p}, 4, 1, Interpolation::Bilinear, &cache);
+  EXPECT_TRUE((got.images == 200).all().item<bool>());
+  EXPECT_EQ(filesUnder(t / "cache").size(), 2u);
+  // Truncated entry: a miss, decoded again and rewritten whole.
+  const auto entry = cache.pathOf(cache.key(slurp(p)));
+  writeFile(entry, slurp(entry).substr(0, 20));
+  got = loadImages({p}, 4, 1, Interpolation::Bilinear, &cache);
+  EXPECT_TRUE((got.images == 200).all().item<bool>());
+  EXPECT_EQ(std::filesystem::file_size(entry), 16u + 3 * 4 * 4);
+  // A cache of another side is refused, not misread.
+  const ImageCache other(t / "cache", 8, "bilinear");
+  expectError([&] { loadImages({p}, 4, 1, Interpolation::Bilinear, &other); }, {"side 8", "not 4"});
+}
+
+TEST(ImageCache, DisabledCacheWritesNothingAndAnUnwritableOneOnlyCostsTime) {
+  TempDir t;
+  const std::string p = write(t, "x.png", cv::Mat(6, 6, CV_8UC1, cv::Scalar(33)));
+  const ImageCache off("", 4, "bilinear");
+  EXPECT_FALSE(off.enabled());
+  EXPECT_TRUE((loadImages({p}, 4, 1, Interpolation::Bilinear, &off).images == 33).all().item<bool>());
+  writeFile(t / "file", "a file where the cache folder should be");
+  const ImageCache blocked(t / "file", 4, "bilinear");
+  EXPECT_TRUE((loadImages({p}, 4, 1, Interpolation::Bilinear, &blocked).images == 33).all().item<bool>());
 }
 
 TEST(CenterCrop, EqualsTheSliceWithTorchvisionOffsets) {

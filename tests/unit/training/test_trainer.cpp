@@ -51,3 +51,45 @@ TEST(Trainer, PcaHeadInitIsARotationOntoThePrincipalDirections) {
   trainer2.fit(data);
   EXPECT_TRUE(torch::equal(net2->head(torch::eye(d)), net->head(torch::eye(d))));
 }
+
+TEST(Trainer, PcaHeadInitOnImagesDiagonalisesTheInitialTrunkCovariance) {
+  // A trainable trunk on images: the basis comes from one eval-mode pass of F's
+  // initial trunk over the un-augmented source and pool.
+  torch::manual_seed(1);
+  shiftad::Config cfg;
+  cfg.model.arch = "small_cnn";
+  cfg.model.freeze = 0;
+  cfg.model.head = "linear";
+  cfg.model.head_init = "pca";
+  cfg.model.trunk_l2 = false;
+  cfg.data.image_size = 32;
+  cfg.align.method = "none";
+  cfg.train.epochs = 0;
+  auto probe = shiftad::models::makeFeatureExtractor(cfg.model);
+  cfg.model.embedding_dim = probe->trunkDim();
+  auto net = shiftad::models::makeFeatureExtractor(cfg.model);
+  shiftad::training::Trainer trainer(cfg, net);
+  shiftad::training::TrainingData data;
+  data.source = torch::randint(0, 256, {150, 3, 32, 32}, torch::kLong).to(torch::kUInt8);
+  data.pool = torch::randint(0, 256, {90, 3, 32, 32}, torch::kLong).to(torch::kUInt8);
+  // F's initial trunk, before fit (whose center pass updates BatchNorm's statistics).
+  torch::Tensor f;
+  {
+    torch::NoGradGuard ng;
+    net->eval();
+    const auto images = torch::cat({data.source, data.pool}).to(torch::kFloat).div(255.0).sub(0.5).div(0.5);
+    f = net->trunk(images).to(torch::kDouble);
+  }
+  trainer.fit(data);
+  torch::NoGradGuard ng;
+  const auto centered = f - f.mean(0, true);
+  const auto cov = centered.t().matmul(centered);
+  const int64_t d = net->trunkDim();
+  const auto w = net->head(torch::eye(d)).t().to(torch::kDouble);  // rows: the head's directions
+  const auto projected = w.matmul(cov).matmul(w.t());
+  const auto diag = projected.diagonal();
+  const double scale = diag.max().item<double>();
+  EXPECT_LT((projected - torch::diag(diag)).abs().max().item<double>(), 1e-3 * scale);  // decorrelated
+  EXPECT_TRUE((diag.slice(0, 0, d - 1) >= diag.slice(0, 1) - 1e-6 * scale).all().item<bool>());  // by decreasing variance
+  EXPECT_GT(diag[0].item<double>(), 2 * diag[d / 2].item<double>());  // not a trivial (isotropic) case
+}

@@ -1,0 +1,327 @@
+// Measurements behind docs/performance.md: each subcommand times one thing and prints
+// one JSON line (figures, never assertions). bench/run_benchmarks.py runs them as
+// separate processes, repeats them and writes the tables.
+//
+//   shiftad_bench split   --config C [--set k=v] --out DIR    the run's file lists (for the Python reference)
+//   shiftad_bench step    --config C [--set k=v] --mode pipeline|compute|profile [--steps N]
+//   shiftad_bench score   --run RUN --images DIR --mode api|forward
+//   shiftad_bench kmeans  --impl shiftad|faiss [--n N --d D --k K --iters I]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "api/Features.h"
+#include "api/RunDir.h"
+#include "clustering/KMeans.h"
+#include "data/ImageFolder.h"
+#include "data/ImageTensors.h"
+#include "losses/Losses.h"
+#include "models/FeatureExtractor.h"
+#include "shiftad/shiftad.h"
+#include "training/Trainer.h"
+
+#ifdef SHIFTAD_BENCH_FAISS
+#include <faiss/Clustering.h>
+#include <faiss/IndexFlat.h>
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+/// Peak resident set size of this process so far, MiB.
+double peakRssMib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+void emit(json j) {
+  j["peak_rss_mib"] = peakRssMib();
+  j["threads"] = torch::get_num_threads();
+  std::cout << j.dump() << std::endl;
+}
+
+shiftad::Config configFrom(const std::string& path, const std::vector<std::string>& overrides) {
+  auto cfg = shiftad::loadConfig(path, overrides);
+  shiftad::validateConfig(cfg);
+  shiftad::setThreads(cfg.train.threads);
+  return cfg;
+}
+
+// --- split ----------------------------------------------------------------
+
+void writeList(const std::string& path, const std::vector<std::string>& paths, const std::vector<int>& labels = {}) {
+  std::ofstream out(path);
+  for (size_t i = 0; i < paths.size(); ++i) out << paths[i] << '\t' << (labels.empty() ? 0 : labels[i]) << '\n';
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+void runSplit(const shiftad::Config& cfg, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  const auto split = shiftad::api::splitFor(cfg.data);
+  writeList(dir + "/source.txt", split.train.source);
+  writeList(dir + "/pool.txt", split.train.pool);
+  writeList(dir + "/test.txt", split.test.paths, split.test.is_anomaly);
+  emit({{"bench", "split"}, {"source", split.train.source.size()}, {"pool", split.train.pool.size()},
+        {"test", split.test.paths.size()}});
+}
+
+// --- train step -------------------------------------------------------------
+
+struct StepData {
+  torch::Tensor source, pool;  // uint8 images at the resize side
+};
+
+StepData loadStepData(const shiftad::Config& cfg) {
+  const auto split = shiftad::api::splitFor(cfg.data);
+  StepData d;
+  d.source = shiftad::api::trainerInputs(cfg, false, split.train.source).rows;
+  d.pool = shiftad::api::trainerInputs(cfg, false, split.train.pool).rows;
+  return d;
+}
+
+/// Images per second of Trainer::fit (augmentation, batching, forward, backward,
+/// Adam), from the epoch times after the first (which includes warm-up).
+json stepPipeline(const shiftad::Config& cfg) {
+  const auto d = loadStepData(cfg);
+  auto net = shiftad::models::makeFeatureExtractor(cfg.model);
+  shiftad::training::Trainer trainer(cfg, net);
+  shiftad::training::TrainingData td;
+  td.source = d.source;
+  td.pool = d.pool;
+  const bool align = cfg.align.method != "none" && cfg.align.lambda > 0.0;
+  const double images = static_cast<double>(d.source.size(0)) * (align ? 2 : 1);
+  std::vector<double> rates;
+  trainer.fit(td, [&](const shiftad::training::EpochStats& st, const torch::Tensor&) {
+    if (st.epoch > 1 || cfg.train.epochs == 1) rates.push_back(images / st.seconds);
+  });
+  return {{"bench", "step"}, {"mode", "pipeline"}, {"images_per_s", median(rates)}, {"epochs", rates.size()},
+          {"images_per_epoch", images}};
+}
+
+/// One optimizer step of Deep SVDD on a fixed batch: the compute the pipeline feeds.
+struct ComputeStep {
+  explicit ComputeStep(const shiftad::Config& cfg)
+      : net(shiftad::models::makeFeatureExtractor(cfg.model)),
+        opt(net->parameters(), torch::optim::AdamOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay)),
+        center(torch::zeros({net->embeddingDim()})) {
+    net->train();
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return shiftad::losses::deepSvddLoss(net->forward(x), center); }
+  std::shared_ptr<shiftad::models::FeatureExtractor> net;
+  torch::optim::Adam opt;
+  torch::Tensor center;
+};
+
+/// Images per second of forward + backward + Adam on pre-made normalized tensors of
+/// the pipeline's step size (source batch plus, when aligning, the target batch).
+json stepCompute(const shiftad::Config& cfg, int steps) {
+  const bool align = cfg.align.method != "none" && cfg.align.lambda > 0.0;
+  const int64_t batch = static_cast<int64_t>(cfg.train.batch_size) * (align ? 2 : 1);
+  ComputeStep s(cfg);
+  const auto x = torch::randn({batch, 3, cfg.data.image_size, cfg.data.image_size});
+  std::vector<double> rates;
+  for (int i = 0; i <= steps; ++i) {  // step 0 is warm-up
+    const auto t0 = Clock::now();
+    s.opt.zero_grad();
+    s.forward(x).backward();
+    s.opt.step();
+    if (i > 0) rates.push_back(static_cast<double>(batch) / secondsSince(t0));
+  }
+  return {{"bench", "step"}, {"mode", "compute"}, {"images_per_s", median(rates)}, {"steps", steps}, {"batch", batch}};
+}
+
+/// Where a training step's time goes: the phases of Trainer::fit's step, timed apart
+/// on real images (medians over steps, milliseconds).
+json stepProfile(const shiftad::Config& cfg, int steps) {
+  const auto d = loadStepData(cfg);
+  ComputeStep s(cfg);
+  auto gen = at::detail::createCPUGenerator(0);
+  const int64_t b = std::min<int64_t>(cfg.train.batch_size, d.source.size(0));
+  std::map<std::string, std::vector<double>> ms;
+  const auto timed = [&](const char* name, const std::function<void()>& fn) {
+    const auto t0 = Clock::now();
+    fn();
+    ms[name].push_back(1000.0 * secondsSince(t0));
+  };
+  for (int i = 0; i <= steps; ++i) {
+    torch::Tensor xs, xt, loss;
+    timed("batch_select", [&] {
+      xs = d.source.index_select(0, torch::randint(d.source.size(0), {b}, gen, torch::kLong));
+      xt = d.pool.index_select(0, torch::randint(d.pool.size(0), {b}, gen, torch::kLong));
+    });
+    timed("augment_normalize", [&] {
+      const auto& dc = cfg.data;
+      xs = shiftad::data::normalize(shiftad::data::randomResizedCrop(xs, dc.image_size, dc.crop_scale_min, dc.hflip, gen), dc.mean, dc.std);
+      xt = shiftad::data::normalize(shiftad::data::randomResizedCrop(xt, dc.image_size, dc.crop_scale_min, dc.hflip, gen), dc.mean, dc.std);
+    });
+    timed("forward_loss", [&] { loss = s.forward(torch::cat({xs, xt})); });
+    timed("backward", [&] {
+      s.opt.zero_grad();
+      loss.backward();
+    });
+    timed("optimizer", [&] { s.opt.step(); });
+    if (i == 0) ms.clear();  // warm-up
+  }
+  json phases;
+  for (const auto& [name, v] : ms) phases[name] = median(v);
+  return {{"bench", "step"}, {"mode", "profile"}, {"batch", 2 * b}, {"phases_ms", phases}};
+}
+
+// --- scoring ----------------------------------------------------------------
+
+json scoreApi(const std::string& run, const std::string& images) {
+  const auto t0 = Clock::now();
+  const auto r = shiftad::score(run, images);
+  const double s = secondsSince(t0);
+  return {{"bench", "score"}, {"mode", "api"}, {"images", r.scores.size()}, {"seconds", s},
+          {"images_per_s", static_cast<double>(r.scores.size()) / s}};
+}
+
+/// F's forward alone (eval mode, no grad) on pre-made normalized tensors, in the
+/// batches Trainer::embed uses.
+json scoreForward(const std::string& run, int64_t n) {
+  const auto loaded = shiftad::api::loadRun(run);
+  auto& net = loaded.trainer->net();
+  net.eval();
+  torch::NoGradGuard ng;
+  constexpr int64_t kBatch = 256;
+  const int side = loaded.cfg.data.image_size;
+  const auto x = torch::randn({std::min(n, kBatch), 3, side, side});
+  net.forward(x.slice(0, 0, 2));  // warm-up
+  const auto t0 = Clock::now();
+  for (int64_t done = 0; done < n; done += kBatch) net.forward(x.slice(0, 0, std::min(kBatch, n - done)));
+  const double s = secondsSince(t0);
+  return {{"bench", "score"}, {"mode", "forward"}, {"images", n}, {"seconds", s},
+          {"images_per_s", static_cast<double>(n) / s}};
+}
+
+// --- K-means ----------------------------------------------------------------
+
+/// n points around k well-separated centers in d dimensions (seeded).
+torch::Tensor blobs(int64_t n, int64_t d, int64_t k, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  const auto centers = torch::randn({k, d}, gen) * 4.0;
+  const auto which = torch::randint(k, {n}, gen, torch::kLong);
+  return (centers.index_select(0, which) + torch::randn({n, d}, gen)).contiguous();
+}
+
+/// Inertia of `centroids` on `x` (nearest-centroid assignment), float64.
+double inertiaOf(const torch::Tensor& x, const torch::Tensor& centroids) {
+  double total = 0.0;
+  for (int64_t i = 0; i < x.size(0); i += 65536) {
+    const auto block = x.slice(0, i, std::min(i + 65536, x.size(0)));
+    total += std::get<0>(shiftad::clustering::pairwiseSqDist(block, centroids).min(1)).sum(torch::kDouble).item<double>();
+  }
+  return total;
+}
+
+json kmeansBench(const std::string& impl, int64_t n, int64_t d, int k, int iters) {
+  const auto x = blobs(n, d, k, 1);
+  torch::Tensor centroids;
+  const auto t0 = Clock::now();
+  if (impl == "shiftad") {
+    shiftad::clustering::KMeansParams p;
+    p.k = k;
+    p.restarts = 1;
+    p.max_iter = iters;
+    p.tol = 0.0;  // exactly `iters` Lloyd iterations, as faiss' niter
+    centroids = shiftad::clustering::kmeans(x, p).centroids;
+  } else if (impl == "faiss") {
+#ifdef SHIFTAD_BENCH_FAISS
+    faiss::ClusteringParameters cp;
+    cp.niter = iters;
+    cp.nredo = 1;
+    cp.seed = 1;
+    cp.max_points_per_centroid = static_cast<int>(n);  // no subsampling: the same work as ours
+    cp.verbose = false;
+    faiss::Clustering c(static_cast<int>(d), k, cp);
+    faiss::IndexFlatL2 index(d);
+    c.train(n, x.data_ptr<float>(), index);
+    centroids = torch::from_blob(c.centroids.data(), {k, d}, torch::kFloat).clone();
+#else
+    throw std::runtime_error("shiftad_bench was built without faiss (install libfaiss-dev and re-run cmake)");
+#endif
+  } else {
+    throw std::runtime_error("--impl must be shiftad or faiss, not " + impl);
+  }
+  const double s = secondsSince(t0);
+  return {{"bench", "kmeans"}, {"impl", impl}, {"n", n}, {"d", d}, {"k", k}, {"iters", iters}, {"seconds", s},
+          {"inertia", inertiaOf(x, centroids)}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"shiftad_bench: the measurements of docs/performance.md (one JSON line each)"};
+  app.require_subcommand(1);
+  std::string config, out, mode = "pipeline", run, images, impl = "shiftad";
+  std::vector<std::string> sets;
+  int steps = 10, k = 10, iters = 20, threads = 0;
+  int64_t n = 100000, d = 512, forward_images = 512;
+
+  auto* split = app.add_subcommand("split", "write source.txt, pool.txt and test.txt of a config's split");
+  split->add_option("--config", config)->required();
+  split->add_option("--set", sets);
+  split->add_option("--out", out)->required();
+  auto* step = app.add_subcommand("step", "train-step throughput: pipeline, compute bound, or per-phase profile");
+  step->add_option("--config", config)->required();
+  step->add_option("--set", sets);
+  step->add_option("--mode", mode)->check(CLI::IsMember({"pipeline", "compute", "profile"}));
+  step->add_option("--steps", steps, "steps timed (compute, profile)");
+  auto* score = app.add_subcommand("score", "scoring throughput: shiftad::score, or the forward bound");
+  score->add_option("--run", run)->required();
+  score->add_option("--images", images, "folder or list of images (api mode)");
+  score->add_option("--mode", mode)->check(CLI::IsMember({"api", "forward"}));
+  score->add_option("--n", forward_images, "images pushed through the forward bound");
+  auto* km = app.add_subcommand("kmeans", "K-means on n x d blobs: shiftad's or faiss'");
+  km->add_option("--impl", impl)->check(CLI::IsMember({"shiftad", "faiss"}));
+  km->add_option("--n", n);
+  km->add_option("--d", d);
+  km->add_option("--k", k);
+  km->add_option("--iters", iters);
+  km->add_option("--threads", threads, "0: all cores");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (split->parsed()) runSplit(configFrom(config, sets), out);
+    if (step->parsed()) {
+      const auto cfg = configFrom(config, sets);
+      emit(mode == "pipeline" ? stepPipeline(cfg) : mode == "compute" ? stepCompute(cfg, steps) : stepProfile(cfg, steps));
+    }
+    if (score->parsed()) {
+      shiftad::setThreads(0);
+      emit(mode == "api" ? scoreApi(run, images) : scoreForward(run, forward_images));
+    }
+    if (km->parsed()) {
+      shiftad::setThreads(threads);
+      emit(kmeansBench(impl, n, d, k, iters));
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "shiftad_bench: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,129 @@
+#include "data/ImageCache.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "data/FileCheck.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad::data {
+namespace {
+
+constexpr char kMagic[9] = {'S', 'H', 'I', 'F', 'T', 'A', 'D', 'U', '8'};
+constexpr uint8_t kVersion = 1;
+constexpr size_t kHeaderBytes = 16;  // magic (9), version (1), reserved (2), side (4, little-endian)
+
+std::array<unsigned char, kHeaderBytes> header(int side) {
+  std::array<unsigned char, kHeaderBytes> h{};
+  std::memcpy(h.data(), kMagic, sizeof(kMagic));
+  h[9] = kVersion;
+  const auto s = static_cast<uint32_t>(side);
+  for (int i = 0; i < 4; ++i) h[12 + i] = static_cast<unsigned char>(s >> (8 * i));
+  return h;
+}
+
+/// A read-only mapping of a whole file, unmapped and closed on scope exit.
+class Mapping {
+ public:
+  explicit Mapping(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return;
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || st.st_size <= 0) return;
+    size_ = static_cast<size_t>(st.st_size);
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    if (p != MAP_FAILED) data_ = static_cast<const unsigned char*>(p);
+  }
+  ~Mapping() {
+    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  bool exists() const { return fd_ >= 0; }
+  const unsigned char* data() const { return data_; }
+  size_t size() const { return data_ ? size_ : 0; }
+
+ private:
+  int fd_ = -1;
+  size_t size_ = 0;
+  const unsigned char* data_ = nullptr;
+};
+
+}  // namespace
+
+ImageCache::ImageCache(std::string dir, int side, std::string transform) : side_(side) {
+  if (!dir.empty()) folder_ = (fs::path(dir) / "images" / fmt::format("{}-{}", side, transform)).string();
+}
+
+std::string ImageCache::key(std::string_view file_bytes) const {
+  // Content hash and length: two different images that collide in 64 bits and have
+  // the same length are not a practical concern at dataset scale.
+  return fmt::format("{:016x}{:08x}", contentHash(file_bytes), file_bytes.size());
+}
+
+std::string ImageCache::pathOf(const std::string& key) const {
+  return (fs::path(folder_) / key.substr(0, 2) / (key + ".u8")).string();
+}
+
+bool ImageCache::read(const std::string& key, uint8_t* dst) const {
+  if (!enabled()) return false;
+  const std::string path = pathOf(key);
+  bool damaged = false;
+  {
+    const Mapping m(path);
+    if (!m.exists()) return false;
+    const auto expected = header(side_);
+    if (m.size() == kHeaderBytes + pixelBytes() && std::memcmp(m.data(), expected.data(), kHeaderBytes) == 0) {
+      std::memcpy(dst, m.data() + kHeaderBytes, pixelBytes());
+      return true;
+    }
+    damaged = true;
+  }
+  if (damaged) {
+    spdlog::warn("image cache entry {} is damaged (wrong size or header); decoding the image again", path);
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+  return false;
+}
+
+void ImageCache::write(const std::string& key, const uint8_t* src) const {
+  if (!enabled()) return;
+  const fs::path path = pathOf(key);
+  // Unique per thread and process: concurrent writers of the same key each rename a
+  // complete file into place, and the last one wins with identical bytes.
+  const fs::path tmp = path.string() + fmt::format(".tmp.{}.{}", ::getpid(),
+                                                    std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  bool ok = !ec;
+  if (ok) {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const auto h = header(side_);
+    out.write(reinterpret_cast<const char*>(h.data()), static_cast<std::streamsize>(h.size()));
+    out.write(reinterpret_cast<const char*>(src), static_cast<std::streamsize>(pixelBytes()));
+    out.close();
+    ok = out.good();
+  }
+  if (ok) fs::rename(tmp, path, ec);
+  if (!ok || ec) {
+    fs::remove(tmp, ec);
+    if (!warned_.exchange(true))
+      spdlog::warn("cannot write the image cache under {}: decoded images are not kept for later runs", folder_);
+  }
+}
+
+}  // namespace shiftad::data
