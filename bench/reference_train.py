@@ -14,7 +14,6 @@ Run with Debian's /usr/bin/python3 (python3-torch, python3-torchvision, python3-
 """
 import argparse
 import json
-import math
 import os
 import resource
 import struct
@@ -32,9 +31,15 @@ from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision import transforms
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "oracle"))
+from tf_padding import tf_same  # noqa: E402  (one Python reference of TF padding)
+
+
+DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
+
 
 def read_safetensors(path):
-    """F32 tensors of a safetensors file (the format of ../shared/weights)."""
+    """The tensors of a safetensors file (the format of ../shared/weights)."""
     with open(path, "rb") as f:
         blob = f.read()
     (n,) = struct.unpack("<Q", blob[:8])
@@ -42,28 +47,11 @@ def read_safetensors(path):
     header.pop("__metadata__", None)
     out = {}
     for name, info in header.items():
-        assert info["dtype"] == "F32", (name, info["dtype"])
+        dtype = np.dtype(DTYPES[info["dtype"]])
         begin, end = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(blob, np.float32, (end - begin) // 4, 8 + n + begin).copy()).view(info["shape"])
+        values = np.frombuffer(blob, dtype, (end - begin) // dtype.itemsize, 8 + n + begin).copy()
+        out[name] = torch.from_numpy(values).view(info["shape"])
     return out
-
-
-def tf_same_padding(net):
-    """TensorFlow 'SAME' padding on strided convolutions, as the weights were trained
-    (shiftad's model.padding: tf_same): pad the total, extra pixel after."""
-    def hook(conv, args):
-        (x,) = args
-        pads = []
-        for size, k, s in ((x.shape[3], conv.kernel_size[1], conv.stride[1]),
-                           (x.shape[2], conv.kernel_size[0], conv.stride[0])):
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-            pads += [total // 2, total - total // 2]
-        return (F.pad(x, pads),)
-
-    for m in net.modules():
-        if isinstance(m, torch.nn.Conv2d) and m.stride != (1, 1):
-            m.padding = (0, 0)
-            m.register_forward_pre_hook(hook)
 
 
 class Detector(torch.nn.Module):
@@ -74,7 +62,7 @@ class Detector(torch.nn.Module):
         net = torchvision.models.mobilenet_v2(weights=None, num_classes=1001)
         state = read_safetensors(weights)
         net.load_state_dict(state, strict=False)
-        tf_same_padding(net)
+        tf_same(net)  # the weights were trained with TensorFlow padding (model.padding: tf_same)
         self.features = net.features
         self.head = torch.nn.Linear(1280, embedding_dim, bias=False)
 

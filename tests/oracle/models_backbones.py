@@ -12,7 +12,6 @@ OUT_DIR/io.safetensors: input_S (2x3xSxS), trunk_S (pooled features before the
 classifier) and, for MobileNetV2, logits_S, for S = 64 and, for tf_same, also the odd
 S = 67 (where TF 'SAME' pads a stride-2 conv (1,1) instead of (0,1)).
 """
-import math
 import os
 import sys
 
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 import torchvision
 
 from st_write import save_file
+from tf_padding import tf_same
 
 
 def randomise_bn(net):
@@ -31,25 +31,6 @@ def randomise_bn(net):
                 m.running_var.uniform_(0.5, 2.0)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
-
-
-def tf_same(net):
-    """TensorFlow 'SAME' padding for strided convs, written independently of the C++
-    code: a forward pre-hook pads ceil(size/stride) outputs' worth, extra pixel after,
-    and the conv's own padding is set to 0. Module names are unchanged."""
-    def hook(conv, args):
-        (x,) = args
-        pads = []
-        for size, k, s in ((x.shape[3], conv.kernel_size[1], conv.stride[1]),
-                           (x.shape[2], conv.kernel_size[0], conv.stride[0])):
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-            pads += [total // 2, total - total // 2]
-        return (F.pad(x, pads),)
-
-    for m in net.modules():
-        if isinstance(m, torch.nn.Conv2d) and m.stride != (1, 1):
-            m.padding = (0, 0)
-            m.register_forward_pre_hook(hook)
 
 
 def trunk(net, x):
