@@ -94,6 +94,10 @@ struct ScoreConfig {
   /// to the mean of the pool's dominant cluster.
   std::string method = "svdd";
   int knn_k = 5;
+  /// svdd: the center scores are measured from. source: c, the mean of F's initial
+  /// source features (the paper). dominant: the mean of F's final features of the last
+  /// dominant set (runs that align; the others keep c).
+  std::string center = "source";
 };
 
 /// Optimisation.
@@ -103,6 +107,7 @@ struct TrainConfig {
   double lr = 1e-3;            ///< Adam learning rate
   double weight_decay = 1e-6;  ///< Adam weight decay
   double svdd_eps = 0.1;       ///< center coordinates with |c_k| < eps are set to ±eps
+  double anchor = 0.0;         ///< L2-SP: weight of sum ||θ - θ0||^2 over F's trainable weights (θ0: at the start of training)
   int seed = 0;                ///< seed of initialisation, batching, augmentation, clustering
   int threads = 0;             ///< intra-op threads (0: all cores)
   int checkpoint_every = 1;    ///< epochs between checkpoints of the run directory (0: only at the end)

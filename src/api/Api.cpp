@@ -236,7 +236,15 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
     if (summary.interrupted)
       spdlog::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", checkpoint, run_dir);
     if (cfg.train.epochs == 0) trainer.initCenter(td.source);
-    if (last_dominant.defined() && last_dominant.numel() > 0) writeDominant(run_dir, pool.paths, last_dominant);
+    const bool has_dominant = last_dominant.defined() && last_dominant.numel() > 0;
+    if (has_dominant) writeDominant(run_dir, pool.paths, last_dominant);
+    if (!summary.interrupted && cfg.score.center == "dominant") {
+      // The scoring center moves to where F put the target's normal mode.
+      if (align && has_dominant)
+        trainer.setCenter(trainer.embed(td.pool.index_select(0, last_dominant)).mean(0));
+      else
+        spdlog::info("score.center = dominant: this run aligns no dominant set; it scores from c");
+    }
     if (!summary.interrupted) api::saveRun(run_dir, cfg, trainer);
   }
 

@@ -194,6 +194,7 @@ const std::vector<KeySpec>& schema() {
       floatKey("train.lr", SHIFTAD_FIELD(train.lr), 0.0, 10.0, false, "Adam learning rate"),
       floatKey("train.weight_decay", SHIFTAD_FIELD(train.weight_decay), 0.0, 1.0, false, "Adam weight decay"),
       floatKey("train.svdd_eps", SHIFTAD_FIELD(train.svdd_eps), 0.0, kInf, false, "center coordinates with |c_k| < eps are set to +-eps (Deep SVDD)"),
+      floatKey("train.anchor", SHIFTAD_FIELD(train.anchor), 0.0, kInf, false, "L2-SP: weight of the penalty sum ||θ - θ0||^2 over F's trainable weights, θ0 their values when training starts (after model.head_init); keeps the pretrained geometry, unlike train.weight_decay, which pulls toward 0 (0: off)"),
       intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX, "seed of initialisation, batching, augmentation and clustering"),
       intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, 1024, "intra-op threads (0: all cores)"),
       intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX, "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C (0: only then); `shiftad train --resume RUN_DIR` continues from it"),
@@ -204,6 +205,7 @@ const std::vector<KeySpec>& schema() {
       // score
       stringKey("score.method", SHIFTAD_FIELD(score.method), {"svdd", "frozen_mean", "frozen_knn", "frozen_dominant"}, "svdd: ||F(x) - c||^2 (the paper). frozen_*: no training, in Φ's space (encoder.*): distance to the source-normal mean, mean distance to the score.knn_k nearest source normals, or distance to the mean of the pool's dominant cluster (cluster.*)"),
       intKey("score.knn_k", SHIFTAD_FIELD(score.knn_k), 1, 100000, "frozen_knn: neighbours averaged"),
+      stringKey("score.center", SHIFTAD_FIELD(score.center), {"source", "dominant"}, "svdd: where distances are measured from. source: c, the mean of F's initial source features (the paper); dominant: the mean of F's final features of the last dominant set of the pool (runs that align; the others keep c)"),
       // run
       stringKey("run.variant", SHIFTAD_FIELD(run.variant), {}, "name of the variant preset the config came from (shiftad train --variant; informational)"),
   };

@@ -43,6 +43,18 @@ torch::Tensor deepSvddLoss(const torch::Tensor& z, const torch::Tensor& c) {
   return svddScore(z, c).mean();
 }
 
+torch::Tensor anchorPenalty(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& anchors) {
+  SHIFTAD_CHECK(weights.size() == anchors.size(), "anchorPenalty: {} weight tensors but {} anchors", weights.size(),
+                anchors.size());
+  auto total = torch::zeros({});
+  for (size_t i = 0; i < weights.size(); ++i) {
+    SHIFTAD_CHECK(weights[i].sizes() == anchors[i].sizes(), "anchorPenalty: weight {} is {} but its anchor is {}", i,
+                  c10::str(weights[i].sizes()), c10::str(anchors[i].sizes()));
+    total = total + (weights[i] - anchors[i]).pow(2).sum();
+  }
+  return total;
+}
+
 torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, double tau, const torch::Tensor& negatives) {
   checkFeatures("infoNceLoss", "zs", zs);
   checkFeatures("infoNceLoss", "zt", zt);

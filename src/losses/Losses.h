@@ -1,6 +1,8 @@
 // Training objectives: Deep SVDD (paper Eq. 5) and contrastive alignment (Eq. 8-9).
 #pragma once
 
+#include <vector>
+
 #include <torch/types.h>
 
 namespace shiftad::losses {
@@ -25,5 +27,10 @@ torch::Tensor svddScore(const torch::Tensor& z, const torch::Tensor& c);
 /// few-shot variant's pseudo-anomalies).
 torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, double tau,
                           const torch::Tensor& negatives = {});
+
+/// L2-SP penalty (Li et al. 2018): sum over i of ||weights_i - anchors_i||^2, a pull
+/// toward the weights training started from (where plain weight decay pulls toward 0).
+/// The two lists pair up one to one, in shape.
+torch::Tensor anchorPenalty(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& anchors);
 
 }  // namespace shiftad::losses

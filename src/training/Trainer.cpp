@@ -222,10 +222,11 @@ FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, 
   const auto& pool = data.pool;
   const bool align = aligning(cfg_);
   const bool resuming = control.resume && !control.checkpoint.empty() && std::filesystem::exists(control.checkpoint);
-  if (!resuming) {
-    if (cfg_.model.head_init == "pca") initHeadPca(data);
-    if (!center_.defined()) initCenter(source);
-  }
+  const bool anchored = cfg_.train.anchor > 0.0;
+  // A resumed anchored run re-derives its anchors: the PCA head is a deterministic
+  // function of the data, and the checkpoint then overwrites the weights.
+  if (cfg_.model.head_init == "pca" && (!resuming || anchored)) initHeadPca(data);
+  if (!resuming && !center_.defined()) initCenter(source);
 
   Alignment alignment(cfg_, net_->embeddingDim());
   auto params = net_->parameters();
@@ -234,6 +235,15 @@ FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, 
   for (const auto& p : params)
     if (p.requires_grad()) trainable.push_back(p);
   SHIFTAD_CHECK(!trainable.empty(), "nothing to train: every parameter of F is frozen");
+  // L2-SP anchors: F's trainable weights as training starts (the discriminator, a
+  // fresh network, is not anchored).
+  std::vector<torch::Tensor> anchored_weights, anchors;
+  if (anchored)
+    for (const auto& w : net_->parameters())
+      if (w.requires_grad()) {
+        anchored_weights.push_back(w);
+        anchors.push_back(w.detach().clone());
+      }
   torch::optim::Adam opt(trainable, torch::optim::AdamOptions(cfg_.train.lr).weight_decay(cfg_.train.weight_decay));
 
   const CheckpointParts parts{net_.get(), alignment.discriminator ? alignment.discriminator.get() : nullptr, &opt,
@@ -296,6 +306,7 @@ FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, 
         svdd = losses::deepSvddLoss(forward(xs), center_);
         loss = svdd;
       }
+      if (anchored) loss = loss + cfg_.train.anchor * losses::anchorPenalty(anchored_weights, anchors);
       const double loss_value = loss.item<double>();
       // Before backward: a non-finite loss must not reach the weights or Adam's moments.
       SHIFTAD_CHECK(std::isfinite(loss_value),

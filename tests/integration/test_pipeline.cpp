@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "api/Features.h"
+#include "api/RunDir.h"
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
 #include "config/Suite.h"
@@ -18,6 +20,7 @@
 #include "evaluation/Report.h"
 #include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
+#include "training/Trainer.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -132,6 +135,40 @@ TEST(Pipeline, ScoresOfAReloadedRunAreDeterministic) {
   ASSERT_EQ(a.scores.size(), b.scores.size());
   ASSERT_FALSE(a.scores.empty());
   for (size_t i = 0; i < a.scores.size(); ++i) EXPECT_EQ(a.scores[i].score, b.scores[i].score);
+}
+
+TEST(Pipeline, ScoreCenterDominantScoresFromTheMeanOfTheFinalDominantSet) {
+  TempDir tmp;
+  auto cfg = tinyConfig("circle");
+  cfg.score.center = "dominant";
+  shiftad::train(cfg, tmp / "dom");
+  auto src = cfg;
+  src.score.center = "source";
+  shiftad::train(src, tmp / "src");
+  // Oracle: F's features of the files listed in dominant.txt, embedded again here.
+  std::vector<std::string> members;
+  std::ifstream list(fs::path(tmp / "dom") / "dominant.txt");
+  for (std::string l; std::getline(list, l);)
+    if (!l.empty()) members.push_back(l);
+  ASSERT_GE(members.size(), 2u);
+  const auto run = shiftad::api::loadRun(tmp / "dom");
+  const auto images = shiftad::api::loadImagesOnce(cfg, members, shiftad::api::resizeSide(cfg.data),
+                                                   cfg.data.interpolation).images;
+  ASSERT_EQ(images.size(0), static_cast<int64_t>(members.size()));
+  const auto expected = run.trainer->embed(images).mean(0);
+  EXPECT_LT((run.trainer->center() - expected).abs().max().item<double>(), 1e-5);
+  // Not the paper's c, which the same run with score.center = source keeps.
+  const auto source_center = shiftad::api::loadRun(tmp / "src").trainer->center();
+  EXPECT_GT((source_center - expected).abs().max().item<double>(), 1e-3);
+  // A run that aligns nothing keeps c.
+  auto so = cfg;
+  so.align.method = "none";
+  shiftad::train(so, tmp / "so");
+  auto so_src = so;
+  so_src.score.center = "source";
+  shiftad::train(so_src, tmp / "so_src");
+  EXPECT_TRUE(torch::allclose(shiftad::api::loadRun(tmp / "so").trainer->center(),
+                              shiftad::api::loadRun(tmp / "so_src").trainer->center()));
 }
 
 TEST(Pipeline, AdaptationRaisesTargetAurocOverSourceOnly) {

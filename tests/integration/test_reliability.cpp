@@ -242,9 +242,12 @@ TEST(Divergence, NanLossStopsNamingEpochAndStepAndKeepsTheLastGoodCheckpoint) {
     if (t.is_floating_point()) EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
 }
 
-TEST(Checkpoint, AStoppedHeadOnlyRunResumesBitIdenticalWithoutSavingTheFrozenTrunk) {
+namespace {
+
+/// Train `cfg` uninterrupted, and again stopped after epoch 2 then resumed in a fresh
+/// process state: the weights and c must be equal bit for bit.
+void expectStoppedHeadOnlyRunResumesBitIdentical(const shiftad::Config& cfg) {
   TempDir tmp;
-  const auto cfg = headOnlyConfig(5);
   torch::manual_seed(1);
   shiftad::training::TrainingData td;
   td.source = torch::randn({20, freshNet(cfg)->trunkDim()});
@@ -277,6 +280,21 @@ TEST(Checkpoint, AStoppedHeadOnlyRunResumesBitIdenticalWithoutSavingTheFrozenTru
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
   EXPECT_TRUE(torch::equal(ref.center(), resumed.center()));
+}
+
+}  // namespace
+
+TEST(Checkpoint, AStoppedHeadOnlyRunResumesBitIdenticalWithoutSavingTheFrozenTrunk) {
+  expectStoppedHeadOnlyRunResumesBitIdentical(headOnlyConfig(5));
+}
+
+TEST(Checkpoint, AnAnchoredRunRederivesItsAnchorsOnResume) {
+  // L2-SP anchors are not in the checkpoint: a resumed run takes them from the same
+  // deterministic start (the PCA head of the same data), or the weights would differ.
+  auto cfg = headOnlyConfig(5);
+  cfg.model.head_init = "pca";
+  cfg.train.anchor = 0.05;
+  expectStoppedHeadOnlyRunResumesBitIdentical(cfg);
 }
 
 TEST(Checkpoint, PeriodicCheckpointsFollowCheckpointEvery) {

@@ -178,6 +178,19 @@ TEST(Losses, InfoNceStableForSmallTau) {
   EXPECT_NEAR(loss.item<double>(), ref, 1e-6 * 1e4);
 }
 
+TEST(Losses, AnchorPenaltyIsTheSquaredDistanceToTheAnchorsWithItsGradient) {
+  // Hand-checked: (1-0)^2 + (2-0)^2 + (3-1)^2 = 9; d/dw = 2 (w - anchor).
+  auto w1 = torch::tensor({1.0, 2.0}, torch::kDouble).requires_grad_();
+  auto w2 = torch::tensor({{3.0}}, torch::kDouble).requires_grad_();
+  const auto loss = lo::anchorPenalty({w1, w2}, {torch::zeros({2}, torch::kDouble), torch::ones({1, 1}, torch::kDouble)});
+  EXPECT_DOUBLE_EQ(loss.item<double>(), 9.0);
+  loss.backward();
+  EXPECT_TRUE(torch::equal(w1.grad(), torch::tensor({2.0, 4.0}, torch::kDouble)));
+  EXPECT_DOUBLE_EQ(w2.grad().item<double>(), 4.0);
+  expectError([&] { lo::anchorPenalty({w1}, {}); }, "anchorPenalty: 1 weight tensors but 0 anchors");
+  expectError([&] { lo::anchorPenalty({w1}, {torch::zeros({3})}); }, "anchorPenalty: weight 0 is [2] but its anchor is [3]");
+}
+
 TEST(Losses, Errors) {
   const torch::Tensor z = torch::zeros({3, 4});
   expectError([&] { lo::infoNceLoss(z, torch::zeros({2, 4}), 0.1); }, "infoNceLoss: zs is [3, 4] but zt is [2, 4]");

@@ -93,3 +93,53 @@ TEST(Trainer, PcaHeadInitOnImagesDiagonalisesTheInitialTrunkCovariance) {
   EXPECT_TRUE((diag.slice(0, 0, d - 1) >= diag.slice(0, 1) - 1e-6 * scale).all().item<bool>());  // by decreasing variance
   EXPECT_GT(diag[0].item<double>(), 2 * diag[d / 2].item<double>());  // not a trivial (isotropic) case
 }
+
+TEST(Trainer, AnchoredDeepSvddConvergesToItsClosedFormSolution) {
+  // A linear head W on fixed rows x_i, trained full-batch on
+  //   mean_i ||W x_i - c||^2 + beta ||W - W0||^2,   c = W0 mean(x),
+  // has its minimum where the gradient 2 (W S - c m^T) + 2 beta (W - W0) vanishes
+  // (S = X^T X / n, m = mean(x)):  W* = (c m^T + beta W0) (S + beta I)^-1.
+  torch::manual_seed(2);
+  shiftad::Config cfg;
+  cfg.model.arch = "small_cnn";
+  cfg.model.width = 8;
+  cfg.model.freeze = -1;
+  cfg.model.head = "linear";
+  cfg.model.trunk_l2 = false;
+  cfg.model.embedding_dim = 4;
+  cfg.align.method = "none";
+  cfg.train.svdd_eps = 0.0;
+  cfg.train.weight_decay = 0.0;
+  cfg.train.lr = 3e-3;
+  cfg.train.epochs = 4000;
+  cfg.train.anchor = 0.01;
+  auto net = shiftad::models::makeFeatureExtractor(cfg.model);
+  const int64_t d = net->trunkDim(), n = 64;
+  cfg.train.batch_size = n;  // one full-batch step per epoch
+  const auto q = std::get<0>(torch::linalg::qr(torch::randn({d, d}, torch::kDouble), "reduced"));
+  // Standard deviations from 1 to 0.01: variances on both sides of beta, so that the
+  // solution neither keeps W0 nor collapses it.
+  const auto x = ((torch::randn({n, d}, torch::kDouble) * torch::logspace(0, -2, d, 10.0, torch::kDouble)).matmul(q.t()) + 0.2)
+                     .to(torch::kFloat);
+  torch::Tensor w0;
+  {
+    torch::NoGradGuard ng;
+    w0 = net->head(torch::eye(d)).t().to(torch::kDouble).clone();  // head(I) = W^T
+  }
+  shiftad::training::Trainer trainer(cfg, net);
+  shiftad::training::TrainingData data;
+  data.source = x;
+  trainer.fit(data);
+  const auto xd = x.to(torch::kDouble);
+  const auto m = xd.mean(0);
+  const auto c = w0.matmul(m);
+  const auto s = xd.t().matmul(xd) / static_cast<double>(n);
+  const auto expected = (torch::outer(c, m) + cfg.train.anchor * w0)
+                            .matmul(torch::linalg::inv(s + cfg.train.anchor * torch::eye(d, torch::kDouble)));
+  torch::NoGradGuard ng;
+  const auto w = net->head(torch::eye(d)).t().to(torch::kDouble);
+  const double moved = (expected - w0).norm().item<double>();
+  ASSERT_GT(moved, 0.2 * w0.norm().item<double>());  // the penalty and the data disagree: not a trivial case
+  // Converged to 4e-5 of the distance moved; twice beta would be 2% off.
+  EXPECT_LT((w - expected).norm().item<double>(), 1e-3 * moved);
+}
