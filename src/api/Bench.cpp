@@ -141,6 +141,42 @@ void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figu
   for (const auto& f : figures) api::writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
 }
 
+/// The configuration every row of OUT shares: the data root and the suite's config
+/// after --set (a sweep's values, variants, seeds and classes are in each row's key).
+std::string benchFingerprint(const Suite& suite, const std::vector<std::string>& overrides) {
+  return "root: " + suite.root + "\n" + dumpConfig(parseConfig(suite.config_yaml, overrides, suite.name));
+}
+
+/// Rows in OUT are only reused by a bench of the same configuration: a changed suite
+/// file or --set must not silently mix old results into a new report.
+void checkSameConfig(const std::string& out_dir, const std::string& fingerprint, bool has_rows) {
+  const auto path = fs::path(out_dir) / "bench_config.yaml";
+  if (has_rows && !fs::exists(path)) {
+    spdlog::warn("'{}' has rows but no bench_config.yaml (written by an older shiftad): cannot check that they "
+                 "were made with this configuration; they are kept",
+                 (fs::path(out_dir) / "results.csv").string());
+  } else if (has_rows) {
+    const auto old = api::readText(path.string());
+    if (old != fingerprint) {
+      // Name the first line that differs, with its YAML section ("train:  lr: 0.01").
+      std::istringstream a(old), b(fingerprint);
+      std::string la, lb, section;
+      for (;;) {
+        const bool more_a = static_cast<bool>(std::getline(a, la)), more_b = static_cast<bool>(std::getline(b, lb));
+        if (!more_a) la = "(nothing)";
+        if (!more_b) lb = "(nothing)";
+        if (!more_a || !more_b || la != lb) break;
+        if (!la.empty() && la[0] != ' ') section = la;
+      }
+      if (!section.empty() && !la.empty() && la[0] == ' ') la = section + la, lb = section + lb;
+      SHIFTAD_THROW("'{}' holds results of another configuration ('{}' there, '{}' now); use another --out, or delete "
+                    "'{}' to start over",
+                    out_dir, la, lb, (fs::path(out_dir) / "results.csv").string());
+    }
+  }
+  api::writeTextAtomic(path.string(), fingerprint);
+}
+
 }  // namespace
 
 BenchSummary runBench(const BenchOptions& o) {
@@ -162,8 +198,9 @@ BenchSummary runBench(const BenchOptions& o) {
   // Rows already there (an interrupted bench) are kept and not run again.
   std::vector<evaluation::BenchRow> rows;
   std::set<std::string> done;
+  if (fs::exists(csv_path)) rows = evaluation::readCsv(csv_path);
+  checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), !rows.empty());
   if (fs::exists(csv_path)) {
-    rows = evaluation::readCsv(csv_path);
     for (const auto& r : rows) done.insert(runKey(r));
     spdlog::info("{}: {} finished runs kept", csv_path, rows.size());
     // Rewritten in the current format (a file of an older version may lack a column).

@@ -11,13 +11,13 @@
 namespace fs = std::filesystem;
 
 namespace shiftad::api {
-namespace {
-
 std::string readText(const std::string& path) {
   std::ifstream f(path);
   SHIFTAD_CHECK(f.good(), "cannot read '{}'", path);
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
+
+namespace {
 
 void checkFiles(const std::string& run_dir, std::initializer_list<const char*> names) {
   SHIFTAD_CHECK(fs::is_directory(run_dir), "run directory '{}' does not exist (train one with `shiftad train`)",

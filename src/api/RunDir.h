@@ -25,6 +25,9 @@ constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training
 /// Write `text` to PATH.tmp, flush, rename over PATH (a reader never sees half a file).
 void writeTextAtomic(const std::string& path, const std::string& text);
 
+/// The whole of a text file; an Error naming the path when it cannot be read.
+std::string readText(const std::string& path);
+
 /// Write PATHS, one per line, atomically (the dominant set of a run).
 void writePathList(const std::string& path, const std::vector<std::string>& paths);
 

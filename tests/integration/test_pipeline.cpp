@@ -391,6 +391,13 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
   EXPECT_DOUBLE_EQ(wallTime(), t1);
+  // Another configuration in the same folder is refused, naming the key, rather than
+  // mixing its rows with the old ones.
+  r = runCli(args + " --set train.lr=0.01");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("holds results of another configuration ('train:  lr: 0.001' there, 'train:  lr: 0.01' now)"),
+            std::string::npos) << r.output;
+  EXPECT_EQ(shiftad::evaluation::readCsv(fs::path(tmp / "bench") / "results.csv").size(), 8u);
   // A sweep runs the grid once per value, in its own rows and run folders.
   r = runCli(args + " --sweep data.contamination=0,0.3 --no-figures");
   ASSERT_EQ(r.status, 0) << r.output;
