@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev                                   # LibTorch 1.13 (CPU)
   libopenblas0-pthread                           # fast BLAS behind libblas.so.3 (reference BLAS is ~10x slower)
-  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libopencv-dev                                  # OpenCVConfig.cmake (find_package(OpenCV)) ships only here
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev
   libfaiss-dev                                   # bench/: the K-means reference (docs/performance.md)
