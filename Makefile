@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   install dependencies, build, run the main job on the synthetic benchmark
-#   make test   install dependencies, build, run the whole test suite (and `make sanitize`)
+#   make test   install dependencies, build, check that every package the build used is
+#               installed by scripts/install_deps.sh, run the whole test suite (and `make sanitize`)
 #   make sanitize  ASan + UBSan build of the torch-free unit tests and the safetensors,
 #                  image and config tests (docs/reliability.md), in build-asan
 BUILD ?= build
@@ -20,6 +21,7 @@ demo: build
 	@$(BUILD)/shiftad demo
 
 test: build
+	@bash scripts/check_deps.sh $(BUILD)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory sanitize
 

@@ -14,6 +14,13 @@ PACKAGES=(
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pil  # test oracles
 )
 
+# `install_deps.sh --list`: print the packages, one per line (scripts/check_deps.sh
+# checks the build against this list).
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${PACKAGES[@]}"
+  exit 0
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
