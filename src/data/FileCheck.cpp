@@ -1,15 +1,10 @@
 #include "data/FileCheck.h"
 
+#include "common/Hash.h"
+
 namespace shiftad::data {
 
-uint64_t contentHash(std::string_view bytes) {
-  uint64_t h = 14695981039346656037ull;
-  for (const unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+uint64_t contentHash(std::string_view bytes) { return fnv1a(bytes); }
 
 std::string truncation(std::string_view bytes) {
   constexpr std::string_view kPng("\x89PNG\r\n\x1a\n", 8);

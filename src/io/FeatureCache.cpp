@@ -7,21 +7,13 @@
 #include <spdlog/spdlog.h>
 
 #include "common/Error.h"
+#include "common/Hash.h"
 #include "io/SafeTensors.h"
 
 namespace fs = std::filesystem;
 
 namespace shiftad::io {
 namespace {
-
-/// FNV-1a, 64 bit: a stable content key (std::hash may differ between builds).
-uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ULL) {
-  for (unsigned char ch : s) {
-    h ^= ch;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 std::string cacheKey(const std::string& encoder_id, const std::vector<std::string>& files) {
   std::string text = encoder_id + "\n";

@@ -10,6 +10,7 @@
 
 #include "clustering/DominantSet.h"
 #include "common/Error.h"
+#include "common/Hash.h"
 #include "data/ImageTensors.h"
 #include "losses/Adversarial.h"
 #include "losses/Losses.h"
@@ -144,10 +145,8 @@ torch::Tensor principalBasis(const torch::Tensor& x) {
   static std::mutex mutex;
   static std::map<std::pair<uint64_t, std::vector<int64_t>>, torch::Tensor> memo;
   const auto xc = x.to(torch::kDouble).contiguous();
-  // FNV-1a over the bytes: exact content identity, not a sample.
-  uint64_t h = 1469598103934665603ull;
-  const auto* bytes = static_cast<const unsigned char*>(xc.data_ptr());
-  for (size_t i = 0, n = static_cast<size_t>(xc.numel()) * sizeof(double); i < n; ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+  // Every byte: exact content identity, not a sample.
+  const uint64_t h = fnv1a(xc.data_ptr(), static_cast<size_t>(xc.numel()) * sizeof(double));
   const auto key = std::make_pair(h, xc.sizes().vec());
   {
     std::lock_guard<std::mutex> lock(mutex);
