@@ -145,11 +145,19 @@ std::vector<std::string> variantOverrides(const std::string& name);
 /// Load a YAML file (may be empty: "" means all defaults) and apply `overrides`
 /// of the form "section.key=value" (value parsed as YAML). Unknown keys, wrong
 /// types and out-of-range values throw shiftad::Error naming key, value and rule.
+/// Paths (data.root, model.weights, encoder.path, encoder.cache_dir) written in the
+/// file resolve against the file's folder, those in `overrides` against the working
+/// directory; all come out absolute.
 Config loadConfig(const std::string& yaml_path, const std::vector<std::string>& overrides = {});
 
-/// Parse YAML text (same rules as loadConfig).
+/// Parse YAML text (same rules as loadConfig); its relative paths resolve against
+/// `base_dir` ("" : the working directory).
 Config parseConfig(const std::string& yaml_text, const std::vector<std::string>& overrides = {},
-                   const std::string& origin = "<string>");
+                   const std::string& origin = "<string>", const std::string& base_dir = "");
+
+/// `cfg` with its relative paths made absolute against `base_dir` ("" : the working
+/// directory), as a run directory records them.
+Config withAbsolutePaths(const Config& cfg, const std::string& base_dir = "");
 
 /// Every key written out, as YAML that parseConfig reads back to the same Config.
 std::string dumpConfig(const Config& cfg);

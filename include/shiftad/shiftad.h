@@ -39,6 +39,11 @@ struct TrainOptions {
   /// Continue from RUN_DIR's checkpoint (RUN_DIR/checkpoint.safetensors, written every
   /// train.checkpoint_every epochs) instead of starting over; without one, start over.
   bool resume = false;
+  /// Replace a run already in RUN_DIR. The new run is built beside it and takes its
+  /// place only when complete: a failure or a kill at any point leaves the old run.
+  /// Without it, an existing run is refused. A folder holding anything shiftad did not
+  /// write is always refused.
+  bool overwrite = false;
 };
 
 /// Train a detector as configured and write it to `run_dir` (created if needed).

@@ -98,11 +98,12 @@ torch::Tensor frozenRows(const Config& cfg, const api::Inputs& inputs) {
 /// the trunk is frozen) or a frozen-encoder baseline.
 api::Inputs scoreFiles(api::LoadedRun& run, const std::vector<std::string>& paths, torch::Tensor& scores) {
   if (run.frozen) {
-    auto f = api::frozenFeatures(run.cfg, paths);
+    auto f = api::frozenFeatures(run.cfg, paths, run.encoder_trunk.get());
     scores = f.features.defined() ? run.frozen->score(f.features) : torch::empty({0});
     return {f.features, f.paths, f.skipped};
   }
-  auto in = api::trainerInputs(run.cfg, run.trainer->net().trunkFrozen(), paths);
+  auto& net = run.trainer->net();
+  auto in = api::trainerInputs(run.cfg, net.trunkFrozen(), paths, &net);
   scores = in.paths.empty() ? torch::empty({0}) : run.trainer->score(in.rows);
   return in;
 }
@@ -125,25 +126,109 @@ void setThreads(int threads) {
 }
 
 void synthesize(const std::string& out_dir, int seed) {
+  // The benchmark's own layout may be rewritten; anything else in the folder is the user's.
+  std::error_code ec;
+  if (fs::is_directory(out_dir, ec)) {
+    std::vector<std::string> foreign;
+    const auto domains = data::synthDomains();
+    for (const auto& e : fs::directory_iterator(out_dir))
+      if (std::find(domains.begin(), domains.end(), e.path().filename().string()) == domains.end())
+        foreign.push_back(e.path().filename().string());
+    SHIFTAD_CHECK(foreign.empty(),
+                  "synth --out '{}' holds files the benchmark does not write (e.g. '{}'); choose a new or empty folder",
+                  out_dir, foreign.empty() ? "" : foreign.front());
+  }
   data::SynthParams p;
   p.seed = seed;
   data::writeSynth(out_dir, p);
 }
 
-TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOptions& options) {
+namespace {
+
+/// Where train() writes: RUN_DIR itself, or (replacing a run) its replacement folder,
+/// which takes RUN_DIR's place only once complete. Refuses to touch what is not ours.
+struct RunTarget {
+  std::string dir;
+  bool ours = false;  ///< everything in `dir` is this run's (a new run or a replacement), not a resumed one
+};
+
+RunTarget runTarget(const std::string& run_dir, const TrainOptions& options) {
+  const auto st = api::inspectRunDir(run_dir);
+  const auto replacement = api::replacementDir(run_dir);
+  if (options.resume) {
+    if (fs::exists(fs::path(replacement) / api::kConfigFile)) return {replacement, false};
+    SHIFTAD_CHECK(st.has_config, "'{}' holds no run to resume (train one with --out {})", run_dir, run_dir);
+    return {run_dir, false};
+  }
+  if (!st.foreign.empty()) {
+    const size_t shown = std::min<size_t>(st.foreign.size(), 5);
+    SHIFTAD_THROW("'{}' is not {}: it holds {}{} that shiftad did not write, and shiftad never replaces files it did "
+                  "not create; choose a new or empty folder for --out",
+                  run_dir, st.is_run ? "a run directory shiftad can replace" : "a shiftad run directory",
+                  fmt::join(st.foreign.begin(), st.foreign.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+                  st.foreign.size() > shown ? fmt::format(" and {} more", st.foreign.size() - shown) : "");
+  }
+  if (!st.is_run) return {run_dir, true};
+  if (!options.overwrite) {
+    if (st.finished)
+      SHIFTAD_THROW("'{}' holds a trained run; pass --overwrite to replace it (the old run stays until the new one is "
+                    "complete), or choose another --out",
+                    run_dir);
+    SHIFTAD_THROW("'{}' holds an unfinished run; continue it with `shiftad train --resume {}`, or pass --overwrite to "
+                  "start over",
+                  run_dir, run_dir);
+  }
+  fs::remove_all(replacement);  // an earlier replacement that never completed
+  return {replacement, true};
+}
+
+/// A new run that fails with an error before its first checkpoint leaves nothing
+/// behind (a checkpoint is work to resume, and stays): the folder held nothing else.
+class CleanUpOnError {
+ public:
+  CleanUpOnError(const RunTarget& target, const std::string& run_dir)
+      : target_(target), replacing_(target.dir != run_dir), errors_(std::uncaught_exceptions()) {}
+  ~CleanUpOnError() {
+    if (!target_.ours || std::uncaught_exceptions() <= errors_) return;
+    std::error_code ec;
+    if (fs::exists(fs::path(target_.dir) / api::kCheckpointFile, ec)) return;
+    if (replacing_) {
+      fs::remove_all(target_.dir, ec);
+      return;
+    }
+    for (const auto& e : fs::directory_iterator(target_.dir, ec))
+      if (e.path().filename() != api::kLockFile) fs::remove_all(e.path(), ec);
+  }
+
+ private:
+  RunTarget target_;
+  bool replacing_;
+  int errors_;
+};
+
+}  // namespace
+
+TrainSummary train(const Config& cfg_in, const std::string& run_dir, const TrainOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
+  // Absolute paths in the run's config.yaml: it means the same from any folder.
+  const Config cfg = withAbsolutePaths(cfg_in);
   validateConfig(cfg);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   const auto split = api::splitFor(cfg.data);
   // Before anything is written (bad data fails above without touching run_dir).
+  api::finishReplacement(run_dir);
   const api::RunLock lock(run_dir);
-  const auto checkpoint = (fs::path(run_dir) / api::kCheckpointFile).string();
+  const auto target = runTarget(run_dir, options);
+  const CleanUpOnError clean_up(target, run_dir);
+  const auto& dir = target.dir;
+  fs::create_directories(dir);
+  const auto checkpoint = (fs::path(dir) / api::kCheckpointFile).string();
   const int resume_epoch = options.resume && fs::exists(checkpoint) ? training::checkpointEpoch(checkpoint) : 0;
   if (options.resume && resume_epoch == 0)
-    spdlog::warn("'{}' has no checkpoint to resume from: training from the start", run_dir);
+    spdlog::warn("'{}' has no checkpoint to resume from: training from the start", dir);
   if (resume_epoch == 0) fs::remove(checkpoint);  // a stale checkpoint must never be resumed by a later run
   // The config goes first, so that an interrupted run can be resumed with it.
-  api::writeTextAtomic((fs::path(run_dir) / api::kConfigFile).string(), dumpConfig(cfg));
+  api::writeTextAtomic((fs::path(dir) / api::kConfigFile).string(), dumpConfig(cfg));
   const bool oracle = cfg.train.on == "target_normals";
   const bool few_shot = cfg.fewshot.k > 0;
   const bool frozen_scorer = cfg.score.method != "svdd";
@@ -158,9 +243,9 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
   const bool head_only = !frozen_scorer && cfg.model.freeze == -1;
   const auto source = frozen_scorer ? api::Inputs{} : api::trainerInputs(cfg, head_only, source_paths);
   const auto pool = need_pool && !frozen_scorer ? api::trainerInputs(cfg, head_only, pool_paths) : api::Inputs{};
-  if (resume_epoch > 0) api::keepMetricsBefore(run_dir, resume_epoch);
-  std::ofstream metrics(fs::path(run_dir) / api::kMetricsFile, resume_epoch > 0 ? std::ios::app : std::ios::trunc);
-  SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", run_dir, api::kMetricsFile);
+  if (resume_epoch > 0) api::keepMetricsBefore(dir, resume_epoch);
+  std::ofstream metrics(fs::path(dir) / api::kMetricsFile, resume_epoch > 0 ? std::ios::app : std::ios::trunc);
+  SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", dir, api::kMetricsFile);
   TrainSummary summary;
   summary.resumed_at_epoch = resume_epoch;
 
@@ -179,7 +264,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
       api::checkSkipped(cfg.data.max_skipped, phi.skipped, pool_paths.size(), "pool");
       const auto dominant = training::selectDominant(phi.features, cfg.cluster, static_cast<uint64_t>(cfg.train.seed));
       dominant_features = phi.features.index_select(0, dominant);
-      writeDominant(run_dir, phi.paths, dominant);
+      writeDominant(dir, phi.paths, dominant);
       const auto labels = labelsOf(phi.paths, split.pool_truth);
       const nlohmann::json j = {{"epoch", 0},
                                 {"dominant_size", dominant.size(0)},
@@ -188,7 +273,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
       metrics << j.dump() << "\n" << std::flush;
     }
     spdlog::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n_source, n_pool);
-    api::saveFrozenRun(run_dir, cfg, models::makeFrozenScorer(cfg.score.method, src.features, dominant_features, cfg.score.knn_k));
+    api::saveFrozenRun(dir, cfg, models::makeFrozenScorer(cfg.score.method, src.features, dominant_features, cfg.score.knn_k));
   } else {
     n_source = static_cast<int64_t>(source.paths.size());
     n_pool = static_cast<int64_t>(pool.paths.size());
@@ -237,7 +322,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
       spdlog::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", checkpoint, run_dir);
     if (cfg.train.epochs == 0) trainer.initCenter(td.source);
     const bool has_dominant = last_dominant.defined() && last_dominant.numel() > 0;
-    if (has_dominant) writeDominant(run_dir, pool.paths, last_dominant);
+    if (has_dominant) writeDominant(dir, pool.paths, last_dominant);
     if (!summary.interrupted && cfg.score.center == "dominant") {
       // The scoring center moves to where F put the target's normal mode.
       if (align && has_dominant)
@@ -245,7 +330,7 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
       else
         spdlog::info("score.center = dominant: this run aligns no dominant set; it scores from c");
     }
-    if (!summary.interrupted) api::saveRun(run_dir, cfg, trainer);
+    if (!summary.interrupted) api::saveRun(dir, cfg, trainer);
   }
 
   summary.epochs = frozen_scorer ? 0 : cfg.train.epochs;
@@ -262,14 +347,18 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
                              {"final_loss", summary.final_loss},
                              {"interrupted", summary.interrupted},
                              {"resumed_at_epoch", summary.resumed_at_epoch}};
-  api::writeTextAtomic((fs::path(run_dir) / api::kSummaryFile).string(), js.dump(2) + "\n");
+  api::writeTextAtomic((fs::path(dir) / api::kSummaryFile).string(), js.dump(2) + "\n");
+  if (dir != run_dir && !summary.interrupted) api::replaceRun(run_dir, dir);
   return summary;
 }
 
 TrainSummary resumeTraining(const std::string& run_dir) {
   TrainOptions options;
   options.resume = true;
-  return train(api::loadRunConfig(run_dir), run_dir, options);
+  // A replacement that was interrupted resumes with its own config.
+  const auto replacement = api::replacementDir(run_dir);
+  const bool pending = fs::exists(fs::path(replacement) / api::kConfigFile);
+  return train(api::loadRunConfig(pending ? replacement : run_dir), run_dir, options);
 }
 
 void handleInterrupts() { api::installInterruptHandler(); }

@@ -79,7 +79,7 @@ std::string protocol(const Suite& s, const Config& c) {
 void prefetch(const Suite& suite, const std::string& src, const std::string& tgt, const std::vector<std::string>& extra) {
   std::vector<std::string> ov = {"data.root=" + suite.root};
   ov.insert(ov.end(), extra.begin(), extra.end());
-  const auto cfg = parseConfig(suite.config_yaml, ov, suite.name);
+  const auto cfg = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
   for (const auto& domain : {src, tgt}) {
     std::vector<std::string> paths;
     for (const auto& r : data::listDomain(suite.root, domain)) paths.push_back(r.path);
@@ -141,10 +141,28 @@ void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figu
   for (const auto& f : figures) api::writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
 }
 
+/// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new
+/// or empty folder, or one an earlier bench wrote (it resumes there).
+void checkBenchOut(const std::string& out_dir) {
+  std::error_code ec;
+  if (!fs::exists(out_dir, ec)) return;
+  SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "bench --out '{}' is a file; give a folder", out_dir);
+  if (fs::is_empty(out_dir, ec) || fs::exists(fs::path(out_dir) / "results.csv") ||
+      fs::exists(fs::path(out_dir) / "bench_config.yaml"))
+    return;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(out_dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  if (names.size() > 5) names.resize(5);
+  SHIFTAD_THROW("bench --out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
+                "over files there; choose a new or empty folder",
+                out_dir, fmt::join(names, ", "));
+}
+
 /// The configuration every row of OUT shares: the data root and the suite's config
 /// after --set (a sweep's values, variants, seeds and classes are in each row's key).
 std::string benchFingerprint(const Suite& suite, const std::vector<std::string>& overrides) {
-  return "root: " + suite.root + "\n" + dumpConfig(parseConfig(suite.config_yaml, overrides, suite.name));
+  return "root: " + suite.root + "\n" + dumpConfig(parseConfig(suite.config_yaml, overrides, suite.name, suite.base_dir));
 }
 
 /// Rows in OUT are only reused by a bench of the same configuration: a changed suite
@@ -182,16 +200,17 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
 BenchSummary runBench(const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   Suite suite = loadSuite(o.suite, o.quick);
-  if (!o.root.empty()) suite.root = o.root;
+  if (!o.root.empty()) suite.root = fs::absolute(o.root).lexically_normal().string();  // typed here: the working directory
   if (!o.variants.empty()) suite.variants = o.variants;
   if (!o.seeds.empty()) suite.seeds = o.seeds;
   if (!o.classes.empty()) suite.classes = o.classes;
   for (const auto& v : suite.variants) variantOverrides(v);
   const auto settings = sweepSettings(o.sweep);
   for (const auto& st : settings)
-    if (!st.empty()) parseConfig(suite.config_yaml, {st}, suite.name);  // a bad key or value fails before any run
+    if (!st.empty()) parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
+  checkBenchOut(o.out_dir);
   fs::create_directories(o.out_dir);
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
 
@@ -244,11 +263,13 @@ BenchSummary runBench(const BenchOptions& o) {
                                  "data.normal_class=" + cls, fmt::format("data.split_seed={}", seed),
                                  fmt::format("train.seed={}", seed)})
             ov.push_back(kv);
-          last = parseConfig(suite.config_yaml, ov, suite.name);
+          last = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
           evaluation::BenchRow row{src, tgt, cls, variant, seed, 0, 0, -1, -1, 0, setting};
           if (done.count(runKey(row))) continue;
           const auto run_dir = api::benchRunDir(o.out_dir, row);
-          const auto summary = train(last, run_dir);
+          TrainOptions replace;  // the bench's own folder: a run without a row is redone
+          replace.overwrite = true;
+          const auto summary = train(last, run_dir, replace);
           const auto eval = evaluate(run_dir, last);
           std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
           // The end-of-training state is only needed to resume an interrupted run; a

@@ -33,7 +33,9 @@ std::vector<DemoRow> runDemo(const DemoOptions& opt) {
       cfg.data.normal_class = cls;
       if (!adapted) cfg.align.method = "none";
       const auto run_dir = (fs::path(opt.out_dir) / "runs" / cls / (adapted ? "adapted" : "source_only")).string();
-      const auto summary = train(cfg, run_dir);
+      TrainOptions replace;  // the demo's own folder: rerunning the demo replaces its runs
+      replace.overwrite = true;
+      const auto summary = train(cfg, run_dir, replace);
       const auto ev = evaluate(run_dir, cfg);
       (adapted ? row.adapted_auroc : row.source_only_auroc) = ev.auroc;
       print(fmt::format("  {:<10} {:<12} target AUROC {:.3f}  ({:.1f}s, run: {})", cls,

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Hash.h"
 #include "data/ImageFolder.h"
 #include "io/FeatureCache.h"
 #include "models/FeatureExtractor.h"
@@ -142,20 +143,84 @@ std::string cacheDir(const Config& cfg) {
   return cfg.encoder.cache_dir.empty() ? io::defaultCacheDir() : cfg.encoder.cache_dir;
 }
 
-/// What determines F's initial trunk: architecture, weights file, preprocessing.
-std::string trunkId(const Config& cfg) {
-  const auto& m = cfg.model;
-  std::string weights = "random:seed" + std::to_string(cfg.train.seed);
-  if (!m.weights.empty())
-    weights = fmt::format("{}:{}:{}", fs::absolute(m.weights).string(), fs::file_size(m.weights),
-                          fs::last_write_time(m.weights).time_since_epoch().count());
-  const int side = resizeSide(cfg.data);
-  return fmt::format("trunk:{}:{}:{}:w{}:{}:{}:{}:{}:{}", m.arch, m.padding, weights, m.width, side,
+/// Content identity of F's trunk: every trunk parameter and buffer (the head is not
+/// part of the features), and what changes the trunk's function without changing its
+/// weights (e.g. MobileNetV2's padding, in describe()). Two nets with the same trunk
+/// share cache entries, wherever their weights came from.
+std::string trunkFingerprint(models::FeatureExtractor& net) {
+  uint64_t h = kFnv1aOffset;
+  auto add = [&](const std::string& name, const torch::Tensor& t) {
+    if (name.rfind("head.", 0) == 0) return;
+    const auto c = t.contiguous();
+    h = fnv1a(name, h);
+    h = fnv1a(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size(), h);
+  };
+  for (const auto& p : net.named_parameters(true)) add(p.key(), p.value());
+  for (const auto& b : net.named_buffers(true)) add(b.key(), b.value());
+  for (const auto& [k, v] : net.describe()) h = fnv1a(k + "=" + v + ";", h);
+  return fmt::format("{:016x}", h);
+}
+
+/// The cache key of trunk features: the trunk's content and the preprocessing.
+std::string trunkId(const Config& cfg, const std::string& fingerprint) {
+  return fmt::format("trunk:{}:{}:{}:{}:{}:{}:{}", cfg.model.arch, fingerprint, resizeSide(cfg.data),
                      cfg.data.interpolation, cfg.data.image_size, fmt::join(cfg.data.mean, ","),
                      fmt::join(cfg.data.std, ","));
 }
 
+/// trunkId of the initial trunk, memoised per process by what determines it (building
+/// a pretrained trunk reads its weights file).
+std::string initialTrunkId(const Config& cfg) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> memo;
+  const auto& m = cfg.model;
+  std::string source = "random:seed" + std::to_string(cfg.train.seed);
+  if (!m.weights.empty()) {
+    SHIFTAD_CHECK(fs::is_regular_file(m.weights),
+                  "model.weights '{}' does not exist; set it to a safetensors file of backbone weights, or \"\" for "
+                  "random initialisation",
+                  m.weights);
+    source = fmt::format("{}:{}:{}", fs::absolute(m.weights).string(), fs::file_size(m.weights),
+                         fs::last_write_time(m.weights).time_since_epoch().count());
+  }
+  const auto key = fmt::format("{}:{}:{}:w{}:{}", m.arch, m.padding, source, m.width, m.embedding_dim);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (const auto it = memo.find(key); it != memo.end()) return trunkId(cfg, it->second);
+  }
+  const auto fingerprint = trunkFingerprint(*initialTrunk(cfg));
+  std::lock_guard<std::mutex> lock(mutex);
+  memo[key] = fingerprint;
+  return trunkId(cfg, fingerprint);
+}
+
+/// Trunk features of images by `net` (eval mode, no gradient), in batches.
+torch::Tensor trunkOf(const Config& cfg, models::FeatureExtractor& net, const torch::Tensor& images) {
+  net.eval();
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images.size(0); i += kBatch) {
+    const auto x = images.slice(0, i, std::min(i + kBatch, images.size(0)));
+    out.push_back(net.trunk(data::normalize(data::centerCrop(x, cfg.data.image_size), cfg.data.mean, cfg.data.std)));
+  }
+  return out.empty() ? torch::empty({0, net.trunkDim()}) : torch::cat(out);
+}
+
 }  // namespace
+
+std::shared_ptr<models::FeatureExtractor> initialTrunk(const Config& cfg) {
+  // The global generator is restored, so asking for features never changes a run's
+  // random stream.
+  auto gen = at::detail::getDefaultCPUGenerator();
+  const auto state = gen.get_state();
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  ModelConfig mc = cfg.model;
+  mc.freeze = 0;
+  auto net = models::makeFeatureExtractor(mc);
+  gen.set_state(state);
+  net->eval();
+  return net;
+}
 
 data::ImageBatch loadImagesOnce(const Config& cfg, const std::vector<std::string>& paths, int side,
                                 const std::string& interpolation) {
@@ -197,31 +262,23 @@ void clearInputMemory() {
 }
 
 torch::Tensor trunkFeaturesOf(const Config& cfg, const torch::Tensor& images) {
-  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));  // random trunks: the one training builds
-  ModelConfig mc = cfg.model;
-  mc.freeze = 0;
-  auto net = models::makeFeatureExtractor(mc);
-  net->eval();
-  torch::NoGradGuard ng;
-  std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < images.size(0); i += kBatch) {
-    const auto x = images.slice(0, i, std::min(i + kBatch, images.size(0)));
-    out.push_back(net->trunk(data::normalize(data::centerCrop(x, cfg.data.image_size), cfg.data.mean, cfg.data.std)));
-  }
-  return out.empty() ? torch::empty({0, net->trunkDim()}) : torch::cat(out);
+  return trunkOf(cfg, *initialTrunk(cfg), images);
 }
 
 FeatureSet trunkFeatures(const Config& cfg, const std::vector<std::string>& paths) {
-  const int side = resizeSide(cfg.data);
-  return features(cfg, trunkId(cfg), paths, side, cfg.data.interpolation, [&](const torch::Tensor& images) {
-    return trunkFeaturesOf(cfg, images);
-  });
+  return features(cfg, initialTrunkId(cfg), paths, resizeSide(cfg.data), cfg.data.interpolation,
+                  [&](const torch::Tensor& images) { return trunkFeaturesOf(cfg, images); });
 }
 
-FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& paths) {
+FeatureSet trunkFeatures(const Config& cfg, models::FeatureExtractor& net, const std::vector<std::string>& paths) {
+  return features(cfg, trunkId(cfg, trunkFingerprint(net)), paths, resizeSide(cfg.data), cfg.data.interpolation,
+                  [&](const torch::Tensor& images) { return trunkOf(cfg, net, images); });
+}
+
+FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& paths, models::FeatureExtractor* trunk) {
   FeatureSet out;
   if (cfg.encoder.type == "backbone") {
-    out = trunkFeatures(cfg, paths);
+    out = trunk ? trunkFeatures(cfg, *trunk, paths) : trunkFeatures(cfg, paths);
   } else {
     auto encoder = models::makeFrozenEncoder(cfg.encoder);
     SHIFTAD_CHECK(encoder != nullptr, "the frozen encoder is needed but encoder.type is 'none'");
@@ -254,9 +311,10 @@ data::ProtocolSplit splitFor(const DataConfig& d) {
   return data::makeSplit(data::listDomain(d.root, d.source), data::listDomain(d.root, d.target), p);
 }
 
-Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths) {
+Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths,
+                     models::FeatureExtractor* trunk) {
   if (head_only) {
-    auto f = trunkFeatures(cfg, paths);
+    auto f = trunk ? trunkFeatures(cfg, *trunk, paths) : trunkFeatures(cfg, paths);
     return {f.features, f.paths, f.skipped};
   }
   auto b = loadImagesOnce(cfg, paths, resizeSide(cfg.data), cfg.data.interpolation);

@@ -5,6 +5,7 @@
 // embeds each image once.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,10 @@
 #include "data/ImageTensors.h"
 #include "data/Protocol.h"
 #include "shiftad/Config.h"
+
+namespace shiftad::models {
+class FeatureExtractor;
+}
 
 namespace shiftad::api {
 
@@ -28,15 +33,25 @@ struct FeatureSet {
 };
 
 /// F's initial trunk features (model.arch + model.weights, data.* preprocessing, eval
-/// mode). With random weights the key includes train.seed.
+/// mode; random weights: those training draws after seeding with train.seed). Cached
+/// under the trunk's content, so a trained run's frozen trunk finds the same entries.
 FeatureSet trunkFeatures(const Config& cfg, const std::vector<std::string>& paths);
+
+/// The trunk features of `net` (a trained run's F, whose trunk is frozen), at data.*
+/// preprocessing: a run directory needs no pretrained file to be scored.
+FeatureSet trunkFeatures(const Config& cfg, models::FeatureExtractor& net, const std::vector<std::string>& paths);
+
+/// F's initial trunk as training builds it (eval mode): model.arch + model.weights, or
+/// random weights drawn after seeding with train.seed (the global generator is restored).
+std::shared_ptr<models::FeatureExtractor> initialTrunk(const Config& cfg);
 
 /// The same for uint8 images that have no files (e.g. pseudo-anomalies); not cached.
 torch::Tensor trunkFeaturesOf(const Config& cfg, const torch::Tensor& images);
 
 /// Φ's features (encoder.*), L2-normalized when encoder.l2_normalize. encoder.type
-/// backbone is F's initial trunk (trunkFeatures).
-FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& paths);
+/// backbone is F's initial trunk (trunkFeatures), or `trunk` when given (a run's copy).
+FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& paths,
+                          models::FeatureExtractor* trunk = nullptr);
 
 /// data::loadImages at `side` with `interpolation`, data.threads decoding threads and,
 /// when data.image_cache, the on-disk image cache (under encoder.cache_dir);
@@ -64,12 +79,14 @@ InputStats inputStats();
 data::ProtocolSplit splitFor(const DataConfig& d);
 
 /// A set of files as the trainer takes it: decoded images, or trunk features (cached)
-/// when F's whole trunk is frozen. Unreadable files are left out (and listed).
+/// when F's whole trunk is frozen (of `trunk` when given, else F's initial trunk).
+/// Unreadable files are left out (and listed).
 struct Inputs {
   torch::Tensor rows;
   std::vector<std::string> paths;
   std::vector<std::string> skipped;
 };
-Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths);
+Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths,
+                     models::FeatureExtractor* trunk = nullptr);
 
 }  // namespace shiftad::api

@@ -59,7 +59,8 @@ std::vector<std::string> readLines(const fs::path& p) {
 torch::Tensor embedByRun(const std::string& run_dir, const std::vector<std::string>& paths, std::vector<std::string>& kept) {
   auto run = loadRun(run_dir);
   SHIFTAD_CHECK(run.trainer, "run '{}' is a frozen-encoder baseline; it has no trained F to project", run_dir);
-  const auto in = trainerInputs(run.cfg, run.trainer->net().trunkFrozen(), paths);
+  auto& net = run.trainer->net();
+  const auto in = trainerInputs(run.cfg, net.trunkFrozen(), paths, &net);
   kept = in.paths;
   return run.trainer->embed(in.rows);
 }

@@ -1,11 +1,19 @@
 #include "api/RunDir.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "api/Features.h"
+#include "api/RunLock.h"
 #include "common/Error.h"
+#include "common/Rename.h"
 #include "io/SafeTensors.h"
 
 namespace fs = std::filesystem;
@@ -31,13 +39,98 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
 
 void writeTextAtomic(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    f.flush();
-    SHIFTAD_CHECK(f.good(), "cannot write '{}' (disk full or no permission?)", tmp);
+  try {
+    {
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      SHIFTAD_CHECK(f.is_open(), "cannot write '{}' (no permission, or the folder is missing?)", tmp);
+      f << text;
+      f.flush();
+      SHIFTAD_CHECK(f.good(), "cannot write '{}' (disk full?)", tmp);
+    }
+    std::error_code ec;
+    commitRename(tmp, path, ec);
+    SHIFTAD_CHECK(!ec, "cannot rename '{}' over '{}': {}", tmp, path, ec.message());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
   }
-  fs::rename(tmp, path);
+}
+
+namespace {
+
+/// The files a run directory can hold: everything shiftad writes there.
+bool isRunFile(const std::string& name) {
+  static const std::set<std::string> names = {kConfigFile,  kModelFile,    kCenterFile,     kReferenceFile,
+                                              kMetricsFile, kSummaryFile,  kDominantFile,   kTestScoresFile,
+                                              kCheckpointFile, kEncoderFile, kLockFile};
+  const auto base = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 ? name.substr(0, name.size() - 4)
+                                                                                    : name;
+  return names.count(base) > 0;
+}
+
+}  // namespace
+
+RunDirState inspectRunDir(const std::string& dir) {
+  RunDirState st;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return st;
+  SHIFTAD_CHECK(fs::is_directory(dir, ec), "'{}' exists and is a file, not a folder; choose another --out", dir);
+  bool has_config = false, has_output = false;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    ++st.entries;
+    if (!isRunFile(name) || e.is_directory()) {
+      st.foreign.push_back(name + (e.is_directory() ? "/" : ""));
+      continue;
+    }
+    has_config |= name == kConfigFile;
+    has_output |= name != kConfigFile && name != kLockFile;
+    st.finished |= name == kModelFile || name == kReferenceFile;
+  }
+  std::sort(st.foreign.begin(), st.foreign.end());
+  st.has_config = has_config;
+  st.is_run = has_config && has_output;
+  return st;
+}
+
+std::string replacementDir(const std::string& run_dir) {
+  const auto p = fs::absolute(run_dir).lexically_normal();
+  const auto name = p.has_filename() ? p.filename() : p.parent_path().filename();
+  const auto parent = p.has_filename() ? p.parent_path() : p.parent_path().parent_path();
+  return (parent / ("." + name.string() + ".replacement")).string();
+}
+
+void replaceRun(const std::string& run_dir, const std::string& replacement) {
+  faultPointBeforeCommit();
+  // One atomic step on Linux: the two folders trade places, so run_dir holds the old
+  // run or the new one at every instant; the old one then goes with `replacement`.
+  if (::renameat2(AT_FDCWD, replacement.c_str(), AT_FDCWD, run_dir.c_str(), RENAME_EXCHANGE) != 0) {
+    // File systems without RENAME_EXCHANGE: two renames; a kill between them leaves
+    // run_dir missing and both runs beside it, which the next train --overwrite or
+    // --resume puts right (finishReplacement).
+    const auto old = replacement + ".old";
+    std::error_code ec;
+    fs::rename(run_dir, old, ec);
+    SHIFTAD_CHECK(!ec, "cannot move the old run '{}' aside: {}", run_dir, ec.message());
+    commitRename(replacement, run_dir, ec);
+    SHIFTAD_CHECK(!ec, "cannot move the new run '{}' to '{}': {}", replacement, run_dir, ec.message());
+    fs::remove_all(old);
+    return;
+  }
+  fs::remove_all(replacement);  // now the old run
+}
+
+void finishReplacement(const std::string& run_dir) {
+  const auto replacement = replacementDir(run_dir);
+  const auto old = replacement + ".old";
+  std::error_code ec;
+  if (!fs::exists(run_dir, ec) && fs::exists(old, ec) && fs::exists(replacement, ec)) {
+    // Killed between the two renames of replaceRun's fallback: the new run is complete.
+    commitRename(replacement, run_dir, ec);
+    SHIFTAD_CHECK(!ec, "cannot move the new run '{}' to '{}': {}", replacement, run_dir, ec.message());
+  }
+  if (fs::exists(old, ec) && fs::exists(run_dir, ec)) fs::remove_all(old);
 }
 
 void writePathList(const std::string& path, const std::vector<std::string>& paths) {
@@ -74,6 +167,22 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
 void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer) {
   fs::create_directories(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
+  // Φ goes into the run, so that it scores without the files it was built from.
+  if (cfg.encoder.type == "backbone") {
+    auto trunk = initialTrunk(cfg);
+    auto metadata = trunk->describe();
+    metadata["format"] = "shiftad";
+    metadata["arch"] = cfg.model.arch;
+    metadata["role"] = "frozen encoder (F's initial trunk)";
+    io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(*trunk), metadata);
+  } else if (cfg.encoder.type == "torchscript") {
+    const auto copy = (fs::path(run_dir) / kEncoderFile).string();
+    std::error_code ec;
+    fs::copy_file(cfg.encoder.path, copy + ".tmp", fs::copy_options::overwrite_existing, ec);
+    SHIFTAD_CHECK(!ec, "cannot copy encoder.path '{}' into the run '{}': {}", cfg.encoder.path, run_dir, ec.message());
+    commitRename(copy + ".tmp", copy, ec);
+    SHIFTAD_CHECK(!ec, "cannot rename '{}.tmp' over '{}': {}", copy, copy, ec.message());
+  }
   io::writeSafeTensors((fs::path(run_dir) / kReferenceFile).string(), {{"reference", scorer.reference.contiguous()}},
                        {{"format", "shiftad"}, {"k", std::to_string(scorer.k)}});
 }
@@ -81,7 +190,7 @@ void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::
 Config loadRunConfig(const std::string& run_dir) {
   checkFiles(run_dir, {kConfigFile});
   const auto path = (fs::path(run_dir) / kConfigFile).string();
-  return parseConfig(readText(path), {}, path);
+  return parseConfig(readText(path), {}, path, run_dir);
 }
 
 LoadedRun loadRun(const std::string& run_dir) {
@@ -95,6 +204,12 @@ LoadedRun loadRun(const std::string& run_dir) {
                   "'{}': expected a non-empty 2-D tensor 'reference'", path);
     const auto k = file.metadata.count("k") ? std::stoi(file.metadata.at("k")) : 1;
     run.frozen = models::FrozenScorer{it->second.to(torch::kFloat), k};
+    // The run's own copy of Φ (runs of older versions name the original files).
+    const auto trunk = fs::path(run_dir) / kModelFile;
+    if (run.cfg.encoder.type == "backbone" && fs::exists(trunk))
+      run.encoder_trunk = models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors(trunk.string()));
+    const auto encoder = fs::path(run_dir) / kEncoderFile;
+    if (run.cfg.encoder.type == "torchscript" && fs::exists(encoder)) run.cfg.encoder.path = encoder.string();
     return run;
   }
   checkFiles(run_dir, {kModelFile, kCenterFile});

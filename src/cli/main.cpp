@@ -38,11 +38,45 @@ void addCommon(CLI::App* app, Common& c) {
   app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
 }
 
+/// Before any work: `score --out` must not be a folder, nor the image list, nor an
+/// existing file unless --overwrite (shiftad never replaces a file it did not create).
+void checkScoreOut(const std::string& out, const std::string& images, bool overwrite) {
+  std::error_code ec;
+  if (fs::is_directory(out, ec))
+    throw std::runtime_error(fmt::format("--out '{}' is a folder; give the path of a CSV file to write", out));
+  if (fs::exists(out, ec) && fs::equivalent(out, images, ec))
+    throw std::runtime_error(fmt::format("--out '{}' is the --images input itself; give another path", out));
+  if (fs::exists(out, ec) && !overwrite)
+    throw std::runtime_error(
+        fmt::format("--out '{}' exists; pass --overwrite to replace it, or give another path", out));
+}
+
+/// After listing: the output must not be one of the images scored.
+void checkNotAnInput(const std::string& out, const shiftad::ScoreResult& r) {
+  std::error_code ec;
+  if (!fs::exists(out, ec)) return;
+  for (const auto& s : r.scores)
+    if (fs::equivalent(out, s.path, ec))
+      throw std::runtime_error(fmt::format("--out '{}' is one of the images being scored; give another path", out));
+  for (const auto& p : r.skipped)
+    if (fs::equivalent(out, p, ec))
+      throw std::runtime_error(fmt::format("--out '{}' is one of the files being scored; give another path", out));
+}
+
 void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
+  // A temporary file never outlives a failure.
+  struct RemoveOnError {
+    const std::string& p;
+    bool done = false;
+    ~RemoveOnError() {
+      std::error_code ec;
+      if (!done) fs::remove(p, ec);
+    }
+  } guard{tmp};
   {
     std::ofstream f(tmp, std::ios::trunc);
-    if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", tmp));
+    if (!f) throw std::runtime_error(fmt::format("cannot write '{}' (does its folder exist, is it writable?)", tmp));
     f << "path,score\n";
     for (const auto& s : r.scores) {
       // Quote paths that would break the CSV (RFC 4180).
@@ -58,6 +92,7 @@ void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
     if (!f) throw std::runtime_error(fmt::format("cannot write '{}' (disk full?)", tmp));
   }
   fs::rename(tmp, path);
+  guard.done = true;
 }
 
 void printList(const char* title, const std::vector<std::string>& items) {
@@ -124,7 +159,10 @@ int main(int argc, char** argv) {
                     "a named variant applied on top of the config, before --set (list: `shiftad variants`)");
   train->add_option("--set", overrides, "override a key: --set section.key=value (repeatable)");
   std::string train_resume;
-  train->add_option("--out", train_out, "run directory to write");
+  train->add_option("--out", train_out, "run directory to write (new or empty; an existing run needs --overwrite)");
+  bool train_overwrite = false;
+  train->add_flag("--overwrite", train_overwrite,
+                  "replace the run in --out; the old run stays until the new one is complete");
   train->add_option("--resume", train_resume,
                     "continue the run in this directory from its last checkpoint, with its config")
       ->excludes("--config", "--variant", "--set", "--out");
@@ -135,6 +173,8 @@ int main(int argc, char** argv) {
   score->add_option("--model", score_model, "run directory written by `shiftad train`")->required();
   score->add_option("--images", score_images, "image folder (recursive) or text file with one path per line")->required();
   score->add_option("--out", score_out, "CSV to write: path,score")->required();
+  bool score_overwrite = false;
+  score->add_flag("--overwrite", score_overwrite, "replace --out if it exists");
 
   // eval
   auto* eval = app.add_subcommand("eval", "AUROC/AUPR on the target test split of a config");
@@ -225,7 +265,9 @@ int main(int argc, char** argv) {
         std::vector<std::string> all;
         if (!train_variant.empty()) all = shiftad::variantOverrides(train_variant);
         all.insert(all.end(), overrides.begin(), overrides.end());
-        s = shiftad::train(shiftad::loadConfig(train_config, all), train_out);
+        shiftad::TrainOptions options;
+        options.overwrite = train_overwrite;
+        s = shiftad::train(shiftad::loadConfig(train_config, all), train_out, options);
       }
       if (s.interrupted) {
         fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", train_out);
@@ -234,7 +276,9 @@ int main(int argc, char** argv) {
       fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,
                  s.seconds, s.source_images, s.pool_images, s.skipped_images, train_out);
     } else if (*score) {
+      checkScoreOut(score_out, score_images, score_overwrite);
       const auto r = shiftad::score(score_model, score_images);
+      checkNotAnInput(score_out, r);
       writeScoresCsv(score_out, r);
       fmt::print("scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(), score_out);
     } else if (*eval) {

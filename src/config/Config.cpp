@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -15,6 +16,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/Error.h"
+
+namespace fs = std::filesystem;
 
 namespace shiftad {
 namespace {
@@ -27,6 +30,7 @@ struct KeySpec {
   std::string doc;
   std::function<void(Config&, const YAML::Node&)> set;  ///< throws Error on a bad value
   std::function<YAML::Node(const Config&)> get;
+  bool is_path = false;  ///< a file or folder: resolved against the config file's folder
 };
 
 [[noreturn]] void badValue(const std::string& key, const YAML::Node& node, const std::string& allowed) {
@@ -106,6 +110,18 @@ KeySpec stringKey(std::string key, Field field, std::vector<std::string> choices
           [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
 }
 
+/// A file or folder. A relative path resolves against the folder of the file it was
+/// written in (or, from --set, the working directory); every path comes out absolute,
+/// so a run's config.yaml means the same from any working directory.
+template <typename Field>
+KeySpec pathKey(std::string key, Field field, std::string doc) {
+  KeySpec k = stringKey(std::move(key), field, {}, std::move(doc));
+  k.type = "path";
+  k.allowed = "a path (relative: to the config file's folder)";
+  k.is_path = true;
+  return k;
+}
+
 template <typename Field>
 KeySpec floatListKey(std::string key, Field field, size_t len, bool positive, std::string doc) {
   std::string allowed = fmt::format("a list of {} {}numbers", len, positive ? "positive " : "");
@@ -134,7 +150,7 @@ const std::vector<KeySpec>& schema() {
   constexpr double kInf = INFINITY;
   static const std::vector<KeySpec> keys = {
       // data
-      stringKey("data.root", SHIFTAD_FIELD(data.root), {}, "ImageFolder root: ROOT/DOMAIN/CLASS/image.{jpg,jpeg,png,bmp}"),
+      pathKey("data.root", SHIFTAD_FIELD(data.root), "ImageFolder root: ROOT/DOMAIN/CLASS/image.{jpg,jpeg,png,bmp}"),
       stringKey("data.source", SHIFTAD_FIELD(data.source), {}, "source domain (a folder under data.root); only its normal class is used"),
       stringKey("data.target", SHIFTAD_FIELD(data.target), {}, "target domain (a folder under data.root), split into unlabeled pool and test"),
       stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class), {}, "the normal class; every other class is an anomaly (one-vs-all)"),
@@ -155,7 +171,7 @@ const std::vector<KeySpec>& schema() {
       intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, 1024, "image decoding threads (0: all cores)"),
       // model
       stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18", "resnet50", "mobilenet_v2", "clip_vit_b32", "clip_rn50"}, "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual tower (ViT-B/32, RN50), 224 px input"),
-      stringKey("model.weights", SHIFTAD_FIELD(model.weights), {}, "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
+      pathKey("model.weights", SHIFTAD_FIELD(model.weights), "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
       stringKey("model.padding", SHIFTAD_FIELD(model.padding), {"auto", "symmetric", "tf_same"}, "mobilenet_v2 convolution padding: tf_same for TensorFlow-trained weights; auto reads the weights file's __metadata__ padding (else symmetric)"),
       intKey("model.embedding_dim", SHIFTAD_FIELD(model.embedding_dim), 2, 65536, "size of F's output (bias-free projection head)"),
       intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024, "small_cnn: channels of the first convolution stage (doubled per stage)"),
@@ -166,11 +182,11 @@ const std::vector<KeySpec>& schema() {
       intKey("model.freeze", SHIFTAD_FIELD(model.freeze), -1, 1000, "leading trunk stages of F that are frozen (no gradient, BatchNorm statistics kept); -1: the whole trunk, so only the head trains, on trunk features computed once and cached (no augmentation)"),
       // encoder
       stringKey("encoder.type", SHIFTAD_FIELD(encoder.type), {"none", "torchscript", "backbone"}, "the frozen encoder Φ used by cluster.space: frozen and score.method: frozen_* (torchscript: any torch.jit module mapping N x 3 x S x S images to N x D; backbone: F's own pretrained trunk before training, model.arch + model.weights, at data.* preprocessing)"),
-      stringKey("encoder.path", SHIFTAD_FIELD(encoder.path), {}, "encoder.type torchscript: path of the module"),
+      pathKey("encoder.path", SHIFTAD_FIELD(encoder.path), "encoder.type torchscript: path of the module"),
       intKey("encoder.image_size", SHIFTAD_FIELD(encoder.image_size), 8, 4096, "side Φ's input images are resized to"),
       floatKey("encoder.input_range", SHIFTAD_FIELD(encoder.input_range), 1e-6, 65535, false, "Φ takes pixels in [0, input_range]: 255 or 1"),
       boolKey("encoder.l2_normalize", SHIFTAD_FIELD(encoder.l2_normalize), "L2-normalize Φ's features before clustering (cosine geometry, as CLIP features are used)"),
-      stringKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir), {}, "cache folder of Φ's and F's trunk features (keyed by image files and encoder) and of decoded images (data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
+      pathKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir), "cache folder of Φ's and F's trunk features (keyed by image files and encoder) and of decoded images (data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
       // cluster
       stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "frozen", "none"}, "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool"),
       stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans", "gmm", "meanshift"}, "clustering algorithm (paper Eq. 6); the dominant cluster is the one with most members (gmm: hard assignment by responsibility)"),
@@ -235,8 +251,19 @@ const KeySpec* findKey(const std::string& key) {
   SHIFTAD_THROW("{}: unknown config key '{}'; keys of section '{}': {}", origin, key, section, known);
 }
 
+/// Make a path key's value absolute: relative to `base_dir` (the folder of the file it
+/// was read from), or to the working directory when `base_dir` is "".
+void resolvePath(Config& cfg, const KeySpec& spec, const std::string& base_dir) {
+  if (!spec.is_path) return;
+  const fs::path value = spec.get(cfg).as<std::string>();
+  if (value.empty() || value.is_absolute()) return;
+  const fs::path base = base_dir.empty() ? fs::current_path() : fs::absolute(base_dir);
+  spec.set(cfg, YAML::Node((base / value).lexically_normal().string()));
+}
+
 /// Walk a YAML mapping, applying every leaf under its dotted key.
-void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, const std::string& origin) {
+void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, const std::string& origin,
+               const std::string& base_dir) {
   if (!node.IsMap()) SHIFTAD_THROW("{}: expected a mapping at '{}'", origin, prefix.empty() ? "<top>" : prefix);
   for (const auto& kv : node) {
     // YAML allows complex keys ("? [a, b]: 1"); a config key is always a plain name.
@@ -251,11 +278,12 @@ void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, c
     if (const KeySpec* spec = findKey(key)) {
       try {
         spec->set(cfg, kv.second);
+        resolvePath(cfg, *spec, base_dir);
       } catch (const Error& e) {
         SHIFTAD_THROW("{}: {}", origin, e.what());
       }
     } else if (prefix.empty() && kv.second.IsMap()) {
-      applyNode(cfg, kv.second, key, origin);
+      applyNode(cfg, kv.second, key, origin, base_dir);
     } else {
       unknownKey(key, origin);
     }
@@ -277,11 +305,13 @@ void applyOverride(Config& cfg, const std::string& assignment) {
     SHIFTAD_THROW("--set {}: cannot parse value '{}' as YAML: {}", key, value, e.msg);
   }
   spec->set(cfg, node);
+  resolvePath(cfg, *spec, "");  // typed on the command line: relative to where it was typed
 }
 
 }  // namespace
 
-Config parseConfig(const std::string& yaml_text, const std::vector<std::string>& overrides, const std::string& origin) {
+Config parseConfig(const std::string& yaml_text, const std::vector<std::string>& overrides, const std::string& origin,
+                   const std::string& base_dir) {
   Config cfg;
   YAML::Node root;
   try {
@@ -289,7 +319,7 @@ Config parseConfig(const std::string& yaml_text, const std::vector<std::string>&
   } catch (const YAML::Exception& e) {
     SHIFTAD_THROW("{}: invalid YAML at line {}, column {}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg);
   }
-  if (root.IsDefined() && !root.IsNull()) applyNode(cfg, root, "", origin);
+  if (root.IsDefined() && !root.IsNull()) applyNode(cfg, root, "", origin, base_dir);
   for (const auto& o : overrides) applyOverride(cfg, o);
   validateConfig(cfg);
   return cfg;
@@ -301,7 +331,7 @@ Config loadConfig(const std::string& yaml_path, const std::vector<std::string>& 
   SHIFTAD_CHECK(f.good(), "config file '{}' cannot be opened (does it exist and is it readable?)", yaml_path);
   std::stringstream ss;
   ss << f.rdbuf();
-  return parseConfig(ss.str(), overrides, yaml_path);
+  return parseConfig(ss.str(), overrides, yaml_path, fs::absolute(yaml_path).parent_path().string());
 }
 
 void validateConfig(const Config& cfg) {
@@ -362,6 +392,12 @@ std::vector<std::string> variantOverrides(const std::string& name) {
     known += (known.empty() ? "" : ", ") + v.name;
   }
   SHIFTAD_THROW("variant '{}' is unknown; available: {}", name, known);
+}
+
+Config withAbsolutePaths(const Config& cfg, const std::string& base_dir) {
+  Config out = cfg;
+  for (const auto& k : schema()) resolvePath(out, k, base_dir);
+  return out;
 }
 
 std::string dumpConfig(const Config& cfg) {

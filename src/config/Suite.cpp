@@ -76,15 +76,17 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   }
   SHIFTAD_CHECK(root.IsMap(), "{}: a suite is a mapping (suite, root, directions, ...)", path);
   Suite s;
+  s.base_dir = fs::absolute(path).parent_path().lexically_normal().string();
   s.model_selection = "none: every run trains for the fixed train.epochs; no target label is looked at";
   apply(s, root, path, true);
   if (quick && root["quick"]) apply(s, root["quick"], path + " (quick)", false);
   SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", path);
+  if (!s.root.empty() && fs::path(s.root).is_relative()) s.root = (fs::path(s.base_dir) / s.root).lexically_normal().string();
   SHIFTAD_CHECK(!s.directions.empty(), "{}: 'directions' is empty", path);
   SHIFTAD_CHECK(!s.seeds.empty(), "{}: 'seeds' is empty", path);
   SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);
   for (const auto& v : s.variants) variantOverrides(v);  // unknown names fail here, listing the known ones
-  parseConfig(s.config_yaml, {}, path + " config");      // so a bad key fails before any run
+  parseConfig(s.config_yaml, {}, path + " config", s.base_dir);      // so a bad key fails before any run
   return s;
 }
 

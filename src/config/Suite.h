@@ -11,19 +11,21 @@ namespace shiftad {
 struct Suite {
   std::string name;
   std::string description;
-  std::string root;                                            ///< ImageFolder root of the data
+  std::string root;                                            ///< ImageFolder root of the data (absolute)
   std::vector<std::pair<std::string, std::string>> directions;  ///< (source, target) domains
   std::vector<std::string> classes;                            ///< empty: every class of the source domain
   std::vector<int> seeds;                                      ///< split and training seeds
   std::vector<std::string> variants;                           ///< variant names (shiftad variants)
   std::string config_yaml;                                     ///< the config applied to every run (YAML text)
+  std::string base_dir;                                        ///< the suite file's folder: config_yaml's relative paths resolve here
   std::string model_selection;                                 ///< how models are selected, for the report
 };
 
 /// Load `name_or_path`: a YAML file, or the name of one shipped under suites/. With
 /// `quick`, the file's `quick:` section (same keys) replaces the corresponding keys.
 /// Throws shiftad::Error naming the file and the key for bad content; the config part
-/// is validated by parsing it.
+/// is validated by parsing it. Relative paths in the file (root, and the config's
+/// path keys) resolve against the file's folder, as in a config file.
 Suite loadSuite(const std::string& name_or_path, bool quick);
 
 /// Where the shipped suites are (the source tree's suites/ folder).

@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Rename.h"
 
 // Tensor bytes are copied as they are stored: little-endian on disk and in memory.
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -351,7 +352,7 @@ void writeSafeTensors(const std::string& path, const std::map<std::string, torch
     writeContents(tmp, header, outgoing);
     // rename within one folder is atomic: readers see the old file or the new one.
     std::error_code ec;
-    fs::rename(tmp, path, ec);
+    commitRename(tmp, path, ec);
     SHIFTAD_CHECK(!ec, "{}: cannot rename {} over it ({})", path, tmp, ec.message());
   } catch (...) {
     std::error_code ignored;

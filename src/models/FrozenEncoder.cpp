@@ -1,11 +1,14 @@
 #include "models/FrozenEncoder.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <torch/script.h>
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Hash.h"
 
 namespace fs = std::filesystem;
 
@@ -27,8 +30,11 @@ class TorchScriptEncoder : public FrozenEncoder {
       SHIFTAD_THROW("encoder.path '{}' is not a loadable TorchScript module: {}", cfg.path, e.what_without_backtrace());
     }
     module_.eval();
-    id_ = fmt::format("torchscript:{}:{}:{}:{}:{}", fs::absolute(cfg.path).string(), fs::file_size(cfg.path),
-                      fs::last_write_time(cfg.path).time_since_epoch().count(), cfg.image_size, cfg.input_range);
+    // Keyed by the module's bytes, not its path: a run directory's copy of the encoder
+    // (RUN/encoder.pt) finds the features the original computed.
+    std::ifstream f(cfg.path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    id_ = fmt::format("torchscript:{:016x}:{}:{}:{}", fnv1a(bytes), bytes.size(), cfg.image_size, cfg.input_range);
   }
 
   torch::Tensor encode(const torch::Tensor& images) override {

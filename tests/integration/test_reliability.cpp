@@ -454,6 +454,9 @@ TEST(SkipLimit, TooManyUnreadableImagesStopTrainingNamingTheKey) {
     EXPECT_NE(msg.find("zz_a.png"), std::string::npos) << msg;
     EXPECT_NE(msg.find("data.max_skipped"), std::string::npos) << msg;
   }
+  // A new run that failed before its first checkpoint leaves nothing to trip over.
+  EXPECT_FALSE(fs::exists(tmp / "run/config.yaml"));
+  EXPECT_FALSE(fs::exists(tmp / "run/metrics.jsonl"));
   cfg.data.max_skipped = 2;
   EXPECT_EQ(shiftad::train(cfg, tmp / "run").skipped_images, 2);
 }

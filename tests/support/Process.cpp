@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +14,22 @@ namespace {
 int decode(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : WIFSIGNALED(raw) ? -WTERMSIG(raw) : -1000; }
 
 }  // namespace
+
+CliResult runCli(const std::string& args, const std::string& cwd, const std::string& env) {
+  std::string cmd = std::string(SHIFTAD_BINARY_DIR) + "/shiftad " + args + " 2>&1";
+  if (!env.empty()) cmd = "env " + env + " " + cmd;
+  if (!cwd.empty()) cmd = "cd '" + cwd + "' && " + cmd;
+  CliResult r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int raw = ::pclose(pipe);
+  // The shell reports a child killed by signal S as exit status 128 + S.
+  r.status = decode(raw);
+  if (r.status > 128 && r.status < 128 + 65) r.status = -(r.status - 128);
+  return r;
+}
 
 pid_t spawnCli(const std::vector<std::string>& args, const std::string& log) {
   // Everything the child needs is built before fork(): after it, only exec.

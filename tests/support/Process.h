@@ -20,6 +20,16 @@ bool exited(pid_t pid, int& status);
 /// The pid of a process that has exited and been reaped (for stale-lock tests).
 pid_t deadPid();
 
+/// What `shiftad ARGS` printed and how it ended.
+struct CliResult {
+  int status = 0;      ///< exit code, or -SIGNAL when a signal ended it
+  std::string output;  ///< stdout and stderr together
+};
+
+/// Run `[ENV] BINARY_DIR/shiftad ARGS` through the shell in folder `cwd` ("" : here);
+/// `env` is prefixed as shell assignments, e.g. "SHIFTAD_FAULT_KILL_AT_RENAME=3".
+CliResult runCli(const std::string& args, const std::string& cwd = "", const std::string& env = "");
+
 /// The whole text of a file ("" if missing).
 std::string readText(const std::string& path);
 

@@ -1,4 +1,5 @@
 // Config: defaults, YAML parsing, overrides, and one clear error per bad key/value.
+#include <filesystem>
 #include <fstream>
 
 #include <tuple>
@@ -47,7 +48,7 @@ TEST(Config, NestedYamlAndOverrides) {
 
 TEST(Config, DumpRoundTripsEveryKey) {
   Config c;
-  c.data.root = "some/root";
+  c.data.root = "/some/root";  // absolute: relative paths resolve (RelativePathsResolve...)
   c.model.arch = "resnet18";
   c.train.lr = 3.5e-4;
   c.data.augment = false;
@@ -179,4 +180,33 @@ TEST(Config, TargetLabelsAreNeverReadUnlessAllowed) {
   EXPECT_NE(msg.find("data.target_labels"), std::string::npos) << msg;
   msg = errorOf([] { parseConfig("", {"score.method=frozen_mean"}); });
   EXPECT_NE(msg.find("encoder.type"), std::string::npos) << msg;
+}
+
+TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolderAndSetAgainstTheWorkingDirectory) {
+  namespace fs = std::filesystem;
+  shiftad::test::TempDir tmp;
+  shiftad::test::writeFile(tmp / "project/conf/my.yaml",
+                           "data: {root: ../data}\n"
+                           "model: {weights: w/trunk.safetensors}\n"
+                           "encoder: {path: /abs/phi.pt, cache_dir: ''}\n");
+  // Loaded from a working directory that is neither the file's folder nor its parent.
+  const auto here = fs::current_path();
+  fs::current_path(tmp.path());
+  const Config c = shiftad::loadConfig("project/conf/my.yaml", {"encoder.cache_dir=cache"});
+  fs::current_path(here);
+  const fs::path base = fs::path(tmp.path()) / "project";
+  EXPECT_EQ(c.data.root, (base / "data").string());                         // against the file's folder
+  EXPECT_EQ(c.model.weights, (base / "conf/w/trunk.safetensors").string());  // likewise
+  EXPECT_EQ(c.encoder.path, "/abs/phi.pt");                                  // absolute: unchanged
+  EXPECT_EQ(c.encoder.cache_dir, (fs::path(tmp.path()) / "cache").string()); // --set: the working directory
+  // Text has no file: the base is given, or the working directory.
+  EXPECT_EQ(parseConfig("data: {root: r}\n", {}, "text", "/base/dir").data.root, "/base/dir/r");
+  EXPECT_EQ(parseConfig("data: {root: ./r/../s}\n").data.root, (here / "s").string());
+  EXPECT_EQ(parseConfig("").model.weights, "");  // empty stays empty: random initialisation
+  // A config built in code gets the same treatment where a run records it.
+  Config code;
+  code.data.root = "rel";
+  EXPECT_EQ(shiftad::withAbsolutePaths(code, "/b").data.root, "/b/rel");
+  // The dump reads back to the same absolute paths, from anywhere.
+  EXPECT_EQ(parseConfig(shiftad::dumpConfig(c), {}, "dump", "/elsewhere").data.root, c.data.root);
 }

@@ -9,6 +9,7 @@
 #include "common/Error.h"
 #include "config/Suite.h"
 #include "evaluation/Report.h"
+#include "shiftad/Config.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -193,4 +194,22 @@ TEST(Report, PaperFiguresMatchThePaperTablesSpotChecks) {
   TempDir dir;
   std::ofstream(dir / "p.csv") << "table,suite,source,target,class,method,variant,auroc\nt,s,a,b,c,m,v,x\n";
   EXPECT_NE(errorOf([&] { shiftad::evaluation::readPaperFigures(dir / "p.csv"); }).find("line 2"), std::string::npos);
+}
+
+TEST(Suite, PathsResolveAgainstTheSuiteFilesFolder) {
+  TempDir dir;
+  fs::create_directories(dir / "suites");
+  const auto path = dir / "suites/t.yaml";
+  shiftad::test::writeFile(path, "suite: t\nroot: ../data\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only]\n"
+                                 "config: {model: {weights: w/trunk.safetensors}}\n");
+  const auto s = shiftad::loadSuite(path, false);
+  EXPECT_EQ(s.root, (fs::path(dir.path()) / "data").string());
+  const auto cfg = shiftad::parseConfig(s.config_yaml, {}, "t", s.base_dir);
+  EXPECT_EQ(cfg.model.weights, (fs::path(dir.path()) / "suites/w/trunk.safetensors").string());
+  // The shipped suites find ../shared beside the checkout from any working directory.
+  const auto shared = (fs::path(SHIFTAD_SOURCE_DIR).parent_path() / "shared").lexically_normal();
+  const auto pacs = shiftad::loadSuite("pacs", false);
+  EXPECT_EQ(pacs.root, (shared / "datasets/PACS").string());
+  EXPECT_EQ(shiftad::parseConfig(pacs.config_yaml, {}, "pacs", pacs.base_dir).model.weights,
+            (shared / "weights/mobilenet_v2_imagenet.safetensors").string());
 }

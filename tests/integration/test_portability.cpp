@@ -1,0 +1,232 @@
+// A run directory is self-contained and portable, and no command replaces what it did
+// not create (README, "Run directories"; docs/reliability.md). Drives the `shiftad`
+// binary from other working directories, as a user would.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "support/Process.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::readText;
+using shiftad::test::runCli;
+using shiftad::test::TempDir;
+using shiftad::test::writeFile;
+
+namespace {
+
+/// The synthetic benchmark, written once by the CLI for every test of this file.
+const std::string& synthRoot() {
+  static TempDir dir;
+  static const std::string root = [] {
+    const auto r = runCli("synth -q --out " + (dir / "data"));
+    EXPECT_EQ(r.status, 0) << r.output;
+    return dir / "data";
+  }();
+  return root;
+}
+
+/// A file's identity for comparisons: its size and a hash of its bytes.
+std::string digest(const std::string& path) {
+  const auto bytes = readText(path);
+  return std::to_string(bytes.size()) + ":" + std::to_string(std::hash<std::string>{}(bytes));
+}
+
+/// Every file of a folder (recursively) and its digest: "the same run" means this. A
+/// killed process leaves its lock file, which the next one takes over (RunLock): not
+/// part of the run.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename() != "lock")
+      out[fs::relative(e.path(), dir).string()] = digest(e.path().string());
+  return out;
+}
+
+/// Files that identify a trained detector (metrics and summary hold wall times).
+std::map<std::string, std::string> modelFiles(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const char* f : {"config.yaml", "model.safetensors", "center.safetensors"}) out[f] = digest(dir + "/" + f);
+  return out;
+}
+
+/// Entries of `parent` whose name starts with '.' (where a replacement is built).
+std::set<std::string> hidden(const std::string& parent) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(parent))
+    if (e.path().filename().string()[0] == '.') out.insert(e.path().filename().string());
+  return out;
+}
+
+std::string tinyYaml(int epochs, int seed) {
+  return "data: {root: " + synthRoot() + ", source: source, target: target, normal_class: circle}\n" +
+         "model: {width: 8}\n" + "train: {epochs: " + std::to_string(epochs) + ", seed: " + std::to_string(seed) +
+         ", checkpoint_every: 1}\n";
+}
+
+}  // namespace
+
+TEST(Portability, ARunScoresAndEvaluatesFromAnyFolderAfterItAndItsPretrainedFilesMove) {
+  TempDir tmp;
+  // "Pretrained" trunk weights for F: the small CNN of a first run, in the user's folder.
+  writeFile(tmp / "seed.yaml", tinyYaml(1, 7));
+  auto r = runCli("train -q --config seed.yaml --out seedrun", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  fs::create_directories(tmp / "project/weights");
+  fs::copy_file(tmp / "seedrun/model.safetensors", tmp / "project/weights/trunk.safetensors");
+
+  // Every path in the config is relative to the config file's folder.
+  const auto data_rel = fs::relative(synthRoot(), tmp / "project").string();
+  writeFile(tmp / "project/my.yaml",
+            "data: {root: " + data_rel + ", source: source, target: target, normal_class: circle, image_cache: false}\n"
+            "model: {width: 8, weights: weights/trunk.safetensors, freeze: -1}\n"
+            "encoder: {type: backbone, cache_dir: cache}\n"
+            "train: {epochs: 2}\n");
+  fs::create_directories(tmp / "elsewhere");
+  // Trained from another folder: the config's paths still resolve against its own.
+  r = runCli("train -q --config ../project/my.yaml --out ../runs/head", tmp / "elsewhere");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = runCli("train -q --config ../project/my.yaml --variant frozen_knn --out ../runs/knn", tmp / "elsewhere");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "project/cache")) << "encoder.cache_dir resolved against the config's folder";
+  // The run records absolute paths.
+  const auto config = readText(tmp / "runs/head/config.yaml");
+  EXPECT_NE(config.find("root: " + fs::canonical(synthRoot()).string()), std::string::npos) << config;
+  EXPECT_NE(config.find("weights: " + fs::canonical(tmp / "project/weights/trunk.safetensors").string()),
+            std::string::npos)
+      << config;
+
+  std::string list;
+  for (const auto& e : fs::recursive_directory_iterator(synthRoot() + "/target"))
+    if (e.is_regular_file()) list += e.path().string() + "\n";
+  writeFile(tmp / "images.txt", list);
+  std::map<std::string, std::string> before;
+  for (const char* run : {"head", "knn"}) {
+    r = runCli(std::string("score -q --model runs/") + run + " --images images.txt --out " + run + ".csv", tmp.path());
+    ASSERT_EQ(r.status, 0) << r.output;
+    before[run] = readText(tmp / (std::string(run) + ".csv"));
+  }
+  const auto eval_before = runCli("eval -q --model runs/head", tmp.path());
+  ASSERT_EQ(eval_before.status, 0) << eval_before.output;
+
+  // The runs move; the pretrained weights, the config and the feature cache are gone.
+  fs::rename(tmp / "runs", tmp / "moved");
+  fs::remove_all(tmp / "project");
+  for (const char* run : {"head", "knn"}) {
+    r = runCli(std::string("score -q --model ../moved/") + run + " --images ../images.txt --out " + run + ".csv",
+               tmp / "elsewhere");
+    ASSERT_EQ(r.status, 0) << run << ": " << r.output;
+    EXPECT_EQ(readText(tmp / ("elsewhere/" + std::string(run) + ".csv")), before[run]) << run;
+  }
+  const auto eval_after = runCli("eval -q --model ../moved/head", tmp / "elsewhere");
+  ASSERT_EQ(eval_after.status, 0) << eval_after.output;
+  EXPECT_EQ(eval_after.output, eval_before.output);
+}
+
+TEST(Overwrite, TrainRefusesAFolderThatIsNotARunAndNeverTouchesItsFiles) {
+  TempDir tmp;
+  writeFile(tmp / "cfg.yaml", tinyYaml(1, 0));
+  writeFile(tmp / "mine/config.yaml", "my own notes\n");
+  writeFile(tmp / "mine/notes.txt", "keep me\n");
+  const auto before = snapshot(tmp / "mine");
+  for (const char* extra : {"", " --overwrite"}) {
+    const auto r = runCli(std::string("train -q --config cfg.yaml --out mine") + extra, tmp.path());
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("notes.txt"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("mine"), std::string::npos) << r.output;
+    EXPECT_EQ(snapshot(tmp / "mine"), before) << extra;
+  }
+}
+
+TEST(Overwrite, AFinishedRunIsReplacedOnlyWithOverwrite) {
+  TempDir tmp;
+  writeFile(tmp / "one.yaml", tinyYaml(1, 0));
+  writeFile(tmp / "two.yaml", tinyYaml(2, 1));
+  ASSERT_EQ(runCli("train -q --config one.yaml --out run", tmp.path()).status, 0);
+  const auto old = snapshot(tmp / "run");
+  auto r = runCli("train -q --config two.yaml --out run", tmp.path());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--overwrite"), std::string::npos) << r.output;
+  EXPECT_EQ(snapshot(tmp / "run"), old);
+
+  r = runCli("train -q --config two.yaml --out run --overwrite", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(runCli("train -q --config two.yaml --out fresh", tmp.path()).status, 0);
+  EXPECT_EQ(modelFiles(tmp / "run"), modelFiles(tmp / "fresh"));
+  EXPECT_TRUE(hidden(tmp.path()).empty()) << "the replacement folder was left behind";
+}
+
+TEST(Overwrite, AReplacementKilledAtAnyCommitLeavesTheOldRunOrTheNewRun) {
+  TempDir tmp;
+  writeFile(tmp / "one.yaml", tinyYaml(1, 0));
+  writeFile(tmp / "two.yaml", tinyYaml(2, 1));
+  ASSERT_EQ(runCli("train -q --threads 1 --config one.yaml --out run", tmp.path()).status, 0);
+  ASSERT_EQ(runCli("train -q --threads 1 --config two.yaml --out new", tmp.path()).status, 0);
+  const auto old_run = snapshot(tmp / "run");
+  const auto new_model = modelFiles(tmp / "new");
+
+  int kills = 0;
+  for (int n = 1; n < 60; ++n) {
+    const auto r = runCli("train -q --threads 1 --config two.yaml --out run --overwrite", tmp.path(),
+                          "SHIFTAD_FAULT_KILL_AT_RENAME=" + std::to_string(n));
+    if (r.status == 0) break;
+    ASSERT_EQ(r.status, -9) << "commit " << n << ": " << r.output;
+    ++kills;
+    // Killed before the new run was complete: the old run, untouched.
+    EXPECT_EQ(snapshot(tmp / "run"), old_run) << "killed at commit " << n;
+  }
+  EXPECT_GE(kills, 5) << "a replacement commits config, checkpoints, weights and summary";
+  EXPECT_EQ(modelFiles(tmp / "run"), new_model);
+  EXPECT_TRUE(hidden(tmp.path()).empty());
+
+  // A replacement interrupted half-way resumes into place with --resume.
+  ASSERT_EQ(runCli("train -q --threads 1 --config one.yaml --out run --overwrite", tmp.path()).status, 0);
+  const auto r = runCli("train -q --threads 1 --config two.yaml --out run --overwrite", tmp.path(),
+                        "SHIFTAD_FAULT_KILL_AT_RENAME=" + std::to_string(kills - 1));
+  ASSERT_EQ(r.status, -9) << r.output;
+  ASSERT_EQ(runCli("train -q --threads 1 --resume run", tmp.path()).status, 0);
+  EXPECT_EQ(modelFiles(tmp / "run"), new_model);
+  EXPECT_TRUE(hidden(tmp.path()).empty());
+}
+
+TEST(Overwrite, ScoreNeverWritesOverItsInputsOrAnExistingFileUnasked) {
+  TempDir tmp;
+  writeFile(tmp / "cfg.yaml", tinyYaml(1, 0));
+  ASSERT_EQ(runCli("train -q --config cfg.yaml --out run", tmp.path()).status, 0);
+  fs::create_directories(tmp / "imgs");
+  fs::copy(synthRoot() + "/target/circle", tmp / "imgs");
+  const auto images = snapshot(tmp / "imgs");
+  const auto first = fs::directory_iterator(tmp / "imgs")->path().string();
+
+  // The output is one of the images.
+  auto r = runCli("score -q --model run --images imgs --out " + first + " --overwrite", tmp.path());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(first), std::string::npos) << r.output;
+  // The output is the list of images.
+  writeFile(tmp / "list.txt", first + "\n");
+  const auto list = readText(tmp / "list.txt");
+  r = runCli("score -q --model run --images list.txt --out list.txt --overwrite", tmp.path());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(readText(tmp / "list.txt"), list);
+  // The output is a folder.
+  r = runCli("score -q --model run --images imgs --out imgs", tmp.path());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(snapshot(tmp / "imgs"), images);
+
+  // An existing file is replaced only with --overwrite.
+  writeFile(tmp / "scores.csv", "mine\n");
+  r = runCli("score -q --model run --images imgs --out scores.csv", tmp.path());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(readText(tmp / "scores.csv"), "mine\n");
+  r = runCli("score -q --model run --images imgs --out scores.csv --overwrite", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(readText(tmp / "scores.csv").rfind("path,score", 0), 0u);
+  // Nothing temporary is left anywhere.
+  for (const auto& e : fs::recursive_directory_iterator(tmp.path()))
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
+}
