@@ -18,6 +18,8 @@ struct Suite {
   std::vector<std::string> variants;                           ///< variant names (shiftad variants)
   std::string config_yaml;                                     ///< the config applied to every run (YAML text)
   std::string model_selection;                                 ///< how models are selected, for the report
+  std::string recommended;  ///< the variant a user should start from (suite key `recommended`, one of `variants`):
+                            ///< the report tags it in its tables and emphasises it in its plots; "" (default) none
 };
 
 /// Load `name_or_path`: a YAML file, or the name of one shipped under suites/. With
