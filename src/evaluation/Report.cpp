@@ -240,25 +240,27 @@ void summarySection(Doc& doc, const Grid& g, const ReportInfo& info) {
   table(doc, t);
 }
 
-/// "; recommended `V` 83.5, best of 7" (or "3rd of 7, 1.2 below the best"): where the
-/// recommended variant stands among the competing variants of direction d.
+/// "recommended `V` 83.5, best of 7" (or "rank 3 of 7, 1.2 below the best"): where the
+/// recommended variant stands among the competing variants of direction d, compared at
+/// the shown decimal like the bold marks of the tables (a tie shares the best rank).
 std::string recommendedRank(const Grid& g, const ReportInfo& info, const std::string& d) {
   const auto mine = g.by_dir.find({d, info.recommended});
   if (info.recommended.empty() || mine == g.by_dir.end()) return "";
-  const double m = meanStd(mine->second).mean;
-  double best = m;
+  const auto tenths = [](const std::vector<double>& v) { return std::lround(1000 * meanStd(v).mean); };
+  const long m = tenths(mine->second);
+  long best = m;
   int rank = 1, n = 0;
   for (const auto& v : g.variants) {
     const auto it = g.by_dir.find({d, v});
     if (it == g.by_dir.end() || contains(info.upper_bounds, v)) continue;
-    const double x = meanStd(it->second).mean;
+    const long x = tenths(it->second);
     ++n;
     rank += x > m;
     best = std::max(best, x);
   }
   const auto where = rank == 1 ? fmt::format("best of {}", n)
-                               : fmt::format("rank {} of {}, {:.1f} below the best", rank, n, 100 * (best - m));
-  return fmt::format("recommended `{}` {:.1f}, {}", info.recommended, 100 * m, where);
+                               : fmt::format("rank {} of {}, {:.1f} below the best", rank, n, (best - m) / 10.0);
+  return fmt::format("recommended `{}` {:.1f}, {}", info.recommended, m / 10.0, where);
 }
 
 void verdictSection(Doc& doc, const Grid& g, const ReportInfo& info) {

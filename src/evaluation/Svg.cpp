@@ -222,14 +222,13 @@ std::string barChart(const PlotSpec& spec, const std::vector<std::string>& categ
                                                    : "";
       o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"{}/>\n", x, y,
                        bar_w * 0.9, f.py(spec.ymin) - y, seriesColour(st), outline);
-      double top = y;
-      if (c < s.err.size() && s.err[c] > 0) {
+      if (c < s.err.size() && s.err[c] > 0)
         o += errorBar(mid, f.py(s.y[c] - s.err[c]), f.py(s.y[c] + s.err[c]), "#333");
-        top = f.py(s.y[c] + s.err[c]);
-      }
-      // The value, read upwards just above the bar (or its error bar).
-      o += fmt::format("<text transform=\"translate({:.1f},{:.1f}) rotate(-90)\" font-size=\"9\"{}>{:.1f}</text>\n",
-                       mid + 3, top - 3, s.emphasis ? " font-weight=\"bold\"" : "", s.y[c]);
+      // The value, read upwards from just above the bar; a white halo keeps it legible
+      // where the error bar crosses it.
+      o += fmt::format("<text transform=\"translate({:.1f},{:.1f}) rotate(-90)\" font-size=\"10\" stroke=\"white\" "
+                       "stroke-width=\"3\" paint-order=\"stroke\"{}>{:.1f}</text>\n",
+                       mid + 3.5, y - 3, s.emphasis ? " font-weight=\"bold\"" : "", s.y[c]);
     }
   }
   return o + legend(f, series, identity(series.size()), Mark::box) + "</svg>\n";

@@ -90,7 +90,7 @@ TEST(Svg, BarChartHasAFittedAxisAndEveryValueOnItsBar) {
   EXPECT_GE(*std::max_element(ticks.begin(), ticks.end()), 99.8);
   EXPECT_GT(*std::min_element(ticks.begin(), ticks.end()), 90);
   // One value label per bar, one decimal, in the series' order.
-  const auto labels = capturesOf(svg, "rotate\\(-90\\)\" font-size=\"9\"[^>]*>([0-9.]+)</text>");
+  const auto labels = capturesOf(svg, "rotate\\(-90\\)\" font-size=\"10\"[^>]*>([0-9.]+)</text>");
   EXPECT_EQ(labels, (std::vector<std::string>{"97.7", "99.7", "99.8", "97.5", "98.8", "99.1"})) << svg;
 }
 
