@@ -45,16 +45,18 @@ std::string open(const Frame& f, bool x_ticks) {
       "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n",
       f.w, kH);
   o += fmt::format("<text x=\"{}\" y=\"18\" font-size=\"13\" font-weight=\"bold\">{}</text>\n", kLeft, xmlEscape(f.s.title));
+  // Tick values: rounded so that 0.6000000001 prints as 0.6, + 0.0 so that the first
+  // tick of a range starting at 0 (ceil(-1e-9) = -0) does not print as "-0".
   const double ys = tickStep(f.s.ymin, f.s.ymax, 5);
   for (double y = std::ceil(f.s.ymin / ys - 1e-9) * ys; y <= f.s.ymax + 1e-9 * ys; y += ys)
     o += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>"
                      "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5:g}</text>\n",
-                     kLeft, f.w - kRight, f.py(y), kLeft - 4, f.py(y) + 4, std::round(y * 1e6) / 1e6);
+                     kLeft, f.w - kRight, f.py(y), kLeft - 4, f.py(y) + 4, std::round(y * 1e6) / 1e6 + 0.0);
   if (x_ticks) {
     const double xs = tickStep(f.s.xmin, f.s.xmax, 6);
     for (double x = std::ceil(f.s.xmin / xs - 1e-9) * xs; x <= f.s.xmax + 1e-9 * xs; x += xs)
       o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{:g}</text>\n", f.px(x), kH - kBottom + 14,
-                       std::round(x * 1e6) / 1e6);
+                       std::round(x * 1e6) / 1e6 + 0.0);
   }
   o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", kLeft, f.top,
                    f.w - kLeft - kRight, kH - f.top - kBottom);

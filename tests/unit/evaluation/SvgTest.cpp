@@ -122,6 +122,7 @@ TEST(Svg, RocLegendGivesEachCurvesAreaSortedBestFirst) {
     EXPECT_NE(svg.find(text), std::string::npos) << text << "\n" << svg;
     by_area.push_back({-a, text});
   }
+  EXPECT_EQ(svg.find(">-0</text>"), std::string::npos) << "a tick at 0 printed as -0";
   std::sort(by_area.begin(), by_area.end());
   for (size_t i = 1; i < by_area.size(); ++i)
     EXPECT_LT(svg.find(by_area[i - 1].second), svg.find(by_area[i].second)) << "legend not sorted by area";
