@@ -142,7 +142,7 @@ std::string paragraphHtml(const std::string& text) {
 std::string toHtml(const Doc& doc, const std::string& title) {
   std::string o = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + xmlEscape(title) +
                   "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-                  "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+                  "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td{white-space:nowrap}"
                   "td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}code{background:#f3f3f3;padding:0 3px}"
                   "figure{margin:1em 0}figcaption{font-style:italic;color:#555}</style></head><body>\n";
   for (const auto& b : doc) {
@@ -455,9 +455,9 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std:
     PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
     fitPercentAxis(spec, bars, true);
     out.push_back({"summary",
-                   "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds; the "
-                   "AUROC axis is fitted to the values (it does not start at 0)" +
-                       (recommended.empty() ? std::string(".") : "; ★ outlined: the recommended variant."),
+                   "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
+                       std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
+                       (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
                    barChart(spec, g.directions, bars)});
   }
   // Sweeps: x = the swept value (numeric), y = mean AUROC over everything else.

@@ -182,11 +182,11 @@ std::string linePlot(const PlotSpec& spec, const std::vector<Series>& series) {
   }
   std::vector<size_t> order = identity(series.size());
   std::vector<std::string> suffix;
-  if (!spec.legend_area.empty()) {
-    std::vector<double> area;
-    for (const auto& s : series) area.push_back(areaUnder(s));
-    for (double a : area) suffix.push_back(fmt::format(", {} {:.3f}", spec.legend_area, a));
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return area[a] > area[b]; });
+  if (!spec.legend_metric.empty()) {
+    std::vector<double> value;
+    for (const auto& s : series) value.push_back(std::isnan(s.legend_value) ? areaUnder(s) : s.legend_value);
+    for (double v : value) suffix.push_back(fmt::format(", {} {:.3f}", spec.legend_metric, v));
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return value[a] > value[b]; });
   }
   return o + legend(f, series, order, Mark::line, suffix) + "</svg>\n";
 }

@@ -15,14 +15,16 @@ struct Series {
   int style = -1;         ///< palette entry (colour, then dash beyond the palette); -1: the series' position.
                           ///< Set it to keep one colour per name across figures that show different subsets.
   bool emphasis = false;  ///< drawn thicker (lines) or outlined (bars), on top, bold in the legend
+  double legend_value = std::numeric_limits<double>::quiet_NaN();  ///< shown under PlotSpec::legend_metric;
+                                                                   ///< NaN: the area under the polyline
 };
 
 struct PlotSpec {
   std::string title, xlabel, ylabel;
   double xmin = 0, xmax = 1, ymin = 0, ymax = 1;
   bool diagonal = false;    ///< the y = x chance line (ROC plots)
-  std::string legend_area;  ///< non-empty (e.g. "AUROC"): each line's legend entry gets its area under the
-                            ///< curve (trapezoid over x) under this name, and entries are sorted by it
+  std::string legend_metric;  ///< non-empty (e.g. "AUROC"): each line's legend entry gets ", NAME 0.934", its
+                              ///< legend_value or else its area under the curve (trapezoid), best first
 };
 
 /// Lines with markers, a legend, axes with ticks. Values outside the range are clamped

@@ -128,6 +128,16 @@ TEST(Svg, RocLegendGivesEachCurvesAreaSortedBestFirst) {
     EXPECT_LT(svg.find(by_area[i - 1].second), svg.find(by_area[i].second)) << "legend not sorted by area";
 }
 
+TEST(Svg, LegendShowsAGivenValueInsteadOfTheArea) {
+  // A given legend value (the runs' mean AUROC) replaces the area under the drawn curve.
+  std::vector<ev::Series> curves = {{"a", {0, 1}, {0, 1}}, {"b", {0, 0, 1}, {0, 1, 1}}};
+  curves[0].legend_value = 0.8127;
+  const auto svg = ev::linePlot({"ROC", "fpr", "tpr", 0, 1, 0, 1, true, "AUROC"}, curves);
+  EXPECT_NE(svg.find(">a, AUROC 0.813</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">b, AUROC 1.000</text>"), std::string::npos) << svg;
+  EXPECT_LT(svg.find(">b, AUROC"), svg.find(">a, AUROC"));  // best first
+}
+
 TEST(Svg, TenSeriesGetTenClearlyDifferentColoursThenDashes) {
   std::set<std::string> seen;
   for (size_t i = 0; i < 10; ++i) {
