@@ -81,6 +81,7 @@ std::string benchRunDir(const std::string& out_dir, const BenchRow& r) {
 
 std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<BenchRow>& rows, const std::string& recommended) {
   std::map<std::string, std::map<std::string, std::vector<evaluation::RocCurve>>> curves;  // direction, variant
+  std::map<std::string, std::map<std::string, std::vector<double>>> aurocs;                 // of the same runs
   std::vector<std::string> directions, variants;
   for (const auto& r : rows) {
     if (!r.setting.empty()) continue;
@@ -93,6 +94,7 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
     const auto d = r.source + " → " + r.target;
     if (std::find(directions.begin(), directions.end(), d) == directions.end()) directions.push_back(d);
     curves[d][r.variant].push_back(evaluation::rocCurve(scores, labels));
+    aurocs[d][r.variant].push_back(evaluation::auroc(scores, labels));
   }
   std::vector<Figure> out;
   for (const auto& d : directions) {
@@ -101,8 +103,10 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
       const auto it = curves[d].find(variants[i]);
       if (it == curves[d].end()) continue;
       const auto m = evaluation::meanRoc(it->second);
+      // The legend's AUROC is the runs' mean, as in the tables: the area under the mean
+      // curve (sampled on an FPR grid) can differ from it by a few tenths.
       lines.push_back({evaluation::variantLabel(variants[i], recommended), m.fpr, m.tpr, {}, static_cast<int>(i),
-                       variants[i] == recommended});
+                       variants[i] == recommended, evaluation::meanStd(aurocs[d][variants[i]]).mean});
     }
     // TPR fitted to the curves (they differ near the top), FPR over its whole range.
     PlotSpec spec{"ROC, " + d + " (mean over classes and seeds)", "false positive rate", "true positive rate",
@@ -110,7 +114,7 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
     spec.ymin = evaluation::niceRange(evaluation::dataRange(lines).lo, 1, 5, 0, 1).lo;
     out.push_back({"roc-" + slug(d.substr(0, d.find(' ')) + "-" + d.substr(d.rfind(' ') + 1)),
                    "ROC curves of " + d + ", vertically averaged over classes and seeds (target test split); the "
-                   "legend is sorted by the area under each mean curve (AUROC)" +
+                   "legend gives each variant's mean AUROC over the same runs, best first" +
                        std::string(recommended.empty() ? "" : "; thick: the recommended variant (★)") +
                        (spec.ymin > 0 ? "; the TPR axis starts at the lowest curve, not at 0." : "."),
                    evaluation::linePlot(spec, lines)});
