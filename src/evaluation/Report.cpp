@@ -226,14 +226,16 @@ std::vector<std::string> markedRow(const std::string& first, const std::map<Key,
   return r;
 }
 
-std::string markLegend(const ReportInfo& info) {
+/// What the marks of a table with these variants mean (★ only where it appears).
+std::string markLegend(const ReportInfo& info, const std::vector<std::string>& variants) {
   return "**Bold**: the best variant of the row (upper bounds excluded)." +
-         (info.recommended.empty() ? std::string() : " ★: the suite's recommended variant, `" + info.recommended + "`.");
+         (contains(variants, info.recommended) ? " ★: the suite's recommended variant, `" + info.recommended + "`."
+                                               : std::string());
 }
 
 void summarySection(Doc& doc, const Grid& g, const ReportInfo& info) {
   heading(doc, 2, "Summary: target AUROC %, mean ± std over classes and seeds");
-  para(doc, markLegend(info));
+  para(doc, markLegend(info, g.variants));
   Table t{{"direction"}, {}};
   for (const auto& v : g.variants) t.header.push_back(columnHeader(v, info));
   for (const auto& d : g.directions) t.rows.push_back(markedRow(d, g.by_dir, {d}, g.variants, info));
@@ -323,7 +325,7 @@ void sweepSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo&
   }
   for (const auto& [key, m] : by_key) {
     heading(doc, 2, "Sweep of `" + key + "`: AUROC %, mean ± std over directions, classes and seeds");
-    para(doc, markLegend(info));
+    para(doc, markLegend(info, variants[key]));
     Table t{{key}, {}};
     for (const auto& v : variants[key]) t.header.push_back(columnHeader(v, info));
     for (const auto& x : values[key]) t.rows.push_back(markedRow(x, m, {x}, variants[key], info));
@@ -335,7 +337,7 @@ void sweepSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo&
 
 void perClassSection(Doc& doc, const Grid& g, const ReportInfo& info) {
   heading(doc, 2, g.seeds.size() == 1 ? "Per class: AUROC % (one seed)" : "Per class: AUROC %, mean ± std over seeds");
-  para(doc, markLegend(info));
+  para(doc, markLegend(info, g.variants));
   for (const auto& d : g.directions) {
     heading(doc, 3, d);
     Table t{{"class"}, {}};

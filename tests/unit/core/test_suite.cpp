@@ -265,6 +265,7 @@ TEST(Report, EachRowMarksItsBestVariantButNeverAnUpperBound) {
   info.recommended = "align_all";
   const auto md = shiftad::evaluation::markdownReport(rows, info);
   EXPECT_NE(md.find("| align_all ★ (recommended) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("★: the suite's recommended variant, `align_all`."), std::string::npos) << md;
   EXPECT_NE(md.find("| oracle (upper bound) |"), std::string::npos) << md;
   // Per class (one seed, so each cell is one run): the bold cell is the max this test finds.
   const auto per_class = md.find("## Per class");
@@ -306,7 +307,9 @@ TEST(Report, OneSeedShowsNoZeroSpread) {
   const auto rows = randomGrid({"source_only", "align_all"}, {0}, 0.6, 0.95);
   shiftad::evaluation::ReportInfo info;
   info.title = "t";
+  info.recommended = "cluster_frozen";  // not in this grid: nothing says ★
   const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_EQ(md.find("★"), std::string::npos) << md;
   EXPECT_EQ(md.find("± 0.0"), std::string::npos) << md;
   EXPECT_NE(md.find("## Per class: AUROC % (one seed)"), std::string::npos) << md;
   // The summary still averages three classes, so its spread is a real one.
