@@ -142,9 +142,10 @@ std::string paragraphHtml(const std::string& text) {
 std::string toHtml(const Doc& doc, const std::string& title) {
   std::string o = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + xmlEscape(title) +
                   "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-                  "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td{white-space:nowrap}"
+                  "table{border-collapse:collapse;margin:1em 0;font-size:0.9em;display:block;overflow-x:auto}"
+                  "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}"
                   "td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}code{background:#f3f3f3;padding:0 3px}"
-                  "figure{margin:1em 0}figcaption{font-style:italic;color:#555}</style></head><body>\n";
+                  "figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{font-style:italic;color:#555}</style></head><body>\n";
   for (const auto& b : doc) {
     if (b.heading) {
       o += fmt::format("<h{0}>{1}</h{0}>\n", b.heading, inlineHtml(b.text));
