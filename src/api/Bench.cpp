@@ -291,10 +291,11 @@ BenchSummary runBench(const BenchOptions& o) {
   info.title = suite.name + (o.quick ? " (quick)" : "") + (o.sweep.empty() ? "" : ", sweep " + o.sweep);
   info.suite = suite.name;
   info.paper = evaluation::readPaperFigures((fs::path(suitesDir()) / "paper" / "auroc.csv").string());
-  info.figures = evaluation::summaryFigures(rows);
+  info.recommended = suite.recommended;
+  info.figures = evaluation::summaryFigures(rows, info.recommended);
   if (o.figures) {
     spdlog::info("figures: ROC curves and PCA projections");
-    for (auto f : api::rocFigures(o.out_dir, rows)) info.figures.push_back(std::move(f));
+    for (auto f : api::rocFigures(o.out_dir, rows, info.recommended)) info.figures.push_back(std::move(f));
     for (auto f : api::projectionFigures(o.out_dir, rows)) info.figures.push_back(std::move(f));
   }
   writeFigures(o.out_dir, info.figures);

@@ -80,32 +80,44 @@ std::string benchRunDir(const std::string& out_dir, const BenchRow& r) {
   return (p / (r.source + "-" + r.target) / r.normal_class / fmt::format("seed{}", r.seed) / r.variant).string();
 }
 
-std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<BenchRow>& rows) {
+std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<BenchRow>& rows, const std::string& recommended) {
   std::map<std::string, std::map<std::string, std::vector<evaluation::RocCurve>>> curves;  // direction, variant
+  std::map<std::string, std::map<std::string, std::vector<double>>> aurocs;                 // of the same runs
   std::vector<std::string> directions, variants;
   for (const auto& r : rows) {
     if (!r.setting.empty()) continue;
+    // Every variant of the grid numbers a colour, so that a variant keeps the colour of
+    // the summary bars even where some of its runs have no scores.
+    if (std::find(variants.begin(), variants.end(), r.variant) == variants.end()) variants.push_back(r.variant);
     std::vector<int> labels;
     std::vector<double> scores;
     if (!readTestScores(benchRunDir(out_dir, r), labels, scores)) continue;
     const auto d = r.source + " → " + r.target;
     if (std::find(directions.begin(), directions.end(), d) == directions.end()) directions.push_back(d);
-    if (std::find(variants.begin(), variants.end(), r.variant) == variants.end()) variants.push_back(r.variant);
     curves[d][r.variant].push_back(evaluation::rocCurve(scores, labels));
+    aurocs[d][r.variant].push_back(evaluation::auroc(scores, labels));
   }
   std::vector<Figure> out;
   for (const auto& d : directions) {
     std::vector<Series> lines;
-    for (const auto& v : variants) {
-      const auto it = curves[d].find(v);
+    for (size_t i = 0; i < variants.size(); ++i) {
+      const auto it = curves[d].find(variants[i]);
       if (it == curves[d].end()) continue;
       const auto m = evaluation::meanRoc(it->second);
-      lines.push_back({v, m.fpr, m.tpr, {}});
+      // The legend's AUROC is the runs' mean, as in the tables: the area under the mean
+      // curve (sampled on an FPR grid) can differ from it by a few tenths.
+      lines.push_back({evaluation::variantLabel(variants[i], recommended), m.fpr, m.tpr, {}, static_cast<int>(i),
+                       variants[i] == recommended, evaluation::meanStd(aurocs[d][variants[i]]).mean});
     }
-    const PlotSpec spec{"ROC, " + d + " (mean over classes and seeds)", "false positive rate", "true positive rate",
-                        0, 1, 0, 1, true};
+    // TPR fitted to the curves (they differ near the top), FPR over its whole range.
+    PlotSpec spec{"ROC, " + d + " (mean over classes and seeds)", "false positive rate", "true positive rate",
+                  0, 1, 0, 1, true, "AUROC"};
+    spec.ymin = evaluation::niceRange(evaluation::dataRange(lines).lo, 1, 5, 0, 1).lo;
     out.push_back({"roc-" + slug(d.substr(0, d.find(' ')) + "-" + d.substr(d.rfind(' ') + 1)),
-                   "ROC curves of " + d + ", vertically averaged over classes and seeds (target test split).",
+                   "ROC curves of " + d + ", vertically averaged over classes and seeds (target test split); the "
+                   "legend gives each variant's mean AUROC over the same runs, best first" +
+                       std::string(recommended.empty() ? "" : "; thick: the recommended variant (★)") +
+                       (spec.ymin > 0 ? "; the TPR axis starts at the lowest curve, not at 0." : "."),
                    evaluation::linePlot(spec, lines)});
   }
   return out;

@@ -14,8 +14,11 @@ namespace shiftad::api {
 std::string benchRunDir(const std::string& out_dir, const evaluation::BenchRow& row);
 
 /// Per direction of the main grid: each variant's ROC, vertically averaged over its
-/// classes and seeds (from RUN/test_scores.csv; runs without the file are left out).
-std::vector<evaluation::Figure> rocFigures(const std::string& out_dir, const std::vector<evaluation::BenchRow>& rows);
+/// classes and seeds (from RUN/test_scores.csv; runs without the file are left out),
+/// with the area under each mean curve in the legend and the `recommended` variant
+/// ("" none) drawn thick.
+std::vector<evaluation::Figure> rocFigures(const std::string& out_dir, const std::vector<evaluation::BenchRow>& rows,
+                                           const std::string& recommended = "");
 
 /// Per direction: PCA (2-D) of F's features of the source training images and the
 /// target pool, for the first class and seed, before adaptation (source_only) and

@@ -1,7 +1,9 @@
 #include "config/Suite.h"
 
+#include <algorithm>
 #include <filesystem>
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include "common/Error.h"
@@ -13,7 +15,7 @@ namespace shiftad {
 namespace {
 
 const std::vector<std::string> kKeys = {"suite", "description", "root", "directions", "classes", "seeds",
-                                        "variants", "config", "model_selection", "quick"};
+                                        "variants", "config", "model_selection", "recommended", "quick"};
 
 template <typename T>
 std::vector<T> list(const YAML::Node& n, const std::string& key, const std::string& origin) {
@@ -37,6 +39,7 @@ void apply(Suite& s, const YAML::Node& root, const std::string& origin, bool top
     if (key == "description") s.description = v.as<std::string>();
     if (key == "root") s.root = v.as<std::string>();
     if (key == "model_selection") s.model_selection = v.as<std::string>();
+    if (key == "recommended") s.recommended = v.as<std::string>();
     if (key == "classes") s.classes = list<std::string>(v, key, origin);
     if (key == "seeds") s.seeds = list<int>(v, key, origin);
     if (key == "variants") s.variants = list<std::string>(v, key, origin);
@@ -86,7 +89,10 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   SHIFTAD_CHECK(!s.seeds.empty(), "{}: 'seeds' is empty", path);
   SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);
   for (const auto& v : s.variants) variantOverrides(v);  // unknown names fail here, listing the known ones
-  parseConfig(s.config_yaml, {}, path + " config", s.base_dir);      // so a bad key fails before any run
+  SHIFTAD_CHECK(s.recommended.empty() || std::find(s.variants.begin(), s.variants.end(), s.recommended) != s.variants.end(),
+                "{}: 'recommended: {}' is not one of the suite's variants ({}); name one of them or remove the key", path,
+                s.recommended, fmt::join(s.variants, ", "));
+  parseConfig(s.config_yaml, {}, path + " config", s.base_dir);  // so a bad key fails before any run
   return s;
 }
 

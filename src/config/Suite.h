@@ -19,6 +19,8 @@ struct Suite {
   std::string config_yaml;                                     ///< the config applied to every run (YAML text)
   std::string base_dir;                                        ///< the suite file's folder: config_yaml's relative paths resolve here
   std::string model_selection;                                 ///< how models are selected, for the report
+  std::string recommended;  ///< the variant a user should start from (suite key `recommended`, one of `variants`):
+                            ///< the report tags it in its tables and emphasises it in its plots; "" (default) none
 };
 
 /// Load `name_or_path`: a YAML file, or the name of one shipped under suites/. With

@@ -37,19 +37,23 @@ std::vector<T> uniqueInOrder(const std::vector<BenchRow>& rows, Get get) {
   return out;
 }
 
-std::string pct(const MeanStd& m) { return fmt::format("{:.1f} ± {:.1f}", 100 * m.mean, 100 * m.std); }
+/// Mean ± std in percent; a single value alone (its "± 0.0" would read as a measured spread).
+std::string pct(const std::vector<double>& v) {
+  const auto m = meanStd(v);
+  return v.size() == 1 ? fmt::format("{:.1f}", 100 * m.mean) : fmt::format("{:.1f} ± {:.1f}", 100 * m.mean, 100 * m.std);
+}
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-/// The lower end of an AUROC % axis: 40 unless a value (minus its error) is lower.
-double axisFloor(const std::vector<Series>& series) {
-  double lo = 40;
-  for (const auto& s : series)
-    for (size_t i = 0; i < s.y.size(); ++i)
-      if (!std::isnan(s.y[i])) lo = std::min(lo, s.y[i] - (i < s.err.size() ? s.err[i] : 0.0));
-  return std::max(0.0, std::floor(lo / 10) * 10);
+/// An AUROC % axis fitted to the series' values and error bars, inside 0–100. With
+/// `bars`, the low end is pushed down a little so that the lowest bar stays visible.
+void fitPercentAxis(PlotSpec& spec, const std::vector<Series>& series, bool bars) {
+  const auto d = dataRange(series);
+  const double pad = bars ? 0.08 * std::max(d.hi - d.lo, 1.0) : 0.0;
+  const auto r = niceRange(d.lo - pad, d.hi, 5, 0, 100);
+  spec.ymin = r.lo, spec.ymax = r.hi;
 }
 
 constexpr const char* kOldHeader = "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds";
@@ -138,9 +142,10 @@ std::string paragraphHtml(const std::string& text) {
 std::string toHtml(const Doc& doc, const std::string& title) {
   std::string o = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + xmlEscape(title) +
                   "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-                  "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+                  "table{border-collapse:collapse;margin:1em 0;font-size:0.9em;display:block;overflow-x:auto}"
+                  "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}"
                   "td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}code{background:#f3f3f3;padding:0 3px}"
-                  "figure{margin:1em 0}figcaption{font-style:italic;color:#555}</style></head><body>\n";
+                  "figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{font-style:italic;color:#555}</style></head><body>\n";
   for (const auto& b : doc) {
     if (b.heading) {
       o += fmt::format("<h{0}>{1}</h{0}>\n", b.heading, inlineHtml(b.text));
@@ -166,6 +171,7 @@ std::string toHtml(const Doc& doc, const std::string& title) {
 // ---- The report's content.
 struct Grid {
   std::vector<std::string> directions, variants;
+  std::vector<int> seeds;
   std::map<Key, std::vector<double>> by_dir, by_class, purity;
   std::map<std::string, std::vector<std::string>> classes_of;
 };
@@ -176,6 +182,7 @@ Grid gridOf(const std::vector<BenchRow>& rows) {
     if (!r.setting.empty()) continue;
     if (!contains(g.directions, direction(r))) g.directions.push_back(direction(r));
     if (!contains(g.variants, r.variant)) g.variants.push_back(r.variant);
+    if (std::find(g.seeds.begin(), g.seeds.end(), r.seed) == g.seeds.end()) g.seeds.push_back(r.seed);
     g.by_dir[{direction(r), r.variant}].push_back(r.auroc);
     g.by_class[{direction(r), r.normal_class, r.variant}].push_back(r.auroc);
     if (r.purity >= 0) g.purity[{direction(r), r.variant}].push_back(r.purity);
@@ -187,19 +194,76 @@ Grid gridOf(const std::vector<BenchRow>& rows) {
 
 std::string cell(const std::map<Key, std::vector<double>>& m, const Key& k) {
   const auto it = m.find(k);
-  return it == m.end() ? "–" : pct(meanStd(it->second));
+  return it == m.end() ? "–" : pct(it->second);
+}
+
+/// A variant's column header: tagged when it is the recommended one or an upper bound.
+std::string columnHeader(const std::string& v, const ReportInfo& info) {
+  return variantLabel(v, info.recommended) + (!info.recommended.empty() && v == info.recommended ? " (recommended)" : "") +
+         (contains(info.upper_bounds, v) ? " (upper bound)" : "");
+}
+
+/// A table row: `first`, then one cell per variant (values at `prefix` + variant). The
+/// row's best mean among the variants that compete (not upper bounds) is bold, every
+/// variant tied with it at the shown decimal too, when at least two compete.
+std::vector<std::string> markedRow(const std::string& first, const std::map<Key, std::vector<double>>& m, const Key& prefix,
+                                   const std::vector<std::string>& variants, const ReportInfo& info) {
+  std::vector<std::string> r{first};
+  std::vector<long> shown(variants.size(), -1);  // mean in tenths of a percent, as displayed; -1: none / upper bound
+  long best = -1;
+  int competing = 0;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    Key k = prefix;
+    k.push_back(variants[i]);
+    r.push_back(cell(m, k));
+    const auto it = m.find(k);
+    if (it == m.end() || contains(info.upper_bounds, variants[i])) continue;
+    shown[i] = std::lround(1000 * meanStd(it->second).mean);
+    best = std::max(best, shown[i]);
+    ++competing;
+  }
+  for (size_t i = 0; i < variants.size(); ++i)
+    if (competing >= 2 && shown[i] == best) r[i + 1] = "**" + r[i + 1] + "**";
+  return r;
+}
+
+/// What the marks of a table with these variants mean (★ only where it appears).
+std::string markLegend(const ReportInfo& info, const std::vector<std::string>& variants) {
+  return "**Bold**: the best variant of the row (upper bounds excluded)." +
+         (contains(variants, info.recommended) ? " ★: the suite's recommended variant, `" + info.recommended + "`."
+                                               : std::string());
 }
 
 void summarySection(Doc& doc, const Grid& g, const ReportInfo& info) {
   heading(doc, 2, "Summary: target AUROC %, mean ± std over classes and seeds");
+  para(doc, markLegend(info, g.variants));
   Table t{{"direction"}, {}};
-  for (const auto& v : g.variants) t.header.push_back(v + (contains(info.upper_bounds, v) ? " (upper bound)" : ""));
-  for (const auto& d : g.directions) {
-    std::vector<std::string> r{d};
-    for (const auto& v : g.variants) r.push_back(cell(g.by_dir, {d, v}));
-    t.rows.push_back(r);
-  }
+  for (const auto& v : g.variants) t.header.push_back(columnHeader(v, info));
+  for (const auto& d : g.directions) t.rows.push_back(markedRow(d, g.by_dir, {d}, g.variants, info));
   table(doc, t);
+}
+
+/// "recommended `V` 83.5, best of 7" (or "rank 3 of 7, 1.2 below the best"): where the
+/// recommended variant stands among the competing variants of direction d, compared at
+/// the shown decimal like the bold marks of the tables (a tie shares the best rank).
+std::string recommendedRank(const Grid& g, const ReportInfo& info, const std::string& d) {
+  const auto mine = g.by_dir.find({d, info.recommended});
+  if (info.recommended.empty() || mine == g.by_dir.end()) return "";
+  const auto tenths = [](const std::vector<double>& v) { return std::lround(1000 * meanStd(v).mean); };
+  const long m = tenths(mine->second);
+  long best = m;
+  int rank = 1, n = 0;
+  for (const auto& v : g.variants) {
+    const auto it = g.by_dir.find({d, v});
+    if (it == g.by_dir.end() || contains(info.upper_bounds, v)) continue;
+    const long x = tenths(it->second);
+    ++n;
+    rank += x > m;
+    best = std::max(best, x);
+  }
+  const auto where = rank == 1 ? fmt::format("best of {}", n)
+                               : fmt::format("rank {} of {}, {:.1f} below the best", rank, n, (best - m) / 10.0);
+  return fmt::format("recommended `{}` {:.1f}, {}", info.recommended, m / 10.0, where);
 }
 
 void verdictSection(Doc& doc, const Grid& g, const ReportInfo& info) {
@@ -218,11 +282,14 @@ void verdictSection(Doc& doc, const Grid& g, const ReportInfo& info) {
         bt = m, best_trained = v;
       }
     }
-    if (best_trained.empty() || best_frozen.empty()) continue;
-    text += fmt::format("- {}: best trained variant `{}` {:.1f}; best frozen baseline `{}` {:.1f}: {}\n", d,
-                        best_trained, 100 * bt, best_frozen, 100 * bf,
-                        bt > bf ? fmt::format("training wins by {:.1f} points", 100 * (bt - bf))
-                                : fmt::format("**the frozen encoder wins** by {:.1f} points", 100 * (bf - bt)));
+    std::vector<std::string> parts;
+    if (!best_trained.empty() && !best_frozen.empty())
+      parts.push_back(fmt::format("best trained variant `{}` {:.1f}; best frozen baseline `{}` {:.1f}: {}", best_trained,
+                                  100 * bt, best_frozen, 100 * bf,
+                                  bt > bf ? fmt::format("training wins by {:.1f} points", 100 * (bt - bf))
+                                          : fmt::format("**the frozen encoder wins** by {:.1f} points", 100 * (bf - bt))));
+    if (const auto rec = recommendedRank(g, info, d); !rec.empty()) parts.push_back(rec);
+    if (!parts.empty()) text += "- " + d + ": " + fmt::format("{}", fmt::join(parts, "; ")) + "\n";
   }
   para(doc, text.empty() ? "No direction has both a trained variant and a frozen baseline." : text);
 }
@@ -259,30 +326,24 @@ void sweepSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo&
   }
   for (const auto& [key, m] : by_key) {
     heading(doc, 2, "Sweep of `" + key + "`: AUROC %, mean ± std over directions, classes and seeds");
+    para(doc, markLegend(info, variants[key]));
     Table t{{key}, {}};
-    for (const auto& v : variants[key]) t.header.push_back(v);
-    for (const auto& x : values[key]) {
-      std::vector<std::string> r{x};
-      for (const auto& v : variants[key]) r.push_back(cell(m, {x, v}));
-      t.rows.push_back(r);
-    }
+    for (const auto& v : variants[key]) t.header.push_back(columnHeader(v, info));
+    for (const auto& x : values[key]) t.rows.push_back(markedRow(x, m, {x}, variants[key], info));
     table(doc, t);
     for (const auto& f : info.figures)
       if (f.name == "sweep-" + key) figure(doc, f);
   }
 }
 
-void perClassSection(Doc& doc, const Grid& g) {
-  heading(doc, 2, "Per class: AUROC %, mean ± std over seeds");
+void perClassSection(Doc& doc, const Grid& g, const ReportInfo& info) {
+  heading(doc, 2, g.seeds.size() == 1 ? "Per class: AUROC % (one seed)" : "Per class: AUROC %, mean ± std over seeds");
+  para(doc, markLegend(info, g.variants));
   for (const auto& d : g.directions) {
     heading(doc, 3, d);
     Table t{{"class"}, {}};
-    for (const auto& v : g.variants) t.header.push_back(v);
-    for (const auto& c : g.classes_of.at(d)) {
-      std::vector<std::string> r{c};
-      for (const auto& v : g.variants) r.push_back(cell(g.by_class, {d, c, v}));
-      t.rows.push_back(r);
-    }
+    for (const auto& v : g.variants) t.header.push_back(columnHeader(v, info));
+    for (const auto& c : g.classes_of.at(d)) t.rows.push_back(markedRow(c, g.by_class, {d, c}, g.variants, info));
     table(doc, t);
   }
 }
@@ -313,10 +374,10 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
   if (!g.purity.empty()) {
     heading(doc, 2, "Dominant-set purity (diagnostic: share of true normals among the aligned pool samples)");
     Table t{{"direction", "variant", "purity %"}, {}};
-    for (const auto& [k, v] : g.purity) t.rows.push_back({k[0], k[1], pct(meanStd(v))});
+    for (const auto& [k, v] : g.purity) t.rows.push_back({k[0], k[1], pct(v)});
     table(doc, t);
   }
-  if (!g.directions.empty()) perClassSection(doc, g);
+  if (!g.directions.empty()) perClassSection(doc, g, info);
   return doc;
 }
 
@@ -375,13 +436,17 @@ std::vector<PaperFigure> readPaperFigures(const std::string& path) {
   return out;
 }
 
-std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows) {
+std::string variantLabel(const std::string& variant, const std::string& recommended) {
+  return !recommended.empty() && variant == recommended ? variant + " ★" : variant;
+}
+
+std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
   std::vector<Figure> out;
   const Grid g = gridOf(rows);
   if (!g.directions.empty()) {
     std::vector<Series> bars;
     for (const auto& v : g.variants) {
-      Series s{v, {}, {}, {}};
+      Series s{variantLabel(v, recommended), {}, {}, {}, static_cast<int>(bars.size()), v == recommended};
       for (const auto& d : g.directions) {
         const auto it = g.by_dir.find({d, v});
         const auto m = it == g.by_dir.end() ? MeanStd{std::nan(""), 0} : meanStd(it->second);
@@ -390,8 +455,12 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows) {
       }
       bars.push_back(s);
     }
-    PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %", 0, 1, axisFloor(bars), 100, false};
-    out.push_back({"summary", "Mean target AUROC per direction and variant; bars are ± one std over classes and seeds.",
+    PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
+    fitPercentAxis(spec, bars, true);
+    out.push_back({"summary",
+                   "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
+                       std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
+                       (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
                    barChart(spec, g.directions, bars)});
   }
   // Sweeps: x = the swept value (numeric), y = mean AUROC over everything else.
@@ -414,9 +483,9 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows) {
   }
   for (const auto& [key, by_variant] : sweeps) {
     std::vector<Series> lines;
-    PlotSpec spec{"AUROC % against " + key, key, "AUROC %", 1e300, -1e300, 40, 100, false};
+    PlotSpec spec{"AUROC % against " + key, key, "AUROC %", 1e300, -1e300};
     for (const auto& [variant, pts] : by_variant) {
-      Series s{variant, {}, {}, {}};
+      Series s{variantLabel(variant, recommended), {}, {}, {}, -1, variant == recommended};
       for (const auto& [x, ys] : pts) {
         const auto m = meanStd(ys);
         s.x.push_back(x), s.y.push_back(m.mean), s.err.push_back(m.std);
@@ -425,7 +494,7 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows) {
       lines.push_back(s);
     }
     if (spec.xmax <= spec.xmin) spec.xmax = spec.xmin + 1;
-    spec.ymin = axisFloor(lines);
+    fitPercentAxis(spec, lines, false);
     out.push_back({"sweep-" + key, "Mean target AUROC as `" + key + "` varies (± one std over directions, classes and seeds).",
                    linePlot(spec, lines)});
   }

@@ -50,16 +50,24 @@ struct ReportInfo {
   double total_wall_seconds = 0;  ///< of every invocation that added rows to results.csv (resumed benches)
   std::vector<std::string> frozen_variants;   ///< variants that need no training (for the verdict)
   std::vector<std::string> upper_bounds;      ///< variants that read target labels (never "win")
+  std::string recommended;                    ///< the suite's recommended variant (suite key `recommended`):
+                                              ///< tagged in the tables, emphasised in the plots; "" none
   std::vector<PaperFigure> paper;             ///< the paper's figures (only the suite's are shown)
   std::vector<Figure> figures;                ///< plots made by the caller (ROC, projections), shown in order
 };
 
 /// Plots computed from the rows alone: mean AUROC per direction and variant (bars),
-/// and one line plot per swept key (AUROC against the key's value).
-std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows);
+/// and one line plot per swept key (AUROC against the key's value). Axes are fitted to
+/// the values; the `recommended` variant ("" none) is emphasised.
+std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended = "");
 
-/// The Markdown report: summary per direction (mean ± std over classes and seeds),
-/// per-class tables, and which variant wins where.
+/// A variant's label in tables and plots: "NAME ★" for the recommended one.
+std::string variantLabel(const std::string& variant, const std::string& recommended);
+
+/// The Markdown report: summary per direction (mean ± std over classes and seeds; a
+/// cell of one run shows its value alone), per-class tables, and which variant wins
+/// where. In each table row the best variant (upper bounds excluded) is bold; the
+/// recommended variant's column is tagged.
 std::string markdownReport(const std::vector<BenchRow>& rows, const ReportInfo& info);
 
 /// The same report as one self-contained HTML page (inline CSS and SVG; no network).

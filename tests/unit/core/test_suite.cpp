@@ -1,7 +1,12 @@
 // Benchmark suites (config/Suite) and reports (evaluation/Report): parsing, errors,
 // and the report's figures against hand-computed means.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
 #include <tuple>
 
 #include <gtest/gtest.h>
@@ -97,13 +102,14 @@ TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
   info.frozen_variants = {"frozen_only"};
   info.upper_bounds = {"oracle"};
   const auto md = shiftad::evaluation::markdownReport(back, info);
-  // trained: mean of 0.9, 0.8, 0.7 = 80.0, population std 8.2; frozen: 85.0 ± 0.0.
-  EXPECT_NE(md.find("| a → b | 80.0 ± 8.2 | 85.0 ± 0.0 | 99.0 ± 0.0 |"), std::string::npos) << md;
+  // trained: mean of 0.9, 0.8, 0.7 = 80.0, population std 8.2; frozen: 85.0 ± 0.0 over
+  // three runs (bold: the row's best, the oracle aside); the oracle's one run: 99.0 alone.
+  EXPECT_NE(md.find("| a → b | 80.0 ± 8.2 | **85.0 ± 0.0** | 99.0 |"), std::string::npos) << md;
   EXPECT_NE(md.find("oracle (upper bound)"), std::string::npos);
   // The oracle never wins; the frozen encoder does, and the report says so.
   EXPECT_NE(md.find("**the frozen encoder wins** by 5.0 points"), std::string::npos) << md;
-  // Per class, over seeds: c1 trained = 85.0 ± 5.0.
-  EXPECT_NE(md.find("| c1 | 85.0 ± 5.0 | 85.0 ± 0.0 | 99.0 ± 0.0 |"), std::string::npos) << md;
+  // Per class, over seeds: c1 trained = 85.0 ± 5.0, tied with frozen at the shown decimal: both bold.
+  EXPECT_NE(md.find("| c1 | **85.0 ± 5.0** | **85.0 ± 0.0** | 99.0 |"), std::string::npos) << md;
   EXPECT_THROW(shiftad::evaluation::csvLine({"a,b", "b", "c", "v", 0, 0, 0, 0, 0, 0}), shiftad::Error);
 }
 
@@ -140,8 +146,8 @@ TEST(Report, SweepRowsGetTheirOwnTableAndPlot) {
   EXPECT_EQ(info.figures[0].name, "sweep-data.contamination");
   EXPECT_NE(info.figures[0].svg.find("<polyline"), std::string::npos);
   const auto md = shiftad::evaluation::markdownReport(back, info);
-  EXPECT_NE(md.find("| 0 | 60.0 ± 5.0 | 70.0 ± 5.0 |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| 0.5 | 80.0 ± 5.0 | 90.0 ± 5.0 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0 | 60.0 ± 5.0 | **70.0 ± 5.0** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.5 | 80.0 ± 5.0 | **90.0 ± 5.0** |"), std::string::npos) << md;
   EXPECT_NE(md.find("![Mean target AUROC as `data.contamination` varies"), std::string::npos) << md;
   EXPECT_EQ(md.find("## Summary"), std::string::npos) << md;  // sweep rows are not the main grid
   // A non-numeric sweep gets its table but no plot ("infonce" must not read as inf).
@@ -149,7 +155,7 @@ TEST(Report, SweepRowsGetTheirOwnTableAndPlot) {
                                  {"s", "t", "c1", "v", 0, 0.8, 0.5, -1, -1, 1, "align.method=mmd"}};
   EXPECT_TRUE(shiftad::evaluation::summaryFigures(named).empty());
   info.figures.clear();
-  EXPECT_NE(shiftad::evaluation::markdownReport(named, info).find("| infonce | 70.0 ± 0.0 |"), std::string::npos);
+  EXPECT_NE(shiftad::evaluation::markdownReport(named, info).find("| infonce | 70.0 |"), std::string::npos);
 }
 
 TEST(Report, HtmlIsSelfContainedAndSaysWhatMarkdownSays) {
@@ -170,11 +176,11 @@ TEST(Report, HtmlIsSelfContainedAndSaysWhatMarkdownSays) {
   EXPECT_EQ(html.find(" src="), std::string::npos);
   EXPECT_EQ(html.find("href="), std::string::npos);
   EXPECT_NE(html.find("pacs &lt;test&gt;"), std::string::npos);  // escaped
-  EXPECT_NE(html.find("<td>80.0 ± 0.0</td><td>70.0 ± 0.0</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<td><b>80.0</b></td><td>70.0</td>"), std::string::npos) << html;
   EXPECT_NE(html.find("training wins by 10.0 points"), std::string::npos) << html;
   EXPECT_NE(md.find("training wins by 10.0 points"), std::string::npos) << md;
   // The paper's Table 5 (PACS, photo → cartoon: "Ours" 75.35) beside our cluster_frozen.
-  EXPECT_NE(md.find("| photo → cartoon | table5 | Ours | 75.35 | `cluster_frozen` | 80.0 ± 0.0 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| photo → cartoon | table5 | Ours | 75.35 | `cluster_frozen` | 80.0 |"), std::string::npos) << md;
   EXPECT_NE(html.find("<td>table5</td><td>Ours</td><td>75.35</td>"), std::string::npos);
 }
 
@@ -212,4 +218,156 @@ TEST(Suite, PathsResolveAgainstTheSuiteFilesFolder) {
   EXPECT_EQ(pacs.root, (shared / "datasets/PACS").string());
   EXPECT_EQ(shiftad::parseConfig(pacs.config_yaml, {}, "pacs", pacs.base_dir).model.weights,
             (shared / "weights/mobilenet_v2_imagenet.safetensors").string());
+}
+
+TEST(Suite, RecommendedMustBeOneOfTheSuitesVariants) {
+  TempDir dir;
+  const std::string ok = "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only, align_all]\n";
+  EXPECT_EQ(shiftad::loadSuite(writeSuite(dir, ok), false).recommended, "");  // default: none
+  EXPECT_EQ(shiftad::loadSuite(writeSuite(dir, ok + "recommended: align_all\n"), false).recommended, "align_all");
+  const auto msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "recommended: cluster_frozen\n"), false); });
+  EXPECT_NE(msg.find("'recommended: cluster_frozen' is not one of the suite's variants (source_only, align_all)"),
+            std::string::npos) << msg;
+  // The shipped real-data suites recommend align_all (docs/method.md does).
+  for (const auto* name : {"pacs", "office-caltech10", "office-caltech10-dev", "digits", "office31", "officehome", "visda"})
+    EXPECT_EQ(shiftad::loadSuite(name, false).recommended, "align_all") << name;
+}
+
+namespace {
+
+/// Rows of a grid with every AUROC drawn from a fixed pseudo-random sequence.
+std::vector<shiftad::evaluation::BenchRow> randomGrid(const std::vector<std::string>& variants, const std::vector<int>& seeds,
+                                                      double lo, double hi) {
+  std::vector<shiftad::evaluation::BenchRow> rows;
+  unsigned state = 12345;
+  for (const auto* dir : {"a", "b"})
+    for (const auto* cls : {"c1", "c2", "c3"})
+      for (int seed : seeds)
+        for (const auto& v : variants) {
+          state = state * 1103515245u + 12345u;
+          const double u = static_cast<double>((state >> 8) % 10000) / 10000.0;
+          rows.push_back({dir, std::string(dir) == "a" ? "b" : "a", cls, v, seed, lo + (hi - lo) * u, 0.5, -1, -1, 1});
+        }
+  return rows;
+}
+
+/// The Markdown table line that starts with "| first |".
+std::string rowLine(const std::string& md, const std::string& first, size_t from = 0) {
+  const auto at = md.find("\n| " + first + " |", from);
+  if (at == std::string::npos) return "";
+  return md.substr(at + 1, md.find('\n', at + 1) - at - 1);
+}
+
+std::vector<std::string> cellsOf(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  std::string c;
+  std::getline(ss, c, '|');  // before the first bar
+  while (std::getline(ss, c, '|')) {
+    const auto b = c.find_first_not_of(' '), e = c.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(c.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Report, EachRowMarksItsBestVariantButNeverAnUpperBound) {
+  using shiftad::evaluation::BenchRow;
+  const std::vector<std::string> variants = {"source_only", "align_all", "cluster_self", "oracle"};
+  auto rows = randomGrid(variants, {0}, 0.6, 0.95);
+  for (auto& r : rows)
+    if (r.variant == "oracle") r.auroc = 0.99;  // above everything, yet never the winner
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  info.upper_bounds = {"oracle"};
+  info.recommended = "align_all";
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(md.find("| align_all ★ (recommended) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("★: the suite's recommended variant, `align_all`."), std::string::npos) << md;
+  EXPECT_NE(md.find("| oracle (upper bound) |"), std::string::npos) << md;
+  // Per class (one seed, so each cell is one run): the bold cell is the max this test finds.
+  const auto per_class = md.find("## Per class");
+  ASSERT_NE(per_class, std::string::npos);
+  for (const auto* dir : {"a → b", "b → a"}) {
+    const auto section = md.find("### " + std::string(dir), per_class);
+    ASSERT_NE(section, std::string::npos) << dir;
+    for (const auto* cls : {"c1", "c2", "c3"}) {
+      double best = -1;
+      size_t best_i = 0;
+      for (const auto& r : rows)
+        if (r.source + " → " + r.target == dir && r.normal_class == cls && r.variant != "oracle" && r.auroc > best) {
+          best = r.auroc;
+          best_i = static_cast<size_t>(std::find(variants.begin(), variants.end(), r.variant) - variants.begin());
+        }
+      const auto cells = cellsOf(rowLine(md, cls, section));
+      ASSERT_EQ(cells.size(), variants.size() + 1) << rowLine(md, cls, section);
+      // Bold: the best, and any other competing variant equal to it at the shown decimal.
+      for (size_t i = 0; i < variants.size(); ++i) {
+        double x = -1;
+        for (const auto& r : rows)
+          if (r.source + " → " + r.target == dir && r.normal_class == cls && r.variant == variants[i]) x = r.auroc;
+        const bool tied = variants[i] != "oracle" && std::lround(1000 * x) == std::lround(1000 * best);
+        const bool bold = cells[i + 1].rfind("**", 0) == 0;
+        EXPECT_EQ(bold, i == best_i || tied) << dir << " " << cls << " " << variants[i] << ": " << cells[i + 1];
+      }
+      char expect[32];
+      std::snprintf(expect, sizeof expect, "**%.1f**", 100 * best);
+      EXPECT_EQ(cells[best_i + 1], expect);
+    }
+  }
+  // HTML says the same with <b>.
+  EXPECT_NE(shiftad::evaluation::htmlReport(rows, info).find("<td><b>"), std::string::npos);
+  // Where the recommended variant stands, per direction.
+  EXPECT_NE(md.find("recommended `align_all`"), std::string::npos) << md;
+}
+
+TEST(Report, OneSeedShowsNoZeroSpread) {
+  const auto rows = randomGrid({"source_only", "align_all"}, {0}, 0.6, 0.95);
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  info.recommended = "cluster_frozen";  // not in this grid: nothing says ★
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_EQ(md.find("★"), std::string::npos) << md;
+  EXPECT_EQ(md.find("± 0.0"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Per class: AUROC % (one seed)"), std::string::npos) << md;
+  // The summary still averages three classes, so its spread is a real one.
+  EXPECT_NE(rowLine(md, "a → b").find(" ± "), std::string::npos) << md;
+  // With two seeds the per-class cells are mean ± std again.
+  const auto two = shiftad::evaluation::markdownReport(randomGrid({"source_only", "align_all"}, {0, 1}, 0.6, 0.95), info);
+  EXPECT_NE(two.find("## Per class: AUROC %, mean ± std over seeds"), std::string::npos);
+  EXPECT_NE(rowLine(two, "c1").find(" ± "), std::string::npos) << two;
+}
+
+TEST(Report, SummaryBarsHaveAFittedAxisValueLabelsAndTheRecommendedOutlined) {
+  // Every AUROC at 97-100%: the axis must not run from 40 (or 0) to 100.
+  const auto rows = randomGrid({"source_only", "align_all", "frozen_only"}, {0, 1}, 0.97, 1.0);
+  const auto figs = shiftad::evaluation::summaryFigures(rows, "align_all");
+  ASSERT_EQ(figs.size(), 1u);
+  const auto& svg = figs[0].svg;
+  std::vector<double> ticks;
+  const std::regex tick_re("text-anchor=\"end\">([-0-9.]+)</text>");
+  for (std::sregex_iterator it(svg.begin(), svg.end(), tick_re), end; it != end; ++it) ticks.push_back(std::stod((*it)[1]));
+  ASSERT_GE(ticks.size(), 3u);
+  // The ticks hold every mean ± std bar end this test computes.
+  double lo = 1e9, hi = -1e9;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> by;
+  for (const auto& r : rows) by[{r.source, r.variant}].push_back(100 * r.auroc);
+  for (const auto& [k, v] : by) {
+    double m = 0, q = 0;
+    for (double x : v) m += x / static_cast<double>(v.size());
+    for (double x : v) q += (x - m) * (x - m) / static_cast<double>(v.size());
+    lo = std::min(lo, m - std::sqrt(q)), hi = std::max(hi, m + std::sqrt(q));
+    // Each bar is labelled with its mean.
+    char label[16];
+    std::snprintf(label, sizeof label, ">%.1f</text>", m);
+    EXPECT_NE(svg.find(label), std::string::npos) << label;
+  }
+  EXPECT_LE(*std::min_element(ticks.begin(), ticks.end()), lo);
+  EXPECT_GE(*std::max_element(ticks.begin(), ticks.end()), std::min(hi, 100.0));
+  EXPECT_LE(*std::max_element(ticks.begin(), ticks.end()), 100.0);
+  EXPECT_GE(*std::min_element(ticks.begin(), ticks.end()), 90.0) << "axis not fitted to 97-100% data";
+  // The recommended variant: starred in the legend, its bars outlined.
+  EXPECT_NE(svg.find("font-weight=\"bold\">align_all ★</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("stroke=\"#000\""), std::string::npos);
 }
