@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 
+#include "api/Bench.h"
 #include "api/Features.h"
 #include "api/Figures.h"
 #include "api/RunDir.h"
@@ -179,9 +180,10 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
 
 }  // namespace
 
-BenchSummary runBench(const BenchOptions& o) {
+BenchSummary runBench(const BenchOptions& o) { return api::runSuite(loadSuite(o.suite, o.quick), o); }
+
+BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  Suite suite = loadSuite(o.suite, o.quick);
   if (!o.root.empty()) suite.root = o.root;
   if (!o.variants.empty()) suite.variants = o.variants;
   if (!o.seeds.empty()) suite.seeds = o.seeds;
