@@ -1,17 +1,17 @@
-// The synthetic benchmark: the same scenes photographed by two cameras at two sites.
+// The synthetic benchmark: the same parts at two inspection sites.
 //
-// Scene (identical distribution in both domains): a flat, bright, warm-coloured part
-// (one of six silhouettes: the class) on a plain dark surface, held in a fixture (a
-// little play in position, size and angle); the part's colour, stroke width and the
-// surface's grey vary a little from part to part.
-// Source camera (site A, an inspection lightbox): even lighting, fixed exposure,
-//   neutral white balance, in focus, low sensor noise.
-// Target camera (site B, another station): another white balance (a blue cast: the
-//   red channel attenuated, blue amplified), uncontrolled lighting (per image: an
-//   exposure gain, a light fall-off gradient across the field in a random direction,
-//   and veiling glare that lifts the blacks), slight defocus blur and more sensor
-//   noise. Only image formation changes: what is in front of the camera, and so the
-//   class information, does not. docs/synthetic.md gives the numbers and the reasons.
+// The part (the class): one of six flat, bright, warm-coloured silhouettes, held in a
+// fixture (a little play in position, size and angle); its colour and stroke width
+// vary a little from part to part. Drawn from the same distribution at both sites.
+// Site A (source): a lightbox. Plain dark work surface; even, fixed lighting; neutral
+//   white balance; in focus; low sensor noise.
+// Site B (target): a station lit by the room. A mid-grey rubber mat with a fine
+//   crosshatch under the parts; a cold white balance; per image an exposure, a light
+//   fall-off across the field in a random direction and veiling glare; slight defocus;
+//   more sensor noise.
+// The silhouette, and so the class, is the same at both sites; everything else about
+// the pixels changes. The numbers are in kSource*/kTarget* below (Synth.h says what
+// each means); docs/synthetic.md gives the reasons.
 #include "data/Synth.h"
 
 #include <cmath>
