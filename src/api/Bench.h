@@ -7,8 +7,9 @@
 
 namespace shiftad::api {
 
-/// runBench() on `suite` as given: BenchOptions' root, variants, seeds and classes
-/// still override the suite's; `suite` and `quick` are not read.
+/// runBench() on `suite` as given (options.suite is not read, and options.quick only
+/// titles the report): options' root, variants, seeds and classes still override the
+/// suite's.
 BenchSummary runSuite(Suite suite, const BenchOptions& options);
 
 }  // namespace shiftad::api
