@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 
+#include "api/Bench.h"
 #include "api/Features.h"
 #include "api/Figures.h"
 #include "api/RunDir.h"
@@ -141,24 +142,6 @@ void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figu
   for (const auto& f : figures) api::writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
 }
 
-/// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new
-/// or empty folder, or one an earlier bench wrote (it resumes there).
-void checkBenchOut(const std::string& out_dir) {
-  std::error_code ec;
-  if (!fs::exists(out_dir, ec)) return;
-  SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "bench --out '{}' is a file; give a folder", out_dir);
-  if (fs::is_empty(out_dir, ec) || fs::exists(fs::path(out_dir) / "results.csv") ||
-      fs::exists(fs::path(out_dir) / "bench_config.yaml"))
-    return;
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(out_dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  if (names.size() > 5) names.resize(5);
-  SHIFTAD_THROW("bench --out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
-                "over files there; choose a new or empty folder",
-                out_dir, fmt::join(names, ", "));
-}
-
 /// The configuration every row of OUT shares: the data root and the suite's config
 /// after --set (a sweep's values, variants, seeds and classes are in each row's key).
 std::string benchFingerprint(const Suite& suite, const std::vector<std::string>& overrides) {
@@ -197,9 +180,31 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
 
 }  // namespace
 
+/// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new
+/// or empty folder, or one an earlier bench wrote (it resumes there).
+void api::checkBenchOut(const std::string& out_dir) {
+  std::error_code ec;
+  if (!fs::exists(out_dir, ec)) return;
+  SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "bench --out '{}' is a file; give a folder", out_dir);
+  if (fs::is_empty(out_dir, ec) || fs::exists(fs::path(out_dir) / "results.csv") ||
+      fs::exists(fs::path(out_dir) / "bench_config.yaml"))
+    return;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(out_dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  if (names.size() > 5) names.resize(5);
+  SHIFTAD_THROW("bench --out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
+                "over files there; choose a new or empty folder",
+                out_dir, fmt::join(names, ", "));
+}
+
 BenchSummary runBench(const BenchOptions& o) {
+  api::checkBenchOut(o.out_dir);
+  return api::runSuite(loadSuite(o.suite, o.quick), o);
+}
+
+BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  Suite suite = loadSuite(o.suite, o.quick);
   if (!o.root.empty()) suite.root = fs::absolute(o.root).lexically_normal().string();  // typed here: the working directory
   if (!o.variants.empty()) suite.variants = o.variants;
   if (!o.seeds.empty()) suite.seeds = o.seeds;
@@ -210,7 +215,6 @@ BenchSummary runBench(const BenchOptions& o) {
     if (!st.empty()) parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
-  checkBenchOut(o.out_dir);
   fs::create_directories(o.out_dir);
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
 

@@ -1,61 +1,82 @@
-// `shiftad demo`: the main job on the embedded synthetic benchmark.
+// `shiftad demo`: the main job on the embedded synthetic benchmark, run through the
+// bench (api/Bench.h), so it writes the same results.csv, report.md and report.html.
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include <fmt/ranges.h>
 
-#include "data/Synth.h"
+#include "api/Bench.h"
+#include "common/Error.h"
+#include "config/Suite.h"
 #include "evaluation/Metrics.h"
+#include "evaluation/Report.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
 
 namespace shiftad {
+namespace {
+
+constexpr const char* kBaseline = "source_only";
+
+std::string cell(const std::vector<double>& v) {
+  const auto m = evaluation::meanStd(v);
+  return fmt::format("{:.1f} ± {:.1f}", m.mean, m.std);
+}
+
+/// Per class: mean over seeds of both variants; the table printed on stdout.
+std::vector<DemoRow> perClass(const std::vector<evaluation::BenchRow>& rows, const std::vector<int>& seeds,
+                              const std::string& recommended, const std::function<void(const std::string&)>& print) {
+  std::map<std::string, std::map<std::string, std::vector<double>>> auroc;  // class -> variant -> per seed
+  std::map<std::string, std::vector<double>> all;                            // variant -> every run
+  for (const auto& r : rows) {
+    if (!r.setting.empty()) continue;
+    auroc[r.normal_class][r.variant].push_back(100 * r.auroc);
+    all[r.variant].push_back(100 * r.auroc);
+  }
+  std::vector<DemoRow> out;
+  print("");
+  print(fmt::format("{:<12} {:>14} {:>14}", "normal class", kBaseline, recommended));
+  for (const auto& [cls, by_variant] : auroc) {
+    const auto& so = by_variant.at(kBaseline);
+    const auto& ad = by_variant.at(recommended);
+    out.push_back({cls, evaluation::meanStd(so).mean / 100, evaluation::meanStd(ad).mean / 100});
+    print(fmt::format("{:<12} {:>14} {:>14}", cls, cell(so), cell(ad)));
+  }
+  print(fmt::format("{:<12} {:>14} {:>14}", "all", cell(all[kBaseline]), cell(all[recommended])));
+  print(fmt::format("(target test AUROC %, one-vs-all; mean ± std over seeds {}; last row over classes and seeds)",
+                    fmt::join(seeds, ", ")));
+  return out;
+}
+
+}  // namespace
 
 std::vector<DemoRow> runDemo(const DemoOptions& opt) {
   const auto print = opt.print ? opt.print : [](const std::string& line) { fmt::print("{}\n", line); };
   const std::string data_dir = (fs::path(opt.out_dir) / "data").string();
+  // OUT holds the demo's data/ and a bench's files: a new or empty folder, or an earlier demo's.
+  std::error_code ec;
+  const bool only_data = fs::is_directory(data_dir, ec) && std::distance(fs::directory_iterator(opt.out_dir), {}) == 1;
+  if (!only_data) api::checkBenchOut(opt.out_dir);
   print(fmt::format("Synthesizing the benchmark into {} (seed {})", data_dir, opt.seed));
   synthesize(data_dir, opt.seed);
 
-  Config base;
-  base.data.root = data_dir;
-  base.data.source = "source";
-  base.data.target = "target";
-  base.train.seed = opt.seed;
-  base.data.split_seed = opt.seed;
-
-  std::vector<DemoRow> rows;
-  for (const auto& cls : data::synthClasses()) {
-    DemoRow row{cls};
-    for (const bool adapted : {false, true}) {
-      Config cfg = base;
-      cfg.data.normal_class = cls;
-      if (!adapted) cfg.align.method = "none";
-      const auto run_dir = (fs::path(opt.out_dir) / "runs" / cls / (adapted ? "adapted" : "source_only")).string();
-      TrainOptions replace;  // the demo's own folder: rerunning the demo replaces its runs
-      replace.overwrite = true;
-      const auto summary = train(cfg, run_dir, replace);
-      const auto ev = evaluate(run_dir, cfg);
-      (adapted ? row.adapted_auroc : row.source_only_auroc) = ev.auroc;
-      print(fmt::format("  {:<10} {:<12} target AUROC {:.3f}  ({:.1f}s, run: {})", cls,
-                        adapted ? "adapted" : "source-only", ev.auroc, summary.seconds, run_dir));
-    }
-    rows.push_back(row);
-  }
-
-  std::vector<double> so, ad;
-  print("");
-  print(fmt::format("{:<12} {:>12} {:>12}", "normal class", "source-only", "adapted"));
-  for (const auto& r : rows) {
-    print(fmt::format("{:<12} {:>12.1f} {:>12.1f}", r.normal_class, 100 * r.source_only_auroc, 100 * r.adapted_auroc));
-    so.push_back(100 * r.source_only_auroc);
-    ad.push_back(100 * r.adapted_auroc);
-  }
-  const auto mso = evaluation::meanStd(so), mad = evaluation::meanStd(ad);
-  print(fmt::format("{:<12} {:>5.1f} ± {:<4.1f} {:>5.1f} ± {:<4.1f}", "mean ± std", mso.mean, mso.std, mad.mean, mad.std));
-  print("(target test AUROC %, one-vs-all; std over classes)");
-  return rows;
+  // The synthetic suite's protocol and config; the demo runs the baseline and the
+  // recommended variant only (the suite's other variants: `shiftad bench --suite synthetic`).
+  Suite suite = loadSuite("synthetic", false);
+  SHIFTAD_CHECK(!suite.recommended.empty(), "suites/synthetic.yaml names no recommended variant for the demo");
+  const std::string recommended = suite.recommended;
+  BenchOptions bench;
+  bench.root = data_dir;
+  bench.variants = {kBaseline, recommended};
+  bench.seeds = opt.seeds;
+  bench.out_dir = opt.out_dir;
+  bench.command = opt.command;
+  const auto summary = api::runSuite(suite, bench);
+  print(fmt::format("Report: {} (and report.html, results.csv beside it); {:.0f} s", summary.report, summary.seconds));
+  return perClass(evaluation::readCsv((fs::path(opt.out_dir) / "results.csv").string()),
+                  opt.seeds.empty() ? suite.seeds : opt.seeds, recommended, print);
 }
 
 }  // namespace shiftad

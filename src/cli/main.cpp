@@ -122,6 +122,13 @@ void printDataCheck(const shiftad::DataCheckReport& r) {
   }
 }
 
+/// The command line as a report quotes it (the program as "shiftad").
+std::string commandLine(int argc, char** argv) {
+  std::string out = "shiftad";
+  for (int i = 1; i < argc; ++i) out += " " + std::string(argv[i]);
+  return out;
+}
+
 }  // namespace
 
 /// OpenMP worker threads spin while waiting for work by default. On 2 cores shared
@@ -186,10 +193,12 @@ int main(int argc, char** argv) {
   eval->add_option("--set", eval_overrides, "override a key of that config (repeatable)");
 
   // demo
-  auto* demo = app.add_subcommand("demo", "synthesize the default benchmark, train source-only and adapted, compare");
+  auto* demo = app.add_subcommand("demo", "synthesize the default benchmark, run source-only and the recommended "
+                                   "variant over its classes and seeds, report like `bench`");
   shiftad::DemoOptions demo_opt;
-  demo->add_option("--out", demo_opt.out_dir, "folder for data and runs")->capture_default_str();
-  demo->add_option("--seed", demo_opt.seed, "seed of data, split and training")->capture_default_str();
+  demo->add_option("--out", demo_opt.out_dir, "folder for data, runs, results.csv and reports")->capture_default_str();
+  demo->add_option("--seed", demo_opt.seed, "seed of the synthetic data")->capture_default_str();
+  demo->add_option("--seeds", demo_opt.seeds, "split and training seeds (default: the synthetic suite's)");
 
   // classify
   auto* classify = app.add_subcommand("classify", "top-k classes of a pretrained classifier for one image (checks weights + preprocessing)");
@@ -288,12 +297,13 @@ int main(int argc, char** argv) {
       fmt::print("AUROC {:.4f}  AUPR {:.4f}  (target '{}' test split: {} normal, {} anomalous, {} skipped)\n", r.auroc,
                  r.aupr, cfg.data.target, r.normal, r.anomalous, r.skipped);
     } else if (*demo) {
+      demo_opt.command = commandLine(argc, argv);
       shiftad::runDemo(demo_opt);
     } else if (*classify) {
       for (const auto& c : shiftad::classify(cls_weights, cls_image, cls_labels, cls_topk))
         fmt::print("{:8.4f}  {:>5}  {}\n", c.probability, c.index, c.label);
     } else if (*bench) {
-      for (int i = 0; i < argc; ++i) bench_opt.command += (i ? " " : "") + std::string(i ? argv[i] : "shiftad");
+      bench_opt.command = commandLine(argc, argv);
       const auto s = shiftad::runBench(bench_opt);
       fmt::print("{} runs in {:.0f}s; report: {}\n", s.runs, s.seconds, s.report);
     } else if (*variants) {

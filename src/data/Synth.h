@@ -13,6 +13,36 @@ struct SynthParams {
   int seed = 0;
 };
 
+/// How a site's camera and lighting turn a scene into pixels (grey levels 0..255). Per
+/// image: white balance gains wb (each times 1 + U(-wb_jitter, wb_jitter)), exposure
+/// e ~ U(exposure_min, exposure_max), a light fall-off L(x, y) = 1 + f (p·d) over the
+/// field (p in [-0.5, 0.5]^2, d a random unit direction, f ~ U(falloff_min, falloff_max))
+/// and veiling glare g ~ U(glare_min, glare_max):
+///   pixel = wb ⊙ (e L scene + g L), then a Gaussian defocus blur and sensor noise.
+struct SynthCamera {
+  double white_balance[3];            ///< R, G, B gains
+  double wb_jitter;                   ///< relative, per channel and image (auto white balance)
+  double exposure_min, exposure_max;  ///< e
+  double falloff_min, falloff_max;    ///< f: the light changes by about f across the field
+  double glare_min, glare_max;        ///< g, grey levels: lifts the blacks, lowers contrast
+  double blur_sigma;                  ///< defocus: Gaussian sigma in pixels of a 32 px image (0: sharp)
+  double noise_sigma;                 ///< sensor noise, grey levels
+};
+
+/// The work surface under the parts (the scene's background), per image: a neutral
+/// grey U(grey_min, grey_max), each channel offset by U(-tint, tint), plus a crosshatch
+/// of two gratings at +-45 degrees (amplitude and period each, random phases).
+struct SynthSurface {
+  double grey_min, grey_max;
+  double tint;
+  double texture_amplitude;  ///< grey levels (0: plain)
+  double texture_period;     ///< pixels of a 32 px image
+};
+
+/// The camera and the surface of a domain ("source" or "target"); docs/synthetic.md says why.
+const SynthCamera& synthCamera(const std::string& domain);
+const SynthSurface& synthSurface(const std::string& domain);
+
 /// Class names of the synthetic benchmark (at least 6).
 std::vector<std::string> synthClasses();
 

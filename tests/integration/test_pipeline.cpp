@@ -173,16 +173,20 @@ TEST(Pipeline, ScoreCenterDominantScoresFromTheMeanOfTheFinalDominantSet) {
 
 TEST(Pipeline, AdaptationRaisesTargetAurocOverSourceOnly) {
   TempDir tmp;
-  // The demo's setting (default config) for one class, fixed seed.
-  auto cfg = tinyConfig("circle");
-  cfg.train.epochs = shiftad::Config{}.train.epochs;
-  cfg.model.width = shiftad::Config{}.model.width;
-  auto so = cfg;
-  so.align.method = "none";
+  // The demo's setting for one class, fixed seed: the synthetic suite's config, its
+  // source-only baseline and the recommended variant (align_all).
+  const auto config = [&](const std::string& variant) {
+    auto ov = shiftad::variantOverrides(variant);
+    for (const auto& kv : {"data.root=" + synthRoot(), std::string("data.source=source"),
+                           std::string("data.target=target"), std::string("data.normal_class=star")})
+      ov.push_back(kv);
+    return shiftad::parseConfig(shiftad::loadSuite("synthetic", false).config_yaml, ov, "synthetic suite");
+  };
+  const auto so = config("source_only"), ad = config("align_all");
   shiftad::train(so, tmp / "so");
-  shiftad::train(cfg, tmp / "ad");
+  shiftad::train(ad, tmp / "ad");
   const double a_so = shiftad::evaluate(tmp / "so", so).auroc;
-  const double a_ad = shiftad::evaluate(tmp / "ad", cfg).auroc;
+  const double a_ad = shiftad::evaluate(tmp / "ad", ad).auroc;
   EXPECT_GT(a_ad, a_so + 0.02) << "source-only " << a_so << ", adapted " << a_ad;
 }
 
