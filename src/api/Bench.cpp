@@ -17,6 +17,7 @@
 #include "api/Figures.h"
 #include "api/RunDir.h"
 #include "common/Error.h"
+#include "common/Progress.h"
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
 #include "evaluation/Report.h"
@@ -105,6 +106,21 @@ std::vector<std::string> sweepSettings(const std::string& sweep) {
   SHIFTAD_CHECK(!out.empty(), "--sweep '{}': no value", sweep);
   return out;
 }
+
+/// Raises the log level to warnings for its scope unless `verbose`: a bench's runs
+/// would otherwise print every epoch of every run (thousands of lines).
+class QuietRuns {
+ public:
+  explicit QuietRuns(bool verbose) : old_(spdlog::get_level()) {
+    if (!verbose && old_ < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
+  }
+  ~QuietRuns() { spdlog::set_level(old_); }
+  QuietRuns(const QuietRuns&) = delete;
+  QuietRuns& operator=(const QuietRuns&) = delete;
+
+ private:
+  spdlog::level::level_enum old_;
+};
 
 /// How much of the bench went into getting its inputs (docs/performance.md: with warm
 /// caches, decoding and embedding should be a few percent at most).
@@ -224,6 +240,9 @@ BenchSummary runBench(const BenchOptions& o) {
     classes_of.push_back(classes);
   }
   Config last;
+  // Counts and times the runs of this process (kept rows are not run again); the
+  // per-run line below prints its figures.
+  Progress progress("bench", total - static_cast<int64_t>(rows.size()), silentProgressOptions());
   for (size_t di = 0; di < suite.directions.size(); ++di) {
     const auto& [src, tgt] = suite.directions[di];
     prefetch(suite, src, tgt, o.overrides);
@@ -248,8 +267,13 @@ BenchSummary runBench(const BenchOptions& o) {
           evaluation::BenchRow row{src, tgt, cls, variant, seed, 0, 0, -1, -1, 0, setting};
           if (done.count(runKey(row))) continue;
           const auto run_dir = api::benchRunDir(o.out_dir, row);
-          const auto summary = train(last, run_dir);
-          const auto eval = evaluate(run_dir, last);
+          TrainSummary summary;
+          EvalResult eval;
+          {
+            const QuietRuns quiet(o.verbose);
+            summary = train(last, run_dir);
+            eval = evaluate(run_dir, last);
+          }
           std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
           // The end-of-training state is only needed to resume an interrupted run; a
           // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
@@ -258,8 +282,11 @@ BenchSummary runBench(const BenchOptions& o) {
           csv << evaluation::csvLine(row) << "\n" << std::flush;
           rows.push_back(row);
           ++ran;
-          spdlog::warn("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s)", rows.size(), total, src, tgt,
-                       cls, seed, variant, setting.empty() ? "" : " " + setting, eval.auroc, summary.seconds);
+          progress.advance();
+          const double eta = progress.eta();
+          spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, src, tgt,
+                       cls, seed, variant, setting.empty() ? "" : " " + setting, eval.auroc, summary.seconds,
+                       eta >= 0 ? ", ETA " + formatDuration(eta) : "");
         }
   }
   BenchSummary out;

@@ -32,6 +32,12 @@ ProgressOptions defaultProgressOptions() {
   return o;
 }
 
+ProgressOptions silentProgressOptions() {
+  ProgressOptions o = defaultProgressOptions();
+  o.sink = [](const std::string&, bool) {};
+  return o;
+}
+
 std::string formatDuration(double seconds) {
   const auto s = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
   if (s < 60) return fmt::format("{}s", s);

@@ -28,6 +28,9 @@ struct ProgressOptions {
 /// (-q).
 ProgressOptions defaultProgressOptions();
 
+/// Prints nothing: for callers that put status() or eta() in lines of their own.
+ProgressOptions silentProgressOptions();
+
 /// "45s", "3m05s", "1h02m".
 std::string formatDuration(double seconds);
 
