@@ -206,7 +206,7 @@ torch::Tensor trunkFeaturesOf(const Config& cfg, const torch::Tensor& images) {
   net->eval();
   torch::NoGradGuard ng;
   std::vector<torch::Tensor> out;
-  Progress progress("embedding images (" + cfg.model.arch + ")", images.size(0));
+  Progress progress("embedding images (" + cfg.model.arch + " trunk)", images.size(0));
   for (int64_t i = 0; i < images.size(0); i += kBatch) {
     const auto x = images.slice(0, i, std::min(i + kBatch, images.size(0)));
     out.push_back(net->trunk(data::normalize(data::centerCrop(x, cfg.data.image_size), cfg.data.mean, cfg.data.std)));

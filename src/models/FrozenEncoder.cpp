@@ -35,8 +35,7 @@ class TorchScriptEncoder : public FrozenEncoder {
   torch::Tensor encode(const torch::Tensor& images) override {
     torch::NoGradGuard ng;
     std::vector<torch::Tensor> out;
-    Progress progress("embedding images (encoder.path " + fs::path(cfg_.path).filename().string() + ")",
-                      images.size(0));
+    Progress progress("embedding images (" + fs::path(cfg_.path).filename().string() + ")", images.size(0));
     for (int64_t i = 0; i < images.size(0); i += kBatch) {
       auto x = images.slice(0, i, std::min(i + kBatch, images.size(0))).to(torch::kFloat);
       if (x.size(2) != cfg_.image_size || x.size(3) != cfg_.image_size)
@@ -59,14 +58,17 @@ class TorchScriptEncoder : public FrozenEncoder {
   /// The module's output for a batch; its own errors (a wrong input size, say) name the
   /// file, without LibTorch's backtrace.
   c10::IValue forward(const torch::Tensor& x) {
+    std::string why;
     try {
       return module_.forward({x});
     } catch (const c10::Error& e) {
-      SHIFTAD_THROW("encoder.path '{}' failed on a batch of {} images: {}; it must map N x 3 x {} x {} images in [0, "
-                    "{}] (encoder.image_size, encoder.input_range) to N x D features",
-                    cfg_.path, describe(x), firstLine(e.what_without_backtrace()), cfg_.image_size, cfg_.image_size,
-                    cfg_.input_range);
+      why = e.what_without_backtrace();
+    } catch (const std::exception& e) {  // torch::jit::JITException: the script's traceback
+      why = e.what();
     }
+    SHIFTAD_THROW("encoder.path '{}' failed on images of shape {}: {}; it must map N x 3 x {} x {} images in [0, {}] "
+                  "(encoder.image_size, encoder.input_range) to N x D features",
+                  cfg_.path, describe(x), lastLine(why), cfg_.image_size, cfg_.image_size, cfg_.input_range);
   }
 
   /// The N x D feature tensor in `out`, else an error saying what the module returned.
@@ -97,7 +99,12 @@ class TorchScriptEncoder : public FrozenEncoder {
     return "a " + v.tagKind();
   }
 
-  static std::string firstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+  /// A TorchScript error is a script traceback whose last line is the error itself.
+  static std::string lastLine(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    const auto nl = s.rfind('\n');
+    return nl == std::string::npos ? s : s.substr(nl + 1);
+  }
 
   EncoderConfig cfg_;
   torch::jit::script::Module module_;
