@@ -85,7 +85,9 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
 }  // namespace
 
 DataCheckReport checkData(const std::string& root, const Config* protocol) {
-  SHIFTAD_CHECK(fs::is_directory(root), "data root '{}' is not a folder (expected ROOT/DOMAIN/CLASS/image)", root);
+  std::error_code ec;  // a link loop as the root is "not a folder", not a filesystem exception
+  SHIFTAD_CHECK(fs::is_directory(root, ec), "data root '{}' is not a folder (expected ROOT/DOMAIN/CLASS/image){}", root,
+                ec ? ": " + ec.message() : "");
   DataCheckReport r;
   std::map<std::pair<uint64_t, size_t>, std::vector<std::string>> by_content;
   // A folder that cannot be read is a problem of its own; the rest is still checked.

@@ -19,7 +19,8 @@ constexpr int64_t kBatch = 32;
 class TorchScriptEncoder : public FrozenEncoder {
  public:
   explicit TorchScriptEncoder(const EncoderConfig& cfg) : cfg_(cfg) {
-    SHIFTAD_CHECK(fs::is_regular_file(cfg.path),
+    std::error_code ec;
+    SHIFTAD_CHECK(fs::is_regular_file(cfg.path, ec),
                   "encoder.path '{}' does not exist; set it to a TorchScript file (torch.jit.save) of an image encoder",
                   cfg.path);
     try {
