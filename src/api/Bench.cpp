@@ -208,7 +208,9 @@ BenchSummary runBench(const BenchOptions& o) {
     if (!st.empty()) parseConfig(suite.config_yaml, {st}, suite.name);  // a bad key or value fails before any run
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
-  fs::create_directories(o.out_dir);
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  SHIFTAD_CHECK(!ec, "bench --out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
 
   // Rows already there (an interrupted bench) are kept and not run again.

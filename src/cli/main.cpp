@@ -54,6 +54,18 @@ std::string oneLine(std::string msg) {
   return out;
 }
 
+/// A filesystem exception not turned into a message where it happened: libstdc++
+/// writes "filesystem error: OP: REASON [PATH]"; the path goes first, as elsewhere.
+std::string filesystemError(const fs::filesystem_error& e) {
+  std::string what = oneLine(e.what());
+  const std::string prefix = "filesystem error: ";
+  if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+  if (const auto paths = what.find(" ["); paths != std::string::npos) what.resize(paths);
+  std::string where = "'" + e.path1().string() + "'";
+  if (!e.path2().empty()) where += " -> '" + e.path2().string() + "'";
+  return fmt::format("{}: {}; check the path and its permissions", where, what);
+}
+
 /// The command the user typed, e.g. "shiftad train", for "see ... --help".
 std::string commandName(const CLI::App& app) {
   const auto subs = app.get_subcommands();
@@ -314,6 +326,9 @@ int main(int argc, char** argv) {
       else
         fmt::print("{}", shiftad::dumpConfig(shiftad::loadConfig(config_file, config_overrides)));
     }
+  } catch (const fs::filesystem_error& e) {
+    fmt::print(stderr, "shiftad: error: {}\n", filesystemError(e));
+    return kFailed;
   } catch (const std::bad_alloc&) {
     fmt::print(stderr, "shiftad: error: out of memory; use smaller batches (train.batch_size) or fewer threads\n");
     return kFailed;

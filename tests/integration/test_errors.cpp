@@ -204,3 +204,16 @@ TEST(Errors, UnreadableClassFolderIsNamedNotEmpty) {
   ::chmod(locked.c_str(), 0755);
   expectError(train, 1, {"folder '" + locked.string() + "' cannot be read: permission denied"});
 }
+
+TEST(Errors, OutputFoldersThatCannotBeCreatedAreNamed) {
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "a_file", "x");
+  expectError(shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out",
+                                     tmp / "a_file"},
+                                    tmp.path()),
+              1, {"'" + (tmp / "a_file") + "'"});
+  expectError(shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--root", dataRoot(), "--out",
+                                     tmp / "a_file/bench"},
+                                    tmp.path()),
+              1, {"bench --out '" + (tmp / "a_file/bench") + "' cannot be created"});
+}
