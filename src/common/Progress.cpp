@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -66,7 +67,16 @@ Progress::Progress(std::string what, int64_t total, ProgressOptions options)
   start_ = last_print_ = opt_.clock();
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  if (std::uncaught_exceptions() == 0) {
+    finish();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (finished_) return;
+  finished_ = true;
+  if (printed_ && opt_.terminal) opt_.sink(what_ + ": " + statusLocked() + " (stopped)", true);
+}
 
 void Progress::advance(int64_t n) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -39,7 +39,9 @@ class Progress {
  public:
   /// `what`: the work, e.g. "decoding images"; `total`: units of work (0: unknown).
   Progress(std::string what, int64_t total, ProgressOptions options = defaultProgressOptions());
-  ~Progress();  ///< finish()es
+  /// finish()es; when an exception unwinds the work, a terminal line is only ended
+  /// ("(stopped)"), so that the error is printed on a line of its own.
+  ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 

@@ -1,6 +1,7 @@
 // Progress lines and repeated-log limits (src/common), with an injected clock, a fake
 // "is a terminal" flag and a sink that records what would be printed.
 #include <memory>
+#include <stdexcept>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -67,6 +68,20 @@ TEST(Progress, TerminalRedrawsWithCountRateAndEta) {
   EXPECT_TRUE(f.printed[2].last);
   p.finish();  // idempotent
   EXPECT_EQ(f.printed.size(), 3u);
+}
+
+TEST(Progress, WorkStoppedByAnExceptionEndsTheTerminalLineWithoutDone) {
+  Fake f;
+  try {
+    shiftad::Progress p("embedding", 10, f.options(true));
+    f.now += 1.0;
+    p.advance(2);
+    throw std::runtime_error("encoder failed");
+  } catch (const std::runtime_error&) {
+  }
+  ASSERT_EQ(f.printed.size(), 2u);
+  EXPECT_EQ(f.printed[1].line, "embedding: 2/10 (20%), 2.0/s, ETA 4s (stopped)");
+  EXPECT_TRUE(f.printed[1].last);  // the error message then starts on a line of its own
 }
 
 TEST(Progress, PlainLinesOnlyEveryPlainSeconds) {
