@@ -82,6 +82,7 @@ struct EvalResult {
   int64_t normal = 0;
   int64_t anomalous = 0;
   int64_t skipped = 0;
+  std::string scores_file;  ///< RUN_DIR/test_scores.csv: label,score,path per test image
 };
 
 /// AUROC and AUPR of a trained detector on the target test split that `cfg`'s data
@@ -103,7 +104,7 @@ struct DataCheckReport {
   std::vector<std::string> non_images;               ///< files in class folders that are not images
   std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
   std::vector<std::vector<std::string>> split_leaks; ///< identical images both in the target pool and the test split
-  std::vector<std::string> problems;                 ///< why the configured protocol cannot run (empty: it can)
+  std::vector<std::string> problems;                 ///< folders that cannot be read; why the configured protocol cannot run
   bool protocol_checked = false;                     ///< a config was given
 };
 
@@ -136,6 +137,7 @@ struct BenchOptions {
   std::string out_dir;                  ///< results.csv, report.md and runs/ go here
   bool quick = false;                   ///< the suite's quick: settings
   std::string command;                  ///< the command line, quoted in the report
+  bool verbose = false;                 ///< also each run's own lines (per epoch); else one line per run
 };
 
 struct BenchSummary {

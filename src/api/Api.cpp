@@ -20,6 +20,7 @@
 #include "api/RunLock.h"
 #include "api/SkipLimit.h"
 #include "common/Error.h"
+#include "common/Progress.h"
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
 #include "data/PseudoAnomaly.h"
@@ -216,6 +217,9 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   const auto split = api::splitFor(cfg.data);
   // Before anything is written (bad data fails above without touching run_dir).
+  std::error_code ec;
+  SHIFTAD_CHECK(!fs::exists(run_dir, ec) || fs::is_directory(run_dir, ec),
+                "run directory '{}' is a file, not a folder; give a new or empty folder (or a run) to write to", run_dir);
   api::finishReplacement(run_dir);
   const api::RunLock lock(run_dir);
   const auto target = runTarget(run_dir, options);
@@ -312,8 +316,11 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
                           {"seconds", st.seconds}};
       if (align) j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
       metrics << j.dump() << "\n" << std::flush;
-      spdlog::info("epoch {}/{}: loss {:.4f} (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images, {:.1f}s",
-                   st.epoch, cfg.train.epochs, st.loss, st.svdd_loss, st.align_loss, st.dominant_size, n_pool,
+      // Source-only runs align nothing: no align loss, no dominant set to report.
+      spdlog::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
+                   align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,
+                                       st.align_loss, st.dominant_size, n_pool)
+                         : "",
                    st.seconds);
       summary.final_loss = st.loss;
     }, control);
@@ -371,6 +378,8 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
   // Streams in chunks, forgetting each chunk's images, so memory stays flat on large folders.
   constexpr size_t kChunk = 1024;
   ScoreResult out;
+  // Decoding and embedding show their own progress; this line counts chunks.
+  Progress progress("scoring", static_cast<int64_t>(paths.size()), silentProgressOptions());
   for (size_t start = 0; start < paths.size(); start += kChunk) {
     const std::vector<std::string> chunk(paths.begin() + static_cast<std::ptrdiff_t>(start),
                                          paths.begin() + static_cast<std::ptrdiff_t>(std::min(start + kChunk, paths.size())));
@@ -380,7 +389,8 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
     for (size_t i = 0; i < in.paths.size(); ++i) out.scores.push_back({in.paths[i], s[static_cast<int64_t>(i)].item<double>()});
     out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
     api::clearInputMemory();
-    if (paths.size() > kChunk) spdlog::info("scored {} of {} images", std::min(start + kChunk, paths.size()), paths.size());
+    progress.advance(static_cast<int64_t>(chunk.size()));
+    if (paths.size() > kChunk) spdlog::info("scored {}", progress.status());
   }
   api::checkSkipped(run.cfg.data.max_skipped, out.skipped, paths.size(), "scored");
   return out;
@@ -402,7 +412,8 @@ EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
   r.skipped = static_cast<int64_t>(in.skipped.size());
   std::string text = "label,score,path\n";
   for (size_t i = 0; i < scores.size(); ++i) text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], in.paths[i]);
-  api::writeTextAtomic((fs::path(run_dir) / api::kTestScoresFile).string(), text);
+  r.scores_file = (fs::path(run_dir) / api::kTestScoresFile).string();
+  api::writeTextAtomic(r.scores_file, text);
   return r;
 }
 

@@ -18,6 +18,7 @@
 #include "api/Figures.h"
 #include "api/RunDir.h"
 #include "common/Error.h"
+#include "common/Progress.h"
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
 #include "evaluation/Report.h"
@@ -106,6 +107,21 @@ std::vector<std::string> sweepSettings(const std::string& sweep) {
   SHIFTAD_CHECK(!out.empty(), "--sweep '{}': no value", sweep);
   return out;
 }
+
+/// Raises the log level to warnings for its scope unless `verbose`: a bench's runs
+/// would otherwise print every epoch of every run (thousands of lines).
+class QuietRuns {
+ public:
+  explicit QuietRuns(bool verbose) : old_(spdlog::get_level()) {
+    if (!verbose && old_ < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
+  }
+  ~QuietRuns() { spdlog::set_level(old_); }
+  QuietRuns(const QuietRuns&) = delete;
+  QuietRuns& operator=(const QuietRuns&) = delete;
+
+ private:
+  spdlog::level::level_enum old_;
+};
 
 /// How much of the bench went into getting its inputs (docs/performance.md: with warm
 /// caches, decoding and embedding should be a few percent at most).
@@ -215,7 +231,9 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
     if (!st.empty()) parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
-  fs::create_directories(o.out_dir);
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  SHIFTAD_CHECK(!ec, "bench --out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
 
   // Rows already there (an interrupted bench) are kept and not run again.
@@ -247,6 +265,9 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
     classes_of.push_back(classes);
   }
   Config last;
+  // Counts and times the runs of this process (kept rows are not run again); the
+  // per-run line below prints its figures.
+  Progress progress("bench", total - static_cast<int64_t>(rows.size()), silentProgressOptions());
   for (size_t di = 0; di < suite.directions.size(); ++di) {
     const auto& [src, tgt] = suite.directions[di];
     prefetch(suite, src, tgt, o.overrides);
@@ -273,8 +294,13 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
           const auto run_dir = api::benchRunDir(o.out_dir, row);
           TrainOptions replace;  // the bench's own folder: a run without a row is redone
           replace.overwrite = true;
-          const auto summary = train(last, run_dir, replace);
-          const auto eval = evaluate(run_dir, last);
+          TrainSummary summary;
+          EvalResult eval;
+          {
+            const QuietRuns quiet(o.verbose);
+            summary = train(last, run_dir, replace);
+            eval = evaluate(run_dir, last);
+          }
           std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
           // The end-of-training state is only needed to resume an interrupted run; a
           // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
@@ -283,8 +309,11 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
           csv << evaluation::csvLine(row) << "\n" << std::flush;
           rows.push_back(row);
           ++ran;
-          spdlog::warn("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s)", rows.size(), total, src, tgt,
-                       cls, seed, variant, setting.empty() ? "" : " " + setting, eval.auroc, summary.seconds);
+          progress.advance();
+          const double eta = progress.eta();
+          spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, src, tgt,
+                       cls, seed, variant, setting.empty() ? "" : " " + setting, eval.auroc, summary.seconds,
+                       eta >= 0 ? ", ETA " + formatDuration(eta) : "");
         }
   }
   BenchSummary out;

@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -20,40 +22,20 @@ namespace fs = std::filesystem;
 namespace shiftad {
 namespace {
 
-bool hidden(const fs::path& p) { return p.filename().string().rfind('.', 0) == 0; }
-
-std::vector<fs::path> sortedDirs(const fs::path& dir) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_directory() && !hidden(e.path())) out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::vector<fs::path> sortedFiles(const fs::path& dir) {
-  std::vector<fs::path> out;
-  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
-    if (hidden(it->path())) {
-      if (it->is_directory()) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file()) out.push_back(it->path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string readBytes(const fs::path& p) {
+/// The whole file, or nothing when it cannot be opened (a dangling link, say: then
+/// imageProblem says why).
+std::optional<std::string> readBytes(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
+  if (!f) return std::nullopt;
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
 }
 
 /// "" if the image decodes and is complete (as the loaders check it), else why not.
-std::string imageProblem(const fs::path& p) {
+std::string imageProblem(const std::string& p) {
   try {
-    data::readImage(p.string());
+    data::readImage(p);
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -75,7 +57,8 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
     split = data::makeSplit(data::listDomain(cfg.data.root, cfg.data.source),
                             data::listDomain(cfg.data.root, cfg.data.target), p);
   } catch (const Error& e) {
-    problems.push_back(e.what());
+    // An unreadable folder is already listed by the walk over the root.
+    if (std::find(problems.begin(), problems.end(), e.what()) == problems.end()) problems.push_back(e.what());
     return;
   }
   std::set<std::string> bad;
@@ -102,25 +85,36 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
 }  // namespace
 
 DataCheckReport checkData(const std::string& root, const Config* protocol) {
-  SHIFTAD_CHECK(fs::is_directory(root), "data root '{}' is not a folder (expected ROOT/DOMAIN/CLASS/image)", root);
+  std::error_code ec;  // a link loop as the root is "not a folder", not a filesystem exception
+  SHIFTAD_CHECK(fs::is_directory(root, ec), "data root '{}' is not a folder (expected ROOT/DOMAIN/CLASS/image){}", root,
+                ec ? ": " + ec.message() : "");
   DataCheckReport r;
   std::map<std::pair<uint64_t, size_t>, std::vector<std::string>> by_content;
-  for (const auto& domain : sortedDirs(root)) {
-    for (const auto& cls : sortedDirs(domain)) {
-      DataCheckClass c{domain.filename().string(), cls.filename().string()};
-      for (const auto& file : sortedFiles(cls)) {
-        if (!data::hasImageExtension(file.string())) {
+  // A folder that cannot be read is a problem of its own; the rest is still checked.
+  const auto listed = [&](const std::function<std::vector<std::string>()>& list) {
+    try {
+      return list();
+    } catch (const Error& e) {
+      r.problems.push_back(e.what());
+      return std::vector<std::string>{};
+    }
+  };
+  for (const auto& domain : data::subfolders(root)) {
+    const auto domain_dir = (fs::path(root) / domain).string();
+    for (const auto& cls : listed([&] { return data::subfolders(domain_dir); })) {
+      DataCheckClass c{domain, cls};
+      for (const auto& file : listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string()); })) {
+        if (!data::hasImageExtension(file)) {
           ++c.non_images;
-          r.non_images.push_back(file.string());
+          r.non_images.push_back(file);
           continue;
         }
         ++c.images;
-        const std::string bytes = readBytes(file);
         if (const auto why = imageProblem(file); !why.empty()) {
           ++c.unreadable;
-          r.unreadable.push_back(file.string() + ": " + why);
+          r.unreadable.push_back(file + ": " + why);
         }
-        by_content[{data::contentHash(bytes), bytes.size()}].push_back(file.string());
+        if (const auto bytes = readBytes(file)) by_content[{data::contentHash(*bytes), bytes->size()}].push_back(file);
       }
       r.classes.push_back(c);
     }

@@ -12,6 +12,7 @@
 
 #include "common/Error.h"
 #include "common/Hash.h"
+#include "common/Progress.h"
 #include "data/ImageFolder.h"
 #include "io/FeatureCache.h"
 #include "models/FeatureExtractor.h"
@@ -199,9 +200,11 @@ torch::Tensor trunkOf(const Config& cfg, models::FeatureExtractor& net, const to
   net.eval();
   torch::NoGradGuard ng;
   std::vector<torch::Tensor> out;
+  Progress progress("embedding images (" + cfg.model.arch + " trunk)", images.size(0));
   for (int64_t i = 0; i < images.size(0); i += kBatch) {
     const auto x = images.slice(0, i, std::min(i + kBatch, images.size(0)));
     out.push_back(net.trunk(data::normalize(data::centerCrop(x, cfg.data.image_size), cfg.data.mean, cfg.data.std)));
+    progress.advance(x.size(0));
   }
   return out.empty() ? torch::empty({0, net.trunkDim()}) : torch::cat(out);
 }
@@ -241,7 +244,8 @@ data::ImageBatch loadImagesOnce(const Config& cfg, const std::vector<std::string
       st.decoded_images += static_cast<int64_t>(missing.size());
       st.decode_seconds += secondsSince(t0);
     });
-    const auto flat = loaded.images.reshape({loaded.images.size(0), -1});
+    // Explicit row size: reshape(-1) of zero rows (every file unreadable) is undefined.
+    const auto flat = loaded.images.reshape({loaded.images.size(0), int64_t{3} * side * side});
     remember(key, missing, expandRows(FeatureSet{flat, loaded.paths, loaded.skipped}, missing, flat.size(1)));
     known = {};
     recall(key, paths, known);

@@ -17,8 +17,13 @@ size_t allowedSkips(double max_skipped, size_t total) {
 
 void checkSkipped(double max_skipped, const std::vector<std::string>& skipped, size_t total, const std::string& what) {
   const size_t allowed = allowedSkips(max_skipped, total);
-  if (skipped.size() <= allowed) return;
   const std::vector<std::string> first(skipped.begin(), skipped.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(skipped.size(), 3)));
+  // Whatever data.max_skipped allows, a set needs one image to train, score or evaluate.
+  SHIFTAD_CHECK(total == 0 || skipped.size() < total,
+                "none of the {} {} images could be read (e.g. {}); repair or replace them (`shiftad check-data ROOT` "
+                "says why each one fails)",
+                total, what, fmt::join(first, ", "));
+  if (skipped.size() <= allowed) return;
   SHIFTAD_THROW(
       "{} of {} {} images could not be read (e.g. {}), more than data.max_skipped = {} allows ({}); repair or remove "
       "them (`shiftad check-data ROOT` lists every one) or raise data.max_skipped",

@@ -11,7 +11,8 @@ namespace shiftad::api {
 size_t allowedSkips(double max_skipped, size_t total);
 
 /// Throw a shiftad::Error naming the set (`what`), the counts, the first skipped files
-/// and the key when `skipped` is more than allowedSkips(max_skipped, total).
+/// and the key when `skipped` is more than allowedSkips(max_skipped, total), or when it
+/// is the whole (non-empty) set.
 void checkSkipped(double max_skipped, const std::vector<std::string>& skipped, size_t total, const std::string& what);
 
 }  // namespace shiftad::api

@@ -1,6 +1,8 @@
 // The `shiftad` command: a thin client of the public API (include/shiftad/shiftad.h).
 // Every subcommand parses its options, calls one API function and prints the result;
-// errors end as one line on stderr and exit status 1 (2 for usage errors).
+// errors end as one line on stderr, "shiftad: error: ...", with the exit status of
+// kExitCodes (README.md, "Exit status").
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "shiftad/shiftad.h"
@@ -19,8 +22,55 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Exit status of a run stopped by Ctrl-C (128 + SIGINT, the shell's convention).
-constexpr int kInterrupted = 130;
+/// Exit status: scripts tell a bad command line from bad input by these.
+constexpr int kFailed = 1;        ///< an error in the input, the data or the run
+constexpr int kUsage = 2;         ///< the command line is wrong (the convention of getopt tools)
+constexpr int kInterrupted = 130; ///< stopped by Ctrl-C (128 + SIGINT, the shell's convention)
+
+/// The --help footer; README.md's "Exit status" table says the same.
+constexpr const char* kExitCodes =
+    "Exit status:\n"
+    "  0    success\n"
+    "  1    error in the input, the data or the run: one line on stderr, 'shiftad: error: ...';\n"
+    "       check-data: the data has problems\n"
+    "  2    usage error: unknown subcommand or option, missing or invalid option value\n"
+    "  130  interrupted (Ctrl-C); `shiftad train --resume RUN_DIR` continues a training run";
+
+/// One line of an exception's message: LibTorch appends a C++ backtrace after
+/// "Exception raised from" (useless to a user), and a message may span lines.
+std::string oneLine(std::string msg) {
+  if (const auto bt = msg.find("\nException raised from"); bt != std::string::npos) msg.resize(bt);
+  std::string out;
+  bool space = false;
+  for (char ch : msg) {
+    if (ch == '\n' || ch == '\r' || ch == '\t') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += ch;
+  }
+  return out;
+}
+
+/// A filesystem exception not turned into a message where it happened: libstdc++
+/// writes "filesystem error: OP: REASON [PATH]"; the path goes first, as elsewhere.
+std::string filesystemError(const fs::filesystem_error& e) {
+  std::string what = oneLine(e.what());
+  const std::string prefix = "filesystem error: ";
+  if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+  if (const auto paths = what.find(" ["); paths != std::string::npos) what.resize(paths);
+  std::string where = "'" + e.path1().string() + "'";
+  if (!e.path2().empty()) where += " -> '" + e.path2().string() + "'";
+  return fmt::format("{}: {}; check the path and its permissions", where, what);
+}
+
+/// The command the user typed, e.g. "shiftad train", for "see ... --help".
+std::string commandName(const CLI::App& app) {
+  const auto subs = app.get_subcommands();
+  return subs.empty() ? "shiftad" : "shiftad " + subs.front()->get_name();
+}
 
 struct Common {
   int threads = 0;
@@ -28,6 +78,8 @@ struct Common {
 };
 
 void setUp(const Common& c) {
+  // Log lines go to stderr, results to stdout: `shiftad config > my.yaml` stays YAML.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("shiftad"));
   spdlog::set_level(c.quiet ? spdlog::level::warn : spdlog::level::info);
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   shiftad::setThreads(c.threads);
@@ -116,7 +168,7 @@ void printDataCheck(const shiftad::DataCheckReport& r) {
   printGroups("exact duplicates", r.duplicates);
   printGroups("duplicates across the pool/test split (the test split leaks into training)", r.split_leaks);
   if (!r.problems.empty()) {
-    printList("PROBLEMS: the configured protocol cannot run", r.problems);
+    printList(r.protocol_checked ? "PROBLEMS: the configured protocol cannot run" : "PROBLEMS", r.problems);
   } else if (r.protocol_checked) {
     fmt::print("\nthe configured protocol can run\n");
   }
@@ -148,6 +200,7 @@ int main(int argc, char** argv) {
   CLI::App app{"shiftad: one-class anomaly detection under domain shift (dominant-cluster adaptation)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "shiftad 0.1.0");
+  app.footer(kExitCodes);
   Common common;
 
   // synth
@@ -224,6 +277,7 @@ int main(int argc, char** argv) {
                     "run the grid once per value of one key instead of the main grid: section.key=v1,v2,... "
                     "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)");
   bench->add_flag("!--no-figures", bench_opt.figures, "skip the ROC and PCA figures (they re-read the runs)");
+  bench->add_flag("-v,--verbose", bench_opt.verbose, "also every run's own lines (per epoch); default: one line per run");
 
   // variants
   auto* variants = app.add_subcommand("variants", "list the named variants (paper baselines and ablations)");
@@ -252,11 +306,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    fmt::print(stderr, "shiftad: error: {}; see `{} --help`\n", oneLine(e.what()), commandName(app));
+    return kUsage;
   }
   if (*train && train_resume.empty() && train_out.empty()) {
-    fmt::print(stderr, "shiftad train: --out RUN_DIR is required (or --resume RUN_DIR)\n");
-    return 2;
+    fmt::print(stderr, "shiftad: error: train: --out RUN_DIR is required (or --resume RUN_DIR)\n");
+    return kUsage;
   }
 
   try {
@@ -294,8 +350,11 @@ int main(int argc, char** argv) {
       auto cfg = eval_config.empty() ? shiftad::loadRunConfig(eval_model) : shiftad::loadConfig(eval_config);
       if (!eval_overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), eval_overrides, "--set");
       const auto r = shiftad::evaluate(eval_model, cfg);
-      fmt::print("AUROC {:.4f}  AUPR {:.4f}  (target '{}' test split: {} normal, {} anomalous, {} skipped)\n", r.auroc,
-                 r.aupr, cfg.data.target, r.normal, r.anomalous, r.skipped);
+      // AUPR's chance level is the anomaly share of the test split (AUROC's is 0.5).
+      const double chance = static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
+      fmt::print("AUROC {:.4f}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
+                 "skipped); scores: {}\n",
+                 r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped, r.scores_file);
     } else if (*demo) {
       demo_opt.command = commandLine(argc, argv);
       shiftad::runDemo(demo_opt);
@@ -314,16 +373,22 @@ int main(int argc, char** argv) {
       if (!check_config.empty() || !check_overrides.empty()) cfg = shiftad::loadConfig(check_config, check_overrides);
       const auto r = shiftad::checkData(check_root, cfg ? &*cfg : nullptr);
       printDataCheck(r);
-      return r.problems.empty() ? 0 : 1;
+      return r.problems.empty() ? 0 : kFailed;
     } else if (*config) {
       if (config_doc)
         fmt::print("{}", shiftad::configDocMarkdown());
       else
         fmt::print("{}", shiftad::dumpConfig(shiftad::loadConfig(config_file, config_overrides)));
     }
+  } catch (const fs::filesystem_error& e) {
+    fmt::print(stderr, "shiftad: error: {}\n", filesystemError(e));
+    return kFailed;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "shiftad: error: out of memory; use smaller batches (train.batch_size) or fewer threads\n");
+    return kFailed;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "shiftad: error: {}\n", e.what());
-    return 1;
+    fmt::print(stderr, "shiftad: error: {}\n", oneLine(e.what()));
+    return kFailed;
   }
   return 0;
 }

@@ -39,6 +39,16 @@ struct KeySpec {
   SHIFTAD_THROW("config key '{}': value '{}' is not allowed; expected {}", key, e.c_str(), allowed);
 }
 
+/// The shortest text that reads back as exactly `v` (0.1, where yaml-cpp's emitter
+/// writes 0.10000000000000001), with a '.' before any exponent so that YAML 1.1
+/// readers (PyYAML) also take it for a number: 1.0e-06.
+YAML::Node numberNode(double v) {
+  std::string s = fmt::format("{}", v);
+  const auto e = s.find('e');
+  if (e != std::string::npos && s.find('.') == std::string::npos) s.insert(e, ".0");
+  return YAML::Node(s);
+}
+
 template <typename T>
 T scalarAs(const std::string& key, const YAML::Node& node, const std::string& allowed) {
   if (!node.IsScalar()) badValue(key, node, allowed);
@@ -66,18 +76,16 @@ KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) 
 
 template <typename Field>
 KeySpec floatKey(std::string key, Field field, double lo, double hi, bool hi_open, std::string doc) {
-  std::string allowed;
-  if (std::isinf(hi))
-    allowed = fmt::format("a number >= {}", lo);
-  else
-    allowed = fmt::format("a number in [{}, {}{}", lo, hi, hi_open ? ")" : "]");
+  // Every bound is finite: the values reach float32 tensors and size_t counts, where
+  // 1e300 would overflow far from the key that caused it.
+  const std::string allowed = fmt::format("a number in [{}, {}{}", lo, hi, hi_open ? ")" : "]");
   return {key, "float", allowed, std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             const double v = scalarAs<double>(key, n, allowed);
             if (!std::isfinite(v) || v < lo || v > hi || (hi_open && v >= hi)) badValue(key, n, allowed);
             field(c) = v;
           },
-          [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+          [=](const Config& c) { return numberNode(field(const_cast<Config&>(c))); }};
 }
 
 template <typename Field>
@@ -123,22 +131,22 @@ KeySpec pathKey(std::string key, Field field, std::string doc) {
 }
 
 template <typename Field>
-KeySpec floatListKey(std::string key, Field field, size_t len, bool positive, std::string doc) {
-  std::string allowed = fmt::format("a list of {} {}numbers", len, positive ? "positive " : "");
+KeySpec floatListKey(std::string key, Field field, size_t len, double lo, double hi, std::string doc) {
+  std::string allowed = fmt::format("a list of {} numbers in [{}, {}]", len, lo, hi);
   return {key, "list of float", allowed, std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             if (!n.IsSequence() || n.size() != len) badValue(key, n, allowed);
             std::vector<double> v;
             for (const auto& e : n) {
               const double val = scalarAs<double>(key, e, allowed);
-              if (!std::isfinite(val) || (positive && val <= 0)) badValue(key, n, allowed);
+              if (!std::isfinite(val) || val < lo || val > hi) badValue(key, n, allowed);
               v.push_back(val);
             }
             field(c) = v;
           },
           [=](const Config& c) {
             YAML::Node n;
-            for (double x : field(const_cast<Config&>(c))) n.push_back(x);
+            for (double x : field(const_cast<Config&>(c))) n.push_back(numberNode(x));
             n.SetStyle(YAML::EmitterStyle::Flow);
             return n;
           }};
@@ -147,7 +155,6 @@ KeySpec floatListKey(std::string key, Field field, size_t len, bool positive, st
 #define SHIFTAD_FIELD(path) [](Config & c) -> auto& { return c.path; }
 
 const std::vector<KeySpec>& schema() {
-  constexpr double kInf = INFINITY;
   static const std::vector<KeySpec> keys = {
       // data
       pathKey("data.root", SHIFTAD_FIELD(data.root), "ImageFolder root: ROOT/DOMAIN/CLASS/image.{jpg,jpeg,png,bmp}"),
@@ -157,8 +164,8 @@ const std::vector<KeySpec>& schema() {
       intKey("data.image_size", SHIFTAD_FIELD(data.image_size), 8, 1024, "side of the square network input, pixels"),
       intKey("data.resize", SHIFTAD_FIELD(data.resize), 0, 4096, "side images are resized to before the center crop (0: data.image_size)"),
       stringKey("data.interpolation", SHIFTAD_FIELD(data.interpolation), {"bilinear", "bicubic"}, "filter of that resize: bilinear (area averaging when shrinking) or bicubic (CLIP's preprocessing)"),
-      floatListKey("data.mean", SHIFTAD_FIELD(data.mean), 3, false, "per-channel normalization mean (RGB, on [0,1] pixels)"),
-      floatListKey("data.std", SHIFTAD_FIELD(data.std), 3, true, "per-channel normalization std"),
+      floatListKey("data.mean", SHIFTAD_FIELD(data.mean), 3, -1000.0, 1000.0, "per-channel normalization mean (RGB, on [0,1] pixels)"),
+      floatListKey("data.std", SHIFTAD_FIELD(data.std), 3, 1e-6, 1000.0, "per-channel normalization std"),
       floatKey("data.pool_fraction", SHIFTAD_FIELD(data.pool_fraction), 0.01, 0.99, false, "per class, share of the target images offered to the unlabeled pool; the rest is the test split"),
       floatKey("data.contamination", SHIFTAD_FIELD(data.contamination), 0.0, 1.0, true, "anomalies / pool size in the unlabeled pool"),
       intKey("data.split_seed", SHIFTAD_FIELD(data.split_seed), 0, INT32_MAX, "seed of the target pool/test split and of the anomaly sampling"),
@@ -166,7 +173,7 @@ const std::vector<KeySpec>& schema() {
       floatKey("data.crop_scale_min", SHIFTAD_FIELD(data.crop_scale_min), 0.05, 1.0, false, "smallest area fraction of the random resized crop"),
       boolKey("data.hflip", SHIFTAD_FIELD(data.hflip), "random horizontal flips on training batches (when data.augment)"),
       boolKey("data.target_labels", SHIFTAD_FIELD(data.target_labels), "allow the variants that read target labels (train.on: target_normals, the oracle; fewshot.k > 0). The method never needs them"),
-      floatKey("data.max_skipped", SHIFTAD_FIELD(data.max_skipped), 0.0, kInf, false, "unreadable images (each logged) a set may lose before training, scoring or eval stops with an error: below 1 a share of the set (0.1: 10%), from 1 up a count (0: none)"),
+      floatKey("data.max_skipped", SHIFTAD_FIELD(data.max_skipped), 0.0, 1e9, false, "unreadable images (the first few logged by name) a set may lose before training, scoring or eval stops with an error: below 1 a share of the set (0.1: 10%), from 1 up a count (0: none)"),
       boolKey("data.image_cache", SHIFTAD_FIELD(data.image_cache), "keep decoded, resized images (uint8, one file per image content and size) in the cache folder (encoder.cache_dir), so later runs skip decoding (docs/performance.md)"),
       intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, 1024, "image decoding threads (0: all cores)"),
       // model
@@ -195,12 +202,12 @@ const std::vector<KeySpec>& schema() {
       intKey("cluster.max_iter", SHIFTAD_FIELD(cluster.max_iter), 1, 100000, "Lloyd iterations per restart"),
       intKey("cluster.recluster_every", SHIFTAD_FIELD(cluster.recluster_every), 0, INT32_MAX, "re-cluster the pool every N epochs (0: once, before training)"),
       stringKey("cluster.covariance", SHIFTAD_FIELD(cluster.covariance), {"diag", "full"}, "gmm: covariance type (a floor of 1e-6 is added to the diagonal)"),
-      floatKey("cluster.bandwidth", SHIFTAD_FIELD(cluster.bandwidth), 0.0, kInf, false, "meanshift: flat-kernel radius (0: estimated as sklearn's estimate_bandwidth at cluster.quantile)"),
+      floatKey("cluster.bandwidth", SHIFTAD_FIELD(cluster.bandwidth), 0.0, 1e6, false, "meanshift: flat-kernel radius (0: estimated as sklearn's estimate_bandwidth at cluster.quantile)"),
       floatKey("cluster.quantile", SHIFTAD_FIELD(cluster.quantile), 1e-3, 1.0, false, "meanshift: quantile of the nearest-neighbour distances for the bandwidth estimate"),
       floatKey("cluster.keep_fraction", SHIFTAD_FIELD(cluster.keep_fraction), 0.01, 1.0, false, "keep only this share of the dominant cluster, its members closest to the centroid (1: all, as the paper)"),
       // align
       stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "mmd", "adversarial", "prototype", "none"}, "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel MMD, adversarial (domain discriminator behind gradient reversal), prototype (Deep SVDD of the dominant-cluster batch: pulls it to c without pushing normals apart); none: source-only Deep SVDD"),
-      floatKey("align.lambda", SHIFTAD_FIELD(align.lambda), 0.0, kInf, false, "weight of the alignment loss (L = L_DSVDD + lambda * L_align)"),
+      floatKey("align.lambda", SHIFTAD_FIELD(align.lambda), 0.0, 1e6, false, "weight of the alignment loss (L = L_DSVDD + lambda * L_align)"),
       floatKey("align.tau", SHIFTAD_FIELD(align.tau), 1e-4, 100.0, false, "InfoNCE temperature"),
       boolKey("align.svdd_on_target", SHIFTAD_FIELD(align.svdd_on_target), "also apply the Deep SVDD term to the aligned (dominant-cluster) target samples; the paper applies it to source only (false). See docs/method.md"),
       intKey("align.disc_hidden", SHIFTAD_FIELD(align.disc_hidden), 1, 65536, "adversarial: hidden width of the domain discriminator MLP"),
@@ -209,8 +216,8 @@ const std::vector<KeySpec>& schema() {
       intKey("train.batch_size", SHIFTAD_FIELD(train.batch_size), 2, 65536, "source images per step (the same number of target images is drawn)"),
       floatKey("train.lr", SHIFTAD_FIELD(train.lr), 0.0, 10.0, false, "Adam learning rate"),
       floatKey("train.weight_decay", SHIFTAD_FIELD(train.weight_decay), 0.0, 1.0, false, "Adam weight decay"),
-      floatKey("train.svdd_eps", SHIFTAD_FIELD(train.svdd_eps), 0.0, kInf, false, "center coordinates with |c_k| < eps are set to +-eps (Deep SVDD)"),
-      floatKey("train.anchor", SHIFTAD_FIELD(train.anchor), 0.0, kInf, false, "L2-SP: weight of the penalty sum ||θ - θ0||^2 over F's trainable weights, θ0 their values when training starts (after model.head_init); keeps the pretrained geometry, unlike train.weight_decay, which pulls toward 0 (0: off)"),
+      floatKey("train.svdd_eps", SHIFTAD_FIELD(train.svdd_eps), 0.0, 1e6, false, "center coordinates with |c_k| < eps are set to +-eps (Deep SVDD)"),
+      floatKey("train.anchor", SHIFTAD_FIELD(train.anchor), 0.0, 1e6, false, "L2-SP: weight of the penalty sum ||θ - θ0||^2 over F's trainable weights, θ0 their values when training starts (after model.head_init); keeps the pretrained geometry, unlike train.weight_decay, which pulls toward 0 (0: off)"),
       intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX, "seed of initialisation, batching, augmentation and clustering"),
       intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, 1024, "intra-op threads (0: all cores)"),
       intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX, "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C (0: only then); `shiftad train --resume RUN_DIR` continues from it"),

@@ -37,33 +37,45 @@ bool isFile(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-// Sorted non-hidden sub-folders of `dir` (symlinks followed).
-std::vector<std::string> subdirs(const fs::path& dir) {
-  std::vector<std::string> out;
+[[noreturn]] void unreadableFolder(const fs::path& dir, const std::error_code& ec) {
+  SHIFTAD_THROW("folder '{}' cannot be read: {}; check its permissions (e.g. chmod u+rx) or remove it", dir.string(),
+                lower(ec.message()));
+}
+
+// Entries of `dir`, unsorted; an unreadable folder is an error naming it (not an
+// empty folder, as skipping it would make it).
+std::vector<fs::directory_entry> entries(const fs::path& dir) {
+  std::vector<fs::directory_entry> out;
   std::error_code ec;
-  for (fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    if (!isHidden(it->path()) && isDir(it->path())) out.push_back(it->path().filename().string());
-  }
-  SHIFTAD_CHECK(!ec, "cannot list folder '{}': {}", dir.string(), ec.message());
-  std::sort(out.begin(), out.end());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) out.push_back(*it);
+  if (ec) unreadableFolder(dir, ec);
   return out;
+}
+
+// Non-hidden files below `dir` into `out`. Folder links are not followed (a link loop
+// cannot recurse); a link that cannot be resolved (dangling, or a loop) is listed as a
+// file, so that reading it reports why.
+void collectFiles(const fs::path& dir, std::vector<std::string>& out) {
+  for (const auto& e : entries(dir)) {
+    if (isHidden(e.path())) continue;
+    std::error_code ec;
+    const auto own = e.symlink_status(ec);
+    if (fs::is_directory(own)) {
+      collectFiles(e.path(), out);
+    } else if (fs::is_symlink(own)) {
+      const auto target = fs::status(e.path(), ec);
+      if (ec || fs::is_regular_file(target)) out.push_back(e.path().string());
+    } else if (fs::is_regular_file(own)) {
+      out.push_back(e.path().string());
+    }
+  }
 }
 
 // Images below `dir`, recursively, hidden entries skipped, sorted by path.
 std::vector<std::string> imagesBelow(const fs::path& dir) {
   std::vector<std::string> out;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    if (isHidden(it->path())) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (hasImageExtension(it->path().string()) && isFile(it->path())) out.push_back(it->path().string());
-  }
-  SHIFTAD_CHECK(!ec, "cannot list folder '{}': {}", dir.string(), ec.message());
-  std::sort(out.begin(), out.end());
+  for (auto& f : filesBelow(dir.string()))
+    if (hasImageExtension(f)) out.push_back(std::move(f));
   return out;
 }
 
@@ -84,10 +96,10 @@ fs::path domainDir(const std::string& root, const std::string& domain) {
   SHIFTAD_CHECK(isDir(root), "data.root '{}' does not exist or is not a folder: set data.root to an ImageFolder root "
                              "(ROOT/DOMAIN/CLASS/image)", root);
   SHIFTAD_CHECK(!domain.empty(), "data.root '{}': the domain name is empty; domains found: {}", root,
-                joinNames(subdirs(root)));
+                joinNames(subfolders(root)));
   const fs::path dir = fs::path(root) / domain;
   SHIFTAD_CHECK(isDir(dir), "data.root '{}': domain folder '{}' does not exist; domains found: {}", root,
-                dir.string(), joinNames(subdirs(root)));
+                dir.string(), joinNames(subfolders(root)));
   return dir;
 }
 
@@ -109,6 +121,21 @@ std::vector<std::string> readListFile(const fs::path& file) {
 
 }  // namespace
 
+std::vector<std::string> subfolders(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : entries(dir))
+    if (!isHidden(e.path()) && isDir(e.path())) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> filesBelow(const std::string& dir) {
+  std::vector<std::string> out;
+  collectFiles(dir, out);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool hasImageExtension(const std::string& path) {
   const std::string ext = lower(fs::path(path).extension().string());
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
@@ -116,7 +143,7 @@ bool hasImageExtension(const std::string& path) {
 
 std::vector<std::string> listClasses(const std::string& root, const std::string& domain) {
   const fs::path dir = domainDir(root, domain);
-  std::vector<std::string> classes = subdirs(dir);
+  std::vector<std::string> classes = subfolders(dir.string());
   SHIFTAD_CHECK(!classes.empty(), "domain folder '{}' holds no class folder: expected {}/CLASS/image files",
                 dir.string(), dir.string());
   return classes;

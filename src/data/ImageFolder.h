@@ -12,6 +12,15 @@ struct ImageRecord {
   std::string cls;    ///< class folder name
 };
 
+/// Sorted names of the non-hidden sub-folders of `dir` (links to folders included).
+/// Throws shiftad::Error naming the folder if it cannot be read (e.g. permission denied).
+std::vector<std::string> subfolders(const std::string& dir);
+
+/// Every non-hidden file below `dir`, recursively, sorted by path. Links to folders are
+/// not followed; links that cannot be resolved (dangling, loops) are listed, so that
+/// reading them says why. Throws shiftad::Error naming any folder that cannot be read.
+std::vector<std::string> filesBelow(const std::string& dir);
+
 /// File extensions accepted as images (lower-case compare): jpg, jpeg, png, bmp.
 bool hasImageExtension(const std::string& path);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -15,6 +16,8 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/LogOnce.h"
+#include "common/Progress.h"
 #include "data/FileCheck.h"
 
 namespace shiftad::data {
@@ -25,6 +28,8 @@ namespace {
 constexpr int64_t kMaxSide = 1 << 16;
 constexpr int64_t kMaxPixels = int64_t{1} << 27;  // 134 MP, 10x a large photo
 constexpr int64_t kMaxFileBytes = int64_t{1} << 30;
+// Unreadable images named one by one in the log; the rest are counted.
+constexpr size_t kWarnedImages = 5;
 
 struct Dims {
   int64_t width = 0, height = 0;
@@ -68,7 +73,8 @@ std::optional<Dims> jpegDims(const std::vector<unsigned char>& h) {
 // The whole file: decoded from memory so that it is read once.
 std::vector<unsigned char> readBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
-  SHIFTAD_CHECK(in.good(), "image '{}' cannot be opened for reading", path);
+  // errno says why (permissions, a dangling link, a link loop); it is per thread.
+  SHIFTAD_CHECK(in.good(), "image '{}' cannot be opened: {}", path, std::strerror(errno));
   const std::streamoff size = in.tellg();
   SHIFTAD_CHECK(size >= 0 && size <= kMaxFileBytes, "image '{}' is {} bytes, above the limit of {}: refusing to read it",
                 path, static_cast<long long>(size), kMaxFileBytes);
@@ -222,6 +228,7 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   const size_t row = static_cast<size_t>(3) * side * side;
   std::vector<std::string> errors(n);
   std::atomic<size_t> next{0};
+  Progress progress("decoding images", static_cast<int64_t>(n));
   auto work = [&] {
     for (size_t i = next++; i < n; i = next++) {
       try {
@@ -230,7 +237,10 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
         std::string key;
         if (cached) {
           key = cache->key(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-          if (cache->read(key, dst)) continue;
+          if (cache->read(key, dst)) {
+            progress.advance();
+            continue;
+          }
         }
         copyToChw(resizeTo(decodeRgb(bytes, paths[i]), side, interpolation), dst);
         if (cached) cache->write(key, dst);
@@ -240,24 +250,31 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
       } catch (...) {
         errors[i] = paths[i];
       }
+      progress.advance();
     }
   };
   std::vector<std::thread> pool;
   for (int t = 0; t < workerCount(threads, n); ++t) pool.emplace_back(work);
   for (std::thread& t : pool) t.join();
+  progress.finish();
 
   ImageBatch batch;
   std::vector<int64_t> keep;
+  std::vector<std::string> warnings;
   for (size_t i = 0; i < n; ++i) {
     if (errors[i].empty()) {
       keep.push_back(static_cast<int64_t>(i));
       batch.paths.push_back(paths[i]);
     } else {
-      spdlog::warn("skipping unreadable image: {}", errors[i]);  // logged here, in order, not from workers
+      warnings.push_back("skipping unreadable image: " + errors[i]);  // logged here, in order, not from workers
       batch.skipped.push_back(paths[i]);
     }
   }
-  batch.images = keep.size() == n ? all : all.index_select(0, torch::tensor(keep, torch::kInt64));
+  logFirst(spdlog::level::warn, warnings, kWarnedImages, "unreadable images skipped",
+           " (`shiftad check-data ROOT` lists every one)");
+  // An empty selection is explicit: no tensor op on an empty index runs.
+  if (keep.empty()) batch.images = torch::empty({0, 3, side, side}, torch::kUInt8);
+  else batch.images = keep.size() == n ? all : all.index_select(0, torch::tensor(keep, torch::kInt64));
   return batch;
 }
 

@@ -5,6 +5,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "common/Error.h"
+#include "common/LogOnce.h"
 #include "io/SafeTensors.h"
 #include "models/ClipVisual.h"
 #include "models/MobileNetV2.h"
@@ -131,9 +132,10 @@ void loadBackbone(FeatureExtractor& net, const io::SafeTensorsFile& weights, con
                 path, missing.size(), missing.empty() ? "" : prefix, missing.empty() ? "" : missing.front(),
                 report.mismatched.size(), report.mismatched.empty() ? "" : report.mismatched.front(),
                 prefix.empty() ? "" : " (CLIP weights are read under OpenAI's '" + prefix + "' names)");
+  // A run builds F several times (trunk features, training, scoring): said once.
   if (!report.unexpected.empty())
-    spdlog::info("model.weights: ignored {} tensors that F does not use (e.g. '{}')", report.unexpected.size(),
-                 report.unexpected.front());
+    logOnce(spdlog::level::info, fmt::format("model.weights '{}': ignored {} tensors that F does not use (e.g. '{}')",
+                                             path, report.unexpected.size(), report.unexpected.front()));
 }
 
 }  // namespace

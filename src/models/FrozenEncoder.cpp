@@ -9,6 +9,7 @@
 
 #include "common/Error.h"
 #include "common/Hash.h"
+#include "common/Progress.h"
 
 namespace fs = std::filesystem;
 
@@ -21,7 +22,8 @@ constexpr int64_t kBatch = 32;
 class TorchScriptEncoder : public FrozenEncoder {
  public:
   explicit TorchScriptEncoder(const EncoderConfig& cfg) : cfg_(cfg) {
-    SHIFTAD_CHECK(fs::is_regular_file(cfg.path),
+    std::error_code ec;
+    SHIFTAD_CHECK(fs::is_regular_file(cfg.path, ec),
                   "encoder.path '{}' does not exist; set it to a TorchScript file (torch.jit.save) of an image encoder",
                   cfg.path);
     try {
@@ -40,6 +42,7 @@ class TorchScriptEncoder : public FrozenEncoder {
   torch::Tensor encode(const torch::Tensor& images) override {
     torch::NoGradGuard ng;
     std::vector<torch::Tensor> out;
+    Progress progress("embedding images (" + fs::path(cfg_.path).filename().string() + ")", images.size(0));
     for (int64_t i = 0; i < images.size(0); i += kBatch) {
       auto x = images.slice(0, i, std::min(i + kBatch, images.size(0))).to(torch::kFloat);
       if (x.size(2) != cfg_.image_size || x.size(3) != cfg_.image_size)
@@ -49,11 +52,9 @@ class TorchScriptEncoder : public FrozenEncoder {
                    .mode(torch::kBilinear)
                    .align_corners(false));
       x = x * (cfg_.input_range / 255.0);
-      auto y = module_.forward({x}).toTensor();
-      SHIFTAD_CHECK(y.dim() == 2 && y.size(0) == x.size(0),
-                    "encoder '{}' returned a tensor of shape {}; expected N x D features", cfg_.path,
-                    fmt::format("{}", fmt::join(y.sizes(), "x")));
+      const auto y = features(forward(x), x.size(0));
       out.push_back(y.to(torch::kFloat));
+      progress.advance(x.size(0));
     }
     return out.empty() ? torch::empty({0, 0}) : torch::cat(out);
   }
@@ -61,6 +62,57 @@ class TorchScriptEncoder : public FrozenEncoder {
   std::string id() const override { return id_; }
 
  private:
+  /// The module's output for a batch; its own errors (a wrong input size, say) name the
+  /// file, without LibTorch's backtrace.
+  c10::IValue forward(const torch::Tensor& x) {
+    std::string why;
+    try {
+      return module_.forward({x});
+    } catch (const c10::Error& e) {
+      why = e.what_without_backtrace();
+    } catch (const std::exception& e) {  // torch::jit::JITException: the script's traceback
+      why = e.what();
+    }
+    SHIFTAD_THROW("encoder.path '{}' failed on images of shape {}: {}; it must map N x 3 x {} x {} images in [0, {}] "
+                  "(encoder.image_size, encoder.input_range) to N x D features",
+                  cfg_.path, describe(x), lastLine(why), cfg_.image_size, cfg_.image_size, cfg_.input_range);
+  }
+
+  /// The N x D feature tensor in `out`, else an error saying what the module returned.
+  torch::Tensor features(const c10::IValue& out, int64_t n) const {
+    SHIFTAD_CHECK(out.isTensor(),
+                  "encoder.path '{}' returned {}; expected one N x D tensor of features (for a module that returns "
+                  "several outputs, wrap it so that forward returns only the image features)",
+                  cfg_.path, describe(out));
+    const auto y = out.toTensor();
+    SHIFTAD_CHECK(y.dim() == 2 && y.size(0) == n && y.size(1) > 0,
+                  "encoder.path '{}' returned a tensor of shape {} for {} images; expected N x D features ({} x D)",
+                  cfg_.path, describe(y), n, n);
+    return y;
+  }
+
+  static std::string describe(const torch::Tensor& t) {
+    return t.dim() == 0 ? std::string("[] (a scalar)") : fmt::format("[{}]", fmt::join(t.sizes(), " x "));
+  }
+
+  static std::string describe(const c10::IValue& v) {
+    if (v.isTensor()) return "a tensor of shape " + describe(v.toTensor());
+    if (v.isTuple() || v.isList()) {
+      const auto items = v.isTuple() ? v.toTupleRef().elements().vec() : v.toListRef().vec();
+      std::vector<std::string> parts;
+      for (const auto& item : items) parts.push_back(item.isTensor() ? describe(item.toTensor()) : item.tagKind());
+      return fmt::format("a {} of {} ({})", v.isTuple() ? "tuple" : "list", items.size(), fmt::join(parts, ", "));
+    }
+    return "a " + v.tagKind();
+  }
+
+  /// A TorchScript error is a script traceback whose last line is the error itself.
+  static std::string lastLine(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    const auto nl = s.rfind('\n');
+    return nl == std::string::npos ? s : s.substr(nl + 1);
+  }
+
   EncoderConfig cfg_;
   torch::jit::script::Module module_;
   std::string id_;

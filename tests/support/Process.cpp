@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -15,7 +16,7 @@ int decode(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : WIFSIGNALED(raw
 
 }  // namespace
 
-CliResult runCli(const std::string& args, const std::string& cwd, const std::string& env) {
+CliResult runCliIn(const std::string& args, const std::string& cwd, const std::string& env) {
   std::string cmd = std::string(SHIFTAD_BINARY_DIR) + "/shiftad " + args + " 2>&1";
   if (!env.empty()) cmd = "env " + env + " " + cmd;
   if (!cwd.empty()) cmd = "cd '" + cwd + "' && " + cmd;
@@ -49,6 +50,36 @@ pid_t spawnCli(const std::vector<std::string>& args, const std::string& log) {
   }
   ::close(fd);
   return pid;
+}
+
+CliRun runCli(const std::vector<std::string>& args, const std::string& dir, bool unprivileged) {
+  // The CLI re-executes itself once to set this (main.cpp); set here, a run starts once.
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  const std::string binary = std::string(SHIFTAD_BINARY_DIR) + "/shiftad";
+  std::vector<std::string> all{binary};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string out = dir + "/cli.stdout", err = dir + "/cli.stderr";
+  const int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fo, STDOUT_FILENO);
+    ::dup2(fe, STDERR_FILENO);
+    constexpr uid_t kNobody = 65534;
+    if (unprivileged && ::geteuid() == 0 && (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0)) ::_exit(126);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fo);
+  ::close(fe);
+  CliRun r;
+  r.exit = waitExit(pid);
+  r.out = readText(out);
+  r.err = readText(err);
+  return r;
 }
 
 int waitExit(pid_t pid) {

@@ -11,6 +11,18 @@ namespace shiftad::test {
 /// Start `BINARY_DIR/shiftad ARGS...` with stdout and stderr going to `log`; returns its pid.
 pid_t spawnCli(const std::vector<std::string>& args, const std::string& log);
 
+/// What a finished `shiftad` run printed and returned.
+struct CliRun {
+  int exit = 0;     ///< exit status, or -SIGNAL
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
+};
+
+/// Run `BINARY_DIR/shiftad ARGS...` to its end, stdout and stderr captured apart (in
+/// files under `dir`). With `unprivileged`, a root caller runs it as user nobody, so
+/// that file permissions apply as they do to users.
+CliRun runCli(const std::vector<std::string>& args, const std::string& dir, bool unprivileged = false);
+
 /// Wait for `pid`: its exit status, or -SIGNAL when a signal ended it.
 int waitExit(pid_t pid);
 
@@ -28,7 +40,7 @@ struct CliResult {
 
 /// Run `[ENV] BINARY_DIR/shiftad ARGS` through the shell in folder `cwd` ("" : here);
 /// `env` is prefixed as shell assignments, e.g. "SHIFTAD_FAULT_KILL_AT_RENAME=3".
-CliResult runCli(const std::string& args, const std::string& cwd = "", const std::string& env = "");
+CliResult runCliIn(const std::string& args, const std::string& cwd = "", const std::string& env = "");
 
 /// The whole text of a file ("" if missing).
 std::string readText(const std::string& path);

@@ -49,6 +49,38 @@ TEST(FrozenEncoder, MissingOrBrokenFileIsAClearError) {
   EXPECT_EQ(models::makeFrozenEncoder(cfg), nullptr);
 }
 
+TEST(FrozenEncoder, ModulesThatDoNotFitSayWhatTheyReturnedOrWhyTheyFailed) {
+  test::TempDir tmp;
+  test::runPython("errors_tuple_encoder.py", tmp.path());
+  EncoderConfig cfg;
+  cfg.type = "torchscript";
+  cfg.image_size = 32;
+  const auto images = torch::zeros({2, 3, 32, 32}, torch::kByte);
+  const auto errorOf = [&](const std::string& file) {
+    cfg.path = tmp / file;
+    try {
+      models::makeFrozenEncoder(cfg)->encode(images);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // (N x 8, N x 8 x 16 x 16) from the Python module: its shapes, computed by hand.
+  const auto tuple = errorOf("tuple_encoder.pt");
+  EXPECT_NE(tuple.find("encoder.path '" + (tmp / "tuple_encoder.pt") + "' returned a tuple of 2 ([2 x 8], [2 x 8 x 16 x "
+                       "16]); expected one N x D tensor"),
+            std::string::npos)
+      << tuple;
+  // A 1-channel convolution given RGB: LibTorch's own reason, on one line, no backtrace.
+  const auto gray = errorOf("gray_encoder.pt");
+  EXPECT_NE(gray.find("encoder.path '" + (tmp / "gray_encoder.pt") + "' failed on images of shape [2 x 3 x 32 x 32]: "),
+            std::string::npos)
+      << gray;
+  EXPECT_NE(gray.find("channels"), std::string::npos) << gray;
+  EXPECT_EQ(gray.find('\n'), std::string::npos) << gray;
+  EXPECT_EQ(gray.find("Exception raised from"), std::string::npos) << gray;
+}
+
 TEST(FeatureCache, ComputesOnceAndInvalidatesOnChange) {
   test::TempDir tmp;
   test::writeFile(tmp / "a.png", "a");

@@ -1,0 +1,219 @@
+// Every error a user can cause ends as ONE line on stderr, "shiftad: error: ...",
+// naming the input (key or path), with a documented exit status (README.md, "Exit
+// status"): 1 for bad input, data or runs, 2 for a bad command line. No LibTorch
+// backtrace, no uncaught filesystem exception. Each case drives the `shiftad` binary.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "data/Synth.h"
+#include "shiftad/shiftad.h"
+#include "support/Process.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::CliRun;
+using shiftad::test::TempDir;
+
+namespace {
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+/// `r` failed with `exit`, and stderr's error is one line, the last, naming every one of
+/// `needles`; with `only_line`, nothing else was printed on stderr (-q runs).
+void expectError(const CliRun& r, int exit, const std::vector<std::string>& needles, bool only_line = true) {
+  SCOPED_TRACE("stderr:\n" + r.err);
+  EXPECT_EQ(r.exit, exit);
+  const auto ls = lines(r.err);
+  ASSERT_FALSE(ls.empty());
+  if (only_line) EXPECT_EQ(ls.size(), 1u);
+  int errors = 0;
+  for (const auto& l : ls) {
+    errors += l.rfind("shiftad: error: ", 0) == 0;
+    for (const char* trace : {"Exception raised from", "frame #", "terminate called", "what():", "filesystem error"})
+      EXPECT_EQ(l.find(trace), std::string::npos) << "a backtrace or raw exception: " << l;
+  }
+  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(ls.back().rfind("shiftad: error: ", 0), 0u) << "the error must be the last line";
+  for (const auto& n : needles) EXPECT_NE(ls.back().find(n), std::string::npos) << "lacks '" << n << "'";
+}
+
+/// A small synthetic ImageFolder (6 classes, 10 images per class and domain), once.
+const std::string& dataRoot() {
+  static TempDir dir;
+  static const std::string root = [] {
+    shiftad::data::SynthParams p;
+    p.per_class_source = 10;
+    p.per_class_target = 10;
+    shiftad::data::writeSynth(dir / "data", p);
+    return dir / "data";
+  }();
+  return root;
+}
+
+/// A config on `root` (source -> target, normal class circle) that trains in a second.
+std::string configFile(const TempDir& tmp, const std::string& root, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> ov = {"data.root=" + root, "data.source=source", "data.target=target",
+                                 "data.normal_class=circle", "model.width=4", "train.epochs=0",
+                                 "train.batch_size=8", "data.image_cache=false",
+                                 "encoder.cache_dir=" + (tmp / "cache")};
+  ov.insert(ov.end(), extra.begin(), extra.end());
+  const auto path = tmp / "cfg.yaml";
+  shiftad::test::writeFile(path, shiftad::dumpConfig(shiftad::parseConfig("", ov)));
+  return path;
+}
+
+/// A copy of the data root whose images of `domain`/`cls` are all replaced by junk.
+std::string rootWithJunkClass(const TempDir& tmp, const std::string& domain, const std::string& cls) {
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive);
+  for (const auto& f : fs::directory_iterator(fs::path(root) / domain / cls))
+    shiftad::test::writeFile(f.path().string(), "not an image");
+  return root;
+}
+
+}  // namespace
+
+TEST(Errors, UsageErrorsExitTwoWithOneLine) {
+  TempDir tmp;
+  expectError(shiftad::test::runCli({}, tmp.path()), 2, {"subcommand", "shiftad --help"});
+  expectError(shiftad::test::runCli({"train", "-q", "--bogus"}, tmp.path()), 2, {"--bogus", "shiftad train --help"});
+  expectError(shiftad::test::runCli({"score", "-q", "--model", "x", "--out", "y"}, tmp.path()), 2, {"--images"});
+  expectError(shiftad::test::runCli({"train", "-q", "--config", tmp / "missing.yaml", "--out", tmp / "run"}, tmp.path()),
+              2, {tmp / "missing.yaml"});
+}
+
+TEST(Errors, HelpDocumentsTheExitStatus) {
+  TempDir tmp;
+  const auto r = shiftad::test::runCli({"--help"}, tmp.path());
+  EXPECT_EQ(r.exit, 0);
+  for (const char* code : {"Exit status", "  0 ", "  1 ", "  2 ", "  130 "})
+    EXPECT_NE(r.out.find(code), std::string::npos) << code << " not in:\n" << r.out;
+}
+
+TEST(Errors, ConfigErrorsNameTheFileAndKey) {
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "bad.yaml", "data: [1\n");
+  expectError(shiftad::test::runCli({"config", "-q", "--config", tmp / "bad.yaml"}, tmp.path()), 1,
+              {tmp / "bad.yaml", "invalid YAML at line"});
+  shiftad::test::writeFile(tmp / "unknown.yaml", "cluster:\n  kk: 3\n");
+  expectError(shiftad::test::runCli({"config", "-q", "--config", tmp / "unknown.yaml"}, tmp.path()), 1,
+              {tmp / "unknown.yaml", "'cluster.kk'", "cluster.k"});
+  shiftad::test::writeFile(tmp / "type.yaml", "train:\n  epochs: ten\n");
+  expectError(shiftad::test::runCli({"config", "-q", "--config", tmp / "type.yaml"}, tmp.path()), 1,
+              {tmp / "type.yaml", "'train.epochs'", "'ten'", "an integer"});
+  // Out of range numbers name the key and the range, even beyond float32 and size_t.
+  for (const char* set : {"train.svdd_eps=1e300", "data.max_skipped=1e300", "align.lambda=-1"}) {
+    const std::string key = std::string(set).substr(0, std::string(set).find('='));
+    expectError(shiftad::test::runCli({"config", "-q", "--set", set}, tmp.path()), 1, {"'" + key + "'", "a number in ["});
+  }
+}
+
+TEST(Errors, EveryFileOfASetUnreadableIsOneLineNotATensorError) {
+  TempDir tmp;
+  const auto root = rootWithJunkClass(tmp, "source", "circle");
+  const auto r = shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", configFile(tmp, root), "--out",
+                                        tmp / "run"},
+                                       tmp.path());
+  // The unreadable files are warned about (the first few, then a count) before the error.
+  expectError(r, 1, {"none of the 10 source images could be read", (fs::path(root) / "source/circle").string()},
+              /*only_line=*/false);
+  EXPECT_NE(r.err.find("... and 5 more unreadable images"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("reshape"), std::string::npos) << r.err;
+}
+
+TEST(Errors, TupleReturningEncoderSaysWhatItReturned) {
+  TempDir tmp;
+  shiftad::test::runPython("errors_tuple_encoder.py", tmp.path());
+  const auto encoder = tmp / "tuple_encoder.pt";
+  const auto cfg = configFile(tmp, dataRoot(),
+                              {"encoder.type=torchscript", "encoder.path=" + encoder, "encoder.image_size=32",
+                               "score.method=frozen_mean"});
+  const auto r = shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", tmp / "run"},
+                                       tmp.path());
+  expectError(r, 1, {"encoder.path '" + encoder + "'", "returned a tuple of 2", "[10 x 8]", "expected one N x D tensor"});
+}
+
+TEST(Errors, MissingRunAndNonImageFolder) {
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "notes/a.txt", "text");
+  expectError(shiftad::test::runCli({"score", "-q", "--model", tmp / "no-run", "--images", tmp / "notes", "--out",
+                                     tmp / "s.csv"},
+                                    tmp.path()),
+              1, {tmp / "no-run"});
+  const auto trained = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "run"}, tmp.path());
+  ASSERT_EQ(trained.exit, 0) << trained.err;
+  expectError(shiftad::test::runCli({"score", "-q", "--model", tmp / "run", "--images", tmp / "notes", "--out",
+                                     tmp / "s.csv"},
+                                    tmp.path()),
+              1, {tmp / "notes", "holds no image"});
+  expectError(shiftad::test::runCli({"eval", "-q", "--model", tmp / "no-run"}, tmp.path()), 1, {tmp / "no-run"});
+}
+
+TEST(Errors, CheckDataSurvivesSymlinkLoops) {
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive);
+  const auto cls = fs::path(root) / "source" / "circle";
+  fs::create_symlink("loop.png", cls / "loop.png");             // a link to itself
+  fs::create_symlink("b.png", cls / "a.png");                   // a <-> b
+  fs::create_symlink("a.png", cls / "b.png");
+  fs::create_directory_symlink("..", cls / "up");                // a folder loop: not followed
+  fs::create_directory_symlink("loopdir", fs::path(root) / "source" / "loopdir");  // a "class" that is a loop
+  const auto r = shiftad::test::runCli({"check-data", "-q", root}, tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  for (const char* name : {"loop.png", "a.png", "b.png"})
+    EXPECT_NE(r.out.find((cls / name).string() + ": image '" + (cls / name).string() + "' cannot be opened"),
+              std::string::npos)
+        << name << " not listed as unreadable:\n" << r.out;
+  EXPECT_NE(r.out.find("symbolic links"), std::string::npos) << r.out;
+}
+
+TEST(Errors, UnreadableClassFolderIsNamedNotEmpty) {
+  TempDir tmp;
+  ::chmod(tmp.path().c_str(), 0755);  // the run below may be unprivileged (user nobody)
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive);
+  const auto locked = fs::path(root) / "target" / "square";
+  ::chmod(locked.c_str(), 0);
+  const auto check = shiftad::test::runCli({"check-data", "-q", root}, tmp.path(), /*unprivileged=*/true);
+  ::chmod(locked.c_str(), 0755);  // so that TempDir can remove it
+  if (check.exit == 126) GTEST_SKIP() << "cannot drop root privileges here";
+  EXPECT_EQ(check.exit, 1) << check.err;
+  EXPECT_NE(check.out.find("folder '" + locked.string() + "' cannot be read: permission denied"), std::string::npos)
+      << check.out;
+  EXPECT_EQ(check.out.find("empty"), std::string::npos) << check.out;
+
+  ::chmod(locked.c_str(), 0);
+  const auto train = shiftad::test::runCli({"train", "-q", "--config", configFile(tmp, root), "--out", tmp / "run"},
+                                           tmp.path(), /*unprivileged=*/true);
+  ::chmod(locked.c_str(), 0755);
+  expectError(train, 1, {"folder '" + locked.string() + "' cannot be read: permission denied"});
+}
+
+TEST(Errors, OutputFoldersThatCannotBeCreatedAreNamed) {
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "a_file", "x");
+  expectError(shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out",
+                                     tmp / "a_file"},
+                                    tmp.path()),
+              1, {"'" + (tmp / "a_file") + "'"});
+  expectError(shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--root", dataRoot(), "--out",
+                                     tmp / "a_file/bench"},
+                                    tmp.path()),
+              1, {"bench --out '" + (tmp / "a_file/bench") + "' cannot be created"});
+}

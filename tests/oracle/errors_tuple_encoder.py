@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""TorchScript encoders that do not fit encoder.path, for the error-message tests
+(tests/integration/test_errors.cpp, tests/unit/models/test_frozen_encoder.cpp).
+
+  errors_tuple_encoder.py OUT_DIR   writes OUT_DIR/tuple_encoder.pt: N x 3 x 32 x 32 ->
+                                    (N x 8, N x 8 x 16 x 16), as many exported models
+                                    return; and OUT_DIR/gray_encoder.pt, which takes
+                                    1-channel images only (fails on RGB)
+"""
+import os
+import sys
+
+import torch
+
+
+class TupleEncoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        m = torch.relu(self.conv(x / 255.0))
+        return m.mean(dim=(2, 3)), m
+
+
+class GrayEncoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 8, 3)
+
+    def forward(self, x):
+        return self.conv(x).mean(dim=(2, 3))
+
+
+torch.manual_seed(0)
+torch.jit.script(TupleEncoder().eval()).save(os.path.join(sys.argv[1], "tuple_encoder.pt"))
+torch.jit.script(GrayEncoder().eval()).save(os.path.join(sys.argv[1], "gray_encoder.pt"))
