@@ -38,6 +38,33 @@ std::string lastCheckpoint(const FitControl& control) {
   return "no checkpoint had been written yet";
 }
 
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+/// What a training step can make non-finite in F: its trainable parameters (the
+/// optimizer step) and its floating-point buffers (BatchNorm statistics, updated by the
+/// forward pass even when the loss stays finite, e.g. on inputs scaled to ~1e30).
+NamedTensors trainedTensors(const torch::nn::Module& net) {
+  NamedTensors out;
+  for (const auto& item : net.named_parameters(/*recurse=*/true))
+    if (item.value().requires_grad()) out.emplace_back(item.key(), item.value());
+  for (const auto& item : net.named_buffers(/*recurse=*/true))
+    if (item.value().is_floating_point()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+/// The name of the first tensor holding a NaN or Inf ("" if none). One reduction per
+/// tensor and a single sync for all of them; the names are searched only on failure.
+std::string firstNonFinite(const NamedTensors& tensors) {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> finite;
+  finite.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) finite.push_back(torch::isfinite(t).all());
+  if (finite.empty() || torch::stack(finite).all().item<bool>()) return "";
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (!finite[i].item<bool>()) return tensors[i].first;
+  return "";
+}
+
 }  // namespace
 
 /// The alignment term (paper Eq. 8-10 and its alternatives) and the state it needs.
@@ -262,6 +289,7 @@ FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, 
   const int64_t batch = std::min<int64_t>(cfg_.train.batch_size, n);
   const int64_t steps_per_epoch = std::max<int64_t>(1, (n - 2) / batch + 1);
   const double total_steps = static_cast<double>(steps_per_epoch) * std::max(epochs, 1);
+  const NamedTensors guarded = trainedTensors(*net_);
 
   while (p.epoch <= epochs) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -315,6 +343,16 @@ FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, 
       opt.zero_grad();
       loss.backward();
       opt.step();
+      // A finite loss is not enough: a degenerate input (data.std ~ 0) leaves the loss
+      // constant while BatchNorm's statistics overflow, and the run would be saved
+      // as a success that cannot score. Stop at the step, before any checkpoint holds it.
+      const std::string broken = firstNonFinite(guarded);
+      SHIFTAD_CHECK(broken.empty(),
+                    "training diverged: F's tensor '{}' holds NaN or Inf after epoch {}, step {}; {}. Check "
+                    "data.mean and data.std (now [{}] and [{}]: inputs (x - mean) / std must stay moderate), or "
+                    "lower train.lr (now {}) or align.lambda (now {})",
+                    broken, p.epoch, p.steps + 1, lastCheckpoint(control), fmt::join(cfg_.data.mean, ", "),
+                    fmt::join(cfg_.data.std, ", "), cfg_.train.lr, cfg_.align.lambda);
       p.sum_loss += loss_value;
       p.sum_svdd += svdd.item<double>();
       p.sum_align += align_term.item<double>();
