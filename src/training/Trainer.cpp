@@ -1,6 +1,7 @@
 #include "training/Trainer.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -38,11 +39,8 @@ std::string lastCheckpoint(const FitControl& control) {
   return "no checkpoint had been written yet";
 }
 
-using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+}  // namespace
 
-/// What a training step can make non-finite in F: its trainable parameters (the
-/// optimizer step) and its floating-point buffers (BatchNorm statistics, updated by the
-/// forward pass even when the loss stays finite, e.g. on inputs scaled to ~1e30).
 NamedTensors trainedTensors(const torch::nn::Module& net) {
   NamedTensors out;
   for (const auto& item : net.named_parameters(/*recurse=*/true))
@@ -52,20 +50,17 @@ NamedTensors trainedTensors(const torch::nn::Module& net) {
   return out;
 }
 
-/// The name of the first tensor holding a NaN or Inf ("" if none). One reduction per
-/// tensor and a single sync for all of them; the names are searched only on failure.
 std::string firstNonFinite(const NamedTensors& tensors) {
+  if (tensors.empty()) return "";
   torch::NoGradGuard noGrad;
-  std::vector<torch::Tensor> finite;
-  finite.reserve(tensors.size());
-  for (const auto& [name, t] : tensors) finite.push_back(torch::isfinite(t).all());
-  if (finite.empty() || torch::stack(finite).all().item<bool>()) return "";
+  std::vector<torch::Tensor> sums;
+  sums.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) sums.push_back(t.sum(torch::kFloat64));
+  if (std::isfinite(torch::stack(sums).sum().item<double>())) return "";
   for (size_t i = 0; i < tensors.size(); ++i)
-    if (!finite[i].item<bool>()) return tensors[i].first;
+    if (!torch::isfinite(tensors[i].second).all().item<bool>()) return tensors[i].first;
   return "";
 }
-
-}  // namespace
 
 /// The alignment term (paper Eq. 8-10 and its alternatives) and the state it needs.
 struct Trainer::Alignment {
