@@ -173,6 +173,7 @@ json stepProfile(const shiftad::Config& cfg, int steps) {
   ComputeStep s(cfg);
   auto gen = at::detail::createCPUGenerator(0);
   const int64_t b = std::min<int64_t>(cfg.train.batch_size, d.source.size(0));
+  const auto guarded = shiftad::training::trainedTensors(*s.net);  // with model.freeze: a head-only run's set
   std::map<std::string, std::vector<double>> ms;
   const auto timed = [&](const char* name, const std::function<void()>& fn) {
     const auto t0 = Clock::now();
@@ -196,6 +197,7 @@ json stepProfile(const shiftad::Config& cfg, int steps) {
       loss.backward();
     });
     timed("optimizer", [&] { s.opt.step(); });
+    timed("finite_guard", [&] { shiftad::training::firstNonFinite(guarded); });
     if (i == 0) ms.clear();  // warm-up
   }
   json phases;

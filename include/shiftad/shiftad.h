@@ -103,8 +103,8 @@ struct DataCheckReport {
   std::vector<std::string> unreadable;               ///< "PATH: why" (not decodable, or truncated)
   std::vector<std::string> non_images;               ///< files in class folders that are not images
   std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
-  std::vector<std::vector<std::string>> split_leaks; ///< identical images both in the target pool and the test split
-  std::vector<std::string> problems;                 ///< folders that cannot be read; why the configured protocol cannot run
+  std::vector<std::vector<std::string>> split_leaks; ///< identical images both in training (source or pool) and the test split
+  std::vector<std::string> problems;                 ///< folders that cannot be read; why the configured protocol cannot run (empty: it can)
   bool protocol_checked = false;                     ///< a config was given
 };
 

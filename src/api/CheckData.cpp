@@ -42,7 +42,8 @@ std::string imageProblem(const std::string& p) {
   return "";
 }
 
-/// The split of `cfg` on the files found: leaks across pool/test, and why it cannot run.
+/// The split of `cfg` on the files found: leaks of the test split into training (source
+/// or pool), and why it cannot run.
 void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std::string>& problems,
                    std::vector<std::vector<std::string>>& leaks) {
   data::ProtocolSplit split;
@@ -73,13 +74,23 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
     problems.push_back(fmt::format("the target pool of '{}' has no readable image", cfg.data.target));
   if (readable(split.test.paths) == 0)
     problems.push_back(fmt::format("the test split of '{}' has no readable image", cfg.data.target));
-  const std::set<std::string> pool(split.train.pool.begin(), split.train.pool.end());
+  // Leaks: the same file on both sides (also refused by `train`), and byte-identical
+  // copies (found only here: they need every file hashed).
+  if (const auto leak = data::leakProblem(split, cfg.data.source, cfg.data.target); !leak.empty())
+    problems.push_back(leak);
+  std::set<std::string> training(split.train.source.begin(), split.train.source.end());
+  training.insert(split.train.pool.begin(), split.train.pool.end());
   const std::set<std::string> test(split.test.paths.begin(), split.test.paths.end());
-  for (const auto& group : r.duplicates) {
-    const bool in_pool = std::any_of(group.begin(), group.end(), [&](const std::string& p) { return pool.count(p); });
-    const bool in_test = std::any_of(group.begin(), group.end(), [&](const std::string& p) { return test.count(p); });
-    if (in_pool && in_test) leaks.push_back(group);
-  }
+  const auto any = [](const std::vector<std::string>& group, const std::set<std::string>& set) {
+    return std::any_of(group.begin(), group.end(), [&](const std::string& p) { return set.count(p) > 0; });
+  };
+  for (const auto& group : r.duplicates)
+    if (any(group, training) && any(group, test)) leaks.push_back(group);
+  if (!leaks.empty())
+    problems.push_back(fmt::format("{} group(s) of byte-identical images lie both in the test split and in training "
+                                   "(source or pool), e.g. '{}': the test split leaks into training and the AUROC "
+                                   "would be inflated; remove the copies listed above",
+                                   leaks.size(), leaks.front().front()));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // `shiftad classify`: check that weights, preprocessing and architecture agree by
 // looking at a pretrained classifier's top-k classes for one image.
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -26,12 +27,30 @@ std::vector<double> listFromMetadata(const std::map<std::string, std::string>& m
   return out;
 }
 
-std::vector<std::string> readLabels(const std::string& path) {
+/// The class names, one per line (a final '\r' of CRLF files dropped), checked against
+/// the classifier: a file of another length would name every class wrongly, and a
+/// binary file (control bytes, e.g. NUL) is no list of names at all.
+std::vector<std::string> readLabels(const std::string& path, int64_t num_classes) {
   if (path.empty()) return {};
-  std::ifstream f(path);
+  std::ifstream f(path, std::ios::binary);
   SHIFTAD_CHECK(f.good(), "labels file '{}' cannot be read", path);
   std::vector<std::string> labels;
-  for (std::string line; std::getline(f, line);) labels.push_back(line);
+  for (std::string line; std::getline(f, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto control = std::find_if(line.begin(), line.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return (u < 0x20 && c != '\t') || u == 0x7f;
+    });
+    SHIFTAD_CHECK(control == line.end(),
+                  "labels file '{}', line {}: control byte 0x{:02x}; --labels expects a text file with one class "
+                  "name per line (is it a binary file?)",
+                  path, labels.size() + 1, static_cast<unsigned char>(*control));
+    labels.push_back(line);
+  }
+  SHIFTAD_CHECK(static_cast<int64_t>(labels.size()) == num_classes,
+                "labels file '{}' has {} line(s) but the classifier has {} classes: --labels needs one class name "
+                "per line, in index order",
+                path, labels.size(), num_classes);
   return labels;
 }
 
@@ -45,6 +64,7 @@ std::vector<ClassScore> classify(const std::string& weights_path, const std::str
                 "'{}' has no classifier.1.weight: classify supports MobileNetV2 classifiers (torchvision names) for now",
                 weights_path);
   const int64_t num_classes = cls->second.size(0);
+  const auto labels = readLabels(labels_path, num_classes);  // before any work: a wrong file fails at once
   models::MobileNetV2 net(/*embedding_dim=*/2, static_cast<int>(num_classes), models::paddingFromMetadata(weights.metadata));
   const auto report = io::loadIntoModule(net, weights, "", /*strict=*/false);
   SHIFTAD_CHECK(report.unexpected.empty() && report.mismatched.empty() &&
@@ -63,7 +83,6 @@ std::vector<ClassScore> classify(const std::string& weights_path, const std::str
   torch::NoGradGuard ng;
   const auto probs = torch::softmax(net.logits(data::normalize(batch.images, mean, std)), 1)[0];
   const auto top = probs.topk(std::min<int64_t>(topk, num_classes));
-  const auto labels = readLabels(labels_path);
   std::vector<ClassScore> out;
   for (int64_t i = 0; i < std::get<1>(top).size(0); ++i) {
     const int64_t k = std::get<1>(top)[i].item<int64_t>();

@@ -312,7 +312,11 @@ data::ProtocolSplit splitFor(const DataConfig& d) {
   p.pool_fraction = d.pool_fraction;
   p.contamination = d.contamination;
   p.seed = d.split_seed;
-  return data::makeSplit(data::listDomain(d.root, d.source), data::listDomain(d.root, d.target), p);
+  auto split = data::makeSplit(data::listDomain(d.root, d.source), data::listDomain(d.root, d.target), p);
+  // A test image that training saw makes every figure of the run meaningless.
+  const std::string leak = data::leakProblem(split, d.source, d.target);
+  SHIFTAD_CHECK(leak.empty(), "config: {}", leak);
+  return split;
 }
 
 Inputs trainerInputs(const Config& cfg, bool head_only, const std::vector<std::string>& paths,

@@ -203,7 +203,7 @@ LoadedRun loadRun(const std::string& run_dir) {
     SHIFTAD_CHECK(it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) > 0,
                   "'{}': expected a non-empty 2-D tensor 'reference'", path);
     const auto k = file.metadata.count("k") ? std::stoi(file.metadata.at("k")) : 1;
-    run.frozen = models::FrozenScorer{it->second.to(torch::kFloat), k};
+    run.frozen = models::FrozenScorer{io::exactly(file, "reference", torch::kFloat), k};
     // The run's own copy of Φ (runs of older versions name the original files).
     const auto trunk = fs::path(run_dir) / kModelFile;
     if (run.cfg.encoder.type == "backbone" && fs::exists(trunk))
@@ -219,7 +219,7 @@ LoadedRun loadRun(const std::string& run_dir) {
   const auto it = center.tensors.find("center");
   SHIFTAD_CHECK(it != center.tensors.end() && it->second.dim() == 1 && it->second.size(0) == net->embeddingDim(),
                 "'{}/{}': expected a tensor 'center' of size {}", run_dir, kCenterFile, net->embeddingDim());
-  run.trainer->setCenter(it->second.to(torch::kFloat));
+  run.trainer->setCenter(io::exactly(center, "center", torch::kFloat));
   return run;
 }
 

@@ -166,7 +166,8 @@ void printDataCheck(const shiftad::DataCheckReport& r) {
   printList("unreadable or truncated images (skipped by training and scoring)", r.unreadable);
   printList("non-image files (ignored)", r.non_images);
   printGroups("exact duplicates", r.duplicates);
-  printGroups("duplicates across the pool/test split (the test split leaks into training)", r.split_leaks);
+  printGroups("duplicates across training (source or pool) and the test split (the test split leaks into training)",
+              r.split_leaks);
   if (!r.problems.empty()) {
     printList(r.protocol_checked ? "PROBLEMS: the configured protocol cannot run" : "PROBLEMS", r.problems);
   } else if (r.protocol_checked) {

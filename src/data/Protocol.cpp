@@ -6,6 +6,8 @@
 #include <map>
 #include <random>
 
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -135,6 +137,40 @@ ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std
   pool_anomalies.resize(std::min(wanted, pool_anomalies.size()));
   buildPool(split, pool_normals, pool_anomalies, rng);
   return split;
+}
+
+namespace {
+
+/// The identity of the file at `path`: device and inode, or the path itself when it
+/// cannot be stat'ed (the loaders will report it as unreadable).
+std::string fileIdentity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "path:" + path;
+  return fmt::format("inode:{}:{}", static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+}
+
+}  // namespace
+
+std::vector<SharedFile> sharedFiles(const ProtocolSplit& split) {
+  std::map<std::string, std::string> training;  // identity -> a training path
+  for (const auto* set : {&split.train.source, &split.train.pool})
+    for (const std::string& path : *set) training.emplace(fileIdentity(path), path);
+  std::vector<SharedFile> out;
+  for (const std::string& path : split.test.paths)
+    if (const auto it = training.find(fileIdentity(path)); it != training.end()) out.push_back({path, it->second});
+  return out;
+}
+
+std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target) {
+  if (source == target)
+    return fmt::format("data.source and data.target are both '{}': the test split would be drawn from the training "
+                       "images and the AUROC would be inflated; name two different domains", source);
+  const std::vector<SharedFile> shared = sharedFiles(split);
+  if (shared.empty()) return "";
+  return fmt::format("{} test image(s) of data.target '{}' are also training images (the same file under "
+                     "data.source '{}' or in the pool, through a symlink or a hard link), e.g. '{}' is '{}'; the "
+                     "AUROC would be inflated. Replace the links by distinct images or remove them",
+                     shared.size(), target, source, shared.front().test, shared.front().training);
 }
 
 }  // namespace shiftad::data

@@ -44,4 +44,20 @@ struct ProtocolSplit {
 ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain,
                         const std::vector<ImageRecord>& target_domain, const ProtocolParams& params);
 
+/// A test image that is also a training image.
+struct SharedFile {
+  std::string test;      ///< path in the test split
+  std::string training;  ///< the same file, in the source set or the pool
+};
+
+/// Test images that training also sees: the same path, or the same file (device and
+/// inode) reached through a symlink or a hard link. One stat() per image, so cheap
+/// enough for every run; byte-identical copies need hashing every file and are left
+/// to `shiftad check-data`. Paths that cannot be stat'ed are compared as strings.
+std::vector<SharedFile> sharedFiles(const ProtocolSplit& split);
+
+/// Why `split` leaks its test split into training ("" if it does not), naming the
+/// domains: data.source == data.target, or the first shared file and their count.
+std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target);
+
 }  // namespace shiftad::data

@@ -390,7 +390,60 @@ std::string listing(const std::vector<std::string>& names, const char* what, siz
 
 bool allFinite(const torch::Tensor& t) { return !t.is_floating_point() || torch::isfinite(t).all().item<bool>(); }
 
+/// Whether every value of dtype `from` is a value of `to`: same kind (float to float,
+/// integer or bool to integer or bool) and `to` at least as wide. Anything else would be
+/// a silent reinterpretation (I32 bytes read as integers, then cast to float) or a loss
+/// (F64 rounded to F32, BF16's range into F16).
+bool losslessInto(torch::ScalarType from, torch::ScalarType to) {
+  const bool float_from = c10::isFloatingType(from), float_to = c10::isFloatingType(to);
+  return float_from == float_to && c10::promoteTypes(from, to) == to;
+}
+
+/// The file dtypes a module tensor of `to` accepts, e.g. "F32, F16 or BF16".
+std::string accepted(torch::ScalarType to) {
+  std::vector<std::string> names;
+  for (const Dtype& d : kDtypes)
+    if (losslessInto(d.type, to)) names.push_back(d.name);
+  if (names.size() == 1) return names[0];
+  const std::string last = names.back();
+  names.pop_back();
+  return fmt::format("{} or {}", fmt::join(names, ", "), last);
+}
+
+/// Float values that are integers within I64's range: what a converter writing every
+/// tensor as F32 (`v.float()`) makes of BatchNorm's num_batches_tracked. They load
+/// into an integer buffer exactly.
+bool integralValues(const torch::Tensor& t) {
+  const auto d = t.to(torch::kFloat64);
+  return (d == d.round()).all().item<bool>() && (d.abs() < 9.2e18).all().item<bool>();
+}
+
+/// "" if `source` converts to `to` without loss, else why not (after `where` and the
+/// tensor's name); `into` names the destination, e.g. "the module's fc.weight is".
+std::string lossOf(const torch::Tensor& source, torch::ScalarType to, const std::string& into) {
+  const torch::ScalarType from = source.scalar_type();
+  if (losslessInto(from, to)) return "";
+  const bool float_into_integer = source.is_floating_point() && c10::isIntegralType(to, /*includeBool=*/false);
+  if (float_into_integer && integralValues(source)) return "";
+  return fmt::format(
+      "is {}{} but {} {}: only {} loads into it without loss; refusing to cast it (convert the file's tensor "
+      "to {})",
+      dtypeByType(from)->name, float_into_integer ? " with non-integer values" : "", into, dtypeByType(to)->name,
+      accepted(to), dtypeByType(to)->name);
+}
+
 }  // namespace
+
+torch::Tensor exactly(const SafeTensorsFile& file, const std::string& name, torch::ScalarType dtype) {
+  const std::string where = file.path.empty() ? "" : file.path + ": ";
+  const auto it = file.tensors.find(name);
+  SHIFTAD_CHECK(it != file.tensors.end(), "{}has no tensor {}", where, inQuotes(name));
+  SHIFTAD_CHECK(allFinite(it->second), "{}tensor {} holds NaN or Inf values; refusing to load it", where,
+                inQuotes(name));
+  const std::string loss = lossOf(it->second, dtype, "shiftad reads it as");
+  SHIFTAD_CHECK(loss.empty(), "{}tensor {} {}", where, inQuotes(name), loss);
+  return it->second.to(dtype);
+}
 
 LoadReport loadIntoModule(torch::nn::Module& module, const SafeTensorsFile& file, const std::string& prefix,
                           bool strict) {
@@ -427,9 +480,10 @@ LoadReport loadIntoModule(torch::nn::Module& module, const SafeTensorsFile& file
   for (Copy& c : copies) {
     SHIFTAD_CHECK(allFinite(c.source), "{}tensor {} holds NaN or Inf values; refusing to load it", where,
                   inQuotes(c.fileName));
-    c.source = c.source.to(c.target.dtype());
-    SHIFTAD_CHECK(allFinite(c.source), "{}tensor {} overflows to Inf in {}; refusing to load it", where,
-                  inQuotes(c.fileName), c10::toString(c.target.scalar_type()));
+    const std::string loss =
+        lossOf(c.source, c.target.scalar_type(), "the module's " + clip(c.fileName.substr(prefix.size())) + " is");
+    SHIFTAD_CHECK(loss.empty(), "{}tensor {} {}", where, inQuotes(c.fileName), loss);
+    c.source = c.source.to(c.target.dtype());  // exact: checked above
   }
   torch::NoGradGuard noGrad;
   for (const Copy& c : copies) c.target.copy_(c.source);

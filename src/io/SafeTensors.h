@@ -38,14 +38,24 @@ struct LoadReport {
 };
 
 /// Copy the tensors of `file` onto the parameters and buffers of `module` (recursively,
-/// by their dotted names), converting dtype. With a `prefix`, only file names starting
+/// by their dotted names). A file dtype is widened to the module's when that is exact
+/// (F16 or BF16 into F32; I32 into I64; float values that are all integers into an
+/// integer buffer such as num_batches_tracked); any other pair (I32 into F32, F64 into
+/// F32, 0.5 into I64) is an error naming the tensor and both dtypes: a cast would load
+/// reinterpreted or rounded weights without a word. With a `prefix`, only file names starting
 /// with it are considered, and it is stripped before matching. strict: any missing,
 /// unexpected or mis-shaped name is one shiftad::Error listing them all and nothing is
 /// copied; otherwise the matching tensors are copied and the report returned. A NaN or
-/// Inf in a tensor to be loaded is always an error naming it (nothing is copied).
+/// Inf or a lossy dtype in a tensor to be loaded is always an error naming it (nothing
+/// is copied).
 /// Errors start with `file.path` when it is set.
 LoadReport loadIntoModule(torch::nn::Module& module, const SafeTensorsFile& file, const std::string& prefix = "",
                           bool strict = true);
+
+/// Tensor `name` of `file` in `dtype`, converted only when that is exact as in
+/// loadIntoModule (e.g. a run's center, F16 or F32 into F32); an I32-tagged or F64
+/// tensor, or a NaN or Inf in it, is an error naming the file and the tensor.
+torch::Tensor exactly(const SafeTensorsFile& file, const std::string& name, torch::ScalarType dtype);
 
 /// The parameters and buffers of `module` (recursively) by dotted name, detached
 /// (sharing storage); what loadIntoModule expects, e.g. to writeSafeTensors a model.

@@ -137,7 +137,7 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
   const auto& center = required(f, "center");
   SHIFTAD_CHECK(center.dim() == 1 && (!parts.center->defined() || center.sizes() == parts.center->sizes()),
                 "checkpoint '{}': the center ({}-D, {} entries) does not match F's output", path, center.dim(), center.numel());
-  *parts.center = center.to(torch::kFloat).clone();
+  *parts.center = io::exactly(f, "center", torch::kFloat).clone();
   loadOptimizer(*parts.optimizer, tensorBytes(required(f, "optimizer")));
   parts.generator->set_state(required(f, "rng.trainer"));
   globalGenerator().set_state(required(f, "rng.global"));

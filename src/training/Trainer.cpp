@@ -1,6 +1,7 @@
 #include "training/Trainer.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -39,6 +40,27 @@ std::string lastCheckpoint(const FitControl& control) {
 }
 
 }  // namespace
+
+NamedTensors trainedTensors(const torch::nn::Module& net) {
+  NamedTensors out;
+  for (const auto& item : net.named_parameters(/*recurse=*/true))
+    if (item.value().requires_grad()) out.emplace_back(item.key(), item.value());
+  for (const auto& item : net.named_buffers(/*recurse=*/true))
+    if (item.value().is_floating_point()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+std::string firstNonFinite(const NamedTensors& tensors) {
+  if (tensors.empty()) return "";
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> sums;
+  sums.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) sums.push_back(t.sum(torch::kFloat64));
+  if (std::isfinite(torch::stack(sums).sum().item<double>())) return "";
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (!torch::isfinite(tensors[i].second).all().item<bool>()) return tensors[i].first;
+  return "";
+}
 
 /// The alignment term (paper Eq. 8-10 and its alternatives) and the state it needs.
 struct Trainer::Alignment {
@@ -262,6 +284,7 @@ FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, 
   const int64_t batch = std::min<int64_t>(cfg_.train.batch_size, n);
   const int64_t steps_per_epoch = std::max<int64_t>(1, (n - 2) / batch + 1);
   const double total_steps = static_cast<double>(steps_per_epoch) * std::max(epochs, 1);
+  const NamedTensors guarded = trainedTensors(*net_);
 
   while (p.epoch <= epochs) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -315,6 +338,16 @@ FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, 
       opt.zero_grad();
       loss.backward();
       opt.step();
+      // A finite loss is not enough: a degenerate input (data.std ~ 0) leaves the loss
+      // constant while BatchNorm's statistics overflow, and the run would be saved
+      // as a success that cannot score. Stop at the step, before any checkpoint holds it.
+      const std::string broken = firstNonFinite(guarded);
+      SHIFTAD_CHECK(broken.empty(),
+                    "training diverged: F's tensor '{}' holds NaN or Inf after epoch {}, step {}; {}. Check "
+                    "data.mean and data.std (now [{}] and [{}]: inputs (x - mean) / std must stay moderate), or "
+                    "lower train.lr (now {}) or align.lambda (now {})",
+                    broken, p.epoch, p.steps + 1, lastCheckpoint(control), fmt::join(cfg_.data.mean, ", "),
+                    fmt::join(cfg_.data.std, ", "), cfg_.train.lr, cfg_.align.lambda);
       p.sum_loss += loss_value;
       p.sum_svdd += svdd.item<double>();
       p.sum_align += align_term.item<double>();

@@ -57,6 +57,20 @@ enum class FitResult {
 /// optionally trimmed to the cluster.keep_fraction closest to its centroid.
 torch::Tensor selectDominant(const torch::Tensor& features, const ClusterConfig& cfg, uint64_t seed);
 
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+/// What a training step can make non-finite in F, checked by fit() after every step:
+/// its trainable parameters (the optimizer step) and its floating-point buffers
+/// (BatchNorm statistics, updated by the forward pass even when the loss stays finite,
+/// e.g. on inputs scaled to ~1e30).
+NamedTensors trainedTensors(const torch::nn::Module& net);
+
+/// The name of the first tensor holding a NaN or Inf ("" if none). Cheap enough for
+/// every step: one sum per tensor, in double, where float32 values cannot overflow, so
+/// the total is finite exactly when every value is; a single sync. The names are
+/// searched only on failure.
+std::string firstNonFinite(const NamedTensors& tensors);
+
 class Trainer {
  public:
   Trainer(const Config& cfg, std::shared_ptr<models::FeatureExtractor> net);

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <iostream>
 #include <sstream>
 #include <random>
@@ -24,6 +26,7 @@
 #include "data/FileCheck.h"
 #include "io/SafeTensors.h"
 #include "models/FeatureExtractor.h"
+#include "models/MobileNetV2.h"
 #include "shiftad/shiftad.h"
 #include "support/Process.h"
 #include "support/TestSupport.h"
@@ -319,8 +322,9 @@ TEST(Checkpoint, PeriodicCheckpointsFollowCheckpointEvery) {
 
 namespace {
 
-/// A copy of the synthetic benchmark with one instance of each data fault.
-std::string faultyRoot(const TempDir& tmp) {
+/// A copy of the synthetic benchmark with one instance of each data fault; with
+/// `leaks`, also byte copies inside the target domain that leak the test split.
+std::string faultyRoot(const TempDir& tmp, bool leaks = true) {
   const auto root = tmp / "data";
   fs::copy(synthRoot(), root, fs::copy_options::recursive);
   const auto circle = root + "/source/circle";
@@ -333,9 +337,10 @@ std::string faultyRoot(const TempDir& tmp) {
   shiftad::test::writeFile(circle + "/notes.txt", "a non-image file");
   fs::copy_file(files[1], circle + "/zz_duplicate.png");
   // Copies of every target circle image: some pair lands on both sides of the split.
-  for (const auto& e : fs::directory_iterator(root + "/target/circle"))
-    if (e.path().filename().string().rfind("copy_", 0) != 0)
-      fs::copy_file(e.path(), root + "/target/circle/copy_" + e.path().filename().string());
+  if (leaks)
+    for (const auto& e : fs::directory_iterator(root + "/target/circle"))
+      if (e.path().filename().string().rfind("copy_", 0) != 0)
+        fs::copy_file(e.path(), root + "/target/circle/copy_" + e.path().filename().string());
   return root;
 }
 
@@ -359,7 +364,8 @@ TEST(CheckData, ListsCountsUnreadableNonImagesDuplicatesAndSplitLeaks) {
   const auto root = faultyRoot(tmp);
   const auto cfg = protocolOf(root, "circle");
   const auto r = shiftad::checkData(root, &cfg);
-  EXPECT_TRUE(r.problems.empty()) << r.problems.front();
+  ASSERT_EQ(r.problems.size(), 1u) << "the split leaks only";
+  EXPECT_NE(r.problems[0].find("lie both in the test split and in training"), std::string::npos) << r.problems[0];
   EXPECT_TRUE(r.protocol_checked);
   ASSERT_EQ(r.classes.size(), 12u);  // 2 domains x 6 classes
   EXPECT_EQ(r.classes[0].domain, "source");
@@ -385,7 +391,7 @@ TEST(CheckData, ListsCountsUnreadableNonImagesDuplicatesAndSplitLeaks) {
 
 TEST(CheckData, ExitsNonZeroWhenTheProtocolCannotRun) {
   TempDir tmp;
-  const auto root = faultyRoot(tmp);
+  const auto root = faultyRoot(tmp, /*leaks=*/false);
   // Fine: exit 0 and the table.
   auto cfg = protocolOf(root, "circle");
   shiftad::test::writeFile(tmp / "ok.yaml", shiftad::dumpConfig(cfg));
@@ -459,4 +465,157 @@ TEST(SkipLimit, TooManyUnreadableImagesStopTrainingNamingTheKey) {
   EXPECT_FALSE(fs::exists(tmp / "run/metrics.jsonl"));
   cfg.data.max_skipped = 2;
   EXPECT_EQ(shiftad::train(cfg, tmp / "run").skipped_images, 2);
+}
+
+// ---------------------------------------------------------------- nothing silently wrong
+
+namespace {
+
+/// The message of `fn`'s shiftad::Error, or a test failure if it does not throw one.
+template <typename Fn>
+std::string errorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const shiftad::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a shiftad::Error";
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// A random 5-class MobileNetV2 classifier under torchvision's names (no head.*).
+std::string classifierFile(const TempDir& tmp) {
+  torch::manual_seed(0);
+  shiftad::models::MobileNetV2 net(/*embedding_dim=*/2, /*num_classes=*/5);
+  auto state = shiftad::io::moduleStateDict(net);
+  for (auto it = state.begin(); it != state.end();) it = it->first.rfind("head.", 0) == 0 ? state.erase(it) : std::next(it);
+  const auto path = tmp / "classifier.safetensors";
+  shiftad::io::writeSafeTensors(path, state);
+  return path;
+}
+
+std::string anImage() { return fs::directory_iterator(synthRoot() + "/source/circle")->path().string(); }
+
+}  // namespace
+
+TEST(WeightDtype, ClassifyRefusesFloatBytesTaggedAsIntegers) {
+  TempDir tmp;
+  const auto good = classifierFile(tmp);
+  EXPECT_EQ(shiftad::classify(good, anImage(), "", 5).size(), 5u);
+  // The same bytes with classifier.1.weight's header dtype patched to I32 (same length:
+  // the file stays valid). Cast, its floats would load as integers of ~1e9.
+  std::string bytes = shiftad::test::readText(good);
+  const std::string tag = "\"classifier.1.weight\":{\"dtype\":\"F32\"";
+  const auto at = bytes.find(tag);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + tag.size() - 4] = 'I';
+  const auto patched = tmp / "i32.safetensors";
+  shiftad::test::writeFile(patched, bytes);
+  const auto msg = errorOf([&] { shiftad::classify(patched, anImage(), "", 5); });
+  EXPECT_TRUE(contains(msg, patched + ": tensor \"classifier.1.weight\" is I32 but the module's classifier.1.weight "
+                                      "is F32"))
+      << msg;
+}
+
+TEST(ClassifyLabels, AFileOfAnotherLengthOrABinaryFileIsRefused) {
+  TempDir tmp;
+  const auto weights = classifierFile(tmp);
+  shiftad::test::writeFile(tmp / "five.txt", "a\nb\r\nc\nd\ne\n");
+  const auto top = shiftad::classify(weights, anImage(), tmp / "five.txt", 5);
+  ASSERT_EQ(top.size(), 5u);
+  for (const auto& c : top) EXPECT_EQ(c.label, std::string(1, static_cast<char>('a' + c.index))) << "CR dropped";
+
+  shiftad::test::writeFile(tmp / "four.txt", "a\nb\nc\nd\n");
+  auto msg = errorOf([&] { shiftad::classify(weights, anImage(), tmp / "four.txt", 1); });
+  EXPECT_TRUE(contains(msg, "four.txt' has 4 line(s) but the classifier has 5 classes")) << msg;
+
+  shiftad::test::writeFile(tmp / "binary.txt", std::string("a\nb\nc\0d\ne\n", 11));
+  msg = errorOf([&] { shiftad::classify(weights, anImage(), tmp / "binary.txt", 1); });
+  EXPECT_TRUE(contains(msg, "binary.txt', line 3: control byte 0x00")) << msg;
+}
+
+TEST(Divergence, ADegenerateNormalizationStopsAtTheFirstStepNamingTheTensor) {
+  TempDir tmp;
+  auto cfg = protocolOf(synthRoot(), "circle");
+  cfg.model.width = 8;
+  cfg.train.epochs = 2;
+  // (x - mean) / 1e-30 is ~1e30: the loss stays finite after BatchNorm, its variance overflows.
+  cfg.data.std = {1e-30, 1e-30, 1e-30};
+  const auto msg = errorOf([&] { shiftad::train(cfg, tmp / "run"); });
+  EXPECT_TRUE(contains(msg, "training diverged: F's tensor '")) << msg;
+  EXPECT_TRUE(contains(msg, "running_")) << "a BatchNorm statistic: " << msg;
+  EXPECT_TRUE(contains(msg, "after epoch 1, step 1")) << msg;
+  EXPECT_TRUE(contains(msg, "data.std")) << msg;
+  EXPECT_FALSE(fs::exists(tmp / "run/model.safetensors")) << "no model is saved as a success";
+}
+
+namespace {
+
+/// A copy of the synthetic benchmark where every target circle image is replaced by
+/// `link(source circle image, target path)`: a symlink, a hard link or a byte copy.
+std::string leakyRoot(const TempDir& tmp, const std::function<void(const fs::path&, const fs::path&)>& link) {
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  std::vector<fs::path> sources, targets;
+  for (const auto& e : fs::directory_iterator(root + "/source/circle")) sources.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(root + "/target/circle")) targets.push_back(e.path());
+  std::sort(sources.begin(), sources.end());
+  std::sort(targets.begin(), targets.end());
+  for (size_t i = 0; i < std::min(sources.size(), targets.size()); ++i) {
+    fs::remove(targets[i]);
+    link(sources[i], targets[i]);
+  }
+  return root;
+}
+
+shiftad::Config leakCheckConfig(const std::string& root) {
+  auto cfg = protocolOf(root, "circle");
+  cfg.model.width = 8;
+  cfg.train.epochs = 1;
+  return cfg;
+}
+
+}  // namespace
+
+TEST(ProtocolLeak, TrainRefusesTheSameDomainOnBothSides) {
+  TempDir tmp;
+  auto cfg = leakCheckConfig(synthRoot());
+  cfg.data.target = "source";
+  const auto msg = errorOf([&] { shiftad::train(cfg, tmp / "run"); });
+  EXPECT_TRUE(contains(msg, "data.source and data.target are both 'source'")) << msg;
+  const auto r = shiftad::checkData(synthRoot(), &cfg);
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_TRUE(contains(r.problems[0], "are both 'source'")) << r.problems[0];
+}
+
+TEST(ProtocolLeak, TrainRefusesTestImagesLinkedToTrainingImages) {
+  const std::map<std::string, std::function<void(const fs::path&, const fs::path&)>> links = {
+      {"symlink", [](const fs::path& from, const fs::path& to) { fs::create_symlink(from, to); }},
+      {"hard link", [](const fs::path& from, const fs::path& to) { fs::create_hard_link(from, to); }}};
+  for (const auto& [kind, link] : links) {
+    TempDir tmp;
+    const auto cfg = leakCheckConfig(leakyRoot(tmp, link));
+    const auto msg = errorOf([&] { shiftad::train(cfg, tmp / "run"); });
+    EXPECT_TRUE(contains(msg, "test image(s) of data.target 'target' are also training images")) << kind << ": " << msg;
+    EXPECT_TRUE(contains(msg, "/target/circle/")) << kind << ": " << msg;
+    EXPECT_TRUE(contains(msg, "/source/circle/")) << kind << ": " << msg;
+  }
+}
+
+TEST(ProtocolLeak, CheckDataFlagsByteCopiesOfSourceImagesInTheTestSplitAndExitsOne) {
+  TempDir tmp;
+  const auto root = leakyRoot(tmp, [](const fs::path& from, const fs::path& to) { fs::copy_file(from, to); });
+  const auto cfg = leakCheckConfig(root);
+  const auto r = shiftad::checkData(root, &cfg);
+  ASSERT_FALSE(r.split_leaks.empty());
+  EXPECT_TRUE(anyContains(r.split_leaks[0], "/source/circle/")) << r.split_leaks[0][0];
+  EXPECT_TRUE(anyContains(r.split_leaks[0], "/target/circle/")) << r.split_leaks[0][0];
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_TRUE(contains(r.problems[0], "byte-identical images lie both in the test split and in training")) << r.problems[0];
+  shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
+  const auto pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "cfg.yaml"}, tmp / "log");
+  EXPECT_EQ(shiftad::test::waitExit(pid), 1) << shiftad::test::readText(tmp / "log");
+  EXPECT_FALSE(contains(shiftad::test::readText(tmp / "log"), "the configured protocol can run"));
 }

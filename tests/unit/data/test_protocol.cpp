@@ -1,5 +1,6 @@
 // The one-vs-all protocol: invariants, determinism, errors, and the Python reference.
 #include <algorithm>
+#include <filesystem>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -195,4 +196,31 @@ TEST(Protocol, EmptyPoolOrTestAreErrors) {
               {"pool would be empty", "'n'"});
   // Only the normal class in the target: the test split would hold no anomaly.
   expectError([&] { makeSplit(kSource, domain("t", {{"n", 10}}), params(0.5, 0.1, 0)); }, {"no anomaly"});
+}
+
+TEST(Protocol, SharedFilesAreTestImagesThatTrainingAlsoReads) {
+  namespace fs = std::filesystem;
+  shiftad::test::TempDir tmp;
+  const std::string a = tmp / "a.png", b = tmp / "b.png", c = tmp / "c.png";
+  for (const auto& p : {a, b, c}) shiftad::test::writeFile(p, "same bytes");  // content is not compared here
+  fs::create_symlink(a, tmp / "to_a.png");
+  fs::create_hard_link(b, tmp / "also_b.png");
+  ProtocolSplit split;
+  split.train.source = {a, tmp / "absent.png"};
+  split.train.pool = {b};
+  split.test.paths = {c, tmp / "to_a.png", tmp / "also_b.png", tmp / "absent.png"};
+  const auto shared = shiftad::data::sharedFiles(split);
+  ASSERT_EQ(shared.size(), 3u);
+  EXPECT_EQ(shared[0].test, tmp / "to_a.png");
+  EXPECT_EQ(shared[0].training, a);
+  EXPECT_EQ(shared[1].training, b) << "a hard link into the pool";
+  EXPECT_EQ(shared[2].test, tmp / "absent.png") << "not stat'able: compared by path";
+  const auto why = shiftad::data::leakProblem(split, "s", "t");
+  EXPECT_NE(why.find("3 test image(s) of data.target 't' are also training images"), std::string::npos) << why;
+  EXPECT_NE(why.find("'" + tmp / "to_a.png" + "' is '" + a + "'"), std::string::npos) << why;
+  EXPECT_NE(shiftad::data::leakProblem(split, "s", "s").find("both 's'"), std::string::npos);
+
+  split.test.paths = {c};
+  EXPECT_TRUE(shiftad::data::sharedFiles(split).empty());
+  EXPECT_EQ(shiftad::data::leakProblem(split, "s", "t"), "");
 }
