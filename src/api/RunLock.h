@@ -7,7 +7,7 @@ namespace shiftad::api {
 
 constexpr const char* kLockFile = "lock";
 
-/// Holds RUN_DIR/lock (created exclusively) while alive. The lock names its process:
+/// Holds RUN_DIR/lock (linked into place whole, so never seen empty) while alive. The lock names its process:
 /// pid, start time (/proc/PID/stat field 22) and host name. It is stale, and taken over
 /// with a warning, when that pid is gone (kill(pid, 0) fails with ESRCH: killed or
 /// crashed) or now names another process (same pid, other start time: the pid was
