@@ -1,5 +1,7 @@
 // Durable atomic writes (common/Rename.h) and the verified feature cache
 // (io/FeatureCache.h): docs/reliability.md, "Durability and caches".
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/Error.h"
 #include "common/Rename.h"
 #include "io/FeatureCache.h"
 #include "io/SafeTensors.h"
@@ -58,6 +61,33 @@ TEST(Durability, WeightFilesAreFsyncedAndWrittenUnderAPerProcessTemporaryName) {
   int entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(t.path())) ++entries;
   EXPECT_EQ(entries, 1);
+}
+
+TEST(Durability, AWriteThatRunsOutOfSpaceIsAnErrorAndKeepsTheOldFile) {
+  // "Disk full" without filling a disk: a file size limit (RLIMIT_FSIZE) makes the
+  // write fail the same way (EFBIG instead of ENOSPC; SIGXFSZ ignored).
+  TempDir t;
+  const std::string path = t / "w.safetensors";
+  shiftad::io::writeSafeTensors(path, {{"x", torch::ones({4})}});
+  const std::string before = slurp(path);
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string error;
+  try {
+    shiftad::io::writeSafeTensors(path, {{"x", torch::ones({100000})}});
+  } catch (const shiftad::Error& e) {
+    error = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(error.find("disk full?"), std::string::npos) << error;
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_EQ(slurp(path), before) << "the old file is kept";
+  EXPECT_FALSE(fs::exists(shiftad::temporaryPathFor(path))) << "and the temporary file removed";
 }
 
 TEST(FeatureCache, AnEntryCorruptedInPlaceIsRecomputedAndRewritten) {
