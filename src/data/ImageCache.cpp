@@ -104,13 +104,11 @@ bool ImageCache::read(const std::string& key, uint8_t* dst) const {
     const Mapping m(path);
     if (!m.exists()) return false;
     if (m.size() == kHeaderBytes + pixelBytes()) {
-      const unsigned char* pixels = m.data() + kHeaderBytes;
-      // The payload is verified, not only its header: a flipped byte must not reach a model.
-      const auto expected = header(side_, xxh64(pixels, pixelBytes()));
-      if (std::memcmp(m.data(), expected.data(), kHeaderBytes) == 0) {
-        std::memcpy(dst, pixels, pixelBytes());
-        return true;
-      }
+      // The payload is verified, not only its header: a flipped byte must not reach a
+      // model. The copy is what is hashed, so what passes is what is returned.
+      std::memcpy(dst, m.data() + kHeaderBytes, pixelBytes());
+      const auto expected = header(side_, xxh64(dst, pixelBytes()));
+      if (std::memcmp(m.data(), expected.data(), kHeaderBytes) == 0) return true;
     }
     if (!otherVersion(m.data(), m.size())) ++damaged_;
   }

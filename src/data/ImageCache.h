@@ -35,7 +35,8 @@ class ImageCache {
   std::string key(std::string_view file_bytes) const;
 
   /// Copies the cached pixels (pixelBytes()) into `dst`. False on a miss; a damaged
-  /// entry (its checksum is verified on every read) is removed, counted and a miss.
+  /// entry (its checksum is verified on every read) is removed, counted and a miss;
+  /// `dst` then holds garbage, to be overwritten by the caller.
   bool read(const std::string& key, uint8_t* dst) const;
 
   /// Stores pixelBytes() from `src` under `key`. A cache that cannot be written costs
