@@ -319,6 +319,21 @@ TEST(ImageCache, AnEntryCorruptedInPlaceIsAMissCountedAndRewritten) {
   EXPECT_EQ(cache.damagedEntries(), 0);
 }
 
+TEST(ImageCache, AnEntryOfTheOlderFormatIsAQuietMiss) {
+  // Version 1 (a 16-byte header without checksum): not damage, so not counted.
+  TempDir t;
+  const ImageCache cache(t / "cache", 2, "bilinear");
+  const std::string key = cache.key("image bytes");
+  std::string v1 = std::string("SHIFTADU8") + '\x01' + std::string(2, '\0') + std::string("\x02\0\0\0", 4);
+  v1 += std::string(12, '\x07');
+  std::filesystem::create_directories(std::filesystem::path(cache.pathOf(key)).parent_path());
+  writeFile(cache.pathOf(key), v1);
+  std::vector<uint8_t> dst(cache.pixelBytes());
+  EXPECT_FALSE(cache.read(key, dst.data()));
+  EXPECT_EQ(cache.damagedEntries(), 0);
+  EXPECT_FALSE(std::filesystem::exists(cache.pathOf(key))) << "removed, to be rewritten";
+}
+
 TEST(ImageCache, DisabledCacheWritesNothingAndAnUnwritableOneOnlyCostsTime) {
   TempDir t;
   const std::string p = write(t, "x.png", cv::Mat(6, 6, CV_8UC1, cv::Scalar(33)));
