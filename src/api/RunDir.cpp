@@ -38,7 +38,7 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
 }  // namespace
 
 void writeTextAtomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temporaryPathFor(path);
   try {
     {
       std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -59,14 +59,24 @@ void writeTextAtomic(const std::string& path, const std::string& text) {
 
 namespace {
 
+/// NAME for a temporary file NAME.tmp-PID (temporaryPathFor) or NAME.tmp (older
+/// versions) left by a killed write; "" for any other name.
+std::string withoutTemporarySuffix(const std::string& name) {
+  const auto at = name.rfind(".tmp");
+  if (at == std::string::npos || at == 0) return "";
+  const auto suffix = name.substr(at + 4);
+  if (suffix.empty()) return name.substr(0, at);
+  const bool pid = suffix.size() > 1 && suffix[0] == '-' &&
+                   suffix.find_first_not_of("0123456789", 1) == std::string::npos;
+  return pid ? name.substr(0, at) : "";
+}
+
 /// The files a run directory can hold: everything shiftad writes there.
 bool isRunFile(const std::string& name) {
   static const std::set<std::string> names = {kConfigFile,  kModelFile,    kCenterFile,     kReferenceFile,
                                               kMetricsFile, kSummaryFile,  kDominantFile,   kTestScoresFile,
                                               kCheckpointFile, kEncoderFile, kLockFile};
-  const auto base = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 ? name.substr(0, name.size() - 4)
-                                                                                    : name;
-  return names.count(base) > 0;
+  return names.count(name) > 0 || names.count(withoutTemporarySuffix(name)) > 0;
 }
 
 }  // namespace
@@ -118,6 +128,11 @@ void replaceRun(const std::string& run_dir, const std::string& replacement) {
     fs::remove_all(old);
     return;
   }
+  // The exchange is on disk only once the parent folder is (commitRename does this for
+  // the fallback's second rename).
+  std::error_code ec;
+  syncPath(fs::path(run_dir).parent_path().empty() ? fs::path(".") : fs::path(run_dir).parent_path(), ec);
+  SHIFTAD_CHECK(!ec, "cannot sync the folder of '{}' after replacing the run: {}", run_dir, ec.message());
   fs::remove_all(replacement);  // now the old run
 }
 
@@ -177,11 +192,12 @@ void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::
     io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(*trunk), metadata);
   } else if (cfg.encoder.type == "torchscript") {
     const auto copy = (fs::path(run_dir) / kEncoderFile).string();
+    const auto tmp = temporaryPathFor(copy);
     std::error_code ec;
-    fs::copy_file(cfg.encoder.path, copy + ".tmp", fs::copy_options::overwrite_existing, ec);
+    fs::copy_file(cfg.encoder.path, tmp, fs::copy_options::overwrite_existing, ec);
     SHIFTAD_CHECK(!ec, "cannot copy encoder.path '{}' into the run '{}': {}", cfg.encoder.path, run_dir, ec.message());
-    commitRename(copy + ".tmp", copy, ec);
-    SHIFTAD_CHECK(!ec, "cannot rename '{}.tmp' over '{}': {}", copy, copy, ec.message());
+    commitRename(tmp, copy, ec);
+    SHIFTAD_CHECK(!ec, "cannot rename '{}' over '{}': {}", tmp, copy, ec.message());
   }
   io::writeSafeTensors((fs::path(run_dir) / kReferenceFile).string(), {{"reference", scorer.reference.contiguous()}},
                        {{"format", "shiftad"}, {"k", std::to_string(scorer.k)}});

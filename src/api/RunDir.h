@@ -23,7 +23,8 @@ constexpr const char* kTestScoresFile = "test_scores.csv";    ///< label,score,p
 constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training state (training/Checkpoint.h)
 constexpr const char* kEncoderFile = "encoder.pt";  ///< a copy of Φ (encoder.type torchscript) for frozen-encoder baselines
 
-/// Write `text` to PATH.tmp, flush, rename over PATH (a reader never sees half a file).
+/// Write `text` to PATH.tmp-PID, fsync, rename over PATH, fsync the folder (a reader
+/// never sees half a file; after a power loss PATH is the old file or the new one).
 void writeTextAtomic(const std::string& path, const std::string& text);
 
 /// What a folder given as a run directory holds.

@@ -8,39 +8,101 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/Error.h"
+#include "common/Rename.h"
 
 namespace fs = std::filesystem;
 
 namespace shiftad::api {
 namespace {
 
-/// Create `path` only if it does not exist, holding our pid. False if it exists.
-bool createExclusive(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (fd < 0) {
-    SHIFTAD_CHECK(errno == EEXIST, "cannot create the lock file '{}': {}", path, std::strerror(errno));
-    return false;
-  }
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  const bool ok = ::write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
-  ::close(fd);
-  SHIFTAD_CHECK(ok, "cannot write the lock file '{}' (disk full?)", path);
-  return true;
+/// Field 22 of /proc/PID/stat (clock ticks after boot when PID started): with the pid,
+/// it names one process, even after the pid is reused. "" if unknown.
+std::string processStartTime(long pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');  // the command name (field 2) may hold spaces and ')'
+  if (paren == std::string::npos) return "";
+  std::istringstream rest(stat.substr(paren + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i)
+    if (i == 22) return field;
+  return "";
 }
 
-/// The pid in a lock file; 0 if it holds none (e.g. its writer died between create and write).
-long lockOwner(const std::string& path) {
+std::string hostName() {
+  char name[256] = {};
+  return ::gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string();
+}
+
+/// What a lock file says: "PID\nstart START\nhost HOST\n". Locks of older versions
+/// hold the pid only (start and host "").
+struct LockOwner {
+  long pid = 0;  ///< 0 if none (e.g. its writer died between create and write)
+  std::string start, host;
+};
+
+std::string lockText() {
+  std::string text = fmt::format("{}\n", ::getpid());
+  if (const auto start = processStartTime(::getpid()); !start.empty()) text += fmt::format("start {}\n", start);
+  if (const auto host = hostName(); !host.empty()) text += fmt::format("host {}\n", host);
+  return text;
+}
+
+LockOwner readLock(const std::string& path) {
   std::ifstream f(path);
-  long pid = 0;
-  f >> pid;
-  return f ? pid : 0;
+  LockOwner o;
+  if (!(f >> o.pid)) return {};
+  for (std::string key, value; f >> key >> value;) {
+    if (key == "start") o.start = value;
+    if (key == "host") o.host = value;
+  }
+  return o;
+}
+
+/// Create `path` only if it does not exist, holding lockText(). False if it exists.
+/// The text is written to a temporary file first and linked to `path` (link fails if
+/// `path` exists): an O_EXCL create followed by a write would show an empty lock to a
+/// concurrent start, which would take it for the lock of a process that died before
+/// writing it, and take it over (two runs in one folder: seen in
+/// RunLock.ConcurrentStartsIntoOneFolderLetExactlyOneTrain).
+bool createExclusive(const std::string& path) {
+  const std::string tmp = temporaryPathFor(path);
+  const std::string text = lockText();
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  SHIFTAD_CHECK(fd >= 0, "cannot create the lock file '{}': {}", tmp, std::strerror(errno));
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) ::unlink(tmp.c_str());
+  SHIFTAD_CHECK(ok, "cannot write the lock file '{}' (disk full?)", tmp);
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int error = errno;
+  ::unlink(tmp.c_str());
+  if (linked == 0) return true;
+  SHIFTAD_CHECK(error == EEXIST, "cannot create the lock file '{}': {}", path, std::strerror(error));
+  return false;
 }
 
 bool alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+/// Why the lock of `o` is stale ("" if it is live). A lock of another host is never
+/// judged from here (its pid means nothing on this machine): an Error.
+std::string staleReason(const LockOwner& o, const std::string& run_dir, const std::string& path) {
+  SHIFTAD_CHECK(o.host.empty() || o.host == hostName(),
+                "run directory '{}' is in use by process {} on host '{}' (lock file '{}'); wait for it to finish or "
+                "write to another directory. If that process is gone, delete the lock file",
+                run_dir, o.pid, o.host, path);
+  if (!alive(o.pid)) return fmt::format("process {}, which is gone", o.pid);
+  const std::string now = o.start.empty() ? "" : processStartTime(o.pid);
+  if (!now.empty() && now != o.start)
+    return fmt::format("process {} (that pid now names another process, started later)", o.pid);
+  return "";
+}
 
 }  // namespace
 
@@ -50,12 +112,13 @@ RunLock::RunLock(const std::string& run_dir) : path_((fs::path(run_dir) / kLockF
   // over in between, its lock is live and we fail).
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (createExclusive(path_)) return;
-    const long owner = lockOwner(path_);
-    SHIFTAD_CHECK(!alive(owner),
+    const LockOwner owner = readLock(path_);
+    const std::string stale = staleReason(owner, run_dir, path_);
+    SHIFTAD_CHECK(!stale.empty(),
                   "run directory '{}' is in use by process {} (lock file '{}'); wait for it to finish, stop it, or "
                   "write to another directory",
-                  run_dir, owner, path_);
-    spdlog::warn("run directory '{}': taking over the stale lock of process {}, which is gone", run_dir, owner);
+                  run_dir, owner.pid, path_);
+    spdlog::warn("run directory '{}': taking over the stale lock of {}", run_dir, stale);
     std::error_code ec;
     fs::remove(path_, ec);
   }

@@ -7,10 +7,13 @@ namespace shiftad::api {
 
 constexpr const char* kLockFile = "lock";
 
-/// Holds RUN_DIR/lock (created exclusively, holding this process' pid) while alive.
-/// A lock whose process is gone (kill(pid, 0) fails with ESRCH: it was killed or
-/// crashed) is stale and taken over with a warning; a live one is an Error naming the
-/// directory and the pid.
+/// Holds RUN_DIR/lock (linked into place whole, so never seen empty) while alive. The lock names its process:
+/// pid, start time (/proc/PID/stat field 22) and host name. It is stale, and taken over
+/// with a warning, when that pid is gone (kill(pid, 0) fails with ESRCH: killed or
+/// crashed) or now names another process (same pid, other start time: the pid was
+/// reused). A live lock, or one of another host (a shared file system: its pid cannot
+/// be checked from here), is an Error naming the directory, the pid and the host.
+/// Locks of older versions hold the pid only: live while that pid is.
 class RunLock {
  public:
   explicit RunLock(const std::string& run_dir);

@@ -16,6 +16,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/Rename.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -116,7 +117,7 @@ void checkNotAnInput(const std::string& out, const shiftad::ScoreResult& r) {
 }
 
 void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
-  const std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
+  const std::string tmp = shiftad::temporaryPathFor(path);
   // A temporary file never outlives a failure.
   struct RemoveOnError {
     const std::string& p;
@@ -143,7 +144,9 @@ void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
     f.flush();
     if (!f) throw std::runtime_error(fmt::format("cannot write '{}' (disk full?)", tmp));
   }
-  fs::rename(tmp, path);
+  std::error_code ec;
+  shiftad::commitRename(tmp, path, ec);  // fsync'ed: the CSV survives a power loss once written
+  if (ec) throw std::runtime_error(fmt::format("cannot rename '{}' over '{}': {}", tmp, path, ec.message()));
   guard.done = true;
 }
 

@@ -1,9 +1,13 @@
-// A stable content hash: 64-bit FNV-1a (std::hash may differ between builds and
-// runs). Used for cache keys and content identity, not for security.
+// Stable content hashes (std::hash may differ between builds and runs), for cache keys,
+// content identity and cache checksums, not for security: 64-bit FNV-1a for keys of
+// small texts, XXH64 for payloads (FNV-1a goes byte by byte, XXH64 8 bytes per step
+// in four independent lanes: the checksum of a cache entry must cost little next to
+// reading it).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace shiftad {
@@ -23,6 +27,62 @@ inline uint64_t fnv1a(const void* data, size_t size, uint64_t h = kFnv1aOffset) 
 
 inline uint64_t fnv1a(std::string_view bytes, uint64_t h = kFnv1aOffset) {
   return fnv1a(bytes.data(), bytes.size(), h);
+}
+
+namespace detail {
+
+constexpr uint64_t kXxP1 = 0x9E3779B185EBCA87ull, kXxP2 = 0xC2B2AE3D27D4EB4Full, kXxP3 = 0x165667B19E3779F9ull,
+                   kXxP4 = 0x85EBCA77C2B2AE63ull, kXxP5 = 0x27D4EB2F165667C5ull;
+
+inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+inline uint64_t read64(const unsigned char* p) {  // little-endian host (x86-64, arm64)
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint32_t read32(const unsigned char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t xxRound(uint64_t acc, uint64_t input) { return rotl64(acc + input * kXxP2, 31) * kXxP1; }
+inline uint64_t xxMerge(uint64_t h, uint64_t v) { return (h ^ xxRound(0, v)) * kXxP1 + kXxP4; }
+
+}  // namespace detail
+
+/// XXH64 (https://github.com/Cyan4973/xxHash, doc/xxhash_spec.md) of `size` bytes at
+/// `data`; equal to libxxhash's XXH64(data, size, seed).
+inline uint64_t xxh64(const void* data, size_t size, uint64_t seed = 0) {
+  using namespace detail;
+  const auto* p = static_cast<const unsigned char*>(data);
+  const unsigned char* const end = p + size;
+  uint64_t h;
+  if (size >= 32) {
+    uint64_t v1 = seed + kXxP1 + kXxP2, v2 = seed + kXxP2, v3 = seed, v4 = seed - kXxP1;
+    for (; p + 32 <= end; p += 32) {
+      v1 = xxRound(v1, read64(p));
+      v2 = xxRound(v2, read64(p + 8));
+      v3 = xxRound(v3, read64(p + 16));
+      v4 = xxRound(v4, read64(p + 24));
+    }
+    h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+    h = xxMerge(xxMerge(xxMerge(xxMerge(h, v1), v2), v3), v4);
+  } else {
+    h = seed + kXxP5;
+  }
+  h += static_cast<uint64_t>(size);
+  for (; p + 8 <= end; p += 8) h = rotl64(h ^ xxRound(0, read64(p)), 27) * kXxP1 + kXxP4;
+  if (p + 4 <= end) {
+    h = rotl64(h ^ (static_cast<uint64_t>(read32(p)) * kXxP1), 23) * kXxP2 + kXxP3;
+    p += 4;
+  }
+  for (; p < end; ++p) h = rotl64(h ^ (*p * kXxP5), 11) * kXxP1;
+  h ^= h >> 33;
+  h *= kXxP2;
+  h ^= h >> 29;
+  h *= kXxP3;
+  h ^= h >> 32;
+  return h;
 }
 
 }  // namespace shiftad

@@ -1,10 +1,18 @@
 // The commit point of every atomic write: a file is written under a temporary name,
 // then renamed over its final name, so a reader sees the old file or the new one.
+// Durable commits (the default) also survive a power loss: the file's data is fsync'ed
+// before the rename (else the rename can reach the disk before the data, leaving an
+// empty or partial file under the final name) and its folder after (else the rename
+// itself can be lost). Caches commit without fsync: a lost or torn entry is a checksum
+// failure, that is a miss (docs/reliability.md).
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -24,10 +32,50 @@ inline void faultPointBeforeCommit() {
   if (kill_at > 0 && ++commits == kill_at) ::kill(::getpid(), SIGKILL);
 }
 
+/// Test-only counter of successful fsync calls made by syncPath (there is no strace in
+/// the tests; they check that a durable commit syncs the file and its folder).
+inline std::atomic<long>& fsyncCount() {
+  static std::atomic<long> count{0};
+  return count;
+}
+
+/// fsync a file or a folder by path; `ec` set on failure.
+inline void syncPath(const std::filesystem::path& path, std::error_code& ec) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ec.assign(errno, std::generic_category());
+    return;
+  }
+  if (::fsync(fd) != 0)
+    ec.assign(errno, std::generic_category());
+  else
+    ++fsyncCount();
+  ::close(fd);
+}
+
+/// The temporary name an atomic write of `path` uses: PATH.tmp-PID, so two processes
+/// writing the same file never share (and rename away) each other's temporary file.
+inline std::string temporaryPathFor(const std::filesystem::path& path) {
+  return path.string() + ".tmp-" + std::to_string(::getpid());
+}
+
+enum class Durability { kSynced, kUnsynced };
+
 /// Rename `from` over `to` (atomic within one file system); `ec` as std::filesystem.
-inline void commitRename(const std::filesystem::path& from, const std::filesystem::path& to, std::error_code& ec) {
+/// kSynced: fsync `from` first and `to`'s folder after, so the new file is on disk
+/// when this returns without error.
+inline void commitRename(const std::filesystem::path& from, const std::filesystem::path& to, std::error_code& ec,
+                         Durability durability = Durability::kSynced) {
+  ec.clear();
+  if (durability == Durability::kSynced) {
+    syncPath(from, ec);
+    if (ec) return;
+  }
   faultPointBeforeCommit();
   std::filesystem::rename(from, to, ec);
+  if (ec || durability == Durability::kUnsynced) return;
+  const auto folder = to.has_parent_path() ? to.parent_path() : std::filesystem::path(".");
+  syncPath(folder, ec);
 }
 
 }  // namespace shiftad

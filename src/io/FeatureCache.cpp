@@ -27,6 +27,15 @@ std::string cacheKey(const std::string& encoder_id, const std::vector<std::strin
   return fmt::format("{:016x}{:016x}", fnv1a(text), fnv1a(text, 0x9E3779B97F4A7C15ULL));
 }
 
+/// XXH64 of the cached tensors' bytes, stored in the entry's metadata and checked on
+/// every read: a byte changed in place (same size, valid header) must be a miss.
+std::string payloadChecksum(const torch::Tensor& features, const torch::Tensor& valid) {
+  const auto f = features.contiguous();
+  const auto v = valid.contiguous();
+  const uint64_t h = xxh64(f.data_ptr(), f.nbytes(), xxh64(v.data_ptr(), v.nbytes()));
+  return fmt::format("{:016x}", h);
+}
+
 }  // namespace
 
 std::string defaultCacheDir() {
@@ -56,11 +65,14 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
       const auto n = static_cast<int64_t>(files.size());
       if (it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) == n &&
           valid != file.tensors.end() && valid->second.dim() == 1 && valid->second.size(0) == n &&
-          file.metadata["encoder"] == encoder_id) {
+          file.metadata["encoder"] == encoder_id &&
+          file.metadata["checksum"] == payloadChecksum(it->second, valid->second)) {
         spdlog::info("features of {} images read from the cache {}", files.size(), path.string());
         return {it->second, valid->second.to(torch::kUInt8)};
       }
-      spdlog::warn("feature cache entry {} does not match its key; recomputing", path.string());
+      spdlog::warn("feature cache entry {} is damaged or outdated (shape, encoder or checksum wrong); recomputing "
+                   "and rewriting it",
+                   path.string());
     } catch (const std::exception& e) {
       spdlog::warn("feature cache entry {} is unreadable ({}); recomputing", path.string(), e.what());
     }
@@ -73,8 +85,13 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
   std::error_code ec;
   fs::create_directories(dir, ec);
   try {
-    writeSafeTensors(path.string(), {{"features", features.contiguous()}, {"valid", rows.valid.to(torch::kUInt8).contiguous()}},
-                     {{"encoder", encoder_id}, {"images", std::to_string(files.size())}});
+    const auto valid = rows.valid.to(torch::kUInt8).contiguous();
+    // Not fsync'ed: an entry lost or torn by a power loss fails its checksum, a miss.
+    writeSafeTensors(path.string(), {{"features", features.contiguous()}, {"valid", valid}},
+                     {{"encoder", encoder_id},
+                      {"images", std::to_string(files.size())},
+                      {"checksum", payloadChecksum(features, valid)}},
+                     Durability::kUnsynced);
   } catch (const std::exception& e) {
     // A cache that cannot be written costs time, never the run.
     spdlog::warn("cannot write the feature cache {}: {}", path.string(), e.what());

@@ -16,8 +16,10 @@ std::string defaultCacheDir();
 /// The features of `files` under `encoder_id`: read from DIR/features-<key>.safetensors
 /// when present and valid, else `compute()`d and written there (atomically). The key
 /// hashes the encoder id and every file's absolute path, size and modification time,
-/// so an edited image or encoder invalidates the entry. `compute` must return one row
-/// per file, in order.
+/// so an edited image or encoder invalidates the entry. The entry holds an XXH64 of
+/// its tensors' bytes (metadata "checksum"), verified on every read: a damaged entry is
+/// recomputed and rewritten with a warning. Entries are not fsync'ed (a lost or torn
+/// one is a miss). `compute` must return one row per file, in order.
 torch::Tensor cachedFeatures(const std::string& dir, const std::string& encoder_id,
                              const std::vector<std::string>& files, const std::function<torch::Tensor()>& compute);
 

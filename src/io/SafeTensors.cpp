@@ -344,15 +344,16 @@ SafeTensorsFile readSafeTensors(const std::string& path) {
 }
 
 void writeSafeTensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata, Durability durability) {
   const std::vector<Outgoing> outgoing = prepare(tensors, path);
   const std::string header = buildHeader(outgoing, metadata, path);
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temporaryPathFor(path);
   try {
     writeContents(tmp, header, outgoing);
-    // rename within one folder is atomic: readers see the old file or the new one.
+    // rename within one folder is atomic: readers see the old file or the new one;
+    // commitRename fsyncs, so after a power loss too.
     std::error_code ec;
-    commitRename(tmp, path, ec);
+    commitRename(tmp, path, ec, durability);
     SHIFTAD_CHECK(!ec, "{}: cannot rename {} over it ({})", path, tmp, ec.message());
   } catch (...) {
     std::error_code ignored;

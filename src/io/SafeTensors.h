@@ -10,6 +10,8 @@
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
+#include "common/Rename.h"
+
 namespace shiftad::io {
 
 struct SafeTensorsFile {
@@ -26,9 +28,11 @@ struct SafeTensorsFile {
 SafeTensorsFile readSafeTensors(const std::string& path);
 
 /// Write tensors (any device; moved to CPU, made contiguous) with metadata.
-/// Atomic: writes PATH.tmp, flushes, renames over PATH.
+/// Atomic: writes PATH.tmp-PID, renames it over PATH; durable (fsync'ed, see
+/// common/Rename.h) unless `durability` is kUnsynced (caches that verify their entries).
 void writeSafeTensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::map<std::string, std::string>& metadata = {},
+                      Durability durability = Durability::kSynced);
 
 /// What loadIntoModule matched and did not, by name.
 struct LoadReport {

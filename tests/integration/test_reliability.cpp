@@ -17,11 +17,13 @@
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "api/SkipLimit.h"
+#include "api/RunDir.h"
 #include "common/Error.h"
 #include "data/FileCheck.h"
 #include "io/SafeTensors.h"
@@ -618,4 +620,136 @@ TEST(ProtocolLeak, CheckDataFlagsByteCopiesOfSourceImagesInTheTestSplitAndExitsO
   const auto pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "cfg.yaml"}, tmp / "log");
   EXPECT_EQ(shiftad::test::waitExit(pid), 1) << shiftad::test::readText(tmp / "log");
   EXPECT_FALSE(contains(shiftad::test::readText(tmp / "log"), "the configured protocol can run"));
+}
+
+
+// ---------------------------------------------------------------- locks that name a process
+
+namespace {
+
+/// Field 22 of /proc/self/stat, read here independently of RunLock.
+std::string ownStartTime() {
+  const auto stat = shiftad::test::readText("/proc/self/stat");
+  std::istringstream rest(stat.substr(stat.rfind(')') + 1));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) rest >> field;
+  return field;
+}
+
+std::string ownHost() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+/// train() into tmp/run over a lock file holding `lock`; the error message, "" if it trained.
+std::string trainOverLock(const TempDir& tmp, const std::string& lock, std::string& log) {
+  const auto cfg = shiftad::loadConfig(tinyConfigFile(tmp, 1));
+  fs::create_directories(tmp / "run");
+  shiftad::test::writeFile(tmp / "run/lock", lock);
+  testing::internal::CaptureStdout();  // spdlog's default logger writes to stdout
+  testing::internal::CaptureStderr();
+  std::string error;
+  try {
+    shiftad::train(cfg, tmp / "run");
+  } catch (const shiftad::Error& e) {
+    error = e.what();
+  }
+  log = testing::internal::GetCapturedStderr();
+  log += testing::internal::GetCapturedStdout();
+  return error;
+}
+
+}  // namespace
+
+TEST(RunLock, ALockWhosePidWasReusedIsTakenOverWithAWarning) {
+  TempDir tmp;
+  // pid 1 is alive (init), but it did not start at tick 1: its pid was "reused".
+  ASSERT_NE(shiftad::test::readText("/proc/1/stat"), "");
+  std::string log;
+  const auto error = trainOverLock(tmp, "1\nstart 1\nhost " + ownHost() + "\n", log);
+  EXPECT_EQ(error, "");
+  EXPECT_NE(log.find("taking over the stale lock of process 1"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
+  EXPECT_FALSE(fs::exists(tmp / "run/lock"));
+}
+
+TEST(RunLock, ALockNamingALiveProcessWithItsStartTimeBlocks) {
+  TempDir tmp;
+  std::string log;
+  const auto error =
+      trainOverLock(tmp, std::to_string(::getpid()) + "\nstart " + ownStartTime() + "\nhost " + ownHost() + "\n", log);
+  EXPECT_NE(error.find("in use by process " + std::to_string(::getpid())), std::string::npos) << error;
+  EXPECT_TRUE(fs::exists(tmp / "run/lock"));
+  EXPECT_FALSE(fs::exists(tmp / "run/config.yaml"));
+}
+
+TEST(RunLock, ALockOfAnotherHostIsNeverTakenOverAndNamesTheHost) {
+  TempDir tmp;
+  std::string log;
+  // A dead pid: on this machine it would be stale, but it names a process elsewhere.
+  const auto lock = std::to_string(shiftad::test::deadPid()) + "\nstart 42\nhost other-machine\n";
+  const auto error = trainOverLock(tmp, lock, log);
+  EXPECT_NE(error.find("on host 'other-machine'"), std::string::npos) << error;
+  EXPECT_NE(error.find("delete the lock file"), std::string::npos) << error;
+  EXPECT_EQ(shiftad::test::readText(tmp / "run/lock"), lock) << "another host's lock is left alone";
+}
+
+TEST(RunLock, AnOldFormatLockHoldingOnlyALivePidStillBlocks) {
+  TempDir tmp;
+  std::string log;
+  const auto error = trainOverLock(tmp, "1\n", log);  // pid 1 is alive; no start time to tell reuse
+  EXPECT_NE(error.find("in use by process 1 "), std::string::npos) << error;
+  EXPECT_EQ(shiftad::test::readText(tmp / "run/lock"), "1\n");
+}
+
+TEST(RunLock, ConcurrentStartsIntoOneFolderLetExactlyOneTrain) {
+  // Three `shiftad train` started at the same instant into one --out, several rounds:
+  // one trains; the others are kept out by the lock ("in use by process"), or, if they
+  // start after the winner has finished, by the finished run. Never a raw error (a
+  // shared temporary file used to make the loser fail with "cannot rename").
+  TempDir tmp;
+  const auto cfg = tinyConfigFile(tmp, 1);
+  constexpr int kRounds = 8, kProcesses = 3;
+  int kept_out_by_lock = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const auto out = tmp / ("run" + std::to_string(round));
+    std::vector<pid_t> pids;
+    for (int p = 0; p < kProcesses; ++p)
+      pids.push_back(shiftad::test::spawnCli(trainArgs(cfg, out), tmp / fmt::format("{}-{}.log", round, p)));
+    int winners = 0;
+    for (int p = 0; p < kProcesses; ++p) {
+      const int status = shiftad::test::waitExit(pids[p]);
+      const auto log = shiftad::test::readText(tmp / fmt::format("{}-{}.log", round, p));
+      if (status == 0) {
+        ++winners;
+        continue;
+      }
+      EXPECT_EQ(status, 1) << log;
+      const bool locked = log.find("is in use by process") != std::string::npos;
+      kept_out_by_lock += locked;
+      EXPECT_TRUE(locked || log.find("holds a trained run") != std::string::npos) << "round " << round << ": " << log;
+      EXPECT_EQ(log.find("cannot rename"), std::string::npos) << log;
+    }
+    EXPECT_EQ(winners, 1) << "round " << round;
+    EXPECT_TRUE(fs::exists(out + "/model.safetensors"));
+    EXPECT_FALSE(fs::exists(out + "/lock"));
+    for (const auto& e : fs::directory_iterator(out))
+      EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
+  std::cout << kept_out_by_lock << " of " << kRounds * (kProcesses - 1) << " losers were kept out by the lock\n";
+}
+
+TEST(RunDir, TemporaryFilesOfKilledWritesCountAsTheRunsOwn) {
+  // A write killed before its rename leaves NAME.tmp-PID (NAME.tmp from older versions):
+  // the run's own file, so the folder can still be resumed or replaced. A .tmp name
+  // that is not one of a run's files, or with a suffix that is not a pid, is foreign.
+  TempDir tmp;
+  fs::create_directories(tmp / "run");
+  for (const char* name : {"config.yaml", "config.yaml.tmp-4242", "model.safetensors.tmp", "lock.tmp-7",
+                           "notes.txt.tmp-12", "summary.json.tmp-x1"})
+    shiftad::test::writeFile(tmp / (std::string("run/") + name), "x");
+  const auto st = shiftad::api::inspectRunDir(tmp / "run");
+  EXPECT_EQ(st.foreign, (std::vector<std::string>{"notes.txt.tmp-12", "summary.json.tmp-x1"}));
+  EXPECT_TRUE(st.is_run);
 }

@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Hash.h"
 #include "data/ImageTensors.h"
 #include "support/TestSupport.h"
 
@@ -249,10 +250,13 @@ TEST(ImageCache, SecondLoadReadsTheCacheNotTheImage) {
   ASSERT_EQ(entries.size(), 1u);
   const auto bytes = slurp(a);
   EXPECT_EQ(entries[0], cache.pathOf(cache.key(bytes)));
-  EXPECT_EQ(std::filesystem::file_size(entries[0]), 16u + 3 * 5 * 5);
-  // Overwrite the entry's pixels: a load that returns them did not decode the image.
+  EXPECT_EQ(std::filesystem::file_size(entries[0]), 24u + 3 * 5 * 5);
+  // Overwrite the entry's pixels, with their checksum (XXH64, little-endian at byte
+  // 16): a load that returns them did not decode the image.
   std::string entry = slurp(entries[0]);
-  for (size_t i = 16; i < entry.size(); ++i) entry[i] = static_cast<char>(i);
+  for (size_t i = 24; i < entry.size(); ++i) entry[i] = static_cast<char>(i - 8);
+  const uint64_t sum = shiftad::xxh64(entry.data() + 24, entry.size() - 24);
+  for (int i = 0; i < 8; ++i) entry[16 + i] = static_cast<char>(sum >> (8 * i));
   writeFile(entries[0], entry);
   const auto second = loadImages({copy}, 5, 1, Interpolation::Bilinear, &cache);
   for (int64_t i = 0; i < 75; ++i)
@@ -275,10 +279,59 @@ TEST(ImageCache, AnEditedImageMissesAndADamagedEntryIsRewritten) {
   writeFile(entry, slurp(entry).substr(0, 20));
   got = loadImages({p}, 4, 1, Interpolation::Bilinear, &cache);
   EXPECT_TRUE((got.images == 200).all().item<bool>());
-  EXPECT_EQ(std::filesystem::file_size(entry), 16u + 3 * 4 * 4);
+  EXPECT_EQ(std::filesystem::file_size(entry), 24u + 3 * 4 * 4);
   // A cache of another side is refused, not misread.
   const ImageCache other(t / "cache", 8, "bilinear");
   expectError([&] { loadImages({p}, 4, 1, Interpolation::Bilinear, &other); }, {"side 8", "not 4"});
+}
+
+TEST(ImageCache, AnEntryCorruptedInPlaceIsAMissCountedAndRewritten) {
+  TempDir t;
+  cv::Mat m1(7, 7, CV_8UC3), m2(7, 7, CV_8UC3);
+  cv::randu(m1, 0, 256);
+  cv::randu(m2, 0, 256);
+  const std::vector<std::string> paths = {write(t, "a.png", m1), write(t, "b.png", m2)};
+  const auto plain = loadImages(paths, 5, 1);
+  {
+    const ImageCache cache(t / "cache", 5, "bilinear");
+    loadImages(paths, 5, 1, Interpolation::Bilinear, &cache);
+  }
+  // One byte of each entry's pixels changed, size and header intact (bit rot, a bad
+  // copy): the decoded pixels, never the damaged ones.
+  std::vector<std::string> entries;
+  for (const auto& p : paths) {
+    const ImageCache cache(t / "cache", 5, "bilinear");
+    entries.push_back(cache.pathOf(cache.key(slurp(p))));
+    std::string bytes = slurp(entries.back());
+    bytes[40] = static_cast<char>(bytes[40] ^ 0x5a);
+    writeFile(entries.back(), bytes);
+  }
+  {
+    const ImageCache cache(t / "cache", 5, "bilinear");
+    const auto got = loadImages(paths, 5, 2, Interpolation::Bilinear, &cache);
+    EXPECT_TRUE(torch::equal(got.images, plain.images));
+    EXPECT_EQ(cache.damagedEntries(), 2);
+  }
+  // Rewritten: the next load hits both, with nothing damaged.
+  const ImageCache cache(t / "cache", 5, "bilinear");
+  auto dst = std::vector<uint8_t>(cache.pixelBytes());
+  for (const auto& p : paths) EXPECT_TRUE(cache.read(cache.key(slurp(p)), dst.data())) << p;
+  EXPECT_EQ(cache.damagedEntries(), 0);
+}
+
+TEST(ImageCache, AnEntryOfTheOlderFormatIsAQuietMiss) {
+  // Version 1 (a 16-byte header without checksum): not damage, so not counted.
+  TempDir t;
+  const ImageCache cache(t / "cache", 2, "bilinear");
+  const std::string key = cache.key("image bytes");
+  std::string v1 = std::string("SHIFTADU8") + '\x01' + std::string(2, '\0') + std::string("\x02\0\0\0", 4);
+  v1 += std::string(12, '\x07');
+  std::filesystem::create_directories(std::filesystem::path(cache.pathOf(key)).parent_path());
+  writeFile(cache.pathOf(key), v1);
+  std::vector<uint8_t> dst(cache.pixelBytes());
+  EXPECT_FALSE(cache.read(key, dst.data()));
+  EXPECT_EQ(cache.damagedEntries(), 0);
+  EXPECT_FALSE(std::filesystem::exists(cache.pathOf(key))) << "removed, to be rewritten";
 }
 
 TEST(ImageCache, DisabledCacheWritesNothingAndAnUnwritableOneOnlyCostsTime) {

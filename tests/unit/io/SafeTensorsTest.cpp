@@ -99,7 +99,7 @@ TEST(SafeTensorsRoundTrip, EveryDtypeIsBitwiseEqual) {
   }
   EXPECT_EQ(read.tensors.at("scalar").dim(), 0);
   EXPECT_EQ(read.path, path);
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_FALSE(fs::exists(temporaryPathFor(path)));
 }
 
 TEST(SafeTensorsRoundTrip, HeaderIsPaddedAndOmitsEmptyMetadata) {
@@ -137,7 +137,7 @@ TEST(SafeTensorsRoundTrip, OverwritesAnExistingFile) {
   const SafeTensorsFile read = readSafeTensors(path);
   ASSERT_EQ(read.tensors.size(), 1u);
   EXPECT_TRUE(read.tensors.count("new"));
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_FALSE(fs::exists(temporaryPathFor(path)));
 }
 
 TEST(SafeTensorsWrite, RejectsWhatItCannotWriteAndKeepsTheOldFile) {
@@ -158,7 +158,7 @@ TEST(SafeTensorsWrite, RejectsWhatItCannotWriteAndKeepsTheOldFile) {
   EXPECT_NE(msg.find("UTF-8"), std::string::npos) << msg;
 
   EXPECT_EQ(readBytes(path), before);
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_FALSE(fs::exists(temporaryPathFor(path)));
 
   const std::string nowhere = dir / "no/such/folder/x.safetensors";
   msg = errorOf([&] { writeSafeTensors(nowhere, {{"a", torch::ones({1})}}); });
