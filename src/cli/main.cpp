@@ -3,6 +3,7 @@
 // errors end as one line on stderr, "shiftad: error: ...", with the exit status of
 // kExitCodes (README.md, "Exit status").
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/Rename.h"
+#include "common/LogOnce.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -319,7 +321,15 @@ int main(int argc, char** argv) {
     return kUsage;
   }
 
+  // Messages printed once (logOnce) get their count when a command ends well; after
+  // an error, the error stays the last line.
+  struct ReportRepeats {
+    ~ReportRepeats() {
+      if (std::uncaught_exceptions() == 0) shiftad::logRepeats();
+    }
+  };
   try {
+    const ReportRepeats repeats;
     setUp(common);
     if (*synth) {
       shiftad::synthesize(synth_out, synth_seed);

@@ -5,16 +5,46 @@
 
 namespace shiftad {
 
+namespace {
+
+struct Seen {
+  spdlog::level::level_enum level;
+  int64_t count = 0;
+};
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, Seen> seen;
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+}  // namespace
+
 int64_t logOnce(spdlog::level::level_enum level, const std::string& message) {
-  static std::mutex mutex;
-  static std::map<std::string, int64_t> seen;
+  auto& r = registry();
   int64_t count = 0;
   {
-    std::lock_guard<std::mutex> lock(mutex);
-    count = ++seen[message];
+    std::lock_guard<std::mutex> lock(r.mutex);
+    auto& s = r.seen.try_emplace(message, Seen{level, 0}).first->second;
+    count = ++s.count;
   }
   if (count == 1) spdlog::log(level, "{}", message);
   return count;
+}
+
+void logRepeats() {
+  std::map<std::string, Seen> seen;
+  {
+    auto& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    seen.swap(r.seen);
+  }
+  for (const auto& [message, s] : seen)
+    if (s.count > 1) spdlog::log(s.level, "({} times) {}", s.count, message);
 }
 
 void logFirst(spdlog::level::level_enum level, const std::vector<std::string>& lines, size_t shown,

@@ -15,6 +15,11 @@ namespace shiftad {
 /// messages are only counted. Returns how often it has been seen (1: it was printed).
 int64_t logOnce(spdlog::level::level_enum level, const std::string& message);
 
+/// For every logOnce message seen more than once since the last call: one line at its
+/// level, "(N times) MESSAGE", so the count is not lost; then forget them. The CLI calls
+/// it when a command ends.
+void logRepeats();
+
 /// Log the first `shown` of `lines` at `level`, then, if there are more, one line
 /// "... and N more `what`" + `hint` (e.g. "; `shiftad check-data ROOT` lists every one").
 void logFirst(spdlog::level::level_enum level, const std::vector<std::string>& lines, size_t shown,

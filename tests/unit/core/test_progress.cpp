@@ -145,6 +145,11 @@ TEST(LogOnce, PrintsTheFirstAndCountsTheRest) {
   EXPECT_EQ(shiftad::logOnce(spdlog::level::info, msg), 3);
   EXPECT_EQ(shiftad::logOnce(spdlog::level::warn, "another message"), 1);
   EXPECT_EQ(log.text(), "info " + msg + "\nwarning another message\n");
+  // The count is not lost: the repeated message once more with it, at its own level.
+  shiftad::logRepeats();
+  EXPECT_EQ(log.text(), "info " + msg + "\nwarning another message\ninfo (3 times) " + msg + "\n");
+  shiftad::logRepeats();  // forgotten once reported
+  EXPECT_EQ(log.text(), "info " + msg + "\nwarning another message\ninfo (3 times) " + msg + "\n");
 }
 
 TEST(LogOnce, FirstLinesThenACount) {
