@@ -84,7 +84,9 @@ void runSplit(const shiftad::Config& cfg, const std::string& dir) {
   writeList(dir + "/source.txt", split.train.source);
   writeList(dir + "/pool.txt", split.train.pool);
   writeList(dir + "/test.txt", split.test.paths, split.test.is_anomaly);
-  emit({{"bench", "split"}, {"source", split.train.source.size()}, {"pool", split.train.pool.size()},
+  emit({{"bench", "split"},
+        {"source", split.train.source.size()},
+        {"pool", split.train.pool.size()},
         {"test", split.test.paths.size()}});
 }
 
@@ -117,7 +119,10 @@ json stepPipeline(const shiftad::Config& cfg) {
   trainer.fit(td, [&](const shiftad::training::EpochStats& st, const torch::Tensor&) {
     if (st.epoch > 1 || cfg.train.epochs == 1) rates.push_back(images / st.seconds);
   });
-  return {{"bench", "step"}, {"mode", "pipeline"}, {"images_per_s", median(rates)}, {"epochs", rates.size()},
+  return {{"bench", "step"},
+          {"mode", "pipeline"},
+          {"images_per_s", median(rates)},
+          {"epochs", rates.size()},
           {"images_per_epoch", images}};
 }
 
@@ -142,10 +147,11 @@ torch::Tensor premadeBatch(const shiftad::Config& cfg, const StepData& d, bool a
   auto gen = at::detail::createCPUGenerator(0);
   const int64_t b = std::min<int64_t>(cfg.train.batch_size, d.source.size(0));
   auto images = d.source.slice(0, 0, b);
-  if (align) images = torch::cat({images, d.pool.index_select(0, torch::randint(d.pool.size(0), {b}, gen, torch::kLong))});
+  if (align)
+    images = torch::cat({images, d.pool.index_select(0, torch::randint(d.pool.size(0), {b}, gen, torch::kLong))});
   const auto& dc = cfg.data;
-  return shiftad::data::normalize(shiftad::data::randomResizedCrop(images, dc.image_size, dc.crop_scale_min, dc.hflip, gen),
-                                  dc.mean, dc.std);
+  return shiftad::data::normalize(
+      shiftad::data::randomResizedCrop(images, dc.image_size, dc.crop_scale_min, dc.hflip, gen), dc.mean, dc.std);
 }
 
 /// Images per second of forward + backward + Adam on a pre-made batch of the
@@ -188,8 +194,10 @@ json stepProfile(const shiftad::Config& cfg, int steps) {
     });
     timed("augment_normalize", [&] {
       const auto& dc = cfg.data;
-      xs = shiftad::data::normalize(shiftad::data::randomResizedCrop(xs, dc.image_size, dc.crop_scale_min, dc.hflip, gen), dc.mean, dc.std);
-      xt = shiftad::data::normalize(shiftad::data::randomResizedCrop(xt, dc.image_size, dc.crop_scale_min, dc.hflip, gen), dc.mean, dc.std);
+      xs = shiftad::data::normalize(
+          shiftad::data::randomResizedCrop(xs, dc.image_size, dc.crop_scale_min, dc.hflip, gen), dc.mean, dc.std);
+      xt = shiftad::data::normalize(
+          shiftad::data::randomResizedCrop(xt, dc.image_size, dc.crop_scale_min, dc.hflip, gen), dc.mean, dc.std);
     });
     timed("forward_loss", [&] { loss = s.forward(torch::cat({xs, xt})); });
     timed("backward", [&] {
@@ -211,7 +219,10 @@ json scoreApi(const std::string& run, const std::string& images) {
   const auto t0 = Clock::now();
   const auto r = shiftad::score(run, images);
   const double s = secondsSince(t0);
-  return {{"bench", "score"}, {"mode", "api"}, {"images", r.scores.size()}, {"seconds", s},
+  return {{"bench", "score"},
+          {"mode", "api"},
+          {"images", r.scores.size()},
+          {"seconds", s},
           {"images_per_s", static_cast<double>(r.scores.size()) / s}};
 }
 
@@ -228,8 +239,8 @@ json scoreForward(const std::string& run, int64_t n, int64_t batch) {
   const auto t0 = Clock::now();
   for (int64_t done = 0; done < n; done += batch) net.forward(x.slice(0, 0, std::min(batch, n - done)));
   const double s = secondsSince(t0);
-  return {{"bench", "score"}, {"mode", "forward"}, {"images", n}, {"batch", batch}, {"seconds", s},
-          {"images_per_s", static_cast<double>(n) / s}};
+  return {{"bench", "score"}, {"mode", "forward"}, {"images", n},
+          {"batch", batch},   {"seconds", s},      {"images_per_s", static_cast<double>(n) / s}};
 }
 
 // --- K-means ----------------------------------------------------------------
@@ -247,7 +258,8 @@ double inertiaOf(const torch::Tensor& x, const torch::Tensor& centroids) {
   double total = 0.0;
   for (int64_t i = 0; i < x.size(0); i += 65536) {
     const auto block = x.slice(0, i, std::min(i + 65536, x.size(0)));
-    total += std::get<0>(shiftad::clustering::pairwiseSqDist(block, centroids).min(1)).sum(torch::kDouble).item<double>();
+    total +=
+        std::get<0>(shiftad::clustering::pairwiseSqDist(block, centroids).min(1)).sum(torch::kDouble).item<double>();
   }
   return total;
 }
@@ -282,7 +294,13 @@ json kmeansBench(const std::string& impl, int64_t n, int64_t d, int k, int iters
     throw std::runtime_error("--impl must be shiftad or faiss, not " + impl);
   }
   const double s = secondsSince(t0);
-  return {{"bench", "kmeans"}, {"impl", impl}, {"n", n}, {"d", d}, {"k", k}, {"iters", iters}, {"seconds", s},
+  return {{"bench", "kmeans"},
+          {"impl", impl},
+          {"n", n},
+          {"d", d},
+          {"k", k},
+          {"iters", iters},
+          {"seconds", s},
           {"inertia", inertiaOf(x, centroids)}};
 }
 
@@ -324,7 +342,9 @@ int main(int argc, char** argv) {
     if (split->parsed()) runSplit(configFrom(config, sets), out);
     if (step->parsed()) {
       const auto cfg = configFrom(config, sets);
-      emit(mode == "pipeline" ? stepPipeline(cfg) : mode == "compute" ? stepCompute(cfg, steps) : stepProfile(cfg, steps));
+      emit(mode == "pipeline"  ? stepPipeline(cfg)
+           : mode == "compute" ? stepCompute(cfg, steps)
+                               : stepProfile(cfg, steps));
     }
     if (score->parsed()) {
       shiftad::setThreads(0);

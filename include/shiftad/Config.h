@@ -13,39 +13,39 @@ namespace shiftad {
 
 /// Where the images are and the one-vs-all protocol on them.
 struct DataConfig {
-  std::string root;            ///< ImageFolder root: ROOT/DOMAIN/CLASS/image
-  std::string source;          ///< source domain (folder under root)
-  std::string target;          ///< target domain (folder under root)
-  std::string normal_class;    ///< the normal class; every other class is an anomaly
-  int image_size = 32;         ///< side of the square network input
-  int resize = 0;              ///< side images are resized to before the center crop (0: image_size)
-  std::string interpolation = "bilinear";  ///< filter of that resize: bilinear | bicubic
+  std::string root;                            ///< ImageFolder root: ROOT/DOMAIN/CLASS/image
+  std::string source;                          ///< source domain (folder under root)
+  std::string target;                          ///< target domain (folder under root)
+  std::string normal_class;                    ///< the normal class; every other class is an anomaly
+  int image_size = 32;                         ///< side of the square network input
+  int resize = 0;                              ///< side images are resized to before the center crop (0: image_size)
+  std::string interpolation = "bilinear";      ///< filter of that resize: bilinear | bicubic
   std::vector<double> mean = {0.5, 0.5, 0.5};  ///< per-channel normalization mean (RGB, [0,1] scale)
   std::vector<double> std = {0.5, 0.5, 0.5};   ///< per-channel normalization std
-  double pool_fraction = 0.5;  ///< per class, share of target images in the unlabeled pool (rest: test)
-  double contamination = 0.1;  ///< anomalies / pool size in the unlabeled pool, in [0,1)
-  int split_seed = 0;          ///< seed of the target pool/test split
-  bool augment = true;         ///< random resized crop + horizontal flip while training
-  double crop_scale_min = 0.7; ///< smallest area fraction of the random resized crop
-  bool hflip = true;           ///< random horizontal flips while training
-  bool target_labels = false;  ///< allow variants that read target labels (oracle, few_shot)
-  double max_skipped = 0.1;    ///< unreadable images a set may lose: < 1 a share of it, >= 1 a count; more is an error
-  bool image_cache = true;     ///< keep decoded, resized images (uint8) on disk under encoder.cache_dir
-  int threads = 0;             ///< image decoding threads (0: all cores)
+  double pool_fraction = 0.5;                  ///< per class, share of target images in the unlabeled pool (rest: test)
+  double contamination = 0.1;                  ///< anomalies / pool size in the unlabeled pool, in [0,1)
+  int split_seed = 0;                          ///< seed of the target pool/test split
+  bool augment = true;                         ///< random resized crop + horizontal flip while training
+  double crop_scale_min = 0.7;                 ///< smallest area fraction of the random resized crop
+  bool hflip = true;                           ///< random horizontal flips while training
+  bool target_labels = false;                  ///< allow variants that read target labels (oracle, few_shot)
+  double max_skipped = 0.1;  ///< unreadable images a set may lose: < 1 a share of it, >= 1 a count; more is an error
+  bool image_cache = true;   ///< keep decoded, resized images (uint8) on disk under encoder.cache_dir
+  int threads = 0;           ///< image decoding threads (0: all cores)
 };
 
 /// The trainable feature extractor F.
 struct ModelConfig {
   std::string arch = "small_cnn";  ///< small_cnn | resnet18 | resnet50 | mobilenet_v2 | clip_vit_b32 | clip_rn50
-  std::string weights;             ///< pretrained backbone (safetensors, torchvision or CLIP visual.* names); "" = random init
-  std::string padding = "auto";    ///< mobilenet_v2: auto (weights' metadata, else symmetric) | symmetric | tf_same
-  int embedding_dim = 32;          ///< size of F's output (bias-free head)
-  int width = 16;                  ///< small_cnn: channels of the first conv stage
-  std::string head = "linear";     ///< linear | mlp (bias-free)
-  int head_hidden = 512;           ///< mlp head: hidden width
-  int freeze = 0;                  ///< leading trunk stages frozen (-1: the whole trunk; head on cached features)
+  std::string weights;  ///< pretrained backbone (safetensors, torchvision or CLIP visual.* names); "" = random init
+  std::string padding = "auto";      ///< mobilenet_v2: auto (weights' metadata, else symmetric) | symmetric | tf_same
+  int embedding_dim = 32;            ///< size of F's output (bias-free head)
+  int width = 16;                    ///< small_cnn: channels of the first conv stage
+  std::string head = "linear";       ///< linear | mlp (bias-free)
+  int head_hidden = 512;             ///< mlp head: hidden width
+  int freeze = 0;                    ///< leading trunk stages frozen (-1: the whole trunk; head on cached features)
   std::string head_init = "random";  ///< random | pca (first head layer = top principal directions; needs freeze -1)
-  bool trunk_l2 = false;           ///< L2-normalize the trunk features before the head (cosine geometry)
+  bool trunk_l2 = false;             ///< L2-normalize the trunk features before the head (cosine geometry)
 };
 
 /// The frozen visual encoder Φ whose space the target pool is clustered in.
@@ -62,14 +62,14 @@ struct EncoderConfig {
 struct ClusterConfig {
   std::string space = "self";  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
   std::string method = "kmeans";
-  int k = 8;                   ///< number of clusters (paper: 8-10)
-  int restarts = 5;            ///< k-means++ restarts; the lowest inertia wins
-  int max_iter = 100;          ///< Lloyd iterations per restart
-  int recluster_every = 1;     ///< re-cluster every N epochs (0: only once, before training)
+  int k = 8;                        ///< number of clusters (paper: 8-10)
+  int restarts = 5;                 ///< k-means++ restarts; the lowest inertia wins
+  int max_iter = 100;               ///< Lloyd iterations per restart
+  int recluster_every = 1;          ///< re-cluster every N epochs (0: only once, before training)
   std::string covariance = "diag";  ///< gmm: diag | full
-  double bandwidth = 0.0;      ///< meanshift: kernel radius (0: estimated at `quantile`)
-  double quantile = 0.3;       ///< meanshift: quantile of pairwise distances for the bandwidth estimate
-  double keep_fraction = 1.0;  ///< keep only this share of dominant members, those closest to its centroid
+  double bandwidth = 0.0;           ///< meanshift: kernel radius (0: estimated at `quantile`)
+  double quantile = 0.3;            ///< meanshift: quantile of pairwise distances for the bandwidth estimate
+  double keep_fraction = 1.0;       ///< keep only this share of dominant members, those closest to its centroid
 };
 
 /// Source/target alignment loss (paper Eq. 8-10).
@@ -83,8 +83,8 @@ struct AlignConfig {
 
 /// The few-shot variant: a few labeled target normals plus pseudo-anomalies made from them.
 struct FewShotConfig {
-  int k = 0;                  ///< labeled normal target images (0: off); needs data.target_labels
-  int pseudo_per_image = 4;   ///< pseudo-anomalies generated per labeled image
+  int k = 0;                 ///< labeled normal target images (0: off); needs data.target_labels
+  int pseudo_per_image = 4;  ///< pseudo-anomalies generated per labeled image
 };
 
 /// How a trained run scores images.
@@ -107,11 +107,11 @@ struct TrainConfig {
   double lr = 1e-3;            ///< Adam learning rate
   double weight_decay = 1e-6;  ///< Adam weight decay
   double svdd_eps = 0.1;       ///< center coordinates with |c_k| < eps are set to ±eps
-  double anchor = 0.0;         ///< L2-SP: weight of sum ||θ - θ0||^2 over F's trainable weights (θ0: at the start of training)
-  int seed = 0;                ///< seed of initialisation, batching, augmentation, clustering
-  int threads = 0;             ///< intra-op threads (0: all cores)
-  int checkpoint_every = 1;    ///< epochs between checkpoints of the run directory (0: only at the end)
-  std::string on = "source";   ///< source | target_normals (the oracle; needs data.target_labels)
+  double anchor = 0.0;  ///< L2-SP: weight of sum ||θ - θ0||^2 over F's trainable weights (θ0: at the start of training)
+  int seed = 0;         ///< seed of initialisation, batching, augmentation, clustering
+  int threads = 0;      ///< intra-op threads (0: all cores)
+  int checkpoint_every = 1;   ///< epochs between checkpoints of the run directory (0: only at the end)
+  std::string on = "source";  ///< source | target_normals (the oracle; needs data.target_labels)
 };
 
 /// Bookkeeping of a run.

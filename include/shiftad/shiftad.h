@@ -103,9 +103,11 @@ struct DataCheckReport {
   std::vector<std::string> unreadable;               ///< "PATH: why" (not decodable, or truncated)
   std::vector<std::string> non_images;               ///< files in class folders that are not images
   std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
-  std::vector<std::vector<std::string>> split_leaks; ///< identical images both in training (source or pool) and the test split
-  std::vector<std::string> problems;                 ///< folders that cannot be read; why the configured protocol cannot run (empty: it can)
-  bool protocol_checked = false;                     ///< a config was given
+  std::vector<std::vector<std::string>>
+      split_leaks;  ///< identical images both in training (source or pool) and the test split
+  std::vector<std::string>
+      problems;  ///< folders that cannot be read; why the configured protocol cannot run (empty: it can)
+  bool protocol_checked = false;  ///< a config was given
 };
 
 /// Inspect ROOT/DOMAIN/CLASS/*: counts, unreadable and truncated images, non-image files,
@@ -126,18 +128,18 @@ std::vector<ClassScore> classify(const std::string& weights, const std::string& 
                                  int topk);
 
 struct BenchOptions {
-  std::string suite;                    ///< a shipped suite's name (suites/NAME.yaml) or a suite file
-  std::string root;                     ///< data root ("" : the suite's)
-  std::vector<std::string> variants;    ///< empty: the suite's
-  std::vector<int> seeds;               ///< empty: the suite's
-  std::vector<std::string> classes;     ///< empty: the suite's (all classes)
-  std::vector<std::string> overrides;   ///< config keys applied to every run (section.key=value)
-  std::string sweep;                    ///< "section.key=v1,v2,...": run the grid once per value instead of the main grid
-  bool figures = true;                  ///< ROC and PCA figures (reads the runs; the summary plots are always made)
-  std::string out_dir;                  ///< results.csv, report.md and runs/ go here
-  bool quick = false;                   ///< the suite's quick: settings
-  std::string command;                  ///< the command line, quoted in the report
-  bool verbose = false;                 ///< also each run's own lines (per epoch); else one line per run
+  std::string suite;                   ///< a shipped suite's name (suites/NAME.yaml) or a suite file
+  std::string root;                    ///< data root ("" : the suite's)
+  std::vector<std::string> variants;   ///< empty: the suite's
+  std::vector<int> seeds;              ///< empty: the suite's
+  std::vector<std::string> classes;    ///< empty: the suite's (all classes)
+  std::vector<std::string> overrides;  ///< config keys applied to every run (section.key=value)
+  std::string sweep;     ///< "section.key=v1,v2,...": run the grid once per value instead of the main grid
+  bool figures = true;   ///< ROC and PCA figures (reads the runs; the summary plots are always made)
+  std::string out_dir;   ///< results.csv, report.md and runs/ go here
+  bool quick = false;    ///< the suite's quick: settings
+  std::string command;   ///< the command line, quoted in the report
+  bool verbose = false;  ///< also each run's own lines (per epoch); else one line per run
 };
 
 struct BenchSummary {
@@ -154,10 +156,10 @@ struct BenchSummary {
 BenchSummary runBench(const BenchOptions& options);
 
 struct DemoOptions {
-  std::string out_dir = "runs/demo";  ///< data, runs, results.csv, report.md and report.html go here
-  int seed = 0;                       ///< seed of the synthetic data
-  std::vector<int> seeds;             ///< split and training seeds (empty: the synthetic suite's, 0 1 2)
-  std::string command;                ///< the command line, quoted in the report
+  std::string out_dir = "runs/demo";              ///< data, runs, results.csv, report.md and report.html go here
+  int seed = 0;                                   ///< seed of the synthetic data
+  std::vector<int> seeds;                         ///< split and training seeds (empty: the synthetic suite's, 0 1 2)
+  std::string command;                            ///< the command line, quoted in the report
   std::function<void(const std::string&)> print;  ///< receives the per-class table
 };
 

@@ -77,14 +77,15 @@ std::vector<std::string> fewShotNormals(const data::LabelledImages& pool, int k,
   return normals;
 }
 
-
 bool aligning(const Config& cfg) { return cfg.align.method != "none" && cfg.align.lambda > 0.0; }
 
 /// The pool images of a dominant set (indices into `pool_paths`), for reports and users.
-void writeDominant(const std::string& run_dir, const std::vector<std::string>& pool_paths, const torch::Tensor& dominant) {
+void writeDominant(const std::string& run_dir, const std::vector<std::string>& pool_paths,
+                   const torch::Tensor& dominant) {
   const auto idx = dominant.to(torch::kLong).contiguous();
   std::vector<std::string> kept;
-  for (int64_t i = 0; i < idx.numel(); ++i) kept.push_back(pool_paths.at(static_cast<size_t>(idx.data_ptr<int64_t>()[i])));
+  for (int64_t i = 0; i < idx.numel(); ++i)
+    kept.push_back(pool_paths.at(static_cast<size_t>(idx.data_ptr<int64_t>()[i])));
   api::writePathList((fs::path(run_dir) / api::kDominantFile).string(), kept);
 }
 
@@ -163,21 +164,24 @@ RunTarget runTarget(const std::string& run_dir, const TrainOptions& options) {
   }
   if (!st.foreign.empty()) {
     const size_t shown = std::min<size_t>(st.foreign.size(), 5);
-    SHIFTAD_THROW("'{}' is not {}: it holds {}{} that shiftad did not write, and shiftad never replaces files it did "
-                  "not create; choose a new or empty folder for --out",
-                  run_dir, st.is_run ? "a run directory shiftad can replace" : "a shiftad run directory",
-                  fmt::join(st.foreign.begin(), st.foreign.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
-                  st.foreign.size() > shown ? fmt::format(" and {} more", st.foreign.size() - shown) : "");
+    SHIFTAD_THROW(
+        "'{}' is not {}: it holds {}{} that shiftad did not write, and shiftad never replaces files it did "
+        "not create; choose a new or empty folder for --out",
+        run_dir, st.is_run ? "a run directory shiftad can replace" : "a shiftad run directory",
+        fmt::join(st.foreign.begin(), st.foreign.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+        st.foreign.size() > shown ? fmt::format(" and {} more", st.foreign.size() - shown) : "");
   }
   if (!st.is_run) return {run_dir, true};
   if (!options.overwrite) {
     if (st.finished)
-      SHIFTAD_THROW("'{}' holds a trained run; pass --overwrite to replace it (the old run stays until the new one is "
-                    "complete), or choose another --out",
-                    run_dir);
-    SHIFTAD_THROW("'{}' holds an unfinished run; continue it with `shiftad train --resume {}`, or pass --overwrite to "
-                  "start over",
-                  run_dir, run_dir);
+      SHIFTAD_THROW(
+          "'{}' holds a trained run; pass --overwrite to replace it (the old run stays until the new one is "
+          "complete), or choose another --out",
+          run_dir);
+    SHIFTAD_THROW(
+        "'{}' holds an unfinished run; continue it with `shiftad train --resume {}`, or pass --overwrite to "
+        "start over",
+        run_dir, run_dir);
   }
   fs::remove_all(replacement);  // an earlier replacement that never completed
   return {replacement, true};
@@ -219,7 +223,8 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
   // Before anything is written (bad data fails above without touching run_dir).
   std::error_code ec;
   SHIFTAD_CHECK(!fs::exists(run_dir, ec) || fs::is_directory(run_dir, ec),
-                "run directory '{}' is a file, not a folder; give a new or empty folder (or a run) to write to", run_dir);
+                "run directory '{}' is a file, not a folder; give a new or empty folder (or a run) to write to",
+                run_dir);
   api::finishReplacement(run_dir);
   const api::RunLock lock(run_dir);
   const auto target = runTarget(run_dir, options);
@@ -276,8 +281,10 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
                                 {"dominant_purity_diagnostic", purity(dominant, labels)}};
       metrics << j.dump() << "\n" << std::flush;
     }
-    spdlog::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n_source, n_pool);
-    api::saveFrozenRun(dir, cfg, models::makeFrozenScorer(cfg.score.method, src.features, dominant_features, cfg.score.knn_k));
+    spdlog::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n_source,
+                 n_pool);
+    api::saveFrozenRun(dir, cfg,
+                       models::makeFrozenScorer(cfg.score.method, src.features, dominant_features, cfg.score.knn_k));
   } else {
     n_source = static_cast<int64_t>(source.paths.size());
     n_pool = static_cast<int64_t>(pool.paths.size());
@@ -298,7 +305,8 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
     if (few_shot) {
       // Pseudo-anomalies: strong augmentations of the labeled normals, as negatives.
       auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed) + 7);
-      const auto images = api::loadImagesOnce(cfg, pool.paths, api::resizeSide(cfg.data), cfg.data.interpolation).images;
+      const auto images =
+          api::loadImagesOnce(cfg, pool.paths, api::resizeSide(cfg.data), cfg.data.interpolation).images;
       const auto negatives = data::makePseudoAnomalies(images.repeat({cfg.fewshot.pseudo_per_image, 1, 1, 1}), gen);
       td.negatives = head_only ? api::trunkFeaturesOf(cfg, negatives) : negatives;
     }
@@ -308,25 +316,32 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
     control.checkpoint_every = cfg.train.checkpoint_every;
     control.resume = resume_epoch > 0;
     control.stop = &api::stopRequested();
-    const auto result = trainer.fit(td, [&](const training::EpochStats& st, const torch::Tensor& dominant) {
-      last_dominant = dominant;
-      nlohmann::json j = {{"epoch", st.epoch},           {"loss", st.loss},
-                          {"svdd_loss", st.svdd_loss},   {"align_loss", st.align_loss},
-                          {"dominant_size", st.dominant_size}, {"dominant_share", st.dominant_share},
-                          {"seconds", st.seconds}};
-      if (align) j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
-      metrics << j.dump() << "\n" << std::flush;
-      // Source-only runs align nothing: no align loss, no dominant set to report.
-      spdlog::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
-                   align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,
-                                       st.align_loss, st.dominant_size, n_pool)
-                         : "",
-                   st.seconds);
-      summary.final_loss = st.loss;
-    }, control);
+    const auto result = trainer.fit(
+        td,
+        [&](const training::EpochStats& st, const torch::Tensor& dominant) {
+          last_dominant = dominant;
+          nlohmann::json j = {{"epoch", st.epoch},
+                              {"loss", st.loss},
+                              {"svdd_loss", st.svdd_loss},
+                              {"align_loss", st.align_loss},
+                              {"dominant_size", st.dominant_size},
+                              {"dominant_share", st.dominant_share},
+                              {"seconds", st.seconds}};
+          if (align) j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
+          metrics << j.dump() << "\n" << std::flush;
+          // Source-only runs align nothing: no align loss, no dominant set to report.
+          spdlog::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
+                       align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,
+                                           st.align_loss, st.dominant_size, n_pool)
+                             : "",
+                       st.seconds);
+          summary.final_loss = st.loss;
+        },
+        control);
     summary.interrupted = result == training::FitResult::Stopped;
     if (summary.interrupted)
-      spdlog::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", checkpoint, run_dir);
+      spdlog::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", checkpoint,
+                   run_dir);
     if (cfg.train.epochs == 0) trainer.initCenter(td.source);
     const bool has_dominant = last_dominant.defined() && last_dominant.numel() > 0;
     if (has_dominant) writeDominant(dir, pool.paths, last_dominant);
@@ -381,12 +396,14 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
   // Decoding and embedding show their own progress; this line counts chunks.
   Progress progress("scoring", static_cast<int64_t>(paths.size()), silentProgressOptions());
   for (size_t start = 0; start < paths.size(); start += kChunk) {
-    const std::vector<std::string> chunk(paths.begin() + static_cast<std::ptrdiff_t>(start),
-                                         paths.begin() + static_cast<std::ptrdiff_t>(std::min(start + kChunk, paths.size())));
+    const std::vector<std::string> chunk(
+        paths.begin() + static_cast<std::ptrdiff_t>(start),
+        paths.begin() + static_cast<std::ptrdiff_t>(std::min(start + kChunk, paths.size())));
     torch::Tensor s;
     const auto in = scoreFiles(run, chunk, s);
     s = s.to(torch::kDouble).contiguous();
-    for (size_t i = 0; i < in.paths.size(); ++i) out.scores.push_back({in.paths[i], s[static_cast<int64_t>(i)].item<double>()});
+    for (size_t i = 0; i < in.paths.size(); ++i)
+      out.scores.push_back({in.paths[i], s[static_cast<int64_t>(i)].item<double>()});
     out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
     api::clearInputMemory();
     progress.advance(static_cast<int64_t>(chunk.size()));

@@ -34,7 +34,9 @@ namespace {
 const std::vector<std::string> kLabelVariants = {"oracle", "frozen_oracle", "few_shot"};
 const std::vector<std::string> kFrozenVariants = {"frozen_only", "frozen_knn", "frozen_dominant"};
 
-bool readsLabels(const std::string& v) { return std::find(kLabelVariants.begin(), kLabelVariants.end(), v) != kLabelVariants.end(); }
+bool readsLabels(const std::string& v) {
+  return std::find(kLabelVariants.begin(), kLabelVariants.end(), v) != kLabelVariants.end();
+}
 
 /// Dominant-set purity and share of the run's last epoch (-1 when it has none).
 std::pair<double, double> dominantDiagnostics(const std::string& run_dir) {
@@ -78,7 +80,8 @@ std::string protocol(const Suite& s, const Config& c) {
 
 /// Embed both domains whole, once (one disk-cache entry per domain and encoder), so
 /// every run of the grid finds its images' features in memory.
-void prefetch(const Suite& suite, const std::string& src, const std::string& tgt, const std::vector<std::string>& extra) {
+void prefetch(const Suite& suite, const std::string& src, const std::string& tgt,
+              const std::vector<std::string>& extra) {
   std::vector<std::string> ov = {"data.root=" + suite.root};
   ov.insert(ov.end(), extra.begin(), extra.end());
   const auto cfg = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
@@ -128,10 +131,11 @@ class QuietRuns {
 void logInputTime(double wall_seconds) {
   const auto st = api::inputStats();
   const double share = wall_seconds > 0 ? 100.0 * (st.decode_seconds + st.embed_seconds) / wall_seconds : 0.0;
-  spdlog::info("inputs: decoded {} images in {:.1f}s, embedded {} in {:.1f}s ({:.1f}% of {:.1f}s); "
-               "features, cache reads included, took {:.1f}s",
-               st.decoded_images, st.decode_seconds, st.embedded_images, st.embed_seconds, share, wall_seconds,
-               st.feature_seconds);
+  spdlog::info(
+      "inputs: decoded {} images in {:.1f}s, embedded {} in {:.1f}s ({:.1f}% of {:.1f}s); "
+      "features, cache reads included, took {:.1f}s",
+      st.decoded_images, st.decode_seconds, st.embedded_images, st.embed_seconds, share, wall_seconds,
+      st.feature_seconds);
 }
 
 /// Add `seconds` to the wall time kept in OUT/bench_time.json (a resumed bench adds
@@ -161,7 +165,8 @@ void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figu
 /// The configuration every row of OUT shares: the data root and the suite's config
 /// after --set (a sweep's values, variants, seeds and classes are in each row's key).
 std::string benchFingerprint(const Suite& suite, const std::vector<std::string>& overrides) {
-  return "root: " + suite.root + "\n" + dumpConfig(parseConfig(suite.config_yaml, overrides, suite.name, suite.base_dir));
+  return "root: " + suite.root + "\n" +
+         dumpConfig(parseConfig(suite.config_yaml, overrides, suite.name, suite.base_dir));
 }
 
 /// Rows in OUT are only reused by a bench of the same configuration: a changed suite
@@ -169,9 +174,10 @@ std::string benchFingerprint(const Suite& suite, const std::vector<std::string>&
 void checkSameConfig(const std::string& out_dir, const std::string& fingerprint, bool has_rows) {
   const auto path = fs::path(out_dir) / "bench_config.yaml";
   if (has_rows && !fs::exists(path)) {
-    spdlog::warn("'{}' has rows but no bench_config.yaml (written by an older shiftad): cannot check that they "
-                 "were made with this configuration; they are kept",
-                 (fs::path(out_dir) / "results.csv").string());
+    spdlog::warn(
+        "'{}' has rows but no bench_config.yaml (written by an older shiftad): cannot check that they "
+        "were made with this configuration; they are kept",
+        (fs::path(out_dir) / "results.csv").string());
   } else if (has_rows) {
     const auto old = api::readText(path.string());
     if (old != fingerprint) {
@@ -186,9 +192,10 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
         if (!la.empty() && la[0] != ' ') section = la;
       }
       if (!section.empty() && !la.empty() && la[0] == ' ') la = section + la, lb = section + lb;
-      SHIFTAD_THROW("'{}' holds results of another configuration ('{}' there, '{}' now); use another --out, or delete "
-                    "'{}' to start over",
-                    out_dir, la, lb, (fs::path(out_dir) / "results.csv").string());
+      SHIFTAD_THROW(
+          "'{}' holds results of another configuration ('{}' there, '{}' now); use another --out, or delete "
+          "'{}' to start over",
+          out_dir, la, lb, (fs::path(out_dir) / "results.csv").string());
     }
   }
   api::writeTextAtomic(path.string(), fingerprint);
@@ -209,9 +216,10 @@ void api::checkBenchOut(const std::string& out_dir) {
   for (const auto& e : fs::directory_iterator(out_dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   if (names.size() > 5) names.resize(5);
-  SHIFTAD_THROW("bench --out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
-                "over files there; choose a new or empty folder",
-                out_dir, fmt::join(names, ", "));
+  SHIFTAD_THROW(
+      "bench --out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
+      "over files there; choose a new or empty folder",
+      out_dir, fmt::join(names, ", "));
 }
 
 BenchSummary runBench(const BenchOptions& o) {
@@ -221,14 +229,16 @@ BenchSummary runBench(const BenchOptions& o) {
 
 BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (!o.root.empty()) suite.root = fs::absolute(o.root).lexically_normal().string();  // typed here: the working directory
+  if (!o.root.empty())
+    suite.root = fs::absolute(o.root).lexically_normal().string();  // typed here: the working directory
   if (!o.variants.empty()) suite.variants = o.variants;
   if (!o.seeds.empty()) suite.seeds = o.seeds;
   if (!o.classes.empty()) suite.classes = o.classes;
   for (const auto& v : suite.variants) variantOverrides(v);
   const auto settings = sweepSettings(o.sweep);
   for (const auto& st : settings)
-    if (!st.empty()) parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
+    if (!st.empty())
+      parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
   std::error_code ec;
@@ -275,46 +285,46 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
       for (int seed : suite.seeds)
         for (const auto& setting : settings)
           for (const auto& variant : suite.variants) {
-          // --set changes the suite's config; the variant's own keys come after it, so a
-          // variant always is what its name says (e.g. source_only never aligns).
-          // A bench resumes by whole runs (results.csv), so a run needs no periodic
-          // checkpoints; --set can still ask for them.
-          std::vector<std::string> ov = {"train.checkpoint_every=0"};
-          ov.insert(ov.end(), o.overrides.begin(), o.overrides.end());
-          if (!setting.empty()) ov.push_back(setting);
-          for (const auto& kv : variantOverrides(variant)) ov.push_back(kv);
-          if (readsLabels(variant)) ov.push_back("data.target_labels=true");
-          for (const auto& kv : {"data.root=" + suite.root, "data.source=" + src, "data.target=" + tgt,
-                                 "data.normal_class=" + cls, fmt::format("data.split_seed={}", seed),
-                                 fmt::format("train.seed={}", seed)})
-            ov.push_back(kv);
-          last = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
-          evaluation::BenchRow row{src, tgt, cls, variant, seed, 0, 0, -1, -1, 0, setting};
-          if (done.count(runKey(row))) continue;
-          const auto run_dir = api::benchRunDir(o.out_dir, row);
-          TrainOptions replace;  // the bench's own folder: a run without a row is redone
-          replace.overwrite = true;
-          TrainSummary summary;
-          EvalResult eval;
-          {
-            const QuietRuns quiet(o.verbose);
-            summary = train(last, run_dir, replace);
-            eval = evaluate(run_dir, last);
+            // --set changes the suite's config; the variant's own keys come after it, so a
+            // variant always is what its name says (e.g. source_only never aligns).
+            // A bench resumes by whole runs (results.csv), so a run needs no periodic
+            // checkpoints; --set can still ask for them.
+            std::vector<std::string> ov = {"train.checkpoint_every=0"};
+            ov.insert(ov.end(), o.overrides.begin(), o.overrides.end());
+            if (!setting.empty()) ov.push_back(setting);
+            for (const auto& kv : variantOverrides(variant)) ov.push_back(kv);
+            if (readsLabels(variant)) ov.push_back("data.target_labels=true");
+            for (const auto& kv :
+                 {"data.root=" + suite.root, "data.source=" + src, "data.target=" + tgt, "data.normal_class=" + cls,
+                  fmt::format("data.split_seed={}", seed), fmt::format("train.seed={}", seed)})
+              ov.push_back(kv);
+            last = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+            evaluation::BenchRow row{src, tgt, cls, variant, seed, 0, 0, -1, -1, 0, setting};
+            if (done.count(runKey(row))) continue;
+            const auto run_dir = api::benchRunDir(o.out_dir, row);
+            TrainOptions replace;  // the bench's own folder: a run without a row is redone
+            replace.overwrite = true;
+            TrainSummary summary;
+            EvalResult eval;
+            {
+              const QuietRuns quiet(o.verbose);
+              summary = train(last, run_dir, replace);
+              eval = evaluate(run_dir, last);
+            }
+            std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
+            // The end-of-training state is only needed to resume an interrupted run; a
+            // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
+            fs::remove(fs::path(run_dir) / api::kCheckpointFile);
+            row.auroc = eval.auroc, row.aupr = eval.aupr, row.seconds = summary.seconds;
+            csv << evaluation::csvLine(row) << "\n" << std::flush;
+            rows.push_back(row);
+            ++ran;
+            progress.advance();
+            const double eta = progress.eta();
+            spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, src,
+                         tgt, cls, seed, variant, setting.empty() ? "" : " " + setting, eval.auroc, summary.seconds,
+                         eta >= 0 ? ", ETA " + formatDuration(eta) : "");
           }
-          std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
-          // The end-of-training state is only needed to resume an interrupted run; a
-          // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
-          fs::remove(fs::path(run_dir) / api::kCheckpointFile);
-          row.auroc = eval.auroc, row.aupr = eval.aupr, row.seconds = summary.seconds;
-          csv << evaluation::csvLine(row) << "\n" << std::flush;
-          rows.push_back(row);
-          ++ran;
-          progress.advance();
-          const double eta = progress.eta();
-          spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, src, tgt,
-                       cls, seed, variant, setting.empty() ? "" : " " + setting, eval.auroc, summary.seconds,
-                       eta >= 0 ? ", ETA " + formatDuration(eta) : "");
-        }
   }
   BenchSummary out;
   out.runs = ran;

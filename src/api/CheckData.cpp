@@ -68,8 +68,8 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
     return std::count_if(paths.begin(), paths.end(), [&](const std::string& p) { return !bad.count(p); });
   };
   if (readable(split.train.source) == 0)
-    problems.push_back(fmt::format("normal class '{}' has no readable source image in '{}'", cfg.data.normal_class,
-                                   cfg.data.source));
+    problems.push_back(
+        fmt::format("normal class '{}' has no readable source image in '{}'", cfg.data.normal_class, cfg.data.source));
   if (readable(split.train.pool) == 0)
     problems.push_back(fmt::format("the target pool of '{}' has no readable image", cfg.data.target));
   if (readable(split.test.paths) == 0)
@@ -87,10 +87,11 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
   for (const auto& group : r.duplicates)
     if (any(group, training) && any(group, test)) leaks.push_back(group);
   if (!leaks.empty())
-    problems.push_back(fmt::format("{} group(s) of byte-identical images lie both in the test split and in training "
-                                   "(source or pool), e.g. '{}': the test split leaks into training and the AUROC "
-                                   "would be inflated; remove the copies listed above",
-                                   leaks.size(), leaks.front().front()));
+    problems.push_back(
+        fmt::format("{} group(s) of byte-identical images lie both in the test split and in training "
+                    "(source or pool), e.g. '{}': the test split leaks into training and the AUROC "
+                    "would be inflated; remove the copies listed above",
+                    leaks.size(), leaks.front().front()));
 }
 
 }  // namespace

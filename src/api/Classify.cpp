@@ -60,12 +60,14 @@ std::vector<ClassScore> classify(const std::string& weights_path, const std::str
                                  const std::string& labels_path, int topk) {
   const auto weights = io::readSafeTensors(weights_path);
   const auto cls = weights.tensors.find("classifier.1.weight");
-  SHIFTAD_CHECK(cls != weights.tensors.end() && cls->second.dim() == 2,
-                "'{}' has no classifier.1.weight: classify supports MobileNetV2 classifiers (torchvision names) for now",
-                weights_path);
+  SHIFTAD_CHECK(
+      cls != weights.tensors.end() && cls->second.dim() == 2,
+      "'{}' has no classifier.1.weight: classify supports MobileNetV2 classifiers (torchvision names) for now",
+      weights_path);
   const int64_t num_classes = cls->second.size(0);
   const auto labels = readLabels(labels_path, num_classes);  // before any work: a wrong file fails at once
-  models::MobileNetV2 net(/*embedding_dim=*/2, static_cast<int>(num_classes), models::paddingFromMetadata(weights.metadata));
+  models::MobileNetV2 net(/*embedding_dim=*/2, static_cast<int>(num_classes),
+                          models::paddingFromMetadata(weights.metadata));
   const auto report = io::loadIntoModule(net, weights, "", /*strict=*/false);
   SHIFTAD_CHECK(report.unexpected.empty() && report.mismatched.empty() &&
                     report.missing == std::vector<std::string>{"head.0.weight"},

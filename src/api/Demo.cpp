@@ -29,7 +29,7 @@ std::string cell(const std::vector<double>& v) {
 std::vector<DemoRow> perClass(const std::vector<evaluation::BenchRow>& rows, const std::vector<int>& seeds,
                               const std::string& recommended, const std::function<void(const std::string&)>& print) {
   std::map<std::string, std::map<std::string, std::vector<double>>> auroc;  // class -> variant -> per seed
-  std::map<std::string, std::vector<double>> all;                            // variant -> every run
+  std::map<std::string, std::vector<double>> all;                           // variant -> every run
   for (const auto& r : rows) {
     if (!r.setting.empty()) continue;
     auroc[r.normal_class][r.variant].push_back(100 * r.auroc);

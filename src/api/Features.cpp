@@ -81,7 +81,8 @@ void remember(const std::string& key, const std::vector<std::string>& paths, con
   auto& m = memory().rows[key];
   const auto valid = rows.valid.to(torch::kUInt8).contiguous();
   for (size_t i = 0; i < paths.size(); ++i)
-    m[paths[i]] = valid[static_cast<int64_t>(i)].item<uint8_t>() ? rows.features[static_cast<int64_t>(i)] : torch::Tensor();
+    m[paths[i]] =
+        valid[static_cast<int64_t>(i)].item<uint8_t>() ? rows.features[static_cast<int64_t>(i)] : torch::Tensor();
 }
 
 /// Rows of every path, unreadable ones as zeros and marked invalid.
@@ -103,7 +104,8 @@ io::FeatureRows expandRows(const FeatureSet& set, const std::vector<std::string>
 /// Memory, then the disk cache, then `compute` on the decoded images that are not in
 /// memory yet.
 FeatureSet features(const Config& cfg, const std::string& id, const std::vector<std::string>& paths, int side,
-                    const std::string& interpolation, const std::function<torch::Tensor(const torch::Tensor&)>& compute) {
+                    const std::string& interpolation,
+                    const std::function<torch::Tensor(const torch::Tensor&)>& compute) {
   FeatureSet out;
   if (recall(id, paths, out)) return out;
   const auto t0 = Clock::now();
@@ -126,8 +128,9 @@ FeatureSet features(const Config& cfg, const std::string& id, const std::vector<
       });
       remember(id, missing, expandRows(FeatureSet{f, images.paths, images.skipped}, missing, f.size(1)));
     } else {
-      remember(id, missing, io::FeatureRows{torch::zeros({static_cast<int64_t>(missing.size()), 1}),
-                                            torch::zeros({static_cast<int64_t>(missing.size())}, torch::kUInt8)});
+      remember(id, missing,
+               io::FeatureRows{torch::zeros({static_cast<int64_t>(missing.size()), 1}),
+                               torch::zeros({static_cast<int64_t>(missing.size())}, torch::kUInt8)});
     }
     FeatureSet all;
     SHIFTAD_CHECK(recall(id, paths, all), "internal: features not remembered");
@@ -298,8 +301,8 @@ namespace {
 
 void checkDataConfig(const DataConfig& d) {
   SHIFTAD_CHECK(!d.root.empty(), "config: data.root is empty; set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
-  SHIFTAD_CHECK(!d.source.empty() && !d.target.empty(), "config: data.source and data.target must name domains under '{}'",
-                d.root);
+  SHIFTAD_CHECK(!d.source.empty() && !d.target.empty(),
+                "config: data.source and data.target must name domains under '{}'", d.root);
   SHIFTAD_CHECK(!d.normal_class.empty(), "config: data.normal_class is empty; name the class that is normal");
 }
 

@@ -56,7 +56,8 @@ std::vector<std::string> readLines(const fs::path& p) {
 }
 
 /// F's features of `paths` by a trained run (head on cached trunk features when frozen).
-torch::Tensor embedByRun(const std::string& run_dir, const std::vector<std::string>& paths, std::vector<std::string>& kept) {
+torch::Tensor embedByRun(const std::string& run_dir, const std::vector<std::string>& paths,
+                         std::vector<std::string>& kept) {
   auto run = loadRun(run_dir);
   SHIFTAD_CHECK(run.trainer, "run '{}' is a frozen-encoder baseline; it has no trained F to project", run_dir);
   auto& net = run.trainer->net();
@@ -80,9 +81,10 @@ std::string benchRunDir(const std::string& out_dir, const BenchRow& r) {
   return (p / (r.source + "-" + r.target) / r.normal_class / fmt::format("seed{}", r.seed) / r.variant).string();
 }
 
-std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<BenchRow>& rows, const std::string& recommended) {
+std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<BenchRow>& rows,
+                               const std::string& recommended) {
   std::map<std::string, std::map<std::string, std::vector<evaluation::RocCurve>>> curves;  // direction, variant
-  std::map<std::string, std::map<std::string, std::vector<double>>> aurocs;                 // of the same runs
+  std::map<std::string, std::map<std::string, std::vector<double>>> aurocs;                // of the same runs
   std::vector<std::string> directions, variants;
   for (const auto& r : rows) {
     if (!r.setting.empty()) continue;
@@ -106,16 +108,29 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
       const auto m = evaluation::meanRoc(it->second);
       // The legend's AUROC is the runs' mean, as in the tables: the area under the mean
       // curve (sampled on an FPR grid) can differ from it by a few tenths.
-      lines.push_back({evaluation::variantLabel(variants[i], recommended), m.fpr, m.tpr, {}, static_cast<int>(i),
-                       variants[i] == recommended, evaluation::meanStd(aurocs[d][variants[i]]).mean});
+      lines.push_back({evaluation::variantLabel(variants[i], recommended),
+                       m.fpr,
+                       m.tpr,
+                       {},
+                       static_cast<int>(i),
+                       variants[i] == recommended,
+                       evaluation::meanStd(aurocs[d][variants[i]]).mean});
     }
     // TPR fitted to the curves (they differ near the top), FPR over its whole range.
-    PlotSpec spec{"ROC, " + d + " (mean over classes and seeds)", "false positive rate", "true positive rate",
-                  0, 1, 0, 1, true, "AUROC"};
+    PlotSpec spec{"ROC, " + d + " (mean over classes and seeds)",
+                  "false positive rate",
+                  "true positive rate",
+                  0,
+                  1,
+                  0,
+                  1,
+                  true,
+                  "AUROC"};
     spec.ymin = evaluation::niceRange(evaluation::dataRange(lines).lo, 1, 5, 0, 1).lo;
     out.push_back({"roc-" + slug(d.substr(0, d.find(' ')) + "-" + d.substr(d.rfind(' ') + 1)),
-                   "ROC curves of " + d + ", vertically averaged over classes and seeds (target test split); the "
-                   "legend gives each variant's mean AUROC over the same runs, best first" +
+                   "ROC curves of " + d +
+                       ", vertically averaged over classes and seeds (target test split); the "
+                       "legend gives each variant's mean AUROC over the same runs, best first" +
                        std::string(recommended.empty() ? "" : "; thick: the recommended variant (★)") +
                        (spec.ymin > 0 ? "; the TPR axis starts at the lowest curve, not at 0." : "."),
                    evaluation::linePlot(spec, lines)});
@@ -150,7 +165,8 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
       const auto dom = readLines(fs::path(after) / kDominantFile);
       const std::set<std::string> dominant(dom.begin(), dom.end());
       std::map<std::string, int> truth;  // pool labels, for display only
-      for (size_t i = 0; i < split.pool_truth.paths.size(); ++i) truth[split.pool_truth.paths[i]] = split.pool_truth.is_anomaly[i];
+      for (size_t i = 0; i < split.pool_truth.paths.size(); ++i)
+        truth[split.pool_truth.paths[i]] = split.pool_truth.is_anomaly[i];
       const std::set<std::string> source(split.train.source.begin(), split.train.source.end());
       for (const auto& [which, run] : {std::pair<std::string, std::string>{"before (source_only)", before},
                                        {"after (" + after_variant + ")", after}}) {
@@ -164,18 +180,27 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
         double lo = 1e300, hi = -1e300;
         for (size_t i = 0; i < kept.size(); ++i) {
           size_t g = 0;
-          if (!source.count(kept[i])) g = 1 + 2 * static_cast<size_t>(truth[kept[i]] == 1) + (dominant.count(kept[i]) ? 0 : 1);
-          const double x = xy[static_cast<int64_t>(i)][0].item<double>(), y = xy[static_cast<int64_t>(i)][1].item<double>();
+          if (!source.count(kept[i]))
+            g = 1 + 2 * static_cast<size_t>(truth[kept[i]] == 1) + (dominant.count(kept[i]) ? 0 : 1);
+          const double x = xy[static_cast<int64_t>(i)][0].item<double>(),
+                       y = xy[static_cast<int64_t>(i)][1].item<double>();
           groups[g].x.push_back(x), groups[g].y.push_back(y);
           lo = std::min({lo, x, y}), hi = std::max({hi, x, y});
         }
         const double pad = 0.05 * (hi - lo + 1e-12);
-        const PlotSpec spec{"PCA of F's features, " + d + ", class " + first.normal_class + ", " + which, "PC 1", "PC 2",
-                            lo - pad, hi + pad, lo - pad, hi + pad, false};
-        const std::string stem = slug("pca-" + first.source + "-" + first.target + "-" + (which[0] == 'b' ? "before" : "after"));
+        const PlotSpec spec{"PCA of F's features, " + d + ", class " + first.normal_class + ", " + which,
+                            "PC 1",
+                            "PC 2",
+                            lo - pad,
+                            hi + pad,
+                            lo - pad,
+                            hi + pad,
+                            false};
+        const std::string stem =
+            slug("pca-" + first.source + "-" + first.target + "-" + (which[0] == 'b' ? "before" : "after"));
         out.push_back({stem,
-                       "F's features of the source training images and the target pool (PCA to 2-D), " + d + ", class " +
-                           first.normal_class + ", seed " + std::to_string(first.seed) + ", " + which +
+                       "F's features of the source training images and the target pool (PCA to 2-D), " + d +
+                           ", class " + first.normal_class + ", seed " + std::to_string(first.seed) + ", " + which +
                            "; the dominant set is the adapted run's; pool labels are shown for the reader only.",
                        evaluation::scatterPlot(spec, groups)});
       }

@@ -24,6 +24,7 @@ std::vector<evaluation::Figure> rocFigures(const std::string& out_dir, const std
 /// target pool, for the first class and seed, before adaptation (source_only) and
 /// after (the first of cluster_frozen, cluster_self, align_all that ran), with the
 /// adapted run's dominant set marked and, for the reader only, the pool's true labels.
-std::vector<evaluation::Figure> projectionFigures(const std::string& out_dir, const std::vector<evaluation::BenchRow>& rows);
+std::vector<evaluation::Figure> projectionFigures(const std::string& out_dir,
+                                                  const std::vector<evaluation::BenchRow>& rows);
 
 }  // namespace shiftad::api

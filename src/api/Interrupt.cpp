@@ -18,8 +18,9 @@ extern "C" void onInterrupt(int) {
     std::raise(SIGINT);
     return;
   }
-  constexpr char kMsg[] = "\nshiftad: interrupt: finishing the current step and writing a checkpoint "
-                          "(press Ctrl-C again to quit at once)\n";
+  constexpr char kMsg[] =
+      "\nshiftad: interrupt: finishing the current step and writing a checkpoint "
+      "(press Ctrl-C again to quit at once)\n";
   [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
 }
 

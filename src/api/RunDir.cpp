@@ -66,15 +66,15 @@ std::string withoutTemporarySuffix(const std::string& name) {
   if (at == std::string::npos || at == 0) return "";
   const auto suffix = name.substr(at + 4);
   if (suffix.empty()) return name.substr(0, at);
-  const bool pid = suffix.size() > 1 && suffix[0] == '-' &&
-                   suffix.find_first_not_of("0123456789", 1) == std::string::npos;
+  const bool pid =
+      suffix.size() > 1 && suffix[0] == '-' && suffix.find_first_not_of("0123456789", 1) == std::string::npos;
   return pid ? name.substr(0, at) : "";
 }
 
 /// The files a run directory can hold: everything shiftad writes there.
 bool isRunFile(const std::string& name) {
-  static const std::set<std::string> names = {kConfigFile,  kModelFile,    kCenterFile,     kReferenceFile,
-                                              kMetricsFile, kSummaryFile,  kDominantFile,   kTestScoresFile,
+  static const std::set<std::string> names = {kConfigFile,     kModelFile,   kCenterFile,   kReferenceFile,
+                                              kMetricsFile,    kSummaryFile, kDominantFile, kTestScoresFile,
                                               kCheckpointFile, kEncoderFile, kLockFile};
   return names.count(name) > 0 || names.count(withoutTemporarySuffix(name)) > 0;
 }
@@ -229,7 +229,8 @@ LoadedRun loadRun(const std::string& run_dir) {
     return run;
   }
   checkFiles(run_dir, {kModelFile, kCenterFile});
-  auto net = models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors((fs::path(run_dir) / kModelFile).string()));
+  auto net =
+      models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors((fs::path(run_dir) / kModelFile).string()));
   run.trainer = std::make_unique<training::Trainer>(run.cfg, net);
   const auto center = io::readSafeTensors((fs::path(run_dir) / kCenterFile).string());
   const auto it = center.tensors.find("center");

@@ -18,10 +18,11 @@ constexpr const char* kCenterFile = "center.safetensors";
 constexpr const char* kReferenceFile = "reference.safetensors";  ///< frozen-encoder baselines
 constexpr const char* kMetricsFile = "metrics.jsonl";
 constexpr const char* kSummaryFile = "summary.json";
-constexpr const char* kDominantFile = "dominant.txt";        ///< pool images of the final dominant set
-constexpr const char* kTestScoresFile = "test_scores.csv";    ///< label,score,path of the test split (eval)
+constexpr const char* kDominantFile = "dominant.txt";              ///< pool images of the final dominant set
+constexpr const char* kTestScoresFile = "test_scores.csv";         ///< label,score,path of the test split (eval)
 constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training state (training/Checkpoint.h)
-constexpr const char* kEncoderFile = "encoder.pt";  ///< a copy of Φ (encoder.type torchscript) for frozen-encoder baselines
+constexpr const char* kEncoderFile =
+    "encoder.pt";  ///< a copy of Φ (encoder.type torchscript) for frozen-encoder baselines
 
 /// Write `text` to PATH.tmp-PID, fsync, rename over PATH, fsync the folder (a reader
 /// never sees half a file; after a power loss PATH is the old file or the new one).
@@ -69,8 +70,8 @@ void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::
 
 struct LoadedRun {
   Config cfg;
-  std::unique_ptr<training::Trainer> trainer;  ///< F with its weights and center c (score.method svdd)
-  std::optional<models::FrozenScorer> frozen;  ///< a frozen-encoder baseline (score.method frozen_*)
+  std::unique_ptr<training::Trainer> trainer;               ///< F with its weights and center c (score.method svdd)
+  std::optional<models::FrozenScorer> frozen;               ///< a frozen-encoder baseline (score.method frozen_*)
   std::shared_ptr<models::FeatureExtractor> encoder_trunk;  ///< its Φ when encoder.type is backbone
 };
 

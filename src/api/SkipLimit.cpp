@@ -17,7 +17,8 @@ size_t allowedSkips(double max_skipped, size_t total) {
 
 void checkSkipped(double max_skipped, const std::vector<std::string>& skipped, size_t total, const std::string& what) {
   const size_t allowed = allowedSkips(max_skipped, total);
-  const std::vector<std::string> first(skipped.begin(), skipped.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(skipped.size(), 3)));
+  const std::vector<std::string> first(
+      skipped.begin(), skipped.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(skipped.size(), 3)));
   // Whatever data.max_skipped allows, a set needs one image to train, score or evaluate.
   SHIFTAD_CHECK(total == 0 || skipped.size() < total,
                 "none of the {} {} images could be read (e.g. {}); repair or replace them (`shiftad check-data ROOT` "

@@ -26,9 +26,9 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Exit status: scripts tell a bad command line from bad input by these.
-constexpr int kFailed = 1;        ///< an error in the input, the data or the run
-constexpr int kUsage = 2;         ///< the command line is wrong (the convention of getopt tools)
-constexpr int kInterrupted = 130; ///< stopped by Ctrl-C (128 + SIGINT, the shell's convention)
+constexpr int kFailed = 1;         ///< an error in the input, the data or the run
+constexpr int kUsage = 2;          ///< the command line is wrong (the convention of getopt tools)
+constexpr int kInterrupted = 130;  ///< stopped by Ctrl-C (128 + SIGINT, the shell's convention)
 
 /// The --help footer; README.md's "Exit status" table says the same.
 constexpr const char* kExitCodes =
@@ -229,15 +229,17 @@ int main(int argc, char** argv) {
   bool train_overwrite = false;
   train->add_flag("--overwrite", train_overwrite,
                   "replace the run in --out; the old run stays until the new one is complete");
-  train->add_option("--resume", train_resume,
-                    "continue the run in this directory from its last checkpoint, with its config")
+  train
+      ->add_option("--resume", train_resume,
+                   "continue the run in this directory from its last checkpoint, with its config")
       ->excludes("--config", "--variant", "--set", "--out");
 
   // score
   auto* score = app.add_subcommand("score", "score images with a trained detector (higher = more anomalous)");
   std::string score_model, score_images, score_out;
   score->add_option("--model", score_model, "run directory written by `shiftad train`")->required();
-  score->add_option("--images", score_images, "image folder (recursive) or text file with one path per line")->required();
+  score->add_option("--images", score_images, "image folder (recursive) or text file with one path per line")
+      ->required();
   score->add_option("--out", score_out, "CSV to write: path,score")->required();
   bool score_overwrite = false;
   score->add_flag("--overwrite", score_overwrite, "replace --out if it exists");
@@ -252,24 +254,32 @@ int main(int argc, char** argv) {
   eval->add_option("--set", eval_overrides, "override a key of that config (repeatable)");
 
   // demo
-  auto* demo = app.add_subcommand("demo", "synthesize the default benchmark, run source-only and the recommended "
-                                   "variant over its classes and seeds, report like `bench`");
+  auto* demo = app.add_subcommand("demo",
+                                  "synthesize the default benchmark, run source-only and the recommended "
+                                  "variant over its classes and seeds, report like `bench`");
   shiftad::DemoOptions demo_opt;
   demo->add_option("--out", demo_opt.out_dir, "folder for data, runs, results.csv and reports")->capture_default_str();
   demo->add_option("--seed", demo_opt.seed, "seed of the synthetic data")->capture_default_str();
   demo->add_option("--seeds", demo_opt.seeds, "split and training seeds (default: the synthetic suite's)");
 
   // classify
-  auto* classify = app.add_subcommand("classify", "top-k classes of a pretrained classifier for one image (checks weights + preprocessing)");
+  auto* classify = app.add_subcommand(
+      "classify", "top-k classes of a pretrained classifier for one image (checks weights + preprocessing)");
   std::string cls_weights, cls_image, cls_labels;
   int cls_topk = 5;
-  classify->add_option("--weights", cls_weights, "classifier weights (.safetensors, torchvision names)")->required()->check(CLI::ExistingFile);
+  classify->add_option("--weights", cls_weights, "classifier weights (.safetensors, torchvision names)")
+      ->required()
+      ->check(CLI::ExistingFile);
   classify->add_option("--image", cls_image, "image file")->required()->check(CLI::ExistingFile);
-  classify->add_option("--labels", cls_labels, "text file: one class name per line, in index order")->check(CLI::ExistingFile);
-  classify->add_option("--topk", cls_topk, "how many classes to print")->capture_default_str()->check(CLI::PositiveNumber);
+  classify->add_option("--labels", cls_labels, "text file: one class name per line, in index order")
+      ->check(CLI::ExistingFile);
+  classify->add_option("--topk", cls_topk, "how many classes to print")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 
   // bench
-  auto* bench = app.add_subcommand("bench", "run a benchmark suite's one-vs-all grid and write results.csv + report.md");
+  auto* bench =
+      app.add_subcommand("bench", "run a benchmark suite's one-vs-all grid and write results.csv + report.md");
   shiftad::BenchOptions bench_opt;
   bench->add_option("--suite", bench_opt.suite, "shipped suite name (suites/NAME.yaml) or a suite file")->required();
   bench->add_option("--root", bench_opt.root, "data root (default: the suite's)");
@@ -283,7 +293,8 @@ int main(int argc, char** argv) {
                     "run the grid once per value of one key instead of the main grid: section.key=v1,v2,... "
                     "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)");
   bench->add_flag("!--no-figures", bench_opt.figures, "skip the ROC and PCA figures (they re-read the runs)");
-  bench->add_flag("-v,--verbose", bench_opt.verbose, "also every run's own lines (per epoch); default: one line per run");
+  bench->add_flag("-v,--verbose", bench_opt.verbose,
+                  "also every run's own lines (per epoch); default: one line per run");
 
   // variants
   auto* variants = app.add_subcommand("variants", "list the named variants (paper baselines and ablations)");
@@ -298,8 +309,9 @@ int main(int argc, char** argv) {
   config->add_flag("--doc", config_doc, "print every key as a Markdown table");
 
   // check-data
-  auto* check = app.add_subcommand("check-data", "check an ImageFolder root: counts, unreadable/truncated and non-image "
-                                                 "files, duplicates; with --config, whether the protocol can run");
+  auto* check = app.add_subcommand("check-data",
+                                   "check an ImageFolder root: counts, unreadable/truncated and non-image "
+                                   "files, duplicates; with --config, whether the protocol can run");
   std::string check_root, check_config;
   std::vector<std::string> check_overrides;
   check->add_option("root", check_root, "data root: ROOT/DOMAIN/CLASS/image")->required();
@@ -365,10 +377,12 @@ int main(int argc, char** argv) {
       if (!eval_overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), eval_overrides, "--set");
       const auto r = shiftad::evaluate(eval_model, cfg);
       // AUPR's chance level is the anomaly share of the test split (AUROC's is 0.5).
-      const double chance = static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
-      fmt::print("AUROC {:.4f}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
-                 "skipped); scores: {}\n",
-                 r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped, r.scores_file);
+      const double chance =
+          static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
+      fmt::print(
+          "AUROC {:.4f}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
+          "skipped); scores: {}\n",
+          r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped, r.scores_file);
     } else if (*demo) {
       demo_opt.command = commandLine(argc, argv);
       shiftad::runDemo(demo_opt);

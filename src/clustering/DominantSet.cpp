@@ -43,8 +43,9 @@ Partition partition(const torch::Tensor& x, const DominantParams& p) {
 }  // namespace
 
 torch::Tensor dominantSet(const torch::Tensor& x, const DominantParams& p) {
-  SHIFTAD_CHECK(x.dim() == 2 && x.size(0) > 0, "dominantSet: expected a non-empty n x d matrix, got {} dimensions and {} elements",
-                x.dim(), x.numel());
+  SHIFTAD_CHECK(x.dim() == 2 && x.size(0) > 0,
+                "dominantSet: expected a non-empty n x d matrix, got {} dimensions and {} elements", x.dim(),
+                x.numel());
   const auto xf = x.to(torch::kFloat).contiguous();
   const auto part = partition(xf, p);
   const auto members = dominantMembers(part);

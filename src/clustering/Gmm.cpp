@@ -37,9 +37,9 @@ Covariance parseCovariance(const std::string& name) {
 /// block and operation costs page faults each time, which made EM several times slower.
 /// Hence one block at a time: a view returned by block() is valid until the next call.
 struct Data {
-  torch::Tensor x;       ///< n x d, floating point, contiguous
-  torch::Tensor center;  ///< d, float64
-  int64_t chunk = 1;     ///< rows per block (at least 1)
+  torch::Tensor x;                       ///< n x d, floating point, contiguous
+  torch::Tensor center;                  ///< d, float64
+  int64_t chunk = 1;                     ///< rows per block (at least 1)
   std::array<torch::Tensor, 3> buffers;  ///< chunk x d float64: the block, then two scratch blocks
   int64_t n() const { return x.size(0); }
   int64_t d() const { return x.size(1); }
@@ -245,7 +245,8 @@ Model mStep(const Data& data, const torch::Tensor& resp, Covariance type, double
   forEachBlock(data.n(), data.chunk, [&](int64_t begin, int64_t end) {
     s.add(makeBlock(data, begin, end, type), resp.slice(0, begin, end));
   });
-  return mStep(data, s, [&](int64_t begin, int64_t end) { return resp.slice(0, begin, end); }, type, reg_covar);
+  return mStep(
+      data, s, [&](int64_t begin, int64_t end) { return resp.slice(0, begin, end); }, type, reg_covar);
 }
 
 struct Fit {

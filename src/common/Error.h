@@ -22,7 +22,7 @@ class Error : public std::runtime_error {
 #define SHIFTAD_THROW(...) throw ::shiftad::Error(::fmt::format(__VA_ARGS__))
 
 /// Throw shiftad::Error with a fmt-formatted message unless `cond` holds.
-#define SHIFTAD_CHECK(cond, ...)                                \
-  do {                                                          \
+#define SHIFTAD_CHECK(cond, ...)                                     \
+  do {                                                               \
     if (!(cond)) throw ::shiftad::Error(::fmt::format(__VA_ARGS__)); \
   } while (0)

@@ -16,9 +16,7 @@ namespace shiftad {
 ProgressOptions defaultProgressOptions() {
   ProgressOptions o;
   o.terminal = ::isatty(STDERR_FILENO) == 1;
-  o.clock = [] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  };
+  o.clock = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
   if (!spdlog::should_log(spdlog::level::info)) {
     o.sink = [](const std::string&, bool) {};  // -q: warnings and errors only
   } else if (o.terminal) {

@@ -63,9 +63,12 @@ T scalarAs(const std::string& key, const YAML::Node& node, const std::string& al
 // every value, from files and from --set alike.
 template <typename Field>
 KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) {
-  std::string allowed = hi == INT32_MAX ? fmt::format("an integer >= {}", lo)
-                                        : fmt::format("an integer in [{}, {}]", lo, hi);
-  return {key, "int", allowed, std::move(doc),
+  std::string allowed =
+      hi == INT32_MAX ? fmt::format("an integer >= {}", lo) : fmt::format("an integer in [{}, {}]", lo, hi);
+  return {key,
+          "int",
+          allowed,
+          std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             const long v = scalarAs<long>(key, n, allowed);
             if (v < lo || v > hi) badValue(key, n, allowed);
@@ -79,7 +82,10 @@ KeySpec floatKey(std::string key, Field field, double lo, double hi, bool hi_ope
   // Every bound is finite: the values reach float32 tensors and size_t counts, where
   // 1e300 would overflow far from the key that caused it.
   const std::string allowed = fmt::format("a number in [{}, {}{}", lo, hi, hi_open ? ")" : "]");
-  return {key, "float", allowed, std::move(doc),
+  return {key,
+          "float",
+          allowed,
+          std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             const double v = scalarAs<double>(key, n, allowed);
             if (!std::isfinite(v) || v < lo || v > hi || (hi_open && v >= hi)) badValue(key, n, allowed);
@@ -90,7 +96,10 @@ KeySpec floatKey(std::string key, Field field, double lo, double hi, bool hi_ope
 
 template <typename Field>
 KeySpec boolKey(std::string key, Field field, std::string doc) {
-  return {key, "bool", "true or false", std::move(doc),
+  return {key,
+          "bool",
+          "true or false",
+          std::move(doc),
           [=](Config& c, const YAML::Node& n) { field(c) = scalarAs<bool>(key, n, "true or false"); },
           [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
 }
@@ -103,7 +112,10 @@ KeySpec stringKey(std::string key, Field field, std::vector<std::string> choices
     allowed = "one of: ";
     for (size_t i = 0; i < choices.size(); ++i) allowed += (i ? ", " : "") + choices[i];
   }
-  return {key, "string", allowed, std::move(doc),
+  return {key,
+          "string",
+          allowed,
+          std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             if (n.IsNull()) {
               if (!choices.empty()) badValue(key, n, allowed);
@@ -133,7 +145,10 @@ KeySpec pathKey(std::string key, Field field, std::string doc) {
 template <typename Field>
 KeySpec floatListKey(std::string key, Field field, size_t len, double lo, double hi, std::string doc) {
   std::string allowed = fmt::format("a list of {} numbers in [{}, {}]", len, lo, hi);
-  return {key, "list of float", allowed, std::move(doc),
+  return {key,
+          "list of float",
+          allowed,
+          std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             if (!n.IsSequence() || n.size() != len) badValue(key, n, allowed);
             std::vector<double> v;
@@ -152,85 +167,167 @@ KeySpec floatListKey(std::string key, Field field, size_t len, double lo, double
           }};
 }
 
-#define SHIFTAD_FIELD(path) [](Config & c) -> auto& { return c.path; }
+#define SHIFTAD_FIELD(path) \
+  [](Config & c) -> auto& { return c.path; }
 
 const std::vector<KeySpec>& schema() {
   static const std::vector<KeySpec> keys = {
       // data
       pathKey("data.root", SHIFTAD_FIELD(data.root), "ImageFolder root: ROOT/DOMAIN/CLASS/image.{jpg,jpeg,png,bmp}"),
-      stringKey("data.source", SHIFTAD_FIELD(data.source), {}, "source domain (a folder under data.root); only its normal class is used"),
-      stringKey("data.target", SHIFTAD_FIELD(data.target), {}, "target domain (a folder under data.root), split into unlabeled pool and test"),
-      stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class), {}, "the normal class; every other class is an anomaly (one-vs-all)"),
+      stringKey("data.source", SHIFTAD_FIELD(data.source), {},
+                "source domain (a folder under data.root); only its normal class is used"),
+      stringKey("data.target", SHIFTAD_FIELD(data.target), {},
+                "target domain (a folder under data.root), split into unlabeled pool and test"),
+      stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class), {},
+                "the normal class; every other class is an anomaly (one-vs-all)"),
       intKey("data.image_size", SHIFTAD_FIELD(data.image_size), 8, 1024, "side of the square network input, pixels"),
-      intKey("data.resize", SHIFTAD_FIELD(data.resize), 0, 4096, "side images are resized to before the center crop (0: data.image_size)"),
-      stringKey("data.interpolation", SHIFTAD_FIELD(data.interpolation), {"bilinear", "bicubic"}, "filter of that resize: bilinear (area averaging when shrinking) or bicubic (CLIP's preprocessing)"),
-      floatListKey("data.mean", SHIFTAD_FIELD(data.mean), 3, -1000.0, 1000.0, "per-channel normalization mean (RGB, on [0,1] pixels)"),
+      intKey("data.resize", SHIFTAD_FIELD(data.resize), 0, 4096,
+             "side images are resized to before the center crop (0: data.image_size)"),
+      stringKey("data.interpolation", SHIFTAD_FIELD(data.interpolation), {"bilinear", "bicubic"},
+                "filter of that resize: bilinear (area averaging when shrinking) or bicubic (CLIP's preprocessing)"),
+      floatListKey("data.mean", SHIFTAD_FIELD(data.mean), 3, -1000.0, 1000.0,
+                   "per-channel normalization mean (RGB, on [0,1] pixels)"),
       floatListKey("data.std", SHIFTAD_FIELD(data.std), 3, 1e-6, 1000.0, "per-channel normalization std"),
-      floatKey("data.pool_fraction", SHIFTAD_FIELD(data.pool_fraction), 0.01, 0.99, false, "per class, share of the target images offered to the unlabeled pool; the rest is the test split"),
-      floatKey("data.contamination", SHIFTAD_FIELD(data.contamination), 0.0, 1.0, true, "anomalies / pool size in the unlabeled pool"),
-      intKey("data.split_seed", SHIFTAD_FIELD(data.split_seed), 0, INT32_MAX, "seed of the target pool/test split and of the anomaly sampling"),
+      floatKey("data.pool_fraction", SHIFTAD_FIELD(data.pool_fraction), 0.01, 0.99, false,
+               "per class, share of the target images offered to the unlabeled pool; the rest is the test split"),
+      floatKey("data.contamination", SHIFTAD_FIELD(data.contamination), 0.0, 1.0, true,
+               "anomalies / pool size in the unlabeled pool"),
+      intKey("data.split_seed", SHIFTAD_FIELD(data.split_seed), 0, INT32_MAX,
+             "seed of the target pool/test split and of the anomaly sampling"),
       boolKey("data.augment", SHIFTAD_FIELD(data.augment), "random resized crop (+ flip) on training batches"),
-      floatKey("data.crop_scale_min", SHIFTAD_FIELD(data.crop_scale_min), 0.05, 1.0, false, "smallest area fraction of the random resized crop"),
-      boolKey("data.hflip", SHIFTAD_FIELD(data.hflip), "random horizontal flips on training batches (when data.augment)"),
-      boolKey("data.target_labels", SHIFTAD_FIELD(data.target_labels), "allow the variants that read target labels (train.on: target_normals, the oracle; fewshot.k > 0). The method never needs them"),
-      floatKey("data.max_skipped", SHIFTAD_FIELD(data.max_skipped), 0.0, 1e9, false, "unreadable images (the first few logged by name) a set may lose before training, scoring or eval stops with an error: below 1 a share of the set (0.1: 10%), from 1 up a count (0: none)"),
-      boolKey("data.image_cache", SHIFTAD_FIELD(data.image_cache), "keep decoded, resized images (uint8, one file per image content and size) in the cache folder (encoder.cache_dir), so later runs skip decoding (docs/performance.md)"),
+      floatKey("data.crop_scale_min", SHIFTAD_FIELD(data.crop_scale_min), 0.05, 1.0, false,
+               "smallest area fraction of the random resized crop"),
+      boolKey("data.hflip", SHIFTAD_FIELD(data.hflip),
+              "random horizontal flips on training batches (when data.augment)"),
+      boolKey("data.target_labels", SHIFTAD_FIELD(data.target_labels),
+              "allow the variants that read target labels (train.on: target_normals, the oracle; fewshot.k > 0). The "
+              "method never needs them"),
+      floatKey("data.max_skipped", SHIFTAD_FIELD(data.max_skipped), 0.0, 1e9, false,
+               "unreadable images (the first few logged by name) a set may lose before training, scoring or eval stops "
+               "with an error: below 1 a share of the set (0.1: 10%), from 1 up a count (0: none)"),
+      boolKey("data.image_cache", SHIFTAD_FIELD(data.image_cache),
+              "keep decoded, resized images (uint8, one file per image content and size) in the cache folder "
+              "(encoder.cache_dir), so later runs skip decoding (docs/performance.md)"),
       intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, 1024, "image decoding threads (0: all cores)"),
       // model
-      stringKey("model.arch", SHIFTAD_FIELD(model.arch), {"small_cnn", "resnet18", "resnet50", "mobilenet_v2", "clip_vit_b32", "clip_rn50"}, "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual tower (ViT-B/32, RN50), 224 px input"),
-      pathKey("model.weights", SHIFTAD_FIELD(model.weights), "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
-      stringKey("model.padding", SHIFTAD_FIELD(model.padding), {"auto", "symmetric", "tf_same"}, "mobilenet_v2 convolution padding: tf_same for TensorFlow-trained weights; auto reads the weights file's __metadata__ padding (else symmetric)"),
-      intKey("model.embedding_dim", SHIFTAD_FIELD(model.embedding_dim), 2, 65536, "size of F's output (bias-free projection head)"),
-      intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024, "small_cnn: channels of the first convolution stage (doubled per stage)"),
-      stringKey("model.head", SHIFTAD_FIELD(model.head), {"linear", "mlp"}, "F's bias-free head on the pooled trunk features: linear, or mlp (linear, LeakyReLU, linear)"),
+      stringKey("model.arch", SHIFTAD_FIELD(model.arch),
+                {"small_cnn", "resnet18", "resnet50", "mobilenet_v2", "clip_vit_b32", "clip_rn50"},
+                "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual "
+                "tower (ViT-B/32, RN50), 224 px input"),
+      pathKey("model.weights", SHIFTAD_FIELD(model.weights),
+              "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* "
+              "names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
+      stringKey("model.padding", SHIFTAD_FIELD(model.padding), {"auto", "symmetric", "tf_same"},
+                "mobilenet_v2 convolution padding: tf_same for TensorFlow-trained weights; auto reads the weights "
+                "file's __metadata__ padding (else symmetric)"),
+      intKey("model.embedding_dim", SHIFTAD_FIELD(model.embedding_dim), 2, 65536,
+             "size of F's output (bias-free projection head)"),
+      intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024,
+             "small_cnn: channels of the first convolution stage (doubled per stage)"),
+      stringKey("model.head", SHIFTAD_FIELD(model.head), {"linear", "mlp"},
+                "F's bias-free head on the pooled trunk features: linear, or mlp (linear, LeakyReLU, linear)"),
       intKey("model.head_hidden", SHIFTAD_FIELD(model.head_hidden), 1, 65536, "mlp head: hidden width"),
-      stringKey("model.head_init", SHIFTAD_FIELD(model.head_init), {"random", "pca"}, "initialisation of the head's first layer: random (torch default), or pca: its rows are the top principal directions of the initial trunk features of the source and the unlabeled pool, so F starts as a distance-preserving projection of the pretrained geometry (computed once, before training, on un-augmented images)"),
-      boolKey("model.trunk_l2", SHIFTAD_FIELD(model.trunk_l2), "L2-normalize the pooled trunk features before the head (the cosine geometry in which frozen features compare best)"),
-      intKey("model.freeze", SHIFTAD_FIELD(model.freeze), -1, 1000, "leading trunk stages of F that are frozen (no gradient, BatchNorm statistics kept); -1: the whole trunk, so only the head trains, on trunk features computed once and cached (no augmentation)"),
+      stringKey("model.head_init", SHIFTAD_FIELD(model.head_init), {"random", "pca"},
+                "initialisation of the head's first layer: random (torch default), or pca: its rows are the top "
+                "principal directions of the initial trunk features of the source and the unlabeled pool, so F starts "
+                "as a distance-preserving projection of the pretrained geometry (computed once, before training, on "
+                "un-augmented images)"),
+      boolKey("model.trunk_l2", SHIFTAD_FIELD(model.trunk_l2),
+              "L2-normalize the pooled trunk features before the head (the cosine geometry in which frozen features "
+              "compare best)"),
+      intKey("model.freeze", SHIFTAD_FIELD(model.freeze), -1, 1000,
+             "leading trunk stages of F that are frozen (no gradient, BatchNorm statistics kept); -1: the whole trunk, "
+             "so only the head trains, on trunk features computed once and cached (no augmentation)"),
       // encoder
-      stringKey("encoder.type", SHIFTAD_FIELD(encoder.type), {"none", "torchscript", "backbone"}, "the frozen encoder Φ used by cluster.space: frozen and score.method: frozen_* (torchscript: any torch.jit module mapping N x 3 x S x S images to N x D; backbone: F's own pretrained trunk before training, model.arch + model.weights, at data.* preprocessing)"),
+      stringKey("encoder.type", SHIFTAD_FIELD(encoder.type), {"none", "torchscript", "backbone"},
+                "the frozen encoder Φ used by cluster.space: frozen and score.method: frozen_* (torchscript: any "
+                "torch.jit module mapping N x 3 x S x S images to N x D; backbone: F's own pretrained trunk before "
+                "training, model.arch + model.weights, at data.* preprocessing)"),
       pathKey("encoder.path", SHIFTAD_FIELD(encoder.path), "encoder.type torchscript: path of the module"),
       intKey("encoder.image_size", SHIFTAD_FIELD(encoder.image_size), 8, 4096, "side Φ's input images are resized to"),
-      floatKey("encoder.input_range", SHIFTAD_FIELD(encoder.input_range), 1e-6, 65535, false, "Φ takes pixels in [0, input_range]: 255 or 1"),
-      boolKey("encoder.l2_normalize", SHIFTAD_FIELD(encoder.l2_normalize), "L2-normalize Φ's features before clustering (cosine geometry, as CLIP features are used)"),
-      pathKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir), "cache folder of Φ's and F's trunk features (keyed by image files and encoder) and of decoded images (data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
+      floatKey("encoder.input_range", SHIFTAD_FIELD(encoder.input_range), 1e-6, 65535, false,
+               "Φ takes pixels in [0, input_range]: 255 or 1"),
+      boolKey("encoder.l2_normalize", SHIFTAD_FIELD(encoder.l2_normalize),
+              "L2-normalize Φ's features before clustering (cosine geometry, as CLIP features are used)"),
+      pathKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir),
+              "cache folder of Φ's and F's trunk features (keyed by image files and encoder) and of decoded images "
+              "(data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
       // cluster
-      stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "frozen", "none"}, "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool"),
-      stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans", "gmm", "meanshift"}, "clustering algorithm (paper Eq. 6); the dominant cluster is the one with most members (gmm: hard assignment by responsibility)"),
+      stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "frozen", "none"},
+                "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the "
+                "frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool"),
+      stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans", "gmm", "meanshift"},
+                "clustering algorithm (paper Eq. 6); the dominant cluster is the one with most members (gmm: hard "
+                "assignment by responsibility)"),
       intKey("cluster.k", SHIFTAD_FIELD(cluster.k), 1, 4096, "number of clusters K (paper: 8-10 work best)"),
-      intKey("cluster.restarts", SHIFTAD_FIELD(cluster.restarts), 1, 1000, "k-means++ restarts; the lowest inertia wins"),
+      intKey("cluster.restarts", SHIFTAD_FIELD(cluster.restarts), 1, 1000,
+             "k-means++ restarts; the lowest inertia wins"),
       intKey("cluster.max_iter", SHIFTAD_FIELD(cluster.max_iter), 1, 100000, "Lloyd iterations per restart"),
-      intKey("cluster.recluster_every", SHIFTAD_FIELD(cluster.recluster_every), 0, INT32_MAX, "re-cluster the pool every N epochs (0: once, before training)"),
-      stringKey("cluster.covariance", SHIFTAD_FIELD(cluster.covariance), {"diag", "full"}, "gmm: covariance type (a floor of 1e-6 is added to the diagonal)"),
-      floatKey("cluster.bandwidth", SHIFTAD_FIELD(cluster.bandwidth), 0.0, 1e6, false, "meanshift: flat-kernel radius (0: estimated as sklearn's estimate_bandwidth at cluster.quantile)"),
-      floatKey("cluster.quantile", SHIFTAD_FIELD(cluster.quantile), 1e-3, 1.0, false, "meanshift: quantile of the nearest-neighbour distances for the bandwidth estimate"),
-      floatKey("cluster.keep_fraction", SHIFTAD_FIELD(cluster.keep_fraction), 0.01, 1.0, false, "keep only this share of the dominant cluster, its members closest to the centroid (1: all, as the paper)"),
+      intKey("cluster.recluster_every", SHIFTAD_FIELD(cluster.recluster_every), 0, INT32_MAX,
+             "re-cluster the pool every N epochs (0: once, before training)"),
+      stringKey("cluster.covariance", SHIFTAD_FIELD(cluster.covariance), {"diag", "full"},
+                "gmm: covariance type (a floor of 1e-6 is added to the diagonal)"),
+      floatKey("cluster.bandwidth", SHIFTAD_FIELD(cluster.bandwidth), 0.0, 1e6, false,
+               "meanshift: flat-kernel radius (0: estimated as sklearn's estimate_bandwidth at cluster.quantile)"),
+      floatKey("cluster.quantile", SHIFTAD_FIELD(cluster.quantile), 1e-3, 1.0, false,
+               "meanshift: quantile of the nearest-neighbour distances for the bandwidth estimate"),
+      floatKey(
+          "cluster.keep_fraction", SHIFTAD_FIELD(cluster.keep_fraction), 0.01, 1.0, false,
+          "keep only this share of the dominant cluster, its members closest to the centroid (1: all, as the paper)"),
       // align
-      stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "mmd", "adversarial", "prototype", "none"}, "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel MMD, adversarial (domain discriminator behind gradient reversal), prototype (Deep SVDD of the dominant-cluster batch: pulls it to c without pushing normals apart); none: source-only Deep SVDD"),
-      floatKey("align.lambda", SHIFTAD_FIELD(align.lambda), 0.0, 1e6, false, "weight of the alignment loss (L = L_DSVDD + lambda * L_align)"),
+      stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "mmd", "adversarial", "prototype", "none"},
+                "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel "
+                "MMD, adversarial (domain discriminator behind gradient reversal), prototype (Deep SVDD of the "
+                "dominant-cluster batch: pulls it to c without pushing normals apart); none: source-only Deep SVDD"),
+      floatKey("align.lambda", SHIFTAD_FIELD(align.lambda), 0.0, 1e6, false,
+               "weight of the alignment loss (L = L_DSVDD + lambda * L_align)"),
       floatKey("align.tau", SHIFTAD_FIELD(align.tau), 1e-4, 100.0, false, "InfoNCE temperature"),
-      boolKey("align.svdd_on_target", SHIFTAD_FIELD(align.svdd_on_target), "also apply the Deep SVDD term to the aligned (dominant-cluster) target samples; the paper applies it to source only (false). See docs/method.md"),
-      intKey("align.disc_hidden", SHIFTAD_FIELD(align.disc_hidden), 1, 65536, "adversarial: hidden width of the domain discriminator MLP"),
+      boolKey("align.svdd_on_target", SHIFTAD_FIELD(align.svdd_on_target),
+              "also apply the Deep SVDD term to the aligned (dominant-cluster) target samples; the paper applies it to "
+              "source only (false). See docs/method.md"),
+      intKey("align.disc_hidden", SHIFTAD_FIELD(align.disc_hidden), 1, 65536,
+             "adversarial: hidden width of the domain discriminator MLP"),
       // train
-      intKey("train.epochs", SHIFTAD_FIELD(train.epochs), 0, 100000, "training epochs (an epoch = one pass over the source images)"),
-      intKey("train.batch_size", SHIFTAD_FIELD(train.batch_size), 2, 65536, "source images per step (the same number of target images is drawn)"),
+      intKey("train.epochs", SHIFTAD_FIELD(train.epochs), 0, 100000,
+             "training epochs (an epoch = one pass over the source images)"),
+      intKey("train.batch_size", SHIFTAD_FIELD(train.batch_size), 2, 65536,
+             "source images per step (the same number of target images is drawn)"),
       floatKey("train.lr", SHIFTAD_FIELD(train.lr), 0.0, 10.0, false, "Adam learning rate"),
       floatKey("train.weight_decay", SHIFTAD_FIELD(train.weight_decay), 0.0, 1.0, false, "Adam weight decay"),
-      floatKey("train.svdd_eps", SHIFTAD_FIELD(train.svdd_eps), 0.0, 1e6, false, "center coordinates with |c_k| < eps are set to +-eps (Deep SVDD)"),
-      floatKey("train.anchor", SHIFTAD_FIELD(train.anchor), 0.0, 1e6, false, "L2-SP: weight of the penalty sum ||θ - θ0||^2 over F's trainable weights, θ0 their values when training starts (after model.head_init); keeps the pretrained geometry, unlike train.weight_decay, which pulls toward 0 (0: off)"),
-      intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX, "seed of initialisation, batching, augmentation and clustering"),
+      floatKey("train.svdd_eps", SHIFTAD_FIELD(train.svdd_eps), 0.0, 1e6, false,
+               "center coordinates with |c_k| < eps are set to +-eps (Deep SVDD)"),
+      floatKey("train.anchor", SHIFTAD_FIELD(train.anchor), 0.0, 1e6, false,
+               "L2-SP: weight of the penalty sum ||θ - θ0||^2 over F's trainable weights, θ0 their values when "
+               "training starts (after model.head_init); keeps the pretrained geometry, unlike train.weight_decay, "
+               "which pulls toward 0 (0: off)"),
+      intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX,
+             "seed of initialisation, batching, augmentation and clustering"),
       intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, 1024, "intra-op threads (0: all cores)"),
-      intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX, "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C (0: only then); `shiftad train --resume RUN_DIR` continues from it"),
-      stringKey("train.on", SHIFTAD_FIELD(train.on), {"source", "target_normals"}, "the normal images Deep SVDD is trained on: source, or the labeled normals of the target pool (the oracle upper bound; needs data.target_labels)"),
+      intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX,
+             "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C "
+             "(0: only then); `shiftad train --resume RUN_DIR` continues from it"),
+      stringKey("train.on", SHIFTAD_FIELD(train.on), {"source", "target_normals"},
+                "the normal images Deep SVDD is trained on: source, or the labeled normals of the target pool (the "
+                "oracle upper bound; needs data.target_labels)"),
       // fewshot
-      intKey("fewshot.k", SHIFTAD_FIELD(fewshot.k), 0, 100000, "few-shot variant: labeled normal target images (drawn from the pool; needs data.target_labels) aligned with source, their pseudo-anomalies as extra negatives (0: off)"),
-      intKey("fewshot.pseudo_per_image", SHIFTAD_FIELD(fewshot.pseudo_per_image), 1, 1000, "pseudo-anomalies (patch shuffle, cut-paste, colour distortion) made per labeled image"),
+      intKey("fewshot.k", SHIFTAD_FIELD(fewshot.k), 0, 100000,
+             "few-shot variant: labeled normal target images (drawn from the pool; needs data.target_labels) aligned "
+             "with source, their pseudo-anomalies as extra negatives (0: off)"),
+      intKey("fewshot.pseudo_per_image", SHIFTAD_FIELD(fewshot.pseudo_per_image), 1, 1000,
+             "pseudo-anomalies (patch shuffle, cut-paste, colour distortion) made per labeled image"),
       // score
-      stringKey("score.method", SHIFTAD_FIELD(score.method), {"svdd", "frozen_mean", "frozen_knn", "frozen_dominant"}, "svdd: ||F(x) - c||^2 (the paper). frozen_*: no training, in Φ's space (encoder.*): distance to the source-normal mean, mean distance to the score.knn_k nearest source normals, or distance to the mean of the pool's dominant cluster (cluster.*)"),
+      stringKey("score.method", SHIFTAD_FIELD(score.method), {"svdd", "frozen_mean", "frozen_knn", "frozen_dominant"},
+                "svdd: ||F(x) - c||^2 (the paper). frozen_*: no training, in Φ's space (encoder.*): distance to the "
+                "source-normal mean, mean distance to the score.knn_k nearest source normals, or distance to the mean "
+                "of the pool's dominant cluster (cluster.*)"),
       intKey("score.knn_k", SHIFTAD_FIELD(score.knn_k), 1, 100000, "frozen_knn: neighbours averaged"),
-      stringKey("score.center", SHIFTAD_FIELD(score.center), {"source", "dominant"}, "svdd: where distances are measured from. source: c, the mean of F's initial source features (the paper); dominant: the mean of F's final features of the last dominant set of the pool (runs that align; the others keep c)"),
+      stringKey("score.center", SHIFTAD_FIELD(score.center), {"source", "dominant"},
+                "svdd: where distances are measured from. source: c, the mean of F's initial source features (the "
+                "paper); dominant: the mean of F's final features of the last dominant set of the pool (runs that "
+                "align; the others keep c)"),
       // run
-      stringKey("run.variant", SHIFTAD_FIELD(run.variant), {}, "name of the variant preset the config came from (shiftad train --variant; informational)"),
+      stringKey("run.variant", SHIFTAD_FIELD(run.variant), {},
+                "name of the variant preset the config came from (shiftad train --variant; informational)"),
   };
   return keys;
 }
@@ -372,17 +469,24 @@ const std::vector<Variant>& variants() {
       {"align_all", "alignment with the whole target pool (no clustering)", {"cluster.space=none"}},
       {"cluster_self", "clustering on F's own features (re-clustered as F trains)", {"cluster.space=self"}},
       {"cluster_frozen", "clustering in the frozen encoder's space (the paper's method)", {"cluster.space=frozen"}},
-      {"frozen_only", "no training: distance to the source-normal mean in the frozen encoder's space",
+      {"frozen_only",
+       "no training: distance to the source-normal mean in the frozen encoder's space",
        {"score.method=frozen_mean"}},
-      {"frozen_knn", "no training: mean distance to the k nearest source normals in the frozen encoder's space",
+      {"frozen_knn",
+       "no training: mean distance to the k nearest source normals in the frozen encoder's space",
        {"score.method=frozen_knn"}},
-      {"frozen_dominant", "no training: distance to the mean of the pool's dominant cluster in the frozen encoder's space",
+      {"frozen_dominant",
+       "no training: distance to the mean of the pool's dominant cluster in the frozen encoder's space",
        {"score.method=frozen_dominant"}},
-      {"oracle", "UPPER BOUND (reads target labels): Deep SVDD on the pool's target normals",
+      {"oracle",
+       "UPPER BOUND (reads target labels): Deep SVDD on the pool's target normals",
        {"train.on=target_normals", "align.method=none"}},
-      {"frozen_oracle", "UPPER BOUND (reads target labels): distance to the mean of the pool's target normals in the frozen encoder's space",
+      {"frozen_oracle",
+       "UPPER BOUND (reads target labels): distance to the mean of the pool's target normals in the frozen encoder's "
+       "space",
        {"score.method=frozen_mean", "train.on=target_normals"}},
-      {"few_shot", "k labeled target normals aligned with source, their pseudo-anomalies as negatives (reads k labels)",
+      {"few_shot",
+       "k labeled target normals aligned with source, their pseudo-anomalies as negatives (reads k labels)",
        {"fewshot.k=5", "cluster.space=none"}},
   };
   return table;

@@ -14,8 +14,9 @@ namespace fs = std::filesystem;
 namespace shiftad {
 namespace {
 
-const std::vector<std::string> kKeys = {"suite", "description", "root", "directions", "classes", "seeds",
-                                        "variants", "config", "model_selection", "recommended", "quick"};
+const std::vector<std::string> kKeys = {"suite",           "description", "root",     "directions",
+                                        "classes",         "seeds",       "variants", "config",
+                                        "model_selection", "recommended", "quick"};
 
 template <typename T>
 std::vector<T> list(const YAML::Node& n, const std::string& key, const std::string& origin) {
@@ -84,14 +85,16 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   apply(s, root, path, true);
   if (quick && root["quick"]) apply(s, root["quick"], path + " (quick)", false);
   SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", path);
-  if (!s.root.empty() && fs::path(s.root).is_relative()) s.root = (fs::path(s.base_dir) / s.root).lexically_normal().string();
+  if (!s.root.empty() && fs::path(s.root).is_relative())
+    s.root = (fs::path(s.base_dir) / s.root).lexically_normal().string();
   SHIFTAD_CHECK(!s.directions.empty(), "{}: 'directions' is empty", path);
   SHIFTAD_CHECK(!s.seeds.empty(), "{}: 'seeds' is empty", path);
   SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);
   for (const auto& v : s.variants) variantOverrides(v);  // unknown names fail here, listing the known ones
-  SHIFTAD_CHECK(s.recommended.empty() || std::find(s.variants.begin(), s.variants.end(), s.recommended) != s.variants.end(),
-                "{}: 'recommended: {}' is not one of the suite's variants ({}); name one of them or remove the key", path,
-                s.recommended, fmt::join(s.variants, ", "));
+  SHIFTAD_CHECK(
+      s.recommended.empty() || std::find(s.variants.begin(), s.variants.end(), s.recommended) != s.variants.end(),
+      "{}: 'recommended: {}' is not one of the suite's variants ({}); name one of them or remove the key", path,
+      s.recommended, fmt::join(s.variants, ", "));
   parseConfig(s.config_yaml, {}, path + " config", s.base_dir);  // so a bad key fails before any run
   return s;
 }

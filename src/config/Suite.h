@@ -11,16 +11,16 @@ namespace shiftad {
 struct Suite {
   std::string name;
   std::string description;
-  std::string root;                                            ///< ImageFolder root of the data (absolute)
+  std::string root;                                             ///< ImageFolder root of the data (absolute)
   std::vector<std::pair<std::string, std::string>> directions;  ///< (source, target) domains
-  std::vector<std::string> classes;                            ///< empty: every class of the source domain
-  std::vector<int> seeds;                                      ///< split and training seeds
-  std::vector<std::string> variants;                           ///< variant names (shiftad variants)
-  std::string config_yaml;                                     ///< the config applied to every run (YAML text)
-  std::string base_dir;                                        ///< the suite file's folder: config_yaml's relative paths resolve here
-  std::string model_selection;                                 ///< how models are selected, for the report
-  std::string recommended;  ///< the variant a user should start from (suite key `recommended`, one of `variants`):
-                            ///< the report tags it in its tables and emphasises it in its plots; "" (default) none
+  std::vector<std::string> classes;                             ///< empty: every class of the source domain
+  std::vector<int> seeds;                                       ///< split and training seeds
+  std::vector<std::string> variants;                            ///< variant names (shiftad variants)
+  std::string config_yaml;                                      ///< the config applied to every run (YAML text)
+  std::string base_dir;         ///< the suite file's folder: config_yaml's relative paths resolve here
+  std::string model_selection;  ///< how models are selected, for the report
+  std::string recommended;      ///< the variant a user should start from (suite key `recommended`, one of `variants`):
+                                ///< the report tags it in its tables and emphasises it in its plots; "" (default) none
 };
 
 /// Load `name_or_path`: a YAML file, or the name of one shipped under suites/. With

@@ -18,7 +18,9 @@ std::string truncation(std::string_view bytes) {
     // first scan header is the end marker.
     const auto scan = bytes.find(std::string_view("\xFF\xDA", 2));
     if (scan == std::string_view::npos) return "JPEG without image data (truncated)";
-    return bytes.find(std::string_view("\xFF\xD9", 2), scan) != std::string_view::npos ? "" : "JPEG without its end marker (truncated)";
+    return bytes.find(std::string_view("\xFF\xD9", 2), scan) != std::string_view::npos
+               ? ""
+               : "JPEG without its end marker (truncated)";
   }
   return "";
 }

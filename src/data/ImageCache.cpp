@@ -92,9 +92,10 @@ std::string ImageCache::pathOf(const std::string& key) const {
 ImageCache::~ImageCache() {
   // One line for all the damaged entries this cache met (not one per entry).
   if (const long n = damaged_.load(); n > 0)
-    spdlog::warn("image cache: {} damaged entr{} under {} (checksum, size or header wrong) ignored; the images "
-                 "were decoded again and the entries rewritten",
-                 n, n == 1 ? "y" : "ies", folder_);
+    spdlog::warn(
+        "image cache: {} damaged entr{} under {} (checksum, size or header wrong) ignored; the images "
+        "were decoded again and the entries rewritten",
+        n, n == 1 ? "y" : "ies", folder_);
 }
 
 bool ImageCache::read(const std::string& key, uint8_t* dst) const {
@@ -122,7 +123,8 @@ void ImageCache::write(const std::string& key, const uint8_t* src) const {
   const fs::path path = pathOf(key);
   // Unique per thread and process: concurrent writers of the same key each rename a
   // complete file into place, and the last one wins with identical bytes.
-  const fs::path tmp = temporaryPathFor(path) + fmt::format(".{}", std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  const fs::path tmp =
+      temporaryPathFor(path) + fmt::format(".{}", std::hash<std::thread::id>{}(std::this_thread::get_id()));
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   bool ok = !ec;

@@ -93,13 +93,15 @@ std::string trim(const std::string& s) {
 // Checks ROOT and ROOT/DOMAIN exist; returns ROOT/DOMAIN.
 fs::path domainDir(const std::string& root, const std::string& domain) {
   SHIFTAD_CHECK(!root.empty(), "data.root is empty: set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
-  SHIFTAD_CHECK(isDir(root), "data.root '{}' does not exist or is not a folder: set data.root to an ImageFolder root "
-                             "(ROOT/DOMAIN/CLASS/image)", root);
+  SHIFTAD_CHECK(isDir(root),
+                "data.root '{}' does not exist or is not a folder: set data.root to an ImageFolder root "
+                "(ROOT/DOMAIN/CLASS/image)",
+                root);
   SHIFTAD_CHECK(!domain.empty(), "data.root '{}': the domain name is empty; domains found: {}", root,
                 joinNames(subfolders(root)));
   const fs::path dir = fs::path(root) / domain;
-  SHIFTAD_CHECK(isDir(dir), "data.root '{}': domain folder '{}' does not exist; domains found: {}", root,
-                dir.string(), joinNames(subfolders(root)));
+  SHIFTAD_CHECK(isDir(dir), "data.root '{}': domain folder '{}' does not exist; domains found: {}", root, dir.string(),
+                joinNames(subfolders(root)));
   return dir;
 }
 
@@ -154,8 +156,10 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
   std::vector<ImageRecord> out;
   for (const std::string& cls : listClasses(root, domain)) {
     const std::vector<std::string> files = imagesBelow(dir / cls);
-    SHIFTAD_CHECK(!files.empty(), "empty class: folder '{}' holds no image (.jpg, .jpeg, .png, .bmp); add images "
-                                  "or remove the folder", (dir / cls).string());
+    SHIFTAD_CHECK(!files.empty(),
+                  "empty class: folder '{}' holds no image (.jpg, .jpeg, .png, .bmp); add images "
+                  "or remove the folder",
+                  (dir / cls).string());
     for (const std::string& f : files) out.push_back({f, cls});
   }
   return out;

@@ -8,8 +8,8 @@ namespace shiftad::data {
 
 /// One labelled image of a domain.
 struct ImageRecord {
-  std::string path;   ///< full path
-  std::string cls;    ///< class folder name
+  std::string path;  ///< full path
+  std::string cls;   ///< class folder name
 };
 
 /// Sorted names of the non-hidden sub-folders of `dir` (links to folders included).

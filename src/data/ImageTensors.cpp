@@ -50,7 +50,7 @@ std::optional<Dims> pngDims(const std::vector<unsigned char>& h) {
 std::optional<Dims> bmpDims(const std::vector<unsigned char>& h) {
   if (h.size() < 26 || h[0] != 'B' || h[1] != 'M') return {};
   if (le32(&h[14]) == 12) return Dims{h[18] | (h[19] << 8), h[20] | (h[21] << 8)};  // OS/2 core header
-  return Dims{std::abs(int64_t{le32(&h[18])}), std::abs(int64_t{le32(&h[22])})};  // negative height: top-down
+  return Dims{std::abs(int64_t{le32(&h[18])}), std::abs(int64_t{le32(&h[22])})};    // negative height: top-down
 }
 
 bool isSofMarker(unsigned char m) { return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC; }
@@ -62,7 +62,10 @@ std::optional<Dims> jpegDims(const std::vector<unsigned char>& h) {
   while (pos + 9 <= h.size()) {
     if (h[pos] != 0xFF) return {};
     const unsigned char marker = h[pos + 1];
-    if (marker == 0xFF) { ++pos; continue; }  // fill byte
+    if (marker == 0xFF) {
+      ++pos;
+      continue;
+    }  // fill byte
     if (isSofMarker(marker)) return Dims{be16(&h[pos + 7]), be16(&h[pos + 5])};
     if (marker == 0xDA || marker == 0xD9) return {};  // scan / end before any frame header
     pos += 2 + be16(&h[pos + 2]);
@@ -76,8 +79,9 @@ std::vector<unsigned char> readBytes(const std::string& path) {
   // errno says why (permissions, a dangling link, a link loop); it is per thread.
   SHIFTAD_CHECK(in.good(), "image '{}' cannot be opened: {}", path, std::strerror(errno));
   const std::streamoff size = in.tellg();
-  SHIFTAD_CHECK(size >= 0 && size <= kMaxFileBytes, "image '{}' is {} bytes, above the limit of {}: refusing to read it",
-                path, static_cast<long long>(size), kMaxFileBytes);
+  SHIFTAD_CHECK(size >= 0 && size <= kMaxFileBytes,
+                "image '{}' is {} bytes, above the limit of {}: refusing to read it", path,
+                static_cast<long long>(size), kMaxFileBytes);
   std::vector<unsigned char> bytes(static_cast<size_t>(size));
   in.seekg(0);
   in.read(reinterpret_cast<char*>(bytes.data()), size);
@@ -93,29 +97,46 @@ void checkDimensions(const std::vector<unsigned char>& bytes, const std::string&
   if (!d) return;
   SHIFTAD_CHECK(d->width <= kMaxSide && d->height <= kMaxSide && d->width * d->height <= kMaxPixels,
                 "image '{}' declares {}x{} pixels, above the limit ({} per side, {} in all): refusing to decode it; "
-                "resize it or check that the file is not corrupt", path, d->width, d->height, kMaxSide, kMaxPixels);
+                "resize it or check that the file is not corrupt",
+                path, d->width, d->height, kMaxSide, kMaxPixels);
 }
 
 cv::Mat to8Bit(const cv::Mat& m, const std::string& path) {
   cv::Mat out;
   switch (m.depth()) {
-    case CV_8U: return m;
-    case CV_16U: m.convertTo(out, CV_8U, 255.0 / 65535.0); return out;  // full 16-bit range -> 0..255
+    case CV_8U:
+      return m;
+    case CV_16U:
+      m.convertTo(out, CV_8U, 255.0 / 65535.0);
+      return out;  // full 16-bit range -> 0..255
     case CV_32F:
-    case CV_64F: m.convertTo(out, CV_8U, 255.0); return out;  // float images are taken as [0,1]
-    default: SHIFTAD_THROW("image '{}' has an unsupported pixel depth (OpenCV depth {}): convert it to 8-bit", path,
-                           m.depth());
+    case CV_64F:
+      m.convertTo(out, CV_8U, 255.0);
+      return out;  // float images are taken as [0,1]
+    default:
+      SHIFTAD_THROW("image '{}' has an unsupported pixel depth (OpenCV depth {}): convert it to 8-bit", path,
+                    m.depth());
   }
 }
 
 cv::Mat toRgb(const cv::Mat& m, const std::string& path) {
   cv::Mat out;
   switch (m.channels()) {
-    case 1: cv::cvtColor(m, out, cv::COLOR_GRAY2RGB); break;
-    case 2: cv::extractChannel(m, out, 0); cv::cvtColor(out, out, cv::COLOR_GRAY2RGB); break;  // gray + alpha
-    case 3: cv::cvtColor(m, out, cv::COLOR_BGR2RGB); break;
-    case 4: cv::cvtColor(m, out, cv::COLOR_BGRA2RGB); break;  // alpha dropped, as PIL's convert("RGB")
-    default: SHIFTAD_THROW("image '{}' has {} channels; expected 1 (gray), 3 (RGB) or 4 (RGBA)", path, m.channels());
+    case 1:
+      cv::cvtColor(m, out, cv::COLOR_GRAY2RGB);
+      break;
+    case 2:
+      cv::extractChannel(m, out, 0);
+      cv::cvtColor(out, out, cv::COLOR_GRAY2RGB);
+      break;  // gray + alpha
+    case 3:
+      cv::cvtColor(m, out, cv::COLOR_BGR2RGB);
+      break;
+    case 4:
+      cv::cvtColor(m, out, cv::COLOR_BGRA2RGB);
+      break;  // alpha dropped, as PIL's convert("RGB")
+    default:
+      SHIFTAD_THROW("image '{}' has {} channels; expected 1 (gray), 3 (RGB) or 4 (RGBA)", path, m.channels());
   }
   return out;
 }
@@ -195,8 +216,10 @@ CropBox sampleCrop(int64_t H, int64_t W, double scale_min, const double* u) {
   // Fallback: center crop with the ratio clamped to [3/4, 4/3].
   const double in_ratio = static_cast<double>(W) / static_cast<double>(H);
   int64_t w = W, h = H;
-  if (in_ratio < 3.0 / 4.0) h = std::llround(static_cast<double>(w) / (3.0 / 4.0));
-  else if (in_ratio > 4.0 / 3.0) w = std::llround(static_cast<double>(h) * (4.0 / 3.0));
+  if (in_ratio < 3.0 / 4.0)
+    h = std::llround(static_cast<double>(w) / (3.0 / 4.0));
+  else if (in_ratio > 4.0 / 3.0)
+    w = std::llround(static_cast<double>(h) * (4.0 / 3.0));
   return {(H - h) / 2, (W - w) / 2, h, w};
 }
 
@@ -218,8 +241,8 @@ Interpolation parseInterpolation(const std::string& name) {
 ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads, Interpolation interpolation,
                       const ImageCache* cache) {
   SHIFTAD_CHECK(side > 0, "loadImages: side = {} must be positive", side);
-  SHIFTAD_CHECK(!cache || !cache->enabled() || cache->side() == side, "loadImages: the image cache holds side {}, not {}",
-                cache ? cache->side() : 0, side);
+  SHIFTAD_CHECK(!cache || !cache->enabled() || cache->side() == side,
+                "loadImages: the image cache holds side {}, not {}", cache ? cache->side() : 0, side);
   const bool cached = cache && cache->enabled();
   const size_t n = paths.size();
   // Rows are written in place by the workers; unreadable rows are dropped afterwards.
@@ -273,8 +296,10 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   logFirst(spdlog::level::warn, warnings, kWarnedImages, "unreadable images skipped",
            " (`shiftad check-data ROOT` lists every one)");
   // An empty selection is explicit: no tensor op on an empty index runs.
-  if (keep.empty()) batch.images = torch::empty({0, 3, side, side}, torch::kUInt8);
-  else batch.images = keep.size() == n ? all : all.index_select(0, torch::tensor(keep, torch::kInt64));
+  if (keep.empty())
+    batch.images = torch::empty({0, 3, side, side}, torch::kUInt8);
+  else
+    batch.images = keep.size() == n ? all : all.index_select(0, torch::tensor(keep, torch::kInt64));
   return batch;
 }
 
@@ -300,8 +325,8 @@ torch::Tensor randomResizedCrop(const torch::Tensor& images, int size, double sc
   const torch::Tensor x = images.to(torch::kFloat32).div_(255.0);
   torch::Tensor out = torch::empty({N, 3, size, size}, torch::kFloat32);
   namespace F = torch::nn::functional;
-  const auto opts = F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kBilinear)
-                        .align_corners(false);
+  const auto opts =
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kBilinear).align_corners(false);
   for (int64_t n = 0; n < N; ++n) {
     const double* un = up + n * 23;
     const CropBox b = sampleCrop(H, W, scale_min, un);
@@ -316,8 +341,8 @@ torch::Tensor randomResizedCrop(const torch::Tensor& images, int size, double sc
 torch::Tensor normalize(const torch::Tensor& images, const std::vector<double>& mean, const std::vector<double>& std) {
   SHIFTAD_CHECK(images.dim() >= 3 && images.size(-3) == 3, "normalize: expected (N x) 3 x H x W images, got shape {}",
                 fmt::format("{}", fmt::join(images.sizes(), "x")));
-  SHIFTAD_CHECK(mean.size() == 3 && std.size() == 3,
-                "data.mean / data.std need 3 values (R, G, B), got {} and {}", mean.size(), std.size());
+  SHIFTAD_CHECK(mean.size() == 3 && std.size() == 3, "data.mean / data.std need 3 values (R, G, B), got {} and {}",
+                mean.size(), std.size());
   for (double s : std) SHIFTAD_CHECK(s > 0.0, "data.std has a non-positive entry {}; every std must be > 0", s);
   const torch::Tensor x =
       images.scalar_type() == torch::kUInt8 ? images.to(torch::kFloat32).div_(255.0) : images.to(torch::kFloat32);

@@ -48,7 +48,6 @@ torch::Tensor randomResizedCrop(const torch::Tensor& images, int size, double sc
                                 torch::Generator& gen);
 
 /// uint8 or [0,1] float N x 3 x H x W -> float, (x/255 - mean) / std per channel.
-torch::Tensor normalize(const torch::Tensor& images, const std::vector<double>& mean,
-                        const std::vector<double>& std);
+torch::Tensor normalize(const torch::Tensor& images, const std::vector<double>& mean, const std::vector<double>& std);
 
 }  // namespace shiftad::data

@@ -51,7 +51,8 @@ void checkParams(const ProtocolParams& p) {
   SHIFTAD_CHECK(!p.normal_class.empty(), "data.normal_class is empty: set it to one class folder name");
   SHIFTAD_CHECK(p.pool_fraction > 0.0 && p.pool_fraction < 1.0,
                 "data.pool_fraction = {} is outside (0, 1): it is the per-class share of target images "
-                "offered to the pool, the rest being the test split", p.pool_fraction);
+                "offered to the pool, the rest being the test split",
+                p.pool_fraction);
   SHIFTAD_CHECK(p.contamination >= 0.0 && p.contamination < 1.0,
                 "data.contamination = {} is outside [0, 1): it is the fraction of anomalies in the pool",
                 p.contamination);
@@ -69,8 +70,8 @@ void append(LabelledImages& set, const std::vector<std::string>& paths, int is_a
 
 // Pool: every normal image of the pool share plus `anomalies`, shuffled so that the
 // order of train.pool leaks no label.
-void buildPool(ProtocolSplit& split, const std::vector<std::string>& normals,
-               const std::vector<std::string>& anomalies, std::mt19937_64& rng) {
+void buildPool(ProtocolSplit& split, const std::vector<std::string>& normals, const std::vector<std::string>& anomalies,
+               std::mt19937_64& rng) {
   LabelledImages pool;
   append(pool, normals, 0);
   append(pool, anomalies, 1);
@@ -114,12 +115,14 @@ ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std
   }
 
   const size_t n_norm = pool_normals.size();
-  SHIFTAD_CHECK(n_norm > 0, "the target pool would be empty: class '{}' has {} target image(s) and "
-                            "data.pool_fraction = {} gives the pool none; add images or raise data.pool_fraction",
+  SHIFTAD_CHECK(n_norm > 0,
+                "the target pool would be empty: class '{}' has {} target image(s) and "
+                "data.pool_fraction = {} gives the pool none; add images or raise data.pool_fraction",
                 normal, target.at(normal).size(), params.pool_fraction);
   const size_t n_test_normal = target.at(normal).size() - n_norm;
-  SHIFTAD_CHECK(n_test_normal > 0, "the target test split would hold no image of class '{}' ({} target image(s), "
-                                   "data.pool_fraction = {}); add images or lower data.pool_fraction",
+  SHIFTAD_CHECK(n_test_normal > 0,
+                "the target test split would hold no image of class '{}' ({} target image(s), "
+                "data.pool_fraction = {}); add images or lower data.pool_fraction",
                 normal, target.at(normal).size(), params.pool_fraction);
   SHIFTAD_CHECK(split.test.paths.size() > n_test_normal,
                 "the target test split would hold no anomaly: the target domain has no class besides '{}' with "
@@ -129,9 +132,11 @@ ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std
   // Anomalies: a seeded sample of the anomalous pool shares of all classes.
   const size_t wanted = anomaliesFor(n_norm, params.contamination);
   if (wanted > pool_anomalies.size()) {
-    spdlog::warn("protocol: contamination {} asks for {} anomalies in the pool but only {} are available; "
-                 "the pool's contamination is {:.3f} instead", params.contamination, wanted, pool_anomalies.size(),
-                 static_cast<double>(pool_anomalies.size()) / static_cast<double>(n_norm + pool_anomalies.size()));
+    spdlog::warn(
+        "protocol: contamination {} asks for {} anomalies in the pool but only {} are available; "
+        "the pool's contamination is {:.3f} instead",
+        params.contamination, wanted, pool_anomalies.size(),
+        static_cast<double>(pool_anomalies.size()) / static_cast<double>(n_norm + pool_anomalies.size()));
   }
   shuffle(pool_anomalies, rng);
   pool_anomalies.resize(std::min(wanted, pool_anomalies.size()));
@@ -163,14 +168,17 @@ std::vector<SharedFile> sharedFiles(const ProtocolSplit& split) {
 
 std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target) {
   if (source == target)
-    return fmt::format("data.source and data.target are both '{}': the test split would be drawn from the training "
-                       "images and the AUROC would be inflated; name two different domains", source);
+    return fmt::format(
+        "data.source and data.target are both '{}': the test split would be drawn from the training "
+        "images and the AUROC would be inflated; name two different domains",
+        source);
   const std::vector<SharedFile> shared = sharedFiles(split);
   if (shared.empty()) return "";
-  return fmt::format("{} test image(s) of data.target '{}' are also training images (the same file under "
-                     "data.source '{}' or in the pool, through a symlink or a hard link), e.g. '{}' is '{}'; the "
-                     "AUROC would be inflated. Replace the links by distinct images or remove them",
-                     shared.size(), target, source, shared.front().test, shared.front().training);
+  return fmt::format(
+      "{} test image(s) of data.target '{}' are also training images (the same file under "
+      "data.source '{}' or in the pool, through a symlink or a hard link), e.g. '{}' is '{}'; the "
+      "AUROC would be inflated. Replace the links by distinct images or remove them",
+      shared.size(), target, source, shared.front().test, shared.front().training);
 }
 
 }  // namespace shiftad::data

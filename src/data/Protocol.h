@@ -41,8 +41,8 @@ struct ProtocolSplit {
 
 /// Build the split. Throws shiftad::Error if the normal class is absent from either
 /// domain, or the pool / test would be empty.
-ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain,
-                        const std::vector<ImageRecord>& target_domain, const ProtocolParams& params);
+ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std::vector<ImageRecord>& target_domain,
+                        const ProtocolParams& params);
 
 /// A test image that is also a training image.
 struct SharedFile {

@@ -66,8 +66,7 @@ void checkCutPaste(const char* fn, const torch::Tensor& images, const CutPastePa
   SHIFTAD_CHECK(images.size(2) >= 2 && images.size(3) >= 2,
                 "{}: images of {}x{} pixels are too small; need at least 2x2", fn, images.size(2), images.size(3));
   SHIFTAD_CHECK(p.area_min > 0.0 && p.area_min <= p.area_max && p.area_max < 1.0,
-                "{}: need 0 < area_min <= area_max < 1, got area_min = {}, area_max = {}", fn, p.area_min,
-                p.area_max);
+                "{}: need 0 < area_min <= area_max < 1, got area_min = {}, area_max = {}", fn, p.area_min, p.area_max);
   SHIFTAD_CHECK(p.aspect_min > 0.0 && p.aspect_min <= p.aspect_max && std::isfinite(p.aspect_max),
                 "{}: need 0 < aspect_min <= aspect_max, got aspect_min = {}, aspect_max = {}", fn, p.aspect_min,
                 p.aspect_max);
@@ -78,8 +77,7 @@ void checkStrength(const char* fn, double strength) {
 }
 
 // The five non-identity permutations of (R, G, B).
-constexpr std::array<std::array<int64_t, 3>, 5> kChannelPerms{
-    {{0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}};
+constexpr std::array<std::array<int64_t, 3>, 5> kChannelPerms{{{0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}};
 
 // One image's colour change from its 8 uniforms: 3 gains, 3 offsets, mode, permutation.
 torch::Tensor distortOne(const torch::Tensor& image, double strength, const double* u) {
@@ -116,8 +114,9 @@ torch::Tensor patchShuffle(const torch::Tensor& images, int grid, torch::Generat
       region.reshape({N, 3, g, th, g, tw}).permute({0, 2, 4, 1, 3, 5}).reshape({N, g * g, 3, th, tw});
   const torch::Tensor shuffled = tiles.index({torch::arange(N, torch::kLong).unsqueeze(1), perms});
   torch::Tensor out = contiguousCopy(images);
-  out.slice(2, 0, g * th).slice(3, 0, g * tw).copy_(
-      shuffled.reshape({N, g, g, 3, th, tw}).permute({0, 3, 1, 4, 2, 5}).reshape({N, 3, g * th, g * tw}));
+  out.slice(2, 0, g * th)
+      .slice(3, 0, g * tw)
+      .copy_(shuffled.reshape({N, g, g, 3, th, tw}).permute({0, 3, 1, 4, 2, 5}).reshape({N, 3, g * th, g * tw}));
   return out;
 }
 
@@ -136,11 +135,15 @@ torch::Tensor cutPaste(const torch::Tensor& images, torch::Generator& gen, const
     int64_t dt = offsetFrom(a[n][4], rows), dl = offsetFrom(a[n][5], cols);
     // Pasting onto itself would change nothing: move one step (sampleRect leaves room).
     if (dt == st && dl == sl) {
-      if (cols > 1) dl = (dl + 1) % cols;
-      else dt = (dt + 1) % rows;  // the rectangle spans the width, so it is shorter than H
+      if (cols > 1)
+        dl = (dl + 1) % cols;
+      else
+        dt = (dt + 1) % rows;  // the rectangle spans the width, so it is shorter than H
     }
     // Read from the untouched input, so overlapping source and destination are fine.
-    out[n].slice(1, dt, dt + r.height).slice(2, dl, dl + r.width)
+    out[n]
+        .slice(1, dt, dt + r.height)
+        .slice(2, dl, dl + r.width)
         .copy_(images[n].slice(1, st, st + r.height).slice(2, sl, sl + r.width));
   }
   return out;

@@ -40,9 +40,9 @@ torch::Tensor colorDistort(const torch::Tensor& images, double strength, torch::
 
 /// Settings of makePseudoAnomalies, with their defaults.
 struct PseudoAnomalyParams {
-  int grid = 4;                ///< patchShuffle grid (tiles per side)
-  CutPasteParams cut_paste;    ///< cutPaste rectangle
-  double color_strength = 1.0; ///< colorDistort strength
+  int grid = 4;                 ///< patchShuffle grid (tiles per side)
+  CutPasteParams cut_paste;     ///< cutPaste rectangle
+  double color_strength = 1.0;  ///< colorDistort strength
 };
 
 /// Per image, one of patchShuffle, cutPaste and colorDistort, chosen uniformly at

@@ -89,7 +89,8 @@ cv::Point fixedPoint(double x, double y) {
 // Polygon from (radius, angle) pairs around the pose centre, rotated by the pose.
 std::vector<cv::Point> polar(const Pose& p, const std::vector<std::pair<double, double>>& ra) {
   std::vector<cv::Point> pts;
-  for (const auto& [r, a] : ra) pts.push_back(fixedPoint(p.cx + r * std::cos(a + p.angle), p.cy + r * std::sin(a + p.angle)));
+  for (const auto& [r, a] : ra)
+    pts.push_back(fixedPoint(p.cx + r * std::cos(a + p.angle), p.cy + r * std::sin(a + p.angle)));
   return pts;
 }
 
@@ -108,7 +109,7 @@ std::vector<cv::Point> star(const Pose& p) {
 // A plus sign: arm half-length r, arm half-width stroke.
 std::vector<cv::Point> cross(const Pose& p) {
   const double L = p.r, w = p.stroke * 1.1;
-  const double xy[12][2] = {{-w, -L}, {w, -L}, {w, -w}, {L, -w}, {L, w}, {w, w},
+  const double xy[12][2] = {{-w, -L}, {w, -L}, {w, -w}, {L, -w}, {L, w},   {w, w},
                             {w, L},   {-w, L}, {-w, w}, {-L, w}, {-L, -w}, {-w, -w}};
   std::vector<std::pair<double, double>> ra;
   for (const auto& v : xy) ra.push_back({std::hypot(v[0], v[1]), std::atan2(v[1], v[0])});
@@ -146,12 +147,18 @@ cv::Mat renderMask(const std::string& cls, const Pose& p, int size) {
 cv::Vec3f hsv(double h, double s, double v) {
   const double c = v * s, hp = std::fmod(h, 360.0) / 60.0, x = c * (1 - std::fabs(std::fmod(hp, 2.0) - 1));
   double r = 0, g = 0, b = 0;
-  if (hp < 1) r = c, g = x;
-  else if (hp < 2) r = x, g = c;
-  else if (hp < 3) g = c, b = x;
-  else if (hp < 4) g = x, b = c;
-  else if (hp < 5) r = x, b = c;
-  else r = c, b = x;
+  if (hp < 1)
+    r = c, g = x;
+  else if (hp < 2)
+    r = x, g = c;
+  else if (hp < 3)
+    g = c, b = x;
+  else if (hp < 4)
+    g = x, b = c;
+  else if (hp < 5)
+    r = x, b = c;
+  else
+    r = c, b = x;
   const double m = v - c;
   return cv::Vec3f(float(255 * (r + m)), float(255 * (g + m)), float(255 * (b + m)));
 }

@@ -72,7 +72,8 @@ double auroc(const std::vector<double>& scores, const std::vector<int>& is_anoma
     twice_u += group_fp * (2 * prev.tp + group_tp);
     prev = p;
   }
-  return static_cast<double>(twice_u) / (2.0 * static_cast<double>(curve.positives) * static_cast<double>(curve.negatives));
+  return static_cast<double>(twice_u) /
+         (2.0 * static_cast<double>(curve.positives) * static_cast<double>(curve.negatives));
 }
 
 double aupr(const std::vector<double>& scores, const std::vector<int>& is_anomaly) {

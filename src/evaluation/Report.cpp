@@ -40,7 +40,8 @@ std::vector<T> uniqueInOrder(const std::vector<BenchRow>& rows, Get get) {
 /// Mean ± std in percent; a single value alone (its "± 0.0" would read as a measured spread).
 std::string pct(const std::vector<double>& v) {
   const auto m = meanStd(v);
-  return v.size() == 1 ? fmt::format("{:.1f}", 100 * m.mean) : fmt::format("{:.1f} ± {:.1f}", 100 * m.mean, 100 * m.std);
+  return v.size() == 1 ? fmt::format("{:.1f}", 100 * m.mean)
+                       : fmt::format("{:.1f} ± {:.1f}", 100 * m.mean, 100 * m.std);
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
@@ -56,7 +57,8 @@ void fitPercentAxis(PlotSpec& spec, const std::vector<Series>& series, bool bars
   spec.ymin = r.lo, spec.ymax = r.hi;
 }
 
-constexpr const char* kOldHeader = "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds";
+constexpr const char* kOldHeader =
+    "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds";
 
 // ---- A small document model, rendered to Markdown and to HTML, so that both reports
 // ---- say exactly the same thing.
@@ -66,9 +68,9 @@ struct Table {
 };
 
 struct Block {
-  int heading = 0;       ///< 1-3: a heading with `text`
-  std::string text;      ///< heading text, or a paragraph / bullet list in Markdown inline syntax
-  Table table;           ///< used when header is non-empty
+  int heading = 0;   ///< 1-3: a heading with `text`
+  std::string text;  ///< heading text, or a paragraph / bullet list in Markdown inline syntax
+  Table table;       ///< used when header is non-empty
   const Figure* figure = nullptr;
 };
 
@@ -133,19 +135,23 @@ std::string paragraphHtml(const std::string& text) {
     if (item && !list) o += "<ul>\n";
     if (!item && list) o += "</ul>\n";
     list = item;
-    if (item) o += "<li>" + inlineHtml(line.substr(2)) + "</li>\n";
-    else if (!line.empty()) o += "<p>" + inlineHtml(line) + "</p>\n";
+    if (item)
+      o += "<li>" + inlineHtml(line.substr(2)) + "</li>\n";
+    else if (!line.empty())
+      o += "<p>" + inlineHtml(line) + "</p>\n";
   }
   return o + (list ? "</ul>\n" : "");
 }
 
 std::string toHtml(const Doc& doc, const std::string& title) {
-  std::string o = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + xmlEscape(title) +
-                  "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-                  "table{border-collapse:collapse;margin:1em 0;font-size:0.9em;display:block;overflow-x:auto}"
-                  "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}"
-                  "td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}code{background:#f3f3f3;padding:0 3px}"
-                  "figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{font-style:italic;color:#555}</style></head><body>\n";
+  std::string o =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + xmlEscape(title) +
+      "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+      "table{border-collapse:collapse;margin:1em 0;font-size:0.9em;display:block;overflow-x:auto}"
+      "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}"
+      "td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}code{background:#f3f3f3;padding:0 3px}"
+      "figure{margin:1em 0}figure "
+      "svg{max-width:100%;height:auto}figcaption{font-style:italic;color:#555}</style></head><body>\n";
   for (const auto& b : doc) {
     if (b.heading) {
       o += fmt::format("<h{0}>{1}</h{0}>\n", b.heading, inlineHtml(b.text));
@@ -199,15 +205,17 @@ std::string cell(const std::map<Key, std::vector<double>>& m, const Key& k) {
 
 /// A variant's column header: tagged when it is the recommended one or an upper bound.
 std::string columnHeader(const std::string& v, const ReportInfo& info) {
-  return variantLabel(v, info.recommended) + (!info.recommended.empty() && v == info.recommended ? " (recommended)" : "") +
+  return variantLabel(v, info.recommended) +
+         (!info.recommended.empty() && v == info.recommended ? " (recommended)" : "") +
          (contains(info.upper_bounds, v) ? " (upper bound)" : "");
 }
 
 /// A table row: `first`, then one cell per variant (values at `prefix` + variant). The
 /// row's best mean among the variants that compete (not upper bounds) is bold, every
 /// variant tied with it at the shown decimal too, when at least two compete.
-std::vector<std::string> markedRow(const std::string& first, const std::map<Key, std::vector<double>>& m, const Key& prefix,
-                                   const std::vector<std::string>& variants, const ReportInfo& info) {
+std::vector<std::string> markedRow(const std::string& first, const std::map<Key, std::vector<double>>& m,
+                                   const Key& prefix, const std::vector<std::string>& variants,
+                                   const ReportInfo& info) {
   std::vector<std::string> r{first};
   std::vector<long> shown(variants.size(), -1);  // mean in tenths of a percent, as displayed; -1: none / upper bound
   long best = -1;
@@ -284,10 +292,11 @@ void verdictSection(Doc& doc, const Grid& g, const ReportInfo& info) {
     }
     std::vector<std::string> parts;
     if (!best_trained.empty() && !best_frozen.empty())
-      parts.push_back(fmt::format("best trained variant `{}` {:.1f}; best frozen baseline `{}` {:.1f}: {}", best_trained,
-                                  100 * bt, best_frozen, 100 * bf,
-                                  bt > bf ? fmt::format("training wins by {:.1f} points", 100 * (bt - bf))
-                                          : fmt::format("**the frozen encoder wins** by {:.1f} points", 100 * (bf - bt))));
+      parts.push_back(fmt::format("best trained variant `{}` {:.1f}; best frozen baseline `{}` {:.1f}: {}",
+                                  best_trained, 100 * bt, best_frozen, 100 * bf,
+                                  bt > bf
+                                      ? fmt::format("training wins by {:.1f} points", 100 * (bt - bf))
+                                      : fmt::format("**the frozen encoder wins** by {:.1f} points", 100 * (bf - bt))));
     if (const auto rec = recommendedRank(g, info, d); !rec.empty()) parts.push_back(rec);
     if (!parts.empty()) text += "- " + d + ": " + fmt::format("{}", fmt::join(parts, "; ")) + "\n";
   }
@@ -302,12 +311,14 @@ void paperSection(Doc& doc, const Grid& g, const ReportInfo& info) {
     if (p.suite == info.suite && p.normal_class == "mean") match.push_back(&p);
   if (match.empty()) return;
   heading(doc, 2, "The paper's published figures beside ours (mean AUROC %)");
-  para(doc, "The paper's figures are copied from its tables (`suites/paper/auroc.csv`); its backbones (ResNet, CLIP) "
-            "and training differ from this run's, so compare orderings, not decimals.");
+  para(doc,
+       "The paper's figures are copied from its tables (`suites/paper/auroc.csv`); its backbones (ResNet, CLIP) "
+       "and training differ from this run's, so compare orderings, not decimals.");
   Table t{{"direction", "paper table", "paper method", "paper", "shiftad variant", "shiftad"}, {}};
   for (const auto* p : match) {
     const std::string d = p->source + " → " + p->target;
-    t.rows.push_back({d, p->table, p->method, fmt::format("{:.2f}", p->auroc), p->variant.empty() ? "–" : "`" + p->variant + "`",
+    t.rows.push_back({d, p->table, p->method, fmt::format("{:.2f}", p->auroc),
+                      p->variant.empty() ? "–" : "`" + p->variant + "`",
                       p->variant.empty() ? "–" : cell(g.by_dir, {d, p->variant})});
   }
   table(doc, t);
@@ -352,10 +363,11 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
   const Grid g = gridOf(rows);
   Doc doc;
   heading(doc, 1, "Benchmark report: " + info.title);
-  para(doc, fmt::format("- Command: `{}`\n- Machine: {}\n- Wall time: {:.0f} s ({:.1f} min) in all, over the invocations "
-                        "that produced these rows ({:.0f} s in the last)\n- Runs: {}\n",
-                        info.command, info.machine, std::max(info.total_wall_seconds, info.wall_seconds),
-                        std::max(info.total_wall_seconds, info.wall_seconds) / 60, info.wall_seconds, rows.size()));
+  para(doc,
+       fmt::format("- Command: `{}`\n- Machine: {}\n- Wall time: {:.0f} s ({:.1f} min) in all, over the invocations "
+                   "that produced these rows ({:.0f} s in the last)\n- Runs: {}\n",
+                   info.command, info.machine, std::max(info.total_wall_seconds, info.wall_seconds),
+                   std::max(info.total_wall_seconds, info.wall_seconds) / 60, info.wall_seconds, rows.size()));
   heading(doc, 2, "Protocol");
   para(doc, info.protocol);
   if (!g.directions.empty()) {
@@ -387,7 +399,8 @@ std::string csvHeader() { return std::string(kOldHeader) + ",setting"; }
 
 std::string csvLine(const BenchRow& r) {
   for (const auto* s : {&r.source, &r.target, &r.normal_class, &r.variant, &r.setting})
-    SHIFTAD_CHECK(s->find_first_of(",\n\"") == std::string::npos, "name '{}' cannot go into results.csv (comma or quote)", *s);
+    SHIFTAD_CHECK(s->find_first_of(",\n\"") == std::string::npos,
+                  "name '{}' cannot go into results.csv (comma or quote)", *s);
   return fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.4f},{:.4f},{:.2f},{}", r.source, r.target, r.normal_class, r.seed,
                      r.variant, r.auroc, r.aupr, r.purity, r.share, r.seconds, r.setting);
 }
@@ -421,7 +434,8 @@ std::vector<PaperFigure> readPaperFigures(const std::string& path) {
   SHIFTAD_CHECK(f.good(), "cannot read the paper's figures '{}'", path);
   std::string line;
   std::getline(f, line);
-  SHIFTAD_CHECK(line == "table,suite,source,target,class,method,variant,auroc", "'{}': unexpected header '{}'", path, line);
+  SHIFTAD_CHECK(line == "table,suite,source,target,class,method,variant,auroc", "'{}': unexpected header '{}'", path,
+                line);
   std::vector<PaperFigure> out;
   for (int n = 2; std::getline(f, line); ++n) {
     if (line.empty()) continue;
@@ -457,11 +471,12 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std:
     }
     PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
     fitPercentAxis(spec, bars, true);
-    out.push_back({"summary",
-                   "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
-                       std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
-                       (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
-                   barChart(spec, g.directions, bars)});
+    out.push_back(
+        {"summary",
+         "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
+             std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
+             (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
+         barChart(spec, g.directions, bars)});
   }
   // Sweeps: x = the swept value (numeric), y = mean AUROC over everything else.
   std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>> sweeps;  // key, variant, x
@@ -495,7 +510,8 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std:
     }
     if (spec.xmax <= spec.xmin) spec.xmax = spec.xmin + 1;
     fitPercentAxis(spec, lines, false);
-    out.push_back({"sweep-" + key, "Mean target AUROC as `" + key + "` varies (± one std over directions, classes and seeds).",
+    out.push_back({"sweep-" + key,
+                   "Mean target AUROC as `" + key + "` varies (± one std over directions, classes and seeds).",
                    linePlot(spec, lines)});
   }
   return out;

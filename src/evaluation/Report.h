@@ -41,19 +41,19 @@ struct PaperFigure {
 std::vector<PaperFigure> readPaperFigures(const std::string& path);
 
 struct ReportInfo {
-  std::string suite;        ///< suite name, to match the paper's figures
-  std::string title;        ///< e.g. "office-caltech10"
-  std::string command;      ///< the command that made the results
-  std::string machine;      ///< cores, OS
-  std::string protocol;     ///< Markdown bullet list of the protocol
-  double wall_seconds = 0;        ///< of this invocation
-  double total_wall_seconds = 0;  ///< of every invocation that added rows to results.csv (resumed benches)
-  std::vector<std::string> frozen_variants;   ///< variants that need no training (for the verdict)
-  std::vector<std::string> upper_bounds;      ///< variants that read target labels (never "win")
-  std::string recommended;                    ///< the suite's recommended variant (suite key `recommended`):
-                                              ///< tagged in the tables, emphasised in the plots; "" none
-  std::vector<PaperFigure> paper;             ///< the paper's figures (only the suite's are shown)
-  std::vector<Figure> figures;                ///< plots made by the caller (ROC, projections), shown in order
+  std::string suite;                         ///< suite name, to match the paper's figures
+  std::string title;                         ///< e.g. "office-caltech10"
+  std::string command;                       ///< the command that made the results
+  std::string machine;                       ///< cores, OS
+  std::string protocol;                      ///< Markdown bullet list of the protocol
+  double wall_seconds = 0;                   ///< of this invocation
+  double total_wall_seconds = 0;             ///< of every invocation that added rows to results.csv (resumed benches)
+  std::vector<std::string> frozen_variants;  ///< variants that need no training (for the verdict)
+  std::vector<std::string> upper_bounds;     ///< variants that read target labels (never "win")
+  std::string recommended;                   ///< the suite's recommended variant (suite key `recommended`):
+                                             ///< tagged in the tables, emphasised in the plots; "" none
+  std::vector<PaperFigure> paper;            ///< the paper's figures (only the suite's are shown)
+  std::vector<Figure> figures;               ///< plots made by the caller (ROC, projections), shown in order
 };
 
 /// Plots computed from the rows alone: mean AUROC per direction and variant (bars),

@@ -16,7 +16,7 @@ constexpr const char* kPalette[] = {"#4E79A7", "#F28E2B", "#E15759", "#76B7B2", 
 constexpr size_t kColours = sizeof(kPalette) / sizeof(kPalette[0]);
 constexpr const char* kDashes[] = {"", "7 3", "2 2", "9 3 2 3"};
 
-constexpr double kW = 720, kH = 400;                              // default canvas
+constexpr double kW = 720, kH = 400;                                 // default canvas
 constexpr double kLeft = 60, kRight = 210, kTop = 34, kBottom = 50;  // margins (legend on the right)
 constexpr double kLabelRoom = 30;  // above the frame of a bar chart: value labels of the tallest bars
 constexpr double kMinBar = 17;     // px per bar: room for a rotated value label
@@ -24,8 +24,12 @@ constexpr double kMinBar = 17;     // px per bar: room for a rotated value label
 struct Frame {
   PlotSpec s;
   double w = kW, top = kTop;
-  double px(double x) const { return kLeft + (std::clamp(x, s.xmin, s.xmax) - s.xmin) / (s.xmax - s.xmin) * (w - kLeft - kRight); }
-  double py(double y) const { return kH - kBottom - (std::clamp(y, s.ymin, s.ymax) - s.ymin) / (s.ymax - s.ymin) * (kH - top - kBottom); }
+  double px(double x) const {
+    return kLeft + (std::clamp(x, s.xmin, s.xmax) - s.xmin) / (s.xmax - s.xmin) * (w - kLeft - kRight);
+  }
+  double py(double y) const {
+    return kH - kBottom - (std::clamp(y, s.ymin, s.ymax) - s.ymin) / (s.ymax - s.ymin) * (kH - top - kBottom);
+  }
 };
 
 /// A "nice" tick step (1, 2 or 5 × 10^k) giving about `n` ticks over [lo, hi].
@@ -44,14 +48,16 @@ std::string open(const Frame& f, bool x_ticks) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n",
       f.w, kH);
-  o += fmt::format("<text x=\"{}\" y=\"18\" font-size=\"13\" font-weight=\"bold\">{}</text>\n", kLeft, xmlEscape(f.s.title));
+  o += fmt::format("<text x=\"{}\" y=\"18\" font-size=\"13\" font-weight=\"bold\">{}</text>\n", kLeft,
+                   xmlEscape(f.s.title));
   // Tick values: rounded so that 0.6000000001 prints as 0.6, + 0.0 so that the first
   // tick of a range starting at 0 (ceil(-1e-9) = -0) does not print as "-0".
   const double ys = tickStep(f.s.ymin, f.s.ymax, 5);
   for (double y = std::ceil(f.s.ymin / ys - 1e-9) * ys; y <= f.s.ymax + 1e-9 * ys; y += ys)
-    o += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>"
-                     "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5:g}</text>\n",
-                     kLeft, f.w - kRight, f.py(y), kLeft - 4, f.py(y) + 4, std::round(y * 1e6) / 1e6 + 0.0);
+    o += fmt::format(
+        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>"
+        "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5:g}</text>\n",
+        kLeft, f.w - kRight, f.py(y), kLeft - 4, f.py(y) + 4, std::round(y * 1e6) / 1e6 + 0.0);
   if (x_ticks) {
     const double xs = tickStep(f.s.xmin, f.s.xmax, 6);
     for (double x = std::ceil(f.s.xmin / xs - 1e-9) * xs; x <= f.s.xmax + 1e-9 * xs; x += xs)
@@ -100,7 +106,8 @@ std::vector<size_t> identity(size_t n) {
 }
 
 std::string errorBar(double x, double y0, double y1, const std::string& c) {
-  return fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\"/>\n", x, y0, y1, c);
+  return fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\"/>\n", x, y0, y1,
+                     c);
 }
 
 }  // namespace
@@ -143,11 +150,20 @@ std::string xmlEscape(const std::string& text) {
   std::string o;
   for (char c : text) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -159,8 +175,9 @@ std::string linePlot(const PlotSpec& spec, const std::vector<Series>& series) {
   if (spec.diagonal) {  // y = x over the part of it inside the frame
     const double a = std::max(spec.xmin, spec.ymin), b = std::min(spec.xmax, spec.ymax);
     if (b > a)
-      o += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>\n",
-                       f.px(a), f.py(a), f.px(b), f.py(b));
+      o += fmt::format(
+          "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>\n",
+          f.px(a), f.py(a), f.px(b), f.py(b));
   }
   // Emphasised series last, so that they are drawn on top.
   std::vector<size_t> draw = identity(series.size());
@@ -170,14 +187,16 @@ std::string linePlot(const PlotSpec& spec, const std::vector<Series>& series) {
     const size_t st = styleOf(s, i);
     const auto c = seriesColour(st);
     std::string pts;
-    for (size_t j = 0; j < std::min(s.x.size(), s.y.size()); ++j) pts += fmt::format("{:.1f},{:.1f} ", f.px(s.x[j]), f.py(s.y[j]));
+    for (size_t j = 0; j < std::min(s.x.size(), s.y.size()); ++j)
+      pts += fmt::format("{:.1f},{:.1f} ", f.px(s.x[j]), f.py(s.y[j]));
     o += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"{}\"{} points=\"{}\"/>\n", c,
                      s.emphasis ? 3.5 : 1.8, dashAttr(st), pts);
     if (s.x.size() <= 30)
       for (size_t j = 0; j < std::min(s.x.size(), s.y.size()); ++j) {
         o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\"/>\n", f.px(s.x[j]), f.py(s.y[j]),
                          s.emphasis ? 4 : 3, c);
-        if (j < s.err.size() && s.err[j] > 0) o += errorBar(f.px(s.x[j]), f.py(s.y[j] - s.err[j]), f.py(s.y[j] + s.err[j]), c);
+        if (j < s.err.size() && s.err[j] > 0)
+          o += errorBar(f.px(s.x[j]), f.py(s.y[j] - s.err[j]), f.py(s.y[j] + s.err[j]), c);
       }
   }
   std::vector<size_t> order = identity(series.size());
@@ -201,7 +220,8 @@ std::string scatterPlot(const PlotSpec& spec, const std::vector<Series>& groups)
   return o + legend(f, groups, identity(groups.size()), Mark::box) + "</svg>\n";
 }
 
-std::string barChart(const PlotSpec& spec, const std::vector<std::string>& categories, const std::vector<Series>& series) {
+std::string barChart(const PlotSpec& spec, const std::vector<std::string>& categories,
+                     const std::vector<Series>& series) {
   const double groups = static_cast<double>(std::max<size_t>(1, categories.size()));
   const double per_group = static_cast<double>(std::max<size_t>(1, series.size()));
   // Bars fill 80% of a group; widen the canvas until each bar has kMinBar px.
@@ -220,17 +240,19 @@ std::string barChart(const PlotSpec& spec, const std::vector<std::string>& categ
       const double x = x0 + bar_w * static_cast<double>(i), y = f.py(s.y[c]), mid = x + bar_w * 0.45;
       // Beyond the palette: the colour again, lighter and with a dashed outline.
       const std::string outline = s.emphasis ? " stroke=\"#000\" stroke-width=\"1.5\""
-                                  : st >= kColours ? " fill-opacity=\"0.45\" stroke=\"" + seriesColour(st) + "\"" + dashAttr(st)
-                                                   : "";
+                                  : st >= kColours
+                                      ? " fill-opacity=\"0.45\" stroke=\"" + seriesColour(st) + "\"" + dashAttr(st)
+                                      : "";
       o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"{}/>\n", x, y,
                        bar_w * 0.9, f.py(spec.ymin) - y, seriesColour(st), outline);
       if (c < s.err.size() && s.err[c] > 0)
         o += errorBar(mid, f.py(s.y[c] - s.err[c]), f.py(s.y[c] + s.err[c]), "#333");
       // The value, read upwards from just above the bar; a white halo keeps it legible
       // where the error bar crosses it.
-      o += fmt::format("<text transform=\"translate({:.1f},{:.1f}) rotate(-90)\" font-size=\"10\" stroke=\"white\" "
-                       "stroke-width=\"3\" paint-order=\"stroke\"{}>{:.1f}</text>\n",
-                       mid + 3.5, y - 3, s.emphasis ? " font-weight=\"bold\"" : "", s.y[c]);
+      o += fmt::format(
+          "<text transform=\"translate({:.1f},{:.1f}) rotate(-90)\" font-size=\"10\" stroke=\"white\" "
+          "stroke-width=\"3\" paint-order=\"stroke\"{}>{:.1f}</text>\n",
+          mid + 3.5, y - 3, s.emphasis ? " font-weight=\"bold\"" : "", s.y[c]);
     }
   }
   return o + legend(f, series, identity(series.size()), Mark::box) + "</svg>\n";

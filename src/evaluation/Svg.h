@@ -22,7 +22,7 @@ struct Series {
 struct PlotSpec {
   std::string title, xlabel, ylabel;
   double xmin = 0, xmax = 1, ymin = 0, ymax = 1;
-  bool diagonal = false;    ///< the y = x chance line (ROC plots)
+  bool diagonal = false;      ///< the y = x chance line (ROC plots)
   std::string legend_metric;  ///< non-empty (e.g. "AUROC"): each line's legend entry gets ", NAME 0.934", its
                               ///< legend_value or else its area under the curve (trapezoid), best first
 };
@@ -39,7 +39,8 @@ std::string scatterPlot(const PlotSpec& spec, const std::vector<Series>& groups)
 /// (one decimal). x of the series is ignored; the bars rise from spec.ymin, so a
 /// fitted range shows differences the full range would flatten. The canvas widens
 /// with the number of bars so that each stays wide enough for its label.
-std::string barChart(const PlotSpec& spec, const std::vector<std::string>& categories, const std::vector<Series>& series);
+std::string barChart(const PlotSpec& spec, const std::vector<std::string>& categories,
+                     const std::vector<Series>& series);
 
 /// An axis range holding [lo, hi]: widened to multiples of a "nice" tick step (1, 2 or
 /// 5 × 10^k, giving about `ticks` ticks), then cut to [floor, ceil] (e.g. 0–100 for a

@@ -46,10 +46,12 @@ std::string defaultCacheDir() {
 
 torch::Tensor cachedFeatures(const std::string& dir, const std::string& encoder_id,
                              const std::vector<std::string>& files, const std::function<torch::Tensor()>& compute) {
-  return cachedFeatureRows(dir, encoder_id, files, [&] {
-           auto f = compute();
-           return FeatureRows{f, torch::ones({f.dim() ? f.size(0) : 0}, torch::kUInt8)};
-         }).features;
+  return cachedFeatureRows(dir, encoder_id, files,
+                           [&] {
+                             auto f = compute();
+                             return FeatureRows{f, torch::ones({f.dim() ? f.size(0) : 0}, torch::kUInt8)};
+                           })
+      .features;
 }
 
 FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& encoder_id,
@@ -63,16 +65,16 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
       const auto it = file.tensors.find("features");
       const auto valid = file.tensors.find("valid");
       const auto n = static_cast<int64_t>(files.size());
-      if (it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) == n &&
-          valid != file.tensors.end() && valid->second.dim() == 1 && valid->second.size(0) == n &&
-          file.metadata["encoder"] == encoder_id &&
+      if (it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) == n && valid != file.tensors.end() &&
+          valid->second.dim() == 1 && valid->second.size(0) == n && file.metadata["encoder"] == encoder_id &&
           file.metadata["checksum"] == payloadChecksum(it->second, valid->second)) {
         spdlog::info("features of {} images read from the cache {}", files.size(), path.string());
         return {it->second, valid->second.to(torch::kUInt8)};
       }
-      spdlog::warn("feature cache entry {} is damaged or outdated (shape, encoder or checksum wrong); recomputing "
-                   "and rewriting it",
-                   path.string());
+      spdlog::warn(
+          "feature cache entry {} is damaged or outdated (shape, encoder or checksum wrong); recomputing "
+          "and rewriting it",
+          path.string());
     } catch (const std::exception& e) {
       spdlog::warn("feature cache entry {} is unreadable ({}); recomputing", path.string(), e.what());
     }

@@ -66,8 +66,8 @@ torch::Tensor adversarialLoss(DomainDiscriminator& discriminator, const torch::T
                 discriminator->inputDim());
   SHIFTAD_CHECK(std::isfinite(coeff), "adversarialLoss: coeff must be finite, got {}", coeff);
   const torch::Tensor logits = discriminator(gradientReversal(torch::cat({zs, zt}), coeff));
-  const torch::Tensor labels = torch::cat({torch::ones({zs.size(0)}, logits.options()),
-                                           torch::zeros({zt.size(0)}, logits.options())});
+  const torch::Tensor labels =
+      torch::cat({torch::ones({zs.size(0)}, logits.options()), torch::zeros({zt.size(0)}, logits.options())});
   return F::binary_cross_entropy_with_logits(logits, labels);
 }
 

@@ -55,7 +55,8 @@ torch::Tensor anchorPenalty(const std::vector<torch::Tensor>& weights, const std
   return total;
 }
 
-torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, double tau, const torch::Tensor& negatives) {
+torch::Tensor infoNceLoss(const torch::Tensor& zs, const torch::Tensor& zt, double tau,
+                          const torch::Tensor& negatives) {
   checkFeatures("infoNceLoss", "zs", zs);
   checkFeatures("infoNceLoss", "zt", zt);
   SHIFTAD_CHECK(zs.sizes() == zt.sizes(), "infoNceLoss: zs is {} but zt is {}; rows must pair up one to one",

@@ -15,8 +15,8 @@ void checkParams(const MmdParams& p, int64_t ns, int64_t nt) {
   SHIFTAD_CHECK(std::isfinite(p.mult) && p.mult > 0.0, "mmdLoss: bandwidth multiplier mult must be > 0, got {}",
                 p.mult);
   SHIFTAD_CHECK(!p.unbiased || (ns >= 2 && nt >= 2),
-                "mmdLoss: the unbiased estimate needs at least 2 rows per domain, got {} source and {} target rows",
-                ns, nt);
+                "mmdLoss: the unbiased estimate needs at least 2 rows per domain, got {} source and {} target rows", ns,
+                nt);
 }
 
 // Squared Euclidean distances between all rows of z (m x m). The matrix-product form

@@ -184,14 +184,13 @@ torch::Tensor ClipBottleneckImpl::forward(torch::Tensor x) {
   return torch::relu(y + identity);
 }
 
-ClipAttentionPoolImpl::ClipAttentionPoolImpl(int64_t spatial_dim, int64_t embed_dim, int64_t heads,
-                                             int64_t output_dim)
+ClipAttentionPoolImpl::ClipAttentionPoolImpl(int64_t spatial_dim, int64_t embed_dim, int64_t heads, int64_t output_dim)
     : heads_(heads) {
   SHIFTAD_CHECK(heads > 0 && embed_dim % heads == 0, "CLIP attention pool: width {} is not divisible by heads {}",
                 embed_dim, heads);
-  positional_embedding = register_parameter(
-      "positional_embedding",
-      torch::randn({spatial_dim * spatial_dim + 1, embed_dim}) / std::sqrt(static_cast<double>(embed_dim)));
+  positional_embedding =
+      register_parameter("positional_embedding", torch::randn({spatial_dim * spatial_dim + 1, embed_dim}) /
+                                                     std::sqrt(static_cast<double>(embed_dim)));
   k_proj = register_module("k_proj", torch::nn::Linear(embed_dim, embed_dim));
   q_proj = register_module("q_proj", torch::nn::Linear(embed_dim, embed_dim));
   v_proj = register_module("v_proj", torch::nn::Linear(embed_dim, embed_dim));
@@ -243,7 +242,8 @@ torch::Tensor ClipModifiedResNet::trunk(torch::Tensor images) {
 }
 
 std::vector<std::vector<std::string>> ClipModifiedResNet::stages() const {
-  return {{"conv1", "bn1", "conv2", "bn2", "conv3", "bn3"}, {"layer1"}, {"layer2"}, {"layer3"}, {"layer4"}, {"attnpool"}};
+  return {
+      {"conv1", "bn1", "conv2", "bn2", "conv3", "bn3"}, {"layer1"}, {"layer2"}, {"layer3"}, {"layer4"}, {"attnpool"}};
 }
 
 }  // namespace shiftad::models

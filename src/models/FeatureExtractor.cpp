@@ -16,7 +16,9 @@ namespace shiftad::models {
 
 void FeatureExtractor::buildHead(int64_t trunk_dim, int64_t embedding_dim, const HeadSpec& spec) {
   SHIFTAD_CHECK(embedding_dim > 0, "model.embedding_dim = {} must be positive", embedding_dim);
-  auto linear = [](int64_t in, int64_t out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false)); };
+  auto linear = [](int64_t in, int64_t out) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+  };
   torch::nn::Sequential h;
   if (spec.kind == "linear") {
     h->push_back(linear(trunk_dim, embedding_dim));
@@ -34,7 +36,8 @@ void FeatureExtractor::buildHead(int64_t trunk_dim, int64_t embedding_dim, const
 
 torch::Tensor FeatureExtractor::head(const torch::Tensor& trunk_features) {
   if (!trunk_l2_) return head_->forward(trunk_features);
-  return head_->forward(torch::nn::functional::normalize(trunk_features, torch::nn::functional::NormalizeFuncOptions().dim(1)));
+  return head_->forward(
+      torch::nn::functional::normalize(trunk_features, torch::nn::functional::NormalizeFuncOptions().dim(1)));
 }
 
 void FeatureExtractor::initHeadRows(const torch::Tensor& directions) {
@@ -101,7 +104,8 @@ std::shared_ptr<FeatureExtractor> makeArchitecture(const ModelConfig& cfg, const
       padding = paddingFromMetadata(weights->metadata);
     return std::make_shared<MobileNetV2>(cfg.embedding_dim, 0, padding, head);
   }
-  if (cfg.arch == "clip_vit_b32") return std::make_shared<ClipVisionTransformer>(ClipVitParams{}, cfg.embedding_dim, head);
+  if (cfg.arch == "clip_vit_b32")
+    return std::make_shared<ClipVisionTransformer>(ClipVitParams{}, cfg.embedding_dim, head);
   if (cfg.arch == "clip_rn50") return std::make_shared<ClipModifiedResNet>(ClipResNetParams{}, cfg.embedding_dim, head);
   SHIFTAD_THROW(
       "model.arch '{}' is unknown; available: small_cnn, resnet18, resnet50, mobilenet_v2, clip_vit_b32, clip_rn50",

@@ -46,11 +46,10 @@ class TorchScriptEncoder : public FrozenEncoder {
     for (int64_t i = 0; i < images.size(0); i += kBatch) {
       auto x = images.slice(0, i, std::min(i + kBatch, images.size(0))).to(torch::kFloat);
       if (x.size(2) != cfg_.image_size || x.size(3) != cfg_.image_size)
-        x = torch::nn::functional::interpolate(
-            x, torch::nn::functional::InterpolateFuncOptions()
-                   .size(std::vector<int64_t>{cfg_.image_size, cfg_.image_size})
-                   .mode(torch::kBilinear)
-                   .align_corners(false));
+        x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
+                                                      .size(std::vector<int64_t>{cfg_.image_size, cfg_.image_size})
+                                                      .mode(torch::kBilinear)
+                                                      .align_corners(false));
       x = x * (cfg_.input_range / 255.0);
       const auto y = features(forward(x), x.size(0));
       out.push_back(y.to(torch::kFloat));
@@ -73,9 +72,10 @@ class TorchScriptEncoder : public FrozenEncoder {
     } catch (const std::exception& e) {  // torch::jit::JITException: the script's traceback
       why = e.what();
     }
-    SHIFTAD_THROW("encoder.path '{}' failed on images of shape {}: {}; it must map N x 3 x {} x {} images in [0, {}] "
-                  "(encoder.image_size, encoder.input_range) to N x D features",
-                  cfg_.path, describe(x), lastLine(why), cfg_.image_size, cfg_.image_size, cfg_.input_range);
+    SHIFTAD_THROW(
+        "encoder.path '{}' failed on images of shape {}: {}; it must map N x 3 x {} x {} images in [0, {}] "
+        "(encoder.image_size, encoder.input_range) to N x D features",
+        cfg_.path, describe(x), lastLine(why), cfg_.image_size, cfg_.image_size, cfg_.input_range);
   }
 
   /// The N x D feature tensor in `out`, else an error saying what the module returned.

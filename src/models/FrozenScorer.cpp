@@ -17,8 +17,8 @@ torch::Tensor FrozenScorer::score(const torch::Tensor& features) const {
   // Chunked so that many test images against many references stay small in memory.
   for (int64_t i = 0; i < x.size(0); i += 4096) {
     const auto a = x.slice(0, i, std::min(i + 4096, x.size(0)));
-    const auto d = (a.pow(2).sum(1, true) - 2 * a.matmul(reference.t()) + reference.pow(2).sum(1).unsqueeze(0))
-                       .clamp_min(0);
+    const auto d =
+        (a.pow(2).sum(1, true) - 2 * a.matmul(reference.t()) + reference.pow(2).sum(1).unsqueeze(0)).clamp_min(0);
     out.push_back(std::get<0>(d.topk(kk, 1, /*largest=*/false)).mean(1));
   }
   return out.empty() ? torch::empty({0}) : torch::cat(out);
@@ -32,7 +32,8 @@ FrozenScorer makeFrozenScorer(const std::string& method, const torch::Tensor& so
     SHIFTAD_CHECK(dominant.defined() && dominant.size(0) > 0, "frozen_dominant: the dominant set is empty");
     return {dominant.to(torch::kFloat).mean(0, true), 1};
   }
-  SHIFTAD_THROW("score.method '{}' is not a frozen scorer; available: frozen_mean, frozen_knn, frozen_dominant", method);
+  SHIFTAD_THROW("score.method '{}' is not a frozen scorer; available: frozen_mean, frozen_knn, frozen_dominant",
+                method);
 }
 
 }  // namespace shiftad::models

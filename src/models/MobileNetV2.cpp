@@ -23,16 +23,16 @@ std::pair<int64_t, int64_t> tfSamePad(int64_t size, int64_t kernel, int64_t stri
 class ConvBnReluImpl : public torch::nn::Module {
  public:
   ConvBnReluImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups, ConvPadding padding)
-      : kernel_(kernel), stride_(stride),
+      : kernel_(kernel),
+        stride_(stride),
         // Stride-1 'SAME' with an odd kernel equals symmetric padding, so only strided
         // convolutions need the explicit, input-size-dependent pad.
         explicit_pad_(padding == ConvPadding::TfSame && stride > 1) {
-    conv_ = register_module(
-        "0", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
-                                   .stride(stride)
-                                   .padding(explicit_pad_ ? 0 : (kernel - 1) / 2)
-                                   .groups(groups)
-                                   .bias(false)));
+    conv_ = register_module("0", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+                                                       .stride(stride)
+                                                       .padding(explicit_pad_ ? 0 : (kernel - 1) / 2)
+                                                       .groups(groups)
+                                                       .bias(false)));
     bn_ = register_module("1", torch::nn::BatchNorm2d(out));
   }
 
@@ -120,8 +120,8 @@ MobileNetV2::MobileNetV2(int embedding_dim, int num_classes, ConvPadding padding
   struct Setting {
     int64_t t, c, n, s;
   };
-  const Setting settings[] = {{1, 16, 1, 1},  {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
-                              {6, 96, 3, 1},  {6, 160, 3, 2}, {6, 320, 1, 1}};
+  const Setting settings[] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                              {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   torch::nn::Sequential f;
   int64_t in = 32;
   f->push_back(ConvBnRelu(3, in, 3, 2, 1, padding));

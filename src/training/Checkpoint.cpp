@@ -50,15 +50,19 @@ std::string exact(double v) { return fmt::format("{}", v); }
 
 const torch::Tensor& required(const io::SafeTensorsFile& f, const std::string& name) {
   const auto it = f.tensors.find(name);
-  SHIFTAD_CHECK(it != f.tensors.end(), "checkpoint '{}' has no tensor '{}' (damaged or from another version; "
-                "delete it to train from the start)", f.path, name);
+  SHIFTAD_CHECK(it != f.tensors.end(),
+                "checkpoint '{}' has no tensor '{}' (damaged or from another version; "
+                "delete it to train from the start)",
+                f.path, name);
   return it->second;
 }
 
 const std::string& meta(const io::SafeTensorsFile& f, const std::string& key) {
   const auto it = f.metadata.find(key);
-  SHIFTAD_CHECK(it != f.metadata.end(), "checkpoint '{}' has no metadata '{}' (damaged or from another version; "
-                "delete it to train from the start)", f.path, key);
+  SHIFTAD_CHECK(it != f.metadata.end(),
+                "checkpoint '{}' has no metadata '{}' (damaged or from another version; "
+                "delete it to train from the start)",
+                f.path, key);
   return it->second;
 }
 
@@ -90,7 +94,8 @@ void loadTrainingState(torch::nn::Module& module, const io::SafeTensorsFile& f, 
     const auto* p = params.find(name);
     if (!p || p->requires_grad()) problems.push_back(name);
   }
-  SHIFTAD_CHECK(problems.empty(), "checkpoint '{}' does not fit this model ({} tensors missing, unexpected or of "
+  SHIFTAD_CHECK(problems.empty(),
+                "checkpoint '{}' does not fit this model ({} tensors missing, unexpected or of "
                 "another shape, e.g. '{}'); was the config changed? Delete it to train from the start",
                 f.path, problems.size(), problems.front());
 }
@@ -107,11 +112,14 @@ void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const
   tensors["rng.global"] = globalGenerator().get_state();
   if (p.order.defined()) tensors["order"] = p.order;
   if (p.dominant.defined()) tensors["dominant"] = p.dominant;
-  const std::map<std::string, std::string> metadata = {
-      {"format", kFormat},          {"epoch", std::to_string(p.epoch)},
-      {"next_row", std::to_string(p.next_row)}, {"step_count", std::to_string(p.step_count)},
-      {"steps", std::to_string(p.steps)},       {"sum_loss", exact(p.sum_loss)},
-      {"sum_svdd", exact(p.sum_svdd)},          {"sum_align", exact(p.sum_align)}};
+  const std::map<std::string, std::string> metadata = {{"format", kFormat},
+                                                       {"epoch", std::to_string(p.epoch)},
+                                                       {"next_row", std::to_string(p.next_row)},
+                                                       {"step_count", std::to_string(p.step_count)},
+                                                       {"steps", std::to_string(p.steps)},
+                                                       {"sum_loss", exact(p.sum_loss)},
+                                                       {"sum_svdd", exact(p.sum_svdd)},
+                                                       {"sum_align", exact(p.sum_align)}};
   io::writeSafeTensors(path, tensors, metadata);
 }
 
@@ -127,7 +135,8 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
     p.sum_svdd = std::stod(meta(f, "sum_svdd"));
     p.sum_align = std::stod(meta(f, "sum_align"));
   } catch (const std::logic_error& e) {  // stoi & co: not a number
-    SHIFTAD_THROW("checkpoint '{}': malformed progress metadata ({}); delete it to train from the start", path, e.what());
+    SHIFTAD_THROW("checkpoint '{}': malformed progress metadata ({}); delete it to train from the start", path,
+                  e.what());
   }
   if (f.tensors.count("order")) p.order = f.tensors.at("order");
   if (f.tensors.count("dominant")) p.dominant = f.tensors.at("dominant");
@@ -136,7 +145,8 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
   if (parts.discriminator) loadTrainingState(*parts.discriminator, f, kDisc);
   const auto& center = required(f, "center");
   SHIFTAD_CHECK(center.dim() == 1 && (!parts.center->defined() || center.sizes() == parts.center->sizes()),
-                "checkpoint '{}': the center ({}-D, {} entries) does not match F's output", path, center.dim(), center.numel());
+                "checkpoint '{}': the center ({}-D, {} entries) does not match F's output", path, center.dim(),
+                center.numel());
   *parts.center = io::exactly(f, "center", torch::kFloat).clone();
   loadOptimizer(*parts.optimizer, tensorBytes(required(f, "optimizer")));
   parts.generator->set_state(required(f, "rng.trainer"));

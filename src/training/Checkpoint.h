@@ -24,12 +24,12 @@ namespace shiftad::training {
 /// Where the epoch loop is. Beside F's weights, c and Adam's state, this is all the
 /// loop carries from one step to the next.
 struct FitProgress {
-  int epoch = 1;              ///< the epoch in progress, or the next one (1-based)
-  int64_t next_row = 0;       ///< position in `order` of the next step's first source row
-  int64_t step_count = 0;     ///< steps done over the whole run
-  torch::Tensor order;        ///< this epoch's permutation of the source rows (undefined: not drawn yet)
-  torch::Tensor dominant;     ///< the pool rows aligned (undefined: not clustered yet)
-  double sum_loss = 0.0;      ///< sums over this epoch's steps so far (for its EpochStats)
+  int epoch = 1;           ///< the epoch in progress, or the next one (1-based)
+  int64_t next_row = 0;    ///< position in `order` of the next step's first source row
+  int64_t step_count = 0;  ///< steps done over the whole run
+  torch::Tensor order;     ///< this epoch's permutation of the source rows (undefined: not drawn yet)
+  torch::Tensor dominant;  ///< the pool rows aligned (undefined: not clustered yet)
+  double sum_loss = 0.0;   ///< sums over this epoch's steps so far (for its EpochStats)
   double sum_svdd = 0.0;
   double sum_align = 0.0;
   int steps = 0;

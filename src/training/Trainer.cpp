@@ -65,7 +65,8 @@ std::string firstNonFinite(const NamedTensors& tensors) {
 /// The alignment term (paper Eq. 8-10 and its alternatives) and the state it needs.
 struct Trainer::Alignment {
   explicit Alignment(const Config& cfg, int64_t dim) : cfg_(cfg) {
-    if (cfg.align.method == "adversarial") discriminator = losses::DomainDiscriminator(dim, losses::DiscriminatorParams{cfg.align.disc_hidden});
+    if (cfg.align.method == "adversarial")
+      discriminator = losses::DomainDiscriminator(dim, losses::DiscriminatorParams{cfg.align.disc_hidden});
   }
 
   /// `progress` in [0, 1]: share of training done (the gradient-reversal schedule).
@@ -75,8 +76,7 @@ struct Trainer::Alignment {
     if (m == "prototype") return losses::deepSvddLoss(zt, center);
     if (m == "infonce") return losses::infoNceLoss(zs, zt, cfg_.align.tau, negatives);
     if (m == "mmd") return losses::mmdLoss(zs, zt, losses::MmdParams{});
-    if (m == "adversarial")
-      return losses::adversarialLoss(discriminator, zs, zt, losses::grlCoefficient(progress));
+    if (m == "adversarial") return losses::adversarialLoss(discriminator, zs, zt, losses::grlCoefficient(progress));
     SHIFTAD_THROW("align.method '{}' is unknown; available: infonce, mmd, adversarial, prototype, none", m);
   }
 
@@ -205,7 +205,8 @@ void Trainer::initHeadPca(const TrainingData& data) {
   auto x = trunkRows(data.source);
   if (data.pool.defined() && data.pool.size(0) > 0) x = torch::cat({x, trunkRows(data.pool)});
   x = x.to(torch::kDouble);
-  if (cfg_.model.trunk_l2) x = torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  if (cfg_.model.trunk_l2)
+    x = torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
   // Principal directions by decreasing variance: with embedding_dim = trunk dim the
   // head starts as a rotation (every distance preserved); smaller heads keep the top
   // directions.
@@ -216,8 +217,10 @@ torch::Tensor Trainer::dominantSet(const TrainingData& data, int epoch, const to
   const auto seed = static_cast<uint64_t>(cfg_.train.seed);
   // Φ's space does not change during training: cluster it once. F's own space
   // moves, so it is re-clustered on the configured schedule.
-  if (cfg_.cluster.space == "frozen") return previous.defined() ? previous : selectDominant(data.pool_frozen, cfg_.cluster, seed);
-  if (cfg_.cluster.space == "none") return previous.defined() ? previous : torch::arange(data.pool.size(0), torch::kLong);
+  if (cfg_.cluster.space == "frozen")
+    return previous.defined() ? previous : selectDominant(data.pool_frozen, cfg_.cluster, seed);
+  if (cfg_.cluster.space == "none")
+    return previous.defined() ? previous : torch::arange(data.pool.size(0), torch::kLong);
   const int every = cfg_.cluster.recluster_every;
   if (previous.defined() && (every == 0 || (epoch - 1) % every != 0)) return previous;
   return selectDominant(embed(data.pool), cfg_.cluster, seed + static_cast<uint64_t>(epoch));

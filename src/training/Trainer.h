@@ -16,12 +16,12 @@ namespace shiftad::training {
 
 /// What one epoch did (one line of metrics.jsonl).
 struct EpochStats {
-  int epoch = 0;               ///< 1-based
-  double loss = 0.0;           ///< mean total loss over the epoch's steps
-  double svdd_loss = 0.0;      ///< mean Deep SVDD term
-  double align_loss = 0.0;     ///< mean alignment term (before lambda)
-  int64_t dominant_size = 0;   ///< target samples aligned this epoch
-  double dominant_share = 0.0; ///< dominant_size / pool size
+  int epoch = 0;                ///< 1-based
+  double loss = 0.0;            ///< mean total loss over the epoch's steps
+  double svdd_loss = 0.0;       ///< mean Deep SVDD term
+  double align_loss = 0.0;      ///< mean alignment term (before lambda)
+  int64_t dominant_size = 0;    ///< target samples aligned this epoch
+  double dominant_share = 0.0;  ///< dominant_size / pool size
   double seconds = 0.0;
 };
 
@@ -40,9 +40,10 @@ struct TrainingData {
 
 /// Checkpoints and early stop of fit().
 struct FitControl {
-  std::string checkpoint;                   ///< checkpoint file ("": none is written or read)
-  int checkpoint_every = 1;                 ///< epochs between checkpoints (0: only the last); one is also written at the end and on a stop
-  bool resume = false;                      ///< continue from `checkpoint` when it exists (else start over)
+  std::string checkpoint;  ///< checkpoint file ("": none is written or read)
+  int checkpoint_every =
+      1;                ///< epochs between checkpoints (0: only the last); one is also written at the end and on a stop
+  bool resume = false;  ///< continue from `checkpoint` when it exists (else start over)
   const std::atomic<bool>* stop = nullptr;  ///< when set (e.g. by SIGINT): finish the step, checkpoint, return
 };
 
@@ -102,7 +103,8 @@ class Trainer {
   torch::Tensor evalView(const torch::Tensor& inputs);      ///< center-cropped, normalized
   torch::Tensor dominantSet(const TrainingData& data, int epoch, const torch::Tensor& previous);
   void initHeadPca(const TrainingData& data);
-  torch::Tensor trunkRows(const torch::Tensor& inputs);  ///< F's pooled trunk features (eval mode) of images, or the features themselves
+  torch::Tensor trunkRows(
+      const torch::Tensor& inputs);  ///< F's pooled trunk features (eval mode) of images, or the features themselves
   void checkFitInputs(const TrainingData& data) const;
 
   Config cfg_;

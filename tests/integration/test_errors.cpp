@@ -65,10 +65,10 @@ const std::string& dataRoot() {
 
 /// A config on `root` (source -> target, normal class circle) that trains in a second.
 std::string configFile(const TempDir& tmp, const std::string& root, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> ov = {"data.root=" + root, "data.source=source", "data.target=target",
-                                 "data.normal_class=circle", "model.width=4", "train.epochs=0",
-                                 "train.batch_size=8", "data.image_cache=false",
-                                 "encoder.cache_dir=" + (tmp / "cache")};
+  std::vector<std::string> ov = {
+      "data.root=" + root,        "data.source=source",     "data.target=target",
+      "data.normal_class=circle", "model.width=4",          "train.epochs=0",
+      "train.batch_size=8",       "data.image_cache=false", "encoder.cache_dir=" + (tmp / "cache")};
   ov.insert(ov.end(), extra.begin(), extra.end());
   const auto path = tmp / "cfg.yaml";
   shiftad::test::writeFile(path, shiftad::dumpConfig(shiftad::parseConfig("", ov)));
@@ -91,8 +91,9 @@ TEST(Errors, UsageErrorsExitTwoWithOneLine) {
   expectError(shiftad::test::runCli({}, tmp.path()), 2, {"subcommand", "shiftad --help"});
   expectError(shiftad::test::runCli({"train", "-q", "--bogus"}, tmp.path()), 2, {"--bogus", "shiftad train --help"});
   expectError(shiftad::test::runCli({"score", "-q", "--model", "x", "--out", "y"}, tmp.path()), 2, {"--images"});
-  expectError(shiftad::test::runCli({"train", "-q", "--config", tmp / "missing.yaml", "--out", tmp / "run"}, tmp.path()),
-              2, {tmp / "missing.yaml"});
+  expectError(
+      shiftad::test::runCli({"train", "-q", "--config", tmp / "missing.yaml", "--out", tmp / "run"}, tmp.path()), 2,
+      {tmp / "missing.yaml"});
 }
 
 TEST(Errors, HelpDocumentsTheExitStatus) {
@@ -117,16 +118,16 @@ TEST(Errors, ConfigErrorsNameTheFileAndKey) {
   // Out of range numbers name the key and the range, even beyond float32 and size_t.
   for (const char* set : {"train.svdd_eps=1e300", "data.max_skipped=1e300", "align.lambda=-1"}) {
     const std::string key = std::string(set).substr(0, std::string(set).find('='));
-    expectError(shiftad::test::runCli({"config", "-q", "--set", set}, tmp.path()), 1, {"'" + key + "'", "a number in ["});
+    expectError(shiftad::test::runCli({"config", "-q", "--set", set}, tmp.path()), 1,
+                {"'" + key + "'", "a number in ["});
   }
 }
 
 TEST(Errors, EveryFileOfASetUnreadableIsOneLineNotATensorError) {
   TempDir tmp;
   const auto root = rootWithJunkClass(tmp, "source", "circle");
-  const auto r = shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", configFile(tmp, root), "--out",
-                                        tmp / "run"},
-                                       tmp.path());
+  const auto r = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--config", configFile(tmp, root), "--out", tmp / "run"}, tmp.path());
   // The unreadable files are warned about (the first few, then a count) before the error.
   expectError(r, 1, {"none of the 10 source images could be read", (fs::path(root) / "source/circle").string()},
               /*only_line=*/false);
@@ -138,28 +139,29 @@ TEST(Errors, TupleReturningEncoderSaysWhatItReturned) {
   TempDir tmp;
   shiftad::test::runPython("errors_tuple_encoder.py", tmp.path());
   const auto encoder = tmp / "tuple_encoder.pt";
-  const auto cfg = configFile(tmp, dataRoot(),
-                              {"encoder.type=torchscript", "encoder.path=" + encoder, "encoder.image_size=32",
-                               "score.method=frozen_mean"});
-  const auto r = shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", tmp / "run"},
-                                       tmp.path());
-  expectError(r, 1, {"encoder.path '" + encoder + "'", "returned a tuple of 2", "[10 x 8]", "expected one N x D tensor"});
+  const auto cfg = configFile(
+      tmp, dataRoot(),
+      {"encoder.type=torchscript", "encoder.path=" + encoder, "encoder.image_size=32", "score.method=frozen_mean"});
+  const auto r =
+      shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", tmp / "run"}, tmp.path());
+  expectError(r, 1,
+              {"encoder.path '" + encoder + "'", "returned a tuple of 2", "[10 x 8]", "expected one N x D tensor"});
 }
 
 TEST(Errors, MissingRunAndNonImageFolder) {
   TempDir tmp;
   shiftad::test::writeFile(tmp / "notes/a.txt", "text");
-  expectError(shiftad::test::runCli({"score", "-q", "--model", tmp / "no-run", "--images", tmp / "notes", "--out",
-                                     tmp / "s.csv"},
-                                    tmp.path()),
-              1, {tmp / "no-run"});
+  expectError(
+      shiftad::test::runCli(
+          {"score", "-q", "--model", tmp / "no-run", "--images", tmp / "notes", "--out", tmp / "s.csv"}, tmp.path()),
+      1, {tmp / "no-run"});
   const auto trained = shiftad::test::runCli(
       {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "run"}, tmp.path());
   ASSERT_EQ(trained.exit, 0) << trained.err;
-  expectError(shiftad::test::runCli({"score", "-q", "--model", tmp / "run", "--images", tmp / "notes", "--out",
-                                     tmp / "s.csv"},
-                                    tmp.path()),
-              1, {tmp / "notes", "holds no image"});
+  expectError(
+      shiftad::test::runCli({"score", "-q", "--model", tmp / "run", "--images", tmp / "notes", "--out", tmp / "s.csv"},
+                            tmp.path()),
+      1, {tmp / "notes", "holds no image"});
   expectError(shiftad::test::runCli({"eval", "-q", "--model", tmp / "no-run"}, tmp.path()), 1, {tmp / "no-run"});
 }
 
@@ -168,10 +170,10 @@ TEST(Errors, CheckDataSurvivesSymlinkLoops) {
   const auto root = tmp / "data";
   fs::copy(dataRoot(), root, fs::copy_options::recursive);
   const auto cls = fs::path(root) / "source" / "circle";
-  fs::create_symlink("loop.png", cls / "loop.png");             // a link to itself
-  fs::create_symlink("b.png", cls / "a.png");                   // a <-> b
+  fs::create_symlink("loop.png", cls / "loop.png");  // a link to itself
+  fs::create_symlink("b.png", cls / "a.png");        // a <-> b
   fs::create_symlink("a.png", cls / "b.png");
-  fs::create_directory_symlink("..", cls / "up");                // a folder loop: not followed
+  fs::create_directory_symlink("..", cls / "up");                                  // a folder loop: not followed
   fs::create_directory_symlink("loopdir", fs::path(root) / "source" / "loopdir");  // a "class" that is a loop
   const auto r = shiftad::test::runCli({"check-data", "-q", root}, tmp.path());
   EXPECT_EQ(r.exit, 0) << r.err;
@@ -179,7 +181,8 @@ TEST(Errors, CheckDataSurvivesSymlinkLoops) {
   for (const char* name : {"loop.png", "a.png", "b.png"})
     EXPECT_NE(r.out.find((cls / name).string() + ": image '" + (cls / name).string() + "' cannot be opened"),
               std::string::npos)
-        << name << " not listed as unreadable:\n" << r.out;
+        << name << " not listed as unreadable:\n"
+        << r.out;
   EXPECT_NE(r.out.find("symbolic links"), std::string::npos) << r.out;
 }
 
@@ -208,12 +211,12 @@ TEST(Errors, UnreadableClassFolderIsNamedNotEmpty) {
 TEST(Errors, OutputFoldersThatCannotBeCreatedAreNamed) {
   TempDir tmp;
   shiftad::test::writeFile(tmp / "a_file", "x");
-  expectError(shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out",
-                                     tmp / "a_file"},
-                                    tmp.path()),
+  expectError(shiftad::test::runCli(
+                  {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "a_file"},
+                  tmp.path()),
               1, {"'" + (tmp / "a_file") + "'"});
-  expectError(shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--root", dataRoot(), "--out",
-                                     tmp / "a_file/bench"},
-                                    tmp.path()),
-              1, {"bench --out '" + (tmp / "a_file/bench") + "' cannot be created"});
+  expectError(
+      shiftad::test::runCli(
+          {"bench", "-q", "--suite", "synthetic", "--root", dataRoot(), "--out", tmp / "a_file/bench"}, tmp.path()),
+      1, {"bench --out '" + (tmp / "a_file/bench") + "' cannot be created"});
 }

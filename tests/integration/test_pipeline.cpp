@@ -152,8 +152,8 @@ TEST(Pipeline, ScoreCenterDominantScoresFromTheMeanOfTheFinalDominantSet) {
     if (!l.empty()) members.push_back(l);
   ASSERT_GE(members.size(), 2u);
   const auto run = shiftad::api::loadRun(tmp / "dom");
-  const auto images = shiftad::api::loadImagesOnce(cfg, members, shiftad::api::resizeSide(cfg.data),
-                                                   cfg.data.interpolation).images;
+  const auto images =
+      shiftad::api::loadImagesOnce(cfg, members, shiftad::api::resizeSide(cfg.data), cfg.data.interpolation).images;
   ASSERT_EQ(images.size(0), static_cast<int64_t>(members.size()));
   const auto expected = run.trainer->embed(images).mean(0);
   EXPECT_LT((run.trainer->center() - expected).abs().max().item<double>(), 1e-5);
@@ -207,8 +207,10 @@ TEST(Pipeline, UnreadableImageIsSkippedWithWarningAndCounted) {
 TEST(Pipeline, BadInputGivesOneClearErrorLine) {
   TempDir tmp;
   // Missing data folder.
-  auto r = runCli("train --set data.root=" + (tmp / "nope") + " --set data.source=a --set data.target=b "
-                  "--set data.normal_class=c --out " + (tmp / "run"));
+  auto r = runCli("train --set data.root=" + (tmp / "nope") +
+                  " --set data.source=a --set data.target=b "
+                  "--set data.normal_class=c --out " +
+                  (tmp / "run"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("shiftad: error:"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(tmp / "nope"), std::string::npos) << r.output;
@@ -217,7 +219,8 @@ TEST(Pipeline, BadInputGivesOneClearErrorLine) {
   fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
   fs::create_directories(tmp / "data/target/empty_class");
   r = runCli("train --set data.root=" + (tmp / "data") +
-             " --set data.source=source --set data.target=target --set data.normal_class=circle --out " + (tmp / "run"));
+             " --set data.source=source --set data.target=target --set data.normal_class=circle --out " +
+             (tmp / "run"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("empty_class"), std::string::npos) << r.output;
 
@@ -361,7 +364,8 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
         fs::copy_file(pngs[next++ % pngs.size()], fs::path(tmp / "office31") / domain / c / fmt::format("{}.png", i));
     }
   const std::string args = fmt::format(
-      "bench -q --suite office31 --root {} --out {} --classes back_pack,pen --seeds 0 --variants source_only,frozen_only "
+      "bench -q --suite office31 --root {} --out {} --classes back_pack,pen --seeds 0 --variants "
+      "source_only,frozen_only "
       "--set model.arch=small_cnn --set model.weights= --set model.freeze=0 --set model.head_init=random "
       "--set model.embedding_dim=32 --set data.image_size=32 "
       "--set data.resize=32 --set train.epochs=1 --set encoder.cache_dir={} --set data.mean=[0.5,0.5,0.5] "
@@ -379,7 +383,8 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   EXPECT_NE(md.find("Model selection: none"), std::string::npos) << md;
   // The HTML report and the figures: summary bars, one mean ROC per direction (from the
   // runs' test scores), linked from the Markdown.
-  for (const char* f : {"report.html", "figures/summary.svg", "figures/roc-amazon-webcam.svg", "figures/roc-webcam-amazon.svg"})
+  for (const char* f :
+       {"report.html", "figures/summary.svg", "figures/roc-amazon-webcam.svg", "figures/roc-webcam-amazon.svg"})
     EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / f)) << f;
   EXPECT_NE(md.find("](figures/roc-amazon-webcam.svg)"), std::string::npos) << md;
   EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "runs/amazon-webcam/pen/seed0/source_only/test_scores.csv"));
@@ -400,7 +405,8 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   r = runCli(args + " --set train.lr=0.01");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("holds results of another configuration ('train:  lr: 0.001' there, 'train:  lr: 0.01' now)"),
-            std::string::npos) << r.output;
+            std::string::npos)
+      << r.output;
   EXPECT_EQ(shiftad::evaluation::readCsv(fs::path(tmp / "bench") / "results.csv").size(), 8u);
   // A sweep runs the grid once per value, in its own rows and run folders.
   r = runCli(args + " --sweep data.contamination=0,0.3 --no-figures");

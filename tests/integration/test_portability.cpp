@@ -82,11 +82,11 @@ TEST(Portability, ARunScoresAndEvaluatesFromAnyFolderAfterItAndItsPretrainedFile
 
   // Every path in the config is relative to the config file's folder.
   const auto data_rel = fs::relative(synthRoot(), tmp / "project").string();
-  writeFile(tmp / "project/my.yaml",
-            "data: {root: " + data_rel + ", source: source, target: target, normal_class: circle, image_cache: false}\n"
-            "model: {width: 8, weights: weights/trunk.safetensors, freeze: -1}\n"
-            "encoder: {type: backbone, cache_dir: cache}\n"
-            "train: {epochs: 2}\n");
+  writeFile(tmp / "project/my.yaml", "data: {root: " + data_rel +
+                                         ", source: source, target: target, normal_class: circle, image_cache: false}\n"
+                                         "model: {width: 8, weights: weights/trunk.safetensors, freeze: -1}\n"
+                                         "encoder: {type: backbone, cache_dir: cache}\n"
+                                         "train: {epochs: 2}\n");
   fs::create_directories(tmp / "elsewhere");
   // Trained from another folder: the config's paths still resolve against its own.
   r = runCliIn("train -q --config ../project/my.yaml --out ../runs/head", tmp / "elsewhere");
@@ -107,7 +107,8 @@ TEST(Portability, ARunScoresAndEvaluatesFromAnyFolderAfterItAndItsPretrainedFile
   writeFile(tmp / "images.txt", list);
   std::map<std::string, std::string> before;
   for (const char* run : {"head", "knn"}) {
-    r = runCliIn(std::string("score -q --model runs/") + run + " --images images.txt --out " + run + ".csv", tmp.path());
+    r = runCliIn(std::string("score -q --model runs/") + run + " --images images.txt --out " + run + ".csv",
+                 tmp.path());
     ASSERT_EQ(r.status, 0) << r.output;
     before[run] = readText(tmp / (std::string(run) + ".csv"));
   }
@@ -119,7 +120,7 @@ TEST(Portability, ARunScoresAndEvaluatesFromAnyFolderAfterItAndItsPretrainedFile
   fs::remove_all(tmp / "project");
   for (const char* run : {"head", "knn"}) {
     r = runCliIn(std::string("score -q --model ../moved/") + run + " --images ../images.txt --out " + run + ".csv",
-               tmp / "elsewhere");
+                 tmp / "elsewhere");
     ASSERT_EQ(r.status, 0) << run << ": " << r.output;
     EXPECT_EQ(readText(tmp / ("elsewhere/" + std::string(run) + ".csv")), before[run]) << run;
   }
@@ -180,7 +181,7 @@ TEST(Overwrite, AReplacementKilledAtAnyCommitLeavesTheOldRunOrTheNewRun) {
   int kills = 0;
   for (int n = 1; n < 60; ++n) {
     const auto r = runCliIn("train -q --threads 1 --config two.yaml --out run --overwrite", tmp.path(),
-                          "SHIFTAD_FAULT_KILL_AT_RENAME=" + std::to_string(n));
+                            "SHIFTAD_FAULT_KILL_AT_RENAME=" + std::to_string(n));
     if (r.status == 0) break;
     ASSERT_EQ(r.status, -9) << "commit " << n << ": " << r.output;
     ++kills;
@@ -194,7 +195,7 @@ TEST(Overwrite, AReplacementKilledAtAnyCommitLeavesTheOldRunOrTheNewRun) {
   // A replacement interrupted half-way resumes into place with --resume.
   ASSERT_EQ(runCliIn("train -q --threads 1 --config one.yaml --out run --overwrite", tmp.path()).status, 0);
   const auto r = runCliIn("train -q --threads 1 --config two.yaml --out run --overwrite", tmp.path(),
-                        "SHIFTAD_FAULT_KILL_AT_RENAME=" + std::to_string(kills - 1));
+                          "SHIFTAD_FAULT_KILL_AT_RENAME=" + std::to_string(kills - 1));
   ASSERT_EQ(r.status, -9) << r.output;
   ASSERT_EQ(runCliIn("train -q --threads 1 --resume run", tmp.path()).status, 0);
   EXPECT_EQ(modelFiles(tmp / "run"), new_model);

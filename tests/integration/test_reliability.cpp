@@ -313,9 +313,12 @@ TEST(Checkpoint, PeriodicCheckpointsFollowCheckpointEvery) {
   control.checkpoint = tmp / "ck.safetensors";
   control.checkpoint_every = 2;
   std::vector<int> seen;  // the epoch each checkpoint continues at, as seen after each epoch
-  trainer.fit(td, [&](const shiftad::training::EpochStats&, const torch::Tensor&) {
-    seen.push_back(fs::exists(control.checkpoint) ? shiftad::training::checkpointEpoch(control.checkpoint) : 0);
-  }, control);
+  trainer.fit(
+      td,
+      [&](const shiftad::training::EpochStats&, const torch::Tensor&) {
+        seen.push_back(fs::exists(control.checkpoint) ? shiftad::training::checkpointEpoch(control.checkpoint) : 0);
+      },
+      control);
   // Seen after epochs 1..5, before that epoch's own checkpoint: after 2 and 4, and the last.
   EXPECT_EQ(seen, (std::vector<int>{0, 0, 3, 3, 5}));
   EXPECT_EQ(shiftad::training::checkpointEpoch(control.checkpoint), 6);
@@ -417,7 +420,8 @@ TEST(CheckData, NormalClassWithOnlyUnreadableSourceImagesCannotRun) {
   TempDir tmp;
   const auto root = tmp / "data";
   fs::copy(synthRoot(), root, fs::copy_options::recursive);
-  for (const auto& e : fs::directory_iterator(root + "/source/square")) shiftad::test::writeFile(e.path().string(), "x");
+  for (const auto& e : fs::directory_iterator(root + "/source/square"))
+    shiftad::test::writeFile(e.path().string(), "x");
   const auto cfg = protocolOf(root, "square");
   const auto r = shiftad::checkData(root, &cfg);
   ASSERT_EQ(r.problems.size(), 1u);
@@ -492,7 +496,8 @@ std::string classifierFile(const TempDir& tmp) {
   torch::manual_seed(0);
   shiftad::models::MobileNetV2 net(/*embedding_dim=*/2, /*num_classes=*/5);
   auto state = shiftad::io::moduleStateDict(net);
-  for (auto it = state.begin(); it != state.end();) it = it->first.rfind("head.", 0) == 0 ? state.erase(it) : std::next(it);
+  for (auto it = state.begin(); it != state.end();)
+    it = it->first.rfind("head.", 0) == 0 ? state.erase(it) : std::next(it);
   const auto path = tmp / "classifier.safetensors";
   shiftad::io::writeSafeTensors(path, state);
   return path;
@@ -615,13 +620,13 @@ TEST(ProtocolLeak, CheckDataFlagsByteCopiesOfSourceImagesInTheTestSplitAndExitsO
   EXPECT_TRUE(anyContains(r.split_leaks[0], "/source/circle/")) << r.split_leaks[0][0];
   EXPECT_TRUE(anyContains(r.split_leaks[0], "/target/circle/")) << r.split_leaks[0][0];
   ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_TRUE(contains(r.problems[0], "byte-identical images lie both in the test split and in training")) << r.problems[0];
+  EXPECT_TRUE(contains(r.problems[0], "byte-identical images lie both in the test split and in training"))
+      << r.problems[0];
   shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
   const auto pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "cfg.yaml"}, tmp / "log");
   EXPECT_EQ(shiftad::test::waitExit(pid), 1) << shiftad::test::readText(tmp / "log");
   EXPECT_FALSE(contains(shiftad::test::readText(tmp / "log"), "the configured protocol can run"));
 }
-
 
 // ---------------------------------------------------------------- locks that name a process
 

@@ -32,8 +32,8 @@ TempDir::~TempDir() {
 
 std::string runPython(const std::string& script, const std::string& args) {
   const std::string err_file = fs::temp_directory_path() / ("shiftad-py-" + std::to_string(std::random_device{}()));
-  const std::string cmd = std::string(kPython) + " " + SHIFTAD_SOURCE_DIR + "/tests/oracle/" + script + " " + args +
-                          " 2>" + err_file;
+  const std::string cmd =
+      std::string(kPython) + " " + SHIFTAD_SOURCE_DIR + "/tests/oracle/" + script + " " + args + " 2>" + err_file;
   std::string out;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) {

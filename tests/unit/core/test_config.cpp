@@ -203,10 +203,10 @@ TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolderAndSetAgainstTheWork
   const Config c = shiftad::loadConfig("project/conf/my.yaml", {"encoder.cache_dir=cache"});
   fs::current_path(here);
   const fs::path base = fs::path(tmp.path()) / "project";
-  EXPECT_EQ(c.data.root, (base / "data").string());                         // against the file's folder
-  EXPECT_EQ(c.model.weights, (base / "conf/w/trunk.safetensors").string());  // likewise
-  EXPECT_EQ(c.encoder.path, "/abs/phi.pt");                                  // absolute: unchanged
-  EXPECT_EQ(c.encoder.cache_dir, (fs::path(tmp.path()) / "cache").string()); // --set: the working directory
+  EXPECT_EQ(c.data.root, (base / "data").string());                           // against the file's folder
+  EXPECT_EQ(c.model.weights, (base / "conf/w/trunk.safetensors").string());   // likewise
+  EXPECT_EQ(c.encoder.path, "/abs/phi.pt");                                   // absolute: unchanged
+  EXPECT_EQ(c.encoder.cache_dir, (fs::path(tmp.path()) / "cache").string());  // --set: the working directory
   // Text has no file: the base is given, or the working directory.
   EXPECT_EQ(parseConfig("data: {root: r}\n", {}, "text", "/base/dir").data.root, "/base/dir/r");
   EXPECT_EQ(parseConfig("data: {root: ./r/../s}\n").data.root, (here / "s").string());
@@ -225,7 +225,7 @@ TEST(Config, NumbersAreWrittenInShortestRoundTripForm) {
   c.train.weight_decay = 1e-6;
   c.data.contamination = 0.1;
   c.data.mean = {0.48145466, 0.4578275, 0.40821073};  // CLIP's
-  c.align.lambda = 1.0 / 3.0;                          // needs all 17 digits
+  c.align.lambda = 1.0 / 3.0;                         // needs all 17 digits
   const auto text = shiftad::dumpConfig(c);
   EXPECT_NE(text.find("contamination: 0.1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("weight_decay: 1.0e-06\n"), std::string::npos) << text;  // '.': a float in YAML 1.1 too

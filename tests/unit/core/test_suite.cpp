@@ -38,7 +38,8 @@ std::string writeSuite(const TempDir& dir, const std::string& text) {
 }
 
 /// Write rows as results.csv and read them back.
-std::vector<shiftad::evaluation::BenchRow> roundTrip(const TempDir& dir, const std::vector<shiftad::evaluation::BenchRow>& rows) {
+std::vector<shiftad::evaluation::BenchRow> roundTrip(const TempDir& dir,
+                                                     const std::vector<shiftad::evaluation::BenchRow>& rows) {
   {
     std::ofstream f(dir / "results.csv");
     f << shiftad::evaluation::csvHeader() << "\n";
@@ -75,11 +76,17 @@ TEST(Suite, BadSuitesAreClearErrors) {
   EXPECT_NO_THROW(shiftad::loadSuite(writeSuite(dir, ok), false));
   auto msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "sedes: [1]\n"), false); });
   EXPECT_NE(msg.find("unknown suite key 'sedes'"), std::string::npos) << msg;
-  msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [sauce]\n"), false); });
+  msg = errorOf([&] {
+    shiftad::loadSuite(writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [sauce]\n"),
+                       false);
+  });
   EXPECT_NE(msg.find("source_only"), std::string::npos) << msg;  // lists the known variants
   msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "config: {train: {epochs: -1}}\n"), false); });
   EXPECT_NE(msg.find("train.epochs"), std::string::npos) << msg;
-  msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a]]\nseeds: [0]\nvariants: [source_only]\n"), false); });
+  msg = errorOf([&] {
+    shiftad::loadSuite(writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a]]\nseeds: [0]\nvariants: [source_only]\n"),
+                       false);
+  });
   EXPECT_NE(msg.find("[source, target]"), std::string::npos) << msg;
   msg = errorOf([&] { shiftad::loadSuite("no-such-suite", false); });
   EXPECT_NE(msg.find("office-caltech10"), std::string::npos) << msg;
@@ -87,11 +94,13 @@ TEST(Suite, BadSuitesAreClearErrors) {
 
 TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
   using shiftad::evaluation::BenchRow;
-  std::vector<BenchRow> rows = {
-      {"a", "b", "c1", "trained", 0, 0.90, 0.5, 0.95, 0.8, 1.0}, {"a", "b", "c1", "trained", 1, 0.80, 0.5, 0.9, 0.8, 1.0},
-      {"a", "b", "c2", "trained", 0, 0.70, 0.5, 1.0, 0.8, 1.0},  {"a", "b", "c1", "frozen_only", 0, 0.85, 0.5, -1, -1, 0},
-      {"a", "b", "c1", "frozen_only", 1, 0.85, 0.5, -1, -1, 0},  {"a", "b", "c2", "frozen_only", 0, 0.85, 0.5, -1, -1, 0},
-      {"a", "b", "c1", "oracle", 0, 0.99, 0.5, -1, -1, 0}};
+  std::vector<BenchRow> rows = {{"a", "b", "c1", "trained", 0, 0.90, 0.5, 0.95, 0.8, 1.0},
+                                {"a", "b", "c1", "trained", 1, 0.80, 0.5, 0.9, 0.8, 1.0},
+                                {"a", "b", "c2", "trained", 0, 0.70, 0.5, 1.0, 0.8, 1.0},
+                                {"a", "b", "c1", "frozen_only", 0, 0.85, 0.5, -1, -1, 0},
+                                {"a", "b", "c1", "frozen_only", 1, 0.85, 0.5, -1, -1, 0},
+                                {"a", "b", "c2", "frozen_only", 0, 0.85, 0.5, -1, -1, 0},
+                                {"a", "b", "c1", "oracle", 0, 0.99, 0.5, -1, -1, 0}};
   TempDir dir;
   const auto back = roundTrip(dir, rows);
   ASSERT_EQ(back.size(), rows.size());
@@ -115,23 +124,27 @@ TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
 
 TEST(Report, OlderCsvWithoutSettingColumnStillReads) {
   TempDir dir;
-  std::ofstream(dir / "old.csv") << "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds\n"
-                                    "a,b,c,2,source_only,0.750000,0.5,-1,-1,1.5\n";
+  std::ofstream(dir / "old.csv")
+      << "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds\n"
+         "a,b,c,2,source_only,0.750000,0.5,-1,-1,1.5\n";
   const auto rows = shiftad::evaluation::readCsv(dir / "old.csv");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].seed, 2);
   EXPECT_EQ(rows[0].setting, "");
   std::ofstream(dir / "bad.csv") << "source,target\n";
-  EXPECT_NE(errorOf([&] { shiftad::evaluation::readCsv(dir / "bad.csv"); }).find("not a shiftad results.csv"), std::string::npos);
+  EXPECT_NE(errorOf([&] { shiftad::evaluation::readCsv(dir / "bad.csv"); }).find("not a shiftad results.csv"),
+            std::string::npos);
 }
 
 TEST(Report, SweepRowsGetTheirOwnTableAndPlot) {
   using shiftad::evaluation::BenchRow;
   // AUROC of each (value, variant), averaged over two classes: hand means 60, 70 / 80, 90.
   std::vector<BenchRow> rows;
-  for (const auto& [value, variant, a, b] : std::vector<std::tuple<std::string, std::string, double, double>>{
-           {"0", "source_only", 0.55, 0.65}, {"0", "adapted", 0.65, 0.75},
-           {"0.5", "source_only", 0.75, 0.85}, {"0.5", "adapted", 0.85, 0.95}}) {
+  for (const auto& [value, variant, a, b] :
+       std::vector<std::tuple<std::string, std::string, double, double>>{{"0", "source_only", 0.55, 0.65},
+                                                                         {"0", "adapted", 0.65, 0.75},
+                                                                         {"0.5", "source_only", 0.75, 0.85},
+                                                                         {"0.5", "adapted", 0.85, 0.95}}) {
     rows.push_back({"s", "t", "c1", variant, 0, a, 0.5, -1, -1, 1, "data.contamination=" + value});
     rows.push_back({"s", "t", "c2", variant, 0, b, 0.5, -1, -1, 1, "data.contamination=" + value});
   }
@@ -206,8 +219,9 @@ TEST(Suite, PathsResolveAgainstTheSuiteFilesFolder) {
   TempDir dir;
   fs::create_directories(dir / "suites");
   const auto path = dir / "suites/t.yaml";
-  shiftad::test::writeFile(path, "suite: t\nroot: ../data\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only]\n"
-                                 "config: {model: {weights: w/trunk.safetensors}}\n");
+  shiftad::test::writeFile(path,
+                           "suite: t\nroot: ../data\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only]\n"
+                           "config: {model: {weights: w/trunk.safetensors}}\n");
   const auto s = shiftad::loadSuite(path, false);
   EXPECT_EQ(s.root, (fs::path(dir.path()) / "data").string());
   const auto cfg = shiftad::parseConfig(s.config_yaml, {}, "t", s.base_dir);
@@ -227,17 +241,19 @@ TEST(Suite, RecommendedMustBeOneOfTheSuitesVariants) {
   EXPECT_EQ(shiftad::loadSuite(writeSuite(dir, ok + "recommended: align_all\n"), false).recommended, "align_all");
   const auto msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "recommended: cluster_frozen\n"), false); });
   EXPECT_NE(msg.find("'recommended: cluster_frozen' is not one of the suite's variants (source_only, align_all)"),
-            std::string::npos) << msg;
+            std::string::npos)
+      << msg;
   // The shipped real-data suites recommend align_all (docs/method.md does).
-  for (const auto* name : {"pacs", "office-caltech10", "office-caltech10-dev", "digits", "office31", "officehome", "visda"})
+  for (const auto* name :
+       {"pacs", "office-caltech10", "office-caltech10-dev", "digits", "office31", "officehome", "visda"})
     EXPECT_EQ(shiftad::loadSuite(name, false).recommended, "align_all") << name;
 }
 
 namespace {
 
 /// Rows of a grid with every AUROC drawn from a fixed pseudo-random sequence.
-std::vector<shiftad::evaluation::BenchRow> randomGrid(const std::vector<std::string>& variants, const std::vector<int>& seeds,
-                                                      double lo, double hi) {
+std::vector<shiftad::evaluation::BenchRow> randomGrid(const std::vector<std::string>& variants,
+                                                      const std::vector<int>& seeds, double lo, double hi) {
   std::vector<shiftad::evaluation::BenchRow> rows;
   unsigned state = 12345;
   for (const auto* dir : {"a", "b"})
@@ -334,7 +350,8 @@ TEST(Report, OneSeedShowsNoZeroSpread) {
   // The summary still averages three classes, so its spread is a real one.
   EXPECT_NE(rowLine(md, "a → b").find(" ± "), std::string::npos) << md;
   // With two seeds the per-class cells are mean ± std again.
-  const auto two = shiftad::evaluation::markdownReport(randomGrid({"source_only", "align_all"}, {0, 1}, 0.6, 0.95), info);
+  const auto two =
+      shiftad::evaluation::markdownReport(randomGrid({"source_only", "align_all"}, {0, 1}, 0.6, 0.95), info);
   EXPECT_NE(two.find("## Per class: AUROC %, mean ± std over seeds"), std::string::npos);
   EXPECT_NE(rowLine(two, "c1").find(" ± "), std::string::npos) << two;
 }
@@ -347,7 +364,8 @@ TEST(Report, SummaryBarsHaveAFittedAxisValueLabelsAndTheRecommendedOutlined) {
   const auto& svg = figs[0].svg;
   std::vector<double> ticks;
   const std::regex tick_re("text-anchor=\"end\">([-0-9.]+)</text>");
-  for (std::sregex_iterator it(svg.begin(), svg.end(), tick_re), end; it != end; ++it) ticks.push_back(std::stod((*it)[1]));
+  for (std::sregex_iterator it(svg.begin(), svg.end(), tick_re), end; it != end; ++it)
+    ticks.push_back(std::stod((*it)[1]));
   ASSERT_GE(ticks.size(), 3u);
   // The ticks hold every mean ± std bar end this test computes.
   double lo = 1e9, hi = -1e9;

@@ -26,7 +26,8 @@ void expectError(const std::function<void()>& fn, const std::vector<std::string>
     fn();
     ADD_FAILURE() << "expected shiftad::Error";
   } catch (const shiftad::Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n lacks: " << p;
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n lacks: " << p;
   }
 }
 
@@ -36,18 +37,20 @@ void makeTree(const TempDir& t) {
   writeFile(t / "dom/b/10.jpg", "x");
   writeFile(t / "dom/a/z.BMP", "x");
   writeFile(t / "dom/a/sub/y.jpeg", "x");  // nested: found recursively
-  writeFile(t / "dom/a/notes.txt", "x");    // not an image
-  writeFile(t / "dom/a/._z.png", "x");      // macOS resource fork: hidden, skipped
-  writeFile(t / "dom/.cache/c.png", "x");   // hidden folder: not a class
-  writeFile(t / "dom/readme.md", "x");      // a file is not a class
+  writeFile(t / "dom/a/notes.txt", "x");   // not an image
+  writeFile(t / "dom/a/._z.png", "x");     // macOS resource fork: hidden, skipped
+  writeFile(t / "dom/.cache/c.png", "x");  // hidden folder: not a class
+  writeFile(t / "dom/readme.md", "x");     // a file is not a class
   writeFile(t / "other/c/1.png", "x");
 }
 
 }  // namespace
 
 TEST(ImageFolder, ImageExtensionsAreCaseInsensitive) {
-  for (const char* p : {"a.jpg", "a.JPG", "x/y.jpeg", "a.png", "a.PnG", "a.bmp"}) EXPECT_TRUE(hasImageExtension(p)) << p;
-  for (const char* p : {"a.txt", "a", "png", "a.png.txt", "a.gif", "a.tif", "dir.png/x"}) EXPECT_FALSE(hasImageExtension(p)) << p;
+  for (const char* p : {"a.jpg", "a.JPG", "x/y.jpeg", "a.png", "a.PnG", "a.bmp"})
+    EXPECT_TRUE(hasImageExtension(p)) << p;
+  for (const char* p : {"a.txt", "a", "png", "a.png.txt", "a.gif", "a.tif", "dir.png/x"})
+    EXPECT_FALSE(hasImageExtension(p)) << p;
 }
 
 TEST(ImageFolder, ListsClassesSortedSkippingHiddenAndFiles) {
@@ -73,8 +76,7 @@ TEST(ImageFolder, MissingRootOrDomainNamesPathAndAlternatives) {
   TempDir t;
   makeTree(t);
   expectError([&] { listDomain(t / "nope", "dom"); }, {"data.root", t / "nope", "does not exist"});
-  expectError([&] { listClasses(t.path(), "amazon"); },
-              {t / "amazon", "does not exist", "domains found: dom, other"});
+  expectError([&] { listClasses(t.path(), "amazon"); }, {t / "amazon", "does not exist", "domains found: dom, other"});
   expectError([&] { listDomain("", "dom"); }, {"data.root is empty"});
 }
 
@@ -127,12 +129,12 @@ TEST(ImageFolder, LinksAreListedNotFollowedIntoLoops) {
   TempDir t;
   writeFile(t / "dom/a/1.png", "x");
   writeFile(t / "elsewhere/2.png", "x");
-  fs::create_symlink("self.png", t / "dom/a/self.png");                 // a loop: listed, reading it says why
-  fs::create_symlink(t / "missing.png", t / "dom/a/dangling.png");      // dangling: listed too
-  fs::create_symlink(t / "elsewhere/2.png", t / "dom/a/linked.png");    // a link to an image: an image
-  fs::create_directory_symlink("..", t / "dom/a/up");                   // a folder loop: not followed
-  fs::create_directory_symlink(t / "elsewhere", t / "dom/a/far");       // a folder link: not followed
-  fs::create_symlink("loopdir", t / "dom/loopdir");                     // a "class" that is a loop: not a class
+  fs::create_symlink("self.png", t / "dom/a/self.png");               // a loop: listed, reading it says why
+  fs::create_symlink(t / "missing.png", t / "dom/a/dangling.png");    // dangling: listed too
+  fs::create_symlink(t / "elsewhere/2.png", t / "dom/a/linked.png");  // a link to an image: an image
+  fs::create_directory_symlink("..", t / "dom/a/up");                 // a folder loop: not followed
+  fs::create_directory_symlink(t / "elsewhere", t / "dom/a/far");     // a folder link: not followed
+  fs::create_symlink("loopdir", t / "dom/loopdir");                   // a "class" that is a loop: not a class
   const std::string a = t / "dom/a";
   EXPECT_EQ(shiftad::data::filesBelow(a),
             (std::vector<std::string>{a + "/1.png", a + "/dangling.png", a + "/linked.png", a + "/self.png"}));

@@ -28,7 +28,8 @@ void expectError(const std::function<void()>& fn, const std::vector<std::string>
     fn();
     ADD_FAILURE() << "expected shiftad::Error";
   } catch (const shiftad::Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n lacks: " << p;
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n lacks: " << p;
   }
 }
 
@@ -136,13 +137,14 @@ TEST(ReadImage, AbsurdDimensionsAreRefusedBeforeDecoding) {
   TempDir t;
   // A PNG signature and IHDR declaring 100000 x 100000 pixels, nothing else.
   std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
-  for (uint32_t v : {100000u, 100000u}) for (uint8_t b : be32(v)) png.push_back(b);
+  for (uint32_t v : {100000u, 100000u})
+    for (uint8_t b : be32(v)) png.push_back(b);
   for (uint8_t b : {8, 2, 0, 0, 0, 0, 0, 0, 0}) png.push_back(b);
   writeFile(t / "huge.png", std::string(png.begin(), png.end()));
   expectError([&] { readImage(t / "huge.png"); }, {t / "huge.png", "100000x100000", "limit"});
   // A JPEG whose frame header (SOF0) declares 65535 x 65535, after an APP0 segment.
-  const std::vector<uint8_t> jpg = {0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 17, 8, 0xFF, 0xFF, 0xFF,
-                                    0xFF, 3, 1, 0x11, 0, 2, 0x11, 1, 3, 0x11, 1};
+  const std::vector<uint8_t> jpg = {0xFF, 0xD8, 0xFF, 0xE0, 0, 4,    0, 0, 0xFF, 0xC0, 0, 17,   8, 0xFF,
+                                    0xFF, 0xFF, 0xFF, 3,    1, 0x11, 0, 2, 0x11, 1,    3, 0x11, 1};
   writeFile(t / "huge.jpg", std::string(jpg.begin(), jpg.end()));
   expectError([&] { readImage(t / "huge.jpg"); }, {t / "huge.jpg", "65535x65535", "limit"});
   // A BMP header declaring 70000 x 3 (one side over the limit).
@@ -157,7 +159,7 @@ TEST(ReadImage, AbsurdDimensionsAreRefusedBeforeDecoding) {
 TEST(LoadImages, ResizesSkipsUnreadableAndKeepsOrder) {
   TempDir t;
   const std::string a = write(t, "a.png", cv::Mat(10, 20, CV_8UC3, cv::Scalar(1, 2, 3)));  // BGR
-  const std::string b = write(t, "b.png", cv::Mat(3, 2, CV_8UC1, cv::Scalar(77)));       // upscaled
+  const std::string b = write(t, "b.png", cv::Mat(3, 2, CV_8UC1, cv::Scalar(77)));         // upscaled
   const std::string c = write(t, "c.bmp", cv::Mat(8, 8, CV_8UC3, cv::Scalar(9, 8, 7)));
   writeFile(t / "bad.png", "not an image");
   const std::vector<std::string> paths = {a, t / "bad.png", b, t / "missing.jpg", c};
@@ -186,8 +188,9 @@ TEST(LoadImages, ShrinkingAveragesAreasAndThreadCountDoesNotMatter) {
   // INTER_AREA by an integer factor 2: each output pixel is its 2x2 block's mean.
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 4; ++x) {
-      const double mean = (m.at<uint8_t>(2 * y, 2 * x) + m.at<uint8_t>(2 * y + 1, 2 * x) + m.at<uint8_t>(2 * y, 2 * x + 1) +
-                           m.at<uint8_t>(2 * y + 1, 2 * x + 1)) / 4.0;
+      const double mean = (m.at<uint8_t>(2 * y, 2 * x) + m.at<uint8_t>(2 * y + 1, 2 * x) +
+                           m.at<uint8_t>(2 * y, 2 * x + 1) + m.at<uint8_t>(2 * y + 1, 2 * x + 1)) /
+                          4.0;
       EXPECT_NEAR(one.images[0][1][y][x].item<int>(), mean, 0.5 + 1e-9) << y << "," << x;
     }
 }
@@ -204,7 +207,8 @@ TEST(LoadImages, BicubicIsOpenCvsCubicFilter) {
     const auto got = loadImages({p}, side, 1, Interpolation::Bicubic).images[0].permute({1, 2, 0}).contiguous();
     const auto want = torch::from_blob(expected.data, {side, side, 3}, torch::kUInt8);
     EXPECT_TRUE(torch::equal(got, want)) << side;
-    EXPECT_FALSE(torch::equal(loadImages({p}, side, 1).images, loadImages({p}, side, 1, Interpolation::Bicubic).images));
+    EXPECT_FALSE(
+        torch::equal(loadImages({p}, side, 1).images, loadImages({p}, side, 1, Interpolation::Bicubic).images));
   }
   EXPECT_EQ(parseInterpolation("bicubic"), Interpolation::Bicubic);
   EXPECT_EQ(parseInterpolation("bilinear"), Interpolation::Bilinear);
@@ -259,8 +263,7 @@ TEST(ImageCache, SecondLoadReadsTheCacheNotTheImage) {
   for (int i = 0; i < 8; ++i) entry[16 + i] = static_cast<char>(sum >> (8 * i));
   writeFile(entries[0], entry);
   const auto second = loadImages({copy}, 5, 1, Interpolation::Bilinear, &cache);
-  for (int64_t i = 0; i < 75; ++i)
-    EXPECT_EQ(second.images.flatten()[i].item<int>(), (16 + i) % 256) << i;
+  for (int64_t i = 0; i < 75; ++i) EXPECT_EQ(second.images.flatten()[i].item<int>(), (16 + i) % 256) << i;
 }
 
 TEST(ImageCache, AnEditedImageMissesAndADamagedEntryIsRewritten) {
@@ -347,7 +350,8 @@ TEST(ImageCache, DisabledCacheWritesNothingAndAnUnwritableOneOnlyCostsTime) {
 
 TEST(CenterCrop, EqualsTheSliceWithTorchvisionOffsets) {
   // torchvision: top = round((H - size) / 2) with Python's half-to-even rounding.
-  const std::vector<std::tuple<int, int, int>> cases = {{9, 4, 2}, {8, 5, 2}, {6, 5, 0}, {10, 4, 3}, {7, 7, 0}, {11, 4, 4}};
+  const std::vector<std::tuple<int, int, int>> cases = {{9, 4, 2},  {8, 5, 2}, {6, 5, 0},
+                                                        {10, 4, 3}, {7, 7, 0}, {11, 4, 4}};
   for (const auto& [S, size, top] : cases) {
     const auto x = torch::randint(0, 256, {2, 3, S, S}, torch::kUInt8);
     const auto got = centerCrop(x, size);
@@ -392,7 +396,8 @@ TEST(RandomResizedCrop, FlipsAboutHalfTheImages) {
   const auto ref = x.to(torch::kFloat32) / 255.0;
   int flipped = 0;
   for (int64_t i = 0; i < 200; ++i) {
-    const bool same = torch::allclose(out[i], ref[i], 0, 1e-6), mirror = torch::allclose(out[i], ref[i].flip({2}), 0, 1e-6);
+    const bool same = torch::allclose(out[i], ref[i], 0, 1e-6),
+               mirror = torch::allclose(out[i], ref[i].flip({2}), 0, 1e-6);
     EXPECT_TRUE(same || mirror) << i;
     flipped += mirror;
   }
@@ -417,10 +422,13 @@ TEST(Normalize, AppliesTheFormulaPerChannel) {
   const auto out = normalize(x, {0.5, 0.2, 0.0}, {0.5, 0.1, 2.0});
   ASSERT_EQ(out.scalar_type(), torch::kFloat32);
   const auto expected = torch::tensor({(0.0 - 0.5) / 0.5, (0.2 - 0.5) / 0.5, (1.0 - 0.2) / 0.1, (0.4 - 0.2) / 0.1,
-                                       (0.8 - 0.0) / 2.0, (0.6 - 0.0) / 2.0}, torch::kFloat32).view({1, 3, 1, 2});
+                                       (0.8 - 0.0) / 2.0, (0.6 - 0.0) / 2.0},
+                                      torch::kFloat32)
+                            .view({1, 3, 1, 2});
   EXPECT_TRUE(torch::allclose(out, expected, 1e-5, 1e-6));
   // Float input is taken as already in [0, 1].
-  EXPECT_TRUE(torch::allclose(normalize(x.to(torch::kFloat32) / 255.0, {0.5, 0.2, 0.0}, {0.5, 0.1, 2.0}), expected, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(normalize(x.to(torch::kFloat32) / 255.0, {0.5, 0.2, 0.0}, {0.5, 0.1, 2.0}), expected,
+                              1e-5, 1e-6));
   expectError([&] { normalize(x, {0.5, 0.5}, {0.5, 0.5, 0.5}); }, {"3 values"});
   expectError([&] { normalize(x, {0.5, 0.5, 0.5}, {0.5, 0.0, 0.5}); }, {"data.std"});
 }

@@ -58,7 +58,8 @@ void expectError(const std::function<void()>& fn, const std::vector<std::string>
     fn();
     ADD_FAILURE() << "expected shiftad::Error";
   } catch (const shiftad::Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n lacks: " << p;
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n lacks: " << p;
   }
 }
 
@@ -165,7 +166,8 @@ TEST(Protocol, MatchesPythonReference) {
     std::ostringstream got;
     for (size_t i = 0; i < s.pool_truth.paths.size(); ++i)
       got << "pool " << s.pool_truth.paths[i] << " " << s.pool_truth.is_anomaly[i] << "\n";
-    for (size_t i = 0; i < s.test.paths.size(); ++i) got << "test " << s.test.paths[i] << " " << s.test.is_anomaly[i] << "\n";
+    for (size_t i = 0; i < s.test.paths.size(); ++i)
+      got << "test " << s.test.paths[i] << " " << s.test.is_anomaly[i] << "\n";
     const std::string ref = shiftad::test::runPython(
         "data_protocol_split.py", fmt::format("{} {} {} n n:41,a:30,b:25,c:7", seed, fraction, contamination));
     EXPECT_EQ(got.str(), ref) << "seed " << seed;
@@ -190,10 +192,16 @@ TEST(Protocol, BadParametersAreErrors) {
 
 TEST(Protocol, EmptyPoolOrTestAreErrors) {
   // One normal image: round(0.5) = 1 goes to the pool, none is left for the test.
-  expectError([&] { makeSplit(kSource, domain("t", {{"n", 1}, {"a", 4}}), params(0.5, 0.1, 0)); },
-              {"test split", "'n'", "data.pool_fraction"});
-  expectError([&] { makeSplit(kSource, domain("t", {{"n", 3}, {"a", 4}}), params(0.1, 0.1, 0)); },
-              {"pool would be empty", "'n'"});
+  expectError(
+      [&] {
+        makeSplit(kSource, domain("t", {{"n", 1}, {"a", 4}}), params(0.5, 0.1, 0));
+      },
+      {"test split", "'n'", "data.pool_fraction"});
+  expectError(
+      [&] {
+        makeSplit(kSource, domain("t", {{"n", 3}, {"a", 4}}), params(0.1, 0.1, 0));
+      },
+      {"pool would be empty", "'n'"});
   // Only the normal class in the target: the test split would hold no anomaly.
   expectError([&] { makeSplit(kSource, domain("t", {{"n", 10}}), params(0.5, 0.1, 0)); }, {"no anomaly"});
 }

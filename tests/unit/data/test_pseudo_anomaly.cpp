@@ -69,13 +69,13 @@ bool isCutPaste(const torch::Tensor& in, const torch::Tensor& out) {
   if (b.height == 0) return false;
   torch::Tensor restored = out.clone();
   const torch::Tensor pasted = out.slice(1, b.top, b.top + b.height).slice(2, b.left, b.left + b.width);
-  restored.slice(1, b.top, b.top + b.height).slice(2, b.left, b.left + b.width)
+  restored.slice(1, b.top, b.top + b.height)
+      .slice(2, b.left, b.left + b.width)
       .copy_(in.slice(1, b.top, b.top + b.height).slice(2, b.left, b.left + b.width));
   if (!torch::equal(restored, in)) return false;
   for (int64_t y = 0; y + b.height <= in.size(1); ++y)
     for (int64_t x = 0; x + b.width <= in.size(2); ++x)
-      if ((y != b.top || x != b.left) &&
-          torch::equal(in.slice(1, y, y + b.height).slice(2, x, x + b.width), pasted))
+      if ((y != b.top || x != b.left) && torch::equal(in.slice(1, y, y + b.height).slice(2, x, x + b.width), pasted))
         return true;
   return false;
 }
@@ -92,11 +92,11 @@ void expectError(const std::function<void()>& fn, const std::string& fragment) {
 using Augment = std::function<torch::Tensor(const torch::Tensor&, torch::Generator&)>;
 
 std::vector<std::pair<std::string, Augment>> allAugmentations() {
-  return {{"patchShuffle", [](const torch::Tensor& x, torch::Generator& g) { return patchShuffle(x, 4, g); }},
-          {"cutPaste", [](const torch::Tensor& x, torch::Generator& g) { return cutPaste(x, g); }},
-          {"colorDistort", [](const torch::Tensor& x, torch::Generator& g) { return colorDistort(x, 1.0, g); }},
-          {"makePseudoAnomalies",
-           [](const torch::Tensor& x, torch::Generator& g) { return makePseudoAnomalies(x, g); }}};
+  return {
+      {"patchShuffle", [](const torch::Tensor& x, torch::Generator& g) { return patchShuffle(x, 4, g); }},
+      {"cutPaste", [](const torch::Tensor& x, torch::Generator& g) { return cutPaste(x, g); }},
+      {"colorDistort", [](const torch::Tensor& x, torch::Generator& g) { return colorDistort(x, 1.0, g); }},
+      {"makePseudoAnomalies", [](const torch::Tensor& x, torch::Generator& g) { return makePseudoAnomalies(x, g); }}};
 }
 
 }  // namespace
@@ -192,10 +192,14 @@ TEST(PseudoAnomaly, MakePseudoAnomaliesAppliesOneOfTheThreePerImage) {
   const torch::Tensor out = makePseudoAnomalies(in, gen);
   int shuffled = 0, pasted = 0, coloured = 0;
   for (int64_t n = 0; n < in.size(0); ++n) {
-    if (sameTileMultiset(in[n], out[n], 4)) ++shuffled;
-    else if (isCutPaste(in[n], out[n])) ++pasted;
-    else if (changedFraction(in[n], out[n]) > 0.5) ++coloured;
-    else ADD_FAILURE() << "image " << n << " matches none of the three augmentations";
+    if (sameTileMultiset(in[n], out[n], 4))
+      ++shuffled;
+    else if (isCutPaste(in[n], out[n]))
+      ++pasted;
+    else if (changedFraction(in[n], out[n]) > 0.5)
+      ++coloured;
+    else
+      ADD_FAILURE() << "image " << n << " matches none of the three augmentations";
   }
   EXPECT_GT(shuffled, 0);
   EXPECT_GT(pasted, 0);
@@ -218,12 +222,18 @@ TEST(PseudoAnomaly, Errors) {
   const torch::Tensor images = torch::zeros({2, 3, 8, 8}, torch::kUInt8);
   expectError([&] { patchShuffle(images.to(torch::kFloat), 2, gen); },
               "patchShuffle: expected uint8 images, got Float");
-  expectError([&] { cutPaste(torch::zeros({2, 1, 8, 8}, torch::kUInt8), gen); },
-              "cutPaste: expected an N x 3 x H x W batch, got shape [2, 1, 8, 8]");
+  expectError(
+      [&] {
+        cutPaste(torch::zeros({2, 1, 8, 8}, torch::kUInt8), gen);
+      },
+      "cutPaste: expected an N x 3 x H x W batch, got shape [2, 1, 8, 8]");
   expectError([&] { patchShuffle(images, 1, gen); }, "patchShuffle: grid must be >= 2");
   expectError([&] { patchShuffle(images, 9, gen); }, "patchShuffle: images of 8x8 pixels are too small for a 9x9 grid");
-  expectError([&] { cutPaste(torch::zeros({1, 3, 1, 8}, torch::kUInt8), gen); },
-              "cutPaste: images of 1x8 pixels are too small; need at least 2x2");
+  expectError(
+      [&] {
+        cutPaste(torch::zeros({1, 3, 1, 8}, torch::kUInt8), gen);
+      },
+      "cutPaste: images of 1x8 pixels are too small; need at least 2x2");
   CutPasteParams bad_area;
   bad_area.area_max = 1.0;
   expectError([&] { cutPaste(images, gen, bad_area); },

@@ -68,7 +68,8 @@ cv::Mat foreground(const cv::Mat& bgr) {
   cv::threshold(dist, mask, 0, 1, cv::THRESH_BINARY | cv::THRESH_OTSU);
   mask.convertTo(mask, CV_32F);
   const cv::Moments m = cv::moments(mask);
-  const cv::Mat shift = (cv::Mat_<double>(2, 3) << 1, 0, bgr.cols / 2.0 - m.m10 / m.m00, 0, 1, bgr.rows / 2.0 - m.m01 / m.m00);
+  const cv::Mat shift =
+      (cv::Mat_<double>(2, 3) << 1, 0, bgr.cols / 2.0 - m.m10 / m.m00, 0, 1, bgr.rows / 2.0 - m.m01 / m.m00);
   cv::Mat centred;
   cv::warpAffine(mask, centred, shift, mask.size());
   return centred;
@@ -149,8 +150,9 @@ TEST(Synth, TargetSiteChangesWhatItStates) {
     // and glare (the fall-off averages out over the border).
     const SynthSurface& surf = synthSurface(domain);
     const double luma = 0.299 * cam.white_balance[0] + 0.587 * cam.white_balance[1] + 0.114 * cam.white_balance[2];
-    const double mean_surface = luma * ((cam.exposure_min + cam.exposure_max) / 2 * (surf.grey_min + surf.grey_max) / 2 +
-                                        (cam.glare_min + cam.glare_max) / 2);
+    const double mean_surface =
+        luma * ((cam.exposure_min + cam.exposure_max) / 2 * (surf.grey_min + surf.grey_max) / 2 +
+                (cam.glare_min + cam.glare_max) / 2);
     EXPECT_NEAR(at("surface"), mean_surface, 0.08 * mean_surface);
     // Light fall-off: the oracle compares bands 15/16 of the field apart.
     EXPECT_NEAR(at("falloff"), (cam.falloff_min + cam.falloff_max) / 2 * 15 / 16, 0.05);

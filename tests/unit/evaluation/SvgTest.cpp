@@ -77,8 +77,8 @@ TEST(Svg, DataRangeCountsErrorBarsAndSkipsNaN) {
 }
 
 TEST(Svg, BarChartHasAFittedAxisAndEveryValueOnItsBar) {
-  const std::vector<ev::Series> bars = {{"source_only", {}, {97.7, 97.5}, {}}, {"align_all", {}, {99.7, 98.8}, {}},
-                                        {"oracle", {}, {99.8, 99.1}, {}}};
+  const std::vector<ev::Series> bars = {
+      {"source_only", {}, {97.7, 97.5}, {}}, {"align_all", {}, {99.7, 98.8}, {}}, {"oracle", {}, {99.8, 99.1}, {}}};
   ev::PlotSpec spec{"t", "direction", "AUROC %"};
   const auto r = ev::niceRange(97.5, 99.8, 5, 0, 100);
   spec.ymin = r.lo, spec.ymax = r.hi;
@@ -187,7 +187,8 @@ TEST(Svg, DiagonalStaysInsideAFittedFrame) {
   // With TPR fitted to 0.6..1 the chance line runs from (0.6, 0.6) to (1, 1): its left
   // end sits on the frame's bottom edge, not clamped into a horizontal run from x = 0.
   const auto svg = ev::linePlot({"t", "x", "y", 0, 1, 0.6, 1, true}, {});
-  const auto x1 = std::stod(capturesOf(svg, "<line x1=\"([0-9.]+)\" y1=\"[0-9.]+\" x2=\"[0-9.]+\" y2=\"[0-9.]+\" stroke=\"#999\"").at(0));
+  const auto x1 = std::stod(
+      capturesOf(svg, "<line x1=\"([0-9.]+)\" y1=\"[0-9.]+\" x2=\"[0-9.]+\" y2=\"[0-9.]+\" stroke=\"#999\"").at(0));
   // Plot area: x 60..510 px; 0.6 of it is 60 + 0.6 · 450 = 330.
   EXPECT_NEAR(x1, 330, 0.05);
 }

@@ -443,12 +443,13 @@ TEST(LoadIntoModule, RefusesNarrowingAndFloatIntoIntegerBuffers) {
 
 TEST(Exactly, ConvertsOnlyWhatIsExact) {
   const torch::Tensor c = torch::tensor({0.5f, -2.0f});
-  const SafeTensorsFile file = throughFile({{"f16", c.to(torch::kFloat16)},
-                                            {"f64", c.to(torch::kFloat64)},
-                                            {"i32", torch::tensor({1, 2}, torch::kInt32)}});
+  const SafeTensorsFile file = throughFile(
+      {{"f16", c.to(torch::kFloat16)}, {"f64", c.to(torch::kFloat64)}, {"i32", torch::tensor({1, 2}, torch::kInt32)}});
   EXPECT_TRUE(torch::equal(exactly(file, "f16", torch::kFloat32), c));
   std::string msg = errorOf([&] { exactly(file, "f64", torch::kFloat32); });
-  EXPECT_NE(msg.find(file.path + ": tensor \"f64\" is F64 but shiftad reads it as F32: only F32, F16 or BF16 loads"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(file.path + ": tensor \"f64\" is F64 but shiftad reads it as F32: only F32, F16 or BF16 loads"),
+            std::string::npos)
+      << msg;
   msg = errorOf([&] { exactly(file, "i32", torch::kFloat32); });
   EXPECT_NE(msg.find("tensor \"i32\" is I32"), std::string::npos) << msg;
   msg = errorOf([&] { exactly(file, "absent", torch::kFloat32); });
@@ -507,7 +508,6 @@ TEST(LoadIntoModule, RejectsNaNAndInfNamingTheTensor) {
   std::string msg = errorOf([&] { loadIntoModule(net, throughFile(state), "", /*strict=*/false); });
   EXPECT_NE(msg.find("\"bn.bias\" holds NaN or Inf"), std::string::npos) << msg;
   EXPECT_TRUE(torch::equal(net.fc->weight, before)) << "a rejected load copies nothing";
-
 }
 
 TEST(LoadIntoModule, LongListingsAreCapped) {

@@ -122,13 +122,22 @@ TEST(DomainDiscriminator, ShapesAndErrors) {
   const torch::Tensor zs = torch::randn({3, 5}), zt = torch::randn({5, 5});
   EXPECT_NEAR(lo::adversarialLoss(disc, zs, zt, 1.0).item<double>(), plainLoss(disc, zs, zt).item<double>(), 1e-6);
 
-  expectError([&] { lo::adversarialLoss(disc, torch::zeros({2, 4}), torch::zeros({2, 4}), 1.0); },
-              "adversarialLoss: features have 4 columns but the discriminator expects 5");
-  expectError([&] { lo::adversarialLoss(disc, torch::zeros({2, 5}), torch::zeros({2, 4}), 1.0); },
-              "adversarialLoss: zs has 5 columns but zt has 4");
+  expectError(
+      [&] {
+        lo::adversarialLoss(disc, torch::zeros({2, 4}), torch::zeros({2, 4}), 1.0);
+      },
+      "adversarialLoss: features have 4 columns but the discriminator expects 5");
+  expectError(
+      [&] {
+        lo::adversarialLoss(disc, torch::zeros({2, 5}), torch::zeros({2, 4}), 1.0);
+      },
+      "adversarialLoss: zs has 5 columns but zt has 4");
   expectError([&] { lo::adversarialLoss(disc, zs, zt, INFINITY); }, "adversarialLoss: coeff must be finite, got inf");
-  expectError([&] { disc(torch::zeros({2, 3})); },
-              "DomainDiscriminator: expected an n x 5 feature matrix, got shape [2, 3]");
+  expectError(
+      [&] {
+        disc(torch::zeros({2, 3}));
+      },
+      "DomainDiscriminator: expected an n x 5 feature matrix, got shape [2, 3]");
   expectError([] { lo::DomainDiscriminator(int64_t{0}); }, "DomainDiscriminator: input dimension must be >= 1, got 0");
   expectError([] { lo::DomainDiscriminator(3, lo::DiscriminatorParams{0}); },
               "DomainDiscriminator: hidden width must be >= 1, got 0");

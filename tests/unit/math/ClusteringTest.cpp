@@ -69,8 +69,8 @@ TEST(Gmm, RecoversSeparatedBlobs) {
       EXPECT_NEAR(r.weights[j].item<double>(), members.size(0) / 200.0, 1e-6);
       EXPECT_TRUE(torch::allclose(r.means[j], members.mean(0).to(torch::kDouble), 1e-5, 1e-5));
     }
-    const std::vector<int64_t> cov_shape = std::string(covariance) == "diag" ? std::vector<int64_t>{3, 5}
-                                                                           : std::vector<int64_t>{3, 5, 5};
+    const std::vector<int64_t> cov_shape =
+        std::string(covariance) == "diag" ? std::vector<int64_t>{3, 5} : std::vector<int64_t>{3, 5, 5};
     EXPECT_EQ(r.covariances.sizes().vec(), cov_shape);
   }
 }
@@ -204,7 +204,7 @@ TEST(MeanShift, EstimateBandwidthHandCase) {
   const torch::Tensor x = torch::tensor({{0.0}, {1.0}, {3.0}}, torch::kDouble);
   EXPECT_NEAR(cl::estimateBandwidth(x, 0.7), 4.0 / 3.0, 1e-15);
   EXPECT_NEAR(cl::estimateBandwidth(x.to(torch::kFloat), 0.7), 4.0 / 3.0, 1e-15);
-  EXPECT_EQ(cl::estimateBandwidth(x, 0.1), 0.0);  // int(0.3) = 0 -> 1 neighbour: the point itself
+  EXPECT_EQ(cl::estimateBandwidth(x, 0.1), 0.0);                 // int(0.3) = 0 -> 1 neighbour: the point itself
   EXPECT_NEAR(cl::estimateBandwidth(x, 1.0), 8.0 / 3.0, 1e-15);  // the farthest: 3, 2, 3
 }
 
@@ -226,8 +226,11 @@ TEST(MeanShift, ChunkedEqualsUnchunked) {
 
 TEST(MeanShift, Errors) {
   expectError([] { cl::meanShift(torch::ones({5, 2}), {}); }, "meanShift: the estimated bandwidth is 0");
-  expectError([] { cl::estimateBandwidth(torch::ones({5, 2}), 1.5); },
-              "estimateBandwidth: quantile must be in [0, 1], got 1.5");
+  expectError(
+      [] {
+        cl::estimateBandwidth(torch::ones({5, 2}), 1.5);
+      },
+      "estimateBandwidth: quantile must be in [0, 1], got 1.5");
   cl::MeanShiftParams negative;
   negative.bandwidth = -1;
   expectError([&] { cl::meanShift(torch::ones({5, 2}), negative); }, "meanShift: bandwidth must be > 0");
@@ -282,7 +285,10 @@ TEST(KeepClosest, HandCase) {
   EXPECT_EQ(toVector(cl::keepClosest(line, ten, torch::tensor({0.f}), 0.3)), (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ(cl::keepClosest(x, torch::zeros({0}, torch::kLong), center, 0.5).numel(), 0);
   expectError([&] { cl::keepClosest(x, members, center, 0.0); }, "keepClosest: fraction must be in (0, 1], got 0");
-  expectError([&] { cl::keepClosest(x, torch::tensor({1, 9}, torch::kLong), center, 0.5); },
-              "keepClosest: member index 9 out of range [0, 7)");
+  expectError(
+      [&] {
+        cl::keepClosest(x, torch::tensor({1, 9}, torch::kLong), center, 0.5);
+      },
+      "keepClosest: member index 9 out of range [0, 7)");
   expectError([&] { cl::keepClosest(x, members, torch::zeros({3}), 0.5); }, "keepClosest: center must hold 2 features");
 }

@@ -45,7 +45,8 @@ TEST(KMeans, RecoversSeparatedBlobs) {
   ASSERT_EQ(r.centroids.sizes(), (std::vector<int64_t>{3, 5}));
   // Each centroid is the mean of its blob's points (exact recovery), hence close to the true center.
   for (int64_t j = 0; j < 3; ++j) {
-    const int64_t cluster = r.assignments[std::find(b.truth.begin(), b.truth.end(), j) - b.truth.begin()].item<int64_t>();
+    const int64_t cluster =
+        r.assignments[std::find(b.truth.begin(), b.truth.end(), j) - b.truth.begin()].item<int64_t>();
     const torch::Tensor members = b.x.index_select(0, cl::clusterMembers(r, static_cast<int>(cluster)));
     EXPECT_TRUE(torch::allclose(r.centroids[cluster], members.mean(0), 1e-5, 1e-5)) << "blob " << j;
   }
@@ -195,8 +196,11 @@ TEST(KMeans, Errors) {
   expectError([] { cl::kmeans(torch::zeros({0, 4}), params(2)); }, "kmeans: empty input (0 rows)");
   expectError([] { cl::kmeans(torch::zeros({5}), params(2)); }, "kmeans: expected an n x d matrix, got 1 dimensions");
   expectError([] { cl::kmeans(torch::zeros({5, 2}), params(0)); }, "kmeans: k must be >= 1, got 0");
-  expectError([] { cl::kmeans(torch::zeros({5, 2}, torch::kLong), params(2)); },
-              "kmeans: expected floating-point features");
+  expectError(
+      [] {
+        cl::kmeans(torch::zeros({5, 2}, torch::kLong), params(2));
+      },
+      "kmeans: expected floating-point features");
   torch::Tensor nan = torch::zeros({5, 2});
   nan[3][1] = std::numeric_limits<float>::quiet_NaN();
   expectError([&] { cl::kmeans(nan, params(2)); }, "kmeans: row 3 holds a NaN or infinite feature");

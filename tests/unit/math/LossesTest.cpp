@@ -63,8 +63,8 @@ torch::Tensor fixedFeatures(int64_t n, int64_t d, double phase) {
 torch::Tensor finiteDifferenceGrad(const Matrix& zs, const Matrix& zt, double tau, bool wrt_source) {
   const double h = 1e-6;
   const Matrix& base = wrt_source ? zs : zt;
-  torch::Tensor g = torch::zeros({static_cast<int64_t>(base.size()), static_cast<int64_t>(base[0].size())},
-                                 torch::kDouble);
+  torch::Tensor g =
+      torch::zeros({static_cast<int64_t>(base.size()), static_cast<int64_t>(base[0].size())}, torch::kDouble);
   for (size_t r = 0; r < base.size(); ++r) {
     for (size_t c = 0; c < base[r].size(); ++c) {
       Matrix plus = base, minus = base;
@@ -174,7 +174,8 @@ TEST(Losses, InfoNceStableForSmallTau) {
   EXPECT_TRUE(torch::isfinite(zs.grad()).all().item<bool>());
   EXPECT_TRUE(torch::isfinite(zt.grad()).all().item<bool>());
   // Same value as the double computation, relative to the logits' scale.
-  const double ref = lo::infoNceLoss(zs.detach().to(torch::kDouble), zt.detach().to(torch::kDouble), 1e-4).item<double>();
+  const double ref =
+      lo::infoNceLoss(zs.detach().to(torch::kDouble), zt.detach().to(torch::kDouble), 1e-4).item<double>();
   EXPECT_NEAR(loss.item<double>(), ref, 1e-6 * 1e4);
 }
 
@@ -182,13 +183,15 @@ TEST(Losses, AnchorPenaltyIsTheSquaredDistanceToTheAnchorsWithItsGradient) {
   // Hand-checked: (1-0)^2 + (2-0)^2 + (3-1)^2 = 9; d/dw = 2 (w - anchor).
   auto w1 = torch::tensor({1.0, 2.0}, torch::kDouble).requires_grad_();
   auto w2 = torch::tensor({{3.0}}, torch::kDouble).requires_grad_();
-  const auto loss = lo::anchorPenalty({w1, w2}, {torch::zeros({2}, torch::kDouble), torch::ones({1, 1}, torch::kDouble)});
+  const auto loss =
+      lo::anchorPenalty({w1, w2}, {torch::zeros({2}, torch::kDouble), torch::ones({1, 1}, torch::kDouble)});
   EXPECT_DOUBLE_EQ(loss.item<double>(), 9.0);
   loss.backward();
   EXPECT_TRUE(torch::equal(w1.grad(), torch::tensor({2.0, 4.0}, torch::kDouble)));
   EXPECT_DOUBLE_EQ(w2.grad().item<double>(), 4.0);
   expectError([&] { lo::anchorPenalty({w1}, {}); }, "anchorPenalty: 1 weight tensors but 0 anchors");
-  expectError([&] { lo::anchorPenalty({w1}, {torch::zeros({3})}); }, "anchorPenalty: weight 0 is [2] but its anchor is [3]");
+  expectError([&] { lo::anchorPenalty({w1}, {torch::zeros({3})}); },
+              "anchorPenalty: weight 0 is [2] but its anchor is [3]");
 }
 
 TEST(Losses, Errors) {

@@ -101,23 +101,27 @@ TEST(Metrics, InvariantToOrderAndMonotoneTransform) {
   EXPECT_NEAR(ev::aupr(s, y), 13.0 / 18.0, 1e-15);
 }
 
-TEST(Metrics, AuprWithoutNormalsIsOne) {
-  EXPECT_DOUBLE_EQ(ev::aupr({0.3, 0.1, 0.2}, {1, 1, 1}), 1.0);
-}
+TEST(Metrics, AuprWithoutNormalsIsOne) { EXPECT_DOUBLE_EQ(ev::aupr({0.3, 0.1, 0.2}, {1, 1, 1}), 1.0); }
 
 TEST(Metrics, Errors) {
   expectError([] { ev::auroc({1, 2, 3, 4, 5}, {0, 1, 0, 1}); }, "auroc: 5 scores but 4 labels");
   expectError([] { ev::aupr({1, 2}, {0}); }, "aupr: 2 scores but 1 labels");
   expectError([] { ev::auroc(std::vector<double>(10, 1.0), std::vector<int>(10, 0)); },
               "auroc needs both normal and anomalous samples; got 0 anomalous of 10");
-  expectError([] { ev::auroc({1, 2, 3}, {1, 1, 1}); },
-              "auroc needs both normal and anomalous samples; got 3 anomalous of 3");
+  expectError(
+      [] {
+        ev::auroc({1, 2, 3}, {1, 1, 1});
+      },
+      "auroc needs both normal and anomalous samples; got 3 anomalous of 3");
   expectError([] { ev::rocCurve({1, 2}, {0, 0}); }, "rocCurve needs both normal and anomalous samples");
   expectError([] { ev::aupr({1, 2}, {0, 0}); }, "aupr needs anomalous samples; got 0 anomalous of 2");
   expectError([] { ev::auroc({}, {}); }, "got 0 anomalous of 0");
   expectError([] { ev::auroc({1, 2, 3}, {0, 2, 1}); }, "auroc: label 1 is 2 (labels must be 0 or 1)");
-  expectError([] { ev::auroc({1, std::numeric_limits<double>::quiet_NaN()}, {0, 1}); },
-              "auroc: score 1 is nan (scores must be finite)");
+  expectError(
+      [] {
+        ev::auroc({1, std::numeric_limits<double>::quiet_NaN()}, {0, 1});
+      },
+      "auroc: score 1 is nan (scores must be finite)");
 }
 
 TEST(Metrics, MeanStdPopulation) {
@@ -136,4 +140,6 @@ TEST(Metrics, MeanStdStableForLargeOffsets) {
   EXPECT_DOUBLE_EQ(ms.std, 1.0);
 }
 
-TEST(Metrics, MeanStdEmptyThrows) { expectError([] { ev::meanStd({}); }, "meanStd: no values"); }
+TEST(Metrics, MeanStdEmptyThrows) {
+  expectError([] { ev::meanStd({}); }, "meanStd: no values");
+}

@@ -92,13 +92,19 @@ TEST(Mmd, GradientFlowsToFeaturesNotBandwidth) {
 
 TEST(Mmd, Errors) {
   const torch::Tensor x = torch::zeros({3, 4});
-  expectError([&] { lo::mmdLoss(x, torch::zeros({3, 5})); },
-              "mmdLoss: xs has 4 columns but xt has 5; both domains need the same features");
+  expectError(
+      [&] {
+        lo::mmdLoss(x, torch::zeros({3, 5}));
+      },
+      "mmdLoss: xs has 4 columns but xt has 5; both domains need the same features");
   expectError([&] { lo::mmdLoss(x, torch::zeros({3, 4}, torch::kDouble)); }, "mmdLoss: xs is Float but xt is Double");
   expectError([&] { lo::mmdLoss(torch::zeros({0, 4}), x); }, "mmdLoss: xs has no rows");
   expectError([&] { lo::mmdLoss(x, torch::zeros({4})); }, "mmdLoss: xt must be an n x d matrix, got 1 dimensions");
   expectError([&] { lo::mmdLoss(x, x, params(0, 2.0, false)); }, "mmdLoss: n_kernels must be >= 1, got 0");
   expectError([&] { lo::mmdLoss(x, x, params(5, 0.0, false)); }, "mmdLoss: bandwidth multiplier mult must be > 0");
-  expectError([&] { lo::mmdLoss(x, torch::zeros({1, 4}), params(5, 2.0, true)); },
-              "mmdLoss: the unbiased estimate needs at least 2 rows per domain, got 3 source and 1 target rows");
+  expectError(
+      [&] {
+        lo::mmdLoss(x, torch::zeros({1, 4}), params(5, 2.0, true));
+      },
+      "mmdLoss: the unbiased estimate needs at least 2 rows per domain, got 3 source and 1 target rows");
 }

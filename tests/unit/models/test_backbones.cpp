@@ -106,8 +106,7 @@ TEST(Backbones, MobileNetV2AsFeatureExtractorIsBiasFreeWithoutClassifier) {
   // Deep SVDD: only BatchNorm shifts may carry a bias; no classifier is built.
   for (const auto& m : net->named_modules()) {
     if (m.value()->as<torch::nn::BatchNorm2d>()) continue;
-    for (const auto& p : m.value()->named_parameters(/*recurse=*/false))
-      EXPECT_NE(p.key(), "bias") << m.key();
+    for (const auto& p : m.value()->named_parameters(/*recurse=*/false)) EXPECT_NE(p.key(), "bias") << m.key();
     EXPECT_EQ(m.key().rfind("classifier", 0), std::string::npos) << m.key();
   }
   torch::NoGradGuard ng;

@@ -67,7 +67,8 @@ TEST(FrozenEncoder, ModulesThatDoNotFitSayWhatTheyReturnedOrWhyTheyFailed) {
   };
   // (N x 8, N x 8 x 16 x 16) from the Python module: its shapes, computed by hand.
   const auto tuple = errorOf("tuple_encoder.pt");
-  EXPECT_NE(tuple.find("encoder.path '" + (tmp / "tuple_encoder.pt") + "' returned a tuple of 2 ([2 x 8], [2 x 8 x 16 x "
+  EXPECT_NE(tuple.find("encoder.path '" + (tmp / "tuple_encoder.pt") +
+                       "' returned a tuple of 2 ([2 x 8], [2 x 8 x 16 x "
                        "16]); expected one N x D tensor"),
             std::string::npos)
       << tuple;

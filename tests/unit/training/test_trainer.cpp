@@ -90,7 +90,8 @@ TEST(Trainer, PcaHeadInitOnImagesDiagonalisesTheInitialTrunkCovariance) {
   const auto diag = projected.diagonal();
   const double scale = diag.max().item<double>();
   EXPECT_LT((projected - torch::diag(diag)).abs().max().item<double>(), 1e-3 * scale);  // decorrelated
-  EXPECT_TRUE((diag.slice(0, 0, d - 1) >= diag.slice(0, 1) - 1e-6 * scale).all().item<bool>());  // by decreasing variance
+  EXPECT_TRUE(
+      (diag.slice(0, 0, d - 1) >= diag.slice(0, 1) - 1e-6 * scale).all().item<bool>());  // by decreasing variance
   EXPECT_GT(diag[0].item<double>(), 2 * diag[d / 2].item<double>());  // not a trivial (isotropic) case
 }
 
@@ -119,8 +120,9 @@ TEST(Trainer, AnchoredDeepSvddConvergesToItsClosedFormSolution) {
   const auto q = std::get<0>(torch::linalg::qr(torch::randn({d, d}, torch::kDouble), "reduced"));
   // Standard deviations from 1 to 0.01: variances on both sides of beta, so that the
   // solution neither keeps W0 nor collapses it.
-  const auto x = ((torch::randn({n, d}, torch::kDouble) * torch::logspace(0, -2, d, 10.0, torch::kDouble)).matmul(q.t()) + 0.2)
-                     .to(torch::kFloat);
+  const auto x =
+      ((torch::randn({n, d}, torch::kDouble) * torch::logspace(0, -2, d, 10.0, torch::kDouble)).matmul(q.t()) + 0.2)
+          .to(torch::kFloat);
   torch::Tensor w0;
   {
     torch::NoGradGuard ng;
