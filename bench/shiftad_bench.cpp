@@ -113,7 +113,7 @@ json stepPipeline(const shiftad::Config& cfg) {
   shiftad::training::TrainingData td;
   td.source = d.source;
   td.pool = d.pool;
-  const bool align = cfg.align.method != "none" && cfg.align.lambda > 0.0;
+  const bool align = shiftad::aligns(cfg);
   const double images = static_cast<double>(d.source.size(0)) * (align ? 2 : 1);
   std::vector<double> rates;
   trainer.fit(td, [&](const shiftad::training::EpochStats& st, const torch::Tensor&) {
@@ -157,7 +157,7 @@ torch::Tensor premadeBatch(const shiftad::Config& cfg, const StepData& d, bool a
 /// Images per second of forward + backward + Adam on a pre-made batch of the
 /// pipeline's step size (source batch plus, when aligning, the target batch).
 json stepCompute(const shiftad::Config& cfg, int steps) {
-  const bool align = cfg.align.method != "none" && cfg.align.lambda > 0.0;
+  const bool align = shiftad::aligns(cfg);
   const auto x = premadeBatch(cfg, loadStepData(cfg), align);
   const int64_t batch = x.size(0);
   ComputeStep s(cfg);

@@ -11,74 +11,126 @@
 
 namespace shiftad {
 
+// Every key with a fixed list of values is an enum. Its YAML spellings (listed here for
+// the reader) are written once, in the name tables of src/config/Choices.cpp, which
+// parsing, dumping, error messages and docs/config.md all read; toString gives a
+// value's spelling back.
+
+/// data.interpolation: bilinear | bicubic
+enum class Interpolation { kBilinear, kBicubic };
+/// model.arch: small_cnn | resnet18 | resnet50 | mobilenet_v2 | clip_vit_b32 | clip_rn50
+enum class Arch { kSmallCnn, kResNet18, kResNet50, kMobileNetV2, kClipVitB32, kClipRn50 };
+/// model.padding: auto | symmetric | tf_same
+enum class Padding { kAuto, kSymmetric, kTfSame };
+/// model.head: linear | mlp
+enum class Head { kLinear, kMlp };
+/// model.head_init: random | pca
+enum class HeadInit { kRandom, kPca };
+/// encoder.type: none | torchscript | backbone
+enum class EncoderType { kNone, kTorchScript, kBackbone };
+/// cluster.space: self | frozen | none
+enum class ClusterSpace { kSelf, kFrozen, kNone };
+/// cluster.method: kmeans | gmm | meanshift
+enum class ClusterMethod { kKMeans, kGmm, kMeanShift };
+/// cluster.covariance: diag | full
+enum class Covariance { kDiag, kFull };
+/// align.method: infonce | mmd | adversarial | prototype | none
+enum class AlignMethod { kInfoNce, kMmd, kAdversarial, kPrototype, kNone };
+/// score.method: svdd | frozen_mean | frozen_knn | frozen_dominant
+enum class ScoreMethod { kSvdd, kFrozenMean, kFrozenKnn, kFrozenDominant };
+/// score.center: source | dominant
+enum class ScoreCenter { kSource, kDominant };
+/// train.on: source | target_normals
+enum class TrainOn { kSource, kTargetNormals };
+
+/// The YAML spelling of a choice, for messages and logs.
+const std::string& toString(Interpolation v);
+const std::string& toString(Arch v);
+const std::string& toString(Padding v);
+const std::string& toString(Head v);
+const std::string& toString(HeadInit v);
+const std::string& toString(EncoderType v);
+const std::string& toString(ClusterSpace v);
+const std::string& toString(ClusterMethod v);
+const std::string& toString(Covariance v);
+const std::string& toString(AlignMethod v);
+const std::string& toString(ScoreMethod v);
+const std::string& toString(ScoreCenter v);
+const std::string& toString(TrainOn v);
+
+/// clip_*: OpenAI CLIP's visual towers (224 px input, weights under "visual.").
+bool isClip(Arch arch);
+
 /// Where the images are and the one-vs-all protocol on them.
 struct DataConfig {
-  std::string root;                            ///< ImageFolder root: ROOT/DOMAIN/CLASS/image
-  std::string source;                          ///< source domain (folder under root)
-  std::string target;                          ///< target domain (folder under root)
-  std::string normal_class;                    ///< the normal class; every other class is an anomaly
-  int image_size = 32;                         ///< side of the square network input
-  int resize = 0;                              ///< side images are resized to before the center crop (0: image_size)
-  std::string interpolation = "bilinear";      ///< filter of that resize: bilinear | bicubic
-  std::vector<double> mean = {0.5, 0.5, 0.5};  ///< per-channel normalization mean (RGB, [0,1] scale)
-  std::vector<double> std = {0.5, 0.5, 0.5};   ///< per-channel normalization std
-  double pool_fraction = 0.5;                  ///< per class, share of target images in the unlabeled pool (rest: test)
-  double contamination = 0.1;                  ///< anomalies / pool size in the unlabeled pool, in [0,1)
-  int split_seed = 0;                          ///< seed of the target pool/test split
-  bool augment = true;                         ///< random resized crop + horizontal flip while training
-  double crop_scale_min = 0.7;                 ///< smallest area fraction of the random resized crop
-  bool hflip = true;                           ///< random horizontal flips while training
-  bool target_labels = false;                  ///< allow variants that read target labels (oracle, few_shot)
-  double max_skipped = 0.1;  ///< unreadable images a set may lose: < 1 a share of it, >= 1 a count; more is an error
-  bool image_cache = true;   ///< keep decoded, resized images (uint8) on disk under encoder.cache_dir
-  int threads = 0;           ///< image decoding threads (0: all cores)
+  std::string root;          ///< ImageFolder root: ROOT/DOMAIN/CLASS/image
+  std::string source;        ///< source domain (folder under root)
+  std::string target;        ///< target domain (folder under root)
+  std::string normal_class;  ///< the normal class; every other class is an anomaly
+  int image_size = 32;       ///< side of the square network input
+  int resize = 0;            ///< side images are resized to before the center crop (0: image_size)
+  Interpolation interpolation = Interpolation::kBilinear;  ///< filter of that resize
+  std::vector<double> mean = {0.5, 0.5, 0.5};              ///< per-channel normalization mean (RGB, [0,1] scale)
+  std::vector<double> std = {0.5, 0.5, 0.5};               ///< per-channel normalization std
+  double pool_fraction = 0.5;   ///< per class, share of target images in the unlabeled pool (rest: test)
+  double contamination = 0.1;   ///< anomalies / pool size in the unlabeled pool, in [0,1)
+  int split_seed = 0;           ///< seed of the target pool/test split
+  bool augment = true;          ///< random resized crop + horizontal flip while training
+  double crop_scale_min = 0.7;  ///< smallest area fraction of the random resized crop
+  bool hflip = true;            ///< random horizontal flips while training
+  bool target_labels = false;   ///< allow variants that read target labels (oracle, few_shot)
+  double max_skipped = 0.1;     ///< unreadable images a set may lose: < 1 a share of it, >= 1 a count; more is an error
+  bool image_cache = true;      ///< keep decoded, resized images (uint8) on disk under encoder.cache_dir
+  int threads = 0;              ///< image decoding threads (0: all cores)
 };
 
 /// The trainable feature extractor F.
 struct ModelConfig {
-  std::string arch = "small_cnn";  ///< small_cnn | resnet18 | resnet50 | mobilenet_v2 | clip_vit_b32 | clip_rn50
+  Arch arch = Arch::kSmallCnn;  ///< architecture of F
   std::string weights;  ///< pretrained backbone (safetensors, torchvision or CLIP visual.* names); "" = random init
-  std::string padding = "auto";      ///< mobilenet_v2: auto (weights' metadata, else symmetric) | symmetric | tf_same
+  Padding padding = Padding::kAuto;  ///< mobilenet_v2: auto (weights' metadata, else symmetric) | symmetric | tf_same
   int embedding_dim = 32;            ///< size of F's output (bias-free head)
   int width = 16;                    ///< small_cnn: channels of the first conv stage
-  std::string head = "linear";       ///< linear | mlp (bias-free)
+  Head head = Head::kLinear;         ///< linear | mlp (bias-free)
   int head_hidden = 512;             ///< mlp head: hidden width
   int freeze = 0;                    ///< leading trunk stages frozen (-1: the whole trunk; head on cached features)
-  std::string head_init = "random";  ///< random | pca (first head layer = top principal directions; needs freeze -1)
-  bool trunk_l2 = false;             ///< L2-normalize the trunk features before the head (cosine geometry)
+  HeadInit head_init =
+      HeadInit::kRandom;  ///< random | pca (first head layer = top principal directions; needs freeze -1)
+  bool trunk_l2 = false;  ///< L2-normalize the trunk features before the head (cosine geometry)
 };
 
 /// The frozen visual encoder Φ whose space the target pool is clustered in.
 struct EncoderConfig {
-  std::string type = "none";   ///< none | torchscript | backbone (F's initial trunk)
-  std::string path;            ///< torchscript: file of a module mapping N x 3 x S x S images to N x D
-  int image_size = 224;        ///< Φ's input side (images are resized to it)
-  double input_range = 255.0;  ///< Φ expects pixels in [0, input_range] (255 or 1)
-  bool l2_normalize = true;    ///< cluster L2-normalized features (cosine geometry)
-  std::string cache_dir;       ///< where Φ's features are cached ("" = $XDG_CACHE_HOME or ~/.cache, /shiftad)
+  EncoderType type = EncoderType::kNone;  ///< none | torchscript | backbone (F's initial trunk)
+  std::string path;                       ///< torchscript: file of a module mapping N x 3 x S x S images to N x D
+  int image_size = 224;                   ///< Φ's input side (images are resized to it)
+  double input_range = 255.0;             ///< Φ expects pixels in [0, input_range] (255 or 1)
+  bool l2_normalize = true;               ///< cluster L2-normalized features (cosine geometry)
+  std::string cache_dir;  ///< where Φ's features are cached ("" = $XDG_CACHE_HOME or ~/.cache, /shiftad)
 };
 
 /// Which target samples are aligned: the dominant cluster (paper Eq. 6-7).
 struct ClusterConfig {
-  std::string space = "self";  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
-  std::string method = "kmeans";
-  int k = 8;                        ///< number of clusters (paper: 8-10)
-  int restarts = 5;                 ///< k-means++ restarts; the lowest inertia wins
-  int max_iter = 100;               ///< Lloyd iterations per restart
-  int recluster_every = 1;          ///< re-cluster every N epochs (0: only once, before training)
-  std::string covariance = "diag";  ///< gmm: diag | full
-  double bandwidth = 0.0;           ///< meanshift: kernel radius (0: estimated at `quantile`)
-  double quantile = 0.3;            ///< meanshift: quantile of pairwise distances for the bandwidth estimate
-  double keep_fraction = 1.0;       ///< keep only this share of dominant members, those closest to its centroid
+  ClusterSpace space =
+      ClusterSpace::kSelf;  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
+  ClusterMethod method = ClusterMethod::kKMeans;  ///< kmeans | gmm | meanshift
+  int k = 8;                                      ///< number of clusters (paper: 8-10)
+  int restarts = 5;                               ///< k-means++ restarts; the lowest inertia wins
+  int max_iter = 100;                             ///< Lloyd iterations per restart
+  int recluster_every = 1;                        ///< re-cluster every N epochs (0: only once, before training)
+  Covariance covariance = Covariance::kDiag;      ///< gmm: diag | full
+  double bandwidth = 0.0;                         ///< meanshift: kernel radius (0: estimated at `quantile`)
+  double quantile = 0.3;       ///< meanshift: quantile of pairwise distances for the bandwidth estimate
+  double keep_fraction = 1.0;  ///< keep only this share of dominant members, those closest to its centroid
 };
 
 /// Source/target alignment loss (paper Eq. 8-10).
 struct AlignConfig {
-  std::string method = "infonce";  ///< infonce | mmd | adversarial | none
-  double lambda = 1.0;             ///< weight of the alignment loss (λ2; Deep SVDD has weight 1)
-  double tau = 0.1;                ///< InfoNCE temperature
-  bool svdd_on_target = true;      ///< also apply Deep SVDD to the aligned target samples
-  int disc_hidden = 256;           ///< adversarial: domain discriminator hidden width
+  AlignMethod method = AlignMethod::kInfoNce;  ///< infonce | mmd | adversarial | prototype | none
+  double lambda = 1.0;                         ///< weight of the alignment loss (λ2; Deep SVDD has weight 1)
+  double tau = 0.1;                            ///< InfoNCE temperature
+  bool svdd_on_target = true;                  ///< also apply Deep SVDD to the aligned target samples
+  int disc_hidden = 256;                       ///< adversarial: domain discriminator hidden width
 };
 
 /// The few-shot variant: a few labeled target normals plus pseudo-anomalies made from them.
@@ -92,12 +144,12 @@ struct ScoreConfig {
   /// svdd: ||F(x) - c||^2 (the paper). frozen_*: no training, Φ's space: distance to the
   /// source-normal mean, mean distance to the knn_k nearest source normals, or distance
   /// to the mean of the pool's dominant cluster.
-  std::string method = "svdd";
+  ScoreMethod method = ScoreMethod::kSvdd;
   int knn_k = 5;
   /// svdd: the center scores are measured from. source: c, the mean of F's initial
   /// source features (the paper). dominant: the mean of F's final features of the last
   /// dominant set (runs that align; the others keep c).
-  std::string center = "source";
+  ScoreCenter center = ScoreCenter::kSource;
 };
 
 /// Optimisation.
@@ -110,8 +162,8 @@ struct TrainConfig {
   double anchor = 0.0;  ///< L2-SP: weight of sum ||θ - θ0||^2 over F's trainable weights (θ0: at the start of training)
   int seed = 0;         ///< seed of initialisation, batching, augmentation, clustering
   int threads = 0;      ///< intra-op threads (0: all cores)
-  int checkpoint_every = 1;   ///< epochs between checkpoints of the run directory (0: only at the end)
-  std::string on = "source";  ///< source | target_normals (the oracle; needs data.target_labels)
+  int checkpoint_every = 1;       ///< epochs between checkpoints of the run directory (0: only at the end)
+  TrainOn on = TrainOn::kSource;  ///< source | target_normals (the oracle; needs data.target_labels)
 };
 
 /// Bookkeeping of a run.
@@ -133,12 +185,19 @@ struct Config {
 
 /// A named variant of the method (paper baselines and ablations): config overrides
 /// applied on top of a config, e.g. source_only = {"align.method=none"}.
+/// Its facts are typed fields, so that reports and the bench read them here instead of
+/// keeping lists of names (tests check them against what the overrides set).
 struct Variant {
   std::string name;
   std::string description;
   std::vector<std::string> overrides;
+  bool trains = true;                ///< trains F (false: a frozen-encoder baseline, score.method frozen_*)
+  bool aligns = false;               ///< trains F with an alignment loss on target samples (see aligns())
+  bool reads_target_labels = false;  ///< an upper bound or few-shot: needs data.target_labels
 };
 const std::vector<Variant>& variants();
+/// The variant called `name`; throws listing the known ones.
+const Variant& findVariant(const std::string& name);
 /// The overrides of variant `name` (run.variant included); throws listing the known ones.
 std::vector<std::string> variantOverrides(const std::string& name);
 
@@ -164,6 +223,9 @@ std::string dumpConfig(const Config& cfg);
 
 /// The schema as a Markdown table (key, type, default, allowed, meaning).
 std::string configDocMarkdown();
+
+/// Whether a run aligns target samples with source: an alignment method, at a weight > 0.
+bool aligns(const Config& cfg);
 
 /// Check cross-key rules (e.g. mean/std have 3 entries); throws shiftad::Error.
 void validateConfig(const Config& cfg);

@@ -77,8 +77,6 @@ std::vector<std::string> fewShotNormals(const data::LabelledImages& pool, int k,
   return normals;
 }
 
-bool aligning(const Config& cfg) { return cfg.align.method != "none" && cfg.align.lambda > 0.0; }
-
 /// The pool images of a dominant set (indices into `pool_paths`), for reports and users.
 void writeDominant(const std::string& run_dir, const std::vector<std::string>& pool_paths,
                    const torch::Tensor& dominant) {
@@ -238,12 +236,12 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
   if (resume_epoch == 0) fs::remove(checkpoint);  // a stale checkpoint must never be resumed by a later run
   // The config goes first, so that an interrupted run can be resumed with it.
   api::writeTextAtomic((fs::path(dir) / api::kConfigFile).string(), dumpConfig(cfg));
-  const bool oracle = cfg.train.on == "target_normals";
+  const bool oracle = cfg.train.on == TrainOn::kTargetNormals;
   const bool few_shot = cfg.fewshot.k > 0;
-  const bool frozen_scorer = cfg.score.method != "svdd";
+  const bool frozen_scorer = cfg.score.method != ScoreMethod::kSvdd;
   // The pool is needed to align, and by the frozen_dominant baseline.
-  const bool align = aligning(cfg) && !frozen_scorer;
-  const bool need_pool = align || cfg.score.method == "frozen_dominant";
+  const bool align = aligns(cfg) && !frozen_scorer;
+  const bool need_pool = align || cfg.score.method == ScoreMethod::kFrozenDominant;
   if (oracle) spdlog::warn("train.on = target_normals: the ORACLE upper bound, trained on labeled target normals");
 
   const auto pool_paths = few_shot ? fewShotNormals(split.pool_truth, cfg.fewshot.k, cfg.train.seed) : split.train.pool;
@@ -266,7 +264,7 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
     api::checkSkipped(cfg.data.max_skipped, src.skipped, source_paths.size(), "source");
     SHIFTAD_CHECK(n_source >= 1, "no readable source image of '{}'", cfg.data.normal_class);
     torch::Tensor dominant_features;
-    if (cfg.score.method == "frozen_dominant") {
+    if (cfg.score.method == ScoreMethod::kFrozenDominant) {
       const auto phi = api::frozenFeatures(cfg, pool_paths);
       n_pool = static_cast<int64_t>(phi.paths.size());
       n_skipped += static_cast<int64_t>(phi.skipped.size());
@@ -301,7 +299,7 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
     training::TrainingData td;
     td.source = source.rows;
     if (need_pool) td.pool = pool.rows;
-    if (align && cfg.cluster.space == "frozen") td.pool_frozen = frozenRows(cfg, pool);
+    if (align && cfg.cluster.space == ClusterSpace::kFrozen) td.pool_frozen = frozenRows(cfg, pool);
     if (few_shot) {
       // Pseudo-anomalies: strong augmentations of the labeled normals, as negatives.
       auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed) + 7);
@@ -345,7 +343,7 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
     if (cfg.train.epochs == 0) trainer.initCenter(td.source);
     const bool has_dominant = last_dominant.defined() && last_dominant.numel() > 0;
     if (has_dominant) writeDominant(dir, pool.paths, last_dominant);
-    if (!summary.interrupted && cfg.score.center == "dominant") {
+    if (!summary.interrupted && cfg.score.center == ScoreCenter::kDominant) {
       // The scoring center moves to where F put the target's normal mode.
       if (align && has_dominant)
         trainer.setCenter(trainer.embed(td.pool.index_select(0, last_dominant)).mean(0));

@@ -19,6 +19,7 @@
 #include "api/RunDir.h"
 #include "common/Error.h"
 #include "common/Progress.h"
+#include "config/Choices.h"
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
 #include "evaluation/Report.h"
@@ -29,14 +30,19 @@ namespace fs = std::filesystem;
 namespace shiftad {
 namespace {
 
+/// The names of the variants for which `fact` holds, in the order of variants().
+std::vector<std::string> variantsWhere(bool (*fact)(const Variant&)) {
+  std::vector<std::string> names;
+  for (const auto& v : variants())
+    if (fact(v)) names.push_back(v.name);
+  return names;
+}
+
 /// The variants that read target labels: allowed in a suite (listing them is the
 /// explicit choice), marked as upper bounds in the report.
-const std::vector<std::string> kLabelVariants = {"oracle", "frozen_oracle", "few_shot"};
-const std::vector<std::string> kFrozenVariants = {"frozen_only", "frozen_knn", "frozen_dominant"};
-
-bool readsLabels(const std::string& v) {
-  return std::find(kLabelVariants.begin(), kLabelVariants.end(), v) != kLabelVariants.end();
-}
+bool readsLabels(const Variant& v) { return v.reads_target_labels; }
+/// The frozen-encoder baselines (no training), for the report's verdict.
+bool frozenBaseline(const Variant& v) { return !v.trains; }
 
 /// Dominant-set purity and share of the run's last epoch (-1 when it has none).
 std::pair<double, double> dominantDiagnostics(const std::string& run_dir) {
@@ -75,7 +81,7 @@ std::string protocol(const Suite& s, const Config& c) {
       c.model.freeze, c.model.head, c.model.embedding_dim, c.encoder.type,
       c.encoder.path.empty() ? "" : " (" + fs::path(c.encoder.path).filename().string() + ")", c.train.epochs,
       c.train.batch_size, c.train.lr, c.align.lambda, c.align.tau, c.cluster.k, c.cluster.method, s.model_selection,
-      fmt::join(kLabelVariants, ", "));
+      fmt::join(variantsWhere(readsLabels), ", "));
 }
 
 /// Embed both domains whole, once (one disk-cache entry per domain and encoder), so
@@ -89,7 +95,7 @@ void prefetch(const Suite& suite, const std::string& src, const std::string& tgt
     std::vector<std::string> paths;
     for (const auto& r : data::listDomain(suite.root, domain)) paths.push_back(r.path);
     if (cfg.model.freeze == -1) api::trunkFeatures(cfg, paths);
-    if (cfg.encoder.type != "none") api::frozenFeatures(cfg, paths);
+    if (cfg.encoder.type != EncoderType::kNone) api::frozenFeatures(cfg, paths);
   }
 }
 
@@ -293,7 +299,7 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
             ov.insert(ov.end(), o.overrides.begin(), o.overrides.end());
             if (!setting.empty()) ov.push_back(setting);
             for (const auto& kv : variantOverrides(variant)) ov.push_back(kv);
-            if (readsLabels(variant)) ov.push_back("data.target_labels=true");
+            if (readsLabels(findVariant(variant))) ov.push_back("data.target_labels=true");
             for (const auto& kv :
                  {"data.root=" + suite.root, "data.source=" + src, "data.target=" + tgt, "data.normal_class=" + cls,
                   fmt::format("data.split_seed={}", seed), fmt::format("train.seed={}", seed)})
@@ -347,8 +353,8 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
   info.protocol = protocol(suite, last);
   info.wall_seconds = out.seconds;
   info.total_wall_seconds = accumulateWallTime(o.out_dir, ran > 0 ? out.seconds : 0.0);
-  info.frozen_variants = kFrozenVariants;
-  info.upper_bounds = kLabelVariants;
+  info.frozen_variants = variantsWhere(frozenBaseline);
+  info.upper_bounds = variantsWhere(readsLabels);
   out.report = (fs::path(o.out_dir) / "report.md").string();
   api::writeTextAtomic(out.report, evaluation::markdownReport(rows, info));
   api::writeTextAtomic((fs::path(o.out_dir) / "report.html").string(), evaluation::htmlReport(rows, info));

@@ -13,6 +13,7 @@
 #include "common/Error.h"
 #include "common/Hash.h"
 #include "common/Progress.h"
+#include "config/Choices.h"
 #include "data/ImageFolder.h"
 #include "io/FeatureCache.h"
 #include "models/FeatureExtractor.h"
@@ -104,8 +105,7 @@ io::FeatureRows expandRows(const FeatureSet& set, const std::vector<std::string>
 /// Memory, then the disk cache, then `compute` on the decoded images that are not in
 /// memory yet.
 FeatureSet features(const Config& cfg, const std::string& id, const std::vector<std::string>& paths, int side,
-                    const std::string& interpolation,
-                    const std::function<torch::Tensor(const torch::Tensor&)>& compute) {
+                    Interpolation interpolation, const std::function<torch::Tensor(const torch::Tensor&)>& compute) {
   FeatureSet out;
   if (recall(id, paths, out)) return out;
   const auto t0 = Clock::now();
@@ -203,7 +203,7 @@ torch::Tensor trunkOf(const Config& cfg, models::FeatureExtractor& net, const to
   net.eval();
   torch::NoGradGuard ng;
   std::vector<torch::Tensor> out;
-  Progress progress("embedding images (" + cfg.model.arch + " trunk)", images.size(0));
+  Progress progress("embedding images (" + toString(cfg.model.arch) + " trunk)", images.size(0));
   for (int64_t i = 0; i < images.size(0); i += kBatch) {
     const auto x = images.slice(0, i, std::min(i + kBatch, images.size(0)));
     out.push_back(net.trunk(data::normalize(data::centerCrop(x, cfg.data.image_size), cfg.data.mean, cfg.data.std)));
@@ -229,8 +229,8 @@ std::shared_ptr<models::FeatureExtractor> initialTrunk(const Config& cfg) {
 }
 
 data::ImageBatch loadImagesOnce(const Config& cfg, const std::vector<std::string>& paths, int side,
-                                const std::string& interpolation) {
-  const std::string key = "images:" + std::to_string(side) + ":" + interpolation;
+                                Interpolation interpolation) {
+  const std::string key = "images:" + std::to_string(side) + ":" + toString(interpolation);
   FeatureSet known;
   if (!recall(key, paths, known)) {
     std::vector<std::string> missing;
@@ -240,9 +240,9 @@ data::ImageBatch loadImagesOnce(const Config& cfg, const std::vector<std::string
       for (const auto& p : paths)
         if (!m.count(p)) missing.push_back(p);
     }
-    const data::ImageCache disk(cfg.data.image_cache ? cacheDir(cfg) : "", side, interpolation);
+    const data::ImageCache disk(cfg.data.image_cache ? cacheDir(cfg) : "", side, toString(interpolation));
     const auto t0 = Clock::now();
-    auto loaded = data::loadImages(missing, side, cfg.data.threads, data::parseInterpolation(interpolation), &disk);
+    auto loaded = data::loadImages(missing, side, cfg.data.threads, interpolation, &disk);
     addStats([&](InputStats& st) {
       st.decoded_images += static_cast<int64_t>(missing.size());
       st.decode_seconds += secondsSince(t0);
@@ -284,12 +284,12 @@ FeatureSet trunkFeatures(const Config& cfg, models::FeatureExtractor& net, const
 
 FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& paths, models::FeatureExtractor* trunk) {
   FeatureSet out;
-  if (cfg.encoder.type == "backbone") {
+  if (cfg.encoder.type == EncoderType::kBackbone) {
     out = trunk ? trunkFeatures(cfg, *trunk, paths) : trunkFeatures(cfg, paths);
   } else {
     auto encoder = models::makeFrozenEncoder(cfg.encoder);
     SHIFTAD_CHECK(encoder != nullptr, "the frozen encoder is needed but encoder.type is 'none'");
-    out = features(cfg, encoder->id(), paths, cfg.encoder.image_size, "bilinear",
+    out = features(cfg, encoder->id(), paths, cfg.encoder.image_size, Interpolation::kBilinear,
                    [&](const torch::Tensor& images) { return encoder->encode(images); });
   }
   if (cfg.encoder.l2_normalize && out.features.defined())

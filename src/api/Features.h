@@ -57,7 +57,7 @@ FeatureSet frozenFeatures(const Config& cfg, const std::vector<std::string>& pat
 /// when data.image_cache, the on-disk image cache (under encoder.cache_dir);
 /// remembers every decoded image for the rest of the process.
 data::ImageBatch loadImagesOnce(const Config& cfg, const std::vector<std::string>& paths, int side,
-                                const std::string& interpolation);
+                                Interpolation interpolation);
 
 /// Forget the in-memory images and features (the disk cache stays).
 void clearInputMemory();

@@ -14,6 +14,7 @@
 #include "api/RunLock.h"
 #include "common/Error.h"
 #include "common/Rename.h"
+#include "config/Choices.h"
 #include "io/SafeTensors.h"
 
 namespace fs = std::filesystem;
@@ -173,7 +174,7 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
   auto metadata = trainer.net().describe();
   metadata["format"] = "shiftad";
-  metadata["arch"] = cfg.model.arch;
+  metadata["arch"] = toString(cfg.model.arch);
   io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(trainer.net()), metadata);
   io::writeSafeTensors((fs::path(run_dir) / kCenterFile).string(), {{"center", trainer.center()}},
                        {{"format", "shiftad"}});
@@ -183,14 +184,14 @@ void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::
   fs::create_directories(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
   // Φ goes into the run, so that it scores without the files it was built from.
-  if (cfg.encoder.type == "backbone") {
+  if (cfg.encoder.type == EncoderType::kBackbone) {
     auto trunk = initialTrunk(cfg);
     auto metadata = trunk->describe();
     metadata["format"] = "shiftad";
-    metadata["arch"] = cfg.model.arch;
+    metadata["arch"] = toString(cfg.model.arch);
     metadata["role"] = "frozen encoder (F's initial trunk)";
     io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(*trunk), metadata);
-  } else if (cfg.encoder.type == "torchscript") {
+  } else if (cfg.encoder.type == EncoderType::kTorchScript) {
     const auto copy = (fs::path(run_dir) / kEncoderFile).string();
     const auto tmp = temporaryPathFor(copy);
     std::error_code ec;
@@ -211,7 +212,7 @@ Config loadRunConfig(const std::string& run_dir) {
 
 LoadedRun loadRun(const std::string& run_dir) {
   LoadedRun run{loadRunConfig(run_dir), nullptr, std::nullopt};
-  if (run.cfg.score.method != "svdd") {
+  if (run.cfg.score.method != ScoreMethod::kSvdd) {
     checkFiles(run_dir, {kReferenceFile});
     const auto path = (fs::path(run_dir) / kReferenceFile).string();
     const auto file = io::readSafeTensors(path);
@@ -222,10 +223,11 @@ LoadedRun loadRun(const std::string& run_dir) {
     run.frozen = models::FrozenScorer{io::exactly(file, "reference", torch::kFloat), k};
     // The run's own copy of Φ (runs of older versions name the original files).
     const auto trunk = fs::path(run_dir) / kModelFile;
-    if (run.cfg.encoder.type == "backbone" && fs::exists(trunk))
+    if (run.cfg.encoder.type == EncoderType::kBackbone && fs::exists(trunk))
       run.encoder_trunk = models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors(trunk.string()));
     const auto encoder = fs::path(run_dir) / kEncoderFile;
-    if (run.cfg.encoder.type == "torchscript" && fs::exists(encoder)) run.cfg.encoder.path = encoder.string();
+    if (run.cfg.encoder.type == EncoderType::kTorchScript && fs::exists(encoder))
+      run.cfg.encoder.path = encoder.string();
     return run;
   }
   checkFiles(run_dir, {kModelFile, kCenterFile});

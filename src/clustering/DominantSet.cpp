@@ -13,7 +13,7 @@ namespace shiftad::clustering {
 namespace {
 
 Partition partition(const torch::Tensor& x, const DominantParams& p) {
-  if (p.method == "kmeans") {
+  if (p.method == ClusterMethod::kKMeans) {
     KMeansParams kp;
     kp.k = p.k;
     kp.restarts = p.restarts;
@@ -21,7 +21,7 @@ Partition partition(const torch::Tensor& x, const DominantParams& p) {
     kp.seed = p.seed;
     return toPartition(kmeans(x, kp));
   }
-  if (p.method == "gmm") {
+  if (p.method == ClusterMethod::kGmm) {
     GmmParams gp;
     gp.k = p.k;
     gp.covariance = p.covariance;
@@ -30,14 +30,15 @@ Partition partition(const torch::Tensor& x, const DominantParams& p) {
     gp.seed = p.seed;
     return toPartition(gmm(x, gp));
   }
-  if (p.method == "meanshift") {
+  if (p.method == ClusterMethod::kMeanShift) {
     MeanShiftParams mp;
     mp.bandwidth = p.bandwidth;
     mp.quantile = p.quantile;
     mp.seed = p.seed;
     return toPartition(meanShift(x, mp));
   }
-  SHIFTAD_THROW("cluster.method '{}' is unknown; available: kmeans, gmm, meanshift", p.method);
+  // Only an integer cast to ClusterMethod gets here; the config admits no other value.
+  SHIFTAD_THROW("dominantSet: cluster method {} is not one of ClusterMethod's values", static_cast<int>(p.method));
 }
 
 }  // namespace

@@ -19,14 +19,6 @@ namespace {
 
 using detail::forEachBlock;
 
-enum class Covariance { kDiag, kFull };
-
-Covariance parseCovariance(const std::string& name) {
-  if (name == "diag") return Covariance::kDiag;
-  if (name == "full") return Covariance::kFull;
-  SHIFTAD_THROW("gmm: covariance must be \"diag\" or \"full\", got \"{}\"", name);
-}
-
 /// The input as every pass reads it: rows stay in their own dtype (a float64 copy of
 /// 100k x 2048 features would take 1.6 GB) and are converted block by block, centred on
 /// the column mean. The likelihood does not depend on a translation, and centring keeps
@@ -77,7 +69,8 @@ void checkInput(const torch::Tensor& x) {
 }
 
 void checkParams(const GmmParams& p) {
-  parseCovariance(p.covariance);
+  SHIFTAD_CHECK(p.covariance == Covariance::kDiag || p.covariance == Covariance::kFull,
+                "gmm: covariance must be diag or full, got the value {}", static_cast<int>(p.covariance));
   SHIFTAD_CHECK(p.k >= 1, "gmm: k must be >= 1, got {}", p.k);
   SHIFTAD_CHECK(p.max_iter >= 0, "gmm: max_iter must be >= 0, got {}", p.max_iter);
   SHIFTAD_CHECK(p.tol >= 0.0, "gmm: tol must be >= 0, got {}", p.tol);
@@ -366,7 +359,7 @@ GmmResult gmm(const torch::Tensor& x, const GmmParams& params) {
   checkInput(x);
   checkParams(params);
   torch::NoGradGuard no_grad;
-  const Covariance type = parseCovariance(params.covariance);
+  const Covariance type = params.covariance;
   const Data data = prepare(x, params.chunk);
   const int64_t k = std::min<int64_t>(params.k, data.n());
   std::mt19937_64 rng(params.seed);  // one stream: each restart seeds K-means differently
@@ -383,7 +376,7 @@ GmmResult gmmFrom(const torch::Tensor& x, const GmmInit& init, const GmmParams& 
   checkInput(x);
   checkParams(params);
   torch::NoGradGuard no_grad;
-  const Covariance type = parseCovariance(params.covariance);
+  const Covariance type = params.covariance;
   const Data data = prepare(x, params.chunk);
   return toResult(data, runEm(data, modelFromInit(data, init, type), type, params));
 }

@@ -16,6 +16,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/Error.h"
+#include "config/Choices.h"
 
 namespace fs = std::filesystem;
 
@@ -104,30 +105,38 @@ KeySpec boolKey(std::string key, Field field, std::string doc) {
           [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
 }
 
-/// A string key; `choices` empty = any string.
+/// A free-form string key.
 template <typename Field>
-KeySpec stringKey(std::string key, Field field, std::vector<std::string> choices, std::string doc) {
-  std::string allowed = "a string";
-  if (!choices.empty()) {
-    allowed = "one of: ";
-    for (size_t i = 0; i < choices.size(); ++i) allowed += (i ? ", " : "") + choices[i];
-  }
+KeySpec stringKey(std::string key, Field field, std::string doc) {
+  const std::string allowed = "a string";
   return {key,
           "string",
           allowed,
           std::move(doc),
           [=](Config& c, const YAML::Node& n) {
-            if (n.IsNull()) {
-              if (!choices.empty()) badValue(key, n, allowed);
-              field(c) = "";
-              return;
-            }
-            const auto v = scalarAs<std::string>(key, n, allowed);
-            if (!choices.empty() && std::find(choices.begin(), choices.end(), v) == choices.end())
-              badValue(key, n, allowed);
-            field(c) = v;
+            field(c) = n.IsNull() ? std::string() : scalarAs<std::string>(key, n, allowed);
           },
           [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+}
+
+/// A key with a fixed list of values: the enum that `field` selects, spelled as its
+/// name table (config/Choices.cpp) says. The type column says "string": that is what
+/// the YAML holds.
+template <typename Field>
+KeySpec choiceKey(std::string key, Field field, std::string doc) {
+  using Choice = std::decay_t<decltype(field(std::declval<Config&>()))>;
+  const std::string allowed = "one of: " + config::choiceList<Choice>();
+  return {key,
+          "string",
+          allowed,
+          std::move(doc),
+          [=](Config& c, const YAML::Node& n) {
+            if (n.IsNull()) badValue(key, n, allowed);
+            const auto v = config::parseChoice<Choice>(scalarAs<std::string>(key, n, allowed));
+            if (!v) badValue(key, n, allowed);
+            field(c) = *v;
+          },
+          [=](const Config& c) { return YAML::Node(toString(field(const_cast<Config&>(c)))); }};
 }
 
 /// A file or folder. A relative path resolves against the folder of the file it was
@@ -135,7 +144,7 @@ KeySpec stringKey(std::string key, Field field, std::vector<std::string> choices
 /// so a run's config.yaml means the same from any working directory.
 template <typename Field>
 KeySpec pathKey(std::string key, Field field, std::string doc) {
-  KeySpec k = stringKey(std::move(key), field, {}, std::move(doc));
+  KeySpec k = stringKey(std::move(key), field, std::move(doc));
   k.type = "path";
   k.allowed = "a path (relative: to the config file's folder)";
   k.is_path = true;
@@ -170,20 +179,21 @@ KeySpec floatListKey(std::string key, Field field, size_t len, double lo, double
 #define SHIFTAD_FIELD(path) \
   [](Config & c) -> auto& { return c.path; }
 
+// function-length: data table
 const std::vector<KeySpec>& schema() {
   static const std::vector<KeySpec> keys = {
       // data
       pathKey("data.root", SHIFTAD_FIELD(data.root), "ImageFolder root: ROOT/DOMAIN/CLASS/image.{jpg,jpeg,png,bmp}"),
-      stringKey("data.source", SHIFTAD_FIELD(data.source), {},
+      stringKey("data.source", SHIFTAD_FIELD(data.source),
                 "source domain (a folder under data.root); only its normal class is used"),
-      stringKey("data.target", SHIFTAD_FIELD(data.target), {},
+      stringKey("data.target", SHIFTAD_FIELD(data.target),
                 "target domain (a folder under data.root), split into unlabeled pool and test"),
-      stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class), {},
+      stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class),
                 "the normal class; every other class is an anomaly (one-vs-all)"),
       intKey("data.image_size", SHIFTAD_FIELD(data.image_size), 8, 1024, "side of the square network input, pixels"),
       intKey("data.resize", SHIFTAD_FIELD(data.resize), 0, 4096,
              "side images are resized to before the center crop (0: data.image_size)"),
-      stringKey("data.interpolation", SHIFTAD_FIELD(data.interpolation), {"bilinear", "bicubic"},
+      choiceKey("data.interpolation", SHIFTAD_FIELD(data.interpolation),
                 "filter of that resize: bilinear (area averaging when shrinking) or bicubic (CLIP's preprocessing)"),
       floatListKey("data.mean", SHIFTAD_FIELD(data.mean), 3, -1000.0, 1000.0,
                    "per-channel normalization mean (RGB, on [0,1] pixels)"),
@@ -210,24 +220,23 @@ const std::vector<KeySpec>& schema() {
               "(encoder.cache_dir), so later runs skip decoding (docs/performance.md)"),
       intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, 1024, "image decoding threads (0: all cores)"),
       // model
-      stringKey("model.arch", SHIFTAD_FIELD(model.arch),
-                {"small_cnn", "resnet18", "resnet50", "mobilenet_v2", "clip_vit_b32", "clip_rn50"},
+      choiceKey("model.arch", SHIFTAD_FIELD(model.arch),
                 "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual "
                 "tower (ViT-B/32, RN50), 224 px input"),
       pathKey("model.weights", SHIFTAD_FIELD(model.weights),
               "pretrained backbone weights for F: safetensors with torchvision parameter names, or OpenAI's visual.* "
               "names for clip_* (\"\": random initialisation). The bias-free head is always freshly initialised"),
-      stringKey("model.padding", SHIFTAD_FIELD(model.padding), {"auto", "symmetric", "tf_same"},
+      choiceKey("model.padding", SHIFTAD_FIELD(model.padding),
                 "mobilenet_v2 convolution padding: tf_same for TensorFlow-trained weights; auto reads the weights "
                 "file's __metadata__ padding (else symmetric)"),
       intKey("model.embedding_dim", SHIFTAD_FIELD(model.embedding_dim), 2, 65536,
              "size of F's output (bias-free projection head)"),
       intKey("model.width", SHIFTAD_FIELD(model.width), 4, 1024,
              "small_cnn: channels of the first convolution stage (doubled per stage)"),
-      stringKey("model.head", SHIFTAD_FIELD(model.head), {"linear", "mlp"},
+      choiceKey("model.head", SHIFTAD_FIELD(model.head),
                 "F's bias-free head on the pooled trunk features: linear, or mlp (linear, LeakyReLU, linear)"),
       intKey("model.head_hidden", SHIFTAD_FIELD(model.head_hidden), 1, 65536, "mlp head: hidden width"),
-      stringKey("model.head_init", SHIFTAD_FIELD(model.head_init), {"random", "pca"},
+      choiceKey("model.head_init", SHIFTAD_FIELD(model.head_init),
                 "initialisation of the head's first layer: random (torch default), or pca: its rows are the top "
                 "principal directions of the initial trunk features of the source and the unlabeled pool, so F starts "
                 "as a distance-preserving projection of the pretrained geometry (computed once, before training, on "
@@ -239,7 +248,7 @@ const std::vector<KeySpec>& schema() {
              "leading trunk stages of F that are frozen (no gradient, BatchNorm statistics kept); -1: the whole trunk, "
              "so only the head trains, on trunk features computed once and cached (no augmentation)"),
       // encoder
-      stringKey("encoder.type", SHIFTAD_FIELD(encoder.type), {"none", "torchscript", "backbone"},
+      choiceKey("encoder.type", SHIFTAD_FIELD(encoder.type),
                 "the frozen encoder Φ used by cluster.space: frozen and score.method: frozen_* (torchscript: any "
                 "torch.jit module mapping N x 3 x S x S images to N x D; backbone: F's own pretrained trunk before "
                 "training, model.arch + model.weights, at data.* preprocessing)"),
@@ -253,10 +262,10 @@ const std::vector<KeySpec>& schema() {
               "cache folder of Φ's and F's trunk features (keyed by image files and encoder) and of decoded images "
               "(data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
       // cluster
-      stringKey("cluster.space", SHIFTAD_FIELD(cluster.space), {"self", "frozen", "none"},
+      choiceKey("cluster.space", SHIFTAD_FIELD(cluster.space),
                 "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the "
                 "frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool"),
-      stringKey("cluster.method", SHIFTAD_FIELD(cluster.method), {"kmeans", "gmm", "meanshift"},
+      choiceKey("cluster.method", SHIFTAD_FIELD(cluster.method),
                 "clustering algorithm (paper Eq. 6); the dominant cluster is the one with most members (gmm: hard "
                 "assignment by responsibility)"),
       intKey("cluster.k", SHIFTAD_FIELD(cluster.k), 1, 4096, "number of clusters K (paper: 8-10 work best)"),
@@ -265,7 +274,7 @@ const std::vector<KeySpec>& schema() {
       intKey("cluster.max_iter", SHIFTAD_FIELD(cluster.max_iter), 1, 100000, "Lloyd iterations per restart"),
       intKey("cluster.recluster_every", SHIFTAD_FIELD(cluster.recluster_every), 0, INT32_MAX,
              "re-cluster the pool every N epochs (0: once, before training)"),
-      stringKey("cluster.covariance", SHIFTAD_FIELD(cluster.covariance), {"diag", "full"},
+      choiceKey("cluster.covariance", SHIFTAD_FIELD(cluster.covariance),
                 "gmm: covariance type (a floor of 1e-6 is added to the diagonal)"),
       floatKey("cluster.bandwidth", SHIFTAD_FIELD(cluster.bandwidth), 0.0, 1e6, false,
                "meanshift: flat-kernel radius (0: estimated as sklearn's estimate_bandwidth at cluster.quantile)"),
@@ -275,7 +284,7 @@ const std::vector<KeySpec>& schema() {
           "cluster.keep_fraction", SHIFTAD_FIELD(cluster.keep_fraction), 0.01, 1.0, false,
           "keep only this share of the dominant cluster, its members closest to the centroid (1: all, as the paper)"),
       // align
-      stringKey("align.method", SHIFTAD_FIELD(align.method), {"infonce", "mmd", "adversarial", "prototype", "none"},
+      choiceKey("align.method", SHIFTAD_FIELD(align.method),
                 "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel "
                 "MMD, adversarial (domain discriminator behind gradient reversal), prototype (Deep SVDD of the "
                 "dominant-cluster batch: pulls it to c without pushing normals apart); none: source-only Deep SVDD"),
@@ -306,7 +315,7 @@ const std::vector<KeySpec>& schema() {
       intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX,
              "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C "
              "(0: only then); `shiftad train --resume RUN_DIR` continues from it"),
-      stringKey("train.on", SHIFTAD_FIELD(train.on), {"source", "target_normals"},
+      choiceKey("train.on", SHIFTAD_FIELD(train.on),
                 "the normal images Deep SVDD is trained on: source, or the labeled normals of the target pool (the "
                 "oracle upper bound; needs data.target_labels)"),
       // fewshot
@@ -316,17 +325,17 @@ const std::vector<KeySpec>& schema() {
       intKey("fewshot.pseudo_per_image", SHIFTAD_FIELD(fewshot.pseudo_per_image), 1, 1000,
              "pseudo-anomalies (patch shuffle, cut-paste, colour distortion) made per labeled image"),
       // score
-      stringKey("score.method", SHIFTAD_FIELD(score.method), {"svdd", "frozen_mean", "frozen_knn", "frozen_dominant"},
+      choiceKey("score.method", SHIFTAD_FIELD(score.method),
                 "svdd: ||F(x) - c||^2 (the paper). frozen_*: no training, in Φ's space (encoder.*): distance to the "
                 "source-normal mean, mean distance to the score.knn_k nearest source normals, or distance to the mean "
                 "of the pool's dominant cluster (cluster.*)"),
       intKey("score.knn_k", SHIFTAD_FIELD(score.knn_k), 1, 100000, "frozen_knn: neighbours averaged"),
-      stringKey("score.center", SHIFTAD_FIELD(score.center), {"source", "dominant"},
+      choiceKey("score.center", SHIFTAD_FIELD(score.center),
                 "svdd: where distances are measured from. source: c, the mean of F's initial source features (the "
                 "paper); dominant: the mean of F's final features of the last dominant set of the pool (runs that "
                 "align; the others keep c)"),
       // run
-      stringKey("run.variant", SHIFTAD_FIELD(run.variant), {},
+      stringKey("run.variant", SHIFTAD_FIELD(run.variant),
                 "name of the variant preset the config came from (shiftad train --variant; informational)"),
   };
   return keys;
@@ -443,18 +452,18 @@ void validateConfig(const Config& cfg) {
   SHIFTAD_CHECK(cfg.data.resize == 0 || cfg.data.resize >= cfg.data.image_size,
                 "config: data.resize ({}) must be 0 or >= data.image_size ({}) so the center crop fits",
                 cfg.data.resize, cfg.data.image_size);
-  SHIFTAD_CHECK(cfg.model.arch.rfind("clip_", 0) != 0 || cfg.data.image_size == 224,
+  SHIFTAD_CHECK(!isClip(cfg.model.arch) || cfg.data.image_size == 224,
                 "config: model.arch {} takes 224 x 224 images (its positional embedding fixes the size) but "
                 "data.image_size is {}; set data.image_size: 224",
                 cfg.model.arch, cfg.data.image_size);
-  SHIFTAD_CHECK(cfg.cluster.space != "frozen" || cfg.encoder.type != "none",
+  SHIFTAD_CHECK(cfg.cluster.space != ClusterSpace::kFrozen || cfg.encoder.type != EncoderType::kNone,
                 "config: cluster.space is 'frozen' but encoder.type is 'none'; set encoder.type and encoder.path "
                 "(e.g. encoder.type: torchscript, or backbone) or use cluster.space: self");
-  SHIFTAD_CHECK(cfg.score.method == "svdd" || cfg.encoder.type != "none",
+  SHIFTAD_CHECK(cfg.score.method == ScoreMethod::kSvdd || cfg.encoder.type != EncoderType::kNone,
                 "config: score.method '{}' scores in the frozen encoder's space but encoder.type is 'none'; set "
                 "encoder.type (torchscript or backbone)",
                 cfg.score.method);
-  SHIFTAD_CHECK(cfg.train.on == "source" || cfg.data.target_labels,
+  SHIFTAD_CHECK(cfg.train.on == TrainOn::kSource || cfg.data.target_labels,
                 "config: train.on: target_normals (the oracle) reads target labels; set data.target_labels: true to "
                 "allow it explicitly");
   SHIFTAD_CHECK(cfg.fewshot.k == 0 || cfg.data.target_labels,
@@ -463,46 +472,92 @@ void validateConfig(const Config& cfg) {
                 cfg.fewshot.k);
 }
 
+bool aligns(const Config& cfg) { return cfg.align.method != AlignMethod::kNone && cfg.align.lambda > 0.0; }
+
+// function-length: data table
 const std::vector<Variant>& variants() {
+  // Facts after the overrides: trains F, aligns target samples, reads target labels.
+  // tests/unit/core/test_config.cpp checks each against what the overrides set.
+  constexpr bool kTrains = true, kFrozen = false, kAligns = true, kNoAlign = false, kLabels = true, kNoLabels = false;
   static const std::vector<Variant> table = {
-      {"source_only", "Deep SVDD on source normals only; no target data", {"align.method=none"}},
-      {"align_all", "alignment with the whole target pool (no clustering)", {"cluster.space=none"}},
-      {"cluster_self", "clustering on F's own features (re-clustered as F trains)", {"cluster.space=self"}},
-      {"cluster_frozen", "clustering in the frozen encoder's space (the paper's method)", {"cluster.space=frozen"}},
+      {"source_only",
+       "Deep SVDD on source normals only; no target data",
+       {"align.method=none"},
+       kTrains,
+       kNoAlign,
+       kNoLabels},
+      {"align_all",
+       "alignment with the whole target pool (no clustering)",
+       {"cluster.space=none"},
+       kTrains,
+       kAligns,
+       kNoLabels},
+      {"cluster_self",
+       "clustering on F's own features (re-clustered as F trains)",
+       {"cluster.space=self"},
+       kTrains,
+       kAligns,
+       kNoLabels},
+      {"cluster_frozen",
+       "clustering in the frozen encoder's space (the paper's method)",
+       {"cluster.space=frozen"},
+       kTrains,
+       kAligns,
+       kNoLabels},
       {"frozen_only",
        "no training: distance to the source-normal mean in the frozen encoder's space",
-       {"score.method=frozen_mean"}},
+       {"score.method=frozen_mean"},
+       kFrozen,
+       kNoAlign,
+       kNoLabels},
       {"frozen_knn",
        "no training: mean distance to the k nearest source normals in the frozen encoder's space",
-       {"score.method=frozen_knn"}},
+       {"score.method=frozen_knn"},
+       kFrozen,
+       kNoAlign,
+       kNoLabels},
       {"frozen_dominant",
        "no training: distance to the mean of the pool's dominant cluster in the frozen encoder's space",
-       {"score.method=frozen_dominant"}},
+       {"score.method=frozen_dominant"},
+       kFrozen,
+       kNoAlign,
+       kNoLabels},
       {"oracle",
        "UPPER BOUND (reads target labels): Deep SVDD on the pool's target normals",
-       {"train.on=target_normals", "align.method=none"}},
+       {"train.on=target_normals", "align.method=none"},
+       kTrains,
+       kNoAlign,
+       kLabels},
       {"frozen_oracle",
        "UPPER BOUND (reads target labels): distance to the mean of the pool's target normals in the frozen encoder's "
        "space",
-       {"score.method=frozen_mean", "train.on=target_normals"}},
+       {"score.method=frozen_mean", "train.on=target_normals"},
+       kFrozen,
+       kNoAlign,
+       kLabels},
       {"few_shot",
        "k labeled target normals aligned with source, their pseudo-anomalies as negatives (reads k labels)",
-       {"fewshot.k=5", "cluster.space=none"}},
+       {"fewshot.k=5", "cluster.space=none"},
+       kTrains,
+       kAligns,
+       kLabels},
   };
   return table;
 }
 
-std::vector<std::string> variantOverrides(const std::string& name) {
+const Variant& findVariant(const std::string& name) {
   std::string known;
   for (const auto& v : variants()) {
-    if (v.name == name) {
-      auto o = v.overrides;
-      o.push_back("run.variant=" + name);
-      return o;
-    }
+    if (v.name == name) return v;
     known += (known.empty() ? "" : ", ") + v.name;
   }
   SHIFTAD_THROW("variant '{}' is unknown; available: {}", name, known);
+}
+
+std::vector<std::string> variantOverrides(const std::string& name) {
+  auto o = findVariant(name).overrides;
+  o.push_back("run.variant=" + name);
+  return o;
 }
 
 Config withAbsolutePaths(const Config& cfg, const std::string& base_dir) {

@@ -164,7 +164,7 @@ cv::Mat resizeTo(const cv::Mat& rgb, int side, Interpolation interpolation) {
   if (rgb.cols == side && rgb.rows == side) return rgb;
   const bool shrink = rgb.cols >= side && rgb.rows >= side;
   int filter = shrink ? cv::INTER_AREA : cv::INTER_LINEAR;
-  if (interpolation == Interpolation::Bicubic) filter = cv::INTER_CUBIC;
+  if (interpolation == Interpolation::kBicubic) filter = cv::INTER_CUBIC;
   cv::Mat out;
   cv::resize(rgb, out, cv::Size(side, side), 0, 0, filter);
   return out;
@@ -230,12 +230,6 @@ torch::Tensor readImage(const std::string& path) {
   torch::Tensor out = torch::empty({3, rgb.rows, rgb.cols}, torch::kUInt8);
   copyToChw(rgb, out.data_ptr<uint8_t>());
   return out;
-}
-
-Interpolation parseInterpolation(const std::string& name) {
-  if (name == "bilinear") return Interpolation::Bilinear;
-  if (name == "bicubic") return Interpolation::Bicubic;
-  SHIFTAD_THROW("interpolation '{}' is unknown; available: bilinear, bicubic", name);
 }
 
 ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads, Interpolation interpolation,

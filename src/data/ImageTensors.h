@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include "data/ImageCache.h"
+#include "shiftad/Config.h"
 
 namespace shiftad::data {
 
@@ -22,21 +23,17 @@ struct ImageBatch {
   std::vector<std::string> skipped;  ///< unreadable files (each logged as a warning)
 };
 
-/// Resize filter of loadImages (data.interpolation).
-enum class Interpolation {
-  Bilinear,  ///< area averaging when both sides shrink, else bilinear
-  Bicubic,   ///< OpenCV's bicubic (CLIP's preprocessing uses PIL's bicubic)
-};
-
-/// "bilinear" | "bicubic"; anything else is a shiftad::Error naming the value.
-Interpolation parseInterpolation(const std::string& name);
+/// Resize filter of loadImages: the config's data.interpolation. kBilinear: area
+/// averaging when both sides shrink, else bilinear; kBicubic: OpenCV's bicubic (CLIP's
+/// preprocessing uses PIL's bicubic).
+using Interpolation = shiftad::Interpolation;
 
 /// Decode and resize (to side x side) every path; unreadable files are skipped with a
 /// warning naming each and listed in `skipped`. Uses `threads` worker threads (0: all
 /// cores). With a `cache` (of this side and interpolation), images decoded before are
 /// read from it and newly decoded ones are added to it.
 ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads = 0,
-                      Interpolation interpolation = Interpolation::Bilinear, const ImageCache* cache = nullptr);
+                      Interpolation interpolation = Interpolation::kBilinear, const ImageCache* cache = nullptr);
 
 /// Center crop of a uint8 batch N x 3 x S x S to N x 3 x size x size.
 torch::Tensor centerCrop(const torch::Tensor& images, int size);

@@ -6,6 +6,7 @@
 
 #include "common/Error.h"
 #include "common/LogOnce.h"
+#include "config/Choices.h"
 #include "io/SafeTensors.h"
 #include "models/ClipVisual.h"
 #include "models/MobileNetV2.h"
@@ -20,15 +21,16 @@ void FeatureExtractor::buildHead(int64_t trunk_dim, int64_t embedding_dim, const
     return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
   };
   torch::nn::Sequential h;
-  if (spec.kind == "linear") {
+  if (spec.kind == Head::kLinear) {
     h->push_back(linear(trunk_dim, embedding_dim));
-  } else if (spec.kind == "mlp") {
+  } else if (spec.kind == Head::kMlp) {
     SHIFTAD_CHECK(spec.hidden > 0, "model.head_hidden = {} must be positive", spec.hidden);
     h->push_back(linear(trunk_dim, spec.hidden));
     h->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.1)));
     h->push_back(linear(spec.hidden, embedding_dim));
   } else {
-    SHIFTAD_THROW("model.head '{}' is unknown; available: linear, mlp", spec.kind);
+    SHIFTAD_THROW("model.head has the value {}, which is none of {}", static_cast<int>(spec.kind),
+                  config::choiceList<Head>());
   }
   head_ = register_module("head", h);
   embedding_dim_ = embedding_dim;
@@ -89,31 +91,33 @@ namespace {
 
 HeadSpec headSpec(const ModelConfig& cfg) { return HeadSpec{cfg.head, cfg.head_hidden}; }
 
+/// mobilenet_v2's padding: the config's, else (auto) the weights file's metadata, else
+/// symmetric (torchvision's).
+ConvPadding convPadding(Padding padding, const io::SafeTensorsFile* weights) {
+  if (padding == Padding::kSymmetric) return ConvPadding::Symmetric;
+  if (padding == Padding::kTfSame) return ConvPadding::TfSame;
+  return weights ? paddingFromMetadata(weights->metadata) : ConvPadding::Symmetric;
+}
+
 std::shared_ptr<FeatureExtractor> makeArchitecture(const ModelConfig& cfg, const io::SafeTensorsFile* weights) {
   const auto head = headSpec(cfg);
-  if (cfg.arch == "small_cnn") return std::make_shared<SmallCnn>(cfg.width, cfg.embedding_dim, head);
-  if (cfg.arch == "resnet18") return std::make_shared<ResNet18>(cfg.embedding_dim, head);
-  if (cfg.arch == "resnet50") return std::make_shared<ResNet50>(cfg.embedding_dim, head);
-  if (cfg.arch == "mobilenet_v2") {
-    // As F, no classifier. TF-trained weights need tf_same padding: taken from the
-    // weights file's metadata unless the config says otherwise.
-    ConvPadding padding = ConvPadding::Symmetric;
-    if (cfg.padding != "auto")
-      padding = parseConvPadding(cfg.padding);
-    else if (weights)
-      padding = paddingFromMetadata(weights->metadata);
-    return std::make_shared<MobileNetV2>(cfg.embedding_dim, 0, padding, head);
-  }
-  if (cfg.arch == "clip_vit_b32")
+  if (cfg.arch == Arch::kSmallCnn) return std::make_shared<SmallCnn>(cfg.width, cfg.embedding_dim, head);
+  if (cfg.arch == Arch::kResNet18) return std::make_shared<ResNet18>(cfg.embedding_dim, head);
+  if (cfg.arch == Arch::kResNet50) return std::make_shared<ResNet50>(cfg.embedding_dim, head);
+  // As F, no classifier. TF-trained weights need tf_same padding: taken from the
+  // weights file's metadata unless the config says otherwise.
+  if (cfg.arch == Arch::kMobileNetV2)
+    return std::make_shared<MobileNetV2>(cfg.embedding_dim, 0, convPadding(cfg.padding, weights), head);
+  if (cfg.arch == Arch::kClipVitB32)
     return std::make_shared<ClipVisionTransformer>(ClipVitParams{}, cfg.embedding_dim, head);
-  if (cfg.arch == "clip_rn50") return std::make_shared<ClipModifiedResNet>(ClipResNetParams{}, cfg.embedding_dim, head);
-  SHIFTAD_THROW(
-      "model.arch '{}' is unknown; available: small_cnn, resnet18, resnet50, mobilenet_v2, clip_vit_b32, clip_rn50",
-      cfg.arch);
+  if (cfg.arch == Arch::kClipRn50)
+    return std::make_shared<ClipModifiedResNet>(ClipResNetParams{}, cfg.embedding_dim, head);
+  SHIFTAD_THROW("model.arch has the value {}, which is none of {}", static_cast<int>(cfg.arch),
+                config::choiceList<Arch>());
 }
 
 /// CLIP checkpoints hold both towers; F is the visual one, under OpenAI's "visual.".
-std::string weightsPrefix(const std::string& arch) { return arch.rfind("clip_", 0) == 0 ? "visual." : ""; }
+std::string weightsPrefix(Arch arch) { return isClip(arch) ? "visual." : ""; }
 
 bool endsWith(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -161,9 +165,10 @@ std::shared_ptr<FeatureExtractor> makeFeatureExtractor(const ModelConfig& cfg) {
 std::shared_ptr<FeatureExtractor> loadFeatureExtractor(const ModelConfig& cfg, const io::SafeTensorsFile& checkpoint) {
   ModelConfig arch = cfg;
   arch.weights.clear();
-  if (arch.padding == "auto") arch.padding = "symmetric";
-  if (const auto it = checkpoint.metadata.find("padding"); it != checkpoint.metadata.end()) arch.padding = it->second;
-  auto net = makeArchitecture(arch, nullptr);
+  // A run's checkpoint records the padding F was built with; it wins over the config.
+  const bool recorded = checkpoint.metadata.count("padding") > 0;
+  if (recorded) arch.padding = Padding::kAuto;
+  auto net = makeArchitecture(arch, recorded ? &checkpoint : nullptr);
   io::loadIntoModule(*net, checkpoint, "", /*strict=*/true);
   if (cfg.freeze != 0) net->freeze(cfg.freeze);
   net->setTrunkL2(cfg.trunk_l2);

@@ -23,8 +23,8 @@ namespace shiftad::models {
 /// F's head, registered as "head": `linear` = one bias-free Linear (head.0); `mlp` =
 /// bias-free Linear (head.0) -> LeakyReLU(0.1) -> bias-free Linear (head.2).
 struct HeadSpec {
-  std::string kind = "linear";  ///< linear | mlp
-  int64_t hidden = 512;         ///< mlp: width of the hidden layer
+  Head kind = Head::kLinear;  ///< linear | mlp
+  int64_t hidden = 512;       ///< mlp: width of the hidden layer
 };
 
 class FeatureExtractor : public torch::nn::Module {

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "config/Choices.h"
 #include "common/Hash.h"
 #include "common/Progress.h"
 
@@ -121,9 +122,12 @@ class TorchScriptEncoder : public FrozenEncoder {
 }  // namespace
 
 std::unique_ptr<FrozenEncoder> makeFrozenEncoder(const EncoderConfig& cfg) {
-  if (cfg.type == "none") return nullptr;
-  if (cfg.type == "torchscript") return std::make_unique<TorchScriptEncoder>(cfg);
-  SHIFTAD_THROW("encoder.type '{}' is unknown; available: none, torchscript", cfg.type);
+  if (cfg.type == EncoderType::kNone) return nullptr;
+  if (cfg.type == EncoderType::kTorchScript) return std::make_unique<TorchScriptEncoder>(cfg);
+  SHIFTAD_THROW(
+      "encoder.type '{}' is F's own initial trunk (api::frozenFeatures builds it); makeFrozenEncoder "
+      "loads torchscript modules only",
+      cfg.type);
 }
 
 }  // namespace shiftad::models

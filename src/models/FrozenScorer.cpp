@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "config/Choices.h"
 
 namespace shiftad::models {
 
@@ -24,16 +25,15 @@ torch::Tensor FrozenScorer::score(const torch::Tensor& features) const {
   return out.empty() ? torch::empty({0}) : torch::cat(out);
 }
 
-FrozenScorer makeFrozenScorer(const std::string& method, const torch::Tensor& source, const torch::Tensor& dominant,
+FrozenScorer makeFrozenScorer(ScoreMethod method, const torch::Tensor& source, const torch::Tensor& dominant,
                               int knn_k) {
-  if (method == "frozen_mean") return {source.to(torch::kFloat).mean(0, true), 1};
-  if (method == "frozen_knn") return {source.to(torch::kFloat), knn_k};
-  if (method == "frozen_dominant") {
+  if (method == ScoreMethod::kFrozenMean) return {source.to(torch::kFloat).mean(0, true), 1};
+  if (method == ScoreMethod::kFrozenKnn) return {source.to(torch::kFloat), knn_k};
+  if (method == ScoreMethod::kFrozenDominant) {
     SHIFTAD_CHECK(dominant.defined() && dominant.size(0) > 0, "frozen_dominant: the dominant set is empty");
     return {dominant.to(torch::kFloat).mean(0, true), 1};
   }
-  SHIFTAD_THROW("score.method '{}' is not a frozen scorer; available: frozen_mean, frozen_knn, frozen_dominant",
-                method);
+  SHIFTAD_THROW("score.method '{}' is not a frozen scorer (those are frozen_*)", method);
 }
 
 }  // namespace shiftad::models

@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include "shiftad/Config.h"
+
 namespace shiftad::models {
 
 struct FrozenScorer {
@@ -20,7 +22,7 @@ struct FrozenScorer {
 
 /// The scorer of `method` (frozen_mean | frozen_knn | frozen_dominant) from Φ's
 /// features of the source normals and of the pool's dominant set.
-FrozenScorer makeFrozenScorer(const std::string& method, const torch::Tensor& source, const torch::Tensor& dominant,
+FrozenScorer makeFrozenScorer(ScoreMethod method, const torch::Tensor& source, const torch::Tensor& dominant,
                               int knn_k);
 
 }  // namespace shiftad::models

@@ -12,6 +12,7 @@
 #include "clustering/DominantSet.h"
 #include "common/Error.h"
 #include "common/Hash.h"
+#include "config/Choices.h"
 #include "data/ImageTensors.h"
 #include "losses/Adversarial.h"
 #include "losses/Losses.h"
@@ -27,8 +28,6 @@ constexpr int64_t kEvalBatch = 256;  // the center pass (training-mode BatchNorm
 /// MobileNetV2 activations takes ~5 GB and runs slower than 64, whose working set
 /// stays in cache), trunk features in large ones.
 int64_t inferenceBatch(const torch::Tensor& inputs) { return inputs.dim() == 2 ? 4096 : 64; }
-
-bool aligning(const Config& cfg) { return cfg.align.method != "none" && cfg.align.lambda > 0.0; }
 
 bool isFeatures(const torch::Tensor& t) { return t.dim() == 2; }
 
@@ -65,7 +64,7 @@ std::string firstNonFinite(const NamedTensors& tensors) {
 /// The alignment term (paper Eq. 8-10 and its alternatives) and the state it needs.
 struct Trainer::Alignment {
   explicit Alignment(const Config& cfg, int64_t dim) : cfg_(cfg) {
-    if (cfg.align.method == "adversarial")
+    if (cfg.align.method == AlignMethod::kAdversarial)
       discriminator = losses::DomainDiscriminator(dim, losses::DiscriminatorParams{cfg.align.disc_hidden});
   }
 
@@ -73,11 +72,12 @@ struct Trainer::Alignment {
   torch::Tensor operator()(const torch::Tensor& zs, const torch::Tensor& zt, const torch::Tensor& negatives,
                            double progress, const torch::Tensor& center) {
     const auto& m = cfg_.align.method;
-    if (m == "prototype") return losses::deepSvddLoss(zt, center);
-    if (m == "infonce") return losses::infoNceLoss(zs, zt, cfg_.align.tau, negatives);
-    if (m == "mmd") return losses::mmdLoss(zs, zt, losses::MmdParams{});
-    if (m == "adversarial") return losses::adversarialLoss(discriminator, zs, zt, losses::grlCoefficient(progress));
-    SHIFTAD_THROW("align.method '{}' is unknown; available: infonce, mmd, adversarial, prototype, none", m);
+    if (m == AlignMethod::kPrototype) return losses::deepSvddLoss(zt, center);
+    if (m == AlignMethod::kInfoNce) return losses::infoNceLoss(zs, zt, cfg_.align.tau, negatives);
+    if (m == AlignMethod::kMmd) return losses::mmdLoss(zs, zt, losses::MmdParams{});
+    if (m == AlignMethod::kAdversarial)
+      return losses::adversarialLoss(discriminator, zs, zt, losses::grlCoefficient(progress));
+    SHIFTAD_THROW("align.method '{}' has no alignment loss; the trainer aligns only when aligns(cfg)", m);
   }
 
   std::vector<torch::Tensor> parameters() const {
@@ -90,7 +90,7 @@ struct Trainer::Alignment {
 
 torch::Tensor selectDominant(const torch::Tensor& features, const ClusterConfig& cfg, uint64_t seed) {
   const int64_t n = features.size(0);
-  if (cfg.space == "none" || n == 0) return torch::arange(n, torch::kLong);
+  if (cfg.space == ClusterSpace::kNone || n == 0) return torch::arange(n, torch::kLong);
   clustering::DominantParams p;
   p.method = cfg.method;
   p.k = cfg.k;
@@ -217,9 +217,9 @@ torch::Tensor Trainer::dominantSet(const TrainingData& data, int epoch, const to
   const auto seed = static_cast<uint64_t>(cfg_.train.seed);
   // Φ's space does not change during training: cluster it once. F's own space
   // moves, so it is re-clustered on the configured schedule.
-  if (cfg_.cluster.space == "frozen")
+  if (cfg_.cluster.space == ClusterSpace::kFrozen)
     return previous.defined() ? previous : selectDominant(data.pool_frozen, cfg_.cluster, seed);
-  if (cfg_.cluster.space == "none")
+  if (cfg_.cluster.space == ClusterSpace::kNone)
     return previous.defined() ? previous : torch::arange(data.pool.size(0), torch::kLong);
   const int every = cfg_.cluster.recluster_every;
   if (previous.defined() && (every == 0 || (epoch - 1) % every != 0)) return previous;
@@ -231,11 +231,11 @@ void Trainer::checkFitInputs(const TrainingData& data) const {
   const auto& pool = data.pool;
   SHIFTAD_CHECK(source.defined() && source.size(0) >= 2, "training needs at least 2 source images; got {}",
                 source.defined() ? source.size(0) : 0);
-  const bool align = aligning(cfg_);
+  const bool align = aligns(cfg_);
   SHIFTAD_CHECK(!align || (pool.defined() && pool.size(0) >= 2),
                 "alignment (align.method={}) needs at least 2 target pool images; got {}", cfg_.align.method,
                 pool.defined() ? pool.size(0) : 0);
-  SHIFTAD_CHECK(!align || cfg_.cluster.space != "frozen" ||
+  SHIFTAD_CHECK(!align || cfg_.cluster.space != ClusterSpace::kFrozen ||
                     (data.pool_frozen.defined() && data.pool_frozen.size(0) == pool.size(0)),
                 "cluster.space = frozen needs the frozen encoder's features of every pool image");
 }
@@ -244,12 +244,12 @@ FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, 
   checkFitInputs(data);
   const auto& source = data.source;
   const auto& pool = data.pool;
-  const bool align = aligning(cfg_);
+  const bool align = aligns(cfg_);
   const bool resuming = control.resume && !control.checkpoint.empty() && std::filesystem::exists(control.checkpoint);
   const bool anchored = cfg_.train.anchor > 0.0;
   // A resumed anchored run re-derives its anchors: the PCA head is a deterministic
   // function of the data, and the checkpoint then overwrites the weights.
-  if (cfg_.model.head_init == "pca" && (!resuming || anchored)) initHeadPca(data);
+  if (cfg_.model.head_init == HeadInit::kPca && (!resuming || anchored)) initHeadPca(data);
   if (!resuming && !center_.defined()) initCenter(source);
 
   Alignment alignment(cfg_, net_->embeddingDim());

@@ -140,10 +140,10 @@ TEST(Pipeline, ScoresOfAReloadedRunAreDeterministic) {
 TEST(Pipeline, ScoreCenterDominantScoresFromTheMeanOfTheFinalDominantSet) {
   TempDir tmp;
   auto cfg = tinyConfig("circle");
-  cfg.score.center = "dominant";
+  cfg.score.center = shiftad::ScoreCenter::kDominant;
   shiftad::train(cfg, tmp / "dom");
   auto src = cfg;
-  src.score.center = "source";
+  src.score.center = shiftad::ScoreCenter::kSource;
   shiftad::train(src, tmp / "src");
   // Oracle: F's features of the files listed in dominant.txt, embedded again here.
   std::vector<std::string> members;
@@ -162,10 +162,10 @@ TEST(Pipeline, ScoreCenterDominantScoresFromTheMeanOfTheFinalDominantSet) {
   EXPECT_GT((source_center - expected).abs().max().item<double>(), 1e-3);
   // A run that aligns nothing keeps c.
   auto so = cfg;
-  so.align.method = "none";
+  so.align.method = shiftad::AlignMethod::kNone;
   shiftad::train(so, tmp / "so");
   auto so_src = so;
-  so_src.score.center = "source";
+  so_src.score.center = shiftad::ScoreCenter::kSource;
   shiftad::train(so_src, tmp / "so_src");
   EXPECT_TRUE(torch::allclose(shiftad::api::loadRun(tmp / "so").trainer->center(),
                               shiftad::api::loadRun(tmp / "so_src").trainer->center()));
@@ -248,8 +248,8 @@ TEST(Pipeline, FrozenEncoderClusteringRunsAndIsCached) {
   TempDir tmp;
   shiftad::test::runPython("models_torchscript.py", tmp.path());
   auto cfg = tinyConfig("ring");
-  cfg.cluster.space = "frozen";
-  cfg.encoder.type = "torchscript";
+  cfg.cluster.space = shiftad::ClusterSpace::kFrozen;
+  cfg.encoder.type = shiftad::EncoderType::kTorchScript;
   cfg.encoder.path = tmp / "encoder.pt";
   cfg.encoder.image_size = 32;
   cfg.encoder.cache_dir = tmp / "cache";
@@ -279,12 +279,12 @@ TEST(Pipeline, PretrainedMobileNetV2RunKeepsTfSamePaddingThroughTheCheckpoint) {
   if (shared.empty()) GTEST_SKIP() << "../shared is absent: no pretrained MobileNetV2 weights to test with";
   TempDir tmp;
   auto cfg = tinyConfig("star");
-  cfg.model.arch = "mobilenet_v2";
+  cfg.model.arch = shiftad::Arch::kMobileNetV2;
   cfg.model.weights = shared + "/weights/mobilenet_v2_imagenet.safetensors";
   cfg.data.image_size = 64;
   cfg.data.mean = cfg.data.std = {0.50196, 0.50196, 0.50196};
   cfg.train.epochs = 1;
-  cfg.align.method = "none";
+  cfg.align.method = shiftad::AlignMethod::kNone;
   shiftad::train(cfg, tmp / "run");
   auto metadata = shiftad::io::readSafeTensors(tmp / "run/model.safetensors").metadata;
   EXPECT_EQ(metadata["padding"], "tf_same");  // from the weights file's metadata

@@ -204,7 +204,7 @@ shiftad::Config headOnlyConfig(int epochs) {
   cfg.model.width = 8;
   cfg.model.embedding_dim = 8;
   cfg.model.freeze = -1;
-  cfg.align.method = "none";
+  cfg.align.method = shiftad::AlignMethod::kNone;
   cfg.train.epochs = epochs;
   cfg.train.batch_size = 8;
   return cfg;
@@ -297,7 +297,7 @@ TEST(Checkpoint, AnAnchoredRunRederivesItsAnchorsOnResume) {
   // L2-SP anchors are not in the checkpoint: a resumed run takes them from the same
   // deterministic start (the PCA head of the same data), or the weights would differ.
   auto cfg = headOnlyConfig(5);
-  cfg.model.head_init = "pca";
+  cfg.model.head_init = shiftad::HeadInit::kPca;
   cfg.train.anchor = 0.05;
   expectStoppedHeadOnlyRunResumesBitIdentical(cfg);
 }

@@ -32,7 +32,7 @@ TEST(Config, EmptyTextGivesDocumentedDefaults) {
   const Config c = parseConfig("");
   const Config d;
   EXPECT_EQ(c.cluster.k, d.cluster.k);
-  EXPECT_EQ(c.align.method, "infonce");
+  EXPECT_EQ(c.align.method, shiftad::AlignMethod::kInfoNce);
   EXPECT_DOUBLE_EQ(c.data.contamination, 0.1);
 }
 
@@ -49,13 +49,13 @@ TEST(Config, NestedYamlAndOverrides) {
 TEST(Config, DumpRoundTripsEveryKey) {
   Config c;
   c.data.root = "/some/root";  // absolute: relative paths resolve (RelativePathsResolve...)
-  c.model.arch = "resnet18";
+  c.model.arch = shiftad::Arch::kResNet18;
   c.train.lr = 3.5e-4;
   c.data.augment = false;
   c.data.std = {0.2, 0.3, 0.4};
   const Config back = parseConfig(shiftad::dumpConfig(c));
   EXPECT_EQ(shiftad::dumpConfig(back), shiftad::dumpConfig(c));
-  EXPECT_EQ(back.model.arch, "resnet18");
+  EXPECT_EQ(back.model.arch, shiftad::Arch::kResNet18);
   EXPECT_DOUBLE_EQ(back.train.lr, 3.5e-4);
   EXPECT_FALSE(back.data.augment);
 }
@@ -131,9 +131,9 @@ TEST(Config, ReliabilityRangesNameKeyValueAndAllowed) {
 
 TEST(Config, ClipArchsAndInterpolation) {
   const Config c = parseConfig("data: {image_size: 224, interpolation: bicubic}\nmodel: {arch: clip_vit_b32}\n");
-  EXPECT_EQ(c.model.arch, "clip_vit_b32");
-  EXPECT_EQ(c.data.interpolation, "bicubic");
-  EXPECT_EQ(parseConfig("").data.interpolation, "bilinear");
+  EXPECT_EQ(c.model.arch, shiftad::Arch::kClipVitB32);
+  EXPECT_EQ(c.data.interpolation, shiftad::Interpolation::kBicubic);
+  EXPECT_EQ(parseConfig("").data.interpolation, shiftad::Interpolation::kBilinear);
   // The positional embeddings fix CLIP's input size: caught before any image is read.
   auto msg = errorOf([] { parseConfig("model: {arch: clip_rn50}\n"); });
   EXPECT_NE(msg.find("data.image_size"), std::string::npos) << msg;
@@ -175,7 +175,7 @@ TEST(Config, VariantsAreOverridesThatParse) {
     const Config c = parseConfig("", o);
     EXPECT_EQ(c.run.variant, v.name);
   }
-  EXPECT_EQ(parseConfig("", shiftad::variantOverrides("source_only")).align.method, "none");
+  EXPECT_EQ(parseConfig("", shiftad::variantOverrides("source_only")).align.method, shiftad::AlignMethod::kNone);
   const auto msg = errorOf([] { shiftad::variantOverrides("sauce_only"); });
   EXPECT_NE(msg.find("sauce_only"), std::string::npos);
   EXPECT_NE(msg.find("source_only"), std::string::npos);

@@ -13,6 +13,7 @@
 
 #include "clustering/Gmm.h"
 #include "clustering/MeanShift.h"
+#include "config/Choices.h"
 #include "support/TestSupport.h"
 #include "unit/math/MathTestUtil.h"
 
@@ -54,7 +55,7 @@ TEST(ClusteringOracle, GmmLogLikelihoodMatchesSklearnFromSameInit) {
     init.means = fromJson(c.at("means_init"));
     init.precisions = fromJson(c.at("precisions_init"));
     cl::GmmParams p;
-    p.covariance = covariance;
+    p.covariance = *shiftad::config::parseChoice<shiftad::Covariance>(covariance);  // sklearn's names are ours
     p.max_iter = c.at("max_iter").get<int>();
     p.tol = c.at("tol").get<double>();
     p.reg_covar = c.at("reg_covar").get<double>();

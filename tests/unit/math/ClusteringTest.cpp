@@ -16,6 +16,7 @@
 #include "clustering/KMeans.h"
 #include "clustering/MeanShift.h"
 #include "clustering/Partition.h"
+#include "config/Choices.h"
 #include "unit/math/Blobs.h"
 #include "unit/math/MathTestUtil.h"
 
@@ -29,10 +30,11 @@ using shiftad::test::toVector;
 
 namespace {
 
+/// `covariance` as the config spells it (cluster.covariance).
 cl::GmmParams gmmParams(int k, const char* covariance) {
   cl::GmmParams p;
   p.k = k;
-  p.covariance = covariance;
+  p.covariance = *shiftad::config::parseChoice<shiftad::Covariance>(covariance);
   return p;
 }
 
@@ -154,8 +156,9 @@ TEST(Gmm, InitFromPrecisionsOrCovariancesAgree) {
 
 TEST(Gmm, Errors) {
   const torch::Tensor x = torch::randn({20, 3});
-  expectError([&] { cl::gmm(x, gmmParams(2, "spherical")); },
-              "gmm: covariance must be \"diag\" or \"full\", got \"spherical\"");
+  cl::GmmParams spherical = gmmParams(2, "diag");
+  spherical.covariance = static_cast<shiftad::Covariance>(7);  // no such value: only a cast makes one
+  expectError([&] { cl::gmm(x, spherical); }, "gmm: covariance must be diag or full, got the value 7");
   expectError([&] { cl::gmm(torch::zeros({0, 3}), gmmParams(2, "diag")); }, "gmm: empty input (0 rows)");
   expectError([&] { cl::gmm(x, gmmParams(0, "diag")); }, "gmm: k must be >= 1, got 0");
   cl::GmmParams no_floor = gmmParams(2, "full");

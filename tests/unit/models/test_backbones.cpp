@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/Error.h"
+#include "config/Choices.h"
 #include "data/ImageTensors.h"
 #include "io/SafeTensors.h"
 #include "models/FeatureExtractor.h"
@@ -39,7 +40,7 @@ void expectResNetMatchesTorchvision(const std::string& arch, int64_t trunk_dim) 
   test::TempDir tmp;
   test::runPython("models_backbones.py", arch + " " + tmp.path());
   ModelConfig mc;
-  mc.arch = arch;
+  mc.arch = *config::parseChoice<Arch>(arch);  // the config spelling, also the Python oracle's argument
   mc.embedding_dim = 16;
   auto net = std::dynamic_pointer_cast<Net>(models::makeFeatureExtractor(mc));
   ASSERT_TRUE(net);
@@ -98,7 +99,7 @@ INSTANTIATE_TEST_SUITE_P(Backbones, MobileNetV2Parity, ::testing::Values("symmet
 
 TEST(Backbones, MobileNetV2AsFeatureExtractorIsBiasFreeWithoutClassifier) {
   ModelConfig mc;
-  mc.arch = "mobilenet_v2";
+  mc.arch = shiftad::Arch::kMobileNetV2;
   mc.embedding_dim = 8;
   auto net = std::dynamic_pointer_cast<models::MobileNetV2>(models::makeFeatureExtractor(mc));
   ASSERT_TRUE(net);

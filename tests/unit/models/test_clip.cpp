@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/Error.h"
+#include "config/Choices.h"
 #include "io/SafeTensors.h"
 #include "models/ClipVisual.h"
 #include "models/FeatureExtractor.h"
@@ -72,7 +73,7 @@ void expectSameNamesAndShapes(const models::FeatureExtractor& net, const std::st
 
 std::shared_ptr<models::FeatureExtractor> makeArch(const std::string& arch) {
   ModelConfig mc;
-  mc.arch = arch;
+  mc.arch = *config::parseChoice<Arch>(arch);  // the config spelling, also the Python oracle's argument
   mc.embedding_dim = 16;
   return models::makeFeatureExtractor(mc);
 }
@@ -127,7 +128,7 @@ TEST(Clip, WeightsWithoutVisualPrefixAreRejectedWithAHint) {
   test::TempDir tmp;
   io::writeSafeTensors(tmp / "tv.safetensors", {{"conv1.weight", torch::zeros({64, 3, 7, 7})}});
   ModelConfig mc;
-  mc.arch = "clip_rn50";
+  mc.arch = shiftad::Arch::kClipRn50;
   mc.weights = tmp / "tv.safetensors";
   try {
     models::makeFeatureExtractor(mc);

@@ -17,7 +17,7 @@ TEST(FrozenEncoder, TorchScriptMatchesPythonOnUint8Images) {
   test::TempDir tmp;
   test::runPython("models_torchscript.py", tmp.path());
   EncoderConfig cfg;
-  cfg.type = "torchscript";
+  cfg.type = shiftad::EncoderType::kTorchScript;
   cfg.path = tmp / "encoder.pt";
   cfg.image_size = 32;
   auto enc = models::makeFrozenEncoder(cfg);
@@ -34,7 +34,7 @@ TEST(FrozenEncoder, TorchScriptMatchesPythonOnUint8Images) {
 TEST(FrozenEncoder, MissingOrBrokenFileIsAClearError) {
   test::TempDir tmp;
   EncoderConfig cfg;
-  cfg.type = "torchscript";
+  cfg.type = shiftad::EncoderType::kTorchScript;
   cfg.path = tmp / "nope.pt";
   try {
     models::makeFrozenEncoder(cfg);
@@ -45,7 +45,7 @@ TEST(FrozenEncoder, MissingOrBrokenFileIsAClearError) {
   test::writeFile(tmp / "bad.pt", "garbage");
   cfg.path = tmp / "bad.pt";
   EXPECT_THROW(models::makeFrozenEncoder(cfg), Error);
-  cfg.type = "none";
+  cfg.type = shiftad::EncoderType::kNone;
   EXPECT_EQ(models::makeFrozenEncoder(cfg), nullptr);
 }
 
@@ -53,7 +53,7 @@ TEST(FrozenEncoder, ModulesThatDoNotFitSayWhatTheyReturnedOrWhyTheyFailed) {
   test::TempDir tmp;
   test::runPython("errors_tuple_encoder.py", tmp.path());
   EncoderConfig cfg;
-  cfg.type = "torchscript";
+  cfg.type = shiftad::EncoderType::kTorchScript;
   cfg.image_size = 32;
   const auto images = torch::zeros({2, 3, 32, 32}, torch::kByte);
   const auto errorOf = [&](const std::string& file) {

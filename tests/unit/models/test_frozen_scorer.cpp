@@ -10,24 +10,26 @@ TEST(FrozenScorer, KnnIsTheMeanSquaredDistanceToTheNearestReferences) {
   const auto ref = torch::tensor({0.f, 0.f, 1.f, 0.f, 0.f, 2.f}).reshape({3, 2});
   const auto x = torch::tensor({0.f, 1.f, 3.f, 0.f}).reshape({2, 2});
   // (0,1): squared distances 1, 2, 1 -> two nearest 1, 1. (3,0): 9, 4, 13 -> 4, 9.
-  const auto s = models::makeFrozenScorer("frozen_knn", ref, {}, 2).score(x);
+  const auto s = models::makeFrozenScorer(ScoreMethod::kFrozenKnn, ref, {}, 2).score(x);
   EXPECT_NEAR(s[0].item<float>(), 1.0, 1e-6);
   EXPECT_NEAR(s[1].item<float>(), 6.5, 1e-6);
   // k larger than the reference set: all rows.
-  EXPECT_NEAR(models::makeFrozenScorer("frozen_knn", ref, {}, 10).score(x)[0].item<float>(), 4.0 / 3.0, 1e-6);
+  EXPECT_NEAR(models::makeFrozenScorer(ScoreMethod::kFrozenKnn, ref, {}, 10).score(x)[0].item<float>(), 4.0 / 3.0,
+              1e-6);
 }
 
 TEST(FrozenScorer, MeanAndDominantUseTheirSetsMean) {
   const auto src = torch::tensor({0.f, 0.f, 2.f, 0.f}).reshape({2, 2});  // mean (1, 0)
   const auto dom = torch::tensor({0.f, 4.f, 0.f, 2.f}).reshape({2, 2});  // mean (0, 3)
   const auto x = torch::tensor({1.f, 3.f}).reshape({1, 2});
-  EXPECT_NEAR(models::makeFrozenScorer("frozen_mean", src, dom, 5).score(x)[0].item<float>(), 9.0, 1e-6);
-  EXPECT_NEAR(models::makeFrozenScorer("frozen_dominant", src, dom, 5).score(x)[0].item<float>(), 1.0, 1e-6);
+  EXPECT_NEAR(models::makeFrozenScorer(ScoreMethod::kFrozenMean, src, dom, 5).score(x)[0].item<float>(), 9.0, 1e-6);
+  EXPECT_NEAR(models::makeFrozenScorer(ScoreMethod::kFrozenDominant, src, dom, 5).score(x)[0].item<float>(), 1.0, 1e-6);
 }
 
 TEST(FrozenScorer, WidthMismatchAndUnknownMethodAreClearErrors) {
   const auto ref = torch::zeros({2, 3});
-  EXPECT_THROW(models::makeFrozenScorer("frozen_mean", ref, {}, 1).score(torch::zeros({1, 4})), std::exception);
-  EXPECT_THROW(models::makeFrozenScorer("svdd", ref, {}, 1), std::exception);
-  EXPECT_THROW(models::makeFrozenScorer("frozen_dominant", ref, torch::zeros({0, 3}), 1), std::exception);
+  EXPECT_THROW(models::makeFrozenScorer(ScoreMethod::kFrozenMean, ref, {}, 1).score(torch::zeros({1, 4})),
+               std::exception);
+  EXPECT_THROW(models::makeFrozenScorer(ScoreMethod::kSvdd, ref, {}, 1), std::exception);
+  EXPECT_THROW(models::makeFrozenScorer(ScoreMethod::kFrozenDominant, ref, torch::zeros({0, 3}), 1), std::exception);
 }

@@ -21,12 +21,12 @@ torch::Tensor rowsAlong(const torch::Tensor& q, int64_t n) {
 TEST(Trainer, PcaHeadInitIsARotationOntoThePrincipalDirections) {
   torch::manual_seed(0);
   shiftad::Config cfg;
-  cfg.model.arch = "small_cnn";
+  cfg.model.arch = shiftad::Arch::kSmallCnn;
   cfg.model.freeze = -1;
-  cfg.model.head = "linear";
-  cfg.model.head_init = "pca";
+  cfg.model.head = shiftad::Head::kLinear;
+  cfg.model.head_init = shiftad::HeadInit::kPca;
   cfg.model.trunk_l2 = false;
-  cfg.align.method = "none";
+  cfg.align.method = shiftad::AlignMethod::kNone;
   cfg.train.epochs = 0;
   auto probe = shiftad::models::makeFeatureExtractor(cfg.model);
   cfg.model.embedding_dim = probe->trunkDim();  // a square head: a rotation
@@ -57,13 +57,13 @@ TEST(Trainer, PcaHeadInitOnImagesDiagonalisesTheInitialTrunkCovariance) {
   // initial trunk over the un-augmented source and pool.
   torch::manual_seed(1);
   shiftad::Config cfg;
-  cfg.model.arch = "small_cnn";
+  cfg.model.arch = shiftad::Arch::kSmallCnn;
   cfg.model.freeze = 0;
-  cfg.model.head = "linear";
-  cfg.model.head_init = "pca";
+  cfg.model.head = shiftad::Head::kLinear;
+  cfg.model.head_init = shiftad::HeadInit::kPca;
   cfg.model.trunk_l2 = false;
   cfg.data.image_size = 32;
-  cfg.align.method = "none";
+  cfg.align.method = shiftad::AlignMethod::kNone;
   cfg.train.epochs = 0;
   auto probe = shiftad::models::makeFeatureExtractor(cfg.model);
   cfg.model.embedding_dim = probe->trunkDim();
@@ -102,13 +102,13 @@ TEST(Trainer, AnchoredDeepSvddConvergesToItsClosedFormSolution) {
   // (S = X^T X / n, m = mean(x)):  W* = (c m^T + beta W0) (S + beta I)^-1.
   torch::manual_seed(2);
   shiftad::Config cfg;
-  cfg.model.arch = "small_cnn";
+  cfg.model.arch = shiftad::Arch::kSmallCnn;
   cfg.model.width = 8;
   cfg.model.freeze = -1;
-  cfg.model.head = "linear";
+  cfg.model.head = shiftad::Head::kLinear;
   cfg.model.trunk_l2 = false;
   cfg.model.embedding_dim = 4;
-  cfg.align.method = "none";
+  cfg.align.method = shiftad::AlignMethod::kNone;
   cfg.train.svdd_eps = 0.0;
   cfg.train.weight_decay = 0.0;
   cfg.train.lr = 3e-3;
