@@ -33,6 +33,7 @@ cl::GmmParams gmmParams(int k, const char* covariance) {
   cl::GmmParams p;
   p.k = k;
   p.covariance = covariance;
+  p.restarts = 1;  // one K-means initialisation, as sklearn's n_init = 1
   return p;
 }
 
