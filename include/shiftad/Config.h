@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "shiftad/ClusteringParams.h"
+
 namespace shiftad {
 
 // Every key with a fixed list of values is an enum. Its YAML spellings (listed here for
@@ -32,8 +34,7 @@ enum class EncoderType { kNone, kTorchScript, kBackbone };
 enum class ClusterSpace { kSelf, kFrozen, kNone };
 /// cluster.method: kmeans | gmm | meanshift
 enum class ClusterMethod { kKMeans, kGmm, kMeanShift };
-/// cluster.covariance: diag | full
-enum class Covariance { kDiag, kFull };
+/// cluster.covariance: diag | full (declared in shiftad/ClusteringParams.h)
 /// align.method: infonce | mmd | adversarial | prototype | none
 enum class AlignMethod { kInfoNce, kMmd, kAdversarial, kPrototype, kNone };
 /// score.method: svdd | frozen_mean | frozen_knn | frozen_dominant
@@ -111,17 +112,15 @@ struct EncoderConfig {
 
 /// Which target samples are aligned: the dominant cluster (paper Eq. 6-7).
 struct ClusterConfig {
-  ClusterSpace space =
-      ClusterSpace::kSelf;  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
-  ClusterMethod method = ClusterMethod::kKMeans;  ///< kmeans | gmm | meanshift
-  int k = 8;                                      ///< number of clusters (paper: 8-10)
-  int restarts = 5;                               ///< k-means++ restarts; the lowest inertia wins
-  int max_iter = 100;                             ///< Lloyd iterations per restart
-  int recluster_every = 1;                        ///< re-cluster every N epochs (0: only once, before training)
-  Covariance covariance = Covariance::kDiag;      ///< gmm: diag | full
-  double bandwidth = 0.0;                         ///< meanshift: kernel radius (0: estimated at `quantile`)
-  double quantile = 0.3;       ///< meanshift: quantile of pairwise distances for the bandwidth estimate
-  double keep_fraction = 1.0;  ///< keep only this share of dominant members, those closest to its centroid
+  ClusterSpace space = ClusterSpace::kSelf;  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
+  ClusterMethod method = ClusterMethod::kKMeans;  ///< kmeans | gmm | meanshift: which of the parameter structs below is used
+  int recluster_every = 1;        ///< re-cluster every N epochs (0: only once, before training)
+  double keep_fraction = 1.0;     ///< keep only this share of dominant members, those closest to its centroid
+  /// The algorithms' parameters, passed to them as they are. cluster.k, cluster.restarts and
+  /// cluster.max_iter set both `kmeans` and `gmm` (validateConfig checks that they agree).
+  clustering::KMeansParams kmeans;        ///< cluster.k, cluster.restarts, cluster.max_iter
+  clustering::GmmParams gmm;              ///< the same three, and cluster.covariance
+  clustering::MeanShiftParams meanshift;  ///< cluster.bandwidth, cluster.quantile
 };
 
 /// Source/target alignment loss (paper Eq. 8-10).

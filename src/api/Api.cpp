@@ -27,6 +27,8 @@
 #include "data/Protocol.h"
 #include "data/Synth.h"
 #include "evaluation/Metrics.h"
+#include "method/DominantSelector.h"
+#include "method/PrincipalBasis.h"
 #include "models/FrozenScorer.h"
 #include "shiftad/shiftad.h"
 #include "training/Checkpoint.h"
@@ -269,7 +271,7 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
       n_pool = static_cast<int64_t>(phi.paths.size());
       n_skipped += static_cast<int64_t>(phi.skipped.size());
       api::checkSkipped(cfg.data.max_skipped, phi.skipped, pool_paths.size(), "pool");
-      const auto dominant = training::selectDominant(phi.features, cfg.cluster, static_cast<uint64_t>(cfg.train.seed));
+      const auto dominant = method::dominantRows(phi.features, cfg.cluster, static_cast<uint64_t>(cfg.train.seed));
       dominant_features = phi.features.index_select(0, dominant);
       writeDominant(dir, phi.paths, dominant);
       const auto labels = labelsOf(phi.paths, split.pool_truth);
@@ -295,7 +297,10 @@ TrainSummary train(const Config& cfg_in, const std::string& run_dir, const Train
                  head_only ? " [head only, on cached trunk features]" : "");
     const auto pool_labels = need_pool ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
     auto net = models::makeFeatureExtractor(cfg.model);
-    training::Trainer trainer(cfg, net);
+    // The bench trains several variants on the same data: the PCA head's decomposition is
+    // memoised across them (process-wide for now; to become the caller's explicit cache).
+    static method::PrincipalBasisCache pca_cache;
+    training::Trainer trainer(cfg, net, &pca_cache);
     training::TrainingData td;
     td.source = source.rows;
     if (need_pool) td.pool = pool.rows;

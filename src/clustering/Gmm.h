@@ -9,22 +9,9 @@
 
 #include <torch/types.h>
 
-#include "shiftad/Config.h"
+#include "shiftad/ClusteringParams.h"  // GmmParams
 
 namespace shiftad::clustering {
-
-/// Parameters with their defaults (sklearn's GaussianMixture defaults, except the
-/// covariance type: "diag" because full d x d covariances do not scale to d = 2048).
-struct GmmParams {
-  int k = 8;                                  ///< components; clamped to the number of points
-  Covariance covariance = Covariance::kDiag;  ///< kDiag (k x d variances) or kFull (k x d x d)
-  int max_iter = 100;                         ///< EM iterations per restart (0: initial parameters only)
-  double tol = 1e-3;                          ///< stop when the mean log-likelihood per sample changes by less
-  double reg_covar = 1e-6;                    ///< added to every variance: keeps covariances positive definite
-  uint64_t seed = 0;                          ///< seeds the K-means initialisation
-  int restarts = 1;                           ///< K-means initialisations; the highest final likelihood wins
-  int64_t chunk = int64_t{1} << 16;           ///< entries per block: chunk / d rows of float64 buffers (512 KB each)
-};
 
 /// Initial parameters for gmmFrom (sklearn's weights_init, means_init, precisions_init).
 /// Exactly one of precisions and covariances is given, shaped k x d ("diag") or k x d x d

@@ -7,17 +7,9 @@
 
 #include <torch/types.h>
 
-namespace shiftad::clustering {
+#include "shiftad/ClusteringParams.h"  // KMeansParams
 
-/// Parameters with their defaults (cf. faiss' ClusteringParameters).
-struct KMeansParams {
-  int k = 8;              ///< number of clusters; clamped to the number of points
-  int restarts = 5;       ///< independent k-means++ seedings; the lowest inertia wins
-  int max_iter = 100;     ///< Lloyd iterations per restart
-  double tol = 1e-6;      ///< stop when relative inertia improvement falls below tol
-  uint64_t seed = 0;      ///< seeds k-means++ (reproducible for a given seed)
-  int64_t chunk = 65536;  ///< rows per distance block (bounds memory to chunk x k)
-};
+namespace shiftad::clustering {
 
 struct KMeansResult {
   torch::Tensor centroids;     ///< k x d float

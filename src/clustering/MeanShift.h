@@ -8,18 +8,9 @@
 
 #include <torch/types.h>
 
-namespace shiftad::clustering {
+#include "shiftad/ClusteringParams.h"  // MeanShiftParams
 
-/// Parameters with their defaults (sklearn's MeanShift and estimate_bandwidth defaults).
-struct MeanShiftParams {
-  double bandwidth = 0.0;            ///< kernel radius; 0: estimateBandwidth(x, quantile)
-  double quantile = 0.3;             ///< neighbour quantile of the bandwidth estimate, in [0, 1]
-  int max_iter = 300;                ///< iterations per seed (as sklearn: at most max_iter + 1 mean updates)
-  bool bin_seeding = false;          ///< seeds: one per occupied grid cell of side bandwidth, not every point
-  int64_t bandwidth_samples = 0;     ///< rows the estimate uses: 0 all (sklearn's n_samples=None), else a random subset
-  uint64_t seed = 0;                 ///< seeds that subset (nothing else is random)
-  int64_t chunk = int64_t{1} << 20;  ///< entries per distance block (4 MB of float32): tiles of 1024 x 1024
-};
+namespace shiftad::clustering {
 
 struct MeanShiftResult {
   torch::Tensor centers;       ///< m x d modes, most populated first (sklearn's cluster_centers_ order)

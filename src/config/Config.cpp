@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 #include <yaml-cpp/yaml.h>
 
@@ -75,7 +76,7 @@ KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) 
             if (v < lo || v > hi) badValue(key, n, allowed);
             field(c) = static_cast<int>(v);
           },
-          [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+          [=](const Config& c) { return YAML::Node(static_cast<int>(field(const_cast<Config&>(c)))); }};
 }
 
 template <typename Field>
@@ -179,6 +180,21 @@ KeySpec floatListKey(std::string key, Field field, size_t len, double lo, double
 #define SHIFTAD_FIELD(path) \
   [](Config & c) -> auto& { return c.path; }
 
+/// Two fields one key sets together (cluster.k is K of K-means and of the Gaussian
+/// mixture, each algorithm holding its own parameter struct); read back from the first.
+template <typename T>
+struct TwinField {
+  T& first;
+  T& second;
+  TwinField& operator=(T v) {
+    first = second = v;
+    return *this;
+  }
+  operator T() const { return first; }
+};
+
+#define SHIFTAD_TWIN_FIELD(a, b) [](Config& c) { return TwinField<std::decay_t<decltype(c.a)>>{c.a, c.b}; }
+
 // function-length: data table
 const std::vector<KeySpec>& schema() {
   static const std::vector<KeySpec> keys = {
@@ -268,17 +284,19 @@ const std::vector<KeySpec>& schema() {
       choiceKey("cluster.method", SHIFTAD_FIELD(cluster.method),
                 "clustering algorithm (paper Eq. 6); the dominant cluster is the one with most members (gmm: hard "
                 "assignment by responsibility)"),
-      intKey("cluster.k", SHIFTAD_FIELD(cluster.k), 1, 4096, "number of clusters K (paper: 8-10 work best)"),
-      intKey("cluster.restarts", SHIFTAD_FIELD(cluster.restarts), 1, 1000,
+      intKey("cluster.k", SHIFTAD_TWIN_FIELD(cluster.kmeans.k, cluster.gmm.k), 1, 4096,
+             "number of clusters K (paper: 8-10 work best)"),
+      intKey("cluster.restarts", SHIFTAD_TWIN_FIELD(cluster.kmeans.restarts, cluster.gmm.restarts), 1, 1000,
              "k-means++ restarts; the lowest inertia wins"),
-      intKey("cluster.max_iter", SHIFTAD_FIELD(cluster.max_iter), 1, 100000, "Lloyd iterations per restart"),
+      intKey("cluster.max_iter", SHIFTAD_TWIN_FIELD(cluster.kmeans.max_iter, cluster.gmm.max_iter), 1, 100000,
+             "Lloyd iterations per restart"),
       intKey("cluster.recluster_every", SHIFTAD_FIELD(cluster.recluster_every), 0, INT32_MAX,
              "re-cluster the pool every N epochs (0: once, before training)"),
-      choiceKey("cluster.covariance", SHIFTAD_FIELD(cluster.covariance),
+      choiceKey("cluster.covariance", SHIFTAD_FIELD(cluster.gmm.covariance),
                 "gmm: covariance type (a floor of 1e-6 is added to the diagonal)"),
-      floatKey("cluster.bandwidth", SHIFTAD_FIELD(cluster.bandwidth), 0.0, 1e6, false,
+      floatKey("cluster.bandwidth", SHIFTAD_FIELD(cluster.meanshift.bandwidth), 0.0, 1e6, false,
                "meanshift: flat-kernel radius (0: estimated as sklearn's estimate_bandwidth at cluster.quantile)"),
-      floatKey("cluster.quantile", SHIFTAD_FIELD(cluster.quantile), 1e-3, 1.0, false,
+      floatKey("cluster.quantile", SHIFTAD_FIELD(cluster.meanshift.quantile), 1e-3, 1.0, false,
                "meanshift: quantile of the nearest-neighbour distances for the bandwidth estimate"),
       floatKey(
           "cluster.keep_fraction", SHIFTAD_FIELD(cluster.keep_fraction), 0.01, 1.0, false,
@@ -456,6 +474,12 @@ void validateConfig(const Config& cfg) {
                 "config: model.arch {} takes 224 x 224 images (its positional embedding fixes the size) but "
                 "data.image_size is {}; set data.image_size: 224",
                 cfg.model.arch, cfg.data.image_size);
+  const auto& km = cfg.cluster.kmeans;
+  const auto& gm = cfg.cluster.gmm;
+  SHIFTAD_CHECK(km.k == gm.k && km.restarts == gm.restarts && km.max_iter == gm.max_iter,
+                "config: cluster.k, cluster.restarts and cluster.max_iter hold for K-means and the GMM alike, but "
+                "cluster.kmeans has {}, {}, {} and cluster.gmm {}, {}, {}; set both parameter structs the same",
+                km.k, km.restarts, km.max_iter, gm.k, gm.restarts, gm.max_iter);
   SHIFTAD_CHECK(cfg.cluster.space != ClusterSpace::kFrozen || cfg.encoder.type != EncoderType::kNone,
                 "config: cluster.space is 'frozen' but encoder.type is 'none'; set encoder.type and encoder.path "
                 "(e.g. encoder.type: torchscript, or backbone) or use cluster.space: self");

@@ -11,6 +11,11 @@
 
 #include "models/FeatureExtractor.h"
 #include "shiftad/Config.h"
+#include "training/DivergenceGuard.h"
+
+namespace shiftad::method {
+class PrincipalBasisCache;
+}
 
 namespace shiftad::training {
 
@@ -53,28 +58,12 @@ enum class FitResult {
   Stopped,    ///< FitControl::stop was set; the checkpoint holds the progress
 };
 
-/// The dominant set of the pool (paper Eq. 6-7): indices (int64, ascending) of the
-/// members of the largest cluster of `features` (cluster.space = none: every index),
-/// optionally trimmed to the cluster.keep_fraction closest to its centroid.
-torch::Tensor selectDominant(const torch::Tensor& features, const ClusterConfig& cfg, uint64_t seed);
-
-using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
-
-/// What a training step can make non-finite in F, checked by fit() after every step:
-/// its trainable parameters (the optimizer step) and its floating-point buffers
-/// (BatchNorm statistics, updated by the forward pass even when the loss stays finite,
-/// e.g. on inputs scaled to ~1e30).
-NamedTensors trainedTensors(const torch::nn::Module& net);
-
-/// The name of the first tensor holding a NaN or Inf ("" if none). Cheap enough for
-/// every step: one sum per tensor, in double, where float32 values cannot overflow, so
-/// the total is finite exactly when every value is; a single sync. The names are
-/// searched only on failure.
-std::string firstNonFinite(const NamedTensors& tensors);
-
 class Trainer {
  public:
-  Trainer(const Config& cfg, std::shared_ptr<models::FeatureExtractor> net);
+  /// `pca_cache`: where the PCA head initialisation (model.head_init: pca) memoises its
+  /// decomposition across trainers on the same data (null: computed every time).
+  Trainer(const Config& cfg, std::shared_ptr<models::FeatureExtractor> net,
+          method::PrincipalBasisCache* pca_cache = nullptr);
   ~Trainer();
 
   /// Deep SVDD center from F's initial features of the (un-augmented) source.
@@ -97,11 +86,11 @@ class Trainer {
   models::FeatureExtractor& net() { return *net_; }
 
  private:
-  struct Alignment;
+  class FitLoop;  ///< one call of fit(): its objects and its progress through the epochs
   torch::Tensor forward(const torch::Tensor& inputs);
   torch::Tensor trainingView(const torch::Tensor& inputs);  ///< augmented or center-cropped, normalized
   torch::Tensor evalView(const torch::Tensor& inputs);      ///< center-cropped, normalized
-  torch::Tensor dominantSet(const TrainingData& data, int epoch, const torch::Tensor& previous);
+  void prepareStart(const TrainingData& data, bool resuming);
   void initHeadPca(const TrainingData& data);
   torch::Tensor trunkRows(
       const torch::Tensor& inputs);  ///< F's pooled trunk features (eval mode) of images, or the features themselves
@@ -111,6 +100,7 @@ class Trainer {
   std::shared_ptr<models::FeatureExtractor> net_;
   torch::Tensor center_;
   torch::Generator gen_;
+  method::PrincipalBasisCache* pca_cache_;
 };
 
 }  // namespace shiftad::training

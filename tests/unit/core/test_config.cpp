@@ -31,7 +31,8 @@ std::string errorOf(F f) {
 TEST(Config, EmptyTextGivesDocumentedDefaults) {
   const Config c = parseConfig("");
   const Config d;
-  EXPECT_EQ(c.cluster.k, d.cluster.k);
+  EXPECT_EQ(c.cluster.kmeans.k, d.cluster.kmeans.k);
+  EXPECT_EQ(c.cluster.gmm.restarts, 5);  // the config default, also for the GMM
   EXPECT_EQ(c.align.method, shiftad::AlignMethod::kInfoNce);
   EXPECT_DOUBLE_EQ(c.data.contamination, 0.1);
 }
@@ -41,7 +42,8 @@ TEST(Config, NestedYamlAndOverrides) {
                                {"cluster.k=10", "align.tau=0.5", "data.mean=[0.1, 0.2, 0.3]"});
   EXPECT_EQ(c.data.root, "/x");
   EXPECT_DOUBLE_EQ(c.data.contamination, 0.2);
-  EXPECT_EQ(c.cluster.k, 10);  // --set wins over the file
+  EXPECT_EQ(c.cluster.kmeans.k, 10);  // --set wins over the file
+  EXPECT_EQ(c.cluster.gmm.k, 10);     // one key, both algorithms
   EXPECT_DOUBLE_EQ(c.align.tau, 0.5);
   EXPECT_EQ(c.data.mean, (std::vector<double>{0.1, 0.2, 0.3}));
 }

@@ -35,6 +35,7 @@ cl::GmmParams gmmParams(int k, const char* covariance) {
   cl::GmmParams p;
   p.k = k;
   p.covariance = *shiftad::config::parseChoice<shiftad::Covariance>(covariance);
+  p.restarts = 1;  // one K-means initialisation, as sklearn's n_init = 1
   return p;
 }
 

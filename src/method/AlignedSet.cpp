@@ -1,0 +1,29 @@
+#include "method/AlignedSet.h"
+
+#include <torch/torch.h>
+
+namespace shiftad::method {
+
+AlignedSet::AlignedSet(const ClusterConfig& cfg, uint64_t seed, int64_t pool_size, torch::Tensor frozen_features,
+                       std::function<torch::Tensor()> self_features)
+    : cfg_(cfg),
+      seed_(seed),
+      pool_size_(pool_size),
+      frozen_features_(std::move(frozen_features)),
+      self_features_(std::move(self_features)) {}
+
+bool AlignedSet::clustersIn(int epoch, const torch::Tensor& previous) const {
+  if (!previous.defined()) return true;
+  if (cfg_.space != ClusterSpace::kSelf) return false;  // frozen and none never change
+  const int every = cfg_.recluster_every;
+  return every != 0 && (epoch - 1) % every == 0;
+}
+
+torch::Tensor AlignedSet::forEpoch(int epoch, const torch::Tensor& previous) const {
+  if (!clustersIn(epoch, previous)) return previous;
+  if (cfg_.space == ClusterSpace::kFrozen) return dominantRows(frozen_features_, cfg_, seed_);
+  if (cfg_.space == ClusterSpace::kNone) return torch::arange(pool_size_, torch::kLong);
+  return dominantRows(self_features_(), cfg_, seed_ + static_cast<uint64_t>(epoch));
+}
+
+}  // namespace shiftad::method

@@ -1,0 +1,42 @@
+// Which pool rows are aligned in each epoch: the dominant set (paper Eq. 6-7) on the
+// schedule of cluster.space. Φ's space (frozen) does not change during training and is
+// clustered once; F's own space (self) moves and is re-clustered every
+// cluster.recluster_every epochs; none aligns the whole pool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <torch/types.h>
+
+#include "method/DominantSelector.h"
+#include "shiftad/Config.h"
+
+namespace shiftad::method {
+
+class AlignedSet {
+ public:
+  /// `pool_size`: rows of the pool. `frozen_features`: Φ's features of them (needed by
+  /// cluster.space frozen). `self_features`: F's features of the pool as they are now
+  /// (called by cluster.space self when it re-clusters). `seed`: train.seed; F's space
+  /// is clustered in epoch e with seed + e.
+  AlignedSet(const ClusterConfig& cfg, uint64_t seed, int64_t pool_size, torch::Tensor frozen_features,
+             std::function<torch::Tensor()> self_features);
+
+  /// The pool rows (int64, ascending) aligned in `epoch` (1-based), given those aligned
+  /// before it (`previous`; undefined: none yet, e.g. the first epoch).
+  torch::Tensor forEpoch(int epoch, const torch::Tensor& previous) const;
+
+  /// Whether `epoch` clusters anew rather than keeping `previous`.
+  bool clustersIn(int epoch, const torch::Tensor& previous) const;
+
+ private:
+  ClusterConfig cfg_;
+  uint64_t seed_;
+  int64_t pool_size_;
+  torch::Tensor frozen_features_;
+  std::function<torch::Tensor()> self_features_;
+};
+
+}  // namespace shiftad::method

@@ -1,0 +1,194 @@
+// Trainer::fit: the epoch loop over the method's objects (method/Objective.h: the total
+// loss; method/AlignedSet.h: the pool rows aligned each epoch), with checkpoints, the
+// divergence guard and epoch statistics. Every random draw comes from the trainer's
+// generator, in a fixed order per step: source crops, target picks, target crops,
+// negative picks, negative crops.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "method/AlignedSet.h"
+#include "method/Objective.h"
+#include "training/Checkpoint.h"
+#include "training/Trainer.h"
+
+namespace shiftad::training {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// F's trainable parameters, then the alignment strategy's (Adam's order).
+std::vector<torch::Tensor> trainableParameters(const torch::nn::Module& net, const method::Objective& objective) {
+  auto params = net.parameters();
+  for (const auto& p : objective.parameters()) params.push_back(p);
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : params)
+    if (p.requires_grad()) trainable.push_back(p);
+  SHIFTAD_CHECK(!trainable.empty(), "nothing to train: every parameter of F is frozen");
+  return trainable;
+}
+
+FitProgress resumeFrom(const std::string& checkpoint, const CheckpointParts& parts) {
+  FitProgress p = loadCheckpoint(checkpoint, parts);
+  spdlog::info("resuming from '{}' at epoch {}, step {}", checkpoint, p.epoch, p.steps + 1);
+  return p;
+}
+
+/// One step's inputs for a single forward pass: source rows, then target rows, then
+/// negatives (one forward: shared BatchNorm statistics).
+struct StepInputs {
+  torch::Tensor rows;
+  int64_t source_rows = 0;
+  int64_t target_rows = 0;
+};
+
+}  // namespace
+
+class Trainer::FitLoop {
+ public:
+  FitLoop(Trainer& trainer, const TrainingData& data, const FitControl& control, bool resuming);
+  FitResult run(const EpochCallback& on_epoch);
+
+ private:
+  void startEpoch();
+  StepInputs drawBatch(const torch::Tensor& source_rows);
+  method::BatchFeatures features(const StepInputs& inputs);
+  void step();
+  void endEpoch(Clock::time_point start, const EpochCallback& on_epoch);
+  void checkpoint();
+
+  Trainer& t_;
+  const TrainingData& data_;
+  const FitControl& control_;
+  const int64_t n_;           ///< source rows
+  const int64_t batch_;       ///< source rows per step
+  const double total_steps_;  ///< steps over the whole run (the progress of the alignment schedule)
+  method::Objective objective_;
+  torch::optim::Adam opt_;
+  const CheckpointParts parts_;
+  FitProgress p_;
+  const method::AlignedSet aligned_;
+  const DivergenceGuard guard_;
+};
+
+Trainer::FitLoop::FitLoop(Trainer& trainer, const TrainingData& data, const FitControl& control, bool resuming)
+    : t_(trainer),
+      data_(data),
+      control_(control),
+      n_(data.source.size(0)),
+      batch_(std::min<int64_t>(trainer.cfg_.train.batch_size, n_)),
+      total_steps_(static_cast<double>(std::max<int64_t>(1, (n_ - 2) / batch_ + 1)) *
+                   std::max(trainer.cfg_.train.epochs, 1)),
+      objective_(method::Objective::fromConfig(trainer.cfg_, *trainer.net_, trainer.net_->embeddingDim())),
+      opt_(trainableParameters(*trainer.net_, objective_),
+           torch::optim::AdamOptions(trainer.cfg_.train.lr).weight_decay(trainer.cfg_.train.weight_decay)),
+      parts_{trainer.net_.get(), objective_.module(), &opt_, &trainer.center_, &trainer.gen_},
+      p_(resuming ? resumeFrom(control.checkpoint, parts_) : FitProgress{}),
+      aligned_(trainer.cfg_.cluster, static_cast<uint64_t>(trainer.cfg_.train.seed),
+               data.pool.defined() ? data.pool.size(0) : 0, data.pool_frozen, [this] { return t_.embed(data_.pool); }),
+      guard_(trainer.cfg_, *trainer.net_, control.checkpoint) {}
+
+FitResult Trainer::FitLoop::run(const EpochCallback& on_epoch) {
+  while (p_.epoch <= t_.cfg_.train.epochs) {
+    const auto start = Clock::now();
+    if (!p_.order.defined()) startEpoch();  // else the epoch resumes mid-way
+    t_.net_->train();
+    objective_.train();
+    for (; p_.next_row + 2 <= n_; p_.next_row += batch_) {
+      // Checked between steps, so a stop never leaves a half-done step behind.
+      if (control_.stop && control_.stop->load()) {
+        checkpoint();
+        return FitResult::Stopped;
+      }
+      step();
+    }
+    endEpoch(start, on_epoch);
+  }
+  return FitResult::Completed;
+}
+
+void Trainer::FitLoop::startEpoch() {
+  const bool align = objective_.aligning();
+  if (align) p_.dominant = aligned_.forEpoch(p_.epoch, p_.dominant);
+  SHIFTAD_CHECK(!align || p_.dominant.size(0) > 0, "the dominant set of the pool is empty");
+  p_.order = torch::randperm(n_, t_.gen_, torch::kLong);
+}
+
+StepInputs Trainer::FitLoop::drawBatch(const torch::Tensor& source_rows) {
+  auto xs = t_.trainingView(data_.source.index_select(0, source_rows));
+  if (!objective_.aligning()) return {xs, xs.size(0), 0};
+  // Target batch of the same size, drawn from the aligned set (with replacement when
+  // the set is smaller than the batch); positives pair source row i with target row i.
+  const auto pick = torch::randint(p_.dominant.size(0), {source_rows.size(0)}, t_.gen_, torch::kLong);
+  auto xt = t_.trainingView(data_.pool.index_select(0, p_.dominant.index_select(0, pick)));
+  torch::Tensor xn;
+  if (data_.negatives.defined() && data_.negatives.size(0) > 0) {
+    const auto neg = torch::randint(data_.negatives.size(0), {source_rows.size(0)}, t_.gen_, torch::kLong);
+    xn = t_.trainingView(data_.negatives.index_select(0, neg));
+  }
+  return {xn.defined() ? torch::cat({xs, xt, xn}) : torch::cat({xs, xt}), xs.size(0), xt.size(0)};
+}
+
+method::BatchFeatures Trainer::FitLoop::features(const StepInputs& inputs) {
+  const auto z = t_.forward(inputs.rows);
+  if (objective_.aligning()) return method::splitBatch(z, inputs.source_rows, inputs.target_rows);
+  method::BatchFeatures f;
+  f.source = z;
+  return f;
+}
+
+void Trainer::FitLoop::step() {
+  const auto rows = p_.order.slice(0, p_.next_row, std::min(p_.next_row + batch_, n_));
+  const auto z = features(drawBatch(rows));
+  const auto terms = objective_.loss(z, t_.center_, static_cast<double>(p_.step_count) / total_steps_);
+  const double loss = terms.total.item<double>();
+  guard_.checkLoss(loss, p_.epoch, p_.steps + 1);
+  opt_.zero_grad();
+  terms.total.backward();
+  opt_.step();
+  guard_.checkWeights(p_.epoch, p_.steps + 1);
+  p_.sum_loss += loss;
+  p_.sum_svdd += terms.svdd.item<double>();
+  p_.sum_align += terms.align.item<double>();
+  ++p_.steps;
+  ++p_.step_count;
+}
+
+void Trainer::FitLoop::endEpoch(Clock::time_point start, const EpochCallback& on_epoch) {
+  const bool align = objective_.aligning();
+  EpochStats st;
+  st.epoch = p_.epoch;
+  st.loss = p_.sum_loss / std::max(p_.steps, 1);
+  st.svdd_loss = p_.sum_svdd / std::max(p_.steps, 1);
+  st.align_loss = p_.sum_align / std::max(p_.steps, 1);
+  st.dominant_size = align ? p_.dominant.size(0) : 0;
+  st.dominant_share = align ? static_cast<double>(p_.dominant.size(0)) / data_.pool.size(0) : 0.0;
+  st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (on_epoch) on_epoch(st, align ? p_.dominant : torch::empty({0}, torch::kLong));
+  // The next epoch starts from scratch: no order drawn, no step done.
+  p_.order = torch::Tensor();
+  p_.next_row = 0;
+  p_.sum_loss = p_.sum_svdd = p_.sum_align = 0;
+  p_.steps = 0;
+  ++p_.epoch;
+  const int every = control_.checkpoint_every;
+  if (p_.epoch > t_.cfg_.train.epochs || (every > 0 && st.epoch % every == 0)) checkpoint();
+}
+
+void Trainer::FitLoop::checkpoint() {
+  if (!control_.checkpoint.empty()) saveCheckpoint(control_.checkpoint, parts_, p_);
+}
+
+FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, const FitControl& control) {
+  checkFitInputs(data);
+  const bool resuming = control.resume && !control.checkpoint.empty() && std::filesystem::exists(control.checkpoint);
+  prepareStart(data, resuming);
+  FitLoop loop(*this, data, control, resuming);
+  return loop.run(on_epoch);
+}
+
+}  // namespace shiftad::training

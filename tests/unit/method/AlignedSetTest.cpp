@@ -1,0 +1,79 @@
+// The schedule of the aligned pool rows: Φ's space clustered once, F's own space
+// re-clustered every cluster.recluster_every epochs, none = the whole pool.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "method/AlignedSet.h"
+
+namespace me = shiftad::method;
+
+namespace {
+
+/// 12 rows: 8 near a, then 4 near b (rows 0-7 dominate); with `flip` the 4 near b come
+/// first (rows 4-11 dominate).
+torch::Tensor features(bool flip) {
+  const torch::Tensor a = torch::zeros({8, 2}) + 0.01 * torch::arange(16).reshape({8, 2});
+  const torch::Tensor b = torch::full({4, 2}, 5.f) + 0.01 * torch::arange(8).reshape({4, 2});
+  return flip ? torch::cat({b, a}) : torch::cat({a, b});
+}
+
+shiftad::ClusterConfig clusterConfig(const char* space, int every) {
+  shiftad::ClusterConfig cfg;
+  cfg.space = space;
+  cfg.recluster_every = every;
+  cfg.kmeans.k = 2;
+  return cfg;
+}
+
+/// F's features of the pool, alternating between the two layouts at every call.
+struct SelfSpace {
+  int calls = 0;
+  torch::Tensor operator()() { return features(calls++ % 2 == 1); }
+};
+
+}  // namespace
+
+TEST(AlignedSet, FrozenSpaceIsClusteredOnce) {
+  int self_calls = 0;
+  const me::AlignedSet set(clusterConfig("frozen", 1), 0, 12, features(false), [&] {
+    ++self_calls;
+    return torch::Tensor();
+  });
+  const torch::Tensor first = set.forEpoch(1, {});
+  EXPECT_TRUE(torch::equal(first, torch::arange(8, torch::kLong)));
+  for (int epoch = 2; epoch <= 4; ++epoch) EXPECT_TRUE(set.forEpoch(epoch, first).is_same(first)) << epoch;
+  EXPECT_EQ(self_calls, 0);
+}
+
+TEST(AlignedSet, NoneIsTheWholePool) {
+  const me::AlignedSet set(clusterConfig("none", 1), 0, 12, {}, [] { return torch::Tensor(); });
+  const torch::Tensor all = set.forEpoch(1, {});
+  EXPECT_TRUE(torch::equal(all, torch::arange(12, torch::kLong)));
+  EXPECT_TRUE(set.forEpoch(2, all).is_same(all));
+}
+
+TEST(AlignedSet, SelfSpaceIsReclusteredOnSchedule) {
+  SelfSpace space;
+  const me::AlignedSet every2(clusterConfig("self", 2), 0, 12, {}, std::ref(space));
+  const torch::Tensor first_rows = torch::arange(8, torch::kLong);
+  const torch::Tensor last_rows = torch::arange(4, 12, torch::kLong);
+  torch::Tensor rows = every2.forEpoch(1, {});  // epoch 1 clusters
+  EXPECT_TRUE(torch::equal(rows, first_rows));
+  rows = every2.forEpoch(2, rows);  // kept
+  EXPECT_TRUE(torch::equal(rows, first_rows));
+  EXPECT_EQ(space.calls, 1);
+  rows = every2.forEpoch(3, rows);  // epoch 3 clusters F's moved features
+  EXPECT_TRUE(torch::equal(rows, last_rows));
+  EXPECT_EQ(space.calls, 2);
+  EXPECT_FALSE(every2.clustersIn(4, rows));
+  EXPECT_TRUE(every2.clustersIn(5, rows));
+  // A resumed run without the previous set clusters whatever the epoch.
+  EXPECT_TRUE(every2.clustersIn(4, {}));
+
+  SelfSpace once_space;
+  const me::AlignedSet once(clusterConfig("self", 0), 0, 12, {}, std::ref(once_space));
+  rows = once.forEpoch(1, {});
+  for (int epoch = 2; epoch <= 5; ++epoch) rows = once.forEpoch(epoch, rows);
+  EXPECT_EQ(once_space.calls, 1);
+  EXPECT_TRUE(torch::equal(rows, first_rows));
+}
