@@ -8,21 +8,13 @@
 
 #include <fmt/format.h>
 
+#include "common/Csv.h"
 #include "common/Error.h"
 #include "evaluation/Metrics.h"
 #include "evaluation/Svg.h"
 
 namespace shiftad::evaluation {
 namespace {
-
-std::vector<std::string> splitCsv(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream ss(line);
-  std::string cell;
-  while (std::getline(ss, cell, ',')) out.push_back(cell);
-  if (!line.empty() && line.back() == ',') out.emplace_back();
-  return out;
-}
 
 /// Values keyed by (direction, variant) or (direction, class, variant), in first-seen order.
 using Key = std::vector<std::string>;
@@ -398,11 +390,9 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
 std::string csvHeader() { return std::string(kOldHeader) + ",setting"; }
 
 std::string csvLine(const BenchRow& r) {
-  for (const auto* s : {&r.source, &r.target, &r.normal_class, &r.variant, &r.setting})
-    SHIFTAD_CHECK(s->find_first_of(",\n\"") == std::string::npos,
-                  "name '{}' cannot go into results.csv (comma or quote)", *s);
-  return fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.4f},{:.4f},{:.2f},{}", r.source, r.target, r.normal_class, r.seed,
-                     r.variant, r.auroc, r.aupr, r.purity, r.share, r.seconds, r.setting);
+  return csv::row({r.source, r.target, r.normal_class, fmt::format("{}", r.seed), r.variant,
+                   fmt::format("{:.6f}", r.auroc), fmt::format("{:.6f}", r.aupr), fmt::format("{:.4f}", r.purity),
+                   fmt::format("{:.4f}", r.share), fmt::format("{:.2f}", r.seconds), r.setting});
 }
 
 std::vector<BenchRow> readCsv(const std::string& path) {
@@ -415,9 +405,9 @@ std::vector<BenchRow> readCsv(const std::string& path) {
   SHIFTAD_CHECK(with_setting || line == kOldHeader, "'{}' is not a shiftad results.csv (header '{}')", path, line);
   const size_t fields = with_setting ? 11 : 10;
   std::vector<BenchRow> rows;
-  for (int n = 2; std::getline(f, line); ++n) {
+  for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
     if (line.empty()) continue;
-    const auto c = splitCsv(line);
+    const auto c = csv::split(line);
     SHIFTAD_CHECK(c.size() == fields, "'{}' line {}: expected {} fields, got {}", path, n, fields, c.size());
     try {
       rows.push_back({c[0], c[1], c[2], c[4], std::stoi(c[3]), std::stod(c[5]), std::stod(c[6]), std::stod(c[7]),
@@ -437,9 +427,9 @@ std::vector<PaperFigure> readPaperFigures(const std::string& path) {
   SHIFTAD_CHECK(line == "table,suite,source,target,class,method,variant,auroc", "'{}': unexpected header '{}'", path,
                 line);
   std::vector<PaperFigure> out;
-  for (int n = 2; std::getline(f, line); ++n) {
+  for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
     if (line.empty()) continue;
-    const auto c = splitCsv(line);
+    const auto c = csv::split(line);
     SHIFTAD_CHECK(c.size() == 8, "'{}' line {}: expected 8 fields, got {}", path, n, c.size());
     try {
       out.push_back({c[0], c[1], c[2], c[3], c[4], c[5], c[6], std::stod(c[7])});

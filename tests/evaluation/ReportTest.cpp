@@ -71,7 +71,17 @@ TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
   EXPECT_NE(md.find("**the frozen encoder wins** by 5.0 points"), std::string::npos) << md;
   // Per class, over seeds: c1 trained = 85.0 ± 5.0, tied with frozen at the shown decimal: both bold.
   EXPECT_NE(md.find("| c1 | **85.0 ± 5.0** | **85.0 ± 0.0** | 99.0 |"), std::string::npos) << md;
-  EXPECT_THROW(shiftad::evaluation::csvLine({"a,b", "b", "c", "v", 0, 0, 0, 0, 0, 0}), shiftad::Error);
+  // Names with a comma, a quote or a line break are quoted (RFC 4180) and read back whole.
+  const std::vector<BenchRow> odd = {{"a,b", "say \"hi\"", "two\nlines", "v", 3, 0.25, 0.5, -1, -1, 0, "k=a,b"}};
+  EXPECT_EQ(shiftad::evaluation::csvLine(odd[0]),
+            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",3,v,0.250000,0.500000,-1.0000,-1.0000,0.00,\"k=a,b\"");
+  const auto odd_back = roundTrip(dir, odd);
+  ASSERT_EQ(odd_back.size(), 1u);
+  EXPECT_EQ(odd_back[0].source, "a,b");
+  EXPECT_EQ(odd_back[0].target, "say \"hi\"");
+  EXPECT_EQ(odd_back[0].normal_class, "two\nlines");
+  EXPECT_EQ(odd_back[0].seed, 3);
+  EXPECT_EQ(odd_back[0].setting, "k=a,b");
 }
 
 TEST(Report, OlderCsvWithoutSettingColumnStillReads) {
