@@ -444,31 +444,32 @@ std::string variantLabel(const std::string& variant, const std::string& recommen
   return !recommended.empty() && variant == recommended ? variant + " ★" : variant;
 }
 
-std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
-  std::vector<Figure> out;
-  const Grid g = gridOf(rows);
-  if (!g.directions.empty()) {
-    std::vector<Series> bars;
-    for (const auto& v : g.variants) {
-      Series s{variantLabel(v, recommended), {}, {}, {}, static_cast<int>(bars.size()), v == recommended};
-      for (const auto& d : g.directions) {
-        const auto it = g.by_dir.find({d, v});
-        const auto m = it == g.by_dir.end() ? MeanStd{std::nan(""), 0} : meanStd(it->second);
-        s.y.push_back(100 * m.mean);
-        s.err.push_back(100 * m.std);
-      }
-      bars.push_back(s);
+namespace {
+
+/// Bars of the main grid: mean AUROC per direction and variant, ± one std.
+Figure directionBars(const Grid& g, const std::string& recommended) {
+  std::vector<Series> bars;
+  for (const auto& v : g.variants) {
+    Series s{variantLabel(v, recommended), {}, {}, {}, static_cast<int>(bars.size()), v == recommended};
+    for (const auto& d : g.directions) {
+      const auto it = g.by_dir.find({d, v});
+      const auto m = it == g.by_dir.end() ? MeanStd{std::nan(""), 0} : meanStd(it->second);
+      s.y.push_back(100 * m.mean);
+      s.err.push_back(100 * m.std);
     }
-    PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
-    fitPercentAxis(spec, bars, true);
-    out.push_back(
-        {"summary",
-         "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
-             std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
-             (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
-         barChart(spec, g.directions, bars)});
+    bars.push_back(s);
   }
-  // Sweeps: x = the swept value (numeric), y = mean AUROC over everything else.
+  PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
+  fitPercentAxis(spec, bars, true);
+  return {"summary",
+          "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
+              std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
+              (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
+          barChart(spec, g.directions, bars)};
+}
+
+/// One line plot per numeric sweep: x = the swept value, y = mean AUROC over everything else.
+std::vector<Figure> sweepPlots(const std::vector<BenchRow>& rows, const std::string& recommended) {
   std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>> sweeps;  // key, variant, x
   for (const auto& r : rows) {
     if (r.setting.empty()) continue;
@@ -486,6 +487,7 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std:
     if (used != text.size() || !std::isfinite(x)) continue;
     sweeps[r.setting.substr(0, eq)][r.variant][x].push_back(100 * r.auroc);
   }
+  std::vector<Figure> out;
   for (const auto& [key, by_variant] : sweeps) {
     std::vector<Series> lines;
     PlotSpec spec{"AUROC % against " + key, key, "AUROC %", 1e300, -1e300};
@@ -504,6 +506,16 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std:
                    "Mean target AUROC as `" + key + "` varies (± one std over directions, classes and seeds).",
                    linePlot(spec, lines)});
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
+  std::vector<Figure> out;
+  const Grid g = gridOf(rows);
+  if (!g.directions.empty()) out.push_back(directionBars(g, recommended));
+  for (auto& f : sweepPlots(rows, recommended)) out.push_back(std::move(f));
   return out;
 }
 
