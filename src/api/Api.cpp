@@ -19,6 +19,7 @@
 #include "api/RunDir.h"
 #include "api/RunLock.h"
 #include "api/SkipLimit.h"
+#include "common/Csv.h"
 #include "common/Error.h"
 #include "common/Progress.h"
 #include "data/ImageFolder.h"
@@ -431,7 +432,8 @@ EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
   for (int l : labels) (l ? r.anomalous : r.normal)++;
   r.skipped = static_cast<int64_t>(in.skipped.size());
   std::string text = "label,score,path\n";
-  for (size_t i = 0; i < scores.size(); ++i) text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], in.paths[i]);
+  for (size_t i = 0; i < scores.size(); ++i)
+    text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], csv::field(in.paths[i]));
   r.scores_file = (fs::path(run_dir) / api::kTestScoresFile).string();
   api::writeTextAtomic(r.scores_file, text);
   return r;

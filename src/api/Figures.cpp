@@ -12,6 +12,7 @@
 
 #include "api/Features.h"
 #include "api/RunDir.h"
+#include "common/Csv.h"
 #include "common/Error.h"
 #include "evaluation/Metrics.h"
 #include "evaluation/Svg.h"
@@ -36,13 +37,14 @@ std::string slug(const std::string& s) {
 bool readTestScores(const std::string& run_dir, std::vector<int>& labels, std::vector<double>& scores) {
   std::ifstream f(fs::path(run_dir) / kTestScoresFile);
   if (!f) return false;
-  std::string line;
-  std::getline(f, line);
-  while (std::getline(f, line)) {
-    const auto a = line.find(','), b = line.find(',', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    labels.push_back(std::stoi(line.substr(0, a)));
-    scores.push_back(std::stod(line.substr(a + 1, b - a - 1)));
+  std::string record;
+  int lines = 0;
+  csv::readRecord(f, record, lines);  // label,score,path
+  while (csv::readRecord(f, record, lines)) {
+    const auto fields = csv::split(record);
+    if (fields.size() < 3) continue;
+    labels.push_back(std::stoi(fields[0]));
+    scores.push_back(std::stod(fields[1]));
   }
   return !labels.empty();
 }

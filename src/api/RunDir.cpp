@@ -12,6 +12,7 @@
 
 #include "api/Features.h"
 #include "api/RunLock.h"
+#include "common/AtomicFile.h"
 #include "common/Error.h"
 #include "common/Rename.h"
 #include "config/Choices.h"
@@ -38,25 +39,7 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
 
 }  // namespace
 
-void writeTextAtomic(const std::string& path, const std::string& text) {
-  const std::string tmp = temporaryPathFor(path);
-  try {
-    {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      SHIFTAD_CHECK(f.is_open(), "cannot write '{}' (no permission, or the folder is missing?)", tmp);
-      f << text;
-      f.flush();
-      SHIFTAD_CHECK(f.good(), "cannot write '{}' (disk full?)", tmp);
-    }
-    std::error_code ec;
-    commitRename(tmp, path, ec);
-    SHIFTAD_CHECK(!ec, "cannot rename '{}' over '{}': {}", tmp, path, ec.message());
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw;
-  }
-}
+void writeTextAtomic(const std::string& path, const std::string& text) { writeFileAtomic(path, text); }
 
 namespace {
 
@@ -192,13 +175,7 @@ void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::
     metadata["role"] = "frozen encoder (F's initial trunk)";
     io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(*trunk), metadata);
   } else if (cfg.encoder.type == EncoderType::kTorchScript) {
-    const auto copy = (fs::path(run_dir) / kEncoderFile).string();
-    const auto tmp = temporaryPathFor(copy);
-    std::error_code ec;
-    fs::copy_file(cfg.encoder.path, tmp, fs::copy_options::overwrite_existing, ec);
-    SHIFTAD_CHECK(!ec, "cannot copy encoder.path '{}' into the run '{}': {}", cfg.encoder.path, run_dir, ec.message());
-    commitRename(tmp, copy, ec);
-    SHIFTAD_CHECK(!ec, "cannot rename '{}' over '{}': {}", tmp, copy, ec.message());
+    copyFileAtomic(cfg.encoder.path, (fs::path(run_dir) / kEncoderFile).string());
   }
   io::writeSafeTensors((fs::path(run_dir) / kReferenceFile).string(), {{"reference", scorer.reference.contiguous()}},
                        {{"format", "shiftad"}, {"k", std::to_string(scorer.k)}});

@@ -17,7 +17,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "common/Rename.h"
+#include "common/AtomicFile.h"
+#include "common/Csv.h"
 #include "common/LogOnce.h"
 #include "shiftad/shiftad.h"
 
@@ -118,38 +119,12 @@ void checkNotAnInput(const std::string& out, const shiftad::ScoreResult& r) {
       throw std::runtime_error(fmt::format("--out '{}' is one of the files being scored; give another path", out));
 }
 
+/// path,score per image, the paths quoted where CSV needs it; written atomically and
+/// fsync'ed (the CSV survives a power loss once written).
 void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
-  const std::string tmp = shiftad::temporaryPathFor(path);
-  // A temporary file never outlives a failure.
-  struct RemoveOnError {
-    const std::string& p;
-    bool done = false;
-    ~RemoveOnError() {
-      std::error_code ec;
-      if (!done) fs::remove(p, ec);
-    }
-  } guard{tmp};
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f) throw std::runtime_error(fmt::format("cannot write '{}' (does its folder exist, is it writable?)", tmp));
-    f << "path,score\n";
-    for (const auto& s : r.scores) {
-      // Quote paths that would break the CSV (RFC 4180).
-      std::string p = s.path;
-      if (p.find_first_of(",\"\n") != std::string::npos) {
-        std::string q = "\"";
-        for (char ch : p) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-        p = q + "\"";
-      }
-      f << p << "," << fmt::format("{:.9g}", s.score) << "\n";
-    }
-    f.flush();
-    if (!f) throw std::runtime_error(fmt::format("cannot write '{}' (disk full?)", tmp));
-  }
-  std::error_code ec;
-  shiftad::commitRename(tmp, path, ec);  // fsync'ed: the CSV survives a power loss once written
-  if (ec) throw std::runtime_error(fmt::format("cannot rename '{}' over '{}': {}", tmp, path, ec.message()));
-  guard.done = true;
+  std::string text = "path,score\n";
+  for (const auto& s : r.scores) text += shiftad::csv::field(s.path) + "," + fmt::format("{:.9g}", s.score) + "\n";
+  shiftad::writeFileAtomic(path, text);
 }
 
 void printList(const char* title, const std::vector<std::string>& items) {

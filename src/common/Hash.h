@@ -1,8 +1,8 @@
-// Stable content hashes (std::hash may differ between builds and runs), for cache keys,
-// content identity and cache checksums, not for security: 64-bit FNV-1a for keys of
-// small texts, XXH64 for payloads (FNV-1a goes byte by byte, XXH64 8 bytes per step
-// in four independent lanes: the checksum of a cache entry must cost little next to
-// reading it).
+// Every hash shiftad computes: stable (std::hash may differ between builds and runs), for
+// cache keys, content identity, seeds and cache checksums, not for security: 64-bit
+// FNV-1a for keys of small texts, SplitMix64 to derive seeds, XXH64 for payloads (FNV-1a
+// goes byte by byte, XXH64 8 bytes per step in four independent lanes: the checksum of a
+// cache entry must cost little next to reading it).
 #pragma once
 
 #include <cstddef>
@@ -12,21 +12,43 @@
 
 namespace shiftad {
 
-/// FNV-1a's offset basis; another `seed` gives an independent second hash.
+/// FNV-1a's offset basis: the seed of the standard 64-bit FNV-1a.
 constexpr uint64_t kFnv1aOffset = 14695981039346656037ull;
 
-/// FNV-1a of `size` bytes at `data`, continuing from `h` (chain calls to hash pieces).
-inline uint64_t fnv1a(const void* data, size_t size, uint64_t h = kFnv1aOffset) {
+/// A second seed (2^64 / golden ratio): fnv1a(x) and fnv1a(x, kFnv1aSecondSeed) are two
+/// independent 64-bit hashes, together a 128-bit key (io/FeatureCache.cpp). Feature
+/// cache entries are named by it: another value would orphan every cached entry.
+constexpr uint64_t kFnv1aSecondSeed = 0x9E3779B97F4A7C15ull;
+
+/// 64-bit FNV-1a of `size` bytes at `data` (http://www.isthe.com/chongo/tech/comp/fnv/).
+/// `seed` is the state the bytes are folded into: kFnv1aOffset for the standard hash,
+/// kFnv1aSecondSeed for the independent second one, or the result of a previous call
+/// to hash several pieces as one. Keys made with it (cache entries, encoder ids, memo
+/// keys) change if the function or a seed does.
+inline uint64_t fnv1a(const void* data, size_t size, uint64_t seed = kFnv1aOffset) {
   const auto* bytes = static_cast<const unsigned char*>(data);
+  uint64_t h = seed;
   for (size_t i = 0; i < size; ++i) {
     h ^= bytes[i];
-    h *= 1099511628211ull;
+    h *= 1099511628211ull;  // the 64-bit FNV prime
   }
   return h;
 }
 
-inline uint64_t fnv1a(std::string_view bytes, uint64_t h = kFnv1aOffset) {
-  return fnv1a(bytes.data(), bytes.size(), h);
+/// fnv1a of a text. Pass a string or string_view: a bare literal with a seed,
+/// fnv1a("x", seed), would pick the pointer overload above and read `seed` bytes.
+inline uint64_t fnv1a(std::string_view bytes, uint64_t seed = kFnv1aOffset) {
+  return fnv1a(bytes.data(), bytes.size(), seed);
+}
+
+/// SplitMix64's output function (Steele, Lea & Flood 2014): a well-mixed 64-bit value
+/// from an integer, to derive independent seeds from small ones (data/Synth.cpp: every
+/// synthetic image comes from it, so another function would change every image).
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
 }
 
 namespace detail {

@@ -501,7 +501,7 @@ bool aligns(const Config& cfg) { return cfg.align.method != AlignMethod::kNone &
 // function-length: data table
 const std::vector<Variant>& variants() {
   // Facts after the overrides: trains F, aligns target samples, reads target labels.
-  // tests/unit/core/test_config.cpp checks each against what the overrides set.
+  // tests/config/ConfigTest.cpp checks each against what the overrides set.
   constexpr bool kTrains = true, kFrozen = false, kAligns = true, kNoAlign = false, kLabels = true, kNoLabels = false;
   static const std::vector<Variant> table = {
       {"source_only",

@@ -8,14 +8,13 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/AtomicFile.h"
+#include "common/Error.h"
 #include "common/Hash.h"
-#include "common/Rename.h"
 #include "data/FileCheck.h"
 
 namespace fs = std::filesystem;
@@ -121,28 +120,28 @@ bool ImageCache::read(const std::string& key, uint8_t* dst) const {
 void ImageCache::write(const std::string& key, const uint8_t* src) const {
   if (!enabled()) return;
   const fs::path path = pathOf(key);
-  // Unique per thread and process: concurrent writers of the same key each rename a
-  // complete file into place, and the last one wins with identical bytes.
-  const fs::path tmp =
-      temporaryPathFor(path) + fmt::format(".{}", std::hash<std::thread::id>{}(std::this_thread::get_id()));
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   bool ok = !ec;
   if (ok) {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    const auto h = header(side_, xxh64(src, pixelBytes()));
-    out.write(reinterpret_cast<const char*>(h.data()), static_cast<std::streamsize>(h.size()));
-    out.write(reinterpret_cast<const char*>(src), static_cast<std::streamsize>(pixelBytes()));
-    out.close();
-    ok = out.good();
+    // Per thread: concurrent writers of the same key each rename a complete file into
+    // place, and the last one wins with identical bytes. Not fsync'ed: an entry lost or
+    // torn by a power loss fails its checksum, a miss.
+    try {
+      const auto h = header(side_, xxh64(src, pixelBytes()));
+      writeFileAtomic(
+          path,
+          [&](std::ostream& out) {
+            out.write(reinterpret_cast<const char*>(h.data()), static_cast<std::streamsize>(h.size()));
+            out.write(reinterpret_cast<const char*>(src), static_cast<std::streamsize>(pixelBytes()));
+          },
+          Durability::kUnsynced, TemporaryName::kPerThread);
+    } catch (const Error&) {
+      ok = false;
+    }
   }
-  // Not fsync'ed: an entry lost or torn by a power loss fails its checksum, a miss.
-  if (ok) commitRename(tmp, path, ec, Durability::kUnsynced);
-  if (!ok || ec) {
-    fs::remove(tmp, ec);
-    if (!warned_.exchange(true))
-      spdlog::warn("cannot write the image cache under {}: decoded images are not kept for later runs", folder_);
-  }
+  if (!ok && !warned_.exchange(true))
+    spdlog::warn("cannot write the image cache under {}: decoded images are not kept for later runs", folder_);
 }
 
 }  // namespace shiftad::data

@@ -223,6 +223,46 @@ CropBox sampleCrop(int64_t H, int64_t W, double scale_min, const double* u) {
   return {(H - h) / 2, (W - w) / 2, h, w};
 }
 
+/// Image `path` as 3 x side x side bytes at `dst`: from `cache` when it holds the entry
+/// (nullptr: no cache), else decoded, resized and then written to the cache.
+void loadRow(const std::string& path, int side, Interpolation interpolation, const ImageCache* cache, uint8_t* dst) {
+  const auto bytes = readBytes(path);
+  std::string key;
+  if (cache) {
+    key = cache->key(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (cache->read(key, dst)) return;
+  }
+  copyToChw(resizeTo(decodeRgb(bytes, path), side, interpolation), dst);
+  if (cache) cache->write(key, dst);
+}
+
+/// The rows of `all` whose error is empty, with their paths; the others are skipped and
+/// logged here, in order, not from the workers.
+ImageBatch readableRows(const torch::Tensor& all, const std::vector<std::string>& paths,
+                        const std::vector<std::string>& errors) {
+  const size_t n = paths.size();
+  ImageBatch batch;
+  std::vector<int64_t> keep;
+  std::vector<std::string> warnings;
+  for (size_t i = 0; i < n; ++i) {
+    if (errors[i].empty()) {
+      keep.push_back(static_cast<int64_t>(i));
+      batch.paths.push_back(paths[i]);
+    } else {
+      warnings.push_back("skipping unreadable image: " + errors[i]);
+      batch.skipped.push_back(paths[i]);
+    }
+  }
+  logFirst(spdlog::level::warn, warnings, kWarnedImages, "unreadable images skipped",
+           " (`shiftad check-data ROOT` lists every one)");
+  // An empty selection is explicit: no tensor op on an empty index runs.
+  if (keep.empty())
+    batch.images = torch::empty({0, 3, all.size(2), all.size(3)}, torch::kUInt8);
+  else
+    batch.images = keep.size() == n ? all : all.index_select(0, torch::tensor(keep, torch::kInt64));
+  return batch;
+}
+
 }  // namespace
 
 torch::Tensor readImage(const std::string& path) {
@@ -237,7 +277,7 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   SHIFTAD_CHECK(side > 0, "loadImages: side = {} must be positive", side);
   SHIFTAD_CHECK(!cache || !cache->enabled() || cache->side() == side,
                 "loadImages: the image cache holds side {}, not {}", cache ? cache->side() : 0, side);
-  const bool cached = cache && cache->enabled();
+  const ImageCache* used_cache = cache && cache->enabled() ? cache : nullptr;
   const size_t n = paths.size();
   // Rows are written in place by the workers; unreadable rows are dropped afterwards.
   torch::Tensor all = torch::empty({static_cast<int64_t>(n), 3, side, side}, torch::kUInt8);
@@ -249,18 +289,7 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   auto work = [&] {
     for (size_t i = next++; i < n; i = next++) {
       try {
-        uint8_t* dst = base + i * row;
-        const auto bytes = readBytes(paths[i]);
-        std::string key;
-        if (cached) {
-          key = cache->key(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-          if (cache->read(key, dst)) {
-            progress.advance();
-            continue;
-          }
-        }
-        copyToChw(resizeTo(decodeRgb(bytes, paths[i]), side, interpolation), dst);
-        if (cached) cache->write(key, dst);
+        loadRow(paths[i], side, interpolation, used_cache, base + i * row);
       } catch (const std::exception& e) {
         errors[i] = e.what();
         if (errors[i].empty()) errors[i] = paths[i];
@@ -274,27 +303,7 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   for (int t = 0; t < workerCount(threads, n); ++t) pool.emplace_back(work);
   for (std::thread& t : pool) t.join();
   progress.finish();
-
-  ImageBatch batch;
-  std::vector<int64_t> keep;
-  std::vector<std::string> warnings;
-  for (size_t i = 0; i < n; ++i) {
-    if (errors[i].empty()) {
-      keep.push_back(static_cast<int64_t>(i));
-      batch.paths.push_back(paths[i]);
-    } else {
-      warnings.push_back("skipping unreadable image: " + errors[i]);  // logged here, in order, not from workers
-      batch.skipped.push_back(paths[i]);
-    }
-  }
-  logFirst(spdlog::level::warn, warnings, kWarnedImages, "unreadable images skipped",
-           " (`shiftad check-data ROOT` lists every one)");
-  // An empty selection is explicit: no tensor op on an empty index runs.
-  if (keep.empty())
-    batch.images = torch::empty({0, 3, side, side}, torch::kUInt8);
-  else
-    batch.images = keep.size() == n ? all : all.index_select(0, torch::tensor(keep, torch::kInt64));
-  return batch;
+  return readableRows(all, paths, errors);
 }
 
 torch::Tensor centerCrop(const torch::Tensor& images, int size) {

@@ -25,6 +25,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/Error.h"
+#include "common/Hash.h"
 
 namespace fs = std::filesystem;
 
@@ -49,13 +50,6 @@ class Rng {
  private:
   std::mt19937_64 gen_;
 };
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // One independent stream per image: counts per class can change without moving the
 // other images.

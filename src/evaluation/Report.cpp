@@ -8,21 +8,13 @@
 
 #include <fmt/format.h>
 
+#include "common/Csv.h"
 #include "common/Error.h"
 #include "evaluation/Metrics.h"
 #include "evaluation/Svg.h"
 
 namespace shiftad::evaluation {
 namespace {
-
-std::vector<std::string> splitCsv(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream ss(line);
-  std::string cell;
-  while (std::getline(ss, cell, ',')) out.push_back(cell);
-  if (!line.empty() && line.back() == ',') out.emplace_back();
-  return out;
-}
 
 /// Values keyed by (direction, variant) or (direction, class, variant), in first-seen order.
 using Key = std::vector<std::string>;
@@ -398,11 +390,9 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
 std::string csvHeader() { return std::string(kOldHeader) + ",setting"; }
 
 std::string csvLine(const BenchRow& r) {
-  for (const auto* s : {&r.source, &r.target, &r.normal_class, &r.variant, &r.setting})
-    SHIFTAD_CHECK(s->find_first_of(",\n\"") == std::string::npos,
-                  "name '{}' cannot go into results.csv (comma or quote)", *s);
-  return fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.4f},{:.4f},{:.2f},{}", r.source, r.target, r.normal_class, r.seed,
-                     r.variant, r.auroc, r.aupr, r.purity, r.share, r.seconds, r.setting);
+  return csv::row({r.source, r.target, r.normal_class, fmt::format("{}", r.seed), r.variant,
+                   fmt::format("{:.6f}", r.auroc), fmt::format("{:.6f}", r.aupr), fmt::format("{:.4f}", r.purity),
+                   fmt::format("{:.4f}", r.share), fmt::format("{:.2f}", r.seconds), r.setting});
 }
 
 std::vector<BenchRow> readCsv(const std::string& path) {
@@ -415,9 +405,9 @@ std::vector<BenchRow> readCsv(const std::string& path) {
   SHIFTAD_CHECK(with_setting || line == kOldHeader, "'{}' is not a shiftad results.csv (header '{}')", path, line);
   const size_t fields = with_setting ? 11 : 10;
   std::vector<BenchRow> rows;
-  for (int n = 2; std::getline(f, line); ++n) {
+  for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
     if (line.empty()) continue;
-    const auto c = splitCsv(line);
+    const auto c = csv::split(line);
     SHIFTAD_CHECK(c.size() == fields, "'{}' line {}: expected {} fields, got {}", path, n, fields, c.size());
     try {
       rows.push_back({c[0], c[1], c[2], c[4], std::stoi(c[3]), std::stod(c[5]), std::stod(c[6]), std::stod(c[7]),
@@ -437,9 +427,9 @@ std::vector<PaperFigure> readPaperFigures(const std::string& path) {
   SHIFTAD_CHECK(line == "table,suite,source,target,class,method,variant,auroc", "'{}': unexpected header '{}'", path,
                 line);
   std::vector<PaperFigure> out;
-  for (int n = 2; std::getline(f, line); ++n) {
+  for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
     if (line.empty()) continue;
-    const auto c = splitCsv(line);
+    const auto c = csv::split(line);
     SHIFTAD_CHECK(c.size() == 8, "'{}' line {}: expected 8 fields, got {}", path, n, c.size());
     try {
       out.push_back({c[0], c[1], c[2], c[3], c[4], c[5], c[6], std::stod(c[7])});
@@ -454,31 +444,32 @@ std::string variantLabel(const std::string& variant, const std::string& recommen
   return !recommended.empty() && variant == recommended ? variant + " ★" : variant;
 }
 
-std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
-  std::vector<Figure> out;
-  const Grid g = gridOf(rows);
-  if (!g.directions.empty()) {
-    std::vector<Series> bars;
-    for (const auto& v : g.variants) {
-      Series s{variantLabel(v, recommended), {}, {}, {}, static_cast<int>(bars.size()), v == recommended};
-      for (const auto& d : g.directions) {
-        const auto it = g.by_dir.find({d, v});
-        const auto m = it == g.by_dir.end() ? MeanStd{std::nan(""), 0} : meanStd(it->second);
-        s.y.push_back(100 * m.mean);
-        s.err.push_back(100 * m.std);
-      }
-      bars.push_back(s);
+namespace {
+
+/// Bars of the main grid: mean AUROC per direction and variant, ± one std.
+Figure directionBars(const Grid& g, const std::string& recommended) {
+  std::vector<Series> bars;
+  for (const auto& v : g.variants) {
+    Series s{variantLabel(v, recommended), {}, {}, {}, static_cast<int>(bars.size()), v == recommended};
+    for (const auto& d : g.directions) {
+      const auto it = g.by_dir.find({d, v});
+      const auto m = it == g.by_dir.end() ? MeanStd{std::nan(""), 0} : meanStd(it->second);
+      s.y.push_back(100 * m.mean);
+      s.err.push_back(100 * m.std);
     }
-    PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
-    fitPercentAxis(spec, bars, true);
-    out.push_back(
-        {"summary",
-         "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
-             std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
-             (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
-         barChart(spec, g.directions, bars)});
+    bars.push_back(s);
   }
-  // Sweeps: x = the swept value (numeric), y = mean AUROC over everything else.
+  PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
+  fitPercentAxis(spec, bars, true);
+  return {"summary",
+          "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
+              std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
+              (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
+          barChart(spec, g.directions, bars)};
+}
+
+/// One line plot per numeric sweep: x = the swept value, y = mean AUROC over everything else.
+std::vector<Figure> sweepPlots(const std::vector<BenchRow>& rows, const std::string& recommended) {
   std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>> sweeps;  // key, variant, x
   for (const auto& r : rows) {
     if (r.setting.empty()) continue;
@@ -496,6 +487,7 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std:
     if (used != text.size() || !std::isfinite(x)) continue;
     sweeps[r.setting.substr(0, eq)][r.variant][x].push_back(100 * r.auroc);
   }
+  std::vector<Figure> out;
   for (const auto& [key, by_variant] : sweeps) {
     std::vector<Series> lines;
     PlotSpec spec{"AUROC % against " + key, key, "AUROC %", 1e300, -1e300};
@@ -514,6 +506,16 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std:
                    "Mean target AUROC as `" + key + "` varies (± one std over directions, classes and seeds).",
                    linePlot(spec, lines)});
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
+  std::vector<Figure> out;
+  const Grid g = gridOf(rows);
+  if (!g.directions.empty()) out.push_back(directionBars(g, recommended));
+  for (auto& f : sweepPlots(rows, recommended)) out.push_back(std::move(f));
   return out;
 }
 

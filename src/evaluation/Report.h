@@ -17,7 +17,8 @@ struct BenchRow {
   std::string setting;   ///< "key=value" of a sweep (bench --sweep); "" in the main grid
 };
 
-/// CSV header and one line per row (RFC 4180 quoting is not needed: names are checked).
+/// results.csv: its header and one line per row (common/Csv.h: a name with a comma,
+/// quote or line break is quoted).
 std::string csvHeader();
 std::string csvLine(const BenchRow& row);
 /// Parse a file written with csvHeader/csvLine; throws naming the line on bad input.

@@ -24,7 +24,7 @@ std::string cacheKey(const std::string& encoder_id, const std::vector<std::strin
     text += fmt::format("{}\t{}\t{}\n", fs::absolute(f).string(), size, mtime);
   }
   // Two differently seeded hashes: 128 bits make an accidental collision negligible.
-  return fmt::format("{:016x}{:016x}", fnv1a(text), fnv1a(text, 0x9E3779B97F4A7C15ULL));
+  return fmt::format("{:016x}{:016x}", fnv1a(text), fnv1a(text, kFnv1aSecondSeed));
 }
 
 /// XXH64 of the cached tensors' bytes, stored in the entry's metadata and checked on

@@ -1,6 +1,5 @@
-// The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte
-// little-endian header length N, N bytes of JSON header {name: {dtype, shape,
-// data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the raw data.
+// safetensors files (https://huggingface.co/docs/safetensors) as torch tensors, and
+// loading them into modules. The format itself, torch-free, is io/SafeTensorsFormat.h.
 #pragma once
 
 #include <map>
@@ -22,14 +21,13 @@ struct SafeTensorsFile {
 
 /// Read a file. Supported dtypes: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL.
 /// Every malformed file is a shiftad::Error naming the path and the problem
-/// (truncated, header length beyond the file, bad JSON, unknown dtype, offsets out of
-/// range, overlapping or not matching shape x dtype size); nothing larger than the
-/// file is ever allocated.
+/// (SafeTensorsReader); nothing larger than the file is ever allocated.
 SafeTensorsFile readSafeTensors(const std::string& path);
 
 /// Write tensors (any device; moved to CPU, made contiguous) with metadata.
-/// Atomic: writes PATH.tmp-PID, renames it over PATH; durable (fsync'ed, see
-/// common/Rename.h) unless `durability` is kUnsynced (caches that verify their entries).
+/// Atomic (writeFileAtomic): a reader sees the old file or the new one; durable
+/// (fsync'ed, see common/Rename.h) unless `durability` is kUnsynced (caches that verify
+/// their entries).
 void writeSafeTensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {},
                       Durability durability = Durability::kSynced);

@@ -4,7 +4,7 @@ measured independently on the written PNGs.
 
 usage: data_synth_shift_check.py stats ROOT
     Pixel statistics of each domain of a writeSynth output (ROOT/{source,target}/CLASS/*.png),
-    one "DOMAIN KEY VALUE" line each (read by tests/unit/data/test_synth.cpp). Each
+    one "DOMAIN KEY VALUE" line each (read by tests/data/SynthTest.cpp). Each
     measures one stated property of a camera from the images alone:
       wb_b_over_r, wb_g_over_r  white balance: median over images of the background's
                                 (border pixels') median blue / red and green / red.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """TorchScript encoders that do not fit encoder.path, for the error-message tests
-(tests/integration/test_errors.cpp, tests/unit/models/test_frozen_encoder.cpp).
+(tests/integration/ErrorsTest.cpp, tests/models/FrozenEncoderTest.cpp).
 
   errors_tuple_encoder.py OUT_DIR   writes OUT_DIR/tuple_encoder.pt: N x 3 x 32 x 32 ->
                                     (N x 8, N x 8 x 16 x 16), as many exported models

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent safetensors reference for tests/unit/io (no `safetensors` package here).
+"""Independent safetensors reference for tests/io (no `safetensors` package here).
 
 Follows the format spec (https://huggingface.co/docs/safetensors) with json + struct +
 numpy only, so it shares no code with the C++ implementation:

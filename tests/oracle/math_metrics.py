@@ -1,7 +1,7 @@
 """Oracle for src/evaluation/Metrics: sklearn's AUROC, average precision and ROC curve.
 
 Prints a JSON list of cases, each with its inputs (generated here from fixed seeds, with
-deliberate ties) and sklearn's answers, for tests/unit/math/MetricsOracleTest.cpp.
+deliberate ties) and sklearn's answers, for tests/evaluation/MetricsOracleTest.cpp.
 Floats are written with repr() precision, so they round-trip exactly.
 """
 import json

@@ -1,0 +1,67 @@
+#include "common/AtomicFile.h"
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/Error.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad {
+namespace {
+
+std::string temporaryFor(const std::string& path, TemporaryName temporary) {
+  if (temporary == TemporaryName::kPerProcess) return temporaryPathFor(path);
+  return temporaryPathFor(path) + fmt::format(".{}", std::hash<std::thread::id>{}(std::this_thread::get_id()));
+}
+
+/// Run `fill` (which writes `tmp`), then rename `tmp` over `path`; on any error remove
+/// `tmp` and rethrow.
+void commitOrRemove(const std::string& tmp, const std::string& path, Durability durability,
+                    const std::function<void()>& fill) {
+  try {
+    fill();
+    std::error_code ec;
+    commitRename(tmp, path, ec, durability);
+    SHIFTAD_CHECK(!ec, "cannot rename '{}' over '{}': {}", tmp, path, ec.message());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
+  }
+}
+
+}  // namespace
+
+void writeFileAtomic(const std::string& path, const std::function<void(std::ostream&)>& write, Durability durability,
+                     TemporaryName temporary) {
+  const std::string tmp = temporaryFor(path, temporary);
+  commitOrRemove(tmp, path, durability, [&] {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    SHIFTAD_CHECK(f.is_open(), "{}: cannot open for writing (does the folder exist and is it writable?)", tmp);
+    write(f);
+    f.flush();
+    f.close();
+    SHIFTAD_CHECK(!f.fail(), "{}: writing failed (disk full?)", tmp);
+  });
+}
+
+void writeFileAtomic(const std::string& path, std::string_view bytes, Durability durability) {
+  writeFileAtomic(
+      path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); },
+      durability);
+}
+
+void copyFileAtomic(const std::string& from, const std::string& to) {
+  const std::string tmp = temporaryPathFor(to);
+  commitOrRemove(tmp, to, Durability::kSynced, [&] {
+    std::error_code ec;
+    fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
+    SHIFTAD_CHECK(!ec, "cannot copy '{}' to '{}': {}", from, tmp, ec.message());
+  });
+}
+
+}  // namespace shiftad

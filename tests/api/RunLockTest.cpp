@@ -1,0 +1,125 @@
+// The run lock (api/RunLock) as train() meets it: a live lock keeps a second run out,
+// a stale one (dead pid, reused pid) is taken over, another host's lock is never touched.
+// Concurrent CLI starts into one folder: tests/integration/ReliabilityTest.cpp.
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/Error.h"
+#include "shiftad/shiftad.h"
+#include "support/Process.h"
+#include "support/SyntheticRuns.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+using shiftad::test::tinyConfigFile;
+
+TEST(RunLock, ALiveLockKeepsASecondRunOut) {
+  TempDir tmp;
+  const auto cfg = shiftad::loadConfig(tinyConfigFile(tmp, 1));
+  fs::create_directories(tmp / "run");
+  shiftad::test::writeFile(tmp / "run/lock", std::to_string(::getpid()) + "\n");  // this process is alive
+  try {
+    shiftad::train(cfg, tmp / "run");
+    FAIL() << "expected an error";
+  } catch (const shiftad::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("in use by process " + std::to_string(::getpid())), std::string::npos) << msg;
+    EXPECT_NE(msg.find(tmp / "run"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(fs::exists(tmp / "run/lock")) << "someone else's lock is left alone";
+  EXPECT_FALSE(fs::exists(tmp / "run/config.yaml")) << "nothing is written into a locked run";
+}
+
+TEST(RunLock, AStaleLockIsTakenOverAndReleased) {
+  TempDir tmp;
+  const auto cfg = shiftad::loadConfig(tinyConfigFile(tmp, 1));
+  fs::create_directories(tmp / "run");
+  shiftad::test::writeFile(tmp / "run/lock", std::to_string(shiftad::test::deadPid()) + "\n");
+  shiftad::train(cfg, tmp / "run");
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
+  EXPECT_FALSE(fs::exists(tmp / "run/lock"));
+}
+
+namespace {
+
+/// Field 22 of /proc/self/stat, read here independently of RunLock.
+std::string ownStartTime() {
+  const auto stat = shiftad::test::readText("/proc/self/stat");
+  std::istringstream rest(stat.substr(stat.rfind(')') + 1));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) rest >> field;
+  return field;
+}
+
+std::string ownHost() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+/// train() into tmp/run over a lock file holding `lock`; the error message, "" if it trained.
+std::string trainOverLock(const TempDir& tmp, const std::string& lock, std::string& log) {
+  const auto cfg = shiftad::loadConfig(tinyConfigFile(tmp, 1));
+  fs::create_directories(tmp / "run");
+  shiftad::test::writeFile(tmp / "run/lock", lock);
+  testing::internal::CaptureStdout();  // spdlog's default logger writes to stdout
+  testing::internal::CaptureStderr();
+  std::string error;
+  try {
+    shiftad::train(cfg, tmp / "run");
+  } catch (const shiftad::Error& e) {
+    error = e.what();
+  }
+  log = testing::internal::GetCapturedStderr();
+  log += testing::internal::GetCapturedStdout();
+  return error;
+}
+
+}  // namespace
+
+TEST(RunLock, ALockWhosePidWasReusedIsTakenOverWithAWarning) {
+  TempDir tmp;
+  // pid 1 is alive (init), but it did not start at tick 1: its pid was "reused".
+  ASSERT_NE(shiftad::test::readText("/proc/1/stat"), "");
+  std::string log;
+  const auto error = trainOverLock(tmp, "1\nstart 1\nhost " + ownHost() + "\n", log);
+  EXPECT_EQ(error, "");
+  EXPECT_NE(log.find("taking over the stale lock of process 1"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
+  EXPECT_FALSE(fs::exists(tmp / "run/lock"));
+}
+
+TEST(RunLock, ALockNamingALiveProcessWithItsStartTimeBlocks) {
+  TempDir tmp;
+  std::string log;
+  const auto error =
+      trainOverLock(tmp, std::to_string(::getpid()) + "\nstart " + ownStartTime() + "\nhost " + ownHost() + "\n", log);
+  EXPECT_NE(error.find("in use by process " + std::to_string(::getpid())), std::string::npos) << error;
+  EXPECT_TRUE(fs::exists(tmp / "run/lock"));
+  EXPECT_FALSE(fs::exists(tmp / "run/config.yaml"));
+}
+
+TEST(RunLock, ALockOfAnotherHostIsNeverTakenOverAndNamesTheHost) {
+  TempDir tmp;
+  std::string log;
+  // A dead pid: on this machine it would be stale, but it names a process elsewhere.
+  const auto lock = std::to_string(shiftad::test::deadPid()) + "\nstart 42\nhost other-machine\n";
+  const auto error = trainOverLock(tmp, lock, log);
+  EXPECT_NE(error.find("on host 'other-machine'"), std::string::npos) << error;
+  EXPECT_NE(error.find("delete the lock file"), std::string::npos) << error;
+  EXPECT_EQ(shiftad::test::readText(tmp / "run/lock"), lock) << "another host's lock is left alone";
+}
+
+TEST(RunLock, AnOldFormatLockHoldingOnlyALivePidStillBlocks) {
+  TempDir tmp;
+  std::string log;
+  const auto error = trainOverLock(tmp, "1\n", log);  // pid 1 is alive; no start time to tell reuse
+  EXPECT_NE(error.find("in use by process 1 "), std::string::npos) << error;
+  EXPECT_EQ(shiftad::test::readText(tmp / "run/lock"), "1\n");
+}

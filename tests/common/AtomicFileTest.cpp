@@ -1,0 +1,129 @@
+// Atomic writes (common/AtomicFile): the new bytes or the old ones, never a temporary
+// file left behind, fsync of the file and its folder when durable, one temporary per
+// thread for cache writers.
+#include "common/AtomicFile.h"
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/Error.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int entriesIn(const std::string& dir) {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
+  return n;
+}
+
+std::string errorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const shiftad::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(AtomicFile, WritesAndReplacesTheFileLeavingNoTemporary) {
+  TempDir t;
+  const std::string path = t / "a.csv";
+  const std::string binary("x\0y\n\xff", 5);
+  shiftad::writeFileAtomic(path, binary);
+  EXPECT_EQ(slurp(path), binary);
+  shiftad::writeFileAtomic(path, [](std::ostream& out) { out << "new " << 42; });
+  EXPECT_EQ(slurp(path), "new 42");
+  EXPECT_EQ(entriesIn(t.path()), 1);
+}
+
+TEST(AtomicFile, AWriterThatThrowsKeepsTheOldFileAndRemovesTheTemporary) {
+  TempDir t;
+  const std::string path = t / "a.txt";
+  shiftad::writeFileAtomic(path, "old");
+  const auto msg = errorOf([&] {
+    shiftad::writeFileAtomic(path, [](std::ostream& out) {
+      out << "half of the new";
+      throw shiftad::Error("stopped half-way");
+    });
+  });
+  EXPECT_EQ(msg, "stopped half-way");
+  EXPECT_EQ(slurp(path), "old");
+  EXPECT_FALSE(fs::exists(shiftad::temporaryPathFor(path)));
+  EXPECT_EQ(entriesIn(t.path()), 1);
+}
+
+TEST(AtomicFile, AMissingFolderIsAnErrorNamingThePath) {
+  TempDir t;
+  const std::string path = t / "no/such/folder/a.txt";
+  const auto msg = errorOf([&] { shiftad::writeFileAtomic(path, "x"); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cannot open for writing"), std::string::npos) << msg;
+}
+
+TEST(AtomicFile, ADurableWriteSyncsTheFileAndItsFolderAnUnsyncedOneNeither) {
+  TempDir t;
+  const long before = shiftad::fsyncCount().load();
+  shiftad::writeFileAtomic(t / "synced", "x");
+  EXPECT_EQ(shiftad::fsyncCount().load() - before, 2);
+  shiftad::writeFileAtomic(t / "unsynced", "x", shiftad::Durability::kUnsynced);
+  EXPECT_EQ(shiftad::fsyncCount().load() - before, 2);
+}
+
+TEST(AtomicFile, ThreadsWritingOneFileEachCommitAWholeFile) {
+  // With one temporary per process, two threads would write into the same temporary
+  // file (a mix of both) or rename it from under each other (an error).
+  TempDir t;
+  const std::string path = t / "entry";
+  constexpr int kThreads = 4, kWrites = 25;
+  const size_t size = 1 << 16;
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < kThreads; ++i)
+    pool.emplace_back([&, i] {
+      const std::string bytes(size, static_cast<char>('a' + i));
+      for (int w = 0; w < kWrites; ++w) try {
+          shiftad::writeFileAtomic(
+              path, [&](std::ostream& out) { out << bytes; }, shiftad::Durability::kUnsynced,
+              shiftad::TemporaryName::kPerThread);
+        } catch (const std::exception& e) {
+          errors[i] = e.what();
+        }
+    });
+  for (auto& th : pool) th.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  const auto content = slurp(path);
+  ASSERT_EQ(content.size(), size);
+  EXPECT_EQ(content, std::string(size, content[0])) << "bytes of two writers mixed";
+  EXPECT_EQ(entriesIn(t.path()), 1);
+}
+
+TEST(AtomicFile, CopyIsWholeAndAMissingSourceLeavesNothing) {
+  TempDir t;
+  shiftad::writeFileAtomic(t / "from", "payload");
+  shiftad::copyFileAtomic(t / "from", t / "to");
+  EXPECT_EQ(slurp(t / "to"), "payload");
+  const auto msg = errorOf([&] { shiftad::copyFileAtomic(t / "missing", t / "to"); });
+  EXPECT_NE(msg.find(t / "missing"), std::string::npos) << msg;
+  EXPECT_EQ(slurp(t / "to"), "payload");
+  EXPECT_EQ(entriesIn(t.path()), 2);
+}

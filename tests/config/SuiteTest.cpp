@@ -1,0 +1,111 @@
+// Benchmark suites (config/Suite): parsing, errors, paths and the recommended variant.
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/Error.h"
+#include "config/Suite.h"
+#include "shiftad/Config.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+
+namespace {
+
+std::string errorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const shiftad::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string writeSuite(const TempDir& dir, const std::string& text) {
+  const auto path = dir / "suite.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST(Suite, EveryShippedSuiteParsesWithAndWithoutQuick) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(shiftad::suitesDir())) {
+    if (e.path().extension() != ".yaml") continue;
+    for (bool quick : {false, true}) {
+      const auto s = shiftad::loadSuite(e.path().stem().string(), quick);
+      EXPECT_EQ(s.name, e.path().stem().string());
+      EXPECT_FALSE(s.directions.empty());
+      EXPECT_FALSE(s.seeds.empty());
+    }
+    ++n;
+  }
+  EXPECT_GE(n, 6);
+  // The paper's Office-31 classes, and quick settings replacing the full ones.
+  EXPECT_EQ(shiftad::loadSuite("office31", false).classes.size(), 10u);
+  EXPECT_EQ(shiftad::loadSuite("office-caltech10", false).directions.size(), 4u);
+  EXPECT_EQ(shiftad::loadSuite("office-caltech10", true).directions.size(), 1u);
+  EXPECT_EQ(shiftad::loadSuite("office-caltech10", true).seeds, std::vector<int>{0});
+}
+
+TEST(Suite, BadSuitesAreClearErrors) {
+  TempDir dir;
+  const std::string ok = "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only]\n";
+  EXPECT_NO_THROW(shiftad::loadSuite(writeSuite(dir, ok), false));
+  auto msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "sedes: [1]\n"), false); });
+  EXPECT_NE(msg.find("unknown suite key 'sedes'"), std::string::npos) << msg;
+  msg = errorOf([&] {
+    shiftad::loadSuite(writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [sauce]\n"),
+                       false);
+  });
+  EXPECT_NE(msg.find("source_only"), std::string::npos) << msg;  // lists the known variants
+  msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "config: {train: {epochs: -1}}\n"), false); });
+  EXPECT_NE(msg.find("train.epochs"), std::string::npos) << msg;
+  msg = errorOf([&] {
+    shiftad::loadSuite(writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a]]\nseeds: [0]\nvariants: [source_only]\n"),
+                       false);
+  });
+  EXPECT_NE(msg.find("[source, target]"), std::string::npos) << msg;
+  msg = errorOf([&] { shiftad::loadSuite("no-such-suite", false); });
+  EXPECT_NE(msg.find("office-caltech10"), std::string::npos) << msg;
+}
+
+TEST(Suite, PathsResolveAgainstTheSuiteFilesFolder) {
+  TempDir dir;
+  fs::create_directories(dir / "suites");
+  const auto path = dir / "suites/t.yaml";
+  shiftad::test::writeFile(path,
+                           "suite: t\nroot: ../data\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only]\n"
+                           "config: {model: {weights: w/trunk.safetensors}}\n");
+  const auto s = shiftad::loadSuite(path, false);
+  EXPECT_EQ(s.root, (fs::path(dir.path()) / "data").string());
+  const auto cfg = shiftad::parseConfig(s.config_yaml, {}, "t", s.base_dir);
+  EXPECT_EQ(cfg.model.weights, (fs::path(dir.path()) / "suites/w/trunk.safetensors").string());
+  // The shipped suites find ../shared beside the checkout from any working directory.
+  const auto shared = (fs::path(SHIFTAD_SOURCE_DIR).parent_path() / "shared").lexically_normal();
+  const auto pacs = shiftad::loadSuite("pacs", false);
+  EXPECT_EQ(pacs.root, (shared / "datasets/PACS").string());
+  EXPECT_EQ(shiftad::parseConfig(pacs.config_yaml, {}, "pacs", pacs.base_dir).model.weights,
+            (shared / "weights/mobilenet_v2_imagenet.safetensors").string());
+}
+
+TEST(Suite, RecommendedMustBeOneOfTheSuitesVariants) {
+  TempDir dir;
+  const std::string ok = "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only, align_all]\n";
+  EXPECT_EQ(shiftad::loadSuite(writeSuite(dir, ok), false).recommended, "");  // default: none
+  EXPECT_EQ(shiftad::loadSuite(writeSuite(dir, ok + "recommended: align_all\n"), false).recommended, "align_all");
+  const auto msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "recommended: cluster_frozen\n"), false); });
+  EXPECT_NE(msg.find("'recommended: cluster_frozen' is not one of the suite's variants (source_only, align_all)"),
+            std::string::npos)
+      << msg;
+  // The shipped real-data suites recommend align_all (docs/method.md does).
+  for (const auto* name :
+       {"pacs", "office-caltech10", "office-caltech10-dev", "digits", "office31", "officehome", "visda"})
+    EXPECT_EQ(shiftad::loadSuite(name, false).recommended, "align_all") << name;
+}

@@ -1,0 +1,319 @@
+// Reports (evaluation/Report): results.csv round trips, and the report's tables and
+// figures against hand-computed means.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <tuple>
+
+#include <gtest/gtest.h>
+
+#include "common/Error.h"
+#include "config/Suite.h"
+#include "evaluation/Report.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+
+namespace {
+
+std::string errorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const shiftad::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+/// Write rows as results.csv and read them back.
+std::vector<shiftad::evaluation::BenchRow> roundTrip(const TempDir& dir,
+                                                     const std::vector<shiftad::evaluation::BenchRow>& rows) {
+  {
+    std::ofstream f(dir / "results.csv");
+    f << shiftad::evaluation::csvHeader() << "\n";
+    for (const auto& r : rows) f << shiftad::evaluation::csvLine(r) << "\n";
+  }
+  return shiftad::evaluation::readCsv(dir / "results.csv");
+}
+
+}  // namespace
+
+TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
+  using shiftad::evaluation::BenchRow;
+  std::vector<BenchRow> rows = {{"a", "b", "c1", "trained", 0, 0.90, 0.5, 0.95, 0.8, 1.0},
+                                {"a", "b", "c1", "trained", 1, 0.80, 0.5, 0.9, 0.8, 1.0},
+                                {"a", "b", "c2", "trained", 0, 0.70, 0.5, 1.0, 0.8, 1.0},
+                                {"a", "b", "c1", "frozen_only", 0, 0.85, 0.5, -1, -1, 0},
+                                {"a", "b", "c1", "frozen_only", 1, 0.85, 0.5, -1, -1, 0},
+                                {"a", "b", "c2", "frozen_only", 0, 0.85, 0.5, -1, -1, 0},
+                                {"a", "b", "c1", "oracle", 0, 0.99, 0.5, -1, -1, 0}};
+  TempDir dir;
+  const auto back = roundTrip(dir, rows);
+  ASSERT_EQ(back.size(), rows.size());
+  EXPECT_EQ(back[1].seed, 1);
+  EXPECT_DOUBLE_EQ(back[1].auroc, 0.8);
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  info.frozen_variants = {"frozen_only"};
+  info.upper_bounds = {"oracle"};
+  const auto md = shiftad::evaluation::markdownReport(back, info);
+  // trained: mean of 0.9, 0.8, 0.7 = 80.0, population std 8.2; frozen: 85.0 ± 0.0 over
+  // three runs (bold: the row's best, the oracle aside); the oracle's one run: 99.0 alone.
+  EXPECT_NE(md.find("| a → b | 80.0 ± 8.2 | **85.0 ± 0.0** | 99.0 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("oracle (upper bound)"), std::string::npos);
+  // The oracle never wins; the frozen encoder does, and the report says so.
+  EXPECT_NE(md.find("**the frozen encoder wins** by 5.0 points"), std::string::npos) << md;
+  // Per class, over seeds: c1 trained = 85.0 ± 5.0, tied with frozen at the shown decimal: both bold.
+  EXPECT_NE(md.find("| c1 | **85.0 ± 5.0** | **85.0 ± 0.0** | 99.0 |"), std::string::npos) << md;
+  // Names with a comma, a quote or a line break are quoted (RFC 4180) and read back whole.
+  const std::vector<BenchRow> odd = {{"a,b", "say \"hi\"", "two\nlines", "v", 3, 0.25, 0.5, -1, -1, 0, "k=a,b"}};
+  EXPECT_EQ(shiftad::evaluation::csvLine(odd[0]),
+            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",3,v,0.250000,0.500000,-1.0000,-1.0000,0.00,\"k=a,b\"");
+  const auto odd_back = roundTrip(dir, odd);
+  ASSERT_EQ(odd_back.size(), 1u);
+  EXPECT_EQ(odd_back[0].source, "a,b");
+  EXPECT_EQ(odd_back[0].target, "say \"hi\"");
+  EXPECT_EQ(odd_back[0].normal_class, "two\nlines");
+  EXPECT_EQ(odd_back[0].seed, 3);
+  EXPECT_EQ(odd_back[0].setting, "k=a,b");
+}
+
+TEST(Report, OlderCsvWithoutSettingColumnStillReads) {
+  TempDir dir;
+  std::ofstream(dir / "old.csv")
+      << "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds\n"
+         "a,b,c,2,source_only,0.750000,0.5,-1,-1,1.5\n";
+  const auto rows = shiftad::evaluation::readCsv(dir / "old.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].seed, 2);
+  EXPECT_EQ(rows[0].setting, "");
+  std::ofstream(dir / "bad.csv") << "source,target\n";
+  EXPECT_NE(errorOf([&] { shiftad::evaluation::readCsv(dir / "bad.csv"); }).find("not a shiftad results.csv"),
+            std::string::npos);
+}
+
+TEST(Report, SweepRowsGetTheirOwnTableAndPlot) {
+  using shiftad::evaluation::BenchRow;
+  // AUROC of each (value, variant), averaged over two classes: hand means 60, 70 / 80, 90.
+  std::vector<BenchRow> rows;
+  for (const auto& [value, variant, a, b] :
+       std::vector<std::tuple<std::string, std::string, double, double>>{{"0", "source_only", 0.55, 0.65},
+                                                                         {"0", "adapted", 0.65, 0.75},
+                                                                         {"0.5", "source_only", 0.75, 0.85},
+                                                                         {"0.5", "adapted", 0.85, 0.95}}) {
+    rows.push_back({"s", "t", "c1", variant, 0, a, 0.5, -1, -1, 1, "data.contamination=" + value});
+    rows.push_back({"s", "t", "c2", variant, 0, b, 0.5, -1, -1, 1, "data.contamination=" + value});
+  }
+  TempDir dir;
+  const auto back = roundTrip(dir, rows);
+  ASSERT_EQ(back.size(), rows.size());
+  EXPECT_EQ(back[4].setting, "data.contamination=0.5");
+  shiftad::evaluation::ReportInfo info;
+  info.title = "sweep";
+  info.figures = shiftad::evaluation::summaryFigures(back);
+  ASSERT_EQ(info.figures.size(), 1u);  // no main grid: only the sweep's plot
+  EXPECT_EQ(info.figures[0].name, "sweep-data.contamination");
+  EXPECT_NE(info.figures[0].svg.find("<polyline"), std::string::npos);
+  const auto md = shiftad::evaluation::markdownReport(back, info);
+  EXPECT_NE(md.find("| 0 | 60.0 ± 5.0 | **70.0 ± 5.0** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.5 | 80.0 ± 5.0 | **90.0 ± 5.0** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("![Mean target AUROC as `data.contamination` varies"), std::string::npos) << md;
+  EXPECT_EQ(md.find("## Summary"), std::string::npos) << md;  // sweep rows are not the main grid
+  // A non-numeric sweep gets its table but no plot ("infonce" must not read as inf).
+  std::vector<BenchRow> named = {{"s", "t", "c1", "v", 0, 0.7, 0.5, -1, -1, 1, "align.method=infonce"},
+                                 {"s", "t", "c1", "v", 0, 0.8, 0.5, -1, -1, 1, "align.method=mmd"}};
+  EXPECT_TRUE(shiftad::evaluation::summaryFigures(named).empty());
+  info.figures.clear();
+  EXPECT_NE(shiftad::evaluation::markdownReport(named, info).find("| infonce | 70.0 |"), std::string::npos);
+}
+
+TEST(Report, HtmlIsSelfContainedAndSaysWhatMarkdownSays) {
+  using shiftad::evaluation::BenchRow;
+  const std::vector<BenchRow> rows = {{"photo", "cartoon", "dog", "cluster_frozen", 0, 0.8, 0.5, 0.9, 0.5, 1},
+                                      {"photo", "cartoon", "dog", "frozen_only", 0, 0.7, 0.5, -1, -1, 0}};
+  shiftad::evaluation::ReportInfo info;
+  info.title = "pacs <test>";
+  info.suite = "pacs";
+  info.frozen_variants = {"frozen_only"};
+  info.paper = shiftad::evaluation::readPaperFigures(fs::path(shiftad::suitesDir()) / "paper" / "auroc.csv");
+  info.figures = shiftad::evaluation::summaryFigures(rows);
+  const auto html = shiftad::evaluation::htmlReport(rows, info);
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  // Self-contained: the figures are inline and nothing is fetched.
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find(" src="), std::string::npos);
+  EXPECT_EQ(html.find("href="), std::string::npos);
+  EXPECT_NE(html.find("pacs &lt;test&gt;"), std::string::npos);  // escaped
+  EXPECT_NE(html.find("<td><b>80.0</b></td><td>70.0</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("training wins by 10.0 points"), std::string::npos) << html;
+  EXPECT_NE(md.find("training wins by 10.0 points"), std::string::npos) << md;
+  // The paper's Table 5 (PACS, photo → cartoon: "Ours" 75.35) beside our cluster_frozen.
+  EXPECT_NE(md.find("| photo → cartoon | table5 | Ours | 75.35 | `cluster_frozen` | 80.0 |"), std::string::npos) << md;
+  EXPECT_NE(html.find("<td>table5</td><td>Ours</td><td>75.35</td>"), std::string::npos);
+}
+
+TEST(Report, PaperFiguresMatchThePaperTablesSpotChecks) {
+  // Values read by hand from the paper's Tables 1, 4 and 5.
+  const auto paper = shiftad::evaluation::readPaperFigures(fs::path(shiftad::suitesDir()) / "paper" / "auroc.csv");
+  auto find = [&](const std::string& table, const std::string& tgt, const std::string& cls, const std::string& method) {
+    for (const auto& p : paper)
+      if (p.table == table && p.target == tgt && p.normal_class == cls && p.method == method) return p.auroc;
+    return -1.0;
+  };
+  EXPECT_DOUBLE_EQ(find("table1", "webcam", "back_pack", "Ours unsupervised"), 97.59);
+  EXPECT_DOUBLE_EQ(find("table1", "Product", "Paper_Clip", "Source only DSVDD"), 53.04);
+  EXPECT_DOUBLE_EQ(find("table4", "validation", "mean", "Oracle"), 81.65);
+  EXPECT_DOUBLE_EQ(find("table4", "validation", "std", "CLIP-ViT-B32 frozen"), 17.83);
+  EXPECT_DOUBLE_EQ(find("table5", "sketch", "mean", "Ours"), 74.04);
+  TempDir dir;
+  std::ofstream(dir / "p.csv") << "table,suite,source,target,class,method,variant,auroc\nt,s,a,b,c,m,v,x\n";
+  EXPECT_NE(errorOf([&] { shiftad::evaluation::readPaperFigures(dir / "p.csv"); }).find("line 2"), std::string::npos);
+}
+
+namespace {
+
+/// Rows of a grid with every AUROC drawn from a fixed pseudo-random sequence.
+std::vector<shiftad::evaluation::BenchRow> randomGrid(const std::vector<std::string>& variants,
+                                                      const std::vector<int>& seeds, double lo, double hi) {
+  std::vector<shiftad::evaluation::BenchRow> rows;
+  unsigned state = 12345;
+  for (const auto* dir : {"a", "b"})
+    for (const auto* cls : {"c1", "c2", "c3"})
+      for (int seed : seeds)
+        for (const auto& v : variants) {
+          state = state * 1103515245u + 12345u;
+          const double u = static_cast<double>((state >> 8) % 10000) / 10000.0;
+          rows.push_back({dir, std::string(dir) == "a" ? "b" : "a", cls, v, seed, lo + (hi - lo) * u, 0.5, -1, -1, 1});
+        }
+  return rows;
+}
+
+/// The Markdown table line that starts with "| first |".
+std::string rowLine(const std::string& md, const std::string& first, size_t from = 0) {
+  const auto at = md.find("\n| " + first + " |", from);
+  if (at == std::string::npos) return "";
+  return md.substr(at + 1, md.find('\n', at + 1) - at - 1);
+}
+
+std::vector<std::string> cellsOf(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  std::string c;
+  std::getline(ss, c, '|');  // before the first bar
+  while (std::getline(ss, c, '|')) {
+    const auto b = c.find_first_not_of(' '), e = c.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(c.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Report, EachRowMarksItsBestVariantButNeverAnUpperBound) {
+  using shiftad::evaluation::BenchRow;
+  const std::vector<std::string> variants = {"source_only", "align_all", "cluster_self", "oracle"};
+  auto rows = randomGrid(variants, {0}, 0.6, 0.95);
+  for (auto& r : rows)
+    if (r.variant == "oracle") r.auroc = 0.99;  // above everything, yet never the winner
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  info.upper_bounds = {"oracle"};
+  info.recommended = "align_all";
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(md.find("| align_all ★ (recommended) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("★: the suite's recommended variant, `align_all`."), std::string::npos) << md;
+  EXPECT_NE(md.find("| oracle (upper bound) |"), std::string::npos) << md;
+  // Per class (one seed, so each cell is one run): the bold cell is the max this test finds.
+  const auto per_class = md.find("## Per class");
+  ASSERT_NE(per_class, std::string::npos);
+  for (const auto* dir : {"a → b", "b → a"}) {
+    const auto section = md.find("### " + std::string(dir), per_class);
+    ASSERT_NE(section, std::string::npos) << dir;
+    for (const auto* cls : {"c1", "c2", "c3"}) {
+      double best = -1;
+      size_t best_i = 0;
+      for (const auto& r : rows)
+        if (r.source + " → " + r.target == dir && r.normal_class == cls && r.variant != "oracle" && r.auroc > best) {
+          best = r.auroc;
+          best_i = static_cast<size_t>(std::find(variants.begin(), variants.end(), r.variant) - variants.begin());
+        }
+      const auto cells = cellsOf(rowLine(md, cls, section));
+      ASSERT_EQ(cells.size(), variants.size() + 1) << rowLine(md, cls, section);
+      // Bold: the best, and any other competing variant equal to it at the shown decimal.
+      for (size_t i = 0; i < variants.size(); ++i) {
+        double x = -1;
+        for (const auto& r : rows)
+          if (r.source + " → " + r.target == dir && r.normal_class == cls && r.variant == variants[i]) x = r.auroc;
+        const bool tied = variants[i] != "oracle" && std::lround(1000 * x) == std::lround(1000 * best);
+        const bool bold = cells[i + 1].rfind("**", 0) == 0;
+        EXPECT_EQ(bold, i == best_i || tied) << dir << " " << cls << " " << variants[i] << ": " << cells[i + 1];
+      }
+      char expect[32];
+      std::snprintf(expect, sizeof expect, "**%.1f**", 100 * best);
+      EXPECT_EQ(cells[best_i + 1], expect);
+    }
+  }
+  // HTML says the same with <b>.
+  EXPECT_NE(shiftad::evaluation::htmlReport(rows, info).find("<td><b>"), std::string::npos);
+  // Where the recommended variant stands, per direction.
+  EXPECT_NE(md.find("recommended `align_all`"), std::string::npos) << md;
+}
+
+TEST(Report, OneSeedShowsNoZeroSpread) {
+  const auto rows = randomGrid({"source_only", "align_all"}, {0}, 0.6, 0.95);
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  info.recommended = "cluster_frozen";  // not in this grid: nothing says ★
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_EQ(md.find("★"), std::string::npos) << md;
+  EXPECT_EQ(md.find("± 0.0"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Per class: AUROC % (one seed)"), std::string::npos) << md;
+  // The summary still averages three classes, so its spread is a real one.
+  EXPECT_NE(rowLine(md, "a → b").find(" ± "), std::string::npos) << md;
+  // With two seeds the per-class cells are mean ± std again.
+  const auto two =
+      shiftad::evaluation::markdownReport(randomGrid({"source_only", "align_all"}, {0, 1}, 0.6, 0.95), info);
+  EXPECT_NE(two.find("## Per class: AUROC %, mean ± std over seeds"), std::string::npos);
+  EXPECT_NE(rowLine(two, "c1").find(" ± "), std::string::npos) << two;
+}
+
+TEST(Report, SummaryBarsHaveAFittedAxisValueLabelsAndTheRecommendedOutlined) {
+  // Every AUROC at 97-100%: the axis must not run from 40 (or 0) to 100.
+  const auto rows = randomGrid({"source_only", "align_all", "frozen_only"}, {0, 1}, 0.97, 1.0);
+  const auto figs = shiftad::evaluation::summaryFigures(rows, "align_all");
+  ASSERT_EQ(figs.size(), 1u);
+  const auto& svg = figs[0].svg;
+  std::vector<double> ticks;
+  const std::regex tick_re("text-anchor=\"end\">([-0-9.]+)</text>");
+  for (std::sregex_iterator it(svg.begin(), svg.end(), tick_re), end; it != end; ++it)
+    ticks.push_back(std::stod((*it)[1]));
+  ASSERT_GE(ticks.size(), 3u);
+  // The ticks hold every mean ± std bar end this test computes.
+  double lo = 1e9, hi = -1e9;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> by;
+  for (const auto& r : rows) by[{r.source, r.variant}].push_back(100 * r.auroc);
+  for (const auto& [k, v] : by) {
+    double m = 0, q = 0;
+    for (double x : v) m += x / static_cast<double>(v.size());
+    for (double x : v) q += (x - m) * (x - m) / static_cast<double>(v.size());
+    lo = std::min(lo, m - std::sqrt(q)), hi = std::max(hi, m + std::sqrt(q));
+    // Each bar is labelled with its mean.
+    char label[16];
+    std::snprintf(label, sizeof label, ">%.1f</text>", m);
+    EXPECT_NE(svg.find(label), std::string::npos) << label;
+  }
+  EXPECT_LE(*std::min_element(ticks.begin(), ticks.end()), lo);
+  EXPECT_GE(*std::max_element(ticks.begin(), ticks.end()), std::min(hi, 100.0));
+  EXPECT_LE(*std::max_element(ticks.begin(), ticks.end()), 100.0);
+  EXPECT_GE(*std::min_element(ticks.begin(), ticks.end()), 90.0) << "axis not fitted to 97-100% data";
+  // The recommended variant: starred in the legend, its bars outlined.
+  EXPECT_NE(svg.find("font-weight=\"bold\">align_all ★</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("stroke=\"#000\""), std::string::npos);
+}

@@ -1,0 +1,575 @@
+// Faults during training (docs/reliability.md): a process killed or interrupted at a
+// random point and resumed ends bit-identical to an uninterrupted run; concurrent starts
+// into one folder let exactly one train (the lock's own cases: tests/api/RunLockTest.cpp);
+// a NaN loss stops the run naming epoch and step and leaves the last good checkpoint.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <iostream>
+#include <sstream>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "data/FileCheck.h"
+#include "io/SafeTensors.h"
+#include "models/FeatureExtractor.h"
+#include "models/MobileNetV2.h"
+#include "shiftad/shiftad.h"
+#include "support/Process.h"
+#include "support/SyntheticRuns.h"
+#include "support/TestSupport.h"
+#include "training/Checkpoint.h"
+#include "training/Trainer.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::protocolOf;
+using shiftad::test::synthRoot;
+using shiftad::test::TempDir;
+using shiftad::test::tinyConfigFile;
+
+namespace {
+
+std::vector<std::string> trainArgs(const std::string& cfg, const std::string& out) {
+  return {"train", "--threads", "1", "--config", cfg, "--out", out};
+}
+
+void expectSameRun(const std::string& a, const std::string& b) {
+  for (const char* f : {"model.safetensors", "center.safetensors"}) {
+    const auto x = shiftad::test::readText(a + "/" + f), y = shiftad::test::readText(b + "/" + f);
+    ASSERT_FALSE(x.empty()) << a << "/" << f;
+    EXPECT_TRUE(x == y) << f << " differs between " << a << " and " << b;
+  }
+  // Every epoch once, with the same loss (mid-epoch sums are restored exactly too).
+  const auto losses = [](const std::string& run) {
+    std::vector<std::pair<int, double>> out;
+    std::istringstream in(shiftad::test::readText(run + "/metrics.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      out.emplace_back(j["epoch"].get<int>(), j["loss"].get<double>());
+    }
+    return out;
+  };
+  EXPECT_EQ(losses(a), losses(b));
+}
+
+/// Uninterrupted reference run of `cfg` into tmp/ref.
+std::string referenceRun(const TempDir& tmp, const std::string& cfg) {
+  const auto ref = tmp / "ref";
+  const pid_t pid = shiftad::test::spawnCli(trainArgs(cfg, ref), tmp / "ref.log");
+  EXPECT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(tmp / "ref.log");
+  return ref;
+}
+
+/// Start training into tmp/run, wait until its first checkpoint exists, then `sleep_ms`,
+/// then send `signal`. Returns the exit status (or 0 if it finished first).
+int interruptRun(const TempDir& tmp, const std::string& cfg, int signal, int sleep_ms) {
+  const auto run = tmp / "run";
+  const pid_t pid = shiftad::test::spawnCli(trainArgs(cfg, run), tmp / "run.log");
+  int status = 0;
+  while (!fs::exists(run + "/checkpoint.safetensors")) {
+    if (shiftad::test::exited(pid, status)) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  ::kill(pid, signal);
+  return shiftad::test::waitExit(pid);
+}
+
+int randomMs(int hi) {
+  const unsigned seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  const int ms = std::uniform_int_distribution<int>(0, hi)(rng);
+  std::cout << "[ random ] kill after the first checkpoint + " << ms << " ms (seed " << seed << ")\n";
+  return ms;
+}
+
+}  // namespace
+
+TEST(Resume, KilledAtARandomPointThenResumedIsBitIdentical) {
+  TempDir tmp;
+  const auto cfg = tinyConfigFile(tmp, 20);
+  const auto ref = referenceRun(tmp, cfg);
+  const int status = interruptRun(tmp, cfg, SIGKILL, randomMs(1000));
+  if (status != -SIGKILL) std::cout << "[ note ] the run ended (status " << status << ") before the kill\n";
+  // The killed process left its lock behind: resuming takes it over.
+  const pid_t pid = shiftad::test::spawnCli({"train", "--threads", "1", "--resume", tmp / "run"}, tmp / "resume.log");
+  const auto log = [&] { return shiftad::test::readText(tmp / "resume.log"); };
+  ASSERT_EQ(shiftad::test::waitExit(pid), 0) << log();
+  if (status == -SIGKILL) {
+    EXPECT_NE(log().find("stale lock"), std::string::npos) << log();
+    EXPECT_NE(log().find("resuming from"), std::string::npos) << log();
+  }
+  expectSameRun(ref, tmp / "run");
+  EXPECT_FALSE(fs::exists(tmp / "run/lock"));
+}
+
+TEST(Resume, SigintCheckpointsAndExitsCleanlyThenResumesBitIdentical) {
+  TempDir tmp;
+  const auto cfg = tinyConfigFile(tmp, 20);
+  const auto ref = referenceRun(tmp, cfg);
+  const int status = interruptRun(tmp, cfg, SIGINT, randomMs(600));
+  const auto run_log = shiftad::test::readText(tmp / "run.log");
+  if (status != 0) {
+    EXPECT_EQ(status, 130) << run_log;
+    EXPECT_NE(run_log.find("--resume"), std::string::npos) << run_log;
+    EXPECT_FALSE(fs::exists(tmp / "run/model.safetensors")) << "an interrupted run has no model yet";
+    EXPECT_FALSE(fs::exists(tmp / "run/lock")) << "a clean exit releases the lock";
+  }
+  const pid_t pid = shiftad::test::spawnCli({"train", "--threads", "1", "--resume", tmp / "run"}, tmp / "resume.log");
+  ASSERT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(tmp / "resume.log");
+  expectSameRun(ref, tmp / "run");
+}
+
+TEST(Resume, WithoutACheckpointStartsOver) {
+  TempDir tmp;
+  const auto cfg = tinyConfigFile(tmp, 1);
+  // A config but no checkpoint: killed before the first epoch ended.
+  fs::create_directories(tmp / "run");
+  fs::copy_file(cfg, tmp / "run/config.yaml");
+  const auto s = shiftad::resumeTraining(tmp / "run");
+  EXPECT_EQ(s.resumed_at_epoch, 0);
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
+  EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors")) << "a checkpoint is written at the end";
+}
+
+namespace {
+
+/// Head-only training (frozen trunk) on random trunk features: fast, in process.
+shiftad::Config headOnlyConfig(int epochs) {
+  shiftad::Config cfg;
+  cfg.model.width = 8;
+  cfg.model.embedding_dim = 8;
+  cfg.model.freeze = -1;
+  cfg.align.method = shiftad::AlignMethod::kNone;
+  cfg.train.epochs = epochs;
+  cfg.train.batch_size = 8;
+  return cfg;
+}
+
+std::shared_ptr<shiftad::models::FeatureExtractor> freshNet(const shiftad::Config& cfg) {
+  torch::manual_seed(0);
+  return shiftad::models::makeFeatureExtractor(cfg.model);
+}
+
+}  // namespace
+
+TEST(Divergence, NanLossStopsNamingEpochAndStepAndKeepsTheLastGoodCheckpoint) {
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(4);
+  auto net = freshNet(cfg);
+  // Head-only training on trunk features, so the test can poison the inputs in place.
+  shiftad::training::TrainingData td;
+  td.source = torch::randn({16, net->trunkDim()});
+  shiftad::training::Trainer trainer(cfg, net);
+  shiftad::training::FitControl control;
+  control.checkpoint = tmp / "ck.safetensors";
+  const auto poison = [&](const shiftad::training::EpochStats& st, const torch::Tensor&) {
+    if (st.epoch == 2) td.source.fill_(std::nan(""));  // fault injection: the next step's loss is NaN
+  };
+  try {
+    trainer.fit(td, poison, control);
+    FAIL() << "expected an error";
+  } catch (const shiftad::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("at epoch 3, step 1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("train.lr"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(control.checkpoint), std::string::npos) << msg;
+  }
+  EXPECT_EQ(shiftad::training::checkpointEpoch(control.checkpoint), 3);
+  // The checkpoint loads (loading refuses NaN weights) and F is still finite.
+  for (const auto& p : trainer.net().parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  const auto file = shiftad::io::readSafeTensors(control.checkpoint);
+  for (const auto& [name, t] : file.tensors)
+    if (t.is_floating_point()) EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+}
+
+namespace {
+
+/// Train `cfg` uninterrupted, and again stopped after epoch 2 then resumed in a fresh
+/// process state: the weights and c must be equal bit for bit.
+void expectStoppedHeadOnlyRunResumesBitIdentical(const shiftad::Config& cfg) {
+  TempDir tmp;
+  torch::manual_seed(1);
+  shiftad::training::TrainingData td;
+  td.source = torch::randn({20, freshNet(cfg)->trunkDim()});
+  auto ref_net = freshNet(cfg);
+  shiftad::training::Trainer ref(cfg, ref_net);
+  ref.fit(td);
+
+  std::atomic<bool> stop{false};
+  shiftad::training::FitControl control;
+  control.checkpoint = tmp / "ck.safetensors";
+  control.stop = &stop;
+  auto net = freshNet(cfg);
+  shiftad::training::Trainer first(cfg, net);
+  const auto stopAfter2 = [&](const shiftad::training::EpochStats& st, const torch::Tensor&) { stop = st.epoch == 2; };
+  EXPECT_EQ(first.fit(td, stopAfter2, control), shiftad::training::FitResult::Stopped);
+  // Frozen trunk parameters are not in the checkpoint: trainable ones and buffers are.
+  const auto file = shiftad::io::readSafeTensors(control.checkpoint);
+  size_t saved = 0, trainable = 0;
+  for (const auto& [name, t] : file.tensors) saved += name.rfind("net.", 0) == 0;
+  for (const auto& p : net->parameters()) trainable += p.requires_grad();
+  EXPECT_LT(trainable, net->parameters().size());
+  EXPECT_EQ(saved, trainable + net->buffers().size());
+
+  stop = false;
+  control.resume = true;
+  auto resumed_net = freshNet(cfg);
+  shiftad::training::Trainer resumed(cfg, resumed_net);
+  EXPECT_EQ(resumed.fit(td, {}, control), shiftad::training::FitResult::Completed);
+  const auto a = ref_net->parameters(), b = resumed_net->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+  EXPECT_TRUE(torch::equal(ref.center(), resumed.center()));
+}
+
+}  // namespace
+
+TEST(Checkpoint, AStoppedHeadOnlyRunResumesBitIdenticalWithoutSavingTheFrozenTrunk) {
+  expectStoppedHeadOnlyRunResumesBitIdentical(headOnlyConfig(5));
+}
+
+TEST(Checkpoint, AnAnchoredRunRederivesItsAnchorsOnResume) {
+  // L2-SP anchors are not in the checkpoint: a resumed run takes them from the same
+  // deterministic start (the PCA head of the same data), or the weights would differ.
+  auto cfg = headOnlyConfig(5);
+  cfg.model.head_init = shiftad::HeadInit::kPca;
+  cfg.train.anchor = 0.05;
+  expectStoppedHeadOnlyRunResumesBitIdentical(cfg);
+}
+
+TEST(Checkpoint, PeriodicCheckpointsFollowCheckpointEvery) {
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(5);
+  auto net = freshNet(cfg);
+  shiftad::training::TrainingData td;
+  td.source = torch::randn({16, net->trunkDim()});
+  shiftad::training::Trainer trainer(cfg, net);
+  shiftad::training::FitControl control;
+  control.checkpoint = tmp / "ck.safetensors";
+  control.checkpoint_every = 2;
+  std::vector<int> seen;  // the epoch each checkpoint continues at, as seen after each epoch
+  trainer.fit(
+      td,
+      [&](const shiftad::training::EpochStats&, const torch::Tensor&) {
+        seen.push_back(fs::exists(control.checkpoint) ? shiftad::training::checkpointEpoch(control.checkpoint) : 0);
+      },
+      control);
+  // Seen after epochs 1..5, before that epoch's own checkpoint: after 2 and 4, and the last.
+  EXPECT_EQ(seen, (std::vector<int>{0, 0, 3, 3, 5}));
+  EXPECT_EQ(shiftad::training::checkpointEpoch(control.checkpoint), 6);
+  EXPECT_FALSE(fs::exists(control.checkpoint + ".tmp"));
+}
+
+namespace {
+
+/// A copy of the synthetic benchmark with one instance of each data fault; with
+/// `leaks`, also byte copies inside the target domain that leak the test split.
+std::string faultyRoot(const TempDir& tmp, bool leaks = true) {
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  const auto circle = root + "/source/circle";
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(circle)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  const auto png = shiftad::test::readText(files[0].string());
+  shiftad::test::writeFile(circle + "/zz_truncated.png", png.substr(0, png.size() / 2));
+  shiftad::test::writeFile(circle + "/zz_garbage.png", "not an image");
+  shiftad::test::writeFile(circle + "/notes.txt", "a non-image file");
+  fs::copy_file(files[1], circle + "/zz_duplicate.png");
+  // Copies of every target circle image: some pair lands on both sides of the split.
+  if (leaks)
+    for (const auto& e : fs::directory_iterator(root + "/target/circle"))
+      if (e.path().filename().string().rfind("copy_", 0) != 0)
+        fs::copy_file(e.path(), root + "/target/circle/copy_" + e.path().filename().string());
+  return root;
+}
+
+bool anyContains(const std::vector<std::string>& v, const std::string& part) {
+  return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return s.find(part) != std::string::npos; });
+}
+
+}  // namespace
+
+TEST(CheckData, ListsCountsUnreadableNonImagesDuplicatesAndSplitLeaks) {
+  TempDir tmp;
+  const auto root = faultyRoot(tmp);
+  const auto cfg = protocolOf(root, "circle");
+  const auto r = shiftad::checkData(root, &cfg);
+  ASSERT_EQ(r.problems.size(), 1u) << "the split leaks only";
+  EXPECT_NE(r.problems[0].find("lie both in the test split and in training"), std::string::npos) << r.problems[0];
+  EXPECT_TRUE(r.protocol_checked);
+  ASSERT_EQ(r.classes.size(), 12u);  // 2 domains x 6 classes
+  EXPECT_EQ(r.classes[0].domain, "source");
+  const auto circle = std::find_if(r.classes.begin(), r.classes.end(), [](const shiftad::DataCheckClass& c) {
+    return c.domain == "source" && c.cls == "circle";
+  });
+  ASSERT_NE(circle, r.classes.end());
+  EXPECT_EQ(circle->images, 120 + 3);
+  EXPECT_EQ(circle->unreadable, 2);
+  EXPECT_EQ(circle->non_images, 1);
+  EXPECT_EQ(r.unreadable.size(), 2u);
+  EXPECT_TRUE(anyContains(r.unreadable, "zz_truncated.png: ")) << r.unreadable[0];
+  EXPECT_TRUE(anyContains(r.unreadable, "PNG without its IEND chunk")) << r.unreadable[0];
+  EXPECT_TRUE(anyContains(r.unreadable, "zz_garbage.png"));
+  EXPECT_EQ(r.non_images, std::vector<std::string>{root + "/source/circle/notes.txt"});
+  bool dup = false;
+  for (const auto& g : r.duplicates) dup |= anyContains(g, "zz_duplicate.png");
+  EXPECT_TRUE(dup);
+  EXPECT_GE(r.duplicates.size(), 121u);
+  ASSERT_FALSE(r.split_leaks.empty());
+  EXPECT_TRUE(anyContains(r.split_leaks[0], "/target/circle/"));
+}
+
+TEST(CheckData, ExitsNonZeroWhenTheProtocolCannotRun) {
+  TempDir tmp;
+  const auto root = faultyRoot(tmp, /*leaks=*/false);
+  // Fine: exit 0 and the table.
+  auto cfg = protocolOf(root, "circle");
+  shiftad::test::writeFile(tmp / "ok.yaml", shiftad::dumpConfig(cfg));
+  auto pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "ok.yaml"}, tmp / "ok.log");
+  EXPECT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(tmp / "ok.log");
+  EXPECT_NE(shiftad::test::readText(tmp / "ok.log").find("zz_garbage.png"), std::string::npos);
+  // A normal class without source images (only in the target domain).
+  fs::create_directories(root + "/target/hexagon");
+  fs::copy_file(fs::directory_iterator(root + "/target/circle")->path(), root + "/target/hexagon/a.png");
+  cfg.data.normal_class = "hexagon";
+  const auto r = shiftad::checkData(root, &cfg);
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_NE(r.problems[0].find("hexagon"), std::string::npos) << r.problems[0];
+  shiftad::test::writeFile(tmp / "bad.yaml", shiftad::dumpConfig(cfg));
+  pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "bad.yaml"}, tmp / "bad.log");
+  EXPECT_EQ(shiftad::test::waitExit(pid), 1) << shiftad::test::readText(tmp / "bad.log");
+  EXPECT_NE(shiftad::test::readText(tmp / "bad.log").find("cannot run"), std::string::npos);
+}
+
+TEST(CheckData, NormalClassWithOnlyUnreadableSourceImagesCannotRun) {
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  for (const auto& e : fs::directory_iterator(root + "/source/square"))
+    shiftad::test::writeFile(e.path().string(), "x");
+  const auto cfg = protocolOf(root, "square");
+  const auto r = shiftad::checkData(root, &cfg);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].find("no readable source image"), std::string::npos) << r.problems[0];
+}
+
+TEST(CheckData, TruncatedJpegAndPngAreRecognisedByTheirEndMarkers) {
+  using shiftad::data::truncation;
+  const std::string jpeg("\xFF\xD8\xFF\xE0\x00\x02\xFF\xDA\x00\x02\x12\xFF\x00\x34\xFF\xD9", 16);
+  EXPECT_EQ(truncation(jpeg), "");
+  EXPECT_NE(truncation(jpeg.substr(0, 14)).find("JPEG without its end marker"), std::string::npos);
+  EXPECT_NE(truncation(jpeg.substr(0, 6)).find("JPEG without image data"), std::string::npos);
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + "....IHDR....IEND\xAE\x42\x60\x82";
+  EXPECT_EQ(truncation(png), "");
+  EXPECT_NE(truncation(png.substr(0, png.size() - 6)).find("IEND"), std::string::npos);
+  EXPECT_EQ(truncation("BM not checked"), "");
+}
+
+// ---------------------------------------------------------------- nothing silently wrong
+
+namespace {
+
+/// The message of `fn`'s shiftad::Error, or a test failure if it does not throw one.
+template <typename Fn>
+std::string errorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const shiftad::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a shiftad::Error";
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// A random 5-class MobileNetV2 classifier under torchvision's names (no head.*).
+std::string classifierFile(const TempDir& tmp) {
+  torch::manual_seed(0);
+  shiftad::models::MobileNetV2 net(/*embedding_dim=*/2, /*num_classes=*/5);
+  auto state = shiftad::io::moduleStateDict(net);
+  for (auto it = state.begin(); it != state.end();)
+    it = it->first.rfind("head.", 0) == 0 ? state.erase(it) : std::next(it);
+  const auto path = tmp / "classifier.safetensors";
+  shiftad::io::writeSafeTensors(path, state);
+  return path;
+}
+
+std::string anImage() { return fs::directory_iterator(synthRoot() + "/source/circle")->path().string(); }
+
+}  // namespace
+
+TEST(WeightDtype, ClassifyRefusesFloatBytesTaggedAsIntegers) {
+  TempDir tmp;
+  const auto good = classifierFile(tmp);
+  EXPECT_EQ(shiftad::classify(good, anImage(), "", 5).size(), 5u);
+  // The same bytes with classifier.1.weight's header dtype patched to I32 (same length:
+  // the file stays valid). Cast, its floats would load as integers of ~1e9.
+  std::string bytes = shiftad::test::readText(good);
+  const std::string tag = "\"classifier.1.weight\":{\"dtype\":\"F32\"";
+  const auto at = bytes.find(tag);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + tag.size() - 4] = 'I';
+  const auto patched = tmp / "i32.safetensors";
+  shiftad::test::writeFile(patched, bytes);
+  const auto msg = errorOf([&] { shiftad::classify(patched, anImage(), "", 5); });
+  EXPECT_TRUE(contains(msg, patched + ": tensor \"classifier.1.weight\" is I32 but the module's classifier.1.weight "
+                                      "is F32"))
+      << msg;
+}
+
+TEST(ClassifyLabels, AFileOfAnotherLengthOrABinaryFileIsRefused) {
+  TempDir tmp;
+  const auto weights = classifierFile(tmp);
+  shiftad::test::writeFile(tmp / "five.txt", "a\nb\r\nc\nd\ne\n");
+  const auto top = shiftad::classify(weights, anImage(), tmp / "five.txt", 5);
+  ASSERT_EQ(top.size(), 5u);
+  for (const auto& c : top) EXPECT_EQ(c.label, std::string(1, static_cast<char>('a' + c.index))) << "CR dropped";
+
+  shiftad::test::writeFile(tmp / "four.txt", "a\nb\nc\nd\n");
+  auto msg = errorOf([&] { shiftad::classify(weights, anImage(), tmp / "four.txt", 1); });
+  EXPECT_TRUE(contains(msg, "four.txt' has 4 line(s) but the classifier has 5 classes")) << msg;
+
+  shiftad::test::writeFile(tmp / "binary.txt", std::string("a\nb\nc\0d\ne\n", 11));
+  msg = errorOf([&] { shiftad::classify(weights, anImage(), tmp / "binary.txt", 1); });
+  EXPECT_TRUE(contains(msg, "binary.txt', line 3: control byte 0x00")) << msg;
+}
+
+TEST(Divergence, ADegenerateNormalizationStopsAtTheFirstStepNamingTheTensor) {
+  TempDir tmp;
+  auto cfg = protocolOf(synthRoot(), "circle");
+  cfg.model.width = 8;
+  cfg.train.epochs = 2;
+  // (x - mean) / 1e-30 is ~1e30: the loss stays finite after BatchNorm, its variance overflows.
+  cfg.data.std = {1e-30, 1e-30, 1e-30};
+  const auto msg = errorOf([&] { shiftad::train(cfg, tmp / "run"); });
+  EXPECT_TRUE(contains(msg, "training diverged: F's tensor '")) << msg;
+  EXPECT_TRUE(contains(msg, "running_")) << "a BatchNorm statistic: " << msg;
+  EXPECT_TRUE(contains(msg, "after epoch 1, step 1")) << msg;
+  EXPECT_TRUE(contains(msg, "data.std")) << msg;
+  EXPECT_FALSE(fs::exists(tmp / "run/model.safetensors")) << "no model is saved as a success";
+}
+
+namespace {
+
+/// A copy of the synthetic benchmark where every target circle image is replaced by
+/// `link(source circle image, target path)`: a symlink, a hard link or a byte copy.
+std::string leakyRoot(const TempDir& tmp, const std::function<void(const fs::path&, const fs::path&)>& link) {
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  std::vector<fs::path> sources, targets;
+  for (const auto& e : fs::directory_iterator(root + "/source/circle")) sources.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(root + "/target/circle")) targets.push_back(e.path());
+  std::sort(sources.begin(), sources.end());
+  std::sort(targets.begin(), targets.end());
+  for (size_t i = 0; i < std::min(sources.size(), targets.size()); ++i) {
+    fs::remove(targets[i]);
+    link(sources[i], targets[i]);
+  }
+  return root;
+}
+
+shiftad::Config leakCheckConfig(const std::string& root) {
+  auto cfg = protocolOf(root, "circle");
+  cfg.model.width = 8;
+  cfg.train.epochs = 1;
+  return cfg;
+}
+
+}  // namespace
+
+TEST(ProtocolLeak, TrainRefusesTheSameDomainOnBothSides) {
+  TempDir tmp;
+  auto cfg = leakCheckConfig(synthRoot());
+  cfg.data.target = "source";
+  const auto msg = errorOf([&] { shiftad::train(cfg, tmp / "run"); });
+  EXPECT_TRUE(contains(msg, "data.source and data.target are both 'source'")) << msg;
+  const auto r = shiftad::checkData(synthRoot(), &cfg);
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_TRUE(contains(r.problems[0], "are both 'source'")) << r.problems[0];
+}
+
+TEST(ProtocolLeak, TrainRefusesTestImagesLinkedToTrainingImages) {
+  const std::map<std::string, std::function<void(const fs::path&, const fs::path&)>> links = {
+      {"symlink", [](const fs::path& from, const fs::path& to) { fs::create_symlink(from, to); }},
+      {"hard link", [](const fs::path& from, const fs::path& to) { fs::create_hard_link(from, to); }}};
+  for (const auto& [kind, link] : links) {
+    TempDir tmp;
+    const auto cfg = leakCheckConfig(leakyRoot(tmp, link));
+    const auto msg = errorOf([&] { shiftad::train(cfg, tmp / "run"); });
+    EXPECT_TRUE(contains(msg, "test image(s) of data.target 'target' are also training images")) << kind << ": " << msg;
+    EXPECT_TRUE(contains(msg, "/target/circle/")) << kind << ": " << msg;
+    EXPECT_TRUE(contains(msg, "/source/circle/")) << kind << ": " << msg;
+  }
+}
+
+TEST(ProtocolLeak, CheckDataFlagsByteCopiesOfSourceImagesInTheTestSplitAndExitsOne) {
+  TempDir tmp;
+  const auto root = leakyRoot(tmp, [](const fs::path& from, const fs::path& to) { fs::copy_file(from, to); });
+  const auto cfg = leakCheckConfig(root);
+  const auto r = shiftad::checkData(root, &cfg);
+  ASSERT_FALSE(r.split_leaks.empty());
+  EXPECT_TRUE(anyContains(r.split_leaks[0], "/source/circle/")) << r.split_leaks[0][0];
+  EXPECT_TRUE(anyContains(r.split_leaks[0], "/target/circle/")) << r.split_leaks[0][0];
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_TRUE(contains(r.problems[0], "byte-identical images lie both in the test split and in training"))
+      << r.problems[0];
+  shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
+  const auto pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "cfg.yaml"}, tmp / "log");
+  EXPECT_EQ(shiftad::test::waitExit(pid), 1) << shiftad::test::readText(tmp / "log");
+  EXPECT_FALSE(contains(shiftad::test::readText(tmp / "log"), "the configured protocol can run"));
+}
+
+// ---------------------------------------------------------------- locks that name a process
+
+TEST(RunLock, ConcurrentStartsIntoOneFolderLetExactlyOneTrain) {
+  // Three `shiftad train` started at the same instant into one --out, several rounds:
+  // one trains; the others are kept out by the lock ("in use by process"), or, if they
+  // start after the winner has finished, by the finished run. Never a raw error (a
+  // shared temporary file used to make the loser fail with "cannot rename").
+  TempDir tmp;
+  const auto cfg = tinyConfigFile(tmp, 1);
+  constexpr int kRounds = 8, kProcesses = 3;
+  int kept_out_by_lock = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const auto out = tmp / ("run" + std::to_string(round));
+    std::vector<pid_t> pids;
+    for (int p = 0; p < kProcesses; ++p)
+      pids.push_back(shiftad::test::spawnCli(trainArgs(cfg, out), tmp / fmt::format("{}-{}.log", round, p)));
+    int winners = 0;
+    for (int p = 0; p < kProcesses; ++p) {
+      const int status = shiftad::test::waitExit(pids[p]);
+      const auto log = shiftad::test::readText(tmp / fmt::format("{}-{}.log", round, p));
+      if (status == 0) {
+        ++winners;
+        continue;
+      }
+      EXPECT_EQ(status, 1) << log;
+      const bool locked = log.find("is in use by process") != std::string::npos;
+      kept_out_by_lock += locked;
+      EXPECT_TRUE(locked || log.find("holds a trained run") != std::string::npos) << "round " << round << ": " << log;
+      EXPECT_EQ(log.find("cannot rename"), std::string::npos) << log;
+    }
+    EXPECT_EQ(winners, 1) << "round " << round;
+    EXPECT_TRUE(fs::exists(out + "/model.safetensors"));
+    EXPECT_FALSE(fs::exists(out + "/lock"));
+    for (const auto& e : fs::directory_iterator(out))
+      EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
+  std::cout << kept_out_by_lock << " of " << kRounds * (kProcesses - 1) << " losers were kept out by the lock\n";
+}
