@@ -13,43 +13,23 @@
 #include <vector>
 
 #include "shiftad/Config.h"
+#include "shiftad/Detector.h"
 
 namespace shiftad {
 
 /// Intra-op threads for LibTorch (0: all cores; Debian's LibTorch starts with 1), and
 /// the allocator setting that keeps large tensor buffers in the heap (glibc would
-/// mmap/munmap them for every layer). Call once at start-up.
+/// mmap/munmap them for every layer: keepLargeAllocationsInHeap). Call once at start-up.
 void setThreads(int threads);
 
 /// Write the synthetic domain-shift benchmark to OUT/{source,target}/CLASS/*.png.
 void synthesize(const std::string& out_dir, int seed);
 
-struct TrainSummary {
-  int epochs = 0;
-  double seconds = 0.0;
-  int64_t source_images = 0;
-  int64_t pool_images = 0;
-  int64_t skipped_images = 0;  ///< unreadable files skipped (each logged)
-  double final_loss = 0.0;
-  bool interrupted = false;  ///< stopped by SIGINT after a checkpoint: no model yet, continue with resumeTraining
-  int resumed_at_epoch = 0;  ///< the epoch a resumed run continued at (0: not resumed)
-};
-
-struct TrainOptions {
-  /// Continue from RUN_DIR's checkpoint (RUN_DIR/checkpoint.safetensors, written every
-  /// train.checkpoint_every epochs) instead of starting over; without one, start over.
-  bool resume = false;
-  /// Replace a run already in RUN_DIR. The new run is built beside it and takes its
-  /// place only when complete: a failure or a kill at any point leaves the old run.
-  /// Without it, an existing run is refused. A folder holding anything shiftad did not
-  /// write is always refused.
-  bool overwrite = false;
-};
-
-/// Train a detector as configured and write it to `run_dir` (created if needed).
-/// RUN_DIR/lock keeps a second process out of `run_dir` (a stale lock, whose process
-/// is gone, is taken over). On CPU with a fixed seed, a run interrupted at any point
-/// and resumed ends with the same weights, bit for bit, as an uninterrupted one.
+/// Detector::fit, returning only its summary: train a detector as configured and write
+/// it to `run_dir` (created if needed). RUN_DIR/lock keeps a second process out of
+/// `run_dir` (a stale lock, whose process is gone, is taken over). On CPU with a fixed
+/// seed, a run interrupted at any point and resumed ends with the same weights, bit for
+/// bit, as an uninterrupted one.
 TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOptions& options = {});
 
 /// train() with the config RUN_DIR was started with, resuming from its last checkpoint.
@@ -62,31 +42,13 @@ void handleInterrupts();
 /// The resolved config a run was trained with.
 Config loadRunConfig(const std::string& run_dir);
 
-struct ImageScore {
-  std::string path;
-  double score = 0.0;  ///< higher = more anomalous
-};
-
-struct ScoreResult {
-  std::vector<ImageScore> scores;
-  std::vector<std::string> skipped;  ///< unreadable files (each logged)
-};
-
-/// Score images with a trained detector. `images`: a folder (recursive) or a text file
-/// listing one image path per line.
+/// Detector::load(run_dir).score(images): score images with a trained detector.
+/// `images`: a folder (recursive) or a text file listing one image path per line.
 ScoreResult score(const std::string& run_dir, const std::string& images);
 
-struct EvalResult {
-  double auroc = 0.0;
-  double aupr = 0.0;  ///< average precision, anomalies as the positive class
-  int64_t normal = 0;
-  int64_t anomalous = 0;
-  int64_t skipped = 0;
-  std::string scores_file;  ///< RUN_DIR/test_scores.csv: label,score,path per test image
-};
-
 /// AUROC and AUPR of a trained detector on the target test split that `cfg`'s data
-/// section defines (the same seeded split the run was trained against when unchanged).
+/// section defines (the same seeded split the run was trained against when unchanged);
+/// the per-image scores go to RUN_DIR/test_scores.csv. Detector::evaluate on the loaded run.
 EvalResult evaluate(const std::string& run_dir, const Config& cfg);
 
 struct DataCheckClass {

@@ -179,12 +179,13 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
                        {{"format", "shiftad"}});
 }
 
-void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer) {
+void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer,
+                   std::shared_ptr<models::FeatureExtractor> encoder_trunk) {
   fs::create_directories(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
   // Φ goes into the run, so that it scores without the files it was built from.
   if (cfg.encoder.type == "backbone") {
-    auto trunk = initialTrunk(cfg);
+    auto trunk = encoder_trunk ? encoder_trunk : initialTrunk(cfg);
     auto metadata = trunk->describe();
     metadata["format"] = "shiftad";
     metadata["arch"] = cfg.model.arch;

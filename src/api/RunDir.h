@@ -66,7 +66,10 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
 /// Write config and reference features of a frozen-encoder baseline (score.method
 /// frozen_*), and Φ: F's initial trunk (model.safetensors) or the TorchScript module
 /// (encoder.pt), so that the run scores without the files it was built from.
-void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer);
+/// `encoder_trunk`: Φ when encoder.type is backbone (a loaded run's copy); null: F's
+/// initial trunk, built from model.*.
+void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer,
+                   std::shared_ptr<models::FeatureExtractor> encoder_trunk = nullptr);
 
 struct LoadedRun {
   Config cfg;

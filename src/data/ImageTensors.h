@@ -28,6 +28,12 @@ enum class Interpolation {
   Bicubic,   ///< OpenCV's bicubic (CLIP's preprocessing uses PIL's bicubic)
 };
 
+/// An RGB image in memory (8 bits per channel, interleaved, rows `stride` bytes apart;
+/// 0: packed) resized to side x side exactly as loadImages resizes a decoded file:
+/// uint8 3 x side x side. Throws shiftad::Error for an empty or oversized image.
+torch::Tensor resizeRgb(const uint8_t* rgb, int width, int height, size_t stride, int side,
+                        Interpolation interpolation);
+
 /// "bilinear" | "bicubic"; anything else is a shiftad::Error naming the value.
 Interpolation parseInterpolation(const std::string& name);
 

@@ -454,32 +454,37 @@ std::string variantLabel(const std::string& variant, const std::string& recommen
   return !recommended.empty() && variant == recommended ? variant + " ★" : variant;
 }
 
-std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
-  std::vector<Figure> out;
-  const Grid g = gridOf(rows);
-  if (!g.directions.empty()) {
-    std::vector<Series> bars;
-    for (const auto& v : g.variants) {
-      Series s{variantLabel(v, recommended), {}, {}, {}, static_cast<int>(bars.size()), v == recommended};
-      for (const auto& d : g.directions) {
-        const auto it = g.by_dir.find({d, v});
-        const auto m = it == g.by_dir.end() ? MeanStd{std::nan(""), 0} : meanStd(it->second);
-        s.y.push_back(100 * m.mean);
-        s.err.push_back(100 * m.std);
-      }
-      bars.push_back(s);
+namespace {
+
+/// Bars of mean AUROC per direction and variant (none without a main grid).
+void addDirectionSummary(const Grid& g, const std::string& recommended, std::vector<Figure>& out) {
+  if (g.directions.empty()) return;
+  std::vector<Series> bars;
+  for (const auto& v : g.variants) {
+    Series s{variantLabel(v, recommended), {}, {}, {}, static_cast<int>(bars.size()), v == recommended};
+    for (const auto& d : g.directions) {
+      const auto it = g.by_dir.find({d, v});
+      const auto m = it == g.by_dir.end() ? MeanStd{std::nan(""), 0} : meanStd(it->second);
+      s.y.push_back(100 * m.mean);
+      s.err.push_back(100 * m.std);
     }
-    PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
-    fitPercentAxis(spec, bars, true);
-    out.push_back(
-        {"summary",
-         "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
-             std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
-             (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
-         barChart(spec, g.directions, bars)});
+    bars.push_back(s);
   }
-  // Sweeps: x = the swept value (numeric), y = mean AUROC over everything else.
-  std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>> sweeps;  // key, variant, x
+  PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
+  fitPercentAxis(spec, bars, true);
+  out.push_back(
+      {"summary",
+       "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
+           std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
+           (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
+       barChart(spec, g.directions, bars)});
+}
+
+using SweepPoints = std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>>;
+
+/// Sweep rows by key, variant and swept value (numeric values only), AUROC in %.
+SweepPoints sweepPoints(const std::vector<BenchRow>& rows) {
+  SweepPoints sweeps;  // key, variant, x
   for (const auto& r : rows) {
     if (r.setting.empty()) continue;
     const auto eq = r.setting.find('=');
@@ -496,7 +501,16 @@ std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std:
     if (used != text.size() || !std::isfinite(x)) continue;
     sweeps[r.setting.substr(0, eq)][r.variant][x].push_back(100 * r.auroc);
   }
-  for (const auto& [key, by_variant] : sweeps) {
+  return sweeps;
+}
+
+}  // namespace
+
+std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
+  std::vector<Figure> out;
+  addDirectionSummary(gridOf(rows), recommended, out);
+  // Sweeps: x = the swept value (numeric), y = mean AUROC over everything else.
+  for (const auto& [key, by_variant] : sweepPoints(rows)) {
     std::vector<Series> lines;
     PlotSpec spec{"AUROC % against " + key, key, "AUROC %", 1e300, -1e300};
     for (const auto& [variant, pts] : by_variant) {
