@@ -2,6 +2,7 @@
 // adaptation of the dominant target cluster.
 //
 // The public API. Torch-free: programs using it need not include LibTorch headers.
+// The benchmark lab (bench, demo, check-data) is a client of it: shiftad/Lab.h.
 // A *run directory* holds a trained detector: config.yaml (every key resolved),
 // model.safetensors (F's weights), center.safetensors (the Deep SVDD center c),
 // metrics.jsonl (one JSON object per epoch) and summary.json.
@@ -14,6 +15,7 @@
 
 #include "shiftad/Config.h"
 #include "shiftad/Detector.h"
+#include "shiftad/RunFiles.h"
 
 namespace shiftad {
 
@@ -39,6 +41,10 @@ TrainSummary resumeTraining(const std::string& run_dir);
 /// is written and train() returns with `interrupted` set. A second SIGINT quits at once.
 void handleInterrupts();
 
+/// "" when an image file decodes and is complete (as training and scoring check it),
+/// else why not.
+std::string imageProblem(const std::string& path);
+
 /// The resolved config a run was trained with.
 Config loadRunConfig(const std::string& run_dir);
 
@@ -51,32 +57,6 @@ ScoreResult score(const std::string& run_dir, const std::string& images);
 /// the per-image scores go to RUN_DIR/test_scores.csv. Detector::evaluate on the loaded run.
 EvalResult evaluate(const std::string& run_dir, const Config& cfg);
 
-struct DataCheckClass {
-  std::string domain;
-  std::string cls;
-  int64_t images = 0;      ///< image files (jpg, jpeg, png, bmp), readable or not
-  int64_t unreadable = 0;  ///< of those, not decodable or truncated
-  int64_t non_images = 0;  ///< other files in the class folder
-};
-
-/// What `shiftad check-data` finds in an ImageFolder root.
-struct DataCheckReport {
-  std::vector<DataCheckClass> classes;               ///< per domain and class, sorted
-  std::vector<std::string> unreadable;               ///< "PATH: why" (not decodable, or truncated)
-  std::vector<std::string> non_images;               ///< files in class folders that are not images
-  std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
-  std::vector<std::vector<std::string>>
-      split_leaks;  ///< identical images both in training (source or pool) and the test split
-  std::vector<std::string>
-      problems;  ///< folders that cannot be read; why the configured protocol cannot run (empty: it can)
-  bool protocol_checked = false;  ///< a config was given
-};
-
-/// Inspect ROOT/DOMAIN/CLASS/*: counts, unreadable and truncated images, non-image files,
-/// exact duplicates. With `protocol` (its data.root replaced by `root`), also the
-/// pool/test split: duplicates across it, and whether training can run at all.
-DataCheckReport checkData(const std::string& root, const Config* protocol = nullptr);
-
 struct ClassScore {
   int64_t index = 0;
   std::string label;  ///< from the labels file, else the index
@@ -88,52 +68,5 @@ struct ClassScore {
 /// padding) for one image. A quick check that weights and preprocessing agree.
 std::vector<ClassScore> classify(const std::string& weights, const std::string& image, const std::string& labels,
                                  int topk);
-
-struct BenchOptions {
-  std::string suite;                   ///< a shipped suite's name (suites/NAME.yaml) or a suite file
-  std::string root;                    ///< data root ("" : the suite's)
-  std::vector<std::string> variants;   ///< empty: the suite's
-  std::vector<int> seeds;              ///< empty: the suite's
-  std::vector<std::string> classes;    ///< empty: the suite's (all classes)
-  std::vector<std::string> overrides;  ///< config keys applied to every run (section.key=value)
-  std::string sweep;     ///< "section.key=v1,v2,...": run the grid once per value instead of the main grid
-  bool figures = true;   ///< ROC and PCA figures (reads the runs; the summary plots are always made)
-  std::string out_dir;   ///< results.csv, report.md and runs/ go here
-  bool quick = false;    ///< the suite's quick: settings
-  std::string command;   ///< the command line, quoted in the report
-  bool verbose = false;  ///< also each run's own lines (per epoch); else one line per run
-};
-
-struct BenchSummary {
-  int64_t runs = 0;
-  double seconds = 0.0;
-  std::string report;  ///< path of report.md
-};
-
-/// Run a suite's one-vs-all grid (every direction, class, seed and variant): train,
-/// evaluate on the target test split, append a row to OUT/results.csv, and write
-/// OUT/report.md, OUT/report.html and OUT/figures/*.svg. Runs whose row is already in
-/// results.csv are not run again. With `sweep`, the grid runs once per value of the
-/// swept key (rows carry setting "key=value"; run dirs go under runs/key=value/).
-BenchSummary runBench(const BenchOptions& options);
-
-struct DemoOptions {
-  std::string out_dir = "runs/demo";              ///< data, runs, results.csv, report.md and report.html go here
-  int seed = 0;                                   ///< seed of the synthetic data
-  std::vector<int> seeds;                         ///< split and training seeds (empty: the synthetic suite's, 0 1 2)
-  std::string command;                            ///< the command line, quoted in the report
-  std::function<void(const std::string&)> print;  ///< receives the per-class table
-};
-
-struct DemoRow {
-  std::string normal_class;
-  double source_only_auroc = 0.0;  ///< mean over seeds
-  double adapted_auroc = 0.0;      ///< the recommended variant (align_all), mean over seeds
-};
-
-/// Synthesize the default benchmark, run the synthetic suite's grid (every class and
-/// seed) for source-only and the recommended variant through runBench's machinery
-/// (OUT/results.csv, report.md, report.html), and print target AUROC per class.
-std::vector<DemoRow> runDemo(const DemoOptions& options);
 
 }  // namespace shiftad

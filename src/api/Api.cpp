@@ -12,6 +12,7 @@
 #include "api/Interrupt.h"
 #include "api/RunDir.h"
 #include "common/Error.h"
+#include "data/ImageTensors.h"
 #include "data/Synth.h"
 #include "shiftad/shiftad.h"
 
@@ -73,6 +74,15 @@ TrainSummary resumeTraining(const std::string& run_dir) {
 }
 
 void handleInterrupts() { api::installInterruptHandler(); }
+
+std::string imageProblem(const std::string& path) {
+  try {
+    data::readImage(path);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
 
 Config loadRunConfig(const std::string& run_dir) { return api::loadRunConfig(run_dir); }
 

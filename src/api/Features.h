@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include "api/InputCache.h"
+#include "data/ConfigSplit.h"
 #include "data/ImageTensors.h"
 #include "data/Protocol.h"
 #include "shiftad/Config.h"
@@ -69,9 +70,8 @@ torch::Tensor frozenFeaturesOf(const Config& cfg, const ImagesAt& images, models
 data::ImageBatch loadImagesOnce(InputCache& cache, const Config& cfg, const std::vector<std::string>& paths, int side,
                                 const std::string& interpolation);
 
-/// The one-vs-all split of a config's data section (data.root, source, target,
-/// normal_class, pool_fraction, contamination, split_seed); clear errors when unset.
-data::ProtocolSplit splitFor(const DataConfig& d);
+/// The one-vs-all split of a config's data section (data/ConfigSplit.h).
+using data::splitFor;
 
 /// A set of files as the trainer takes it: decoded images, or trunk features (cached)
 /// when F's whole trunk is frozen (of `trunk` when given, else F's initial trunk).

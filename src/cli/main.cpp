@@ -19,6 +19,7 @@
 
 #include "common/Rename.h"
 #include "common/LogOnce.h"
+#include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;

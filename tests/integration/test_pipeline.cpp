@@ -17,7 +17,7 @@
 #include "data/Protocol.h"
 #include "config/Suite.h"
 #include "evaluation/Metrics.h"
-#include "evaluation/Report.h"
+#include "lab/Report.h"
 #include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
 #include "training/Trainer.h"

@@ -13,7 +13,7 @@
 
 #include "common/Error.h"
 #include "config/Suite.h"
-#include "evaluation/Report.h"
+#include "lab/Report.h"
 #include "shiftad/Config.h"
 #include "support/TestSupport.h"
 

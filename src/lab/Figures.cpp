@@ -1,4 +1,4 @@
-#include "api/Figures.h"
+#include "lab/Figures.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -10,15 +10,15 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "api/Features.h"
-#include "api/RunDir.h"
+#include "data/ConfigSplit.h"
 #include "common/Error.h"
 #include "evaluation/Metrics.h"
-#include "evaluation/Svg.h"
+#include "shiftad/shiftad.h"
+#include "lab/Svg.h"
 
 namespace fs = std::filesystem;
 
-namespace shiftad::api {
+namespace shiftad::lab {
 namespace {
 
 using evaluation::BenchRow;
@@ -192,7 +192,7 @@ Figure projection(const std::string& run, const std::string& which, const BenchR
 void addProjections(const std::string& before, const std::string& after, const std::string& after_variant,
                     const BenchRow& first, const std::shared_ptr<Cache>& cache, std::vector<Figure>& out) {
   const auto cfg = loadRunConfig(after);
-  const auto split = splitFor(cfg.data);
+  const auto split = data::splitFor(cfg.data);
   std::vector<std::string> paths = split.train.source;
   paths.insert(paths.end(), split.train.pool.begin(), split.train.pool.end());
   ProjectionGroups known;
@@ -237,4 +237,4 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
   return out;
 }
 
-}  // namespace shiftad::api
+}  // namespace shiftad::lab

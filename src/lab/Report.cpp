@@ -1,4 +1,4 @@
-#include "evaluation/Report.h"
+#include "lab/Report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 
 #include "common/Error.h"
 #include "evaluation/Metrics.h"
-#include "evaluation/Svg.h"
+#include "lab/Svg.h"
 
 namespace shiftad::evaluation {
 namespace {

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "evaluation/Report.h"
+#include "lab/Report.h"
 #include "shiftad/Detector.h"
 
-namespace shiftad::api {
+namespace shiftad::lab {
 
 /// Where `shiftad bench` keeps the run of a row: OUT/runs/[SETTING/]SRC-TGT/CLASS/seedN/VARIANT.
 std::string benchRunDir(const std::string& out_dir, const evaluation::BenchRow& row);
@@ -31,4 +31,4 @@ std::vector<evaluation::Figure> projectionFigures(const std::string& out_dir,
                                                   const std::vector<evaluation::BenchRow>& rows,
                                                   const std::shared_ptr<Cache>& cache);
 
-}  // namespace shiftad::api
+}  // namespace shiftad::lab

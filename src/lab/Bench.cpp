@@ -13,14 +13,15 @@
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 
-#include "api/Bench.h"
-#include "api/Figures.h"
-#include "api/RunDir.h"
+#include "lab/Bench.h"
+#include "lab/Figures.h"
+#include "common/TextFile.h"
 #include "common/Error.h"
 #include "common/Progress.h"
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
-#include "evaluation/Report.h"
+#include "lab/Report.h"
+#include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -39,7 +40,7 @@ bool readsLabels(const std::string& v) {
 
 /// Dominant-set purity and share of the run's last epoch (-1 when it has none).
 std::pair<double, double> dominantDiagnostics(const std::string& run_dir) {
-  std::ifstream f(fs::path(run_dir) / api::kMetricsFile);
+  std::ifstream f(fs::path(run_dir) / kMetricsFile);
   std::string line, last;
   while (std::getline(f, line))
     if (!line.empty()) last = line;
@@ -149,7 +150,7 @@ double accumulateWallTime(const std::string& out_dir, double seconds) {
     }
   }
   total += seconds;
-  api::writeTextAtomic(path.string(), nlohmann::json{{"wall_seconds", total}}.dump() + "\n");
+  writeTextAtomic(path.string(), nlohmann::json{{"wall_seconds", total}}.dump() + "\n");
   return total;
 }
 
@@ -157,7 +158,7 @@ double accumulateWallTime(const std::string& out_dir, double seconds) {
 void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figure>& figures) {
   const auto dir = fs::path(out_dir) / "figures";
   fs::create_directories(dir);
-  for (const auto& f : figures) api::writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
+  for (const auto& f : figures) writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
 }
 
 /// The configuration every row of OUT shares: the data root and the suite's config
@@ -177,7 +178,7 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
         "were made with this configuration; they are kept",
         (fs::path(out_dir) / "results.csv").string());
   } else if (has_rows) {
-    const auto old = api::readText(path.string());
+    const auto old = readText(path.string());
     if (old != fingerprint) {
       // Name the first line that differs, with its YAML section ("train:  lr: 0.01").
       std::istringstream a(old), b(fingerprint);
@@ -196,14 +197,14 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
           out_dir, la, lb, (fs::path(out_dir) / "results.csv").string());
     }
   }
-  api::writeTextAtomic(path.string(), fingerprint);
+  writeTextAtomic(path.string(), fingerprint);
 }
 
 }  // namespace
 
 /// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new
 /// or empty folder, or one an earlier bench wrote (it resumes there).
-void api::checkBenchOut(const std::string& out_dir) {
+void lab::checkBenchOut(const std::string& out_dir) {
   std::error_code ec;
   if (!fs::exists(out_dir, ec)) return;
   SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "bench --out '{}' is a file; give a folder", out_dir);
@@ -221,8 +222,8 @@ void api::checkBenchOut(const std::string& out_dir) {
 }
 
 BenchSummary runBench(const BenchOptions& o) {
-  api::checkBenchOut(o.out_dir);
-  return api::runSuite(loadSuite(o.suite, o.quick), o);
+  lab::checkBenchOut(o.out_dir);
+  return lab::runSuite(loadSuite(o.suite, o.quick), o);
 }
 
 namespace {
@@ -251,7 +252,7 @@ std::vector<evaluation::BenchRow> keptRows(const Suite& suite, const BenchOption
     // Rewritten in the current format (a file of an older version may lack a column).
     std::string text = evaluation::csvHeader() + "\n";
     for (const auto& r : rows) text += evaluation::csvLine(r) + "\n";
-    api::writeTextAtomic(csv_path, text);
+    writeTextAtomic(csv_path, text);
   } else {
     std::ofstream(csv_path) << evaluation::csvHeader() << "\n";
   }
@@ -293,7 +294,7 @@ Config runConfig(const Suite& suite, const BenchOptions& o, const evaluation::Be
 
 /// Train and evaluate one run into its folder; fills the row's results.
 void runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cache>& cache, evaluation::BenchRow& row) {
-  const auto run_dir = api::benchRunDir(o.out_dir, row);
+  const auto run_dir = lab::benchRunDir(o.out_dir, row);
   FitOptions replace;  // the bench's own folder: a run without a row is redone
   replace.overwrite = true;
   replace.cache = cache;
@@ -303,12 +304,12 @@ void runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cach
     const QuietRuns quiet(o.verbose);
     auto detector = Detector::fit(cfg, run_dir, replace);
     summary = detector.trainSummary();
-    eval = detector.evaluate(cfg, (fs::path(run_dir) / api::kTestScoresFile).string());
+    eval = detector.evaluate(cfg, (fs::path(run_dir) / kTestScoresFile).string());
   }
   std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
   // The end-of-training state is only needed to resume an interrupted run; a
   // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
-  fs::remove(fs::path(run_dir) / api::kCheckpointFile);
+  fs::remove(fs::path(run_dir) / kCheckpointFile);
   row.auroc = eval.auroc, row.aupr = eval.aupr, row.seconds = summary.seconds;
 }
 
@@ -323,8 +324,8 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   info.figures = evaluation::summaryFigures(rows, info.recommended);
   if (o.figures) {
     spdlog::info("figures: ROC curves and PCA projections");
-    for (auto f : api::rocFigures(o.out_dir, rows, info.recommended)) info.figures.push_back(std::move(f));
-    for (auto f : api::projectionFigures(o.out_dir, rows, cache)) info.figures.push_back(std::move(f));
+    for (auto f : lab::rocFigures(o.out_dir, rows, info.recommended)) info.figures.push_back(std::move(f));
+    for (auto f : lab::projectionFigures(o.out_dir, rows, cache)) info.figures.push_back(std::move(f));
   }
   writeFigures(o.out_dir, info.figures);
   info.command = o.command;
@@ -335,8 +336,8 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   info.frozen_variants = kFrozenVariants;
   info.upper_bounds = kLabelVariants;
   out.report = (fs::path(o.out_dir) / "report.md").string();
-  api::writeTextAtomic(out.report, evaluation::markdownReport(rows, info));
-  api::writeTextAtomic((fs::path(o.out_dir) / "report.html").string(), evaluation::htmlReport(rows, info));
+  writeTextAtomic(out.report, evaluation::markdownReport(rows, info));
+  writeTextAtomic((fs::path(o.out_dir) / "report.html").string(), evaluation::htmlReport(rows, info));
 }
 
 /// The grid's runs in order (direction, class, seed, setting, variant), skipping those
@@ -376,7 +377,7 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
 
 }  // namespace
 
-BenchSummary api::runSuite(Suite suite_in, const BenchOptions& o) {
+BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto suite = withOptions(std::move(suite_in), o);
   const auto settings = sweepSettings(o.sweep);
