@@ -99,8 +99,9 @@ struct StepData {
 StepData loadStepData(const shiftad::Config& cfg) {
   const auto split = shiftad::api::splitFor(cfg.data);
   StepData d;
-  d.source = shiftad::api::trainerInputs(cfg, false, split.train.source).rows;
-  d.pool = shiftad::api::trainerInputs(cfg, false, split.train.pool).rows;
+  shiftad::api::InputCache cache;
+  d.source = shiftad::api::trainerInputs(cache, cfg, false, split.train.source).rows;
+  d.pool = shiftad::api::trainerInputs(cache, cfg, false, split.train.pool).rows;
   return d;
 }
 

@@ -21,12 +21,6 @@
 namespace fs = std::filesystem;
 
 namespace shiftad::api {
-std::string readText(const std::string& path) {
-  std::ifstream f(path);
-  SHIFTAD_CHECK(f.good(), "cannot read '{}'", path);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 namespace {
 
 void checkFiles(const std::string& run_dir, std::initializer_list<const char*> names) {
@@ -38,8 +32,6 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
 }
 
 }  // namespace
-
-void writeTextAtomic(const std::string& path, const std::string& text) { writeFileAtomic(path, text); }
 
 namespace {
 
@@ -163,12 +155,13 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
                        {{"format", "shiftad"}});
 }
 
-void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer) {
+void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer,
+                   std::shared_ptr<models::FeatureExtractor> encoder_trunk) {
   fs::create_directories(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
   // Φ goes into the run, so that it scores without the files it was built from.
   if (cfg.encoder.type == EncoderType::kBackbone) {
-    auto trunk = initialTrunk(cfg);
+    auto trunk = encoder_trunk ? encoder_trunk : initialTrunk(cfg);
     auto metadata = trunk->describe();
     metadata["format"] = "shiftad";
     metadata["arch"] = toString(cfg.model.arch);

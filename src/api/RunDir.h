@@ -6,27 +6,28 @@
 #include <string>
 #include <vector>
 
+#include "common/TextFile.h"
 #include "models/FrozenScorer.h"
 #include "shiftad/Config.h"
+#include "shiftad/RunFiles.h"
 #include "training/Trainer.h"
 
 namespace shiftad::api {
 
-constexpr const char* kConfigFile = "config.yaml";
-constexpr const char* kModelFile = "model.safetensors";
-constexpr const char* kCenterFile = "center.safetensors";
-constexpr const char* kReferenceFile = "reference.safetensors";  ///< frozen-encoder baselines
-constexpr const char* kMetricsFile = "metrics.jsonl";
-constexpr const char* kSummaryFile = "summary.json";
-constexpr const char* kDominantFile = "dominant.txt";              ///< pool images of the final dominant set
-constexpr const char* kTestScoresFile = "test_scores.csv";         ///< label,score,path of the test split (eval)
-constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training state (training/Checkpoint.h)
-constexpr const char* kEncoderFile =
-    "encoder.pt";  ///< a copy of Φ (encoder.type torchscript) for frozen-encoder baselines
-
-/// Write `text` to PATH.tmp-PID, fsync, rename over PATH, fsync the folder (a reader
-/// never sees half a file; after a power loss PATH is the old file or the new one).
-void writeTextAtomic(const std::string& path, const std::string& text);
+// The run directory's file names are public (shiftad/RunFiles.h); atomic text files
+// are common (common/TextFile.h).
+using shiftad::kCenterFile;
+using shiftad::kCheckpointFile;
+using shiftad::kConfigFile;
+using shiftad::kDominantFile;
+using shiftad::kEncoderFile;
+using shiftad::kMetricsFile;
+using shiftad::kModelFile;
+using shiftad::kReferenceFile;
+using shiftad::kSummaryFile;
+using shiftad::kTestScoresFile;
+using shiftad::readText;
+using shiftad::writeTextAtomic;
 
 /// What a folder given as a run directory holds.
 struct RunDirState {
@@ -50,9 +51,6 @@ void replaceRun(const std::string& run_dir, const std::string& replacement);
 /// without RENAME_EXCHANGE) and remove what the old run left.
 void finishReplacement(const std::string& run_dir);
 
-/// The whole of a text file; an Error naming the path when it cannot be read.
-std::string readText(const std::string& path);
-
 /// Write PATHS, one per line, atomically (the dominant set of a run).
 void writePathList(const std::string& path, const std::vector<std::string>& paths);
 
@@ -66,7 +64,10 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
 /// Write config and reference features of a frozen-encoder baseline (score.method
 /// frozen_*), and Φ: F's initial trunk (model.safetensors) or the TorchScript module
 /// (encoder.pt), so that the run scores without the files it was built from.
-void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer);
+/// `encoder_trunk`: Φ when encoder.type is backbone (a loaded run's copy); null: F's
+/// initial trunk, built from model.*.
+void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer,
+                   std::shared_ptr<models::FeatureExtractor> encoder_trunk = nullptr);
 
 struct LoadedRun {
   Config cfg;

@@ -20,6 +20,7 @@
 #include "common/AtomicFile.h"
 #include "common/Csv.h"
 #include "common/LogOnce.h"
+#include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -162,6 +163,318 @@ std::string commandLine(int argc, char** argv) {
   return out;
 }
 
+// --- subcommands: each adds its options, and runs once parsed ------------------
+
+struct SynthCommand {
+  CLI::App* app = nullptr;
+  std::string out;
+  int seed = 0;
+};
+
+void addSynth(CLI::App& app, SynthCommand& c) {
+  c.app = app.add_subcommand("synth", "write the synthetic domain-shift benchmark as ImageFolder PNGs");
+  c.app->add_option("--out", c.out, "output folder (OUT/{source,target}/CLASS/*.png)")->required();
+  c.app->add_option("--seed", c.seed, "generation seed")->capture_default_str();
+}
+
+int runSynth(const SynthCommand& c) {
+  shiftad::synthesize(c.out, c.seed);
+  fmt::print("wrote the synthetic benchmark to {}\n", c.out);
+  return 0;
+}
+
+struct TrainCommand {
+  CLI::App* app = nullptr;
+  std::string config, out, variant, resume;
+  std::vector<std::string> overrides;
+  bool overwrite = false;
+};
+
+void addTrain(CLI::App& app, TrainCommand& c) {
+  c.app = app.add_subcommand("train", "train a detector (Deep SVDD on source + dominant-cluster alignment)");
+  c.app->add_option("--config", c.config, "YAML config (keys: `shiftad config --doc`)")->check(CLI::ExistingFile);
+  c.app->add_option("--variant", c.variant,
+                    "a named variant applied on top of the config, before --set (list: `shiftad variants`)");
+  c.app->add_option("--set", c.overrides, "override a key: --set section.key=value (repeatable)");
+  c.app->add_option("--out", c.out, "run directory to write (new or empty; an existing run needs --overwrite)");
+  c.app->add_flag("--overwrite", c.overwrite,
+                  "replace the run in --out; the old run stays until the new one is complete");
+  c.app
+      ->add_option("--resume", c.resume, "continue the run in this directory from its last checkpoint, with its config")
+      ->excludes("--config", "--variant", "--set", "--out");
+}
+
+int runTrain(TrainCommand& c) {
+  shiftad::handleInterrupts();
+  shiftad::TrainSummary s;
+  if (!c.resume.empty()) {
+    c.out = c.resume;
+    s = shiftad::resumeTraining(c.resume);
+  } else {
+    std::vector<std::string> all;
+    if (!c.variant.empty()) all = shiftad::variantOverrides(c.variant);
+    all.insert(all.end(), c.overrides.begin(), c.overrides.end());
+    shiftad::FitOptions options;
+    options.overwrite = c.overwrite;
+    s = shiftad::Detector::fit(shiftad::loadConfig(c.config, all), c.out, options).trainSummary();
+  }
+  if (s.interrupted) {
+    fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", c.out);
+    return kInterrupted;
+  }
+  fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,
+             s.seconds, s.source_images, s.pool_images, s.skipped_images, c.out);
+  return 0;
+}
+
+struct ScoreCommand {
+  CLI::App* app = nullptr;
+  std::string model, images, out;
+  bool overwrite = false;
+};
+
+void addScore(CLI::App& app, ScoreCommand& c) {
+  c.app = app.add_subcommand("score", "score images with a trained detector (higher = more anomalous)");
+  c.app->add_option("--model", c.model, "run directory written by `shiftad train`")->required();
+  c.app->add_option("--images", c.images, "image folder (recursive) or text file with one path per line")->required();
+  c.app->add_option("--out", c.out, "CSV to write: path,score")->required();
+  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
+}
+
+int runScore(const ScoreCommand& c) {
+  checkScoreOut(c.out, c.images, c.overwrite);
+  const auto r = shiftad::Detector::load(c.model).score(c.images);
+  checkNotAnInput(c.out, r);
+  writeScoresCsv(c.out, r);
+  fmt::print("scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(), c.out);
+  return 0;
+}
+
+struct EvalCommand {
+  CLI::App* app = nullptr;
+  std::string model, config;
+  std::vector<std::string> overrides;
+};
+
+void addEval(CLI::App& app, EvalCommand& c) {
+  c.app = app.add_subcommand("eval", "AUROC/AUPR on the target test split of a config");
+  c.app->add_option("--model", c.model, "run directory written by `shiftad train`")->required();
+  c.app->add_option("--config", c.config, "YAML config defining the split (default: the run's own config)")
+      ->check(CLI::ExistingFile);
+  c.app->add_option("--set", c.overrides, "override a key of that config (repeatable)");
+}
+
+int runEval(const EvalCommand& c) {
+  auto cfg = c.config.empty() ? shiftad::loadRunConfig(c.model) : shiftad::loadConfig(c.config);
+  if (!c.overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), c.overrides, "--set");
+  const auto r = shiftad::evaluate(c.model, cfg);  // Detector::evaluate, scores to RUN_DIR/test_scores.csv
+  // AUPR's chance level is the anomaly share of the test split (AUROC's is 0.5).
+  const double chance =
+      static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
+  fmt::print(
+      "AUROC {:.4f}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
+      "skipped); scores: {}\n",
+      r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped, r.scores_file);
+  return 0;
+}
+
+struct DemoCommand {
+  CLI::App* app = nullptr;
+  shiftad::DemoOptions options;
+};
+
+void addDemo(CLI::App& app, DemoCommand& c) {
+  c.app = app.add_subcommand("demo",
+                             "synthesize the default benchmark, run source-only and the recommended "
+                             "variant over its classes and seeds, report like `bench`");
+  c.app->add_option("--out", c.options.out_dir, "folder for data, runs, results.csv and reports")
+      ->capture_default_str();
+  c.app->add_option("--seed", c.options.seed, "seed of the synthetic data")->capture_default_str();
+  c.app->add_option("--seeds", c.options.seeds, "split and training seeds (default: the synthetic suite's)");
+}
+
+struct ClassifyCommand {
+  CLI::App* app = nullptr;
+  std::string weights, image, labels;
+  int topk = 5;
+};
+
+void addClassify(CLI::App& app, ClassifyCommand& c) {
+  c.app = app.add_subcommand("classify",
+                             "top-k classes of a pretrained classifier for one image (checks weights + preprocessing)");
+  c.app->add_option("--weights", c.weights, "classifier weights (.safetensors, torchvision names)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c.app->add_option("--image", c.image, "image file")->required()->check(CLI::ExistingFile);
+  c.app->add_option("--labels", c.labels, "text file: one class name per line, in index order")
+      ->check(CLI::ExistingFile);
+  c.app->add_option("--topk", c.topk, "how many classes to print")->capture_default_str()->check(CLI::PositiveNumber);
+}
+
+int runClassify(const ClassifyCommand& c) {
+  for (const auto& r : shiftad::classify(c.weights, c.image, c.labels, c.topk))
+    fmt::print("{:8.4f}  {:>5}  {}\n", r.probability, r.index, r.label);
+  return 0;
+}
+
+struct BenchCommand {
+  CLI::App* app = nullptr;
+  shiftad::BenchOptions options;
+};
+
+void addBench(CLI::App& app, BenchCommand& c) {
+  c.app = app.add_subcommand("bench", "run a benchmark suite's one-vs-all grid and write results.csv + report.md");
+  auto& o = c.options;
+  c.app->add_option("--suite", o.suite, "shipped suite name (suites/NAME.yaml) or a suite file")->required();
+  c.app->add_option("--root", o.root, "data root (default: the suite's)");
+  c.app->add_option("--variants", o.variants, "variants to run (default: the suite's)")->delimiter(',');
+  c.app->add_option("--seeds", o.seeds, "seeds (default: the suite's)")->delimiter(',');
+  c.app->add_option("--classes", o.classes, "normal classes (default: the suite's, else all)")->delimiter(',');
+  c.app->add_option("--set", o.overrides, "config key for every run: section.key=value (repeatable)");
+  c.app->add_option("--out", o.out_dir, "output folder")->required();
+  c.app->add_flag("--quick", o.quick, "the suite's quick settings (fewer classes/seeds)");
+  c.app->add_option("--sweep", o.sweep,
+                    "run the grid once per value of one key instead of the main grid: section.key=v1,v2,... "
+                    "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)");
+  c.app->add_flag("!--no-figures", o.figures, "skip the ROC and PCA figures (they re-read the runs)");
+  c.app->add_flag("-v,--verbose", o.verbose, "also every run's own lines (per epoch); default: one line per run");
+}
+
+int runBench(BenchCommand& c, const std::string& command) {
+  c.options.command = command;
+  const auto s = shiftad::runBench(c.options);
+  fmt::print("{} runs in {:.0f}s; report: {}\n", s.runs, s.seconds, s.report);
+  return 0;
+}
+
+int runVariants() {
+  for (const auto& v : shiftad::variants())
+    fmt::print("{:<16} {}\n{:<16} overrides: {}\n", v.name, v.description, "", fmt::join(v.overrides, " "));
+  return 0;
+}
+
+struct ConfigCommand {
+  CLI::App* app = nullptr;
+  std::string file;
+  std::vector<std::string> overrides;
+  bool doc = false;
+};
+
+void addConfig(CLI::App& app, ConfigCommand& c) {
+  c.app = app.add_subcommand("config", "print the resolved config, or the documentation of every key");
+  c.app->add_option("--config", c.file, "YAML config to resolve")->check(CLI::ExistingFile);
+  c.app->add_option("--set", c.overrides, "override a key (repeatable)");
+  c.app->add_flag("--doc", c.doc, "print every key as a Markdown table");
+}
+
+int runConfig(const ConfigCommand& c) {
+  if (c.doc)
+    fmt::print("{}", shiftad::configDocMarkdown());
+  else
+    fmt::print("{}", shiftad::dumpConfig(shiftad::loadConfig(c.file, c.overrides)));
+  return 0;
+}
+
+struct CheckDataCommand {
+  CLI::App* app = nullptr;
+  std::string root, config;
+  std::vector<std::string> overrides;
+};
+
+void addCheckData(CLI::App& app, CheckDataCommand& c) {
+  c.app = app.add_subcommand("check-data",
+                             "check an ImageFolder root: counts, unreadable/truncated and non-image "
+                             "files, duplicates; with --config, whether the protocol can run");
+  c.app->add_option("root", c.root, "data root: ROOT/DOMAIN/CLASS/image")->required();
+  c.app->add_option("--config", c.config, "YAML config whose data.* protocol to check (data.root := ROOT)")
+      ->check(CLI::ExistingFile);
+  c.app->add_option("--set", c.overrides, "override a key of that config (repeatable)");
+}
+
+int runCheckData(const CheckDataCommand& c) {
+  std::optional<shiftad::Config> cfg;
+  if (!c.config.empty() || !c.overrides.empty()) cfg = shiftad::loadConfig(c.config, c.overrides);
+  const auto r = shiftad::checkData(c.root, cfg ? &*cfg : nullptr);
+  printDataCheck(r);
+  return r.problems.empty() ? 0 : kFailed;
+}
+
+/// Every subcommand's options.
+struct Commands {
+  SynthCommand synth;
+  TrainCommand train;
+  ScoreCommand score;
+  EvalCommand eval;
+  DemoCommand demo;
+  ClassifyCommand classify;
+  BenchCommand bench;
+  CLI::App* variants = nullptr;
+  ConfigCommand config;
+  CheckDataCommand check;
+  Common common;
+};
+
+void addCommands(CLI::App& app, Commands& c) {
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "shiftad 0.1.0");
+  app.footer(kExitCodes);
+  addSynth(app, c.synth);
+  addTrain(app, c.train);
+  addScore(app, c.score);
+  addEval(app, c.eval);
+  addDemo(app, c.demo);
+  addClassify(app, c.classify);
+  addBench(app, c.bench);
+  c.variants = app.add_subcommand("variants", "list the named variants (paper baselines and ablations)");
+  addConfig(app, c.config);
+  addCheckData(app, c.check);
+  for (auto* sub : {c.synth.app, c.train.app, c.score.app, c.eval.app, c.demo.app, c.classify.app, c.bench.app,
+                    c.variants, c.config.app, c.check.app})
+    addCommon(sub, c.common);
+}
+
+/// The subcommand that was parsed; its exit status.
+int runCommand(Commands& c, const std::string& command) {
+  if (*c.synth.app) return runSynth(c.synth);
+  if (*c.train.app) return runTrain(c.train);
+  if (*c.score.app) return runScore(c.score);
+  if (*c.eval.app) return runEval(c.eval);
+  if (*c.demo.app) {
+    c.demo.options.command = command;
+    shiftad::runDemo(c.demo.options);
+    return 0;
+  }
+  if (*c.classify.app) return runClassify(c.classify);
+  if (*c.bench.app) return runBench(c.bench, command);
+  if (*c.variants) return runVariants();
+  if (*c.check.app) return runCheckData(c.check);
+  if (*c.config.app) return runConfig(c.config);
+  return 0;
+}
+
+/// Runs the parsed command; errors end as one line on stderr and exit status 1.
+int runGuarded(Commands& c, const std::string& command) {
+  // Messages printed once (logOnce) get their count when a command ends well; after
+  // an error, the error stays the last line.
+  struct ReportRepeats {
+    ~ReportRepeats() {
+      if (std::uncaught_exceptions() == 0) shiftad::logRepeats();
+    }
+  };
+  try {
+    const ReportRepeats repeats;
+    setUp(c.common);
+    return runCommand(c, command);
+  } catch (const fs::filesystem_error& e) {
+    fmt::print(stderr, "shiftad: error: {}\n", filesystemError(e));
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "shiftad: error: out of memory; use smaller batches (train.batch_size) or fewer threads\n");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "shiftad: error: {}\n", oneLine(e.what()));
+  }
+  return kFailed;
+}
+
 }  // namespace
 
 /// OpenMP worker threads spin while waiting for work by default. On 2 cores shared
@@ -179,123 +492,8 @@ void passiveOpenMpWait(char** argv) {
 int main(int argc, char** argv) {
   passiveOpenMpWait(argv);
   CLI::App app{"shiftad: one-class anomaly detection under domain shift (dominant-cluster adaptation)"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "shiftad 0.1.0");
-  app.footer(kExitCodes);
-  Common common;
-
-  // synth
-  auto* synth = app.add_subcommand("synth", "write the synthetic domain-shift benchmark as ImageFolder PNGs");
-  std::string synth_out;
-  int synth_seed = 0;
-  synth->add_option("--out", synth_out, "output folder (OUT/{source,target}/CLASS/*.png)")->required();
-  synth->add_option("--seed", synth_seed, "generation seed")->capture_default_str();
-
-  // train
-  auto* train = app.add_subcommand("train", "train a detector (Deep SVDD on source + dominant-cluster alignment)");
-  std::string train_config, train_out, train_variant;
-  std::vector<std::string> overrides;
-  train->add_option("--config", train_config, "YAML config (keys: `shiftad config --doc`)")->check(CLI::ExistingFile);
-  train->add_option("--variant", train_variant,
-                    "a named variant applied on top of the config, before --set (list: `shiftad variants`)");
-  train->add_option("--set", overrides, "override a key: --set section.key=value (repeatable)");
-  std::string train_resume;
-  train->add_option("--out", train_out, "run directory to write (new or empty; an existing run needs --overwrite)");
-  bool train_overwrite = false;
-  train->add_flag("--overwrite", train_overwrite,
-                  "replace the run in --out; the old run stays until the new one is complete");
-  train
-      ->add_option("--resume", train_resume,
-                   "continue the run in this directory from its last checkpoint, with its config")
-      ->excludes("--config", "--variant", "--set", "--out");
-
-  // score
-  auto* score = app.add_subcommand("score", "score images with a trained detector (higher = more anomalous)");
-  std::string score_model, score_images, score_out;
-  score->add_option("--model", score_model, "run directory written by `shiftad train`")->required();
-  score->add_option("--images", score_images, "image folder (recursive) or text file with one path per line")
-      ->required();
-  score->add_option("--out", score_out, "CSV to write: path,score")->required();
-  bool score_overwrite = false;
-  score->add_flag("--overwrite", score_overwrite, "replace --out if it exists");
-
-  // eval
-  auto* eval = app.add_subcommand("eval", "AUROC/AUPR on the target test split of a config");
-  std::string eval_model, eval_config;
-  std::vector<std::string> eval_overrides;
-  eval->add_option("--model", eval_model, "run directory written by `shiftad train`")->required();
-  eval->add_option("--config", eval_config, "YAML config defining the split (default: the run's own config)")
-      ->check(CLI::ExistingFile);
-  eval->add_option("--set", eval_overrides, "override a key of that config (repeatable)");
-
-  // demo
-  auto* demo = app.add_subcommand("demo",
-                                  "synthesize the default benchmark, run source-only and the recommended "
-                                  "variant over its classes and seeds, report like `bench`");
-  shiftad::DemoOptions demo_opt;
-  demo->add_option("--out", demo_opt.out_dir, "folder for data, runs, results.csv and reports")->capture_default_str();
-  demo->add_option("--seed", demo_opt.seed, "seed of the synthetic data")->capture_default_str();
-  demo->add_option("--seeds", demo_opt.seeds, "split and training seeds (default: the synthetic suite's)");
-
-  // classify
-  auto* classify = app.add_subcommand(
-      "classify", "top-k classes of a pretrained classifier for one image (checks weights + preprocessing)");
-  std::string cls_weights, cls_image, cls_labels;
-  int cls_topk = 5;
-  classify->add_option("--weights", cls_weights, "classifier weights (.safetensors, torchvision names)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  classify->add_option("--image", cls_image, "image file")->required()->check(CLI::ExistingFile);
-  classify->add_option("--labels", cls_labels, "text file: one class name per line, in index order")
-      ->check(CLI::ExistingFile);
-  classify->add_option("--topk", cls_topk, "how many classes to print")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-
-  // bench
-  auto* bench =
-      app.add_subcommand("bench", "run a benchmark suite's one-vs-all grid and write results.csv + report.md");
-  shiftad::BenchOptions bench_opt;
-  bench->add_option("--suite", bench_opt.suite, "shipped suite name (suites/NAME.yaml) or a suite file")->required();
-  bench->add_option("--root", bench_opt.root, "data root (default: the suite's)");
-  bench->add_option("--variants", bench_opt.variants, "variants to run (default: the suite's)")->delimiter(',');
-  bench->add_option("--seeds", bench_opt.seeds, "seeds (default: the suite's)")->delimiter(',');
-  bench->add_option("--classes", bench_opt.classes, "normal classes (default: the suite's, else all)")->delimiter(',');
-  bench->add_option("--set", bench_opt.overrides, "config key for every run: section.key=value (repeatable)");
-  bench->add_option("--out", bench_opt.out_dir, "output folder")->required();
-  bench->add_flag("--quick", bench_opt.quick, "the suite's quick settings (fewer classes/seeds)");
-  bench->add_option("--sweep", bench_opt.sweep,
-                    "run the grid once per value of one key instead of the main grid: section.key=v1,v2,... "
-                    "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)");
-  bench->add_flag("!--no-figures", bench_opt.figures, "skip the ROC and PCA figures (they re-read the runs)");
-  bench->add_flag("-v,--verbose", bench_opt.verbose,
-                  "also every run's own lines (per epoch); default: one line per run");
-
-  // variants
-  auto* variants = app.add_subcommand("variants", "list the named variants (paper baselines and ablations)");
-
-  // config
-  auto* config = app.add_subcommand("config", "print the resolved config, or the documentation of every key");
-  std::string config_file;
-  std::vector<std::string> config_overrides;
-  bool config_doc = false;
-  config->add_option("--config", config_file, "YAML config to resolve")->check(CLI::ExistingFile);
-  config->add_option("--set", config_overrides, "override a key (repeatable)");
-  config->add_flag("--doc", config_doc, "print every key as a Markdown table");
-
-  // check-data
-  auto* check = app.add_subcommand("check-data",
-                                   "check an ImageFolder root: counts, unreadable/truncated and non-image "
-                                   "files, duplicates; with --config, whether the protocol can run");
-  std::string check_root, check_config;
-  std::vector<std::string> check_overrides;
-  check->add_option("root", check_root, "data root: ROOT/DOMAIN/CLASS/image")->required();
-  check->add_option("--config", check_config, "YAML config whose data.* protocol to check (data.root := ROOT)")
-      ->check(CLI::ExistingFile);
-  check->add_option("--set", check_overrides, "override a key of that config (repeatable)");
-
-  for (auto* sub : {synth, train, score, eval, demo, classify, bench, variants, config, check}) addCommon(sub, common);
-
+  Commands commands;
+  addCommands(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -303,95 +501,9 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "shiftad: error: {}; see `{} --help`\n", oneLine(e.what()), commandName(app));
     return kUsage;
   }
-  if (*train && train_resume.empty() && train_out.empty()) {
+  if (*commands.train.app && commands.train.resume.empty() && commands.train.out.empty()) {
     fmt::print(stderr, "shiftad: error: train: --out RUN_DIR is required (or --resume RUN_DIR)\n");
     return kUsage;
   }
-
-  // Messages printed once (logOnce) get their count when a command ends well; after
-  // an error, the error stays the last line.
-  struct ReportRepeats {
-    ~ReportRepeats() {
-      if (std::uncaught_exceptions() == 0) shiftad::logRepeats();
-    }
-  };
-  try {
-    const ReportRepeats repeats;
-    setUp(common);
-    if (*synth) {
-      shiftad::synthesize(synth_out, synth_seed);
-      fmt::print("wrote the synthetic benchmark to {}\n", synth_out);
-    } else if (*train) {
-      shiftad::handleInterrupts();
-      shiftad::TrainSummary s;
-      if (!train_resume.empty()) {
-        train_out = train_resume;
-        s = shiftad::resumeTraining(train_resume);
-      } else {
-        std::vector<std::string> all;
-        if (!train_variant.empty()) all = shiftad::variantOverrides(train_variant);
-        all.insert(all.end(), overrides.begin(), overrides.end());
-        shiftad::TrainOptions options;
-        options.overwrite = train_overwrite;
-        s = shiftad::train(shiftad::loadConfig(train_config, all), train_out, options);
-      }
-      if (s.interrupted) {
-        fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", train_out);
-        return kInterrupted;
-      }
-      fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,
-                 s.seconds, s.source_images, s.pool_images, s.skipped_images, train_out);
-    } else if (*score) {
-      checkScoreOut(score_out, score_images, score_overwrite);
-      const auto r = shiftad::score(score_model, score_images);
-      checkNotAnInput(score_out, r);
-      writeScoresCsv(score_out, r);
-      fmt::print("scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(), score_out);
-    } else if (*eval) {
-      auto cfg = eval_config.empty() ? shiftad::loadRunConfig(eval_model) : shiftad::loadConfig(eval_config);
-      if (!eval_overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), eval_overrides, "--set");
-      const auto r = shiftad::evaluate(eval_model, cfg);
-      // AUPR's chance level is the anomaly share of the test split (AUROC's is 0.5).
-      const double chance =
-          static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
-      fmt::print(
-          "AUROC {:.4f}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
-          "skipped); scores: {}\n",
-          r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped, r.scores_file);
-    } else if (*demo) {
-      demo_opt.command = commandLine(argc, argv);
-      shiftad::runDemo(demo_opt);
-    } else if (*classify) {
-      for (const auto& c : shiftad::classify(cls_weights, cls_image, cls_labels, cls_topk))
-        fmt::print("{:8.4f}  {:>5}  {}\n", c.probability, c.index, c.label);
-    } else if (*bench) {
-      bench_opt.command = commandLine(argc, argv);
-      const auto s = shiftad::runBench(bench_opt);
-      fmt::print("{} runs in {:.0f}s; report: {}\n", s.runs, s.seconds, s.report);
-    } else if (*variants) {
-      for (const auto& v : shiftad::variants())
-        fmt::print("{:<16} {}\n{:<16} overrides: {}\n", v.name, v.description, "", fmt::join(v.overrides, " "));
-    } else if (*check) {
-      std::optional<shiftad::Config> cfg;
-      if (!check_config.empty() || !check_overrides.empty()) cfg = shiftad::loadConfig(check_config, check_overrides);
-      const auto r = shiftad::checkData(check_root, cfg ? &*cfg : nullptr);
-      printDataCheck(r);
-      return r.problems.empty() ? 0 : kFailed;
-    } else if (*config) {
-      if (config_doc)
-        fmt::print("{}", shiftad::configDocMarkdown());
-      else
-        fmt::print("{}", shiftad::dumpConfig(shiftad::loadConfig(config_file, config_overrides)));
-    }
-  } catch (const fs::filesystem_error& e) {
-    fmt::print(stderr, "shiftad: error: {}\n", filesystemError(e));
-    return kFailed;
-  } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "shiftad: error: out of memory; use smaller batches (train.batch_size) or fewer threads\n");
-    return kFailed;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "shiftad: error: {}\n", oneLine(e.what()));
-    return kFailed;
-  }
-  return 0;
+  return runGuarded(commands, commandLine(argc, argv));
 }

@@ -272,6 +272,24 @@ torch::Tensor readImage(const std::string& path) {
   return out;
 }
 
+torch::Tensor resizeRgb(const uint8_t* rgb, int width, int height, size_t stride, int side,
+                        Interpolation interpolation) {
+  SHIFTAD_CHECK(rgb != nullptr && width > 0 && height > 0, "an image in memory of {}x{} pixels{}: expected pixels",
+                width, height, rgb ? "" : " and no pixel buffer");
+  SHIFTAD_CHECK(width <= kMaxSide && height <= kMaxSide && int64_t{width} * height <= kMaxPixels,
+                "an image in memory of {}x{} pixels is above the limit ({} per side, {} in all)", width, height,
+                kMaxSide, kMaxPixels);
+  const size_t row = stride == 0 ? size_t{3} * static_cast<size_t>(width) : stride;
+  SHIFTAD_CHECK(row >= size_t{3} * static_cast<size_t>(width),
+                "an image in memory of width {} has rows of {} bytes; RGB needs at least {}", width, row, 3 * width);
+  SHIFTAD_CHECK(side > 0, "resizeRgb: side = {} must be positive", side);
+  // The same resize and layout as a decoded file (loadImages), on the caller's pixels.
+  const cv::Mat pixels(height, width, CV_8UC3, const_cast<uint8_t*>(rgb), row);
+  torch::Tensor out = torch::empty({3, side, side}, torch::kUInt8);
+  copyToChw(resizeTo(pixels, side, interpolation), out.data_ptr<uint8_t>());
+  return out;
+}
+
 ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads, Interpolation interpolation,
                       const ImageCache* cache) {
   SHIFTAD_CHECK(side > 0, "loadImages: side = {} must be positive", side);

@@ -28,6 +28,12 @@ struct ImageBatch {
 /// preprocessing uses PIL's bicubic).
 using Interpolation = shiftad::Interpolation;
 
+/// An RGB image in memory (8 bits per channel, interleaved, rows `stride` bytes apart;
+/// 0: packed) resized to side x side exactly as loadImages resizes a decoded file:
+/// uint8 3 x side x side. Throws shiftad::Error for an empty or oversized image.
+torch::Tensor resizeRgb(const uint8_t* rgb, int width, int height, size_t stride, int side,
+                        Interpolation interpolation);
+
 /// Decode and resize (to side x side) every path; unreadable files are skipped with a
 /// warning naming each and listed in `skipped`. Uses `threads` worker threads (0: all
 /// cores). With a `cache` (of this side and interpolation), images decoded before are

@@ -101,7 +101,7 @@ TEST(ConfigChoices, EverySpellingRoundTripsAndABadValueListsExactlyTheAllowedOne
   expectChoiceKey<ClusterMethod>(
       "cluster.method", [](const Config& c) { return c.cluster.method; },
       {{"kmeans", ClusterMethod::kKMeans}, {"gmm", ClusterMethod::kGmm}, {"meanshift", ClusterMethod::kMeanShift}});
-  expectChoiceKey<Covariance>("cluster.covariance", [](const Config& c) { return c.cluster.covariance; },
+  expectChoiceKey<Covariance>("cluster.covariance", [](const Config& c) { return c.cluster.gmm.covariance; },
                               {{"diag", Covariance::kDiag}, {"full", Covariance::kFull}});
   // prototype was missing from the list Config.h's comment gave.
   expectChoiceKey<AlignMethod>("align.method", [](const Config& c) { return c.align.method; },

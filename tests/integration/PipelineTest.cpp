@@ -17,7 +17,7 @@
 #include "data/Protocol.h"
 #include "config/Suite.h"
 #include "evaluation/Metrics.h"
-#include "evaluation/Report.h"
+#include "lab/Report.h"
 #include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
 #include "training/Trainer.h"
@@ -152,8 +152,10 @@ TEST(Pipeline, ScoreCenterDominantScoresFromTheMeanOfTheFinalDominantSet) {
     if (!l.empty()) members.push_back(l);
   ASSERT_GE(members.size(), 2u);
   const auto run = shiftad::api::loadRun(tmp / "dom");
+  shiftad::api::InputCache cache;
   const auto images =
-      shiftad::api::loadImagesOnce(cfg, members, shiftad::api::resizeSide(cfg.data), cfg.data.interpolation).images;
+      shiftad::api::loadImagesOnce(cache, cfg, members, shiftad::api::resizeSide(cfg.data), cfg.data.interpolation)
+          .images;
   ASSERT_EQ(images.size(0), static_cast<int64_t>(members.size()));
   const auto expected = run.trainer->embed(images).mean(0);
   EXPECT_LT((run.trainer->center() - expected).abs().max().item<double>(), 1e-5);

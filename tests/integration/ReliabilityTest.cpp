@@ -27,6 +27,7 @@
 #include "io/SafeTensors.h"
 #include "models/FeatureExtractor.h"
 #include "models/MobileNetV2.h"
+#include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 #include "support/Process.h"
 #include "support/SyntheticRuns.h"

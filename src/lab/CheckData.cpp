@@ -8,13 +8,11 @@
 #include <set>
 #include <sstream>
 
-#include <torch/torch.h>
-
 #include "common/Error.h"
 #include "data/FileCheck.h"
 #include "data/ImageFolder.h"
-#include "data/ImageTensors.h"
 #include "data/Protocol.h"
+#include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -30,16 +28,6 @@ std::optional<std::string> readBytes(const std::string& p) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
-}
-
-/// "" if the image decodes and is complete (as the loaders check it), else why not.
-std::string imageProblem(const std::string& p) {
-  try {
-    data::readImage(p);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 /// The split of `cfg` on the files found: leaks of the test split into training (source

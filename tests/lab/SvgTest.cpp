@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "evaluation/Svg.h"
+#include "lab/Svg.h"
 
 namespace ev = shiftad::evaluation;
 

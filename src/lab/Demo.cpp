@@ -1,16 +1,17 @@
 // `shiftad demo`: the main job on the embedded synthetic benchmark, run through the
-// bench (api/Bench.h), so it writes the same results.csv, report.md and report.html.
+// bench (lab/Bench.h), so it writes the same results.csv, report.md and report.html.
 #include <filesystem>
 #include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "api/Bench.h"
+#include "lab/Bench.h"
 #include "common/Error.h"
 #include "config/Suite.h"
 #include "evaluation/Metrics.h"
-#include "evaluation/Report.h"
+#include "lab/Report.h"
+#include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -58,7 +59,7 @@ std::vector<DemoRow> runDemo(const DemoOptions& opt) {
   // OUT holds the demo's data/ and a bench's files: a new or empty folder, or an earlier demo's.
   std::error_code ec;
   const bool only_data = fs::is_directory(data_dir, ec) && std::distance(fs::directory_iterator(opt.out_dir), {}) == 1;
-  if (!only_data) api::checkBenchOut(opt.out_dir);
+  if (!only_data) lab::checkBenchOut(opt.out_dir);
   print(fmt::format("Synthesizing the benchmark into {} (seed {})", data_dir, opt.seed));
   synthesize(data_dir, opt.seed);
 
@@ -73,7 +74,7 @@ std::vector<DemoRow> runDemo(const DemoOptions& opt) {
   bench.seeds = opt.seeds;
   bench.out_dir = opt.out_dir;
   bench.command = opt.command;
-  const auto summary = api::runSuite(suite, bench);
+  const auto summary = lab::runSuite(suite, bench);
   print(fmt::format("Report: {} (and report.html, results.csv beside it); {:.0f} s", summary.report, summary.seconds));
   return perClass(evaluation::readCsv((fs::path(opt.out_dir) / "results.csv").string()),
                   opt.seeds.empty() ? suite.seeds : opt.seeds, recommended, print);

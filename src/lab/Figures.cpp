@@ -1,4 +1,4 @@
-#include "api/Figures.h"
+#include "lab/Figures.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -10,16 +10,16 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "api/Features.h"
-#include "api/RunDir.h"
 #include "common/Csv.h"
+#include "data/ConfigSplit.h"
 #include "common/Error.h"
 #include "evaluation/Metrics.h"
-#include "evaluation/Svg.h"
+#include "shiftad/shiftad.h"
+#include "lab/Svg.h"
 
 namespace fs = std::filesystem;
 
-namespace shiftad::api {
+namespace shiftad::lab {
 namespace {
 
 using evaluation::BenchRow;
@@ -59,13 +59,12 @@ std::vector<std::string> readLines(const fs::path& p) {
 
 /// F's features of `paths` by a trained run (head on cached trunk features when frozen).
 torch::Tensor embedByRun(const std::string& run_dir, const std::vector<std::string>& paths,
-                         std::vector<std::string>& kept) {
-  auto run = loadRun(run_dir);
-  SHIFTAD_CHECK(run.trainer, "run '{}' is a frozen-encoder baseline; it has no trained F to project", run_dir);
-  auto& net = run.trainer->net();
-  const auto in = trainerInputs(run.cfg, net.trunkFrozen(), paths, &net);
-  kept = in.paths;
-  return run.trainer->embed(in.rows);
+                         const std::shared_ptr<Cache>& cache, std::vector<std::string>& kept) {
+  LoadOptions options;
+  options.cache = cache;
+  auto e = Detector::load(run_dir, options).embed(paths);
+  kept = e.paths;
+  return torch::from_blob(e.values.data(), {static_cast<int64_t>(e.paths.size()), e.dim}, torch::kFloat).clone();
 }
 
 /// Rows projected on their first two principal components.
@@ -140,7 +139,79 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
   return out;
 }
 
-std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vector<BenchRow>& rows) {
+namespace {
+
+/// What a projection shows of each image: source, or pool by true label and by
+/// membership of the adapted run's dominant set.
+struct ProjectionGroups {
+  std::set<std::string> source, dominant;
+  std::map<std::string, int> truth;  // pool labels, for display only
+};
+
+/// One scatter plot: `run`'s features of `paths` on their first two principal components.
+Figure projection(const std::string& run, const std::string& which, const BenchRow& first,
+                  const std::vector<std::string>& paths, const ProjectionGroups& known,
+                  const std::shared_ptr<Cache>& cache) {
+  const auto d = first.source + " → " + first.target;
+  std::vector<std::string> kept;
+  const auto xy = pca2(embedByRun(run, paths, cache, kept));
+  std::vector<Series> groups = {{"source normal", {}, {}, {}},
+                                {"pool normal, dominant", {}, {}, {}},
+                                {"pool normal, not dominant", {}, {}, {}},
+                                {"pool anomaly, dominant", {}, {}, {}},
+                                {"pool anomaly, not dominant", {}, {}, {}}};
+  double lo = 1e300, hi = -1e300;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    size_t g = 0;
+    if (!known.source.count(kept[i])) {
+      const auto label = known.truth.find(kept[i]);
+      const bool anomaly = label != known.truth.end() && label->second == 1;
+      g = 1 + 2 * static_cast<size_t>(anomaly) + (known.dominant.count(kept[i]) ? 0 : 1);
+    }
+    const double x = xy[static_cast<int64_t>(i)][0].item<double>(), y = xy[static_cast<int64_t>(i)][1].item<double>();
+    groups[g].x.push_back(x), groups[g].y.push_back(y);
+    lo = std::min({lo, x, y}), hi = std::max({hi, x, y});
+  }
+  const double pad = 0.05 * (hi - lo + 1e-12);
+  const PlotSpec spec{"PCA of F's features, " + d + ", class " + first.normal_class + ", " + which,
+                      "PC 1",
+                      "PC 2",
+                      lo - pad,
+                      hi + pad,
+                      lo - pad,
+                      hi + pad,
+                      false};
+  const std::string stem =
+      slug("pca-" + first.source + "-" + first.target + "-" + (which[0] == 'b' ? "before" : "after"));
+  return {stem,
+          "F's features of the source training images and the target pool (PCA to 2-D), " + d + ", class " +
+              first.normal_class + ", seed " + std::to_string(first.seed) + ", " + which +
+              "; the dominant set is the adapted run's; pool labels are shown for the reader only.",
+          evaluation::scatterPlot(spec, groups)};
+}
+
+/// Before and after adaptation for the direction of `first`.
+void addProjections(const std::string& before, const std::string& after, const std::string& after_variant,
+                    const BenchRow& first, const std::shared_ptr<Cache>& cache, std::vector<Figure>& out) {
+  const auto cfg = loadRunConfig(after);
+  const auto split = data::splitFor(cfg.data);
+  std::vector<std::string> paths = split.train.source;
+  paths.insert(paths.end(), split.train.pool.begin(), split.train.pool.end());
+  ProjectionGroups known;
+  const auto dom = readLines(fs::path(after) / kDominantFile);
+  known.dominant = std::set<std::string>(dom.begin(), dom.end());
+  for (size_t i = 0; i < split.pool_truth.paths.size(); ++i)
+    known.truth[split.pool_truth.paths[i]] = split.pool_truth.is_anomaly[i];
+  known.source = std::set<std::string>(split.train.source.begin(), split.train.source.end());
+  for (const auto& [which, run] :
+       {std::pair<std::string, std::string>{"before (source_only)", before}, {"after (" + after_variant + ")", after}})
+    out.push_back(projection(run, which, first, paths, known, cache));
+}
+
+}  // namespace
+
+std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vector<BenchRow>& rows,
+                                      const std::shared_ptr<Cache>& cache) {
   std::vector<Figure> out;
   std::set<std::string> done;
   for (const auto& first : rows) {
@@ -160,52 +231,7 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
     if (before.empty() || after.empty()) continue;
     done.insert(d);
     try {
-      const auto cfg = loadRunConfig(after);
-      const auto split = splitFor(cfg.data);
-      std::vector<std::string> paths = split.train.source;
-      paths.insert(paths.end(), split.train.pool.begin(), split.train.pool.end());
-      const auto dom = readLines(fs::path(after) / kDominantFile);
-      const std::set<std::string> dominant(dom.begin(), dom.end());
-      std::map<std::string, int> truth;  // pool labels, for display only
-      for (size_t i = 0; i < split.pool_truth.paths.size(); ++i)
-        truth[split.pool_truth.paths[i]] = split.pool_truth.is_anomaly[i];
-      const std::set<std::string> source(split.train.source.begin(), split.train.source.end());
-      for (const auto& [which, run] : {std::pair<std::string, std::string>{"before (source_only)", before},
-                                       {"after (" + after_variant + ")", after}}) {
-        std::vector<std::string> kept;
-        const auto xy = pca2(embedByRun(run, paths, kept));
-        std::vector<Series> groups = {{"source normal", {}, {}, {}},
-                                      {"pool normal, dominant", {}, {}, {}},
-                                      {"pool normal, not dominant", {}, {}, {}},
-                                      {"pool anomaly, dominant", {}, {}, {}},
-                                      {"pool anomaly, not dominant", {}, {}, {}}};
-        double lo = 1e300, hi = -1e300;
-        for (size_t i = 0; i < kept.size(); ++i) {
-          size_t g = 0;
-          if (!source.count(kept[i]))
-            g = 1 + 2 * static_cast<size_t>(truth[kept[i]] == 1) + (dominant.count(kept[i]) ? 0 : 1);
-          const double x = xy[static_cast<int64_t>(i)][0].item<double>(),
-                       y = xy[static_cast<int64_t>(i)][1].item<double>();
-          groups[g].x.push_back(x), groups[g].y.push_back(y);
-          lo = std::min({lo, x, y}), hi = std::max({hi, x, y});
-        }
-        const double pad = 0.05 * (hi - lo + 1e-12);
-        const PlotSpec spec{"PCA of F's features, " + d + ", class " + first.normal_class + ", " + which,
-                            "PC 1",
-                            "PC 2",
-                            lo - pad,
-                            hi + pad,
-                            lo - pad,
-                            hi + pad,
-                            false};
-        const std::string stem =
-            slug("pca-" + first.source + "-" + first.target + "-" + (which[0] == 'b' ? "before" : "after"));
-        out.push_back({stem,
-                       "F's features of the source training images and the target pool (PCA to 2-D), " + d +
-                           ", class " + first.normal_class + ", seed " + std::to_string(first.seed) + ", " + which +
-                           "; the dominant set is the adapted run's; pool labels are shown for the reader only.",
-                       evaluation::scatterPlot(spec, groups)});
-      }
+      addProjections(before, after, after_variant, first, cache, out);
     } catch (const std::exception& e) {
       spdlog::warn("projection of {} skipped: {}", d, e.what());
     }
@@ -213,4 +239,4 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
   return out;
 }
 
-}  // namespace shiftad::api
+}  // namespace shiftad::lab

@@ -3,12 +3,14 @@
 // F's features before and after adaptation.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "evaluation/Report.h"
+#include "lab/Report.h"
+#include "shiftad/Detector.h"
 
-namespace shiftad::api {
+namespace shiftad::lab {
 
 /// Where `shiftad bench` keeps the run of a row: OUT/runs/[SETTING/]SRC-TGT/CLASS/seedN/VARIANT.
 std::string benchRunDir(const std::string& out_dir, const evaluation::BenchRow& row);
@@ -24,7 +26,9 @@ std::vector<evaluation::Figure> rocFigures(const std::string& out_dir, const std
 /// target pool, for the first class and seed, before adaptation (source_only) and
 /// after (the first of cluster_frozen, cluster_self, align_all that ran), with the
 /// adapted run's dominant set marked and, for the reader only, the pool's true labels.
+/// The runs' features are computed through `cache` (the bench's, where the images are).
 std::vector<evaluation::Figure> projectionFigures(const std::string& out_dir,
-                                                  const std::vector<evaluation::BenchRow>& rows);
+                                                  const std::vector<evaluation::BenchRow>& rows,
+                                                  const std::shared_ptr<Cache>& cache);
 
-}  // namespace shiftad::api
+}  // namespace shiftad::lab

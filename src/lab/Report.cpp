@@ -1,4 +1,4 @@
-#include "evaluation/Report.h"
+#include "lab/Report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include "common/Csv.h"
 #include "common/Error.h"
 #include "evaluation/Metrics.h"
-#include "evaluation/Svg.h"
+#include "lab/Svg.h"
 
 namespace shiftad::evaluation {
 namespace {
@@ -446,8 +446,9 @@ std::string variantLabel(const std::string& variant, const std::string& recommen
 
 namespace {
 
-/// Bars of the main grid: mean AUROC per direction and variant, ± one std.
-Figure directionBars(const Grid& g, const std::string& recommended) {
+/// Bars of mean AUROC per direction and variant (none without a main grid).
+void addDirectionSummary(const Grid& g, const std::string& recommended, std::vector<Figure>& out) {
+  if (g.directions.empty()) return;
   std::vector<Series> bars;
   for (const auto& v : g.variants) {
     Series s{variantLabel(v, recommended), {}, {}, {}, static_cast<int>(bars.size()), v == recommended};
@@ -461,16 +462,19 @@ Figure directionBars(const Grid& g, const std::string& recommended) {
   }
   PlotSpec spec{"Target AUROC % by direction and variant (mean ± std)", "direction", "AUROC %"};
   fitPercentAxis(spec, bars, true);
-  return {"summary",
-          "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
-              std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
-              (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
-          barChart(spec, g.directions, bars)};
+  out.push_back(
+      {"summary",
+       "Mean target AUROC per direction and variant; whiskers are ± one std over classes and seeds" +
+           std::string(spec.ymin > 0 ? "; the AUROC axis is fitted to the values (it does not start at 0)" : "") +
+           (recommended.empty() ? "." : "; ★ outlined: the recommended variant."),
+       barChart(spec, g.directions, bars)});
 }
 
-/// One line plot per numeric sweep: x = the swept value, y = mean AUROC over everything else.
-std::vector<Figure> sweepPlots(const std::vector<BenchRow>& rows, const std::string& recommended) {
-  std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>> sweeps;  // key, variant, x
+using SweepPoints = std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>>;
+
+/// Sweep rows by key, variant and swept value (numeric values only), AUROC in %.
+SweepPoints sweepPoints(const std::vector<BenchRow>& rows) {
+  SweepPoints sweeps;  // key, variant, x
   for (const auto& r : rows) {
     if (r.setting.empty()) continue;
     const auto eq = r.setting.find('=');
@@ -487,8 +491,16 @@ std::vector<Figure> sweepPlots(const std::vector<BenchRow>& rows, const std::str
     if (used != text.size() || !std::isfinite(x)) continue;
     sweeps[r.setting.substr(0, eq)][r.variant][x].push_back(100 * r.auroc);
   }
+  return sweeps;
+}
+
+}  // namespace
+
+std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
   std::vector<Figure> out;
-  for (const auto& [key, by_variant] : sweeps) {
+  addDirectionSummary(gridOf(rows), recommended, out);
+  // Sweeps: x = the swept value (numeric), y = mean AUROC over everything else.
+  for (const auto& [key, by_variant] : sweepPoints(rows)) {
     std::vector<Series> lines;
     PlotSpec spec{"AUROC % against " + key, key, "AUROC %", 1e300, -1e300};
     for (const auto& [variant, pts] : by_variant) {
@@ -506,16 +518,6 @@ std::vector<Figure> sweepPlots(const std::vector<BenchRow>& rows, const std::str
                    "Mean target AUROC as `" + key + "` varies (± one std over directions, classes and seeds).",
                    linePlot(spec, lines)});
   }
-  return out;
-}
-
-}  // namespace
-
-std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended) {
-  std::vector<Figure> out;
-  const Grid g = gridOf(rows);
-  if (!g.directions.empty()) out.push_back(directionBars(g, recommended));
-  for (auto& f : sweepPlots(rows, recommended)) out.push_back(std::move(f));
   return out;
 }
 

@@ -3,9 +3,9 @@
 #pragma once
 
 #include "config/Suite.h"
-#include "shiftad/shiftad.h"
+#include "shiftad/Lab.h"
 
-namespace shiftad::api {
+namespace shiftad::lab {
 
 /// runBench() on `suite` as given (options.suite is not read, and options.quick only
 /// titles the report): options' root, variants, seeds and classes still override the
@@ -16,4 +16,4 @@ BenchSummary runSuite(Suite suite, const BenchOptions& options);
 /// that is neither new, empty, nor an earlier bench's (it holds the user's files).
 void checkBenchOut(const std::string& out_dir);
 
-}  // namespace shiftad::api
+}  // namespace shiftad::lab

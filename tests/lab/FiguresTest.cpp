@@ -1,7 +1,7 @@
 // The ROC figures of a bench report (api/Figures): the curve drawn is the vertical mean
 // of the runs' ROC curves, read back from the SVG and compared with ROCs computed by
 // hand from four test scores per run.
-#include "api/Figures.h"
+#include "lab/Figures.h"
 
 #include <filesystem>
 #include <regex>
@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "evaluation/Report.h"
+#include "lab/Report.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;

@@ -13,16 +13,16 @@
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 
-#include "api/Bench.h"
-#include "api/Features.h"
-#include "api/Figures.h"
-#include "api/RunDir.h"
+#include "lab/Bench.h"
+#include "lab/Figures.h"
+#include "common/TextFile.h"
 #include "common/Error.h"
 #include "common/Progress.h"
 #include "config/Choices.h"
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
-#include "evaluation/Report.h"
+#include "lab/Report.h"
+#include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
@@ -46,7 +46,7 @@ bool frozenBaseline(const Variant& v) { return !v.trains; }
 
 /// Dominant-set purity and share of the run's last epoch (-1 when it has none).
 std::pair<double, double> dominantDiagnostics(const std::string& run_dir) {
-  std::ifstream f(fs::path(run_dir) / api::kMetricsFile);
+  std::ifstream f(fs::path(run_dir) / kMetricsFile);
   std::string line, last;
   while (std::getline(f, line))
     if (!line.empty()) last = line;
@@ -86,7 +86,7 @@ std::string protocol(const Suite& s, const Config& c) {
 
 /// Embed both domains whole, once (one disk-cache entry per domain and encoder), so
 /// every run of the grid finds its images' features in memory.
-void prefetch(const Suite& suite, const std::string& src, const std::string& tgt,
+void prefetch(Cache& cache, const Suite& suite, const std::string& src, const std::string& tgt,
               const std::vector<std::string>& extra) {
   std::vector<std::string> ov = {"data.root=" + suite.root};
   ov.insert(ov.end(), extra.begin(), extra.end());
@@ -94,8 +94,7 @@ void prefetch(const Suite& suite, const std::string& src, const std::string& tgt
   for (const auto& domain : {src, tgt}) {
     std::vector<std::string> paths;
     for (const auto& r : data::listDomain(suite.root, domain)) paths.push_back(r.path);
-    if (cfg.model.freeze == -1) api::trunkFeatures(cfg, paths);
-    if (cfg.encoder.type != EncoderType::kNone) api::frozenFeatures(cfg, paths);
+    cache.warm(cfg, paths);
   }
 }
 
@@ -134,8 +133,8 @@ class QuietRuns {
 
 /// How much of the bench went into getting its inputs (docs/performance.md: with warm
 /// caches, decoding and embedding should be a few percent at most).
-void logInputTime(double wall_seconds) {
-  const auto st = api::inputStats();
+void logInputTime(const Cache& cache, double wall_seconds) {
+  const auto st = cache.stats();
   const double share = wall_seconds > 0 ? 100.0 * (st.decode_seconds + st.embed_seconds) / wall_seconds : 0.0;
   spdlog::info(
       "inputs: decoded {} images in {:.1f}s, embedded {} in {:.1f}s ({:.1f}% of {:.1f}s); "
@@ -157,7 +156,7 @@ double accumulateWallTime(const std::string& out_dir, double seconds) {
     }
   }
   total += seconds;
-  api::writeTextAtomic(path.string(), nlohmann::json{{"wall_seconds", total}}.dump() + "\n");
+  writeTextAtomic(path.string(), nlohmann::json{{"wall_seconds", total}}.dump() + "\n");
   return total;
 }
 
@@ -165,7 +164,7 @@ double accumulateWallTime(const std::string& out_dir, double seconds) {
 void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figure>& figures) {
   const auto dir = fs::path(out_dir) / "figures";
   fs::create_directories(dir);
-  for (const auto& f : figures) api::writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
+  for (const auto& f : figures) writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
 }
 
 /// The configuration every row of OUT shares: the data root and the suite's config
@@ -185,7 +184,7 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
         "were made with this configuration; they are kept",
         (fs::path(out_dir) / "results.csv").string());
   } else if (has_rows) {
-    const auto old = api::readText(path.string());
+    const auto old = readText(path.string());
     if (old != fingerprint) {
       // Name the first line that differs, with its YAML section ("train:  lr: 0.01").
       std::istringstream a(old), b(fingerprint);
@@ -204,14 +203,14 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
           out_dir, la, lb, (fs::path(out_dir) / "results.csv").string());
     }
   }
-  api::writeTextAtomic(path.string(), fingerprint);
+  writeTextAtomic(path.string(), fingerprint);
 }
 
 }  // namespace
 
 /// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new
 /// or empty folder, or one an earlier bench wrote (it resumes there).
-void api::checkBenchOut(const std::string& out_dir) {
+void lab::checkBenchOut(const std::string& out_dir) {
   std::error_code ec;
   if (!fs::exists(out_dir, ec)) return;
   SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "bench --out '{}' is a file; give a folder", out_dir);
@@ -229,32 +228,28 @@ void api::checkBenchOut(const std::string& out_dir) {
 }
 
 BenchSummary runBench(const BenchOptions& o) {
-  api::checkBenchOut(o.out_dir);
-  return api::runSuite(loadSuite(o.suite, o.quick), o);
+  lab::checkBenchOut(o.out_dir);
+  return lab::runSuite(loadSuite(o.suite, o.quick), o);
 }
 
-BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
+namespace {
+
+/// The suite as `o` narrows it: root, variants, seeds, classes (each checked).
+Suite withOptions(Suite suite, const BenchOptions& o) {
   if (!o.root.empty())
     suite.root = fs::absolute(o.root).lexically_normal().string();  // typed here: the working directory
   if (!o.variants.empty()) suite.variants = o.variants;
   if (!o.seeds.empty()) suite.seeds = o.seeds;
   if (!o.classes.empty()) suite.classes = o.classes;
   for (const auto& v : suite.variants) variantOverrides(v);
-  const auto settings = sweepSettings(o.sweep);
-  for (const auto& st : settings)
-    if (!st.empty())
-      parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
-  SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
-                suite.root);
-  std::error_code ec;
-  fs::create_directories(o.out_dir, ec);
-  SHIFTAD_CHECK(!ec, "bench --out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
-  const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
+  return suite;
+}
 
-  // Rows already there (an interrupted bench) are kept and not run again.
+/// Rows already in OUT/results.csv (an interrupted bench): kept and not run again. The
+/// file is rewritten in the current format, or started with its header.
+std::vector<evaluation::BenchRow> keptRows(const Suite& suite, const BenchOptions& o, const std::string& csv_path,
+                                           std::set<std::string>& done) {
   std::vector<evaluation::BenchRow> rows;
-  std::set<std::string> done;
   if (fs::exists(csv_path)) rows = evaluation::readCsv(csv_path);
   checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), !rows.empty());
   if (fs::exists(csv_path)) {
@@ -263,79 +258,70 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
     // Rewritten in the current format (a file of an older version may lack a column).
     std::string text = evaluation::csvHeader() + "\n";
     for (const auto& r : rows) text += evaluation::csvLine(r) + "\n";
-    api::writeTextAtomic(csv_path, text);
+    writeTextAtomic(csv_path, text);
   } else {
     std::ofstream(csv_path) << evaluation::csvHeader() << "\n";
   }
-  std::ofstream csv(csv_path, std::ios::app);
+  return rows;
+}
 
-  // The classes of each direction (the suite's, else every class of the source domain).
-  std::vector<std::vector<std::string>> classes_of;
-  int64_t total = 0, ran = 0;
+/// The classes of each direction (the suite's, else every class of the source domain);
+/// returns the number of runs of the whole grid.
+int64_t directionClasses(const Suite& suite, size_t settings, std::vector<std::vector<std::string>>& classes_of) {
+  int64_t total = 0;
   for (const auto& [src, tgt] : suite.directions) {
     auto classes = suite.classes;
     if (classes.empty())
       for (const auto& r : data::listDomain(suite.root, src))
         if (std::find(classes.begin(), classes.end(), r.cls) == classes.end()) classes.push_back(r.cls);
-    total += static_cast<int64_t>(classes.size() * suite.seeds.size() * suite.variants.size() * settings.size());
+    total += static_cast<int64_t>(classes.size() * suite.seeds.size() * suite.variants.size() * settings);
     classes_of.push_back(classes);
   }
-  Config last;
-  // Counts and times the runs of this process (kept rows are not run again); the
-  // per-run line below prints its figures.
-  Progress progress("bench", total - static_cast<int64_t>(rows.size()), silentProgressOptions());
-  for (size_t di = 0; di < suite.directions.size(); ++di) {
-    const auto& [src, tgt] = suite.directions[di];
-    prefetch(suite, src, tgt, o.overrides);
-    for (const auto& cls : classes_of[di])
-      for (int seed : suite.seeds)
-        for (const auto& setting : settings)
-          for (const auto& variant : suite.variants) {
-            // --set changes the suite's config; the variant's own keys come after it, so a
-            // variant always is what its name says (e.g. source_only never aligns).
-            // A bench resumes by whole runs (results.csv), so a run needs no periodic
-            // checkpoints; --set can still ask for them.
-            std::vector<std::string> ov = {"train.checkpoint_every=0"};
-            ov.insert(ov.end(), o.overrides.begin(), o.overrides.end());
-            if (!setting.empty()) ov.push_back(setting);
-            for (const auto& kv : variantOverrides(variant)) ov.push_back(kv);
-            if (readsLabels(findVariant(variant))) ov.push_back("data.target_labels=true");
-            for (const auto& kv :
-                 {"data.root=" + suite.root, "data.source=" + src, "data.target=" + tgt, "data.normal_class=" + cls,
-                  fmt::format("data.split_seed={}", seed), fmt::format("train.seed={}", seed)})
-              ov.push_back(kv);
-            last = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
-            evaluation::BenchRow row{src, tgt, cls, variant, seed, 0, 0, -1, -1, 0, setting};
-            if (done.count(runKey(row))) continue;
-            const auto run_dir = api::benchRunDir(o.out_dir, row);
-            TrainOptions replace;  // the bench's own folder: a run without a row is redone
-            replace.overwrite = true;
-            TrainSummary summary;
-            EvalResult eval;
-            {
-              const QuietRuns quiet(o.verbose);
-              summary = train(last, run_dir, replace);
-              eval = evaluate(run_dir, last);
-            }
-            std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
-            // The end-of-training state is only needed to resume an interrupted run; a
-            // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
-            fs::remove(fs::path(run_dir) / api::kCheckpointFile);
-            row.auroc = eval.auroc, row.aupr = eval.aupr, row.seconds = summary.seconds;
-            csv << evaluation::csvLine(row) << "\n" << std::flush;
-            rows.push_back(row);
-            ++ran;
-            progress.advance();
-            const double eta = progress.eta();
-            spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, src,
-                         tgt, cls, seed, variant, setting.empty() ? "" : " " + setting, eval.auroc, summary.seconds,
-                         eta >= 0 ? ", ETA " + formatDuration(eta) : "");
-          }
+  return total;
+}
+
+/// The config of one run of the grid.
+Config runConfig(const Suite& suite, const BenchOptions& o, const evaluation::BenchRow& row) {
+  // --set changes the suite's config; the variant's own keys come after it, so a
+  // variant always is what its name says (e.g. source_only never aligns).
+  // A bench resumes by whole runs (results.csv), so a run needs no periodic
+  // checkpoints; --set can still ask for them.
+  std::vector<std::string> ov = {"train.checkpoint_every=0"};
+  ov.insert(ov.end(), o.overrides.begin(), o.overrides.end());
+  if (!row.setting.empty()) ov.push_back(row.setting);
+  for (const auto& kv : variantOverrides(row.variant)) ov.push_back(kv);
+  if (readsLabels(findVariant(row.variant))) ov.push_back("data.target_labels=true");
+  for (const auto& kv : {"data.root=" + suite.root, "data.source=" + row.source, "data.target=" + row.target,
+                         "data.normal_class=" + row.normal_class, fmt::format("data.split_seed={}", row.seed),
+                         fmt::format("train.seed={}", row.seed)})
+    ov.push_back(kv);
+  return parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+}
+
+/// Train and evaluate one run into its folder; fills the row's results.
+void runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cache>& cache, evaluation::BenchRow& row) {
+  const auto run_dir = lab::benchRunDir(o.out_dir, row);
+  FitOptions replace;  // the bench's own folder: a run without a row is redone
+  replace.overwrite = true;
+  replace.cache = cache;
+  TrainSummary summary;
+  EvalResult eval;
+  {
+    const QuietRuns quiet(o.verbose);
+    auto detector = Detector::fit(cfg, run_dir, replace);
+    summary = detector.trainSummary();
+    eval = detector.evaluate(cfg, (fs::path(run_dir) / kTestScoresFile).string());
   }
-  BenchSummary out;
-  out.runs = ran;
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  logInputTime(out.seconds);
+  std::tie(row.purity, row.share) = dominantDiagnostics(run_dir);
+  // The end-of-training state is only needed to resume an interrupted run; a
+  // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
+  fs::remove(fs::path(run_dir) / kCheckpointFile);
+  row.auroc = eval.auroc, row.aupr = eval.aupr, row.seconds = summary.seconds;
+}
+
+/// report.md, report.html and figures/ of every row.
+void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<evaluation::BenchRow>& rows,
+                 const Config& last, int64_t ran, const std::shared_ptr<Cache>& cache, BenchSummary& out) {
   evaluation::ReportInfo info;
   info.title = suite.name + (o.quick ? " (quick)" : "") + (o.sweep.empty() ? "" : ", sweep " + o.sweep);
   info.suite = suite.name;
@@ -344,8 +330,8 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
   info.figures = evaluation::summaryFigures(rows, info.recommended);
   if (o.figures) {
     spdlog::info("figures: ROC curves and PCA projections");
-    for (auto f : api::rocFigures(o.out_dir, rows, info.recommended)) info.figures.push_back(std::move(f));
-    for (auto f : api::projectionFigures(o.out_dir, rows)) info.figures.push_back(std::move(f));
+    for (auto f : lab::rocFigures(o.out_dir, rows, info.recommended)) info.figures.push_back(std::move(f));
+    for (auto f : lab::projectionFigures(o.out_dir, rows, cache)) info.figures.push_back(std::move(f));
   }
   writeFigures(o.out_dir, info.figures);
   info.command = o.command;
@@ -356,8 +342,71 @@ BenchSummary api::runSuite(Suite suite, const BenchOptions& o) {
   info.frozen_variants = variantsWhere(frozenBaseline);
   info.upper_bounds = variantsWhere(readsLabels);
   out.report = (fs::path(o.out_dir) / "report.md").string();
-  api::writeTextAtomic(out.report, evaluation::markdownReport(rows, info));
-  api::writeTextAtomic((fs::path(o.out_dir) / "report.html").string(), evaluation::htmlReport(rows, info));
+  writeTextAtomic(out.report, evaluation::markdownReport(rows, info));
+  writeTextAtomic((fs::path(o.out_dir) / "report.html").string(), evaluation::htmlReport(rows, info));
+}
+
+/// The grid's runs in order (direction, class, seed, setting, variant), skipping those
+/// in `done`; each finished run appends its row to `csv` and `rows`. Returns how many ran.
+int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                const std::set<std::string>& done, std::ostream& csv, std::vector<evaluation::BenchRow>& rows,
+                Config& last, const std::shared_ptr<Cache>& cache) {
+  std::vector<std::vector<std::string>> classes_of;
+  const int64_t total = directionClasses(suite, settings.size(), classes_of);
+  int64_t ran = 0;
+  // Counts and times the runs of this process (kept rows are not run again); the
+  // per-run line below prints its figures.
+  Progress progress("bench", total - static_cast<int64_t>(rows.size()), silentProgressOptions());
+  for (size_t di = 0; di < suite.directions.size(); ++di) {
+    const auto& [src, tgt] = suite.directions[di];
+    prefetch(*cache, suite, src, tgt, o.overrides);
+    for (const auto& cls : classes_of[di])
+      for (int seed : suite.seeds)
+        for (const auto& setting : settings)
+          for (const auto& variant : suite.variants) {
+            evaluation::BenchRow row{src, tgt, cls, variant, seed, 0, 0, -1, -1, 0, setting};
+            last = runConfig(suite, o, row);
+            if (done.count(runKey(row))) continue;
+            runOne(last, o, cache, row);
+            csv << evaluation::csvLine(row) << "\n" << std::flush;
+            rows.push_back(row);
+            ++ran;
+            progress.advance();
+            const double eta = progress.eta();
+            spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, src,
+                         tgt, cls, seed, variant, setting.empty() ? "" : " " + setting, row.auroc, row.seconds,
+                         eta >= 0 ? ", ETA " + formatDuration(eta) : "");
+          }
+  }
+  return ran;
+}
+
+}  // namespace
+
+BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto suite = withOptions(std::move(suite_in), o);
+  const auto settings = sweepSettings(o.sweep);
+  for (const auto& st : settings)
+    if (!st.empty())
+      parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
+  SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
+                suite.root);
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  SHIFTAD_CHECK(!ec, "bench --out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
+  const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
+  std::set<std::string> done;
+  auto rows = keptRows(suite, o, csv_path, done);
+  std::ofstream csv(csv_path, std::ios::app);
+  // One cache for every run: each image is decoded and embedded once.
+  const auto cache = std::make_shared<Cache>();
+  Config last;
+  BenchSummary out;
+  out.runs = runGrid(suite, o, settings, done, csv, rows, last, cache);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  logInputTime(*cache, out.seconds);
+  writeReport(suite, o, rows, last, out.runs, cache, out);
   return out;
 }
 

@@ -14,7 +14,8 @@
 
 #include "common/Error.h"
 #include "config/Suite.h"
-#include "evaluation/Report.h"
+#include "lab/Report.h"
+#include "shiftad/Config.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;

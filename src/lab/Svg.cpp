@@ -1,4 +1,4 @@
-#include "evaluation/Svg.h"
+#include "lab/Svg.h"
 
 #include <algorithm>
 #include <cmath>

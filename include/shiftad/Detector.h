@@ -1,0 +1,221 @@
+// shiftad::Detector: a trained detector held in memory, the handle programs use.
+//
+// Torch-free (like whisper.cpp's whisper.h): the model lives behind an opaque pointer;
+// options are structs whose defaults are the usual choice; progress and cancellation
+// are callbacks. A Detector is trained (fit) or read from a run directory (load),
+// scores image files or images already in memory, and can be written to a run
+// directory again (save). Loading reads the run directory once: scoring never reads it.
+//
+//   shiftad::Detector det = shiftad::Detector::load("runs/mnist");
+//   shiftad::ScoreResult r = det.score(std::vector<std::string>{"a.png", "b.png"});
+//   std::vector<double> s = det.score(std::vector<shiftad::ImageView>{{w, h, 0, pixels}});
+//
+// Errors are shiftad::Error (a std::runtime_error; src/common/Error.h) with a message
+// that names the path, key or value at fault. A Detector may be used from one thread
+// at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shiftad/Config.h"
+
+namespace shiftad {
+
+namespace api {
+class InputCache;
+}
+
+/// How training went (Detector::trainSummary(); train() returns it).
+struct TrainSummary {
+  int epochs = 0;
+  double seconds = 0.0;
+  int64_t source_images = 0;
+  int64_t pool_images = 0;
+  int64_t skipped_images = 0;  ///< unreadable files skipped (each logged)
+  double final_loss = 0.0;
+  bool interrupted = false;  ///< stopped (SIGINT, or the cancel callback) after a checkpoint: no model yet; resume
+  int resumed_at_epoch = 0;  ///< the epoch a resumed run continued at (0: not resumed)
+};
+
+struct ImageScore {
+  std::string path;
+  double score = 0.0;  ///< higher = more anomalous
+};
+
+struct ScoreResult {
+  std::vector<ImageScore> scores;
+  std::vector<std::string> skipped;  ///< unreadable files (each logged)
+};
+
+struct EvalResult {
+  double auroc = 0.0;
+  double aupr = 0.0;  ///< average precision, anomalies as the positive class
+  int64_t normal = 0;
+  int64_t anomalous = 0;
+  int64_t skipped = 0;
+  std::string scores_file;  ///< label,score,path per test image ("" when none was asked for)
+};
+
+/// Where a cache's input time went since it was made: decoding images (or reading them
+/// from the image cache), embedding them (F's trunk, Φ), and all of getting features
+/// (reading and writing the feature cache, assembling rows, embedding and decoding).
+struct InputStats {
+  int64_t decoded_images = 0;
+  double decode_seconds = 0.0;
+  int64_t embedded_images = 0;
+  double embed_seconds = 0.0;
+  double feature_seconds = 0.0;
+};
+
+/// Decoded images and features of image files, kept in memory per file so that
+/// detectors sharing it decode and embed each image once (a benchmark trains many
+/// detectors on subsets of the same folders). Owned by a std::shared_ptr: pass the same
+/// one to every fit/load that should share it. Thread-safe. The disk caches
+/// (encoder.cache_dir) are used whether or not a Cache is shared.
+class Cache {
+ public:
+  Cache();
+  ~Cache();
+  Cache(const Cache&) = delete;
+  Cache& operator=(const Cache&) = delete;
+
+  /// Decode and embed `paths` as detectors of `cfg` will need them, so that later runs
+  /// find them here: F's initial trunk features when model.freeze is -1 (the head
+  /// trains on them), Φ's features when encoder.type is not none.
+  void warm(const Config& cfg, const std::vector<std::string>& paths);
+
+  /// Time spent getting inputs through this cache.
+  InputStats stats() const;
+
+  /// Forget every image and feature held (memory only; the disk caches stay).
+  void clear();
+
+  /// The library's side of the cache (not for programs: its header needs LibTorch).
+  api::InputCache& inputs() const;
+
+ private:
+  std::unique_ptr<api::InputCache> inputs_;
+};
+
+/// An RGB image in memory: 8 bits per channel, R G B interleaved, rows `stride` bytes
+/// apart (0: 3 * width, packed). Not copied: the pixels must outlive the call.
+struct ImageView {
+  int width = 0;
+  int height = 0;
+  size_t stride = 0;
+  const uint8_t* rgb = nullptr;
+};
+
+/// stage: "fit" (done = epochs finished of total = train.epochs) or "score" (done =
+/// images scored of total). Called on the calling thread.
+using ProgressCallback = std::function<void(const std::string& stage, int64_t done, int64_t total)>;
+/// Polled after each progress report; true asks to stop (see Detector::fit and score).
+using CancelCallback = std::function<bool()>;
+
+struct Callbacks {
+  ProgressCallback progress;  ///< empty: no reports
+  CancelCallback cancel;      ///< empty: never cancelled (SIGINT still stops fit, see handleInterrupts)
+};
+
+struct FitOptions {
+  /// Continue from RUN_DIR's checkpoint (RUN_DIR/checkpoint.safetensors, written every
+  /// train.checkpoint_every epochs) instead of starting over; without one, start over.
+  bool resume = false;
+  /// Replace a run already in RUN_DIR. The new run is built beside it and takes its
+  /// place only when complete: a failure or a kill at any point leaves the old run.
+  /// Without it, an existing run is refused. A folder holding anything shiftad did not
+  /// write is always refused.
+  bool overwrite = false;
+  std::shared_ptr<Cache> cache;  ///< null: the detector makes its own
+  Callbacks callbacks;
+};
+
+/// The options of train() (one struct: fit's).
+using TrainOptions = FitOptions;
+
+struct LoadOptions {
+  std::shared_ptr<Cache> cache;  ///< null: the detector makes its own
+  Callbacks callbacks;           ///< used by score()
+};
+
+/// F's features of images (Detector::embed): one row of `dim` floats per readable file.
+struct Embedding {
+  std::vector<std::string> paths;  ///< the rows' files, in the order given
+  std::vector<std::string> skipped;
+  int64_t dim = 0;
+  std::vector<float> values;  ///< row-major, paths.size() x dim
+};
+
+class Detector {
+ public:
+  /// Train a detector as configured, write it to `run_dir` (created if needed; the
+  /// files of README's "Run directory") and return it loaded from there. RUN_DIR/lock
+  /// keeps a second process out while training (a stale lock, whose process is gone,
+  /// is taken over). On CPU with a fixed seed, a run stopped at any point and resumed
+  /// (options.resume) ends with the same weights, bit for bit, as an uninterrupted one.
+  /// Cancelling (options.callbacks.cancel true after an epoch's report, or SIGINT
+  /// with handleInterrupts()) finishes the current step, writes a checkpoint and
+  /// returns a detector with trainSummary().interrupted set and no model: it cannot
+  /// score; fit again with resume to finish. A cancel after the last epoch is too late
+  /// to stop anything. With a cancel callback, SIGINT is honoured at epoch ends too.
+  static Detector fit(const Config& cfg, const std::string& run_dir, const FitOptions& options = {});
+
+  /// A trained detector from a run directory written by fit (or `shiftad train`) or
+  /// save; clear errors for a missing or incomplete one.
+  static Detector load(const std::string& run_dir, const LoadOptions& options = {});
+
+  Detector(Detector&&) noexcept;
+  Detector& operator=(Detector&&) noexcept;
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
+  ~Detector();
+
+  /// Write the detector as a run directory that loads and scores the same: config.yaml
+  /// and the model files (no training logs). `dir` must be new or empty; the run is
+  /// built in a hidden sibling and renamed into place complete.
+  void save(const std::string& dir) const;
+
+  /// Scores of image files, in order; unreadable files are skipped (logged, listed)
+  /// and more than data.max_skipped of them is an error. Progress: stage "score", per
+  /// chunk of 1024 images. Cancelling throws shiftad::Error (scores of the chunks done
+  /// are dropped).
+  ScoreResult score(const std::vector<std::string>& paths);
+
+  /// The same for a folder (recursive) or a text file listing one image path per line.
+  ScoreResult score(const std::string& images);
+
+  /// Scores of images in memory, in order: resized, cropped and normalised exactly as
+  /// the same pixels decoded from a file, so that they score as that file does.
+  std::vector<double> score(const std::vector<ImageView>& images);
+
+  /// AUROC and AUPR on the target test split that `split`'s data section defines (the
+  /// split the detector was trained against when it is config()). With `scores_file`,
+  /// also write label,score,path per test image there (atomically).
+  EvalResult evaluate(const Config& split, const std::string& scores_file = "");
+
+  /// F's features (before the distance to c) of image files, e.g. for figures. A
+  /// frozen-encoder baseline has no F: an Error.
+  Embedding embed(const std::vector<std::string>& paths);
+
+  /// The resolved config the detector was trained with.
+  const Config& config() const;
+
+  /// Of fit (zero for a loaded detector).
+  const TrainSummary& trainSummary() const;
+
+  /// False only after a fit that was stopped before its model existed.
+  bool trained() const;
+
+  struct Impl;
+
+ private:
+  explicit Detector(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shiftad

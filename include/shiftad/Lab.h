@@ -1,0 +1,89 @@
+// The benchmark lab: suites of runs, their reports and figures, the demo, and data
+// checks. A client of the public API (shiftad.h, Detector.h), built as the library
+// shiftad_lab on top of it; the `shiftad` command's bench, demo and check-data.
+// Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "shiftad/Config.h"
+
+namespace shiftad {
+
+struct DataCheckClass {
+  std::string domain;
+  std::string cls;
+  int64_t images = 0;      ///< image files (jpg, jpeg, png, bmp), readable or not
+  int64_t unreadable = 0;  ///< of those, not decodable or truncated
+  int64_t non_images = 0;  ///< other files in the class folder
+};
+
+/// What `shiftad check-data` finds in an ImageFolder root.
+struct DataCheckReport {
+  std::vector<DataCheckClass> classes;               ///< per domain and class, sorted
+  std::vector<std::string> unreadable;               ///< "PATH: why" (not decodable, or truncated)
+  std::vector<std::string> non_images;               ///< files in class folders that are not images
+  std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
+  std::vector<std::vector<std::string>>
+      split_leaks;  ///< identical images both in training (source or pool) and the test split
+  std::vector<std::string>
+      problems;  ///< folders that cannot be read; why the configured protocol cannot run (empty: it can)
+  bool protocol_checked = false;  ///< a config was given
+};
+
+/// Inspect ROOT/DOMAIN/CLASS/*: counts, unreadable and truncated images, non-image files,
+/// exact duplicates. With `protocol` (its data.root replaced by `root`), also the
+/// pool/test split: duplicates across it, and whether training can run at all.
+DataCheckReport checkData(const std::string& root, const Config* protocol = nullptr);
+
+struct BenchOptions {
+  std::string suite;                   ///< a shipped suite's name (suites/NAME.yaml) or a suite file
+  std::string root;                    ///< data root ("" : the suite's)
+  std::vector<std::string> variants;   ///< empty: the suite's
+  std::vector<int> seeds;              ///< empty: the suite's
+  std::vector<std::string> classes;    ///< empty: the suite's (all classes)
+  std::vector<std::string> overrides;  ///< config keys applied to every run (section.key=value)
+  std::string sweep;     ///< "section.key=v1,v2,...": run the grid once per value instead of the main grid
+  bool figures = true;   ///< ROC and PCA figures (reads the runs; the summary plots are always made)
+  std::string out_dir;   ///< results.csv, report.md and runs/ go here
+  bool quick = false;    ///< the suite's quick: settings
+  std::string command;   ///< the command line, quoted in the report
+  bool verbose = false;  ///< also each run's own lines (per epoch); else one line per run
+};
+
+struct BenchSummary {
+  int64_t runs = 0;
+  double seconds = 0.0;
+  std::string report;  ///< path of report.md
+};
+
+/// Run a suite's one-vs-all grid (every direction, class, seed and variant): train,
+/// evaluate on the target test split, append a row to OUT/results.csv, and write
+/// OUT/report.md, OUT/report.html and OUT/figures/*.svg. Runs whose row is already in
+/// results.csv are not run again. With `sweep`, the grid runs once per value of the
+/// swept key (rows carry setting "key=value"; run dirs go under runs/key=value/).
+BenchSummary runBench(const BenchOptions& options);
+
+struct DemoOptions {
+  std::string out_dir = "runs/demo";              ///< data, runs, results.csv, report.md and report.html go here
+  int seed = 0;                                   ///< seed of the synthetic data
+  std::vector<int> seeds;                         ///< split and training seeds (empty: the synthetic suite's, 0 1 2)
+  std::string command;                            ///< the command line, quoted in the report
+  std::function<void(const std::string&)> print;  ///< receives the per-class table
+};
+
+struct DemoRow {
+  std::string normal_class;
+  double source_only_auroc = 0.0;  ///< mean over seeds
+  double adapted_auroc = 0.0;      ///< the recommended variant (align_all), mean over seeds
+};
+
+/// Synthesize the default benchmark, run the synthetic suite's grid (every class and
+/// seed) for source-only and the recommended variant through runBench's machinery
+/// (OUT/results.csv, report.md, report.html), and print target AUROC per class.
+std::vector<DemoRow> runDemo(const DemoOptions& options);
+
+}  // namespace shiftad

@@ -1,0 +1,19 @@
+// The files of a run directory (README.md, "Run directory"): what fit writes, load and
+// eval read, and the benchmark lab reads back for its figures. Torch-free.
+#pragma once
+
+namespace shiftad {
+
+constexpr const char* kConfigFile = "config.yaml";
+constexpr const char* kModelFile = "model.safetensors";
+constexpr const char* kCenterFile = "center.safetensors";
+constexpr const char* kReferenceFile = "reference.safetensors";  ///< frozen-encoder baselines
+constexpr const char* kMetricsFile = "metrics.jsonl";
+constexpr const char* kSummaryFile = "summary.json";
+constexpr const char* kDominantFile = "dominant.txt";              ///< pool images of the final dominant set
+constexpr const char* kTestScoresFile = "test_scores.csv";         ///< label,score,path of the test split (eval)
+constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training state (training/Checkpoint.h)
+constexpr const char* kEncoderFile =
+    "encoder.pt";  ///< a copy of Φ (encoder.type torchscript) for frozen-encoder baselines
+
+}  // namespace shiftad

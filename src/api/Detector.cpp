@@ -1,0 +1,238 @@
+// shiftad::Detector (include/shiftad/Detector.h): a run directory loaded once, scoring
+// files and images in memory through its input cache.
+#include "shiftad/Detector.h"
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "api/Features.h"
+#include "api/Fit.h"
+#include "api/RunDir.h"
+#include "api/SkipLimit.h"
+#include "api/TargetLabels.h"
+#include "common/Error.h"
+#include "common/Progress.h"
+#include "data/ImageFolder.h"
+#include "evaluation/Metrics.h"
+#include "models/FrozenEncoder.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad {
+
+struct Detector::Impl {
+  api::LoadedRun run;
+  std::shared_ptr<Cache> cache;
+  Callbacks callbacks;
+  TrainSummary summary;
+  bool trained = true;
+  /// Φ of a frozen-encoder baseline whose encoder is not F's trunk: built on first use
+  /// (its file is read then, as before any Detector existed), kept for later calls.
+  std::unique_ptr<models::FrozenEncoder> encoder;
+
+  api::InputCache& inputs() const { return cache->inputs(); }
+
+  models::FrozenEncoder* frozenEncoder() {
+    if (!encoder && run.cfg.encoder.type != EncoderType::kBackbone) encoder = models::makeFrozenEncoder(run.cfg.encoder);
+    return encoder.get();
+  }
+
+  /// Scores of image files: F's distance to c (on cached trunk features when the trunk
+  /// is frozen) or a frozen-encoder baseline.
+  api::Inputs scoreFiles(const std::vector<std::string>& paths, torch::Tensor& scores) {
+    if (run.frozen) {
+      auto f = api::frozenFeatures(inputs(), run.cfg, paths, run.encoder_trunk.get(), frozenEncoder());
+      scores = f.features.defined() ? run.frozen->score(f.features) : torch::empty({0});
+      return {f.features, f.paths, f.skipped};
+    }
+    auto& net = run.trainer->net();
+    auto in = api::trainerInputs(inputs(), run.cfg, net.trunkFrozen(), paths, &net);
+    scores = in.paths.empty() ? torch::empty({0}) : run.trainer->score(in.rows);
+    return in;
+  }
+
+  /// Reports progress; a cancel request ends the call with an Error.
+  void report(const char* stage, int64_t done, int64_t total) const {
+    if (callbacks.progress) callbacks.progress(stage, done, total);
+    SHIFTAD_CHECK(!callbacks.cancel || !callbacks.cancel(), "{} cancelled after {} of {} images", stage, done, total);
+  }
+};
+
+namespace {
+
+std::vector<double> toDoubles(const torch::Tensor& t) {
+  const auto d = t.to(torch::kDouble).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
+
+std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared_ptr<Cache> cache,
+                                         const Callbacks& callbacks) {
+  auto impl = std::make_unique<Detector::Impl>();
+  impl->run = api::loadRun(run_dir);
+  impl->cache = cache ? std::move(cache) : std::make_shared<Cache>();
+  impl->callbacks = callbacks;
+  return impl;
+}
+
+/// The images of `views` at one side and filter, as decoded files are (N x 3 x side x side).
+torch::Tensor imagesAt(const std::vector<ImageView>& views, int side, Interpolation filter) {
+  std::vector<torch::Tensor> rows;
+  for (const auto& v : views) rows.push_back(data::resizeRgb(v.rgb, v.width, v.height, v.stride, side, filter));
+  return torch::stack(rows);
+}
+
+}  // namespace
+
+Detector::Detector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Detector::Detector(Detector&&) noexcept = default;
+Detector& Detector::operator=(Detector&&) noexcept = default;
+Detector::~Detector() = default;
+
+Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
+  auto cache = options.cache ? options.cache : std::make_shared<Cache>();
+  auto outcome = api::fitRun(cache->inputs(), cfg, run_dir, options);
+  if (outcome.summary.interrupted) {
+    auto impl = std::make_unique<Impl>();
+    impl->run.cfg = outcome.cfg;
+    impl->cache = cache;
+    impl->callbacks = options.callbacks;
+    impl->summary = outcome.summary;
+    impl->trained = false;
+    return Detector(std::move(impl));
+  }
+  // Loading builds F with random weights before reading them: the global generator is
+  // restored, so fitting draws from it exactly as training alone did.
+  auto gen = at::detail::getDefaultCPUGenerator();
+  const auto state = gen.get_state();
+  auto impl = loadImpl(run_dir, cache, options.callbacks);
+  gen.set_state(state);
+  impl->summary = outcome.summary;
+  return Detector(std::move(impl));
+}
+
+Detector Detector::load(const std::string& run_dir, const LoadOptions& options) {
+  return Detector(loadImpl(run_dir, options.cache, options.callbacks));
+}
+
+const Config& Detector::config() const { return impl_->run.cfg; }
+
+const TrainSummary& Detector::trainSummary() const { return impl_->summary; }
+
+bool Detector::trained() const { return impl_->trained; }
+
+namespace {
+
+void checkTrained(const Detector::Impl& impl) {
+  SHIFTAD_CHECK(impl.trained,
+                "this detector's training was stopped before its model existed; fit it again with resume to "
+                "finish it (`shiftad train --resume RUN_DIR`)");
+}
+
+}  // namespace
+
+ScoreResult Detector::score(const std::vector<std::string>& paths) {
+  checkTrained(*impl_);
+  // Streams in chunks, forgetting each chunk's images, so memory stays flat on large folders.
+  constexpr size_t kChunk = 1024;
+  ScoreResult out;
+  // Decoding and embedding show their own progress; this line counts chunks.
+  Progress progress("scoring", static_cast<int64_t>(paths.size()), silentProgressOptions());
+  for (size_t start = 0; start < paths.size(); start += kChunk) {
+    const std::vector<std::string> chunk(
+        paths.begin() + static_cast<std::ptrdiff_t>(start),
+        paths.begin() + static_cast<std::ptrdiff_t>(std::min(start + kChunk, paths.size())));
+    torch::Tensor s;
+    const auto in = impl_->scoreFiles(chunk, s);
+    const auto values = toDoubles(s);
+    for (size_t i = 0; i < in.paths.size(); ++i) out.scores.push_back({in.paths[i], values[i]});
+    out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
+    impl_->inputs().forget(chunk);
+    progress.advance(static_cast<int64_t>(chunk.size()));
+    if (paths.size() > kChunk) spdlog::info("scored {}", progress.status());
+    impl_->report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
+  }
+  api::checkSkipped(impl_->run.cfg.data.max_skipped, out.skipped, paths.size(), "scored");
+  return out;
+}
+
+ScoreResult Detector::score(const std::string& images) {
+  checkTrained(*impl_);
+  return score(data::listImages(images));
+}
+
+std::vector<double> Detector::score(const std::vector<ImageView>& images) {
+  checkTrained(*impl_);
+  if (images.empty()) return {};
+  const auto& cfg = impl_->run.cfg;
+  const auto at = [&](int side, const std::string& interpolation) { return imagesAt(images, side, interpolation); };
+  torch::Tensor s;
+  if (impl_->run.frozen) {
+    s = impl_->run.frozen->score(
+        api::frozenFeaturesOf(cfg, at, impl_->run.encoder_trunk.get(), impl_->frozenEncoder()));
+  } else {
+    auto& net = impl_->run.trainer->net();
+    const auto x = at(api::resizeSide(cfg.data), cfg.data.interpolation);
+    s = impl_->run.trainer->score(net.trunkFrozen() ? api::trunkFeaturesOf(cfg, net, x) : x);
+  }
+  impl_->report("score", static_cast<int64_t>(images.size()), static_cast<int64_t>(images.size()));
+  return toDoubles(s);
+}
+
+EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file) {
+  checkTrained(*impl_);
+  const auto split = api::splitFor(cfg.data);
+  torch::Tensor s;
+  const auto in = impl_->scoreFiles(split.test.paths, s);
+  api::checkSkipped(cfg.data.max_skipped, in.skipped, split.test.paths.size(), "test");
+  const auto scores = toDoubles(s);
+  const auto labels = api::labelsOf(in.paths, split.test);
+  EvalResult r;
+  r.auroc = evaluation::auroc(scores, labels);
+  r.aupr = evaluation::aupr(scores, labels);
+  for (int l : labels) (l ? r.anomalous : r.normal)++;
+  r.skipped = static_cast<int64_t>(in.skipped.size());
+  if (scores_file.empty()) return r;
+  std::string text = "label,score,path\n";
+  for (size_t i = 0; i < scores.size(); ++i) text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], in.paths[i]);
+  r.scores_file = scores_file;
+  api::writeTextAtomic(r.scores_file, text);
+  return r;
+}
+
+Embedding Detector::embed(const std::vector<std::string>& paths) {
+  checkTrained(*impl_);
+  auto& run = impl_->run;
+  SHIFTAD_CHECK(run.trainer,
+                "this detector is a frozen-encoder baseline (score.method {}); it has no trained F to embed",
+                run.cfg.score.method);
+  auto& net = run.trainer->net();
+  const auto in = api::trainerInputs(impl_->inputs(), run.cfg, net.trunkFrozen(), paths, &net);
+  const auto f = run.trainer->embed(in.rows).to(torch::kFloat).contiguous();
+  Embedding e;
+  e.paths = in.paths;
+  e.skipped = in.skipped;
+  e.dim = f.size(1);
+  e.values.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+  return e;
+}
+
+void Detector::save(const std::string& dir) const {
+  checkTrained(*impl_);
+  const auto st = api::inspectRunDir(dir);
+  SHIFTAD_CHECK(st.entries == 0, "cannot save a detector to '{}': it is not empty; choose a new or empty folder", dir);
+  // Built beside `dir` and renamed into place: `dir` never holds half a run.
+  const auto building = api::replacementDir(dir);
+  fs::remove_all(building);
+  const auto& run = impl_->run;
+  if (run.frozen)
+    api::saveFrozenRun(building, run.cfg, *run.frozen, run.encoder_trunk);
+  else
+    api::saveRun(building, run.cfg, *run.trainer);
+  std::error_code ec;
+  if (fs::exists(dir, ec)) fs::remove(dir);  // empty (checked above): rename needs the name free
+  fs::rename(building, dir);
+}
+
+}  // namespace shiftad

@@ -1,0 +1,367 @@
+// Detector::fit: frozen-encoder baselines and F's training, their metrics, the
+// summary, the lock and the few-shot variant's pseudo-anomalies, wired together from
+// the data, models and training pieces.
+#include "api/Fit.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "api/Features.h"
+#include "api/Interrupt.h"
+#include "api/RunDir.h"
+#include "api/RunLock.h"
+#include "api/SkipLimit.h"
+#include "api/TargetLabels.h"
+#include "common/Error.h"
+#include "data/PseudoAnomaly.h"
+#include "method/DominantSelector.h"
+#include "models/FrozenScorer.h"
+#include "training/Checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace shiftad::api {
+namespace {
+
+
+/// The pool images of a dominant set (indices into `pool_paths`), for reports and users.
+void writeDominant(const std::string& run_dir, const std::vector<std::string>& pool_paths,
+                   const torch::Tensor& dominant) {
+  const auto idx = dominant.to(torch::kLong).contiguous();
+  std::vector<std::string> kept;
+  for (int64_t i = 0; i < idx.numel(); ++i)
+    kept.push_back(pool_paths.at(static_cast<size_t>(idx.data_ptr<int64_t>()[i])));
+  writePathList((fs::path(run_dir) / kDominantFile).string(), kept);
+}
+
+/// Φ's features of exactly the rows of `inputs` (the same files decode the same way).
+torch::Tensor frozenRows(InputCache& cache, const Config& cfg, const Inputs& inputs) {
+  auto f = frozenFeatures(cache, cfg, inputs.paths);
+  SHIFTAD_CHECK(f.paths == inputs.paths, "the frozen encoder could not read every image the trainer read");
+  return f.features;
+}
+
+/// Where a run writes: RUN_DIR itself, or (replacing a run) its replacement folder,
+/// which takes RUN_DIR's place only once complete. Refuses to touch what is not ours.
+struct RunTarget {
+  std::string dir;
+  bool ours = false;  ///< everything in `dir` is this run's (a new run or a replacement), not a resumed one
+};
+
+RunTarget runTarget(const std::string& run_dir, const FitOptions& options) {
+  const auto st = inspectRunDir(run_dir);
+  const auto replacement = replacementDir(run_dir);
+  if (options.resume) {
+    if (fs::exists(fs::path(replacement) / kConfigFile)) return {replacement, false};
+    SHIFTAD_CHECK(st.has_config, "'{}' holds no run to resume (train one with --out {})", run_dir, run_dir);
+    return {run_dir, false};
+  }
+  if (!st.foreign.empty()) {
+    const size_t shown = std::min<size_t>(st.foreign.size(), 5);
+    SHIFTAD_THROW(
+        "'{}' is not {}: it holds {}{} that shiftad did not write, and shiftad never replaces files it did "
+        "not create; choose a new or empty folder for --out",
+        run_dir, st.is_run ? "a run directory shiftad can replace" : "a shiftad run directory",
+        fmt::join(st.foreign.begin(), st.foreign.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+        st.foreign.size() > shown ? fmt::format(" and {} more", st.foreign.size() - shown) : "");
+  }
+  if (!st.is_run) return {run_dir, true};
+  if (!options.overwrite) {
+    if (st.finished)
+      SHIFTAD_THROW(
+          "'{}' holds a trained run; pass --overwrite to replace it (the old run stays until the new one is "
+          "complete), or choose another --out",
+          run_dir);
+    SHIFTAD_THROW(
+        "'{}' holds an unfinished run; continue it with `shiftad train --resume {}`, or pass --overwrite to "
+        "start over",
+        run_dir, run_dir);
+  }
+  fs::remove_all(replacement);  // an earlier replacement that never completed
+  return {replacement, true};
+}
+
+/// A new run that fails with an error before its first checkpoint leaves nothing
+/// behind (a checkpoint is work to resume, and stays): the folder held nothing else.
+class CleanUpOnError {
+ public:
+  CleanUpOnError(const RunTarget& target, const std::string& run_dir)
+      : target_(target), replacing_(target.dir != run_dir), errors_(std::uncaught_exceptions()) {}
+  ~CleanUpOnError() {
+    if (!target_.ours || std::uncaught_exceptions() <= errors_) return;
+    std::error_code ec;
+    if (fs::exists(fs::path(target_.dir) / kCheckpointFile, ec)) return;
+    if (replacing_) {
+      fs::remove_all(target_.dir, ec);
+      return;
+    }
+    for (const auto& e : fs::directory_iterator(target_.dir, ec))
+      if (e.path().filename() != kLockFile) fs::remove_all(e.path(), ec);
+  }
+
+ private:
+  RunTarget target_;
+  bool replacing_;
+  int errors_;
+};
+
+/// What a config asks training to do, and on which files.
+struct Plan {
+  bool oracle = false;
+  bool few_shot = false;
+  bool frozen_scorer = false;
+  bool align = false;
+  bool need_pool = false;
+  bool head_only = false;
+  std::vector<std::string> source_paths, pool_paths;
+};
+
+Plan planFor(const Config& cfg, const data::ProtocolSplit& split) {
+  Plan p;
+  p.oracle = cfg.train.on == TrainOn::kTargetNormals;
+  p.few_shot = cfg.fewshot.k > 0;
+  p.frozen_scorer = cfg.score.method != ScoreMethod::kSvdd;
+  // The pool is needed to align, and by the frozen_dominant baseline.
+  p.align = aligns(cfg) && !p.frozen_scorer;
+  p.need_pool = p.align || cfg.score.method == ScoreMethod::kFrozenDominant;
+  if (p.oracle) spdlog::warn("train.on = target_normals: the ORACLE upper bound, trained on labeled target normals");
+  p.pool_paths = p.few_shot ? fewShotNormals(split.pool_truth, cfg.fewshot.k, cfg.train.seed) : split.train.pool;
+  p.source_paths = p.oracle ? poolNormals(split.pool_truth) : split.train.source;
+  // Head-only training reads trunk features; everything else decoded images.
+  p.head_only = !p.frozen_scorer && cfg.model.freeze == -1;
+  return p;
+}
+
+/// The folder a run is written to, with its lock and clean-up, and where it starts.
+struct Workspace {
+  std::string run_dir;
+  std::string dir;  ///< run_dir, or its replacement
+  std::string checkpoint;
+  int resume_epoch = 0;
+};
+
+/// Create the folder, drop a stale checkpoint and write the config first, so that an
+/// interrupted run can be resumed with it.
+Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarget& target, bool resume) {
+  Workspace w{run_dir, target.dir, (fs::path(target.dir) / kCheckpointFile).string(), 0};
+  fs::create_directories(w.dir);
+  w.resume_epoch = resume && fs::exists(w.checkpoint) ? training::checkpointEpoch(w.checkpoint) : 0;
+  if (resume && w.resume_epoch == 0)
+    spdlog::warn("'{}' has no checkpoint to resume from: training from the start", w.dir);
+  if (w.resume_epoch == 0) fs::remove(w.checkpoint);  // a stale checkpoint must never be resumed by a later run
+  writeTextAtomic((fs::path(w.dir) / kConfigFile).string(), dumpConfig(cfg));
+  return w;
+}
+
+/// Image counts of a run, for its summary.
+struct Counts {
+  int64_t source = 0, pool = 0, skipped = 0;
+};
+
+/// A frozen-encoder baseline (score.method frozen_*): Φ's features of the source (and,
+/// for frozen_dominant, of the pool's dominant set) become the scorer's reference.
+Counts fitFrozenBaseline(InputCache& cache, const Config& cfg, const Plan& plan, const data::ProtocolSplit& split,
+                         const std::string& dir, std::ostream& metrics) {
+  Counts n;
+  const auto src = frozenFeatures(cache, cfg, plan.source_paths);
+  n.source = static_cast<int64_t>(src.paths.size());
+  n.skipped = static_cast<int64_t>(src.skipped.size());
+  checkSkipped(cfg.data.max_skipped, src.skipped, plan.source_paths.size(), "source");
+  SHIFTAD_CHECK(n.source >= 1, "no readable source image of '{}'", cfg.data.normal_class);
+  torch::Tensor dominant_features;
+  if (cfg.score.method == ScoreMethod::kFrozenDominant) {
+    const auto phi = frozenFeatures(cache, cfg, plan.pool_paths);
+    n.pool = static_cast<int64_t>(phi.paths.size());
+    n.skipped += static_cast<int64_t>(phi.skipped.size());
+    checkSkipped(cfg.data.max_skipped, phi.skipped, plan.pool_paths.size(), "pool");
+    const auto dominant = method::dominantRows(phi.features, cfg.cluster, static_cast<uint64_t>(cfg.train.seed));
+    dominant_features = phi.features.index_select(0, dominant);
+    writeDominant(dir, phi.paths, dominant);
+    const auto labels = labelsOf(phi.paths, split.pool_truth);
+    const nlohmann::json j = {{"epoch", 0},
+                              {"dominant_size", dominant.size(0)},
+                              {"dominant_share", static_cast<double>(dominant.size(0)) / static_cast<double>(n.pool)},
+                              {"dominant_purity_diagnostic", purity(dominant, labels)}};
+    metrics << j.dump() << "\n" << std::flush;
+  }
+  spdlog::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n.source,
+               n.pool);
+  saveFrozenRun(dir, cfg, models::makeFrozenScorer(cfg.score.method, src.features, dominant_features, cfg.score.knn_k));
+  return n;
+}
+
+/// What the trainer trains on: source and pool rows, Φ's features of the pool when the
+/// dominant set is clustered in Φ's space, and the few-shot variant's pseudo-anomalies.
+training::TrainingData trainingData(InputCache& cache, const Config& cfg, const Plan& plan, const Inputs& source,
+                                    const Inputs& pool) {
+  training::TrainingData td;
+  td.source = source.rows;
+  if (plan.need_pool) td.pool = pool.rows;
+  if (plan.align && cfg.cluster.space == ClusterSpace::kFrozen) td.pool_frozen = frozenRows(cache, cfg, pool);
+  if (plan.few_shot) {
+    // Pseudo-anomalies: strong augmentations of the labeled normals, as negatives.
+    auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed) + 7);
+    const auto images = loadImagesOnce(cache, cfg, pool.paths, resizeSide(cfg.data), cfg.data.interpolation).images;
+    const auto negatives = data::makePseudoAnomalies(images.repeat({cfg.fewshot.pseudo_per_image, 1, 1, 1}), gen);
+    td.negatives = plan.head_only ? trunkFeaturesOf(cfg, negatives) : negatives;
+  }
+  return td;
+}
+
+/// After each epoch: its metrics line and log line, the caller's progress report, and
+/// the stop request of the cancel callback (or of SIGINT, see Detector::fit).
+struct EpochRecorder {
+  const Config& cfg;
+  const Plan& plan;
+  const std::vector<int>& pool_labels;
+  int64_t n_pool;
+  std::ostream& metrics;
+  const Callbacks& callbacks;
+  std::atomic<bool>& cancelled;
+  TrainSummary& summary;
+  torch::Tensor last_dominant;
+
+  void operator()(const training::EpochStats& st, const torch::Tensor& dominant) {
+    last_dominant = dominant;
+    nlohmann::json j = {{"epoch", st.epoch},
+                        {"loss", st.loss},
+                        {"svdd_loss", st.svdd_loss},
+                        {"align_loss", st.align_loss},
+                        {"dominant_size", st.dominant_size},
+                        {"dominant_share", st.dominant_share},
+                        {"seconds", st.seconds}};
+    if (plan.align) j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
+    metrics << j.dump() << "\n" << std::flush;
+    // Source-only runs align nothing: no align loss, no dominant set to report.
+    spdlog::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
+                 plan.align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,
+                                          st.align_loss, st.dominant_size, n_pool)
+                            : "",
+                 st.seconds);
+    summary.final_loss = st.loss;
+    if (callbacks.progress) callbacks.progress("fit", st.epoch, cfg.train.epochs);
+    if (callbacks.cancel && (callbacks.cancel() || stopRequested().load())) cancelled = true;
+  }
+};
+
+/// The end of F's training: the center of a run without epochs, the final dominant
+/// set, score.center dominant, and the model files (not after a stop).
+void finishNetwork(training::Trainer& trainer, const Config& cfg, const Plan& plan, const training::TrainingData& td,
+                   const Inputs& pool, const EpochRecorder& recorder, const std::string& dir, bool interrupted) {
+  if (cfg.train.epochs == 0) trainer.initCenter(td.source);
+  const auto& last_dominant = recorder.last_dominant;
+  const bool has_dominant = last_dominant.defined() && last_dominant.numel() > 0;
+  if (has_dominant) writeDominant(dir, pool.paths, last_dominant);
+  if (!interrupted && cfg.score.center == ScoreCenter::kDominant) {
+    // The scoring center moves to where F put the target's normal mode.
+    if (plan.align && has_dominant)
+      trainer.setCenter(trainer.embed(td.pool.index_select(0, last_dominant)).mean(0));
+    else
+      spdlog::info("score.center = dominant: this run aligns no dominant set; it scores from c");
+  }
+  if (!interrupted) saveRun(dir, cfg, trainer);
+}
+
+/// Train F (Deep SVDD, aligned to the pool's dominant set when the config aligns).
+Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const data::ProtocolSplit& split,
+                  const Inputs& source, const Inputs& pool, const Workspace& w, std::ostream& metrics,
+                  const Callbacks& callbacks, TrainSummary& summary) {
+  const Counts n{static_cast<int64_t>(source.paths.size()), static_cast<int64_t>(pool.paths.size()),
+                 static_cast<int64_t>(source.skipped.size() + pool.skipped.size())};
+  checkSkipped(cfg.data.max_skipped, source.skipped, plan.source_paths.size(), "source");
+  if (plan.need_pool) checkSkipped(cfg.data.max_skipped, pool.skipped, plan.pool_paths.size(), "pool");
+  spdlog::info("train [{}]: {} {} images of '{}', {} target {} images ({}){}{}", cfg.run.variant, n.source,
+               plan.oracle ? "target-normal" : "source", cfg.data.normal_class, n.pool,
+               plan.few_shot ? "few-shot normal" : "pool", cfg.data.target, plan.need_pool ? "" : " [pool unused]",
+               plan.head_only ? " [head only, on cached trunk features]" : "");
+  const auto pool_labels = plan.need_pool ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
+  auto net = models::makeFeatureExtractor(cfg.model);
+  training::Trainer trainer(cfg, net, &cache.principalBases());
+  const auto td = trainingData(cache, cfg, plan, source, pool);
+  std::atomic<bool> cancelled{false};
+  EpochRecorder recorder{cfg, plan, pool_labels, n.pool, metrics, callbacks, cancelled, summary, {}};
+  training::FitControl control;
+  control.checkpoint = w.checkpoint;
+  control.checkpoint_every = cfg.train.checkpoint_every;
+  control.resume = w.resume_epoch > 0;
+  // Without a cancel callback SIGINT stops between steps; with one, at epoch ends.
+  control.stop = callbacks.cancel ? &cancelled : &stopRequested();
+  const auto result = trainer.fit(
+      td, [&](const training::EpochStats& st, const torch::Tensor& dominant) { recorder(st, dominant); }, control);
+  summary.interrupted = result == training::FitResult::Stopped;
+  if (summary.interrupted)
+    spdlog::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", w.checkpoint,
+                 w.run_dir);
+  finishNetwork(trainer, cfg, plan, td, pool, recorder, w.dir, summary.interrupted);
+  return n;
+}
+
+/// summary.json, then (a complete replacement) the swap into RUN_DIR.
+void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Counts& n, TrainSummary& summary,
+               std::chrono::steady_clock::time_point t0) {
+  summary.epochs = plan.frozen_scorer ? 0 : cfg.train.epochs;
+  summary.source_images = n.source;
+  summary.pool_images = n.pool;
+  summary.skipped_images = n.skipped;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const nlohmann::json js = {{"variant", cfg.run.variant},
+                             {"epochs", summary.epochs},
+                             {"seconds", summary.seconds},
+                             {"source_images", summary.source_images},
+                             {"pool_images", summary.pool_images},
+                             {"skipped_images", summary.skipped_images},
+                             {"final_loss", summary.final_loss},
+                             {"interrupted", summary.interrupted},
+                             {"resumed_at_epoch", summary.resumed_at_epoch}};
+  writeTextAtomic((fs::path(w.dir) / kSummaryFile).string(), js.dump(2) + "\n");
+  if (w.dir != w.run_dir && !summary.interrupted) replaceRun(w.run_dir, w.dir);
+}
+
+/// The training itself, once the folder is locked and chosen.
+TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::ProtocolSplit& split, const Workspace& w,
+                       const Callbacks& callbacks, std::chrono::steady_clock::time_point t0) {
+  const auto plan = planFor(cfg, split);
+  const auto source = plan.frozen_scorer ? Inputs{} : trainerInputs(cache, cfg, plan.head_only, plan.source_paths);
+  const auto pool =
+      plan.need_pool && !plan.frozen_scorer ? trainerInputs(cache, cfg, plan.head_only, plan.pool_paths) : Inputs{};
+  if (w.resume_epoch > 0) keepMetricsBefore(w.dir, w.resume_epoch);
+  std::ofstream metrics(fs::path(w.dir) / kMetricsFile, w.resume_epoch > 0 ? std::ios::app : std::ios::trunc);
+  SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", w.dir, kMetricsFile);
+  TrainSummary summary;
+  summary.resumed_at_epoch = w.resume_epoch;
+  const auto n = plan.frozen_scorer ? fitFrozenBaseline(cache, cfg, plan, split, w.dir, metrics)
+                                    : fitNetwork(cache, cfg, plan, split, source, pool, w, metrics, callbacks, summary);
+  finishRun(cfg, w, plan, n, summary, t0);
+  return summary;
+}
+
+}  // namespace
+
+FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& run_dir, const FitOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // Absolute paths in the run's config.yaml: it means the same from any folder.
+  const Config cfg = withAbsolutePaths(cfg_in);
+  validateConfig(cfg);
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  const auto split = splitFor(cfg.data);
+  // Before anything is written (bad data fails above without touching run_dir).
+  std::error_code ec;
+  SHIFTAD_CHECK(!fs::exists(run_dir, ec) || fs::is_directory(run_dir, ec),
+                "run directory '{}' is a file, not a folder; give a new or empty folder (or a run) to write to",
+                run_dir);
+  finishReplacement(run_dir);
+  const RunLock lock(run_dir);
+  const auto target = runTarget(run_dir, options);
+  const CleanUpOnError clean_up(target, run_dir);
+  const auto workspace = startRun(cfg, run_dir, target, options.resume);
+  return {trainInto(cache, cfg, split, workspace, options.callbacks, t0), cfg};
+}
+
+}  // namespace shiftad::api

@@ -1,0 +1,20 @@
+// Training a detector into a run directory: what Detector::fit (and train()) runs.
+#pragma once
+
+#include <string>
+
+#include "api/InputCache.h"
+#include "shiftad/Detector.h"
+
+namespace shiftad::api {
+
+struct FitOutcome {
+  TrainSummary summary;
+  Config cfg;  ///< the resolved config the run was trained with (absolute paths)
+};
+
+/// Train as configured into `run_dir` (Detector::fit documents the rules: the lock,
+/// replacing a run, resuming, cancelling), getting inputs through `cache`.
+FitOutcome fitRun(InputCache& cache, const Config& cfg, const std::string& run_dir, const FitOptions& options);
+
+}  // namespace shiftad::api

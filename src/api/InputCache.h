@@ -1,0 +1,74 @@
+// What a process computes once per image and may reuse: decoded images (per side and
+// resize filter) and features (per encoder and preprocessing), kept in memory per
+// file, plus where the time of getting them went. One object, passed to whatever
+// decodes or embeds (api/Features.h); a Detector owns one, and a benchmark shares one
+// between all its runs so that each image is decoded and embedded once per process.
+// The disk caches (io/FeatureCache, data/ImageCache) are separate and shared between
+// processes.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "io/FeatureCache.h"
+#include "method/PrincipalBasis.h"
+#include "shiftad/Detector.h"
+
+namespace shiftad::api {
+
+/// Features of image files: rows in the order of `paths`, unreadable files left out.
+struct FeatureSet {
+  torch::Tensor features;            ///< N x D float
+  std::vector<std::string> paths;    ///< the rows' files
+  std::vector<std::string> skipped;  ///< unreadable files
+};
+
+/// Rows per key (an encoder id, or an image side and filter), per file; thread-safe.
+/// Also the PCA head's principal bases (model.head_init: pca), memoised by content: a
+/// benchmark trains several variants on the same source and pool.
+class InputCache {
+ public:
+  /// The rows of `paths` under `key` if every one is held (unreadable files, held as
+  /// such, go to out.skipped).
+  bool recall(const std::string& key, const std::vector<std::string>& paths, FeatureSet& out) const;
+
+  /// Hold row i of `rows` for paths[i] under `key` (an invalid row: the file is unreadable).
+  void remember(const std::string& key, const std::vector<std::string>& paths, const io::FeatureRows& rows);
+
+  /// The paths of `paths` not held under `key`, in order.
+  std::vector<std::string> missing(const std::string& key, const std::vector<std::string>& paths) const;
+
+  /// Drop every row of these files, under every key.
+  void forget(const std::vector<std::string>& paths);
+
+  /// Drop every row (the time statistics and the trunk fingerprints stay).
+  void clear();
+
+  void addStats(const std::function<void(InputStats&)>& add);
+  InputStats stats() const;
+
+  /// The content fingerprint of an initial trunk, by what determines it (building a
+  /// pretrained trunk reads its weights file); nullopt when not known yet.
+  std::optional<std::string> trunkFingerprint(const std::string& key) const;
+  void setTrunkFingerprint(const std::string& key, const std::string& fingerprint);
+
+  method::PrincipalBasisCache& principalBases() { return principal_bases_; }
+
+ private:
+  mutable std::mutex rows_mutex_;
+  std::map<std::string, std::unordered_map<std::string, torch::Tensor>> rows_;
+  mutable std::mutex stats_mutex_;
+  InputStats stats_;
+  mutable std::mutex fingerprints_mutex_;
+  std::map<std::string, std::string> trunk_fingerprints_;
+  method::PrincipalBasisCache principal_bases_;
+};
+
+}  // namespace shiftad::api

@@ -1,0 +1,31 @@
+#include "data/ConfigSplit.h"
+
+#include "common/Error.h"
+
+namespace shiftad::data {
+namespace {
+
+void checkDataConfig(const DataConfig& d) {
+  SHIFTAD_CHECK(!d.root.empty(), "config: data.root is empty; set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
+  SHIFTAD_CHECK(!d.source.empty() && !d.target.empty(),
+                "config: data.source and data.target must name domains under '{}'", d.root);
+  SHIFTAD_CHECK(!d.normal_class.empty(), "config: data.normal_class is empty; name the class that is normal");
+}
+
+}  // namespace
+
+ProtocolSplit splitFor(const DataConfig& d) {
+  checkDataConfig(d);
+  ProtocolParams p;
+  p.normal_class = d.normal_class;
+  p.pool_fraction = d.pool_fraction;
+  p.contamination = d.contamination;
+  p.seed = d.split_seed;
+  auto split = makeSplit(listDomain(d.root, d.source), listDomain(d.root, d.target), p);
+  // A test image that training saw makes every figure of the run meaningless.
+  const std::string leak = leakProblem(split, d.source, d.target);
+  SHIFTAD_CHECK(leak.empty(), "config: {}", leak);
+  return split;
+}
+
+}  // namespace shiftad::data

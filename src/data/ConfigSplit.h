@@ -1,0 +1,13 @@
+// The one-vs-all split a config's data section asks for. Torch-free.
+#pragma once
+
+#include "data/Protocol.h"
+#include "shiftad/Config.h"
+
+namespace shiftad::data {
+
+/// The split of data.root, source, target, normal_class, pool_fraction, contamination
+/// and split_seed; clear errors when unset, and when the test split leaks into training.
+ProtocolSplit splitFor(const DataConfig& d);
+
+}  // namespace shiftad::data
