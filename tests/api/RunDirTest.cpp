@@ -1,4 +1,5 @@
 // What a run directory holds (api/RunDir): the files shiftad writes there and the user's.
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include "api/RunDir.h"
 #include "support/TestSupport.h"
 
+namespace fs = std::filesystem;
 using shiftad::test::TempDir;
 
 TEST(RunDir, TemporaryFilesOfKilledWritesCountAsTheRunsOwn) {
