@@ -35,7 +35,8 @@ struct Detector::Impl {
   api::InputCache& inputs() const { return cache->inputs(); }
 
   models::FrozenEncoder* frozenEncoder() {
-    if (!encoder && run.cfg.encoder.type != EncoderType::kBackbone) encoder = models::makeFrozenEncoder(run.cfg.encoder);
+    if (!encoder && run.cfg.encoder.type != EncoderType::kBackbone)
+      encoder = models::makeFrozenEncoder(run.cfg.encoder);
     return encoder.get();
   }
 

@@ -30,7 +30,6 @@ namespace fs = std::filesystem;
 namespace shiftad::api {
 namespace {
 
-
 /// The pool images of a dominant set (indices into `pool_paths`), for reports and users.
 void writeDominant(const std::string& run_dir, const std::vector<std::string>& pool_paths,
                    const torch::Tensor& dominant) {

@@ -80,8 +80,8 @@ std::string protocol(const Suite& s, const Config& c) {
       c.model.weights.empty() ? " (random init)" : " (" + fs::path(c.model.weights).filename().string() + ")",
       c.model.freeze, c.model.head, c.model.embedding_dim, c.encoder.type,
       c.encoder.path.empty() ? "" : " (" + fs::path(c.encoder.path).filename().string() + ")", c.train.epochs,
-      c.train.batch_size, c.train.lr, c.align.lambda, c.align.tau, c.cluster.kmeans.k, c.cluster.method, s.model_selection,
-      fmt::join(variantsWhere(readsLabels), ", "));
+      c.train.batch_size, c.train.lr, c.align.lambda, c.align.tau, c.cluster.kmeans.k, c.cluster.method,
+      s.model_selection, fmt::join(variantsWhere(readsLabels), ", "));
 }
 
 /// Embed both domains whole, once (one disk-cache entry per domain and encoder), so

@@ -15,7 +15,6 @@
 
 namespace shiftad::method {
 
-
 class Alignment {
  public:
   virtual ~Alignment() = default;
