@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "config/Choices.h"
 #include "data/ImageTensors.h"
 #include "losses/Losses.h"
 #include "method/Alignment.h"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "config/Choices.h"
 #include "method/AlignedSet.h"
 
 namespace me = shiftad::method;
@@ -19,7 +20,7 @@ torch::Tensor features(bool flip) {
 
 shiftad::ClusterConfig clusterConfig(const char* space, int every) {
   shiftad::ClusterConfig cfg;
-  cfg.space = space;
+  cfg.space = *shiftad::config::parseChoice<shiftad::ClusterSpace>(space);
   cfg.recluster_every = every;
   cfg.kmeans.k = 2;
   return cfg;

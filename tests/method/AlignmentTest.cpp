@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "config/Choices.h"
 #include "losses/Adversarial.h"
 #include "losses/Losses.h"
 #include "losses/Mmd.h"
@@ -15,7 +16,7 @@ namespace {
 
 shiftad::AlignConfig alignConfig(const char* method) {
   shiftad::AlignConfig cfg;
-  cfg.method = method;
+  cfg.method = *shiftad::config::parseChoice<shiftad::AlignMethod>(method);
   cfg.tau = 0.3;
   cfg.disc_hidden = 5;
   return cfg;
@@ -44,12 +45,13 @@ TEST(Alignment, FactoryBuildsTheStrategyOfEachMethod) {
 }
 
 TEST(Alignment, AligningNeedsAMethodAndAPositiveWeight) {
-  auto cfg = alignConfig("infonce");
-  EXPECT_TRUE(me::aligning(cfg));
-  cfg.lambda = 0.0;
-  EXPECT_FALSE(me::aligning(cfg));
-  cfg = alignConfig("none");
-  EXPECT_FALSE(me::aligning(cfg));
+  shiftad::Config cfg;
+  cfg.align = alignConfig("infonce");
+  EXPECT_TRUE(shiftad::aligns(cfg));
+  cfg.align.lambda = 0.0;
+  EXPECT_FALSE(shiftad::aligns(cfg));
+  cfg.align = alignConfig("none");
+  EXPECT_FALSE(shiftad::aligns(cfg));
 }
 
 TEST(Alignment, EachStrategyIsItsLossFunction) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "config/Choices.h"
 #include "method/DominantSelector.h"
 
 namespace me = shiftad::method;
@@ -36,7 +37,7 @@ std::vector<int64_t> toVector(const torch::Tensor& t) {
 
 shiftad::ClusterConfig clusterConfig(const char* method) {
   shiftad::ClusterConfig cfg;
-  cfg.method = method;
+  cfg.method = *shiftad::config::parseChoice<shiftad::ClusterMethod>(method);
   cfg.kmeans.k = cfg.gmm.k = 3;
   cfg.meanshift.bandwidth = 2.0;
   return cfg;
@@ -73,9 +74,9 @@ TEST(DominantSelector, KeepFractionKeepsTheCoreOfTheLargestGroup) {
 TEST(DominantSelector, SpaceNoneOrAnEmptyPoolSelectsEveryRow) {
   const Groups g = threeGroups();
   auto cfg = clusterConfig("kmeans");
-  cfg.space = "none";
+  cfg.space = shiftad::ClusterSpace::kNone;
   EXPECT_TRUE(torch::equal(me::dominantRows(g.x, cfg, 0), torch::arange(20, torch::kLong)));
-  cfg.space = "frozen";
+  cfg.space = shiftad::ClusterSpace::kFrozen;
   EXPECT_EQ(me::dominantRows(torch::zeros({0, 2}), cfg, 0).numel(), 0);
 }
 
@@ -88,10 +89,10 @@ TEST(DominantSelector, TheParameterStructReachesTheAlgorithm) {
   EXPECT_EQ(me::dominantRows(x, cfg, 0).numel(), 16);
   cfg.kmeans.k = 2;
   EXPECT_EQ(me::dominantRows(x, cfg, 0).numel(), 10);
-  cfg.method = "gmm";
+  cfg.method = shiftad::ClusterMethod::kGmm;
   cfg.gmm.k = 1;
   EXPECT_EQ(me::dominantRows(x, cfg, 0).numel(), 16);
-  cfg.method = "meanshift";
+  cfg.method = shiftad::ClusterMethod::kMeanShift;
   cfg.meanshift.bandwidth = 100.0;  // one mode for all
   EXPECT_EQ(me::dominantRows(x, cfg, 0).numel(), 16);
 }

@@ -101,7 +101,7 @@ TEST(Objective, WithoutAlignmentOrWeightItIsDeepSvddAlone) {
 TEST(Objective, FromConfigFollowsTheKeys) {
   torch::nn::Linear net(torch::nn::LinearOptions(3, 2).bias(false));
   shiftad::Config cfg;
-  cfg.align.method = "adversarial";
+  cfg.align.method = shiftad::AlignMethod::kAdversarial;
   cfg.align.disc_hidden = 4;
   cfg.align.lambda = 0.0;  // not aligning, but the discriminator exists (and is checkpointed)
   me::Objective adversarial = me::Objective::fromConfig(cfg, *net, 2);
@@ -109,7 +109,7 @@ TEST(Objective, FromConfigFollowsTheKeys) {
   ASSERT_NE(adversarial.module(), nullptr);
   EXPECT_EQ(adversarial.parameters().size(), adversarial.module()->parameters().size());
 
-  cfg.align.method = "none";
+  cfg.align.method = shiftad::AlignMethod::kNone;
   cfg.align.lambda = 1.0;
   cfg.train.anchor = 2.0;
   me::Objective anchored = me::Objective::fromConfig(cfg, *net, 2);
