@@ -13,6 +13,7 @@
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
 #include "common/Error.h"
+#include "config/Choices.h"
 #include "common/Progress.h"
 #include "data/ImageFolder.h"
 #include "evaluation/Metrics.h"
@@ -167,7 +168,7 @@ std::vector<double> Detector::score(const std::vector<ImageView>& images) {
   checkTrained(*impl_);
   if (images.empty()) return {};
   const auto& cfg = impl_->run.cfg;
-  const auto at = [&](int side, const std::string& interpolation) { return imagesAt(images, side, interpolation); };
+  const auto at = [&](int side, Interpolation interpolation) { return imagesAt(images, side, interpolation); };
   torch::Tensor s;
   if (impl_->run.frozen) {
     s = impl_->run.frozen->score(

@@ -225,7 +225,7 @@ FeatureSet frozenFeatures(InputCache& cache, const Config& cfg, const std::vecto
   } else {
     std::unique_ptr<models::FrozenEncoder> owned;
     auto& phi = encoderFor(cfg, encoder, owned);
-    out = features(cache, cfg, phi.id(), paths, cfg.encoder.image_size, "bilinear",
+    out = features(cache, cfg, phi.id(), paths, cfg.encoder.image_size, Interpolation::kBilinear,
                    [&](const torch::Tensor& images) { return phi.encode(images); });
   }
   out.features = l2NormalizedIfAsked(cfg, out.features);
@@ -240,7 +240,7 @@ torch::Tensor frozenFeaturesOf(const Config& cfg, const ImagesAt& images, models
   }
   std::unique_ptr<models::FrozenEncoder> owned;
   auto& phi = encoderFor(cfg, encoder, owned);
-  return l2NormalizedIfAsked(cfg, phi.encode(images(cfg.encoder.image_size, "bilinear")));
+  return l2NormalizedIfAsked(cfg, phi.encode(images(cfg.encoder.image_size, Interpolation::kBilinear)));
 }
 
 Inputs trainerInputs(InputCache& cache, const Config& cfg, bool head_only, const std::vector<std::string>& paths,

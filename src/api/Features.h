@@ -57,7 +57,7 @@ FeatureSet frozenFeatures(InputCache& cache, const Config& cfg, const std::vecto
                           models::FeatureExtractor* trunk = nullptr, models::FrozenEncoder* encoder = nullptr);
 
 /// Uint8 images N x 3 x side x side of images that have no files, at a side and filter.
-using ImagesAt = std::function<torch::Tensor(int side, const std::string& interpolation)>;
+using ImagesAt = std::function<torch::Tensor(int side, Interpolation interpolation)>;
 
 /// frozenFeatures of images that have no files (not cached): `images` gives them at
 /// the side and filter each encoder's preprocessing asks for.
