@@ -58,11 +58,11 @@ TEST(Figures, RocFigureIsTheVerticalMeanOfTheRunsRocHandComputed) {
   // Class c2 separates perfectly: TPR 1 from FPR 0 (AUROC 1).
   const std::vector<BenchRow> rows = {{"a", "b", "c1", "v", 0, 0.75, 0, -1, -1, 0},
                                       {"a", "b", "c2", "v", 0, 1.0, 0, -1, -1, 0}};
-  shiftad::test::writeFile(shiftad::api::benchRunDir(out.path(), rows[0]) + "/test_scores.csv",
+  shiftad::test::writeFile(shiftad::lab::benchRunDir(out.path(), rows[0]) + "/test_scores.csv",
                            "label,score,path\n1,0.8,x/a1.png\n0,0.4,\"x/n,1.png\"\n1,0.35,x/a2.png\n0,0.1,x/n2.png\n");
-  shiftad::test::writeFile(shiftad::api::benchRunDir(out.path(), rows[1]) + "/test_scores.csv",
+  shiftad::test::writeFile(shiftad::lab::benchRunDir(out.path(), rows[1]) + "/test_scores.csv",
                            "label,score,path\n0,0.1,n1\n0,0.2,n2\n1,0.8,a1\n1,0.9,a2\n");
-  const auto figures = shiftad::api::rocFigures(out.path(), rows);
+  const auto figures = shiftad::lab::rocFigures(out.path(), rows);
   ASSERT_EQ(figures.size(), 1u);
   EXPECT_EQ(figures[0].name, "roc-a-b");
   const auto curve = curveOf(figures[0].svg);
