@@ -10,7 +10,7 @@
 //   shiftad::ScoreResult r = det.score(std::vector<std::string>{"a.png", "b.png"});
 //   std::vector<double> s = det.score(std::vector<shiftad::ImageView>{{w, h, 0, pixels}});
 //
-// Errors are shiftad::Error (a std::runtime_error; src/common/Error.h) with a message
+// Errors are shiftad::Error (a std::runtime_error; shiftad/Error.h) with a message
 // that names the path, key or value at fault. A Detector may be used from one thread
 // at a time.
 #pragma once
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "shiftad/Config.h"
+#include "shiftad/Error.h"
 
 namespace shiftad {
 

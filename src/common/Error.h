@@ -1,22 +1,13 @@
 // Exceptions with precise messages (in the spirit of faiss' FAISS_THROW_IF_NOT_MSG).
 // Every user-facing error says what is wrong, where (path, key, value) and, when
-// possible, what to do about it. Torch-free on purpose: included everywhere.
+// possible, what to do about it. Torch-free on purpose: included everywhere. The
+// exception type itself is public (include/shiftad/Error.h); the fmt-based macros that
+// throw it are the library's own.
 #pragma once
-
-#include <stdexcept>
-#include <string>
 
 #include <fmt/format.h>
 
-namespace shiftad {
-
-/// The one exception type the library throws for bad input or impossible requests.
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& msg) : std::runtime_error(msg) {}
-};
-
-}  // namespace shiftad
+#include "shiftad/Error.h"
 
 /// Throw shiftad::Error with a fmt-formatted message.
 #define SHIFTAD_THROW(...) throw ::shiftad::Error(::fmt::format(__VA_ARGS__))

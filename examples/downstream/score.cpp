@@ -1,0 +1,28 @@
+// Score image files with a trained detector through libshiftad's C++ API, printing
+// `path,score` (as `shiftad score` writes it) for every file scored.
+//
+//   score_cpp RUN_DIR IMAGE...
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "shiftad/shiftad.h"
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s RUN_DIR IMAGE...\n", argv[0]);
+    return 2;
+  }
+  try {
+    shiftad::setThreads(0);                                         // all cores, as the `shiftad` command
+    shiftad::Detector detector = shiftad::Detector::load(argv[1]);  // reads the run directory once
+    const shiftad::ScoreResult result = detector.score(std::vector<std::string>(argv + 2, argv + argc));
+    std::printf("path,score\n");
+    for (const shiftad::ImageScore& s : result.scores) std::printf("%s,%.9g\n", s.path.c_str(), s.score);
+    for (const std::string& path : result.skipped) std::fprintf(stderr, "skipped (unreadable): %s\n", path.c_str());
+  } catch (const shiftad::Error& e) {  // bad input: the message names the path or value and what to do
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Score images with a trained shiftad detector from Python, through libshiftad's C API
+(include/shiftad/shiftad_c.h) and ctypes: no Python package of shiftad is needed, only
+libshiftad.so (docs/deploy.md).
+
+    python3 examples/score.py --lib /opt/shiftad/lib/libshiftad.so RUN_DIR a.png b.png
+    python3 examples/score.py --lib ... --decode RUN_DIR a.png   # decode here, score pixels
+
+Prints `path,score` (as `shiftad score` writes it) for every image scored. By default
+the library reads the files (shiftad_score_files); with --decode, Pillow decodes them
+here and the library scores the RGB pixels in memory (shiftad_score_images), as a
+program holding camera frames would.
+"""
+import argparse
+import ctypes
+import ctypes.util
+import os
+import sys
+
+
+class Image(ctypes.Structure):
+    """shiftad_image: RGB, 8 bits per channel, rows `stride` bytes apart (0: packed)."""
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int), ("stride", ctypes.c_size_t),
+                ("rgb", ctypes.POINTER(ctypes.c_ubyte))]
+
+
+class Result(ctypes.Structure):
+    """shiftad_result: score (higher = more anomalous), scored (0: unreadable file)."""
+    _fields_ = [("score", ctypes.c_double), ("scored", ctypes.c_int)]
+
+
+class ShiftadError(RuntimeError):
+    pass
+
+
+class Detector:
+    """A trained detector held by libshiftad (an opaque shiftad_detector handle)."""
+
+    def __init__(self, lib_path, run_dir, threads=0):
+        self._lib = ctypes.CDLL(lib_path)
+        self._declare(self._lib)
+        self._check(self._lib.shiftad_set_threads(threads))
+        self._handle = self._lib.shiftad_load(os.fsencode(run_dir))
+        if not self._handle:
+            raise ShiftadError(self._error())
+
+    @staticmethod
+    def _declare(lib):
+        lib.shiftad_version.restype = ctypes.c_char_p
+        lib.shiftad_version.argtypes = []
+        lib.shiftad_last_error.restype = ctypes.c_char_p
+        lib.shiftad_last_error.argtypes = []
+        lib.shiftad_set_threads.restype = ctypes.c_int
+        lib.shiftad_set_threads.argtypes = [ctypes.c_int]
+        lib.shiftad_load.restype = ctypes.c_void_p
+        lib.shiftad_load.argtypes = [ctypes.c_char_p]
+        lib.shiftad_free.restype = None
+        lib.shiftad_free.argtypes = [ctypes.c_void_p]
+        lib.shiftad_input_size.restype = ctypes.c_int
+        lib.shiftad_input_size.argtypes = [ctypes.c_void_p]
+        lib.shiftad_score_images.restype = ctypes.c_int
+        lib.shiftad_score_images.argtypes = [ctypes.c_void_p, ctypes.POINTER(Image), ctypes.c_size_t,
+                                             ctypes.POINTER(Result)]
+        lib.shiftad_score_files.restype = ctypes.c_int
+        lib.shiftad_score_files.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
+                                            ctypes.POINTER(Result)]
+
+    def _error(self):
+        return self._lib.shiftad_last_error().decode("utf-8", "replace")
+
+    def _check(self, status):
+        if status != 0:  # SHIFTAD_OK
+            raise ShiftadError(self._error())
+
+    def version(self):
+        return self._lib.shiftad_version().decode()
+
+    def input_size(self):
+        return self._lib.shiftad_input_size(self._handle)
+
+    def score_files(self, paths):
+        """One score per path, in order; None for a file that could not be read."""
+        c_paths = (ctypes.c_char_p * len(paths))(*[os.fsencode(p) for p in paths])
+        results = (Result * len(paths))()
+        self._check(self._lib.shiftad_score_files(self._handle, c_paths, len(paths), results))
+        return [r.score if r.scored else None for r in results]
+
+    def score_pixels(self, images):
+        """One score per (width, height, rgb bytes) image, rows packed."""
+        buffers = [(ctypes.c_ubyte * len(rgb)).from_buffer_copy(rgb) for _, _, rgb in images]
+        views = (Image * len(images))(*[Image(w, h, 0, ctypes.cast(b, ctypes.POINTER(ctypes.c_ubyte)))
+                                        for (w, h, _), b in zip(images, buffers)])
+        results = (Result * len(images))()
+        self._check(self._lib.shiftad_score_images(self._handle, views, len(images), results))
+        return [r.score for r in results]
+
+    def close(self):
+        if self._handle:
+            self._lib.shiftad_free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+def decode_rgb(path):
+    from PIL import Image as PilImage  # only --decode needs Pillow
+    with PilImage.open(path) as im:
+        rgb = im.convert("RGB")
+        return rgb.width, rgb.height, rgb.tobytes()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lib", default=os.environ.get("SHIFTAD_LIBRARY") or ctypes.util.find_library("shiftad"),
+                        help="libshiftad.so (default: $SHIFTAD_LIBRARY, else the system's search path)")
+    parser.add_argument("--decode", action="store_true", help="decode with Pillow here and score the pixels")
+    parser.add_argument("run_dir")
+    parser.add_argument("images", nargs="+")
+    args = parser.parse_args()
+    if not args.lib:
+        parser.error("libshiftad.so not found: pass --lib PATH or set SHIFTAD_LIBRARY")
+    try:
+        with Detector(args.lib, args.run_dir) as detector:
+            if args.decode:
+                scores = detector.score_pixels([decode_rgb(p) for p in args.images])
+            else:
+                scores = detector.score_files(args.images)
+    except ShiftadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print("path,score")
+    for path, score in zip(args.images, scores):
+        if score is None:
+            print(f"skipped (unreadable): {path}", file=sys.stderr)
+        else:
+            print(f"{path},{score:.9g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

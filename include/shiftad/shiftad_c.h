@@ -1,0 +1,92 @@
+/* shiftad's C API: load a trained detector and score images, from C or any language
+ * with a C foreign-function interface (Python's ctypes: examples/score.py).
+ *
+ * C89-compatible, no C++ types. The detector is an opaque handle over shiftad::Detector
+ * (shiftad/Detector.h); libshiftad.so holds both APIs (docs/deploy.md).
+ *
+ *   shiftad_detector* det = shiftad_load("runs/mug");
+ *   if (!det) { fprintf(stderr, "%s\n", shiftad_last_error()); return 1; }
+ *   shiftad_image img;  img.width = w; img.height = h; img.stride = 0; img.rgb = pixels;
+ *   shiftad_result r;
+ *   if (shiftad_score_images(det, &img, 1, &r) != SHIFTAD_OK) ...;
+ *   shiftad_free(det);
+ *
+ * Errors: no function throws or aborts on bad input. A failing call returns NULL or
+ * SHIFTAD_ERROR, and shiftad_last_error() gives its message (the path, key or value at
+ * fault and what to do). Threads: the last error is kept per thread; calls on one
+ * handle are serialised by a lock in the handle (a second thread waits); different
+ * handles score in parallel. */
+#ifndef SHIFTAD_SHIFTAD_C_H
+#define SHIFTAD_SHIFTAD_C_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The status of the functions that return int. */
+#define SHIFTAD_OK 0
+#define SHIFTAD_ERROR (-1)
+
+/* A trained detector in memory (opaque). */
+typedef struct shiftad_detector shiftad_detector;
+
+/* An RGB image in memory: 8 bits per channel, R G B interleaved, rows `stride` bytes
+ * apart (0: 3 * width, packed). Read during the call only, never kept. */
+typedef struct shiftad_image {
+  int width;
+  int height;
+  size_t stride;
+  const unsigned char* rgb;
+} shiftad_image;
+
+/* The outcome for one image. New fields are only ever appended. */
+typedef struct shiftad_result {
+  /* ||F(x) - c||^2: higher = more anomalous. NaN when `scored` is 0. */
+  double score;
+  /* 1: scored. 0: an image file that could not be read, skipped (logged). */
+  int scored;
+} shiftad_result;
+
+/* The library's version, "MAJOR.MINOR.PATCH" (static storage). */
+const char* shiftad_version(void);
+
+/* The message of the last call on this thread that failed; "" after a call that
+ * succeeded (shiftad_version, shiftad_last_error and shiftad_free leave it as it was).
+ * Valid until the next shiftad_* call on this thread. */
+const char* shiftad_last_error(void);
+
+/* Threads LibTorch may use in this process (0: all cores). Debian's LibTorch starts with
+ * 1; the `shiftad` command uses all cores unless told otherwise (--threads). */
+int shiftad_set_threads(int threads);
+
+/* A trained detector from a run directory (written by `shiftad train`) or a directory
+ * written by shiftad::Detector::save. NULL on error. Reads the directory once: scoring
+ * never reads it again. */
+shiftad_detector* shiftad_load(const char* run_dir);
+
+/* Frees the detector; NULL is ignored. */
+void shiftad_free(shiftad_detector* detector);
+
+/* The side, in pixels, of the square image the network sees (data.image_size). Images
+ * of any size are accepted: resized (data.resize) and centre-cropped to it, exactly as
+ * image files are. -1 on error. */
+int shiftad_input_size(const shiftad_detector* detector);
+
+/* Scores `count` images in memory into results[0 .. count-1] (every `scored` is 1):
+ * the same pixels score as the image file they were decoded from. All or nothing: on
+ * SHIFTAD_ERROR (e.g. an image of 0 pixels) `results` is left as it was. */
+int shiftad_score_images(shiftad_detector* detector, const shiftad_image* images, size_t count,
+                         shiftad_result* results);
+
+/* Scores `count` image files (jpg, jpeg, png, bmp) into results[0 .. count-1], in
+ * order. An unreadable file gets scored = 0 and a NaN score; more of them than the
+ * detector's data.max_skipped is an error (SHIFTAD_ERROR, `results` left as it was). */
+int shiftad_score_files(shiftad_detector* detector, const char* const* paths, size_t count, shiftad_result* results);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHIFTAD_SHIFTAD_C_H */

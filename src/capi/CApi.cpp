@@ -1,0 +1,134 @@
+// The C API (include/shiftad/shiftad_c.h) over shiftad::Detector: an opaque handle,
+// status codes instead of exceptions, and the last error kept per thread.
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "shiftad/shiftad.h"
+#include "shiftad/shiftad_c.h"
+
+struct shiftad_detector {
+  explicit shiftad_detector(shiftad::Detector d) : detector(std::move(d)) {}
+  shiftad::Detector detector;
+  std::mutex lock;  ///< a Detector is used from one thread at a time: calls on a handle queue here
+};
+
+namespace {
+
+/// The message of the last failed call on this thread ("" after a success).
+thread_local std::string last_error;
+
+/// Runs `body` with every exception turned into the last error: nothing crosses the C
+/// boundary. `failed` is what the C function returns then.
+template <typename T, typename Body>
+T guarded(T failed, Body&& body) noexcept {
+  last_error.clear();
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    last_error = "out of memory; score fewer images per call";
+  } catch (const std::exception& e) {
+    last_error = e.what();
+  } catch (...) {
+    last_error = "an unknown error (not a std::exception) inside libshiftad";
+  }
+  if (last_error.empty()) last_error = "an error without a message inside libshiftad";
+  return failed;
+}
+
+void requireArgument(bool ok, const std::string& what) {
+  if (!ok) throw shiftad::Error(what);
+}
+
+/// Null pointers are refused before anything reads them; count 0 needs no arrays.
+void requireBatch(const shiftad_detector* detector, const void* inputs, size_t count, const void* results,
+                  const char* function) {
+  requireArgument(detector != nullptr, std::string(function) + ": the detector is NULL; load one first");
+  requireArgument(count == 0 || (inputs != nullptr && results != nullptr),
+                  std::string(function) + ": the input or result array is NULL for a batch of " +
+                      std::to_string(count) + " images");
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* shiftad_version(void) { return SHIFTAD_VERSION; }
+
+const char* shiftad_last_error(void) { return last_error.c_str(); }
+
+int shiftad_set_threads(int threads) {
+  return guarded(SHIFTAD_ERROR, [&] {
+    requireArgument(threads >= 0,
+                    "shiftad_set_threads: threads = " + std::to_string(threads) + " must be 0 (all cores) or positive");
+    shiftad::setThreads(threads);
+    return SHIFTAD_OK;
+  });
+}
+
+shiftad_detector* shiftad_load(const char* run_dir) {
+  return guarded<shiftad_detector*>(nullptr, [&] {
+    requireArgument(run_dir != nullptr, "shiftad_load: the run directory is NULL");
+    return new shiftad_detector(shiftad::Detector::load(run_dir));
+  });
+}
+
+void shiftad_free(shiftad_detector* detector) { delete detector; }
+
+int shiftad_input_size(const shiftad_detector* detector) {
+  return guarded(-1, [&] {
+    requireArgument(detector != nullptr, "shiftad_input_size: the detector is NULL; load one first");
+    return detector->detector.config().data.image_size;
+  });
+}
+
+int shiftad_score_images(shiftad_detector* detector, const shiftad_image* images, size_t count,
+                         shiftad_result* results) {
+  return guarded(SHIFTAD_ERROR, [&] {
+    requireBatch(detector, images, count, results, "shiftad_score_images");
+    std::vector<shiftad::ImageView> views;
+    views.reserve(count);
+    for (size_t i = 0; i < count; ++i)
+      views.push_back({images[i].width, images[i].height, images[i].stride, images[i].rgb});
+    std::vector<double> scores;
+    {
+      const std::lock_guard<std::mutex> hold(detector->lock);
+      scores = detector->detector.score(views);
+    }
+    for (size_t i = 0; i < count; ++i) results[i] = shiftad_result{scores[i], 1};
+    return SHIFTAD_OK;
+  });
+}
+
+int shiftad_score_files(shiftad_detector* detector, const char* const* paths, size_t count, shiftad_result* results) {
+  return guarded(SHIFTAD_ERROR, [&] {
+    requireBatch(detector, paths, count, results, "shiftad_score_files");
+    std::vector<std::string> files;
+    files.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      requireArgument(paths[i] != nullptr,
+                      "shiftad_score_files: path " + std::to_string(i) + " of " + std::to_string(count) + " is NULL");
+      files.emplace_back(paths[i]);
+    }
+    shiftad::ScoreResult scored;
+    {
+      const std::lock_guard<std::mutex> hold(detector->lock);
+      scored = detector->detector.score(files);
+    }
+    // Scores come back in order, without the skipped files: match them up by path.
+    size_t next = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const bool ok = next < scored.scores.size() && scored.scores[next].path == files[i];
+      results[i] = ok ? shiftad_result{scored.scores[next++].score, 1}
+                      : shiftad_result{std::numeric_limits<double>::quiet_NaN(), 0};
+    }
+    return SHIFTAD_OK;
+  });
+}
+
+}  // extern "C"

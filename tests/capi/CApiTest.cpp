@@ -1,0 +1,170 @@
+// The C API (include/shiftad/shiftad_c.h), through libshiftad.so as programs link it:
+// its scores against the C++ API's on the same detector, errors as status codes and
+// messages (never exceptions), the last error per thread, and handles used from
+// several threads. (tests/deploy checks it against the `shiftad score` command.)
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "shiftad/shiftad.h"
+#include "shiftad/shiftad_c.h"
+#include "support/SyntheticRuns.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+
+namespace {
+
+/// A tiny detector trained once for this binary (a few seconds).
+const std::string& runDir() {
+  static TempDir tmp;
+  static const std::string dir = [] {
+    shiftad::setThreads(1);
+    shiftad::Config c = shiftad::test::protocolOf(shiftad::test::synthRoot(), "circle");
+    c.model.width = 8;
+    c.train.epochs = 1;
+    c.train.batch_size = 16;
+    shiftad::Detector::fit(c, tmp / "run");
+    return tmp / "run";
+  }();
+  return dir;
+}
+
+/// Images of another class, sorted.
+std::vector<std::string> someImages(size_t n) {
+  std::vector<std::string> paths;
+  for (const auto& e : fs::directory_iterator(shiftad::test::synthRoot() + "/target/square"))
+    paths.push_back(e.path().string());
+  std::sort(paths.begin(), paths.end());
+  paths.resize(n);
+  return paths;
+}
+
+/// A w x h RGB pattern, rows `stride` bytes apart (padding filled with junk).
+std::vector<unsigned char> pattern(int w, int h, size_t stride, int seed) {
+  std::vector<unsigned char> px(stride * static_cast<size_t>(h), 0xEE);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < 3 * w; ++x)
+      px[static_cast<size_t>(y) * stride + x] = static_cast<unsigned char>((x * 7 + y * 13 + seed * 31) % 251);
+  return px;
+}
+
+struct Handle {
+  shiftad_detector* p = shiftad_load(runDir().c_str());
+  ~Handle() { shiftad_free(p); }
+};
+
+}  // namespace
+
+TEST(CApi, ScoresImagesInMemoryAsTheCppApiDoes) {
+  Handle h;
+  ASSERT_NE(h.p, nullptr) << shiftad_last_error();
+  const auto a = pattern(40, 30, 3 * 40, 1), b = pattern(50, 70, 3 * 50 + 5, 2);
+  const shiftad_image images[2] = {{40, 30, 0, a.data()}, {50, 70, 3 * 50 + 5, b.data()}};
+  shiftad_result results[2];
+  ASSERT_EQ(shiftad_score_images(h.p, images, 2, results), SHIFTAD_OK) << shiftad_last_error();
+  EXPECT_STREQ(shiftad_last_error(), "");
+
+  auto cpp = shiftad::Detector::load(runDir());
+  const auto expected =
+      cpp.score(std::vector<shiftad::ImageView>{{40, 30, 0, a.data()}, {50, 70, 3 * 50 + 5, b.data()}});
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(results[i].scored, 1);
+    EXPECT_DOUBLE_EQ(results[i].score, expected[i]);
+  }
+  EXPECT_NE(results[0].score, results[1].score);  // the two images are told apart
+  EXPECT_EQ(shiftad_input_size(h.p), cpp.config().data.image_size);
+}
+
+TEST(CApi, ScoresFilesInOrderAndMarksAnUnreadableOne) {
+  TempDir tmp;
+  auto paths = someImages(10);  // 1 unreadable in 11: within data.max_skipped (10%)
+  shiftad::test::writeFile(tmp / "broken.png", "not a png");
+  paths.insert(paths.begin() + 2, tmp / "broken.png");
+  std::vector<const char*> c_paths;
+  for (const auto& p : paths) c_paths.push_back(p.c_str());
+  std::vector<shiftad_result> results(paths.size());
+
+  Handle h;
+  ASSERT_EQ(shiftad_score_files(h.p, c_paths.data(), c_paths.size(), results.data()), SHIFTAD_OK)
+      << shiftad_last_error();
+  const auto expected = shiftad::Detector::load(runDir()).score(someImages(10));
+  ASSERT_EQ(expected.scores.size(), 10u);
+  size_t next = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (i == 2) {
+      EXPECT_EQ(results[i].scored, 0);
+      EXPECT_TRUE(std::isnan(results[i].score));
+      continue;
+    }
+    EXPECT_EQ(results[i].scored, 1) << paths[i];
+    EXPECT_DOUBLE_EQ(results[i].score, expected.scores[next++].score) << paths[i];
+  }
+}
+
+TEST(CApi, ErrorsAreStatusesWithMessagesNeverExceptions) {
+  EXPECT_EQ(shiftad_load("/no/such/run"), nullptr);
+  EXPECT_NE(std::string(shiftad_last_error()).find("/no/such/run"), std::string::npos) << shiftad_last_error();
+  EXPECT_EQ(shiftad_load(nullptr), nullptr);
+  EXPECT_NE(std::string(shiftad_last_error()).find("NULL"), std::string::npos);
+  EXPECT_EQ(shiftad_input_size(nullptr), -1);
+  EXPECT_EQ(shiftad_set_threads(-2), SHIFTAD_ERROR);
+  EXPECT_NE(std::string(shiftad_last_error()).find("-2"), std::string::npos);
+
+  Handle h;
+  ASSERT_NE(h.p, nullptr);
+  EXPECT_STREQ(shiftad_last_error(), "");  // a success clears it
+  shiftad_result r{-7.0, 5};
+  const unsigned char px[3] = {1, 2, 3};
+  const shiftad_image empty{0, 1, 0, px};
+  EXPECT_EQ(shiftad_score_images(h.p, &empty, 1, &r), SHIFTAD_ERROR);
+  EXPECT_NE(std::string(shiftad_last_error()).find("0x1"), std::string::npos) << shiftad_last_error();
+  EXPECT_EQ(r.score, -7.0);  // all or nothing: left as it was
+  EXPECT_EQ(r.scored, 5);
+  const shiftad_image short_rows{2, 1, 4, px};
+  EXPECT_EQ(shiftad_score_images(h.p, &short_rows, 1, &r), SHIFTAD_ERROR);
+  EXPECT_EQ(shiftad_score_images(h.p, nullptr, 1, &r), SHIFTAD_ERROR);
+  EXPECT_EQ(shiftad_score_images(nullptr, &empty, 1, &r), SHIFTAD_ERROR);
+  const char* no_path[1] = {nullptr};
+  EXPECT_EQ(shiftad_score_files(h.p, no_path, 1, &r), SHIFTAD_ERROR);
+  EXPECT_EQ(shiftad_score_images(h.p, nullptr, 0, nullptr), SHIFTAD_OK);  // an empty batch needs no arrays
+  EXPECT_EQ(std::string(shiftad_version()), SHIFTAD_TEST_VERSION);
+}
+
+TEST(CApi, TheLastErrorIsPerThread) {
+  EXPECT_EQ(shiftad_load("/no/such/run"), nullptr);
+  std::string other;
+  std::thread([&] {
+    other = shiftad_last_error();  // nothing failed on this thread
+    EXPECT_EQ(shiftad_input_size(nullptr), -1);
+  }).join();
+  EXPECT_EQ(other, "");
+  EXPECT_NE(std::string(shiftad_last_error()).find("/no/such/run"), std::string::npos);
+}
+
+TEST(CApi, HandlesScoreFromSeveralThreadsAsFromOne) {
+  const auto px = pattern(64, 48, 3 * 64, 3);
+  const shiftad_image image{64, 48, 0, px.data()};
+  Handle shared, own;
+  shiftad_result alone;
+  ASSERT_EQ(shiftad_score_images(shared.p, &image, 1, &alone), SHIFTAD_OK);
+  // Two threads on one handle (serialised by its lock), one on its own handle.
+  std::vector<double> got(6, 0.0);
+  auto work = [&](shiftad_detector* d, size_t slot) {
+    for (size_t k = 0; k < 2; ++k) {
+      shiftad_result r{0.0, 0};
+      if (shiftad_score_images(d, &image, 1, &r) == SHIFTAD_OK) got[slot + k] = r.score;
+    }
+  };
+  std::thread t1(work, shared.p, 0), t2(work, shared.p, 2), t3(work, own.p, 4);
+  t1.join();
+  t2.join();
+  t3.join();
+  for (double s : got) EXPECT_DOUBLE_EQ(s, alone.score);
+}

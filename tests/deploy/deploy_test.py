@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""libshiftad as a program outside this tree uses it (docs/deploy.md), checked against the
+`shiftad score` command, an independent path to the same scores.
+
+Installs the build into a temporary prefix (`cmake --install`), checks what was installed
+(headers, the library's SONAME and exported symbols, the CMake package), configures and
+builds examples/downstream against that prefix with find_package(shiftad), trains a tiny
+detector on the synthetic benchmark with the CLI, and scores the same images (one of them
+a corrupt file) with the CLI, the downstream C++ program, the downstream C program and
+examples/score.py (ctypes; reading files, and scoring pixels decoded by Pillow).
+
+    deploy_test.py SOURCE_DIR BUILD_DIR SHIFTAD_CLI LIBSHIFTAD VERSION
+"""
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+INSTALLED_HEADERS = ["shiftad.h", "Detector.h", "Config.h", "ClusteringParams.h", "RunFiles.h", "Error.h",
+                     "shiftad_c.h"]
+# Names the library's own layers and the libraries compiled into it: none may be exported.
+PRIVATE_SYMBOLS = re.compile(r"shiftad::(api|common|config|data|evaluation|io|models|clustering|losses|method|"
+                             r"training|lab|csv)::|\bfmt::|\bspdlog::|\bnlohmann::|\bYAML::|\bcv::|\bat::|\bc10::|"
+                             r"\btorch::")
+PUBLIC_SYMBOLS = ["shiftad_load", "shiftad_score_images", "shiftad_score_files", "shiftad_last_error",
+                  "shiftad_version", "shiftad::Detector::load(", "shiftad::Detector::score(", "shiftad::train(",
+                  "shiftad::loadConfig(", "typeinfo for shiftad::Error"]
+
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(cmd, expect=0, **kw):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    if expect is not None and p.returncode != expect:
+        sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode} (expected {expect})\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def read_csv_scores(text):
+    lines = text.strip().splitlines()
+    assert lines[0] == "path,score", f"not a scores CSV: {lines[:2]}"
+    return {line.rsplit(",", 1)[0]: float(line.rsplit(",", 1)[1]) for line in lines[1:]}
+
+
+def compare(name, got, expected):
+    check(set(got) == set(expected), f"{name}: scored {sorted(set(got) ^ set(expected))} differently from the CLI")
+    for path in set(got) & set(expected):
+        a, b = got[path], expected[path]
+        check(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9), f"{name}: {path} scores {a}, the CLI {b}")
+
+
+def check_installed_tree(prefix, version):
+    for h in INSTALLED_HEADERS:
+        check(os.path.isfile(f"{prefix}/include/shiftad/{h}"), f"include/shiftad/{h} installed")
+    check(not os.path.exists(f"{prefix}/include/shiftad/Lab.h"), "Lab.h (the CLI's lab) not installed")
+    libdirs = [d for d in ("lib", "lib64", "lib/x86_64-linux-gnu") if os.path.isfile(f"{prefix}/{d}/libshiftad.so")]
+    check(len(libdirs) == 1, f"libshiftad.so installed once under {prefix}/lib*")
+    if not libdirs:
+        sys.exit(1)
+    lib = f"{prefix}/{libdirs[0]}/libshiftad.so"
+    check(os.path.isfile(f"{prefix}/{libdirs[0]}/cmake/shiftad/shiftad-config.cmake"), "shiftad-config.cmake")
+    check(os.path.isfile(f"{prefix}/{libdirs[0]}/cmake/shiftad/shiftad-config-version.cmake"), "its version file")
+    dynamic = run(["readelf", "-d", lib]).stdout
+    check(f"[libshiftad.so.{version}]" in dynamic, f"SONAME libshiftad.so.{version}")
+    exported = run(["nm", "-D", "--defined-only", "-C", lib]).stdout.splitlines()
+    for name in PUBLIC_SYMBOLS:
+        check(any(name in line for line in exported), f"'{name}' exported")
+    leaked = [line for line in exported if PRIVATE_SYMBOLS.search(line)]
+    check(not leaked, f"no private symbol exported (first of {len(leaked)}: {leaked[:3]})")
+    for line in run(["grep", "-rh", "^#include", f"{prefix}/include/shiftad"]).stdout.splitlines():
+        header = re.search(r'[<"](.*)[>"]', line).group(1)
+        check(re.fullmatch(r"shiftad/\w+\.h|[a-z_]+|stddef\.h", header) is not None,
+              f"installed headers include only the standard library and each other, not {header}")
+    return lib
+
+
+def build_downstream(source, prefix, tmp):
+    build = f"{tmp}/downstream"
+    run(["cmake", "-S", f"{source}/examples/downstream", "-B", build, "-DCMAKE_BUILD_TYPE=Release",
+         f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON"])
+    cache = open(f"{build}/CMakeCache.txt").read()
+    found = re.search(r"^shiftad_DIR:PATH=(.*)$", cache, re.M).group(1)
+    check(os.path.realpath(found).startswith(os.path.realpath(prefix)), f"find_package found {found}, in the prefix")
+    run(["cmake", "--build", build, "-j2"])
+    return build
+
+
+def train_tiny_run(cli, tmp):
+    run([cli, "synth", "--out", f"{tmp}/data"])
+    with open(f"{tmp}/cfg.yaml", "w") as f:
+        f.write(f"data:\n  root: {tmp}/data\n  source: source\n  target: target\n  normal_class: circle\n"
+                "model:\n  width: 8\ntrain:\n  epochs: 2\n  batch_size: 16\n")
+    run([cli, "train", "--config", f"{tmp}/cfg.yaml", "--out", f"{tmp}/run"])
+    return f"{tmp}/run"
+
+
+def images_to_score(tmp):
+    """Target images of every class, sorted, and a corrupt PNG among them."""
+    paths = []
+    for cls in sorted(os.listdir(f"{tmp}/data/target")):
+        paths += sorted(f"{tmp}/data/target/{cls}/{f}" for f in os.listdir(f"{tmp}/data/target/{cls}"))[:4]
+    corrupt = f"{tmp}/corrupt.png"
+    with open(paths[0], "rb") as f, open(corrupt, "wb") as out:
+        out.write(f.read()[:100])
+    return paths[:10] + [corrupt] + paths[10:], corrupt
+
+
+def main():
+    source, build, cli, built_lib, version = sys.argv[1:6]
+    if not os.path.isfile(built_lib):
+        sys.exit(f"FAIL: {built_lib} is not built; build the target shiftad_shared (or all) first")
+    tmp = tempfile.mkdtemp(prefix="shiftad-deploy-")
+    try:
+        prefix = f"{tmp}/prefix"
+        run(["cmake", "--install", build, "--prefix", prefix, "--component", "shiftad"])
+        lib = check_installed_tree(prefix, version)
+        downstream = build_downstream(source, prefix, tmp)
+        run_dir = train_tiny_run(cli, tmp)
+        images, corrupt = images_to_score(tmp)
+        with open(f"{tmp}/list.txt", "w") as f:
+            f.write("\n".join(images) + "\n")
+        run([cli, "score", "--model", run_dir, "--images", f"{tmp}/list.txt", "--out", f"{tmp}/cli.csv"])
+        expected = read_csv_scores(open(f"{tmp}/cli.csv").read())
+        check(corrupt not in expected and len(expected) == len(images) - 1, "the CLI skipped the corrupt file")
+        python = ["/usr/bin/python3", f"{source}/examples/score.py", "--lib", lib, run_dir]
+        clients = {"score_cpp": [f"{downstream}/score_cpp", run_dir] + images,
+                   "score_c": [f"{downstream}/score_c", run_dir] + images, "score.py": python + images,
+                   "score.py --decode": python[:-1] + ["--decode", run_dir] + [p for p in images if p != corrupt]}
+        for name, cmd in clients.items():
+            p = run(cmd)
+            compare(name, read_csv_scores(p.stdout), expected)
+            if corrupt in cmd:
+                check(f"skipped (unreadable): {corrupt}" in p.stderr, f"{name} reports the corrupt file skipped")
+        for name, cmd in {"score_c": [f"{downstream}/score_c"], "score_cpp": [f"{downstream}/score_cpp"],
+                          "score.py": python[:-1]}.items():
+            p = run(cmd + [f"{tmp}/no-such-run", images[0]], expect=1)
+            check(f"{tmp}/no-such-run" in p.stderr and p.stderr.startswith("error: "),
+                  f"{name} on a missing run: one error naming it, exit 1 (got: {p.stderr.strip()[:300]})")
+        print(f"{len(expected)} images; the CLI, score_cpp, score_c, score.py and score.py --decode agree")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
