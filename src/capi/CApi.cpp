@@ -6,6 +6,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -120,12 +121,14 @@ int shiftad_score_files(shiftad_detector* detector, const char* const* paths, si
       const std::lock_guard<std::mutex> hold(detector->lock);
       scored = detector->detector.score(files);
     }
-    // Scores come back in order, without the skipped files: match them up by path.
-    size_t next = 0;
+    // Scores come back without the skipped files: look each path up (a file listed
+    // twice scores the same twice).
+    std::unordered_map<std::string, double> by_path;
+    for (const auto& s : scored.scores) by_path.emplace(s.path, s.score);
     for (size_t i = 0; i < count; ++i) {
-      const bool ok = next < scored.scores.size() && scored.scores[next].path == files[i];
-      results[i] = ok ? shiftad_result{scored.scores[next++].score, 1}
-                      : shiftad_result{std::numeric_limits<double>::quiet_NaN(), 0};
+      const auto it = by_path.find(files[i]);
+      results[i] = it != by_path.end() ? shiftad_result{it->second, 1}
+                                       : shiftad_result{std::numeric_limits<double>::quiet_NaN(), 0};
     }
     return SHIFTAD_OK;
   });
