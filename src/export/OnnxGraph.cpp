@@ -1,7 +1,7 @@
 #include "export/OnnxGraph.h"
 
 #include <onnx/checker.h>
-#include <onnx/onnx-ml.pb.h>
+#include <onnx/onnx_pb.h>  // defines ONNX_API, then includes onnx-ml.pb.h
 #include <torch/torch.h>
 
 #include "common/Error.h"
