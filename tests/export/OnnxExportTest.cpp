@@ -166,8 +166,8 @@ INSTANTIATE_TEST_SUITE_P(
                                {"model.arch=resnet50", "model.freeze=-1", "model.head=mlp", "model.head_hidden=64",
                                 "model.trunk_l2=true", "align.method=none"}},
                       ArchCase{"mobilenet_v2_tf_same",
-                               {"model.arch=mobilenet_v2", "model.padding=tf_same", "data.image_size=34",
-                                "data.resize=36", "align.method=none"}},
+                               {"model.arch=mobilenet_v2", "model.padding=tf_same", "model.freeze=-1",
+                                "data.image_size=34", "data.resize=36", "align.method=none"}},
                       ArchCase{
                           "mobilenet_v2_bicubic_half_frozen",
                           {"model.arch=mobilenet_v2", "model.padding=symmetric", "model.freeze=10",
