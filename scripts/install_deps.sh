@@ -11,6 +11,7 @@ PACKAGES=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev
   libfaiss-dev                                   # bench/: the K-means reference (docs/performance.md)
+  libonnx-dev libprotobuf-dev                    # shiftad export: the ONNX protobuf and checker (docs/deploy.md)
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pil  # test oracles
 )
 
@@ -21,18 +22,41 @@ if [ "${1:-}" = "--list" ]; then
   exit 0
 fi
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
+install_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
 
-echo "shiftad: installing ${#missing[@]} Debian package(s): ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "shiftad: packages installed"
+  echo "shiftad: installing ${#missing[@]} Debian package(s): ${missing[*]}"
+  local SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "shiftad: packages installed"
+}
+
+# ONNX Runtime (CPU) from npm, the independent runtime the export tests run exported
+# models in (tools/onnxruntime, docs/deploy.md). --ignore-scripts: its install script
+# downloads GPU parts from a host that may be unreachable; the CPU runtime is in the
+# package. Optional: without Node or the registry it warns and those tests skip.
+install_onnxruntime() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tools/onnxruntime"
+  [ -d "$dir/node_modules/onnxruntime-node" ] && return 0
+  if ! command -v npm >/dev/null; then
+    echo "shiftad: warning: npm not found; ONNX Runtime not installed (the ONNX export tests will skip)" >&2
+    return 0
+  fi
+  echo "shiftad: installing onnxruntime-node (npm) into $dir"
+  if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "shiftad: warning: npm could not install onnxruntime-node; the ONNX export tests will skip" >&2
+  fi
+}
+
+install_packages
+install_onnxruntime

@@ -203,6 +203,14 @@ class Detector {
   /// frozen-encoder baseline has no F: an Error.
   Embedding embed(const std::vector<std::string>& paths);
 
+  /// Write the detector as one self-contained ONNX model at `path` (atomically): input
+  /// "pixels", uint8 N x R x R x 3 (RGB; R = data.resize, else data.image_size; the
+  /// caller resizes as the metadata key "preprocessing" says), outputs "score" (N,
+  /// ||F(x) - c||^2, c baked in) and "embedding" (N x D). Preprocessing facts, arch,
+  /// variant and config are in its metadata_props (docs/deploy.md). F of every
+  /// architecture but CLIP's exports; a CLIP tower or a frozen-encoder baseline is an Error.
+  void exportOnnx(const std::string& path) const;
+
   /// The resolved config the detector was trained with.
   const Config& config() const;
 

@@ -17,6 +17,7 @@
 #include "common/Progress.h"
 #include "data/ImageFolder.h"
 #include "evaluation/Metrics.h"
+#include "export/OnnxExport.h"
 #include "models/FrozenEncoder.h"
 
 namespace fs = std::filesystem;
@@ -235,6 +236,17 @@ void Detector::save(const std::string& dir) const {
   std::error_code ec;
   if (fs::exists(dir, ec)) fs::remove(dir);  // empty (checked above): rename needs the name free
   fs::rename(building, dir);
+}
+
+void Detector::exportOnnx(const std::string& path) const {
+  checkTrained(*impl_);
+  const auto& run = impl_->run;
+  SHIFTAD_CHECK(!run.frozen,
+                "cannot export '{}': this detector is a frozen-encoder baseline (variant '{}', score.method {}), whose "
+                "score is a distance to stored reference features in a frozen encoder's space, not F's distance to a "
+                "center; export a variant that trains F",
+                path, run.cfg.run.variant, run.cfg.score.method);
+  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), path);
 }
 
 }  // namespace shiftad

@@ -250,6 +250,37 @@ int runScore(const ScoreCommand& c) {
   return 0;
 }
 
+struct ExportCommand {
+  CLI::App* app = nullptr;
+  std::string model, out;
+  bool overwrite = false;
+};
+
+void addExport(CLI::App& app, ExportCommand& c) {
+  c.app = app.add_subcommand("export",
+                             "write a trained detector as one ONNX model: RGB pixels -> score and embedding "
+                             "(docs/deploy.md)");
+  c.app->add_option("--model", c.model, "run directory written by `shiftad train`")->required();
+  c.app->add_option("--out", c.out, "ONNX file to write (e.g. detector.onnx)")->required();
+  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
+}
+
+int runExport(const ExportCommand& c) {
+  std::error_code ec;
+  if (fs::is_directory(c.out, ec))
+    throw std::runtime_error(fmt::format("--out '{}' is a folder; give the path of an .onnx file to write", c.out));
+  if (fs::exists(c.out, ec) && !c.overwrite)
+    throw std::runtime_error(
+        fmt::format("--out '{}' exists; pass --overwrite to replace it, or give another path", c.out));
+  const auto detector = shiftad::Detector::load(c.model);
+  detector.exportOnnx(c.out);
+  fmt::print(
+      "exported {} -> {} (ONNX: input \"pixels\", outputs \"score\" and \"embedding\"; the resize it "
+      "expects is in its metadata, docs/deploy.md)\n",
+      c.model, c.out);
+  return 0;
+}
+
 struct EvalCommand {
   CLI::App* app = nullptr;
   std::string model, config;
@@ -404,6 +435,7 @@ struct Commands {
   SynthCommand synth;
   TrainCommand train;
   ScoreCommand score;
+  ExportCommand exporter;
   EvalCommand eval;
   DemoCommand demo;
   ClassifyCommand classify;
@@ -421,6 +453,7 @@ void addCommands(CLI::App& app, Commands& c) {
   addSynth(app, c.synth);
   addTrain(app, c.train);
   addScore(app, c.score);
+  addExport(app, c.exporter);
   addEval(app, c.eval);
   addDemo(app, c.demo);
   addClassify(app, c.classify);
@@ -428,8 +461,8 @@ void addCommands(CLI::App& app, Commands& c) {
   c.variants = app.add_subcommand("variants", "list the named variants (paper baselines and ablations)");
   addConfig(app, c.config);
   addCheckData(app, c.check);
-  for (auto* sub : {c.synth.app, c.train.app, c.score.app, c.eval.app, c.demo.app, c.classify.app, c.bench.app,
-                    c.variants, c.config.app, c.check.app})
+  for (auto* sub : {c.synth.app, c.train.app, c.score.app, c.exporter.app, c.eval.app, c.demo.app, c.classify.app,
+                    c.bench.app, c.variants, c.config.app, c.check.app})
     addCommon(sub, c.common);
 }
 
@@ -438,6 +471,7 @@ int runCommand(Commands& c, const std::string& command) {
   if (*c.synth.app) return runSynth(c.synth);
   if (*c.train.app) return runTrain(c.train);
   if (*c.score.app) return runScore(c.score);
+  if (*c.exporter.app) return runExport(c.exporter);
   if (*c.eval.app) return runEval(c.eval);
   if (*c.demo.app) {
     c.demo.options.command = command;

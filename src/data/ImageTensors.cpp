@@ -183,12 +183,6 @@ int workerCount(int threads, size_t jobs) {
   return static_cast<int>(std::max<size_t>(1, std::min(n, jobs)));
 }
 
-// Python's round() (half to even), used by torchvision's center_crop offsets.
-int64_t halfEvenHalf(int64_t d) {
-  const int64_t k = d / 2;
-  return (d % 2 == 0 || k % 2 == 0) ? k : k + 1;
-}
-
 void checkBatch(const torch::Tensor& images, const char* what) {
   SHIFTAD_CHECK(images.dim() == 4 && images.size(1) == 3, "{}: expected an N x 3 x H x W batch, got shape {}", what,
                 fmt::format("{}", fmt::join(images.sizes(), "x")));
@@ -324,12 +318,18 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   return readableRows(all, paths, errors);
 }
 
+int64_t centerCropStart(int64_t side, int64_t size) {
+  // Python's round() (half to even) of (side - size) / 2, as torchvision's center_crop.
+  const int64_t d = side - size, k = d / 2;
+  return (d % 2 == 0 || k % 2 == 0) ? k : k + 1;
+}
+
 torch::Tensor centerCrop(const torch::Tensor& images, int size) {
   checkBatch(images, "centerCrop");
   const int64_t H = images.size(2), W = images.size(3);
   SHIFTAD_CHECK(size > 0 && size <= H && size <= W, "centerCrop: crop size {} does not fit images of {}x{}", size, H,
                 W);
-  const int64_t top = halfEvenHalf(H - size), left = halfEvenHalf(W - size);
+  const int64_t top = centerCropStart(H, size), left = centerCropStart(W, size);
   return images.slice(2, top, top + size).slice(3, left, left + size).contiguous();
 }
 

@@ -41,6 +41,10 @@ torch::Tensor resizeRgb(const uint8_t* rgb, int width, int height, size_t stride
 ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threads = 0,
                       Interpolation interpolation = Interpolation::kBilinear, const ImageCache* cache = nullptr);
 
+/// Where a center crop of `size` starts on an axis of `side` pixels (torchvision's
+/// rounding: half to even). The ONNX export crops with it too.
+int64_t centerCropStart(int64_t side, int64_t size);
+
 /// Center crop of a uint8 batch N x 3 x S x S to N x 3 x size x size.
 torch::Tensor centerCrop(const torch::Tensor& images, int size);
 

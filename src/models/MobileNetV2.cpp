@@ -10,15 +10,6 @@ namespace shiftad::models {
 namespace {
 namespace F = torch::nn::functional;
 
-/// TensorFlow 'SAME' total padding along one axis: enough for ceil(size/stride)
-/// outputs; the odd pixel goes after. For a 3x3 stride-2 conv this is (0,1) on even
-/// sizes and (1,1) on odd ones (what the TF-trained weights saw).
-std::pair<int64_t, int64_t> tfSamePad(int64_t size, int64_t kernel, int64_t stride) {
-  const int64_t out = (size + stride - 1) / stride;
-  const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
-  return {total / 2, total - total / 2};
-}
-
 /// torchvision's Conv2dNormActivation: conv (no bias) "0", BatchNorm "1", ReLU6.
 class ConvBnReluImpl : public torch::nn::Module {
  public:
@@ -97,6 +88,12 @@ void initMobileNetV2(torch::nn::Module& root, torch::nn::Sequential& classifier)
   }
 }
 }  // namespace
+
+std::pair<int64_t, int64_t> tfSamePad(int64_t size, int64_t kernel, int64_t stride) {
+  const int64_t out = (size + stride - 1) / stride;
+  const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
+  return {total / 2, total - total / 2};
+}
 
 ConvPadding parseConvPadding(const std::string& name) {
   if (name == "symmetric") return ConvPadding::Symmetric;

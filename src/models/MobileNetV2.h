@@ -10,6 +10,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
@@ -22,6 +23,12 @@ enum class ConvPadding {
   Symmetric,  ///< torchvision: pad (k-1)/2 on every side
   TfSame,     ///< TensorFlow 'SAME': strided convs pad by the input size, the extra pixel after
 };
+
+/// TensorFlow 'SAME' padding (before, after) along one axis of `size` pixels: enough
+/// for ceil(size/stride) outputs, the odd pixel after. For a 3x3 stride-2 conv this is
+/// (0,1) on even sizes and (1,1) on odd ones (what the TF-trained weights saw). The
+/// ONNX export pads its strided convolutions with it too.
+std::pair<int64_t, int64_t> tfSamePad(int64_t size, int64_t kernel, int64_t stride);
 
 /// "symmetric" | "tf_same"; anything else is a shiftad::Error naming the value.
 ConvPadding parseConvPadding(const std::string& name);

@@ -1,0 +1,20 @@
+// What an exported detector records about itself (ONNX metadata_props): how a caller
+// prepares its input, what its outputs mean, and the run it came from.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "shiftad/Config.h"
+
+namespace shiftad::exporting {
+
+/// The input side of the exported graph: the side scoring resizes decoded images to
+/// (data.resize, else data.image_size); the center crop to data.image_size is inside.
+int exportInputSide(const Config& cfg);
+
+/// The one place the export's metadata is made (keys listed in docs/deploy.md): every
+/// fact a program needs to use the model without shiftad. Add decision facts here.
+std::map<std::string, std::string> exportMetadata(const Config& cfg);
+
+}  // namespace shiftad::exporting
