@@ -9,7 +9,9 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
@@ -22,6 +24,11 @@ enum class ConvPadding {
   Symmetric,  ///< torchvision: pad (k-1)/2 on every side
   TfSame,     ///< TensorFlow 'SAME': strided convs pad by the input size, the extra pixel after
 };
+
+/// TensorFlow 'SAME' padding (before, after) along one axis of `size` pixels: enough
+/// for ceil(size/stride) outputs, the odd pixel after. For a 3x3 stride-2 conv this is
+/// (0,1) on even sizes and (1,1) on odd ones (what the TF-trained weights saw).
+std::pair<int64_t, int64_t> tfSamePad(int64_t size, int64_t kernel, int64_t stride);
 
 /// "symmetric" | "tf_same"; anything else is a shiftad::Error naming the value.
 ConvPadding parseConvPadding(const std::string& name);
@@ -46,6 +53,8 @@ class MobileNetV2 : public FeatureExtractor {
   int64_t trunkDim() const override { return kTrunkDim; }
   /// features.0, ..., features.18.
   std::vector<std::vector<std::string>> stages() const override;
+  /// BatchNorm folded into the convolutions, channels-last activations.
+  std::unique_ptr<InferenceNet> inferenceNet() override;
   /// Classifier scores N x num_classes; a shiftad::Error when built without classifier.
   torch::Tensor logits(torch::Tensor images);
 
