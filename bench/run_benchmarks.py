@@ -276,7 +276,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=3, help="end-to-end training epochs")
-    ap.add_argument("--only", default="e2e,step,score,kmeans,suite")
+    ap.add_argument("--only", default="e2e,step,score,ort,kmeans,suite")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
     ap.add_argument("--work", default="/tmp/shiftad-bench")
