@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Runs the benchmarks of docs/performance.md and prints their tables (Markdown).
 
-  /usr/bin/python3 bench/run_benchmarks.py [--repeats 3] [--only e2e,step,score,kmeans,suite]
+  /usr/bin/python3 bench/run_benchmarks.py [--repeats 3] [--only e2e,step,score,ort,kmeans,suite]
                                            [--build build] [--shared ../shared] [--work /tmp/shiftad-bench]
+                                           [--onnx MODEL.onnx] [--node-path DIR/node_modules]
 
 Every measurement is a separate process (its peak RSS is its own, from wait4), repeated
 --repeats times; tables show medians. The targets are the ratios of issue 6: shiftad
 end to end >= 2x the Python reference, train step >= 0.9x and scoring >= 0.9x their
 compute bounds, K-means <= 1.5x faiss' time, a warm-cache suite rerun < 5% in
-decoding and embedding. Needs build/shiftad and build/shiftad_bench (`make build`),
+decoding and embedding; and (issue 20) the C++ scorer at or above ONNX Runtime's
+images/s at batch 1 and 64 (`ort`: needs Node and onnxruntime-node). Needs build/shiftad and build/shiftad_bench (`make build`),
 ../shared (OfficeCaltech10 and the MobileNetV2 weights), and Debian's python3-torch,
 python3-torchvision and python3-sklearn for the reference.
 """
@@ -187,6 +189,45 @@ class Bench:
         print(f"| the same in batches of 256 | {med(fwd256):.1f} | {med(rss256):.0f} |")
         print(f"| ratio | {med(api) / med(fwd):.2f}x | |")
 
+    # --- scoring speed against ONNX Runtime -------------------------------------
+    def ort(self):
+        """Images/s of the C++ scorer (Trainer::score: F's eval-only copy; and the plain
+        eval-mode forward it replaced) and of ONNX Runtime on the same MobileNetV2, at
+        batch 1 and 64, 2 intra-op threads each."""
+        cfg = self.config(1)
+        onnx = self.a.onnx or os.path.join(self.work, "mobilenet_v2.onnx")
+        if not os.path.exists(onnx):
+            run(["/usr/bin/python3", os.path.join(ROOT, "bench", "export_reference_onnx.py"), "--shared", self.shared,
+                 "--out", onnx])
+        node = shutil.which("node")
+        env = dict(self.env, NODE_PATH=self.a.node_path) if self.a.node_path else self.env
+        rows = {}
+        for batch, n in ((1, 128), (64, 256)):
+            for label, cmd in (("shiftad scorer (F's eval-only copy)",
+                                self.tool("scorer", "--config", cfg, "--path", "fast", "--batch", str(batch), "--n", str(n))),
+                               ("shiftad, plain eval forward (before)",
+                                self.tool("scorer", "--config", cfg, "--path", "plain", "--batch", str(batch), "--n", str(n))),
+                               ("ONNX Runtime (onnxruntime-node, 2 threads)",
+                                [node or "node", os.path.join(ROOT, "bench", "ort_score.js"), onnx, "--batch", str(batch),
+                                 "--n", str(n), "--threads", "2"])):
+                if cmd[0] == "node" and not node:
+                    continue
+                for _ in range(self.a.repeats):
+                    _, _, o, _ = run(cmd, env=env)
+                    rows.setdefault(label, {}).setdefault(batch, []).append(last_json(o)["images_per_s"])
+        print(f"\n### Scoring speed against ONNX Runtime: ImageNet MobileNetV2 at 224 px, images/s (median of {self.a.repeats})\n")
+        print("| scorer | batch 1 | batch 64 |")
+        print("|---|---|---|")
+        ort = rows.get("ONNX Runtime (onnxruntime-node, 2 threads)")
+        for label, by_batch in rows.items():
+            cells = []
+            for b in (1, 64):
+                v = med(by_batch[b])
+                cells.append(f"{v:.1f}" + (f" ({v / med(ort[b]):.2f}x ORT)" if ort and label.startswith("shiftad") else ""))
+            print(f"| {label} | {' | '.join(cells)} |")
+        if not ort:
+            print("\n(ONNX Runtime not measured: no `node` on PATH; see docs/performance.md for its install step)")
+
     # --- K-means --------------------------------------------------------------
     def kmeans(self):
         res = {"shiftad": [], "faiss": []}
@@ -235,10 +276,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=3, help="end-to-end training epochs")
-    ap.add_argument("--only", default="e2e,step,score,kmeans,suite")
+    ap.add_argument("--only", default="e2e,step,score,ort,kmeans,suite")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
     ap.add_argument("--work", default="/tmp/shiftad-bench")
+    ap.add_argument("--onnx", default="", help="ort: the ONNX model ONNX Runtime runs (default: exported from ../shared)")
+    ap.add_argument("--node-path", default=os.environ.get("NODE_PATH", ""),
+                    help="ort: node_modules folder holding onnxruntime-node")
     a = ap.parse_args()
     b = Bench(a)
     print(f"<!-- bench/run_benchmarks.py --repeats {a.repeats} --only {a.only}; {time.strftime('%Y-%m-%d %H:%M')}, "

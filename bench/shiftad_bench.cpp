@@ -5,6 +5,7 @@
 //   shiftad_bench split   --config C [--set k=v] --out DIR    the run's file lists (for the Python reference)
 //   shiftad_bench step    --config C [--set k=v] --mode pipeline|compute|profile [--steps N]
 //   shiftad_bench score   --run RUN --images DIR --mode api|forward
+//   shiftad_bench scorer  --config C [--set k=v] --path fast|plain --batch B [--n N]
 //   shiftad_bench kmeans  --impl shiftad|faiss [--n N --d D --k K --iters I]
 #include <sys/resource.h>
 
@@ -244,6 +245,33 @@ json scoreForward(const std::string& run, int64_t n, int64_t batch) {
           {"batch", batch},   {"seconds", s},      {"images_per_s", static_cast<double>(n) / s}};
 }
 
+/// The C++ scorer on images already in memory, as Detector::score of ImageViews runs it
+/// after resizing: uint8 images through preprocessing, F and the distance to c, `batch`
+/// images a call. `fast`: Trainer::score (F's eval-only copy, inference mode); `plain`:
+/// F's own eval-mode forward under NoGradGuard (Trainer::embed), the path before it.
+/// F as the config builds it (model.weights), c a fixed vector: speed does not depend on
+/// training.
+json scorerBench(const shiftad::Config& cfg, const std::string& path, int64_t n, int64_t batch) {
+  auto net = shiftad::models::makeFeatureExtractor(cfg.model);
+  shiftad::training::Trainer trainer(cfg, net);
+  trainer.setCenter(torch::full({net->embeddingDim()}, 0.1));
+  const int side = shiftad::api::resizeSide(cfg.data);
+  auto gen = at::detail::createCPUGenerator(0);
+  const auto x = torch::randint(256, {batch, 3, side, side}, gen, torch::kLong).to(torch::kUInt8);
+  const auto once = [&] {
+    if (path == "fast") return trainer.score(x);
+    torch::NoGradGuard ng;
+    return shiftad::losses::svddScore(trainer.embed(x), trainer.center());
+  };
+  once();  // warm-up: the first touch of a batch's activations (and, fast, making the copy)
+  int64_t done = 0;
+  const auto t0 = Clock::now();
+  for (; done < n; done += batch) once();
+  const double s = secondsSince(t0);
+  return {{"bench", "scorer"}, {"path", path}, {"images", done},
+          {"batch", batch},    {"seconds", s}, {"images_per_s", static_cast<double>(done) / s}};
+}
+
 // --- K-means ----------------------------------------------------------------
 
 /// n points around k well-separated centers in d dimensions (seeded).
@@ -330,6 +358,13 @@ int main(int argc, char** argv) {
   score->add_option("--mode", mode)->check(CLI::IsMember({"api", "forward"}));
   score->add_option("--n", forward_images, "images pushed through the forward bound");
   score->add_option("--batch", forward_batch, "forward bound: images per pass");
+  auto* scorer = app.add_subcommand("scorer", "the C++ scorer on in-memory images at a batch size: fast or plain");
+  std::string scorer_path = "fast";
+  scorer->add_option("--config", config)->required();
+  scorer->add_option("--set", sets);
+  scorer->add_option("--path", scorer_path)->check(CLI::IsMember({"fast", "plain"}));
+  scorer->add_option("--n", forward_images, "images scored after one warm-up batch");
+  scorer->add_option("--batch", forward_batch, "images a call");
   auto* km = app.add_subcommand("kmeans", "K-means on n x d blobs: shiftad's or faiss'");
   km->add_option("--impl", impl)->check(CLI::IsMember({"shiftad", "faiss"}));
   km->add_option("--n", n);
@@ -351,6 +386,7 @@ int main(int argc, char** argv) {
       shiftad::setThreads(0);
       emit(mode == "api" ? scoreApi(run, images) : scoreForward(run, forward_images, forward_batch));
     }
+    if (scorer->parsed()) emit(scorerBench(configFrom(config, sets), scorer_path, forward_images, forward_batch));
     if (km->parsed()) {
       shiftad::setThreads(threads);
       emit(kmeansBench(impl, n, d, k, iters));

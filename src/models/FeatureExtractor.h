@@ -16,6 +16,7 @@
 #include <torch/types.h>
 
 #include "io/SafeTensors.h"
+#include "models/InferenceNet.h"
 #include "shiftad/Config.h"
 
 namespace shiftad::models {
@@ -38,6 +39,11 @@ class FeatureExtractor : public torch::nn::Module {
   /// Architecture facts that the weights alone do not tell (e.g. padding), stored in
   /// a checkpoint's metadata so that it rebuilds the same network.
   virtual std::map<std::string, std::string> describe() const { return {}; }
+
+  /// An eval-only copy of F that computes forward() faster for scoring (InferenceNet.h),
+  /// or null where the architecture has none: then forward() is the way. The copy
+  /// reads F's head, so F must outlive it.
+  virtual std::unique_ptr<InferenceNet> inferenceNet() { return nullptr; }
 
   /// F(x) = head(trunk(x)).
   torch::Tensor forward(torch::Tensor images) { return head(trunk(images)); }

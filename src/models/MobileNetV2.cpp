@@ -5,10 +5,22 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "models/InferenceNet.h"
 
 namespace shiftad::models {
 namespace {
 namespace F = torch::nn::functional;
+
+/// `conv` with the eval-mode BatchNorm `bn` that follows it folded in.
+FoldedConv folded(const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn, bool tf_pad, bool relu6) {
+  auto f = foldBatchNorm(conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.options.eps());
+  f.stride = conv.options.stride()->at(0);
+  f.padding = c10::get<torch::ExpandingArray<2>>(conv.options.padding())->at(0);
+  f.groups = conv.options.groups();
+  f.tf_pad = tf_pad;
+  f.relu6 = relu6;
+  return f;
+}
 
 /// torchvision's Conv2dNormActivation: conv (no bias) "0", BatchNorm "1", ReLU6.
 class ConvBnReluImpl : public torch::nn::Module {
@@ -36,6 +48,8 @@ class ConvBnReluImpl : public torch::nn::Module {
     return torch::clamp(bn_(conv_(x)), 0.0, 6.0);  // ReLU6
   }
 
+  FoldedConv folded() const { return models::folded(*conv_, *bn_, explicit_pad_, /*relu6=*/true); }
+
  private:
   torch::nn::Conv2d conv_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
@@ -62,11 +76,57 @@ class InvertedResidualImpl : public torch::nn::Module {
 
   torch::Tensor forward(torch::Tensor x) { return residual_ ? x + conv_->forward(x) : conv_->forward(x); }
 
+  /// The block's convolutions with their BatchNorms folded in, input side first.
+  std::vector<FoldedConv> folded() const {
+    std::vector<FoldedConv> out;
+    const size_t n = conv_->size();
+    for (size_t i = 0; i + 2 < n; ++i) out.push_back(conv_->ptr<ConvBnReluImpl>(i)->folded());
+    const auto projection = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(conv_->ptr(n - 2));
+    const auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(conv_->ptr(n - 1));
+    out.push_back(models::folded(*projection, *bn, /*tf_pad=*/false, /*relu6=*/false));  // linear: no ReLU6
+    return out;
+  }
+  bool residual() const { return residual_; }
+
  private:
   torch::nn::Sequential conv_{nullptr};
   bool residual_;
 };
 TORCH_MODULE(InvertedResidual);
+
+/// MobileNetV2's eval-only copy: blocks of folded convolutions on channels-last
+/// activations, residual sums in place, then F's own head.
+class FoldedMobileNetV2 : public InferenceNet {
+ public:
+  FoldedMobileNetV2(FeatureExtractor& net, const torch::nn::Sequential& features) : net_(net) {
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < features->size(); ++i) {
+      if (const auto block = std::dynamic_pointer_cast<InvertedResidualImpl>(features->ptr(i)))
+        blocks_.push_back({block->folded(), block->residual()});
+      else
+        blocks_.push_back({{features->ptr<ConvBnReluImpl>(i)->folded()}, false});
+    }
+    recordSource(net);
+  }
+
+  torch::Tensor forward(const torch::Tensor& images) override {
+    auto x = images.contiguous(torch::MemoryFormat::ChannelsLast);
+    for (const auto& block : blocks_) {
+      auto y = x;
+      for (const auto& conv : block.convs) y = conv.forward(y);
+      x = block.residual ? y.add_(x) : y;
+    }
+    return net_.head(x.mean({2, 3}));
+  }
+
+ private:
+  struct Block {
+    std::vector<FoldedConv> convs;
+    bool residual;
+  };
+  FeatureExtractor& net_;
+  std::vector<Block> blocks_;
+};
 
 /// torchvision's initialisation: Kaiming-normal (fan_out) convolutions, BN weight 1
 /// bias 0, classifier N(0, 0.01) with zero bias. The head keeps torch's default init
@@ -136,6 +196,16 @@ MobileNetV2::MobileNetV2(int embedding_dim, int num_classes, ConvPadding padding
   }
   buildHead(kTrunkDim, embedding_dim, head);
   initMobileNetV2(*this, classifier);
+}
+
+std::pair<int64_t, int64_t> tfSamePad(int64_t size, int64_t kernel, int64_t stride) {
+  const int64_t out = (size + stride - 1) / stride;
+  const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
+  return {total / 2, total - total / 2};
+}
+
+std::unique_ptr<InferenceNet> MobileNetV2::inferenceNet() {
+  return std::make_unique<FoldedMobileNetV2>(*this, features);
 }
 
 torch::Tensor MobileNetV2::trunk(torch::Tensor x) {

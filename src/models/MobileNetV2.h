@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -53,6 +54,8 @@ class MobileNetV2 : public FeatureExtractor {
   int64_t trunkDim() const override { return kTrunkDim; }
   /// features.0, ..., features.18.
   std::vector<std::vector<std::string>> stages() const override;
+  /// BatchNorm folded into the convolutions, channels-last activations.
+  std::unique_ptr<InferenceNet> inferenceNet() override;
   /// Classifier scores N x num_classes; a shiftad::Error when built without classifier.
   torch::Tensor logits(torch::Tensor images);
 

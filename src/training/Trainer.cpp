@@ -58,9 +58,26 @@ torch::Tensor Trainer::embed(const torch::Tensor& inputs) {
   return torch::cat(out);
 }
 
+torch::Tensor Trainer::scoringEmbed(const torch::Tensor& inputs) {
+  if (isFeatures(inputs)) return embed(inputs);
+  // F's eval-only copy, made again whenever training or a checkpoint changed F.
+  if (!inference_ || !inference_->upToDate(*net_)) inference_ = net_->inferenceNet();
+  if (!inference_) return embed(inputs);
+  net_->eval();  // the copy runs F's own head
+  std::vector<torch::Tensor> out;
+  const int64_t batch = inferenceBatch(inputs);
+  for (int64_t i = 0; i < inputs.size(0); i += batch)
+    out.push_back(inference_->forward(evalView(inputs.slice(0, i, std::min(i + batch, inputs.size(0))))));
+  if (out.empty()) return torch::empty({0, net_->embeddingDim()});
+  return torch::cat(out);
+}
+
 torch::Tensor Trainer::score(const torch::Tensor& inputs) {
   SHIFTAD_CHECK(center_.defined(), "score: the Deep SVDD center is not set (train or load a model first)");
-  return losses::svddScore(embed(inputs), center_);
+  // Scores never enter autograd: inference mode drops version counting and views'
+  // bookkeeping, which matters at batch 1.
+  c10::InferenceMode inference;
+  return losses::svddScore(scoringEmbed(inputs), center_);
 }
 
 void Trainer::initCenter(const torch::Tensor& source) {

@@ -78,7 +78,9 @@ class Trainer {
   /// trunk features (head only).
   torch::Tensor embed(const torch::Tensor& inputs);
 
-  /// Anomaly scores ||F(x) - c||^2 (images or trunk features, as embed()).
+  /// Anomaly scores ||F(x) - c||^2 (images or trunk features, as embed()), through F's
+  /// eval-only copy where the architecture has one (models/InferenceNet.h): the same
+  /// scores as embed() gives, up to float rounding.
   torch::Tensor score(const torch::Tensor& inputs);
 
   const torch::Tensor& center() const { return center_; }
@@ -88,6 +90,7 @@ class Trainer {
  private:
   class FitLoop;  ///< one call of fit(): its objects and its progress through the epochs
   torch::Tensor forward(const torch::Tensor& inputs);
+  torch::Tensor scoringEmbed(const torch::Tensor& inputs);  ///< embed() through inference_ where F has one
   torch::Tensor trainingView(const torch::Tensor& inputs);  ///< augmented or center-cropped, normalized
   torch::Tensor evalView(const torch::Tensor& inputs);      ///< center-cropped, normalized
   void prepareStart(const TrainingData& data, bool resuming);
@@ -101,6 +104,7 @@ class Trainer {
   torch::Tensor center_;
   torch::Generator gen_;
   method::PrincipalBasisCache* pca_cache_;
+  std::unique_ptr<models::InferenceNet> inference_;  ///< F's eval-only copy for score(); null until needed
 };
 
 }  // namespace shiftad::training

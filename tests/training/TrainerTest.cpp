@@ -2,8 +2,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
+
+#include "data/ImageTensors.h"
+#include "losses/Losses.h"
 #include "models/FeatureExtractor.h"
 #include "shiftad/Config.h"
+#include "support/TestSupport.h"
 #include "training/Trainer.h"
 
 namespace {
@@ -144,4 +149,39 @@ TEST(Trainer, AnchoredDeepSvddConvergesToItsClosedFormSolution) {
   ASSERT_GT(moved, 0.2 * w0.norm().item<double>());  // the penalty and the data disagree: not a trivial case
   // Converged to 4e-5 of the distance moved; twice beta would be 2% off.
   EXPECT_LT((w - expected).norm().item<double>(), 1e-3 * moved);
+}
+
+TEST(Trainer, ScoresThroughTheFastCopyAsThePlainForwardOnImageNetWeights) {
+  // score() runs F's eval-only copy (BatchNorm folded, channels-last); embed() runs F
+  // itself. On the real MobileNetV2 and real photographs, the two give the same scores
+  // up to float rounding, at batch 1 and in a batch, before and after F changes.
+  const std::string shared = shiftad::test::sharedDir();
+  const std::string weights = shared + "/weights/mobilenet_v2_imagenet.safetensors";
+  if (shared.empty() || !std::filesystem::exists(weights))
+    GTEST_SKIP() << "shared/weights/mobilenet_v2_imagenet.safetensors not found (no ../shared)";
+  torch::manual_seed(3);
+  shiftad::Config cfg;
+  cfg.model.arch = shiftad::Arch::kMobileNetV2;
+  cfg.model.weights = weights;
+  cfg.model.embedding_dim = 64;
+  cfg.data.image_size = 224;
+  cfg.data.mean = cfg.data.std = {0.50196, 0.50196, 0.50196};
+  auto net = shiftad::models::makeFeatureExtractor(cfg.model);
+  shiftad::training::Trainer trainer(cfg, net);
+  const auto images = shiftad::data::loadImages(
+                          {shared + "/weights/samples/cat.bmp", shared + "/weights/samples/grace_hopper.bmp"}, 224, 1)
+                          .images;
+  trainer.setCenter(trainer.embed(images).mean(0) + 0.1);
+  const auto plain = [&] { return shiftad::losses::svddScore(trainer.embed(images), trainer.center()); };
+  const auto expectClose = [](const torch::Tensor& fast, const torch::Tensor& expected) {
+    ASSERT_EQ(fast.sizes(), expected.sizes());
+    EXPECT_LT(((fast - expected).abs() / expected.abs()).max().item<double>(), 1e-4) << fast << expected;
+  };
+  expectClose(trainer.score(images), plain());
+  expectClose(trainer.score(images.slice(0, 1, 2)), plain().slice(0, 1, 2));
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : net->parameters()) p.mul_(1.01);  // as a training step would: in place
+  }
+  expectClose(trainer.score(images), plain());
 }
