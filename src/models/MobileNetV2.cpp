@@ -198,12 +198,6 @@ MobileNetV2::MobileNetV2(int embedding_dim, int num_classes, ConvPadding padding
   initMobileNetV2(*this, classifier);
 }
 
-std::pair<int64_t, int64_t> tfSamePad(int64_t size, int64_t kernel, int64_t stride) {
-  const int64_t out = (size + stride - 1) / stride;
-  const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
-  return {total / 2, total - total / 2};
-}
-
 std::unique_ptr<InferenceNet> MobileNetV2::inferenceNet() {
   return std::make_unique<FoldedMobileNetV2>(*this, features);
 }
