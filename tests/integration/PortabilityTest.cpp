@@ -233,7 +233,7 @@ TEST(Overwrite, ScoreNeverWritesOverItsInputsOrAnExistingFileUnasked) {
   EXPECT_EQ(readText(tmp / "scores.csv"), "mine\n");
   r = runCliIn("score -q --model run --images imgs --out scores.csv --overwrite", tmp.path());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(readText(tmp / "scores.csv").rfind("path,score", 0), 0u);
+  EXPECT_EQ(readText(tmp / "scores.csv").rfind("path,score,normalised_score,anomalous\n", 0), 0u);
   // Nothing temporary is left anywhere.
   for (const auto& e : fs::recursive_directory_iterator(tmp.path()))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
