@@ -182,9 +182,9 @@ TEST(Detector, FitSetsTheThresholdFromTheDominantSetAndNormalisedScoresCountIt) 
   cfg.threshold.rule = shiftad::ThresholdRule::kNormalQuantile;
   cfg.threshold.quantile = 0.9;
   auto detector = shiftad::Detector::fit(cfg, tmp / "run");
-  ASSERT_TRUE(fs::exists(tmp / "run" / shiftad::kCalibrationFile));
+  ASSERT_TRUE(fs::exists(tmp / (std::string("run/") + shiftad::kCalibrationFile)));
   // The calibration normals are the final dominant set: its files, scored here.
-  const auto dominant = linesOf(tmp / "run" / shiftad::kDominantFile);
+  const auto dominant = linesOf(tmp / (std::string("run/") + shiftad::kDominantFile));
   ASSERT_GT(dominant.size(), 3u);
   auto normals = valuesOf(detector.score(dominant));
   ASSERT_EQ(normals.size(), dominant.size());
@@ -235,15 +235,15 @@ TEST(Detector, ARunWithoutACalibrationMakesItFromItsConfigOrScoresWithoutDecisio
   const double threshold = shiftad::Detector::load(tmp / "run").threshold();
   // A run written before thresholds: no calibration.json. It calibrates on first need
   // from the pool of its config, to the same threshold, and save() stores it.
-  fs::remove(tmp / "run" / shiftad::kCalibrationFile);
+  fs::remove(tmp / (std::string("run/") + shiftad::kCalibrationFile));
   auto old = shiftad::Detector::load(tmp / "run");
   EXPECT_NEAR(old.threshold(), threshold, 1e-5 * threshold);
   old.save(tmp / "copy");
-  EXPECT_TRUE(fs::exists(tmp / "copy" / shiftad::kCalibrationFile));
+  EXPECT_TRUE(fs::exists(tmp / (std::string("copy/") + shiftad::kCalibrationFile)));
   EXPECT_DOUBLE_EQ(shiftad::Detector::load(tmp / "copy").threshold(), old.threshold());
   // Its data gone too: scores still come, without normalised score or decision.
-  fs::remove(tmp / "run" / shiftad::kCalibrationFile);
-  const auto config = tmp / "run" / shiftad::kConfigFile;
+  fs::remove(tmp / (std::string("run/") + shiftad::kCalibrationFile));
+  const auto config = tmp / (std::string("run/") + shiftad::kConfigFile);
   auto text = shiftad::test::readText(config);
   text.replace(text.find(synthRoot()), synthRoot().size(), tmp / "gone");
   shiftad::test::writeFile(config, text);
