@@ -43,6 +43,8 @@ enum class ScoreMethod { kSvdd, kFrozenMean, kFrozenKnn, kFrozenDominant };
 enum class ScoreCenter { kSource, kDominant };
 /// train.on: source | target_normals
 enum class TrainOn { kSource, kTargetNormals };
+/// threshold.rule (docs/method.md, "The decision threshold")
+enum class ThresholdRule { kMixture, kNormalQuantile, kSourceQuantile };
 
 /// The YAML spelling of a choice, for messages and logs.
 const std::string& toString(Interpolation v);
@@ -58,6 +60,7 @@ const std::string& toString(AlignMethod v);
 const std::string& toString(ScoreMethod v);
 const std::string& toString(ScoreCenter v);
 const std::string& toString(TrainOn v);
+const std::string& toString(ThresholdRule v);
 
 /// clip_*: OpenAI CLIP's visual towers (224 px input, weights under "visual.").
 bool isClip(Arch arch);
@@ -112,10 +115,12 @@ struct EncoderConfig {
 
 /// Which target samples are aligned: the dominant cluster (paper Eq. 6-7).
 struct ClusterConfig {
-  ClusterSpace space = ClusterSpace::kSelf;  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
-  ClusterMethod method = ClusterMethod::kKMeans;  ///< kmeans | gmm | meanshift: which of the parameter structs below is used
-  int recluster_every = 1;        ///< re-cluster every N epochs (0: only once, before training)
-  double keep_fraction = 1.0;     ///< keep only this share of dominant members, those closest to its centroid
+  ClusterSpace space =
+      ClusterSpace::kSelf;  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
+  ClusterMethod method =
+      ClusterMethod::kKMeans;  ///< kmeans | gmm | meanshift: which of the parameter structs below is used
+  int recluster_every = 1;     ///< re-cluster every N epochs (0: only once, before training)
+  double keep_fraction = 1.0;  ///< keep only this share of dominant members, those closest to its centroid
   /// The algorithms' parameters, passed to them as they are. cluster.k, cluster.restarts and
   /// cluster.max_iter set both `kmeans` and `gmm` (validateConfig checks that they agree).
   clustering::KMeansParams kmeans;        ///< cluster.k, cluster.restarts, cluster.max_iter
@@ -151,6 +156,15 @@ struct ScoreConfig {
   ScoreCenter center = ScoreCenter::kSource;
 };
 
+/// The decision threshold set at the end of fit, without target labels (docs/method.md).
+struct ThresholdConfig {
+  /// mixture: where the two components of a Gaussian mixture on the log scores of the
+  /// pool are equally dense. normal_quantile: the `quantile` of the calibration normals'
+  /// scores (the dominant set, or the pool). source_quantile: that of the source normals.
+  ThresholdRule rule = ThresholdRule::kMixture;
+  double quantile = 0.95;  ///< of normal_quantile and source_quantile
+};
+
 /// Optimisation.
 struct TrainConfig {
   int epochs = 15;
@@ -179,6 +193,7 @@ struct Config {
   TrainConfig train;
   FewShotConfig fewshot;
   ScoreConfig score;
+  ThresholdConfig threshold;
   RunConfig run;
 };
 

@@ -44,8 +44,13 @@ struct TrainSummary {
 };
 
 struct ImageScore {
-  std::string path;
+  std::string path;    ///< "" for an image in memory
   double score = 0.0;  ///< higher = more anomalous
+  /// The share of the run's calibration normals scoring at or below `score`, in [0, 1]
+  /// (1 minus the conformal p-value): comparable across models. NaN when the detector
+  /// has no calibration and cannot make one (see Detector::calibrate).
+  double normalised_score = 0.0;
+  bool anomalous = false;  ///< score > threshold() (false without a calibration)
 };
 
 struct ScoreResult {
@@ -56,6 +61,13 @@ struct ScoreResult {
 struct EvalResult {
   double auroc = 0.0;
   double aupr = 0.0;  ///< average precision, anomalies as the positive class
+  /// At the detector's label-free threshold (threshold()), anomalies as the positive class.
+  double threshold = 0.0;
+  double precision = 0.0;
+  double recall = 0.0;
+  double f1 = 0.0;
+  double fpr = 0.0;     ///< false-positive rate: the share of test normals called anomalous
+  double f1_max = 0.0;  ///< the best F1 of any threshold, chosen with the test labels: an upper bound
   int64_t normal = 0;
   int64_t anomalous = 0;
   int64_t skipped = 0;
@@ -152,6 +164,16 @@ struct Embedding {
   std::vector<float> values;  ///< row-major, paths.size() x dim
 };
 
+/// How the decision threshold was set (Detector::thresholdInfo).
+struct ThresholdInfo {
+  double threshold = 0.0;                        ///< an image is anomalous when its score is above it
+  ThresholdRule rule = ThresholdRule::kMixture;  ///< threshold.rule of the run (docs/method.md)
+  double quantile = 0.0;                         ///< threshold.quantile of the run
+  bool fell_back = false;          ///< mixture: no two components in the pool's scores; normal_quantile was used
+  std::string normals;             ///< the calibration normals: "dominant_set" or "pool"
+  int64_t calibration_images = 0;  ///< how many calibration normals the normalised score counts
+};
+
 class Detector {
  public:
   /// Train a detector as configured, write it to `run_dir` (created if needed; the
@@ -193,6 +215,21 @@ class Detector {
   /// Scores of images in memory, in order: resized, cropped and normalised exactly as
   /// the same pixels decoded from a file, so that they score as that file does.
   std::vector<double> score(const std::vector<ImageView>& images);
+
+  /// The same scores with their normalised score and decision (paths are "").
+  std::vector<ImageScore> decide(const std::vector<ImageView>& images);
+
+  /// The decision threshold fit set from the source normals and the unlabeled pool
+  /// (calibration.json). A run written before thresholds existed has none: it is
+  /// computed on first need from the pool of the run's config (calibrate()); an Error
+  /// when that data cannot be read.
+  double threshold() const;
+  ThresholdInfo thresholdInfo() const;
+
+  /// (Re)compute the calibration: score the source normals and the unlabeled pool that
+  /// config()'s data section defines and set the threshold by config().threshold. Kept
+  /// in memory; save() writes it. Needs the data set.
+  void calibrate();
 
   /// AUROC and AUPR on the target test split that `split`'s data section defines (the
   /// split the detector was trained against when it is config()). With `scores_file`,

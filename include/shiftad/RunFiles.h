@@ -13,6 +13,8 @@ constexpr const char* kSummaryFile = "summary.json";
 constexpr const char* kDominantFile = "dominant.txt";              ///< pool images of the final dominant set
 constexpr const char* kTestScoresFile = "test_scores.csv";         ///< label,score,path of the test split (eval)
 constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training state (training/Checkpoint.h)
+constexpr const char* kCalibrationFile =
+    "calibration.json";  ///< the decision threshold and the calibration normals' scores (set at the end of fit)
 constexpr const char* kEncoderFile =
     "encoder.pt";  ///< a copy of Φ (encoder.type torchscript) for frozen-encoder baselines
 

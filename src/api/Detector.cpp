@@ -2,20 +2,26 @@
 // files and images in memory through its input cache.
 #include "shiftad/Detector.h"
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "api/Calibration.h"
 #include "api/Features.h"
 #include "api/Fit.h"
 #include "api/RunDir.h"
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
 #include "common/Error.h"
-#include "config/Choices.h"
+#include "common/LogOnce.h"
 #include "common/Progress.h"
+#include "config/Choices.h"
 #include "data/ImageFolder.h"
+#include "evaluation/Decision.h"
 #include "evaluation/Metrics.h"
 #include "export/OnnxExport.h"
 #include "models/FrozenEncoder.h"
@@ -33,8 +39,43 @@ struct Detector::Impl {
   /// Φ of a frozen-encoder baseline whose encoder is not F's trunk: built on first use
   /// (its file is read then, as before any Detector existed), kept for later calls.
   std::unique_ptr<models::FrozenEncoder> encoder;
+  /// The threshold and the calibration normals' scores (calibration.json), made on
+  /// first need for a run written before they existed.
+  std::optional<api::Calibration> calibration;
+  std::vector<std::string> dominant;  ///< the run's dominant.txt, to calibrate such a run
 
   api::InputCache& inputs() const { return cache->inputs(); }
+
+  const api::Calibration& calibrated() {
+    if (!calibration) {
+      spdlog::info("'{}' has no {} (written before decision thresholds): calibrating from the pool of its config",
+                   run_dir, kCalibrationFile);
+      calibrate();
+    }
+    return *calibration;
+  }
+
+  /// The calibration, or null (logged once) when it cannot be made: scores still work.
+  const api::Calibration* calibratedIfPossible() {
+    try {
+      return &calibrated();
+    } catch (const Error& e) {
+      logOnce(spdlog::level::warn, "no decision threshold: " + std::string(e.what()));
+      return nullptr;
+    }
+  }
+
+  void calibrate() {
+    calibration = api::calibrate(run.cfg, dominant, [this](const std::vector<std::string>& paths) {
+      torch::Tensor s;
+      const auto in = scoreFiles(paths, s);
+      const auto d = s.to(torch::kDouble).contiguous();
+      return api::ScoredFiles{in.paths, std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel()),
+                              in.skipped};
+    });
+  }
+
+  std::string run_dir;
 
   models::FrozenEncoder* frozenEncoder() {
     if (!encoder && run.cfg.encoder.type != EncoderType::kBackbone)
@@ -74,6 +115,13 @@ std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared
                                          const Callbacks& callbacks) {
   auto impl = std::make_unique<Detector::Impl>();
   impl->run = api::loadRun(run_dir);
+  impl->run_dir = run_dir;
+  const auto calibration = fs::path(run_dir) / kCalibrationFile;
+  const auto dominant = fs::path(run_dir) / kDominantFile;
+  if (fs::exists(calibration))
+    impl->calibration = api::readCalibration(calibration.string());
+  else if (fs::exists(dominant))
+    impl->dominant = api::readPathList(dominant.string());
   impl->cache = cache ? std::move(cache) : std::make_shared<Cache>();
   impl->callbacks = callbacks;
   return impl;
@@ -112,6 +160,10 @@ Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitO
   auto impl = loadImpl(run_dir, cache, options.callbacks);
   gen.set_state(state);
   impl->summary = outcome.summary;
+  // Set from the trained model's scores of the source and the pool; a kill before this
+  // leaves a run that calibrates on first need, as a run of an earlier version does.
+  impl->calibrate();
+  api::writeCalibration((fs::path(run_dir) / kCalibrationFile).string(), *impl->calibration);
   return Detector(std::move(impl));
 }
 
@@ -126,6 +178,14 @@ const TrainSummary& Detector::trainSummary() const { return impl_->summary; }
 bool Detector::trained() const { return impl_->trained; }
 
 namespace {
+
+/// The normalised score and decision of each score (NaN and false without a calibration).
+void decideAll(const api::Calibration* calibration, std::vector<ImageScore>& scores) {
+  for (auto& s : scores) {
+    s.normalised_score = calibration ? calibration->normalised(s.score) : std::numeric_limits<double>::quiet_NaN();
+    s.anomalous = calibration && calibration->anomalous(s.score);
+  }
+}
 
 void checkTrained(const Detector::Impl& impl) {
   SHIFTAD_CHECK(impl.trained,
@@ -157,6 +217,7 @@ ScoreResult Detector::score(const std::vector<std::string>& paths) {
     impl_->report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
   }
   api::checkSkipped(impl_->run.cfg.data.max_skipped, out.skipped, paths.size(), "scored");
+  decideAll(impl_->calibratedIfPossible(), out.scores);
   return out;
 }
 
@@ -183,6 +244,31 @@ std::vector<double> Detector::score(const std::vector<ImageView>& images) {
   return toDoubles(s);
 }
 
+std::vector<ImageScore> Detector::decide(const std::vector<ImageView>& images) {
+  const auto scores = score(images);
+  std::vector<ImageScore> out;
+  for (double s : scores) out.push_back({"", s});
+  decideAll(&impl_->calibrated(), out);
+  return out;
+}
+
+double Detector::threshold() const {
+  checkTrained(*impl_);
+  return impl_->calibrated().threshold;
+}
+
+ThresholdInfo Detector::thresholdInfo() const {
+  checkTrained(*impl_);
+  const auto& c = impl_->calibrated();
+  return {c.threshold, c.rule.rule, c.rule.quantile,
+          c.fell_back, c.normals,   static_cast<int64_t>(c.normal_scores.size())};
+}
+
+void Detector::calibrate() {
+  checkTrained(*impl_);
+  impl_->calibrate();
+}
+
 EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file) {
   checkTrained(*impl_);
   const auto split = api::splitFor(cfg.data);
@@ -194,6 +280,10 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   EvalResult r;
   r.auroc = evaluation::auroc(scores, labels);
   r.aupr = evaluation::aupr(scores, labels);
+  r.threshold = impl_->calibrated().threshold;
+  const auto at = evaluation::atThreshold(scores, labels, r.threshold);
+  r.precision = at.precision, r.recall = at.recall, r.f1 = at.f1, r.fpr = at.fpr;
+  r.f1_max = evaluation::f1Max(scores, labels);
   for (int l : labels) (l ? r.anomalous : r.normal)++;
   r.skipped = static_cast<int64_t>(in.skipped.size());
   if (scores_file.empty()) return r;
@@ -233,6 +323,8 @@ void Detector::save(const std::string& dir) const {
     api::saveFrozenRun(building, run.cfg, *run.frozen, run.encoder_trunk);
   else
     api::saveRun(building, run.cfg, *run.trainer);
+  if (const auto* calibration = impl_->calibratedIfPossible())
+    api::writeCalibration((fs::path(building) / kCalibrationFile).string(), *calibration);
   std::error_code ec;
   if (fs::exists(dir, ec)) fs::remove(dir);  // empty (checked above): rename needs the name free
   fs::rename(building, dir);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -51,7 +52,7 @@ std::string withoutTemporarySuffix(const std::string& name) {
 bool isRunFile(const std::string& name) {
   static const std::set<std::string> names = {kConfigFile,     kModelFile,   kCenterFile,   kReferenceFile,
                                               kMetricsFile,    kSummaryFile, kDominantFile, kTestScoresFile,
-                                              kCheckpointFile, kEncoderFile, kLockFile};
+                                              kCheckpointFile, kEncoderFile, kLockFile,     kCalibrationFile};
   return names.count(name) > 0 || names.count(withoutTemporarySuffix(name)) > 0;
 }
 
@@ -128,6 +129,14 @@ void writePathList(const std::string& path, const std::vector<std::string>& path
   std::string text;
   for (const auto& p : paths) text += p + "\n";
   writeTextAtomic(path, text);
+}
+
+std::vector<std::string> readPathList(const std::string& path) {
+  std::vector<std::string> paths;
+  std::istringstream lines(readText(path));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) paths.push_back(line);
+  return paths;
 }
 
 void keepMetricsBefore(const std::string& run_dir, int epoch) {

@@ -16,6 +16,7 @@ namespace shiftad::api {
 
 // The run directory's file names are public (shiftad/RunFiles.h); atomic text files
 // are common (common/TextFile.h).
+using shiftad::kCalibrationFile;
 using shiftad::kCenterFile;
 using shiftad::kCheckpointFile;
 using shiftad::kConfigFile;
@@ -53,6 +54,8 @@ void finishReplacement(const std::string& run_dir);
 
 /// Write PATHS, one per line, atomically (the dominant set of a run).
 void writePathList(const std::string& path, const std::vector<std::string>& paths);
+/// The paths of a file writePathList wrote (empty lines skipped).
+std::vector<std::string> readPathList(const std::string& path);
 
 /// Rewrite RUN_DIR/metrics.jsonl keeping the lines of epochs before `epoch` (a resumed
 /// run appends from there; lines written after its checkpoint are dropped).

@@ -3,6 +3,7 @@
 // errors end as one line on stderr, "shiftad: error: ...", with the exit status of
 // kExitCodes (README.md, "Exit status").
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -120,11 +121,16 @@ void checkNotAnInput(const std::string& out, const shiftad::ScoreResult& r) {
       throw std::runtime_error(fmt::format("--out '{}' is one of the files being scored; give another path", out));
 }
 
-/// path,score per image, the paths quoted where CSV needs it; written atomically and
-/// fsync'ed (the CSV survives a power loss once written).
+/// path,score,normalised_score,anomalous per image (anomalous 0 or 1; the last two
+/// empty when the run has no calibration), the paths quoted where CSV needs it;
+/// written atomically and fsync'ed (the CSV survives a power loss once written).
 void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
-  std::string text = "path,score\n";
-  for (const auto& s : r.scores) text += shiftad::csv::field(s.path) + "," + fmt::format("{:.9g}", s.score) + "\n";
+  std::string text = "path,score,normalised_score,anomalous\n";
+  for (const auto& s : r.scores) {
+    const bool calibrated = !std::isnan(s.normalised_score);
+    text += shiftad::csv::field(s.path) + "," + fmt::format("{:.9g}", s.score) + "," +
+            (calibrated ? fmt::format("{:.6f},{}", s.normalised_score, s.anomalous ? 1 : 0) : std::string(",")) + "\n";
+  }
   shiftad::writeFileAtomic(path, text);
 }
 
@@ -237,16 +243,23 @@ void addScore(CLI::App& app, ScoreCommand& c) {
   c.app = app.add_subcommand("score", "score images with a trained detector (higher = more anomalous)");
   c.app->add_option("--model", c.model, "run directory written by `shiftad train`")->required();
   c.app->add_option("--images", c.images, "image folder (recursive) or text file with one path per line")->required();
-  c.app->add_option("--out", c.out, "CSV to write: path,score")->required();
+  c.app->add_option("--out", c.out, "CSV to write: path,score,normalised_score,anomalous")->required();
   c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
 }
 
 int runScore(const ScoreCommand& c) {
   checkScoreOut(c.out, c.images, c.overwrite);
-  const auto r = shiftad::Detector::load(c.model).score(c.images);
+  auto detector = shiftad::Detector::load(c.model);
+  const auto r = detector.score(c.images);
   checkNotAnInput(c.out, r);
   writeScoresCsv(c.out, r);
   fmt::print("scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(), c.out);
+  if (!r.scores.empty() && !std::isnan(r.scores.front().normalised_score)) {
+    const auto t = detector.thresholdInfo();
+    const auto flagged = std::count_if(r.scores.begin(), r.scores.end(), [](const auto& s) { return s.anomalous; });
+    fmt::print("anomalous (score > threshold {:.6g}, rule {}): {} of {}\n", t.threshold, shiftad::toString(t.rule),
+               flagged, r.scores.size());
+  }
   return 0;
 }
 
@@ -306,6 +319,10 @@ int runEval(const EvalCommand& c) {
       "AUROC {:.4f}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
       "skipped); scores: {}\n",
       r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped, r.scores_file);
+  fmt::print(
+      "at the label-free threshold {:.6g}: precision {:.4f}  recall {:.4f}  F1 {:.4f}  FPR {:.4f}  (F1-max {:.4f}, "
+      "its threshold chosen with the test labels)\n",
+      r.threshold, r.precision, r.recall, r.f1, r.fpr, r.f1_max);
   return 0;
 }
 

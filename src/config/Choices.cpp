@@ -85,6 +85,13 @@ const ChoiceTable<TrainOn>& choices(TrainOn) {
   return t;
 }
 
+const ChoiceTable<ThresholdRule>& choices(ThresholdRule) {
+  static const ChoiceTable<ThresholdRule> t = {{ThresholdRule::kMixture, "mixture"},
+                                               {ThresholdRule::kNormalQuantile, "normal_quantile"},
+                                               {ThresholdRule::kSourceQuantile, "source_quantile"}};
+  return t;
+}
+
 namespace {
 
 template <typename E>
@@ -111,6 +118,7 @@ const std::string& toString(AlignMethod v) { return config::spelling(v); }
 const std::string& toString(ScoreMethod v) { return config::spelling(v); }
 const std::string& toString(ScoreCenter v) { return config::spelling(v); }
 const std::string& toString(TrainOn v) { return config::spelling(v); }
+const std::string& toString(ThresholdRule v) { return config::spelling(v); }
 
 bool isClip(Arch arch) { return arch == Arch::kClipVitB32 || arch == Arch::kClipRn50; }
 

@@ -34,6 +34,7 @@ const ChoiceTable<AlignMethod>& choices(AlignMethod);
 const ChoiceTable<ScoreMethod>& choices(ScoreMethod);
 const ChoiceTable<ScoreCenter>& choices(ScoreCenter);
 const ChoiceTable<TrainOn>& choices(TrainOn);
+const ChoiceTable<ThresholdRule>& choices(ThresholdRule);
 
 /// The value spelled `name`; nullopt when no value of E is.
 template <typename E>

@@ -352,6 +352,15 @@ const std::vector<KeySpec>& schema() {
                 "svdd: where distances are measured from. source: c, the mean of F's initial source features (the "
                 "paper); dominant: the mean of F's final features of the last dominant set of the pool (runs that "
                 "align; the others keep c)"),
+      // threshold
+      choiceKey("threshold.rule", SHIFTAD_FIELD(threshold.rule),
+                "how fit sets the decision threshold, without target labels (docs/method.md). mixture: where the two "
+                "components of a Gaussian mixture fitted to the log scores of the unlabeled pool are equally dense "
+                "(free of the anomaly share). normal_quantile: the threshold.quantile of the calibration normals' "
+                "scores (the final dominant set; the whole pool for runs without one). source_quantile: that of the "
+                "source normals' scores (does not carry over to the target; for comparison)"),
+      floatKey("threshold.quantile", SHIFTAD_FIELD(threshold.quantile), 0.5, 1.0, false,
+               "normal_quantile, source_quantile: the quantile of those scores taken as the threshold"),
       // run
       stringKey("run.variant", SHIFTAD_FIELD(run.variant),
                 "name of the variant preset the config came from (shiftad train --variant; informational)"),

@@ -317,6 +317,8 @@ void runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cach
   // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
   fs::remove(fs::path(run_dir) / kCheckpointFile);
   row.auroc = eval.auroc, row.aupr = eval.aupr, row.seconds = summary.seconds;
+  row.f1 = eval.f1, row.f1_max = eval.f1_max, row.precision = eval.precision, row.recall = eval.recall;
+  row.fpr = eval.fpr;
 }
 
 /// report.md, report.html and figures/ of every row.

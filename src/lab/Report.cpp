@@ -51,6 +51,8 @@ void fitPercentAxis(PlotSpec& spec, const std::vector<Series>& series, bool bars
 
 constexpr const char* kOldHeader =
     "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds";
+/// Added with the label-free threshold (issue 20); empty in rows from older files.
+constexpr const char* kThresholdColumns = "f1,f1_max,precision,recall,fpr";
 
 // ---- A small document model, rendered to Markdown and to HTML, so that both reports
 // ---- say exactly the same thing.
@@ -339,6 +341,61 @@ void sweepSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo&
   }
 }
 
+/// The rates at the label-free threshold of every (direction, variant) of the main grid,
+/// in first-seen order; rows of an older results.csv (no threshold columns) are left out.
+struct DecisionRates {
+  std::vector<Key> keys;
+  std::map<Key, std::vector<double>> f1, f1_max, precision, recall, fpr;
+};
+
+DecisionRates decisionRates(const std::vector<BenchRow>& rows) {
+  DecisionRates d;
+  for (const auto& r : rows) {
+    if (!r.setting.empty() || std::isnan(r.f1)) continue;
+    const Key k{direction(r), r.variant};
+    if (std::find(d.keys.begin(), d.keys.end(), k) == d.keys.end()) d.keys.push_back(k);
+    d.f1[k].push_back(r.f1), d.f1_max[k].push_back(r.f1_max), d.precision[k].push_back(r.precision);
+    d.recall[k].push_back(r.recall), d.fpr[k].push_back(r.fpr);
+  }
+  return d;
+}
+
+/// "recommended `V`: mean F1 x, mean F1-max y over its runs: z of it (goal 0.9: met)".
+std::string decisionVerdict(const DecisionRates& d, const std::string& recommended) {
+  std::vector<double> f1, f1_max;
+  for (const auto& k : d.keys)
+    if (k[1] == recommended)
+      f1.insert(f1.end(), d.f1.at(k).begin(), d.f1.at(k).end()),
+          f1_max.insert(f1_max.end(), d.f1_max.at(k).begin(), d.f1_max.at(k).end());
+  if (f1.empty()) return "";
+  const double a = meanStd(f1).mean, b = meanStd(f1_max).mean, ratio = b > 0 ? a / b : 0.0;
+  return fmt::format(
+      "Recommended `{}`, over its {} runs: mean F1 {:.1f} at the threshold, mean F1-max {:.1f}: {:.3f} of it; the "
+      "goal is at least 0.9: {}.",
+      recommended, f1.size(), 100 * a, 100 * b, ratio,
+      ratio >= 0.9 ? "met" : fmt::format("**short by {:.1f} F1 points**", 100 * (0.9 * b - a)));
+}
+
+void decisionSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo& info) {
+  const auto d = decisionRates(rows);
+  if (d.keys.empty()) return;
+  heading(doc, 2, "Decisions at the label-free threshold: %, mean ± std over classes and seeds");
+  para(doc,
+       "Precision, recall, F1 and false-positive rate of calling an image anomalous when its score is above the "
+       "threshold that training set without target labels (`threshold.rule`, docs/method.md); anomalies are the "
+       "positive class (most of a one-vs-all test split). F1-max: the best F1 of any threshold, chosen with the "
+       "test labels, an upper bound.");
+  Table t{{"direction", "variant", "F1", "F1-max", "F1 / F1-max", "precision", "recall", "FPR"}, {}};
+  for (const auto& k : d.keys) {
+    const double max = meanStd(d.f1_max.at(k)).mean;
+    t.rows.push_back({k[0], variantLabel(k[1], info.recommended), pct(d.f1.at(k)), pct(d.f1_max.at(k)),
+                      max > 0 ? fmt::format("{:.3f}", meanStd(d.f1.at(k)).mean / max) : "–", pct(d.precision.at(k)),
+                      pct(d.recall.at(k)), pct(d.fpr.at(k))});
+  }
+  table(doc, t);
+  if (const auto verdict = decisionVerdict(d, info.recommended); !verdict.empty()) para(doc, verdict);
+}
+
 void perClassSection(Doc& doc, const Grid& g, const ReportInfo& info) {
   heading(doc, 2, g.seeds.size() == 1 ? "Per class: AUROC % (one seed)" : "Per class: AUROC %, mean ± std over seeds");
   para(doc, markLegend(info, g.variants));
@@ -375,6 +432,7 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
     figures_heading = true;
     figure(doc, f);
   }
+  decisionSection(doc, rows, info);
   if (!g.purity.empty()) {
     heading(doc, 2, "Dominant-set purity (diagnostic: share of true normals among the aligned pool samples)");
     Table t{{"direction", "variant", "purity %"}, {}};
@@ -387,12 +445,21 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
 
 }  // namespace
 
-std::string csvHeader() { return std::string(kOldHeader) + ",setting"; }
+std::string csvHeader() { return std::string(kOldHeader) + ",setting," + kThresholdColumns; }
+
+namespace {
+
+/// A rate of a threshold column: empty when unknown (a row of an older results.csv).
+std::string rateField(double v) { return std::isnan(v) ? "" : fmt::format("{:.6f}", v); }
+double rateOf(const std::string& field) { return field.empty() ? NAN : std::stod(field); }
+
+}  // namespace
 
 std::string csvLine(const BenchRow& r) {
   return csv::row({r.source, r.target, r.normal_class, fmt::format("{}", r.seed), r.variant,
                    fmt::format("{:.6f}", r.auroc), fmt::format("{:.6f}", r.aupr), fmt::format("{:.4f}", r.purity),
-                   fmt::format("{:.4f}", r.share), fmt::format("{:.2f}", r.seconds), r.setting});
+                   fmt::format("{:.4f}", r.share), fmt::format("{:.2f}", r.seconds), r.setting, rateField(r.f1),
+                   rateField(r.f1_max), rateField(r.precision), rateField(r.recall), rateField(r.fpr)});
 }
 
 std::vector<BenchRow> readCsv(const std::string& path) {
@@ -400,10 +467,11 @@ std::vector<BenchRow> readCsv(const std::string& path) {
   SHIFTAD_CHECK(f.good(), "cannot read '{}'", path);
   std::string line;
   std::getline(f, line);
-  // Files written before sweeps existed have no setting column; they read as the main grid.
-  const bool with_setting = line == csvHeader();
-  SHIFTAD_CHECK(with_setting || line == kOldHeader, "'{}' is not a shiftad results.csv (header '{}')", path, line);
-  const size_t fields = with_setting ? 11 : 10;
+  // Files written before sweeps existed have no setting column; they read as the main
+  // grid. Files written before thresholds have no threshold columns: unknown (NaN).
+  const std::string with_setting = std::string(kOldHeader) + ",setting";
+  const size_t fields = line == csvHeader() ? 16 : line == with_setting ? 11 : line == kOldHeader ? 10 : 0;
+  SHIFTAD_CHECK(fields > 0, "'{}' is not a shiftad results.csv (header '{}')", path, line);
   std::vector<BenchRow> rows;
   for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
     if (line.empty()) continue;
@@ -411,7 +479,12 @@ std::vector<BenchRow> readCsv(const std::string& path) {
     SHIFTAD_CHECK(c.size() == fields, "'{}' line {}: expected {} fields, got {}", path, n, fields, c.size());
     try {
       rows.push_back({c[0], c[1], c[2], c[4], std::stoi(c[3]), std::stod(c[5]), std::stod(c[6]), std::stod(c[7]),
-                      std::stod(c[8]), std::stod(c[9]), with_setting ? c[10] : ""});
+                      std::stod(c[8]), std::stod(c[9]), fields > 10 ? c[10] : ""});
+      if (fields == 16) {
+        auto& r = rows.back();
+        r.f1 = rateOf(c[11]), r.f1_max = rateOf(c[12]), r.precision = rateOf(c[13]), r.recall = rateOf(c[14]);
+        r.fpr = rateOf(c[15]);
+      }
     } catch (const std::exception&) {
       SHIFTAD_THROW("'{}' line {}: a number field does not parse: {}", path, n, line);
     }

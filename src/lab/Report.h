@@ -2,6 +2,7 @@
 // summarised as a Markdown report. Torch-free.
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -15,13 +16,17 @@ struct BenchRow {
   double share = -1.0;   ///< dominant set / pool size (-1: no dominant set)
   double seconds = 0.0;  ///< training wall time
   std::string setting;   ///< "key=value" of a sweep (bench --sweep); "" in the main grid
+  /// At the run's label-free threshold (EvalResult); NaN in rows of a results.csv
+  /// written before thresholds existed (their fields are empty).
+  double f1 = NAN, f1_max = NAN, precision = NAN, recall = NAN, fpr = NAN;
 };
 
 /// results.csv: its header and one line per row (common/Csv.h: a name with a comma,
 /// quote or line break is quoted).
 std::string csvHeader();
 std::string csvLine(const BenchRow& row);
-/// Parse a file written with csvHeader/csvLine; throws naming the line on bad input.
+/// Parse a file written with csvHeader/csvLine, or by an earlier version (without the
+/// setting column, or without the threshold columns); throws naming the line on bad input.
 std::vector<BenchRow> readCsv(const std::string& path);
 
 /// A figure of a report: written as OUT/figures/NAME.svg, linked from report.md and

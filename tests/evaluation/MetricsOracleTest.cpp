@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "evaluation/Decision.h"
 #include "evaluation/Metrics.h"
 #include "support/TestSupport.h"
 
@@ -32,6 +33,25 @@ TEST(MetricsOracle, MatchesSklearn) {
     for (size_t i = 0; i < fpr.size(); ++i) {
       EXPECT_NEAR(roc.fpr[i], fpr[i], kTol) << "point " << i;
       EXPECT_NEAR(roc.tpr[i], tpr[i], kTol) << "point " << i;
+    }
+  }
+}
+
+TEST(MetricsOracle, DecisionsMatchSklearn) {
+  const nlohmann::json cases = nlohmann::json::parse(shiftad::test::runPython("math_metrics.py"));
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.at("name").get<std::string>());
+    const auto scores = c.at("scores").get<std::vector<double>>();
+    const auto labels = c.at("labels").get<std::vector<int>>();
+    EXPECT_NEAR(ev::f1Max(scores, labels), c.at("f1_max").get<double>(), kTol);
+    for (const auto& d : c.at("decisions")) {
+      const double t = d.at("threshold").get<double>();
+      SCOPED_TRACE(t);
+      const auto m = ev::atThreshold(scores, labels, t);
+      EXPECT_NEAR(m.precision, d.at("precision").get<double>(), kTol);
+      EXPECT_NEAR(m.recall, d.at("recall").get<double>(), kTol);
+      EXPECT_NEAR(m.f1, d.at("f1").get<double>(), kTol);
+      EXPECT_NEAR(m.fpr, d.at("fpr").get<double>(), kTol);
     }
   }
 }

@@ -2,6 +2,7 @@
 // `shiftad score` CLI, the same pixels read from a file, a saved and reloaded copy, an
 // uninterrupted run, and a run directory that is gone.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -69,9 +70,14 @@ std::map<std::string, std::string> readScoresCsv(const std::string& path) {
   std::istringstream in(shiftad::test::readText(path));
   std::string line;
   std::getline(in, line);
-  EXPECT_EQ(line, "path,score");
+  EXPECT_EQ(line, "path,score,normalised_score,anomalous");
   std::map<std::string, std::string> out;
-  while (std::getline(in, line)) out[line.substr(0, line.rfind(','))] = line.substr(line.rfind(',') + 1);
+  while (std::getline(in, line)) {
+    // The paths here need no quoting: path,score are the fields before the last two.
+    const auto decision = line.rfind(',', line.rfind(',') - 1);
+    const auto comma = line.rfind(',', decision - 1);
+    out[line.substr(0, comma)] = line.substr(comma + 1, decision - comma - 1);
+  }
   return out;
 }
 
@@ -159,6 +165,99 @@ TEST(Detector, LoadSaveLoadScoresIdentically) {
     const auto paths = unseenImages(8);
     EXPECT_EQ(valuesOf(copy.score(paths)), valuesOf(loaded.score(paths))) << variant;
   }
+}
+
+/// The lines of a text file (a run's dominant.txt).
+std::vector<std::string> linesOf(const std::string& path) {
+  std::istringstream in(shiftad::test::readText(path));
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+TEST(Detector, FitSetsTheThresholdFromTheDominantSetAndNormalisedScoresCountIt) {
+  TempDir tmp;
+  auto cfg = tinyConfig(tmp / "cache");
+  cfg.threshold.rule = shiftad::ThresholdRule::kNormalQuantile;
+  cfg.threshold.quantile = 0.9;
+  auto detector = shiftad::Detector::fit(cfg, tmp / "run");
+  ASSERT_TRUE(fs::exists(tmp / (std::string("run/") + shiftad::kCalibrationFile)));
+  // The calibration normals are the final dominant set: its files, scored here.
+  const auto dominant = linesOf(tmp / (std::string("run/") + shiftad::kDominantFile));
+  ASSERT_GT(dominant.size(), 3u);
+  auto normals = valuesOf(detector.score(dominant));
+  ASSERT_EQ(normals.size(), dominant.size());
+  std::sort(normals.begin(), normals.end());
+  // numpy.quantile by hand: linear interpolation between the order statistics.
+  const double pos = 0.9 * static_cast<double>(normals.size() - 1);
+  const auto lo = static_cast<size_t>(pos);
+  const double expected = normals[lo] + (pos - static_cast<double>(lo)) * (normals[lo + 1] - normals[lo]);
+  // Scored in other batches than at fit: equal to float rounding.
+  EXPECT_NEAR(detector.threshold(), expected, 1e-5 * expected);
+  const auto info = detector.thresholdInfo();
+  EXPECT_EQ(info.rule, shiftad::ThresholdRule::kNormalQuantile);
+  EXPECT_EQ(info.normals, "dominant_set");
+  EXPECT_EQ(info.calibration_images, static_cast<int64_t>(dominant.size()));
+  // Normalised: the share of calibration normals at or below the score; anomalous: above the threshold.
+  auto images = unseenImages(4);
+  images.insert(images.end(), dominant.begin(), dominant.begin() + 4);
+  const auto r = detector.score(images);
+  ASSERT_EQ(r.scores.size(), images.size());
+  int flagged = 0;
+  for (const auto& s : r.scores) {
+    const auto below = std::upper_bound(normals.begin(), normals.end(), s.score) - normals.begin();
+    EXPECT_NEAR(s.normalised_score, static_cast<double>(below) / static_cast<double>(normals.size()),
+                1.0 / static_cast<double>(normals.size()) + 1e-12)
+        << s.path;
+    EXPECT_GE(s.normalised_score, 0.0);
+    EXPECT_LE(s.normalised_score, 1.0);
+    EXPECT_EQ(s.anomalous, s.score > detector.threshold()) << s.path;
+    flagged += s.anomalous;
+  }
+  EXPECT_GT(flagged, 0) << "another class of parts is anomalous";
+  // The same pixels in memory get the same decisions.
+  std::vector<DecodedImage> decoded;
+  for (const auto& p : images) decoded.push_back(decodeRgb(p, 0));
+  std::vector<shiftad::ImageView> views;
+  for (const auto& d : decoded) views.push_back(d.view());
+  const auto in_memory = detector.decide(views);
+  ASSERT_EQ(in_memory.size(), r.scores.size());
+  for (size_t i = 0; i < in_memory.size(); ++i) {
+    EXPECT_EQ(in_memory[i].anomalous, r.scores[i].anomalous) << images[i];
+    EXPECT_NEAR(in_memory[i].normalised_score, r.scores[i].normalised_score, 1e-12) << images[i];
+  }
+}
+
+TEST(Detector, ARunWithoutACalibrationMakesItFromItsConfigOrScoresWithoutDecisions) {
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
+  const double threshold = shiftad::Detector::load(tmp / "run").threshold();
+  // A run written before thresholds: no calibration.json. It calibrates on first need
+  // from the pool of its config, to the same threshold, and save() stores it.
+  fs::remove(tmp / (std::string("run/") + shiftad::kCalibrationFile));
+  auto old = shiftad::Detector::load(tmp / "run");
+  EXPECT_NEAR(old.threshold(), threshold, 1e-5 * threshold);
+  old.save(tmp / "copy");
+  EXPECT_TRUE(fs::exists(tmp / (std::string("copy/") + shiftad::kCalibrationFile)));
+  EXPECT_DOUBLE_EQ(shiftad::Detector::load(tmp / "copy").threshold(), old.threshold());
+  // Its data gone too: scores still come, without normalised score or decision.
+  fs::remove(tmp / (std::string("run/") + shiftad::kCalibrationFile));
+  const auto config = tmp / (std::string("run/") + shiftad::kConfigFile);
+  auto text = shiftad::test::readText(config);
+  text.replace(text.find(synthRoot()), synthRoot().size(), tmp / "gone");
+  shiftad::test::writeFile(config, text);
+  auto orphan = shiftad::Detector::load(tmp / "run");
+  const auto r = orphan.score(unseenImages(2));
+  ASSERT_EQ(r.scores.size(), 2u);
+  EXPECT_TRUE(std::isnan(r.scores[0].normalised_score));
+  EXPECT_FALSE(r.scores[0].anomalous);
+  EXPECT_THROW(orphan.threshold(), shiftad::Error);
+  const pid_t pid = shiftad::test::spawnCli(
+      {"score", "--model", tmp / "run", "--images", unseenImages(1)[0], "--out", tmp / "s.csv"}, tmp / "cli.log");
+  ASSERT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(tmp / "cli.log");
+  const auto csv = shiftad::test::readText(tmp / "s.csv");
+  EXPECT_EQ(csv.substr(csv.size() - 3), ",,\n") << csv;
 }
 
 TEST(Detector, ScoringTwiceNeverReadsTheRunDirectory) {

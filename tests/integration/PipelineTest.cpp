@@ -70,11 +70,13 @@ std::map<std::string, double> readScoresCsv(const std::string& path) {
   std::ifstream f(path);
   std::string line;
   std::getline(f, line);
-  EXPECT_EQ(line, "path,score");
+  EXPECT_EQ(line, "path,score,normalised_score,anomalous");
   std::map<std::string, double> out;
   while (std::getline(f, line)) {
-    const auto comma = line.rfind(',');
-    out[line.substr(0, comma)] = std::stod(line.substr(comma + 1));
+    // The paths here need no quoting: path,score are the fields before the last two.
+    const auto decision = line.rfind(',', line.rfind(',') - 1);
+    const auto comma = line.rfind(',', decision - 1);
+    out[line.substr(0, comma)] = std::stod(line.substr(comma + 1, decision - comma - 1));
   }
   return out;
 }

@@ -75,7 +75,7 @@ TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
   // Names with a comma, a quote or a line break are quoted (RFC 4180) and read back whole.
   const std::vector<BenchRow> odd = {{"a,b", "say \"hi\"", "two\nlines", "v", 3, 0.25, 0.5, -1, -1, 0, "k=a,b"}};
   EXPECT_EQ(shiftad::evaluation::csvLine(odd[0]),
-            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",3,v,0.250000,0.500000,-1.0000,-1.0000,0.00,\"k=a,b\"");
+            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",3,v,0.250000,0.500000,-1.0000,-1.0000,0.00,\"k=a,b\",,,,,");
   const auto odd_back = roundTrip(dir, odd);
   ASSERT_EQ(odd_back.size(), 1u);
   EXPECT_EQ(odd_back[0].source, "a,b");
@@ -97,6 +97,60 @@ TEST(Report, OlderCsvWithoutSettingColumnStillReads) {
   std::ofstream(dir / "bad.csv") << "source,target\n";
   EXPECT_NE(errorOf([&] { shiftad::evaluation::readCsv(dir / "bad.csv"); }).find("not a shiftad results.csv"),
             std::string::npos);
+}
+
+TEST(Report, ThresholdColumnsRoundTripAndAnElevenColumnFileReadsThemAsUnknown) {
+  using shiftad::evaluation::BenchRow;
+  BenchRow r{"a", "b", "c", "align_all", 0, 0.9, 0.8, -1, -1, 1.0};
+  r.f1 = 0.8, r.f1_max = 0.9, r.precision = 0.95, r.recall = 0.7, r.fpr = 0.125;
+  TempDir dir;
+  const auto back = roundTrip(dir, {r});
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_DOUBLE_EQ(back[0].f1, 0.8);
+  EXPECT_DOUBLE_EQ(back[0].f1_max, 0.9);
+  EXPECT_DOUBLE_EQ(back[0].precision, 0.95);
+  EXPECT_DOUBLE_EQ(back[0].recall, 0.7);
+  EXPECT_DOUBLE_EQ(back[0].fpr, 0.125);
+  // The header of the previous version (with the setting column, as the committed
+  // docs/results/*/results.csv are): the rates are unknown, and no decision table shows.
+  std::ofstream(dir / "eleven.csv")
+      << "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds,setting\n"
+         "a,b,c,2,source_only,0.750000,0.5,-1,-1,1.5,\n";
+  const auto old = shiftad::evaluation::readCsv(dir / "eleven.csv");
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_TRUE(std::isnan(old[0].f1));
+  EXPECT_TRUE(std::isnan(old[0].fpr));
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  EXPECT_EQ(shiftad::evaluation::markdownReport(old, info).find("label-free threshold"), std::string::npos);
+  // Written back in the current format, the unknown rates stay empty fields.
+  EXPECT_EQ(shiftad::evaluation::csvLine(old[0]), "a,b,c,2,source_only,0.750000,0.500000,-1.0000,-1.0000,1.50,,,,,,");
+}
+
+TEST(Report, DecisionTableShowsTheMeansAndTheGoalOfTheRecommendedVariant) {
+  using shiftad::evaluation::BenchRow;
+  std::vector<BenchRow> rows;
+  // align_all: F1 0.80 and 0.60 (mean 70.0), F1-max 0.90 and 0.90 (mean 90.0): 0.778 of
+  // it, short of 0.9 by 0.9 * 90.0 - 70.0 = 11.0 points. source_only: 0.85 / 0.90.
+  for (const auto& [variant, f1, f1_max] : std::vector<std::tuple<std::string, double, double>>{
+           {"align_all", 0.8, 0.9}, {"align_all", 0.6, 0.9}, {"source_only", 0.85, 0.9}}) {
+    BenchRow r{"a", "b", "c" + std::to_string(rows.size()), variant, 0, 0.9, 0.8, -1, -1, 1.0};
+    r.f1 = f1, r.f1_max = f1_max, r.precision = 1.0, r.recall = 0.5, r.fpr = 0.25;
+    rows.push_back(r);
+  }
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  info.recommended = "align_all";
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(
+      md.find("| a → b | align_all ★ | 70.0 ± 10.0 | 90.0 ± 0.0 | 0.778 | 100.0 ± 0.0 | 50.0 ± 0.0 | 25.0 ± 0.0 |"),
+      std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| a → b | source_only | 85.0 | 90.0 | 0.944 | 100.0 | 50.0 | 25.0 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("mean F1 70.0 at the threshold, mean F1-max 90.0: 0.778 of it; the goal is at least 0.9: **short "
+                    "by 11.0 F1 points**"),
+            std::string::npos)
+      << md;
 }
 
 TEST(Report, SweepRowsGetTheirOwnTableAndPlot) {

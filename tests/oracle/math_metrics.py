@@ -1,4 +1,5 @@
-"""Oracle for src/evaluation/Metrics: sklearn's AUROC, average precision and ROC curve.
+"""Oracle for src/evaluation/Metrics and Decision: sklearn's AUROC, average precision, ROC
+curve, and precision/recall/F1/FPR at thresholds and the best F1 over thresholds.
 
 Prints a JSON list of cases, each with its inputs (generated here from fixed seeds, with
 deliberate ties) and sklearn's answers, for tests/evaluation/MetricsOracleTest.cpp.
@@ -7,7 +8,8 @@ Floats are written with repr() precision, so they round-trip exactly.
 import json
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import (average_precision_score, confusion_matrix, precision_recall_curve,
+                             precision_recall_fscore_support, roc_auc_score, roc_curve)
 
 
 def make_cases():
@@ -33,10 +35,26 @@ def make_cases():
     return cases
 
 
+def decisions(scores, labels):
+    """At three thresholds (a low, the median and a high score; the median is often tied),
+    sklearn's metrics of calling score > t anomalous, and F1-max from the PR curve."""
+    out = []
+    for t in [float(np.quantile(scores, 0.1)), float(np.median(scores)), float(np.quantile(scores, 0.9))]:
+        pred = (scores > t).astype(int)
+        p, r, f, _ = precision_recall_fscore_support(labels, pred, average="binary", zero_division=0)
+        tn, fp, fn, tp = confusion_matrix(labels, pred, labels=[0, 1]).ravel()
+        out.append({"threshold": t, "precision": float(p), "recall": float(r), "f1": float(f),
+                    "fpr": float(fp / (fp + tn)) if fp + tn else 0.0})
+    prec, rec, _ = precision_recall_curve(labels, scores)
+    f1 = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-300), 0.0)
+    return out, float(f1.max())
+
+
 def main():
     out = []
     for name, scores, labels in make_cases():
         fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+        at, f1_max = decisions(scores, labels)
         out.append({
             "name": name,
             "scores": [float(s) for s in scores],
@@ -45,6 +63,8 @@ def main():
             "ap": float(average_precision_score(labels, scores)),
             "fpr": [float(v) for v in fpr],
             "tpr": [float(v) for v in tpr],
+            "decisions": at,
+            "f1_max": f1_max,
         })
     print(json.dumps(out))
 

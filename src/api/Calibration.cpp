@@ -1,0 +1,99 @@
+// Calibrating a run (the threshold and the normalised score's reference scores) and
+// its file, calibration.json.
+#include "api/Calibration.h"
+
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/Features.h"
+#include "api/SkipLimit.h"
+#include "common/Error.h"
+#include "common/TextFile.h"
+#include "config/Choices.h"
+#include "method/DecisionThreshold.h"
+
+namespace shiftad::api {
+
+double Calibration::normalised(double score) const {
+  if (normal_scores.empty()) return 0.0;
+  const auto at_or_below = std::upper_bound(normal_scores.begin(), normal_scores.end(), score) - normal_scores.begin();
+  return static_cast<double>(at_or_below) / static_cast<double>(normal_scores.size());
+}
+
+namespace {
+
+/// The scores of the readable `paths`, checked against data.max_skipped.
+ScoredFiles scoredSet(const Config& cfg, const FileScorer& score, const std::vector<std::string>& paths,
+                      const char* what) {
+  auto s = score(paths);
+  checkSkipped(cfg.data.max_skipped, s.skipped, paths.size(), what);
+  return s;
+}
+
+}  // namespace
+
+Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominant, const FileScorer& score) {
+  const auto split = splitFor(cfg.data);
+  const auto source = scoredSet(cfg, score, split.train.source, "source");
+  const auto pool = scoredSet(cfg, score, split.train.pool, "pool");
+  Calibration c;
+  c.rule = cfg.threshold;
+  c.source_scores = source.scores;
+  c.pool_scores = pool.scores;
+  const std::set<std::string> members(dominant.begin(), dominant.end());
+  for (size_t i = 0; i < pool.paths.size(); ++i)
+    if (members.empty() || members.count(pool.paths[i])) c.normal_scores.push_back(pool.scores[i]);
+  // A dominant set from another split (a moved data set) matches nothing: the pool then.
+  c.normals = members.empty() || c.normal_scores.empty() ? "pool" : "dominant_set";
+  if (c.normal_scores.empty()) c.normal_scores = pool.scores;
+  std::sort(c.normal_scores.begin(), c.normal_scores.end());
+  c.threshold =
+      method::decisionThreshold(cfg.threshold, {c.source_scores, c.pool_scores, c.normal_scores}, &c.fell_back);
+  if (c.fell_back)
+    spdlog::warn(
+        "threshold.rule mixture: the pool's log scores show no two components; threshold from the "
+        "{} quantile of the calibration normals instead",
+        cfg.threshold.quantile);
+  spdlog::info("decision threshold {:.6g} ({}, from {} source, {} pool images; calibration normals: {} of the {})",
+               c.threshold, cfg.threshold.rule, c.source_scores.size(), c.pool_scores.size(), c.normal_scores.size(),
+               c.normals);
+  return c;
+}
+
+void writeCalibration(const std::string& path, const Calibration& c) {
+  const nlohmann::json j = {
+      {"threshold", c.threshold},         {"rule", toString(c.rule.rule)}, {"quantile", c.rule.quantile},
+      {"fell_back", c.fell_back},         {"normals", c.normals},          {"normal_scores", c.normal_scores},
+      {"source_scores", c.source_scores}, {"pool_scores", c.pool_scores}};
+  writeTextAtomic(path, j.dump() + "\n");
+}
+
+Calibration readCalibration(const std::string& path) {
+  Calibration c;
+  try {
+    const auto j = nlohmann::json::parse(readText(path));
+    const auto rule = config::parseChoice<ThresholdRule>(j.at("rule").get<std::string>());
+    SHIFTAD_CHECK(rule, "unknown rule '{}'", j.at("rule").get<std::string>());
+    c.rule.rule = *rule;
+    c.rule.quantile = j.at("quantile").get<double>();
+    c.threshold = j.at("threshold").get<double>();
+    c.fell_back = j.at("fell_back").get<bool>();
+    c.normals = j.at("normals").get<std::string>();
+    c.normal_scores = j.at("normal_scores").get<std::vector<double>>();
+    c.source_scores = j.at("source_scores").get<std::vector<double>>();
+    c.pool_scores = j.at("pool_scores").get<std::vector<double>>();
+  } catch (const std::exception& e) {
+    SHIFTAD_THROW(
+        "'{}' is not a readable calibration ({}); delete it to have the run calibrated again from its data on "
+        "first need",
+        path, e.what());
+  }
+  SHIFTAD_CHECK(std::is_sorted(c.normal_scores.begin(), c.normal_scores.end()) && !c.normal_scores.empty(),
+                "'{}': normal_scores must be a non-empty ascending list", path);
+  return c;
+}
+
+}  // namespace shiftad::api

@@ -1,0 +1,47 @@
+// A run's calibration: the decision threshold set at the end of fit without target
+// labels (method/DecisionThreshold.h), and the calibration normals' scores that the
+// normalised score is measured against. Stored as RUN_DIR/calibration.json.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "shiftad/Config.h"
+
+namespace shiftad::api {
+
+struct Calibration {
+  ThresholdConfig rule;  ///< the rule and its parameter, as configured
+  double threshold = 0.0;
+  bool fell_back = false;             ///< mixture: no two components; normal_quantile was used
+  std::string normals;                ///< "dominant_set" or "pool": where the calibration normals came from
+  std::vector<double> normal_scores;  ///< ascending
+  std::vector<double> source_scores;
+  std::vector<double> pool_scores;
+
+  /// The share of calibration normals scoring at or below `score`, in [0, 1]: 1 minus
+  /// the conformal p-value, so that scores mean the same across models.
+  double normalised(double score) const;
+  bool anomalous(double score) const { return score > threshold; }
+};
+
+/// Scores of image files, in order, with the files it could not read left out:
+/// (readable paths, their scores, skipped paths).
+struct ScoredFiles {
+  std::vector<std::string> paths;
+  std::vector<double> scores;
+  std::vector<std::string> skipped;
+};
+using FileScorer = std::function<ScoredFiles(const std::vector<std::string>&)>;
+
+/// Calibrate a detector trained with `cfg`: score the source normals and the unlabeled
+/// pool that cfg's data section defines (never a target label), take the `dominant`
+/// pool images (the run's dominant.txt; empty: the whole pool) as the calibration
+/// normals, and set the threshold by cfg.threshold.
+Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominant, const FileScorer& score);
+
+void writeCalibration(const std::string& path, const Calibration& c);
+Calibration readCalibration(const std::string& path);
+
+}  // namespace shiftad::api

@@ -1,0 +1,120 @@
+// The label-free decision threshold: quantiles and the two-component mixture rule.
+#include "method/DecisionThreshold.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "common/Error.h"
+
+namespace shiftad::method {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+double logDensity(double x, double mean, double var) {
+  return -0.5 * (std::log(2 * kPi * var) + (x - mean) * (x - mean) / var);
+}
+
+double meanOf(const std::vector<double>& x) {
+  double s = 0;
+  for (double v : x) s += v;
+  return s / static_cast<double>(x.size());
+}
+
+double varianceOf(const std::vector<double>& x) {
+  const double mu = meanOf(x);
+  double s = 0;
+  for (double v : x) s += (v - mu) * (v - mu);
+  return s / static_cast<double>(x.size());
+}
+
+/// One EM step; returns the log-likelihood of the parameters it started from.
+double emStep(const std::vector<double>& x, Mixture1d& m, double var_floor) {
+  double n[2] = {0, 0}, sx[2] = {0, 0}, sxx[2] = {0, 0}, loglik = 0;
+  for (double v : x) {
+    const double l0 = std::log(m.weight[0]) + logDensity(v, m.mean[0], m.var[0]);
+    const double l1 = std::log(m.weight[1]) + logDensity(v, m.mean[1], m.var[1]);
+    const double top = std::max(l0, l1);
+    const double norm = top + std::log(std::exp(l0 - top) + std::exp(l1 - top));
+    loglik += norm;
+    const double r[2] = {std::exp(l0 - norm), std::exp(l1 - norm)};
+    for (int k = 0; k < 2; ++k) n[k] += r[k], sx[k] += r[k] * v, sxx[k] += r[k] * v * v;
+  }
+  for (int k = 0; k < 2; ++k) {
+    const double nk = std::max(n[k], 1e-12);
+    m.weight[k] = nk / static_cast<double>(x.size());
+    m.mean[k] = sx[k] / nk;
+    m.var[k] = std::max(sxx[k] / nk - m.mean[k] * m.mean[k], var_floor);
+  }
+  return loglik;
+}
+
+double logScore(double s) { return std::log(std::max(s, 1e-30)); }
+
+}  // namespace
+
+double quantile(std::vector<double> values, double q) {
+  SHIFTAD_CHECK(!values.empty(), "a quantile of no scores: the threshold needs at least one calibration image");
+  std::sort(values.begin(), values.end());
+  const double pos = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (pos - static_cast<double>(lo)) * (values[hi] - values[lo]);
+}
+
+Mixture1d fitMixture1d(const std::vector<double>& x) {
+  SHIFTAD_CHECK(std::set<double>(x.begin(), x.end()).size() >= 2, "a two-component mixture needs 2 distinct values");
+  const double var = varianceOf(x);
+  Mixture1d m;
+  m.mean[0] = quantile(x, 0.2);
+  m.mean[1] = quantile(x, 0.8);
+  m.var[0] = m.var[1] = var;
+  // The floor keeps a component from collapsing onto one repeated value.
+  const double var_floor = 1e-6 * var;
+  double previous = -INFINITY;
+  for (int it = 0; it < 5000; ++it) {
+    const double loglik = emStep(x, m, var_floor);
+    if (std::abs(loglik - previous) <= 1e-13 * std::abs(loglik)) break;
+    previous = loglik;
+  }
+  if (m.mean[0] > m.mean[1]) {
+    std::swap(m.weight[0], m.weight[1]);
+    std::swap(m.mean[0], m.mean[1]);
+    std::swap(m.var[0], m.var[1]);
+  }
+  return m;
+}
+
+std::optional<double> equalDensityPoint(const Mixture1d& m) {
+  // log N(x; m0, v0) = log N(x; m1, v1)  <=>  a x^2 + b x + c = 0.
+  const double v0 = m.var[0], v1 = m.var[1], m0 = m.mean[0], m1 = m.mean[1];
+  const double a = 1 / v0 - 1 / v1;
+  const double b = -2 * (m0 / v0 - m1 / v1);
+  const double c = m0 * m0 / v0 - m1 * m1 / v1 + std::log(v0 / v1);
+  std::vector<double> roots;
+  if (std::abs(a) < 1e-12 * (1 / v0 + 1 / v1)) {
+    if (b != 0) roots.push_back(-c / b);
+  } else if (const double d = b * b - 4 * a * c; d >= 0) {
+    roots.push_back((-b + std::sqrt(d)) / (2 * a));
+    roots.push_back((-b - std::sqrt(d)) / (2 * a));
+  }
+  for (double r : roots)
+    if (r >= m0 && r <= m1) return r;
+  return std::nullopt;
+}
+
+double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back) {
+  if (fell_back) *fell_back = false;
+  if (cfg.rule == ThresholdRule::kSourceQuantile) return quantile(in.source, cfg.quantile);
+  if (cfg.rule == ThresholdRule::kMixture) {
+    std::vector<double> logs;
+    for (double s : in.pool) logs.push_back(logScore(s));
+    if (std::set<double>(logs.begin(), logs.end()).size() >= 4)
+      if (const auto x = equalDensityPoint(fitMixture1d(logs))) return std::exp(*x);
+    if (fell_back) *fell_back = true;
+  }
+  return quantile(in.normals, cfg.quantile);
+}
+
+}  // namespace shiftad::method

@@ -1,0 +1,46 @@
+// The decision threshold a run sets at the end of fit from what training has without
+// target labels: the scores of the source normals, of the unlabeled pool and of the
+// pool's dominant set (docs/method.md, "The decision threshold"). Torch-free.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "shiftad/Config.h"
+
+namespace shiftad::method {
+
+/// The q-quantile of `values` with linear interpolation between order statistics
+/// (numpy.quantile's default). Throws shiftad::Error when `values` is empty.
+double quantile(std::vector<double> values, double q);
+
+/// A two-component Gaussian mixture on the line; component 0 has the lower mean.
+struct Mixture1d {
+  double weight[2] = {0.5, 0.5};
+  double mean[2] = {0.0, 0.0};
+  double var[2] = {1.0, 1.0};
+};
+
+/// Maximum-likelihood fit by EM, started deterministically (means at the 20th and
+/// 80th percentile, both variances the data's), to convergence. Needs 2 distinct values.
+Mixture1d fitMixture1d(const std::vector<double>& x);
+
+/// The point between the two means where the component densities (without their
+/// weights, so free of the mixing share) are equal; nullopt when there is none.
+std::optional<double> equalDensityPoint(const Mixture1d& m);
+
+/// Scores a run's threshold is set from. `normals`: the calibration normals, the
+/// scores of the final dominant set (the whole pool for runs without one).
+struct ThresholdInputs {
+  std::vector<double> source;
+  std::vector<double> pool;
+  std::vector<double> normals;
+};
+
+/// The threshold of `cfg.rule` (anomalous: score > threshold). The mixture rule falls
+/// back to normal_quantile when the pool's log scores do not form two components
+/// (fewer than 4 distinct values, or no equal-density point between the means);
+/// `fell_back` says so.
+double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back = nullptr);
+
+}  // namespace shiftad::method

@@ -1,0 +1,71 @@
+// The label-free threshold's pieces against numpy and sklearn (tests/oracle/math_threshold.py)
+// and hand-checked cases for the rules.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "method/DecisionThreshold.h"
+#include "support/TestSupport.h"
+
+namespace m = shiftad::method;
+
+TEST(DecisionThreshold, QuantileAndMixtureMatchNumpyAndSklearn) {
+  const auto cases = nlohmann::json::parse(shiftad::test::runPython("math_threshold.py"));
+  ASSERT_EQ(cases.size(), 3u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.at("name").get<std::string>());
+    const auto x = c.at("values").get<std::vector<double>>();
+    for (const auto& q : c.at("quantiles")) EXPECT_NEAR(m::quantile(x, q[0]), q[1].get<double>(), 1e-12);
+    // Both fits stop at their own convergence test from different starts; where the
+    // components overlap the likelihood is flat near its maximum and EM creeps, so they
+    // agree to 1e-3 of the data's unit spread, not to rounding.
+    const auto fit = m::fitMixture1d(x);
+    for (int k = 0; k < 2; ++k) {
+      EXPECT_NEAR(fit.weight[k], c["weights"][k].get<double>(), 1e-3) << k;
+      EXPECT_NEAR(fit.mean[k], c["means"][k].get<double>(), 1e-3) << k;
+      EXPECT_NEAR(fit.var[k], c["variances"][k].get<double>(), 1e-3) << k;
+    }
+    const auto point = m::equalDensityPoint(fit);
+    ASSERT_TRUE(point.has_value());
+    EXPECT_NEAR(*point, c.at("equal_density").get<double>(), 1e-3);
+  }
+}
+
+TEST(DecisionThreshold, EqualVariancesMeetHalfWayAndWeightsDoNotMatter) {
+  m::Mixture1d mix;
+  mix.mean[0] = 1.0, mix.mean[1] = 5.0, mix.var[0] = mix.var[1] = 2.0;
+  mix.weight[0] = 0.9, mix.weight[1] = 0.1;
+  ASSERT_TRUE(m::equalDensityPoint(mix).has_value());
+  EXPECT_NEAR(*m::equalDensityPoint(mix), 3.0, 1e-12);
+  // Unequal variances: log N(x;0,1) = log N(x;3,4) <=> 3x^2 + 6x - 9 - 4 ln 4 = 0 (times 4),
+  // whose root in [0, 3] is -1 + sqrt(4 + 4 ln 4 / 3).
+  mix.mean[0] = 0.0, mix.var[0] = 1.0, mix.mean[1] = 3.0, mix.var[1] = 4.0;
+  EXPECT_NEAR(*m::equalDensityPoint(mix), -1.0 + std::sqrt(4.0 + 4.0 * std::log(4.0) / 3.0), 1e-12);
+}
+
+TEST(DecisionThreshold, RulesTakeTheirOwnScores) {
+  shiftad::ThresholdConfig cfg;
+  m::ThresholdInputs in;
+  in.source = {1, 2, 3, 4, 5};
+  in.normals = {10, 20, 30, 40, 50};
+  // Pool: log scores near 0 (e^0 = 1) and near ln 100; equal variances meet half-way,
+  // at log 10: the threshold is 10 (the pool's own spread, mirrored, keeps it symmetric).
+  for (double e : {-0.2, -0.1, 0.0, 0.1, 0.2}) in.pool.push_back(std::exp(e));
+  for (double e : {-0.2, -0.1, 0.0, 0.1, 0.2}) in.pool.push_back(100 * std::exp(e));
+  cfg.quantile = 0.75;
+  cfg.rule = shiftad::ThresholdRule::kSourceQuantile;
+  EXPECT_DOUBLE_EQ(m::decisionThreshold(cfg, in), 4.0);
+  cfg.rule = shiftad::ThresholdRule::kNormalQuantile;
+  EXPECT_DOUBLE_EQ(m::decisionThreshold(cfg, in), 40.0);
+  cfg.rule = shiftad::ThresholdRule::kMixture;
+  bool fell_back = true;
+  EXPECT_NEAR(m::decisionThreshold(cfg, in, &fell_back), 10.0, 1e-6);
+  EXPECT_FALSE(fell_back);
+  // Three distinct pool scores cannot show two components: the normals' quantile instead.
+  in.pool = {1, 1, 2, 3};
+  EXPECT_DOUBLE_EQ(m::decisionThreshold(cfg, in, &fell_back), 40.0);
+  EXPECT_TRUE(fell_back);
+}
