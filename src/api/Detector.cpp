@@ -338,7 +338,9 @@ void Detector::exportOnnx(const std::string& path) const {
                 "score is a distance to stored reference features in a frozen encoder's space, not F's distance to a "
                 "center; export a variant that trains F",
                 path, run.cfg.run.variant, run.cfg.score.method);
-  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), path);
+  const auto info = thresholdInfo();
+  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), {info.threshold, toString(info.rule)},
+                            path);
 }
 
 }  // namespace shiftad

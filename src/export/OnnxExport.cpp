@@ -78,7 +78,8 @@ void scoreOutputs(OnnxGraph& g, const std::string& embedding, const torch::Tenso
 
 }  // namespace
 
-std::string onnxModel(const Config& cfg, const models::FeatureExtractor& net, const torch::Tensor& center) {
+std::string onnxModel(const Config& cfg, const models::FeatureExtractor& net, const torch::Tensor& center,
+                      const DecisionFacts& decision) {
   SHIFTAD_CHECK(!isClip(cfg.model.arch),
                 "ONNX export: model.arch {} is a CLIP tower, which has no ONNX emitter (attention and LayerNorm); "
                 "small_cnn, resnet18, resnet50 and mobilenet_v2 export. Score this run with shiftad",
@@ -91,12 +92,12 @@ std::string onnxModel(const Config& cfg, const models::FeatureExtractor& net, co
   return g.serialize("shiftad_detector",
                      "shiftad anomaly detector: pixels (uint8 N x R x R x 3, RGB) -> score ||F(x) - c||^2 and "
                      "embedding F(x); metadata_props say how to resize",
-                     exportMetadata(cfg));
+                     exportMetadata(cfg, decision));
 }
 
 void writeOnnxModel(const Config& cfg, const models::FeatureExtractor& net, const torch::Tensor& center,
-                    const std::string& path) {
-  writeFileAtomic(path, onnxModel(cfg, net, center));
+                    const DecisionFacts& decision, const std::string& path) {
+  writeFileAtomic(path, onnxModel(cfg, net, center, decision));
 }
 
 }  // namespace shiftad::exporting

@@ -14,6 +14,7 @@
 
 #include <torch/types.h>
 
+#include "export/OnnxMetadata.h"
 #include "shiftad/Config.h"
 
 namespace shiftad::models {
@@ -25,10 +26,11 @@ namespace shiftad::exporting {
 /// The ONNX model file's bytes for F (eval mode: BatchNorm's running statistics) and
 /// the center `center` (D), with exportMetadata(cfg) as its metadata. An Error naming
 /// the architecture for one that has no emitter.
-std::string onnxModel(const Config& cfg, const models::FeatureExtractor& net, const torch::Tensor& center);
+std::string onnxModel(const Config& cfg, const models::FeatureExtractor& net, const torch::Tensor& center,
+                      const DecisionFacts& decision);
 
 /// onnxModel written to `path` atomically (complete or not there at all).
 void writeOnnxModel(const Config& cfg, const models::FeatureExtractor& net, const torch::Tensor& center,
-                    const std::string& path);
+                    const DecisionFacts& decision, const std::string& path);
 
 }  // namespace shiftad::exporting

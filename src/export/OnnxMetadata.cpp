@@ -37,7 +37,7 @@ std::string numbers(const std::vector<double>& values) { return fmt::format("{:.
 
 int exportInputSide(const Config& cfg) { return cfg.data.resize > 0 ? cfg.data.resize : cfg.data.image_size; }
 
-std::map<std::string, std::string> exportMetadata(const Config& cfg) {
+std::map<std::string, std::string> exportMetadata(const Config& cfg, const DecisionFacts& decision) {
   const int side = exportInputSide(cfg);
   const std::string yaml = dumpConfig(cfg);
   return {
@@ -57,6 +57,10 @@ std::map<std::string, std::string> exportMetadata(const Config& cfg) {
       {"preprocessing", resizeInstruction(cfg, side)},
       {"score", "squared distance ||F(x) - c||^2 to the Deep SVDD center c (higher = more anomalous)"},
       {"score_center", toString(cfg.score.center)},
+      // "nan" when the run has no calibration and its data could not be read to make one.
+      {"threshold", fmt::format("{:.9g}", decision.threshold)},
+      {"threshold_rule", decision.rule},
+      {"decision", "anomalous when score > threshold (set without labels at the end of training; docs/deploy.md)"},
   };
 }
 

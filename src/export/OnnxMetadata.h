@@ -13,8 +13,14 @@ namespace shiftad::exporting {
 /// (data.resize, else data.image_size); the center crop to data.image_size is inside.
 int exportInputSide(const Config& cfg);
 
+/// The run's label-free decision (Detector::thresholdInfo), recorded with the model.
+struct DecisionFacts {
+  double threshold = 0.0;  ///< an image is anomalous when its score is above it; NaN: none
+  std::string rule;        ///< threshold.rule that set it (docs/method.md)
+};
+
 /// The one place the export's metadata is made (keys listed in docs/deploy.md): every
-/// fact a program needs to use the model without shiftad. Add decision facts here.
-std::map<std::string, std::string> exportMetadata(const Config& cfg);
+/// fact a program needs to use the model without shiftad, its decision threshold included.
+std::map<std::string, std::string> exportMetadata(const Config& cfg, const DecisionFacts& decision);
 
 }  // namespace shiftad::exporting

@@ -126,6 +126,7 @@ TEST_P(OnnxExportTest, OnnxRuntimeScoresAsTheDetector) {
   EXPECT_EQ(meta.at("crop_side"), std::to_string(d.image_size));
   EXPECT_EQ(meta.at("arch"), shiftad::toString(det.config().model.arch));
   EXPECT_EQ(meta.at("input_layout"), "NHWC");
+  EXPECT_NEAR(std::stod(meta.at("threshold")), det.threshold(), 1e-8 * std::abs(det.threshold()));
 
   const auto paths = someTargetImages();
   std::string pixels;
