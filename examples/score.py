@@ -25,8 +25,11 @@ class Image(ctypes.Structure):
 
 
 class Result(ctypes.Structure):
-    """shiftad_result: score (higher = more anomalous), scored (0: unreadable file)."""
-    _fields_ = [("score", ctypes.c_double), ("scored", ctypes.c_int)]
+    """shiftad_result: score (higher = more anomalous), scored (0: unreadable file),
+    normalised_score (share of the calibration normals at or below it), anomalous
+    (1: score above the run's threshold). The layout must match shiftad_c.h."""
+    _fields_ = [("score", ctypes.c_double), ("scored", ctypes.c_int), ("normalised_score", ctypes.c_double),
+                ("anomalous", ctypes.c_int)]
 
 
 class ShiftadError(RuntimeError):

@@ -47,6 +47,12 @@ typedef struct shiftad_result {
   double score;
   /* 1: scored. 0: an image file that could not be read, skipped (logged). */
   int scored;
+  /* The share of the run's calibration normals scoring at or below `score`, in [0, 1]
+   * (docs/deploy.md, "What the threshold means"). NaN when not scored, or when the run
+   * has no calibration and its data could not be read to make one. */
+  double normalised_score;
+  /* 1: score > shiftad_threshold(). 0 otherwise (and when not scored). */
+  int anomalous;
 } shiftad_result;
 
 /* The library's version, "MAJOR.MINOR.PATCH" (static storage). */
@@ -73,6 +79,12 @@ void shiftad_free(shiftad_detector* detector);
  * of any size are accepted: resized (data.resize) and centre-cropped to it, exactly as
  * image files are. -1 on error. */
 int shiftad_input_size(const shiftad_detector* detector);
+
+/* The run's label-free decision threshold: an image is anomalous when its score is
+ * above it (set at the end of training from the source normals and the unlabeled
+ * target pool; docs/deploy.md). NaN on error (NULL detector) or when the run has no
+ * calibration and its data could not be read to make one. */
+double shiftad_threshold(shiftad_detector* detector);
 
 /* Scores `count` images in memory into results[0 .. count-1] (every `scored` is 1):
  * the same pixels score as the image file they were decoded from. All or nothing: on

@@ -55,6 +55,9 @@ void requireBatch(const shiftad_detector* detector, const void* inputs, size_t c
                       std::to_string(count) + " images");
 }
 
+/// One image's outcome in the C struct.
+shiftad_result resultOf(const shiftad::ImageScore& s) { return {s.score, 1, s.normalised_score, s.anomalous ? 1 : 0}; }
+
 }  // namespace
 
 extern "C" {
@@ -88,6 +91,14 @@ int shiftad_input_size(const shiftad_detector* detector) {
   });
 }
 
+double shiftad_threshold(shiftad_detector* detector) {
+  return guarded(std::numeric_limits<double>::quiet_NaN(), [&] {
+    requireArgument(detector != nullptr, "shiftad_threshold: the detector is NULL; load one first");
+    const std::lock_guard<std::mutex> hold(detector->lock);
+    return detector->detector.threshold();
+  });
+}
+
 int shiftad_score_images(shiftad_detector* detector, const shiftad_image* images, size_t count,
                          shiftad_result* results) {
   return guarded(SHIFTAD_ERROR, [&] {
@@ -96,12 +107,12 @@ int shiftad_score_images(shiftad_detector* detector, const shiftad_image* images
     views.reserve(count);
     for (size_t i = 0; i < count; ++i)
       views.push_back({images[i].width, images[i].height, images[i].stride, images[i].rgb});
-    std::vector<double> scores;
+    std::vector<shiftad::ImageScore> scores;
     {
       const std::lock_guard<std::mutex> hold(detector->lock);
-      scores = detector->detector.score(views);
+      scores = detector->detector.decide(views);
     }
-    for (size_t i = 0; i < count; ++i) results[i] = shiftad_result{scores[i], 1};
+    for (size_t i = 0; i < count; ++i) results[i] = resultOf(scores[i]);
     return SHIFTAD_OK;
   });
 }
@@ -123,12 +134,12 @@ int shiftad_score_files(shiftad_detector* detector, const char* const* paths, si
     }
     // Scores come back without the skipped files: look each path up (a file listed
     // twice scores the same twice).
-    std::unordered_map<std::string, double> by_path;
-    for (const auto& s : scored.scores) by_path.emplace(s.path, s.score);
+    std::unordered_map<std::string, const shiftad::ImageScore*> by_path;
+    for (const auto& s : scored.scores) by_path.emplace(s.path, &s);
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     for (size_t i = 0; i < count; ++i) {
       const auto it = by_path.find(files[i]);
-      results[i] = it != by_path.end() ? shiftad_result{it->second, 1}
-                                       : shiftad_result{std::numeric_limits<double>::quiet_NaN(), 0};
+      results[i] = it != by_path.end() ? resultOf(*it->second) : shiftad_result{nan, 0, nan, 0};
     }
     return SHIFTAD_OK;
   });

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "shiftad/shiftad.h"
 #include "shiftad/shiftad_c.h"
@@ -106,6 +108,32 @@ TEST(CApi, ScoresFilesInOrderAndMarksAnUnreadableOne) {
     }
     EXPECT_EQ(results[i].scored, 1) << paths[i];
     EXPECT_DOUBLE_EQ(results[i].score, expected.scores[i + 1 == paths.size() ? 0 : next++].score) << paths[i];
+  }
+}
+
+TEST(CApi, DecidesByTheRunsStoredThresholdAndNormalisesByItsCalibrationNormals) {
+  // The oracle is the run's calibration.json read here, not the C++ API.
+  std::ifstream file(std::filesystem::path(runDir()) / shiftad::kCalibrationFile);
+  const auto calibration = nlohmann::json::parse(file);
+  const double threshold = calibration.at("threshold").get<double>();
+  const auto normals = calibration.at("normal_scores").get<std::vector<double>>();
+  ASSERT_FALSE(normals.empty());
+  Handle h;
+  ASSERT_NE(h.p, nullptr) << shiftad_last_error();
+  EXPECT_DOUBLE_EQ(shiftad_threshold(h.p), threshold);
+  EXPECT_TRUE(std::isnan(shiftad_threshold(nullptr)));
+
+  const auto paths = someImages(10);
+  std::vector<const char*> c_paths;
+  for (const auto& p : paths) c_paths.push_back(p.c_str());
+  std::vector<shiftad_result> results(paths.size());
+  ASSERT_EQ(shiftad_score_files(h.p, c_paths.data(), c_paths.size(), results.data()), SHIFTAD_OK)
+      << shiftad_last_error();
+  for (const auto& r : results) {
+    ASSERT_EQ(r.scored, 1);
+    EXPECT_EQ(r.anomalous, r.score > threshold ? 1 : 0) << r.score;
+    const auto at_or_below = std::count_if(normals.begin(), normals.end(), [&](double n) { return n <= r.score; });
+    EXPECT_NEAR(r.normalised_score, static_cast<double>(at_or_below) / normals.size(), 1e-12) << r.score;
   }
 }
 
