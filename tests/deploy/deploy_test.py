@@ -46,9 +46,13 @@ def run(cmd, expect=0, **kw):
 
 
 def read_csv_scores(text):
+    """path -> score of the examples' `path,score` and of `shiftad score`'s
+    `path,score,normalised_score,anomalous` (the paths here hold no commas)."""
     lines = text.strip().splitlines()
-    assert lines[0] == "path,score", f"not a scores CSV: {lines[:2]}"
-    return {line.rsplit(",", 1)[0]: float(line.rsplit(",", 1)[1]) for line in lines[1:]}
+    header = lines[0].split(",")
+    assert header[:2] == ["path", "score"], f"not a scores CSV: {lines[:2]}"
+    rows = [line.split(",") for line in lines[1:]]
+    return {r[0]: float(r[1]) for r in rows}
 
 
 def compare(name, got, expected):
