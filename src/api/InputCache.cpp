@@ -8,18 +8,22 @@ bool InputCache::recall(const std::string& key, const std::vector<std::string>& 
   std::lock_guard<std::mutex> lock(rows_mutex_);
   const auto it = rows_.find(key);
   if (it == rows_.end()) return false;
+  // Built apart and assigned only when every path is held: a miss leaves `out` as it was
+  // (callers then compute the missing rows and recall into the same `out`).
+  FeatureSet found;
   std::vector<torch::Tensor> rows;
   for (const auto& p : paths) {
     const auto r = it->second.find(p);
     if (r == it->second.end()) return false;
     if (r->second.defined()) {
       rows.push_back(r->second);
-      out.paths.push_back(p);
+      found.paths.push_back(p);
     } else {
-      out.skipped.push_back(p);
+      found.skipped.push_back(p);
     }
   }
-  out.features = rows.empty() ? torch::Tensor() : torch::stack(rows);
+  found.features = rows.empty() ? torch::Tensor() : torch::stack(rows);
+  out = std::move(found);
   return true;
 }
 
