@@ -143,7 +143,23 @@ Detector::~Detector() = default;
 
 Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
   auto cache = options.cache ? options.cache : std::make_shared<Cache>();
-  auto outcome = api::fitRun(cache->inputs(), cfg, run_dir, options);
+  // Loading builds F with random weights before reading them: the global generator is
+  // restored, so fitting draws from it exactly as training alone did.
+  const auto load = [&](const std::string& dir) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    const auto state = gen.get_state();
+    auto impl = loadImpl(dir, cache, options.callbacks);
+    gen.set_state(state);
+    return impl;
+  };
+  // The threshold is set from the trained model's scores of the source and the pool and
+  // committed with the run: a replaced run is the old one or the new one, calibrated.
+  const auto calibrate = [&](const std::string& staged) {
+    auto impl = load(staged);
+    impl->calibrate();
+    api::writeCalibration((fs::path(staged) / kCalibrationFile).string(), *impl->calibration);
+  };
+  auto outcome = api::fitRun(cache->inputs(), cfg, run_dir, options, calibrate);
   if (outcome.summary.interrupted) {
     auto impl = std::make_unique<Impl>();
     impl->run.cfg = outcome.cfg;
@@ -153,17 +169,8 @@ Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitO
     impl->trained = false;
     return Detector(std::move(impl));
   }
-  // Loading builds F with random weights before reading them: the global generator is
-  // restored, so fitting draws from it exactly as training alone did.
-  auto gen = at::detail::getDefaultCPUGenerator();
-  const auto state = gen.get_state();
-  auto impl = loadImpl(run_dir, cache, options.callbacks);
-  gen.set_state(state);
+  auto impl = load(run_dir);  // from its final folder: nothing of it names the staging one
   impl->summary = outcome.summary;
-  // Set from the trained model's scores of the source and the pool; a kill before this
-  // leaves a run that calibrates on first need, as a run of an earlier version does.
-  impl->calibrate();
-  api::writeCalibration((fs::path(run_dir) / kCalibrationFile).string(), *impl->calibration);
   return Detector(std::move(impl));
 }
 

@@ -302,9 +302,10 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   return n;
 }
 
-/// summary.json, then (a complete replacement) the swap into RUN_DIR.
+/// summary.json and what `before_commit` adds, then (a complete replacement) the swap
+/// into RUN_DIR.
 void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Counts& n, TrainSummary& summary,
-               std::chrono::steady_clock::time_point t0) {
+               std::chrono::steady_clock::time_point t0, const BeforeCommit& before_commit) {
   summary.epochs = plan.frozen_scorer ? 0 : cfg.train.epochs;
   summary.source_images = n.source;
   summary.pool_images = n.pool;
@@ -320,12 +321,15 @@ void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Co
                              {"interrupted", summary.interrupted},
                              {"resumed_at_epoch", summary.resumed_at_epoch}};
   writeTextAtomic((fs::path(w.dir) / kSummaryFile).string(), js.dump(2) + "\n");
-  if (w.dir != w.run_dir && !summary.interrupted) replaceRun(w.run_dir, w.dir);
+  if (summary.interrupted) return;
+  if (before_commit) before_commit(w.dir);
+  if (w.dir != w.run_dir) replaceRun(w.run_dir, w.dir);
 }
 
 /// The training itself, once the folder is locked and chosen.
 TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::ProtocolSplit& split, const Workspace& w,
-                       const Callbacks& callbacks, std::chrono::steady_clock::time_point t0) {
+                       const Callbacks& callbacks, std::chrono::steady_clock::time_point t0,
+                       const BeforeCommit& before_commit) {
   const auto plan = planFor(cfg, split);
   const auto source = plan.frozen_scorer ? Inputs{} : trainerInputs(cache, cfg, plan.head_only, plan.source_paths);
   const auto pool =
@@ -337,13 +341,14 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
   summary.resumed_at_epoch = w.resume_epoch;
   const auto n = plan.frozen_scorer ? fitFrozenBaseline(cache, cfg, plan, split, w.dir, metrics)
                                     : fitNetwork(cache, cfg, plan, split, source, pool, w, metrics, callbacks, summary);
-  finishRun(cfg, w, plan, n, summary, t0);
+  finishRun(cfg, w, plan, n, summary, t0, before_commit);
   return summary;
 }
 
 }  // namespace
 
-FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& run_dir, const FitOptions& options) {
+FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& run_dir, const FitOptions& options,
+                  const BeforeCommit& before_commit) {
   const auto t0 = std::chrono::steady_clock::now();
   // Absolute paths in the run's config.yaml: it means the same from any folder.
   const Config cfg = withAbsolutePaths(cfg_in);
@@ -360,7 +365,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   const auto target = runTarget(run_dir, options);
   const CleanUpOnError clean_up(target, run_dir);
   const auto workspace = startRun(cfg, run_dir, target, options.resume);
-  return {trainInto(cache, cfg, split, workspace, options.callbacks, t0), cfg};
+  return {trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit), cfg};
 }
 
 }  // namespace shiftad::api

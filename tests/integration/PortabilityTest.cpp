@@ -177,6 +177,7 @@ TEST(Overwrite, AReplacementKilledAtAnyCommitLeavesTheOldRunOrTheNewRun) {
   ASSERT_EQ(runCliIn("train -q --threads 1 --config two.yaml --out new", tmp.path()).status, 0);
   const auto old_run = snapshot(tmp / "run");
   const auto new_model = modelFiles(tmp / "new");
+  const auto new_calibration = digest(tmp / "new/calibration.json");
 
   int kills = 0;
   for (int n = 1; n < 60; ++n) {
@@ -184,17 +185,16 @@ TEST(Overwrite, AReplacementKilledAtAnyCommitLeavesTheOldRunOrTheNewRun) {
                             "SHIFTAD_FAULT_KILL_AT_RENAME=" + std::to_string(n));
     if (r.status == 0) break;
     ASSERT_EQ(r.status, -9) << "commit " << n << ": " << r.output;
-    // The calibration is written after the swap (docs/deploy.md): killed there, the new
-    // run is complete and calibrates on first need. Not counted as a run commit.
+    // Killed after the swap: the new run, complete, with the calibration committed with it.
     if (modelFiles(tmp / "run") == new_model) {
-      EXPECT_FALSE(fs::exists(tmp / "run/calibration.json")) << "killed at commit " << n;
+      EXPECT_EQ(digest(tmp / "run/calibration.json"), new_calibration) << "killed at commit " << n;
       continue;
     }
     ++kills;
     // Killed before the new run was complete: the old run, untouched.
     EXPECT_EQ(snapshot(tmp / "run"), old_run) << "killed at commit " << n;
   }
-  EXPECT_GE(kills, 5) << "a replacement commits config, checkpoints, weights and summary";
+  EXPECT_GE(kills, 6) << "a replacement commits config, checkpoints, weights, summary and calibration";
   EXPECT_EQ(modelFiles(tmp / "run"), new_model);
   EXPECT_TRUE(hidden(tmp.path()).empty());
 

@@ -178,7 +178,12 @@ TEST(Trainer, ScoresThroughTheFastCopyAsThePlainForwardOnImageNetWeights) {
     EXPECT_LT(((fast - expected).abs() / expected.abs()).max().item<double>(), 1e-4) << fast << expected;
   };
   expectClose(trainer.score(images), plain());
+  // One image is scored on the calling thread alone; the caller's thread count survives.
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(2);
   expectClose(trainer.score(images.slice(0, 1, 2)), plain().slice(0, 1, 2));
+  EXPECT_EQ(torch::get_num_threads(), 2);
+  torch::set_num_threads(threads);
   {
     torch::NoGradGuard ng;
     for (auto& p : net->parameters()) p.mul_(1.01);  // as a training step would: in place
