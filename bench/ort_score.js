@@ -5,6 +5,10 @@
 //
 //   node bench/ort_score.js MODEL.onnx [--batch 1,64] [--n 256] [--threads 2] [--side 224] [--spin 1]
 //
+// The input is read from the model: a float32 N x 3 x side x side tensor (a network
+// exported by PyTorch), or the uint8 N x side x side x 3 RGB pixels of `shiftad export`
+// (its side is the model's own; --side is ignored then).
+//
 // --spin 0 stops ONNX Runtime's idle threads from spinning (session.intra_op.allow_spinning),
 // as OMP_WAIT_POLICY=PASSIVE does for shiftad's: on a shared machine spinning threads
 // take the cores from the working ones. The default is ONNX Runtime's own (spinning).
@@ -28,10 +32,14 @@ async function main() {
   const session = await ort.InferenceSession.create(
       model, {intraOpNumThreads: threads, interOpNumThreads: 1, extra: {session: {intra_op: {allow_spinning: spin}}}});
   const input = session.inputNames[0];
+  const meta = session.inputMetadata ? session.inputMetadata[0] : undefined;
+  const pixels = meta && meta.type === 'uint8';
+  const px = pixels ? meta.shape[1] : side;
   for (const batch of batches) {
-    const data = new Float32Array(batch * 3 * side * side);
+    const data = pixels ? new Uint8Array(batch * 3 * px * px) : new Float32Array(batch * 3 * px * px);
     for (let i = 0; i < data.length; ++i) data[i] = (i * 7919) % 256;  // fixed pixels in [0, 255]
-    const feeds = {[input]: new ort.Tensor('float32', data, [batch, 3, side, side])};
+    const feeds = {[input]: pixels ? new ort.Tensor('uint8', data, [batch, px, px, 3])
+                                   : new ort.Tensor('float32', data, [batch, 3, px, px])};
     await session.run(feeds);  // warm-up: allocations and the first pass
     const t0 = process.hrtime.bigint();
     let done = 0;
@@ -41,7 +49,8 @@ async function main() {
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     console.log(JSON.stringify({bench: 'score', impl: 'onnxruntime', version: ort.env.versions ? ort.env.versions.common : '',
-                                batch, images: done, seconds, images_per_s: done / seconds, threads, spin}));
+                                batch, images: done, seconds, images_per_s: done / seconds, threads, spin,
+                                input: pixels ? `uint8 ${px}x${px}x3` : `float32 3x${px}x${px}`}));
   }
 }
 
