@@ -1,0 +1,58 @@
+// InputCache: rows held per key and file, recalled in the caller's order.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "api/InputCache.h"
+
+namespace {
+
+shiftad::io::FeatureRows rowsOf(const std::vector<float>& firsts, const std::vector<bool>& valid) {
+  shiftad::io::FeatureRows r;
+  r.features = torch::zeros({static_cast<int64_t>(firsts.size()), 2});
+  r.valid = torch::zeros({static_cast<int64_t>(firsts.size())}, torch::kBool);
+  for (size_t i = 0; i < firsts.size(); ++i) {
+    r.features[static_cast<int64_t>(i)][0] = firsts[i];
+    r.valid[static_cast<int64_t>(i)] = static_cast<bool>(valid[i]);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST(InputCache, RecallsHeldRowsInTheAskedOrderWithUnreadableFilesApart) {
+  shiftad::api::InputCache cache;
+  cache.remember("k", {"a", "b", "c"}, rowsOf({1, 2, 3}, {true, false, true}));
+  shiftad::api::FeatureSet out;
+  ASSERT_TRUE(cache.recall("k", {"c", "b", "a"}, out));
+  EXPECT_EQ(out.paths, (std::vector<std::string>{"c", "a"}));
+  EXPECT_EQ(out.skipped, (std::vector<std::string>{"b"}));
+  ASSERT_EQ(out.features.size(0), 2);
+  EXPECT_EQ(out.features[0][0].item<float>(), 3.0f);
+  EXPECT_EQ(out.features[1][0].item<float>(), 1.0f);
+  EXPECT_FALSE(cache.recall("other key", {"a"}, out));
+  EXPECT_EQ(cache.missing("k", {"a", "d", "b", "e"}), (std::vector<std::string>{"d", "e"}));
+}
+
+TEST(InputCache, AMissLeavesTheOutputAsItWas) {
+  // A chunk of which only some files are held: the caller computes the missing rows and
+  // recalls again into the same FeatureSet. Rows of the held files must not be left in
+  // it from the failed recall (they were, and scores were paired with the wrong paths).
+  shiftad::api::InputCache cache;
+  cache.remember("k", {"a"}, rowsOf({1}, {true}));
+  shiftad::api::FeatureSet out;
+  out.paths = {"previous"};
+  out.features = torch::full({1, 2}, 9.0);
+  EXPECT_FALSE(cache.recall("k", {"a", "b"}, out));
+  EXPECT_EQ(out.paths, (std::vector<std::string>{"previous"}));
+  EXPECT_TRUE(out.skipped.empty());
+  EXPECT_EQ(out.features[0][0].item<float>(), 9.0f);
+
+  cache.remember("k", {"b"}, rowsOf({2}, {true}));
+  ASSERT_TRUE(cache.recall("k", {"a", "b"}, out));
+  EXPECT_EQ(out.paths, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(out.features[1][0].item<float>(), 2.0f);
+
+  cache.forget({"a"});
+  EXPECT_FALSE(cache.recall("k", {"a", "b"}, out));
+  EXPECT_EQ(out.paths, (std::vector<std::string>{"a", "b"}));
+}
