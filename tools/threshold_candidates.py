@@ -42,7 +42,7 @@ def mixture_threshold(pool, fallback):
 def rules(cal):
     normals, source, pool = cal["normal_scores"], cal["source_scores"], cal["pool_scores"]
     out = {}
-    for q in (0.8, 0.9, 0.95, 0.99):
+    for q in (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99):
         out[f"normal_quantile {q}"] = float(np.quantile(normals, q))
     for q in (0.95, 1.0):
         out[f"source_quantile {q}"] = float(np.quantile(source, q))
