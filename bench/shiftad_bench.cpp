@@ -158,11 +158,17 @@ torch::Tensor premadeBatch(const shiftad::Config& cfg, const StepData& d, bool a
 
 /// Images per second of forward + backward + Adam on a pre-made batch of the
 /// pipeline's step size (source batch plus, when aligning, the target batch).
-json stepCompute(const shiftad::Config& cfg, int steps) {
+json stepCompute(const shiftad::Config& cfg, int steps, bool channels_last) {
   const bool align = shiftad::aligns(cfg);
-  const auto x = premadeBatch(cfg, loadStepData(cfg), align);
+  auto x = premadeBatch(cfg, loadStepData(cfg), align);
   const int64_t batch = x.size(0);
   ComputeStep s(cfg);
+  if (channels_last) {  // experiment: oneDNN's NHWC convolutions in training too
+    torch::NoGradGuard ng;
+    for (auto& p : s.net->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
   std::vector<double> rates;
   for (int i = 0; i <= steps; ++i) {  // step 0 is warm-up
     const auto t0 = Clock::now();
@@ -171,7 +177,8 @@ json stepCompute(const shiftad::Config& cfg, int steps) {
     s.opt.step();
     if (i > 0) rates.push_back(static_cast<double>(batch) / secondsSince(t0));
   }
-  return {{"bench", "step"}, {"mode", "compute"}, {"images_per_s", median(rates)}, {"steps", steps}, {"batch", batch}};
+  return {{"bench", "step"},    {"mode", "compute"},           {"images_per_s", median(rates)},
+          {"steps", steps},    {"batch", batch},               {"channels_last", channels_last}};
 }
 
 /// Where a training step's time goes: the phases of Trainer::fit's step, timed apart
@@ -352,6 +359,8 @@ int main(int argc, char** argv) {
   step->add_option("--set", sets);
   step->add_option("--mode", mode)->check(CLI::IsMember({"pipeline", "compute", "profile"}));
   step->add_option("--steps", steps, "steps timed (compute, profile)");
+  bool channels_last = false;
+  step->add_flag("--channels-last", channels_last, "compute: weights and batch in NHWC (oneDNN's layout)");
   auto* score = app.add_subcommand("score", "scoring throughput: shiftad::score, or the forward bound");
   score->add_option("--run", run)->required();
   score->add_option("--images", images, "folder or list of images (api mode)");
@@ -379,7 +388,7 @@ int main(int argc, char** argv) {
     if (step->parsed()) {
       const auto cfg = configFrom(config, sets);
       emit(mode == "pipeline"  ? stepPipeline(cfg)
-           : mode == "compute" ? stepCompute(cfg, steps)
+           : mode == "compute" ? stepCompute(cfg, steps, channels_last)
                                : stepProfile(cfg, steps));
     }
     if (score->parsed()) {

@@ -52,6 +52,16 @@ struct BenchOptions {
   bool quick = false;    ///< the suite's quick: settings
   std::string command;   ///< the command line, quoted in the report
   bool verbose = false;  ///< also each run's own lines (per epoch); else one line per run
+  /// Run only shard `shard_index` of `shard_count` (1-based): the grid's runs whose
+  /// position k in the grid order (0-based) has k % shard_count == shard_index - 1.
+  /// Shards of one grid can run as separate processes, on separate machines (a Slurm
+  /// array job), and be merged (`merge_from`). 1 of 1: the whole grid.
+  int shard_index = 1;
+  int shard_count = 1;
+  /// Merge instead of running: the bench folders of the shards of this same bench
+  /// (same suite, options and --set) into `out_dir`: their rows in grid order, their
+  /// run folders, one report. Every run of the grid must be in exactly one of them.
+  std::vector<std::string> merge_from;
 };
 
 struct BenchSummary {

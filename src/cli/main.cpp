@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
+#include <tuple>
 
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 
 #include "common/AtomicFile.h"
 #include "common/Csv.h"
+#include "common/Error.h"
 #include "common/LogOnce.h"
 #include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
@@ -368,6 +371,7 @@ int runClassify(const ClassifyCommand& c) {
 struct BenchCommand {
   CLI::App* app = nullptr;
   shiftad::BenchOptions options;
+  std::string shard;  ///< "I/N"
 };
 
 void addBench(CLI::App& app, BenchCommand& c) {
@@ -386,12 +390,34 @@ void addBench(CLI::App& app, BenchCommand& c) {
                     "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)");
   c.app->add_flag("!--no-figures", o.figures, "skip the ROC and PCA figures (they re-read the runs)");
   c.app->add_flag("-v,--verbose", o.verbose, "also every run's own lines (per epoch); default: one line per run");
+  c.app->add_option("--shard", c.shard,
+                    "run only shard I of N of the grid (I/N, 1-based: the runs at grid positions k with "
+                    "k % N == I-1), into its own --out; merge the shards with --merge (docs/scale.md)");
+  auto* merge = c.app->add_option("--merge", o.merge_from,
+                                  "merge these shard folders of this same bench (same --suite and options) into "
+                                  "--out instead of running: rows in grid order, run folders, one report");
+  merge->excludes(c.app->get_option("--shard"));
+}
+
+/// "I/N" with 1 <= I <= N.
+std::pair<int, int> parseShard(const std::string& text) {
+  int i = 0, n = 0;
+  char slash = 0, extra = 0;
+  std::istringstream in(text);
+  const bool ok = static_cast<bool>(in >> i >> slash >> n) && slash == '/' && !(in >> extra) && n >= 1 && i >= 1 &&
+                  i <= n;
+  SHIFTAD_CHECK(ok, "--shard '{}': expected I/N with 1 <= I <= N (e.g. 2/3: the second of three shards)", text);
+  return {i, n};
 }
 
 int runBench(BenchCommand& c, const std::string& command) {
   c.options.command = command;
+  if (!c.shard.empty()) std::tie(c.options.shard_index, c.options.shard_count) = parseShard(c.shard);
   const auto s = shiftad::runBench(c.options);
-  fmt::print("{} runs in {:.0f}s; report: {}\n", s.runs, s.seconds, s.report);
+  if (!c.options.merge_from.empty())
+    fmt::print("merged {} runs; report: {}\n", s.runs, s.report);
+  else
+    fmt::print("{} runs in {:.0f}s; report: {}\n", s.runs, s.seconds, s.report);
   return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -348,39 +350,162 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   writeTextAtomic((fs::path(o.out_dir) / "report.html").string(), evaluation::htmlReport(rows, info));
 }
 
-/// The grid's runs in order (direction, class, seed, setting, variant), skipping those
-/// in `done`; each finished run appends its row to `csv` and `rows`. Returns how many ran.
-int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
-                const std::set<std::string>& done, std::ostream& csv, std::vector<evaluation::BenchRow>& rows,
-                Config& last, const std::shared_ptr<Cache>& cache) {
-  std::vector<std::vector<std::string>> classes_of;
-  const int64_t total = directionClasses(suite, settings.size(), classes_of);
-  int64_t ran = 0;
-  // Counts and times the runs of this process (kept rows are not run again); the
-  // per-run line below prints its figures.
-  Progress progress("bench", total - static_cast<int64_t>(rows.size()), silentProgressOptions());
+/// Calls `visit(row)` for every run of the grid, in the grid order (direction, class,
+/// seed, setting, variant), and `direction(src, tgt)` before each direction's runs.
+void forEachRun(const Suite& suite, const std::vector<std::string>& settings,
+                const std::vector<std::vector<std::string>>& classes_of,
+                const std::function<void(const std::string&, const std::string&)>& direction,
+                const std::function<void(evaluation::BenchRow&)>& visit) {
   for (size_t di = 0; di < suite.directions.size(); ++di) {
     const auto& [src, tgt] = suite.directions[di];
-    prefetch(*cache, suite, src, tgt, o.overrides);
+    direction(src, tgt);
     for (const auto& cls : classes_of[di])
       for (int seed : suite.seeds)
         for (const auto& setting : settings)
           for (const auto& variant : suite.variants) {
             evaluation::BenchRow row{src, tgt, cls, variant, seed, 0, 0, -1, -1, 0, setting};
-            last = runConfig(suite, o, row);
-            if (done.count(runKey(row))) continue;
-            runOne(last, o, cache, row);
-            csv << evaluation::csvLine(row) << "\n" << std::flush;
-            rows.push_back(row);
-            ++ran;
-            progress.advance();
-            const double eta = progress.eta();
-            spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, src,
-                         tgt, cls, seed, variant, setting.empty() ? "" : " " + setting, row.auroc, row.seconds,
-                         eta >= 0 ? ", ETA " + formatDuration(eta) : "");
+            visit(row);
           }
   }
+}
+
+/// Whether the run at grid position k belongs to this process's shard.
+bool inShard(const BenchOptions& o, int64_t k) { return k % o.shard_count == o.shard_index - 1; }
+
+/// The grid's runs of this shard in order, skipping those in `done`; each finished run
+/// appends its row to `csv` and `rows`. Returns how many ran.
+int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                const std::set<std::string>& done, std::ostream& csv, std::vector<evaluation::BenchRow>& rows,
+                Config& last, const std::shared_ptr<Cache>& cache) {
+  std::vector<std::vector<std::string>> classes_of;
+  const int64_t grid = directionClasses(suite, settings.size(), classes_of);
+  int64_t total = 0;
+  for (int64_t k = 0; k < grid; ++k) total += inShard(o, k) ? 1 : 0;
+  if (o.shard_count > 1) spdlog::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, grid);
+  int64_t ran = 0, k = -1;
+  // Counts and times the runs of this process (kept rows are not run again); the
+  // per-run line below prints its figures.
+  Progress progress("bench", total - static_cast<int64_t>(rows.size()), silentProgressOptions());
+  const auto direction = [&](const std::string& src, const std::string& tgt) {
+    prefetch(*cache, suite, src, tgt, o.overrides);
+  };
+  forEachRun(suite, settings, classes_of, direction, [&](evaluation::BenchRow& row) {
+    if (!inShard(o, ++k)) return;
+    last = runConfig(suite, o, row);
+    if (done.count(runKey(row))) return;
+    runOne(last, o, cache, row);
+    csv << evaluation::csvLine(row) << "\n" << std::flush;
+    rows.push_back(row);
+    ++ran;
+    progress.advance();
+    const double eta = progress.eta();
+    spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, row.source,
+                 row.target, row.normal_class, row.seed, row.variant, row.setting.empty() ? "" : " " + row.setting,
+                 row.auroc, row.seconds, eta >= 0 ? ", ETA " + formatDuration(eta) : "");
+  });
   return ran;
+}
+
+/// OUT/shard.json says which shard of the grid a folder holds: a folder is resumed only
+/// as the same shard, and a merge knows what it reads.
+void checkSameShard(const BenchOptions& o) {
+  const auto path = fs::path(o.out_dir) / "shard.json";
+  const nlohmann::json now = {{"index", o.shard_index}, {"count", o.shard_count}};
+  if (fs::exists(path)) {
+    nlohmann::json old;
+    try {
+      old = nlohmann::json::parse(readText(path.string()));
+    } catch (const std::exception&) {
+      SHIFTAD_THROW("'{}' does not parse; delete it (and the folder's results.csv) to start over", path.string());
+    }
+    SHIFTAD_CHECK(old == now, "'{}' holds shard {}/{} of a bench, not {}/{}; use another --out", o.out_dir,
+                  old.value("index", 0), old.value("count", 0), o.shard_index, o.shard_count);
+  } else if (o.shard_count > 1) {
+    SHIFTAD_CHECK(!fs::exists(fs::path(o.out_dir) / "results.csv"),
+                  "'{}' holds results of an unsharded bench; give shard {}/{} its own --out", o.out_dir,
+                  o.shard_index, o.shard_count);
+  }
+  if (o.shard_count > 1) writeTextAtomic(path.string(), now.dump() + "\n");
+}
+
+/// A shard's run folder into the merged bench (replacing what a former merge left there).
+void copyRunFolder(const std::string& from, const std::string& to) {
+  if (!fs::is_directory(from)) return;  // rows of an older bench may have no folder
+  std::error_code ec;
+  fs::remove_all(to, ec);
+  fs::create_directories(fs::path(to).parent_path(), ec);
+  fs::copy(from, to, fs::copy_options::recursive, ec);
+  SHIFTAD_CHECK(!ec, "bench --merge: cannot copy '{}' to '{}': {}", from, to, ec.message());
+}
+
+/// The rows of the shard folders in grid order, their run folders copied into OUT.
+std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOptions& o,
+                                             const std::vector<std::string>& settings, double& shard_seconds) {
+  const auto fingerprint = benchFingerprint(suite, o.overrides);
+  std::map<std::string, std::pair<evaluation::BenchRow, std::string>> found;  // key -> row, its folder
+  for (const auto& dir : o.merge_from) {
+    const auto csv = fs::path(dir) / "results.csv";
+    const auto config = fs::path(dir) / "bench_config.yaml";
+    SHIFTAD_CHECK(fs::exists(csv) && fs::exists(config),
+                  "bench --merge: '{}' is not a bench folder (no results.csv or bench_config.yaml)", dir);
+    SHIFTAD_CHECK(readText(config.string()) == fingerprint,
+                  "bench --merge: '{}' holds results of another configuration than this bench's (its "
+                  "bench_config.yaml differs); merge shards of one bench, given the same --suite, --root and --set",
+                  dir);
+    for (const auto& r : evaluation::readCsv(csv.string())) {
+      const auto [it, fresh] = found.emplace(runKey(r), std::make_pair(r, dir));
+      SHIFTAD_CHECK(fresh, "bench --merge: run {} is in both '{}' and '{}'", runKey(r), it->second.second, dir);
+    }
+    if (std::ifstream f(fs::path(dir) / "bench_time.json"); f) {
+      try {
+        shard_seconds += nlohmann::json::parse(f).value("wall_seconds", 0.0);
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  std::vector<std::vector<std::string>> classes_of;
+  directionClasses(suite, settings.size(), classes_of);
+  std::vector<evaluation::BenchRow> rows;
+  std::vector<std::string> missing;
+  forEachRun(suite, settings, classes_of, [](const std::string&, const std::string&) {}, [&](evaluation::BenchRow& row) {
+    const auto it = found.find(runKey(row));
+    if (it == found.end()) return missing.push_back(runKey(row));
+    rows.push_back(it->second.first);
+    copyRunFolder(lab::benchRunDir(it->second.second, row), lab::benchRunDir(o.out_dir, row));
+    found.erase(it);
+  });
+  SHIFTAD_CHECK(missing.empty(),
+                "bench --merge: {} runs of the grid are in none of the shards (first: {}); run the missing shards "
+                "(or resume the interrupted ones) first",
+                missing.size(), missing.front());
+  SHIFTAD_CHECK(found.empty(), "bench --merge: run {} of '{}' is not in this bench's grid (other variants, seeds or "
+                "classes?); merge with the options the shards ran with", found.begin()->first,
+                found.begin()->second.second);
+  return rows;
+}
+
+/// bench --merge: the shards' rows as one bench's results.csv, runs/ and report.
+BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                         const std::string& csv_path, std::chrono::steady_clock::time_point t0) {
+  for (const auto& dir : o.merge_from)
+    SHIFTAD_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(o.out_dir),
+                  "bench --merge: --out '{}' is one of the shards; merge into another folder", o.out_dir);
+  double shard_seconds = 0;
+  const auto rows = mergedRows(suite, o, settings, shard_seconds);
+  checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), false);
+  std::string text = evaluation::csvHeader() + "\n";
+  for (const auto& r : rows) text += evaluation::csvLine(r) + "\n";
+  writeTextAtomic(csv_path, text);
+  fs::remove(fs::path(o.out_dir) / "bench_time.json");
+  accumulateWallTime(o.out_dir, shard_seconds);  // the shards' time, not the merge's
+  spdlog::info("merged {} runs from {} shard folders into {}", rows.size(), o.merge_from.size(), csv_path);
+  const auto cache = std::make_shared<Cache>();
+  BenchSummary out;
+  out.runs = static_cast<int64_t>(rows.size());
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Config last = rows.empty() ? Config{} : runConfig(suite, o, rows.back());
+  writeReport(suite, o, rows, last, 0, cache, out);
+  return out;
 }
 
 }  // namespace
@@ -398,6 +523,8 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "bench --out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
+  if (!o.merge_from.empty()) return mergeShards(suite, o, settings, csv_path, t0);
+  checkSameShard(o);
   std::set<std::string> done;
   auto rows = keptRows(suite, o, csv_path, done);
   std::ofstream csv(csv_path, std::ios::app);

@@ -353,9 +353,9 @@ TEST(Pipeline, FrozenTrunkTrainsTheHeadOnCachedFeatures) {
                      "head only");
 }
 
-TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
-  // A tiny tree in Office-31's layout (the paper's 10 classes), made of synthetic images.
-  TempDir tmp;
+/// A tiny tree in Office-31's layout (the paper's 10 classes) under `root`, made of
+/// synthetic images.
+void writeFakeOffice31(const std::string& root) {
   const auto classes = shiftad::loadSuite("office31", false).classes;
   std::vector<std::string> pngs;
   for (const auto& e : fs::recursive_directory_iterator(fs::path(synthRoot()) / "source"))
@@ -363,18 +363,28 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   size_t next = 0;
   for (const char* domain : {"amazon", "webcam"})
     for (const auto& c : classes) {
-      fs::create_directories(fs::path(tmp / "office31") / domain / c);
+      fs::create_directories(fs::path(root) / domain / c);
       for (int i = 0; i < 6; ++i)
-        fs::copy_file(pngs[next++ % pngs.size()], fs::path(tmp / "office31") / domain / c / fmt::format("{}.png", i));
+        fs::copy_file(pngs[next++ % pngs.size()], fs::path(root) / domain / c / fmt::format("{}.png", i));
     }
-  const std::string args = fmt::format(
-      "bench -q --suite office31 --root {} --out {} --classes back_pack,pen --seeds 0 --variants "
+}
+
+/// `bench` of 2 directions x 2 classes x 1 seed x 2 variants of a small CNN on that tree.
+std::string tinyBenchArgs(const TempDir& tmp) {
+  return fmt::format(
+      "bench -q --suite office31 --root {} --classes back_pack,pen --seeds 0 --variants "
       "source_only,frozen_only "
       "--set model.arch=small_cnn --set model.weights= --set model.freeze=0 --set model.head_init=random "
       "--set model.embedding_dim=32 --set data.image_size=32 "
       "--set data.resize=32 --set train.epochs=1 --set encoder.cache_dir={} --set data.mean=[0.5,0.5,0.5] "
       "--set data.std=[0.5,0.5,0.5]",
-      tmp / "office31", tmp / "bench", tmp / "cache");
+      tmp / "office31", tmp / "cache");
+}
+
+TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
+  TempDir tmp;
+  writeFakeOffice31(tmp / "office31");
+  const std::string args = tinyBenchArgs(tmp) + fmt::format(" --out {}", tmp / "bench");
   auto r = runCli(args);
   ASSERT_EQ(r.status, 0) << r.output;
   const auto rows = shiftad::evaluation::readCsv(fs::path(tmp / "bench") / "results.csv");
@@ -423,4 +433,42 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   r = runCli(args + " --sweep data.contamination");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("expected section.key=v1,v2"), std::string::npos) << r.output;
+}
+
+TEST(Pipeline, ABenchShardedInThreeAndMergedEqualsTheUnshardedOne) {
+  TempDir tmp;
+  writeFakeOffice31(tmp / "office31");
+  const auto bench = tinyBenchArgs(tmp) + " --threads 1 --no-figures";
+  ASSERT_EQ(runCli(bench + fmt::format(" --out {}", tmp / "whole")).status, 0);
+  std::string shards;
+  for (int i = 1; i <= 3; ++i) {
+    const auto dir = tmp / fmt::format("shard{}", i);
+    const auto r = runCli(bench + fmt::format(" --shard {}/3 --out {}", i, dir));
+    ASSERT_EQ(r.status, 0) << r.output;
+    // 8 runs dealt round-robin: positions 0,3,6 / 1,4,7 / 2,5.
+    EXPECT_EQ(shiftad::evaluation::readCsv(fs::path(dir) / "results.csv").size(), i < 3 ? 3u : 2u) << i;
+    shards += " " + dir;
+  }
+  // Merging needs every shard: without the third, it names what is missing.
+  auto r = runCli(bench + fmt::format(" --out {} --merge {} {}", tmp / "partial", tmp / "shard1", tmp / "shard2"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("2 runs of the grid are in none of the shards"), std::string::npos) << r.output;
+  // A shard folder is resumed only as the same shard.
+  r = runCli(bench + fmt::format(" --shard 2/3 --out {}", tmp / "shard1"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("holds shard 1/3 of a bench, not 2/3"), std::string::npos) << r.output;
+
+  r = runCli(bench + fmt::format(" --out {} --merge{}", tmp / "merged", shards));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto whole = shiftad::evaluation::readCsv(fs::path(tmp / "whole") / "results.csv");
+  const auto merged = shiftad::evaluation::readCsv(fs::path(tmp / "merged") / "results.csv");
+  ASSERT_EQ(merged.size(), whole.size());
+  for (size_t i = 0; i < whole.size(); ++i) {
+    // The same runs in the same order with the same results; only the timing differs.
+    auto a = whole[i], b = merged[i];
+    a.seconds = b.seconds = 0;
+    EXPECT_EQ(shiftad::evaluation::csvLine(b), shiftad::evaluation::csvLine(a)) << "row " << i;
+  }
+  EXPECT_TRUE(fs::exists(fs::path(tmp / "merged") / "report.md"));
+  EXPECT_TRUE(fs::exists(fs::path(tmp / "merged") / "runs/webcam-amazon/pen/seed0/source_only/test_scores.csv"));
 }
