@@ -7,6 +7,7 @@
 //   shiftad_bench score   --run RUN --images DIR --mode api|forward
 //   shiftad_bench scorer  --config C [--set k=v] --path fast|plain --batch B [--n N]
 //   shiftad_bench kmeans  --impl shiftad|faiss [--n N --d D --k K --iters I]
+//   shiftad_bench dominant [--set cluster.k=K ...] --n N --d D
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
 #include "losses/Losses.h"
+#include "method/DominantSelector.h"
 #include "models/FeatureExtractor.h"
 #include "shiftad/shiftad.h"
 #include "training/Trainer.h"
@@ -300,6 +302,33 @@ double inertiaOf(const torch::Tensor& x, const torch::Tensor& centroids) {
   return total;
 }
 
+/// n x d rows around k centers made in place, 65536 rows at a time: the only large
+/// allocation is the n x d result (at 1M x 1280, 5.1 GB), so peak memory is the
+/// clustering's own.
+torch::Tensor blobsInPlace(int64_t n, int64_t d, int64_t k, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  const auto centers = torch::randn({k, d}, gen) * 4.0;
+  auto x = torch::empty({n, d});
+  for (int64_t i = 0; i < n; i += 65536) {
+    const int64_t m = std::min<int64_t>(65536, n - i);
+    const auto which = torch::randint(k, {m}, gen, torch::kLong);
+    x.slice(0, i, i + m).copy_(centers.index_select(0, which) + torch::randn({m, d}, gen));
+  }
+  return x;
+}
+
+/// The dominant set of an n x d pool (docs/scale.md): the pool's clustering with the
+/// config's cluster.* (K-means, K = 8, 3 restarts by default) and the largest cluster,
+/// as training picks it; time and peak memory.
+json dominantBench(const shiftad::Config& cfg, int64_t n, int64_t d) {
+  const auto x = blobsInPlace(n, d, cfg.cluster.kmeans.k, 1);
+  const auto t0 = Clock::now();
+  const auto rows = shiftad::method::dominantRows(x, cfg.cluster, 0);
+  const double s = secondsSince(t0);
+  return {{"bench", "dominant"}, {"n", n}, {"d", d}, {"k", cfg.cluster.kmeans.k}, {"restarts", cfg.cluster.kmeans.restarts},
+          {"seconds", s},        {"dominant_rows", rows.numel()}};
+}
+
 json kmeansBench(const std::string& impl, int64_t n, int64_t d, int k, int iters) {
   const auto x = blobs(n, d, k, 1);
   torch::Tensor centroids;
@@ -381,6 +410,10 @@ int main(int argc, char** argv) {
   km->add_option("--k", k);
   km->add_option("--iters", iters);
   km->add_option("--threads", threads, "0: all cores");
+  auto* dom = app.add_subcommand("dominant", "the dominant set of an n x d pool of blobs (cluster.* of --set)");
+  dom->add_option("--set", sets);
+  dom->add_option("--n", n);
+  dom->add_option("--d", d);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -396,6 +429,10 @@ int main(int argc, char** argv) {
       emit(mode == "api" ? scoreApi(run, images) : scoreForward(run, forward_images, forward_batch));
     }
     if (scorer->parsed()) emit(scorerBench(configFrom(config, sets), scorer_path, forward_images, forward_batch));
+    if (dom->parsed()) {
+      shiftad::setThreads(0);
+      emit(dominantBench(shiftad::loadConfig("", sets), n, d));
+    }
     if (km->parsed()) {
       shiftad::setThreads(threads);
       emit(kmeansBench(impl, n, d, k, iters));
