@@ -318,7 +318,7 @@ torch::Tensor blobsInPlace(int64_t n, int64_t d, int64_t k, uint64_t seed) {
 }
 
 /// The dominant set of an n x d pool (docs/scale.md): the pool's clustering with the
-/// config's cluster.* (K-means, K = 8, 3 restarts by default) and the largest cluster,
+/// config's cluster.* (K-means, K = 8, 5 restarts by default) and the largest cluster,
 /// as training picks it; time and peak memory.
 json dominantBench(const shiftad::Config& cfg, int64_t n, int64_t d) {
   const auto x = blobsInPlace(n, d, cfg.cluster.kmeans.k, 1);
