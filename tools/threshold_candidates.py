@@ -39,6 +39,27 @@ def mixture_threshold(pool, fallback):
     return fallback if p is None else float(np.exp(p))
 
 
+def batch_adaptive_threshold(normal_scores, scores, lam=0.5):
+    """A threshold set on the images being scored, without their labels: their share of
+    normals pi0 estimated from their conformal p-values against the calibration normals
+    (Storey's estimator at lambda), then the threshold that maximises the F1 this implies
+    (expected false positives: pi0 * n * the normals' tail). Follows the anomaly share of
+    the scored set, where the other rules carry the pool's. A candidate, not in shiftad."""
+    normals = np.sort(np.asarray(normal_scores))
+    tail = lambda t: 1 - np.searchsorted(normals, t, side="right") / len(normals)
+    s = np.asarray(scores)
+    p = tail(s) + 1 / len(normals)
+    pi0 = min(1.0, float(np.mean(p > lam)) / (1 - lam))
+    n, best, best_t = len(s), -1.0, np.inf
+    for t in np.unique(s):
+        flagged = float(np.sum(s > t))
+        tp = max(flagged - pi0 * n * tail(t), 0.0)
+        f1 = 2 * tp / max(flagged + (1 - pi0) * n, 1e-9)
+        if f1 > best:
+            best, best_t = f1, t
+    return best_t
+
+
 def rules(cal):
     normals, source, pool = cal["normal_scores"], cal["source_scores"], cal["pool_scores"]
     out = {}
@@ -68,7 +89,9 @@ def main():
         s = np.array([float(t["score"]) for t in test])
         p, rec, _ = precision_recall_curve(y, s)
         f1_max.setdefault(r["variant"], []).append(float(np.max(np.where(p + rec > 0, 2 * p * rec / np.maximum(p + rec, 1e-300), 0))))
-        for name, t in rules(cal).items():
+        candidates = rules(cal)
+        candidates["batch-adaptive (Storey pi0)"] = batch_adaptive_threshold(cal["normal_scores"], s)
+        for name, t in candidates.items():
             called = s > t
             f1s.setdefault((r["variant"], name), []).append(f1_score(y, called.astype(int), zero_division=0))
             fprs.setdefault((r["variant"], name), []).append(float(np.mean(called[y == 0])))
