@@ -145,19 +145,24 @@ void logInputTime(const Cache& cache, double wall_seconds) {
       st.feature_seconds);
 }
 
+/// The wall time kept in DIR/bench_time.json (0 without one, or with one that does not parse).
+double keptWallTime(const std::string& dir) {
+  const auto path = fs::path(dir) / "bench_time.json";
+  if (std::ifstream f(path); f) {
+    try {
+      return nlohmann::json::parse(f).value("wall_seconds", 0.0);
+    } catch (const std::exception&) {
+      spdlog::warn("'{}' does not parse; its wall time is not counted", path.string());
+    }
+  }
+  return 0.0;
+}
+
 /// Add `seconds` to the wall time kept in OUT/bench_time.json (a resumed bench adds
 /// its share; a run that only regenerates the report adds nothing) and return the total.
 double accumulateWallTime(const std::string& out_dir, double seconds) {
   const auto path = fs::path(out_dir) / "bench_time.json";
-  double total = 0;
-  if (std::ifstream f(path); f) {
-    try {
-      total = nlohmann::json::parse(f).value("wall_seconds", 0.0);
-    } catch (const std::exception&) {
-      spdlog::warn("'{}' does not parse; the wall time restarts from this run", path.string());
-    }
-  }
-  total += seconds;
+  const double total = keptWallTime(out_dir) + seconds;
   writeTextAtomic(path.string(), nlohmann::json{{"wall_seconds", total}}.dump() + "\n");
   return total;
 }
@@ -456,12 +461,7 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
       const auto [it, fresh] = found.emplace(runKey(r), std::make_pair(r, dir));
       SHIFTAD_CHECK(fresh, "bench --merge: run {} is in both '{}' and '{}'", runKey(r), it->second.second, dir);
     }
-    if (std::ifstream f(fs::path(dir) / "bench_time.json"); f) {
-      try {
-        shard_seconds += nlohmann::json::parse(f).value("wall_seconds", 0.0);
-      } catch (const std::exception&) {
-      }
-    }
+    shard_seconds += keptWallTime(dir);
   }
   std::vector<std::vector<std::string>> classes_of;
   directionClasses(suite, settings.size(), classes_of);
