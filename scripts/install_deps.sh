@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev                                   # LibTorch 1.13 (CPU)
+  libgloo-dev                                    # Gloo headers for LibTorch's c10d (data-parallel training, docs/scale.md)
   libopenblas0-pthread                           # fast BLAS behind libblas.so.3 (reference BLAS is ~10x slower)
   libopencv-dev                                  # OpenCVConfig.cmake (find_package(OpenCV)) ships only here
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev

@@ -135,6 +135,26 @@ struct Callbacks {
   CancelCallback cancel;      ///< empty: never cancelled (SIGINT still stops fit, see handleInterrupts)
 };
 
+/// Data-parallel training (docs/scale.md): world_size processes train one model, each
+/// on its share of every batch. train.batch_size stays the global batch, so a config
+/// trains the same model at any world size (up to float rounding; F's training-mode
+/// BatchNorm layers, if any, normalise per process). Rank 0 writes the run; every rank
+/// must see RUN_DIR (a shared filesystem) to resume.
+struct DistributedOptions {
+  int world_size = 1;                     ///< processes training together (1: this one alone)
+  int rank = 0;                           ///< this process, 0 .. world_size - 1
+  std::string master_addr = "127.0.0.1";  ///< host of rank 0 (it serves the rendezvous store)
+  int master_port = 29500;                ///< TCP port of the rendezvous store
+  bool store_served = false;              ///< a launcher (torchrun) serves the store: rank 0 connects to it too
+  double timeout_seconds = 300;           ///< a rank that waits longer for another fails the run
+};
+
+/// The process group a launcher described in the environment: torchrun's RANK,
+/// WORLD_SIZE, MASTER_ADDR, MASTER_PORT (and TORCHELASTIC_USE_AGENT_STORE), or Slurm's
+/// SLURM_PROCID and SLURM_NTASKS with MASTER_ADDR and MASTER_PORT; world_size 1 when
+/// neither. Throws shiftad::Error for a malformed value.
+DistributedOptions distributedFromEnvironment();
+
 struct FitOptions {
   /// Continue from RUN_DIR's checkpoint (RUN_DIR/checkpoint.safetensors, written every
   /// train.checkpoint_every epochs) instead of starting over; without one, start over.
@@ -146,6 +166,9 @@ struct FitOptions {
   bool overwrite = false;
   std::shared_ptr<Cache> cache;  ///< null: the detector makes its own
   Callbacks callbacks;
+  /// world_size > 1: train data-parallel with the other ranks. A rank other than 0
+  /// writes nothing and returns a detector that is not trained() (rank 0's is).
+  DistributedOptions distributed;
 };
 
 /// The options of train() (one struct: fit's).

@@ -34,8 +34,9 @@ void synthesize(const std::string& out_dir, int seed);
 /// bit, as an uninterrupted one.
 TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOptions& options = {});
 
-/// train() with the config RUN_DIR was started with, resuming from its last checkpoint.
-TrainSummary resumeTraining(const std::string& run_dir);
+/// train() with the config RUN_DIR was started with, resuming from its last checkpoint
+/// (data-parallel with `distributed`: every rank must see RUN_DIR).
+TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions& distributed = {});
 
 /// Make SIGINT (Ctrl-C) stop training cleanly: the current step finishes, a checkpoint
 /// is written and train() returns with `interrupted` set. A second SIGINT quits at once.

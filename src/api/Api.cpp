@@ -64,9 +64,10 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
   return Detector::fit(cfg, run_dir, options).trainSummary();
 }
 
-TrainSummary resumeTraining(const std::string& run_dir) {
+TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions& distributed) {
   TrainOptions options;
   options.resume = true;
+  options.distributed = distributed;
   // A replacement that was interrupted resumes with its own config.
   const auto replacement = api::replacementDir(run_dir);
   const bool pending = fs::exists(fs::path(replacement) / api::kConfigFile);

@@ -160,7 +160,7 @@ Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitO
     api::writeCalibration((fs::path(staged) / kCalibrationFile).string(), *impl->calibration);
   };
   auto outcome = api::fitRun(cache->inputs(), cfg, run_dir, options, calibrate);
-  if (outcome.summary.interrupted) {
+  if (outcome.summary.interrupted || !outcome.wrote_run) {
     auto impl = std::make_unique<Impl>();
     impl->run.cfg = outcome.cfg;
     impl->cache = cache;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -24,6 +25,7 @@
 #include "method/DominantSelector.h"
 #include "models/FrozenScorer.h"
 #include "training/Checkpoint.h"
+#include "training/Distributed.h"
 
 namespace fs = std::filesystem;
 
@@ -40,9 +42,39 @@ void writeDominant(const std::string& run_dir, const std::vector<std::string>& p
   writePathList((fs::path(run_dir) / kDominantFile).string(), kept);
 }
 
+/// `get` of this rank's share of `paths` (contiguous), gathered from every rank in
+/// order: each rank decodes and embeds only its share. Alone, or with fewer files than
+/// ranks, `get(paths)`.
+FeatureSet gathered(training::ProcessGroup* group, const std::vector<std::string>& paths,
+                    const std::function<FeatureSet(const std::vector<std::string>&)>& get) {
+  if (!group || paths.size() < static_cast<size_t>(group->size())) return get(paths);
+  const auto [first, last] = training::shardRange(static_cast<int64_t>(paths.size()), group->rank(), group->size());
+  const auto mine = get({paths.begin() + first, paths.begin() + last});
+  FeatureSet all;
+  all.features = group->allGatherRows(mine.features);
+  const nlohmann::json names = {{"paths", mine.paths}, {"skipped", mine.skipped}};
+  for (const auto& part : group->allGatherStrings(names.dump())) {
+    const auto j = nlohmann::json::parse(part);
+    for (const auto& p : j.at("paths")) all.paths.push_back(p.get<std::string>());
+    for (const auto& p : j.at("skipped")) all.skipped.push_back(p.get<std::string>());
+  }
+  return all;
+}
+
+/// trainerInputs, shared out over the ranks of `group` (null: alone).
+Inputs sharedInputs(InputCache& cache, const Config& cfg, bool head_only, const std::vector<std::string>& paths,
+                    training::ProcessGroup* group) {
+  auto f = gathered(group, paths, [&](const std::vector<std::string>& share) {
+    auto in = trainerInputs(cache, cfg, head_only, share);
+    return FeatureSet{in.rows, in.paths, in.skipped};
+  });
+  return {f.features, f.paths, f.skipped};
+}
+
 /// Φ's features of exactly the rows of `inputs` (the same files decode the same way).
-torch::Tensor frozenRows(InputCache& cache, const Config& cfg, const Inputs& inputs) {
-  auto f = frozenFeatures(cache, cfg, inputs.paths);
+torch::Tensor frozenRows(InputCache& cache, const Config& cfg, const Inputs& inputs, training::ProcessGroup* group) {
+  auto f = gathered(group, inputs.paths,
+                    [&](const std::vector<std::string>& share) { return frozenFeatures(cache, cfg, share); });
   SHIFTAD_CHECK(f.paths == inputs.paths, "the frozen encoder could not read every image the trainer read");
   return f.features;
 }
@@ -144,6 +176,10 @@ struct Workspace {
   std::string dir;  ///< run_dir, or its replacement
   std::string checkpoint;
   int resume_epoch = 0;
+  std::shared_ptr<training::ProcessGroup> group;  ///< data-parallel ranks; null: alone
+  bool writes = true;                             ///< false: a rank other than 0, which writes nothing
+
+  training::ProcessGroup* ranks() const { return group.get(); }
 };
 
 /// Create the folder, drop a stale checkpoint and write the config first, so that an
@@ -156,6 +192,25 @@ Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarge
     spdlog::warn("'{}' has no checkpoint to resume from: training from the start", w.dir);
   if (w.resume_epoch == 0) fs::remove(w.checkpoint);  // a stale checkpoint must never be resumed by a later run
   writeTextAtomic((fs::path(w.dir) / kConfigFile).string(), dumpConfig(cfg));
+  return w;
+}
+
+/// Where rank 0 writes the run (and reads a checkpoint from), as it told the others; an
+/// Error when rank 0 could not start it.
+Workspace workspaceOfRank0(training::ProcessGroup& group, const std::string& run_dir) {
+  const auto j = nlohmann::json::parse(group.fromRank0(""));
+  if (j.contains("error"))
+    SHIFTAD_THROW("rank 0 could not start the run in '{}': {}", run_dir, j.at("error").get<std::string>());
+  Workspace w;
+  w.run_dir = run_dir;
+  w.dir = j.at("dir").get<std::string>();
+  w.checkpoint = j.at("checkpoint").get<std::string>();
+  w.resume_epoch = j.at("resume_epoch").get<int>();
+  w.writes = false;
+  SHIFTAD_CHECK(w.resume_epoch == 0 || fs::exists(w.checkpoint),
+                "rank 0 resumes from '{}', which this rank cannot see: every rank must see the run folder at the same "
+                "path (a shared file system) to resume a distributed run",
+                w.checkpoint);
   return w;
 }
 
@@ -199,11 +254,11 @@ Counts fitFrozenBaseline(InputCache& cache, const Config& cfg, const Plan& plan,
 /// What the trainer trains on: source and pool rows, Φ's features of the pool when the
 /// dominant set is clustered in Φ's space, and the few-shot variant's pseudo-anomalies.
 training::TrainingData trainingData(InputCache& cache, const Config& cfg, const Plan& plan, const Inputs& source,
-                                    const Inputs& pool) {
+                                    const Inputs& pool, training::ProcessGroup* group) {
   training::TrainingData td;
   td.source = source.rows;
   if (plan.need_pool) td.pool = pool.rows;
-  if (plan.align && cfg.cluster.space == ClusterSpace::kFrozen) td.pool_frozen = frozenRows(cache, cfg, pool);
+  if (plan.align && cfg.cluster.space == ClusterSpace::kFrozen) td.pool_frozen = frozenRows(cache, cfg, pool, group);
   if (plan.few_shot) {
     // Pseudo-anomalies: strong augmentations of the labeled normals, as negatives.
     auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed) + 7);
@@ -253,19 +308,19 @@ struct EpochRecorder {
 /// The end of F's training: the center of a run without epochs, the final dominant
 /// set, score.center dominant, and the model files (not after a stop).
 void finishNetwork(training::Trainer& trainer, const Config& cfg, const Plan& plan, const training::TrainingData& td,
-                   const Inputs& pool, const EpochRecorder& recorder, const std::string& dir, bool interrupted) {
+                   const Inputs& pool, const EpochRecorder& recorder, const Workspace& w, bool interrupted) {
   if (cfg.train.epochs == 0) trainer.initCenter(td.source);
   const auto& last_dominant = recorder.last_dominant;
   const bool has_dominant = last_dominant.defined() && last_dominant.numel() > 0;
-  if (has_dominant) writeDominant(dir, pool.paths, last_dominant);
+  if (has_dominant && w.writes) writeDominant(w.dir, pool.paths, last_dominant);
   if (!interrupted && cfg.score.center == ScoreCenter::kDominant) {
     // The scoring center moves to where F put the target's normal mode.
     if (plan.align && has_dominant)
-      trainer.setCenter(trainer.embed(td.pool.index_select(0, last_dominant)).mean(0));
+      trainer.setCenter(trainer.embedAll(td.pool.index_select(0, last_dominant)).mean(0));
     else
       spdlog::info("score.center = dominant: this run aligns no dominant set; it scores from c");
   }
-  if (!interrupted) saveRun(dir, cfg, trainer);
+  if (!interrupted && w.writes) saveRun(w.dir, cfg, trainer);
 }
 
 /// Train F (Deep SVDD, aligned to the pool's dominant set when the config aligns).
@@ -283,13 +338,15 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   const auto pool_labels = plan.need_pool ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
   auto net = models::makeFeatureExtractor(cfg.model);
   training::Trainer trainer(cfg, net, &cache.principalBases());
-  const auto td = trainingData(cache, cfg, plan, source, pool);
+  trainer.setProcessGroup(w.group);
+  const auto td = trainingData(cache, cfg, plan, source, pool, w.ranks());
   std::atomic<bool> cancelled{false};
   EpochRecorder recorder{cfg, plan, pool_labels, n.pool, metrics, callbacks, cancelled, summary, {}};
   training::FitControl control;
   control.checkpoint = w.checkpoint;
   control.checkpoint_every = cfg.train.checkpoint_every;
   control.resume = w.resume_epoch > 0;
+  control.write_checkpoints = w.writes;
   // Without a cancel callback SIGINT stops between steps; with one, at epoch ends.
   control.stop = callbacks.cancel ? &cancelled : &stopRequested();
   const auto result = trainer.fit(
@@ -298,7 +355,7 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   if (summary.interrupted)
     spdlog::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", w.checkpoint,
                  w.run_dir);
-  finishNetwork(trainer, cfg, plan, td, pool, recorder, w.dir, summary.interrupted);
+  finishNetwork(trainer, cfg, plan, td, pool, recorder, w, summary.interrupted);
   return n;
 }
 
@@ -311,6 +368,7 @@ void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Co
   summary.pool_images = n.pool;
   summary.skipped_images = n.skipped;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!w.writes) return;
   const nlohmann::json js = {{"variant", cfg.run.variant},
                              {"epochs", summary.epochs},
                              {"seconds", summary.seconds},
@@ -331,15 +389,21 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
                        const Callbacks& callbacks, std::chrono::steady_clock::time_point t0,
                        const BeforeCommit& before_commit) {
   const auto plan = planFor(cfg, split);
-  const auto source = plan.frozen_scorer ? Inputs{} : trainerInputs(cache, cfg, plan.head_only, plan.source_paths);
-  const auto pool =
-      plan.need_pool && !plan.frozen_scorer ? trainerInputs(cache, cfg, plan.head_only, plan.pool_paths) : Inputs{};
-  if (w.resume_epoch > 0) keepMetricsBefore(w.dir, w.resume_epoch);
-  std::ofstream metrics(fs::path(w.dir) / kMetricsFile, w.resume_epoch > 0 ? std::ios::app : std::ios::trunc);
-  SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", w.dir, kMetricsFile);
+  const auto source =
+      plan.frozen_scorer ? Inputs{} : sharedInputs(cache, cfg, plan.head_only, plan.source_paths, w.ranks());
+  const auto pool = plan.need_pool && !plan.frozen_scorer
+                        ? sharedInputs(cache, cfg, plan.head_only, plan.pool_paths, w.ranks())
+                        : Inputs{};
+  std::ofstream metrics;  // not open on a rank that writes nothing: its lines go nowhere
+  if (w.writes) {
+    if (w.resume_epoch > 0) keepMetricsBefore(w.dir, w.resume_epoch);
+    metrics.open(fs::path(w.dir) / kMetricsFile, w.resume_epoch > 0 ? std::ios::app : std::ios::trunc);
+    SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", w.dir, kMetricsFile);
+  }
   TrainSummary summary;
   summary.resumed_at_epoch = w.resume_epoch;
-  const auto n = plan.frozen_scorer ? fitFrozenBaseline(cache, cfg, plan, split, w.dir, metrics)
+  // A frozen-encoder baseline trains nothing: rank 0 builds it alone.
+  const auto n = plan.frozen_scorer ? (w.writes ? fitFrozenBaseline(cache, cfg, plan, split, w.dir, metrics) : Counts{})
                                     : fitNetwork(cache, cfg, plan, split, source, pool, w, metrics, callbacks, summary);
   finishRun(cfg, w, plan, n, summary, t0, before_commit);
   return summary;
@@ -360,12 +424,35 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   SHIFTAD_CHECK(!fs::exists(run_dir, ec) || fs::is_directory(run_dir, ec),
                 "run directory '{}' is a file, not a folder; give a new or empty folder (or a run) to write to",
                 run_dir);
-  finishReplacement(run_dir);
-  const RunLock lock(run_dir);
-  const auto target = runTarget(run_dir, options);
-  const CleanUpOnError clean_up(target, run_dir);
-  const auto workspace = startRun(cfg, run_dir, target, options.resume);
-  return {trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit), cfg};
+  std::shared_ptr<training::ProcessGroup> group;
+  if (options.distributed.world_size > 1) group = training::ProcessGroup::connect(options.distributed);
+  if (group && group->rank() != 0) {
+    // Rank 0 owns the folder: the others train with it and write nothing.
+    auto w = workspaceOfRank0(*group, run_dir);
+    w.group = group;
+    auto summary = trainInto(cache, cfg, split, w, options.callbacks, t0, {});
+    return {summary, cfg, false};
+  }
+  std::optional<RunLock> lock;
+  std::optional<CleanUpOnError> clean_up;
+  Workspace workspace;
+  try {
+    finishReplacement(run_dir);
+    lock.emplace(run_dir);
+    const auto target = runTarget(run_dir, options);
+    clean_up.emplace(target, run_dir);
+    workspace = startRun(cfg, run_dir, target, options.resume);
+  } catch (const std::exception& e) {
+    if (group) group->fromRank0(nlohmann::json{{"error", e.what()}}.dump());  // the others stop too
+    throw;
+  }
+  if (group) {
+    group->fromRank0(nlohmann::json{
+        {"dir", workspace.dir}, {"checkpoint", workspace.checkpoint}, {"resume_epoch", workspace.resume_epoch}}
+                         .dump());
+    workspace.group = group;
+  }
+  return {trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit), cfg, true};
 }
 
 }  // namespace shiftad::api

@@ -12,6 +12,7 @@ namespace shiftad::api {
 struct FitOutcome {
   TrainSummary summary;
   Config cfg;  ///< the resolved config the run was trained with (absolute paths)
+  bool wrote_run = true;  ///< false: a data-parallel rank other than 0, which wrote nothing
 };
 
 /// Called with the folder of a finished, not yet committed run (every file of it

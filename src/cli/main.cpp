@@ -197,6 +197,9 @@ struct TrainCommand {
   std::string config, out, variant, resume;
   std::vector<std::string> overrides;
   bool overwrite = false;
+  int world_size = 0, rank = -1;  // 0 / -1: from the launcher's environment
+  std::string master;
+  double timeout = 300;
 };
 
 void addTrain(CLI::App& app, TrainCommand& c) {
@@ -211,25 +214,67 @@ void addTrain(CLI::App& app, TrainCommand& c) {
   c.app
       ->add_option("--resume", c.resume, "continue the run in this directory from its last checkpoint, with its config")
       ->excludes("--config", "--variant", "--set", "--out");
+  auto* dist = c.app->add_option_group("data-parallel training (docs/scale.md)");
+  dist->add_option("--world-size", c.world_size,
+                   "processes training together (default: torchrun's WORLD_SIZE or srun's SLURM_NTASKS, else 1)")
+      ->check(CLI::Range(1, 1 << 20));
+  dist->add_option("--rank", c.rank, "this process, 0 .. world size - 1 (default: RANK or SLURM_PROCID)")
+      ->check(CLI::Range(0, 1 << 20));
+  dist->add_option("--master", c.master,
+                   "HOST:PORT of rank 0, which serves the rendezvous (default: MASTER_ADDR:MASTER_PORT)");
+  dist->add_option("--dist-timeout", c.timeout,
+                   "seconds a rank waits for the others before the run fails (rendezvous and every exchange)")
+      ->check(CLI::PositiveNumber);
+}
+
+/// The process group of `shiftad train`: the launcher's environment, overridden by the
+/// command line.
+shiftad::DistributedOptions distributedOptions(const TrainCommand& c) {
+  auto o = shiftad::distributedFromEnvironment();
+  if (c.world_size > 0) o.world_size = c.world_size;
+  if (c.rank >= 0) o.rank = c.rank;
+  if (!c.master.empty()) {
+    const auto colon = c.master.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      throw shiftad::Error(fmt::format("--master '{}' is not HOST:PORT (e.g. 127.0.0.1:29500)", c.master));
+    o.master_addr = c.master.substr(0, colon);
+    try {
+      o.master_port = std::stoi(c.master.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw shiftad::Error(fmt::format("--master '{}': the port is not a number", c.master));
+    }
+    o.store_served = false;  // given by hand: rank 0 serves the store
+  }
+  o.timeout_seconds = c.timeout;
+  if (o.world_size > 1 && o.rank >= o.world_size)
+    throw shiftad::Error(fmt::format("--rank {} is not a rank of a world of {}", o.rank, o.world_size));
+  return o;
 }
 
 int runTrain(TrainCommand& c) {
   shiftad::handleInterrupts();
   shiftad::TrainSummary s;
+  const auto distributed = distributedOptions(c);
   if (!c.resume.empty()) {
     c.out = c.resume;
-    s = shiftad::resumeTraining(c.resume);
+    s = shiftad::resumeTraining(c.resume, distributed);
   } else {
     std::vector<std::string> all;
     if (!c.variant.empty()) all = shiftad::variantOverrides(c.variant);
     all.insert(all.end(), c.overrides.begin(), c.overrides.end());
     shiftad::FitOptions options;
     options.overwrite = c.overwrite;
+    options.distributed = distributed;
     s = shiftad::Detector::fit(shiftad::loadConfig(c.config, all), c.out, options).trainSummary();
   }
   if (s.interrupted) {
     fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", c.out);
     return kInterrupted;
+  }
+  if (distributed.world_size > 1 && distributed.rank != 0) {
+    fmt::print("rank {} of {}: trained {} epochs in {:.1f}s; rank 0 wrote the run: {}\n", distributed.rank,
+               distributed.world_size, s.epochs, s.seconds, c.out);
+    return 0;
   }
   fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,
              s.seconds, s.source_images, s.pool_images, s.skipped_images, c.out);
@@ -404,8 +449,8 @@ std::pair<int, int> parseShard(const std::string& text) {
   int i = 0, n = 0;
   char slash = 0, extra = 0;
   std::istringstream in(text);
-  const bool ok = static_cast<bool>(in >> i >> slash >> n) && slash == '/' && !(in >> extra) && n >= 1 && i >= 1 &&
-                  i <= n;
+  const bool ok =
+      static_cast<bool>(in >> i >> slash >> n) && slash == '/' && !(in >> extra) && n >= 1 && i >= 1 && i <= n;
   SHIFTAD_CHECK(ok, "--shard '{}': expected I/N with 1 <= I <= N (e.g. 2/3: the second of three shards)", text);
   return {i, n};
 }

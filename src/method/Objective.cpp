@@ -43,6 +43,7 @@ LossTerms Objective::loss(const BatchFeatures& z, const torch::Tensor& center, d
     t.align = torch::zeros({});
     t.total = t.svdd;
   }
+  t.data = t.total;
   // Beyond the paper: L2-SP, β · Σ||θ − θ0||² (docs/method.md, train.anchor).
   if (anchor_) t.total = t.total + weights_.anchor * anchor_->penalty();
   return t;

@@ -35,6 +35,7 @@ BatchFeatures splitBatch(const torch::Tensor& z, int64_t source_rows, int64_t ta
 /// The terms of one step's loss (0-d tensors; `align` is 0 when not aligning).
 struct LossTerms {
   torch::Tensor total;
+  torch::Tensor data;   ///< the terms of the batch (total without the anchor, which depends on the weights alone)
   torch::Tensor svdd;   ///< L_DSVDD
   torch::Tensor align;  ///< L_align, before its weight λ
 };

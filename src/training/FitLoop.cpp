@@ -4,6 +4,7 @@
 // generator, in a fixed order per step: source crops, target picks, target crops,
 // negative picks, negative crops.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <filesystem>
 
@@ -14,6 +15,7 @@
 #include "method/AlignedSet.h"
 #include "method/Objective.h"
 #include "training/Checkpoint.h"
+#include "training/Distributed.h"
 #include "training/Trainer.h"
 
 namespace shiftad::training {
@@ -46,6 +48,37 @@ struct StepInputs {
   int64_t target_rows = 0;
 };
 
+/// The share of a step's batch one data-parallel rank forwards: its slice of each part
+/// (source, target, negatives), so that every rank keeps the parts' proportions.
+struct Share {
+  std::array<std::pair<int64_t, int64_t>, 3> ranges;  ///< [first, last) within each part
+
+  Share(const std::array<int64_t, 3>& parts, int rank, int world) {
+    for (size_t i = 0; i < parts.size(); ++i) ranges[i] = shardRange(parts[i], rank, world);
+  }
+  int64_t rows() const {
+    int64_t n = 0;
+    for (const auto& [a, b] : ranges) n += b - a;
+    return n;
+  }
+};
+
+/// A step's batch split into its parts' row counts.
+std::array<int64_t, 3> partsOf(const StepInputs& in) {
+  return {in.source_rows, in.target_rows, in.rows.size(0) - in.source_rows - in.target_rows};
+}
+
+/// Gradients of `params` summed over the ranks (a parameter a rank's part of the graph
+/// did not reach contributes zeros).
+void sumGradients(ProcessGroup& group, const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> grads;
+  for (auto p : params) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  group.allReduceSum(grads);
+}
+
 }  // namespace
 
 class Trainer::FitLoop {
@@ -57,6 +90,8 @@ class Trainer::FitLoop {
   void startEpoch();
   StepInputs drawBatch(const torch::Tensor& source_rows);
   method::BatchFeatures features(const StepInputs& inputs);
+  torch::Tensor sharedForward(const StepInputs& inputs);
+  bool stopRequested();
   void step();
   void endEpoch(Clock::time_point start, const EpochCallback& on_epoch);
   void checkpoint();
@@ -68,6 +103,8 @@ class Trainer::FitLoop {
   const int64_t batch_;       ///< source rows per step
   const double total_steps_;  ///< steps over the whole run (the progress of the alignment schedule)
   method::Objective objective_;
+  ProcessGroup* const group_;  ///< data-parallel ranks; null: alone
+  bool split_step_ = false;    ///< this step's batch is shared out over the ranks
   torch::optim::Adam opt_;
   const CheckpointParts parts_;
   FitProgress p_;
@@ -84,12 +121,14 @@ Trainer::FitLoop::FitLoop(Trainer& trainer, const TrainingData& data, const FitC
       total_steps_(static_cast<double>(std::max<int64_t>(1, (n_ - 2) / batch_ + 1)) *
                    std::max(trainer.cfg_.train.epochs, 1)),
       objective_(method::Objective::fromConfig(trainer.cfg_, *trainer.net_, trainer.net_->embeddingDim())),
+      group_(trainer.group_ && trainer.group_->size() > 1 ? trainer.group_.get() : nullptr),
       opt_(trainableParameters(*trainer.net_, objective_),
            torch::optim::AdamOptions(trainer.cfg_.train.lr).weight_decay(trainer.cfg_.train.weight_decay)),
       parts_{trainer.net_.get(), objective_.module(), &opt_, &trainer.center_, &trainer.gen_},
       p_(resuming ? resumeFrom(control.checkpoint, parts_) : FitProgress{}),
       aligned_(trainer.cfg_.cluster, static_cast<uint64_t>(trainer.cfg_.train.seed),
-               data.pool.defined() ? data.pool.size(0) : 0, data.pool_frozen, [this] { return t_.embed(data_.pool); }),
+               data.pool.defined() ? data.pool.size(0) : 0, data.pool_frozen,
+               [this] { return t_.embedAll(data_.pool); }),
       guard_(trainer.cfg_, *trainer.net_, control.checkpoint) {}
 
 FitResult Trainer::FitLoop::run(const EpochCallback& on_epoch) {
@@ -100,7 +139,7 @@ FitResult Trainer::FitLoop::run(const EpochCallback& on_epoch) {
     objective_.train();
     for (; p_.next_row + 2 <= n_; p_.next_row += batch_) {
       // Checked between steps, so a stop never leaves a half-done step behind.
-      if (control_.stop && control_.stop->load()) {
+      if (stopRequested()) {
         checkpoint();
         return FitResult::Stopped;
       }
@@ -133,8 +172,53 @@ StepInputs Trainer::FitLoop::drawBatch(const torch::Tensor& source_rows) {
   return {xn.defined() ? torch::cat({xs, xt, xn}) : torch::cat({xs, xt}), xs.size(0), xt.size(0)};
 }
 
+bool Trainer::FitLoop::stopRequested() {
+  const bool here = control_.stop && control_.stop->load();
+  // Every rank stops at the same step, or the others would wait for it forever.
+  return group_ ? group_->any(here) : here;
+}
+
+torch::Tensor Trainer::FitLoop::sharedForward(const StepInputs& inputs) {
+  const int world = group_->size();
+  const auto parts = partsOf(inputs);
+  // Too few rows to give every rank two (training-mode BatchNorm needs two): rank 0
+  // computes the step alone; the others add zero gradients.
+  split_step_ = parts[0] >= 2 * world;
+  if (!split_step_) return t_.forward(inputs.rows);
+  // This rank's slices of [source; target; negatives], forwarded together (the parts
+  // share BatchNorm statistics as in one process), then every rank's outputs gathered
+  // back into the batch's order, this rank's rows keeping their autograd graph.
+  const Share mine(parts, group_->rank(), world);
+  std::vector<torch::Tensor> local;
+  int64_t offset = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    local.push_back(inputs.rows.slice(0, offset + mine.ranges[i].first, offset + mine.ranges[i].second));
+    offset += parts[i];
+  }
+  const auto z_local = t_.forward(torch::cat(local));
+  const auto gathered = group_->allGatherRows(z_local.detach());
+  std::array<std::vector<torch::Tensor>, 3> by_part;
+  int64_t at = 0;
+  for (int r = 0; r < world; ++r) {
+    const Share theirs(parts, r, world);
+    const auto& rows = r == group_->rank() ? z_local : gathered;
+    const int64_t base = r == group_->rank() ? 0 : at;
+    int64_t within = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const int64_t n = theirs.ranges[i].second - theirs.ranges[i].first;
+      by_part[i].push_back(rows.slice(0, base + within, base + within + n));
+      within += n;
+    }
+    at += theirs.rows();
+  }
+  std::vector<torch::Tensor> ordered;
+  for (auto& part : by_part)
+    for (auto& rows : part) ordered.push_back(rows);
+  return torch::cat(ordered);
+}
+
 method::BatchFeatures Trainer::FitLoop::features(const StepInputs& inputs) {
-  const auto z = t_.forward(inputs.rows);
+  const auto z = group_ ? sharedForward(inputs) : t_.forward(inputs.rows);
   if (objective_.aligning()) return method::splitBatch(z, inputs.source_rows, inputs.target_rows);
   method::BatchFeatures f;
   f.source = z;
@@ -148,7 +232,17 @@ void Trainer::FitLoop::step() {
   const double loss = terms.total.item<double>();
   guard_.checkLoss(loss, p_.epoch, p_.steps + 1);
   opt_.zero_grad();
-  terms.total.backward();
+  if (!group_) {
+    terms.total.backward();
+  } else {
+    // Every rank holds the whole batch's loss; each back-propagates it into its own rows.
+    // Terms of the weights alone (the L2-SP anchor) are counted once, by rank 0.
+    if (group_->rank() == 0)
+      terms.total.backward();
+    else if (split_step_)
+      terms.data.backward();
+    sumGradients(*group_, opt_.param_groups().front().params());
+  }
   opt_.step();
   guard_.checkWeights(p_.epoch, p_.steps + 1);
   p_.sum_loss += loss;
@@ -180,7 +274,7 @@ void Trainer::FitLoop::endEpoch(Clock::time_point start, const EpochCallback& on
 }
 
 void Trainer::FitLoop::checkpoint() {
-  if (!control_.checkpoint.empty()) saveCheckpoint(control_.checkpoint, parts_, p_);
+  if (!control_.checkpoint.empty() && control_.write_checkpoints) saveCheckpoint(control_.checkpoint, parts_, p_);
 }
 
 FitResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch, const FitControl& control) {

@@ -9,6 +9,7 @@
 #include "losses/Losses.h"
 #include "method/Alignment.h"
 #include "method/PrincipalBasis.h"
+#include "training/Distributed.h"
 
 namespace shiftad::training {
 namespace {
@@ -80,6 +81,11 @@ torch::Tensor Trainer::embed(const torch::Tensor& inputs) {
   return torch::cat(out);
 }
 
+torch::Tensor Trainer::embedAll(const torch::Tensor& inputs) {
+  return gatherShards(group_.get(), inputs.size(0),
+                      [&](int64_t first, int64_t last) { return embed(inputs.slice(0, first, last)); });
+}
+
 torch::Tensor Trainer::scoringEmbed(const torch::Tensor& inputs) {
   if (isFeatures(inputs)) return embed(inputs);
   // F's eval-only copy, made again whenever training or a checkpoint changed F.
@@ -105,7 +111,9 @@ torch::Tensor Trainer::score(const torch::Tensor& inputs) {
 
 void Trainer::initCenter(const torch::Tensor& source) {
   // As in Ruff et al.: one forward pass over the source in training mode (batch
-  // statistics, the mode the loss is minimised in), without gradients.
+  // statistics, the mode the loss is minimised in), without gradients. Data-parallel
+  // ranks each make the whole pass: its batches, hence their statistics, are then
+  // those of a 1-process run.
   const int64_t n = source.size(0);
   SHIFTAD_CHECK(n >= 2, "the Deep SVDD center needs at least 2 source images; got {}", n);
   torch::NoGradGuard ng;
@@ -125,11 +133,15 @@ torch::Tensor Trainer::trunkRows(const torch::Tensor& inputs) {
   if (isFeatures(inputs)) return inputs;
   torch::NoGradGuard ng;
   net_->eval();
-  std::vector<torch::Tensor> out;
-  const int64_t batch = inferenceBatch(inputs);
-  for (int64_t i = 0; i < inputs.size(0); i += batch)
-    out.push_back(net_->trunk(evalView(inputs.slice(0, i, std::min(i + batch, inputs.size(0))))));
-  return torch::cat(out);
+  // Each rank passes its share of the rows (eval mode: a row's features do not depend
+  // on the others).
+  return gatherShards(group_.get(), inputs.size(0), [&](int64_t first, int64_t last) {
+    std::vector<torch::Tensor> out;
+    const int64_t batch = inferenceBatch(inputs);
+    for (int64_t i = first; i < last; i += batch)
+      out.push_back(net_->trunk(evalView(inputs.slice(0, i, std::min(i + batch, last)))));
+    return out.empty() ? torch::empty({0, net_->trunkDim()}) : torch::cat(out);
+  });
 }
 
 void Trainer::initHeadPca(const TrainingData& data) {

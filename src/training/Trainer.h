@@ -19,6 +19,8 @@ class PrincipalBasisCache;
 
 namespace shiftad::training {
 
+class ProcessGroup;
+
 /// What one epoch did (one line of metrics.jsonl).
 struct EpochStats {
   int epoch = 0;                ///< 1-based
@@ -50,6 +52,7 @@ struct FitControl {
       1;                ///< epochs between checkpoints (0: only the last); one is also written at the end and on a stop
   bool resume = false;  ///< continue from `checkpoint` when it exists (else start over)
   const std::atomic<bool>* stop = nullptr;  ///< when set (e.g. by SIGINT): finish the step, checkpoint, return
+  bool write_checkpoints = true;            ///< false: `checkpoint` is only read (data-parallel ranks other than 0)
 };
 
 /// How fit() ended.
@@ -66,6 +69,12 @@ class Trainer {
           method::PrincipalBasisCache* pca_cache = nullptr);
   ~Trainer();
 
+  /// Train data-parallel with the ranks of `group` (null: alone). Every rank holds the
+  /// same TrainingData and draws the same random numbers; each forwards its share of a
+  /// step's batch, the features are gathered so that every rank forms the loss of the
+  /// whole batch, and the gradients are summed: the steps of a 1-process run.
+  void setProcessGroup(std::shared_ptr<ProcessGroup> group) { group_ = std::move(group); }
+
   /// Deep SVDD center from F's initial features of the (un-augmented) source.
   void initCenter(const torch::Tensor& source);
 
@@ -77,6 +86,9 @@ class Trainer {
   /// F's features (eval mode, center crop, batched, no grad) of uint8 images, or of
   /// trunk features (head only).
   torch::Tensor embed(const torch::Tensor& inputs);
+  /// embed() with the rows shared out over the process group's ranks and gathered
+  /// (embed() itself when training alone).
+  torch::Tensor embedAll(const torch::Tensor& inputs);
 
   /// Anomaly scores ||F(x) - c||^2 (images or trunk features, as embed()), through F's
   /// eval-only copy where the architecture has one (models/InferenceNet.h): the same
@@ -105,6 +117,7 @@ class Trainer {
   torch::Generator gen_;
   method::PrincipalBasisCache* pca_cache_;
   std::unique_ptr<models::InferenceNet> inference_;  ///< F's eval-only copy for score(); null until needed
+  std::shared_ptr<ProcessGroup> group_;              ///< data-parallel ranks; null: training alone
 };
 
 }  // namespace shiftad::training

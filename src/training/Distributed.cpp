@@ -1,0 +1,232 @@
+// c10d's ProcessGroupGloo.hpp declares the Gloo backend only under USE_C10D_GLOO, which
+// Debian's LibTorch was built with but does not define for its users.
+#define USE_C10D_GLOO 1
+
+#include "training/Distributed.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/torch.h>
+
+#include "common/Error.h"
+
+namespace shiftad::training {
+
+std::pair<int64_t, int64_t> shardRange(int64_t n, int rank, int world) {
+  const int64_t base = n / world, extra = n % world;
+  const int64_t first = rank * base + std::min<int64_t>(rank, extra);
+  return {first, first + base + (rank < extra ? 1 : 0)};
+}
+
+struct ProcessGroup::State {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> backend;  ///< Gloo here; the only backend-specific object
+  torch::Device device = torch::kCPU;              ///< where the backend's tensors live
+  std::chrono::milliseconds timeout;
+};
+
+namespace {
+
+/// A c10d failure as the user should read it: which rank, doing what, and why a peer
+/// is the usual cause.
+template <class Fn>
+auto collective(int rank, int size, const char* what, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const shiftad::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::string why = e.what();
+    if (const auto eol = why.find('\n'); eol != std::string::npos) why.resize(eol);  // c10 appends a backtrace
+    SHIFTAD_THROW(
+        "distributed training, rank {} of {}: {} failed: {} (another rank stopped, failed or did not answer within "
+        "the timeout; its log says why)",
+        rank, size, what, why);
+  }
+}
+
+std::shared_ptr<gloo::transport::Device> glooDevice() {
+  // As torch.distributed: GLOO_SOCKET_IFNAME picks the network interface on multi-homed
+  // nodes; otherwise the address this host's name resolves to (loopback if none).
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+/// The collective backend over `store`: Gloo on CPU. This is the one place a CUDA build
+/// of LibTorch would construct c10d::ProcessGroupNCCL instead (and set the device to
+/// cuda:LOCAL_RANK); everything else goes through c10d::ProcessGroup (docs/scale.md).
+void makeBackend(ProcessGroup::State& state, int rank, int size) {
+  auto options = c10d::ProcessGroupGloo::Options::create(state.timeout);
+  options->devices.push_back(glooDevice());
+  state.backend = c10::make_intrusive<c10d::ProcessGroupGloo>(state.store, rank, size, options);
+  state.device = torch::kCPU;
+}
+
+}  // namespace
+
+std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistributedOptions& o) {
+  SHIFTAD_CHECK(o.world_size >= 2, "distributed training needs a world size of 2 or more; got {}", o.world_size);
+  SHIFTAD_CHECK(o.rank >= 0 && o.rank < o.world_size, "distributed training: rank {} is outside 0..{}", o.rank,
+                o.world_size - 1);
+  SHIFTAD_CHECK(o.master_port > 0 && o.master_port < 65536, "distributed training: master port {} is not a TCP port",
+                o.master_port);
+  SHIFTAD_CHECK(o.timeout_seconds > 0, "distributed training: the timeout must be positive; got {} s",
+                o.timeout_seconds);
+  auto state = std::make_unique<State>();
+  state->timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000.0));
+  spdlog::info("distributed training: rank {} of {}, rendezvous at {}:{}", o.rank, o.world_size, o.master_addr,
+               o.master_port);
+  collective(o.rank, o.world_size, "the rendezvous", [&] {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<uint16_t>(o.master_port);
+    // Under torchrun the launcher already serves the store: every rank is a client.
+    so.isServer = o.rank == 0 && !o.store_served;
+    so.numWorkers = o.store_served ? c10::nullopt : c10::optional<std::size_t>(o.world_size);
+    so.waitWorkers = !o.store_served;
+    so.timeout = state->timeout;
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+    // A prefix of our own: a launcher's store also holds its keys.
+    state->store = c10::make_intrusive<c10d::PrefixStore>("shiftad", tcp);
+    makeBackend(*state, o.rank, o.world_size);
+    return 0;
+  });
+  return std::shared_ptr<ProcessGroup>(new ProcessGroup(o.rank, o.world_size, std::move(state)));
+}
+
+ProcessGroup::ProcessGroup(int rank, int size, std::unique_ptr<State> state)
+    : rank_(rank), size_(size), state_(std::move(state)) {}
+
+ProcessGroup::~ProcessGroup() = default;
+
+std::string ProcessGroup::nextKey(const char* what) { return fmt::format("{}/{}", what, calls_++); }
+
+void ProcessGroup::allReduceSum(std::vector<torch::Tensor>& tensors, const char* what) {
+  collective(rank_, size_, what, [&] {
+    // One flat buffer: one round trip however many parameters F has.
+    std::vector<torch::Tensor> parts;
+    for (const auto& t : tensors) parts.push_back(t.reshape({-1}));
+    std::vector<torch::Tensor> flat{torch::cat(parts).to(state_->device)};
+    state_->backend->allreduce(flat)->wait(state_->timeout);
+    int64_t at = 0;
+    for (auto& t : tensors) {
+      t.copy_(flat[0].slice(0, at, at + t.numel()).view_as(t));  // copy_ moves it back to t's device
+      at += t.numel();
+    }
+    return 0;
+  });
+}
+
+torch::Tensor ProcessGroup::allGatherRows(const torch::Tensor& rows_in) {
+  return collective(rank_, size_, "gathering rows", [&] {
+    const auto rows = rows_in.to(state_->device).contiguous();
+    // Collectives gather equal shapes: row counts first, then rows padded to the largest.
+    const auto longs = torch::TensorOptions().dtype(torch::kLong).device(state_->device);
+    std::vector<torch::Tensor> count{torch::full({1}, rows.size(0), longs)};
+    std::vector<std::vector<torch::Tensor>> counts(1);
+    for (int r = 0; r < size_; ++r) counts[0].push_back(torch::empty({1}, longs));
+    state_->backend->allgather(counts, count)->wait(state_->timeout);
+    int64_t most = 0;
+    for (const auto& c : counts[0]) most = std::max(most, c.item<int64_t>());
+    auto shape = rows.sizes().vec();
+    shape[0] = most;
+    std::vector<torch::Tensor> padded{torch::zeros(shape, rows.options())};
+    padded[0].slice(0, 0, rows.size(0)).copy_(rows);
+    std::vector<std::vector<torch::Tensor>> all(1);
+    for (int r = 0; r < size_; ++r) all[0].push_back(torch::empty(shape, rows.options()));
+    state_->backend->allgather(all, padded)->wait(state_->timeout);
+    std::vector<torch::Tensor> parts;
+    for (int r = 0; r < size_; ++r) parts.push_back(all[0][r].slice(0, 0, counts[0][r].item<int64_t>()));
+    return torch::cat(parts).to(rows_in.device());
+  });
+}
+
+std::vector<std::string> ProcessGroup::allGatherStrings(const std::string& value) {
+  const auto key = nextKey("strings");
+  return collective(rank_, size_, "gathering names", [&] {
+    state_->store->set(fmt::format("{}/{}", key, rank_), std::vector<uint8_t>(value.begin(), value.end()));
+    std::vector<std::string> out;
+    for (int r = 0; r < size_; ++r) {
+      const auto bytes = state_->store->get(fmt::format("{}/{}", key, r));
+      out.emplace_back(bytes.begin(), bytes.end());
+    }
+    return out;
+  });
+}
+
+std::string ProcessGroup::fromRank0(const std::string& value) {
+  const auto key = nextKey("from0");
+  return collective(rank_, size_, "waiting for rank 0", [&] {
+    if (rank_ == 0) {
+      state_->store->set(key, std::vector<uint8_t>(value.begin(), value.end()));
+      return value;
+    }
+    const auto bytes = state_->store->get(key);
+    return std::string(bytes.begin(), bytes.end());
+  });
+}
+
+bool ProcessGroup::any(bool flag) {
+  std::vector<torch::Tensor> t{torch::tensor({flag ? 1.0f : 0.0f})};
+  allReduceSum(t, "agreeing on a stop");
+  return t[0].item<float>() > 0.0f;
+}
+
+void ProcessGroup::barrier() {
+  collective(rank_, size_, "waiting for every rank", [&] {
+    state_->backend->barrier()->wait(state_->timeout);
+    return 0;
+  });
+}
+
+}  // namespace shiftad::training
+
+namespace shiftad {
+namespace {
+
+int envInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  SHIFTAD_CHECK(end && *end == '\0' && x >= 0 && x <= 1 << 30, "environment variable {}='{}' is not a count", name, v);
+  return static_cast<int>(x);
+}
+
+std::string envString(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+}  // namespace
+
+DistributedOptions distributedFromEnvironment() {
+  DistributedOptions o;
+  if (std::getenv("WORLD_SIZE")) {  // torchrun (or torch.distributed's env:// convention)
+    o.world_size = envInt("WORLD_SIZE", 1);
+    o.rank = envInt("RANK", 0);
+    o.master_addr = envString("MASTER_ADDR", o.master_addr);
+    o.master_port = envInt("MASTER_PORT", o.master_port);
+    o.store_served = envString("TORCHELASTIC_USE_AGENT_STORE", "") == "True";
+  } else if (envInt("SLURM_NTASKS", 1) > 1) {  // srun
+    o.world_size = envInt("SLURM_NTASKS", 1);
+    o.rank = envInt("SLURM_PROCID", 0);
+    SHIFTAD_CHECK(std::getenv("MASTER_ADDR"),
+                  "srun started {} tasks but MASTER_ADDR is not set: export the host of task 0, e.g. "
+                  "MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1) (docs/scale.md)",
+                  o.world_size);
+    o.master_addr = envString("MASTER_ADDR", o.master_addr);
+    o.master_port = envInt("MASTER_PORT", o.master_port);
+  }
+  SHIFTAD_CHECK(o.world_size >= 1 && o.rank < o.world_size,
+                "the launcher's environment names rank {} of a world of {}: not a rank of it", o.rank, o.world_size);
+  return o;
+}
+
+}  // namespace shiftad

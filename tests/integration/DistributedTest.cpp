@@ -1,0 +1,206 @@
+// Data-parallel training (docs/scale.md): two `shiftad train` processes on loopback
+// train the model one process trains, and a rank that dies fails the others in time.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "io/SafeTensors.h"
+#include "shiftad/shiftad.h"
+#include "support/Process.h"
+#include "support/SyntheticRuns.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+
+namespace {
+
+/// A TCP port nobody listens on now (the kernel's pick for a socket bound to port 0).
+int freePort() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+/// The command line of rank `rank` of `world` (world 1: a plain run).
+std::vector<std::string> trainArgs(const std::vector<std::string>& what, int rank, int world, int port,
+                                   double timeout = 60) {
+  std::vector<std::string> args{"train", "--threads", "1"};
+  args.insert(args.end(), what.begin(), what.end());
+  if (world > 1)
+    for (const auto& a : {std::string("--world-size"), std::to_string(world), std::string("--rank"),
+                          std::to_string(rank), std::string("--master"), "127.0.0.1:" + std::to_string(port),
+                          std::string("--dist-timeout"), std::to_string(timeout)})
+      args.push_back(a);
+  return args;
+}
+
+/// Start every rank of a `world`-process run; their pids, logs in tmp/NAME.rankR.log.
+std::vector<pid_t> startRanks(const TempDir& tmp, const std::string& name, const std::vector<std::string>& what,
+                              int world, double timeout = 60) {
+  const int port = freePort();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < world; ++r)
+    pids.push_back(shiftad::test::spawnCli(trainArgs(what, r, world, port, timeout),
+                                           tmp / (name + ".rank" + std::to_string(r) + ".log")));
+  return pids;
+}
+
+void expectAllSucceed(const TempDir& tmp, const std::string& name, const std::vector<pid_t>& pids) {
+  for (size_t r = 0; r < pids.size(); ++r)
+    EXPECT_EQ(shiftad::test::waitExit(pids[r]), 0)
+        << shiftad::test::readText(tmp / (name + ".rank" + std::to_string(r) + ".log"));
+}
+
+/// The head-only configuration the suites train (model.freeze -1), aligning the pool's
+/// dominant cluster with InfoNCE and anchored (train.anchor), on the synthetic benchmark.
+std::string headOnlyConfig(const TempDir& tmp, int epochs) {
+  shiftad::Config c = shiftad::test::protocolOf(shiftad::test::synthRoot(), "circle");
+  c.model.width = 8;
+  c.model.freeze = -1;
+  c.train.epochs = epochs;
+  c.train.batch_size = 16;
+  c.train.anchor = 0.01;
+  c.encoder.cache_dir = tmp / "features";
+  const auto path = tmp / "head.yaml";
+  shiftad::test::writeFile(path, shiftad::dumpConfig(c));
+  return path;
+}
+
+/// Largest |a - b| over largest |a| of every tensor of two safetensors files.
+void expectSameTensors(const std::string& a, const std::string& b, double rel) {
+  const auto x = shiftad::io::readSafeTensors(a), y = shiftad::io::readSafeTensors(b);
+  ASSERT_EQ(x.tensors.size(), y.tensors.size()) << a << " vs " << b;
+  for (const auto& [name, t] : x.tensors) {
+    ASSERT_TRUE(y.tensors.count(name)) << name << " missing from " << b;
+    const auto u = t.to(torch::kDouble), v = y.tensors.at(name).to(torch::kDouble);
+    ASSERT_EQ(u.sizes(), v.sizes()) << name;
+    const double scale = std::max(u.abs().max().item<double>(), 1e-12);
+    EXPECT_LE((u - v).abs().max().item<double>() / scale, rel) << name << " of " << a;
+  }
+}
+
+/// Two JSON values equal apart from timing fields ("seconds"), floats to `rel`.
+void expectSameJson(const nlohmann::json& a, const nlohmann::json& b, double rel, const std::string& where) {
+  if (a.is_object()) {
+    ASSERT_TRUE(b.is_object()) << where;
+    for (const auto& [k, v] : a.items()) {
+      if (k == "seconds") continue;
+      ASSERT_TRUE(b.contains(k)) << where << "." << k;
+      expectSameJson(v, b.at(k), rel, where + "." + k);
+    }
+    EXPECT_EQ(a.size(), b.size()) << where;
+  } else if (a.is_array()) {
+    ASSERT_TRUE(b.is_array() && a.size() == b.size()) << where;
+    for (size_t i = 0; i < a.size(); ++i) expectSameJson(a[i], b[i], rel, where + "[" + std::to_string(i) + "]");
+  } else if (a.is_number_float() || b.is_number_float()) {
+    const double x = a.get<double>(), y = b.get<double>();
+    EXPECT_LE(std::abs(x - y), rel * std::max(std::abs(x), 1e-9)) << where;
+  } else {
+    EXPECT_EQ(a, b) << where;
+  }
+}
+
+std::vector<nlohmann::json> jsonLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST(Distributed, TwoRanksOnLoopbackTrainTheModelOfOneProcess) {
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 3);
+  const auto one = tmp / "one", two = tmp / "two";
+  expectAllSucceed(tmp, "one", startRanks(tmp, "one", {"--config", cfg, "--out", one}, 1));
+  const auto pids = startRanks(tmp, "two", {"--config", cfg, "--out", two}, 2);
+  expectAllSucceed(tmp, "two", pids);
+  // Rank 0 wrote the run, the same as one process's to float rounding.
+  expectSameTensors(one + "/model.safetensors", two + "/model.safetensors", 1e-5);
+  expectSameTensors(one + "/center.safetensors", two + "/center.safetensors", 1e-5);
+  const auto m1 = jsonLines(one + "/metrics.jsonl"), m2 = jsonLines(two + "/metrics.jsonl");
+  ASSERT_EQ(m1.size(), 3u);
+  ASSERT_EQ(m1.size(), m2.size());
+  for (size_t i = 0; i < m1.size(); ++i) expectSameJson(m1[i], m2[i], 1e-5, "metrics line " + std::to_string(i));
+  EXPECT_GT(m1[0].at("dominant_size").get<int>(), 0);  // the run aligned a dominant set
+  expectSameJson(nlohmann::json::parse(shiftad::test::readText(one + "/summary.json")),
+                 nlohmann::json::parse(shiftad::test::readText(two + "/summary.json")), 1e-5, "summary.json");
+  expectSameJson(nlohmann::json::parse(shiftad::test::readText(one + "/calibration.json")),
+                 nlohmann::json::parse(shiftad::test::readText(two + "/calibration.json")), 1e-4, "calibration.json");
+  // The same files, and the same file list: rank 1 wrote nothing anywhere in the run.
+  for (const char* f : {"config.yaml", "dominant.txt"})
+    EXPECT_EQ(shiftad::test::readText(one + "/" + f), shiftad::test::readText(two + "/" + f)) << f;
+  std::vector<std::string> n1, n2;
+  for (const auto& e : fs::directory_iterator(one)) n1.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(two)) n2.push_back(e.path().filename());
+  std::sort(n1.begin(), n1.end());
+  std::sort(n2.begin(), n2.end());
+  EXPECT_EQ(n1, n2);
+  EXPECT_NE(shiftad::test::readText(tmp / "two.rank1.log").find("rank 0 wrote the run"), std::string::npos);
+}
+
+TEST(Distributed, ARankKilledFailsTheOtherWithinTheTimeoutAndTheRunResumes) {
+  TempDir tmp;
+  // Fine-tuning F's whole small CNN: slow enough epochs to kill a rank mid-run.
+  const auto cfg = shiftad::test::tinyConfigFile(tmp, 6);
+  const auto run = tmp / "run";
+  const double timeout = 20;
+  auto pids = startRanks(tmp, "run", {"--config", cfg, "--out", run}, 2, timeout);
+  int status = 0;
+  while (!fs::exists(run + "/checkpoint.safetensors")) {  // the first epoch is done
+    ASSERT_FALSE(shiftad::test::exited(pids[0], status)) << shiftad::test::readText(tmp / "run.rank0.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(pids[1], SIGKILL);
+  const auto t0 = std::chrono::steady_clock::now();
+  status = shiftad::test::waitExit(pids[0]);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  shiftad::test::waitExit(pids[1]);
+  const auto log = shiftad::test::readText(tmp / "run.rank0.log");
+  EXPECT_NE(status, 0) << log;
+  EXPECT_LT(waited, timeout + 10) << "rank 0 waited " << waited << " s for a dead rank";
+  EXPECT_NE(log.find("rank 0 of 2"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(run + "/model.safetensors"));
+  // The checkpoint rank 0 wrote resumes with two ranks to the end.
+  pids = startRanks(tmp, "resume", {"--resume", run}, 2);
+  expectAllSucceed(tmp, "resume", pids);
+  EXPECT_TRUE(fs::exists(run + "/model.safetensors"));
+  EXPECT_EQ(jsonLines(run + "/metrics.jsonl").size(), 6u);
+}
+
+TEST(Distributed, ARankWithoutRank0FailsWithinTheTimeout) {
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid =
+      shiftad::test::spawnCli(trainArgs({"--config", cfg, "--out", tmp / "run"}, 1, 2, freePort(), 3), tmp / "log");
+  const int status = shiftad::test::waitExit(pid);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto log = shiftad::test::readText(tmp / "log");
+  EXPECT_NE(status, 0) << log;
+  EXPECT_LT(waited, 30.0) << log;
+  EXPECT_NE(log.find("rendezvous"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(tmp / "run")) << "a rank other than 0 created the run folder";
+}
