@@ -1,5 +1,6 @@
 // The public API's free functions (include/shiftad/shiftad.h): set-up, the synthetic
 // benchmark, and train / score / evaluate as thin wrappers over shiftad::Detector.
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include <algorithm>
@@ -36,10 +37,22 @@ void keepLargeAllocationsInHeap() {
 
 }  // namespace
 
+/// LibTorch's thread setting does not reach the BLAS behind libblas.so.3: Debian's
+/// OpenBLAS (pthreads) runs every matrix product on all cores, its idle threads
+/// spinning in sched_yield. Two `--threads 1` processes on 2 cores (bench shards,
+/// data-parallel ranks) then each ran OpenBLAS on both cores, and head-only training
+/// ran ~10× slower. Looked up at run time: the BLAS is chosen by Debian's alternatives,
+/// and a reference BLAS has no such function (nothing to limit then).
+void setBlasThreads(int n) {
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
+}
+
 void setThreads(int threads) {
   keepLargeAllocationsInHeap();
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
+  setBlasThreads(n);
 }
 
 void synthesize(const std::string& out_dir, int seed) {
