@@ -35,21 +35,57 @@ void keepLargeAllocationsInHeap() {
   (void)tuned;
 }
 
-}  // namespace
-
 /// LibTorch's thread setting does not reach the BLAS behind libblas.so.3: Debian's
 /// OpenBLAS (pthreads) runs every matrix product on all cores, its idle threads
-/// spinning in sched_yield. Two `--threads 1` processes on 2 cores (bench shards,
-/// data-parallel ranks) then each ran OpenBLAS on both cores, and head-only training
-/// ran ~10× slower. Looked up at run time: the BLAS is chosen by Debian's alternatives,
+/// spinning in sched_yield (seen in stack samples of two `--threads 1` bench processes
+/// on 2 cores, each running its products on both). Looked up at run time: the BLAS is chosen by Debian's alternatives,
 /// and a reference BLAS has no such function (nothing to limit then).
 void setBlasThreads(int n) {
   using SetThreads = void (*)(int);
   if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
 }
 
+/// OpenBLAS chooses its kernels by CPU model name when it is loaded; on a model it does
+/// not know, such as a hypervisor's generic "Intel(R) Xeon(R) Processor" with AVX-512,
+/// it falls back to its SSE3 "Prescott" kernels, and head-only training (1280 x 1280
+/// products) ran 2x slower. Where that happened and the CPU has the instructions, its
+/// kernel table is chosen again as OPENBLAS_CORETYPE would have chosen it at load
+/// (gotoblas_dynamic_quit/init, exported by DYNAMIC_ARCH builds such as Debian's). Done
+/// once, in every process that uses the library, before its first product, so the CLI
+/// and programs score alike. A core type the user set is kept.
+void useBlasKernelsOfThisCpu() {
+  static const bool done = [] {
+    if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return false;
+    using CoreName = const char* (*)();
+    using Hook = void (*)();
+    auto* name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    auto* quit = reinterpret_cast<Hook>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
+    auto* init = reinterpret_cast<Hook>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
+    if (!name || !quit || !init || std::string(name()) != "Prescott") return false;  // a CPU it knows
+    __builtin_cpu_init();
+    const char* core = nullptr;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+      core = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+      core = "Haswell";
+    if (!core) return false;
+    setenv("OPENBLAS_CORETYPE", core, 1);  // also what child processes get
+    quit();
+    init();
+    return true;
+  }();
+  (void)done;
+}
+
+/// Run when the library is loaded (or its object linked), before any product.
+const bool kBlasChosenAtLoad = (useBlasKernelsOfThisCpu(), true);
+
+}  // namespace
+
 void setThreads(int threads) {
   keepLargeAllocationsInHeap();
+  useBlasKernelsOfThisCpu();
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
   setBlasThreads(n);

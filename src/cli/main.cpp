@@ -2,8 +2,6 @@
 // Every subcommand parses its options, calls one API function and prints the result;
 // errors end as one line on stderr, "shiftad: error: ...", with the exit status of
 // kExitCodes (README.md, "Exit status").
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -606,47 +604,19 @@ namespace {
 /// OpenMP worker threads spin while waiting for work by default. On 2 cores shared
 /// with anything else (a build, a second job), the spinning starved the real work:
 /// a head-only training run spent ~60% of its time in libgomp's spin loop and ran
-/// 2.3x slower than with passive waiting. A policy set by the user is kept.
-bool setPassiveOpenMpWait() {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return false;
+/// 2.3x slower than with passive waiting. libgomp reads OMP_WAIT_POLICY when it is
+/// loaded, before main, so the CLI sets it and re-executes itself once. A policy set by
+/// the user is kept.
+void passiveOpenMpWait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  return true;
-}
-
-/// OpenBLAS (Debian's, behind libblas.so.3) picks its kernels by CPU model; on a model
-/// it does not know, such as a hypervisor's generic "Intel(R) Xeon(R) Processor" with
-/// AVX-512, it falls back to its Prescott (SSE3) kernels, and head-only training (1280 x
-/// 1280 products) ran 2-3x slower. Where that happened and the CPU has the instructions,
-/// ask for the kernels it can run. A core type set by the user is kept.
-bool setBlasCoreType() {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return false;
-  using CoreName = const char* (*)();
-  auto* name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  if (!name || std::string(name()) != "Prescott") return false;  // not OpenBLAS, or a CPU it knows
-  __builtin_cpu_init();
-  const char* core = nullptr;
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-    core = "SkylakeX";
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    core = "Haswell";
-  if (!core) return false;
-  setenv("OPENBLAS_CORETYPE", core, 1);
-  return true;
-}
-
-/// libgomp and OpenBLAS read their settings when they are loaded, before main: the CLI
-/// sets what it needs and re-executes itself once.
-void tuneRuntimes(char** argv) {
-  const bool omp = setPassiveOpenMpWait();
-  const bool blas = setBlasCoreType();
-  if (omp || blas) execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  tuneRuntimes(argv);
+  passiveOpenMpWait(argv);
   CLI::App app{"shiftad: one-class anomaly detection under domain shift (dominant-cluster adaptation)"};
   Commands commands;
   addCommands(app, commands);
