@@ -31,7 +31,7 @@ enum class HeadInit { kRandom, kPca };
 /// encoder.type: none | torchscript | backbone
 enum class EncoderType { kNone, kTorchScript, kBackbone };
 /// cluster.space: self | frozen | none
-enum class ClusterSpace { kSelf, kFrozen, kNone };
+enum class ClusterSpace { kSelf, kFrozen, kNone, kScore };
 /// cluster.method: kmeans | gmm | meanshift
 enum class ClusterMethod { kKMeans, kGmm, kMeanShift };
 /// cluster.covariance: diag | full (declared in shiftad/ClusteringParams.h)
@@ -116,7 +116,8 @@ struct EncoderConfig {
 /// Which target samples are aligned: the dominant cluster (paper Eq. 6-7).
 struct ClusterConfig {
   ClusterSpace space =
-      ClusterSpace::kSelf;  ///< self: F's own features | frozen: Φ's features | none: align the whole pool
+      ClusterSpace::kSelf;  ///< self: F's own features | frozen: Φ's features | none: align the whole pool |
+                            ///< score: the pool rows F scores as normal (no clustering; AlignedSet.h)
   ClusterMethod method =
       ClusterMethod::kKMeans;  ///< kmeans | gmm | meanshift: which of the parameter structs below is used
   int recluster_every = 1;     ///< re-cluster every N epochs (0: only once, before training)

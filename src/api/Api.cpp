@@ -64,8 +64,8 @@ void useBlasKernelsOfThisCpu() {
     if (!name || !quit || !init || std::string(name()) != "Prescott") return false;  // a CPU it knows
     __builtin_cpu_init();
     const char* core = nullptr;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
       core = "SkylakeX";
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
       core = "Haswell";

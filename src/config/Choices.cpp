@@ -42,8 +42,10 @@ const ChoiceTable<EncoderType>& choices(EncoderType) {
 }
 
 const ChoiceTable<ClusterSpace>& choices(ClusterSpace) {
-  static const ChoiceTable<ClusterSpace> t = {
-      {ClusterSpace::kSelf, "self"}, {ClusterSpace::kFrozen, "frozen"}, {ClusterSpace::kNone, "none"}};
+  static const ChoiceTable<ClusterSpace> t = {{ClusterSpace::kSelf, "self"},
+                                              {ClusterSpace::kFrozen, "frozen"},
+                                              {ClusterSpace::kNone, "none"},
+                                              {ClusterSpace::kScore, "score"}};
   return t;
 }
 

@@ -280,7 +280,10 @@ const std::vector<KeySpec>& schema() {
       // cluster
       choiceKey("cluster.space", SHIFTAD_FIELD(cluster.space),
                 "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the "
-                "frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool"),
+                "frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool; score = no "
+                "clustering, the pool rows F scores as normal: those a two-component mixture on the pool's log "
+                "scores ||F(x) - c||^2 assigns to its low component (all when they form one component), "
+                "re-estimated every cluster.recluster_every epochs as F trains"),
       choiceKey("cluster.method", SHIFTAD_FIELD(cluster.method),
                 "clustering algorithm (paper Eq. 6); the dominant cluster is the one with most members (gmm: hard "
                 "assignment by responsibility)"),
@@ -534,6 +537,13 @@ const std::vector<Variant>& variants() {
       {"cluster_frozen",
        "clustering in the frozen encoder's space (the paper's method)",
        {"cluster.space=frozen"},
+       kTrains,
+       kAligns,
+       kNoLabels},
+      {"score_gated",
+       "alignment with the pool rows F scores as normal (a mixture on the pool's scores; no K, no contamination "
+       "setting), re-estimated as F trains",
+       {"cluster.space=score"},
        kTrains,
        kAligns,
        kNoLabels},

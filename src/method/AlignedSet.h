@@ -1,7 +1,9 @@
 // Which pool rows are aligned in each epoch: the dominant set (paper Eq. 6-7) on the
 // schedule of cluster.space. Φ's space (frozen) does not change during training and is
 // clustered once; F's own space (self) moves and is re-clustered every
-// cluster.recluster_every epochs; none aligns the whole pool.
+// cluster.recluster_every epochs; none aligns the whole pool; score aligns the rows F
+// scores as normal, on the schedule of self (a self-training loop that estimates how
+// much of the pool is anomalous instead of being told).
 #pragma once
 
 #include <cstdint>
@@ -20,9 +22,10 @@ class AlignedSet {
   /// `pool_size`: rows of the pool. `frozen_features`: Φ's features of them (needed by
   /// cluster.space frozen). `self_features`: F's features of the pool as they are now
   /// (called by cluster.space self when it re-clusters). `seed`: train.seed; F's space
-  /// is clustered in epoch e with seed + e.
+  /// is clustered in epoch e with seed + e. `self_scores`: F's anomaly scores of the
+  /// pool as they are now (called by cluster.space score).
   AlignedSet(const ClusterConfig& cfg, uint64_t seed, int64_t pool_size, torch::Tensor frozen_features,
-             std::function<torch::Tensor()> self_features);
+             std::function<torch::Tensor()> self_features, std::function<torch::Tensor()> self_scores = {});
 
   /// The pool rows (int64, ascending) aligned in `epoch` (1-based), given those aligned
   /// before it (`previous`; undefined: none yet, e.g. the first epoch).
@@ -37,6 +40,12 @@ class AlignedSet {
   int64_t pool_size_;
   torch::Tensor frozen_features_;
   std::function<torch::Tensor()> self_features_;
+  std::function<torch::Tensor()> self_scores_;
 };
+
+/// The rows (int64, ascending) of `scores` below their weighted mixtureCut
+/// (DecisionThreshold.h), i.e. those the mixture on their logarithms assigns to its low
+/// component: every row when the scores form one component or fewer than 2 rows fall below.
+torch::Tensor rowsScoredNormal(const torch::Tensor& scores);
 
 }  // namespace shiftad::method

@@ -86,12 +86,13 @@ Mixture1d fitMixture1d(const std::vector<double>& x) {
   return m;
 }
 
-std::optional<double> equalDensityPoint(const Mixture1d& m) {
-  // log N(x; m0, v0) = log N(x; m1, v1)  <=>  a x^2 + b x + c = 0.
+std::optional<double> equalDensityPoint(const Mixture1d& m, bool weighted) {
+  // log w0 N(x; m0, v0) = log w1 N(x; m1, v1)  <=>  a x^2 + b x + c = 0 (w0 = w1 unweighted).
   const double v0 = m.var[0], v1 = m.var[1], m0 = m.mean[0], m1 = m.mean[1];
   const double a = 1 / v0 - 1 / v1;
   const double b = -2 * (m0 / v0 - m1 / v1);
-  const double c = m0 * m0 / v0 - m1 * m1 / v1 + std::log(v0 / v1);
+  const double c =
+      m0 * m0 / v0 - m1 * m1 / v1 + std::log(v0 / v1) - (weighted ? 2 * std::log(m.weight[0] / m.weight[1]) : 0.0);
   std::vector<double> roots;
   if (std::abs(a) < 1e-12 * (1 / v0 + 1 / v1)) {
     if (b != 0) roots.push_back(-c / b);
@@ -104,14 +105,19 @@ std::optional<double> equalDensityPoint(const Mixture1d& m) {
   return std::nullopt;
 }
 
+std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted) {
+  std::vector<double> logs;
+  for (double s : scores) logs.push_back(logScore(s));
+  if (std::set<double>(logs.begin(), logs.end()).size() < 4) return std::nullopt;
+  if (const auto x = equalDensityPoint(fitMixture1d(logs), weighted)) return std::exp(*x);
+  return std::nullopt;
+}
+
 double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back) {
   if (fell_back) *fell_back = false;
   if (cfg.rule == ThresholdRule::kSourceQuantile) return quantile(in.source, cfg.quantile);
   if (cfg.rule == ThresholdRule::kMixture) {
-    std::vector<double> logs;
-    for (double s : in.pool) logs.push_back(logScore(s));
-    if (std::set<double>(logs.begin(), logs.end()).size() >= 4)
-      if (const auto x = equalDensityPoint(fitMixture1d(logs))) return std::exp(*x);
+    if (const auto x = mixtureCut(in.pool)) return *x;
     if (fell_back) *fell_back = true;
   }
   return quantile(in.normals, cfg.quantile);

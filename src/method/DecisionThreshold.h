@@ -26,8 +26,16 @@ struct Mixture1d {
 Mixture1d fitMixture1d(const std::vector<double>& x);
 
 /// The point between the two means where the component densities (without their
-/// weights, so free of the mixing share) are equal; nullopt when there is none.
-std::optional<double> equalDensityPoint(const Mixture1d& m);
+/// weights, so free of the mixing share) are equal; nullopt when there is none. With
+/// `weighted`, where the weighted densities are: the boundary of the mixture's own
+/// (maximum a posteriori) assignment.
+std::optional<double> equalDensityPoint(const Mixture1d& m, bool weighted = false);
+
+/// Where a set of scores (mostly normal, some anomalous) splits: the equal-density
+/// point (`weighted`: of the weighted densities) of a two-component mixture on their
+/// logarithms, back on the score scale; nullopt when they do not form two components
+/// (fewer than 4 distinct values, or no such point between the means).
+std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted = false);
 
 /// Scores a run's threshold is set from. `normals`: the calibration normals, the
 /// scores of the final dominant set (the whole pool for runs without one).

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "losses/Losses.h"
 #include "method/AlignedSet.h"
 #include "method/Objective.h"
 #include "training/Checkpoint.h"
@@ -126,9 +127,10 @@ Trainer::FitLoop::FitLoop(Trainer& trainer, const TrainingData& data, const FitC
            torch::optim::AdamOptions(trainer.cfg_.train.lr).weight_decay(trainer.cfg_.train.weight_decay)),
       parts_{trainer.net_.get(), objective_.module(), &opt_, &trainer.center_, &trainer.gen_},
       p_(resuming ? resumeFrom(control.checkpoint, parts_) : FitProgress{}),
-      aligned_(trainer.cfg_.cluster, static_cast<uint64_t>(trainer.cfg_.train.seed),
-               data.pool.defined() ? data.pool.size(0) : 0, data.pool_frozen,
-               [this] { return t_.embedAll(data_.pool); }),
+      aligned_(
+          trainer.cfg_.cluster, static_cast<uint64_t>(trainer.cfg_.train.seed),
+          data.pool.defined() ? data.pool.size(0) : 0, data.pool_frozen, [this] { return t_.embedAll(data_.pool); },
+          [this] { return losses::svddScore(t_.embedAll(data_.pool), t_.center_); }),
       guard_(trainer.cfg_, *trainer.net_, control.checkpoint) {}
 
 FitResult Trainer::FitLoop::run(const EpochCallback& on_epoch) {

@@ -95,9 +95,11 @@ TEST(ConfigChoices, EverySpellingRoundTripsAndABadValueListsExactlyTheAllowedOne
   expectChoiceKey<EncoderType>(
       "encoder.type", [](const Config& c) { return c.encoder.type; },
       {{"none", EncoderType::kNone}, {"torchscript", EncoderType::kTorchScript}, {"backbone", EncoderType::kBackbone}});
-  expectChoiceKey<ClusterSpace>(
-      "cluster.space", [](const Config& c) { return c.cluster.space; },
-      {{"self", ClusterSpace::kSelf}, {"frozen", ClusterSpace::kFrozen}, {"none", ClusterSpace::kNone}});
+  expectChoiceKey<ClusterSpace>("cluster.space", [](const Config& c) { return c.cluster.space; },
+                                {{"self", ClusterSpace::kSelf},
+                                 {"frozen", ClusterSpace::kFrozen},
+                                 {"none", ClusterSpace::kNone},
+                                 {"score", ClusterSpace::kScore}});
   expectChoiceKey<ClusterMethod>(
       "cluster.method", [](const Config& c) { return c.cluster.method; },
       {{"kmeans", ClusterMethod::kKMeans}, {"gmm", ClusterMethod::kGmm}, {"meanshift", ClusterMethod::kMeanShift}});
@@ -156,11 +158,11 @@ TEST(ConfigChoices, VariantFactsAgreeWithWhatTheirOverridesSet) {
   // train F with an alignment loss.
   const std::vector<std::string> frozen = {"frozen_only", "frozen_knn", "frozen_dominant", "frozen_oracle"};
   const std::vector<std::string> labels = {"oracle", "frozen_oracle", "few_shot"};
-  const std::vector<std::string> aligning = {"align_all", "cluster_self", "cluster_frozen", "few_shot"};
+  const std::vector<std::string> aligning = {"align_all", "cluster_self", "cluster_frozen", "score_gated", "few_shot"};
   auto has = [](const std::vector<std::string>& names, const std::string& n) {
     return std::find(names.begin(), names.end(), n) != names.end();
   };
-  ASSERT_EQ(variants().size(), 10u);
+  ASSERT_EQ(variants().size(), 11u);
   for (const auto& v : variants()) {
     SCOPED_TRACE(v.name);
     EXPECT_EQ(!v.trains, has(frozen, v.name));

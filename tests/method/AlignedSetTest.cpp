@@ -78,3 +78,33 @@ TEST(AlignedSet, SelfSpaceIsReclusteredOnSchedule) {
   EXPECT_EQ(once_space.calls, 1);
   EXPECT_TRUE(torch::equal(rows, first_rows));
 }
+
+TEST(AlignedSet, ScoreSpaceKeepsTheRowsBelowTheSplitOfTwoScoreModes) {
+  // 30 normal rows with log-scores around 0 and 10 anomalies around 4 (sd 0.3): the
+  // mixture's split lies between the modes, far from both, so exactly the normals stay.
+  auto gen = at::detail::createCPUGenerator(3);
+  const auto normal = torch::randn({30}, gen, torch::kDouble) * 0.3;
+  const auto anomalous = 4.0 + torch::randn({10}, gen, torch::kDouble) * 0.3;
+  const auto scores = torch::exp(torch::cat({anomalous.slice(0, 0, 5), normal, anomalous.slice(0, 5)}));
+  const auto rows = me::rowsScoredNormal(scores);
+  EXPECT_TRUE(torch::equal(rows, torch::arange(5, 35, torch::kLong))) << rows;
+}
+
+TEST(AlignedSet, ScoreSpaceKeepsEveryRowWhenTheScoresFormOneMode) {
+  EXPECT_EQ(me::rowsScoredNormal(torch::full({9}, 2.0)).size(0), 9);           // one distinct value
+  EXPECT_EQ(me::rowsScoredNormal(torch::tensor({1.0, 2.0, 3.0})).size(0), 3);  // too few to split
+}
+
+TEST(AlignedSet, ScoreSpaceIsReestimatedOnTheScheduleOfSelf) {
+  int calls = 0;
+  const me::AlignedSet set(clusterConfig("score", 2), 0, 12, {}, {}, [&] {
+    ++calls;
+    return torch::exp(torch::cat({torch::zeros({8}), torch::full({4}, 5.0)}) +
+                      0.01 * torch::arange(12, torch::kDouble));
+  });
+  const auto e1 = set.forEpoch(1, {});
+  EXPECT_TRUE(torch::equal(e1, torch::arange(8, torch::kLong))) << e1;
+  EXPECT_TRUE(torch::equal(set.forEpoch(2, e1), e1));
+  set.forEpoch(3, e1);
+  EXPECT_EQ(calls, 2);  // epochs 1 and 3
+}

@@ -46,6 +46,18 @@ TEST(DecisionThreshold, EqualVariancesMeetHalfWayAndWeightsDoNotMatter) {
   EXPECT_NEAR(*m::equalDensityPoint(mix), -1.0 + std::sqrt(4.0 + 4.0 * std::log(4.0) / 3.0), 1e-12);
 }
 
+TEST(DecisionThreshold, TheWeightedPointIsTheBoundaryOfTheMixturesOwnAssignment) {
+  // Equal variances v: w0 N(x;m0,v) = w1 N(x;m1,v) at x = (m0+m1)/2 + v ln(w0/w1) / (m1-m0),
+  // here 3 + 2 ln 9 / 4: a 90 % component pushes the boundary toward the other one.
+  m::Mixture1d mix;
+  mix.mean[0] = 1.0, mix.mean[1] = 5.0, mix.var[0] = mix.var[1] = 2.0;
+  mix.weight[0] = 0.9, mix.weight[1] = 0.1;
+  ASSERT_TRUE(m::equalDensityPoint(mix, true).has_value());
+  EXPECT_NEAR(*m::equalDensityPoint(mix, true), 3.0 + 2.0 * std::log(9.0) / 4.0, 1e-12);
+  mix.weight[0] = mix.weight[1] = 0.5;  // equal weights: the unweighted point
+  EXPECT_NEAR(*m::equalDensityPoint(mix, true), 3.0, 1e-12);
+}
+
 TEST(DecisionThreshold, RulesTakeTheirOwnScores) {
   shiftad::ThresholdConfig cfg;
   m::ThresholdInputs in;
