@@ -177,8 +177,9 @@ TEST(Distributed, ARankKilledFailsTheOtherWithinTheTimeoutAndTheRunResumes) {
   const auto t0 = std::chrono::steady_clock::now();
   status = shiftad::test::waitExit(pids[0]);
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  shiftad::test::waitExit(pids[1]);
+  const int killed = shiftad::test::waitExit(pids[1]);
   const auto log = shiftad::test::readText(tmp / "run.rank0.log");
+  if (killed != -SIGKILL) GTEST_SKIP() << "rank 1 finished before the kill; nothing to check";
   EXPECT_NE(status, 0) << log;
   EXPECT_LT(waited, timeout + 10) << "rank 0 waited " << waited << " s for a dead rank";
   EXPECT_NE(log.find("rank 0 of 2"), std::string::npos) << log;
