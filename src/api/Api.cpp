@@ -38,8 +38,9 @@ void keepLargeAllocationsInHeap() {
 /// LibTorch's thread setting does not reach the BLAS behind libblas.so.3: Debian's
 /// OpenBLAS (pthreads) runs every matrix product on all cores, its idle threads
 /// spinning in sched_yield (seen in stack samples of two `--threads 1` bench processes
-/// on 2 cores, each running its products on both). Looked up at run time: the BLAS is chosen by Debian's alternatives,
-/// and a reference BLAS has no such function (nothing to limit then).
+/// on 2 cores, each running its products on both). Looked up at run time: the BLAS is
+/// chosen by Debian's alternatives, and a reference BLAS has no such function (nothing
+/// to limit then).
 void setBlasThreads(int n) {
   using SetThreads = void (*)(int);
   if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);

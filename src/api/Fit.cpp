@@ -177,9 +177,10 @@ struct Workspace {
   std::string checkpoint;
   int resume_epoch = 0;
   std::shared_ptr<training::ProcessGroup> group;  ///< data-parallel ranks; null: alone
-  bool writes = true;                             ///< false: a rank other than 0, which writes nothing
 
   training::ProcessGroup* ranks() const { return group.get(); }
+  /// Only rank 0 (or a process training alone) writes the run.
+  bool writes() const { return !group || group->rank() == 0; }
 };
 
 /// Create the folder, drop a stale checkpoint and write the config first, so that an
@@ -197,8 +198,8 @@ Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarge
 
 /// Where rank 0 writes the run (and reads a checkpoint from), as it told the others; an
 /// Error when rank 0 could not start it.
-Workspace workspaceOfRank0(training::ProcessGroup& group, const std::string& run_dir) {
-  const auto j = nlohmann::json::parse(group.fromRank0(""));
+Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group, const std::string& run_dir) {
+  const auto j = nlohmann::json::parse(group->fromRank0(""));
   if (j.contains("error"))
     SHIFTAD_THROW("rank 0 could not start the run in '{}': {}", run_dir, j.at("error").get<std::string>());
   Workspace w;
@@ -206,7 +207,7 @@ Workspace workspaceOfRank0(training::ProcessGroup& group, const std::string& run
   w.dir = j.at("dir").get<std::string>();
   w.checkpoint = j.at("checkpoint").get<std::string>();
   w.resume_epoch = j.at("resume_epoch").get<int>();
-  w.writes = false;
+  w.group = group;
   SHIFTAD_CHECK(w.resume_epoch == 0 || fs::exists(w.checkpoint),
                 "rank 0 resumes from '{}', which this rank cannot see: every rank must see the run folder at the same "
                 "path (a shared file system) to resume a distributed run",
@@ -312,7 +313,7 @@ void finishNetwork(training::Trainer& trainer, const Config& cfg, const Plan& pl
   if (cfg.train.epochs == 0) trainer.initCenter(td.source);
   const auto& last_dominant = recorder.last_dominant;
   const bool has_dominant = last_dominant.defined() && last_dominant.numel() > 0;
-  if (has_dominant && w.writes) writeDominant(w.dir, pool.paths, last_dominant);
+  if (has_dominant && w.writes()) writeDominant(w.dir, pool.paths, last_dominant);
   if (!interrupted && cfg.score.center == ScoreCenter::kDominant) {
     // The scoring center moves to where F put the target's normal mode.
     if (plan.align && has_dominant)
@@ -320,7 +321,7 @@ void finishNetwork(training::Trainer& trainer, const Config& cfg, const Plan& pl
     else
       spdlog::info("score.center = dominant: this run aligns no dominant set; it scores from c");
   }
-  if (!interrupted && w.writes) saveRun(w.dir, cfg, trainer);
+  if (!interrupted && w.writes()) saveRun(w.dir, cfg, trainer);
 }
 
 /// Train F (Deep SVDD, aligned to the pool's dominant set when the config aligns).
@@ -346,7 +347,7 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   control.checkpoint = w.checkpoint;
   control.checkpoint_every = cfg.train.checkpoint_every;
   control.resume = w.resume_epoch > 0;
-  control.write_checkpoints = w.writes;
+  control.write_checkpoints = w.writes();
   // Without a cancel callback SIGINT stops between steps; with one, at epoch ends.
   control.stop = callbacks.cancel ? &cancelled : &stopRequested();
   const auto result = trainer.fit(
@@ -368,7 +369,7 @@ void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Co
   summary.pool_images = n.pool;
   summary.skipped_images = n.skipped;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!w.writes) return;
+  if (!w.writes()) return;
   const nlohmann::json js = {{"variant", cfg.run.variant},
                              {"epochs", summary.epochs},
                              {"seconds", summary.seconds},
@@ -395,7 +396,7 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
                         ? sharedInputs(cache, cfg, plan.head_only, plan.pool_paths, w.ranks())
                         : Inputs{};
   std::ofstream metrics;  // not open on a rank that writes nothing: its lines go nowhere
-  if (w.writes) {
+  if (w.writes()) {
     if (w.resume_epoch > 0) keepMetricsBefore(w.dir, w.resume_epoch);
     metrics.open(fs::path(w.dir) / kMetricsFile, w.resume_epoch > 0 ? std::ios::app : std::ios::trunc);
     SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", w.dir, kMetricsFile);
@@ -403,8 +404,9 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
   TrainSummary summary;
   summary.resumed_at_epoch = w.resume_epoch;
   // A frozen-encoder baseline trains nothing: rank 0 builds it alone.
-  const auto n = plan.frozen_scorer ? (w.writes ? fitFrozenBaseline(cache, cfg, plan, split, w.dir, metrics) : Counts{})
-                                    : fitNetwork(cache, cfg, plan, split, source, pool, w, metrics, callbacks, summary);
+  const auto n = plan.frozen_scorer
+                     ? (w.writes() ? fitFrozenBaseline(cache, cfg, plan, split, w.dir, metrics) : Counts{})
+                     : fitNetwork(cache, cfg, plan, split, source, pool, w, metrics, callbacks, summary);
   finishRun(cfg, w, plan, n, summary, t0, before_commit);
   return summary;
 }
@@ -428,8 +430,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   if (options.distributed.world_size > 1) group = training::ProcessGroup::connect(options.distributed);
   if (group && group->rank() != 0) {
     // Rank 0 owns the folder: the others train with it and write nothing.
-    auto w = workspaceOfRank0(*group, run_dir);
-    w.group = group;
+    const auto w = workspaceOfRank0(group, run_dir);
     auto summary = trainInto(cache, cfg, split, w, options.callbacks, t0, {});
     return {summary, cfg, false};
   }
