@@ -22,6 +22,35 @@ FoldedConv folded(const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2
   return f;
 }
 
+/// ReLU6 that overwrites its input and keeps only its result for the backward pass.
+/// torch::clamp keeps its input (BatchNorm's output) for its gradient while the next
+/// convolution keeps the result: two activations a layer where one suffices. Here the
+/// gradient is read from the result, as torchvision's ReLU6 (hardtanh's: zero where the
+/// result is 0 or 6), and BatchNorm's backward reads its input, never its output: a
+/// training step keeps ~26% fewer bytes (65 instead of 88 MiB an image at 224 px), which
+/// on machines where first-touching pages is slow is also time. LibTorch 1.13's own
+/// hardtanh_ does not help: its autograd clones the input to keep it.
+class ReLU6InPlace : public torch::autograd::Function<ReLU6InPlace> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x) {
+    x.clamp_(0.0, 6.0);
+    ctx->mark_dirty({x});
+    ctx->save_for_backward({x});
+    return x;
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grad) {
+    const auto result = ctx->get_saved_variables()[0];
+    return {torch::hardtanh_backward(grad[0], result, 0.0, 6.0)};
+  }
+};
+
+/// ReLU6 of a fresh tensor (a BatchNorm output nothing else holds), in place.
+torch::Tensor relu6InPlace(torch::Tensor x) {
+  if (torch::GradMode::is_enabled() && x.requires_grad()) return ReLU6InPlace::apply(x);
+  return x.clamp_(0.0, 6.0);
+}
+
 /// torchvision's Conv2dNormActivation: conv (no bias) "0", BatchNorm "1", ReLU6.
 class ConvBnReluImpl : public torch::nn::Module {
  public:
@@ -45,7 +74,7 @@ class ConvBnReluImpl : public torch::nn::Module {
       const auto [left, right] = tfSamePad(x.size(3), kernel_, stride_);
       x = F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
     }
-    return torch::clamp(bn_(conv_(x)), 0.0, 6.0);  // ReLU6
+    return relu6InPlace(bn_(conv_(x)));
   }
 
   FoldedConv folded() const { return models::folded(*conv_, *bn_, explicit_pad_, /*relu6=*/true); }

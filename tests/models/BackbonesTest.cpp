@@ -95,6 +95,32 @@ TEST_P(MobileNetV2Parity, MatchesTorchvisionOnRandomWeights) {
   EXPECT_EQ(sizes, mode == "tf_same" ? 2 : 1);
 }
 
+// Training mode: batch statistics and the backward pass (the in-place ReLU6 keeps only its
+// result) give torchvision's gradients.
+TEST_P(MobileNetV2Parity, TrainingStepGradientsMatchTorchvision) {
+  const std::string mode = GetParam();
+  test::TempDir tmp;
+  test::runPython("models_backbones.py", "mobilenet_v2 " + tmp.path() + " " + mode);
+  const auto weights = io::readSafeTensors(tmp / "weights.safetensors");
+  models::MobileNetV2 net(16, 10, models::paddingFromMetadata(weights.metadata));
+  io::loadIntoModule(net, weights, "", false);
+  net.train();
+  const auto io = io::readSafeTensors(tmp / "io.safetensors");
+  const auto trunk = net.trunk(io.tensors.at("input_64"));
+  EXPECT_LT(relDiff(trunk.detach(), io.tensors.at("train_trunk_64")), 1e-4) << mode;
+  (trunk * io.tensors.at("train_probe_64")).sum().backward();
+  const auto params = net.named_parameters();
+  int checked = 0;
+  for (const auto& [key, expected] : io.tensors) {
+    if (key.rfind("grad.", 0) != 0) continue;
+    ++checked;
+    const auto& grad = params[key.substr(5)].grad();
+    ASSERT_TRUE(grad.defined()) << key;
+    EXPECT_LT(relDiff(grad, expected), 1e-3) << mode << " " << key;
+  }
+  EXPECT_EQ(checked, 5);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backbones, MobileNetV2Parity, ::testing::Values("symmetric", "tf_same"));
 
 TEST(Backbones, MobileNetV2AsFeatureExtractorIsBiasFreeWithoutClassifier) {

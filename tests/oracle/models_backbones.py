@@ -11,6 +11,9 @@ __metadata__ {"padding": mode}) and
 OUT_DIR/io.safetensors: input_S (2x3xSxS), trunk_S (pooled features before the
 classifier) and, for MobileNetV2, logits_S, for S = 64 and, for tf_same, also the odd
 S = 67 (where TF 'SAME' pads a stride-2 conv (1,1) instead of (0,1)).
+For MobileNetV2 also a training-mode step on input_64: train_trunk_64 (batch statistics),
+the loss sum(trunk * train_probe_64) and its gradients grad.NAME for a few parameters
+(torchvision's ReLU6 gradient, zero where the result is 0 or 6).
 """
 import os
 import sys
@@ -71,4 +74,16 @@ with torch.no_grad():
         io[f"trunk_{s}"] = trunk(net, x)
         if arch == "mobilenet_v2":
             io[f"logits_{s}"] = net(x)
+if arch == "mobilenet_v2":  # after the eval-mode outputs: training updates running stats
+    GRADS = ["features.0.0.weight", "features.0.1.weight", "features.4.conv.1.0.weight",
+             "features.17.conv.0.1.bias", "features.18.0.weight"]
+    net.train()
+    y = trunk(net, io["input_64"])
+    probe = torch.randn_like(y)
+    (y * probe).sum().backward()
+    params = dict(net.named_parameters())
+    io["train_trunk_64"] = y.detach()
+    io["train_probe_64"] = probe
+    for name in GRADS:
+        io["grad." + name] = params[name].grad
 save_file(io, os.path.join(out, "io.safetensors"))
