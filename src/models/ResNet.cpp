@@ -95,7 +95,8 @@ ResNet::ResNet(ResNetBlock block, std::array<int64_t, 4> blocks, int embedding_d
 }
 
 torch::Tensor ResNet::trunk(torch::Tensor x) {
-  x = torch::relu(bn1(conv1(x)));
+  // Channels-last activations, as MobileNetV2::trunk (oneDNN's NHWC convolutions).
+  x = torch::relu(bn1(conv1(x.contiguous(torch::MemoryFormat::ChannelsLast))));
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   return F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({1, 1})).flatten(1);

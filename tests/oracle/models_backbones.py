@@ -11,9 +11,11 @@ __metadata__ {"padding": mode}) and
 OUT_DIR/io.safetensors: input_S (2x3xSxS), trunk_S (pooled features before the
 classifier) and, for MobileNetV2, logits_S, for S = 64 and, for tf_same, also the odd
 S = 67 (where TF 'SAME' pads a stride-2 conv (1,1) instead of (0,1)).
-For MobileNetV2 also a training-mode step on input_64: train_trunk_64 (batch statistics),
-the loss sum(trunk * train_probe_64) and its gradients grad.NAME for a few parameters
-(torchvision's ReLU6 gradient, zero where the result is 0 or 6).
+For MobileNetV2 also a training-mode step in float64 on input_64: train_trunk_64 (batch
+statistics), the loss sum(trunk * train_probe_64) and its gradients grad.NAME for a few
+parameters (torchvision's ReLU6 gradient, zero where the result is 0 or 6), all F64.
+Float64, because batch statistics over 2 images at 64 px are ill-conditioned: float32
+gradients of the same network differ by 0.1-0.5% between memory layouts.
 """
 import os
 import sys
@@ -77,9 +79,9 @@ with torch.no_grad():
 if arch == "mobilenet_v2":  # after the eval-mode outputs: training updates running stats
     GRADS = ["features.0.0.weight", "features.0.1.weight", "features.4.conv.1.0.weight",
              "features.17.conv.0.1.bias", "features.18.0.weight"]
-    net.train()
-    y = trunk(net, io["input_64"])
-    probe = torch.randn_like(y)
+    net.train().double()
+    y = trunk(net, io["input_64"].double())
+    probe = torch.randn(y.shape, dtype=torch.float64)
     (y * probe).sum().backward()
     params = dict(net.named_parameters())
     io["train_trunk_64"] = y.detach()

@@ -1,16 +1,18 @@
-"""Minimal safetensors writer for the oracles (F32 only), written from the format
-spec: u64 little-endian header length, JSON header, raw little-endian data."""
+"""Minimal safetensors writer for the oracles (F64 tensors as F64, everything else as
+F32), written from the format spec: u64 little-endian header length, JSON header, raw little-endian data."""
 import json
 import struct
 
 import numpy as np
+import torch
 
 
 def save_file(tensors, path, metadata=None):
     header, chunks, offset = {}, [], 0
     for name, t in tensors.items():
-        data = np.ascontiguousarray(t.detach().cpu().float().numpy()).astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        f64 = t.dtype == torch.float64
+        data = np.ascontiguousarray(t.detach().cpu().double().numpy()).astype("<f8" if f64 else "<f4").tobytes()
+        header[name] = {"dtype": "F64" if f64 else "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)
     if metadata:
