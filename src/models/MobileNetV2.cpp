@@ -235,7 +235,7 @@ torch::Tensor MobileNetV2::trunk(torch::Tensor x) {
   // Channels-last activations: oneDNN's convolutions (and LibTorch's BatchNorm) read and
   // write NHWC directly, and a convolution's output follows its input's layout, so
   // converting the images once makes every layer NHWC; weights may be in either layout.
-  // Training steps ran 1.5x faster in this layout (docs/performance.md).
+  // A MobileNetV2 training step ran 1.2x faster in this layout (docs/performance.md).
   return features->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)).mean({2, 3});  // global average pool
 }
 

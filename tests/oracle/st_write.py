@@ -1,5 +1,6 @@
 """Minimal safetensors writer for the oracles (F64 tensors as F64, everything else as
-F32), written from the format spec: u64 little-endian header length, JSON header, raw little-endian data."""
+F32), written from the format spec: u64 little-endian header length, JSON header, raw
+little-endian data."""
 import json
 import struct
 
