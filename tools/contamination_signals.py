@@ -1,0 +1,76 @@
+"""What a bench folder's runs say, without labels, about their pool's contamination.
+
+For issue 17 (a default that needs no contamination setting): a label-free default
+could switch or weigh by an estimate of the pool's anomaly share, if one can be read
+from what training has. This script prints, per sweep level, direction and variant,
+the mean over classes and seeds of two such signals next to the true contamination:
+
+- above: the share of the unlabeled pool scored above the run's label-free threshold
+  (RUN/calibration.json: pool_scores, threshold; F's view after training);
+- dominant: the share of the pool in the dominant cluster and, as a diagnostic that
+  reads labels, its purity (last line of RUN/metrics.jsonl; clustering variants only).
+
+    /usr/bin/python3 tools/contamination_signals.py OUT
+
+OUT: a `shiftad bench` folder run with `--sweep data.contamination=...`. Development
+directions only (docs/method.md, "Toward one label-free default").
+"""
+import argparse
+import collections
+import glob
+import json
+import os
+import statistics
+
+
+def level_of(run_dir):
+    """The data.contamination=X component of a run's path, or None outside a sweep."""
+    for part in run_dir.split(os.sep):
+        if part.startswith("data.contamination="):
+            return part.split("=", 1)[1]
+    return None
+
+
+def signals(run_dir):
+    out = {}
+    cal = os.path.join(run_dir, "calibration.json")
+    if os.path.exists(cal):
+        c = json.load(open(cal))
+        pool = c.get("pool_scores") or []
+        if pool:
+            out["above"] = sum(s > c["threshold"] for s in pool) / len(pool)
+    met = os.path.join(run_dir, "metrics.jsonl")
+    if os.path.exists(met):
+        lines = [json.loads(l) for l in open(met) if l.startswith("{")]
+        if lines and "dominant_share" in lines[-1] and "dominant_purity_diagnostic" in lines[-1]:
+            out["dominant"] = lines[-1]["dominant_share"]
+            out["purity"] = lines[-1]["dominant_purity_diagnostic"]
+    return out
+
+
+def main():
+    a = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("out")
+    args = a.parse_args()
+    rows = collections.defaultdict(lambda: collections.defaultdict(list))
+    for cal in glob.glob(os.path.join(args.out, "runs", "**", "calibration.json"), recursive=True):
+        run = os.path.dirname(cal)
+        level = level_of(run)
+        if level is None:
+            continue
+        variant = os.path.basename(run)
+        direction = os.path.relpath(run, args.out).split(os.sep)[2]  # runs/LEVEL/DIRECTION/CLASS/SEED/VARIANT
+        for k, v in signals(run).items():
+            rows[(float(level), direction, variant)][k].append(v)
+    if not rows:
+        raise SystemExit(f"{args.out}: no runs of a data.contamination sweep with calibration.json under runs/")
+    print("| contamination | direction | variant | runs | above threshold | dominant share | purity (reads labels) |")
+    print("|---|---|---|---|---|---|---|")
+    fmt = lambda v: f"{statistics.mean(v):.2f} ± {statistics.pstdev(v):.2f}" if v else ""
+    for (level, direction, variant), s in sorted(rows.items()):
+        print(f"| {level:g} | {direction} | {variant} | {len(s['above'])} | {fmt(s['above'])} | "
+              f"{fmt(s['dominant'])} | {fmt(s['purity'])} |")
+
+
+if __name__ == "__main__":
+    main()
