@@ -23,22 +23,22 @@ import os
 import statistics
 
 
-def level_of(run_dir):
-    """The data.contamination=X component of a run's path, or None outside a sweep."""
-    for part in run_dir.split(os.sep):
-        if part.startswith("data.contamination="):
-            return part.split("=", 1)[1]
-    return None
+def sweep_key(out, run_dir):
+    """(contamination, direction, variant) of a run at OUT/runs/data.contamination=X/
+    DIRECTION/CLASS/SEED/VARIANT, or None for a run outside such a sweep."""
+    parts = os.path.relpath(run_dir, out).split(os.sep)
+    if len(parts) != 6 or not parts[1].startswith("data.contamination="):
+        return None
+    return float(parts[1].split("=", 1)[1]), parts[2], parts[5]
 
 
 def signals(run_dir):
+    """The signals of one run that has a calibration.json."""
     out = {}
-    cal = os.path.join(run_dir, "calibration.json")
-    if os.path.exists(cal):
-        c = json.load(open(cal))
-        pool = c.get("pool_scores") or []
-        if pool:
-            out["above"] = sum(s > c["threshold"] for s in pool) / len(pool)
+    c = json.load(open(os.path.join(run_dir, "calibration.json")))
+    pool = c.get("pool_scores") or []
+    if pool:
+        out["above"] = sum(s > c["threshold"] for s in pool) / len(pool)
     met = os.path.join(run_dir, "metrics.jsonl")
     if os.path.exists(met):
         lines = [json.loads(l) for l in open(met) if l.startswith("{")]
@@ -55,13 +55,11 @@ def main():
     rows = collections.defaultdict(lambda: collections.defaultdict(list))
     for cal in glob.glob(os.path.join(args.out, "runs", "**", "calibration.json"), recursive=True):
         run = os.path.dirname(cal)
-        level = level_of(run)
-        if level is None:
+        key = sweep_key(args.out, run)
+        if key is None:
             continue
-        variant = os.path.basename(run)
-        direction = os.path.relpath(run, args.out).split(os.sep)[2]  # runs/LEVEL/DIRECTION/CLASS/SEED/VARIANT
         for k, v in signals(run).items():
-            rows[(float(level), direction, variant)][k].append(v)
+            rows[key][k].append(v)
     if not rows:
         raise SystemExit(f"{args.out}: no runs of a data.contamination sweep with calibration.json under runs/")
     print("| contamination | direction | variant | runs | above threshold | dominant share | purity (reads labels) |")
