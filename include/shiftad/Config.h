@@ -31,7 +31,7 @@ enum class HeadInit { kRandom, kPca };
 /// encoder.type: none | torchscript | backbone
 enum class EncoderType { kNone, kTorchScript, kBackbone };
 /// cluster.space: self | frozen | none
-enum class ClusterSpace { kSelf, kFrozen, kNone, kScore };
+enum class ClusterSpace { kSelf, kFrozen, kNone, kScore, kDense };
 /// cluster.method: kmeans | gmm | meanshift
 enum class ClusterMethod { kKMeans, kGmm, kMeanShift };
 /// cluster.covariance: diag | full (declared in shiftad/ClusteringParams.h)
@@ -115,13 +115,15 @@ struct EncoderConfig {
 
 /// Which target samples are aligned: the dominant cluster (paper Eq. 6-7).
 struct ClusterConfig {
-  ClusterSpace space =
-      ClusterSpace::kSelf;  ///< self: F's own features | frozen: Φ's features | none: align the whole pool |
-                            ///< score: the pool rows F scores as normal (no clustering; AlignedSet.h)
+  /// dense: the pool's dense region in Φ's space (F's initial space without Φ; the
+  /// `default` variant, DenseRegion.h) | self: F's own features | frozen: Φ's features |
+  /// none: align the whole pool | score: the pool rows F scores as normal (AlignedSet.h)
+  ClusterSpace space = ClusterSpace::kDense;
   ClusterMethod method =
       ClusterMethod::kKMeans;  ///< kmeans | gmm | meanshift: which of the parameter structs below is used
   int recluster_every = 1;     ///< re-cluster every N epochs (0: only once, before training)
   double keep_fraction = 1.0;  ///< keep only this share of dominant members, those closest to its centroid
+  double neighbours = 0.2;     ///< dense: a row's neighbourhood, as a share of the pool (DenseRegion.h)
   /// The algorithms' parameters, passed to them as they are. cluster.k, cluster.restarts and
   /// cluster.max_iter set both `kmeans` and `gmm` (validateConfig checks that they agree).
   clustering::KMeansParams kmeans;        ///< cluster.k, cluster.restarts, cluster.max_iter

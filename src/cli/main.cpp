@@ -203,10 +203,11 @@ struct TrainCommand {
 };
 
 void addTrain(CLI::App& app, TrainCommand& c) {
-  c.app = app.add_subcommand("train", "train a detector (Deep SVDD on source + dominant-cluster alignment)");
+  c.app = app.add_subcommand("train", "train a detector (Deep SVDD on source + alignment with the target pool's dense region)");
   c.app->add_option("--config", c.config, "YAML config (keys: `shiftad config --doc`)")->check(CLI::ExistingFile);
   c.app->add_option("--variant", c.variant,
-                    "a named variant applied on top of the config, before --set (list: `shiftad variants`)");
+                    "a named variant applied on top of the config, before --set (list: `shiftad variants`); without "
+                    "one, the config's keys over the library defaults, which are the `default` variant");
   c.app->add_option("--set", c.overrides, "override a key: --set section.key=value (repeatable)");
   c.app->add_option("--out", c.out, "run directory to write (new or empty; an existing run needs --overwrite)");
   c.app->add_flag("--overwrite", c.overwrite,

@@ -45,7 +45,8 @@ const ChoiceTable<ClusterSpace>& choices(ClusterSpace) {
   static const ChoiceTable<ClusterSpace> t = {{ClusterSpace::kSelf, "self"},
                                               {ClusterSpace::kFrozen, "frozen"},
                                               {ClusterSpace::kNone, "none"},
-                                              {ClusterSpace::kScore, "score"}};
+                                              {ClusterSpace::kScore, "score"},
+                                              {ClusterSpace::kDense, "dense"}};
   return t;
 }
 

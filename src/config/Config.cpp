@@ -279,8 +279,12 @@ const std::vector<KeySpec>& schema() {
               "(data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad or ~/.cache/shiftad)"),
       // cluster
       choiceKey("cluster.space", SHIFTAD_FIELD(cluster.space),
-                "where the target pool is clustered: self = F's own features (re-clustered as F trains); frozen = the "
-                "frozen encoder Φ (encoder.*; clustered once); none = no clustering, align the whole pool; score = no "
+                "which target pool rows are aligned: dense (the default variant) = no clustering, the pool's dense "
+                "region: the rows whose mean cosine distance to their nearest cluster.neighbours share of the pool "
+                "falls in the low mode of a two-component mixture on its logarithm, in Φ's space (F's initial space "
+                "when encoder.type is none), chosen once; self = the dominant cluster of F's own features "
+                "(re-clustered as F trains); frozen = the dominant cluster in the frozen encoder Φ (encoder.*; "
+                "clustered once; the paper); none = no clustering, align the whole pool; score = no "
                 "clustering, the pool rows F scores as normal: those a two-component mixture on the pool's log "
                 "scores ||F(x) - c||^2 assigns to its low component (all when they form one component), "
                 "re-estimated every cluster.recluster_every epochs as F trains"),
@@ -304,6 +308,9 @@ const std::vector<KeySpec>& schema() {
       floatKey(
           "cluster.keep_fraction", SHIFTAD_FIELD(cluster.keep_fraction), 0.01, 1.0, false,
           "keep only this share of the dominant cluster, its members closest to the centroid (1: all, as the paper)"),
+      floatKey("cluster.neighbours", SHIFTAD_FIELD(cluster.neighbours), 1e-6, 1.0, false,
+               "cluster.space dense: a row's neighbourhood as a share of the pool; larger than any one kind of "
+               "anomaly's share and smaller than the normal class's"),
       // align
       choiceKey("align.method", SHIFTAD_FIELD(align.method),
                 "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel "
@@ -516,6 +523,13 @@ const std::vector<Variant>& variants() {
   // tests/config/ConfigTest.cpp checks each against what the overrides set.
   constexpr bool kTrains = true, kFrozen = false, kAligns = true, kNoAlign = false, kLabels = true, kNoLabels = false;
   static const std::vector<Variant> table = {
+      {"default",
+       "the recommended method, what `shiftad train` runs with no --variant: alignment with the pool's dense region in "
+       "the frozen encoder's space (no K, no contamination setting)",
+       {"cluster.space=dense"},
+       kTrains,
+       kAligns,
+       kNoLabels},
       {"source_only",
        "Deep SVDD on source normals only; no target data",
        {"align.method=none"},

@@ -3,7 +3,8 @@
 // clustered once; F's own space (self) moves and is re-clustered every
 // cluster.recluster_every epochs; none aligns the whole pool; score aligns the rows F
 // scores as normal, on the schedule of self (a self-training loop that estimates how
-// much of the pool is anomalous instead of being told).
+// much of the pool is anomalous instead of being told); dense aligns the pool's dense
+// region (DenseRegion.h) in Φ's space, or in F's initial space without Φ, chosen once.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,9 @@ namespace shiftad::method {
 class AlignedSet {
  public:
   /// `pool_size`: rows of the pool. `frozen_features`: Φ's features of them (needed by
-  /// cluster.space frozen). `self_features`: F's features of the pool as they are now
-  /// (called by cluster.space self when it re-clusters). `seed`: train.seed; F's space
+  /// cluster.space frozen; used by dense when defined). `self_features`: F's features of
+  /// the pool as they are now (called by cluster.space self when it re-clusters, and by
+  /// dense before training when there is no Φ). `seed`: train.seed; F's space
   /// is clustered in epoch e with seed + e. `self_scores`: F's anomaly scores of the
   /// pool as they are now (called by cluster.space score).
   AlignedSet(const ClusterConfig& cfg, uint64_t seed, int64_t pool_size, torch::Tensor frozen_features,
@@ -42,10 +44,5 @@ class AlignedSet {
   std::function<torch::Tensor()> self_features_;
   std::function<torch::Tensor()> self_scores_;
 };
-
-/// The rows (int64, ascending) of `scores` below their weighted mixtureCut
-/// (DecisionThreshold.h), i.e. those the mixture on their logarithms assigns to its low
-/// component: every row when the scores form one component or fewer than 2 rows fall below.
-torch::Tensor rowsScoredNormal(const torch::Tensor& scores);
 
 }  // namespace shiftad::method

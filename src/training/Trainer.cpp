@@ -170,6 +170,9 @@ void Trainer::checkFitInputs(const TrainingData& data) const {
   SHIFTAD_CHECK(!align || cfg_.cluster.space != ClusterSpace::kFrozen ||
                     (data.pool_frozen.defined() && data.pool_frozen.size(0) == pool.size(0)),
                 "cluster.space = frozen needs the frozen encoder's features of every pool image");
+  SHIFTAD_CHECK(!data.pool_frozen.defined() || (pool.defined() && data.pool_frozen.size(0) == pool.size(0)),
+                "the frozen encoder's features cover {} pool images, the pool holds {}", data.pool_frozen.size(0),
+                pool.defined() ? pool.size(0) : 0);
 }
 
 void Trainer::prepareStart(const TrainingData& data, bool resuming) {

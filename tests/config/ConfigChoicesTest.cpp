@@ -99,7 +99,8 @@ TEST(ConfigChoices, EverySpellingRoundTripsAndABadValueListsExactlyTheAllowedOne
                                 {{"self", ClusterSpace::kSelf},
                                  {"frozen", ClusterSpace::kFrozen},
                                  {"none", ClusterSpace::kNone},
-                                 {"score", ClusterSpace::kScore}});
+                                 {"score", ClusterSpace::kScore},
+                                 {"dense", ClusterSpace::kDense}});
   expectChoiceKey<ClusterMethod>(
       "cluster.method", [](const Config& c) { return c.cluster.method; },
       {{"kmeans", ClusterMethod::kKMeans}, {"gmm", ClusterMethod::kGmm}, {"meanshift", ClusterMethod::kMeanShift}});
@@ -158,11 +159,12 @@ TEST(ConfigChoices, VariantFactsAgreeWithWhatTheirOverridesSet) {
   // train F with an alignment loss.
   const std::vector<std::string> frozen = {"frozen_only", "frozen_knn", "frozen_dominant", "frozen_oracle"};
   const std::vector<std::string> labels = {"oracle", "frozen_oracle", "few_shot"};
-  const std::vector<std::string> aligning = {"align_all", "cluster_self", "cluster_frozen", "score_gated", "few_shot"};
+  const std::vector<std::string> aligning = {"default",        "align_all",   "cluster_self",
+                                             "cluster_frozen", "score_gated", "few_shot"};
   auto has = [](const std::vector<std::string>& names, const std::string& n) {
     return std::find(names.begin(), names.end(), n) != names.end();
   };
-  ASSERT_EQ(variants().size(), 11u);
+  ASSERT_EQ(variants().size(), 12u);
   for (const auto& v : variants()) {
     SCOPED_TRACE(v.name);
     EXPECT_EQ(!v.trains, has(frozen, v.name));
@@ -183,4 +185,13 @@ TEST(ConfigChoices, VariantFactsAgreeWithWhatTheirOverridesSet) {
   const auto msg = errorOf([] { findVariant("sauce_only"); });
   EXPECT_NE(msg.find("'sauce_only' is unknown"), std::string::npos) << msg;
   EXPECT_NE(msg.find("source_only, align_all"), std::string::npos) << msg;
+}
+
+TEST(ConfigChoices, TheDefaultVariantIsWhatAConfigWithoutOneRuns) {
+  // `shiftad train` without --variant trains the library's defaults: the default
+  // variant's overrides must change nothing in them.
+  const auto& overrides = findVariant("default").overrides;
+  ASSERT_FALSE(overrides.empty());
+  EXPECT_EQ(dumpConfig(parseConfig("", overrides)), dumpConfig(parseConfig("", {})));
+  EXPECT_EQ(variants().front().name, "default") << "listed first by `shiftad variants`";
 }

@@ -1,10 +1,12 @@
 // The schedule of the aligned pool rows: Φ's space clustered once, F's own space
-// re-clustered every cluster.recluster_every epochs, none = the whole pool.
+// re-clustered every cluster.recluster_every epochs, none = the whole pool, dense = the
+// dense region chosen once.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "config/Choices.h"
 #include "method/AlignedSet.h"
+#include "method/DenseRegion.h"
 
 namespace me = shiftad::method;
 
@@ -86,13 +88,13 @@ TEST(AlignedSet, ScoreSpaceKeepsTheRowsBelowTheSplitOfTwoScoreModes) {
   const auto normal = torch::randn({30}, gen, torch::kDouble) * 0.3;
   const auto anomalous = 4.0 + torch::randn({10}, gen, torch::kDouble) * 0.3;
   const auto scores = torch::exp(torch::cat({anomalous.slice(0, 0, 5), normal, anomalous.slice(0, 5)}));
-  const auto rows = me::rowsScoredNormal(scores);
+  const auto rows = me::lowModeRows(scores);
   EXPECT_TRUE(torch::equal(rows, torch::arange(5, 35, torch::kLong))) << rows;
 }
 
 TEST(AlignedSet, ScoreSpaceKeepsEveryRowWhenTheScoresFormOneMode) {
-  EXPECT_EQ(me::rowsScoredNormal(torch::full({9}, 2.0)).size(0), 9);           // one distinct value
-  EXPECT_EQ(me::rowsScoredNormal(torch::tensor({1.0, 2.0, 3.0})).size(0), 3);  // too few to split
+  EXPECT_EQ(me::lowModeRows(torch::full({9}, 2.0)).size(0), 9);           // one distinct value
+  EXPECT_EQ(me::lowModeRows(torch::tensor({1.0, 2.0, 3.0})).size(0), 3);  // too few to split
 }
 
 TEST(AlignedSet, ScoreSpaceIsReestimatedOnTheScheduleOfSelf) {
@@ -107,4 +109,28 @@ TEST(AlignedSet, ScoreSpaceIsReestimatedOnTheScheduleOfSelf) {
   EXPECT_TRUE(torch::equal(set.forEpoch(2, e1), e1));
   set.forEpoch(3, e1);
   EXPECT_EQ(calls, 2);  // epochs 1 and 3
+}
+
+TEST(AlignedSet, DenseSpaceIsChosenOnceInPhiOrElseInFsInitialSpace) {
+  // 16 rows near one direction and two pairs far from it and from each other: the dense
+  // region is the 16 (a neighbourhood of 4 rows, a fifth of the 19 others, reaches from a
+  // pair into the rest).
+  const auto near = torch::ones({16, 3}) + 0.02 * torch::arange(48, torch::kFloat).reshape({16, 3}).cos();
+  const auto far = torch::tensor({{1.f, -1.f, 0.f}, {1.f, -1.1f, 0.f}, {-1.f, 0.f, 1.f}, {-1.1f, 0.f, 1.f}});
+  const auto pool = torch::cat({near, far});
+  auto cfg = clusterConfig("dense", 1);
+  cfg.neighbours = 0.2;
+  int self_calls = 0;
+  const auto self = [&] {
+    ++self_calls;
+    return pool;
+  };
+  const me::AlignedSet with_phi(cfg, 0, 20, pool, self);
+  const auto rows = with_phi.forEpoch(1, {});
+  EXPECT_TRUE(torch::equal(rows, torch::arange(16, torch::kLong))) << rows;
+  for (int epoch = 2; epoch <= 4; ++epoch) EXPECT_TRUE(with_phi.forEpoch(epoch, rows).is_same(rows)) << epoch;
+  EXPECT_EQ(self_calls, 0) << "Φ given: F's features are not needed";
+  const me::AlignedSet without_phi(cfg, 0, 20, {}, self);
+  EXPECT_TRUE(torch::equal(without_phi.forEpoch(1, {}), rows));
+  EXPECT_EQ(self_calls, 1);
 }

@@ -1,0 +1,60 @@
+#include "method/DenseRegion.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "method/DecisionThreshold.h"
+
+namespace shiftad::method {
+
+namespace {
+
+/// Rows of the pool compared at once: a block x n similarity matrix, so memory stays
+/// linear in the pool (a 100,000-row pool needs 100 MB a block, not 40 GB at once).
+constexpr int64_t kBlockRows = 256;
+
+}  // namespace
+
+torch::Tensor neighbourDistance(const torch::Tensor& features, double share) {
+  SHIFTAD_CHECK(features.dim() == 2 && features.size(0) >= 2,
+                "neighbourDistance: expected an n x d matrix with n >= 2, got {} dimensions and {} rows",
+                features.dim(), features.dim() > 0 ? features.size(0) : 0);
+  SHIFTAD_CHECK(share > 0.0 && share <= 1.0, "neighbourDistance: share must lie in (0, 1], got {}", share);
+  const int64_t n = features.size(0);
+  const auto k = std::max<int64_t>(1, std::llround(share * static_cast<double>(n - 1)));
+  const auto x = torch::nn::functional::normalize(features.to(torch::kDouble),
+                                                  torch::nn::functional::NormalizeFuncOptions().dim(1));
+  auto out = torch::empty({n}, torch::kDouble);
+  for (int64_t b = 0; b < n; b += kBlockRows) {
+    const int64_t e = std::min(n, b + kBlockRows);
+    auto sim = torch::mm(x.slice(0, b, e), x.t());
+    // A row is not its own neighbour: below any cosine similarity.
+    sim.slice(1, b, e).diagonal().fill_(-2.0);
+    const auto nearest = std::get<0>(sim.topk(k, /*dim=*/1));
+    out.slice(0, b, e).copy_(1.0 - nearest.mean(1));
+  }
+  return out;
+}
+
+torch::Tensor lowModeRows(const torch::Tensor& values) {
+  const auto s = values.to(torch::kDouble).contiguous();
+  const std::vector<double> v(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+  const auto all = torch::arange(s.numel(), torch::kLong);
+  const auto cut = mixtureCut(v, /*weighted=*/true);
+  if (!cut) return all;
+  const auto rows = torch::nonzero(s <= *cut).reshape({-1});
+  return rows.size(0) >= 2 ? rows : all;
+}
+
+torch::Tensor denseRows(const torch::Tensor& features, double share) {
+  const int64_t n = features.size(0);
+  if (n < 4) return torch::arange(n, torch::kLong);
+  // Distances of exact duplicates are 0, whose logarithm the mixture cannot take.
+  return lowModeRows(neighbourDistance(features, share).clamp_min(1e-12));
+}
+
+}  // namespace shiftad::method

@@ -1,0 +1,34 @@
+// The pool's dense region: the rows to align when the share of anomalies in the target
+// pool is unknown (cluster.space: dense, the `default` variant; docs/method.md).
+//
+// Anomaly scarcity, restated without a cluster count: however many anomalies the pool
+// holds, each kind of them is a small share of it, while the normal class is the one
+// large population. A row's neighbourhood at the scale of a fifth of the pool therefore
+// stays inside its own kind only for normal rows; an anomaly's reaches out to other
+// kinds and lies farther away. The rows whose neighbourhood distance falls in the low
+// mode of its distribution are the dense region. No K to choose (the paper's dominant
+// cluster holds a K-dependent share of the pool and, with half the pool anomalous, can
+// be one kind of anomaly), no contamination to know.
+#pragma once
+
+#include <torch/types.h>
+
+namespace shiftad::method {
+
+/// Mean cosine distance (1 - cosine similarity) of each row of `features` (n x d, n >= 2)
+/// to its k nearest other rows, k = max(1, round(share * (n - 1))), share in (0, 1].
+/// float64, n entries. Rows are compared after L2 normalization; a zero row is at
+/// distance 1 from every row.
+torch::Tensor neighbourDistance(const torch::Tensor& features, double share);
+
+/// The dense region of the rows of `features` (int64, ascending): those whose
+/// neighbourDistance lies in the low mode (lowModeRows). Every row for fewer than 4.
+torch::Tensor denseRows(const torch::Tensor& features, double share);
+
+/// The rows (int64, ascending) of `values` (positive) below the weighted mixtureCut of
+/// their logarithms (DecisionThreshold.h), i.e. those the two-component mixture assigns to
+/// its low component; every row when the values form one component or fewer than 2 rows
+/// fall below.
+torch::Tensor lowModeRows(const torch::Tensor& values);
+
+}  // namespace shiftad::method

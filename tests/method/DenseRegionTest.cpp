@@ -1,0 +1,119 @@
+// The pool's dense region (cluster.space: dense): neighbour distances against a
+// hand-computed case and a naive double loop, and the region itself on pools built so
+// that which rows are normal is known.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common/Error.h"
+#include "method/DenseRegion.h"
+
+namespace me = shiftad::method;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+/// Unit vectors at `degrees` in the plane, each scaled by a different length (distances are
+/// cosine, so the lengths must not matter).
+torch::Tensor onCircle(const std::vector<double>& degrees) {
+  auto x = torch::empty({static_cast<int64_t>(degrees.size()), 2}, torch::kDouble);
+  for (size_t i = 0; i < degrees.size(); ++i) {
+    const double r = degrees[i] * kPi / 180.0, len = 1.0 + static_cast<double>(i);
+    x[static_cast<int64_t>(i)][0] = len * std::cos(r);
+    x[static_cast<int64_t>(i)][1] = len * std::sin(r);
+  }
+  return x;
+}
+
+/// The rows of `x` around `kinds` directions: `per_kind[j]` rows near axis j, jittered by `noise`.
+torch::Tensor kindsOfRows(const std::vector<int64_t>& per_kind, int64_t dim, double noise, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  std::vector<torch::Tensor> parts;
+  for (size_t j = 0; j < per_kind.size(); ++j) {
+    auto center = torch::zeros({1, dim}, torch::kDouble);
+    center[0][static_cast<int64_t>(j)] = 1.0;
+    parts.push_back(center + noise * torch::randn({per_kind[j], dim}, gen, torch::kDouble));
+  }
+  return torch::cat(parts);
+}
+
+}  // namespace
+
+TEST(DenseRegion, NeighbourDistanceIsTheMeanCosineDistanceToTheNearestOthers) {
+  const auto x = onCircle({0.0, 10.0, 30.0, 100.0});
+  const auto d = [](double deg) { return 1.0 - std::cos(deg * kPi / 180.0); };
+  // share 1/3 of the 3 others: k = 1.
+  const auto k1 = me::neighbourDistance(x, 1.0 / 3.0);
+  const std::vector<double> want1 = {d(10), d(10), d(20), d(70)};
+  // share 2/3: k = 2.
+  const auto k2 = me::neighbourDistance(x, 2.0 / 3.0);
+  const std::vector<double> want2 = {(d(10) + d(30)) / 2, (d(10) + d(20)) / 2, (d(20) + d(30)) / 2,
+                                     (d(70) + d(90)) / 2};
+  for (int64_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(k1[i].item<double>(), want1[static_cast<size_t>(i)], 1e-12) << i;
+    EXPECT_NEAR(k2[i].item<double>(), want2[static_cast<size_t>(i)], 1e-12) << i;
+  }
+}
+
+TEST(DenseRegion, NeighbourDistanceMatchesANaiveLoopAcrossBlocks) {
+  // 600 rows: more than two blocks of the blocked computation.
+  auto gen = at::detail::createCPUGenerator(3);
+  const auto x = torch::randn({600, 5}, gen, torch::kDouble);
+  const double share = 0.05;
+  const auto got = me::neighbourDistance(x.to(torch::kFloat), share);
+  const int64_t n = x.size(0), k = std::llround(share * static_cast<double>(n - 1));
+  const auto a = x.accessor<double, 2>();
+  for (int64_t i = 0; i < n; i += 37) {
+    std::vector<double> dist;
+    for (int64_t j = 0; j < n; ++j) {
+      if (j == i) continue;
+      double dot = 0, ni = 0, nj = 0;
+      for (int64_t c = 0; c < 5; ++c) {
+        dot += a[i][c] * a[j][c];
+        ni += a[i][c] * a[i][c];
+        nj += a[j][c] * a[j][c];
+      }
+      dist.push_back(1.0 - dot / std::sqrt(ni * nj));
+    }
+    std::sort(dist.begin(), dist.end());
+    double mean = 0;
+    for (int64_t m = 0; m < k; ++m) mean += dist[static_cast<size_t>(m)];
+    // float32 input: the features are rounded before the float64 comparison.
+    EXPECT_NEAR(got[i].item<double>(), mean / static_cast<double>(k), 1e-6) << i;
+  }
+}
+
+TEST(DenseRegion, KeepsTheNormalClassWhenAnomaliesAreRare) {
+  // 90 normal rows and three kinds of 4 anomalies: every anomaly's nearest fifth of the
+  // pool (20 rows) reaches into other kinds.
+  const auto x = kindsOfRows({90, 4, 4, 4}, 8, 0.15, 11);
+  const auto rows = me::denseRows(x, 0.2);
+  EXPECT_LE(rows.max().item<int64_t>(), 89) << "an anomaly was kept";
+  EXPECT_GE(rows.size(0), 80) << "most normal rows are kept";
+}
+
+TEST(DenseRegion, KeepsTheNormalClassWhenHalfThePoolIsAnomalous) {
+  // 50 normal rows and five kinds of 10 anomalies, each kind tighter than the normal class:
+  // the paper's largest cluster can be such a kind, the neighbourhood of a fifth cannot.
+  auto x = torch::cat({kindsOfRows({50}, 8, 0.25, 5), kindsOfRows({0, 10, 10, 10, 10, 10}, 8, 0.1, 6)});
+  const auto rows = me::denseRows(x, 0.2);
+  EXPECT_LE(rows.max().item<int64_t>(), 49) << "an anomaly was kept";
+  EXPECT_GE(rows.size(0), 40) << "most normal rows are kept";
+}
+
+TEST(DenseRegion, TinyPoolsAreKeptWhole) {
+  EXPECT_TRUE(torch::equal(me::denseRows(torch::randn({3, 4}), 0.2), torch::arange(3, torch::kLong)));
+  EXPECT_TRUE(torch::equal(me::denseRows(torch::ones({6, 4}), 0.2), torch::arange(6, torch::kLong)))
+      << "identical rows form one mode";
+}
+
+TEST(DenseRegion, RejectsABadShareOrMatrix) {
+  EXPECT_THROW(me::neighbourDistance(torch::randn({5, 2}), 0.0), shiftad::Error);
+  EXPECT_THROW(me::neighbourDistance(torch::randn({5, 2}), 1.5), shiftad::Error);
+  EXPECT_THROW(me::neighbourDistance(torch::randn({1, 2}), 0.2), shiftad::Error);
+  EXPECT_THROW(me::neighbourDistance(torch::randn({5}), 0.2), shiftad::Error);
+}
