@@ -240,10 +240,13 @@ Counts fitFrozenBaseline(InputCache& cache, const Config& cfg, const Plan& plan,
     dominant_features = phi.features.index_select(0, dominant);
     writeDominant(dir, phi.paths, dominant);
     const auto labels = labelsOf(phi.paths, split.pool_truth);
+    const double share = static_cast<double>(dominant.size(0)) / static_cast<double>(n.pool);
     const nlohmann::json j = {{"epoch", 0},
                               {"dominant_size", dominant.size(0)},
-                              {"dominant_share", static_cast<double>(dominant.size(0)) / static_cast<double>(n.pool)},
-                              {"dominant_purity_diagnostic", purity(dominant, labels)}};
+                              {"dominant_share", share},
+                              {"dominant_purity_diagnostic", purity(dominant, labels)},
+                              {"contamination_estimate", 1.0 - share},
+                              {"contamination_diagnostic", anomalyShare(labels)}};
     metrics << j.dump() << "\n" << std::flush;
   }
   spdlog::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n.source,
@@ -259,7 +262,10 @@ training::TrainingData trainingData(InputCache& cache, const Config& cfg, const 
   training::TrainingData td;
   td.source = source.rows;
   if (plan.need_pool) td.pool = pool.rows;
-  if (plan.align && cfg.cluster.space == ClusterSpace::kFrozen) td.pool_frozen = frozenRows(cache, cfg, pool, group);
+  // Φ's features of the pool: the frozen space's clustering, and the dense region when there is a Φ.
+  const bool phi_selects = cfg.cluster.space == ClusterSpace::kFrozen ||
+                           (cfg.cluster.space == ClusterSpace::kDense && cfg.encoder.type != EncoderType::kNone);
+  if (plan.align && phi_selects) td.pool_frozen = frozenRows(cache, cfg, pool, group);
   if (plan.few_shot) {
     // Pseudo-anomalies: strong augmentations of the labeled normals, as negatives.
     auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.train.seed) + 7);
@@ -292,8 +298,18 @@ struct EpochRecorder {
                         {"dominant_size", st.dominant_size},
                         {"dominant_share", st.dominant_share},
                         {"seconds", st.seconds}};
-    if (plan.align) j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
+    if (plan.align) {
+      j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
+      // What the aligned set implies of the pool (the share left out) next to the truth,
+      // which reads the labels: a diagnostic, never an input.
+      j["contamination_estimate"] = 1.0 - st.dominant_share;
+      j["contamination_diagnostic"] = anomalyShare(pool_labels);
+    }
     metrics << j.dump() << "\n" << std::flush;
+    if (plan.align && st.epoch == cfg.train.epochs)
+      spdlog::info("pool share left out of the aligned set (estimated contamination): {:.3f}; true: {:.3f} "
+                   "(diagnostic, reads labels)",
+                   1.0 - st.dominant_share, anomalyShare(pool_labels));
     // Source-only runs align nothing: no align loss, no dominant set to report.
     spdlog::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
                  plan.align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,

@@ -44,4 +44,11 @@ double purity(const torch::Tensor& dominant, const std::vector<int>& pool_is_ano
   return static_cast<double>(normal) / static_cast<double>(idx.size(0));
 }
 
+double anomalyShare(const std::vector<int>& pool_is_anomaly) {
+  if (pool_is_anomaly.empty()) return 0.0;
+  int64_t anomalous = 0;
+  for (const int a : pool_is_anomaly) anomalous += a != 0;
+  return static_cast<double>(anomalous) / static_cast<double>(pool_is_anomaly.size());
+}
+
 }  // namespace shiftad::api

@@ -27,4 +27,8 @@ std::vector<std::string> fewShotNormals(const data::LabelledImages& pool, int k,
 /// after the epoch from the pool's labels, which never reach the trainer.
 double purity(const torch::Tensor& dominant, const std::vector<int>& pool_is_anomaly);
 
+/// The share of anomalies among `pool_is_anomaly` (0 for an empty pool): the pool's true
+/// contamination, a diagnostic.
+double anomalyShare(const std::vector<int>& pool_is_anomaly);
+
 }  // namespace shiftad::api

@@ -53,6 +53,8 @@ constexpr const char* kOldHeader =
     "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds";
 /// Added with the label-free threshold (issue 20); empty in rows from older files.
 constexpr const char* kThresholdColumns = "f1,f1_max,precision,recall,fpr";
+/// Added with the default variant (issue 17); empty in rows from older files.
+constexpr const char* kContaminationColumns = "contamination_estimate,contamination";
 
 // ---- A small document model, rendered to Markdown and to HTML, so that both reports
 // ---- say exactly the same thing.
@@ -445,7 +447,9 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
 
 }  // namespace
 
-std::string csvHeader() { return std::string(kOldHeader) + ",setting," + kThresholdColumns; }
+std::string csvHeader() {
+  return std::string(kOldHeader) + ",setting," + kThresholdColumns + "," + kContaminationColumns;
+}
 
 namespace {
 
@@ -459,7 +463,8 @@ std::string csvLine(const BenchRow& r) {
   return csv::row({r.source, r.target, r.normal_class, fmt::format("{}", r.seed), r.variant,
                    fmt::format("{:.6f}", r.auroc), fmt::format("{:.6f}", r.aupr), fmt::format("{:.4f}", r.purity),
                    fmt::format("{:.4f}", r.share), fmt::format("{:.2f}", r.seconds), r.setting, rateField(r.f1),
-                   rateField(r.f1_max), rateField(r.precision), rateField(r.recall), rateField(r.fpr)});
+                   rateField(r.f1_max), rateField(r.precision), rateField(r.recall), rateField(r.fpr),
+                   rateField(r.contamination_estimate), rateField(r.contamination)});
 }
 
 std::vector<BenchRow> readCsv(const std::string& path) {
@@ -470,7 +475,12 @@ std::vector<BenchRow> readCsv(const std::string& path) {
   // Files written before sweeps existed have no setting column; they read as the main
   // grid. Files written before thresholds have no threshold columns: unknown (NaN).
   const std::string with_setting = std::string(kOldHeader) + ",setting";
-  const size_t fields = line == csvHeader() ? 16 : line == with_setting ? 11 : line == kOldHeader ? 10 : 0;
+  const std::string with_threshold = with_setting + "," + kThresholdColumns;
+  const size_t fields = line == csvHeader()        ? 18
+                        : line == with_threshold ? 16
+                        : line == with_setting   ? 11
+                        : line == kOldHeader     ? 10
+                                                 : 0;
   SHIFTAD_CHECK(fields > 0, "'{}' is not a shiftad results.csv (header '{}')", path, line);
   std::vector<BenchRow> rows;
   for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
@@ -480,11 +490,12 @@ std::vector<BenchRow> readCsv(const std::string& path) {
     try {
       rows.push_back({c[0], c[1], c[2], c[4], std::stoi(c[3]), std::stod(c[5]), std::stod(c[6]), std::stod(c[7]),
                       std::stod(c[8]), std::stod(c[9]), fields > 10 ? c[10] : ""});
-      if (fields == 16) {
-        auto& r = rows.back();
+      auto& r = rows.back();
+      if (fields >= 16) {
         r.f1 = rateOf(c[11]), r.f1_max = rateOf(c[12]), r.precision = rateOf(c[13]), r.recall = rateOf(c[14]);
         r.fpr = rateOf(c[15]);
       }
+      if (fields >= 18) r.contamination_estimate = rateOf(c[16]), r.contamination = rateOf(c[17]);
     } catch (const std::exception&) {
       SHIFTAD_THROW("'{}' line {}: a number field does not parse: {}", path, n, line);
     }

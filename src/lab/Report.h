@@ -19,6 +19,10 @@ struct BenchRow {
   /// At the run's label-free threshold (EvalResult); NaN in rows of a results.csv
   /// written before thresholds existed (their fields are empty).
   double f1 = NAN, f1_max = NAN, precision = NAN, recall = NAN, fpr = NAN;
+  /// The pool share left out of the aligned set (what the run's selection implies the
+  /// contamination is) and the pool's true anomaly share (reads labels): diagnostics of
+  /// aligning runs, NaN for the others and in rows of an older results.csv.
+  double contamination_estimate = NAN, contamination = NAN;
 };
 
 /// results.csv: its header and one line per row (common/Csv.h: a name with a comma,
@@ -26,7 +30,8 @@ struct BenchRow {
 std::string csvHeader();
 std::string csvLine(const BenchRow& row);
 /// Parse a file written with csvHeader/csvLine, or by an earlier version (without the
-/// setting column, or without the threshold columns); throws naming the line on bad input.
+/// setting column, the threshold columns or the contamination columns); throws naming
+/// the line on bad input.
 std::vector<BenchRow> readCsv(const std::string& path);
 
 /// A figure of a report: written as OUT/figures/NAME.svg, linked from report.md and

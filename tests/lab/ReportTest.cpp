@@ -75,7 +75,7 @@ TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
   // Names with a comma, a quote or a line break are quoted (RFC 4180) and read back whole.
   const std::vector<BenchRow> odd = {{"a,b", "say \"hi\"", "two\nlines", "v", 3, 0.25, 0.5, -1, -1, 0, "k=a,b"}};
   EXPECT_EQ(shiftad::evaluation::csvLine(odd[0]),
-            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",3,v,0.250000,0.500000,-1.0000,-1.0000,0.00,\"k=a,b\",,,,,");
+            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",3,v,0.250000,0.500000,-1.0000,-1.0000,0.00,\"k=a,b\",,,,,,,");
   const auto odd_back = roundTrip(dir, odd);
   ASSERT_EQ(odd_back.size(), 1u);
   EXPECT_EQ(odd_back[0].source, "a,b");
@@ -124,7 +124,29 @@ TEST(Report, ThresholdColumnsRoundTripAndAnElevenColumnFileReadsThemAsUnknown) {
   info.title = "t";
   EXPECT_EQ(shiftad::evaluation::markdownReport(old, info).find("label-free threshold"), std::string::npos);
   // Written back in the current format, the unknown rates stay empty fields.
-  EXPECT_EQ(shiftad::evaluation::csvLine(old[0]), "a,b,c,2,source_only,0.750000,0.500000,-1.0000,-1.0000,1.50,,,,,,");
+  EXPECT_EQ(shiftad::evaluation::csvLine(old[0]),
+            "a,b,c,2,source_only,0.750000,0.500000,-1.0000,-1.0000,1.50,,,,,,,,");
+}
+
+TEST(Report, ContaminationColumnsRoundTripAndASixteenColumnFileReadsThemAsUnknown) {
+  using shiftad::evaluation::BenchRow;
+  BenchRow r{"a", "b", "c", "default", 0, 0.9, 0.8, 0.95, 0.7, 1.0};
+  r.contamination_estimate = 0.3, r.contamination = 0.2;
+  TempDir dir;
+  const auto back = roundTrip(dir, {r});
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_DOUBLE_EQ(back[0].contamination_estimate, 0.3);
+  EXPECT_DOUBLE_EQ(back[0].contamination, 0.2);
+  // The previous version's header (threshold columns, no contamination columns).
+  std::ofstream(dir / "sixteen.csv")
+      << "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds,setting,f1,"
+         "f1_max,precision,recall,fpr\n"
+         "a,b,c,2,align_all,0.750000,0.5,1,1,1.5,,0.8,0.9,0.95,0.7,0.125\n";
+  const auto old = shiftad::evaluation::readCsv(dir / "sixteen.csv");
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_DOUBLE_EQ(old[0].fpr, 0.125);
+  EXPECT_TRUE(std::isnan(old[0].contamination_estimate));
+  EXPECT_TRUE(std::isnan(old[0].contamination));
 }
 
 TEST(Report, DecisionTableShowsTheMeansAndTheGoalOfTheRecommendedVariant) {
