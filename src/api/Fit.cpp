@@ -307,9 +307,10 @@ struct EpochRecorder {
     }
     metrics << j.dump() << "\n" << std::flush;
     if (plan.align && st.epoch == cfg.train.epochs)
-      spdlog::info("pool share left out of the aligned set (estimated contamination): {:.3f}; true: {:.3f} "
-                   "(diagnostic, reads labels)",
-                   1.0 - st.dominant_share, anomalyShare(pool_labels));
+      spdlog::info(
+          "pool share left out of the aligned set (estimated contamination): {:.3f}; true: {:.3f} "
+          "(diagnostic, reads labels)",
+          1.0 - st.dominant_share, anomalyShare(pool_labels));
     // Source-only runs align nothing: no align loss, no dominant set to report.
     spdlog::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
                  plan.align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,

@@ -203,7 +203,8 @@ struct TrainCommand {
 };
 
 void addTrain(CLI::App& app, TrainCommand& c) {
-  c.app = app.add_subcommand("train", "train a detector (Deep SVDD on source + alignment with the target pool's dense region)");
+  c.app = app.add_subcommand("train",
+                             "train a detector (Deep SVDD on source + alignment with the target pool's dense region)");
   c.app->add_option("--config", c.config, "YAML config (keys: `shiftad config --doc`)")->check(CLI::ExistingFile);
   c.app->add_option("--variant", c.variant,
                     "a named variant applied on top of the config, before --set (list: `shiftad variants`); without "

@@ -476,7 +476,7 @@ std::vector<BenchRow> readCsv(const std::string& path) {
   // grid. Files written before thresholds have no threshold columns: unknown (NaN).
   const std::string with_setting = std::string(kOldHeader) + ",setting";
   const std::string with_threshold = with_setting + "," + kThresholdColumns;
-  const size_t fields = line == csvHeader()        ? 18
+  const size_t fields = line == csvHeader()      ? 18
                         : line == with_threshold ? 16
                         : line == with_setting   ? 11
                         : line == kOldHeader     ? 10

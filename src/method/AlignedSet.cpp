@@ -17,7 +17,8 @@ AlignedSet::AlignedSet(const ClusterConfig& cfg, uint64_t seed, int64_t pool_siz
 
 bool AlignedSet::clustersIn(int epoch, const torch::Tensor& previous) const {
   if (!previous.defined()) return true;
-  if (cfg_.space != ClusterSpace::kSelf && cfg_.space != ClusterSpace::kScore) return false;  // frozen, none, dense: fixed
+  // frozen, none and dense keep their first set; self and score re-estimate on schedule.
+  if (cfg_.space != ClusterSpace::kSelf && cfg_.space != ClusterSpace::kScore) return false;
   const int every = cfg_.recluster_every;
   return every != 0 && (epoch - 1) % every == 0;
 }

@@ -124,8 +124,7 @@ TEST(Report, ThresholdColumnsRoundTripAndAnElevenColumnFileReadsThemAsUnknown) {
   info.title = "t";
   EXPECT_EQ(shiftad::evaluation::markdownReport(old, info).find("label-free threshold"), std::string::npos);
   // Written back in the current format, the unknown rates stay empty fields.
-  EXPECT_EQ(shiftad::evaluation::csvLine(old[0]),
-            "a,b,c,2,source_only,0.750000,0.500000,-1.0000,-1.0000,1.50,,,,,,,,");
+  EXPECT_EQ(shiftad::evaluation::csvLine(old[0]), "a,b,c,2,source_only,0.750000,0.500000,-1.0000,-1.0000,1.50,,,,,,,,");
 }
 
 TEST(Report, ContaminationColumnsRoundTripAndASixteenColumnFileReadsThemAsUnknown) {
