@@ -282,6 +282,7 @@ struct EpochRecorder {
   const Config& cfg;
   const Plan& plan;
   const std::vector<int>& pool_labels;
+  double pool_contamination;  ///< the pool's true anomaly share (diagnostic, reads labels)
   int64_t n_pool;
   std::ostream& metrics;
   const Callbacks& callbacks;
@@ -303,14 +304,14 @@ struct EpochRecorder {
       // What the aligned set implies of the pool (the share left out) next to the truth,
       // which reads the labels: a diagnostic, never an input.
       j["contamination_estimate"] = 1.0 - st.dominant_share;
-      j["contamination_diagnostic"] = anomalyShare(pool_labels);
+      j["contamination_diagnostic"] = pool_contamination;
     }
     metrics << j.dump() << "\n" << std::flush;
     if (plan.align && st.epoch == cfg.train.epochs)
       spdlog::info(
           "pool share left out of the aligned set (estimated contamination): {:.3f}; true: {:.3f} "
           "(diagnostic, reads labels)",
-          1.0 - st.dominant_share, anomalyShare(pool_labels));
+          1.0 - st.dominant_share, pool_contamination);
     // Source-only runs align nothing: no align loss, no dominant set to report.
     spdlog::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
                  plan.align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,
@@ -359,7 +360,8 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   trainer.setProcessGroup(w.group);
   const auto td = trainingData(cache, cfg, plan, source, pool, w.ranks());
   std::atomic<bool> cancelled{false};
-  EpochRecorder recorder{cfg, plan, pool_labels, n.pool, metrics, callbacks, cancelled, summary, {}};
+  EpochRecorder recorder{cfg,       plan,    pool_labels, anomalyShare(pool_labels), n.pool, metrics, callbacks,
+                         cancelled, summary, {}};
   training::FitControl control;
   control.checkpoint = w.checkpoint;
   control.checkpoint_every = cfg.train.checkpoint_every;
