@@ -247,7 +247,7 @@ void summarySection(Doc& doc, const Grid& g, const ReportInfo& info) {
   table(doc, t);
 }
 
-/// "recommended `V` 83.5, best of 7" (or "rank 3 of 7, 1.2 below the best"): where the
+/// "rank among the variants: best of 7" (or "rank 3 of 7, 1.2 below the best"): where the
 /// recommended variant stands among the competing variants of direction d, compared at
 /// the shown decimal like the bold marks of the tables (a tie shares the best rank).
 std::string recommendedRank(const Grid& g, const ReportInfo& info, const std::string& d) {
@@ -267,35 +267,58 @@ std::string recommendedRank(const Grid& g, const ReportInfo& info, const std::st
   }
   const auto where = rank == 1 ? fmt::format("best of {}", n)
                                : fmt::format("rank {} of {}, {:.1f} below the best", rank, n, (best - m) / 10.0);
-  return fmt::format("recommended `{}` {:.1f}, {}", info.recommended, m / 10.0, where);
+  return "rank among the variants: " + where;
+}
+
+/// The best mean of direction d among the competing variants that `pick` accepts ("" none).
+template <typename Pick>
+std::pair<std::string, double> bestOf(const Grid& g, const ReportInfo& info, const std::string& d, Pick pick) {
+  std::pair<std::string, double> best{"", -1.0};
+  for (const auto& v : g.variants) {
+    const auto it = g.by_dir.find({d, v});
+    if (it == g.by_dir.end() || contains(info.upper_bounds, v) || !pick(v)) continue;
+    if (const double m = meanStd(it->second).mean; m > best.second) best = {v, m};
+  }
+  return best;
+}
+
+/// "`V` 79.9 (+4.3)": a reference variant's mean and how far `mine` is above it.
+std::string against(const std::pair<std::string, double>& ref, double mine) {
+  return fmt::format("`{}` {:.1f} ({:+.1f})", ref.first, 100 * ref.second, 100 * (mine - ref.second));
+}
+
+/// The label-free recommendation first (against the frozen baselines and source-only, the
+/// choices a user makes without target labels), then the best trained variant, which is
+/// picked after the fact with the test labels and so is no method a user could run.
+std::string verdictLine(const Grid& g, const ReportInfo& info, const std::string& d) {
+  const auto frozen = [&](const std::string& v) { return contains(info.frozen_variants, v); };
+  const auto bf = bestOf(g, info, d, frozen);
+  const auto bt = bestOf(g, info, d, [&](const std::string& v) { return !frozen(v); });
+  std::vector<std::string> parts;
+  if (const auto mine = g.by_dir.find({d, info.recommended}); !info.recommended.empty() && mine != g.by_dir.end()) {
+    const double m = meanStd(mine->second).mean;
+    std::string lead = fmt::format("recommended `{}` {:.1f}", info.recommended, 100 * m);
+    if (!bf.first.empty()) lead += ", against the best frozen baseline " + against(bf, m);
+    if (const auto so = bestOf(g, info, d, [](const std::string& v) { return v == "source_only"; }); !so.first.empty())
+      lead += " and " + against(so, m);
+    parts.push_back(lead);
+    parts.push_back(recommendedRank(g, info, d));
+  }
+  if (!bt.first.empty() && !bf.first.empty())
+    parts.push_back(fmt::format(
+        "best trained variant, picked after the fact with the test labels: `{}` {:.1f}; best frozen baseline `{}` "
+        "{:.1f}: {}",
+        bt.first, 100 * bt.second, bf.first, 100 * bf.second,
+        bt.second > bf.second
+            ? fmt::format("training wins by {:.1f} points", 100 * (bt.second - bf.second))
+            : fmt::format("**the frozen encoder wins** by {:.1f} points", 100 * (bf.second - bt.second))));
+  return parts.empty() ? "" : "- " + d + ": " + fmt::format("{}", fmt::join(parts, "; ")) + "\n";
 }
 
 void verdictSection(Doc& doc, const Grid& g, const ReportInfo& info) {
   heading(doc, 2, "What wins where");
   std::string text;
-  for (const auto& d : g.directions) {
-    std::string best_trained, best_frozen;
-    double bt = -1, bf = -1;
-    for (const auto& v : g.variants) {
-      const auto it = g.by_dir.find({d, v});
-      if (it == g.by_dir.end() || contains(info.upper_bounds, v)) continue;
-      const double m = meanStd(it->second).mean;
-      if (contains(info.frozen_variants, v)) {
-        if (m > bf) bf = m, best_frozen = v;
-      } else if (m > bt) {
-        bt = m, best_trained = v;
-      }
-    }
-    std::vector<std::string> parts;
-    if (!best_trained.empty() && !best_frozen.empty())
-      parts.push_back(fmt::format("best trained variant `{}` {:.1f}; best frozen baseline `{}` {:.1f}: {}",
-                                  best_trained, 100 * bt, best_frozen, 100 * bf,
-                                  bt > bf
-                                      ? fmt::format("training wins by {:.1f} points", 100 * (bt - bf))
-                                      : fmt::format("**the frozen encoder wins** by {:.1f} points", 100 * (bf - bt))));
-    if (const auto rec = recommendedRank(g, info, d); !rec.empty()) parts.push_back(rec);
-    if (!parts.empty()) text += "- " + d + ": " + fmt::format("{}", fmt::join(parts, "; ")) + "\n";
-  }
+  for (const auto& d : g.directions) text += verdictLine(g, info, d);
   para(doc, text.empty() ? "No direction has both a trained variant and a frozen baseline." : text);
 }
 
@@ -320,26 +343,73 @@ void paperSection(Doc& doc, const Grid& g, const ReportInfo& info) {
   table(doc, t);
 }
 
+/// One swept key's AUROC per (value, variant), over the rows that `keep` accepts.
+struct SweepGrid {
+  std::map<Key, std::vector<double>> by_value;  ///< (value, variant) -> aurocs
+  std::vector<std::string> values, variants;    ///< first-seen order
+};
+
+/// "+1.2": the recommended variant's mean minus the best other competing variant's, at one
+/// value of the sweep; "–" when either is missing.
+std::string recommendedMargin(const SweepGrid& s, const std::string& value, const ReportInfo& info) {
+  const auto mine = s.by_value.find({value, info.recommended});
+  if (mine == s.by_value.end()) return "–";
+  double best = -1;
+  for (const auto& v : s.variants)
+    if (const auto it = s.by_value.find({value, v});
+        v != info.recommended && it != s.by_value.end() && !contains(info.upper_bounds, v))
+      best = std::max(best, meanStd(it->second).mean);
+  return best < 0 ? "–" : fmt::format("{:+.1f}", 100 * (meanStd(mine->second).mean - best));
+}
+
+/// The sweep's table; with the recommended variant among its columns, a last column of
+/// its margin over the best other variant (what choosing it costs against the best fixed
+/// choice made knowing the swept value).
+void sweepTable(Doc& doc, const std::string& key, const SweepGrid& s, const ReportInfo& info) {
+  const bool margin = contains(s.variants, info.recommended) && s.variants.size() >= 2;
+  Table t{{key}, {}};
+  for (const auto& v : s.variants) t.header.push_back(columnHeader(v, info));
+  if (margin) t.header.push_back("★ − best other");
+  for (const auto& x : s.values) {
+    t.rows.push_back(markedRow(x, s.by_value, {x}, s.variants, info));
+    if (margin) t.rows.back().push_back(recommendedMargin(s, x, info));
+  }
+  table(doc, t);
+}
+
 void sweepSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo& info) {
-  std::map<std::string, std::map<Key, std::vector<double>>> by_key;  // key -> (value, variant) -> aurocs
-  std::map<std::string, std::vector<std::string>> values, variants;
+  std::map<std::string, SweepGrid> all;                                   // key -> over every direction
+  std::map<std::string, std::map<std::string, SweepGrid>> per_direction;  // key -> direction -> grid
+  const auto add = [](SweepGrid& s, const std::string& value, const BenchRow& r) {
+    s.by_value[{value, r.variant}].push_back(r.auroc);
+    if (!contains(s.values, value)) s.values.push_back(value);
+    if (!contains(s.variants, r.variant)) s.variants.push_back(r.variant);
+  };
   for (const auto& r : rows) {
     if (r.setting.empty()) continue;
     const auto eq = r.setting.find('=');
     const auto key = r.setting.substr(0, eq), value = r.setting.substr(eq + 1);
-    by_key[key][{value, r.variant}].push_back(r.auroc);
-    if (!contains(values[key], value)) values[key].push_back(value);
-    if (!contains(variants[key], r.variant)) variants[key].push_back(r.variant);
+    add(all[key], value, r);
+    add(per_direction[key][direction(r)], value, r);
   }
-  for (const auto& [key, m] : by_key) {
+  for (const auto& [key, s] : all) {
     heading(doc, 2, "Sweep of `" + key + "`: AUROC %, mean ± std over directions, classes and seeds");
-    para(doc, markLegend(info, variants[key]));
-    Table t{{key}, {}};
-    for (const auto& v : variants[key]) t.header.push_back(columnHeader(v, info));
-    for (const auto& x : values[key]) t.rows.push_back(markedRow(x, m, {x}, variants[key], info));
-    table(doc, t);
+    para(doc, markLegend(info, s.variants) +
+                  (contains(s.variants, info.recommended)
+                       ? " ★ − best other: the recommended variant's mean minus the best other variant's (upper "
+                         "bounds excluded) at that value."
+                       : ""));
+    sweepTable(doc, key, s, info);
     for (const auto& f : info.figures)
       if (f.name == "sweep-" + key) figure(doc, f);
+    const auto& by_dir = per_direction[key];
+    if (by_dir.size() < 2) continue;
+    for (const auto& d : uniqueInOrder<std::string>(rows, direction)) {
+      if (const auto it = by_dir.find(d); it != by_dir.end()) {
+        heading(doc, 3, d + " (mean ± std over classes and seeds)");
+        sweepTable(doc, key, it->second, info);
+      }
+    }
   }
 }
 

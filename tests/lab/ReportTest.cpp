@@ -393,3 +393,69 @@ TEST(Report, SummaryBarsHaveAFittedAxisValueLabelsAndTheRecommendedOutlined) {
   EXPECT_NE(svg.find("font-weight=\"bold\">align_all ★</text>"), std::string::npos) << svg;
   EXPECT_NE(svg.find("stroke=\"#000\""), std::string::npos);
 }
+
+TEST(Report, VerdictLeadsWithTheRecommendedVariantAgainstWhatNeedsNoLabels) {
+  using shiftad::evaluation::BenchRow;
+  // One direction, one run per variant (hand values): the recommended `default` 85.0 is
+  // 5.0 above the best frozen baseline (frozen_dominant 80.0; frozen_only 60.0), 15.0 above
+  // source_only 70.0, second of four behind align_all 90.0, the best trained variant.
+  std::vector<BenchRow> rows;
+  for (const auto& [variant, auroc] : std::vector<std::pair<std::string, double>>{{"default", 0.85},
+                                                                                  {"source_only", 0.70},
+                                                                                  {"align_all", 0.90},
+                                                                                  {"frozen_dominant", 0.80},
+                                                                                  {"frozen_only", 0.60},
+                                                                                  {"oracle", 0.99}})
+    rows.push_back({"s", "t", "c1", variant, 0, auroc, 0.5, -1, -1, 1});
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  info.recommended = "default";
+  info.frozen_variants = {"frozen_dominant", "frozen_only"};
+  info.upper_bounds = {"oracle"};
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(md.find("- s → t: recommended `default` 85.0, against the best frozen baseline `frozen_dominant` 80.0 "
+                    "(+5.0) and `source_only` 70.0 (+15.0); rank among the variants: rank 2 of 5, 5.0 below the "
+                    "best; best trained variant, picked after the fact with the test labels: `align_all` 90.0; best "
+                    "frozen baseline `frozen_dominant` 80.0: training wins by 10.0 points"),
+            std::string::npos)
+      << md;
+  // Without a recommended variant, only the after-the-fact line.
+  info.recommended = "";
+  const auto plain = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(plain.find("- s → t: best trained variant, picked after the fact"), std::string::npos) << plain;
+}
+
+TEST(Report, SweepShowsTheRecommendedMarginAndOneTablePerDirection) {
+  using shiftad::evaluation::BenchRow;
+  // Two directions, one class, one seed. At 0: rec 0.80/0.70, other 0.70/0.90 -> pooled
+  // means 75 and 80: margin -5.0; per direction +10.0 (s → t) and -20.0 (t → s). At 0.5:
+  // rec 0.9/0.9, other 0.6/0.6 and an upper bound at 0.99 that is never the "best other".
+  std::vector<BenchRow> rows;
+  for (const auto& [src, tgt, value, variant, a] :
+       std::vector<std::tuple<std::string, std::string, std::string, std::string, double>>{
+           {"s", "t", "0", "rec", 0.8},
+           {"s", "t", "0", "other", 0.7},
+           {"t", "s", "0", "rec", 0.7},
+           {"t", "s", "0", "other", 0.9},
+           {"s", "t", "0.5", "rec", 0.9},
+           {"s", "t", "0.5", "other", 0.6},
+           {"t", "s", "0.5", "rec", 0.9},
+           {"t", "s", "0.5", "other", 0.6},
+           {"s", "t", "0.5", "oracle", 0.99}})
+    rows.push_back({src, tgt, "c1", variant, 0, a, 0.5, -1, -1, 1, "data.contamination=" + value});
+  shiftad::evaluation::ReportInfo info;
+  info.title = "sweep";
+  info.recommended = "rec";
+  info.upper_bounds = {"oracle"};
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(md.find("| data.contamination | rec ★ (recommended) | other | oracle (upper bound) | ★ − best other |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(rowLine(md, "0").find("| -5.0 |"), std::string::npos) << md;
+  EXPECT_NE(rowLine(md, "0.5").find("| +30.0 |"), std::string::npos) << md;
+  const auto st = md.find("### s → t"), ts = md.find("### t → s");
+  ASSERT_NE(st, std::string::npos) << md;
+  ASSERT_NE(ts, std::string::npos) << md;
+  EXPECT_NE(rowLine(md, "0", st).find("| +10.0 |"), std::string::npos) << md;
+  EXPECT_NE(rowLine(md, "0", ts).find("| -20.0 |"), std::string::npos) << md;
+}
