@@ -126,6 +126,17 @@ TEST(Pipeline, TrainScoreEvalRoundTripThroughFiles) {
   r = runCli("eval -q --model " + run);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find(fmt::format("AUROC {:.4f}", ev.auroc)), std::string::npos) << r.output;
+  // ... and the training pool's estimated contamination next to the true one, as the
+  // last epoch's metrics line has them (the default aligns, so it has them).
+  std::ifstream again(fs::path(run) / "metrics.jsonl");
+  nlohmann::json last;
+  for (std::string l; std::getline(again, l);) last = nlohmann::json::parse(l);
+  EXPECT_NE(r.output.find(fmt::format("estimated contamination {:.3f} (the share left out of the aligned set); "
+                                      "true {:.3f}",
+                                      last.at("contamination_estimate").get<double>(),
+                                      last.at("contamination_diagnostic").get<double>())),
+            std::string::npos)
+      << r.output;
 }
 
 TEST(Pipeline, ScoresOfAReloadedRunAreDeterministic) {
