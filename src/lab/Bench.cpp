@@ -390,7 +390,8 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
   const int64_t grid = directionClasses(suite, settings.size(), classes_of);
   int64_t total = 0;
   for (int64_t k = 0; k < grid; ++k) total += inShard(o, k) ? 1 : 0;
-  if (o.shard_count > 1) spdlog::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, grid);
+  if (o.shard_count > 1)
+    spdlog::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, grid);
   int64_t ran = 0, k = -1;
   // Counts and times the runs of this process (kept rows are not run again); the
   // per-run line below prints its figures.
@@ -431,19 +432,26 @@ void checkSameShard(const BenchOptions& o) {
                   old.value("index", 0), old.value("count", 0), o.shard_index, o.shard_count);
   } else if (o.shard_count > 1) {
     SHIFTAD_CHECK(!fs::exists(fs::path(o.out_dir) / "results.csv"),
-                  "'{}' holds results of an unsharded bench; give shard {}/{} its own --out", o.out_dir,
-                  o.shard_index, o.shard_count);
+                  "'{}' holds results of an unsharded bench; give shard {}/{} its own --out", o.out_dir, o.shard_index,
+                  o.shard_count);
   }
   if (o.shard_count > 1) writeTextAtomic(path.string(), now.dump() + "\n");
 }
 
 /// A shard's run folder into the merged bench (replacing what a former merge left there).
+/// Its files are hard-linked where the filesystem allows (a PACS sweep's runs/ is ~15 GB,
+/// which a copy would double; run files are never rewritten in place, so the links stay
+/// equal), else copied.
 void copyRunFolder(const std::string& from, const std::string& to) {
   if (!fs::is_directory(from)) return;  // rows of an older bench may have no folder
   std::error_code ec;
   fs::remove_all(to, ec);
   fs::create_directories(fs::path(to).parent_path(), ec);
-  fs::copy(from, to, fs::copy_options::recursive, ec);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::create_hard_links, ec);
+  if (ec) {  // another filesystem, or one without hard links
+    fs::remove_all(to, ec);
+    fs::copy(from, to, fs::copy_options::recursive, ec);
+  }
   SHIFTAD_CHECK(!ec, "bench --merge: cannot copy '{}' to '{}': {}", from, to, ec.message());
 }
 
@@ -471,20 +479,23 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
   directionClasses(suite, settings.size(), classes_of);
   std::vector<evaluation::BenchRow> rows;
   std::vector<std::string> missing;
-  forEachRun(suite, settings, classes_of, [](const std::string&, const std::string&) {}, [&](evaluation::BenchRow& row) {
-    const auto it = found.find(runKey(row));
-    if (it == found.end()) return missing.push_back(runKey(row));
-    rows.push_back(it->second.first);
-    copyRunFolder(lab::benchRunDir(it->second.second, row), lab::benchRunDir(o.out_dir, row));
-    found.erase(it);
-  });
+  forEachRun(
+      suite, settings, classes_of, [](const std::string&, const std::string&) {},
+      [&](evaluation::BenchRow& row) {
+        const auto it = found.find(runKey(row));
+        if (it == found.end()) return missing.push_back(runKey(row));
+        rows.push_back(it->second.first);
+        copyRunFolder(lab::benchRunDir(it->second.second, row), lab::benchRunDir(o.out_dir, row));
+        found.erase(it);
+      });
   SHIFTAD_CHECK(missing.empty(),
                 "bench --merge: {} runs of the grid are in none of the shards (first: {}); run the missing shards "
                 "(or resume the interrupted ones) first",
                 missing.size(), missing.front());
-  SHIFTAD_CHECK(found.empty(), "bench --merge: run {} of '{}' is not in this bench's grid (other variants, seeds or "
-                "classes?); merge with the options the shards ran with", found.begin()->first,
-                found.begin()->second.second);
+  SHIFTAD_CHECK(found.empty(),
+                "bench --merge: run {} of '{}' is not in this bench's grid (other variants, seeds or "
+                "classes?); merge with the options the shards ran with",
+                found.begin()->first, found.begin()->second.second);
   return rows;
 }
 
