@@ -350,6 +350,15 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   info.command = o.command;
   info.machine = machine();
   info.protocol = protocol(suite, last);
+  if (!o.sweep.empty()) {
+    const auto key = o.sweep.substr(0, o.sweep.find('='));
+    std::vector<std::string> values;
+    for (const auto& st : sweepSettings(o.sweep)) values.push_back(st.substr(key.size() + 1));
+    info.protocol += fmt::format(
+        "- Swept: `{}` = {} (each value's results are in the sweep's tables; the lines above show the last "
+        "value's config)\n",
+        key, fmt::join(values, ", "));
+  }
   info.wall_seconds = out.seconds;
   info.total_wall_seconds = accumulateWallTime(o.out_dir, ran > 0 ? out.seconds : 0.0);
   info.frozen_variants = variantsWhere(frozenBaseline);

@@ -440,6 +440,10 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   EXPECT_EQ(all.size(), 8u + 2 * 2 * 2 * 2);  // + 2 directions x 2 classes x 2 values x 2 variants
   EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "runs/data.contamination=0.3/amazon-webcam/pen/seed0/source_only"));
   EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "figures/sweep-data.contamination.svg"));
+  // The protocol names the sweep: its contamination line alone would show the last value.
+  std::ifstream swept_file(fs::path(tmp / "bench") / "report.md");
+  const std::string swept{std::istreambuf_iterator<char>(swept_file), std::istreambuf_iterator<char>()};
+  EXPECT_NE(swept.find("- Swept: `data.contamination` = 0, 0.3 (each value's results"), std::string::npos) << swept;
   EXPECT_GT(wallTime(), t1);
   r = runCli(args + " --sweep data.contamination");
   EXPECT_NE(r.status, 0);
