@@ -297,11 +297,12 @@ std::string verdictLine(const Grid& g, const ReportInfo& info, const std::string
   std::vector<std::string> parts;
   if (const auto mine = g.by_dir.find({d, info.recommended}); !info.recommended.empty() && mine != g.by_dir.end()) {
     const double m = meanStd(mine->second).mean;
-    std::string lead = fmt::format("recommended `{}` {:.1f}", info.recommended, 100 * m);
-    if (!bf.first.empty()) lead += ", against the best frozen baseline " + against(bf, m);
+    std::vector<std::string> refs;
+    if (!bf.first.empty()) refs.push_back("the best frozen baseline " + against(bf, m));
     if (const auto so = bestOf(g, info, d, [](const std::string& v) { return v == "source_only"; }); !so.first.empty())
-      lead += " and " + against(so, m);
-    parts.push_back(lead);
+      refs.push_back(against(so, m));
+    parts.push_back(fmt::format("recommended `{}` {:.1f}{}", info.recommended, 100 * m,
+                                refs.empty() ? "" : fmt::format(", against {}", fmt::join(refs, " and "))));
     parts.push_back(recommendedRank(g, info, d));
   }
   if (!bt.first.empty() && !bf.first.empty())

@@ -419,6 +419,14 @@ TEST(Report, VerdictLeadsWithTheRecommendedVariantAgainstWhatNeedsNoLabels) {
                     "frozen baseline `frozen_dominant` 80.0: training wins by 10.0 points"),
             std::string::npos)
       << md;
+  // Without a frozen baseline in the grid, against source-only alone.
+  std::vector<BenchRow> trained;
+  for (const auto& r : rows)
+    if (r.variant == "default" || r.variant == "source_only") trained.push_back(r);
+  EXPECT_NE(shiftad::evaluation::markdownReport(trained, info)
+                .find("- s → t: recommended `default` 85.0, against `source_only` 70.0 (+15.0); rank among the "
+                      "variants: best of 2\n"),
+            std::string::npos);
   // Without a recommended variant, only the after-the-fact line.
   info.recommended = "";
   const auto plain = shiftad::evaluation::markdownReport(rows, info);
