@@ -344,7 +344,7 @@ void paperSection(Doc& doc, const Grid& g, const ReportInfo& info) {
   table(doc, t);
 }
 
-/// One swept key's AUROC per (value, variant), over the rows that `keep` accepts.
+/// One swept key's AUROC per (value, variant), over every direction or over one.
 struct SweepGrid {
   std::map<Key, std::vector<double>> by_value;  ///< (value, variant) -> aurocs
   std::vector<std::string> values, variants;    ///< first-seen order
