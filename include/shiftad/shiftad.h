@@ -49,6 +49,19 @@ std::string imageProblem(const std::string& path);
 /// The resolved config a run was trained with.
 Config loadRunConfig(const std::string& run_dir);
 
+/// What a run's training pool looked like at its last epoch (RUN_DIR/metrics.jsonl):
+/// the aligned (dominant) set's share of the pool and what that implies of its
+/// contamination, beside two diagnostics that read the pool's labels. `present` is false
+/// for a run that aligns nothing (source_only, frozen baselines without a dominant set).
+struct PoolDiagnostics {
+  bool present = false;
+  double dominant_share = 0.0;          ///< aligned set / pool
+  double contamination_estimate = 0.0;  ///< 1 - dominant_share: the share left out
+  double dominant_purity = 0.0;         ///< normal share of the aligned set (diagnostic, reads labels)
+  double contamination = 0.0;           ///< the pool's true anomaly share (diagnostic, reads labels)
+};
+PoolDiagnostics poolDiagnostics(const std::string& run_dir);
+
 /// Detector::load(run_dir).score(images): score images with a trained detector.
 /// `images`: a folder (recursive) or a text file listing one image path per line.
 ScoreResult score(const std::string& run_dir, const std::string& images);

@@ -137,6 +137,8 @@ std::string imageProblem(const std::string& path) {
 
 Config loadRunConfig(const std::string& run_dir) { return api::loadRunConfig(run_dir); }
 
+PoolDiagnostics poolDiagnostics(const std::string& run_dir) { return api::readPoolDiagnostics(run_dir); }
+
 ScoreResult score(const std::string& run_dir, const std::string& images) {
   return Detector::load(run_dir).score(images);
 }

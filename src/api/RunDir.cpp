@@ -153,6 +153,24 @@ void keepMetricsBefore(const std::string& run_dir, int epoch) {
   writeTextAtomic(path, kept);
 }
 
+PoolDiagnostics readPoolDiagnostics(const std::string& run_dir) {
+  std::ifstream f(fs::path(run_dir) / kMetricsFile);
+  nlohmann::json last;
+  for (std::string line; std::getline(f, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object()) last = std::move(j);
+  }
+  PoolDiagnostics d;
+  // Epochs that align write the four keys together (api/Fit.cpp, EpochRecorder).
+  if (!last.is_object() || !last.contains("dominant_purity_diagnostic")) return d;
+  d.present = true;
+  d.dominant_share = last.at("dominant_share").get<double>();
+  d.contamination_estimate = last.at("contamination_estimate").get<double>();
+  d.dominant_purity = last.at("dominant_purity_diagnostic").get<double>();
+  d.contamination = last.at("contamination_diagnostic").get<double>();
+  return d;
+}
+
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer) {
   fs::create_directories(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));

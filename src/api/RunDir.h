@@ -10,6 +10,7 @@
 #include "models/FrozenScorer.h"
 #include "shiftad/Config.h"
 #include "shiftad/RunFiles.h"
+#include "shiftad/shiftad.h"
 #include "training/Trainer.h"
 
 namespace shiftad::api {
@@ -60,6 +61,10 @@ std::vector<std::string> readPathList(const std::string& path);
 /// Rewrite RUN_DIR/metrics.jsonl keeping the lines of epochs before `epoch` (a resumed
 /// run appends from there; lines written after its checkpoint are dropped).
 void keepMetricsBefore(const std::string& run_dir, int epoch);
+
+/// The last epoch's pool diagnostics of RUN_DIR/metrics.jsonl (shiftad::poolDiagnostics).
+/// A line cut by a kill is skipped; no metrics file or no aligned set: `present` false.
+PoolDiagnostics readPoolDiagnostics(const std::string& run_dir);
 
 /// Write config, weights and center of a trained detector.
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer);

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -17,7 +16,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -359,23 +357,6 @@ void addEval(CLI::App& app, EvalCommand& c) {
   c.app->add_option("--set", c.overrides, "override a key of that config (repeatable)");
 }
 
-/// "training's pool: ... estimated contamination 0.180; true 0.100 (...)": the last
-/// epoch's estimate in RUN_DIR/metrics.jsonl next to the truth; "" for a run that aligned
-/// nothing (source-only, frozen scorers without a dominant set) or has no metrics file.
-std::string contaminationLine(const std::string& run_dir) {
-  std::ifstream in(std::filesystem::path(run_dir) / "metrics.jsonl");
-  std::optional<nlohmann::json> last;
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("contamination_estimate") && j.contains("contamination_diagnostic")) last = j;
-  }
-  if (!last) return "";
-  return fmt::format(
-      "training's pool: estimated contamination {:.3f} (the share left out of the aligned set); true {:.3f} "
-      "(diagnostic, reads labels)\n",
-      last->at("contamination_estimate").get<double>(), last->at("contamination_diagnostic").get<double>());
-}
-
 int runEval(const EvalCommand& c) {
   auto cfg = c.config.empty() ? shiftad::loadRunConfig(c.model) : shiftad::loadConfig(c.config);
   if (!c.overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), c.overrides, "--set");
@@ -391,7 +372,11 @@ int runEval(const EvalCommand& c) {
       "at the label-free threshold {:.6g}: precision {:.4f}  recall {:.4f}  F1 {:.4f}  FPR {:.4f}  (F1-max {:.4f}, "
       "its threshold chosen with the test labels)\n",
       r.threshold, r.precision, r.recall, r.f1, r.fpr, r.f1_max);
-  fmt::print("{}", contaminationLine(c.model));
+  if (const auto pool = shiftad::poolDiagnostics(c.model); pool.present)
+    fmt::print(
+        "training's pool: estimated contamination {:.3f} (the share left out of the aligned set); true {:.3f} "
+        "(diagnostic, reads labels)\n",
+        pool.contamination_estimate, pool.contamination);
   return 0;
 }
 

@@ -46,22 +46,6 @@ bool readsLabels(const Variant& v) { return v.reads_target_labels; }
 /// The frozen-encoder baselines (no training), for the report's verdict.
 bool frozenBaseline(const Variant& v) { return !v.trains; }
 
-/// The dominant set's purity and share, the estimated and the true contamination, of
-/// the run's last epoch into `row` (left as they are when it has no dominant set).
-void readDominantDiagnostics(const std::string& run_dir, evaluation::BenchRow& row) {
-  std::ifstream f(fs::path(run_dir) / kMetricsFile);
-  std::string line, last;
-  while (std::getline(f, line))
-    if (!line.empty()) last = line;
-  if (last.empty()) return;
-  const auto j = nlohmann::json::parse(last);
-  if (!j.contains("dominant_purity_diagnostic")) return;
-  row.purity = j["dominant_purity_diagnostic"].get<double>();
-  row.share = j.value("dominant_share", -1.0);
-  row.contamination_estimate = j.value("contamination_estimate", NAN);
-  row.contamination = j.value("contamination_diagnostic", NAN);
-}
-
 std::string machine() {
   utsname u{};
   uname(&u);
@@ -323,7 +307,10 @@ void runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cach
     summary = detector.trainSummary();
     eval = detector.evaluate(cfg, (fs::path(run_dir) / kTestScoresFile).string());
   }
-  readDominantDiagnostics(run_dir, row);
+  if (const auto pool = poolDiagnostics(run_dir); pool.present) {
+    row.purity = pool.dominant_purity, row.share = pool.dominant_share;
+    row.contamination_estimate = pool.contamination_estimate, row.contamination = pool.contamination;
+  }
   // The end-of-training state is only needed to resume an interrupted run; a
   // finished bench run keeps its weights (model.safetensors), not ~20 MB of Adam state.
   fs::remove(fs::path(run_dir) / kCheckpointFile);

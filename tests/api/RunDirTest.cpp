@@ -24,3 +24,30 @@ TEST(RunDir, TemporaryFilesOfKilledWritesCountAsTheRunsOwn) {
   EXPECT_EQ(st.foreign, (std::vector<std::string>{"notes.txt.tmp-12", "summary.json.tmp-x1"}));
   EXPECT_TRUE(st.is_run);
 }
+
+TEST(RunDir, PoolDiagnosticsAreTheLastEpochsAndSkipATornLine) {
+  // Two aligned epochs, then a line cut by a kill: the second epoch's values, each field
+  // from its own key (the estimate is written, not recomputed from the share).
+  TempDir tmp;
+  shiftad::test::writeFile(
+      tmp / "metrics.jsonl",
+      R"({"epoch":1,"dominant_share":0.5,"dominant_purity_diagnostic":0.9,"contamination_estimate":0.5,"contamination_diagnostic":0.1})"
+      "\n"
+      R"({"epoch":2,"dominant_share":0.7,"dominant_purity_diagnostic":0.95,"contamination_estimate":0.31,"contamination_diagnostic":0.12})"
+      "\n"
+      R"({"epoch":3,"dominant_sh)");
+  const auto d = shiftad::api::readPoolDiagnostics(tmp.path());
+  ASSERT_TRUE(d.present);
+  EXPECT_DOUBLE_EQ(d.dominant_share, 0.7);
+  EXPECT_DOUBLE_EQ(d.dominant_purity, 0.95);
+  EXPECT_DOUBLE_EQ(d.contamination_estimate, 0.31);
+  EXPECT_DOUBLE_EQ(d.contamination, 0.12);
+}
+
+TEST(RunDir, PoolDiagnosticsAbsentForARunThatAlignsNothing) {
+  TempDir tmp;
+  EXPECT_FALSE(shiftad::api::readPoolDiagnostics(tmp.path()).present);  // no metrics file
+  shiftad::test::writeFile(tmp / "metrics.jsonl", R"({"epoch":1,"loss":0.2,"dominant_size":0,"dominant_share":0.0})"
+                                                  "\n");
+  EXPECT_FALSE(shiftad::api::readPoolDiagnostics(tmp.path()).present);  // source_only's lines
+}
