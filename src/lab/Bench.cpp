@@ -331,7 +331,8 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   if (o.figures) {
     spdlog::info("figures: ROC curves and PCA projections");
     for (auto f : lab::rocFigures(o.out_dir, rows, info.recommended)) info.figures.push_back(std::move(f));
-    for (auto f : lab::projectionFigures(o.out_dir, rows, cache)) info.figures.push_back(std::move(f));
+    for (auto f : lab::projectionFigures(o.out_dir, rows, cache, info.recommended))
+      info.figures.push_back(std::move(f));
   }
   writeFigures(o.out_dir, info.figures);
   info.command = o.command;

@@ -211,7 +211,7 @@ void addProjections(const std::string& before, const std::string& after, const s
 }  // namespace
 
 std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vector<BenchRow>& rows,
-                                      const std::shared_ptr<Cache>& cache) {
+                                      const std::shared_ptr<Cache>& cache, const std::string& recommended) {
   std::vector<Figure> out;
   std::set<std::string> done;
   for (const auto& first : rows) {
@@ -222,11 +222,15 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
       BenchRow r = first;
       r.variant = variant;
       const auto dir = benchRunDir(out_dir, r);
-      return fs::exists(fs::path(dir) / kModelFile) ? dir : "";
+      // A center: a trained detector (a frozen baseline keeps Φ's weights, no center).
+      return fs::exists(fs::path(dir) / kCenterFile) ? dir : "";
     };
     const auto before = runOf("source_only");
+    // The suite's recommended variant is what a reader of the report would run.
+    std::vector<std::string> adapted = {"cluster_frozen", "cluster_self", "align_all"};
+    if (!recommended.empty() && recommended != "source_only") adapted.insert(adapted.begin(), recommended);
     std::string after, after_variant;
-    for (const auto* v : {"cluster_frozen", "cluster_self", "align_all"})
+    for (const auto& v : adapted)
       if (after.empty() && !(after = runOf(v)).empty()) after_variant = v;
     if (before.empty() || after.empty()) continue;
     done.insert(d);

@@ -24,11 +24,13 @@ std::vector<evaluation::Figure> rocFigures(const std::string& out_dir, const std
 
 /// Per direction: PCA (2-D) of F's features of the source training images and the
 /// target pool, for the first class and seed, before adaptation (source_only) and
-/// after (the first of cluster_frozen, cluster_self, align_all that ran), with the
-/// adapted run's dominant set marked and, for the reader only, the pool's true labels.
+/// after (the first of `recommended`, cluster_frozen, cluster_self, align_all that ran
+/// and trained a detector), with the adapted run's dominant set marked and, for the
+/// reader only, the pool's true labels.
 /// The runs' features are computed through `cache` (the bench's, where the images are).
 std::vector<evaluation::Figure> projectionFigures(const std::string& out_dir,
                                                   const std::vector<evaluation::BenchRow>& rows,
-                                                  const std::shared_ptr<Cache>& cache);
+                                                  const std::shared_ptr<Cache>& cache,
+                                                  const std::string& recommended = "");
 
 }  // namespace shiftad::lab

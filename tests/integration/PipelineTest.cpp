@@ -450,6 +450,25 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   EXPECT_NE(r.output.find("expected section.key=v1,v2"), std::string::npos) << r.output;
 }
 
+TEST(Pipeline, ABenchsProjectionAfterAdaptationIsTheRecommendedVariants) {
+  // office31 recommends `default`: the "after" PCA is its run, not align_all's (which
+  // came first in the list of adapted variants before there was a default).
+  TempDir tmp;
+  writeFakeOffice31(tmp / "office31");
+  auto args = tinyBenchArgs(tmp);
+  for (auto [from, to] :
+       {std::pair<std::string, std::string>{"source_only,frozen_only", "source_only,align_all,default"},
+        {"back_pack,pen", "pen"}})
+    args.replace(args.find(from), from.size(), to);
+  const auto r = runCli(args + fmt::format(" --threads 1 --out {}", tmp / "bench"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream report(fs::path(tmp / "bench") / "report.md");
+  const std::string md((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
+  EXPECT_NE(md.find("](figures/pca-amazon-webcam-after.svg)"), std::string::npos) << md;
+  EXPECT_NE(md.find("class pen, seed 0, after (default)"), std::string::npos) << md;
+  EXPECT_EQ(md.find("after (align_all)"), std::string::npos) << md;
+}
+
 TEST(Pipeline, ABenchShardedInThreeAndMergedEqualsTheUnshardedOne) {
   TempDir tmp;
   writeFakeOffice31(tmp / "office31");
