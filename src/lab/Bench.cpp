@@ -169,6 +169,19 @@ std::string benchFingerprint(const Suite& suite, const std::vector<std::string>&
          dumpConfig(parseConfig(suite.config_yaml, overrides, suite.name, suite.base_dir));
 }
 
+/// A stored fingerprint as this shiftad writes it: its config parsed and dumped again, so
+/// that a key added to the schema since, at its default, changes nothing (every key is
+/// written out). The text itself when it no longer parses (a key since removed).
+std::string currentFingerprint(const std::string& stored) {
+  const auto eol = stored.find('\n');
+  if (stored.rfind("root: ", 0) != 0 || eol == std::string::npos) return stored;
+  try {
+    return stored.substr(0, eol + 1) + dumpConfig(parseConfig(stored.substr(eol + 1), {}, "bench_config.yaml"));
+  } catch (const std::exception&) {
+    return stored;
+  }
+}
+
 /// Rows in OUT are only reused by a bench of the same configuration: a changed suite
 /// file or --set must not silently mix old results into a new report.
 void checkSameConfig(const std::string& out_dir, const std::string& fingerprint, bool has_rows) {
@@ -179,7 +192,7 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
         "were made with this configuration; they are kept",
         (fs::path(out_dir) / "results.csv").string());
   } else if (has_rows) {
-    const auto old = readText(path.string());
+    const auto old = currentFingerprint(readText(path.string()));
     if (old != fingerprint) {
       // Name the first line that differs, with its YAML section ("train:  lr: 0.01").
       std::istringstream a(old), b(fingerprint);
@@ -462,7 +475,7 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
     const auto config = fs::path(dir) / "bench_config.yaml";
     SHIFTAD_CHECK(fs::exists(csv) && fs::exists(config),
                   "bench --merge: '{}' is not a bench folder (no results.csv or bench_config.yaml)", dir);
-    SHIFTAD_CHECK(readText(config.string()) == fingerprint,
+    SHIFTAD_CHECK(currentFingerprint(readText(config.string())) == fingerprint,
                   "bench --merge: '{}' holds results of another configuration than this bench's (its "
                   "bench_config.yaml differs); merge shards of one bench, given the same --suite, --root and --set",
                   dir);

@@ -425,6 +425,21 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
   EXPECT_DOUBLE_EQ(wallTime(), t1);
+  // A folder written before a key existed (here cluster.neighbours, at its default) is
+  // the same configuration: stored configs are compared as this shiftad reads them.
+  {
+    const auto path = fs::path(tmp / "bench") / "bench_config.yaml";
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), kept, line;
+    std::istringstream lines(text);
+    while (std::getline(lines, line))
+      if (line.find("  neighbours: ") != 0) kept += line + "\n";
+    ASSERT_LT(kept.size(), text.size()) << text;
+    std::ofstream(path) << kept;
+    r = runCli(args);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
+  }
   // Another configuration in the same folder is refused, naming the key, rather than
   // mixing its rows with the old ones.
   r = runCli(args + " --set train.lr=0.01");
