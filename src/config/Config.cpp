@@ -311,6 +311,9 @@ const std::vector<KeySpec>& schema() {
       floatKey("cluster.neighbours", SHIFTAD_FIELD(cluster.neighbours), 1e-6, 1.0, false,
                "cluster.space dense: a row's neighbourhood as a share of the pool; larger than any one kind of "
                "anomaly's share and smaller than the normal class's"),
+      boolKey("cluster.dense_bic_gate", SHIFTAD_FIELD(cluster.dense_bic_gate),
+              "cluster.space dense: align the whole pool when the BIC does not support two components in the "
+              "log neighbourhood distances (an experiment of issue 17, off by default)"),
       // align
       choiceKey("align.method", SHIFTAD_FIELD(align.method),
                 "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel "

@@ -113,6 +113,23 @@ std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighte
   return std::nullopt;
 }
 
+double mixtureBicGain(const std::vector<double>& scores) {
+  std::vector<double> logs;
+  for (double s : scores) logs.push_back(logScore(s));
+  const auto m = fitMixture1d(logs);
+  const double n = static_cast<double>(logs.size());
+  double two = 0;
+  for (double v : logs) {
+    const double l0 = std::log(m.weight[0]) + logDensity(v, m.mean[0], m.var[0]);
+    const double l1 = std::log(m.weight[1]) + logDensity(v, m.mean[1], m.var[1]);
+    const double top = std::max(l0, l1);
+    two += top + std::log(std::exp(l0 - top) + std::exp(l1 - top));
+  }
+  // One Gaussian at its maximum likelihood: mean and (biased) variance of the data.
+  const double one = -0.5 * n * (std::log(2 * kPi * varianceOf(logs)) + 1);
+  return 2 * (two - one) - 3 * std::log(n);
+}
+
 double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back) {
   if (fell_back) *fell_back = false;
   if (cfg.rule == ThresholdRule::kSourceQuantile) return quantile(in.source, cfg.quantile);

@@ -37,6 +37,11 @@ std::optional<double> equalDensityPoint(const Mixture1d& m, bool weighted = fals
 /// (fewer than 4 distinct values, or no such point between the means).
 std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted = false);
 
+/// The BIC gain of a two-component mixture over one Gaussian on the logarithms of
+/// positive `scores`: 2 (log L2 - log L1) - 3 ln n (the mixture's 3 extra parameters).
+/// Positive: the data support two components. Needs 2 distinct values.
+double mixtureBicGain(const std::vector<double>& scores);
+
 /// Scores a run's threshold is set from. `normals`: the calibration normals, the
 /// scores of the final dominant set (the whole pool for runs without one).
 struct ThresholdInputs {

@@ -40,21 +40,22 @@ torch::Tensor neighbourDistance(const torch::Tensor& features, double share) {
   return out;
 }
 
-torch::Tensor lowModeRows(const torch::Tensor& values) {
+torch::Tensor lowModeRows(const torch::Tensor& values, bool bic_gate) {
   const auto s = values.to(torch::kDouble).contiguous();
   const std::vector<double> v(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
   const auto all = torch::arange(s.numel(), torch::kLong);
   const auto cut = mixtureCut(v, /*weighted=*/true);
+  if (cut && bic_gate && mixtureBicGain(v) <= 0) return all;
   if (!cut) return all;
   const auto rows = torch::nonzero(s <= *cut).reshape({-1});
   return rows.size(0) >= 2 ? rows : all;
 }
 
-torch::Tensor denseRows(const torch::Tensor& features, double share) {
+torch::Tensor denseRows(const torch::Tensor& features, double share, bool bic_gate) {
   const int64_t n = features.size(0);
   if (n < 4) return torch::arange(n, torch::kLong);
   // Distances of exact duplicates are 0, whose logarithm the mixture cannot take.
-  return lowModeRows(neighbourDistance(features, share).clamp_min(1e-12));
+  return lowModeRows(neighbourDistance(features, share).clamp_min(1e-12), bic_gate);
 }
 
 }  // namespace shiftad::method

@@ -23,12 +23,15 @@ torch::Tensor neighbourDistance(const torch::Tensor& features, double share);
 
 /// The dense region of the rows of `features` (int64, ascending): those whose
 /// neighbourDistance lies in the low mode (lowModeRows). Every row for fewer than 4.
-torch::Tensor denseRows(const torch::Tensor& features, double share);
+/// `bic_gate` (cluster.dense_bic_gate): every row, too, when the BIC does not support two
+/// components in the distances' logarithms (mixtureBicGain <= 0): a pool that looks
+/// like one population is aligned whole.
+torch::Tensor denseRows(const torch::Tensor& features, double share, bool bic_gate = false);
 
 /// The rows (int64, ascending) of `values` (positive) below the weighted mixtureCut of
 /// their logarithms (DecisionThreshold.h), i.e. those the two-component mixture assigns to
 /// its low component; every row when the values form one component or fewer than 2 rows
 /// fall below.
-torch::Tensor lowModeRows(const torch::Tensor& values);
+torch::Tensor lowModeRows(const torch::Tensor& values, bool bic_gate = false);
 
 }  // namespace shiftad::method

@@ -1,6 +1,7 @@
 // The label-free threshold's pieces against numpy and sklearn (tests/oracle/math_threshold.py)
 // and hand-checked cases for the rules.
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,21 @@ TEST(DecisionThreshold, QuantileAndMixtureMatchNumpyAndSklearn) {
     const auto point = m::equalDensityPoint(fit);
     ASSERT_TRUE(point.has_value());
     EXPECT_NEAR(*point, c.at("equal_density").get<double>(), 1e-3);
+    // mixtureBicGain takes scores and fits their logarithms: exp() of the case's values.
+    std::vector<double> scores;
+    for (double v : x) scores.push_back(std::exp(v));
+    EXPECT_NEAR(m::mixtureBicGain(scores), c.at("bic_gain").get<double>(), 1e-2);
   }
+}
+
+TEST(DecisionThreshold, OneGaussianHasNoBicGain) {
+  // 2000 log-normal scores: one population; the mixture's likelihood gain stays below the
+  // BIC's price of 3 ln n = 22.8 for its three extra parameters.
+  std::mt19937 gen(7);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<double> scores;
+  for (int i = 0; i < 2000; ++i) scores.push_back(std::exp(0.3 * normal(gen) - 1.0));
+  EXPECT_LT(m::mixtureBicGain(scores), 0.0);
 }
 
 TEST(DecisionThreshold, EqualVariancesMeetHalfWayAndWeightsDoNotMatter) {

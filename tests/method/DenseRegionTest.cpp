@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "common/Error.h"
@@ -103,6 +104,23 @@ TEST(DenseRegion, KeepsTheNormalClassWhenHalfThePoolIsAnomalous) {
   const auto rows = me::denseRows(x, 0.2);
   EXPECT_LE(rows.max().item<int64_t>(), 49) << "an anomaly was kept";
   EXPECT_GE(rows.size(0), 40) << "most normal rows are kept";
+}
+
+TEST(DenseRegion, TheBicGateKeepsOnePopulationWholeAndTwoSplit) {
+  // Log-normal values, one population: the mixture still cuts them (a skew tail), the
+  // gate (cluster.dense_bic_gate) keeps every row. Two well-apart populations: the gate
+  // changes nothing.
+  std::mt19937 gen(3);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<double> one, two;
+  for (int i = 0; i < 400; ++i) one.push_back(std::exp(0.3 * normal(gen)));
+  for (int i = 0; i < 400; ++i) two.push_back(std::exp(0.2 * normal(gen) + (i < 320 ? 0.0 : 2.0)));
+  const auto t1 = torch::tensor(one, torch::kDouble), t2 = torch::tensor(two, torch::kDouble);
+  ASSERT_LT(me::lowModeRows(t1).size(0), 400) << "ungated, the mixture leaves rows out";
+  EXPECT_EQ(me::lowModeRows(t1, /*bic_gate=*/true).size(0), 400);
+  const auto split = me::lowModeRows(t2, /*bic_gate=*/true);
+  EXPECT_TRUE(torch::equal(split, me::lowModeRows(t2)));
+  EXPECT_TRUE(torch::equal(split, torch::arange(320, torch::kLong))) << "the low population, exactly";
 }
 
 TEST(DenseRegion, TinyPoolsAreKeptWhole) {

@@ -3,7 +3,8 @@ Gaussian mixture on the line, with the equal-density point of its components sol
 
 Prints a JSON list of cases for tests/method/DecisionThresholdTest.cpp. Each case holds
 values drawn from two Gaussians (fixed seeds), numpy.quantile at a few q, and sklearn's
-GaussianMixture fit (tight tolerance, many inits, so that it reaches the maximum).
+GaussianMixture fit (tight tolerance, many inits, so that it reaches the maximum), and the
+BIC gain of that fit over one Gaussian.
 """
 import json
 
@@ -41,6 +42,7 @@ def main():
         means = gm.means_.ravel()[order]
         variances = gm.covariances_.ravel()[order]
         weights = gm.weights_[order]
+        one = GaussianMixture(1, covariance_type="full", reg_covar=0.0).fit(x.reshape(-1, 1))
         qs = [0.5, 0.9, 0.95, 0.99]
         out.append({
             "name": name,
@@ -50,6 +52,8 @@ def main():
             "means": [float(m) for m in means],
             "variances": [float(v) for v in variances],
             "equal_density": equal_density(means[0], variances[0], means[1], variances[1]),
+            # BIC of one Gaussian minus BIC of the mixture (sklearn counts 2 and 5 parameters).
+            "bic_gain": float(one.bic(x.reshape(-1, 1)) - gm.bic(x.reshape(-1, 1))),
         })
     print(json.dumps(out))
 
