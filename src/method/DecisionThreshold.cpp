@@ -29,14 +29,19 @@ double varianceOf(const std::vector<double>& x) {
   return s / static_cast<double>(x.size());
 }
 
+/// log(exp(a) + exp(b)) without overflow.
+double logSumExp(double a, double b) {
+  const double top = std::max(a, b);
+  return top + std::log(std::exp(a - top) + std::exp(b - top));
+}
+
 /// One EM step; returns the log-likelihood of the parameters it started from.
 double emStep(const std::vector<double>& x, Mixture1d& m, double var_floor) {
   double n[2] = {0, 0}, sx[2] = {0, 0}, sxx[2] = {0, 0}, loglik = 0;
   for (double v : x) {
     const double l0 = std::log(m.weight[0]) + logDensity(v, m.mean[0], m.var[0]);
     const double l1 = std::log(m.weight[1]) + logDensity(v, m.mean[1], m.var[1]);
-    const double top = std::max(l0, l1);
-    const double norm = top + std::log(std::exp(l0 - top) + std::exp(l1 - top));
+    const double norm = logSumExp(l0, l1);
     loglik += norm;
     const double r[2] = {std::exp(l0 - norm), std::exp(l1 - norm)};
     for (int k = 0; k < 2; ++k) n[k] += r[k], sx[k] += r[k] * v, sxx[k] += r[k] * v * v;
@@ -51,6 +56,24 @@ double emStep(const std::vector<double>& x, Mixture1d& m, double var_floor) {
 }
 
 double logScore(double s) { return std::log(std::max(s, 1e-30)); }
+
+std::vector<double> logsOf(const std::vector<double>& scores) {
+  std::vector<double> logs;
+  for (double s : scores) logs.push_back(logScore(s));
+  return logs;
+}
+
+/// mixtureBicGain of the mixture `m` fitted to `logs`.
+double bicGain(const std::vector<double>& logs, const Mixture1d& m) {
+  double two = 0;
+  for (double v : logs)
+    two += logSumExp(std::log(m.weight[0]) + logDensity(v, m.mean[0], m.var[0]),
+                     std::log(m.weight[1]) + logDensity(v, m.mean[1], m.var[1]));
+  // One Gaussian at its maximum likelihood: mean and (biased) variance of the data.
+  const double n = static_cast<double>(logs.size());
+  const double one = -0.5 * n * (std::log(2 * kPi * varianceOf(logs)) + 1);
+  return 2 * (two - one) - 3 * std::log(n);
+}
 
 }  // namespace
 
@@ -105,29 +128,18 @@ std::optional<double> equalDensityPoint(const Mixture1d& m, bool weighted) {
   return std::nullopt;
 }
 
-std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted) {
-  std::vector<double> logs;
-  for (double s : scores) logs.push_back(logScore(s));
+std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted, double* bic_gain) {
+  const auto logs = logsOf(scores);
   if (std::set<double>(logs.begin(), logs.end()).size() < 4) return std::nullopt;
-  if (const auto x = equalDensityPoint(fitMixture1d(logs), weighted)) return std::exp(*x);
+  const auto m = fitMixture1d(logs);
+  if (bic_gain) *bic_gain = bicGain(logs, m);
+  if (const auto x = equalDensityPoint(m, weighted)) return std::exp(*x);
   return std::nullopt;
 }
 
 double mixtureBicGain(const std::vector<double>& scores) {
-  std::vector<double> logs;
-  for (double s : scores) logs.push_back(logScore(s));
-  const auto m = fitMixture1d(logs);
-  const double n = static_cast<double>(logs.size());
-  double two = 0;
-  for (double v : logs) {
-    const double l0 = std::log(m.weight[0]) + logDensity(v, m.mean[0], m.var[0]);
-    const double l1 = std::log(m.weight[1]) + logDensity(v, m.mean[1], m.var[1]);
-    const double top = std::max(l0, l1);
-    two += top + std::log(std::exp(l0 - top) + std::exp(l1 - top));
-  }
-  // One Gaussian at its maximum likelihood: mean and (biased) variance of the data.
-  const double one = -0.5 * n * (std::log(2 * kPi * varianceOf(logs)) + 1);
-  return 2 * (two - one) - 3 * std::log(n);
+  const auto logs = logsOf(scores);
+  return bicGain(logs, fitMixture1d(logs));
 }
 
 double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back) {

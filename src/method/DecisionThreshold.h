@@ -34,8 +34,9 @@ std::optional<double> equalDensityPoint(const Mixture1d& m, bool weighted = fals
 /// Where a set of scores (mostly normal, some anomalous) splits: the equal-density
 /// point (`weighted`: of the weighted densities) of a two-component mixture on their
 /// logarithms, back on the score scale; nullopt when they do not form two components
-/// (fewer than 4 distinct values, or no such point between the means).
-std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted = false);
+/// (fewer than 4 distinct values, or no such point between the means). `bic_gain`: where
+/// given, set to the same fit's mixtureBicGain (left alone for fewer than 4 distinct values).
+std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted = false, double* bic_gain = nullptr);
 
 /// The BIC gain of a two-component mixture over one Gaussian on the logarithms of
 /// positive `scores`: 2 (log L2 - log L1) - 3 ln n (the mixture's 3 extra parameters).

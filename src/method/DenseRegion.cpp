@@ -44,8 +44,9 @@ torch::Tensor lowModeRows(const torch::Tensor& values, bool bic_gate) {
   const auto s = values.to(torch::kDouble).contiguous();
   const std::vector<double> v(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
   const auto all = torch::arange(s.numel(), torch::kLong);
-  const auto cut = mixtureCut(v, /*weighted=*/true);
-  if (cut && bic_gate && mixtureBicGain(v) <= 0) return all;
+  double bic_gain = 0;
+  const auto cut = mixtureCut(v, /*weighted=*/true, bic_gate ? &bic_gain : nullptr);
+  if (cut && bic_gate && bic_gain <= 0) return all;
   if (!cut) return all;
   const auto rows = torch::nonzero(s <= *cut).reshape({-1});
   return rows.size(0) >= 2 ? rows : all;
