@@ -163,11 +163,19 @@ PoolDiagnostics readPoolDiagnostics(const std::string& run_dir) {
   PoolDiagnostics d;
   // Epochs that align write the four keys together (api/Fit.cpp, EpochRecorder).
   if (!last.is_object() || !last.contains("dominant_purity_diagnostic")) return d;
+  // A line with one key but not the others was edited by hand: say which, not a bare json error.
+  const auto number = [&](const char* key) {
+    SHIFTAD_CHECK(last.contains(key) && last[key].is_number(),
+                  "{}: the last epoch's line has dominant_purity_diagnostic but no number '{}' (the four pool "
+                  "diagnostics are written together; restore the file or train again)",
+                  (fs::path(run_dir) / kMetricsFile).string(), key);
+    return last[key].get<double>();
+  };
   d.present = true;
-  d.dominant_share = last.at("dominant_share").get<double>();
-  d.contamination_estimate = last.at("contamination_estimate").get<double>();
-  d.dominant_purity = last.at("dominant_purity_diagnostic").get<double>();
-  d.contamination = last.at("contamination_diagnostic").get<double>();
+  d.dominant_share = number("dominant_share");
+  d.contamination_estimate = number("contamination_estimate");
+  d.dominant_purity = number("dominant_purity_diagnostic");
+  d.contamination = number("contamination_diagnostic");
   return d;
 }
 

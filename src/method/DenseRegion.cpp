@@ -46,8 +46,8 @@ torch::Tensor lowModeRows(const torch::Tensor& values, bool bic_gate) {
   const auto all = torch::arange(s.numel(), torch::kLong);
   double bic_gain = 0;
   const auto cut = mixtureCut(v, /*weighted=*/true, bic_gate ? &bic_gain : nullptr);
-  if (cut && bic_gate && bic_gain <= 0) return all;
-  if (!cut) return all;
+  // No cut, or (gated) one component explains the data as well as two: the whole pool.
+  if (!cut || (bic_gate && bic_gain <= 0)) return all;
   const auto rows = torch::nonzero(s <= *cut).reshape({-1});
   return rows.size(0) >= 2 ? rows : all;
 }

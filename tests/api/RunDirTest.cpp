@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "api/RunDir.h"
+#include "shiftad/Error.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -50,4 +51,26 @@ TEST(RunDir, PoolDiagnosticsAbsentForARunThatAlignsNothing) {
   shiftad::test::writeFile(tmp / "metrics.jsonl", R"({"epoch":1,"loss":0.2,"dominant_size":0,"dominant_share":0.0})"
                                                   "\n");
   EXPECT_FALSE(shiftad::api::readPoolDiagnostics(tmp.path()).present);  // source_only's lines
+}
+
+TEST(RunDir, PoolDiagnosticsNameTheFileAndKeyOfAHandEditedLine) {
+  // The four keys are written together; a line with one of them but not another
+  // (or not a number) was edited by hand: a shiftad::Error naming the file and the key.
+  TempDir tmp;
+  shiftad::test::writeFile(
+      tmp / "metrics.jsonl",
+      R"({"epoch":1,"dominant_share":0.5,"dominant_purity_diagnostic":0.9,"contamination_diagnostic":0.1})"
+      "\n");
+  try {
+    shiftad::api::readPoolDiagnostics(tmp.path());
+    FAIL() << "a line without contamination_estimate was accepted";
+  } catch (const shiftad::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("metrics.jsonl"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'contamination_estimate'"), std::string::npos) << e.what();
+  }
+  shiftad::test::writeFile(
+      tmp / "metrics.jsonl",
+      R"({"dominant_share":"half","dominant_purity_diagnostic":0.9,"contamination_estimate":0.5,"contamination_diagnostic":0.1})"
+      "\n");
+  EXPECT_THROW(shiftad::api::readPoolDiagnostics(tmp.path()), shiftad::Error);
 }
