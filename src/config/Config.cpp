@@ -314,6 +314,9 @@ const std::vector<KeySpec>& schema() {
       boolKey("cluster.dense_bic_gate", SHIFTAD_FIELD(cluster.dense_bic_gate),
               "cluster.space dense: align the whole pool when the BIC does not support two components in the "
               "log neighbourhood distances (an experiment of issue 17, off by default)"),
+      floatKey("cluster.dense_max_share", SHIFTAD_FIELD(cluster.dense_max_share), 0.01, 1.0, false,
+               "cluster.space dense: align at most this share of the pool, the rows of smallest neighbourhood "
+               "distance, when the low mode holds more (an experiment of issue 17; 1: no cap)"),
       // align
       choiceKey("align.method", SHIFTAD_FIELD(align.method),
                 "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel "

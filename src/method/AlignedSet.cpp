@@ -29,8 +29,8 @@ torch::Tensor AlignedSet::forEpoch(int epoch, const torch::Tensor& previous) con
   if (cfg_.space == ClusterSpace::kNone) return torch::arange(pool_size_, torch::kLong);
   if (cfg_.space == ClusterSpace::kScore) return lowModeRows(self_scores_());
   if (cfg_.space == ClusterSpace::kDense) {
-    return denseRows(frozen_features_.defined() ? frozen_features_ : self_features_(), cfg_.neighbours,
-                     cfg_.dense_bic_gate);
+    return denseRows(frozen_features_.defined() ? frozen_features_ : self_features_(),
+                     {cfg_.neighbours, cfg_.dense_bic_gate, cfg_.dense_max_share});
   }
   return dominantRows(self_features_(), cfg_, seed_ + static_cast<uint64_t>(epoch));
 }

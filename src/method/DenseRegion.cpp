@@ -52,11 +52,18 @@ torch::Tensor lowModeRows(const torch::Tensor& values, bool bic_gate) {
   return rows.size(0) >= 2 ? rows : all;
 }
 
-torch::Tensor denseRows(const torch::Tensor& features, double share, bool bic_gate) {
+torch::Tensor denseRows(const torch::Tensor& features, const DenseRegionParams& params) {
+  SHIFTAD_CHECK(params.max_share > 0.0 && params.max_share <= 1.0, "denseRows: max_share must lie in (0, 1], got {}",
+                params.max_share);
   const int64_t n = features.size(0);
   if (n < 4) return torch::arange(n, torch::kLong);
   // Distances of exact duplicates are 0, whose logarithm the mixture cannot take.
-  return lowModeRows(neighbourDistance(features, share).clamp_min(1e-12), bic_gate);
+  const auto distance = neighbourDistance(features, params.neighbours).clamp_min(1e-12);
+  const auto rows = lowModeRows(distance, params.bic_gate);
+  const auto cap = std::max<int64_t>(2, std::llround(params.max_share * static_cast<double>(n)));
+  if (rows.size(0) <= cap) return rows;
+  // The low mode is every row below a cut, so its `cap` densest rows are the pool's.
+  return std::get<0>(std::get<1>(distance.topk(cap, /*dim=*/0, /*largest=*/false)).sort());
 }
 
 }  // namespace shiftad::method

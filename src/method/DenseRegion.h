@@ -21,12 +21,23 @@ namespace shiftad::method {
 /// distance 1 from every row.
 torch::Tensor neighbourDistance(const torch::Tensor& features, double share);
 
+/// How the dense region is taken (the cluster.* keys; defaults are the library's).
+struct DenseRegionParams {
+  double neighbours = 0.2;  ///< cluster.neighbours: a row's neighbourhood, a share of the pool in (0, 1]
+  /// cluster.dense_bic_gate: every row when the BIC does not support two components in the
+  /// distances' logarithms (mixtureBicGain <= 0): a pool that looks like one population
+  /// is aligned whole.
+  bool bic_gate = false;
+  /// cluster.dense_max_share: when the low mode holds more than this share of the rows,
+  /// only that many rows of smallest neighbourhood distance (round(max_share * n), at
+  /// least 2); 1: no cap.
+  double max_share = 1.0;
+};
+
 /// The dense region of the rows of `features` (int64, ascending): those whose
-/// neighbourDistance lies in the low mode (lowModeRows). Every row for fewer than 4.
-/// `bic_gate` (cluster.dense_bic_gate): every row, too, when the BIC does not support two
-/// components in the distances' logarithms (mixtureBicGain <= 0): a pool that looks
-/// like one population is aligned whole.
-torch::Tensor denseRows(const torch::Tensor& features, double share, bool bic_gate = false);
+/// neighbourDistance lies in the low mode (lowModeRows), within `params`. Every row for
+/// fewer than 4.
+torch::Tensor denseRows(const torch::Tensor& features, const DenseRegionParams& params = {});
 
 /// The rows (int64, ascending) of `values` (positive) below the weighted mixtureCut of
 /// their logarithms (DecisionThreshold.h), i.e. those the two-component mixture assigns to

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "common/Error.h"
@@ -92,7 +93,7 @@ TEST(DenseRegion, KeepsTheNormalClassWhenAnomaliesAreRare) {
   // 90 normal rows and three kinds of 4 anomalies: every anomaly's nearest fifth of the
   // pool (20 rows) reaches into other kinds.
   const auto x = kindsOfRows({90, 4, 4, 4}, 8, 0.15, 11);
-  const auto rows = me::denseRows(x, 0.2);
+  const auto rows = me::denseRows(x, {0.2});
   EXPECT_LE(rows.max().item<int64_t>(), 89) << "an anomaly was kept";
   EXPECT_GE(rows.size(0), 80) << "most normal rows are kept";
 }
@@ -101,9 +102,31 @@ TEST(DenseRegion, KeepsTheNormalClassWhenHalfThePoolIsAnomalous) {
   // 50 normal rows and five kinds of 10 anomalies, each kind tighter than the normal class:
   // the paper's largest cluster can be such a kind, the neighbourhood of a fifth cannot.
   auto x = torch::cat({kindsOfRows({50}, 8, 0.25, 5), kindsOfRows({0, 10, 10, 10, 10, 10}, 8, 0.1, 6)});
-  const auto rows = me::denseRows(x, 0.2);
+  const auto rows = me::denseRows(x, {0.2});
   EXPECT_LE(rows.max().item<int64_t>(), 49) << "an anomaly was kept";
   EXPECT_GE(rows.size(0), 40) << "most normal rows are kept";
+}
+
+TEST(DenseRegion, TheShareCapKeepsTheDensestRowsOfTheLowMode) {
+  // cluster.dense_max_share: the half-anomalous pool above, capped at 30% of its 100 rows:
+  // exactly the 30 rows of smallest neighbourhood distance (ranked here by a sort of the
+  // distances), all of them inside the uncapped region; a cap above the region's size
+  // changes nothing.
+  auto x = torch::cat({kindsOfRows({50}, 8, 0.25, 5), kindsOfRows({0, 10, 10, 10, 10, 10}, 8, 0.1, 6)});
+  const auto uncapped = me::denseRows(x, {0.2});
+  ASSERT_LT(uncapped.size(0), 90);
+  EXPECT_TRUE(torch::equal(me::denseRows(x, {0.2, false, 0.9}), uncapped));
+  const auto capped = me::denseRows(x, {0.2, false, 0.3});
+  ASSERT_EQ(capped.size(0), 30);
+  const auto d = me::neighbourDistance(x, 0.2);
+  std::vector<std::pair<double, int64_t>> ranked;
+  for (int64_t i = 0; i < d.size(0); ++i) ranked.emplace_back(d[i].item<double>(), i);
+  std::sort(ranked.begin(), ranked.end());
+  std::vector<int64_t> densest;
+  for (size_t i = 0; i < 30; ++i) densest.push_back(ranked[i].second);
+  std::sort(densest.begin(), densest.end());
+  EXPECT_EQ(std::vector<int64_t>(capped.data_ptr<int64_t>(), capped.data_ptr<int64_t>() + 30), densest);
+  EXPECT_TRUE(torch::isin(capped, uncapped).all().item<bool>()) << "a capped row outside the low mode";
 }
 
 TEST(DenseRegion, TheBicGateKeepsOnePopulationWholeAndTwoSplit) {
@@ -124,8 +147,8 @@ TEST(DenseRegion, TheBicGateKeepsOnePopulationWholeAndTwoSplit) {
 }
 
 TEST(DenseRegion, TinyPoolsAreKeptWhole) {
-  EXPECT_TRUE(torch::equal(me::denseRows(torch::randn({3, 4}), 0.2), torch::arange(3, torch::kLong)));
-  EXPECT_TRUE(torch::equal(me::denseRows(torch::ones({6, 4}), 0.2), torch::arange(6, torch::kLong)))
+  EXPECT_TRUE(torch::equal(me::denseRows(torch::randn({3, 4}), {0.2}), torch::arange(3, torch::kLong)));
+  EXPECT_TRUE(torch::equal(me::denseRows(torch::ones({6, 4}), {0.2}), torch::arange(6, torch::kLong)))
       << "identical rows form one mode";
 }
 
