@@ -82,6 +82,25 @@ std::string benchRunDir(const std::string& out_dir, const BenchRow& r) {
   return (p / (r.source + "-" + r.target) / r.normal_class / fmt::format("seed{}", r.seed) / r.variant).string();
 }
 
+namespace {
+
+/// A merged bench may hold rows whose run folders (and test scores) are elsewhere: the
+/// caption names the variants drawn without a curve, so that none looks as if not run.
+std::string rocCaption(const std::string& direction, const std::string& recommended, bool fitted_axis,
+                       const std::vector<std::string>& absent) {
+  return "ROC curves of " + direction +
+         ", vertically averaged over classes and seeds (target test split); the "
+         "legend gives each variant's mean AUROC over the same runs, best first" +
+         std::string(recommended.empty() ? "" : "; thick: the recommended variant (★)") +
+         (absent.empty() ? std::string()
+                         : fmt::format("; no curve for {} (their runs' test scores are not in this folder; the "
+                                       "tables hold their results)",
+                                       fmt::join(absent, ", "))) +
+         (fitted_axis ? "; the TPR axis starts at the lowest curve, not at 0." : ".");
+}
+
+}  // namespace
+
 std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<BenchRow>& rows,
                                const std::string& recommended) {
   std::map<std::string, std::map<std::string, std::vector<evaluation::RocCurve>>> curves;  // direction, variant
@@ -128,13 +147,11 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
                   true,
                   "AUROC"};
     spec.ymin = evaluation::niceRange(evaluation::dataRange(lines).lo, 1, 5, 0, 1).lo;
+    std::vector<std::string> absent;
+    for (const auto& v : variants)
+      if (!curves[d].count(v)) absent.push_back(v);
     out.push_back({"roc-" + slug(d.substr(0, d.find(' ')) + "-" + d.substr(d.rfind(' ') + 1)),
-                   "ROC curves of " + d +
-                       ", vertically averaged over classes and seeds (target test split); the "
-                       "legend gives each variant's mean AUROC over the same runs, best first" +
-                       std::string(recommended.empty() ? "" : "; thick: the recommended variant (★)") +
-                       (spec.ymin > 0 ? "; the TPR axis starts at the lowest curve, not at 0." : "."),
-                   evaluation::linePlot(spec, lines)});
+                   rocCaption(d, recommended, spec.ymin > 0, absent), evaluation::linePlot(spec, lines)});
   }
   return out;
 }

@@ -77,3 +77,19 @@ TEST(Figures, RocFigureIsTheVerticalMeanOfTheRunsRocHandComputed) {
   // The legend gives the runs' mean AUROC: (3/4 + 1) / 2.
   EXPECT_NE(figures[0].svg.find("AUROC 0.875"), std::string::npos) << figures[0].svg;
 }
+
+TEST(Figures, RocCaptionNamesTheVariantsWhoseScoresAreNotInTheFolder) {
+  // A merged bench can hold rows whose runs ran elsewhere: variant "w" has a row but no
+  // test scores, so it has no curve, and the caption says so; "v" has both.
+  TempDir out;
+  const std::vector<BenchRow> rows = {{"a", "b", "c1", "v", 0, 1.0, 0, -1, -1, 0},
+                                      {"a", "b", "c1", "w", 0, 0.5, 0, -1, -1, 0}};
+  shiftad::test::writeFile(shiftad::lab::benchRunDir(out.path(), rows[0]) + "/test_scores.csv",
+                           "label,score,path\n0,0.1,n1\n1,0.9,a1\n");
+  const auto with_absent = shiftad::lab::rocFigures(out.path(), rows);
+  ASSERT_EQ(with_absent.size(), 1u);
+  EXPECT_NE(with_absent[0].caption.find("no curve for w "), std::string::npos) << with_absent[0].caption;
+  EXPECT_EQ(capturesOf(with_absent[0].svg, "<polyline[^>]* points=\"([^\"]*)\"").size(), 1u);
+  const auto complete = shiftad::lab::rocFigures(out.path(), {rows[0]});
+  EXPECT_EQ(complete[0].caption.find("no curve"), std::string::npos) << complete[0].caption;
+}
