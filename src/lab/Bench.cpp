@@ -155,11 +155,22 @@ double accumulateWallTime(const std::string& out_dir, double seconds) {
   return total;
 }
 
-/// Write the figures as OUT/figures/NAME.svg.
+/// Write the figures as OUT/figures/NAME.svg. An SVG there that this report does not draw
+/// (an earlier report's, e.g. before --no-figures or a merge without some run folders)
+/// is removed: it would show results the report no longer holds.
 void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figure>& figures) {
   const auto dir = fs::path(out_dir) / "figures";
   fs::create_directories(dir);
-  for (const auto& f : figures) writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
+  std::set<std::string> drawn;
+  for (const auto& f : figures) {
+    writeTextAtomic((dir / (f.name + ".svg")).string(), f.svg);
+    drawn.insert(f.name + ".svg");
+  }
+  std::vector<fs::path> stale;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".svg" && !drawn.count(e.path().filename().string()))
+      stale.push_back(e.path());
+  for (const auto& p : stale) fs::remove(p);
 }
 
 /// The configuration every row of OUT shares: the data root and the suite's config

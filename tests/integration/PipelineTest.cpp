@@ -455,6 +455,8 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   EXPECT_EQ(all.size(), 8u + 2 * 2 * 2 * 2);  // + 2 directions x 2 classes x 2 values x 2 variants
   EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "runs/data.contamination=0.3/amazon-webcam/pen/seed0/source_only"));
   EXPECT_TRUE(fs::exists(fs::path(tmp / "bench") / "figures/sweep-data.contamination.svg"));
+  // --no-figures: the earlier report's ROC figure is not left beside this report.
+  EXPECT_FALSE(fs::exists(fs::path(tmp / "bench") / "figures/roc-amazon-webcam.svg"));
   // The protocol names the sweep: its contamination line alone would show the last value.
   std::ifstream swept_file(fs::path(tmp / "bench") / "report.md");
   const std::string swept{std::istreambuf_iterator<char>(swept_file), std::istreambuf_iterator<char>()};
