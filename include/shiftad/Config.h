@@ -125,7 +125,7 @@ struct ClusterConfig {
   double keep_fraction = 1.0;    ///< keep only this share of dominant members, those closest to its centroid
   double neighbours = 0.2;       ///< dense: a row's neighbourhood, as a share of the pool (DenseRegion.h)
   bool dense_bic_gate = false;   ///< dense: align the whole pool when the BIC finds one population (DenseRegion.h)
-  double dense_max_share = 1.0;  ///< dense: at most this share of the pool, its densest rows (1: no cap)
+  double dense_max_share = 0.5;  ///< dense: at most this share of the pool, its densest rows (1: no cap)
   /// The algorithms' parameters, passed to them as they are. cluster.k, cluster.restarts and
   /// cluster.max_iter set both `kmeans` and `gmm` (validateConfig checks that they agree).
   clustering::KMeansParams kmeans;        ///< cluster.k, cluster.restarts, cluster.max_iter

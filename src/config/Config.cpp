@@ -316,7 +316,7 @@ const std::vector<KeySpec>& schema() {
               "log neighbourhood distances (an experiment of issue 17, off by default)"),
       floatKey("cluster.dense_max_share", SHIFTAD_FIELD(cluster.dense_max_share), 0.01, 1.0, false,
                "cluster.space dense: align at most this share of the pool, the rows of smallest neighbourhood "
-               "distance, when the low mode holds more (an experiment of issue 17; 1: no cap)"),
+               "distance, when the low mode holds more (1: no cap; chosen on development directions, docs/method.md)"),
       // align
       choiceKey("align.method", SHIFTAD_FIELD(align.method),
                 "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel "

@@ -30,8 +30,9 @@ struct DenseRegionParams {
   bool bic_gate = false;
   /// cluster.dense_max_share: when the low mode holds more than this share of the rows,
   /// only that many rows of smallest neighbourhood distance (round(max_share * n), at
-  /// least 2); 1: no cap.
-  double max_share = 1.0;
+  /// least 2); 1: no cap. Half the pool by default: a pool whose low mode holds more is one
+  /// where the mixture found no split (docs/method.md, issue 17).
+  double max_share = 0.5;
 };
 
 /// The dense region of the rows of `features` (int64, ascending): those whose

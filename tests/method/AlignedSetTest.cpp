@@ -114,12 +114,16 @@ TEST(AlignedSet, ScoreSpaceIsReestimatedOnTheScheduleOfSelf) {
 TEST(AlignedSet, DenseSpaceIsChosenOnceInPhiOrElseInFsInitialSpace) {
   // 16 rows near one direction and two pairs far from it and from each other: the dense
   // region is the 16 (a neighbourhood of 4 rows, a fifth of the 19 others, reaches from a
-  // pair into the rest).
+  // pair into the rest), or the cap's share of the pool, the 16's densest rows.
   const auto near = torch::ones({16, 3}) + 0.02 * torch::arange(48, torch::kFloat).reshape({16, 3}).cos();
   const auto far = torch::tensor({{1.f, -1.f, 0.f}, {1.f, -1.1f, 0.f}, {-1.f, 0.f, 1.f}, {-1.1f, 0.f, 1.f}});
   const auto pool = torch::cat({near, far});
   auto cfg = clusterConfig("dense", 1);
   cfg.neighbours = 0.2;
+  const auto capped = me::AlignedSet(cfg, 0, 20, pool, {}).forEpoch(1, {});  // the default cap: half
+  EXPECT_EQ(capped.size(0), 10);
+  EXPECT_LT(capped.max().item<int64_t>(), 16) << capped;
+  cfg.dense_max_share = 1.0;
   int self_calls = 0;
   const auto self = [&] {
     ++self_calls;

@@ -12,12 +12,15 @@
 
 #include "common/Error.h"
 #include "method/DenseRegion.h"
+#include "shiftad/Config.h"
 
 namespace me = shiftad::method;
 
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
+/// The low mode itself: a neighbourhood of a fifth of the pool, no gate, no cap.
+const me::DenseRegionParams kUncapped{0.2, false, 1.0};
 
 /// Unit vectors at `degrees` in the plane, each scaled by a different length (distances are
 /// cosine, so the lengths must not matter).
@@ -93,7 +96,7 @@ TEST(DenseRegion, KeepsTheNormalClassWhenAnomaliesAreRare) {
   // 90 normal rows and three kinds of 4 anomalies: every anomaly's nearest fifth of the
   // pool (20 rows) reaches into other kinds.
   const auto x = kindsOfRows({90, 4, 4, 4}, 8, 0.15, 11);
-  const auto rows = me::denseRows(x, {0.2});
+  const auto rows = me::denseRows(x, kUncapped);
   EXPECT_LE(rows.max().item<int64_t>(), 89) << "an anomaly was kept";
   EXPECT_GE(rows.size(0), 80) << "most normal rows are kept";
 }
@@ -102,7 +105,7 @@ TEST(DenseRegion, KeepsTheNormalClassWhenHalfThePoolIsAnomalous) {
   // 50 normal rows and five kinds of 10 anomalies, each kind tighter than the normal class:
   // the paper's largest cluster can be such a kind, the neighbourhood of a fifth cannot.
   auto x = torch::cat({kindsOfRows({50}, 8, 0.25, 5), kindsOfRows({0, 10, 10, 10, 10, 10}, 8, 0.1, 6)});
-  const auto rows = me::denseRows(x, {0.2});
+  const auto rows = me::denseRows(x, kUncapped);
   EXPECT_LE(rows.max().item<int64_t>(), 49) << "an anomaly was kept";
   EXPECT_GE(rows.size(0), 40) << "most normal rows are kept";
 }
@@ -113,7 +116,7 @@ TEST(DenseRegion, TheShareCapKeepsTheDensestRowsOfTheLowMode) {
   // distances), all of them inside the uncapped region; a cap above the region's size
   // changes nothing.
   auto x = torch::cat({kindsOfRows({50}, 8, 0.25, 5), kindsOfRows({0, 10, 10, 10, 10, 10}, 8, 0.1, 6)});
-  const auto uncapped = me::denseRows(x, {0.2});
+  const auto uncapped = me::denseRows(x, kUncapped);
   ASSERT_LT(uncapped.size(0), 90);
   EXPECT_TRUE(torch::equal(me::denseRows(x, {0.2, false, 0.9}), uncapped));
   const auto capped = me::denseRows(x, {0.2, false, 0.3});
@@ -127,6 +130,22 @@ TEST(DenseRegion, TheShareCapKeepsTheDensestRowsOfTheLowMode) {
   std::sort(densest.begin(), densest.end());
   EXPECT_EQ(std::vector<int64_t>(capped.data_ptr<int64_t>(), capped.data_ptr<int64_t>() + 30), densest);
   EXPECT_TRUE(torch::isin(capped, uncapped).all().item<bool>()) << "a capped row outside the low mode";
+}
+
+TEST(DenseRegion, TheDefaultCapIsHalfThePoolAsInTheConfig) {
+  // The library's defaults are the config's (DenseRegionParams keeps torch out of Config.h
+  // and so repeats them). 90 normal rows of 102: the low mode holds them, the default keeps
+  // round(0.5 * 102) = 51, the densest.
+  const me::DenseRegionParams params;
+  const shiftad::ClusterConfig cfg;
+  EXPECT_EQ(params.max_share, cfg.dense_max_share);
+  EXPECT_EQ(params.neighbours, cfg.neighbours);
+  EXPECT_EQ(params.bic_gate, cfg.dense_bic_gate);
+  const auto x = kindsOfRows({90, 4, 4, 4}, 8, 0.15, 11);
+  const auto rows = me::denseRows(x);
+  ASSERT_GT(me::denseRows(x, kUncapped).size(0), 51);
+  EXPECT_EQ(rows.size(0), 51);
+  EXPECT_LE(rows.max().item<int64_t>(), 89) << "an anomaly was kept";
 }
 
 TEST(DenseRegion, TheBicGateKeepsOnePopulationWholeAndTwoSplit) {
@@ -148,7 +167,7 @@ TEST(DenseRegion, TheBicGateKeepsOnePopulationWholeAndTwoSplit) {
 
 TEST(DenseRegion, TinyPoolsAreKeptWhole) {
   EXPECT_TRUE(torch::equal(me::denseRows(torch::randn({3, 4}), {0.2}), torch::arange(3, torch::kLong)));
-  EXPECT_TRUE(torch::equal(me::denseRows(torch::ones({6, 4}), {0.2}), torch::arange(6, torch::kLong)))
+  EXPECT_TRUE(torch::equal(me::denseRows(torch::ones({6, 4}), kUncapped), torch::arange(6, torch::kLong)))
       << "identical rows form one mode";
 }
 
