@@ -52,8 +52,9 @@ struct BenchOptions {
   bool quick = false;    ///< the suite's quick: settings
   std::string command;   ///< the command line, quoted in the report
   bool verbose = false;  ///< also each run's own lines (per epoch); else one line per run
-  /// Run only shard `shard_index` of `shard_count` (1-based): the grid's runs whose
-  /// position k in the grid order (0-based) has k % shard_count == shard_index - 1.
+  /// Run only shard `shard_index` of `shard_count` (1-based): every shard_count-th run
+  /// of the grid order, the start turned by one at each (direction, class, seed,
+  /// setting), so that each variant's runs spread over every shard (docs/scale.md).
   /// Shards of one grid can run as separate processes, on separate machines (a Slurm
   /// array job), and be merged (`merge_from`). 1 of 1: the whole grid.
   int shard_index = 1;

@@ -28,6 +28,8 @@
 #include "shiftad/shiftad.h"
 
 namespace fs = std::filesystem;
+using shiftad::lab::kRotatedDealing;
+using shiftad::lab::ShardDealing;
 
 namespace shiftad {
 namespace {
@@ -227,6 +229,15 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
 
 }  // namespace
 
+int lab::shardOfRun(int64_t k, int64_t variants, int count, ShardDealing dealing) {
+  SHIFTAD_CHECK(k >= 0 && variants >= 1 && count >= 1, "shardOfRun: run {} of {} variants in {} shards", k, variants,
+                count);
+  if (dealing == ShardDealing::kModulo) return static_cast<int>(k % count);
+  // Group g (a direction, class, seed and setting) deals its variants starting one shard
+  // further than group g - 1: over N groups each variant visits every shard.
+  return static_cast<int>((k % variants + k / variants) % count);
+}
+
 /// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new
 /// or empty folder, or one an earlier bench wrote (it resumes there).
 void lab::checkBenchOut(const std::string& out_dir) {
@@ -400,17 +411,20 @@ void forEachRun(const Suite& suite, const std::vector<std::string>& settings,
 }
 
 /// Whether the run at grid position k belongs to this process's shard.
-bool inShard(const BenchOptions& o, int64_t k) { return k % o.shard_count == o.shard_index - 1; }
+bool inShard(const BenchOptions& o, int64_t k, int64_t variants, ShardDealing dealing) {
+  return lab::shardOfRun(k, variants, o.shard_count, dealing) == o.shard_index - 1;
+}
 
 /// The grid's runs of this shard in order, skipping those in `done`; each finished run
 /// appends its row to `csv` and `rows`. Returns how many ran.
 int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
                 const std::set<std::string>& done, std::ostream& csv, std::vector<evaluation::BenchRow>& rows,
-                Config& last, const std::shared_ptr<Cache>& cache) {
+                Config& last, const std::shared_ptr<Cache>& cache, ShardDealing dealing) {
   std::vector<std::vector<std::string>> classes_of;
   const int64_t grid = directionClasses(suite, settings.size(), classes_of);
+  const auto variants = static_cast<int64_t>(suite.variants.size());
   int64_t total = 0;
-  for (int64_t k = 0; k < grid; ++k) total += inShard(o, k) ? 1 : 0;
+  for (int64_t k = 0; k < grid; ++k) total += inShard(o, k, variants, dealing) ? 1 : 0;
   if (o.shard_count > 1)
     spdlog::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, grid);
   int64_t ran = 0, k = -1;
@@ -421,7 +435,7 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     prefetch(*cache, suite, src, tgt, o.overrides);
   };
   forEachRun(suite, settings, classes_of, direction, [&](evaluation::BenchRow& row) {
-    if (!inShard(o, ++k)) return;
+    if (!inShard(o, ++k, variants, dealing)) return;
     last = runConfig(suite, o, row);
     if (done.count(runKey(row))) return;
     runOne(last, o, cache, row);
@@ -437,26 +451,39 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
   return ran;
 }
 
-/// OUT/shard.json says which shard of the grid a folder holds: a folder is resumed only
-/// as the same shard, and a merge knows what it reads.
-void checkSameShard(const BenchOptions& o) {
+/// OUT/shard.json says which shard of the grid a folder holds, and how the grid was
+/// dealt: a folder is resumed only as the same shard, and one written before the dealing
+/// rotated ("dealing" absent) keeps its modulo dealing, so that its kept rows stay its own.
+ShardDealing checkSameShard(const BenchOptions& o) {
   const auto path = fs::path(o.out_dir) / "shard.json";
-  const nlohmann::json now = {{"index", o.shard_index}, {"count", o.shard_count}};
+  nlohmann::json now = {{"index", o.shard_index}, {"count", o.shard_count}, {"dealing", kRotatedDealing}};
+  auto dealing = ShardDealing::kRotated;
   if (fs::exists(path)) {
-    nlohmann::json old;
+    int index = 0, count = 0, version = 0;
     try {
-      old = nlohmann::json::parse(readText(path.string()));
+      const auto old = nlohmann::json::parse(readText(path.string()));
+      index = old.at("index").get<int>(), count = old.at("count").get<int>();
+      version = old.contains("dealing") ? old.at("dealing").get<int>() : 0;
     } catch (const std::exception&) {
-      SHIFTAD_THROW("'{}' does not parse; delete it (and the folder's results.csv) to start over", path.string());
+      SHIFTAD_THROW(
+          "'{}' does not parse as a shard's index, count and dealing; delete it (and the folder's "
+          "results.csv) to start over",
+          path.string());
     }
-    SHIFTAD_CHECK(old == now, "'{}' holds shard {}/{} of a bench, not {}/{}; use another --out", o.out_dir,
-                  old.value("index", 0), old.value("count", 0), o.shard_index, o.shard_count);
+    SHIFTAD_CHECK(index == o.shard_index && count == o.shard_count,
+                  "'{}' holds shard {}/{} of a bench, not {}/{}; use another --out", o.out_dir, index, count,
+                  o.shard_index, o.shard_count);
+    SHIFTAD_CHECK(version == 0 || version == kRotatedDealing,
+                  "'{}' was dealt by another shiftad (dealing {}); resume it with that version", path.string(),
+                  version);
+    if (version == 0) dealing = ShardDealing::kModulo, now.erase("dealing");  // written before "dealing"
   } else if (o.shard_count > 1) {
     SHIFTAD_CHECK(!fs::exists(fs::path(o.out_dir) / "results.csv"),
                   "'{}' holds results of an unsharded bench; give shard {}/{} its own --out", o.out_dir, o.shard_index,
                   o.shard_count);
   }
   if (o.shard_count > 1) writeTextAtomic(path.string(), now.dump() + "\n");
+  return dealing;
 }
 
 /// A shard's run folder into the merged bench (replacing what a former merge left there).
@@ -560,7 +587,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   SHIFTAD_CHECK(!ec, "bench --out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
   if (!o.merge_from.empty()) return mergeShards(suite, o, settings, csv_path, t0);
-  checkSameShard(o);
+  const auto dealing = checkSameShard(o);
   std::set<std::string> done;
   auto rows = keptRows(suite, o, csv_path, done);
   std::ofstream csv(csv_path, std::ios::app);
@@ -568,7 +595,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto cache = std::make_shared<Cache>();
   Config last;
   BenchSummary out;
-  out.runs = runGrid(suite, o, settings, done, csv, rows, last, cache);
+  out.runs = runGrid(suite, o, settings, done, csv, rows, last, cache, dealing);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   logInputTime(*cache, out.seconds);
   writeReport(suite, o, rows, last, out.runs, cache, out);

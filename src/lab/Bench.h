@@ -2,6 +2,8 @@
 // synthetic suite; `shiftad bench` loads one from suites/).
 #pragma once
 
+#include <cstdint>
+
 #include "config/Suite.h"
 #include "shiftad/Lab.h"
 
@@ -11,6 +13,17 @@ namespace shiftad::lab {
 /// titles the report): options' root, variants, seeds and classes still override the
 /// suite's.
 BenchSummary runSuite(Suite suite, const BenchOptions& options);
+
+/// How a sharded bench deals the grid's runs. kRotated (shard.json "dealing": 2): run k,
+/// the variant k mod V of group k / V (a direction, class, seed and setting), goes to
+/// shard (k mod V + k / V) mod N, so that every variant's runs, cheap frozen ones and
+/// trained ones alike, spread over every shard even when V is a multiple of N. kModulo:
+/// k mod N, how shard folders written before were dealt (resumed as they were).
+enum class ShardDealing { kModulo, kRotated };
+constexpr int kRotatedDealing = 2;
+
+/// The 0-based shard of run k of a grid of `variants` variants dealt into `count` shards.
+int shardOfRun(int64_t k, int64_t variants, int count, ShardDealing dealing = ShardDealing::kRotated);
 
 /// A bench writes results.csv, reports, figures/ and runs/ into OUT: refuses a folder
 /// that is neither new, empty, nor an earlier bench's (it holds the user's files).

@@ -496,7 +496,8 @@ TEST(Pipeline, ABenchShardedInThreeAndMergedEqualsTheUnshardedOne) {
     const auto dir = tmp / fmt::format("shard{}", i);
     const auto r = runCli(bench + fmt::format(" --shard {}/3 --out {}", i, dir));
     ASSERT_EQ(r.status, 0) << r.output;
-    // 8 runs dealt round-robin: positions 0,3,6 / 1,4,7 / 2,5.
+    // 8 runs, 4 groups of 2 variants, each group's start turned by one shard:
+    // positions 0,5,6 / 1,2,7 / 3,4 (shardOfRun).
     EXPECT_EQ(shiftad::evaluation::readCsv(fs::path(dir) / "results.csv").size(), i < 3 ? 3u : 2u) << i;
     shards += " " + dir;
   }
@@ -531,4 +532,22 @@ TEST(Pipeline, ABenchShardedInThreeAndMergedEqualsTheUnshardedOne) {
   }
   EXPECT_TRUE(linked);
   EXPECT_GE(fs::hard_link_count(merged_run), 2u);
+  // A shard folder of an older shiftad (shard.json without "dealing": k mod 3, positions
+  // 0,3,6) resumes as it was dealt: its three rows are all it runs, so nothing runs.
+  const auto legacy = fs::path(tmp / "legacy");
+  fs::create_directories(legacy);
+  fs::copy_file(fs::path(tmp / "whole") / "bench_config.yaml", legacy / "bench_config.yaml");
+  std::string rows_text = shiftad::evaluation::csvHeader() + "\n";
+  for (size_t k = 0; k < whole.size(); k += 3) rows_text += shiftad::evaluation::csvLine(whole[k]) + "\n";
+  shiftad::test::writeFile((legacy / "results.csv").string(), rows_text);
+  shiftad::test::writeFile((legacy / "shard.json").string(), "{\"count\":3,\"index\":1}\n");
+  r = runCli(bench + fmt::format(" --shard 1/3 --out {}", legacy.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
+  EXPECT_EQ(shiftad::evaluation::readCsv(legacy / "results.csv").size(), 3u);
+  // A hand-edited shard.json of the wrong types is named, not thrown as a JSON error.
+  shiftad::test::writeFile((legacy / "shard.json").string(), "{\"count\":3,\"index\":\"1\"}\n");
+  r = runCli(bench + fmt::format(" --shard 1/3 --out {}", legacy.string()));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("does not parse as a shard's index, count and dealing"), std::string::npos) << r.output;
 }
