@@ -126,6 +126,8 @@ struct ClusterConfig {
   double neighbours = 0.2;       ///< dense: a row's neighbourhood, as a share of the pool (DenseRegion.h)
   bool dense_bic_gate = false;   ///< dense: align the whole pool when the BIC finds one population (DenseRegion.h)
   double dense_max_share = 0.5;  ///< dense: at most this share of the pool, its densest rows (1: no cap)
+  double dense_grow =
+      0.0;  ///< dense: re-grow on schedule to the rows F scores below this quantile of the region's scores (0: off)
   /// The algorithms' parameters, passed to them as they are. cluster.k, cluster.restarts and
   /// cluster.max_iter set both `kmeans` and `gmm` (validateConfig checks that they agree).
   clustering::KMeansParams kmeans;        ///< cluster.k, cluster.restarts, cluster.max_iter

@@ -317,6 +317,9 @@ const std::vector<KeySpec>& schema() {
       floatKey("cluster.dense_max_share", SHIFTAD_FIELD(cluster.dense_max_share), 0.01, 1.0, false,
                "cluster.space dense: align at most this share of the pool, the rows of smallest neighbourhood "
                "distance, when the low mode holds more (1: no cap; chosen on development directions, docs/method.md)"),
+      floatKey("cluster.dense_grow", SHIFTAD_FIELD(cluster.dense_grow), 0.0, 1.0, false,
+               "cluster.space dense: every cluster.recluster_every epochs, align the pool rows F scores at most this "
+               "quantile of the dense region's scores (self-training from the region; 0: off, the region is kept)"),
       // align
       choiceKey("align.method", SHIFTAD_FIELD(align.method),
                 "alignment loss between source and dominant-cluster target features: InfoNCE (paper), multi-kernel "

@@ -17,8 +17,10 @@ AlignedSet::AlignedSet(const ClusterConfig& cfg, uint64_t seed, int64_t pool_siz
 
 bool AlignedSet::clustersIn(int epoch, const torch::Tensor& previous) const {
   if (!previous.defined()) return true;
-  // frozen, none and dense keep their first set; self and score re-estimate on schedule.
-  if (cfg_.space != ClusterSpace::kSelf && cfg_.space != ClusterSpace::kScore) return false;
+  // frozen, none and dense keep their first set; self, score and a growing dense region
+  // re-estimate on schedule.
+  const bool grows = cfg_.space == ClusterSpace::kDense && cfg_.dense_grow > 0.0;
+  if (cfg_.space != ClusterSpace::kSelf && cfg_.space != ClusterSpace::kScore && !grows) return false;
   const int every = cfg_.recluster_every;
   return every != 0 && (epoch - 1) % every == 0;
 }
@@ -29,8 +31,14 @@ torch::Tensor AlignedSet::forEpoch(int epoch, const torch::Tensor& previous) con
   if (cfg_.space == ClusterSpace::kNone) return torch::arange(pool_size_, torch::kLong);
   if (cfg_.space == ClusterSpace::kScore) return lowModeRows(self_scores_());
   if (cfg_.space == ClusterSpace::kDense) {
-    return denseRows(frozen_features_.defined() ? frozen_features_ : self_features_(),
-                     {cfg_.neighbours, cfg_.dense_bic_gate, cfg_.dense_max_share});
+    auto region = denseRows(frozen_features_.defined() ? frozen_features_ : self_features_(),
+                            {cfg_.neighbours, cfg_.dense_bic_gate, cfg_.dense_max_share});
+    if (!previous.defined()) return region;
+    // Self-training from the region: F, trained on the region, scores the rest of the pool;
+    // the rows it scores as low as most of the region are aligned too.
+    const auto scores = self_scores_().to(torch::kDouble);
+    const double tau = scores.index_select(0, region).quantile(cfg_.dense_grow).item<double>();
+    return torch::nonzero(scores <= tau).reshape({-1});
   }
   return dominantRows(self_features_(), cfg_, seed_ + static_cast<uint64_t>(epoch));
 }

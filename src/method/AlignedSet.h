@@ -4,7 +4,9 @@
 // cluster.recluster_every epochs; none aligns the whole pool; score aligns the rows F
 // scores as normal, on the schedule of self (a self-training loop that estimates how
 // much of the pool is anomalous instead of being told); dense aligns the pool's dense
-// region (DenseRegion.h) in Φ's space, or in F's initial space without Φ, chosen once.
+// region (DenseRegion.h) in Φ's space, or in F's initial space without Φ, chosen once
+// (with cluster.dense_grow, re-grown on the schedule of self to the rows F scores as low
+// as the region: an experiment, off by default).
 #pragma once
 
 #include <cstdint>

@@ -138,3 +138,36 @@ TEST(AlignedSet, DenseSpaceIsChosenOnceInPhiOrElseInFsInitialSpace) {
   EXPECT_TRUE(torch::equal(without_phi.forEpoch(1, {}), rows));
   EXPECT_EQ(self_calls, 1);
 }
+
+TEST(AlignedSet, AGrowingDenseRegionAlignsTheRowsFScoresAsLowAsTheRegion) {
+  // cluster.dense_grow q: the region first, then on the schedule of self the pool rows
+  // whose F score is at most the q-quantile of the region's scores. Scores rise with the
+  // row (1..16 for the 16 near rows, 100 for the 4 far ones), so q = 1 keeps every row up
+  // to the region's last and q = 1e-6 (just above its smallest score) every row up to its first.
+  const auto near = torch::ones({16, 3}) + 0.02 * torch::arange(48, torch::kFloat).reshape({16, 3}).cos();
+  const auto far = torch::tensor({{1.f, -1.f, 0.f}, {1.f, -1.1f, 0.f}, {-1.f, 0.f, 1.f}, {-1.1f, 0.f, 1.f}});
+  const auto pool = torch::cat({near, far});
+  const auto scores = torch::cat({torch::arange(1, 17, torch::kDouble), torch::full({4}, 100.0)});
+  auto cfg = clusterConfig("dense", 2);
+  cfg.neighbours = 0.2;
+  const auto region = me::denseRows(pool, {cfg.neighbours, false, cfg.dense_max_share});
+  ASSERT_EQ(region.size(0), 10);
+  for (const double q : {1.0, 1e-6}) {
+    cfg.dense_grow = q;
+    int calls = 0;
+    const me::AlignedSet set(cfg, 0, 20, pool, {}, [&] {
+      ++calls;
+      return scores;
+    });
+    const auto first = set.forEpoch(1, {});
+    EXPECT_TRUE(torch::equal(first, region)) << first;
+    EXPECT_TRUE(set.forEpoch(2, first).is_same(first));
+    const auto last = (q == 1.0 ? region.max() : region.min()).item<int64_t>();
+    EXPECT_TRUE(torch::equal(set.forEpoch(3, first), torch::arange(last + 1, torch::kLong))) << q;
+    EXPECT_EQ(calls, 1) << "F's scores are read in epoch 3 only";
+  }
+  cfg.dense_grow = 0.0;  // off: the region is kept
+  const me::AlignedSet kept(cfg, 0, 20, pool, {}, {});
+  const auto rows = kept.forEpoch(1, {});
+  EXPECT_TRUE(kept.forEpoch(3, rows).is_same(rows));
+}
