@@ -60,6 +60,9 @@ torch::Tensor denseRows(const torch::Tensor& features, const DenseRegionParams& 
   // Distances of exact duplicates are 0, whose logarithm the mixture cannot take.
   const auto distance = neighbourDistance(features, params.neighbours).clamp_min(1e-12);
   const auto rows = lowModeRows(distance, params.bic_gate);
+  // The gate found one population: the whole pool, as cluster.dense_bic_gate says. Uncapped,
+  // since the cap is for a pool the mixture could not split although it holds two.
+  if (params.bic_gate && rows.size(0) == n) return rows;
   const auto cap = std::max<int64_t>(2, std::llround(params.max_share * static_cast<double>(n)));
   if (rows.size(0) <= cap) return rows;
   // The low mode is every row below a cut, so its `cap` densest rows are the pool's.

@@ -26,7 +26,7 @@ struct DenseRegionParams {
   double neighbours = 0.2;  ///< cluster.neighbours: a row's neighbourhood, a share of the pool in (0, 1]
   /// cluster.dense_bic_gate: every row when the BIC does not support two components in the
   /// distances' logarithms (mixtureBicGain <= 0): a pool that looks like one population
-  /// is aligned whole.
+  /// is aligned whole, whatever max_share.
   bool bic_gate = false;
   /// cluster.dense_max_share: when the low mode holds more than this share of the rows,
   /// only that many rows of smallest neighbourhood distance (round(max_share * n), at

@@ -165,6 +165,17 @@ TEST(DenseRegion, TheBicGateKeepsOnePopulationWholeAndTwoSplit) {
   EXPECT_TRUE(torch::equal(split, torch::arange(320, torch::kLong))) << "the low population, exactly";
 }
 
+TEST(DenseRegion, APoolTheBicGateFindsOnePopulationIsKeptWholePastTheCap) {
+  // 100 rows evenly around a circle, all equally dense: gated, the whole pool, not its
+  // densest half; ungated, the cap.
+  const auto angle = torch::arange(100, torch::kDouble) * (2 * M_PI / 100);
+  const auto x = torch::stack({angle.cos(), angle.sin()}, 1);
+  ASSERT_EQ(me::lowModeRows(me::neighbourDistance(x, 0.2), /*bic_gate=*/true).size(0), 100)
+      << "precondition: gated, the low mode is the whole pool";
+  EXPECT_TRUE(torch::equal(me::denseRows(x, {0.2, true, 0.5}), torch::arange(100, torch::kLong)));
+  EXPECT_EQ(me::denseRows(x, {0.2, false, 0.5}).size(0), 50);
+}
+
 TEST(DenseRegion, TinyPoolsAreKeptWhole) {
   EXPECT_TRUE(torch::equal(me::denseRows(torch::randn({3, 4}), {0.2}), torch::arange(3, torch::kLong)));
   EXPECT_TRUE(torch::equal(me::denseRows(torch::ones({6, 4}), kUncapped), torch::arange(6, torch::kLong)))
