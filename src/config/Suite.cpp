@@ -65,8 +65,10 @@ std::string suitesDir() { return SHIFTAD_SUITES_DIR; }
 
 Suite loadSuite(const std::string& name_or_path, bool quick) {
   std::string path = name_or_path;
-  if (!fs::exists(path)) path = (fs::path(suitesDir()) / (name_or_path + ".yaml")).string();
-  if (!fs::exists(path)) {
+  // A file of that name, else a shipped suite: a folder named like a suite (e.g. a dataset
+  // `office31` in the working directory) does not hide the shipped one.
+  if (!fs::is_regular_file(path)) path = (fs::path(suitesDir()) / (name_or_path + ".yaml")).string();
+  if (!fs::is_regular_file(path)) {
     std::string known;
     for (const auto& e : fs::directory_iterator(suitesDir()))
       if (e.path().extension() == ".yaml") known += (known.empty() ? "" : ", ") + e.path().stem().string();

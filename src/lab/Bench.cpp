@@ -54,11 +54,24 @@ std::string machine() {
   return fmt::format("{} cores, {} {} ({})", std::thread::hardware_concurrency(), u.sysname, u.release, u.machine);
 }
 
+/// The data root as the report shows it: relative to the working directory the bench ran
+/// in, as the report's command line is, when it lies below that folder's parent (a
+/// checkout beside ../shared), so a committed report names no machine's folders; else
+/// absolute.
+std::string shownRoot(const std::string& root) {
+  std::error_code ec;
+  const auto rel = fs::relative(root, ec);
+  if (ec || rel.empty()) return root;
+  int up = 0;
+  for (const auto& part : rel) up += part == "..";
+  return up <= 1 ? rel.string() : root;
+}
+
 std::string protocol(const Suite& s, const Config& c) {
   std::string dirs;
   for (const auto& [a, b] : s.directions) dirs += (dirs.empty() ? "" : ", ") + a + " → " + b;
   return fmt::format(
-      "- Data: `{}`; directions: {}\n"
+      "- Data: `{}` (from where the command ran); directions: {}\n"
       "- One-vs-all: each class in turn is normal, every other class anomalous; classes: {}\n"
       "- Target split per class: {:.0f}% to the unlabeled pool, the rest is the test split; pool contamination "
       "(anomalies / pool) {:.2f}\n"
@@ -67,7 +80,7 @@ std::string protocol(const Suite& s, const Config& c) {
       "- Training: {} epochs, batch {}, lr {}, λ = {}, τ = {}, K = {} ({})\n"
       "- Model selection: {}\n"
       "- Variants that read target labels ({}) are upper bounds and never count as a win.\n",
-      s.root, dirs, s.classes.empty() ? "all" : fmt::format("{}", fmt::join(s.classes, ", ")),
+      shownRoot(s.root), dirs, s.classes.empty() ? "all" : fmt::format("{}", fmt::join(s.classes, ", ")),
       100 * c.data.pool_fraction, c.data.contamination, fmt::join(s.seeds, ", "), c.model.arch,
       c.model.weights.empty() ? " (random init)" : " (" + fs::path(c.model.weights).filename().string() + ")",
       c.model.freeze, c.model.head, c.model.embedding_dim, c.encoder.type,

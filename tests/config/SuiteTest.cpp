@@ -54,6 +54,25 @@ TEST(Suite, EveryShippedSuiteParsesWithAndWithoutQuick) {
   EXPECT_EQ(shiftad::loadSuite("office-caltech10", true).seeds, std::vector<int>{0});
 }
 
+TEST(Suite, AFolderNamedLikeAShippedSuiteDoesNotHideIt) {
+  // A dataset folder `office31` in the working directory: `--suite office31` still means
+  // the shipped suite (it once read the folder as the suite file).
+  TempDir dir;
+  fs::create_directories(dir / "office31");
+  const auto before = fs::current_path();
+  fs::current_path(dir.path());
+  std::string error;
+  size_t classes = 0;
+  try {
+    classes = shiftad::loadSuite("office31", false).classes.size();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  fs::current_path(before);
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(classes, 10u);
+}
+
 TEST(Suite, BadSuitesAreClearErrors) {
   TempDir dir;
   const std::string ok = "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only]\n";

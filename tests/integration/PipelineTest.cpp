@@ -33,8 +33,10 @@ struct CliResult {
   std::string output;  ///< stdout + stderr
 };
 
-CliResult runCli(const std::string& args) {
-  const std::string cmd = std::string(SHIFTAD_BINARY_DIR) + "/shiftad " + args + " 2>&1";
+/// `shiftad ARGS`, run in `cwd` when given (else the test's working directory).
+CliResult runCli(const std::string& args, const std::string& cwd = "") {
+  const std::string cmd =
+      (cwd.empty() ? "" : "cd '" + cwd + "' && ") + std::string(SHIFTAD_BINARY_DIR) + "/shiftad " + args + " 2>&1";
   CliResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   char buf[4096];
@@ -406,6 +408,8 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   const std::string md((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
   EXPECT_NE(md.find("| amazon → webcam |"), std::string::npos) << md;
   EXPECT_NE(md.find("Model selection: none"), std::string::npos) << md;
+  // A data root far from where the command ran is shown whole.
+  EXPECT_NE(md.find("- Data: `" + (tmp / "office31") + "` (from where the command ran)"), std::string::npos) << md;
   // The HTML report and the figures: summary bars, one mean ROC per direction (from the
   // runs' test scores), linked from the Markdown.
   for (const char* f :
@@ -420,11 +424,17 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   };
   const double t1 = wallTime();
   EXPECT_GT(t1, 0.0);
-  // A second run finds every row done and runs nothing (and adds no time).
-  r = runCli(args);
+  // A second run finds every row done and runs nothing (and adds no time). Run from the
+  // data's parent folder, its report shows the root from there.
+  r = runCli(args, tmp.path());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
   EXPECT_DOUBLE_EQ(wallTime(), t1);
+  {
+    std::ifstream again(fs::path(tmp / "bench") / "report.md");
+    const std::string text((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("- Data: `office31` (from where the command ran)"), std::string::npos) << text;
+  }
   // A folder written before a key existed (here cluster.neighbours, at its default) is
   // the same configuration: stored configs are compared as this shiftad reads them.
   {
