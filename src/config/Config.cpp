@@ -511,6 +511,11 @@ void validateConfig(const Config& cfg) {
   SHIFTAD_CHECK(cfg.cluster.space != ClusterSpace::kFrozen || cfg.encoder.type != EncoderType::kNone,
                 "config: cluster.space is 'frozen' but encoder.type is 'none'; set encoder.type and encoder.path "
                 "(e.g. encoder.type: torchscript, or backbone) or use cluster.space: self");
+  SHIFTAD_CHECK(cfg.cluster.dense_grow == 0.0 || cfg.encoder.type != EncoderType::kNone,
+                "config: cluster.dense_grow ({}) grows the dense region of the frozen encoder's space, but "
+                "encoder.type is 'none' (the region would be re-taken in F's moving space); set encoder.type "
+                "(torchscript or backbone) or cluster.dense_grow: 0",
+                cfg.cluster.dense_grow);
   SHIFTAD_CHECK(cfg.score.method == ScoreMethod::kSvdd || cfg.encoder.type != EncoderType::kNone,
                 "config: score.method '{}' scores in the frozen encoder's space but encoder.type is 'none'; set "
                 "encoder.type (torchscript or backbone)",

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "common/Error.h"
 #include "method/DenseRegion.h"
 
 namespace shiftad::method {
@@ -31,13 +32,16 @@ torch::Tensor AlignedSet::forEpoch(int epoch, const torch::Tensor& previous) con
   if (cfg_.space == ClusterSpace::kNone) return torch::arange(pool_size_, torch::kLong);
   if (cfg_.space == ClusterSpace::kScore) return lowModeRows(self_scores_());
   if (cfg_.space == ClusterSpace::kDense) {
-    auto region = denseRows(frozen_features_.defined() ? frozen_features_ : self_features_(),
-                            {cfg_.neighbours, cfg_.dense_bic_gate, cfg_.dense_max_share});
-    if (!previous.defined()) return region;
+    if (!region_.defined())
+      region_ = denseRows(frozen_features_.defined() ? frozen_features_ : self_features_(),
+                          {cfg_.neighbours, cfg_.dense_bic_gate, cfg_.dense_max_share});
+    if (!previous.defined()) return region_;
     // Self-training from the region: F, trained on the region, scores the rest of the pool;
-    // the rows it scores as low as most of the region are aligned too.
+    // the rows it scores as low as most of the region are aligned too. The region must be
+    // Φ's (validateConfig): one re-taken in F's space after a resume would be another.
+    SHIFTAD_CHECK(frozen_features_.defined(), "cluster.dense_grow needs the frozen encoder's features of the pool");
     const auto scores = self_scores_().to(torch::kDouble);
-    const double tau = scores.index_select(0, region).quantile(cfg_.dense_grow).item<double>();
+    const double tau = scores.index_select(0, region_).quantile(cfg_.dense_grow).item<double>();
     return torch::nonzero(scores <= tau).reshape({-1});
   }
   return dominantRows(self_features_(), cfg_, seed_ + static_cast<uint64_t>(epoch));

@@ -5,8 +5,8 @@
 // scores as normal, on the schedule of self (a self-training loop that estimates how
 // much of the pool is anomalous instead of being told); dense aligns the pool's dense
 // region (DenseRegion.h) in Φ's space, or in F's initial space without Φ, chosen once
-// (with cluster.dense_grow, re-grown on the schedule of self to the rows F scores as low
-// as the region: an experiment, off by default).
+// (with cluster.dense_grow and Φ, re-grown on the schedule of self to the rows F scores
+// as low as the region: an experiment, off by default).
 #pragma once
 
 #include <cstdint>
@@ -45,6 +45,9 @@ class AlignedSet {
   torch::Tensor frozen_features_;
   std::function<torch::Tensor()> self_features_;
   std::function<torch::Tensor()> self_scores_;
+  /// dense: the region, taken once (Φ's space is fixed; F's initial space is gone after
+  /// the first epoch) and kept for cluster.dense_grow.
+  mutable torch::Tensor region_;
 };
 
 }  // namespace shiftad::method

@@ -190,6 +190,10 @@ TEST(Config, TargetLabelsAreNeverReadUnlessAllowed) {
   EXPECT_NE(msg.find("data.target_labels"), std::string::npos) << msg;
   msg = errorOf([] { parseConfig("", {"score.method=frozen_mean"}); });
   EXPECT_NE(msg.find("encoder.type"), std::string::npos) << msg;
+  // The dense region grows only from Φ's fixed region.
+  msg = errorOf([] { parseConfig("", {"cluster.dense_grow=0.9"}); });
+  EXPECT_NE(msg.find("cluster.dense_grow (0.9)"), std::string::npos) << msg;
+  EXPECT_NO_THROW(parseConfig("", {"cluster.dense_grow=0.9", "encoder.type=backbone"}));
 }
 
 TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolderAndSetAgainstTheWorkingDirectory) {
