@@ -24,17 +24,11 @@ import statistics
 
 
 def read_scores(path):
-    """(labels, scores, paths) of a test_scores.csv; the path is the rest of the line,
-    so a comma in it does not shift the columns."""
-    labels, scores, paths = [], [], []
+    """(labels, scores, paths) of a test_scores.csv (RFC 4180: a path with a comma or a
+    line break is quoted)."""
     with open(path, newline="") as f:
-        next(f)
-        for line in f:
-            label, score, rest = line.rstrip("\n").split(",", 2)
-            labels.append(int(label))
-            scores.append(float(score))
-            paths.append(rest)
-    return labels, scores, paths
+        rows = list(csv.DictReader(f))
+    return [int(r["label"]) for r in rows], [float(r["score"]) for r in rows], [r["path"] for r in rows]
 
 
 def ranks(values):

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,9 @@ using TrainOptions = FitOptions;
 struct LoadOptions {
   std::shared_ptr<Cache> cache;  ///< null: the detector makes its own
   Callbacks callbacks;           ///< used by score()
+  /// Unreadable files score() may skip before it fails, as data.max_skipped: a share
+  /// below 1 (rounded down) or a count from 1; unset: the run's data.max_skipped.
+  std::optional<double> max_skipped;
 };
 
 /// F's features of images (Detector::embed): one row of `dim` floats per readable file.

@@ -17,5 +17,9 @@ constexpr const char* kCalibrationFile =
     "calibration.json";  ///< the decision threshold and the calibration normals' scores (set at the end of fit)
 constexpr const char* kEncoderFile =
     "encoder.pt";  ///< a copy of Φ (encoder.type torchscript) for frozen-encoder baselines
+/// Written first into every run folder shiftad makes: only a folder holding it (or, from
+/// versions before it, a config.yaml beside a safetensors file shiftad wrote) is one
+/// whose files shiftad may replace or delete; a user's config.yaml is never taken for one.
+constexpr const char* kRunMarkerFile = ".shiftad-run";
 
 }  // namespace shiftad

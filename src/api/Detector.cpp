@@ -16,6 +16,7 @@
 #include "api/RunDir.h"
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
+#include "common/Csv.h"
 #include "common/Error.h"
 #include "common/LogOnce.h"
 #include "common/Progress.h"
@@ -89,12 +90,28 @@ struct Detector::Impl {
     if (run.frozen) {
       auto f = api::frozenFeatures(inputs(), run.cfg, paths, run.encoder_trunk.get(), frozenEncoder());
       scores = f.features.defined() ? run.frozen->score(f.features) : torch::empty({0});
+      checkFinite(scores, [&](int64_t i) { return "'" + f.paths[static_cast<size_t>(i)] + "'"; });
       return {f.features, f.paths, f.skipped};
     }
     auto& net = run.trainer->net();
     auto in = api::trainerInputs(inputs(), run.cfg, net.trunkFrozen(), paths, &net);
     scores = in.paths.empty() ? torch::empty({0}) : run.trainer->score(in.rows);
+    checkFinite(scores, [&](int64_t i) { return "'" + in.paths[static_cast<size_t>(i)] + "'"; });
     return in;
+  }
+
+  /// Loading refuses NaN and Inf in the files, but finite weights can still be invalid
+  /// (a negative BatchNorm variance) or so large that a score overflows: a score that is
+  /// not a number is an error naming the run, never a row of "nan" or a decision.
+  void checkFinite(const torch::Tensor& scores, const std::function<std::string(int64_t)>& name) const {
+    if (scores.numel() == 0) return;
+    const auto bad = torch::nonzero(~torch::isfinite(scores.reshape({-1})));
+    if (bad.size(0) == 0) return;
+    const int64_t i = bad[0][0].item<int64_t>();
+    SHIFTAD_THROW(
+        "run '{}' gives {} a score of {} ({} of {} scores are not finite): its weights are damaged or out of range "
+        "(e.g. a negative BatchNorm variance, or values near the float limit); restore the run or train it again",
+        run_dir, name(i), scores.reshape({-1})[i].item<double>(), bad.size(0), scores.numel());
   }
 
   /// Reports progress; a cancel request ends the call with an Error.
@@ -175,7 +192,13 @@ Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitO
 }
 
 Detector Detector::load(const std::string& run_dir, const LoadOptions& options) {
-  return Detector(loadImpl(run_dir, options.cache, options.callbacks));
+  auto impl = loadImpl(run_dir, options.cache, options.callbacks);
+  if (options.max_skipped) {
+    SHIFTAD_CHECK(*options.max_skipped >= 0.0 && std::isfinite(*options.max_skipped),
+                  "LoadOptions::max_skipped = {} must be a share in [0, 1) or a count >= 1", *options.max_skipped);
+    impl->run.cfg.data.max_skipped = *options.max_skipped;
+  }
+  return Detector(std::move(impl));
 }
 
 const Config& Detector::config() const { return impl_->run.cfg; }
@@ -223,7 +246,8 @@ ScoreResult Detector::score(const std::vector<std::string>& paths) {
     if (paths.size() > kChunk) spdlog::info("scored {}", progress.status());
     impl_->report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
   }
-  api::checkSkipped(impl_->run.cfg.data.max_skipped, out.skipped, paths.size(), "scored");
+  api::checkSkipped(impl_->run.cfg.data.max_skipped, out.skipped, paths.size(), "scored",
+                    api::SkippedFrom::kScoredFiles);
   decideAll(impl_->calibratedIfPossible(), out.scores);
   return out;
 }
@@ -247,6 +271,7 @@ std::vector<double> Detector::score(const std::vector<ImageView>& images) {
     const auto x = at(api::resizeSide(cfg.data), cfg.data.interpolation);
     s = impl_->run.trainer->score(net.trunkFrozen() ? api::trunkFeaturesOf(cfg, net, x) : x);
   }
+  impl_->checkFinite(s, [](int64_t i) { return fmt::format("image {} in memory", i); });
   impl_->report("score", static_cast<int64_t>(images.size()), static_cast<int64_t>(images.size()));
   return toDoubles(s);
 }
@@ -295,7 +320,9 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   r.skipped = static_cast<int64_t>(in.skipped.size());
   if (scores_file.empty()) return r;
   std::string text = "label,score,path\n";
-  for (size_t i = 0; i < scores.size(); ++i) text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], in.paths[i]);
+  // The path through csv::field: one with a comma or a line break stays one field.
+  for (size_t i = 0; i < scores.size(); ++i)
+    text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], csv::field(in.paths[i]));
   r.scores_file = scores_file;
   api::writeTextAtomic(r.scores_file, text);
   return r;
@@ -324,7 +351,7 @@ void Detector::save(const std::string& dir) const {
   SHIFTAD_CHECK(st.entries == 0, "cannot save a detector to '{}': it is not empty; choose a new or empty folder", dir);
   // Built beside `dir` and renamed into place: `dir` never holds half a run.
   const auto building = api::replacementDir(dir);
-  fs::remove_all(building);
+  api::removeOwnFolder(building);
   const auto& run = impl_->run;
   if (run.frozen)
     api::saveFrozenRun(building, run.cfg, *run.frozen, run.encoder_trunk);

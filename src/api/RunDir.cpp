@@ -4,6 +4,8 @@
 #include <stdio.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -58,16 +60,83 @@ bool isRunFile(const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+/// Whether the safetensors file at `path` says shiftad wrote it: "format" in its header's
+/// __metadata__ starts with "shiftad" (run files and checkpoints). Reads the header only.
+bool writtenByShiftad(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  unsigned char size_bytes[8] = {};
+  if (!f.read(reinterpret_cast<char*>(size_bytes), 8)) return false;
+  uint64_t size = 0;
+  for (int i = 7; i >= 0; --i) size = (size << 8) | size_bytes[i];
+  if (size == 0 || size > (1u << 20)) return false;  // run files have headers of a few KiB
+  std::string header(static_cast<size_t>(size), '\0');
+  if (!f.read(header.data(), static_cast<std::streamsize>(size))) return false;
+  const auto j = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("__metadata__") || !j["__metadata__"].is_object()) return false;
+  const auto& m = j["__metadata__"];
+  return m.contains("format") && m["format"].is_string() && m["format"].get<std::string>().rfind("shiftad", 0) == 0;
+}
+
+}  // namespace
+
+bool isShiftadRunFolder(const std::string& dir) {
+  std::error_code ec;
+  const fs::path d(dir);
+  if (fs::is_regular_file(d / kRunMarkerFile, ec)) return true;
+  if (!fs::is_regular_file(d / kConfigFile, ec)) return false;
+  for (const char* name : {kModelFile, kCenterFile, kReferenceFile, kCheckpointFile})
+    if (fs::is_regular_file(d / name, ec) && writtenByShiftad(d / name)) return true;
+  return false;
+}
+
+void markRunFolder(const std::string& dir) {
+  fs::create_directories(dir);
+  const auto marker = fs::path(dir) / kRunMarkerFile;
+  std::error_code ec;
+  if (fs::is_regular_file(marker, ec)) return;
+  // A plain write, not write-and-rename: only its existence counts, and a kill before a
+  // rename would leave a run folder without its marker.
+  std::ofstream f(marker);
+  f << "a shiftad run folder: shiftad may replace the files it wrote here, never others\n";
+  SHIFTAD_CHECK(f.good(), "cannot write '{}': {}", marker.string(), std::strerror(errno));
+}
+
+void removeOwnFolder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(dir, ec))) return;
+  SHIFTAD_CHECK(fs::is_directory(fs::symlink_status(dir, ec)),
+                "'{}' is in the way: shiftad builds a run there; move it away", dir);
+  // A run killed while it was being built may not have its marker yet: then every entry
+  // must be one of a run's files.
+  bool only_run_files = true;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    only_run_files &= !e.is_directory() &&
+                      (isRunFile(name) || name == kRunMarkerFile || withoutTemporarySuffix(name) == kRunMarkerFile);
+  }
+  SHIFTAD_CHECK(only_run_files || isShiftadRunFolder(dir),
+                "'{}' is in the way: shiftad builds a run there, and it holds files shiftad did not write; move it "
+                "away (shiftad never deletes what it did not create)",
+                dir);
+  fs::remove_all(dir);
+}
+
 RunDirState inspectRunDir(const std::string& dir) {
   RunDirState st;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return st;
   SHIFTAD_CHECK(fs::is_directory(dir, ec), "'{}' exists and is a file, not a folder; choose another --out", dir);
   bool has_config = false, has_output = false;
+  // In a folder shiftad did not make, a file named like a run file is the user's.
+  const bool ours = isShiftadRunFolder(dir);
   for (const auto& e : fs::directory_iterator(dir)) {
     const auto name = e.path().filename().string();
     ++st.entries;
-    if (!isRunFile(name) || e.is_directory()) {
+    const bool lock = name == kLockFile || withoutTemporarySuffix(name) == kLockFile;  // RunLock refuses others
+    if (name == kRunMarkerFile && !e.is_directory()) continue;
+    if ((!ours && !lock) || !isRunFile(name) || e.is_directory()) {
       st.foreign.push_back(name + (e.is_directory() ? "/" : ""));
       continue;
     }
@@ -102,7 +171,7 @@ void replaceRun(const std::string& run_dir, const std::string& replacement) {
     SHIFTAD_CHECK(!ec, "cannot move the old run '{}' aside: {}", run_dir, ec.message());
     commitRename(replacement, run_dir, ec);
     SHIFTAD_CHECK(!ec, "cannot move the new run '{}' to '{}': {}", replacement, run_dir, ec.message());
-    fs::remove_all(old);
+    removeOwnFolder(old);
     return;
   }
   // The exchange is on disk only once the parent folder is (commitRename does this for
@@ -110,7 +179,7 @@ void replaceRun(const std::string& run_dir, const std::string& replacement) {
   std::error_code ec;
   syncPath(fs::path(run_dir).parent_path().empty() ? fs::path(".") : fs::path(run_dir).parent_path(), ec);
   SHIFTAD_CHECK(!ec, "cannot sync the folder of '{}' after replacing the run: {}", run_dir, ec.message());
-  fs::remove_all(replacement);  // now the old run
+  removeOwnFolder(replacement);  // now the old run
 }
 
 void finishReplacement(const std::string& run_dir) {
@@ -122,7 +191,7 @@ void finishReplacement(const std::string& run_dir) {
     commitRename(replacement, run_dir, ec);
     SHIFTAD_CHECK(!ec, "cannot move the new run '{}' to '{}': {}", replacement, run_dir, ec.message());
   }
-  if (fs::exists(old, ec) && fs::exists(run_dir, ec)) fs::remove_all(old);
+  if (fs::exists(old, ec) && fs::exists(run_dir, ec)) removeOwnFolder(old);
 }
 
 void writePathList(const std::string& path, const std::vector<std::string>& paths) {
@@ -180,7 +249,7 @@ PoolDiagnostics readPoolDiagnostics(const std::string& run_dir) {
 }
 
 void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer) {
-  fs::create_directories(run_dir);
+  markRunFolder(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
   auto metadata = trainer.net().describe();
   metadata["format"] = "shiftad";
@@ -192,7 +261,7 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
 
 void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer,
                    std::shared_ptr<models::FeatureExtractor> encoder_trunk) {
-  fs::create_directories(run_dir);
+  markRunFolder(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
   // Φ goes into the run, so that it scores without the files it was built from.
   if (cfg.encoder.type == EncoderType::kBackbone) {

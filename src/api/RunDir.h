@@ -26,18 +26,34 @@ using shiftad::kEncoderFile;
 using shiftad::kMetricsFile;
 using shiftad::kModelFile;
 using shiftad::kReferenceFile;
+using shiftad::kRunMarkerFile;
 using shiftad::kSummaryFile;
 using shiftad::kTestScoresFile;
 using shiftad::readText;
 using shiftad::writeTextAtomic;
 
+/// Whether shiftad made `dir` a run folder: it holds kRunMarkerFile, or (a run of a
+/// version before the marker) a config.yaml beside a safetensors file whose metadata
+/// says shiftad wrote it. Only such a folder's run files are shiftad's to replace.
+bool isShiftadRunFolder(const std::string& dir);
+
+/// Write kRunMarkerFile into `dir` (created if missing): the folder is a run from now on.
+void markRunFolder(const std::string& dir);
+
+/// Delete `dir`, a folder shiftad builds beside a run (a replacement, or an old run moved
+/// aside), if it exists: only when it is empty or isShiftadRunFolder; else an Error
+/// naming it (a user's folder of that name is never deleted).
+void removeOwnFolder(const std::string& dir);
+
 /// What a folder given as a run directory holds.
 struct RunDirState {
-  int entries = 0;                   ///< 0: missing or empty
-  bool has_config = false;           ///< a config.yaml: enough to resume (a run killed before its first epoch)
-  bool is_run = false;               ///< a config and something training wrote
-  bool finished = false;             ///< holds a trained model (or a frozen baseline's reference)
-  std::vector<std::string> foreign;  ///< entries that shiftad does not write there (the user's)
+  int entries = 0;          ///< 0: missing or empty
+  bool has_config = false;  ///< a config.yaml: enough to resume (a run killed before its first epoch)
+  bool is_run = false;      ///< a config and something training wrote
+  bool finished = false;    ///< holds a trained model (or a frozen baseline's reference)
+  /// entries that shiftad does not write there (the user's): every entry but the lock
+  /// when the folder is not isShiftadRunFolder
+  std::vector<std::string> foreign;
 };
 RunDirState inspectRunDir(const std::string& dir);
 

@@ -45,6 +45,7 @@ std::string hostName() {
 struct LockOwner {
   long pid = 0;  ///< 0 if none (e.g. its writer died between create and write)
   std::string start, host;
+  bool foreign = false;  ///< text that no shiftad lock holds: a user's file named "lock"
 };
 
 std::string lockText() {
@@ -57,7 +58,13 @@ std::string lockText() {
 LockOwner readLock(const std::string& path) {
   std::ifstream f(path);
   LockOwner o;
-  if (!(f >> o.pid)) return {};
+  if (!(f >> o.pid)) {
+    // Empty: a writer of an older version died between create and write. Anything else
+    // is not a lock shiftad wrote.
+    o.pid = 0;
+    o.foreign = std::ifstream(path).peek() != std::char_traits<char>::eof();
+    return o;
+  }
   for (std::string key, value; f >> key >> value;) {
     if (key == "start") o.start = value;
     if (key == "host") o.host = value;
@@ -113,6 +120,10 @@ RunLock::RunLock(const std::string& run_dir) : path_((fs::path(run_dir) / kLockF
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (createExclusive(path_)) return;
     const LockOwner owner = readLock(path_);
+    SHIFTAD_CHECK(!owner.foreign,
+                  "'{}' is not a shiftad lock file, and shiftad never deletes files it did not create; choose another "
+                  "folder for the run, or move that file away",
+                  path_);
     const std::string stale = staleReason(owner, run_dir, path_);
     SHIFTAD_CHECK(!stale.empty(),
                   "run directory '{}' is in use by process {} (lock file '{}'); wait for it to finish, stop it, or "

@@ -98,17 +98,34 @@ void addCommon(CLI::App* app, Common& c) {
   app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
 }
 
-/// Before any work: `score --out` must not be a folder, nor the image list, nor an
-/// existing file unless --overwrite (shiftad never replaces a file it did not create).
-void checkScoreOut(const std::string& out, const std::string& images, bool overwrite) {
+/// Before any work, for the file `score` and `export` write (`kind`: "a CSV file"): not a
+/// folder, a pipe or a device (replacing one with a file would destroy it), nothing in
+/// the run directory being read (`model`), and not an existing file unless --overwrite
+/// (shiftad never replaces a file it did not create).
+void checkOutFile(const std::string& out, const char* kind, const std::string& model, bool overwrite) {
   std::error_code ec;
   if (fs::is_directory(out, ec))
-    throw std::runtime_error(fmt::format("--out '{}' is a folder; give the path of a CSV file to write", out));
-  if (fs::exists(out, ec) && fs::equivalent(out, images, ec))
-    throw std::runtime_error(fmt::format("--out '{}' is the --images input itself; give another path", out));
+    throw std::runtime_error(fmt::format("--out '{}' is a folder; give the path of {} to write", out, kind));
+  if (fs::exists(out, ec) && !fs::is_regular_file(out, ec))
+    throw std::runtime_error(fmt::format(
+        "--out '{}' is not a regular file (a pipe, socket or device), which writing would replace; give the path "
+        "of {}",
+        out, kind));
+  const auto parent = fs::absolute(out, ec).parent_path();
+  if (fs::equivalent(parent, model, ec))
+    throw std::runtime_error(fmt::format(
+        "--out '{}' is inside the run directory '{}', whose files it could replace; write it elsewhere", out, model));
   if (fs::exists(out, ec) && !overwrite)
     throw std::runtime_error(
         fmt::format("--out '{}' exists; pass --overwrite to replace it, or give another path", out));
+}
+
+/// `score --out`: checkOutFile, and not the image list.
+void checkScoreOut(const std::string& out, const std::string& images, const std::string& model, bool overwrite) {
+  std::error_code ec;
+  if (fs::exists(out, ec) && fs::equivalent(out, images, ec))
+    throw std::runtime_error(fmt::format("--out '{}' is the --images input itself; give another path", out));
+  checkOutFile(out, "a CSV file", model, overwrite);
 }
 
 /// After listing: the output must not be one of the images scored.
@@ -286,6 +303,7 @@ struct ScoreCommand {
   CLI::App* app = nullptr;
   std::string model, images, out;
   bool overwrite = false;
+  double max_skipped = -1.0;  ///< < 0: not given
 };
 
 void addScore(CLI::App& app, ScoreCommand& c) {
@@ -294,11 +312,18 @@ void addScore(CLI::App& app, ScoreCommand& c) {
   c.app->add_option("--images", c.images, "image folder (recursive) or text file with one path per line")->required();
   c.app->add_option("--out", c.out, "CSV to write: path,score,normalised_score,anomalous")->required();
   c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
+  c.app
+      ->add_option("--max-skipped", c.max_skipped,
+                   "unreadable images that may be skipped before scoring fails: a share below 1 (rounded down) or a "
+                   "count from 1 (default: the run's data.max_skipped)")
+      ->check(CLI::NonNegativeNumber);
 }
 
 int runScore(const ScoreCommand& c) {
-  checkScoreOut(c.out, c.images, c.overwrite);
-  auto detector = shiftad::Detector::load(c.model);
+  checkScoreOut(c.out, c.images, c.model, c.overwrite);
+  shiftad::LoadOptions options;
+  if (c.max_skipped >= 0.0) options.max_skipped = c.max_skipped;
+  auto detector = shiftad::Detector::load(c.model, options);
   const auto r = detector.score(c.images);
   checkNotAnInput(c.out, r);
   writeScoresCsv(c.out, r);
@@ -328,12 +353,7 @@ void addExport(CLI::App& app, ExportCommand& c) {
 }
 
 int runExport(const ExportCommand& c) {
-  std::error_code ec;
-  if (fs::is_directory(c.out, ec))
-    throw std::runtime_error(fmt::format("--out '{}' is a folder; give the path of an .onnx file to write", c.out));
-  if (fs::exists(c.out, ec) && !c.overwrite)
-    throw std::runtime_error(
-        fmt::format("--out '{}' exists; pass --overwrite to replace it, or give another path", c.out));
+  checkOutFile(c.out, "an .onnx file", c.model, c.overwrite);
   const auto detector = shiftad::Detector::load(c.model);
   detector.exportOnnx(c.out);
   fmt::print(

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -22,6 +23,8 @@
 
 namespace shiftad::data {
 namespace {
+
+namespace fs = std::filesystem;
 
 // Images larger than this are refused before decoding: a corrupt or hostile header
 // must not make us allocate gigabytes (OpenCV's own default limit is 2^30 pixels).
@@ -53,35 +56,56 @@ std::optional<Dims> bmpDims(const std::vector<unsigned char>& h) {
   return Dims{std::abs(int64_t{le32(&h[18])}), std::abs(int64_t{le32(&h[22])})};    // negative height: top-down
 }
 
+// Frame headers libjpeg reads (baseline, extended, progressive, lossless, arithmetic);
+// C4 (DHT), C8 (JPG) and CC (DAC) share the range but are not frames.
 bool isSofMarker(unsigned char m) { return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC; }
+// Markers without a length field: TEM and RST0..7.
+bool isStandaloneMarker(unsigned char m) { return m == 0x01 || (m >= 0xD0 && m <= 0xD7); }
 
-// Walks the JPEG segments up to the first SOF (frame header).
+// The size in the first frame header (SOF), found as libjpeg finds it: bytes before a
+// marker that are not 0xFF are skipped (libjpeg warns "extraneous bytes" and goes
+// on), as are 0xFF fill bytes and the 0xFF00 pair. A reader that stopped at the first
+// stray byte would not see a frame header that libjpeg then decodes (a 600-byte file
+// declaring 30000 x 30000 pixels). nullopt: no frame header before the first scan.
 std::optional<Dims> jpegDims(const std::vector<unsigned char>& h) {
-  if (h.size() < 4 || h[0] != 0xFF || h[1] != 0xD8) return {};
-  size_t pos = 2;
-  while (pos + 9 <= h.size()) {
-    if (h[pos] != 0xFF) return {};
-    const unsigned char marker = h[pos + 1];
-    if (marker == 0xFF) {
-      ++pos;
+  size_t pos = 2;  // after SOI
+  while (pos < h.size()) {
+    if (h[pos] != 0xFF) {
+      ++pos;  // extraneous byte
       continue;
-    }  // fill byte
-    if (isSofMarker(marker)) return Dims{be16(&h[pos + 7]), be16(&h[pos + 5])};
-    if (marker == 0xDA || marker == 0xD9) return {};  // scan / end before any frame header
-    pos += 2 + be16(&h[pos + 2]);
+    }
+    while (pos < h.size() && h[pos] == 0xFF) ++pos;  // fill bytes
+    if (pos >= h.size()) break;
+    const unsigned char marker = h[pos++];
+    if (marker == 0x00 || isStandaloneMarker(marker)) continue;
+    if (marker == 0xDA || marker == 0xD9) break;  // scan / end before any frame header
+    if (isSofMarker(marker)) {
+      if (pos + 7 > h.size()) break;
+      return Dims{be16(&h[pos + 5]), be16(&h[pos + 3])};
+    }
+    if (pos + 2 > h.size()) break;
+    pos += be16(&h[pos]);  // the length counts its own two bytes
   }
   return {};
 }
 
+bool isJpeg(const std::vector<unsigned char>& h) { return h.size() >= 2 && h[0] == 0xFF && h[1] == 0xD8; }
+
 // The whole file: decoded from memory so that it is read once.
 std::vector<unsigned char> readBytes(const std::string& path) {
+  std::error_code ec;
+  // Not a FIFO (opening one blocks until a writer comes), a device or a folder; a path
+  // that cannot be stat'ed is left to the open below, whose errno says why.
+  const auto type = fs::status(path, ec).type();
+  SHIFTAD_CHECK(ec || type == fs::file_type::regular,
+                "image '{}' is not a regular file (a folder, pipe, socket or device): refusing to read it", path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   // errno says why (permissions, a dangling link, a link loop); it is per thread.
   SHIFTAD_CHECK(in.good(), "image '{}' cannot be opened: {}", path, std::strerror(errno));
   const std::streamoff size = in.tellg();
-  SHIFTAD_CHECK(size >= 0 && size <= kMaxFileBytes,
-                "image '{}' is {} bytes, above the limit of {}: refusing to read it", path,
-                static_cast<long long>(size), kMaxFileBytes);
+  SHIFTAD_CHECK(size != 0, "image '{}' is empty (0 bytes): re-export or remove it", path);
+  SHIFTAD_CHECK(size > 0 && size <= kMaxFileBytes, "image '{}' is {} bytes, above the limit of {}: refusing to read it",
+                path, static_cast<long long>(size), kMaxFileBytes);
   std::vector<unsigned char> bytes(static_cast<size_t>(size));
   in.seekg(0);
   in.read(reinterpret_cast<char*>(bytes.data()), size);
@@ -89,12 +113,22 @@ std::vector<unsigned char> readBytes(const std::string& path) {
   return bytes;
 }
 
-// Header check for PNG, BMP and JPEG; other formats are left to OpenCV's own limits.
+// The image's size from its header, refused above the limits before anything is
+// decoded. Only PNG, JPEG and BMP are read: OpenCV decodes other formats (TIFF, WebP,
+// PPM, ...) by their content whatever the file's name, and their headers are not read
+// here, so such content is refused rather than decoded unchecked.
 void checkDimensions(const std::vector<unsigned char>& bytes, const std::string& path) {
   std::optional<Dims> d = pngDims(bytes);
   if (!d) d = bmpDims(bytes);
-  if (!d) d = jpegDims(bytes);
-  if (!d) return;
+  if (!d && isJpeg(bytes)) {
+    d = jpegDims(bytes);
+    SHIFTAD_CHECK(d.has_value(), "image '{}' is a JPEG without a frame header before its data (truncated or corrupt)",
+                  path);
+  }
+  SHIFTAD_CHECK(d.has_value(),
+                "image '{}' is not a PNG, JPEG or BMP file by its content (its first bytes are of another format, or "
+                "of none): convert it to one of those",
+                path);
   SHIFTAD_CHECK(d->width <= kMaxSide && d->height <= kMaxSide && d->width * d->height <= kMaxPixels,
                 "image '{}' declares {}x{} pixels, above the limit ({} per side, {} in all): refusing to decode it; "
                 "resize it or check that the file is not corrupt",
@@ -221,6 +255,9 @@ CropBox sampleCrop(int64_t H, int64_t W, double scale_min, const double* u) {
 /// (nullptr: no cache), else decoded, resized and then written to the cache.
 void loadRow(const std::string& path, int side, Interpolation interpolation, const ImageCache* cache, uint8_t* dst) {
   const auto bytes = readBytes(path);
+  // Before the cache: an entry decoded by a version that accepted the file must not
+  // let it past the checks of this one.
+  checkDimensions(bytes, path);
   std::string key;
   if (cache) {
     key = cache->key(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));

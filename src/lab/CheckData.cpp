@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "api/SkipLimit.h"
 #include "common/Error.h"
 #include "data/FileCheck.h"
 #include "data/ImageFolder.h"
@@ -30,11 +31,8 @@ std::optional<std::string> readBytes(const std::string& p) {
   return ss.str();
 }
 
-/// The split of `cfg` on the files found: leaks of the test split into training (source
-/// or pool), and why it cannot run.
-void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std::string>& problems,
-                   std::vector<std::vector<std::string>>& leaks) {
-  data::ProtocolSplit split;
+/// The split of `cfg` on the files found, or nullopt with the reason in `problems`.
+std::optional<data::ProtocolSplit> splitOf(const Config& cfg, std::vector<std::string>& problems) {
   try {
     SHIFTAD_CHECK(!cfg.data.source.empty() && !cfg.data.target.empty() && !cfg.data.normal_class.empty(),
                   "the config must name data.source, data.target and data.normal_class");
@@ -43,27 +41,53 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
     p.pool_fraction = cfg.data.pool_fraction;
     p.contamination = cfg.data.contamination;
     p.seed = cfg.data.split_seed;
-    split = data::makeSplit(data::listDomain(cfg.data.root, cfg.data.source),
-                            data::listDomain(cfg.data.root, cfg.data.target), p);
+    return data::makeSplit(data::listDomain(cfg.data.root, cfg.data.source),
+                           data::listDomain(cfg.data.root, cfg.data.target), p);
   } catch (const Error& e) {
     // An unreadable folder is already listed by the walk over the root.
     if (std::find(problems.begin(), problems.end(), e.what()) == problems.end()) problems.push_back(e.what());
-    return;
+    return std::nullopt;
   }
+}
+
+/// What `train` and `eval` refuse in the sets of `split`: too few readable images, or
+/// more unreadable ones than data.max_skipped allows (api/SkipLimit.h).
+void checkImageCounts(const Config& cfg, const DataCheckReport& r, const data::ProtocolSplit& split,
+                      std::vector<std::string>& problems) {
   std::set<std::string> bad;
   for (const auto& u : r.unreadable) bad.insert(u.substr(0, u.find(": ")));
   const auto readable = [&](const std::vector<std::string>& paths) {
-    return std::count_if(paths.begin(), paths.end(), [&](const std::string& p) { return !bad.count(p); });
+    return static_cast<size_t>(
+        std::count_if(paths.begin(), paths.end(), [&](const std::string& p) { return !bad.count(p); }));
   };
-  if (readable(split.train.source) == 0)
+  const auto skips = [&](const std::vector<std::string>& paths, const char* what) {
+    const size_t n = paths.size(), bad_n = n - readable(paths), allowed = api::allowedSkips(cfg.data.max_skipped, n);
+    if (bad_n < n && bad_n > allowed)
+      problems.push_back(
+          fmt::format("{} of {} {} images cannot be read, more than data.max_skipped = {} allows ({}); "
+                      "repair or remove them (listed above) or raise data.max_skipped",
+                      bad_n, n, what, cfg.data.max_skipped, allowed));
+  };
+  if (readable(split.train.source) < 2)
+    problems.push_back(fmt::format(
+        "normal class '{}' has {} readable source image(s) in '{}'; training needs at least 2", cfg.data.normal_class,
+        readable(split.train.source), (fs::path(cfg.data.root) / cfg.data.source / cfg.data.normal_class).string()));
+  if (aligns(cfg) && readable(split.train.pool) < 2)
     problems.push_back(
-        fmt::format("normal class '{}' has no readable source image in '{}'", cfg.data.normal_class, cfg.data.source));
-  if (readable(split.train.pool) == 0)
-    problems.push_back(fmt::format("the target pool of '{}' has no readable image", cfg.data.target));
+        fmt::format("the target pool of '{}' has {} readable image(s); alignment needs at least 2 "
+                    "(raise data.pool_fraction, or add target images)",
+                    cfg.data.target, readable(split.train.pool)));
   if (readable(split.test.paths) == 0)
     problems.push_back(fmt::format("the test split of '{}' has no readable image", cfg.data.target));
-  // Leaks: the same file on both sides (also refused by `train`), and byte-identical
-  // copies (found only here: they need every file hashed).
+  skips(split.train.source, "source");
+  if (aligns(cfg)) skips(split.train.pool, "pool");
+  skips(split.test.paths, "test");
+}
+
+/// Leaks of the test split into training: the same file on both sides (also refused by
+/// `train`), and byte-identical copies (found only here: they need every file hashed).
+void checkLeaks(const Config& cfg, const DataCheckReport& r, const data::ProtocolSplit& split,
+                std::vector<std::string>& problems, std::vector<std::vector<std::string>>& leaks) {
   if (const auto leak = data::leakProblem(split, cfg.data.source, cfg.data.target); !leak.empty())
     problems.push_back(leak);
   std::set<std::string> training(split.train.source.begin(), split.train.source.end());
@@ -80,6 +104,16 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
                     "(source or pool), e.g. '{}': the test split leaks into training and the AUROC "
                     "would be inflated; remove the copies listed above",
                     leaks.size(), leaks.front().front()));
+}
+
+/// The split of `cfg` on the files found: why it cannot run, and leaks of the test split
+/// into training.
+void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std::string>& problems,
+                   std::vector<std::vector<std::string>>& leaks) {
+  const auto split = splitOf(cfg, problems);
+  if (!split) return;
+  checkImageCounts(cfg, r, *split, problems);
+  checkLeaks(cfg, r, *split, problems, leaks);
 }
 
 }  // namespace
@@ -113,6 +147,7 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
         if (const auto why = imageProblem(file); !why.empty()) {
           ++c.unreadable;
           r.unreadable.push_back(file + ": " + why);
+          continue;  // not a duplicate: two empty files, say, are the same bytes but no image
         }
         if (const auto bytes = readBytes(file)) by_content[{data::contentHash(*bytes), bytes->size()}].push_back(file);
       }

@@ -17,13 +17,49 @@ TEST(RunDir, TemporaryFilesOfKilledWritesCountAsTheRunsOwn) {
   // the run's own file, so the folder can still be resumed or replaced. A .tmp name
   // that is not one of a run's files, or with a suffix that is not a pid, is foreign.
   TempDir tmp;
-  fs::create_directories(tmp / "run");
+  shiftad::api::markRunFolder(tmp / "run");
   for (const char* name : {"config.yaml", "config.yaml.tmp-4242", "model.safetensors.tmp", "lock.tmp-7",
                            "notes.txt.tmp-12", "summary.json.tmp-x1"})
     shiftad::test::writeFile(tmp / (std::string("run/") + name), "x");
   const auto st = shiftad::api::inspectRunDir(tmp / "run");
   EXPECT_EQ(st.foreign, (std::vector<std::string>{"notes.txt.tmp-12", "summary.json.tmp-x1"}));
   EXPECT_TRUE(st.is_run);
+}
+
+TEST(RunDir, WithoutShiftadsMarkerFilesNamedLikeARunsAreTheUsers) {
+  // A user's folder holding their config.yaml and a model.safetensors of their own: not
+  // a run (nothing in it may be replaced), whatever the names. The lock is the one
+  // taken by this process (RunLock refuses a foreign one).
+  TempDir tmp;
+  for (const char* name : {"config.yaml", "model.safetensors", "summary.json", "lock"})
+    shiftad::test::writeFile(tmp / (std::string("exp/") + name), "x");
+  auto st = shiftad::api::inspectRunDir(tmp / "exp");
+  EXPECT_EQ(st.foreign, (std::vector<std::string>{"config.yaml", "model.safetensors", "summary.json"}));
+  EXPECT_FALSE(st.is_run);
+  EXPECT_FALSE(st.has_config);
+  EXPECT_FALSE(shiftad::api::isShiftadRunFolder(tmp / "exp"));
+  // Its marker makes it one.
+  shiftad::api::markRunFolder(tmp / "exp");
+  st = shiftad::api::inspectRunDir(tmp / "exp");
+  EXPECT_TRUE(st.foreign.empty());
+  EXPECT_TRUE(st.is_run);
+}
+
+TEST(RunDir, AFolderInTheWayOfAReplacementIsDeletedOnlyWhenItIsShiftads) {
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / ".run.replacement/thesis.txt", "mine");
+  EXPECT_THROW(shiftad::api::removeOwnFolder(tmp / ".run.replacement"), shiftad::Error);
+  EXPECT_TRUE(fs::exists(tmp / ".run.replacement/thesis.txt"));
+  // A replacement killed while it was built: run files only, its marker not yet there.
+  shiftad::test::writeFile(tmp / ".b.replacement/config.yaml", "x");
+  shiftad::test::writeFile(tmp / ".b.replacement/metrics.jsonl.tmp-12", "x");
+  shiftad::api::removeOwnFolder(tmp / ".b.replacement");
+  EXPECT_FALSE(fs::exists(tmp / ".b.replacement"));
+  shiftad::api::markRunFolder(tmp / ".c.replacement");
+  shiftad::test::writeFile(tmp / ".c.replacement/anything", "x");
+  shiftad::api::removeOwnFolder(tmp / ".c.replacement");
+  EXPECT_FALSE(fs::exists(tmp / ".c.replacement"));
+  shiftad::api::removeOwnFolder(tmp / "missing");  // nothing to do
 }
 
 TEST(RunDir, PoolDiagnosticsAreTheLastEpochsAndSkipATornLine) {

@@ -1,6 +1,7 @@
 // How many unreadable images a run may skip (api/SkipLimit, data.max_skipped).
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -46,4 +47,34 @@ TEST(SkipLimit, TooManyUnreadableImagesStopTrainingNamingTheKey) {
   EXPECT_FALSE(fs::exists(tmp / "run/metrics.jsonl"));
   cfg.data.max_skipped = 2;
   EXPECT_EQ(shiftad::train(cfg, tmp / "run").skipped_images, 2);
+}
+
+TEST(SkipLimit, ScoringSaysHowToAllowMoreAndLoadOptionsDoes) {
+  TempDir tmp;
+  auto cfg = protocolOf(synthRoot(), "circle");
+  cfg.model.width = 8;
+  cfg.train.epochs = 1;
+  cfg.encoder.cache_dir = tmp / "cache";
+  shiftad::train(cfg, tmp / "run");
+  // Four images, one missing: 10% of 4 rounds down to none allowed.
+  std::vector<std::string> paths;
+  for (const auto& e : fs::directory_iterator(synthRoot() + "/target/circle")) {
+    if (paths.size() == 3) break;
+    paths.push_back(e.path().string());
+  }
+  paths.push_back(tmp / "missing.png");
+  try {
+    shiftad::Detector::load(tmp / "run").score(paths);
+    FAIL() << "expected an error";
+  } catch (const shiftad::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("1 of 4 scored images"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--max-skipped"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("check-data"), std::string::npos) << "the files are not a data set: " << msg;
+  }
+  shiftad::LoadOptions options;
+  options.max_skipped = 1;
+  const auto r = shiftad::Detector::load(tmp / "run", options).score(paths);
+  EXPECT_EQ(r.scores.size(), 3u);
+  EXPECT_EQ(r.skipped, std::vector<std::string>{tmp / "missing.png"});
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -20,6 +22,7 @@
 using namespace shiftad::data;
 using shiftad::test::TempDir;
 using shiftad::test::writeFile;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -122,7 +125,7 @@ TEST(ReadImage, CorruptTruncatedAndMissingFilesAreErrors) {
   std::string noise(2000, '\0');
   for (char& c : noise) c = static_cast<char>(g());
   writeFile(t / "noise.png", noise);
-  expectError([&] { readImage(t / "noise.png"); }, {t / "noise.png", "cannot be decoded"});
+  expectError([&] { readImage(t / "noise.png"); }, {t / "noise.png", "not a PNG, JPEG or BMP"});
   cv::Mat ramp(64, 64, CV_8UC3);
   cv::randu(ramp, 0, 255);  // incompressible: the truncation cuts into pixel data
   const std::string png = slurp(write(t, "ramp.png", ramp));
@@ -130,7 +133,47 @@ TEST(ReadImage, CorruptTruncatedAndMissingFilesAreErrors) {
   expectError([&] { readImage(t / "trunc.png"); }, {t / "trunc.png"});
   expectError([&] { readImage(t / "missing.png"); }, {t / "missing.png"});
   writeFile(t / "empty.png", "");
-  expectError([&] { readImage(t / "empty.png"); }, {t / "empty.png"});
+  expectError([&] { readImage(t / "empty.png"); }, {t / "empty.png", "empty (0 bytes)"});
+}
+
+TEST(ReadImage, AFolderOrAPipeIsRefusedWithoutOpeningIt) {
+  TempDir t;
+  fs::create_directories(t / "folder.png");
+  expectError([&] { readImage(t / "folder.png"); }, {t / "folder.png", "not a regular file"});
+  // Opening a FIFO blocks until a writer comes: it must be refused before that.
+  ASSERT_EQ(mkfifo((t / "pipe.png").c_str(), 0600), 0);
+  expectError([&] { readImage(t / "pipe.png"); }, {t / "pipe.png", "not a regular file"});
+}
+
+TEST(ReadImage, ContentOtherThanPngJpegOrBmpIsRefusedWhateverTheName) {
+  // OpenCV decodes a TIFF by its content whatever the name; its header is not read by
+  // the size check, so it is refused instead of decoded unchecked.
+  TempDir t;
+  const std::string tiff = write(t, "x.tiff", knownBgr());
+  ASSERT_FALSE(cv::imread(tiff, cv::IMREAD_UNCHANGED).empty()) << "OpenCV cannot decode TIFF here: nothing tested";
+  fs::rename(tiff, t / "x.png");
+  expectError([&] { readImage(t / "x.png"); }, {t / "x.png", "not a PNG, JPEG or BMP"});
+}
+
+TEST(ReadImage, StrayBytesBeforeAJpegFrameHeaderDoNotHideItsSize) {
+  TempDir t;
+  // libjpeg skips bytes that are not a marker (warning "extraneous bytes"), 0xFF fill
+  // bytes and standalone markers (RST0): a real JPEG with all three before its frame
+  // header still decodes, at its size.
+  const std::string jpg = slurp(write(t, "real.jpg", cv::Mat(24, 40, CV_8UC3, cv::Scalar(20, 120, 220))));
+  const size_t sof = jpg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  writeFile(t / "stray.jpg", jpg.substr(0, sof) + std::string("\x00\x17\xFF\xD0\xFF\xFF", 6) + jpg.substr(sof));
+  EXPECT_EQ(readImage(t / "stray.jpg").sizes(), (std::vector<int64_t>{3, 24, 40}));
+  // So a frame header after one stray byte declares the size libjpeg would allocate.
+  const std::vector<uint8_t> bomb = {0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0,    0, 0x00, 0xFF, 0xC0, 0, 17,   8,
+                                     0x75, 0x30, 0x75, 0x30, 3, 1, 0x11, 0, 2,    0x11, 1,    3, 0x11, 1};
+  writeFile(t / "bomb.jpg", std::string(bomb.begin(), bomb.end()));
+  expectError([&] { readImage(t / "bomb.jpg"); }, {t / "bomb.jpg", "30000x30000", "limit"});
+  // A JPEG whose data starts before any frame header is refused, not decoded unchecked.
+  const std::vector<uint8_t> headless = {0xFF, 0xD8, 0xFF, 0xDA, 0, 2, 1, 2, 3, 0xFF, 0xD9};
+  writeFile(t / "headless.jpg", std::string(headless.begin(), headless.end()));
+  expectError([&] { readImage(t / "headless.jpg"); }, {t / "headless.jpg", "frame header"});
 }
 
 TEST(ReadImage, AbsurdDimensionsAreRefusedBeforeDecoding) {
@@ -261,6 +304,20 @@ TEST(ImageCache, SecondLoadReadsTheCacheNotTheImage) {
   writeFile(entries[0], entry);
   const auto second = loadImages({copy}, 5, 1, Interpolation::kBilinear, &cache);
   for (int64_t i = 0; i < 75; ++i) EXPECT_EQ(second.images.flatten()[i].item<int>(), (16 + i) % 256) << i;
+}
+
+TEST(ImageCache, AnEntryDoesNotLetARefusedFilePastTheChecks) {
+  // An entry written for a file (by a version that accepted it) is not read for a file
+  // the header checks refuse now: a TIFF named .png, say.
+  TempDir t;
+  const std::string tiff = write(t, "x.tiff", knownBgr());
+  fs::rename(tiff, t / "x.png");
+  const ImageCache cache(t / "cache", 4, "bilinear");
+  const std::vector<uint8_t> pixels(cache.pixelBytes(), 7);
+  cache.write(cache.key(slurp(t / "x.png")), pixels.data());
+  const ImageBatch batch = loadImages({t / "x.png"}, 4, 1, Interpolation::kBilinear, &cache);
+  EXPECT_EQ(batch.skipped, std::vector<std::string>{t / "x.png"});
+  EXPECT_EQ(batch.images.size(0), 0);
 }
 
 TEST(ImageCache, AnEditedImageMissesAndADamagedEntryIsRewritten) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -15,6 +16,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/Error.h"
+#include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
 #include "support/Process.h"
 #include "support/TestSupport.h"
@@ -328,4 +330,37 @@ TEST(Cache, SharedBetweenDetectorsDecodesEachImageOnce) {
   cfg.train.seed = 1;  // another run on the same images
   shiftad::Detector::fit(cfg, tmp / "b", options);
   EXPECT_EQ(cache->stats().decoded_images, after_first);
+}
+
+TEST(Detector, FiniteButInvalidWeightsAreAnErrorNotANanScore) {
+  // Loading refuses NaN and Inf, but a negative BatchNorm variance is finite: its
+  // sqrt is NaN, and so is every score through it.
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "run");
+  auto file = shiftad::io::readSafeTensors(tmp / "run/model.safetensors");
+  bool edited = false;
+  for (auto& [name, t] : file.tensors)
+    if (!edited && name.find("running_var") != std::string::npos) {
+      t[0] = -1.0;
+      edited = true;
+    }
+  ASSERT_TRUE(edited) << "no BatchNorm in the small CNN: nothing tested";
+  shiftad::io::writeSafeTensors(tmp / "run/model.safetensors", file.tensors, file.metadata);
+  auto detector = shiftad::Detector::load(tmp / "run");
+  const auto paths = unseenImages(3);
+  for (const auto& call :
+       std::vector<std::function<void()>>{[&] { detector.score(paths); },
+                                          [&] {
+                                            const auto d = decodeRgb(paths[0], 0);
+                                            detector.score(std::vector<shiftad::ImageView>{d.view()});
+                                          }}) {
+    try {
+      call();
+      ADD_FAILURE() << "expected shiftad::Error";
+    } catch (const shiftad::Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("not finite"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(tmp / "run"), std::string::npos) << msg;
+    }
+  }
 }

@@ -346,6 +346,41 @@ void trainsAndEvaluates(const std::vector<std::string>& overrides, const std::st
 
 }  // namespace
 
+TEST(Pipeline, TestScoresKeepAPathWithACommaOrAQuoteAsOneField) {
+  TempDir tmp;
+  const fs::path data = tmp / "data";
+  fs::copy(synthRoot(), data, fs::copy_options::recursive);
+  // One image of every target class gets a name that a plain "a,b,c" line splits.
+  for (const auto& cls : fs::directory_iterator(data / "target")) {
+    const auto first = fs::directory_iterator(cls.path())->path();
+    fs::rename(first, cls.path() / "a, \"quoted\" name.png");
+  }
+  auto cfg = tinyConfig("circle");
+  cfg.data.root = data.string();
+  cfg.train.epochs = 1;
+  cfg.encoder.cache_dir = tmp / "cache";
+  shiftad::train(cfg, tmp / "run");
+  const auto ev = shiftad::evaluate(tmp / "run", cfg);
+
+  // Read back by Python's csv module, against the test split rebuilt from the protocol.
+  const auto cols = nlohmann::json::parse(shiftad::test::runPython("csv_columns.py", ev.scores_file));
+  shiftad::data::ProtocolParams pp;
+  pp.normal_class = cfg.data.normal_class;
+  pp.pool_fraction = cfg.data.pool_fraction;
+  pp.contamination = cfg.data.contamination;
+  pp.seed = cfg.data.split_seed;
+  const auto split = shiftad::data::makeSplit(shiftad::data::listDomain(cfg.data.root, "source"),
+                                              shiftad::data::listDomain(cfg.data.root, "target"), pp);
+  const auto paths = cols.at("path").get<std::vector<std::string>>();
+  EXPECT_EQ(paths, split.test.paths);
+  int renamed = 0;
+  for (const auto& p : paths) renamed += p.find("a, \"quoted\" name.png") != std::string::npos;
+  EXPECT_GT(renamed, 0) << "no renamed image in the test split: the test checks nothing";
+  std::vector<int> labels;
+  for (const auto& l : cols.at("label").get<std::vector<std::string>>()) labels.push_back(std::stoi(l));
+  EXPECT_EQ(labels, split.test.is_anomaly);
+}
+
 TEST(Pipeline, EveryVariantTrainsAndEvaluates) {
   for (const auto& v : shiftad::variants()) {
     auto o = shiftad::variantOverrides(v.name);

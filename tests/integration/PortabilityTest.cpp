@@ -1,6 +1,8 @@
 // A run directory is self-contained and portable, and no command replaces what it did
 // not create (README, "Run directories"; docs/reliability.md). Drives the `shiftad`
 // binary from other working directories, as a user would.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -8,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "shiftad/RunFiles.h"
 #include "support/Process.h"
 #include "support/TestSupport.h"
 
@@ -243,4 +246,79 @@ TEST(Overwrite, ScoreNeverWritesOverItsInputsOrAnExistingFileUnasked) {
   // Nothing temporary is left anywhere.
   for (const auto& e : fs::recursive_directory_iterator(tmp.path()))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+TEST(Overwrite, AUsersRunFileNamesAreNotARunWithoutShiftadsMarker) {
+  // A user's experiment folder holding their own config.yaml (and files named like a
+  // run's): `--out` that folder must refuse and touch nothing, with or without --overwrite.
+  TempDir tmp;
+  writeFile(tmp / "exp/config.yaml", tinyYaml(1, 0));
+  writeFile(tmp / "exp/summary.json", "{\"mine\": true}\n");
+  writeFile(tmp / "exp/lock", "my notes on locks\n");
+  const auto before = snapshot(tmp / "exp");
+  for (const char* extra : {"", " --overwrite"}) {
+    const auto r = runCliIn(std::string("train -q --config exp/config.yaml --out exp") + extra, tmp.path());
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("exp"), std::string::npos) << r.output;
+    EXPECT_EQ(snapshot(tmp / "exp"), before) << extra;
+    EXPECT_EQ(readText(tmp / "exp/lock"), "my notes on locks\n");
+  }
+  // Nor is it a run to resume.
+  const auto r = runCliIn("train -q --resume exp", tmp.path());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(snapshot(tmp / "exp"), before);
+  // A run shiftad wrote carries its marker, and stays replaceable.
+  ASSERT_EQ(runCliIn("train -q --config exp/config.yaml --out run", tmp.path()).status, 0);
+  EXPECT_TRUE(fs::exists(tmp / ("run/" + std::string(shiftad::kRunMarkerFile))));
+  EXPECT_EQ(runCliIn("train -q --config exp/config.yaml --out run --overwrite", tmp.path()).status, 0);
+}
+
+TEST(Overwrite, AUsersFolderWhereAReplacementIsBuiltIsNeverDeleted) {
+  TempDir tmp;
+  writeFile(tmp / "cfg.yaml", tinyYaml(1, 0));
+  ASSERT_EQ(runCliIn("train -q --config cfg.yaml --out run", tmp.path()).status, 0);
+  const auto old = snapshot(tmp / "run");
+  for (const char* name : {".run.replacement", ".run.replacement.old"}) {
+    writeFile(tmp / (std::string(name) + "/thesis.txt"), "three years\n");
+    const auto r = runCliIn("train -q --config cfg.yaml --out run --overwrite", tmp.path());
+    EXPECT_EQ(r.status, 1) << name << ": " << r.output;
+    EXPECT_NE(r.output.find(name), std::string::npos) << r.output;
+    EXPECT_EQ(readText(tmp / (std::string(name) + "/thesis.txt")), "three years\n") << name;
+    EXPECT_EQ(snapshot(tmp / "run"), old) << name;
+    fs::remove_all(tmp / name);
+  }
+}
+
+TEST(Overwrite, ResumingAFinishedRunChangesNothing) {
+  TempDir tmp;
+  writeFile(tmp / "cfg.yaml", tinyYaml(1, 0));
+  ASSERT_EQ(runCliIn("train -q --config cfg.yaml --out run", tmp.path()).status, 0);
+  ASSERT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors")) << "the case that recalibrated the run";
+  const auto before = snapshot(tmp / "run");
+  const auto r = runCliIn("train -q --resume run", tmp.path());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("finished run"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--overwrite"), std::string::npos) << r.output;
+  EXPECT_EQ(snapshot(tmp / "run"), before);
+}
+
+TEST(Overwrite, ScoreAndExportNeverWriteIntoTheRunOrOverAPipe) {
+  TempDir tmp;
+  writeFile(tmp / "cfg.yaml", tinyYaml(1, 0));
+  ASSERT_EQ(runCliIn("train -q --config cfg.yaml --out run", tmp.path()).status, 0);
+  const auto run = snapshot(tmp / "run");
+  const auto images = synthRoot() + "/target/circle";
+  for (const char* f : {"run/model.safetensors", "run/config.yaml", "run/new.csv"}) {
+    auto r = runCliIn("score -q --model run --images " + images + " --out " + f + " --overwrite", tmp.path());
+    EXPECT_EQ(r.status, 1) << f << ": " << r.output;
+    EXPECT_NE(r.output.find("inside the run directory"), std::string::npos) << r.output;
+    r = runCliIn(std::string("export -q --model run --out ") + f + " --overwrite", tmp.path());
+    EXPECT_EQ(r.status, 1) << f << ": " << r.output;
+  }
+  EXPECT_EQ(snapshot(tmp / "run"), run);
+  ASSERT_EQ(mkfifo((tmp / "pipe").c_str(), 0600), 0);
+  const auto r = runCliIn("score -q --model run --images " + images + " --out pipe --overwrite", tmp.path());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_fifo(tmp / "pipe"));
 }

@@ -137,8 +137,9 @@ TEST(Resume, SigintCheckpointsAndExitsCleanlyThenResumesBitIdentical) {
 TEST(Resume, WithoutACheckpointStartsOver) {
   TempDir tmp;
   const auto cfg = tinyConfigFile(tmp, 1);
-  // A config but no checkpoint: killed before the first epoch ended.
+  // Its marker and config but no checkpoint: killed before the first epoch ended.
   fs::create_directories(tmp / "run");
+  shiftad::test::writeFile(tmp / ("run/" + std::string(shiftad::kRunMarkerFile)), "");
   fs::copy_file(cfg, tmp / "run/config.yaml");
   const auto s = shiftad::resumeTraining(tmp / "run");
   EXPECT_EQ(s.resumed_at_epoch, 0);
@@ -299,6 +300,8 @@ std::string faultyRoot(const TempDir& tmp, bool leaks = true) {
   return root;
 }
 
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 bool anyContains(const std::vector<std::string>& v, const std::string& part) {
   return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return s.find(part) != std::string::npos; });
 }
@@ -366,7 +369,78 @@ TEST(CheckData, NormalClassWithOnlyUnreadableSourceImagesCannotRun) {
   const auto cfg = protocolOf(root, "square");
   const auto r = shiftad::checkData(root, &cfg);
   ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_NE(r.problems[0].find("no readable source image"), std::string::npos) << r.problems[0];
+  EXPECT_NE(r.problems[0].find("0 readable source image(s)"), std::string::npos) << r.problems[0];
+}
+
+namespace {
+
+/// Whether `train` refuses `cfg` (one epoch); the oracle of what check-data must predict.
+bool trainRefuses(shiftad::Config cfg, const TempDir& tmp) {
+  cfg.train.epochs = 1;
+  cfg.model.width = 8;
+  cfg.encoder.cache_dir = tmp / "cache";
+  try {
+    shiftad::train(cfg, tmp / "run");
+  } catch (const shiftad::Error&) {
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(CheckData, SaysTheProtocolCannotRunWhereTrainRefusesIt) {
+  // One readable source image of the normal class.
+  {
+    TempDir tmp;
+    const auto root = tmp / "data";
+    fs::copy(synthRoot(), root, fs::copy_options::recursive);
+    int kept = 0;
+    for (const auto& e : fs::directory_iterator(root + "/source/square"))
+      if (kept++ > 0) fs::remove(e.path());
+    const auto cfg = protocolOf(root, "square");
+    ASSERT_TRUE(trainRefuses(cfg, tmp));
+    const auto r = shiftad::checkData(root, &cfg);
+    ASSERT_EQ(r.problems.size(), 1u) << (r.problems.empty() ? "none" : r.problems[0]);
+    EXPECT_TRUE(contains(r.problems[0], "1 readable source image(s)")) << r.problems[0];
+    EXPECT_TRUE(contains(r.problems[0], "/source/square")) << r.problems[0];
+  }
+  // More unreadable source images than data.max_skipped (10%) allows.
+  {
+    TempDir tmp;
+    const auto root = tmp / "data";
+    fs::copy(synthRoot(), root, fs::copy_options::recursive);
+    int n = 0, broken = 0;
+    for (const auto& e : fs::directory_iterator(root + "/source/square")) {
+      if (n++ % 5 == 0) {
+        shiftad::test::writeFile(e.path().string(), "x");
+        ++broken;
+      }
+    }
+    const auto cfg = protocolOf(root, "square");
+    ASSERT_TRUE(trainRefuses(cfg, tmp));
+    const auto r = shiftad::checkData(root, &cfg);
+    ASSERT_EQ(r.problems.size(), 1u) << (r.problems.empty() ? "none" : r.problems[0]);
+    EXPECT_TRUE(contains(r.problems[0], fmt::format("{} of {} source images cannot be read", broken, n)))
+        << r.problems[0];
+    EXPECT_TRUE(contains(r.problems[0], "data.max_skipped")) << r.problems[0];
+  }
+}
+
+TEST(CheckData, IdenticalUnreadableFilesAreNotDuplicatesNorALeak) {
+  // Failed downloads leave empty files: the same bytes in every domain, but no image.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  for (const char* p : {"/source/circle/empty.png", "/target/circle/empty.png", "/target/square/empty.png"})
+    shiftad::test::writeFile(root + p, "");
+  const auto cfg = protocolOf(root, "circle");
+  ASSERT_FALSE(trainRefuses(cfg, tmp)) << "training skips them";
+  const auto r = shiftad::checkData(root, &cfg);
+  EXPECT_EQ(r.unreadable.size(), 3u);
+  for (const auto& g : r.duplicates) EXPECT_FALSE(anyContains(g, "empty.png")) << g[0];
+  EXPECT_TRUE(r.split_leaks.empty());
+  EXPECT_TRUE(r.problems.empty()) << r.problems[0];
 }
 
 TEST(CheckData, TruncatedJpegAndPngAreRecognisedByTheirEndMarkers) {
@@ -396,8 +470,6 @@ std::string errorOf(Fn&& fn) {
   ADD_FAILURE() << "expected a shiftad::Error";
   return "";
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// A random 5-class MobileNetV2 classifier under torchvision's names (no head.*).
 std::string classifierFile(const TempDir& tmp) {
