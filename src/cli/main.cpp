@@ -47,7 +47,13 @@ constexpr const char* kExitCodes =
 /// One line of an exception's message: LibTorch appends a C++ backtrace after
 /// "Exception raised from" (useless to a user), and a message may span lines.
 std::string oneLine(std::string msg) {
-  if (const auto bt = msg.find("\nException raised from"); bt != std::string::npos) msg.resize(bt);
+  // LibTorch appends its C++ backtrace, after one of these two lines.
+  for (const char* backtrace : {"\nException raised from", "\nframe #0"})
+    if (const auto bt = msg.find(backtrace); bt != std::string::npos) msg.resize(bt);
+  // An error can quote a whole value (a 10 MB list in a config): the line stays readable.
+  constexpr size_t kMaxMessage = 4000;
+  if (msg.size() > kMaxMessage)
+    msg = msg.substr(0, kMaxMessage) + fmt::format(" ... ({} more characters)", msg.size() - kMaxMessage);
   std::string out;
   bool space = false;
   for (char ch : msg) {
@@ -94,7 +100,7 @@ void setUp(const Common& c) {
 }
 
 void addCommon(CLI::App* app, Common& c) {
-  app->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->check(CLI::Range(0, 1024));
   app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
 }
 
@@ -618,7 +624,15 @@ int runGuarded(Commands& c, const std::string& command) {
   } catch (const std::bad_alloc&) {
     fmt::print(stderr, "shiftad: error: out of memory; use smaller batches (train.batch_size) or fewer threads\n");
   } catch (const std::exception& e) {
-    fmt::print(stderr, "shiftad: error: {}\n", oneLine(e.what()));
+    const auto msg = oneLine(e.what());
+    // LibTorch's allocator failing is std::bad_alloc's case, in its own words.
+    if (msg.find("can't allocate memory") != std::string::npos)
+      fmt::print(stderr,
+                 "shiftad: error: out of memory ({}); use smaller batches (train.batch_size), smaller images "
+                 "(data.image_size) or fewer threads\n",
+                 msg);
+    else
+      fmt::print(stderr, "shiftad: error: {}\n", msg);
   }
   return kFailed;
 }

@@ -467,18 +467,62 @@ void applyOverride(Config& cfg, const std::string& assignment) {
   resolvePath(cfg, *spec, "");  // typed on the command line: relative to where it was typed
 }
 
-}  // namespace
+/// A config is a few KiB; a file much larger is the wrong file, and parsing it would cost
+/// gigabytes (yaml-cpp's nodes of a 100 MB list).
+constexpr size_t kMaxConfigBytes = size_t{1} << 20;
 
-Config parseConfig(const std::string& yaml_text, const std::vector<std::string>& overrides, const std::string& origin,
-                   const std::string& base_dir) {
-  Config cfg;
+/// A key given twice in one mapping: yaml-cpp keeps both and the later one would win
+/// without a word, so it is an error naming the key and both lines.
+void checkDuplicateKeys(const YAML::Node& node, const std::string& prefix, const std::string& origin) {
+  if (!node.IsMap()) return;
+  std::map<std::string, int> line_of;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;  // applyNode names such a key
+    const auto key = kv.first.Scalar();
+    const auto [at, fresh] = line_of.emplace(key, kv.first.Mark().line + 1);
+    SHIFTAD_CHECK(fresh, "{}: key '{}{}' appears twice (lines {} and {}); keep one", origin, prefix, key, at->second,
+                  kv.first.Mark().line + 1);
+    checkDuplicateKeys(kv.second, prefix + key + ".", origin);
+  }
+}
+
+/// The first YAML document of a config, its keys checked for duplicates.
+YAML::Node loadDocument(const std::string& yaml_text, const std::string& origin) {
+  SHIFTAD_CHECK(yaml_text.size() <= kMaxConfigBytes,
+                "{}: {} bytes, more than a config holds (limit {}); is it the right file?", origin, yaml_text.size(),
+                kMaxConfigBytes);
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
     SHIFTAD_THROW("{}: invalid YAML at line {}, column {}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg);
   }
+  checkDuplicateKeys(root, "", origin);
+  return root;
+}
+
+/// A config is one document: the parser reads the first, and later ones ('---') would
+/// be ignored without a word.
+void checkOneDocument(const std::string& yaml_text, const std::string& origin) {
+  size_t docs = 0;
+  try {
+    docs = YAML::LoadAll(yaml_text).size();
+  } catch (const YAML::Exception&) {
+    return;  // the first document parsed; what follows it is not a document
+  }
+  SHIFTAD_CHECK(docs <= 1,
+                "{}: {} YAML documents (separated by '---'); a config is one, and the others would be ignored", origin,
+                docs);
+}
+
+}  // namespace
+
+Config parseConfig(const std::string& yaml_text, const std::vector<std::string>& overrides, const std::string& origin,
+                   const std::string& base_dir) {
+  Config cfg;
+  const YAML::Node root = loadDocument(yaml_text, origin);
   if (root.IsDefined() && !root.IsNull()) applyNode(cfg, root, "", origin, base_dir);
+  checkOneDocument(yaml_text, origin);
   for (const auto& o : overrides) applyOverride(cfg, o);
   validateConfig(cfg);
   return cfg;
@@ -488,6 +532,11 @@ Config loadConfig(const std::string& yaml_path, const std::vector<std::string>& 
   if (yaml_path.empty()) return parseConfig("", overrides, "<defaults>");
   std::ifstream f(yaml_path);
   SHIFTAD_CHECK(f.good(), "config file '{}' cannot be opened (does it exist and is it readable?)", yaml_path);
+  std::error_code ec;
+  const auto size = fs::file_size(yaml_path, ec);
+  SHIFTAD_CHECK(ec || size <= kMaxConfigBytes,
+                "config file '{}' is {} bytes, more than a config holds (limit {}); is it the right file?", yaml_path,
+                size, kMaxConfigBytes);
   std::stringstream ss;
   ss << f.rdbuf();
   return parseConfig(ss.str(), overrides, yaml_path, fs::absolute(yaml_path).parent_path().string());

@@ -74,6 +74,10 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
       if (e.path().extension() == ".yaml") known += (known.empty() ? "" : ", ") + e.path().stem().string();
     SHIFTAD_THROW("suite '{}' is neither a file nor a shipped suite; shipped: {}", name_or_path, known);
   }
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  SHIFTAD_CHECK(ec || size <= (size_t{1} << 20), "{}: {} bytes, more than a suite holds (1 MiB); is it the right file?",
+                path, size);
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);

@@ -1,6 +1,8 @@
 #include "training/Checkpoint.h"
 
+#include <cmath>
 #include <cstring>
+#include <stdexcept>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -127,17 +129,32 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
   const auto f = readChecked(path);
   FitProgress p;
   try {
-    p.epoch = std::stoi(meta(f, "epoch"));
-    p.next_row = std::stoll(meta(f, "next_row"));
-    p.step_count = std::stoll(meta(f, "step_count"));
-    p.steps = std::stoi(meta(f, "steps"));
-    p.sum_loss = std::stod(meta(f, "sum_loss"));
-    p.sum_svdd = std::stod(meta(f, "sum_svdd"));
-    p.sum_align = std::stod(meta(f, "sum_align"));
+    // The whole text must be the number: "1e3" is not epoch 1.
+    const auto whole = [&](const char* key, auto parse) {
+      const auto& text = meta(f, key);
+      size_t used = 0;
+      const auto v = parse(text, &used);
+      if (used != text.size()) throw std::invalid_argument(fmt::format("{} = '{}'", key, text));
+      return v;
+    };
+    const auto to_ll = [](const std::string& t, size_t* used) { return std::stoll(t, used); };
+    const auto to_d = [](const std::string& t, size_t* used) { return std::stod(t, used); };
+    p.epoch = static_cast<int>(whole("epoch", to_ll));
+    p.next_row = whole("next_row", to_ll);
+    p.step_count = whole("step_count", to_ll);
+    p.steps = static_cast<int>(whole("steps", to_ll));
+    p.sum_loss = whole("sum_loss", to_d);
+    p.sum_svdd = whole("sum_svdd", to_d);
+    p.sum_align = whole("sum_align", to_d);
   } catch (const std::logic_error& e) {  // stoi & co: not a number
     SHIFTAD_THROW("checkpoint '{}': malformed progress metadata ({}); delete it to train from the start", path,
                   e.what());
   }
+  SHIFTAD_CHECK(p.epoch >= 1 && p.next_row >= 0 && p.step_count >= 0 && p.steps >= 0 && std::isfinite(p.sum_loss) &&
+                    std::isfinite(p.sum_svdd) && std::isfinite(p.sum_align),
+                "checkpoint '{}': impossible progress (epoch {}, next_row {}, steps {}, step_count {}, loss sum {}); "
+                "damaged: delete it to train from the start",
+                path, p.epoch, p.next_row, p.steps, p.step_count, p.sum_loss);
   if (f.tensors.count("order")) p.order = f.tensors.at("order");
   if (f.tensors.count("dominant")) p.dominant = f.tensors.at("dominant");
   // The loads check names, shapes and finiteness before copying anything.
@@ -148,15 +165,37 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
                 "checkpoint '{}': the center ({}-D, {} entries) does not match F's output", path, center.dim(),
                 center.numel());
   *parts.center = io::exactly(f, "center", torch::kFloat).clone();
-  loadOptimizer(*parts.optimizer, tensorBytes(required(f, "optimizer")));
-  parts.generator->set_state(required(f, "rng.trainer"));
-  globalGenerator().set_state(required(f, "rng.global"));
+  const auto& optimizer = required(f, "optimizer");
+  const auto& rng_trainer = required(f, "rng.trainer");
+  const auto& rng_global = required(f, "rng.global");
+  // LibTorch's own readers fail with their own words ("PytorchStreamReader failed...",
+  // "Invalid mt19937 state"), which name neither the file nor what to do.
+  try {
+    loadOptimizer(*parts.optimizer, tensorBytes(optimizer));
+    parts.generator->set_state(rng_trainer);
+    globalGenerator().set_state(rng_global);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    SHIFTAD_THROW(
+        "checkpoint '{}': its optimizer or generator state cannot be read ({}); damaged: delete it to "
+        "train from the start",
+        path, e.what());
+  }
   return p;
 }
 
 int checkpointEpoch(const std::string& path) {
   const auto f = readChecked(path);
-  return std::stoi(meta(f, "epoch"));
+  const auto& text = meta(f, "epoch");
+  try {
+    size_t used = 0;
+    const int epoch = std::stoi(text, &used);
+    if (used == text.size() && epoch >= 1) return epoch;
+  } catch (const std::logic_error&) {
+  }
+  SHIFTAD_THROW("checkpoint '{}': its epoch '{}' is not a positive integer; damaged: delete it to train from the start",
+                path, text);
 }
 
 }  // namespace shiftad::training

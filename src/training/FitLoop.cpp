@@ -35,6 +35,30 @@ std::vector<torch::Tensor> trainableParameters(const torch::nn::Module& net, con
   return trainable;
 }
 
+/// A checkpoint's progress must fit the run it resumes: an epoch the run has, a position
+/// within its source rows, a batch order of them, and an aligned set of pool rows. A
+/// damaged file would otherwise skip epochs, report a summary of training that never
+/// ran, or index out of range.
+void checkProgressFits(const FitProgress& p, const std::string& checkpoint, int epochs, int64_t source_rows,
+                       int64_t pool_rows) {
+  const auto damaged = [&](const std::string& what) {
+    SHIFTAD_THROW(
+        "checkpoint '{}' does not fit this run: {}; damaged, or of another run: delete it to train from "
+        "the start",
+        checkpoint, what);
+  };
+  if (p.epoch > epochs + 1) damaged(fmt::format("epoch {} of a run of {}", p.epoch, epochs));
+  if (p.next_row > source_rows) damaged(fmt::format("row {} of {} source rows", p.next_row, source_rows));
+  if (p.order.defined() &&
+      (p.order.numel() != source_rows || p.order.scalar_type() != torch::kLong ||
+       (source_rows > 0 && (p.order.min().item<int64_t>() < 0 || p.order.max().item<int64_t>() >= source_rows))))
+    damaged(fmt::format("a batch order of {} entries for {} source rows", p.order.numel(), source_rows));
+  if (p.dominant.defined() && p.dominant.numel() > 0 &&
+      (p.dominant.scalar_type() != torch::kLong || p.dominant.min().item<int64_t>() < 0 ||
+       p.dominant.max().item<int64_t>() >= pool_rows))
+    damaged(fmt::format("aligned pool rows outside the pool's {}", pool_rows));
+}
+
 FitProgress resumeFrom(const std::string& checkpoint, const CheckpointParts& parts) {
   FitProgress p = loadCheckpoint(checkpoint, parts);
   spdlog::info("resuming from '{}' at epoch {}, step {}", checkpoint, p.epoch, p.steps + 1);
@@ -131,7 +155,11 @@ Trainer::FitLoop::FitLoop(Trainer& trainer, const TrainingData& data, const FitC
           trainer.cfg_.cluster, static_cast<uint64_t>(trainer.cfg_.train.seed),
           data.pool.defined() ? data.pool.size(0) : 0, data.pool_frozen, [this] { return t_.embedAll(data_.pool); },
           [this] { return losses::svddScore(t_.embedAll(data_.pool), t_.center_); }),
-      guard_(trainer.cfg_, *trainer.net_, control.checkpoint) {}
+      guard_(trainer.cfg_, *trainer.net_, control.checkpoint) {
+  if (resuming)
+    checkProgressFits(p_, control.checkpoint, trainer.cfg_.train.epochs, n_,
+                      data.pool.defined() ? data.pool.size(0) : 0);
+}
 
 FitResult Trainer::FitLoop::run(const EpochCallback& on_epoch) {
   while (p_.epoch <= t_.cfg_.train.epochs) {

@@ -71,6 +71,34 @@ TEST(Config, UnknownKeyIsAnErrorNamingIt) {
   EXPECT_NE(errorOf([] { parseConfig("", {"train.nope=1"}); }).find("train.nope"), std::string::npos);
 }
 
+TEST(Config, AKeyGivenTwiceIsAnErrorNamingItAndBothLines) {
+  // yaml-cpp keeps both, and the later would win without a word.
+  auto msg = errorOf([] { parseConfig("train:\n  epochs: 1\n  lr: 0.1\n  epochs: 7\n", {}, "my.yaml"); });
+  EXPECT_NE(msg.find("my.yaml: key 'train.epochs' appears twice (lines 2 and 4)"), std::string::npos) << msg;
+  msg = errorOf([] { parseConfig("data: {image_size: 32}\ntrain: {epochs: 1}\ndata: {resize: 40}\n"); });
+  EXPECT_NE(msg.find("key 'data' appears twice (lines 1 and 3)"), std::string::npos) << msg;
+  const auto cfg = parseConfig("train: {threads: 1}\ndata: {threads: 2}\n", {}, "x", "");
+  EXPECT_EQ(cfg.train.threads, 1) << "the same name in two sections is two keys";
+  EXPECT_EQ(cfg.data.threads, 2);
+}
+
+TEST(Config, AConfigIsOneSmallYamlDocument) {
+  auto msg = errorOf([] { parseConfig("train: {epochs: 1}\n---\ntrain: {epochs: 9}\n", {}, "my.yaml"); });
+  EXPECT_NE(msg.find("my.yaml: 2 YAML documents"), std::string::npos) << msg;
+  // A 2 MB list is refused before yaml-cpp builds a node per entry.
+  std::string big = "data:\n  mean: [";
+  while (big.size() < (size_t{2} << 20)) big += "0.5, ";
+  big += "0.5]\n";
+  msg = errorOf([&] { parseConfig(big, {}, "big.yaml"); });
+  EXPECT_NE(msg.find("big.yaml: "), std::string::npos) << msg.substr(0, 200);
+  EXPECT_NE(msg.find("more than a config holds"), std::string::npos) << msg.substr(0, 200);
+  EXPECT_LT(msg.size(), 300u) << "the value is not echoed";
+  shiftad::test::TempDir tmp;
+  shiftad::test::writeFile(tmp / "big.yaml", big);
+  msg = errorOf([&] { shiftad::loadConfig(tmp / "big.yaml"); });
+  EXPECT_NE(msg.find("more than a config holds"), std::string::npos) << msg.substr(0, 200);
+}
+
 TEST(Config, OutOfRangeAndWrongTypeNameKeyValueAndRule) {
   auto msg = errorOf([] { parseConfig("align:\n  lambda: -1\n"); });
   EXPECT_NE(msg.find("align.lambda"), std::string::npos) << msg;

@@ -2,6 +2,9 @@
 // naming the input (key or path), with a documented exit status (README.md, "Exit
 // status"): 1 for bad input, data or runs, 2 for a bad command line. No LibTorch
 // backtrace, no uncaught filesystem exception. Each case drives the `shiftad` binary.
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include "data/Synth.h"
 #include "shiftad/shiftad.h"
 #include "support/Process.h"
+#include "support/SyntheticRuns.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -219,4 +223,31 @@ TEST(Errors, OutputFoldersThatCannotBeCreatedAreNamed) {
       shiftad::test::runCli(
           {"bench", "-q", "--suite", "synthetic", "--root", dataRoot(), "--out", tmp / "a_file/bench"}, tmp.path()),
       1, {"bench --out '" + (tmp / "a_file/bench") + "' cannot be created"});
+}
+
+TEST(Errors, LibTorchOutOfMemoryIsOneLineSayingWhatToLower) {
+  // Images of 1024 x 1024 under a 6 GB address-space limit: LibTorch's allocator fails
+  // (its message carries a C++ backtrace), and the CLI must say what to lower.
+  TempDir tmp;
+  const auto cfg =
+      configFile(tmp, shiftad::test::synthRoot(), {"data.image_size=1024", "train.epochs=1", "train.batch_size=64"});
+  const std::string cmd = "ulimit -v 6000000; " + std::string(SHIFTAD_BINARY_DIR) +
+                          "/shiftad train -q --threads 1 --config " + cfg + " --out " + (tmp / "run") + " 2>&1";
+  FILE* pipe = popen(("bash -c '" + cmd + "'").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int rc = pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << out;
+  EXPECT_NE(out.find("shiftad: error: out of memory"), std::string::npos) << out;
+  EXPECT_NE(out.find("train.batch_size"), std::string::npos) << out;
+  EXPECT_EQ(out.find("frame #"), std::string::npos) << out;
+}
+
+TEST(Errors, ThreadsAboveTheLimitAreAUsageError) {
+  TempDir tmp;
+  expectError(shiftad::test::runCli(
+                  {"score", "-q", "--threads", "100000", "--model", "x", "--images", "y", "--out", "z"}, tmp.path()),
+              2, {"--threads", "1024"});
 }

@@ -646,3 +646,61 @@ TEST(RunLock, ConcurrentStartsIntoOneFolderLetExactlyOneTrain) {
   }
   std::cout << kept_out_by_lock << " of " << kRounds * (kProcesses - 1) << " losers were kept out by the lock\n";
 }
+
+TEST(Checkpoint, ADamagedCheckpointIsAnErrorNamingItNeverAResumeOfNonsense) {
+  // A run stopped after epoch 1 of 3, then its checkpoint edited one way at a time.
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(3);
+  torch::manual_seed(1);
+  shiftad::training::TrainingData td;
+  td.source = torch::randn({20, freshNet(cfg)->trunkDim()});
+  std::atomic<bool> stop{false};
+  shiftad::training::FitControl control;
+  control.checkpoint = tmp / "ck.safetensors";
+  control.stop = &stop;
+  {
+    shiftad::training::Trainer first(cfg, freshNet(cfg));
+    const auto stopAfter1 = [&](const shiftad::training::EpochStats& st, const torch::Tensor&) { stop = true; };
+    ASSERT_EQ(first.fit(td, stopAfter1, control), shiftad::training::FitResult::Stopped);
+  }
+  const auto good = shiftad::io::readSafeTensors(control.checkpoint);
+  const auto resumeWith = [&](const std::string& key, const std::string& value, torch::Tensor tensor = {}) {
+    auto metadata = good.metadata;
+    auto tensors = good.tensors;
+    if (tensor.defined())
+      tensors[key] = tensor;
+    else
+      metadata[key] = value;
+    shiftad::io::writeSafeTensors(control.checkpoint, tensors, metadata);
+    shiftad::training::FitControl c = control;
+    c.stop = nullptr;
+    c.resume = true;
+    shiftad::training::Trainer t(cfg, freshNet(cfg));
+    try {
+      t.fit(td, {}, c);
+    } catch (const shiftad::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{{"epoch", "abc"},
+                                                                                   {"epoch", "1e3"},
+                                                                                   {"epoch", "-1"},
+                                                                                   {"epoch", "100000"},
+                                                                                   {"next_row", "999999"},
+                                                                                   {"steps", "-7"},
+                                                                                   {"sum_loss", "nan"}}) {
+    const auto msg = resumeWith(key, value);
+    EXPECT_NE(msg.find(control.checkpoint), std::string::npos) << key << "=" << value << ": " << msg;
+    EXPECT_NE(msg.find("delete it"), std::string::npos) << key << "=" << value << ": " << msg;
+  }
+  for (const auto& [key, tensor] : std::vector<std::pair<std::string, torch::Tensor>>{
+           {"optimizer", torch::zeros({64}, torch::kUInt8)},
+           {"rng.trainer", torch::randint(0, 255, {good.tensors.at("rng.trainer").numel()}, torch::kUInt8)}}) {
+    const auto msg = resumeWith(key, "", tensor);
+    EXPECT_NE(msg.find(control.checkpoint), std::string::npos) << key << ": " << msg;
+    EXPECT_NE(msg.find("delete it"), std::string::npos) << key << ": " << msg;
+  }
+  // The untouched checkpoint still resumes.
+  EXPECT_EQ(resumeWith("epoch", good.metadata.at("epoch")), "no error");
+}
