@@ -159,6 +159,7 @@ Detector& Detector::operator=(Detector&&) noexcept = default;
 Detector::~Detector() = default;
 
 Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
+  const std::string final_dir = fs::absolute(run_dir).lexically_normal().string();
   auto cache = options.cache ? options.cache : std::make_shared<Cache>();
   // Loading builds F with random weights before reading them: the global generator is
   // restored, so fitting draws from it exactly as training alone did.
@@ -186,7 +187,10 @@ Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitO
     impl->trained = false;
     return Detector(std::move(impl));
   }
-  auto impl = load(run_dir);  // from its final folder: nothing of it names the staging one
+  // From its final folder (nothing of it names the staging one), by the absolute path
+  // taken before training: replaced from inside itself (`--out .`), "." is the old run,
+  // gone, and the working directory with it.
+  auto impl = load(final_dir);
   impl->summary = outcome.summary;
   return Detector(std::move(impl));
 }

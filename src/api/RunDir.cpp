@@ -150,6 +150,18 @@ RunDirState inspectRunDir(const std::string& dir) {
   return st;
 }
 
+namespace {
+
+/// RUN_DIR as an absolute path without a trailing "." or separator: rename() refuses
+/// "." (EBUSY), so `--out .` from inside the run is renamed by its full name.
+std::string absoluteDir(const std::string& run_dir) {
+  auto p = fs::absolute(run_dir).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  return p.string();
+}
+
+}  // namespace
+
 std::string replacementDir(const std::string& run_dir) {
   const auto p = fs::absolute(run_dir).lexically_normal();
   const auto name = p.has_filename() ? p.filename() : p.parent_path().filename();
@@ -157,7 +169,8 @@ std::string replacementDir(const std::string& run_dir) {
   return (parent / ("." + name.string() + ".replacement")).string();
 }
 
-void replaceRun(const std::string& run_dir, const std::string& replacement) {
+void replaceRun(const std::string& run_dir_as_given, const std::string& replacement) {
+  const auto run_dir = absoluteDir(run_dir_as_given);
   faultPointBeforeCommit();
   // One atomic step on Linux: the two folders trade places, so run_dir holds the old
   // run or the new one at every instant; the old one then goes with `replacement`.
@@ -182,7 +195,8 @@ void replaceRun(const std::string& run_dir, const std::string& replacement) {
   removeOwnFolder(replacement);  // now the old run
 }
 
-void finishReplacement(const std::string& run_dir) {
+void finishReplacement(const std::string& run_dir_as_given) {
+  const auto run_dir = absoluteDir(run_dir_as_given);
   const auto replacement = replacementDir(run_dir);
   const auto old = replacement + ".old";
   std::error_code ec;

@@ -107,12 +107,23 @@ fs::path domainDir(const std::string& root, const std::string& domain) {
 
 // Entries of a list file, relative ones resolved against its folder.
 std::vector<std::string> readListFile(const fs::path& file) {
+  std::error_code ec;
+  // A FIFO would block the open until a writer comes; a device never ends.
+  SHIFTAD_CHECK(fs::is_regular_file(file, ec),
+                "image list '{}' is not a regular file (a pipe, socket or device); give a folder of images or a text "
+                "file with one image path per line",
+                file.string());
   std::ifstream in(file);
   SHIFTAD_CHECK(in.good(), "image list '{}' cannot be opened for reading", file.string());
   const fs::path base = file.parent_path();
   std::vector<std::string> out;
   std::string line;
   while (std::getline(in, line)) {
+    // A path holds no NUL byte: such a file is binary (an archive, a model), not a list.
+    SHIFTAD_CHECK(line.find('\0') == std::string::npos,
+                  "image list '{}' holds binary data, not one image path per line: give a folder of images or a "
+                  "text list (is it the right file?)",
+                  file.string());
     const std::string entry = trim(line);
     if (entry.empty() || entry[0] == '#') continue;
     const fs::path p(entry);

@@ -1,4 +1,6 @@
 // ImageFolder listing: hand-built folder trees with known content.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -117,6 +119,12 @@ TEST(ImageFolder, ListImagesErrors) {
   expectError([&] { listImages(t / "empty"); }, {t / "empty", "holds no image"});
   writeFile(t / "only_comments.txt", "# nothing\n\n");
   expectError([&] { listImages(t / "only_comments.txt"); }, {t / "only_comments.txt", "names no image"});
+  // A binary file (a model, an archive) is not read as thousands of "missing images".
+  writeFile(t / "model.bin", std::string("PK\x03\x04\x00\x00\x08\x00garbage\nmore", 22));
+  expectError([&] { listImages(t / "model.bin"); }, {t / "model.bin", "binary data"});
+  // A FIFO would block the open until a writer comes.
+  ASSERT_EQ(mkfifo((t / "pipe").c_str(), 0600), 0);
+  expectError([&] { listImages(t / "pipe"); }, {t / "pipe", "not a regular file"});
 }
 
 TEST(ImageFolder, ASingleImageIsItsOwnList) {

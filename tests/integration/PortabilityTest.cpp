@@ -322,3 +322,16 @@ TEST(Overwrite, ScoreAndExportNeverWriteIntoTheRunOrOverAPipe) {
   EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::is_fifo(tmp / "pipe"));
 }
+
+TEST(Overwrite, ARunReplacedFromInsideItselfAsDotIsSwappedIn) {
+  // rename() refuses ".": the swap renames the run by its full name.
+  TempDir tmp;
+  writeFile(tmp / "one.yaml", tinyYaml(1, 0));
+  writeFile(tmp / "two.yaml", tinyYaml(2, 1));
+  ASSERT_EQ(runCliIn("train -q --config one.yaml --out run", tmp.path()).status, 0);
+  ASSERT_EQ(runCliIn("train -q --config two.yaml --out fresh", tmp.path()).status, 0);
+  const auto r = runCliIn("train -q --config ../two.yaml --out . --overwrite", tmp / "run");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(modelFiles(tmp / "run"), modelFiles(tmp / "fresh"));
+  EXPECT_TRUE(hidden(tmp.path()).empty()) << "the replacement or the old run was left behind";
+}
