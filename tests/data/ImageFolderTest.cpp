@@ -120,7 +120,8 @@ TEST(ImageFolder, ListImagesErrors) {
   writeFile(t / "only_comments.txt", "# nothing\n\n");
   expectError([&] { listImages(t / "only_comments.txt"); }, {t / "only_comments.txt", "names no image"});
   // A binary file (a model, an archive) is not read as thousands of "missing images".
-  writeFile(t / "model.bin", std::string("PK\x03\x04\x00\x00\x08\x00garbage\nmore", 22));
+  const char binary[] = "PK\x03\x04\x00\x00\x08\x00garbage\nmore";
+  writeFile(t / "model.bin", std::string(binary, sizeof binary - 1));
   expectError([&] { listImages(t / "model.bin"); }, {t / "model.bin", "binary data"});
   // A FIFO would block the open until a writer comes.
   ASSERT_EQ(mkfifo((t / "pipe").c_str(), 0600), 0);

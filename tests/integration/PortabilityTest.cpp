@@ -7,6 +7,8 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -70,6 +72,19 @@ std::string tinyYaml(int epochs, int seed) {
   return "data: {root: " + synthRoot() + ", source: source, target: target, normal_class: circle}\n" +
          "model: {width: 8}\n" + "train: {epochs: " + std::to_string(epochs) + ", seed: " + std::to_string(seed) +
          ", checkpoint_every: 1}\n";
+}
+
+/// `train --config CONFIG --out OUT`, with and without --overwrite, in `tmp`: refused
+/// (exit 1, the output naming each of `needles`), and OUT's files exactly as they were.
+void expectTrainRefusesAndKeeps(const TempDir& tmp, const std::string& config, const std::string& out,
+                                const std::vector<std::string>& needles) {
+  const auto before = snapshot(tmp / out);
+  for (const char* extra : {"", " --overwrite"}) {
+    const auto r = runCliIn("train -q --config " + config + " --out " + out + extra, tmp.path());
+    EXPECT_EQ(r.status, 1) << r.output;
+    for (const auto& n : needles) EXPECT_NE(r.output.find(n), std::string::npos) << n << ": " << r.output;
+    EXPECT_EQ(snapshot(tmp / out), before) << extra;
+  }
 }
 
 }  // namespace
@@ -144,14 +159,7 @@ TEST(Overwrite, TrainRefusesAFolderThatIsNotARunAndNeverTouchesItsFiles) {
   EXPECT_EQ(readText(tmp / "afile"), "mine\n");
   writeFile(tmp / "mine/config.yaml", "my own notes\n");
   writeFile(tmp / "mine/notes.txt", "keep me\n");
-  const auto before = snapshot(tmp / "mine");
-  for (const char* extra : {"", " --overwrite"}) {
-    const auto r = runCliIn(std::string("train -q --config cfg.yaml --out mine") + extra, tmp.path());
-    EXPECT_EQ(r.status, 1) << r.output;
-    EXPECT_NE(r.output.find("notes.txt"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("mine"), std::string::npos) << r.output;
-    EXPECT_EQ(snapshot(tmp / "mine"), before) << extra;
-  }
+  expectTrainRefusesAndKeeps(tmp, "cfg.yaml", "mine", {"notes.txt", "mine"});
 }
 
 TEST(Overwrite, AFinishedRunIsReplacedOnlyWithOverwrite) {
@@ -256,13 +264,8 @@ TEST(Overwrite, AUsersRunFileNamesAreNotARunWithoutShiftadsMarker) {
   writeFile(tmp / "exp/summary.json", "{\"mine\": true}\n");
   writeFile(tmp / "exp/lock", "my notes on locks\n");
   const auto before = snapshot(tmp / "exp");
-  for (const char* extra : {"", " --overwrite"}) {
-    const auto r = runCliIn(std::string("train -q --config exp/config.yaml --out exp") + extra, tmp.path());
-    EXPECT_EQ(r.status, 1) << r.output;
-    EXPECT_NE(r.output.find("exp"), std::string::npos) << r.output;
-    EXPECT_EQ(snapshot(tmp / "exp"), before) << extra;
-    EXPECT_EQ(readText(tmp / "exp/lock"), "my notes on locks\n");
-  }
+  expectTrainRefusesAndKeeps(tmp, "exp/config.yaml", "exp", {"exp"});
+  EXPECT_EQ(readText(tmp / "exp/lock"), "my notes on locks\n");
   // Nor is it a run to resume.
   const auto r = runCliIn("train -q --resume exp", tmp.path());
   EXPECT_EQ(r.status, 1) << r.output;
