@@ -65,8 +65,8 @@ T scalarAs(const std::string& key, const YAML::Node& node, const std::string& al
 // every value, from files and from --set alike.
 template <typename Field>
 KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) {
-  std::string allowed =
-      hi == INT32_MAX ? fmt::format("an integer >= {}", lo) : fmt::format("an integer in [{}, {}]", lo, hi);
+  // The upper end is always named: "an integer >= 0" read as unbounded, and 2^31 failed.
+  std::string allowed = fmt::format("an integer in [{}, {}]", lo, hi);
   return {key,
           "int",
           allowed,
@@ -395,6 +395,13 @@ const KeySpec* findKey(const std::string& key) {
   return nullptr;
 }
 
+/// Whether `name` is a section of the schema (data, model, train, ...).
+bool isSection(const std::string& name) {
+  for (const auto& k : schema())
+    if (k.key.rfind(name + ".", 0) == 0) return true;
+  return false;
+}
+
 [[noreturn]] void unknownKey(const std::string& key, const std::string& origin) {
   // Suggest keys of the same section (or all sections) to make typos obvious.
   const std::string section = key.substr(0, key.find('.'));
@@ -443,6 +450,9 @@ void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, c
       }
     } else if (prefix.empty() && kv.second.IsMap()) {
       applyNode(cfg, kv.second, key, origin, base_dir);
+    } else if (prefix.empty() && isSection(key)) {
+      SHIFTAD_THROW("{}: '{}' is a section: give its keys as a mapping ({}: {{key: value, ...}}), not a value", origin,
+                    key, key);
     } else {
       unknownKey(key, origin);
     }

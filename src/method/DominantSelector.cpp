@@ -1,5 +1,6 @@
 #include "method/DominantSelector.h"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "clustering/Dominant.h"
@@ -7,8 +8,23 @@
 #include "clustering/KMeans.h"
 #include "clustering/MeanShift.h"
 #include "common/Error.h"
+#include "common/LogOnce.h"
 
 namespace shiftad::method {
+
+namespace {
+
+/// K clusters of n rows with K >= n: each row is its own cluster, so the "dominant"
+/// set is one image. Allowed (the clustering clamps K), but said once.
+void warnIfKFillsThePool(int k, int64_t n) {
+  if (k < n) return;
+  logOnce(spdlog::level::warn,
+          fmt::format("cluster.k = {} is not below the {} rows clustered: every row is its own cluster and the "
+                      "dominant set is a single image; use a K well below the pool size (the paper: 8-10)",
+                      k, n));
+}
+
+}  // namespace
 
 torch::Tensor DominantSelector::select(const torch::Tensor& features, uint64_t seed) const {
   SHIFTAD_CHECK(features.dim() == 2 && features.size(0) > 0,
@@ -22,12 +38,14 @@ torch::Tensor DominantSelector::select(const torch::Tensor& features, uint64_t s
 }
 
 clustering::Partition KMeansSelector::partition(const torch::Tensor& x, uint64_t seed) const {
+  warnIfKFillsThePool(params_.k, x.size(0));
   auto params = params_;
   params.seed = seed;
   return clustering::toPartition(clustering::kmeans(x, params));
 }
 
 clustering::Partition GmmSelector::partition(const torch::Tensor& x, uint64_t seed) const {
+  warnIfKFillsThePool(params_.k, x.size(0));
   auto params = params_;
   params.seed = seed;
   return clustering::toPartition(clustering::gmm(x, params));

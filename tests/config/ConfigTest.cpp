@@ -99,6 +99,18 @@ TEST(Config, AConfigIsOneSmallYamlDocument) {
   EXPECT_NE(msg.find("more than a config holds"), std::string::npos) << msg.substr(0, 200);
 }
 
+TEST(Config, AnIntegersRangeIsNamedWithItsUpperEnd) {
+  // train.seed is an int: 2^31 does not fit, and the message says where it ends.
+  const auto msg = errorOf([] { parseConfig("", {"train.seed=2147483648"}); });
+  EXPECT_NE(msg.find("an integer in [0, 2147483647]"), std::string::npos) << msg;
+  EXPECT_EQ(parseConfig("", {"train.seed=2147483647"}).train.seed, 2147483647);
+}
+
+TEST(Config, ASectionGivenAsAValueIsNamedAsASection) {
+  const auto msg = errorOf([] { parseConfig("data: 5\n", {}, "my.yaml"); });
+  EXPECT_NE(msg.find("my.yaml: 'data' is a section"), std::string::npos) << msg;
+}
+
 TEST(Config, OutOfRangeAndWrongTypeNameKeyValueAndRule) {
   auto msg = errorOf([] { parseConfig("align:\n  lambda: -1\n"); });
   EXPECT_NE(msg.find("align.lambda"), std::string::npos) << msg;
@@ -147,7 +159,7 @@ TEST(Config, ReliabilityRangesNameKeyValueAndAllowed) {
       {"data.contamination=-0.1", "-0.1", "[0, 1)"},
       {"data.contamination=1", "1", "[0, 1)"},
       {"data.contamination=.nan", ".nan", "[0, 1)"},
-      {"train.checkpoint_every=-1", "-1", ">= 0"},
+      {"train.checkpoint_every=-1", "-1", "an integer in [0, 2147483647]"},
       {"train.lr=abc", "abc", "a number"},
   };
   for (const auto& [assignment, value, rule] : cases) {

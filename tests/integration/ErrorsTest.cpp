@@ -251,3 +251,14 @@ TEST(Errors, ThreadsAboveTheLimitAreAUsageError) {
                   {"score", "-q", "--threads", "100000", "--model", "x", "--images", "y", "--out", "z"}, tmp.path()),
               2, {"--threads", "1024"});
 }
+
+TEST(Errors, AClusterCountThatFillsThePoolIsSaid) {
+  // K-means clamps K to the rows; with K >= the pool every row is its own cluster and
+  // the "dominant" set one image: allowed, but never silent.
+  TempDir tmp;
+  const auto cfg = configFile(tmp, dataRoot(), {"train.epochs=1", "cluster.space=self", "cluster.k=4096"});
+  const auto r =
+      shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", tmp / "run"}, tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("cluster.k = 4096 is not below"), std::string::npos) << r.err;
+}
