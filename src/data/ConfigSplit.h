@@ -10,4 +10,7 @@ namespace shiftad::data {
 /// and split_seed; clear errors when unset, and when the test split leaks into training.
 ProtocolSplit splitFor(const DataConfig& d);
 
+/// The same split without the leak check (check-data reports a leak among its problems).
+ProtocolSplit splitAllowingLeaks(const DataConfig& d);
+
 }  // namespace shiftad::data

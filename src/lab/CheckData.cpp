@@ -10,6 +10,7 @@
 
 #include "api/SkipLimit.h"
 #include "common/Error.h"
+#include "data/ConfigSplit.h"
 #include "data/FileCheck.h"
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
@@ -34,15 +35,7 @@ std::optional<std::string> readBytes(const std::string& p) {
 /// The split of `cfg` on the files found, or nullopt with the reason in `problems`.
 std::optional<data::ProtocolSplit> splitOf(const Config& cfg, std::vector<std::string>& problems) {
   try {
-    SHIFTAD_CHECK(!cfg.data.source.empty() && !cfg.data.target.empty() && !cfg.data.normal_class.empty(),
-                  "the config must name data.source, data.target and data.normal_class");
-    data::ProtocolParams p;
-    p.normal_class = cfg.data.normal_class;
-    p.pool_fraction = cfg.data.pool_fraction;
-    p.contamination = cfg.data.contamination;
-    p.seed = cfg.data.split_seed;
-    return data::makeSplit(data::listDomain(cfg.data.root, cfg.data.source),
-                           data::listDomain(cfg.data.root, cfg.data.target), p);
+    return data::splitAllowingLeaks(cfg.data);
   } catch (const Error& e) {
     // An unreadable folder is already listed by the walk over the root.
     if (std::find(problems.begin(), problems.end(), e.what()) == problems.end()) problems.push_back(e.what());

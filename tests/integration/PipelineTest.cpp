@@ -13,6 +13,7 @@
 
 #include "api/Features.h"
 #include "api/RunDir.h"
+#include "data/ConfigSplit.h"
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
 #include "config/Suite.h"
@@ -68,17 +69,6 @@ shiftad::Config tinyConfig(const std::string& normal_class) {
   return c;
 }
 
-/// The protocol's split of `cfg` (source -> target), rebuilt independently of a run.
-shiftad::data::ProtocolSplit protocolSplit(const shiftad::Config& cfg) {
-  shiftad::data::ProtocolParams pp;
-  pp.normal_class = cfg.data.normal_class;
-  pp.pool_fraction = cfg.data.pool_fraction;
-  pp.contamination = cfg.data.contamination;
-  pp.seed = cfg.data.split_seed;
-  return shiftad::data::makeSplit(shiftad::data::listDomain(cfg.data.root, "source"),
-                                  shiftad::data::listDomain(cfg.data.root, "target"), pp);
-}
-
 std::map<std::string, double> readScoresCsv(const std::string& path) {
   std::ifstream f(path);
   std::string line;
@@ -112,7 +102,7 @@ TEST(Pipeline, TrainScoreEvalRoundTripThroughFiles) {
   EXPECT_EQ(lines, cfg.train.epochs);
 
   // The test split, rebuilt independently from the protocol, written as a list file.
-  const auto split = protocolSplit(cfg);
+  const auto split = shiftad::data::splitFor(cfg.data);
   std::string list;
   for (const auto& p : split.test.paths) list += p + "\n";
   shiftad::test::writeFile(tmp / "test.txt", list);
@@ -369,7 +359,7 @@ TEST(Pipeline, TestScoresKeepAPathWithACommaOrAQuoteAsOneField) {
 
   // Read back by Python's csv module, against the test split rebuilt from the protocol.
   const auto cols = nlohmann::json::parse(shiftad::test::runPython("csv_columns.py", ev.scores_file));
-  const auto split = protocolSplit(cfg);
+  const auto split = shiftad::data::splitFor(cfg.data);
   const auto paths = cols.at("path").get<std::vector<std::string>>();
   EXPECT_EQ(paths, split.test.paths);
   int renamed = 0;
