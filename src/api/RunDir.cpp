@@ -27,6 +27,9 @@ namespace shiftad::api {
 namespace {
 
 void checkFiles(const std::string& run_dir, std::initializer_list<const char*> names) {
+  std::error_code ec;
+  SHIFTAD_CHECK(!fs::exists(run_dir, ec) || fs::is_directory(run_dir, ec),
+                "'{}' is a file, not a run directory (give the folder `shiftad train --out` wrote)", run_dir);
   SHIFTAD_CHECK(fs::is_directory(run_dir), "run directory '{}' does not exist (train one with `shiftad train`)",
                 run_dir);
   for (const char* name : names)

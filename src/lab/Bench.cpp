@@ -256,7 +256,7 @@ int lab::shardOfRun(int64_t k, int64_t variants, int count, ShardDealing dealing
 void lab::checkBenchOut(const std::string& out_dir) {
   std::error_code ec;
   if (!fs::exists(out_dir, ec)) return;
-  SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "bench --out '{}' is a file; give a folder", out_dir);
+  SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "--out '{}' is a file; give a folder", out_dir);
   if (fs::is_empty(out_dir, ec) || fs::exists(fs::path(out_dir) / "results.csv") ||
       fs::exists(fs::path(out_dir) / "bench_config.yaml"))
     return;
@@ -265,7 +265,7 @@ void lab::checkBenchOut(const std::string& out_dir) {
   std::sort(names.begin(), names.end());
   if (names.size() > 5) names.resize(5);
   SHIFTAD_THROW(
-      "bench --out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
+      "--out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
       "over files there; choose a new or empty folder",
       out_dir, fmt::join(names, ", "));
 }
@@ -597,7 +597,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
                 suite.root);
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
-  SHIFTAD_CHECK(!ec, "bench --out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
+  SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
   if (!o.merge_from.empty()) return mergeShards(suite, o, settings, csv_path, t0);
   const auto dealing = checkSameShard(o);

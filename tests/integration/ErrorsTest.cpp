@@ -222,7 +222,19 @@ TEST(Errors, OutputFoldersThatCannotBeCreatedAreNamed) {
   expectError(
       shiftad::test::runCli(
           {"bench", "-q", "--suite", "synthetic", "--root", dataRoot(), "--out", tmp / "a_file/bench"}, tmp.path()),
-      1, {"bench --out '" + (tmp / "a_file/bench") + "' cannot be created"});
+      1, {"--out '" + (tmp / "a_file/bench") + "' cannot be created"});
+  // The demo writes through the bench, and its errors name its own option, not bench's.
+  const auto demo = shiftad::test::runCli({"demo", "-q", "--out", tmp / "a_file/demo"}, tmp.path());
+  expectError(demo, 1, {tmp / "a_file/demo"});
+  EXPECT_EQ(demo.err.find("bench --out"), std::string::npos) << demo.err;
+}
+
+TEST(Errors, ARunDirectoryThatIsAFileIsNamedAsOne) {
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "afile", "x");
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"train", "-q", "--resume", tmp / "afile"},
+                                               std::vector<std::string>{"eval", "-q", "--model", tmp / "afile"}})
+    expectError(shiftad::test::runCli(args, tmp.path()), 1, {tmp / "afile", "is a file, not a run directory"});
 }
 
 TEST(Errors, LibTorchOutOfMemoryIsOneLineSayingWhatToLower) {
