@@ -175,9 +175,17 @@ cv::Mat toRgb(const cv::Mat& m, const std::string& path) {
   return out;
 }
 
-// Decoded RGB 8-bit H x W x 3 (continuous) of a file's bytes.
-cv::Mat decodeRgb(const std::vector<unsigned char>& bytes, const std::string& path) {
+// A file's bytes, its header checked (checkDimensions): every image read goes through
+// here, before the image cache or a decode sees it, so a cache entry written by a
+// version that accepted the file cannot let it past the checks of this one.
+std::vector<unsigned char> readCheckedBytes(const std::string& path) {
+  auto bytes = readBytes(path);
   checkDimensions(bytes, path);
+  return bytes;
+}
+
+// Decoded RGB 8-bit H x W x 3 (continuous) of a file's bytes (from readCheckedBytes).
+cv::Mat decodeRgb(const std::vector<unsigned char>& bytes, const std::string& path) {
   const auto cut = truncation(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   SHIFTAD_CHECK(cut.empty(), "image '{}' cannot be used: {}; re-export or remove it", path, cut);
   cv::Mat raw;
@@ -254,10 +262,7 @@ CropBox sampleCrop(int64_t H, int64_t W, double scale_min, const double* u) {
 /// Image `path` as 3 x side x side bytes at `dst`: from `cache` when it holds the entry
 /// (nullptr: no cache), else decoded, resized and then written to the cache.
 void loadRow(const std::string& path, int side, Interpolation interpolation, const ImageCache* cache, uint8_t* dst) {
-  const auto bytes = readBytes(path);
-  // Before the cache: an entry decoded by a version that accepted the file must not
-  // let it past the checks of this one.
-  checkDimensions(bytes, path);
+  const auto bytes = readCheckedBytes(path);
   std::string key;
   if (cache) {
     key = cache->key(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
@@ -297,7 +302,7 @@ ImageBatch readableRows(const torch::Tensor& all, const std::vector<std::string>
 }  // namespace
 
 torch::Tensor readImage(const std::string& path) {
-  const cv::Mat rgb = decodeRgb(readBytes(path), path);
+  const cv::Mat rgb = decodeRgb(readCheckedBytes(path), path);
   torch::Tensor out = torch::empty({3, rgb.rows, rgb.cols}, torch::kUInt8);
   copyToChw(rgb, out.data_ptr<uint8_t>());
   return out;
