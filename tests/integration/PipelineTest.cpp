@@ -422,7 +422,12 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   TempDir tmp;
   writeFakeOffice31(tmp / "office31");
   const std::string args = tinyBenchArgs(tmp) + fmt::format(" --out {}", tmp / "bench");
-  auto r = runCli(args);
+  // Run from a folder that is far from the data wherever the checkout lies (the test's
+  // own working directory can be a sibling of the temporary folder: a clone in /tmp).
+  TempDir elsewhere;
+  const auto far = elsewhere / "a/b";
+  fs::create_directories(far);
+  auto r = runCli(args, far);
   ASSERT_EQ(r.status, 0) << r.output;
   const auto rows = shiftad::evaluation::readCsv(fs::path(tmp / "bench") / "results.csv");
   // 2 directions x 2 classes x 1 seed x 2 variants.
@@ -432,7 +437,7 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   const std::string md((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
   EXPECT_NE(md.find("| amazon → webcam |"), std::string::npos) << md;
   EXPECT_NE(md.find("Model selection: none"), std::string::npos) << md;
-  // A data root far from where the command ran is shown whole.
+  // A data root far from where the command ran (three folders up) is shown whole.
   EXPECT_NE(md.find("- Data: `" + (tmp / "office31") + "` (from where the command ran)"), std::string::npos) << md;
   // The HTML report and the figures: summary bars, one mean ROC per direction (from the
   // runs' test scores), linked from the Markdown.
@@ -470,20 +475,20 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
       if (line.find("  neighbours: ") != 0) kept += line + "\n";
     ASSERT_LT(kept.size(), text.size()) << text;
     std::ofstream(path) << kept;
-    r = runCli(args);
+    r = runCli(args, far);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("0 runs"), std::string::npos) << r.output;
   }
   // Another configuration in the same folder is refused, naming the key, rather than
   // mixing its rows with the old ones.
-  r = runCli(args + " --set train.lr=0.01");
+  r = runCli(args + " --set train.lr=0.01", far);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("holds results of another configuration ('train:  lr: 0.001' there, 'train:  lr: 0.01' now)"),
             std::string::npos)
       << r.output;
   EXPECT_EQ(shiftad::evaluation::readCsv(fs::path(tmp / "bench") / "results.csv").size(), 8u);
   // A sweep runs the grid once per value, in its own rows and run folders.
-  r = runCli(args + " --sweep data.contamination=0,0.3 --no-figures");
+  r = runCli(args + " --sweep data.contamination=0,0.3 --no-figures", far);
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = shiftad::evaluation::readCsv(fs::path(tmp / "bench") / "results.csv");
   EXPECT_EQ(all.size(), 8u + 2 * 2 * 2 * 2);  // + 2 directions x 2 classes x 2 values x 2 variants
@@ -496,7 +501,7 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   const std::string swept{std::istreambuf_iterator<char>(swept_file), std::istreambuf_iterator<char>()};
   EXPECT_NE(swept.find("- Swept: `data.contamination` = 0, 0.3 (each value's results"), std::string::npos) << swept;
   EXPECT_GT(wallTime(), t1);
-  r = runCli(args + " --sweep data.contamination");
+  r = runCli(args + " --sweep data.contamination", far);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("expected section.key=v1,v2"), std::string::npos) << r.output;
 }
