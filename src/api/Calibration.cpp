@@ -92,7 +92,9 @@ Calibration readCalibration(const std::string& path) {
         path, e.what());
   }
   SHIFTAD_CHECK(std::is_sorted(c.normal_scores.begin(), c.normal_scores.end()) && !c.normal_scores.empty(),
-                "'{}': normal_scores must be a non-empty ascending list", path);
+                "'{}': normal_scores must be a non-empty ascending list; delete the file to have the run "
+                "calibrated again from its data on first need",
+                path);
   return c;
 }
 

@@ -328,7 +328,9 @@ LoadedRun loadRun(const std::string& run_dir) {
   const auto center = io::readSafeTensors((fs::path(run_dir) / kCenterFile).string());
   const auto it = center.tensors.find("center");
   SHIFTAD_CHECK(it != center.tensors.end() && it->second.dim() == 1 && it->second.size(0) == net->embeddingDim(),
-                "'{}/{}': expected a tensor 'center' of size {}", run_dir, kCenterFile, net->embeddingDim());
+                "'{}/{}': expected a tensor 'center' of size {} ({}'s embedding size); the file does not belong "
+                "to this run: restore the run or train it again",
+                run_dir, kCenterFile, net->embeddingDim(), kModelFile);
   run.trainer->setCenter(io::exactly(center, "center", torch::kFloat));
   return run;
 }

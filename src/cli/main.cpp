@@ -6,6 +6,7 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -34,6 +35,9 @@ namespace {
 constexpr int kFailed = 1;         ///< an error in the input, the data or the run
 constexpr int kUsage = 2;          ///< the command line is wrong (the convention of getopt tools)
 constexpr int kInterrupted = 130;  ///< stopped by Ctrl-C (128 + SIGINT, the shell's convention)
+
+/// Split and training seeds: config key train.seed's range, checked before any work starts.
+const CLI::Range kSeedRange(0, std::numeric_limits<int>::max());
 
 /// The --help footer; README.md's "Exit status" table says the same.
 constexpr const char* kExitCodes =
@@ -418,7 +422,9 @@ void addDemo(CLI::App& app, DemoCommand& c) {
   c.app->add_option("--out", c.options.out_dir, "folder for data, runs, results.csv and reports")
       ->capture_default_str();
   c.app->add_option("--seed", c.options.seed, "seed of the synthetic data")->capture_default_str();
-  c.app->add_option("--seeds", c.options.seeds, "split and training seeds (default: the synthetic suite's)");
+  c.app->add_option("--seeds", c.options.seeds, "split and training seeds (default: the synthetic suite's)")
+      ->delimiter(',')
+      ->check(kSeedRange);
 }
 
 struct ClassifyCommand {
@@ -457,7 +463,7 @@ void addBench(CLI::App& app, BenchCommand& c) {
   c.app->add_option("--suite", o.suite, "shipped suite name (suites/NAME.yaml) or a suite file")->required();
   c.app->add_option("--root", o.root, "data root (default: the suite's)");
   c.app->add_option("--variants", o.variants, "variants to run (default: the suite's)")->delimiter(',');
-  c.app->add_option("--seeds", o.seeds, "seeds (default: the suite's)")->delimiter(',');
+  c.app->add_option("--seeds", o.seeds, "seeds (default: the suite's)")->delimiter(',')->check(kSeedRange);
   c.app->add_option("--classes", o.classes, "normal classes (default: the suite's, else all)")->delimiter(',');
   c.app->add_option("--set", o.overrides, "config key for every run: section.key=value (repeatable)");
   c.app->add_option("--out", o.out_dir, "output folder")->required();

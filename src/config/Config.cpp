@@ -36,6 +36,8 @@ struct KeySpec {
 };
 
 [[noreturn]] void badValue(const std::string& key, const YAML::Node& node, const std::string& allowed) {
+  // `--set train.epochs=` and `epochs:` read as YAML null, which the emitter writes as '~'.
+  if (node.IsNull()) SHIFTAD_THROW("config key '{}' has no value; expected {}", key, allowed);
   YAML::Emitter e;
   e << YAML::Flow << node;
   SHIFTAD_THROW("config key '{}': value '{}' is not allowed; expected {}", key, e.c_str(), allowed);

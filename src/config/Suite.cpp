@@ -95,6 +95,8 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
     s.root = (fs::path(s.base_dir) / s.root).lexically_normal().string();
   SHIFTAD_CHECK(!s.directions.empty(), "{}: 'directions' is empty", path);
   SHIFTAD_CHECK(!s.seeds.empty(), "{}: 'seeds' is empty", path);
+  for (int seed : s.seeds)
+    SHIFTAD_CHECK(seed >= 0, "{}: seed {} in 'seeds' is negative; seeds are integers >= 0", path, seed);
   SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);
   for (const auto& v : s.variants) variantOverrides(v);  // unknown names fail here, listing the known ones
   SHIFTAD_CHECK(

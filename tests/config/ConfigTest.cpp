@@ -131,6 +131,14 @@ TEST(Config, OutOfRangeAndWrongTypeNameKeyValueAndRule) {
   EXPECT_NE(msg.find("invalid YAML"), std::string::npos) << msg;
   msg = errorOf([] { parseConfig("", {"train.epochs"}); });
   EXPECT_NE(msg.find("key=value"), std::string::npos) << msg;
+  // An empty value (`--set train.epochs=`, or `epochs:` in a file) is YAML null: said so, not shown as '~'.
+  for (const auto& [text, set] :
+       std::vector<std::pair<std::string, std::string>>{{"", "train.epochs="}, {"train:\n  epochs:\n", ""}}) {
+    msg = errorOf([&] { parseConfig(text, set.empty() ? std::vector<std::string>{} : std::vector{set}); });
+    EXPECT_NE(msg.find("config key 'train.epochs' has no value; expected an integer in [0, 100000]"), std::string::npos)
+        << msg;
+    EXPECT_EQ(msg.find('~'), std::string::npos) << msg;
+  }
 }
 
 TEST(Config, NonScalarKeysAreAnErrorNotAYamlException) {

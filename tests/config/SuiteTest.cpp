@@ -84,6 +84,11 @@ TEST(Suite, BadSuitesAreClearErrors) {
                        false);
   });
   EXPECT_NE(msg.find("source_only"), std::string::npos) << msg;  // lists the known variants
+  msg = errorOf([&] {
+    shiftad::loadSuite(
+        writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0, -2]\nvariants: [source_only]\n"), false);
+  });
+  EXPECT_NE(msg.find("seed -2 in 'seeds' is negative"), std::string::npos) << msg;
   msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "config: {train: {epochs: -1}}\n"), false); });
   EXPECT_NE(msg.find("train.epochs"), std::string::npos) << msg;
   msg = errorOf([&] {

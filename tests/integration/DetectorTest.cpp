@@ -262,6 +262,41 @@ TEST(Detector, ARunWithoutACalibrationMakesItFromItsConfigOrScoresWithoutDecisio
   EXPECT_EQ(csv.substr(csv.size() - 3), ",,\n") << csv;
 }
 
+TEST(Detector, ADamagedCalibrationOrCenterIsNamedWithWhatToDo) {
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
+  const double threshold = shiftad::Detector::load(tmp / "run").threshold();
+  const auto loadError = [&] {
+    try {
+      shiftad::Detector::load(tmp / "run").threshold();
+    } catch (const shiftad::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // normal_scores out of order: the file is named, and deleting it (the advice) recalibrates.
+  const auto calibration = tmp / (std::string("run/") + shiftad::kCalibrationFile);
+  const auto good = shiftad::test::readText(calibration);
+  auto text = good;
+  const auto at = text.find("\"normal_scores\":[");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.insert(at + std::strlen("\"normal_scores\":["), "1e9,");
+  shiftad::test::writeFile(calibration, text);
+  auto msg = loadError();
+  EXPECT_NE(msg.find(calibration), std::string::npos) << msg;
+  EXPECT_NE(msg.find("delete the file"), std::string::npos) << msg;
+  fs::remove(calibration);
+  EXPECT_NEAR(shiftad::Detector::load(tmp / "run").threshold(), threshold, 1e-5 * threshold);
+  // A center of another run's size: named, with the next step, never a shape error from inside LibTorch.
+  const auto center = tmp / (std::string("run/") + shiftad::kCenterFile);
+  auto c = shiftad::io::readSafeTensors(center);
+  c.tensors["center"] = torch::zeros({c.tensors.at("center").size(0) + 1});
+  shiftad::io::writeSafeTensors(center, c.tensors, c.metadata);
+  msg = loadError();
+  EXPECT_NE(msg.find(shiftad::kCenterFile), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train it again"), std::string::npos) << msg;
+}
+
 TEST(Detector, ScoringTwiceNeverReadsTheRunDirectory) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");

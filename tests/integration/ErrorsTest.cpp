@@ -264,6 +264,17 @@ TEST(Errors, ThreadsAboveTheLimitAreAUsageError) {
               2, {"--threads", "1024"});
 }
 
+TEST(Errors, ANegativeSeedIsAUsageErrorBeforeAnythingIsWritten) {
+  TempDir tmp;
+  const auto demo = shiftad::test::runCli({"demo", "-q", "--seeds", "0,-1", "--out", tmp / "demo"}, tmp.path());
+  expectError(demo, 2, {"--seeds", "-1"});
+  EXPECT_FALSE(fs::exists(tmp / "demo")) << "the demo wrote its data before refusing";
+  expectError(
+      shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--seeds", "-3", "--out", tmp / "b"}, tmp.path()),
+      2, {"--seeds", "-3"});
+  EXPECT_FALSE(fs::exists(tmp / "b"));
+}
+
 TEST(Errors, AClusterCountThatFillsThePoolIsSaid) {
   // K-means clamps K to the rows; with K >= the pool every row is its own cluster and
   // the "dominant" set one image: allowed, but never silent.
