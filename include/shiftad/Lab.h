@@ -23,9 +23,10 @@ struct DataCheckClass {
 
 /// What `shiftad check-data` finds in an ImageFolder root.
 struct DataCheckReport {
-  std::vector<DataCheckClass> classes;               ///< per domain and class, sorted
-  std::vector<std::string> unreadable;               ///< "PATH: why" (not decodable, or truncated)
-  std::vector<std::string> non_images;               ///< files in class folders that are not images
+  std::vector<DataCheckClass> classes;  ///< per domain and class, sorted
+  std::vector<std::string> unreadable;  ///< "PATH: why" (not decodable, or truncated)
+  std::vector<std::string> non_images;  ///< files in class folders that are not images
+  std::vector<std::string> hidden;      ///< files and folders in class folders whose name starts with '.' (never read)
   std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
   std::vector<std::vector<std::string>>
       split_leaks;  ///< identical images both in training (source or pool) and the test split

@@ -181,6 +181,7 @@ void printDataCheck(const shiftad::DataCheckReport& r) {
     fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", c.domain, c.cls, c.images, c.unreadable, c.non_images);
   printList("unreadable or truncated images (skipped by training and scoring)", r.unreadable);
   printList("non-image files (ignored)", r.non_images);
+  printList("hidden files and folders (ignored: the name starts with '.')", r.hidden);
   printGroups("exact duplicates", r.duplicates);
   printGroups("duplicates across training (source or pool) and the test split (the test split leaks into training)",
               r.split_leaks);

@@ -55,13 +55,16 @@ std::vector<fs::directory_entry> entries(const fs::path& dir) {
 // Non-hidden files below `dir` into `out`. Folder links are not followed (a link loop
 // cannot recurse); a link that cannot be resolved (dangling, or a loop) is listed as a
 // file, so that reading it reports why.
-void collectFiles(const fs::path& dir, std::vector<std::string>& out) {
+void collectFiles(const fs::path& dir, std::vector<std::string>& out, std::vector<std::string>* hidden) {
   for (const auto& e : entries(dir)) {
-    if (isHidden(e.path())) continue;
+    if (isHidden(e.path())) {
+      if (hidden) hidden->push_back(e.path().string());
+      continue;
+    }
     std::error_code ec;
     const auto own = e.symlink_status(ec);
     if (fs::is_directory(own)) {
-      collectFiles(e.path(), out);
+      collectFiles(e.path(), out, hidden);
     } else if (fs::is_symlink(own)) {
       const auto target = fs::status(e.path(), ec);
       if (ec || fs::is_regular_file(target)) out.push_back(e.path().string());
@@ -124,10 +127,17 @@ std::vector<std::string> readListFile(const fs::path& file) {
                   "image list '{}' holds binary data, not one image path per line: give a folder of images or a "
                   "text list (is it the right file?)",
                   file.string());
-    const std::string entry = trim(line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // a list saved with CRLF line ends
+    std::string entry = trim(line);
     if (entry.empty() || entry[0] == '#') continue;
-    const fs::path p(entry);
-    out.push_back(p.is_absolute() ? p.string() : (base / p).string());
+    const auto resolved = [&](const std::string& name) {
+      const fs::path p(name);
+      return p.is_absolute() ? p.string() : (base / p).string();
+    };
+    // Blanks around an entry are trimmed (an indented list), unless the file is named with them.
+    std::error_code ec;
+    if (entry != line && fs::exists(resolved(line), ec)) entry = line;
+    out.push_back(resolved(entry));
   }
   return out;
 }
@@ -142,10 +152,11 @@ std::vector<std::string> subfolders(const std::string& dir) {
   return out;
 }
 
-std::vector<std::string> filesBelow(const std::string& dir) {
+std::vector<std::string> filesBelow(const std::string& dir, std::vector<std::string>* hidden) {
   std::vector<std::string> out;
-  collectFiles(dir, out);
+  collectFiles(dir, out, hidden);
   std::sort(out.begin(), out.end());
+  if (hidden) std::sort(hidden->begin(), hidden->end());
   return out;
 }
 

@@ -19,7 +19,9 @@ std::vector<std::string> subfolders(const std::string& dir);
 /// Every non-hidden file below `dir`, recursively, sorted by path. Links to folders are
 /// not followed; links that cannot be resolved (dangling, loops) are listed, so that
 /// reading them says why. Throws shiftad::Error naming any folder that cannot be read.
-std::vector<std::string> filesBelow(const std::string& dir);
+/// `hidden`, if given, receives the skipped entries (files and folders whose name starts
+/// with '.', e.g. macOS "._x.jpg" resource forks), sorted, so that a caller can list them.
+std::vector<std::string> filesBelow(const std::string& dir, std::vector<std::string>* hidden = nullptr);
 
 /// File extensions accepted as images (lower-case compare): jpg, jpeg, png, bmp.
 bool hasImageExtension(const std::string& path);

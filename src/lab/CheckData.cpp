@@ -130,7 +130,8 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
     const auto domain_dir = (fs::path(root) / domain).string();
     for (const auto& cls : listed([&] { return data::subfolders(domain_dir); })) {
       DataCheckClass c{domain, cls};
-      for (const auto& file : listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string()); })) {
+      const auto files = listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string(), &r.hidden); });
+      for (const auto& file : files) {
         if (!data::hasImageExtension(file)) {
           ++c.non_images;
           r.non_images.push_back(file);

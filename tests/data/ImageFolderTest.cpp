@@ -111,6 +111,15 @@ TEST(ImageFolder, ListFileResolvesRelativePathsAndSkipsComments) {
   EXPECT_EQ(got, expected);
 }
 
+TEST(ImageFolder, AListEntryKeepsItsBlanksWhenTheFileIsNamedWithThem) {
+  TempDir t;
+  writeFile(t / " lead.png", "x");
+  writeFile(t / "trail.png ", "x");
+  writeFile(t / "plain.png", "x");
+  writeFile(t / "list.txt", " lead.png\ntrail.png \r\n  plain.png\t\n");
+  EXPECT_EQ(listImages(t / "list.txt"), (std::vector<std::string>{t / " lead.png", t / "trail.png ", t / "plain.png"}));
+}
+
 TEST(ImageFolder, ListImagesErrors) {
   TempDir t;
   expectError([&] { listImages(t / "missing"); }, {t / "missing", "do not exist"});

@@ -291,6 +291,10 @@ std::string faultyRoot(const TempDir& tmp, bool leaks = true) {
   shiftad::test::writeFile(circle + "/zz_truncated.png", png.substr(0, png.size() / 2));
   shiftad::test::writeFile(circle + "/zz_garbage.png", "not an image");
   shiftad::test::writeFile(circle + "/notes.txt", "a non-image file");
+  // A macOS resource fork and a hidden folder: never read, but listed.
+  shiftad::test::writeFile(circle + "/._resource_fork.png", "not an image");
+  fs::create_directories(circle + "/.thumbs");
+  fs::copy_file(files[2], circle + "/.thumbs/t.png");
   fs::copy_file(files[1], circle + "/zz_duplicate.png");
   // Copies of every target circle image: some pair lands on both sides of the split.
   if (leaks)
@@ -330,6 +334,8 @@ TEST(CheckData, ListsCountsUnreadableNonImagesDuplicatesAndSplitLeaks) {
   EXPECT_TRUE(anyContains(r.unreadable, "PNG without its IEND chunk")) << r.unreadable[0];
   EXPECT_TRUE(anyContains(r.unreadable, "zz_garbage.png"));
   EXPECT_EQ(r.non_images, std::vector<std::string>{root + "/source/circle/notes.txt"});
+  EXPECT_EQ(r.hidden,
+            (std::vector<std::string>{root + "/source/circle/._resource_fork.png", root + "/source/circle/.thumbs"}));
   bool dup = false;
   for (const auto& g : r.duplicates) dup |= anyContains(g, "zz_duplicate.png");
   EXPECT_TRUE(dup);
