@@ -156,20 +156,25 @@ RunDirState inspectRunDir(const std::string& dir) {
 namespace {
 
 /// RUN_DIR as an absolute path without a trailing "." or separator: rename() refuses
-/// "." (EBUSY), so `--out .` from inside the run is renamed by its full name.
+/// "." (EBUSY), so `--out .` from inside the run is renamed by its full name. A link to
+/// a folder is followed: the run it points at is replaced and the link kept (renaming the
+/// link itself would turn it into a real folder and leave the old run behind it).
 std::string absoluteDir(const std::string& run_dir) {
   auto p = fs::absolute(run_dir).lexically_normal();
   if (!p.has_filename()) p = p.parent_path();
+  std::error_code ec;
+  if (fs::is_symlink(p, ec) && fs::is_directory(p, ec)) {
+    const auto target = fs::canonical(p, ec);
+    if (!ec) return target.string();
+  }
   return p.string();
 }
 
 }  // namespace
 
 std::string replacementDir(const std::string& run_dir) {
-  const auto p = fs::absolute(run_dir).lexically_normal();
-  const auto name = p.has_filename() ? p.filename() : p.parent_path().filename();
-  const auto parent = p.has_filename() ? p.parent_path() : p.parent_path().parent_path();
-  return (parent / ("." + name.string() + ".replacement")).string();
+  const fs::path p = absoluteDir(run_dir);
+  return (p.parent_path() / ("." + p.filename().string() + ".replacement")).string();
 }
 
 void replaceRun(const std::string& run_dir_as_given, const std::string& replacement) {

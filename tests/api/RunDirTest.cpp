@@ -7,6 +7,7 @@
 
 #include "api/RunDir.h"
 #include "shiftad/Error.h"
+#include "support/Process.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -60,6 +61,28 @@ TEST(RunDir, AFolderInTheWayOfAReplacementIsDeletedOnlyWhenItIsShiftads) {
   shiftad::api::removeOwnFolder(tmp / ".c.replacement");
   EXPECT_FALSE(fs::exists(tmp / ".c.replacement"));
   shiftad::api::removeOwnFolder(tmp / "missing");  // nothing to do
+}
+
+TEST(RunDir, ARunGivenThroughALinkIsReplacedWhereTheLinkPointsAndTheLinkKept) {
+  // `--out link --overwrite`, link -> runs/real: the replacement is built beside the
+  // real run and trades places with it; the link stays a link to the new run (it once
+  // became a real folder, leaving the old run and its lock behind the old target).
+  TempDir tmp;
+  shiftad::api::markRunFolder(tmp / "runs/real");
+  shiftad::test::writeFile(tmp / "runs/real/config.yaml", "old");
+  shiftad::test::writeFile(tmp / "runs/real/lock", "1");
+  fs::create_directory_symlink(tmp / "runs/real", tmp / "link");
+  const auto replacement = shiftad::api::replacementDir(tmp / "link");
+  EXPECT_EQ(replacement, tmp / "runs/.real.replacement");
+  shiftad::api::markRunFolder(replacement);
+  shiftad::test::writeFile(replacement + "/config.yaml", "new");
+  shiftad::api::replaceRun(tmp / "link", replacement);
+  EXPECT_TRUE(fs::is_symlink(tmp / "link"));
+  EXPECT_EQ(shiftad::test::readText(tmp / "link/config.yaml"), "new");
+  EXPECT_EQ(shiftad::test::readText(tmp / "runs/real/config.yaml"), "new");
+  EXPECT_FALSE(fs::exists(tmp / "runs/real/lock"));
+  EXPECT_FALSE(fs::exists(replacement));
+  EXPECT_EQ(shiftad::api::replacementDir(tmp / "link/."), replacement);
 }
 
 TEST(RunDir, PoolDiagnosticsAreTheLastEpochsAndSkipATornLine) {
