@@ -10,6 +10,7 @@
 #include <fstream>
 #include <filesystem>
 #include <functional>
+#include <regex>
 #include <map>
 #include <sstream>
 #include <type_traits>
@@ -74,6 +75,12 @@ KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) 
           allowed,
           std::move(doc),
           [=](Config& c, const YAML::Node& n) {
+            // yaml-cpp reads "010" as octal 8 (YAML 1.1); nobody writing epochs: 010 means 8.
+            if (n.IsScalar() && std::regex_match(n.Scalar(), std::regex("[-+]?0[0-9]+")))
+              SHIFTAD_THROW(
+                  "config key '{}': value '{}' has a leading zero, which YAML reads as an octal number; write it "
+                  "without leading zeros ({})",
+                  key, n.Scalar(), allowed);
             const long v = scalarAs<long>(key, n, allowed);
             if (v < lo || v > hi) badValue(key, n, allowed);
             field(c) = static_cast<int>(v);

@@ -85,6 +85,23 @@ void buildPool(ProtocolSplit& split, const std::vector<std::string>& normals, co
   split.train.pool = split.pool_truth.paths;
 }
 
+// What no data.pool_fraction can fix: the normal class missing from a domain, a target
+// normal class of one image (it cannot be in the pool and the test split), no anomaly class.
+void checkClasses(const ByClass& source, const ByClass& target, const std::string& normal) {
+  SHIFTAD_CHECK(source.count(normal), "data.normal_class '{}' is not a class of the source domain; classes found: {}",
+                normal, classNames(source));
+  SHIFTAD_CHECK(target.count(normal), "data.normal_class '{}' is not a class of the target domain; classes found: {}",
+                normal, classNames(target));
+  SHIFTAD_CHECK(target.at(normal).size() >= 2,
+                "class '{}' has {} target image; the protocol needs at least 2 (one for the pool, one for the test "
+                "split): add target images of the class",
+                normal, target.at(normal).size());
+  SHIFTAD_CHECK(target.size() >= 2,
+                "the target domain holds only class '{}': one-vs-all testing needs other classes as anomalies; add "
+                "anomaly classes to the target domain",
+                normal);
+}
+
 }  // namespace
 
 ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std::vector<ImageRecord>& target_domain,
@@ -93,10 +110,7 @@ ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std
   const std::string& normal = params.normal_class;
   const ByClass source = groupByClass(source_domain);
   ByClass target = groupByClass(target_domain);
-  SHIFTAD_CHECK(source.count(normal), "data.normal_class '{}' is not a class of the source domain; classes found: {}",
-                normal, classNames(source));
-  SHIFTAD_CHECK(target.count(normal), "data.normal_class '{}' is not a class of the target domain; classes found: {}",
-                normal, classNames(target));
+  checkClasses(source, target, normal);
 
   ProtocolSplit split;
   split.train.source = source.at(normal);

@@ -106,6 +106,17 @@ TEST(Config, AnIntegersRangeIsNamedWithItsUpperEnd) {
   EXPECT_EQ(parseConfig("", {"train.seed=2147483647"}).train.seed, 2147483647);
 }
 
+TEST(Config, AnIntegerWithALeadingZeroIsRefusedNotReadAsOctal) {
+  // yaml-cpp (YAML 1.1) reads 010 as 8; 0 itself and 10 are fine.
+  for (const auto& [text, set] :
+       std::vector<std::pair<std::string, std::string>>{{"train:\n  epochs: 010\n", ""}, {"", "train.epochs=010"}}) {
+    const auto msg = errorOf([&] { parseConfig(text, set.empty() ? std::vector<std::string>{} : std::vector{set}); });
+    EXPECT_NE(msg.find("config key 'train.epochs': value '010' has a leading zero"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(parseConfig("", {"train.epochs=0"}).train.epochs, 0);
+  EXPECT_EQ(parseConfig("", {"train.epochs=10"}).train.epochs, 10);
+}
+
 TEST(Config, ASectionGivenAsAValueIsNamedAsASection) {
   const auto msg = errorOf([] { parseConfig("data: 5\n", {}, "my.yaml"); });
   EXPECT_NE(msg.find("my.yaml: 'data' is a section"), std::string::npos) << msg;

@@ -63,6 +63,15 @@ void expectError(const std::function<void()>& fn, const std::vector<std::string>
   }
 }
 
+std::string errorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const shiftad::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 const std::map<std::string, int> kTarget = {{"n", 41}, {"a", 30}, {"b", 25}, {"c", 7}};
 const auto kSource = domain("s", {{"n", 20}, {"a", 10}});
 
@@ -191,19 +200,35 @@ TEST(Protocol, BadParametersAreErrors) {
 }
 
 TEST(Protocol, EmptyPoolOrTestAreErrors) {
-  // One normal image: round(0.5) = 1 goes to the pool, none is left for the test.
+  // One normal image cannot be in both: no pool_fraction helps, so none is advised.
+  for (double f : {0.1, 0.5, 0.9}) {
+    const auto msg = errorOf([&] { makeSplit(kSource, domain("t", {{"n", 1}, {"a", 4}}), params(f, 0.1, 0)); });
+    EXPECT_NE(msg.find("class 'n' has 1 target image; the protocol needs at least 2"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("pool_fraction"), std::string::npos) << msg;
+  }
+  // Two: round(0.9 * 2) = 2 go to the pool, none is left for the test.
   expectError(
       [&] {
-        makeSplit(kSource, domain("t", {{"n", 1}, {"a", 4}}), params(0.5, 0.1, 0));
+        makeSplit(kSource, domain("t", {{"n", 2}, {"a", 4}}), params(0.9, 0.1, 0));
       },
-      {"test split", "'n'", "data.pool_fraction"});
+      {"test split", "'n'", "lower data.pool_fraction"});
   expectError(
       [&] {
         makeSplit(kSource, domain("t", {{"n", 3}, {"a", 4}}), params(0.1, 0.1, 0));
       },
       {"pool would be empty", "'n'"});
-  // Only the normal class in the target: the test split would hold no anomaly.
-  expectError([&] { makeSplit(kSource, domain("t", {{"n", 10}}), params(0.5, 0.1, 0)); }, {"no anomaly"});
+  // Only the normal class in the target: no pool_fraction gives the test split an anomaly.
+  expectError(
+      [&] {
+        makeSplit(kSource, domain("t", {{"n", 10}}), params(0.5, 0.1, 0));
+      },
+      {"holds only class 'n'", "add anomaly classes"});
+  // An anomaly class whose one image goes to the pool (round(0.5) = 1): lowering pool_fraction helps.
+  expectError(
+      [&] {
+        makeSplit(kSource, domain("t", {{"n", 10}, {"a", 1}}), params(0.5, 0.1, 0));
+      },
+      {"no anomaly", "lower data.pool_fraction"});
 }
 
 TEST(Protocol, SharedFilesAreTestImagesThatTrainingAlsoReads) {
