@@ -38,9 +38,14 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
 /// (data-parallel with `distributed`: every rank must see RUN_DIR).
 TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions& distributed = {});
 
-/// Make SIGINT (Ctrl-C) stop training cleanly: the current step finishes, a checkpoint
-/// is written and train() returns with `interrupted` set. A second SIGINT quits at once.
+/// Make SIGINT (Ctrl-C) and SIGTERM (a job scheduler, `kill`, `docker stop`) stop
+/// training cleanly: the current step finishes, a checkpoint is written and train()
+/// returns with `interrupted` set. A second signal quits at once.
 void handleInterrupts();
+
+/// The signal handleInterrupts() caught (SIGINT or SIGTERM), 0 if none: a program
+/// that stops on it exits with 128 + it, the shell's convention (130, 143).
+int caughtSignal();
 
 /// "" when an image file decodes and is complete (as training and scoring check it),
 /// else why not.

@@ -126,6 +126,8 @@ TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions
 
 void handleInterrupts() { api::installInterruptHandler(); }
 
+int caughtSignal() { return api::caughtSignal(); }
+
 std::string imageProblem(const std::string& path) {
   try {
     data::readImage(path);

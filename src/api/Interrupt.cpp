@@ -9,24 +9,36 @@ namespace shiftad::api {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};
 static_assert(std::atomic<bool>::is_always_lock_free, "the flag is set from a signal handler");
+static_assert(std::atomic<int>::is_always_lock_free, "the signal is stored from a signal handler");
 
-extern "C" void onInterrupt(int) {
+void say(const char* text, size_t n) { [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, n); }
+
+extern "C" void onInterrupt(int sig) {
   // Only async-signal-safe calls here.
   if (g_stop.exchange(true)) {
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
     return;
   }
-  constexpr char kMsg[] =
+  g_signal.store(sig);
+  constexpr char kInt[] =
       "\nshiftad: interrupt: finishing the current step and writing a checkpoint "
       "(press Ctrl-C again to quit at once)\n";
-  [[maybe_unused]] const auto n = ::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+  // SIGTERM: a scheduler or `docker stop` asking the job to end (SIGKILL follows after a grace period).
+  constexpr char kTerm[] = "\nshiftad: terminated: finishing the current step and writing a checkpoint\n";
+  if (sig == SIGTERM)
+    say(kTerm, sizeof kTerm - 1);
+  else
+    say(kInt, sizeof kInt - 1);
 }
 
 }  // namespace
 
 std::atomic<bool>& stopRequested() { return g_stop; }
+
+int caughtSignal() { return g_signal.load(); }
 
 void installInterruptHandler() {
   struct sigaction sa {};
@@ -34,6 +46,7 @@ void installInterruptHandler() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
 }
 
 }  // namespace shiftad::api

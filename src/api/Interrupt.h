@@ -1,15 +1,20 @@
-// SIGINT as a request to stop training cleanly: the trainer finishes its step, writes
-// a checkpoint and returns; `shiftad train --resume` continues from it.
+// SIGINT (Ctrl-C) and SIGTERM (a scheduler, `kill`, `docker stop`) as a request to stop
+// training cleanly: the trainer finishes its step, writes a checkpoint and returns;
+// `shiftad train --resume` continues from it.
 #pragma once
 
 #include <atomic>
 
 namespace shiftad::api {
 
-/// Set by the SIGINT handler (installInterruptHandler); read by the trainer between steps.
+/// Set by the signal handler (installInterruptHandler); read by the trainer between steps.
 std::atomic<bool>& stopRequested();
 
-/// First SIGINT: set stopRequested(). A second one: the default action (terminate now).
+/// The signal that set stopRequested() (SIGINT or SIGTERM), 0 if none yet.
+int caughtSignal();
+
+/// First SIGINT or SIGTERM: set stopRequested(). A second one: that signal's default
+/// action (terminate now).
 void installInterruptHandler();
 
 }  // namespace shiftad::api

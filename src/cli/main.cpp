@@ -34,7 +34,7 @@ namespace {
 /// Exit status: scripts tell a bad command line from bad input by these.
 constexpr int kFailed = 1;         ///< an error in the input, the data or the run
 constexpr int kUsage = 2;          ///< the command line is wrong (the convention of getopt tools)
-constexpr int kInterrupted = 130;  ///< stopped by Ctrl-C (128 + SIGINT, the shell's convention)
+constexpr int kInterrupted = 130;  ///< stopped by Ctrl-C (128 + SIGINT, the shell's convention); 143 by SIGTERM
 
 /// Split and training seeds: config key train.seed's range, checked before any work starts.
 const CLI::Range kSeedRange(0, std::numeric_limits<int>::max());
@@ -46,7 +46,8 @@ constexpr const char* kExitCodes =
     "  1    error in the input, the data or the run: one line on stderr, 'shiftad: error: ...';\n"
     "       check-data: the data has problems\n"
     "  2    usage error: unknown subcommand or option, missing or invalid option value\n"
-    "  130  interrupted (Ctrl-C); `shiftad train --resume RUN_DIR` continues a training run";
+    "  130  interrupted (Ctrl-C); `shiftad train --resume RUN_DIR` continues a training run\n"
+    "  143  terminated (SIGTERM: a scheduler, kill, docker stop); train wrote a checkpoint as for Ctrl-C";
 
 /// One line of an exception's message: LibTorch appends a C++ backtrace after
 /// "Exception raised from" (useless to a user), and a message may span lines.
@@ -298,7 +299,8 @@ int runTrain(TrainCommand& c) {
   }
   if (s.interrupted) {
     fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", c.out);
-    return kInterrupted;
+    const int sig = shiftad::caughtSignal();
+    return sig > 0 ? 128 + sig : kInterrupted;
   }
   if (distributed.world_size > 1 && distributed.rank != 0) {
     fmt::print("rank {} of {}: trained {} epochs in {:.1f}s; rank 0 wrote the run: {}\n", distributed.rank,

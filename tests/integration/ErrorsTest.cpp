@@ -104,7 +104,7 @@ TEST(Errors, HelpDocumentsTheExitStatus) {
   TempDir tmp;
   const auto r = shiftad::test::runCli({"--help"}, tmp.path());
   EXPECT_EQ(r.exit, 0);
-  for (const char* code : {"Exit status", "  0 ", "  1 ", "  2 ", "  130 "})
+  for (const char* code : {"Exit status", "  0 ", "  1 ", "  2 ", "  130 ", "  143 "})
     EXPECT_NE(r.out.find(code), std::string::npos) << code << " not in:\n" << r.out;
 }
 

@@ -117,14 +117,18 @@ TEST(Resume, KilledAtARandomPointThenResumedIsBitIdentical) {
   EXPECT_FALSE(fs::exists(tmp / "run/lock"));
 }
 
-TEST(Resume, SigintCheckpointsAndExitsCleanlyThenResumesBitIdentical) {
+namespace {
+
+/// `signal` after the first checkpoint stops the run cleanly, exiting 128 + signal (the
+/// shell's convention), and a resume ends bit-identical to the uninterrupted run.
+void expectCleanStopThenIdenticalResume(int signal) {
   TempDir tmp;
   const auto cfg = tinyConfigFile(tmp, 20);
   const auto ref = referenceRun(tmp, cfg);
-  const int status = interruptRun(tmp, cfg, SIGINT, randomMs(600));
+  const int status = interruptRun(tmp, cfg, signal, randomMs(600));
   const auto run_log = shiftad::test::readText(tmp / "run.log");
   if (status != 0) {
-    EXPECT_EQ(status, 130) << run_log;
+    EXPECT_EQ(status, 128 + signal) << run_log;
     EXPECT_NE(run_log.find("--resume"), std::string::npos) << run_log;
     EXPECT_FALSE(fs::exists(tmp / "run/model.safetensors")) << "an interrupted run has no model yet";
     EXPECT_FALSE(fs::exists(tmp / "run/lock")) << "a clean exit releases the lock";
@@ -133,6 +137,13 @@ TEST(Resume, SigintCheckpointsAndExitsCleanlyThenResumesBitIdentical) {
   ASSERT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(tmp / "resume.log");
   expectSameRun(ref, tmp / "run");
 }
+
+}  // namespace
+
+TEST(Resume, SigintCheckpointsAndExitsCleanlyThenResumesBitIdentical) { expectCleanStopThenIdenticalResume(SIGINT); }
+
+// SIGTERM: what a job scheduler, `kill` or `docker stop` sends before its SIGKILL.
+TEST(Resume, SigtermCheckpointsAndExitsCleanlyThenResumesBitIdentical) { expectCleanStopThenIdenticalResume(SIGTERM); }
 
 TEST(Resume, WithoutACheckpointStartsOver) {
   TempDir tmp;
