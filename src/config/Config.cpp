@@ -359,8 +359,8 @@ const std::vector<KeySpec>& schema() {
              "seed of initialisation, batching, augmentation and clustering"),
       intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, 1024, "intra-op threads (0: all cores)"),
       intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX,
-             "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C "
-             "(0: only then); `shiftad train --resume RUN_DIR` continues from it"),
+             "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C or "
+             "SIGTERM (0: only then); `shiftad train --resume RUN_DIR` continues from it"),
       choiceKey("train.on", SHIFTAD_FIELD(train.on),
                 "the normal images Deep SVDD is trained on: source, or the labeled normals of the target pool (the "
                 "oracle upper bound; needs data.target_labels)"),
