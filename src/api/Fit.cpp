@@ -42,6 +42,15 @@ void writeDominant(const std::string& run_dir, const std::vector<std::string>& p
   writePathList((fs::path(run_dir) / kDominantFile).string(), kept);
 }
 
+/// A message between ranks. CBOR, not JSON text: file names are bytes, not UTF-8, and
+/// JSON's dump() refuses a name that is not valid UTF-8; CBOR carries it unchanged.
+std::string toWire(const nlohmann::json& j) {
+  const auto bytes = nlohmann::json::to_cbor(j);
+  return {bytes.begin(), bytes.end()};
+}
+
+nlohmann::json fromWire(const std::string& bytes) { return nlohmann::json::from_cbor(bytes); }
+
 /// `get` of this rank's share of `paths` (contiguous), gathered from every rank in
 /// order: each rank decodes and embeds only its share. Alone, or with fewer files than
 /// ranks, `get(paths)`.
@@ -53,8 +62,8 @@ FeatureSet gathered(training::ProcessGroup* group, const std::vector<std::string
   FeatureSet all;
   all.features = group->allGatherRows(mine.features);
   const nlohmann::json names = {{"paths", mine.paths}, {"skipped", mine.skipped}};
-  for (const auto& part : group->allGatherStrings(names.dump())) {
-    const auto j = nlohmann::json::parse(part);
+  for (const auto& part : group->allGatherStrings(toWire(names))) {
+    const auto j = fromWire(part);
     for (const auto& p : j.at("paths")) all.paths.push_back(p.get<std::string>());
     for (const auto& p : j.at("skipped")) all.skipped.push_back(p.get<std::string>());
   }
@@ -215,7 +224,7 @@ Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarge
 /// Where rank 0 writes the run (and reads a checkpoint from), as it told the others; an
 /// Error when rank 0 could not start it.
 Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group, const std::string& run_dir) {
-  const auto j = nlohmann::json::parse(group->fromRank0(""));
+  const auto j = fromWire(group->fromRank0(""));
   if (j.contains("error"))
     SHIFTAD_THROW("rank 0 could not start the run in '{}': {}", run_dir, j.at("error").get<std::string>());
   Workspace w;
@@ -479,13 +488,12 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
     clean_up.emplace(target, run_dir);
     workspace = startRun(cfg, run_dir, target, options.resume);
   } catch (const std::exception& e) {
-    if (group) group->fromRank0(nlohmann::json{{"error", e.what()}}.dump());  // the others stop too
+    if (group) group->fromRank0(toWire({{"error", e.what()}}));  // the others stop too
     throw;
   }
   if (group) {
-    group->fromRank0(nlohmann::json{
-        {"dir", workspace.dir}, {"checkpoint", workspace.checkpoint}, {"resume_epoch", workspace.resume_epoch}}
-                         .dump());
+    group->fromRank0(toWire(
+        {{"dir", workspace.dir}, {"checkpoint", workspace.checkpoint}, {"resume_epoch", workspace.resume_epoch}}));
     workspace.group = group;
   }
   return {trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit), cfg, true};

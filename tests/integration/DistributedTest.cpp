@@ -73,8 +73,8 @@ void expectAllSucceed(const TempDir& tmp, const std::string& name, const std::ve
 
 /// The head-only configuration the suites train (model.freeze -1), aligning the pool's
 /// dominant cluster with InfoNCE and anchored (train.anchor), on the synthetic benchmark.
-std::string headOnlyConfig(const TempDir& tmp, int epochs) {
-  shiftad::Config c = shiftad::test::protocolOf(shiftad::test::synthRoot(), "circle");
+std::string headOnlyConfig(const TempDir& tmp, int epochs, const std::string& root = shiftad::test::synthRoot()) {
+  shiftad::Config c = shiftad::test::protocolOf(root, "circle");
   c.model.width = 8;
   c.model.freeze = -1;
   c.train.epochs = epochs;
@@ -128,11 +128,26 @@ std::vector<nlohmann::json> jsonLines(const std::string& path) {
   return out;
 }
 
+/// The synthetic benchmark with a source and a target image renamed to names that are
+/// not UTF-8 (a file name is bytes: Latin-1 names from an old camera or share).
+std::string dataWithBinaryNames(const TempDir& tmp) {
+  const auto root = tmp / "data";
+  fs::copy(shiftad::test::synthRoot(), root, fs::copy_options::recursive);
+  for (const char* cls : {"source/circle", "target/circle"}) {
+    const auto dir = fs::path(root) / cls;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    fs::rename(files[1], dir / "caf\xe9_\xff.png");
+  }
+  return root;
+}
+
 }  // namespace
 
 TEST(Distributed, TwoRanksOnLoopbackTrainTheModelOfOneProcess) {
   TempDir tmp;
-  const auto cfg = headOnlyConfig(tmp, 3);
+  const auto cfg = headOnlyConfig(tmp, 3, dataWithBinaryNames(tmp));  // names travel between the ranks
   const auto one = tmp / "one", two = tmp / "two";
   expectAllSucceed(tmp, "one", startRanks(tmp, "one", {"--config", cfg, "--out", one}, 1));
   const auto pids = startRanks(tmp, "two", {"--config", cfg, "--out", two}, 2);
