@@ -101,9 +101,11 @@ void synthesize(const std::string& out_dir, int seed) {
     for (const auto& e : fs::directory_iterator(out_dir))
       if (std::find(domains.begin(), domains.end(), e.path().filename().string()) == domains.end())
         foreign.push_back(e.path().filename().string());
-    SHIFTAD_CHECK(foreign.empty(),
-                  "synth --out '{}' holds files the benchmark does not write (e.g. '{}'); choose a new or empty folder",
-                  out_dir, foreign.empty() ? "" : foreign.front());
+    SHIFTAD_CHECK(
+        foreign.empty(),
+        "'{}' holds files the synthetic benchmark does not write (e.g. '{}'); they are left alone: choose a new or "
+        "empty folder",
+        out_dir, foreign.empty() ? "" : foreign.front());
   }
   data::SynthParams p;
   p.seed = seed;

@@ -275,6 +275,18 @@ TEST(Errors, ANegativeSeedIsAUsageErrorBeforeAnythingIsWritten) {
   EXPECT_FALSE(fs::exists(tmp / "b"));
 }
 
+TEST(Errors, SyntheticDataIsNeverWrittenOverAUsersFiles) {
+  // `demo --out D` writes its data to D/data; a user's D/data is left as it is.
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "d/data/thesis.txt", "mine");
+  const auto demo = shiftad::test::runCli({"demo", "-q", "--out", tmp / "d"}, tmp.path());
+  expectError(demo, 1, {"'" + (tmp / "d/data") + "' holds files", "thesis.txt", "left alone"});
+  EXPECT_EQ(demo.err.find("synth --out"), std::string::npos) << demo.err;
+  expectError(shiftad::test::runCli({"synth", "-q", "--out", tmp / "d/data"}, tmp.path()), 1, {"thesis.txt"});
+  EXPECT_EQ(shiftad::test::readText(tmp / "d/data/thesis.txt"), "mine");
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp / "d/data"), {}), 1);
+}
+
 TEST(Errors, AClusterCountThatFillsThePoolIsSaid) {
   // K-means clamps K to the rows; with K >= the pool every row is its own cluster and
   // the "dominant" set one image: allowed, but never silent.
