@@ -17,6 +17,7 @@
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
+using shiftad::test::errorOf;
 using shiftad::test::TempDir;
 
 namespace {
@@ -32,15 +33,6 @@ int entriesIn(const std::string& dir) {
   int n = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
   return n;
-}
-
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const shiftad::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

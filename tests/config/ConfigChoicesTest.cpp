@@ -14,19 +14,12 @@
 
 #include "common/Error.h"
 #include "shiftad/Config.h"
+#include "support/TestSupport.h"
 
 using namespace shiftad;
+using shiftad::test::errorOf;
 
 namespace {
-
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 /// Overrides that make every choice of every key valid on its own: the label-reading
 /// and frozen-encoder values need these, clip_* needs 224 px. The key under test is
@@ -61,11 +54,16 @@ void expectChoiceKey(const std::string& key, Get get, const std::vector<std::pai
     EXPECT_EQ(get(back), value);
     EXPECT_EQ(dumpConfig(back), text);
   }
-  for (const std::string& bad : std::vector<std::string>{"bogus", "[" + expected.front().first + "]", "~", "\"\""}) {
+  for (const std::string& bad : std::vector<std::string>{"bogus", "[" + expected.front().first + "]", "\"\""}) {
     EXPECT_EQ(errorOf([&] { parseConfig("", withPrerequisites(key + "=" + bad)); }),
               "config key '" + key + "': value '" + bad + "' is not allowed; expected one of: " + list)
         << bad;
   }
+  // YAML's null, written or left empty, is no value at all.
+  for (const std::string& none : {"~", ""})
+    EXPECT_EQ(errorOf([&] { parseConfig("", withPrerequisites(key + "=" + none)); }),
+              "config key '" + key + "' has no value; expected one of: " + list)
+        << none;
   // Spellings are case-sensitive, as YAML strings are.
   std::string upper = expected.front().first;
   for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));

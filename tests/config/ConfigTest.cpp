@@ -12,20 +12,11 @@
 
 using shiftad::Config;
 using shiftad::parseConfig;
+using shiftad::test::errorOf;
 
 namespace {
 
 /// The message of the shiftad::Error that `f` throws ("" if none).
-template <typename F>
-std::string errorOf(F f) {
-  try {
-    f();
-  } catch (const shiftad::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(Config, EmptyTextGivesDocumentedDefaults) {

@@ -13,18 +13,10 @@
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
+using shiftad::test::errorOf;
 using shiftad::test::TempDir;
 
 namespace {
-
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const shiftad::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::string writeSuite(const TempDir& dir, const std::string& text) {
   const auto path = dir / "suite.yaml";

@@ -23,6 +23,7 @@ using shiftad::data::makeSplit;
 using shiftad::data::ProtocolParams;
 using shiftad::data::ProtocolSplit;
 using shiftad::data::TrainingImages;
+using shiftad::test::errorOf;
 
 // Training sees paths only: two lists of strings and nothing else.
 static_assert(std::is_same_v<decltype(TrainingImages::source), std::vector<std::string>>);
@@ -61,15 +62,6 @@ void expectError(const std::function<void()>& fn, const std::vector<std::string>
     for (const auto& p : parts)
       EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n lacks: " << p;
   }
-}
-
-std::string errorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const shiftad::Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 const std::map<std::string, int> kTarget = {{"n", 41}, {"a", 30}, {"b", 25}, {"c", 7}};

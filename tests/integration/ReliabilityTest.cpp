@@ -36,6 +36,7 @@
 #include "training/Trainer.h"
 
 namespace fs = std::filesystem;
+using shiftad::test::errorOf;
 using shiftad::test::protocolOf;
 using shiftad::test::synthRoot;
 using shiftad::test::TempDir;
@@ -477,17 +478,6 @@ TEST(CheckData, TruncatedJpegAndPngAreRecognisedByTheirEndMarkers) {
 namespace {
 
 /// The message of `fn`'s shiftad::Error, or a test failure if it does not throw one.
-template <typename Fn>
-std::string errorOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const shiftad::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a shiftad::Error";
-  return "";
-}
-
 /// A random 5-class MobileNetV2 classifier under torchvision's names (no head.*).
 std::string classifierFile(const TempDir& tmp) {
   torch::manual_seed(0);

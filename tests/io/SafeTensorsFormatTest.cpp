@@ -17,6 +17,7 @@
 
 using shiftad::io::Dtype;
 using shiftad::io::TensorEntry;
+using shiftad::test::errorOf;
 using shiftad::test::TempDir;
 
 namespace {
@@ -29,15 +30,6 @@ std::string le64(uint64_t v) {
 
 /// A file of `json` (padded as given) followed by `data`.
 std::string fileOf(const std::string& json, const std::string& data) { return le64(json.size()) + json + data; }
-
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const shiftad::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -21,6 +21,7 @@ namespace shiftad::io {
 namespace {
 
 namespace fs = std::filesystem;
+using shiftad::test::errorOf;
 using json = nlohmann::json;
 using test::TempDir;
 using TensorMap = std::map<std::string, torch::Tensor>;
@@ -48,17 +49,6 @@ bool bitwiseEqual(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 /// The error message of `fn`, or a test failure if it does not throw shiftad::Error.
-template <typename Fn>
-std::string errorOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a shiftad::Error";
-  return "";
-}
-
 /// One tensor of every supported dtype, with special values, plus 0-d and zero-size shapes.
 TensorMap everyDtype() {
   torch::manual_seed(7);

@@ -19,18 +19,10 @@
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
+using shiftad::test::errorOf;
 using shiftad::test::TempDir;
 
 namespace {
-
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const shiftad::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 /// Write rows as results.csv and read them back.
 std::vector<shiftad::evaluation::BenchRow> roundTrip(const TempDir& dir,

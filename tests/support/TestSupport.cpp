@@ -9,9 +9,20 @@
 
 #include <gtest/gtest.h>
 
+#include "shiftad/Error.h"
+
 namespace fs = std::filesystem;
 
 namespace shiftad::test {
+
+std::string errorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const shiftad::Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 TempDir::TempDir() {
   std::random_device rd;

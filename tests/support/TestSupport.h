@@ -1,6 +1,7 @@
 // Helpers shared by the tests: temporary folders, the Python oracle, ../shared.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace shiftad::test {
@@ -25,6 +26,10 @@ constexpr const char* kPython = "/usr/bin/python3";
 /// Run `/usr/bin/python3 SCRIPT ARGS...` (SCRIPT relative to tests/oracle/), return its
 /// stdout; fails the current test (ADD_FAILURE) with stderr on a non-zero exit.
 std::string runPython(const std::string& script, const std::string& args = "");
+
+/// The message of the shiftad::Error that `fn` throws, or "" when it throws none (an
+/// exception of another type propagates and fails the test).
+std::string errorOf(const std::function<void()>& fn);
 
 /// Write `text` to `path` (creating parent folders).
 void writeFile(const std::string& path, const std::string& text);
