@@ -549,9 +549,13 @@ Config parseConfig(const std::string& yaml_text, const std::vector<std::string>&
 
 Config loadConfig(const std::string& yaml_path, const std::vector<std::string>& overrides) {
   if (yaml_path.empty()) return parseConfig("", overrides, "<defaults>");
+  // Before opening: a FIFO would block the open, a device (/dev/zero) never ends.
+  std::error_code ec;
+  SHIFTAD_CHECK(!fs::exists(yaml_path, ec) || fs::is_regular_file(yaml_path, ec),
+                "config file '{}' is not a regular file (a pipe, socket, device or folder); give a YAML file",
+                yaml_path);
   std::ifstream f(yaml_path);
   SHIFTAD_CHECK(f.good(), "config file '{}' cannot be opened (does it exist and is it readable?)", yaml_path);
-  std::error_code ec;
   const auto size = fs::file_size(yaml_path, ec);
   SHIFTAD_CHECK(ec || size <= kMaxConfigBytes,
                 "config file '{}' is {} bytes, more than a config holds (limit {}); is it the right file?", yaml_path,

@@ -1,4 +1,6 @@
 // Config: defaults, YAML parsing, overrides, and one clear error per bad key/value.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -95,6 +97,16 @@ TEST(Config, AnIntegersRangeIsNamedWithItsUpperEnd) {
   const auto msg = errorOf([] { parseConfig("", {"train.seed=2147483648"}); });
   EXPECT_NE(msg.find("an integer in [0, 2147483647]"), std::string::npos) << msg;
   EXPECT_EQ(parseConfig("", {"train.seed=2147483647"}).train.seed, 2147483647);
+}
+
+TEST(Config, AConfigFileThatIsAPipeOrADeviceIsRefusedAtOnce) {
+  // A FIFO would block the open until a writer comes; /dev/zero never ends.
+  shiftad::test::TempDir tmp;
+  ASSERT_EQ(::mkfifo((tmp / "c.yaml").c_str(), 0600), 0);
+  for (const std::string& path : {tmp / "c.yaml", std::string("/dev/zero")}) {
+    const auto msg = errorOf([&] { shiftad::loadConfig(path, {}); });
+    EXPECT_NE(msg.find("config file '" + path + "' is not a regular file"), std::string::npos) << msg;
+  }
 }
 
 TEST(Config, AnIntegerWithALeadingZeroIsRefusedNotReadAsOctal) {

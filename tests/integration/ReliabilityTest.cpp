@@ -3,6 +3,7 @@
 // into one folder let exactly one train (the lock's own cases: tests/api/RunLockTest.cpp);
 // a NaN loss stops the run naming epoch and step and leaves the last good checkpoint.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -477,7 +478,6 @@ TEST(CheckData, TruncatedJpegAndPngAreRecognisedByTheirEndMarkers) {
 
 namespace {
 
-/// The message of `fn`'s shiftad::Error, or a test failure if it does not throw one.
 /// A random 5-class MobileNetV2 classifier under torchvision's names (no head.*).
 std::string classifierFile(const TempDir& tmp) {
   torch::manual_seed(0);
@@ -528,6 +528,46 @@ TEST(ClassifyLabels, AFileOfAnotherLengthOrABinaryFileIsRefused) {
   shiftad::test::writeFile(tmp / "binary.txt", std::string("a\nb\nc\0d\ne\n", 11));
   msg = errorOf([&] { shiftad::classify(weights, anImage(), tmp / "binary.txt", 1); });
   EXPECT_TRUE(contains(msg, "binary.txt', line 3: control byte 0x00")) << msg;
+}
+
+TEST(ClassifyLabels, APipeOrADeviceIsRefusedAtOnce) {
+  // A FIFO would block the open until a writer comes; /dev/zero never ends (it grew to
+  // gigabytes before).
+  TempDir tmp;
+  const auto weights = classifierFile(tmp);
+  ASSERT_EQ(::mkfifo((tmp / "fifo.txt").c_str(), 0600), 0);
+  for (const std::string& labels : {tmp / "fifo.txt", std::string("/dev/zero")}) {
+    const auto msg = errorOf([&] { shiftad::classify(weights, anImage(), labels, 1); });
+    EXPECT_TRUE(contains(msg, "labels file '" + labels + "' does not exist or is not a regular file")) << msg;
+  }
+}
+
+TEST(ClassifyMetadata, BadPreprocessingMetadataIsNamedAndInvalidWeightsGiveNoNaN) {
+  TempDir tmp;
+  const auto good = shiftad::io::readSafeTensors(classifierFile(tmp));
+  const auto classifyWith = [&](const std::map<std::string, std::string>& metadata,
+                                const std::map<std::string, torch::Tensor>& tensors) {
+    const auto path = tmp / "edited.safetensors";
+    shiftad::io::writeSafeTensors(path, tensors, metadata);
+    return errorOf([&] { shiftad::classify(path, anImage(), "", 5); });
+  };
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{{"input_size", "abc"},
+                                                                                   {"input_size", "0"},
+                                                                                   {"input_size", "224.5"},
+                                                                                   {"input_size", "100000"},
+                                                                                   {"normalize_std", "0,0,0"},
+                                                                                   {"normalize_std", "nan,1,1"},
+                                                                                   {"normalize_std", "[0.2,0.2,0.2]"},
+                                                                                   {"normalize_mean", "1,2"}}) {
+    const auto msg = classifyWith({{key, value}}, good.tensors);
+    EXPECT_TRUE(contains(msg, "edited.safetensors': metadata " + key + " = '" + value + "': expected")) << msg;
+  }
+  EXPECT_EQ(classifyWith({{"input_size", "64"}, {"normalize_std", "0.5,0.5,0.5"}}, good.tensors), "");
+  // Finite weights that make no sense: a negative BatchNorm variance turns every output into NaN.
+  auto tensors = good.tensors;
+  tensors["features.0.1.running_var"] = -torch::ones_like(tensors.at("features.0.1.running_var"));
+  const auto msg = classifyWith({}, tensors);
+  EXPECT_TRUE(contains(msg, "the classifier's output is not finite")) << msg;
 }
 
 TEST(Divergence, ADegenerateNormalizationStopsAtTheFirstStepNamingTheTensor) {
