@@ -242,6 +242,13 @@ Config withAbsolutePaths(const Config& cfg, const std::string& base_dir = "");
 /// Every key written out, as YAML that parseConfig reads back to the same Config.
 std::string dumpConfig(const Config& cfg);
 
+/// The settings in which `now` differs from `then`, each as "key: THEN -> NOW", leaving out
+/// those a run may change after it started without changing F or its scores: paths (data,
+/// weights and caches may move), how it runs (data.threads, data.image_cache,
+/// data.max_skipped, train.threads, train.checkpoint_every) and threshold.* (the decision
+/// is recalibrated from them). Empty: the same run.
+std::vector<std::string> changedSettings(const Config& then, const Config& now);
+
 /// The schema as a Markdown table (key, type, default, allowed, meaning).
 std::string configDocMarkdown();
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "api/Features.h"
@@ -25,6 +26,10 @@ namespace fs = std::filesystem;
 
 namespace shiftad::api {
 namespace {
+
+/// Metadata key of center.safetensors and reference.safetensors: the run's config at
+/// training (checkTrainedSettings).
+constexpr const char* kTrainedConfigKey = "trained_config";
 
 void checkFiles(const std::string& run_dir, std::initializer_list<const char*> names) {
   std::error_code ec;
@@ -278,7 +283,7 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
   metadata["arch"] = toString(cfg.model.arch);
   io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(trainer.net()), metadata);
   io::writeSafeTensors((fs::path(run_dir) / kCenterFile).string(), {{"center", trainer.center()}},
-                       {{"format", "shiftad"}});
+                       {{"format", "shiftad"}, {kTrainedConfigKey, dumpConfig(cfg)}});
 }
 
 void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer,
@@ -297,7 +302,7 @@ void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::
     copyFileAtomic(cfg.encoder.path, (fs::path(run_dir) / kEncoderFile).string());
   }
   io::writeSafeTensors((fs::path(run_dir) / kReferenceFile).string(), {{"reference", scorer.reference.contiguous()}},
-                       {{"format", "shiftad"}, {"k", std::to_string(scorer.k)}});
+                       {{"format", "shiftad"}, {"k", std::to_string(scorer.k)}, {kTrainedConfigKey, dumpConfig(cfg)}});
 }
 
 Config loadRunConfig(const std::string& run_dir) {
@@ -306,12 +311,36 @@ Config loadRunConfig(const std::string& run_dir) {
   return parseConfig(readText(path), {}, path, run_dir);
 }
 
+namespace {
+
+/// A run's config.yaml says what F was trained under; `file` (center or reference) holds
+/// a copy made at training (runs of earlier versions: none). An edited preprocessing or
+/// model key would change every score without a word.
+void checkTrainedSettings(const std::string& run_dir, const io::SafeTensorsFile& file, const Config& cfg) {
+  const auto it = file.metadata.find(kTrainedConfigKey);
+  if (it == file.metadata.end()) return;
+  std::vector<std::string> changed;
+  try {
+    changed = changedSettings(parseConfig(it->second, {}, file.path), cfg);
+  } catch (const Error& e) {
+    SHIFTAD_THROW("'{}': the settings stored at training cannot be read ({}); restore the run or train it again",
+                  file.path, e.what());
+  }
+  SHIFTAD_CHECK(changed.empty(),
+                "'{}/{}' was edited after training ({}): F was trained under the values before the arrows and its "
+                "scores mean nothing under others. Restore them, or train a new run with the new settings",
+                run_dir, kConfigFile, fmt::format("{}", fmt::join(changed, "; ")));
+}
+
+}  // namespace
+
 LoadedRun loadRun(const std::string& run_dir) {
   LoadedRun run{loadRunConfig(run_dir), nullptr, std::nullopt};
   if (run.cfg.score.method != ScoreMethod::kSvdd) {
     checkFiles(run_dir, {kReferenceFile});
     const auto path = (fs::path(run_dir) / kReferenceFile).string();
     const auto file = io::readSafeTensors(path);
+    checkTrainedSettings(run_dir, file, run.cfg);
     const auto it = file.tensors.find("reference");
     SHIFTAD_CHECK(it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) > 0,
                   "'{}': expected a non-empty 2-D tensor 'reference'", path);
@@ -331,6 +360,7 @@ LoadedRun loadRun(const std::string& run_dir) {
       models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors((fs::path(run_dir) / kModelFile).string()));
   run.trainer = std::make_unique<training::Trainer>(run.cfg, net);
   const auto center = io::readSafeTensors((fs::path(run_dir) / kCenterFile).string());
+  checkTrainedSettings(run_dir, center, run.cfg);
   const auto it = center.tensors.find("center");
   SHIFTAD_CHECK(it != center.tensors.end() && it->second.dim() == 1 && it->second.size(0) == net->embeddingDim(),
                 "'{}/{}': expected a tensor 'center' of size {} ({}'s embedding size); the file does not belong "

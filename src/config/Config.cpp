@@ -12,6 +12,7 @@
 #include <functional>
 #include <regex>
 #include <map>
+#include <set>
 #include <sstream>
 #include <type_traits>
 
@@ -718,6 +719,26 @@ std::string dumpConfig(const Config& cfg) {
   YAML::Emitter out;
   out << root;
   return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> changedSettings(const Config& then, const Config& now) {
+  const auto flow = [](const YAML::Node& n) {
+    YAML::Emitter e;
+    e << YAML::Flow << n;
+    return std::string(e.c_str());
+  };
+  const auto mayChange = [](const KeySpec& k) {
+    static const std::set<std::string> kHow = {"data.threads", "data.image_cache", "data.max_skipped", "train.threads",
+                                               "train.checkpoint_every"};
+    return k.is_path || kHow.count(k.key) > 0 || k.key.rfind("threshold.", 0) == 0;
+  };
+  std::vector<std::string> out;
+  for (const auto& k : schema()) {
+    if (mayChange(k)) continue;
+    const auto a = flow(k.get(then)), b = flow(k.get(now));
+    if (a != b) out.push_back(fmt::format("{}: {} -> {}", k.key, a, b));
+  }
+  return out;
 }
 
 std::string configDocMarkdown() {

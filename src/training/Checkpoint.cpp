@@ -5,15 +5,18 @@
 #include <stdexcept>
 #include <sstream>
 
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include "common/Error.h"
 #include "io/SafeTensors.h"
+#include "shiftad/Config.h"
 
 namespace shiftad::training {
 namespace {
 
 constexpr const char* kFormat = "shiftad-checkpoint-1";
+constexpr const char* kConfigKey = "config";  ///< the run's settings (CheckpointParts::config)
 constexpr const char* kNet = "net.";
 constexpr const char* kDisc = "disc.";
 
@@ -102,6 +105,24 @@ void loadTrainingState(torch::nn::Module& module, const io::SafeTensorsFile& f, 
                 f.path, problems.size(), problems.front());
 }
 
+/// The checkpoint was written under `config` (checkpoints of earlier versions hold none).
+void checkSameSettings(const io::SafeTensorsFile& f, const std::string& config) {
+  const auto it = f.metadata.find(kConfigKey);
+  if (config.empty() || it == f.metadata.end()) return;
+  std::vector<std::string> changed;
+  try {
+    changed = changedSettings(parseConfig(it->second, {}, f.path), parseConfig(config));
+  } catch (const Error& e) {
+    SHIFTAD_THROW("checkpoint '{}': its config cannot be read ({}); damaged: delete it to train from the start", f.path,
+                  e.what());
+  }
+  SHIFTAD_CHECK(changed.empty(),
+                "checkpoint '{}' was written under other settings than the run's config.yaml now ({}): resuming "
+                "would mix two runs. Restore those settings in config.yaml, or train anew (shiftad train --config "
+                "FILE --out RUN --overwrite)",
+                f.path, fmt::format("{}", fmt::join(changed, "; ")));
+}
+
 }  // namespace
 
 void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const FitProgress& p) {
@@ -114,19 +135,21 @@ void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const
   tensors["rng.global"] = globalGenerator().get_state();
   if (p.order.defined()) tensors["order"] = p.order;
   if (p.dominant.defined()) tensors["dominant"] = p.dominant;
-  const std::map<std::string, std::string> metadata = {{"format", kFormat},
-                                                       {"epoch", std::to_string(p.epoch)},
-                                                       {"next_row", std::to_string(p.next_row)},
-                                                       {"step_count", std::to_string(p.step_count)},
-                                                       {"steps", std::to_string(p.steps)},
-                                                       {"sum_loss", exact(p.sum_loss)},
-                                                       {"sum_svdd", exact(p.sum_svdd)},
-                                                       {"sum_align", exact(p.sum_align)}};
+  std::map<std::string, std::string> metadata = {{"format", kFormat},
+                                                 {"epoch", std::to_string(p.epoch)},
+                                                 {"next_row", std::to_string(p.next_row)},
+                                                 {"step_count", std::to_string(p.step_count)},
+                                                 {"steps", std::to_string(p.steps)},
+                                                 {"sum_loss", exact(p.sum_loss)},
+                                                 {"sum_svdd", exact(p.sum_svdd)},
+                                                 {"sum_align", exact(p.sum_align)}};
+  if (!parts.config.empty()) metadata[kConfigKey] = parts.config;
   io::writeSafeTensors(path, tensors, metadata);
 }
 
 FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts) {
   const auto f = readChecked(path);
+  checkSameSettings(f, parts.config);
   FitProgress p;
   try {
     // The whole text must be the number: "1e3" is not epoch 1.

@@ -43,6 +43,9 @@ struct CheckpointParts {
   torch::optim::Optimizer* optimizer = nullptr;
   torch::Tensor* center = nullptr;
   torch::Generator* generator = nullptr;  ///< the trainer's own generator (batches, augmentation)
+  /// The run's config (dumpConfig), stored in the checkpoint: a resume under settings
+  /// changed since (an edited config.yaml) is refused, naming them. Empty: not checked.
+  std::string config;
 };
 
 /// Write the checkpoint to `path` atomically. The global CPU generator's state is

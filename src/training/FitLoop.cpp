@@ -149,7 +149,7 @@ Trainer::FitLoop::FitLoop(Trainer& trainer, const TrainingData& data, const FitC
       group_(trainer.group_ && trainer.group_->size() > 1 ? trainer.group_.get() : nullptr),
       opt_(trainableParameters(*trainer.net_, objective_),
            torch::optim::AdamOptions(trainer.cfg_.train.lr).weight_decay(trainer.cfg_.train.weight_decay)),
-      parts_{trainer.net_.get(), objective_.module(), &opt_, &trainer.center_, &trainer.gen_},
+      parts_{trainer.net_.get(), objective_.module(), &opt_, &trainer.center_, &trainer.gen_, dumpConfig(trainer.cfg_)},
       p_(resuming ? resumeFrom(control.checkpoint, parts_) : FitProgress{}),
       aligned_(
           trainer.cfg_.cluster, static_cast<uint64_t>(trainer.cfg_.train.seed),

@@ -297,6 +297,50 @@ TEST(Detector, ADamagedCalibrationOrCenterIsNamedWithWhatToDo) {
   EXPECT_NE(msg.find("train it again"), std::string::npos) << msg;
 }
 
+TEST(Detector, AConfigEditedAfterTrainingIsRefusedNamingTheSettings) {
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
+  const auto config = tmp / (std::string("run/") + shiftad::kConfigFile);
+  const auto trained = shiftad::test::readText(config);
+  const auto edit = [&](const std::string& from, const std::string& to) {
+    auto text = trained;
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from << " not in " << text;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+    shiftad::test::writeFile(config, text);
+  };
+  // The input size: every score would change without a word.
+  edit("image_size: 32", "image_size: 64");
+  const auto msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "run"); });
+  EXPECT_NE(msg.find("config.yaml' was edited after training (data.image_size: 32 -> 64)"), std::string::npos) << msg;
+  // A path may change (the data moved), and so may the threads.
+  edit("threads: 0", "threads: 1");
+  EXPECT_EQ(shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "run"); }), "");
+  edit("root: " + synthRoot(), "root: " + tmp / "moved");
+  EXPECT_EQ(shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "run"); }), "");
+}
+
+TEST(Detector, AResumeUnderEditedSettingsIsRefusedNamingThem) {
+  TempDir tmp;
+  const auto cfg = tinyConfig(tmp / "cache", 4);
+  shiftad::FitOptions stop_after_one;
+  stop_after_one.callbacks.cancel = [] { return true; };
+  ASSERT_TRUE(shiftad::Detector::fit(cfg, tmp / "run", stop_after_one).trainSummary().interrupted);
+  const auto config = tmp / (std::string("run/") + shiftad::kConfigFile);
+  const auto started = shiftad::test::readText(config);
+  auto text = started;
+  text.replace(text.find("normal_class: circle"), std::strlen("normal_class: circle"), "normal_class: star");
+  shiftad::test::writeFile(config, text);
+  const auto msg = shiftad::test::errorOf([&] { shiftad::resumeTraining(tmp / "run"); });
+  EXPECT_NE(msg.find("was written under other settings than the run's config.yaml now (data.normal_class: circle -> "
+                     "star)"),
+            std::string::npos)
+      << msg;
+  // Restored, it resumes.
+  shiftad::test::writeFile(config, started);
+  EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
+}
+
 TEST(Detector, ScoringTwiceNeverReadsTheRunDirectory) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
