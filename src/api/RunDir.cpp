@@ -37,9 +37,15 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
                 "'{}' is a file, not a run directory (give the folder `shiftad train --out` wrote)", run_dir);
   SHIFTAD_CHECK(fs::is_directory(run_dir), "run directory '{}' does not exist (train one with `shiftad train`)",
                 run_dir);
-  for (const char* name : names)
-    SHIFTAD_CHECK(fs::exists(fs::path(run_dir) / name),
-                  "run directory '{}' has no {} (incomplete or not a shiftad run; train again)", run_dir, name);
+  for (const char* name : names) {
+    if (fs::exists(fs::path(run_dir) / name, ec)) continue;
+    // Stopped (Ctrl-C, SIGTERM, a cancel) or killed mid-training: it can go on.
+    SHIFTAD_CHECK(!fs::exists(fs::path(run_dir) / kCheckpointFile, ec),
+                  "run directory '{}' has no {} yet: its training was stopped before the end; finish it with "
+                  "`shiftad train --resume {}`",
+                  run_dir, name, run_dir);
+    SHIFTAD_THROW("run directory '{}' has no {} (incomplete or not a shiftad run; train again)", run_dir, name);
+  }
 }
 
 }  // namespace

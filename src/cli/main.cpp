@@ -39,6 +39,19 @@ constexpr int kInterrupted = 130;  ///< stopped by Ctrl-C (128 + SIGINT, the she
 /// Split and training seeds: config key train.seed's range, checked before any work starts.
 const CLI::Range kSeedRange(0, std::numeric_limits<int>::max());
 
+/// --max-skipped takes exactly what data.max_skipped takes (the config's own parser: no
+/// NaN, inf or hex, which the option's double conversion would accept).
+const CLI::Validator kSkipLimit(
+    [](std::string& value) -> std::string {
+      try {
+        shiftad::parseConfig("", {"data.max_skipped=" + value});
+        return "";
+      } catch (const shiftad::Error&) {
+        return "Value " + value + " is not a number in [0, 1e9]: a share below 1 or a count from 1";
+      }
+    },
+    "NUMBER");
+
 /// The --help footer; README.md's "Exit status" table says the same.
 constexpr const char* kExitCodes =
     "Exit status:\n"
@@ -115,7 +128,8 @@ void addCommon(CLI::App* app, Common& c) {
 /// (shiftad never replaces a file it did not create).
 void checkOutFile(const std::string& out, const char* kind, const std::string& model, bool overwrite) {
   std::error_code ec;
-  if (fs::is_directory(out, ec))
+  if (out.empty()) throw std::runtime_error(fmt::format("--out is empty; give the path of {} to write", kind));
+  if (fs::is_directory(out, ec) || out.back() == '/')
     throw std::runtime_error(fmt::format("--out '{}' is a folder; give the path of {} to write", out, kind));
   if (fs::exists(out, ec) && !fs::is_regular_file(out, ec))
     throw std::runtime_error(fmt::format(
@@ -123,6 +137,11 @@ void checkOutFile(const std::string& out, const char* kind, const std::string& m
         "of {}",
         out, kind));
   const auto parent = fs::absolute(out, ec).parent_path();
+  // Found out before the work, not when the result is written.
+  if (!fs::is_directory(parent, ec))
+    throw std::runtime_error(fmt::format(
+        "--out '{}': its folder '{}' does not exist (or is not a folder); create it first, or give another path", out,
+        parent.string()));
   if (fs::equivalent(parent, model, ec))
     throw std::runtime_error(fmt::format(
         "--out '{}' is inside the run directory '{}', whose files it could replace; write it elsewhere", out, model));
@@ -329,7 +348,7 @@ void addScore(CLI::App& app, ScoreCommand& c) {
       ->add_option("--max-skipped", c.max_skipped,
                    "unreadable images that may be skipped before scoring fails: a share below 1 (rounded down) or a "
                    "count from 1 (default: the run's data.max_skipped)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kSkipLimit);
 }
 
 int runScore(const ScoreCommand& c) {

@@ -169,6 +169,34 @@ TEST(Errors, MissingRunAndNonImageFolder) {
   expectError(shiftad::test::runCli({"eval", "-q", "--model", tmp / "no-run"}, tmp.path()), 1, {tmp / "no-run"});
 }
 
+TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) {
+  TempDir tmp;
+  const auto trained = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "run"}, tmp.path());
+  ASSERT_EQ(trained.exit, 0) << trained.err;
+  const auto images = dataRoot() + "/target/circle";
+  const auto score = [&](const std::string& out, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"score",     "-q",       "--threads", "1",     "--model",
+                                     tmp / "run", "--images", images,      "--out", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return shiftad::test::runCli(args, tmp.path());
+  };
+  // Before scoring, not at the write: an empty path, a missing folder, a path ending in '/'.
+  expectError(score(""), 1, {"--out is empty"});
+  expectError(score(tmp / "nodir/s.csv"), 1, {"its folder '" + (tmp / "nodir") + "' does not exist"});
+  expectError(score(tmp / "s.csv/"), 1, {"is a folder"});
+  expectError(
+      shiftad::test::runCli({"export", "-q", "--model", tmp / "run", "--out", tmp / "nodir/m.onnx"}, tmp.path()), 1,
+      {"does not exist"});
+  // --max-skipped takes what data.max_skipped takes: no NaN, infinity or hex.
+  for (const char* bad : {"nan", "inf", "1e400", "0x10", "-1"})
+    expectError(score(tmp / "s.csv", {"--max-skipped", bad}), 2, {"--max-skipped", bad});
+  // A run stopped before its end names the command that finishes it.
+  fs::remove(tmp / "run/model.safetensors");
+  shiftad::test::writeFile(tmp / "run/checkpoint.safetensors", "x");
+  expectError(score(tmp / "s.csv"), 1, {"stopped before the end", "shiftad train --resume " + (tmp / "run")});
+}
+
 TEST(Errors, CheckDataSurvivesSymlinkLoops) {
   TempDir tmp;
   const auto root = tmp / "data";
