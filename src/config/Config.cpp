@@ -20,6 +20,7 @@
 
 #include "common/Error.h"
 #include "config/Choices.h"
+#include "config/YamlChecks.h"
 
 namespace fs = std::filesystem;
 
@@ -491,21 +492,6 @@ void applyOverride(Config& cfg, const std::string& assignment) {
 /// gigabytes (yaml-cpp's nodes of a 100 MB list).
 constexpr size_t kMaxConfigBytes = size_t{1} << 20;
 
-/// A key given twice in one mapping: yaml-cpp keeps both and the later one would win
-/// without a word, so it is an error naming the key and both lines.
-void checkDuplicateKeys(const YAML::Node& node, const std::string& prefix, const std::string& origin) {
-  if (!node.IsMap()) return;
-  std::map<std::string, int> line_of;
-  for (const auto& kv : node) {
-    if (!kv.first.IsScalar()) continue;  // applyNode names such a key
-    const auto key = kv.first.Scalar();
-    const auto [at, fresh] = line_of.emplace(key, kv.first.Mark().line + 1);
-    SHIFTAD_CHECK(fresh, "{}: key '{}{}' appears twice (lines {} and {}); keep one", origin, prefix, key, at->second,
-                  kv.first.Mark().line + 1);
-    checkDuplicateKeys(kv.second, prefix + key + ".", origin);
-  }
-}
-
 /// The first YAML document of a config, its keys checked for duplicates.
 YAML::Node loadDocument(const std::string& yaml_text, const std::string& origin) {
   SHIFTAD_CHECK(yaml_text.size() <= kMaxConfigBytes,
@@ -517,7 +503,7 @@ YAML::Node loadDocument(const std::string& yaml_text, const std::string& origin)
   } catch (const YAML::Exception& e) {
     SHIFTAD_THROW("{}: invalid YAML at line {}, column {}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg);
   }
-  checkDuplicateKeys(root, "", origin);
+  config::checkDuplicateKeys(root, "", origin);
   return root;
 }
 
@@ -757,3 +743,20 @@ std::string configDocMarkdown() {
 }
 
 }  // namespace shiftad
+
+namespace shiftad::config {
+
+void checkDuplicateKeys(const YAML::Node& node, const std::string& prefix, const std::string& origin) {
+  if (!node.IsMap()) return;
+  std::map<std::string, int> line_of;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;  // applyNode names such a key
+    const auto key = kv.first.Scalar();
+    const auto [at, fresh] = line_of.emplace(key, kv.first.Mark().line + 1);
+    SHIFTAD_CHECK(fresh, "{}: key '{}{}' appears twice (lines {} and {}); keep one", origin, prefix, key, at->second,
+                  kv.first.Mark().line + 1);
+    checkDuplicateKeys(kv.second, prefix + key + ".", origin);
+  }
+}
+
+}  // namespace shiftad::config

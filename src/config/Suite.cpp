@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include "common/Error.h"
+#include "config/YamlChecks.h"
 #include "shiftad/Config.h"
 
 namespace fs = std::filesystem;
@@ -59,7 +61,30 @@ void apply(Suite& s, const YAML::Node& root, const std::string& origin, bool top
   }
 }
 
+template <typename T>
+void checkNoRepeatsOf(const std::vector<T>& values, const std::string& what,
+                      const std::function<std::string(const T&)>& text) {
+  for (size_t i = 0; i < values.size(); ++i)
+    SHIFTAD_CHECK(std::find(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(i), values[i]) ==
+                      values.begin() + static_cast<std::ptrdiff_t>(i),
+                  "{} names {} twice: each grid entry once (twice would run and count the same runs twice)", what,
+                  text(values[i]));
+}
+
 }  // namespace
+
+void checkNoRepeats(const std::vector<int>& values, const std::string& what) {
+  checkNoRepeatsOf<int>(values, what, [](const int& v) { return std::to_string(v); });
+}
+
+void checkNoRepeats(const std::vector<std::string>& values, const std::string& what) {
+  checkNoRepeatsOf<std::string>(values, what, [](const std::string& v) { return "'" + v + "'"; });
+}
+
+void checkNoRepeats(const std::vector<std::pair<std::string, std::string>>& values, const std::string& what) {
+  checkNoRepeatsOf<std::pair<std::string, std::string>>(
+      values, what, [](const std::pair<std::string, std::string>& v) { return "[" + v.first + ", " + v.second + "]"; });
+}
 
 std::string suitesDir() { return SHIFTAD_SUITES_DIR; }
 
@@ -85,6 +110,7 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
     SHIFTAD_THROW("{}: invalid YAML: {}", path, e.what());
   }
   SHIFTAD_CHECK(root.IsMap(), "{}: a suite is a mapping (suite, root, directions, ...)", path);
+  config::checkDuplicateKeys(root, "", path);
   Suite s;
   s.base_dir = fs::absolute(path).parent_path().lexically_normal().string();
   s.model_selection = "none: every run trains for the fixed train.epochs; no target label is looked at";
@@ -95,6 +121,10 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
     s.root = (fs::path(s.base_dir) / s.root).lexically_normal().string();
   SHIFTAD_CHECK(!s.directions.empty(), "{}: 'directions' is empty", path);
   SHIFTAD_CHECK(!s.seeds.empty(), "{}: 'seeds' is empty", path);
+  checkNoRepeats(s.seeds, path + ": 'seeds'");
+  checkNoRepeats(s.variants, path + ": 'variants'");
+  checkNoRepeats(s.classes, path + ": 'classes'");
+  checkNoRepeats(s.directions, path + ": 'directions'");
   for (int seed : s.seeds)
     SHIFTAD_CHECK(seed >= 0, "{}: seed {} in 'seeds' is negative; seeds are integers >= 0", path, seed);
   SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);

@@ -30,6 +30,12 @@ struct Suite {
 /// path keys) resolve against the file's folder, as in a config file.
 Suite loadSuite(const std::string& name_or_path, bool quick);
 
+/// An Error naming `what` (e.g. "--seeds", or "FILE: 'seeds'") and the first value that
+/// `values` holds twice: a grid entry given twice would run and count the same runs twice.
+void checkNoRepeats(const std::vector<int>& values, const std::string& what);
+void checkNoRepeats(const std::vector<std::string>& values, const std::string& what);
+void checkNoRepeats(const std::vector<std::pair<std::string, std::string>>& values, const std::string& what);
+
 /// Where the shipped suites are (the source tree's suites/ folder).
 std::string suitesDir();
 

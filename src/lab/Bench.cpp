@@ -281,6 +281,9 @@ namespace {
 Suite withOptions(Suite suite, const BenchOptions& o) {
   if (!o.root.empty())
     suite.root = fs::absolute(o.root).lexically_normal().string();  // typed here: the working directory
+  checkNoRepeats(o.variants, "--variants");
+  checkNoRepeats(o.seeds, "--seeds");
+  checkNoRepeats(o.classes, "--classes");
   if (!o.variants.empty()) suite.variants = o.variants;
   if (!o.seeds.empty()) suite.seeds = o.seeds;
   if (!o.classes.empty()) suite.classes = o.classes;

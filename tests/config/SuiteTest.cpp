@@ -3,6 +3,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -81,6 +82,22 @@ TEST(Suite, BadSuitesAreClearErrors) {
         writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0, -2]\nvariants: [source_only]\n"), false);
   });
   EXPECT_NE(msg.find("seed -2 in 'seeds' is negative"), std::string::npos) << msg;
+  // A key given twice (the later one won), and a grid entry given twice (its runs ran and counted twice).
+  msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "seeds: [1]\n"), false); });
+  EXPECT_NE(msg.find("key 'seeds' appears twice (lines 4 and 6)"), std::string::npos) << msg;
+  msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "config: {train: {epochs: 1, epochs: 2}}\n"), false); });
+  EXPECT_NE(msg.find("key 'config.train.epochs' appears twice"), std::string::npos) << msg;
+  for (const auto& [key, list, named] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"seeds", "[0, 1, 0]", "0"},
+           {"variants", "[source_only, source_only]", "'source_only'"},
+           {"classes", "[x, y, x]", "'x'"},
+           {"directions", "[[a, b], [a, b]]", "[a, b]"}}) {
+    std::string text = ok;
+    const auto at = text.find(key + ":");
+    if (at != std::string::npos) text.erase(at, text.find('\n', at) - at + 1);
+    msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, text + key + ": " + list + "\n"), false); });
+    EXPECT_NE(msg.find("'" + key + "' names " + named + " twice"), std::string::npos) << msg;
+  }
   msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "config: {train: {epochs: -1}}\n"), false); });
   EXPECT_NE(msg.find("train.epochs"), std::string::npos) << msg;
   msg = errorOf([&] {

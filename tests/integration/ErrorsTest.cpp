@@ -301,6 +301,13 @@ TEST(Errors, ANegativeSeedIsAUsageErrorBeforeAnythingIsWritten) {
       shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--seeds", "-3", "--out", tmp / "b"}, tmp.path()),
       2, {"--seeds", "-3"});
   EXPECT_FALSE(fs::exists(tmp / "b"));
+  // A grid entry twice would run and count the same runs twice.
+  for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--seeds", "0,1,0"}, {"--classes", "circle,circle"}, {"--variants", "source_only,source_only"}})
+    expectError(
+        shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", option, value, "--out", tmp / "b"}, tmp.path()),
+        1, {option + " names", "twice"});
+  EXPECT_FALSE(fs::exists(tmp / "b"));
 }
 
 TEST(Errors, SyntheticDataIsNeverWrittenOverAUsersFiles) {
