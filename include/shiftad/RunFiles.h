@@ -10,7 +10,9 @@ constexpr const char* kCenterFile = "center.safetensors";
 constexpr const char* kReferenceFile = "reference.safetensors";  ///< frozen-encoder baselines
 constexpr const char* kMetricsFile = "metrics.jsonl";
 constexpr const char* kSummaryFile = "summary.json";
-constexpr const char* kDominantFile = "dominant.txt";              ///< pool images of the final dominant set
+constexpr const char* kDominantFile = "dominant.txt";  ///< pool images of the final dominant set
+constexpr const char* kPoolFile =
+    "pool.txt";  ///< the target pool of the run's split (eval refuses a test split holding any)
 constexpr const char* kTestScoresFile = "test_scores.csv";         ///< label,score,path of the test split (eval)
 constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training state (training/Checkpoint.h)
 constexpr const char* kCalibrationFile =

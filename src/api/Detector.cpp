@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -44,6 +45,7 @@ struct Detector::Impl {
   /// first need for a run written before they existed.
   std::optional<api::Calibration> calibration;
   std::vector<std::string> dominant;  ///< the run's dominant.txt, to calibrate such a run
+  std::vector<std::string> pool;      ///< the run's pool.txt: evaluate refuses a test split holding any
 
   api::InputCache& inputs() const { return cache->inputs(); }
 
@@ -139,6 +141,7 @@ std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared
     impl->calibration = api::readCalibration(calibration.string());
   else if (fs::exists(dominant))
     impl->dominant = api::readPathList(dominant.string());
+  if (const auto pool = fs::path(run_dir) / kPoolFile; fs::exists(pool)) impl->pool = api::readPathList(pool.string());
   impl->cache = cache ? std::move(cache) : std::make_shared<Cache>();
   impl->callbacks = callbacks;
   return impl;
@@ -305,9 +308,45 @@ void Detector::calibrate() {
   impl_->calibrate();
 }
 
+namespace {
+
+/// The test split must hold no image the run trained or calibrated on. After the target
+/// folder changed, or under other split settings (data.split_seed, data.pool_fraction,
+/// another normal class), the split recomputed from the data is not the run's, and part
+/// of the run's pool lands in it. pool.txt is that pool (runs of earlier versions have
+/// none: only the source check applies).
+void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const std::vector<std::string>& pool,
+                       const Config& cfg, const std::vector<std::string>& test) {
+  std::error_code ec;
+  const auto source_dir = fs::path(trained.data.root) / trained.data.source;
+  const auto test_dir = fs::path(cfg.data.root) / cfg.data.target;
+  // The run's source domain, also after the data moved (its old root gone).
+  const bool moved = !fs::exists(trained.data.root, ec);
+  SHIFTAD_CHECK(
+      !fs::equivalent(source_dir, test_dir, ec) &&
+          !(moved && fs::path(trained.data.source).lexically_normal() == fs::path(cfg.data.target).lexically_normal()),
+      "the test split is drawn from '{}', the domain run '{}' was trained on as its source: its normal images "
+      "are training images; evaluate on another target domain",
+      test_dir.string(), run_dir);
+  // Compared below their data roots: the same images after the data moved are the same.
+  std::set<std::string> trained_on;
+  for (const auto& p : pool) trained_on.insert(fs::path(p).lexically_relative(trained.data.root).string());
+  std::vector<std::string> seen;
+  for (const auto& p : test)
+    if (trained_on.count(fs::path(p).lexically_relative(cfg.data.root).string())) seen.push_back(p);
+  SHIFTAD_CHECK(seen.empty(),
+                "{} of the {} test images were in the pool run '{}' trained on (e.g. '{}'; its {} lists them): the "
+                "target folder or the split settings changed since training, and this split would test on training "
+                "images. Restore the data and settings, or train a new run",
+                seen.size(), test.size(), run_dir, seen.empty() ? "" : seen.front(), kPoolFile);
+}
+
+}  // namespace
+
 EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file) {
   checkTrained(*impl_);
   const auto split = api::splitFor(cfg.data);
+  checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, split.test.paths);
   torch::Tensor s;
   const auto in = impl_->scoreFiles(split.test.paths, s);
   api::checkSkipped(cfg.data.max_skipped, in.skipped, split.test.paths.size(), "test");
@@ -363,6 +402,7 @@ void Detector::save(const std::string& dir) const {
     api::saveRun(building, run.cfg, *run.trainer);
   if (const auto* calibration = impl_->calibratedIfPossible())
     api::writeCalibration((fs::path(building) / kCalibrationFile).string(), *calibration);
+  if (!impl_->pool.empty()) api::writePathList((fs::path(building) / kPoolFile).string(), impl_->pool);
   std::error_code ec;
   if (fs::exists(dir, ec)) fs::remove(dir);  // empty (checked above): rename needs the name free
   fs::rename(building, dir);

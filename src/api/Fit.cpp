@@ -441,6 +441,8 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
                         : Inputs{};
   std::ofstream metrics;  // not open on a rank that writes nothing: its lines go nowhere
   if (w.writes()) {
+    // Read by training or calibration: eval later refuses a test split that holds any.
+    writePathList((fs::path(w.dir) / kPoolFile).string(), split.train.pool);
     if (w.resume_epoch > 0) keepMetricsBefore(w.dir, w.resume_epoch);
     metrics.open(fs::path(w.dir) / kMetricsFile, w.resume_epoch > 0 ? std::ios::app : std::ios::trunc);
     SHIFTAD_CHECK(metrics.good(), "cannot write '{}/{}'", w.dir, kMetricsFile);

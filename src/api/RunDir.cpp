@@ -66,9 +66,9 @@ std::string withoutTemporarySuffix(const std::string& name) {
 
 /// The files a run directory can hold: everything shiftad writes there.
 bool isRunFile(const std::string& name) {
-  static const std::set<std::string> names = {kConfigFile,     kModelFile,   kCenterFile,   kReferenceFile,
-                                              kMetricsFile,    kSummaryFile, kDominantFile, kTestScoresFile,
-                                              kCheckpointFile, kEncoderFile, kLockFile,     kCalibrationFile};
+  static const std::set<std::string> names = {
+      kConfigFile,     kModelFile,      kCenterFile,  kReferenceFile, kMetricsFile,     kSummaryFile, kDominantFile,
+      kTestScoresFile, kCheckpointFile, kEncoderFile, kLockFile,      kCalibrationFile, kPoolFile};
   return names.count(name) > 0 || names.count(withoutTemporarySuffix(name)) > 0;
 }
 

@@ -25,6 +25,7 @@ using shiftad::kDominantFile;
 using shiftad::kEncoderFile;
 using shiftad::kMetricsFile;
 using shiftad::kModelFile;
+using shiftad::kPoolFile;
 using shiftad::kReferenceFile;
 using shiftad::kRunMarkerFile;
 using shiftad::kSummaryFile;

@@ -341,6 +341,38 @@ TEST(Detector, AResumeUnderEditedSettingsIsRefusedNamingThem) {
   EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
 }
 
+TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
+  TempDir tmp;
+  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
+  auto cfg = tinyConfig(tmp / "cache");
+  cfg.data.root = tmp / "data";
+  shiftad::Detector::fit(cfg, tmp / "run");
+  auto detector = shiftad::Detector::load(tmp / "run");
+  EXPECT_GT(detector.evaluate(cfg, "").auroc, 0.5);
+  // One target image of the normal class deleted: the split recomputed from the folder
+  // moves images of the run's pool (pool.txt) into the test split.
+  std::vector<fs::path> circles;
+  for (const auto& e : fs::directory_iterator(tmp / "data/target/circle")) circles.push_back(e.path());
+  std::sort(circles.begin(), circles.end());
+  fs::remove(circles.front());
+  auto msg = shiftad::test::errorOf([&] { detector.evaluate(cfg, ""); });
+  EXPECT_NE(msg.find("test images were in the pool run"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("pool.txt"), std::string::npos) << msg;
+  // A saved copy keeps the pool; the same data moved elsewhere is the same data.
+  detector.save(tmp / "copy");
+  fs::rename(tmp / "data", tmp / "moved");
+  auto moved = cfg;
+  moved.data.root = tmp / "moved";
+  msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "copy").evaluate(moved, ""); });
+  EXPECT_NE(msg.find("test images were in the pool run"), std::string::npos) << msg;
+  // The run's source domain as the target: its normal images are training images.
+  auto source = moved;
+  source.data.target = "source";
+  source.data.source = "target";
+  msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "copy").evaluate(source, ""); });
+  EXPECT_NE(msg.find("the domain run"), std::string::npos) << msg;
+}
+
 TEST(Detector, ScoringTwiceNeverReadsTheRunDirectory) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
