@@ -72,7 +72,8 @@ struct EvalResult {
   int64_t normal = 0;
   int64_t anomalous = 0;
   int64_t skipped = 0;
-  std::string scores_file;  ///< label,score,path per test image ("" when none was asked for)
+  std::string scores_file;  ///< label,score,path per test image ("" when none was asked for, or it could not be
+                            ///< written: a warning says why)
 };
 
 /// Where a cache's input time went since it was made: decoding images (or reading them
@@ -260,7 +261,10 @@ class Detector {
 
   /// AUROC and AUPR on the target test split that `split`'s data section defines (the
   /// split the detector was trained against when it is config()). With `scores_file`,
-  /// also write label,score,path per test image there (atomically).
+  /// also write label,score,path per test image there (atomically; when it cannot be
+  /// written, a warning, and EvalResult::scores_file stays empty). Throws Error when the
+  /// test split holds images the run trained on (its pool.txt, or its source domain):
+  /// the target folder or the split settings changed since training.
   EvalResult evaluate(const Config& split, const std::string& scores_file = "");
 
   /// F's features (before the distance to c) of image files, e.g. for figures. A

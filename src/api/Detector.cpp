@@ -366,8 +366,14 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   // The path through csv::field: one with a comma or a line break stays one field.
   for (size_t i = 0; i < scores.size(); ++i)
     text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], csv::field(in.paths[i]));
-  r.scores_file = scores_file;
-  api::writeTextAtomic(r.scores_file, text);
+  // The metrics are the result; a run folder that cannot be written (read-only, full)
+  // loses only the per-image file.
+  try {
+    api::writeTextAtomic(scores_file, text);
+    r.scores_file = scores_file;
+  } catch (const Error& e) {
+    spdlog::warn("the test scores were not saved ({}); the metrics below are complete", e.what());
+  }
   return r;
 }
 
@@ -416,9 +422,12 @@ void Detector::exportOnnx(const std::string& path) const {
                 "score is a distance to stored reference features in a frozen encoder's space, not F's distance to a "
                 "center; export a variant that trains F",
                 path, run.cfg.run.variant, run.cfg.score.method);
-  const auto info = thresholdInfo();
-  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), {info.threshold, toString(info.rule)},
-                            path);
+  // As docs/deploy.md says: a run without a calibration whose data cannot be read to make
+  // one exports its scores with threshold nan (a warning says why), as `score` scores them.
+  const auto* calibration = impl_->calibratedIfPossible();
+  const double threshold = calibration ? calibration->threshold : std::numeric_limits<double>::quiet_NaN();
+  const auto rule = calibration ? calibration->rule.rule : run.cfg.threshold.rule;
+  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), {threshold, toString(rule)}, path);
 }
 
 }  // namespace shiftad

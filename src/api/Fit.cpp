@@ -484,6 +484,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   std::optional<CleanUpOnError> clean_up;
   Workspace workspace;
   try {
+    checkNotInsideARun(run_dir);
     finishReplacement(run_dir);
     lock.emplace(run_dir);
     const auto target = runTarget(run_dir, options);

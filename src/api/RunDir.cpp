@@ -105,6 +105,16 @@ bool isShiftadRunFolder(const std::string& dir) {
   return false;
 }
 
+void checkNotInsideARun(const std::string& run_dir) {
+  auto p = fs::absolute(run_dir).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  for (auto d = p.parent_path(); d.has_relative_path(); d = d.parent_path())
+    SHIFTAD_CHECK(!isShiftadRunFolder(d.string()),
+                  "'{}' lies inside the run folder '{}', which holds only its own files (replacing that run would "
+                  "delete this one); choose a path outside it",
+                  run_dir, d.string());
+}
+
 void markRunFolder(const std::string& dir) {
   fs::create_directories(dir);
   const auto marker = fs::path(dir) / kRunMarkerFile;

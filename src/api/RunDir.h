@@ -41,6 +41,10 @@ bool isShiftadRunFolder(const std::string& dir);
 /// Write kRunMarkerFile into `dir` (created if missing): the folder is a run from now on.
 void markRunFolder(const std::string& dir);
 
+/// An Error when `run_dir` lies inside a shiftad run folder: a run holds only its own
+/// files, and replacing or deleting it would take a nested run along.
+void checkNotInsideARun(const std::string& run_dir);
+
 /// Delete `dir`, a folder shiftad builds beside a run (a replacement, or an old run moved
 /// aside), if it exists: only when it is empty or isShiftadRunFolder; else an Error
 /// naming it (a user's folder of that name is never deleted).

@@ -419,7 +419,8 @@ int runEval(const EvalCommand& c) {
   fmt::print(
       "AUROC {:.4f}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
       "skipped); scores: {}\n",
-      r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped, r.scores_file);
+      r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped,
+      r.scores_file.empty() ? "not saved (see the warning)" : r.scores_file);
   fmt::print(
       "at the label-free threshold {:.6g}: precision {:.4f}  recall {:.4f}  F1 {:.4f}  FPR {:.4f}  (F1-max {:.4f}, "
       "its threshold chosen with the test labels)\n",

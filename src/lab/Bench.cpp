@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
@@ -312,14 +313,31 @@ std::vector<evaluation::BenchRow> keptRows(const Suite& suite, const BenchOption
 }
 
 /// The classes of each direction (the suite's, else every class of the source domain);
-/// returns the number of runs of the whole grid.
+/// returns the number of runs of the whole grid. Every direction and class is checked
+/// here, before the first run (a bad one found on reaching it cost the runs before it).
 int64_t directionClasses(const Suite& suite, size_t settings, std::vector<std::vector<std::string>>& classes_of) {
   int64_t total = 0;
   for (const auto& [src, tgt] : suite.directions) {
+    const auto where = fmt::format("suite '{}', direction [{}, {}]", suite.name, src, tgt);
+    SHIFTAD_CHECK(fs::path(src).lexically_normal() != fs::path(tgt).lexically_normal(),
+                  "{}: the same domain twice (the test split would be training images); name two domains", where);
+    std::vector<std::string> source_classes, target_classes;
+    try {
+      source_classes = data::listClasses(suite.root, src);
+      target_classes = data::listClasses(suite.root, tgt);
+    } catch (const Error& e) {
+      SHIFTAD_THROW("{}: {}", where, e.what());
+    }
     auto classes = suite.classes;
     if (classes.empty())
-      for (const auto& r : data::listDomain(suite.root, src))
+      for (const auto& r : data::listDomain(suite.root, src))  // an empty class folder is an error here
         if (std::find(classes.begin(), classes.end(), r.cls) == classes.end()) classes.push_back(r.cls);
+    for (const auto& c : classes)
+      for (const auto* domain : {&source_classes, &target_classes})
+        SHIFTAD_CHECK(std::find(domain->begin(), domain->end(), c) != domain->end(),
+                      "{}: class '{}' (of --classes or the suite's 'classes') is not a class of domain '{}' in '{}'; "
+                      "classes there: {}",
+                      where, c, domain == &source_classes ? src : tgt, suite.root, fmt::join(*domain, ", "));
     total += static_cast<int64_t>(classes.size() * suite.seeds.size() * suite.variants.size() * settings);
     classes_of.push_back(classes);
   }
@@ -598,6 +616,8 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
       parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
+  std::vector<std::vector<std::string>> classes_of;
+  directionClasses(suite, settings.size(), classes_of);  // every direction and class, before --out is made
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());

@@ -255,6 +255,11 @@ TEST(Detector, ARunWithoutACalibrationMakesItFromItsConfigOrScoresWithoutDecisio
   EXPECT_TRUE(std::isnan(r.scores[0].normalised_score));
   EXPECT_FALSE(r.scores[0].anomalous);
   EXPECT_THROW(orphan.threshold(), shiftad::Error);
+  // Export as docs/deploy.md says: the scores, with threshold nan (protobuf's bytes of
+  // the metadata entry: key "threshold", then field 2, length 3, "nan").
+  orphan.exportOnnx(tmp / "orphan.onnx");
+  const auto onnx = shiftad::test::readText(tmp / "orphan.onnx");
+  EXPECT_NE(onnx.find(std::string("threshold\x12\x03nan")), std::string::npos);
   const pid_t pid = shiftad::test::spawnCli(
       {"score", "--model", tmp / "run", "--images", unseenImages(1)[0], "--out", tmp / "s.csv"}, tmp / "cli.log");
   ASSERT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(tmp / "cli.log");
@@ -365,6 +370,15 @@ TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
   moved.data.root = tmp / "moved";
   msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "copy").evaluate(moved, ""); });
   EXPECT_NE(msg.find("test images were in the pool run"), std::string::npos) << msg;
+  // A scores file that cannot be written costs the file, not the metrics.
+  moved.data.root = tmp / "moved";
+  fs::copy(synthRoot(), tmp / "fresh", fs::copy_options::recursive);
+  auto fresh = cfg;
+  fresh.data.root = tmp / "fresh";
+  shiftad::Detector::fit(fresh, tmp / "run2");
+  const auto r = shiftad::Detector::load(tmp / "run2").evaluate(fresh, tmp / "no/such/folder/scores.csv");
+  EXPECT_GT(r.auroc, 0.5);
+  EXPECT_EQ(r.scores_file, "");
   // The run's source domain as the target: its normal images are training images.
   auto source = moved;
   source.data.target = "source";

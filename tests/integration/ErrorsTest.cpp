@@ -257,6 +257,20 @@ TEST(Errors, OutputFoldersThatCannotBeCreatedAreNamed) {
   EXPECT_EQ(demo.err.find("bench --out"), std::string::npos) << demo.err;
 }
 
+TEST(Errors, ARunInsideAnotherRunIsRefused) {
+  // Replacing the outer run would delete the inner one; `score`/`export` refuse outputs there too.
+  TempDir tmp;
+  const auto cfg = configFile(tmp, dataRoot());
+  const auto outer =
+      shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", tmp / "run"}, tmp.path());
+  ASSERT_EQ(outer.exit, 0) << outer.err;
+  for (const auto& inner : {tmp / "run/sub", tmp / "run/a/b"})
+    expectError(shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", inner}, tmp.path()),
+                1, {"lies inside the run folder '" + (tmp / "run") + "'"});
+  EXPECT_FALSE(fs::exists(tmp / "run/sub"));
+  EXPECT_FALSE(fs::exists(tmp / "run/a"));
+}
+
 TEST(Errors, ARunDirectoryThatIsAFileIsNamedAsOne) {
   TempDir tmp;
   shiftad::test::writeFile(tmp / "afile", "x");
@@ -292,7 +306,7 @@ TEST(Errors, ThreadsAboveTheLimitAreAUsageError) {
               2, {"--threads", "1024"});
 }
 
-TEST(Errors, ANegativeSeedIsAUsageErrorBeforeAnythingIsWritten) {
+TEST(Errors, ABadGridIsRefusedBeforeAnythingIsWritten) {
   TempDir tmp;
   const auto demo = shiftad::test::runCli({"demo", "-q", "--seeds", "0,-1", "--out", tmp / "demo"}, tmp.path());
   expectError(demo, 2, {"--seeds", "-1"});
@@ -300,6 +314,19 @@ TEST(Errors, ANegativeSeedIsAUsageErrorBeforeAnythingIsWritten) {
   expectError(
       shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--seeds", "-3", "--out", tmp / "b"}, tmp.path()),
       2, {"--seeds", "-3"});
+  EXPECT_FALSE(fs::exists(tmp / "b"));
+  // An unknown class or domain, found before the first run (the runs before it were spent).
+  const auto synth = dataRoot();
+  expectError(shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--root", synth, "--classes",
+                                     "circle,hexagon", "--out", tmp / "b"},
+                                    tmp.path()),
+              1, {"class 'hexagon' (of --classes or the suite's 'classes') is not a class of domain 'source'"});
+  EXPECT_FALSE(fs::exists(tmp / "b"));
+  shiftad::test::writeFile(tmp / "same.yaml", "suite: same\nroot: " + synth +
+                                                  "\ndirections: [[source, target], [target, ./target]]\n"
+                                                  "seeds: [0]\nvariants: [source_only]\n");
+  expectError(shiftad::test::runCli({"bench", "-q", "--suite", tmp / "same.yaml", "--out", tmp / "b"}, tmp.path()), 1,
+              {"direction [target, ./target]: the same domain twice"});
   EXPECT_FALSE(fs::exists(tmp / "b"));
   // A grid entry twice would run and count the same runs twice.
   for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
