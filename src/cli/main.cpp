@@ -9,6 +9,7 @@
 #include <limits>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -406,10 +407,28 @@ void addEval(CLI::App& app, EvalCommand& c) {
   c.app->add_option("--model", c.model, "run directory written by `shiftad train`")->required();
   c.app->add_option("--config", c.config, "YAML config defining the split (default: the run's own config)")
       ->check(CLI::ExistingFile);
-  c.app->add_option("--set", c.overrides, "override a key of that config (repeatable)");
+  c.app->add_option("--set", c.overrides,
+                    "override a key of that config that defines the split (data.*; repeatable); the model and its "
+                    "settings are the run's");
+}
+
+/// The keys `eval` reads from its config: those defining the split, and how images are
+/// read. F, its preprocessing and its threshold are the run's; other keys change nothing.
+bool evalReads(const std::string& key) {
+  static const std::set<std::string> kSplit = {
+      "data.root",          "data.source",     "data.target",      "data.normal_class", "data.pool_fraction",
+      "data.contamination", "data.split_seed", "data.max_skipped", "data.threads",      "data.image_cache"};
+  return kSplit.count(key) > 0;
 }
 
 int runEval(const EvalCommand& c) {
+  for (const auto& o : c.overrides)
+    if (const auto key = o.substr(0, o.find('=')); !evalReads(key))
+      spdlog::warn(
+          "eval --set {}: eval reads only the split (data.root, source, target, normal_class, pool_fraction, "
+          "contamination, split_seed) and how images are read; the model and its settings are the run's, so this "
+          "changes nothing",
+          o);
   auto cfg = c.config.empty() ? shiftad::loadRunConfig(c.model) : shiftad::loadConfig(c.config);
   if (!c.overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), c.overrides, "--set");
   const auto r = shiftad::evaluate(c.model, cfg);  // Detector::evaluate, scores to RUN_DIR/test_scores.csv

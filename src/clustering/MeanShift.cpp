@@ -238,9 +238,10 @@ double chooseBandwidth(const torch::Tensor& x, const MeanShiftParams& params) {
   }
   const double bandwidth = estimateBandwidth(sample, params.quantile, params.chunk);
   SHIFTAD_CHECK(bandwidth > 0.0,
-                "meanShift: the estimated bandwidth is 0 (each point's nearest neighbours at quantile {} coincide "
-                "with it); raise quantile or set bandwidth > 0",
-                params.quantile);
+                "meanShift: the estimated bandwidth is 0 on {} rows (each row's nearest neighbours at quantile {} "
+                "coincide with it, or the rows are too few for that quantile to reach another row); raise quantile "
+                "(config: cluster.quantile) or set bandwidth > 0 (cluster.bandwidth)",
+                x.size(0), params.quantile);
   return bandwidth;
 }
 

@@ -129,13 +129,14 @@ std::vector<std::string> readListFile(const fs::path& file) {
                   file.string());
     if (!line.empty() && line.back() == '\r') line.pop_back();  // a list saved with CRLF line ends
     std::string entry = trim(line);
-    if (entry.empty() || entry[0] == '#') continue;
     const auto resolved = [&](const std::string& name) {
       const fs::path p(name);
       return p.is_absolute() ? p.string() : (base / p).string();
     };
-    // Blanks around an entry are trimmed (an indented list), unless the file is named with them.
     std::error_code ec;
+    // '#' starts a comment, unless a file is named so.
+    if (entry.empty() || (entry[0] == '#' && !fs::exists(resolved(entry), ec))) continue;
+    // Blanks around an entry are trimmed (an indented list), unless the file is named with them.
     if (entry != line && fs::exists(resolved(line), ec)) entry = line;
     out.push_back(resolved(entry));
   }

@@ -570,6 +570,14 @@ std::vector<BenchRow> readCsv(const std::string& path) {
     } catch (const std::exception&) {
       SHIFTAD_THROW("'{}' line {}: a number field does not parse: {}", path, n, line);
     }
+    // A bench writes rates in [0, 1]; anything else was edited or damaged, and a report of
+    // it (an AUROC of 127 %, or nan ± nan) would be wrong without a word.
+    const auto& r = rows.back();
+    for (const auto& [name, v] : {std::pair<const char*, double>{"auroc", r.auroc}, {"aupr", r.aupr}})
+      SHIFTAD_CHECK(std::isfinite(v) && v >= 0.0 && v <= 1.0,
+                    "'{}' line {}: {} = {} is not in [0, 1]; the file was edited or damaged: delete that line to "
+                    "have the bench run it again",
+                    path, n, name, v);
   }
   return rows;
 }

@@ -165,8 +165,9 @@ void Trainer::checkFitInputs(const TrainingData& data) const {
                 source.defined() ? source.size(0) : 0);
   const bool align = aligns(cfg_);
   SHIFTAD_CHECK(!align || (pool.defined() && pool.size(0) >= 2),
-                "alignment (align.method={}) needs at least 2 target pool images; got {}", cfg_.align.method,
-                pool.defined() ? pool.size(0) : 0);
+                "alignment (align.method={}) needs at least 2 target pool images; got {} (raise data.pool_fraction "
+                "or add target images)",
+                cfg_.align.method, pool.defined() ? pool.size(0) : 0);
   SHIFTAD_CHECK(!align || cfg_.cluster.space != ClusterSpace::kFrozen ||
                     (data.pool_frozen.defined() && data.pool_frozen.size(0) == pool.size(0)),
                 "cluster.space = frozen needs the frozen encoder's features of every pool image");

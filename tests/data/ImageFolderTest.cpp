@@ -111,13 +111,15 @@ TEST(ImageFolder, ListFileResolvesRelativePathsAndSkipsComments) {
   EXPECT_EQ(got, expected);
 }
 
-TEST(ImageFolder, AListEntryKeepsItsBlanksWhenTheFileIsNamedWithThem) {
+TEST(ImageFolder, AListEntryKeepsTheBlanksOrHashItsFileIsNamedWith) {
   TempDir t;
   writeFile(t / " lead.png", "x");
   writeFile(t / "trail.png ", "x");
   writeFile(t / "plain.png", "x");
-  writeFile(t / "list.txt", " lead.png\ntrail.png \r\n  plain.png\t\n");
-  EXPECT_EQ(listImages(t / "list.txt"), (std::vector<std::string>{t / " lead.png", t / "trail.png ", t / "plain.png"}));
+  writeFile(t / "#hash.png", "x");
+  writeFile(t / "list.txt", "# a comment\n lead.png\ntrail.png \r\n  plain.png\t\n#hash.png\n");
+  EXPECT_EQ(listImages(t / "list.txt"),
+            (std::vector<std::string>{t / " lead.png", t / "trail.png ", t / "plain.png", t / "#hash.png"}));
 }
 
 TEST(ImageFolder, ListImagesErrors) {

@@ -191,6 +191,16 @@ TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) 
   // --max-skipped takes what data.max_skipped takes: no NaN, infinity or hex.
   for (const char* bad : {"nan", "inf", "1e400", "0x10", "-1"})
     expectError(score(tmp / "s.csv", {"--max-skipped", bad}), 2, {"--max-skipped", bad});
+  // eval --set of a key eval does not read is said, not silently ignored.
+  const auto eval = [&](const std::string& set) {
+    return shiftad::test::runCli({"eval", "-q", "--threads", "1", "--model", tmp / "run", "--set", set}, tmp.path());
+  };
+  auto e = eval("model.width=16");
+  EXPECT_EQ(e.exit, 0) << e.err;
+  EXPECT_NE(e.err.find("eval --set model.width=16: eval reads only the split"), std::string::npos) << e.err;
+  e = eval("data.split_seed=0");
+  EXPECT_EQ(e.exit, 0) << e.err;
+  EXPECT_EQ(e.err.find("eval reads only"), std::string::npos) << e.err;
   // A run stopped before its end names the command that finishes it.
   fs::remove(tmp / "run/model.safetensors");
   shiftad::test::writeFile(tmp / "run/checkpoint.safetensors", "x");

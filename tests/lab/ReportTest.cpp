@@ -89,6 +89,18 @@ TEST(Report, OlderCsvWithoutSettingColumnStillReads) {
   std::ofstream(dir / "bad.csv") << "source,target\n";
   EXPECT_NE(errorOf([&] { shiftad::evaluation::readCsv(dir / "bad.csv"); }).find("not a shiftad results.csv"),
             std::string::npos);
+  // An AUROC or AUPR outside [0, 1] was edited in or damaged: named with its line, never reported.
+  for (const auto& [auroc, aupr] : std::vector<std::pair<std::string, std::string>>{
+           {"1.700000", "0.5"}, {"nan", "0.5"}, {"-0.1", "0.5"}, {"0.75", "inf"}}) {
+    std::ofstream(dir / "edited.csv")
+        << "source,target,class,seed,variant,auroc,aupr,dominant_purity,dominant_share,train_seconds\n"
+           "a,b,c,2,source_only,0.750000,0.5,-1,-1,1.5\n"
+           "a,b,d,2,source_only," +
+               auroc + "," + aupr + ",-1,-1,1.5\n";
+    const auto msg = errorOf([&] { shiftad::evaluation::readCsv(dir / "edited.csv"); });
+    EXPECT_NE(msg.find("edited.csv' line 3: au"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("is not in [0, 1]"), std::string::npos) << msg;
+  }
 }
 
 TEST(Report, ThresholdColumnsRoundTripAndAnElevenColumnFileReadsThemAsUnknown) {
