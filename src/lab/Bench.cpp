@@ -312,11 +312,18 @@ std::vector<evaluation::BenchRow> keptRows(const Suite& suite, const BenchOption
   return rows;
 }
 
-/// The classes of each direction (the suite's, else every class of the source domain);
-/// returns the number of runs of the whole grid. Every direction and class is checked
-/// here, before the first run (a bad one found on reaching it cost the runs before it).
-int64_t directionClasses(const Suite& suite, size_t settings, std::vector<std::vector<std::string>>& classes_of) {
-  int64_t total = 0;
+/// The bench's grid: the classes of each direction and its number of runs.
+struct Grid {
+  std::vector<std::vector<std::string>> classes_of;  ///< per direction
+  int64_t runs = 0;                                  ///< of the whole grid, every shard
+};
+
+/// The grid of `suite` (classes: the suite's, else every class of the source domain).
+/// Every direction and class is checked here, before the first run (a bad one found on
+/// reaching it cost the runs before it).
+
+Grid gridOf(const Suite& suite, size_t settings) {
+  Grid grid;
   for (const auto& [src, tgt] : suite.directions) {
     const auto where = fmt::format("suite '{}', direction [{}, {}]", suite.name, src, tgt);
     SHIFTAD_CHECK(fs::path(src).lexically_normal() != fs::path(tgt).lexically_normal(),
@@ -338,10 +345,10 @@ int64_t directionClasses(const Suite& suite, size_t settings, std::vector<std::v
                       "{}: class '{}' (of --classes or the suite's 'classes') is not a class of domain '{}' in '{}'; "
                       "classes there: {}",
                       where, c, domain == &source_classes ? src : tgt, suite.root, fmt::join(*domain, ", "));
-    total += static_cast<int64_t>(classes.size() * suite.seeds.size() * suite.variants.size() * settings);
-    classes_of.push_back(classes);
+    grid.runs += static_cast<int64_t>(classes.size() * suite.seeds.size() * suite.variants.size() * settings);
+    grid.classes_of.push_back(classes);
   }
-  return total;
+  return grid;
 }
 
 /// The config of one run of the grid.
@@ -451,16 +458,14 @@ bool inShard(const BenchOptions& o, int64_t k, int64_t variants, ShardDealing de
 
 /// The grid's runs of this shard in order, skipping those in `done`; each finished run
 /// appends its row to `csv` and `rows`. Returns how many ran.
-int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings, const Grid& g,
                 const std::set<std::string>& done, std::ostream& csv, std::vector<evaluation::BenchRow>& rows,
                 Config& last, const std::shared_ptr<Cache>& cache, ShardDealing dealing) {
-  std::vector<std::vector<std::string>> classes_of;
-  const int64_t grid = directionClasses(suite, settings.size(), classes_of);
   const auto variants = static_cast<int64_t>(suite.variants.size());
   int64_t total = 0;
-  for (int64_t k = 0; k < grid; ++k) total += inShard(o, k, variants, dealing) ? 1 : 0;
+  for (int64_t k = 0; k < g.runs; ++k) total += inShard(o, k, variants, dealing) ? 1 : 0;
   if (o.shard_count > 1)
-    spdlog::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, grid);
+    spdlog::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, g.runs);
   int64_t ran = 0, k = -1;
   // Counts and times the runs of this process (kept rows are not run again); the
   // per-run line below prints its figures.
@@ -468,7 +473,7 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
   const auto direction = [&](const std::string& src, const std::string& tgt) {
     prefetch(*cache, suite, src, tgt, o.overrides);
   };
-  forEachRun(suite, settings, classes_of, direction, [&](evaluation::BenchRow& row) {
+  forEachRun(suite, settings, g.classes_of, direction, [&](evaluation::BenchRow& row) {
     if (!inShard(o, ++k, variants, dealing)) return;
     last = runConfig(suite, o, row);
     if (done.count(runKey(row))) return;
@@ -539,7 +544,8 @@ void copyRunFolder(const std::string& from, const std::string& to) {
 
 /// The rows of the shard folders in grid order, their run folders copied into OUT.
 std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOptions& o,
-                                             const std::vector<std::string>& settings, double& shard_seconds) {
+                                             const std::vector<std::string>& settings, const Grid& grid,
+                                             double& shard_seconds) {
   const auto fingerprint = benchFingerprint(suite, o.overrides);
   std::map<std::string, std::pair<evaluation::BenchRow, std::string>> found;  // key -> row, its folder
   for (const auto& dir : o.merge_from) {
@@ -557,12 +563,10 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
     }
     shard_seconds += keptWallTime(dir);
   }
-  std::vector<std::vector<std::string>> classes_of;
-  directionClasses(suite, settings.size(), classes_of);
   std::vector<evaluation::BenchRow> rows;
   std::vector<std::string> missing;
   forEachRun(
-      suite, settings, classes_of, [](const std::string&, const std::string&) {},
+      suite, settings, grid.classes_of, [](const std::string&, const std::string&) {},
       [&](evaluation::BenchRow& row) {
         const auto it = found.find(runKey(row));
         if (it == found.end()) return missing.push_back(runKey(row));
@@ -583,12 +587,12 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
 
 /// bench --merge: the shards' rows as one bench's results.csv, runs/ and report.
 BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
-                         const std::string& csv_path, std::chrono::steady_clock::time_point t0) {
+                         const Grid& grid, const std::string& csv_path, std::chrono::steady_clock::time_point t0) {
   for (const auto& dir : o.merge_from)
     SHIFTAD_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(o.out_dir),
                   "bench --merge: --out '{}' is one of the shards; merge into another folder", o.out_dir);
   double shard_seconds = 0;
-  const auto rows = mergedRows(suite, o, settings, shard_seconds);
+  const auto rows = mergedRows(suite, o, settings, grid, shard_seconds);
   checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), false);
   std::string text = evaluation::csvHeader() + "\n";
   for (const auto& r : rows) text += evaluation::csvLine(r) + "\n";
@@ -616,13 +620,12 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
       parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
-  std::vector<std::vector<std::string>> classes_of;
-  directionClasses(suite, settings.size(), classes_of);  // every direction and class, before --out is made
+  const auto grid = gridOf(suite, settings.size());  // every direction and class, before --out is made
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
-  if (!o.merge_from.empty()) return mergeShards(suite, o, settings, csv_path, t0);
+  if (!o.merge_from.empty()) return mergeShards(suite, o, settings, grid, csv_path, t0);
   const auto dealing = checkSameShard(o);
   std::set<std::string> done;
   auto rows = keptRows(suite, o, csv_path, done);
@@ -631,7 +634,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto cache = std::make_shared<Cache>();
   Config last;
   BenchSummary out;
-  out.runs = runGrid(suite, o, settings, done, csv, rows, last, cache, dealing);
+  out.runs = runGrid(suite, o, settings, grid, done, csv, rows, last, cache, dealing);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   logInputTime(*cache, out.seconds);
   writeReport(suite, o, rows, last, out.runs, cache, out);
