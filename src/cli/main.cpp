@@ -493,6 +493,17 @@ int runClassify(const ClassifyCommand& c) {
   return 0;
 }
 
+/// "I/N" with 1 <= I <= N.
+std::pair<int, int> parseShard(const std::string& text) {
+  int i = 0, n = 0;
+  char slash = 0, extra = 0;
+  std::istringstream in(text);
+  const bool ok =
+      static_cast<bool>(in >> i >> slash >> n) && slash == '/' && !(in >> extra) && n >= 1 && i >= 1 && i <= n;
+  SHIFTAD_CHECK(ok, "'{}' is not I/N with 1 <= I <= N (e.g. 2/3: the second of three shards)", text);
+  return {i, n};
+}
+
 struct BenchCommand {
   CLI::App* app = nullptr;
   shiftad::BenchOptions options;
@@ -515,24 +526,24 @@ void addBench(CLI::App& app, BenchCommand& c) {
                     "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)");
   c.app->add_flag("!--no-figures", o.figures, "skip the ROC and PCA figures (they re-read the runs)");
   c.app->add_flag("-v,--verbose", o.verbose, "also every run's own lines (per epoch); default: one line per run");
-  c.app->add_option("--shard", c.shard,
-                    "run only shard I of N of the grid (I/N, 1-based: the runs at grid positions k with "
-                    "k % N == I-1), into its own --out; merge the shards with --merge (docs/scale.md)");
+  c.app
+      ->add_option("--shard", c.shard,
+                   "run only shard I of N of the grid (I/N, 1-based: the runs at grid positions k with "
+                   "k % N == I-1), into its own --out; merge the shards with --merge (docs/scale.md)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              parseShard(text);
+              return "";
+            } catch (const shiftad::Error& e) {
+              return e.what();
+            }
+          },
+          "I/N"));
   auto* merge = c.app->add_option("--merge", o.merge_from,
                                   "merge these shard folders of this same bench (same --suite and options) into "
                                   "--out instead of running: rows in grid order, run folders, one report");
   merge->excludes(c.app->get_option("--shard"));
-}
-
-/// "I/N" with 1 <= I <= N.
-std::pair<int, int> parseShard(const std::string& text) {
-  int i = 0, n = 0;
-  char slash = 0, extra = 0;
-  std::istringstream in(text);
-  const bool ok =
-      static_cast<bool>(in >> i >> slash >> n) && slash == '/' && !(in >> extra) && n >= 1 && i >= 1 && i <= n;
-  SHIFTAD_CHECK(ok, "--shard '{}': expected I/N with 1 <= I <= N (e.g. 2/3: the second of three shards)", text);
-  return {i, n};
 }
 
 int runBench(BenchCommand& c, const std::string& command) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <random>
 
@@ -181,7 +182,12 @@ std::vector<SharedFile> sharedFiles(const ProtocolSplit& split) {
 }
 
 std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target) {
-  if (source == target)
+  // One domain however spelled: "source", "source/", "./source".
+  const auto spelled = [](std::string d) {
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    return std::filesystem::path(d).lexically_normal();
+  };
+  if (spelled(source) == spelled(target))
     return fmt::format(
         "data.source and data.target are both '{}': the test split would be drawn from the training "
         "images and the AUROC would be inflated; name two different domains",

@@ -95,6 +95,9 @@ TEST(Errors, UsageErrorsExitTwoWithOneLine) {
   expectError(shiftad::test::runCli({}, tmp.path()), 2, {"subcommand", "shiftad --help"});
   expectError(shiftad::test::runCli({"train", "-q", "--bogus"}, tmp.path()), 2, {"--bogus", "shiftad train --help"});
   expectError(shiftad::test::runCli({"score", "-q", "--model", "x", "--out", "y"}, tmp.path()), 2, {"--images"});
+  for (const char* shard : {"3/2", "0/2", "1", "a/b"})
+    expectError(shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--shard", shard}, tmp.path()), 2,
+                {"--shard: '" + std::string(shard) + "' is not I/N"});
   expectError(
       shiftad::test::runCli({"train", "-q", "--config", tmp / "missing.yaml", "--out", tmp / "run"}, tmp.path()), 2,
       {tmp / "missing.yaml"});
