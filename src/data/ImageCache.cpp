@@ -8,6 +8,8 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -21,6 +23,15 @@ namespace fs = std::filesystem;
 
 namespace shiftad::data {
 namespace {
+
+/// Whether this process has not yet warned about `folder`: one line however many caches
+/// (sets, image sides) fail to write there.
+bool firstWarningFor(const std::string& folder) {
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  const std::lock_guard<std::mutex> hold(mutex);
+  return warned.insert(folder).second;
+}
 
 constexpr char kMagic[9] = {'S', 'H', 'I', 'F', 'T', 'A', 'D', 'U', '8'};
 // Version 2 added the checksum; entries of version 1 are misses, rewritten quietly.
@@ -140,7 +151,7 @@ void ImageCache::write(const std::string& key, const uint8_t* src) const {
       ok = false;
     }
   }
-  if (!ok && !warned_.exchange(true))
+  if (!ok && !warned_.exchange(true) && firstWarningFor(folder_))
     spdlog::warn("cannot write the image cache under {}: decoded images are not kept for later runs", folder_);
 }
 

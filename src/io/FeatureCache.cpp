@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/Error.h"
+#include "common/LogOnce.h"
 #include "common/Hash.h"
 #include "io/SafeTensors.h"
 
@@ -39,8 +40,13 @@ std::string payloadChecksum(const torch::Tensor& features, const torch::Tensor& 
 }  // namespace
 
 std::string defaultCacheDir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "shiftad").string();
+  // A relative XDG_CACHE_HOME is invalid and ignored, as the XDG Base Directory spec says.
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x && fs::path(x).is_absolute())
+    return (fs::path(x) / "shiftad").string();
   if (const char* h = std::getenv("HOME"); h && *h) return (fs::path(h) / ".cache" / "shiftad").string();
+  logOnce(spdlog::level::info,
+          "neither XDG_CACHE_HOME nor HOME is set: caching features and decoded images under ./.shiftad-cache (set "
+          "encoder.cache_dir to choose the folder)");
   return ".shiftad-cache";
 }
 

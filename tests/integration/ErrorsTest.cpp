@@ -362,6 +362,34 @@ TEST(Errors, SyntheticDataIsNeverWrittenOverAUsersFiles) {
   EXPECT_EQ(std::distance(fs::directory_iterator(tmp / "d/data"), {}), 1);
 }
 
+TEST(Errors, TheDefaultCacheFolderFollowsTheXdgRulesAndAnUnwritableOneWarnsOnce) {
+  TempDir tmp;
+  const auto cfg = configFile(tmp, dataRoot(), {"encoder.cache_dir=\"\"", "data.image_cache=true"});
+  const auto train = [&](const std::string& out, const std::string& env) {
+    return shiftad::test::runCliIn("train --threads 1 --config " + cfg + " --out " + (tmp / out), tmp.path(), env);
+  };
+  // Neither XDG_CACHE_HOME nor HOME: ./.shiftad-cache, and said so.
+  auto r = train("run1", "-u HOME -u XDG_CACHE_HOME");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("neither XDG_CACHE_HOME nor HOME is set"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_directory(tmp / ".shiftad-cache"));
+  // A relative XDG_CACHE_HOME is invalid (XDG Base Directory spec): HOME's cache.
+  r = train("run2", "XDG_CACHE_HOME=rel HOME=" + (tmp / "home"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::is_directory(tmp / "home/.cache/shiftad"));
+  EXPECT_FALSE(fs::exists(tmp / "rel"));
+  // A cache folder that cannot be made (XDG_CACHE_HOME is a file): one warning per run,
+  // not one per image cache.
+  shiftad::test::writeFile(tmp / "afile", "x");
+  r = train("run3", "XDG_CACHE_HOME=" + (tmp / "afile"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  size_t warnings = 0;
+  for (auto at = r.output.find("cannot write the image cache"); at != std::string::npos;
+       at = r.output.find("cannot write the image cache", at + 1))
+    ++warnings;
+  EXPECT_EQ(warnings, 1u) << r.output;
+}
+
 TEST(Errors, AClusterCountThatFillsThePoolIsSaid) {
   // K-means clamps K to the rows; with K >= the pool every row is its own cluster and
   // the "dominant" set one image: allowed, but never silent.
