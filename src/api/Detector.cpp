@@ -23,6 +23,7 @@
 #include "common/Progress.h"
 #include "config/Choices.h"
 #include "data/ImageFolder.h"
+#include "data/Protocol.h"
 #include "evaluation/Decision.h"
 #include "evaluation/Metrics.h"
 #include "export/OnnxExport.h"
@@ -324,7 +325,7 @@ void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const 
   const bool moved = !fs::exists(trained.data.root, ec);
   SHIFTAD_CHECK(
       !fs::equivalent(source_dir, test_dir, ec) &&
-          !(moved && fs::path(trained.data.source).lexically_normal() == fs::path(cfg.data.target).lexically_normal()),
+          !(moved && data::sameDomainName(trained.data.source, cfg.data.target)),
       "the test split is drawn from '{}', the domain run '{}' was trained on as its source: its normal images "
       "are training images; evaluate on another target domain",
       test_dir.string(), run_dir);

@@ -78,7 +78,8 @@ KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) 
           std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             // yaml-cpp reads "010" as octal 8 (YAML 1.1); nobody writing epochs: 010 means 8.
-            if (n.IsScalar() && std::regex_match(n.Scalar(), std::regex("[-+]?0[0-9]+")))
+            static const std::regex kLeadingZero("[-+]?0[0-9]+");  // built once: every int key of every parse
+            if (n.IsScalar() && std::regex_match(n.Scalar(), kLeadingZero))
               SHIFTAD_THROW(
                   "config key '{}': value '{}' has a leading zero, which YAML reads as an octal number; write it "
                   "without leading zeros ({})",

@@ -181,13 +181,16 @@ std::vector<SharedFile> sharedFiles(const ProtocolSplit& split) {
   return out;
 }
 
-std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target) {
-  // One domain however spelled: "source", "source/", "./source".
+bool sameDomainName(const std::string& a, const std::string& b) {
   const auto spelled = [](std::string d) {
     while (d.size() > 1 && d.back() == '/') d.pop_back();
     return std::filesystem::path(d).lexically_normal();
   };
-  if (spelled(source) == spelled(target))
+  return spelled(a) == spelled(b);
+}
+
+std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target) {
+  if (sameDomainName(source, target))
     return fmt::format(
         "data.source and data.target are both '{}': the test split would be drawn from the training "
         "images and the AUROC would be inflated; name two different domains",

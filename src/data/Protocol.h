@@ -60,4 +60,8 @@ std::vector<SharedFile> sharedFiles(const ProtocolSplit& split);
 /// domains: data.source == data.target, or the first shared file and their count.
 std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target);
 
+/// Whether two domain names (folders below the data root) name one folder however spelled:
+/// "source", "source/", "./source".
+bool sameDomainName(const std::string& a, const std::string& b);
+
 }  // namespace shiftad::data

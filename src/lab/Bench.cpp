@@ -24,6 +24,7 @@
 #include "config/Choices.h"
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
+#include "data/Protocol.h"
 #include "lab/Report.h"
 #include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
@@ -321,12 +322,11 @@ struct Grid {
 /// The grid of `suite` (classes: the suite's, else every class of the source domain).
 /// Every direction and class is checked here, before the first run (a bad one found on
 /// reaching it cost the runs before it).
-
 Grid gridOf(const Suite& suite, size_t settings) {
   Grid grid;
   for (const auto& [src, tgt] : suite.directions) {
     const auto where = fmt::format("suite '{}', direction [{}, {}]", suite.name, src, tgt);
-    SHIFTAD_CHECK(fs::path(src).lexically_normal() != fs::path(tgt).lexically_normal(),
+    SHIFTAD_CHECK(!data::sameDomainName(src, tgt),
                   "{}: the same domain twice (the test split would be training images); name two domains", where);
     std::vector<std::string> source_classes, target_classes;
     try {

@@ -223,6 +223,13 @@ TEST(Protocol, EmptyPoolOrTestAreErrors) {
       {"no anomaly", "lower data.pool_fraction"});
 }
 
+TEST(Protocol, ADomainNameIsTheSameHoweverSpelled) {
+  for (const char* spelling : {"source", "source/", "./source", "source//", "a/../source"})
+    EXPECT_TRUE(shiftad::data::sameDomainName("source", spelling)) << spelling;
+  for (const char* other : {"target", "sources", "source/x", "../source"})
+    EXPECT_FALSE(shiftad::data::sameDomainName("source", other)) << other;
+}
+
 TEST(Protocol, SharedFilesAreTestImagesThatTrainingAlsoReads) {
   namespace fs = std::filesystem;
   shiftad::test::TempDir tmp;
