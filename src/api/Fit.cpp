@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -207,14 +209,56 @@ struct Workspace {
   bool writes() const { return !group || group->rank() == 0; }
 };
 
+/// `paths` relative to the deepest folder that holds them all.
+std::vector<std::string> belowCommonFolder(const std::vector<std::string>& paths) {
+  if (paths.empty()) return {};
+  const auto under = [](const fs::path& p, const fs::path& folder) {
+    const auto rel = p.lexically_relative(folder);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  fs::path common = fs::path(paths.front()).parent_path();
+  for (const auto& p : paths)
+    while (!under(p, common) && common.has_relative_path()) common = common.parent_path();
+  std::vector<std::string> out;
+  for (const auto& p : paths) out.push_back(fs::path(p).lexically_relative(common).string());
+  return out;
+}
+
+/// A resume goes on with the pool the run started on: the checkpoint's aligned rows and
+/// weights are about those images, so a target folder changed since (images added,
+/// removed or renamed) is refused, not silently mixed in.
+void checkSamePool(const std::string& dir, const std::vector<std::string>& pool_paths) {
+  const auto listed = fs::path(dir) / kPoolFile;
+  if (!fs::exists(listed)) return;  // a run of a version that wrote no pool list
+  // Below the folder the images share: data moved to another root is the same pool.
+  const auto before = belowCommonFolder(readPathList(listed.string()));
+  const auto pool = belowCommonFolder(pool_paths);
+  if (before == pool) return;
+  const std::set<std::string> was(before.begin(), before.end()), now(pool.begin(), pool.end());
+  std::vector<std::string> gone, added;
+  std::set_difference(was.begin(), was.end(), now.begin(), now.end(), std::back_inserter(gone));
+  std::set_difference(now.begin(), now.end(), was.begin(), was.end(), std::back_inserter(added));
+  const auto example = !gone.empty()    ? "; e.g. gone: '" + gone.front() + "'"
+                       : !added.empty() ? "; e.g. new: '" + added.front() + "'"
+                                        : std::string("; the same images in another order");
+  SHIFTAD_THROW(
+      "'{}' cannot be resumed: it started on a target pool of {} images ({}), and the target folder now gives {} "
+      "({} gone, {} new{}). Restore the target folder to resume, or train anew: shiftad train --config {}/{} --out "
+      "{} --overwrite",
+      dir, before.size(), kPoolFile, pool.size(), gone.size(), added.size(), example, dir, kConfigFile, dir);
+}
+
 /// Create the folder, drop a stale checkpoint and write the config first, so that an
-/// interrupted run can be resumed with it.
-Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarget& target, bool resume) {
+/// interrupted run can be resumed with it (on the same pool).
+Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarget& target, bool resume,
+                   const std::vector<std::string>& pool) {
   Workspace w{run_dir, target.dir, (fs::path(target.dir) / kCheckpointFile).string(), 0};
   fs::create_directories(w.dir);
-  w.resume_epoch = resume && fs::exists(w.checkpoint) ? training::checkpointEpoch(w.checkpoint) : 0;
+  // Other settings are named first: they also change the pool.
+  w.resume_epoch = resume && fs::exists(w.checkpoint) ? training::checkpointEpoch(w.checkpoint, dumpConfig(cfg)) : 0;
   if (resume && w.resume_epoch == 0)
     spdlog::warn("'{}' has no checkpoint to resume from: training from the start", w.dir);
+  if (w.resume_epoch > 0) checkSamePool(w.dir, pool);
   if (w.resume_epoch == 0) fs::remove(w.checkpoint);  // a stale checkpoint must never be resumed by a later run
   markRunFolder(w.dir);                               // before the config: from now on the folder is a run's
   writeTextAtomic((fs::path(w.dir) / kConfigFile).string(), dumpConfig(cfg));
@@ -489,7 +533,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
     lock.emplace(run_dir);
     const auto target = runTarget(run_dir, options);
     clean_up.emplace(target, run_dir);
-    workspace = startRun(cfg, run_dir, target, options.resume);
+    workspace = startRun(cfg, run_dir, target, options.resume, split.train.pool);
   } catch (const std::exception& e) {
     if (group) group->fromRank0(toWire({{"error", e.what()}}));  // the others stop too
     throw;

@@ -208,8 +208,9 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
   return p;
 }
 
-int checkpointEpoch(const std::string& path) {
+int checkpointEpoch(const std::string& path, const std::string& config) {
   const auto f = readChecked(path);
+  checkSameSettings(f, config);
   const auto& text = meta(f, "epoch");
   try {
     size_t used = 0;

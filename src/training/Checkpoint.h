@@ -56,7 +56,8 @@ void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const
 /// generator); returns the progress. Errors name the path and what is wrong.
 FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts);
 
-/// The epoch a checkpoint continues at (1-based), without restoring anything.
-int checkpointEpoch(const std::string& path);
+/// The epoch a checkpoint continues at (1-based), without restoring anything; with a
+/// `config` (dumpConfig), refuses a checkpoint written under other settings first.
+int checkpointEpoch(const std::string& path, const std::string& config = "");
 
 }  // namespace shiftad::training

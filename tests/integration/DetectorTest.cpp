@@ -346,6 +346,36 @@ TEST(Detector, AResumeUnderEditedSettingsIsRefusedNamingThem) {
   EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
 }
 
+TEST(Detector, AResumeAfterTheTargetFolderChangedIsRefusedAndMovedDataResumes) {
+  TempDir tmp;
+  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
+  auto cfg = tinyConfig(tmp / "cache", 4);
+  cfg.data.root = tmp / "data";
+  shiftad::FitOptions stop_after_one;
+  stop_after_one.callbacks.cancel = [] { return true; };
+  ASSERT_TRUE(shiftad::Detector::fit(cfg, tmp / "run", stop_after_one).trainSummary().interrupted);
+  // One target image gone: the pool split from the folder is no longer the run's.
+  std::vector<fs::path> squares;
+  for (const auto& e : fs::directory_iterator(tmp / "data/target/square")) squares.push_back(e.path());
+  std::sort(squares.begin(), squares.end());
+  const auto kept = tmp / "kept.png";
+  fs::rename(squares.back(), kept);
+  const auto msg = shiftad::test::errorOf([&] { shiftad::resumeTraining(tmp / "run"); });
+  EXPECT_NE(msg.find("cannot be resumed: it started on a target pool of"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Restore the target folder"), std::string::npos) << msg;
+  EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors")) << "the refusal keeps the work done";
+  // Restored, and the whole data moved to another root (config.yaml edited to it): the
+  // same images, so it resumes.
+  fs::rename(kept, squares.back());
+  fs::rename(tmp / "data", tmp / "moved");
+  const auto config = tmp / (std::string("run/") + shiftad::kConfigFile);
+  auto text = shiftad::test::readText(config);
+  const auto old_root = (tmp / "data");
+  text.replace(text.find(old_root), old_root.size(), tmp / "moved");
+  shiftad::test::writeFile(config, text);
+  EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
+}
+
 TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
   TempDir tmp;
   fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
