@@ -99,17 +99,24 @@ std::vector<unsigned char> readBytes(const std::string& path) {
   const auto type = fs::status(path, ec).type();
   SHIFTAD_CHECK(ec || type == fs::file_type::regular,
                 "image '{}' is not a regular file (a folder, pipe, socket or device): refusing to read it", path);
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::ifstream in(path, std::ios::binary);
   // errno says why (permissions, a dangling link, a link loop); it is per thread.
   SHIFTAD_CHECK(in.good(), "image '{}' cannot be opened: {}", path, std::strerror(errno));
-  const std::streamoff size = in.tellg();
-  SHIFTAD_CHECK(size != 0, "image '{}' is empty (0 bytes): re-export or remove it", path);
-  SHIFTAD_CHECK(size > 0 && size <= kMaxFileBytes, "image '{}' is {} bytes, above the limit of {}: refusing to read it",
-                path, static_cast<long long>(size), kMaxFileBytes);
-  std::vector<unsigned char> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  SHIFTAD_CHECK(in.gcount() == size, "image '{}' could not be read completely", path);
+  const auto too_big = [&](uintmax_t n) {
+    SHIFTAD_THROW("image '{}' is {} bytes, above the limit of {}: refusing to read it", path, n, kMaxFileBytes);
+  };
+  const uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > static_cast<uintmax_t>(kMaxFileBytes)) too_big(size);
+  // Read to the end, not just the size stat gives: a file whose size the file system
+  // does not tell (0: /proc, some FUSE mounts) is then judged by its content.
+  std::vector<unsigned char> bytes;
+  bytes.reserve(ec ? 0 : static_cast<size_t>(size));
+  for (char chunk[1 << 16]; in.read(chunk, sizeof chunk).gcount() > 0;) {
+    bytes.insert(bytes.end(), chunk, chunk + in.gcount());
+    if (bytes.size() > static_cast<size_t>(kMaxFileBytes)) too_big(bytes.size());
+  }
+  SHIFTAD_CHECK(!in.bad(), "image '{}' could not be read completely: {}", path, std::strerror(errno));
+  SHIFTAD_CHECK(!bytes.empty(), "image '{}' is empty (0 bytes): re-export or remove it", path);
   return bytes;
 }
 

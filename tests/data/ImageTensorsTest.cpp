@@ -134,6 +134,8 @@ TEST(ReadImage, CorruptTruncatedAndMissingFilesAreErrors) {
   expectError([&] { readImage(t / "missing.png"); }, {t / "missing.png"});
   writeFile(t / "empty.png", "");
   expectError([&] { readImage(t / "empty.png"); }, {t / "empty.png", "empty (0 bytes)"});
+  // procfs gives size 0 for files that hold text: judged by their content, not "empty".
+  expectError([] { readImage("/proc/self/status"); }, {"/proc/self/status", "not a PNG, JPEG or BMP"});
 }
 
 TEST(ReadImage, AFolderOrAPipeIsRefusedWithoutOpeningIt) {
