@@ -131,6 +131,17 @@ std::vector<double> toDoubles(const torch::Tensor& t) {
   return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
 }
 
+/// threshold.* may be edited in config.yaml after training, but the stored threshold is
+/// what decides until the run calibrates again: say so rather than ignore the edit.
+void warnIfThresholdEdited(const std::string& run_dir, const ThresholdConfig& asked, const ThresholdConfig& stored) {
+  if (asked.rule == stored.rule && asked.quantile == stored.quantile) return;
+  spdlog::warn(
+      "'{}/{}' asks threshold.rule {} (quantile {}), but the run's threshold was set with {} (quantile {}) and "
+      "'{}' decides until it is made again: delete '{}/{}' to recalibrate from the run's data with the new rule",
+      run_dir, kConfigFile, toString(asked.rule), asked.quantile, toString(stored.rule), stored.quantile,
+      kCalibrationFile, run_dir, kCalibrationFile);
+}
+
 std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared_ptr<Cache> cache,
                                          const Callbacks& callbacks) {
   auto impl = std::make_unique<Detector::Impl>();
@@ -138,9 +149,10 @@ std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared
   impl->run_dir = run_dir;
   const auto calibration = fs::path(run_dir) / kCalibrationFile;
   const auto dominant = fs::path(run_dir) / kDominantFile;
-  if (fs::exists(calibration))
+  if (fs::exists(calibration)) {
     impl->calibration = api::readCalibration(calibration.string());
-  else if (fs::exists(dominant))
+    warnIfThresholdEdited(run_dir, impl->run.cfg.threshold, impl->calibration->rule);
+  } else if (fs::exists(dominant))
     impl->dominant = api::readPathList(dominant.string());
   if (const auto pool = fs::path(run_dir) / kPoolFile; fs::exists(pool)) impl->pool = api::readPathList(pool.string());
   impl->cache = cache ? std::move(cache) : std::make_shared<Cache>();

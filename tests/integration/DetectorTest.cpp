@@ -267,6 +267,34 @@ TEST(Detector, ARunWithoutACalibrationMakesItFromItsConfigOrScoresWithoutDecisio
   EXPECT_EQ(csv.substr(csv.size() - 3), ",,\n") << csv;
 }
 
+TEST(Detector, AThresholdRuleEditedAfterTrainingIsNamedAsUnusedUntilRecalibrated) {
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
+  const auto config = tmp / (std::string("run/") + shiftad::kConfigFile);
+  auto text = shiftad::test::readText(config);
+  ASSERT_NE(text.find("rule: mixture"), std::string::npos) << text;
+  text.replace(text.find("rule: mixture"), std::strlen("rule: mixture"), "rule: normal_quantile");
+  shiftad::test::writeFile(config, text);
+  // The stored threshold still decides, and the log says so and what to do.
+  const auto score = [&](const std::string& log) {
+    const pid_t pid = shiftad::test::spawnCli(
+        {"score", "--model", tmp / "run", "--images", unseenImages(1)[0], "--out", log + ".csv"}, log);
+    EXPECT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(log);
+    return shiftad::test::readText(log);
+  };
+  const auto warned = score(tmp / "edited.log");
+  EXPECT_NE(warned.find("asks threshold.rule normal_quantile (quantile 0.95), but the run's threshold was set with "
+                        "mixture"),
+            std::string::npos)
+      << warned;
+  EXPECT_EQ(shiftad::Detector::load(tmp / "run").thresholdInfo().rule, shiftad::ThresholdRule::kMixture);
+  // Recalibrated as the warning says: the new rule, and nothing more to say.
+  fs::remove(tmp / (std::string("run/") + shiftad::kCalibrationFile));
+  EXPECT_EQ(shiftad::Detector::load(tmp / "run").thresholdInfo().rule, shiftad::ThresholdRule::kNormalQuantile);
+  const auto quiet = score(tmp / "recalibrated.log");
+  EXPECT_EQ(quiet.find("asks threshold.rule"), std::string::npos) << quiet;
+}
+
 TEST(Detector, ADamagedCalibrationOrCenterIsNamedWithWhatToDo) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
