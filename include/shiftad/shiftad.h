@@ -22,6 +22,7 @@ namespace shiftad {
 /// Intra-op threads for LibTorch (0: all cores; Debian's LibTorch starts with 1), and
 /// the allocator setting that keeps large tensor buffers in the heap (glibc would
 /// mmap/munmap them for every layer: keepLargeAllocationsInHeap). Call once at start-up.
+/// Throws shiftad::Error outside [0, 1024].
 void setThreads(int threads);
 
 /// Write the synthetic domain-shift benchmark to OUT/{source,target}/CLASS/*.png.

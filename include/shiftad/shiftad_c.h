@@ -63,8 +63,9 @@ const char* shiftad_version(void);
  * Valid until the next shiftad_* call on this thread. */
 const char* shiftad_last_error(void);
 
-/* Threads LibTorch may use in this process (0: all cores). Debian's LibTorch starts with
- * 1; the `shiftad` command uses all cores unless told otherwise (--threads). */
+/* Threads LibTorch may use in this process (0: all cores; at most 1024, else
+ * SHIFTAD_ERROR). Debian's LibTorch starts with 1; the `shiftad` command uses all cores
+ * unless told otherwise (--threads). */
 int shiftad_set_threads(int threads);
 
 /* A trained detector from a run directory (written by `shiftad train`) or a directory

@@ -517,7 +517,10 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
                 "run directory '{}' is a file, not a folder; give a new or empty folder (or a run) to write to",
                 run_dir);
   std::shared_ptr<training::ProcessGroup> group;
-  if (options.distributed.world_size > 1) group = training::ProcessGroup::connect(options.distributed);
+  if (options.distributed.world_size > 1) {
+    const ExitAtOnceOnInterrupt nothing_to_save_yet;  // the folder is not touched before the rendezvous
+    group = training::ProcessGroup::connect(options.distributed);
+  }
   if (group && group->rank() != 0) {
     // Rank 0 owns the folder: the others train with it and write nothing.
     const auto w = workspaceOfRank0(group, run_dir);

@@ -15,8 +15,15 @@ static_assert(std::atomic<int>::is_always_lock_free, "the signal is stored from 
 
 void say(const char* text, size_t n) { [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, n); }
 
+std::atomic<bool> g_exit_at_once{false};
+
 extern "C" void onInterrupt(int sig) {
   // Only async-signal-safe calls here.
+  if (g_exit_at_once.load()) {
+    constexpr char kNow[] = "\nshiftad: stopped while waiting for the other ranks (nothing to save)\n";
+    say(kNow, sizeof kNow - 1);
+    ::_exit(128 + sig);
+  }
   if (g_stop.exchange(true)) {
     std::signal(sig, SIG_DFL);
     std::raise(sig);
@@ -39,6 +46,9 @@ extern "C" void onInterrupt(int sig) {
 std::atomic<bool>& stopRequested() { return g_stop; }
 
 int caughtSignal() { return g_signal.load(); }
+
+ExitAtOnceOnInterrupt::ExitAtOnceOnInterrupt() { g_exit_at_once.store(true); }
+ExitAtOnceOnInterrupt::~ExitAtOnceOnInterrupt() { g_exit_at_once.store(false); }
 
 void installInterruptHandler() {
   struct sigaction sa {};

@@ -17,4 +17,16 @@ int caughtSignal();
 /// action (terminate now).
 void installInterruptHandler();
 
+/// While one is alive, SIGINT or SIGTERM (with the handler installed) ends the process at
+/// once with exit status 128 + the signal: for blocking waits that no step ends and that
+/// have nothing to save (the rendezvous of distributed training, which waits up to its
+/// timeout inside c10d). A stop asked before it is made stays a request.
+class ExitAtOnceOnInterrupt {
+ public:
+  ExitAtOnceOnInterrupt();
+  ~ExitAtOnceOnInterrupt();
+  ExitAtOnceOnInterrupt(const ExitAtOnceOnInterrupt&) = delete;
+  ExitAtOnceOnInterrupt& operator=(const ExitAtOnceOnInterrupt&) = delete;
+};
+
 }  // namespace shiftad::api

@@ -53,6 +53,12 @@ void requireBatch(const shiftad_detector* detector, const void* inputs, size_t c
   requireArgument(count == 0 || (inputs != nullptr && results != nullptr),
                   std::string(function) + ": the input or result array is NULL for a batch of " +
                       std::to_string(count) + " images");
+  // Above any array a process can hold (a negative count cast to size_t): said, not a
+  // bare length error of the first allocation.
+  constexpr size_t kMaxBatch = size_t{1} << 31;
+  requireArgument(count <= kMaxBatch, std::string(function) + ": count = " + std::to_string(count) +
+                                          " images is above " + std::to_string(kMaxBatch) +
+                                          " (a negative count cast to size_t?); score in batches");
 }
 
 /// One image's outcome in the C struct.

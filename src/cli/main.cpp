@@ -9,6 +9,7 @@
 #include <limits>
 #include <iostream>
 #include <optional>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -37,8 +38,50 @@ constexpr int kFailed = 1;         ///< an error in the input, the data or the r
 constexpr int kUsage = 2;          ///< the command line is wrong (the convention of getopt tools)
 constexpr int kInterrupted = 130;  ///< stopped by Ctrl-C (128 + SIGINT, the shell's convention); 143 by SIGTERM
 
+/// A whole number in [lo, hi] written as the config takes one: decimal digits, no
+/// leading zero, no blanks. CLI11's own conversion reads "010" as octal 8 and "0x10" as
+/// 16, and its Range prints double limits with hundreds of digits.
+CLI::Validator wholeNumber(long long lo, long long hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& v) -> std::string {
+        static const std::regex kDecimal("0|-?[1-9][0-9]{0,17}");
+        if (std::regex_match(v, kDecimal)) {
+          const long long x = std::stoll(v);
+          if (x >= lo && x <= hi) return "";
+        }
+        return fmt::format("'{}' is not a whole number in [{}, {}] (decimal digits, no leading zero)", v, lo, hi);
+      },
+      fmt::format("INT in [{}, {}]", lo, hi));
+}
+
 /// Split and training seeds: config key train.seed's range, checked before any work starts.
-const CLI::Range kSeedRange(0, std::numeric_limits<int>::max());
+const CLI::Validator kSeedRange = wholeNumber(0, std::numeric_limits<int>::max());
+
+/// The longest a rank waits for the others (a week): longer would overflow the
+/// millisecond and nanosecond counts of the rendezvous, and is no timeout.
+constexpr double kMaxTimeoutSeconds = 7 * 24 * 3600;
+
+/// Seconds: a finite decimal number in (0, kMaxTimeoutSeconds] (no hex, NaN or inf).
+const CLI::Validator kSeconds(
+    [](std::string& v) -> std::string {
+      static const std::regex kDecimal("([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
+      if (std::regex_match(v, kDecimal)) {
+        const double x = std::strtod(v.c_str(), nullptr);
+        if (x > 0 && x <= kMaxTimeoutSeconds) return "";
+      }
+      return fmt::format("'{}' is not a number of seconds in (0, {}]", v, kMaxTimeoutSeconds);
+    },
+    "SECONDS");
+
+/// HOST:PORT with a whole port in [1, 65535].
+const CLI::Validator kHostPort(
+    [](std::string& v) -> std::string {
+      static const std::regex kForm(".+:([1-9][0-9]{0,4})");
+      std::smatch m;
+      if (std::regex_match(v, m, kForm) && std::stol(m[1].str()) <= 65535) return "";
+      return fmt::format("'{}' is not HOST:PORT with a port in [1, 65535] (e.g. 127.0.0.1:29500)", v);
+    },
+    "HOST:PORT");
 
 /// --max-skipped takes exactly what data.max_skipped takes (the config's own parser: no
 /// NaN, inf or hex, which the option's double conversion would accept).
@@ -119,7 +162,7 @@ void setUp(const Common& c) {
 }
 
 void addCommon(CLI::App* app, Common& c) {
-  app->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->check(CLI::Range(0, 1024));
+  app->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->check(wholeNumber(0, 1024));
   app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
 }
 
@@ -231,7 +274,7 @@ struct SynthCommand {
 void addSynth(CLI::App& app, SynthCommand& c) {
   c.app = app.add_subcommand("synth", "write the synthetic domain-shift benchmark as ImageFolder PNGs");
   c.app->add_option("--out", c.out, "output folder (OUT/{source,target}/CLASS/*.png)")->required();
-  c.app->add_option("--seed", c.seed, "generation seed")->capture_default_str();
+  c.app->add_option("--seed", c.seed, "generation seed")->capture_default_str()->check(kSeedRange);
 }
 
 int runSynth(const SynthCommand& c) {
@@ -267,14 +310,15 @@ void addTrain(CLI::App& app, TrainCommand& c) {
   auto* dist = c.app->add_option_group("data-parallel training (docs/scale.md)");
   dist->add_option("--world-size", c.world_size,
                    "processes training together (default: torchrun's WORLD_SIZE or srun's SLURM_NTASKS, else 1)")
-      ->check(CLI::Range(1, 1 << 20));
+      ->check(wholeNumber(1, 1 << 20));
   dist->add_option("--rank", c.rank, "this process, 0 .. world size - 1 (default: RANK or SLURM_PROCID)")
-      ->check(CLI::Range(0, 1 << 20));
+      ->check(wholeNumber(0, 1 << 20));
   dist->add_option("--master", c.master,
-                   "HOST:PORT of rank 0, which serves the rendezvous (default: MASTER_ADDR:MASTER_PORT)");
+                   "HOST:PORT of rank 0, which serves the rendezvous (default: MASTER_ADDR:MASTER_PORT)")
+      ->check(kHostPort);
   dist->add_option("--dist-timeout", c.timeout,
                    "seconds a rank waits for the others before the run fails (rendezvous and every exchange)")
-      ->check(CLI::PositiveNumber);
+      ->check(kSeconds);
 }
 
 /// The process group of `shiftad train`: the launcher's environment, overridden by the
@@ -288,12 +332,8 @@ shiftad::DistributedOptions distributedOptions(const TrainCommand& c) {
     if (colon == std::string::npos || colon == 0)
       throw shiftad::Error(fmt::format("--master '{}' is not HOST:PORT (e.g. 127.0.0.1:29500)", c.master));
     o.master_addr = c.master.substr(0, colon);
-    try {
-      o.master_port = std::stoi(c.master.substr(colon + 1));
-    } catch (const std::exception&) {
-      throw shiftad::Error(fmt::format("--master '{}': the port is not a number", c.master));
-    }
-    o.store_served = false;  // given by hand: rank 0 serves the store
+    o.master_port = std::stoi(c.master.substr(colon + 1));  // whole and in range: kHostPort
+    o.store_served = false;                                 // given by hand: rank 0 serves the store
   }
   o.timeout_seconds = c.timeout;
   if (o.world_size > 1 && o.rank >= o.world_size)
@@ -463,7 +503,7 @@ void addDemo(CLI::App& app, DemoCommand& c) {
                              "variant over its classes and seeds, report like `bench`");
   c.app->add_option("--out", c.options.out_dir, "folder for data, runs, results.csv and reports")
       ->capture_default_str();
-  c.app->add_option("--seed", c.options.seed, "seed of the synthetic data")->capture_default_str();
+  c.app->add_option("--seed", c.options.seed, "seed of the synthetic data")->capture_default_str()->check(kSeedRange);
   c.app->add_option("--seeds", c.options.seeds, "split and training seeds (default: the synthetic suite's)")
       ->delimiter(',')
       ->check(kSeedRange);
@@ -484,7 +524,9 @@ void addClassify(CLI::App& app, ClassifyCommand& c) {
   c.app->add_option("--image", c.image, "image file")->required()->check(CLI::ExistingFile);
   c.app->add_option("--labels", c.labels, "text file: one class name per line, in index order")
       ->check(CLI::ExistingFile);
-  c.app->add_option("--topk", c.topk, "how many classes to print")->capture_default_str()->check(CLI::PositiveNumber);
+  c.app->add_option("--topk", c.topk, "how many classes to print")
+      ->capture_default_str()
+      ->check(wholeNumber(1, 1 << 20));
 }
 
 int runClassify(const ClassifyCommand& c) {

@@ -325,6 +325,16 @@ torch::Tensor resizeRgb(const uint8_t* rgb, int width, int height, size_t stride
   const size_t row = stride == 0 ? size_t{3} * static_cast<size_t>(width) : stride;
   SHIFTAD_CHECK(row >= size_t{3} * static_cast<size_t>(width),
                 "an image in memory of width {} has rows of {} bytes; RGB needs at least {}", width, row, 3 * width);
+  // A negative stride cast to size_t (bottom-up rows) is huge: the rows would run past
+  // the end of memory, wrapping round to bytes before the buffer.
+  const size_t rows_before_last = static_cast<size_t>(height - 1);
+  const size_t last_row = size_t{3} * static_cast<size_t>(width);
+  SHIFTAD_CHECK(
+      rows_before_last == 0 || (row <= (SIZE_MAX - last_row) / rows_before_last &&
+                                reinterpret_cast<uintptr_t>(rgb) <= UINTPTR_MAX - (row * rows_before_last + last_row)),
+      "an image in memory of {} rows of {} bytes runs past the end of the address space (a negative "
+      "stride? rows must go top-down, the stride positive)",
+      height, row);
   SHIFTAD_CHECK(side > 0, "resizeRgb: side = {} must be positive", side);
   // The same resize and layout as a decoded file (loadImages), on the caller's pixels.
   const cv::Mat pixels(height, width, CV_8UC3, const_cast<uint8_t*>(rgb), row);

@@ -163,6 +163,18 @@ TEST(CApi, ErrorsAreStatusesWithMessagesNeverExceptions) {
   const char* no_path[1] = {nullptr};
   EXPECT_EQ(shiftad_score_files(h.p, no_path, 1, &r), SHIFTAD_ERROR);
   EXPECT_EQ(shiftad_score_images(h.p, nullptr, 0, nullptr), SHIFTAD_OK);  // an empty batch needs no arrays
+  // Values a binding gets by casting a negative number to size_t: said, never read.
+  const shiftad_image bottom_up{2, 2, static_cast<size_t>(-6), px};
+  EXPECT_EQ(shiftad_score_images(h.p, &bottom_up, 1, &r), SHIFTAD_ERROR);
+  EXPECT_NE(std::string(shiftad_last_error()).find("a negative stride?"), std::string::npos) << shiftad_last_error();
+  EXPECT_EQ(shiftad_score_images(h.p, &bottom_up, SIZE_MAX, &r), SHIFTAD_ERROR);
+  EXPECT_NE(std::string(shiftad_last_error()).find("shiftad_score_images: count = 18446744073709551615"),
+            std::string::npos)
+      << shiftad_last_error();
+  EXPECT_EQ(shiftad_score_files(h.p, no_path, SIZE_MAX, &r), SHIFTAD_ERROR);
+  EXPECT_NE(std::string(shiftad_last_error()).find("a negative count"), std::string::npos) << shiftad_last_error();
+  EXPECT_EQ(shiftad_set_threads(1000000), SHIFTAD_ERROR);  // it started threads until the machine stalled
+  EXPECT_NE(std::string(shiftad_last_error()).find("1000000"), std::string::npos) << shiftad_last_error();
   EXPECT_EQ(std::string(shiftad_version()), SHIFTAD_TEST_VERSION);
 }
 

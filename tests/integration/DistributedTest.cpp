@@ -206,6 +206,26 @@ TEST(Distributed, ARankKilledFailsTheOtherWithinTheTimeoutAndTheRunResumes) {
   EXPECT_EQ(jsonLines(run + "/metrics.jsonl").size(), 6u);
 }
 
+TEST(Distributed, SigtermWhileWaitingAtTheRendezvousExitsAtOnce) {
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  // Rank 0 waits for a rank 1 that never comes, for up to its timeout (60 s here).
+  const pid_t pid =
+      shiftad::test::spawnCli(trainArgs({"--config", cfg, "--out", tmp / "run"}, 0, 2, freePort(), 60), tmp / "log");
+  const auto waiting = [&] { return shiftad::test::readText(tmp / "log").find("rendezvous at") != std::string::npos; };
+  for (int i = 0; i < 300 && !waiting(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(waiting()) << shiftad::test::readText(tmp / "log");
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  const int status = shiftad::test::waitExit(pid);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto log = shiftad::test::readText(tmp / "log");
+  EXPECT_EQ(status, 143) << log;
+  EXPECT_LT(waited, 10.0) << "it waited out the rendezvous:\n" << log;
+  EXPECT_NE(log.find("stopped while waiting for the other ranks"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(tmp / "run")) << "nothing is written before the rendezvous";
+}
+
 TEST(Distributed, ARankWithoutRank0FailsWithinTheTimeout) {
   TempDir tmp;
   const auto cfg = headOnlyConfig(tmp, 1);

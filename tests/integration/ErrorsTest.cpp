@@ -101,6 +101,28 @@ TEST(Errors, UsageErrorsExitTwoWithOneLine) {
   expectError(
       shiftad::test::runCli({"train", "-q", "--config", tmp / "missing.yaml", "--out", tmp / "run"}, tmp.path()), 2,
       {tmp / "missing.yaml"});
+  // Numbers as the config reads them: decimal, no leading zero (CLI11 alone read "010"
+  // as octal 8 and "0x10" as 16), in range, the range written plainly (not the
+  // hundreds of digits of a double limit). Each refused before any work.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> numbers = {
+      {{"synth", "--out", tmp / "s", "--seed", "010"}, "'010' is not a whole number in [0, 2147483647]"},
+      {{"synth", "--out", tmp / "s", "--seed", "-1"}, "'-1' is not a whole number"},
+      {{"synth", "--out", tmp / "s", "--seed", ""}, "'' is not a whole number"},
+      {{"bench", "--suite", "synthetic", "--out", tmp / "b", "--seeds", "0x10"}, "'0x10' is not a whole number"},
+      {{"config", "--threads", "5 "}, "'5 ' is not a whole number in [0, 1024]"},
+      {{"config", "--threads", "2048"}, "'2048' is not a whole number in [0, 1024]"},
+      {{"classify", "--weights", tmp / "c.yaml", "--image", tmp / "c.yaml", "--topk", "0"},
+       "'0' is not a whole number in [1, 1048576]"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--dist-timeout", "1e10"},
+       "'1e10' is not a number of seconds in (0, 604800]"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--dist-timeout", "nan"}, "'nan' is not a number"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--master", "127.0.0.1:29559x"},
+       "'127.0.0.1:29559x' is not HOST:PORT with a port in [1, 65535]"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--master", "127.0.0.1:70000"}, "is not HOST:PORT"},
+  };
+  shiftad::test::writeFile(tmp / "c.yaml", "");
+  for (const auto& [args, says] : numbers) expectError(shiftad::test::runCli(args, tmp.path()), 2, {says});
+  EXPECT_FALSE(fs::exists(tmp / "s")) << "synth wrote data before refusing its seed";
 }
 
 TEST(Errors, HelpDocumentsTheExitStatus) {
