@@ -1,5 +1,7 @@
 #include "common/AtomicFile.h"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -41,11 +43,15 @@ void writeFileAtomic(const std::string& path, const std::function<void(std::ostr
   const std::string tmp = temporaryFor(path, temporary);
   commitOrRemove(tmp, path, durability, [&] {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    SHIFTAD_CHECK(f.is_open(), "{}: cannot open for writing (does the folder exist and is it writable?)", tmp);
+    // The file the user named first: the temporary is ours.
+    SHIFTAD_CHECK(f.is_open(),
+                  "cannot write '{}': its temporary '{}' cannot be created: {} (does the folder exist and "
+                  "is it writable?)",
+                  path, tmp, std::strerror(errno));
     write(f);
     f.flush();
     f.close();
-    SHIFTAD_CHECK(!f.fail(), "{}: writing failed (disk full?)", tmp);
+    SHIFTAD_CHECK(!f.fail(), "cannot write '{}': writing its temporary '{}' failed (disk full?)", path, tmp);
   });
 }
 
@@ -60,7 +66,7 @@ void copyFileAtomic(const std::string& from, const std::string& to) {
   commitOrRemove(tmp, to, Durability::kSynced, [&] {
     std::error_code ec;
     fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
-    SHIFTAD_CHECK(!ec, "cannot copy '{}' to '{}': {}", from, tmp, ec.message());
+    SHIFTAD_CHECK(!ec, "cannot copy '{}' to '{}' (through its temporary '{}'): {}", from, to, tmp, ec.message());
   });
 }
 

@@ -136,6 +136,9 @@ void checkDimensions(const std::vector<unsigned char>& bytes, const std::string&
                 "image '{}' is not a PNG, JPEG or BMP file by its content (its first bytes are of another format, or "
                 "of none): convert it to one of those",
                 path);
+  // Said here, not by the decoder's own lines on stderr ("libpng error: Invalid IHDR data").
+  SHIFTAD_CHECK(d->width > 0 && d->height > 0, "image '{}' declares {}x{} pixels: it holds no image (corrupt?)", path,
+                d->width, d->height);
   SHIFTAD_CHECK(d->width <= kMaxSide && d->height <= kMaxSide && d->width * d->height <= kMaxPixels,
                 "image '{}' declares {}x{} pixels, above the limit ({} per side, {} in all): refusing to decode it; "
                 "resize it or check that the file is not corrupt",

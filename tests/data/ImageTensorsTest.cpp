@@ -130,6 +130,10 @@ TEST(ReadImage, CorruptTruncatedAndMissingFilesAreErrors) {
   cv::randu(ramp, 0, 255);  // incompressible: the truncation cuts into pixel data
   const std::string png = slurp(write(t, "ramp.png", ramp));
   writeFile(t / "trunc.png", png.substr(0, png.size() / 2));
+  std::string no_width = png;
+  no_width.replace(16, 4, std::string(4, '\0'));  // IHDR's width: 0
+  writeFile(t / "zero.png", no_width);
+  expectError([&] { readImage(t / "zero.png"); }, {t / "zero.png", "declares 0x64 pixels: it holds no image"});
   expectError([&] { readImage(t / "trunc.png"); }, {t / "trunc.png"});
   expectError([&] { readImage(t / "missing.png"); }, {t / "missing.png"});
   writeFile(t / "empty.png", "");
