@@ -191,9 +191,12 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
 std::vector<std::string> listImages(const std::string& dir_or_listfile) {
   const fs::path p(dir_or_listfile);
   std::error_code ec;
-  SHIFTAD_CHECK(!dir_or_listfile.empty() && fs::exists(p, ec),
-                "images '{}' do not exist: give a folder of images or a text file with one image path per line",
-                dir_or_listfile);
+  const bool exists = !dir_or_listfile.empty() && fs::exists(p, ec);
+  // A link loop or a forbidden folder is not a missing file: say what stat said.
+  SHIFTAD_CHECK(exists, "images '{}' {}: give a folder of images or a text file with one image path per line",
+                dir_or_listfile,
+                ec && ec != std::errc::no_such_file_or_directory ? "cannot be reached (" + ec.message() + ")"
+                                                                 : std::string("do not exist"));
   if (isDir(p)) {
     std::vector<std::string> out = imagesBelow(p);
     SHIFTAD_CHECK(!out.empty(), "folder '{}' holds no image (.jpg, .jpeg, .png, .bmp), even in sub-folders",

@@ -125,6 +125,9 @@ TEST(ImageFolder, AListEntryKeepsTheBlanksOrHashItsFileIsNamedWith) {
 TEST(ImageFolder, ListImagesErrors) {
   TempDir t;
   expectError([&] { listImages(t / "missing"); }, {t / "missing", "do not exist"});
+  fs::create_symlink(t / "loopB", t / "loopA");
+  fs::create_symlink(t / "loopA", t / "loopB");
+  expectError([&] { listImages(t / "loopA"); }, {t / "loopA", "cannot be reached (Too many levels of symbolic links)"});
   fs::create_directories(t / "empty/sub");
   writeFile(t / "empty/sub/x.txt", "x");
   expectError([&] { listImages(t / "empty"); }, {t / "empty", "holds no image"});
