@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Memory.h"
 #include "common/Hash.h"
 #include "common/Progress.h"
 #include "config/Choices.h"
@@ -166,6 +167,10 @@ data::ImageBatch loadImagesOnce(InputCache& cache, const Config& cfg, const std:
   FeatureSet known;
   if (!cache.recall(key, paths, known)) {
     const auto missing = cache.missing(key, paths);
+    // Decoded at once, then copied into `cache`: two copies of every image's pixels.
+    checkFitsInMemory(uint64_t{2} * missing.size() * 3 * static_cast<uint64_t>(side) * side, availableMemoryBytes(),
+                      fmt::format("the {} images to decode at {} x {} pixels", missing.size(), side, side),
+                      "lower data.resize (or data.image_size), or give fewer images");
     const data::ImageCache disk(cfg.data.image_cache ? cacheDir(cfg) : "", side, toString(interpolation));
     const auto t0 = Clock::now();
     auto loaded = data::loadImages(missing, side, cfg.data.threads, interpolation, &disk);
