@@ -205,6 +205,14 @@ std::vector<std::string> listImages(const std::string& dir_or_listfile) {
   }
   // A single image is accepted as a one-entry list (reading it as text would yield garbage).
   if (hasImageExtension(dir_or_listfile)) return {p.string()};
+  // An image of a format not read is named as one, not as a list of binary data.
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* other : {".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pbm", ".jp2", ".heic", ".avif"})
+    SHIFTAD_CHECK(ext != other,
+                  "images '{}' is a {} image: only PNG, JPEG and BMP are read; convert it (e.g. to PNG), or give a "
+                  "folder of images or a text list",
+                  dir_or_listfile, ext.substr(1));
   std::vector<std::string> out = readListFile(p);
   SHIFTAD_CHECK(!out.empty(), "image list '{}' names no image (blank lines and '#' comments are skipped)",
                 dir_or_listfile);

@@ -128,6 +128,8 @@ TEST(ImageFolder, ListImagesErrors) {
   fs::create_symlink(t / "loopB", t / "loopA");
   fs::create_symlink(t / "loopA", t / "loopB");
   expectError([&] { listImages(t / "loopA"); }, {t / "loopA", "cannot be reached (Too many levels of symbolic links)"});
+  writeFile(t / "scan.TIFF", std::string("II*\0", 4) + std::string(64, '\0'));
+  expectError([&] { listImages(t / "scan.TIFF"); }, {t / "scan.TIFF", "is a tiff image: only PNG, JPEG and BMP"});
   fs::create_directories(t / "empty/sub");
   writeFile(t / "empty/sub/x.txt", "x");
   expectError([&] { listImages(t / "empty"); }, {t / "empty", "holds no image"});
