@@ -34,9 +34,12 @@ bool firstWarningFor(const std::string& folder) {
 }
 
 constexpr char kMagic[9] = {'S', 'H', 'I', 'F', 'T', 'A', 'D', 'U', '8'};
-// Version 2 added the checksum; entries of version 1 are misses, rewritten quietly.
-constexpr uint8_t kVersion = 2;
-// magic (9), version (1), reserved (2), side (4), XXH64 of the pixels (8); little-endian
+// Version 2 added the checksum, version 3 the key to it; entries of older versions are
+// misses, rewritten quietly.
+constexpr uint8_t kVersion = 3;
+// magic (9), version (1), reserved (2), side (4), XXH64 of the pixels XOR XXH64 of the
+// entry's key (8); little-endian. With the key in it, a valid entry copied under
+// another entry's name (a bad merge or restore of a cache) is damage, not pixels.
 constexpr size_t kHeaderBytes = 24;
 constexpr size_t kChecksumAt = 16;
 
@@ -59,10 +62,11 @@ bool otherVersion(const unsigned char* data, size_t size) {
 class Mapping {
  public:
   explicit Mapping(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // Non-blocking: a FIFO put where an entry belongs must not block the open.
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd_ < 0) return;
     struct stat st {};
-    if (::fstat(fd_, &st) != 0 || st.st_size <= 0) return;
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return;
     size_ = static_cast<size_t>(st.st_size);
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
     if (p != MAP_FAILED) data_ = static_cast<const unsigned char*>(p);
@@ -82,6 +86,19 @@ class Mapping {
   size_t size_ = 0;
   const unsigned char* data_ = nullptr;
 };
+
+/// Why an entry of `bytes` should not be written in `folder` now, or "": the cache never
+/// takes the last 1 GiB of its file system, which the runs it serves need for their
+/// checkpoints and models (a few hundred MB at most).
+std::string spaceShortfall(const std::string& folder, uintmax_t bytes) {
+  std::error_code ec;
+  const auto space = fs::space(folder, ec);
+  if (ec) return "";  // unknown: the write itself will say
+  constexpr uintmax_t reserve = uintmax_t{1} << 30;
+  if (space.available >= bytes + reserve) return "";
+  return fmt::format("its file system has {:.1f} MB free, and the cache leaves at least {:.0f} MB",
+                     space.available / 1e6, reserve / 1e6);
+}
 
 }  // namespace
 
@@ -118,7 +135,7 @@ bool ImageCache::read(const std::string& key, uint8_t* dst) const {
       // The payload is verified, not only its header: a flipped byte must not reach a
       // model. The copy is what is hashed, so what passes is what is returned.
       std::memcpy(dst, m.data() + kHeaderBytes, pixelBytes());
-      const auto expected = header(side_, xxh64(dst, pixelBytes()));
+      const auto expected = header(side_, xxh64(dst, pixelBytes()) ^ xxh64(key.data(), key.size()));
       if (std::memcmp(m.data(), expected.data(), kHeaderBytes) == 0) return true;
     }
     if (!otherVersion(m.data(), m.size())) ++damaged_;
@@ -129,17 +146,18 @@ bool ImageCache::read(const std::string& key, uint8_t* dst) const {
 }
 
 void ImageCache::write(const std::string& key, const uint8_t* src) const {
-  if (!enabled()) return;
+  if (!enabled() || warned_.load()) return;
   const fs::path path = pathOf(key);
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  bool ok = !ec;
-  if (ok) {
+  std::string why = ec ? ec.message() : "";
+  if (why.empty()) why = spaceShortfall(path.parent_path().string(), kHeaderBytes + pixelBytes());
+  if (why.empty()) {
     // Per thread: concurrent writers of the same key each rename a complete file into
     // place, and the last one wins with identical bytes. Not fsync'ed: an entry lost or
     // torn by a power loss fails its checksum, a miss.
     try {
-      const auto h = header(side_, xxh64(src, pixelBytes()));
+      const auto h = header(side_, xxh64(src, pixelBytes()) ^ xxh64(key.data(), key.size()));
       writeFileAtomic(
           path,
           [&](std::ostream& out) {
@@ -147,12 +165,14 @@ void ImageCache::write(const std::string& key, const uint8_t* src) const {
             out.write(reinterpret_cast<const char*>(src), static_cast<std::streamsize>(pixelBytes()));
           },
           Durability::kUnsynced, TemporaryName::kPerThread);
-    } catch (const Error&) {
-      ok = false;
+    } catch (const Error& e) {
+      why = e.what();
     }
   }
-  if (!ok && !warned_.exchange(true) && firstWarningFor(folder_))
-    spdlog::warn("cannot write the image cache under {}: decoded images are not kept for later runs", folder_);
+  // The first failure stops this cache's writes: a full disk is not retried per image.
+  if (!why.empty() && !warned_.exchange(true) && firstWarningFor(folder_))
+    spdlog::warn("cannot write the image cache under {} ({}): decoded images are not kept for later runs", folder_,
+                 why);
 }
 
 }  // namespace shiftad::data

@@ -1,4 +1,5 @@
 // Decoding and transforms, against tiny hand-made images with known pixels.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -301,11 +302,12 @@ TEST(ImageCache, SecondLoadReadsTheCacheNotTheImage) {
   const auto bytes = slurp(a);
   EXPECT_EQ(entries[0], cache.pathOf(cache.key(bytes)));
   EXPECT_EQ(std::filesystem::file_size(entries[0]), 24u + 3 * 5 * 5);
-  // Overwrite the entry's pixels, with their checksum (XXH64, little-endian at byte
-  // 16): a load that returns them did not decode the image.
+  // Overwrite the entry's pixels, with their checksum (XXH64 of the pixels XOR XXH64 of
+  // the key, little-endian at byte 16): a load that returns them did not decode the image.
   std::string entry = slurp(entries[0]);
   for (size_t i = 24; i < entry.size(); ++i) entry[i] = static_cast<char>(i - 8);
-  const uint64_t sum = shiftad::xxh64(entry.data() + 24, entry.size() - 24);
+  const auto key = cache.key(bytes);
+  const uint64_t sum = shiftad::xxh64(entry.data() + 24, entry.size() - 24) ^ shiftad::xxh64(key.data(), key.size());
   for (int i = 0; i < 8; ++i) entry[16 + i] = static_cast<char>(sum >> (8 * i));
   writeFile(entries[0], entry);
   const auto second = loadImages({copy}, 5, 1, Interpolation::kBilinear, &cache);
@@ -382,6 +384,29 @@ TEST(ImageCache, AnEntryCorruptedInPlaceIsAMissCountedAndRewritten) {
   EXPECT_EQ(cache.damagedEntries(), 0);
 }
 
+TEST(ImageCache, AnEntryUnderAnotherNameOrAFifoIsAMissNeverTheWrongPixels) {
+  TempDir t;
+  cv::Mat m1(7, 7, CV_8UC3), m2(7, 7, CV_8UC3);
+  cv::randu(m1, 0, 256);
+  cv::randu(m2, 0, 256);
+  const std::vector<std::string> paths = {write(t, "a.png", m1), write(t, "b.png", m2)};
+  const auto plain = loadImages(paths, 5, 1);
+  const ImageCache cache(t / "cache", 5, "bilinear");
+  loadImages(paths, 5, 1, Interpolation::kBilinear, &cache);
+  // a's valid entry copied over b's (a bad merge or restore of a cache folder).
+  const auto a = cache.pathOf(cache.key(slurp(paths[0])));
+  const auto b = cache.pathOf(cache.key(slurp(paths[1])));
+  fs::copy_file(a, b, fs::copy_options::overwrite_existing);
+  auto got = loadImages(paths, 5, 1, Interpolation::kBilinear, &cache);
+  EXPECT_TRUE(torch::equal(got.images, plain.images));
+  EXPECT_EQ(cache.damagedEntries(), 1);
+  // A FIFO where an entry belongs: opening it must not block until a writer comes.
+  fs::remove(b);
+  ASSERT_EQ(mkfifo(b.c_str(), 0600), 0);
+  got = loadImages(paths, 5, 1, Interpolation::kBilinear, &cache);
+  EXPECT_TRUE(torch::equal(got.images, plain.images));
+}
+
 TEST(ImageCache, AnEntryOfTheOlderFormatIsAQuietMiss) {
   // Version 1 (a 16-byte header without checksum): not damage, so not counted.
   TempDir t;
@@ -406,6 +431,22 @@ TEST(ImageCache, DisabledCacheWritesNothingAndAnUnwritableOneOnlyCostsTime) {
   writeFile(t / "file", "a file where the cache folder should be");
   const ImageCache blocked(t / "file", 4, "bilinear");
   EXPECT_TRUE((loadImages({p}, 4, 1, Interpolation::kBilinear, &blocked).images == 33).all().item<bool>());
+}
+
+TEST(ImageCache, NeverTakesTheLastGigabyteOfItsFileSystem) {
+  // A 4 MB file system (tmpfs, where mounting is allowed): any entry would eat into the
+  // 1 GiB the cache leaves to the runs, so none is written, and images still load.
+  TempDir t;
+  fs::create_directories(t / "small");
+  if (std::system(("mount -t tmpfs -o size=4M tmpfs " + (t / "small") + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "mounting a tmpfs is not allowed here";
+  const std::string p = write(t, "x.png", cv::Mat(6, 6, CV_8UC1, cv::Scalar(33)));
+  {
+    const ImageCache cache(t / "small/cache", 4, "bilinear");
+    EXPECT_TRUE((loadImages({p}, 4, 1, Interpolation::kBilinear, &cache).images == 33).all().item<bool>());
+  }
+  EXPECT_TRUE(filesUnder(t / "small").empty());
+  EXPECT_EQ(std::system(("umount " + (t / "small")).c_str()), 0);
 }
 
 TEST(CenterCrop, EqualsTheSliceWithTorchvisionOffsets) {
