@@ -1,5 +1,7 @@
 #include "io/FeatureCache.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -16,13 +18,17 @@ namespace fs = std::filesystem;
 namespace shiftad::io {
 namespace {
 
+/// The encoder and, per file, its absolute path, size, mtime and ctime. The ctime is
+/// there because the mtime can be set back (`rsync -a`, `cp -p`, tar, `touch -r`): an
+/// image re-exported at the same size and mtime kept its stale features. The ctime
+/// cannot be set; it also changes on chmod or a move, which only costs a recompute.
 std::string cacheKey(const std::string& encoder_id, const std::vector<std::string>& files) {
   std::string text = encoder_id + "\n";
   for (const auto& f : files) {
-    std::error_code ec;
-    const auto size = fs::file_size(f, ec);
-    const auto mtime = fs::last_write_time(f, ec).time_since_epoch().count();
-    text += fmt::format("{}\t{}\t{}\n", fs::absolute(f).string(), size, mtime);
+    struct stat st {};
+    const bool known = ::stat(f.c_str(), &st) == 0;
+    text += fmt::format("{}\t{}\t{}.{}\t{}.{}\n", fs::absolute(f).string(), known ? st.st_size : -1, st.st_mtim.tv_sec,
+                        st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
   }
   // Two differently seeded hashes: 128 bits make an accidental collision negligible.
   return fmt::format("{:016x}{:016x}", fnv1a(text), fnv1a(text, kFnv1aSecondSeed));
@@ -73,12 +79,12 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
       const auto n = static_cast<int64_t>(files.size());
       if (it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) == n && valid != file.tensors.end() &&
           valid->second.dim() == 1 && valid->second.size(0) == n && file.metadata["encoder"] == encoder_id &&
-          file.metadata["checksum"] == payloadChecksum(it->second, valid->second)) {
+          file.metadata["key"] == key && file.metadata["checksum"] == payloadChecksum(it->second, valid->second)) {
         spdlog::info("features of {} images read from the cache {}", files.size(), path.string());
         return {it->second, valid->second.to(torch::kUInt8)};
       }
       spdlog::warn(
-          "feature cache entry {} is damaged or outdated (shape, encoder or checksum wrong); recomputing "
+          "feature cache entry {} is damaged or outdated (shape, encoder, key or checksum wrong); recomputing "
           "and rewriting it",
           path.string());
     } catch (const std::exception& e) {
@@ -97,6 +103,7 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
     // Not fsync'ed: an entry lost or torn by a power loss fails its checksum, a miss.
     writeSafeTensors(path.string(), {{"features", features.contiguous()}, {"valid", valid}},
                      {{"encoder", encoder_id},
+                      {"key", key},  // an entry copied under another entry's name is then a miss
                       {"images", std::to_string(files.size())},
                       {"checksum", payloadChecksum(features, valid)}},
                      Durability::kUnsynced);
