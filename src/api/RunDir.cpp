@@ -44,6 +44,13 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
                   "run directory '{}' has no {} yet: its training was stopped before the end; finish it with "
                   "`shiftad train --resume {}`",
                   run_dir, name, run_dir);
+    // Killed before its first checkpoint: the folder is a run's (marker and config), with
+    // nothing to go on from; --resume starts it over from its config.
+    SHIFTAD_CHECK(
+        !(fs::exists(fs::path(run_dir) / kRunMarkerFile, ec) && fs::exists(fs::path(run_dir) / kConfigFile, ec)),
+        "run directory '{}' has no {} yet: its training was stopped before its first checkpoint; train it "
+        "from the start with `shiftad train --resume {}`",
+        run_dir, name, run_dir);
     SHIFTAD_THROW("run directory '{}' has no {} (incomplete or not a shiftad run; train again)", run_dir, name);
   }
 }

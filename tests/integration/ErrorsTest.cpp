@@ -230,6 +230,14 @@ TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) 
   fs::remove(tmp / "run/model.safetensors");
   shiftad::test::writeFile(tmp / "run/checkpoint.safetensors", "x");
   expectError(score(tmp / "s.csv"), 1, {"stopped before the end", "shiftad train --resume " + (tmp / "run")});
+  // Killed before its first checkpoint: still a run (marker, config), which --resume starts over.
+  for (const char* written_later : {"checkpoint.safetensors", "summary.json", "calibration.json"})
+    fs::remove(tmp / (std::string("run/") + written_later));
+  expectError(score(tmp / "s.csv"), 1,
+              {"stopped before its first checkpoint", "shiftad train --resume " + (tmp / "run")});
+  const auto resumed = shiftad::test::runCli({"train", "-q", "--threads", "1", "--resume", tmp / "run"}, tmp.path());
+  EXPECT_EQ(resumed.exit, 0) << resumed.err;
+  EXPECT_EQ(score(tmp / "s.csv").exit, 0);
 }
 
 TEST(Errors, CheckDataSurvivesSymlinkLoops) {
