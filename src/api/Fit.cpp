@@ -24,6 +24,7 @@
 #include "api/TargetLabels.h"
 #include "common/Error.h"
 #include "data/PseudoAnomaly.h"
+#include "io/FeatureCache.h"
 #include "method/DominantSelector.h"
 #include "models/FrozenScorer.h"
 #include "training/Checkpoint.h"
@@ -222,6 +223,28 @@ std::vector<std::string> belowCommonFolder(const std::vector<std::string>& paths
   std::vector<std::string> out;
   for (const auto& p : paths) out.push_back(fs::path(p).lexically_relative(common).string());
   return out;
+}
+
+/// The disk caches (encoder.cache_dir) must not lie in a run folder, this one or
+/// another: that run could no longer be replaced (the cache's files are foreign to it),
+/// and replacing it would delete the cache other runs use.
+void checkCacheOutsideRuns(const Config& cfg, const std::string& run_dir) {
+  const auto cache =
+      fs::absolute(cfg.encoder.cache_dir.empty() ? io::defaultCacheDir() : cfg.encoder.cache_dir).lexically_normal();
+  auto run = fs::absolute(run_dir).lexically_normal();
+  if (!run.has_filename()) run = run.parent_path();
+  const auto rel = cache.lexically_relative(run);
+  bool inside = !rel.empty() && *rel.begin() != "..";
+  auto in_run = run;
+  for (auto d = cache; !inside && d.has_relative_path(); d = d.parent_path()) {
+    inside = isShiftadRunFolder(d.string());
+    if (inside) in_run = d;
+  }
+  SHIFTAD_CHECK(!inside,
+                "encoder.cache_dir '{}' lies inside the run folder '{}': that run could not be replaced (the cache's "
+                "files are not the run's) and would take the cache with it; set encoder.cache_dir to a folder "
+                "outside every run",
+                cache.string(), in_run.string());
 }
 
 /// A resume goes on with the pool the run started on: the checkpoint's aligned rows and
@@ -532,6 +555,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   Workspace workspace;
   try {
     checkNotInsideARun(run_dir);
+    checkCacheOutsideRuns(cfg, run_dir);
     finishReplacement(run_dir);
     lock.emplace(run_dir);
     const auto target = runTarget(run_dir, options);

@@ -289,7 +289,7 @@ const std::vector<KeySpec>& schema() {
       pathKey("encoder.cache_dir", SHIFTAD_FIELD(encoder.cache_dir),
               "cache folder of Φ's and F's trunk features (keyed by image files and encoder) and of decoded images "
               "(data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad, or ~/.cache/shiftad; ./.shiftad-cache when neither "
-              "XDG_CACHE_HOME (absolute) nor HOME is set)"),
+              "XDG_CACHE_HOME (absolute) nor HOME is set); not inside a run folder"),
       // cluster
       choiceKey("cluster.space", SHIFTAD_FIELD(cluster.space),
                 "which target pool rows are aligned: dense (the default variant) = no clustering, the pool's dense "

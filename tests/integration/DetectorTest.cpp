@@ -404,6 +404,22 @@ TEST(Detector, AResumeAfterTheTargetFolderChangedIsRefusedAndMovedDataResumes) {
   EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
 }
 
+TEST(Detector, ACacheFolderInsideARunIsRefusedBeforeAnything) {
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "a");
+  // In the run being trained, or in another run: either run could no longer be replaced.
+  for (const auto& [cache, run] : {std::pair{tmp / "b/cache", tmp / "b"}, {tmp / "a/cache", tmp / "b"}}) {
+    const auto msg = shiftad::test::errorOf([&] { shiftad::Detector::fit(tinyConfig(cache, 1), run); });
+    EXPECT_NE(msg.find("encoder.cache_dir '" + cache + "' lies inside the run folder"), std::string::npos) << msg;
+    EXPECT_FALSE(fs::exists(cache)) << "refused before anything is written";
+  }
+  EXPECT_FALSE(fs::exists(tmp / "b"));
+  // And the run it would have spoiled is still replaceable.
+  shiftad::FitOptions overwrite;
+  overwrite.overwrite = true;
+  EXPECT_TRUE(shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "a", overwrite).trained());
+}
+
 TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
   TempDir tmp;
   fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
