@@ -104,6 +104,9 @@ std::string staleReason(const LockOwner& o, const std::string& run_dir, const st
                 "run directory '{}' is in use by process {} on host '{}' (lock file '{}'); wait for it to finish or "
                 "write to another directory. If that process is gone, delete the lock file",
                 run_dir, o.pid, o.host, path);
+  // An empty lock (a process killed between creating and writing it, before link()
+  // made creation atomic) names no process.
+  if (o.pid <= 0) return "a process it does not name (the lock file holds no pid)";
   if (!alive(o.pid)) return fmt::format("process {}, which is gone", o.pid);
   const std::string now = o.start.empty() ? "" : processStartTime(o.pid);
   if (!now.empty() && now != o.start)

@@ -95,6 +95,16 @@ TEST(RunLock, ALockWhosePidWasReusedIsTakenOverWithAWarning) {
   EXPECT_FALSE(fs::exists(tmp / "run/lock"));
 }
 
+TEST(RunLock, AnEmptyLockIsTakenOverNamingNoProcess) {
+  // Left by a writer of an older version killed between create and write.
+  TempDir tmp;
+  std::string log;
+  EXPECT_EQ(trainOverLock(tmp, "", log), "");
+  EXPECT_NE(log.find("taking over the stale lock of a process it does not name"), std::string::npos) << log;
+  EXPECT_EQ(log.find("process 0"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
+}
+
 TEST(RunLock, ALockNamingALiveProcessWithItsStartTimeBlocks) {
   TempDir tmp;
   std::string log;
