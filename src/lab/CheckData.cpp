@@ -151,6 +151,16 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
   for (auto& [key, paths] : by_content)
     if (paths.size() > 1) r.duplicates.push_back(paths);
   if (r.classes.empty()) r.problems.push_back(fmt::format("'{}' holds no DOMAIN/CLASS folder", root));
+  // Training on a domain refuses a class folder without images: said here too, with a
+  // count, not found one folder at a time.
+  std::vector<std::string> empty;
+  for (const auto& c : r.classes)
+    if (c.images == 0) empty.push_back(c.domain + "/" + c.cls);
+  if (!empty.empty())
+    r.problems.push_back(
+        fmt::format("{} class folder(s) hold no image (.jpg, .jpeg, .png, .bmp), e.g. '{}': a domain "
+                    "with an empty class cannot be trained on; add images or remove the folders",
+                    empty.size(), empty.front()));
   if (protocol) {
     Config cfg = *protocol;
     cfg.data.root = root;

@@ -446,6 +446,19 @@ TEST(CheckData, SaysTheProtocolCannotRunWhereTrainRefusesIt) {
   }
 }
 
+TEST(CheckData, EmptyClassFoldersAreAProblemWithoutAConfigToo) {
+  // Training refuses a domain with an empty class folder; check-data said "0 images" and exit 0.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  for (const char* empty : {"source/e1", "target/e1", "target/e2"}) fs::create_directories(fs::path(root) / empty);
+  ASSERT_TRUE(trainRefuses(protocolOf(root, "square"), tmp));
+  const auto r = shiftad::checkData(root, nullptr);
+  ASSERT_EQ(r.problems.size(), 1u) << (r.problems.empty() ? "none" : r.problems[0]);
+  EXPECT_TRUE(contains(r.problems[0], "3 class folder(s) hold no image")) << r.problems[0];
+  EXPECT_TRUE(contains(r.problems[0], "'source/e1'")) << r.problems[0];
+}
+
 TEST(CheckData, IdenticalUnreadableFilesAreNotDuplicatesNorALeak) {
   // Failed downloads leave empty files: the same bytes in every domain, but no image.
   TempDir tmp;
