@@ -281,6 +281,14 @@ std::vector<std::string> filesUnder(const std::string& dir) {
   return out;
 }
 
+/// t/a.png and t/b.png, 7 x 7 random RGB.
+std::vector<std::string> twoRandomImages(const TempDir& t) {
+  cv::Mat m1(7, 7, CV_8UC3), m2(7, 7, CV_8UC3);
+  cv::randu(m1, 0, 256);
+  cv::randu(m2, 0, 256);
+  return {write(t, "a.png", m1), write(t, "b.png", m2)};
+}
+
 }  // namespace
 
 TEST(ImageCache, SecondLoadReadsTheCacheNotTheImage) {
@@ -352,10 +360,7 @@ TEST(ImageCache, AnEditedImageMissesAndADamagedEntryIsRewritten) {
 
 TEST(ImageCache, AnEntryCorruptedInPlaceIsAMissCountedAndRewritten) {
   TempDir t;
-  cv::Mat m1(7, 7, CV_8UC3), m2(7, 7, CV_8UC3);
-  cv::randu(m1, 0, 256);
-  cv::randu(m2, 0, 256);
-  const std::vector<std::string> paths = {write(t, "a.png", m1), write(t, "b.png", m2)};
+  const auto paths = twoRandomImages(t);
   const auto plain = loadImages(paths, 5, 1);
   {
     const ImageCache cache(t / "cache", 5, "bilinear");
@@ -386,10 +391,7 @@ TEST(ImageCache, AnEntryCorruptedInPlaceIsAMissCountedAndRewritten) {
 
 TEST(ImageCache, AnEntryUnderAnotherNameOrAFifoIsAMissNeverTheWrongPixels) {
   TempDir t;
-  cv::Mat m1(7, 7, CV_8UC3), m2(7, 7, CV_8UC3);
-  cv::randu(m1, 0, 256);
-  cv::randu(m2, 0, 256);
-  const std::vector<std::string> paths = {write(t, "a.png", m1), write(t, "b.png", m2)};
+  const auto paths = twoRandomImages(t);
   const auto plain = loadImages(paths, 5, 1);
   const ImageCache cache(t / "cache", 5, "bilinear");
   loadImages(paths, 5, 1, Interpolation::kBilinear, &cache);
