@@ -210,16 +210,18 @@ struct Workspace {
   bool writes() const { return !group || group->rank() == 0; }
 };
 
+/// Whether `p` is `folder` or lies below it (lexically, both absolute or both relative).
+bool isAtOrBelow(const fs::path& p, const fs::path& folder) {
+  const auto rel = p.lexically_relative(folder);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
 /// `paths` relative to the deepest folder that holds them all.
 std::vector<std::string> belowCommonFolder(const std::vector<std::string>& paths) {
   if (paths.empty()) return {};
-  const auto under = [](const fs::path& p, const fs::path& folder) {
-    const auto rel = p.lexically_relative(folder);
-    return !rel.empty() && *rel.begin() != "..";
-  };
   fs::path common = fs::path(paths.front()).parent_path();
   for (const auto& p : paths)
-    while (!under(p, common) && common.has_relative_path()) common = common.parent_path();
+    while (!isAtOrBelow(p, common) && common.has_relative_path()) common = common.parent_path();
   std::vector<std::string> out;
   for (const auto& p : paths) out.push_back(fs::path(p).lexically_relative(common).string());
   return out;
@@ -233,18 +235,12 @@ void checkCacheOutsideRuns(const Config& cfg, const std::string& run_dir) {
       fs::absolute(cfg.encoder.cache_dir.empty() ? io::defaultCacheDir() : cfg.encoder.cache_dir).lexically_normal();
   auto run = fs::absolute(run_dir).lexically_normal();
   if (!run.has_filename()) run = run.parent_path();
-  const auto rel = cache.lexically_relative(run);
-  bool inside = !rel.empty() && *rel.begin() != "..";
-  auto in_run = run;
-  for (auto d = cache; !inside && d.has_relative_path(); d = d.parent_path()) {
-    inside = isShiftadRunFolder(d.string());
-    if (inside) in_run = d;
-  }
-  SHIFTAD_CHECK(!inside,
+  const auto in_run = isAtOrBelow(cache, run) ? run.string() : runFolderAtOrAbove(cache.string());
+  SHIFTAD_CHECK(in_run.empty(),
                 "encoder.cache_dir '{}' lies inside the run folder '{}': that run could not be replaced (the cache's "
                 "files are not the run's) and would take the cache with it; set encoder.cache_dir to a folder "
                 "outside every run",
-                cache.string(), in_run.string());
+                cache.string(), in_run);
 }
 
 /// A resume goes on with the pool the run started on: the checkpoint's aligned rows and

@@ -112,14 +112,22 @@ bool isShiftadRunFolder(const std::string& dir) {
   return false;
 }
 
+std::string runFolderAtOrAbove(const std::string& path) {
+  auto p = fs::absolute(path).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  for (auto d = p; d.has_relative_path(); d = d.parent_path())
+    if (isShiftadRunFolder(d.string())) return d.string();
+  return "";
+}
+
 void checkNotInsideARun(const std::string& run_dir) {
   auto p = fs::absolute(run_dir).lexically_normal();
   if (!p.has_filename()) p = p.parent_path();
-  for (auto d = p.parent_path(); d.has_relative_path(); d = d.parent_path())
-    SHIFTAD_CHECK(!isShiftadRunFolder(d.string()),
-                  "'{}' lies inside the run folder '{}', which holds only its own files (replacing that run would "
-                  "delete this one); choose a path outside it",
-                  run_dir, d.string());
+  const auto outer = runFolderAtOrAbove(p.parent_path().string());
+  SHIFTAD_CHECK(outer.empty(),
+                "'{}' lies inside the run folder '{}', which holds only its own files (replacing that run would "
+                "delete this one); choose a path outside it",
+                run_dir, outer);
 }
 
 void markRunFolder(const std::string& dir) {

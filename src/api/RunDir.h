@@ -41,6 +41,10 @@ bool isShiftadRunFolder(const std::string& dir);
 /// Write kRunMarkerFile into `dir` (created if missing): the folder is a run from now on.
 void markRunFolder(const std::string& dir);
 
+/// The nearest folder at or above `path` that is a shiftad run folder
+/// (isShiftadRunFolder), "" if none.
+std::string runFolderAtOrAbove(const std::string& path);
+
 /// An Error when `run_dir` lies inside a shiftad run folder: a run holds only its own
 /// files, and replacing or deleting it would take a nested run along.
 void checkNotInsideARun(const std::string& run_dir);
