@@ -117,6 +117,7 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
                 ec ? ": " + ec.message() : "");
   DataCheckReport r;
   std::map<std::pair<uint64_t, size_t>, std::vector<std::string>> by_content;
+  std::vector<std::string> empty;  // DOMAIN/CLASS folders listed without an image
   // A folder that cannot be read is a problem of its own; the rest is still checked.
   const auto listed = [&](const std::function<std::vector<std::string>()>& list) {
     try {
@@ -130,7 +131,9 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
     const auto domain_dir = (fs::path(root) / domain).string();
     for (const auto& cls : listed([&] { return data::subfolders(domain_dir); })) {
       DataCheckClass c{domain, cls};
+      const size_t problems_before = r.problems.size();
       const auto files = listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string(), &r.hidden); });
+      const bool unlisted = r.problems.size() > problems_before;  // said already: not "no image"
       for (const auto& file : files) {
         if (!data::hasImageExtension(file)) {
           ++c.non_images;
@@ -145,6 +148,7 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
         }
         if (const auto bytes = readBytes(file)) by_content[{data::contentHash(*bytes), bytes->size()}].push_back(file);
       }
+      if (c.images == 0 && !unlisted) empty.push_back(domain + "/" + cls);
       r.classes.push_back(c);
     }
   }
@@ -153,13 +157,10 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
   if (r.classes.empty()) r.problems.push_back(fmt::format("'{}' holds no DOMAIN/CLASS folder", root));
   // Training on a domain refuses a class folder without images: said here too, with a
   // count, not found one folder at a time.
-  std::vector<std::string> empty;
-  for (const auto& c : r.classes)
-    if (c.images == 0) empty.push_back(c.domain + "/" + c.cls);
   if (!empty.empty())
     r.problems.push_back(
         fmt::format("{} class folder(s) hold no image (.jpg, .jpeg, .png, .bmp), e.g. '{}': a domain "
-                    "with an empty class cannot be trained on; add images or remove the folders",
+                    "with such a class cannot be trained on; add images or remove the folders",
                     empty.size(), empty.front()));
   if (protocol) {
     Config cfg = *protocol;
