@@ -13,6 +13,10 @@
 
 namespace shiftad {
 
+/// The most threads any setting takes (--threads, train.threads, data.threads,
+/// setThreads): a million would start and thrash, never finish.
+constexpr int kMaxThreads = 1024;
+
 // Every key with a fixed list of values is an enum. Its YAML spellings (listed here for
 // the reader) are written once, in the name tables of src/config/Choices.cpp, which
 // parsing, dumping, error messages and docs/config.md all read; toString gives a

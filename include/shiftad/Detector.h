@@ -151,6 +151,10 @@ struct DistributedOptions {
   double timeout_seconds = 300;           ///< a rank that waits longer for another fails the run
 };
 
+/// The longest DistributedOptions::timeout_seconds (a week): longer would overflow the
+/// millisecond and nanosecond counts of the rendezvous store and Gloo, and is no timeout.
+constexpr double kMaxDistTimeoutSeconds = 7 * 24 * 3600;
+
 /// The process group a launcher described in the environment: torchrun's RANK,
 /// WORLD_SIZE, MASTER_ADDR, MASTER_PORT (and TORCHELASTIC_USE_AGENT_STORE), or Slurm's
 /// SLURM_PROCID and SLURM_NTASKS with MASTER_ADDR and MASTER_PORT; world_size 1 when

@@ -85,8 +85,8 @@ const bool kBlasChosenAtLoad = (useBlasKernelsOfThisCpu(), true);
 }  // namespace
 
 void setThreads(int threads) {
-  // As --threads and train.threads: a million threads start and thrash, never finish.
-  SHIFTAD_CHECK(threads >= 0 && threads <= 1024, "threads = {} must be 0 (all cores) or in [1, 1024]", threads);
+  SHIFTAD_CHECK(threads >= 0 && threads <= kMaxThreads, "threads = {} must be 0 (all cores) or in [1, {}]", threads,
+                kMaxThreads);
   keepLargeAllocationsInHeap();
   useBlasKernelsOfThisCpu();
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -83,10 +83,6 @@ FeatureSet features(InputCache& cache, const Config& cfg, const std::string& id,
   return out;
 }
 
-std::string cacheDir(const Config& cfg) {
-  return cfg.encoder.cache_dir.empty() ? io::defaultCacheDir() : cfg.encoder.cache_dir;
-}
-
 /// Content identity of F's trunk: every trunk parameter and buffer (the head is not
 /// part of the features), and what changes the trunk's function without changing its
 /// weights (e.g. MobileNetV2's padding, in describe()). Two nets with the same trunk
@@ -133,6 +129,10 @@ std::string initialTrunkId(InputCache& cache, const Config& cfg) {
 }
 
 }  // namespace
+
+std::string cacheDir(const Config& cfg) {
+  return cfg.encoder.cache_dir.empty() ? io::defaultCacheDir() : cfg.encoder.cache_dir;
+}
 
 torch::Tensor trunkFeaturesOf(const Config& cfg, models::FeatureExtractor& net, const torch::Tensor& images) {
   net.eval();

@@ -25,6 +25,9 @@ class FrozenEncoder;
 
 namespace shiftad::api {
 
+/// The disk cache folder: encoder.cache_dir, else io::defaultCacheDir().
+std::string cacheDir(const Config& cfg);
+
 /// Side images are decoded and resized to before the center crop (data.resize, else
 /// data.image_size).
 inline int resizeSide(const DataConfig& d) { return d.resize > 0 ? d.resize : d.image_size; }

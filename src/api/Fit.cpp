@@ -24,7 +24,6 @@
 #include "api/TargetLabels.h"
 #include "common/Error.h"
 #include "data/PseudoAnomaly.h"
-#include "io/FeatureCache.h"
 #include "method/DominantSelector.h"
 #include "models/FrozenScorer.h"
 #include "training/Checkpoint.h"
@@ -231,16 +230,14 @@ std::vector<std::string> belowCommonFolder(const std::vector<std::string>& paths
 /// another: that run could no longer be replaced (the cache's files are foreign to it),
 /// and replacing it would delete the cache other runs use.
 void checkCacheOutsideRuns(const Config& cfg, const std::string& run_dir) {
-  const auto cache =
-      fs::absolute(cfg.encoder.cache_dir.empty() ? io::defaultCacheDir() : cfg.encoder.cache_dir).lexically_normal();
-  auto run = fs::absolute(run_dir).lexically_normal();
-  if (!run.has_filename()) run = run.parent_path();
-  const auto in_run = isAtOrBelow(cache, run) ? run.string() : runFolderAtOrAbove(cache.string());
+  const auto cache = absoluteFolder(cacheDir(cfg));
+  const auto run = absoluteFolder(run_dir);
+  const auto in_run = isAtOrBelow(cache, run) ? run : runFolderAtOrAbove(cache);
   SHIFTAD_CHECK(in_run.empty(),
                 "encoder.cache_dir '{}' lies inside the run folder '{}': that run could not be replaced (the cache's "
                 "files are not the run's) and would take the cache with it; set encoder.cache_dir to a folder "
                 "outside every run",
-                cache.string(), in_run);
+                cache, in_run);
 }
 
 /// A resume goes on with the pool the run started on: the checkpoint's aligned rows and

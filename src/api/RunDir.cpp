@@ -112,18 +112,20 @@ bool isShiftadRunFolder(const std::string& dir) {
   return false;
 }
 
-std::string runFolderAtOrAbove(const std::string& path) {
-  auto p = fs::absolute(path).lexically_normal();
+std::string absoluteFolder(const std::string& dir) {
+  auto p = fs::absolute(dir).lexically_normal();
   if (!p.has_filename()) p = p.parent_path();
-  for (auto d = p; d.has_relative_path(); d = d.parent_path())
+  return p.string();
+}
+
+std::string runFolderAtOrAbove(const std::string& path) {
+  for (auto d = fs::path(absoluteFolder(path)); d.has_relative_path(); d = d.parent_path())
     if (isShiftadRunFolder(d.string())) return d.string();
   return "";
 }
 
 void checkNotInsideARun(const std::string& run_dir) {
-  auto p = fs::absolute(run_dir).lexically_normal();
-  if (!p.has_filename()) p = p.parent_path();
-  const auto outer = runFolderAtOrAbove(p.parent_path().string());
+  const auto outer = runFolderAtOrAbove(fs::path(absoluteFolder(run_dir)).parent_path().string());
   SHIFTAD_CHECK(outer.empty(),
                 "'{}' lies inside the run folder '{}', which holds only its own files (replacing that run would "
                 "delete this one); choose a path outside it",

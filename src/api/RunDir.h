@@ -41,6 +41,10 @@ bool isShiftadRunFolder(const std::string& dir);
 /// Write kRunMarkerFile into `dir` (created if missing): the folder is a run from now on.
 void markRunFolder(const std::string& dir);
 
+/// `dir` made absolute and lexically normal, without a trailing separator ("a/b/" and
+/// "a/./b" are "CWD/a/b").
+std::string absoluteFolder(const std::string& dir);
+
 /// The nearest folder at or above `path` that is a shiftad run folder
 /// (isShiftadRunFolder), "" if none.
 std::string runFolderAtOrAbove(const std::string& path);

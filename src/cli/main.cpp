@@ -57,19 +57,15 @@ CLI::Validator wholeNumber(long long lo, long long hi) {
 /// Split and training seeds: config key train.seed's range, checked before any work starts.
 const CLI::Validator kSeedRange = wholeNumber(0, std::numeric_limits<int>::max());
 
-/// The longest a rank waits for the others (a week): longer would overflow the
-/// millisecond and nanosecond counts of the rendezvous, and is no timeout.
-constexpr double kMaxTimeoutSeconds = 7 * 24 * 3600;
-
-/// Seconds: a finite decimal number in (0, kMaxTimeoutSeconds] (no hex, NaN or inf).
+/// Seconds: a finite decimal number in (0, kMaxDistTimeoutSeconds] (no hex, NaN or inf).
 const CLI::Validator kSeconds(
     [](std::string& v) -> std::string {
       static const std::regex kDecimal("([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
       if (std::regex_match(v, kDecimal)) {
         const double x = std::strtod(v.c_str(), nullptr);
-        if (x > 0 && x <= kMaxTimeoutSeconds) return "";
+        if (x > 0 && x <= shiftad::kMaxDistTimeoutSeconds) return "";
       }
-      return fmt::format("'{}' is not a number of seconds in (0, {}]", v, kMaxTimeoutSeconds);
+      return fmt::format("'{}' is not a number of seconds in (0, {}]", v, shiftad::kMaxDistTimeoutSeconds);
     },
     "SECONDS");
 
@@ -162,7 +158,8 @@ void setUp(const Common& c) {
 }
 
 void addCommon(CLI::App* app, Common& c) {
-  app->add_option("--threads", c.threads, "intra-op threads (0: all cores)")->check(wholeNumber(0, 1024));
+  app->add_option("--threads", c.threads, "intra-op threads (0: all cores)")
+      ->check(wholeNumber(0, shiftad::kMaxThreads));
   app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
 }
 

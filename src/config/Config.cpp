@@ -246,7 +246,7 @@ const std::vector<KeySpec>& schema() {
       boolKey("data.image_cache", SHIFTAD_FIELD(data.image_cache),
               "keep decoded, resized images (uint8, one file per image content and size) in the cache folder "
               "(encoder.cache_dir), so later runs skip decoding (docs/performance.md)"),
-      intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, 1024, "image decoding threads (0: all cores)"),
+      intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, kMaxThreads, "image decoding threads (0: all cores)"),
       // model
       choiceKey("model.arch", SHIFTAD_FIELD(model.arch),
                 "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual "
@@ -361,7 +361,7 @@ const std::vector<KeySpec>& schema() {
                "which pulls toward 0 (0: off)"),
       intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX,
              "seed of initialisation, batching, augmentation and clustering"),
-      intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, 1024, "intra-op threads (0: all cores)"),
+      intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, kMaxThreads, "intra-op threads (0: all cores)"),
       intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX,
              "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C or "
              "SIGTERM (0: only then); `shiftad train --resume RUN_DIR` continues from it"),

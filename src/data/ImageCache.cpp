@@ -43,6 +43,11 @@ constexpr uint8_t kVersion = 3;
 constexpr size_t kHeaderBytes = 24;
 constexpr size_t kChecksumAt = 16;
 
+/// The header's checksum: the pixels' XXH64 XOR the key's.
+uint64_t checksumOf(const std::string& key, const uint8_t* pixels, size_t bytes) {
+  return xxh64(pixels, bytes) ^ xxh64(key.data(), key.size());
+}
+
 std::array<unsigned char, kHeaderBytes> header(int side, uint64_t checksum) {
   std::array<unsigned char, kHeaderBytes> h{};
   std::memcpy(h.data(), kMagic, sizeof(kMagic));
@@ -135,7 +140,7 @@ bool ImageCache::read(const std::string& key, uint8_t* dst) const {
       // The payload is verified, not only its header: a flipped byte must not reach a
       // model. The copy is what is hashed, so what passes is what is returned.
       std::memcpy(dst, m.data() + kHeaderBytes, pixelBytes());
-      const auto expected = header(side_, xxh64(dst, pixelBytes()) ^ xxh64(key.data(), key.size()));
+      const auto expected = header(side_, checksumOf(key, dst, pixelBytes()));
       if (std::memcmp(m.data(), expected.data(), kHeaderBytes) == 0) return true;
     }
     if (!otherVersion(m.data(), m.size())) ++damaged_;
@@ -157,7 +162,7 @@ void ImageCache::write(const std::string& key, const uint8_t* src) const {
     // place, and the last one wins with identical bytes. Not fsync'ed: an entry lost or
     // torn by a power loss fails its checksum, a miss.
     try {
-      const auto h = header(side_, xxh64(src, pixelBytes()) ^ xxh64(key.data(), key.size()));
+      const auto h = header(side_, checksumOf(key, src, pixelBytes()));
       writeFileAtomic(
           path,
           [&](std::ostream& out) {

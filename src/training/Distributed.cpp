@@ -77,10 +77,9 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistributedOptions& o)
                 o.world_size - 1);
   SHIFTAD_CHECK(o.master_port > 0 && o.master_port < 65536, "distributed training: master port {} is not a TCP port",
                 o.master_port);
-  // Above a week the millisecond and nanosecond counts of the store and Gloo overflow.
-  SHIFTAD_CHECK(o.timeout_seconds > 0 && o.timeout_seconds <= 7 * 24 * 3600,
-                "distributed training: the timeout must be in (0, 604800] seconds (a week); got {} s",
-                o.timeout_seconds);
+  SHIFTAD_CHECK(o.timeout_seconds > 0 && o.timeout_seconds <= kMaxDistTimeoutSeconds,
+                "distributed training: the timeout must be in (0, {}] seconds (a week); got {} s",
+                kMaxDistTimeoutSeconds, o.timeout_seconds);
   auto state = std::make_unique<State>();
   state->timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000.0));
   spdlog::info("distributed training: rank {} of {}, rendezvous at {}:{}", o.rank, o.world_size, o.master_addr,
