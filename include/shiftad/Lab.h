@@ -28,6 +28,9 @@ struct DataCheckReport {
   std::vector<std::string> non_images;  ///< files in class folders that are not images
   std::vector<std::string> hidden;      ///< files and folders in class folders whose name starts with '.' (never read)
   std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
+  /// Of those, the groups that lie in two or more classes of one domain: one image
+  /// labelled as two classes, i.e. in one-vs-all both a normal image and an anomaly.
+  std::vector<std::vector<std::string>> label_conflicts;
   std::vector<std::vector<std::string>>
       split_leaks;  ///< identical images both in training (source or pool) and the test split
   std::vector<std::string>

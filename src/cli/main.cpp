@@ -244,6 +244,7 @@ void printDataCheck(const shiftad::DataCheckReport& r) {
   printList("non-image files (ignored)", r.non_images);
   printList("hidden files and folders (ignored: the name starts with '.')", r.hidden);
   printGroups("exact duplicates", r.duplicates);
+  printGroups("duplicates in two or more classes of one domain (one image labelled as two classes)", r.label_conflicts);
   printGroups("duplicates across training (source or pool) and the test split (the test split leaks into training)",
               r.split_leaks);
   if (!r.problems.empty()) {

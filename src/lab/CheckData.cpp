@@ -109,6 +109,25 @@ void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std:
   checkLeaks(cfg, r, *split, problems, leaks);
 }
 
+/// The groups of `duplicates` whose images lie in two or more classes of one domain
+/// (`class_of`: each image's DOMAIN/CLASS), and the problem they make.
+void checkLabelConflicts(DataCheckReport& r,
+                         const std::map<std::string, std::pair<std::string, std::string>>& class_of) {
+  for (const auto& group : r.duplicates) {
+    std::map<std::string, std::set<std::string>> classes_by_domain;
+    for (const auto& p : group) classes_by_domain[class_of.at(p).first].insert(class_of.at(p).second);
+    if (std::any_of(classes_by_domain.begin(), classes_by_domain.end(),
+                    [](const auto& d) { return d.second.size() > 1; }))
+      r.label_conflicts.push_back(group);
+  }
+  if (!r.label_conflicts.empty())
+    r.problems.push_back(fmt::format(
+        "{} group(s) of byte-identical images lie in two or more classes of one domain, e.g. '{}': with either "
+        "class as the normal one the same image is also an anomaly of the test split; keep the copy whose class "
+        "is right and remove the others (listed above)",
+        r.label_conflicts.size(), r.label_conflicts.front().front()));
+}
+
 }  // namespace
 
 DataCheckReport checkData(const std::string& root, const Config* protocol) {
@@ -117,7 +136,8 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
                 ec ? ": " + ec.message() : "");
   DataCheckReport r;
   std::map<std::pair<uint64_t, size_t>, std::vector<std::string>> by_content;
-  std::vector<std::string> empty;  // DOMAIN/CLASS folders listed without an image
+  std::vector<std::string> empty;                                       // DOMAIN/CLASS folders listed without an image
+  std::map<std::string, std::pair<std::string, std::string>> class_of;  // readable image -> (domain, class)
   // A folder that cannot be read is a problem of its own; the rest is still checked.
   const auto listed = [&](const std::function<std::vector<std::string>()>& list) {
     try {
@@ -146,7 +166,10 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
           r.unreadable.push_back(file + ": " + why);
           continue;  // not a duplicate: two empty files, say, are the same bytes but no image
         }
-        if (const auto bytes = readBytes(file)) by_content[{data::contentHash(*bytes), bytes->size()}].push_back(file);
+        if (const auto bytes = readBytes(file)) {
+          by_content[{data::contentHash(*bytes), bytes->size()}].push_back(file);
+          class_of[file] = {domain, cls};
+        }
       }
       if (c.images == 0 && !unlisted) empty.push_back(domain + "/" + cls);
       r.classes.push_back(c);
@@ -154,6 +177,7 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
   }
   for (auto& [key, paths] : by_content)
     if (paths.size() > 1) r.duplicates.push_back(paths);
+  checkLabelConflicts(r, class_of);
   if (r.classes.empty()) r.problems.push_back(fmt::format("'{}' holds no DOMAIN/CLASS folder", root));
   // Training on a domain refuses a class folder without images: said here too, with a
   // count, not found one folder at a time.

@@ -357,6 +357,31 @@ TEST(CheckData, ListsCountsUnreadableNonImagesDuplicatesAndSplitLeaks) {
   EXPECT_TRUE(anyContains(r.split_leaks[0], "/target/circle/"));
 }
 
+TEST(CheckData, OneImageInTwoClassesOfADomainIsALabelConflictACopyInOneClassIsNot) {
+  TempDir tmp;
+  const auto root = faultyRoot(tmp, /*leaks=*/false);  // zz_duplicate.png: a copy within source/circle
+  auto r = shiftad::checkData(root);
+  EXPECT_TRUE(r.label_conflicts.empty()) << "a copy within one class, or across domains, labels nothing twice";
+  EXPECT_TRUE(r.problems.empty()) << r.problems[0];
+  // The same bytes under source/square: in one-vs-all, a normal image and an anomaly at once.
+  std::vector<fs::path> circles;
+  for (const auto& e : fs::directory_iterator(root + "/source/circle"))
+    if (e.path().filename().string().rfind("zz_", 0) != 0 && e.path().extension() == ".png")
+      circles.push_back(e.path());
+  std::sort(circles.begin(), circles.end());
+  fs::copy_file(circles[5], root + "/source/square/also_a_square.png");
+  r = shiftad::checkData(root);
+  ASSERT_EQ(r.label_conflicts.size(), 1u);
+  EXPECT_TRUE(anyContains(r.label_conflicts[0], "/source/square/also_a_square.png"));
+  EXPECT_TRUE(anyContains(r.label_conflicts[0], circles[5].string()));
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_TRUE(contains(r.problems[0], "two or more classes of one domain")) << r.problems[0];
+  const auto pid = shiftad::test::spawnCli({"check-data", root}, tmp / "conflict.log");
+  EXPECT_EQ(shiftad::test::waitExit(pid), 1);
+  const auto log = shiftad::test::readText(tmp / "conflict.log");
+  EXPECT_TRUE(contains(log, "one image labelled as two classes")) << log;
+}
+
 TEST(CheckData, ExitsNonZeroWhenTheProtocolCannotRun) {
   TempDir tmp;
   const auto root = faultyRoot(tmp, /*leaks=*/false);
@@ -372,7 +397,9 @@ TEST(CheckData, ExitsNonZeroWhenTheProtocolCannotRun) {
   cfg.data.normal_class = "hexagon";
   const auto r = shiftad::checkData(root, &cfg);
   ASSERT_FALSE(r.problems.empty());
-  EXPECT_NE(r.problems[0].find("hexagon"), std::string::npos) << r.problems[0];
+  // (the copy is also a label conflict: circle and hexagon in one domain)
+  EXPECT_TRUE(anyContains(r.problems, "normal_class 'hexagon' is not a class of the source domain"))
+      << fmt::format("{}", fmt::join(r.problems, "\n"));
   shiftad::test::writeFile(tmp / "bad.yaml", shiftad::dumpConfig(cfg));
   pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "bad.yaml"}, tmp / "bad.log");
   EXPECT_EQ(shiftad::test::waitExit(pid), 1) << shiftad::test::readText(tmp / "bad.log");
