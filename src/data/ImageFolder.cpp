@@ -108,6 +108,8 @@ fs::path domainDir(const std::string& root, const std::string& domain) {
   return dir;
 }
 
+constexpr size_t kMaxPathBytes = 4096;  // PATH_MAX on Linux, with its terminating NUL
+
 // Entries of a list file, relative ones resolved against its folder.
 std::vector<std::string> readListFile(const fs::path& file) {
   std::error_code ec;
@@ -121,12 +123,18 @@ std::vector<std::string> readListFile(const fs::path& file) {
   const fs::path base = file.parent_path();
   std::vector<std::string> out;
   std::string line;
-  while (std::getline(in, line)) {
+  for (size_t number = 1; std::getline(in, line); ++number) {
     // A path holds no NUL byte: such a file is binary (an archive, a model), not a list.
     SHIFTAD_CHECK(line.find('\0') == std::string::npos,
                   "image list '{}' holds binary data, not one image path per line: give a folder of images or a "
                   "text list (is it the right file?)",
                   file.string());
+    // No path is longer (Linux's PATH_MAX): such a line is not one, and would be echoed
+    // whole in the "cannot be read" warning.
+    SHIFTAD_CHECK(line.size() < kMaxPathBytes,
+                  "image list '{}', line {}: {} characters, longer than any path ({}); a list holds one image path "
+                  "per line (is it the right file?)",
+                  file.string(), number, line.size(), kMaxPathBytes);
     if (!line.empty() && line.back() == '\r') line.pop_back();  // a list saved with CRLF line ends
     std::string entry = trim(line);
     const auto resolved = [&](const std::string& name) {

@@ -139,6 +139,11 @@ TEST(ImageFolder, ListImagesErrors) {
   const char binary[] = "PK\x03\x04\x00\x00\x08\x00garbage\nmore";
   writeFile(t / "model.bin", std::string(binary, sizeof binary - 1));
   expectError([&] { listImages(t / "model.bin"); }, {t / "model.bin", "binary data"});
+  // A line longer than any path (PATH_MAX, 4096 with its NUL) is no path; one just below it is listed.
+  writeFile(t / "long.txt", "a.png\n" + std::string(200000, 'x') + "\n");
+  expectError([&] { listImages(t / "long.txt"); }, {t / "long.txt", "line 2: 200000 characters, longer than any path"});
+  writeFile(t / "longest.txt", "/" + std::string(4094, 'y') + "\n");
+  EXPECT_EQ(listImages(t / "longest.txt"), std::vector<std::string>{"/" + std::string(4094, 'y')});
   // A FIFO would block the open until a writer comes.
   ASSERT_EQ(mkfifo((t / "pipe").c_str(), 0600), 0);
   expectError([&] { listImages(t / "pipe"); }, {t / "pipe", "not a regular file"});
