@@ -128,6 +128,32 @@ void checkLabelConflicts(DataCheckReport& r,
         r.label_conflicts.size(), r.label_conflicts.front().front()));
 }
 
+/// The readable images found so far, by content and by class.
+struct Contents {
+  std::map<std::pair<uint64_t, size_t>, std::vector<std::string>> by_content;  ///< (hash, size) -> files
+  std::map<std::string, std::pair<std::string, std::string>> class_of;         ///< file -> (domain, class)
+};
+
+/// One file of class folder `c`: counted as a non-image, an unreadable image, or a
+/// readable one, whose content goes to `contents`.
+void checkFile(const std::string& file, DataCheckClass& c, DataCheckReport& r, Contents& contents) {
+  if (!data::hasImageExtension(file)) {
+    ++c.non_images;
+    r.non_images.push_back(file);
+    return;
+  }
+  ++c.images;
+  if (const auto why = imageProblem(file); !why.empty()) {
+    ++c.unreadable;
+    r.unreadable.push_back(file + ": " + why);
+    return;  // not a duplicate: two empty files, say, are the same bytes but no image
+  }
+  if (const auto bytes = readBytes(file)) {
+    contents.by_content[{data::contentHash(*bytes), bytes->size()}].push_back(file);
+    contents.class_of[file] = {c.domain, c.cls};
+  }
+}
+
 }  // namespace
 
 DataCheckReport checkData(const std::string& root, const Config* protocol) {
@@ -135,9 +161,8 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
   SHIFTAD_CHECK(fs::is_directory(root, ec), "data root '{}' is not a folder (expected ROOT/DOMAIN/CLASS/image){}", root,
                 ec ? ": " + ec.message() : "");
   DataCheckReport r;
-  std::map<std::pair<uint64_t, size_t>, std::vector<std::string>> by_content;
-  std::vector<std::string> empty;                                       // DOMAIN/CLASS folders listed without an image
-  std::map<std::string, std::pair<std::string, std::string>> class_of;  // readable image -> (domain, class)
+  Contents contents;
+  std::vector<std::string> empty;  // DOMAIN/CLASS folders listed without an image
   // A folder that cannot be read is a problem of its own; the rest is still checked.
   const auto listed = [&](const std::function<std::vector<std::string>()>& list) {
     try {
@@ -154,30 +179,14 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
       const size_t problems_before = r.problems.size();
       const auto files = listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string(), &r.hidden); });
       const bool unlisted = r.problems.size() > problems_before;  // said already: not "no image"
-      for (const auto& file : files) {
-        if (!data::hasImageExtension(file)) {
-          ++c.non_images;
-          r.non_images.push_back(file);
-          continue;
-        }
-        ++c.images;
-        if (const auto why = imageProblem(file); !why.empty()) {
-          ++c.unreadable;
-          r.unreadable.push_back(file + ": " + why);
-          continue;  // not a duplicate: two empty files, say, are the same bytes but no image
-        }
-        if (const auto bytes = readBytes(file)) {
-          by_content[{data::contentHash(*bytes), bytes->size()}].push_back(file);
-          class_of[file] = {domain, cls};
-        }
-      }
+      for (const auto& file : files) checkFile(file, c, r, contents);
       if (c.images == 0 && !unlisted) empty.push_back(domain + "/" + cls);
       r.classes.push_back(c);
     }
   }
-  for (auto& [key, paths] : by_content)
+  for (auto& [key, paths] : contents.by_content)
     if (paths.size() > 1) r.duplicates.push_back(paths);
-  checkLabelConflicts(r, class_of);
+  checkLabelConflicts(r, contents.class_of);
   if (r.classes.empty()) r.problems.push_back(fmt::format("'{}' holds no DOMAIN/CLASS folder", root));
   // Training on a domain refuses a class folder without images: said here too, with a
   // count, not found one folder at a time.
