@@ -259,7 +259,10 @@ std::string configDocMarkdown();
 /// Whether a run aligns target samples with source: an alignment method, at a weight > 0.
 bool aligns(const Config& cfg);
 
-/// Check cross-key rules (e.g. mean/std have 3 entries); throws shiftad::Error.
+/// Check a Config built or edited in code as a config file is checked: every key's
+/// range and choices (as parseConfig applies them) and the rules across keys (e.g.
+/// data.resize >= data.image_size); throws shiftad::Error naming the key. Detector::fit
+/// and train() call it before anything is written.
 void validateConfig(const Config& cfg);
 
 }  // namespace shiftad

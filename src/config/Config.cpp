@@ -525,6 +525,11 @@ void checkOneDocument(const std::string& yaml_text, const std::string& origin) {
 
 }  // namespace
 
+namespace {
+/// The rules across keys (each key's own are the parser's).
+void checkAcrossKeys(const Config& cfg);
+}  // namespace
+
 Config parseConfig(const std::string& yaml_text, const std::vector<std::string>& overrides, const std::string& origin,
                    const std::string& base_dir) {
   Config cfg;
@@ -532,7 +537,7 @@ Config parseConfig(const std::string& yaml_text, const std::vector<std::string>&
   if (root.IsDefined() && !root.IsNull()) applyNode(cfg, root, "", origin, base_dir);
   checkOneDocument(yaml_text, origin);
   for (const auto& o : overrides) applyOverride(cfg, o);
-  validateConfig(cfg);
+  checkAcrossKeys(cfg);  // each key's own rules were applied as it was read
   return cfg;
 }
 
@@ -555,7 +560,16 @@ Config loadConfig(const std::string& yaml_path, const std::vector<std::string>& 
 }
 
 void validateConfig(const Config& cfg) {
-  // Per-key rules are enforced while parsing; here only rules across keys.
+  // A Config filled in C++ has not been through the parser: its keys are checked as a
+  // file's are, by reading back what dumpConfig writes (every key, no copy of the rules).
+  Config reread;
+  applyNode(reread, YAML::Load(dumpConfig(cfg)), "", "config", "");
+  checkAcrossKeys(cfg);
+}
+
+namespace {
+
+void checkAcrossKeys(const Config& cfg) {
   SHIFTAD_CHECK(cfg.data.resize == 0 || cfg.data.resize >= cfg.data.image_size,
                 "config: data.resize ({}) must be 0 or >= data.image_size ({}) so the center crop fits",
                 cfg.data.resize, cfg.data.image_size);
@@ -590,6 +604,8 @@ void validateConfig(const Config& cfg) {
                 cfg.fewshot.k);
 }
 
+}  // namespace
+
 bool aligns(const Config& cfg) { return cfg.align.method != AlignMethod::kNone && cfg.align.lambda > 0.0; }
 
 // function-length: data table
@@ -600,7 +616,7 @@ const std::vector<Variant>& variants() {
   static const std::vector<Variant> table = {
       {"default",
        "the recommended method, what `shiftad train` runs with no --variant: alignment with the pool's dense region in "
-       "the frozen encoder's space (no K, no contamination setting)",
+       "the frozen encoder's space, or F's initial space when encoder.type is none (no K, no contamination setting)",
        {"cluster.space=dense"},
        kTrains,
        kAligns,
