@@ -62,6 +62,22 @@ def compare(name, got, expected):
         check(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9), f"{name}: {path} scores {a}, the CLI {b}")
 
 
+def declared_functions(include_dir):
+    """The free functions the installed headers declare, as nm -C spells their start:
+    "shiftad::NAME" (C++) and "NAME" (the C API). Read from the headers themselves, so
+    that a function added there and not to exports.map is caught; a declaration starts
+    in column 0 with its return type (the headers' style), a member is indented."""
+    skip = re.compile(r"(struct|class|using|enum|namespace|typedef|static_assert|inline|constexpr|template)\b|[#/}]")
+    names = set()
+    for header in os.listdir(include_dir):
+        for line in open(f"{include_dir}/{header}"):
+            m = re.match(r"[A-Za-z][^;{(]*?\b([A-Za-z_]\w*)\(", line)
+            if m and not skip.match(line):
+                names.add(m.group(1) if header == "shiftad_c.h" else f"shiftad::{m.group(1)}")
+    check(len(names) > 30, f"the headers' functions found ({len(names)})")
+    return sorted(names)
+
+
 def check_installed_tree(prefix, version):
     for h in INSTALLED_HEADERS:
         check(os.path.isfile(f"{prefix}/include/shiftad/{h}"), f"include/shiftad/{h} installed")
@@ -78,6 +94,10 @@ def check_installed_tree(prefix, version):
     exported = run(["nm", "-D", "--defined-only", "-C", lib]).stdout.splitlines()
     for name in PUBLIC_SYMBOLS:
         check(any(name in line for line in exported), f"'{name}' exported")
+    for name in declared_functions(f"{prefix}/include/shiftad"):
+        # nm -C writes a function returning std::string as NAME[abi:cxx11](...)
+        spelled = re.compile(re.escape(name) + r"(\[abi:cxx11\])?\(" if "::" in name else re.escape(name) + "$")
+        check(any(spelled.search(line) for line in exported), f"'{name}' exported")
     leaked = [line for line in exported if PRIVATE_SYMBOLS.search(line)]
     check(not leaked, f"no private symbol exported (first of {len(leaked)}: {leaked[:3]})")
     for line in run(["grep", "-rh", "^#include", f"{prefix}/include/shiftad"]).stdout.splitlines():
