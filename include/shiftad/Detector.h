@@ -181,8 +181,11 @@ struct FitOptions {
 using TrainOptions = FitOptions;
 
 struct LoadOptions {
-  std::shared_ptr<Cache> cache;  ///< null: the detector makes its own
-  Callbacks callbacks;           ///< used by score()
+  /// null: the detector makes its own, and score() forgets each chunk of 1024 images
+  /// once scored (memory stays flat on large folders). Shared: what score() decodes
+  /// stays in it for the detectors sharing it, until Cache::clear().
+  std::shared_ptr<Cache> cache;
+  Callbacks callbacks;  ///< used by score()
   /// Unreadable files score() may skip before it fails, as data.max_skipped: a share
   /// below 1 (rounded down) or a count from 1; unset: the run's data.max_skipped.
   std::optional<double> max_skipped;
@@ -248,7 +251,9 @@ class Detector {
   /// the same pixels decoded from a file, so that they score as that file does.
   std::vector<double> score(const std::vector<ImageView>& images);
 
-  /// The same scores with their normalised score and decision (paths are "").
+  /// The same scores with their normalised score and decision (paths are ""). A run
+  /// without a calibration that cannot make one (its data gone) scores as score(paths)
+  /// does: normalised score NaN and no decision, with one warning.
   std::vector<ImageScore> decide(const std::vector<ImageView>& images);
 
   /// The decision threshold fit set from the source normals and the unlabeled pool
@@ -265,8 +270,11 @@ class Detector {
 
   /// AUROC and AUPR on the target test split that `split`'s data section defines (the
   /// split the detector was trained against when it is config()). With `scores_file`,
-  /// also write label,score,path per test image there (atomically; when it cannot be
-  /// written, a warning, and EvalResult::scores_file stays empty). Throws Error when the
+  /// also write label,score,path per test image there (atomically; when the write
+  /// fails, e.g. a read-only or full disk, a warning, and EvalResult::scores_file stays
+  /// empty). A path no file may be written at (a folder, a pipe or device, a missing
+  /// folder, inside a run folder but as that run's test_scores.csv) is an Error before
+  /// the work. Throws Error when the
   /// test split holds images the run trained on (its pool.txt, or its source domain):
   /// the target folder or the split settings changed since training.
   EvalResult evaluate(const Config& split, const std::string& scores_file = "");
@@ -296,6 +304,8 @@ class Detector {
 
  private:
   explicit Detector(std::unique_ptr<Impl> impl);
+  static Detector fitInto(const Config& cfg, const std::string& run_dir, const FitOptions& options);
+  void saveTo(const std::string& dir) const;
   std::unique_ptr<Impl> impl_;
 };
 

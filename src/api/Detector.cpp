@@ -14,6 +14,7 @@
 #include "api/Calibration.h"
 #include "api/Features.h"
 #include "api/Fit.h"
+#include "api/OutputFile.h"
 #include "api/RunDir.h"
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
@@ -47,6 +48,7 @@ struct Detector::Impl {
   std::optional<api::Calibration> calibration;
   std::vector<std::string> dominant;  ///< the run's dominant.txt, to calibrate such a run
   std::vector<std::string> pool;      ///< the run's pool.txt: evaluate refuses a test split holding any
+  bool shared_cache = false;          ///< `cache` came from the caller (FitOptions, LoadOptions)
 
   api::InputCache& inputs() const { return cache->inputs(); }
 
@@ -60,14 +62,18 @@ struct Detector::Impl {
   }
 
   /// The calibration, or null (logged once) when it cannot be made: scores still work.
+  /// A failed attempt is not repeated on every later call (it reads the whole data set).
   const api::Calibration* calibratedIfPossible() {
+    if (calibration_failed) return nullptr;
     try {
       return &calibrated();
     } catch (const Error& e) {
+      calibration_failed = true;
       logOnce(spdlog::level::warn, "no decision threshold: " + std::string(e.what()));
       return nullptr;
     }
   }
+  bool calibration_failed = false;
 
   void calibrate() {
     calibration = api::calibrate(run.cfg, dominant, [this](const std::vector<std::string>& paths) {
@@ -155,9 +161,18 @@ std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared
   } else if (fs::exists(dominant))
     impl->dominant = api::readPathList(dominant.string());
   if (const auto pool = fs::path(run_dir) / kPoolFile; fs::exists(pool)) impl->pool = api::readPathList(pool.string());
+  impl->shared_cache = cache != nullptr;
   impl->cache = cache ? std::move(cache) : std::make_shared<Cache>();
   impl->callbacks = callbacks;
   return impl;
+}
+
+/// The detector's state: an Error, not a crash, for a Detector moved from.
+Detector::Impl& live(const std::unique_ptr<Detector::Impl>& impl) {
+  SHIFTAD_CHECK(impl != nullptr,
+                "this Detector was moved from: its state went with the move; use the Detector it "
+                "was moved to");
+  return *impl;
 }
 
 /// The images of `views` at one side and filter, as decoded files are (N x 3 x side x side).
@@ -174,7 +189,28 @@ Detector::Detector(Detector&&) noexcept = default;
 Detector& Detector::operator=(Detector&&) noexcept = default;
 Detector::~Detector() = default;
 
+namespace {
+
+/// `work`, with a file system error (a path that cannot be made absolute, a folder that
+/// cannot be created) turned into the library's Error, naming the path and what the
+/// call was doing (`doing`), as every other failure of the API is.
+template <typename Work>
+auto withFilesystemErrors(const std::string& doing, Work&& work) -> decltype(work()) {
+  try {
+    return work();
+  } catch (const fs::filesystem_error& e) {
+    SHIFTAD_THROW("{}: '{}': {}; check the path and its permissions", doing, e.path1().string(), e.code().message());
+  }
+}
+
+}  // namespace
+
 Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
+  SHIFTAD_CHECK(!run_dir.empty(), "cannot fit a detector into an empty path; give a new or empty folder (or a run)");
+  return withFilesystemErrors("fit into '" + run_dir + "'", [&] { return fitInto(cfg, run_dir, options); });
+}
+
+Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
   const std::string final_dir = fs::absolute(run_dir).lexically_normal().string();
   auto cache = options.cache ? options.cache : std::make_shared<Cache>();
   // Loading builds F with random weights before reading them: the global generator is
@@ -207,6 +243,7 @@ Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitO
   // taken before training: replaced from inside itself (`--out .`), "." is the old run,
   // gone, and the working directory with it.
   auto impl = load(final_dir);
+  impl->shared_cache = options.cache != nullptr;
   impl->summary = outcome.summary;
   return Detector(std::move(impl));
 }
@@ -221,11 +258,11 @@ Detector Detector::load(const std::string& run_dir, const LoadOptions& options) 
   return Detector(std::move(impl));
 }
 
-const Config& Detector::config() const { return impl_->run.cfg; }
+const Config& Detector::config() const { return live(impl_).run.cfg; }
 
-const TrainSummary& Detector::trainSummary() const { return impl_->summary; }
+const TrainSummary& Detector::trainSummary() const { return live(impl_).summary; }
 
-bool Detector::trained() const { return impl_->trained; }
+bool Detector::trained() const { return live(impl_).trained; }
 
 namespace {
 
@@ -237,8 +274,8 @@ void decideAll(const api::Calibration* calibration, std::vector<ImageScore>& sco
   }
 }
 
-void checkTrained(const Detector::Impl& impl) {
-  SHIFTAD_CHECK(impl.trained,
+void checkTrained(const std::unique_ptr<Detector::Impl>& impl) {
+  SHIFTAD_CHECK(live(impl).trained,
                 "this detector's training was stopped before its model existed; fit it again with resume to "
                 "finish it (`shiftad train --resume RUN_DIR`)");
 }
@@ -246,8 +283,9 @@ void checkTrained(const Detector::Impl& impl) {
 }  // namespace
 
 ScoreResult Detector::score(const std::vector<std::string>& paths) {
-  checkTrained(*impl_);
-  // Streams in chunks, forgetting each chunk's images, so memory stays flat on large folders.
+  checkTrained(impl_);
+  // Streams in chunks, forgetting each chunk's images, so memory stays flat on large
+  // folders; a Cache shared through LoadOptions keeps them for the detectors sharing it.
   constexpr size_t kChunk = 1024;
   ScoreResult out;
   // Decoding and embedding show their own progress; this line counts chunks.
@@ -261,7 +299,7 @@ ScoreResult Detector::score(const std::vector<std::string>& paths) {
     const auto values = toDoubles(s);
     for (size_t i = 0; i < in.paths.size(); ++i) out.scores.push_back({in.paths[i], values[i]});
     out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
-    impl_->inputs().forget(chunk);
+    if (!impl_->shared_cache) impl_->inputs().forget(chunk);  // a shared one is its owner's to clear()
     progress.advance(static_cast<int64_t>(chunk.size()));
     if (paths.size() > kChunk) spdlog::info("scored {}", progress.status());
     impl_->report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
@@ -273,12 +311,12 @@ ScoreResult Detector::score(const std::vector<std::string>& paths) {
 }
 
 ScoreResult Detector::score(const std::string& images) {
-  checkTrained(*impl_);
+  checkTrained(impl_);
   return score(data::listImages(images));
 }
 
 std::vector<double> Detector::score(const std::vector<ImageView>& images) {
-  checkTrained(*impl_);
+  checkTrained(impl_);
   if (images.empty()) return {};
   const auto& cfg = impl_->run.cfg;
   const auto at = [&](int side, Interpolation interpolation) { return imagesAt(images, side, interpolation); };
@@ -300,24 +338,24 @@ std::vector<ImageScore> Detector::decide(const std::vector<ImageView>& images) {
   const auto scores = score(images);
   std::vector<ImageScore> out;
   for (double s : scores) out.push_back({"", s});
-  decideAll(&impl_->calibrated(), out);
+  decideAll(impl_->calibratedIfPossible(), out);  // as score(paths): NaN and no decision without one
   return out;
 }
 
 double Detector::threshold() const {
-  checkTrained(*impl_);
+  checkTrained(impl_);
   return impl_->calibrated().threshold;
 }
 
 ThresholdInfo Detector::thresholdInfo() const {
-  checkTrained(*impl_);
+  checkTrained(impl_);
   const auto& c = impl_->calibrated();
   return {c.threshold, c.rule.rule, c.rule.quantile,
           c.fell_back, c.normals,   static_cast<int64_t>(c.normal_scores.size())};
 }
 
 void Detector::calibrate() {
-  checkTrained(*impl_);
+  checkTrained(impl_);
   impl_->calibrate();
 }
 
@@ -357,7 +395,9 @@ void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const 
 }  // namespace
 
 EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file) {
-  checkTrained(*impl_);
+  checkTrained(impl_);
+  // In a run folder only as the run's own test_scores.csv (eval, bench): never over a model.
+  if (!scores_file.empty()) api::checkOutputFile(scores_file, "a CSV file", "scores file", kTestScoresFile);
   const auto split = api::splitFor(cfg.data);
   checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, split.test.paths);
   torch::Tensor s;
@@ -391,7 +431,7 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
 }
 
 Embedding Detector::embed(const std::vector<std::string>& paths) {
-  checkTrained(*impl_);
+  checkTrained(impl_);
   auto& run = impl_->run;
   SHIFTAD_CHECK(run.trainer,
                 "this detector is a frozen-encoder baseline (score.method {}); it has no trained F to embed",
@@ -408,7 +448,13 @@ Embedding Detector::embed(const std::vector<std::string>& paths) {
 }
 
 void Detector::save(const std::string& dir) const {
-  checkTrained(*impl_);
+  checkTrained(impl_);
+  SHIFTAD_CHECK(!dir.empty(), "cannot save a detector to an empty path; give a new or empty folder");
+  withFilesystemErrors("save to '" + dir + "'", [&] { saveTo(dir); });
+}
+
+void Detector::saveTo(const std::string& dir) const {
+  api::checkNotInsideARun(dir);  // as `train --out`: a run holds only its own files
   const auto st = api::inspectRunDir(dir);
   SHIFTAD_CHECK(st.entries == 0, "cannot save a detector to '{}': it is not empty; choose a new or empty folder", dir);
   // Built beside `dir` and renamed into place: `dir` never holds half a run.
@@ -428,7 +474,8 @@ void Detector::save(const std::string& dir) const {
 }
 
 void Detector::exportOnnx(const std::string& path) const {
-  checkTrained(*impl_);
+  checkTrained(impl_);
+  api::checkOutputFile(path, "an .onnx file", "output file");  // before the work, and never over a run's files
   const auto& run = impl_->run;
   SHIFTAD_CHECK(!run.frozen,
                 "cannot export '{}': this detector is a frozen-encoder baseline (variant '{}', score.method {}), whose "

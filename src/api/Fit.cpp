@@ -521,6 +521,7 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
 
 FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& run_dir, const FitOptions& options,
                   const BeforeCommit& before_commit) {
+  const FitInProgress fitting;  // SIGINT/SIGTERM (handleInterrupts) stop this fit, and no later one
   const auto t0 = std::chrono::steady_clock::now();
   // Absolute paths in the run's config.yaml: it means the same from any folder.
   const Config cfg = withAbsolutePaths(cfg_in);

@@ -16,6 +16,7 @@ static_assert(std::atomic<int>::is_always_lock_free, "the signal is stored from 
 void say(const char* text, size_t n) { [[maybe_unused]] const auto written = ::write(STDERR_FILENO, text, n); }
 
 std::atomic<bool> g_exit_at_once{false};
+std::atomic<int> g_fits{0};  // FitInProgress objects alive
 
 extern "C" void onInterrupt(int sig) {
   // Only async-signal-safe calls here.
@@ -24,7 +25,8 @@ extern "C" void onInterrupt(int sig) {
     say(kNow, sizeof kNow - 1);
     ::_exit(128 + sig);
   }
-  if (g_stop.exchange(true)) {
+  // Between fits there is nothing to stop cleanly: the signal does what it would without us.
+  if (g_fits.load() == 0 || g_stop.exchange(true)) {
     std::signal(sig, SIG_DFL);
     std::raise(sig);
     return;
@@ -49,6 +51,14 @@ int caughtSignal() { return g_signal.load(); }
 
 ExitAtOnceOnInterrupt::ExitAtOnceOnInterrupt() { g_exit_at_once.store(true); }
 ExitAtOnceOnInterrupt::~ExitAtOnceOnInterrupt() { g_exit_at_once.store(false); }
+
+FitInProgress::FitInProgress() {
+  if (g_fits.fetch_add(1) == 0) {
+    g_stop.store(false);
+    g_signal.store(0);
+  }
+}
+FitInProgress::~FitInProgress() { g_fits.fetch_sub(1); }
 
 void installInterruptHandler() {
   struct sigaction sa {};

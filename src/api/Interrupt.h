@@ -13,9 +13,22 @@ std::atomic<bool>& stopRequested();
 /// The signal that set stopRequested() (SIGINT or SIGTERM), 0 if none yet.
 int caughtSignal();
 
-/// First SIGINT or SIGTERM: set stopRequested(). A second one: that signal's default
-/// action (terminate now).
+/// First SIGINT or SIGTERM during a fit (a FitInProgress alive): set stopRequested(). A
+/// second one, or one while no fit runs: that signal's default action (terminate now).
 void installInterruptHandler();
+
+/// Alive for the whole of a fit (api::fitRun). The first of several at once starts with
+/// no stop requested and no signal caught: a stop ends the fit it was asked of, so a
+/// process that embeds shiftad can train again after an interrupted fit, and a signal
+/// between fits keeps its default action instead of stopping the next fit at its first
+/// step.
+class FitInProgress {
+ public:
+  FitInProgress();
+  ~FitInProgress();
+  FitInProgress(const FitInProgress&) = delete;
+  FitInProgress& operator=(const FitInProgress&) = delete;
+};
 
 /// While one is alive, SIGINT or SIGTERM (with the handler installed) ends the process at
 /// once with exit status 128 + the signal: for blocking waits that no step ends and that

@@ -39,6 +39,12 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
                 run_dir);
   for (const char* name : names) {
     if (fs::exists(fs::path(run_dir) / name, ec)) continue;
+    // Not stopped: still training (another process, or a fit's callback in this one).
+    if (const auto trainer = trainingProcess(run_dir); !trainer.empty())
+      SHIFTAD_THROW(
+          "run directory '{}' has no {} yet: {} is training it (its lock '{}/{}'); load it when that "
+          "training has ended",
+          run_dir, name, trainer, run_dir, kLockFile);
     // Stopped (Ctrl-C, SIGTERM, a cancel) or killed mid-training: it can go on.
     SHIFTAD_CHECK(!fs::exists(fs::path(run_dir) / kCheckpointFile, ec),
                   "run directory '{}' has no {} yet: its training was stopped before the end; finish it with "

@@ -116,6 +116,17 @@ std::string staleReason(const LockOwner& o, const std::string& run_dir, const st
 
 }  // namespace
 
+std::string trainingProcess(const std::string& run_dir) {
+  const auto path = (fs::path(run_dir) / kLockFile).string();
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return "";
+  const auto owner = readLock(path);
+  if (owner.foreign || owner.pid <= 0) return "";
+  if (!owner.host.empty() && owner.host != hostName())
+    return fmt::format("process {} on host '{}'", owner.pid, owner.host);
+  return staleReason(owner, run_dir, path).empty() ? fmt::format("process {}", owner.pid) : "";
+}
+
 RunLock::RunLock(const std::string& run_dir) : path_((fs::path(run_dir) / kLockFile).string()) {
   fs::create_directories(run_dir);
   // Two attempts: the second after removing a stale lock (if another process takes it

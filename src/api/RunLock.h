@@ -25,4 +25,8 @@ class RunLock {
   std::string path_;
 };
 
+/// The process whose live lock RUN_DIR holds ("process PID", "process PID on host
+/// 'HOST'"): a training still writing it; "" when none (no lock, or a stale one).
+std::string trainingProcess(const std::string& run_dir);
+
 }  // namespace shiftad::api

@@ -22,6 +22,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/OutputFile.h"
 #include "common/AtomicFile.h"
 #include "common/Csv.h"
 #include "common/Error.h"
@@ -163,29 +164,12 @@ void addCommon(CLI::App* app, Common& c) {
   app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
 }
 
-/// Before any work, for the file `score` and `export` write (`kind`: "a CSV file"): not a
-/// folder, a pipe or a device (replacing one with a file would destroy it), nothing in
-/// the run directory being read (`model`), and not an existing file unless --overwrite
-/// (shiftad never replaces a file it did not create).
-void checkOutFile(const std::string& out, const char* kind, const std::string& model, bool overwrite) {
+/// Before any work, for the file `score` and `export` write (`kind`: "a CSV file"):
+/// api::checkOutputFile (not a folder, a pipe or a device, not inside a run), and not an
+/// existing file unless --overwrite (shiftad never replaces a file it did not create).
+void checkOutFile(const std::string& out, const char* kind, bool overwrite) {
+  shiftad::api::checkOutputFile(out, kind, "--out");
   std::error_code ec;
-  if (out.empty()) throw std::runtime_error(fmt::format("--out is empty; give the path of {} to write", kind));
-  if (fs::is_directory(out, ec) || out.back() == '/')
-    throw std::runtime_error(fmt::format("--out '{}' is a folder; give the path of {} to write", out, kind));
-  if (fs::exists(out, ec) && !fs::is_regular_file(out, ec))
-    throw std::runtime_error(fmt::format(
-        "--out '{}' is not a regular file (a pipe, socket or device), which writing would replace; give the path "
-        "of {}",
-        out, kind));
-  const auto parent = fs::absolute(out, ec).parent_path();
-  // Found out before the work, not when the result is written.
-  if (!fs::is_directory(parent, ec))
-    throw std::runtime_error(fmt::format(
-        "--out '{}': its folder '{}' does not exist (or is not a folder); create it first, or give another path", out,
-        parent.string()));
-  if (fs::equivalent(parent, model, ec))
-    throw std::runtime_error(fmt::format(
-        "--out '{}' is inside the run directory '{}', whose files it could replace; write it elsewhere", out, model));
   if (fs::exists(out, ec) && !overwrite)
     throw std::runtime_error(
         fmt::format("--out '{}' exists; pass --overwrite to replace it, or give another path", out));
@@ -196,7 +180,7 @@ void checkScoreOut(const std::string& out, const std::string& images, const std:
   std::error_code ec;
   if (fs::exists(out, ec) && fs::equivalent(out, images, ec))
     throw std::runtime_error(fmt::format("--out '{}' is the --images input itself; give another path", out));
-  checkOutFile(out, "a CSV file", model, overwrite);
+  checkOutFile(out, "a CSV file", overwrite);
 }
 
 /// After listing: the output must not be one of the images scored.
@@ -424,7 +408,7 @@ void addExport(CLI::App& app, ExportCommand& c) {
 }
 
 int runExport(const ExportCommand& c) {
-  checkOutFile(c.out, "an .onnx file", c.model, c.overwrite);
+  checkOutFile(c.out, "an .onnx file", c.overwrite);
   const auto detector = shiftad::Detector::load(c.model);
   detector.exportOnnx(c.out);
   fmt::print(
@@ -763,7 +747,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    fmt::print(stderr, "shiftad: error: {}; see `{} --help`\n", oneLine(e.what()), commandName(app));
+    // CLI11 says only "A subcommand is required" for `shiftad trian`: name the word.
+    const bool unknown = argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty();
+    const auto what = unknown ? fmt::format("unknown subcommand '{}'", argv[1]) : oneLine(e.what());
+    fmt::print(stderr, "shiftad: error: {}; see `{} --help`\n", what, commandName(app));
     return kUsage;
   }
   if (*commands.train.app && commands.train.resume.empty() && commands.train.out.empty()) {

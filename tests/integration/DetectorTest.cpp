@@ -3,12 +3,17 @@
 // uninterrupted run, and a run directory that is gone.
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
+#include <utility>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -450,9 +455,13 @@ TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
   auto fresh = cfg;
   fresh.data.root = tmp / "fresh";
   shiftad::Detector::fit(fresh, tmp / "run2");
-  const auto r = shiftad::Detector::load(tmp / "run2").evaluate(fresh, tmp / "no/such/folder/scores.csv");
+  // (/proc/self refuses new files, even to root; a missing folder is refused before the work.)
+  const auto r = shiftad::Detector::load(tmp / "run2").evaluate(fresh, "/proc/self/scores.csv");
   EXPECT_GT(r.auroc, 0.5);
   EXPECT_EQ(r.scores_file, "");
+  msg = shiftad::test::errorOf(
+      [&] { shiftad::Detector::load(tmp / "run2").evaluate(fresh, tmp / "no/such/folder/scores.csv"); });
+  EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
   // The run's source domain as the target: its normal images are training images.
   auto source = moved;
   source.data.target = "source";
@@ -501,6 +510,137 @@ TEST(Detector, CancelledFromProgressStopsWithACheckpointAndResumesToTheSameWeigh
     EXPECT_TRUE(shiftad::test::readText(tmp / "ref/" + f) == shiftad::test::readText(tmp / "run/" + f)) << f;
 }
 
+TEST(Detector, AnInterruptStopsTheFitItCameInAndNoLaterOne) {
+  TempDir tmp;
+  const auto cfg = tinyConfig(tmp / "cache", 3);
+  shiftad::handleInterrupts();
+  bool raised = false;
+  shiftad::FitOptions interrupted_once;
+  interrupted_once.callbacks.progress = [&](const std::string&, int64_t, int64_t) {
+    if (!std::exchange(raised, true)) std::raise(SIGINT);
+  };
+  const auto stopped = shiftad::Detector::fit(cfg, tmp / "run", interrupted_once);
+  EXPECT_TRUE(stopped.trainSummary().interrupted);
+  EXPECT_EQ(shiftad::caughtSignal(), SIGINT);
+  // The stop was this fit's: the resume trains to the end, and so does a new run.
+  shiftad::FitOptions resume;
+  resume.resume = true;
+  const auto resumed = shiftad::Detector::fit(cfg, tmp / "run", resume);
+  EXPECT_TRUE(resumed.trained());
+  EXPECT_EQ(resumed.trainSummary().resumed_at_epoch, 2);
+  EXPECT_EQ(shiftad::caughtSignal(), 0);
+  EXPECT_TRUE(shiftad::Detector::fit(cfg, tmp / "fresh").trained());
+  // Between fits a signal is not saved up for the next one: it does what it does unhandled.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::raise(SIGINT), ::testing::KilledBySignal(SIGINT), "");
+}
+
+TEST(Detector, OutputsNeverReplaceARunsFilesNorANodeAndAreCheckedBeforeTheWork) {
+  TempDir tmp;
+  const auto cfg = tinyConfig(tmp / "cache");
+  auto a = shiftad::Detector::fit(cfg, tmp / "a");
+  shiftad::Detector::fit(cfg, tmp / "b");
+  const auto model_b = shiftad::test::readText(tmp / "b/model.safetensors");
+  const auto has = [](const std::string& msg, const std::string& part) {
+    EXPECT_NE(msg.find(part), std::string::npos) << msg;
+  };
+  // Over another run's model, or this one's: the run would no longer load.
+  has(shiftad::test::errorOf([&] { a.exportOnnx(tmp / "b/model.safetensors"); }),
+      "is inside the run directory '" + (tmp / "b") + "'");
+  has(shiftad::test::errorOf([&] { a.exportOnnx(tmp / "a/sub.onnx"); }), "is inside the run directory");
+  has(shiftad::test::errorOf([&] { a.evaluate(a.config(), tmp / "b/center.safetensors"); }),
+      "is inside the run directory");
+  EXPECT_EQ(shiftad::test::readText(tmp / "b/model.safetensors"), model_b);
+  EXPECT_NO_THROW(shiftad::Detector::load(tmp / "b"));
+  // A run's own test_scores.csv is what eval writes.
+  EXPECT_FALSE(a.evaluate(a.config(), tmp / "a/test_scores.csv").scores_file.empty());
+  // A FIFO stays a FIFO; an empty path is refused before the work.
+  ASSERT_EQ(mkfifo((tmp / "fifo").c_str(), 0600), 0);
+  has(shiftad::test::errorOf([&] { a.exportOnnx(tmp / "fifo"); }), "is not a regular file");
+  EXPECT_TRUE(fs::is_fifo(tmp / "fifo"));
+  has(shiftad::test::errorOf([&] { a.exportOnnx(""); }), "is empty");
+  has(shiftad::test::errorOf([&] { a.exportOnnx(tmp / "nodir/a.onnx"); }), "does not exist");
+  // save() as `train --out`: not inside a run (it would block that run's --overwrite), not "".
+  has(shiftad::test::errorOf([&] { a.save(tmp / "b/copy"); }), "lies inside the run folder");
+  EXPECT_FALSE(fs::exists(tmp / "b/copy"));
+  has(shiftad::test::errorOf([&] { a.save(""); }), "empty path");
+}
+
+TEST(Detector, AConfigFilledInCodeIsCheckedAsAFileIsBeforeAnythingIsWritten) {
+  TempDir tmp;
+  const auto refused = [&](const std::function<void(shiftad::Config&)>& edit, const std::string& key) {
+    auto cfg = tinyConfig(tmp / "cache");
+    edit(cfg);
+    const auto msg = shiftad::test::errorOf([&] { shiftad::Detector::fit(cfg, tmp / "run"); });
+    EXPECT_NE(msg.find("'" + key + "'"), std::string::npos) << key << ": " << msg;
+    EXPECT_EQ(msg.find("frame #"), std::string::npos) << "no LibTorch backtrace: " << msg;
+    EXPECT_FALSE(fs::exists(tmp / "run")) << key;
+    EXPECT_THROW(shiftad::validateConfig(cfg), shiftad::Error) << key;
+  };
+  refused([](shiftad::Config& c) { c.train.lr = std::nan(""); }, "train.lr");
+  refused([](shiftad::Config& c) { c.train.lr = -1; }, "train.lr");
+  refused([](shiftad::Config& c) { c.train.weight_decay = -1; }, "train.weight_decay");
+  refused([](shiftad::Config& c) { c.model.width = 0; }, "model.width");
+  refused([](shiftad::Config& c) { c.train.threads = -5; }, "train.threads");
+  refused([](shiftad::Config& c) { c.threshold.quantile = 2; }, "threshold.quantile");
+  refused([](shiftad::Config& c) { c.data.mean = {1}; }, "data.mean");
+  refused([](shiftad::Config& c) { c.data.image_size = 0; }, "data.image_size");
+  // The library's defaults pass, and so does the config a file gives.
+  EXPECT_NO_THROW(shiftad::validateConfig(shiftad::Config{}));
+  EXPECT_NO_THROW(shiftad::validateConfig(tinyConfig(tmp / "cache")));
+}
+
+TEST(Detector, DecideWithoutACalibrationOrItsDataGivesScoresAndNoDecision) {
+  TempDir tmp;
+  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
+  auto cfg = tinyConfig(tmp / "cache");
+  cfg.data.root = tmp / "data";
+  shiftad::Detector::fit(cfg, tmp / "run");
+  fs::remove(tmp / "run/calibration.json");
+  fs::remove_all(tmp / "data");  // the deployment machine: the run, no data set
+  auto d = shiftad::Detector::load(tmp / "run");
+  const auto image = cv::imread(unseenImages(1)[0], cv::IMREAD_COLOR);
+  cv::Mat rgb;
+  cv::cvtColor(image, rgb, cv::COLOR_BGR2RGB);
+  const shiftad::ImageView view{rgb.cols, rgb.rows, static_cast<size_t>(rgb.step), rgb.data};
+  std::vector<shiftad::ImageScore> decided;
+  ASSERT_NO_THROW(decided = d.decide({view, view}));
+  ASSERT_EQ(decided.size(), 2u);
+  EXPECT_EQ(decided[0].score, d.score(std::vector<shiftad::ImageView>{view})[0]);
+  EXPECT_TRUE(std::isnan(decided[0].normalised_score));
+  EXPECT_FALSE(decided[0].anomalous);
+  EXPECT_THROW(d.threshold(), shiftad::Error) << "asked for, the threshold that cannot be made is an error";
+}
+
+TEST(Detector, ARunBeingTrainedIsNamedAsSuchWhenLoadedAndPathsGiveTheLibrarysError) {
+  TempDir tmp;
+  std::string msg;
+  shiftad::FitOptions options;
+  options.callbacks.progress = [&](const std::string&, int64_t done, int64_t) {
+    if (done == 1) msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "run"); });
+  };
+  EXPECT_TRUE(shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run", options).trained());
+  EXPECT_NE(msg.find("process " + std::to_string(::getpid()) + " is training it"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("--resume"), std::string::npos) << "a resume would be refused by the lock: " << msg;
+  // Paths the file system refuses are shiftad::Error, not std::filesystem's exceptions.
+  EXPECT_THROW(shiftad::Detector::fit(tinyConfig(tmp / "cache"), ""), shiftad::Error);
+  auto d = shiftad::Detector::load(tmp / "run");
+  const auto refused = shiftad::test::errorOf([&] { d.save("/proc/shiftad-test/run"); });
+  EXPECT_NE(refused.find("/proc/shiftad-test"), std::string::npos) << refused;
+}
+
+TEST(Detector, AMovedFromDetectorIsAnErrorNotACrash) {
+  TempDir tmp;
+  auto d = shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
+  shiftad::Detector e = std::move(d);
+  EXPECT_TRUE(e.trained());
+  const auto msg = shiftad::test::errorOf([&] { (void)d.trained(); });  // NOLINT(bugprone-use-after-move)
+  EXPECT_NE(msg.find("was moved from"), std::string::npos) << msg;
+  EXPECT_THROW((void)d.config(), shiftad::Error);              // NOLINT(bugprone-use-after-move)
+  EXPECT_THROW(d.score(unseenImages(1)), shiftad::Error);      // NOLINT(bugprone-use-after-move)
+  EXPECT_THROW(d.exportOnnx(tmp / "x.onnx"), shiftad::Error);  // NOLINT(bugprone-use-after-move)
+}
+
 TEST(Detector, CancellingScoringIsAnError) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
@@ -529,6 +669,16 @@ TEST(Cache, SharedBetweenDetectorsDecodesEachImageOnce) {
   cfg.train.seed = 1;  // another run on the same images
   shiftad::Detector::fit(cfg, tmp / "b", options);
   EXPECT_EQ(cache->stats().decoded_images, after_first);
+  // Detectors that score through it too: the second finds the first's images.
+  shiftad::LoadOptions shared;
+  shared.cache = cache;
+  const auto images = unseenImages(5);
+  auto a = shiftad::Detector::load(tmp / "a", shared), b = shiftad::Detector::load(tmp / "b", shared);
+  a.score(images);
+  const auto after_scoring = cache->stats().decoded_images;
+  EXPECT_GT(after_scoring, after_first) << "unseen images are decoded once";
+  b.score(images);
+  EXPECT_EQ(cache->stats().decoded_images, after_scoring);
 }
 
 TEST(Detector, FiniteButInvalidWeightsAreAnErrorNotANanScore) {

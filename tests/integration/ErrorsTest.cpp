@@ -93,6 +93,8 @@ std::string rootWithJunkClass(const TempDir& tmp, const std::string& domain, con
 TEST(Errors, UsageErrorsExitTwoWithOneLine) {
   TempDir tmp;
   expectError(shiftad::test::runCli({}, tmp.path()), 2, {"subcommand", "shiftad --help"});
+  expectError(shiftad::test::runCli({"trian", "--out", "r"}, tmp.path()), 2,
+              {"unknown subcommand 'trian'", "shiftad --help"});
   expectError(shiftad::test::runCli({"train", "-q", "--bogus"}, tmp.path()), 2, {"--bogus", "shiftad train --help"});
   expectError(shiftad::test::runCli({"score", "-q", "--model", "x", "--out", "y"}, tmp.path()), 2, {"--images"});
   for (const char* shard : {"3/2", "0/2", "1", "a/b"})

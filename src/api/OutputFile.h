@@ -1,0 +1,20 @@
+// Before any work: whether a file the caller asked for may be written at a path
+// (`shiftad score --out`, `export --out`, Detector::exportOnnx, Detector::evaluate's
+// scores file). Torch-free: the CLI includes it.
+#pragma once
+
+#include <string>
+
+namespace shiftad::api {
+
+/// Throws Error unless `path` names a file that writing may create or replace: not
+/// empty, not a folder, not a pipe, socket or device (writing would replace the node),
+/// in a folder that exists, and not inside a shiftad run folder, whose files only a run
+/// writes (it could replace a model, and would make the folder one that `train
+/// --overwrite` refuses), except a file named `run_file` there ("": none). Messages name
+/// the path as `name` (e.g. "--out", "output file") and what to give (`kind`, e.g. "an
+/// .onnx file").
+void checkOutputFile(const std::string& path, const std::string& kind, const std::string& name,
+                     const std::string& run_file = "");
+
+}  // namespace shiftad::api
