@@ -6,7 +6,7 @@ libshiftad.so (docs/deploy.md).
     python3 examples/score.py --lib /opt/shiftad/lib/libshiftad.so RUN_DIR a.png b.png
     python3 examples/score.py --lib ... --decode RUN_DIR a.png   # decode here, score pixels
 
-Prints `path,score` (as `shiftad score` writes it) for every image scored. By default
+Prints `path,score` (the first two columns of `shiftad score`'s CSV) for every image scored. By default
 the library reads the files (shiftad_score_files); with --decode, Pillow decodes them
 here and the library scores the RGB pixels in memory (shiftad_score_images), as a
 program holding camera frames would.

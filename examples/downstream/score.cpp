@@ -1,5 +1,5 @@
 // Score image files with a trained detector through libshiftad's C++ API, printing
-// `path,score` (as `shiftad score` writes it) for every file scored.
+// `path,score` (the first two columns of `shiftad score`'s CSV) for every file scored.
 //
 //   score_cpp RUN_DIR IMAGE...
 #include <cstdio>

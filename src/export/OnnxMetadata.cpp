@@ -22,7 +22,7 @@ std::string resizeInstruction(const Config& cfg, int side) {
   const auto filter = cfg.data.interpolation == Interpolation::kBicubic
                           ? std::string("OpenCV cv::resize INTER_CUBIC")
                           : std::string(
-                                "OpenCV cv::resize INTER_AREA when both sides shrink, else INTER_LINEAR "
+                                "OpenCV cv::resize INTER_AREA when neither side grows, else INTER_LINEAR "
                                 "(an image already at that size is used as it is)");
   return fmt::format(
       "decode to 8-bit RGB (grayscale replicated, alpha dropped, EXIF orientation ignored); resize the whole image "

@@ -63,8 +63,8 @@ std::map<std::string, std::string> metadataOf(const std::string& model_path) {
 }
 
 /// The caller's side of the contract, done here with OpenCV as docs/deploy.md and the
-/// metadata say: decode to RGB, resize to SIDE x SIDE (INTER_AREA when both sides
-/// shrink, else INTER_LINEAR; bicubic: INTER_CUBIC), uint8 NHWC, appended to `bytes`.
+/// metadata say: decode to RGB, resize to SIDE x SIDE (INTER_AREA when neither side
+/// grows, else INTER_LINEAR; bicubic: INTER_CUBIC), uint8 NHWC, appended to `bytes`.
 void appendPixels(const std::string& path, int side, const std::string& filter, std::string& bytes) {
   cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR), rgb;
   ASSERT_FALSE(bgr.empty()) << path;
