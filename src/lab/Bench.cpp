@@ -25,6 +25,7 @@
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
+#include "api/RunLock.h"
 #include "lab/Report.h"
 #include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
@@ -253,23 +254,70 @@ int lab::shardOfRun(int64_t k, int64_t variants, int count, ShardDealing dealing
   return static_cast<int>((k % variants + k / variants) % count);
 }
 
-/// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new
-/// or empty folder, or one an earlier bench wrote (it resumes there).
+namespace {
+
+/// The marker a bench writes into its --out: a folder holding it is a bench's, which a
+/// bench resumes and rewrites (as kRunMarkerFile marks a run folder).
+constexpr const char* kBenchMarker = ".shiftad-bench";
+
+/// What a bench (or the demo: data/) writes into OUT, also as a temporary file
+/// (NAME.tmp-PID) an interrupted atomic write leaves.
+bool isBenchFile(const std::string& name) {
+  static const std::set<std::string> names = {kBenchMarker, "results.csv", "bench_config.yaml", "bench_time.json",
+                                              "shard.json", "report.md",   "report.html",       "figures",
+                                              "runs",       api::kLockFile};
+  const auto tmp = name.rfind(".tmp-");
+  return names.count(name) > 0 || (tmp != std::string::npos && names.count(name.substr(0, tmp)) > 0);
+}
+
+/// A bench folder of a version before kBenchMarker: results.csv with a bench's header,
+/// bench_config.yaml, and nothing a bench does not write. "" if it is one, else why not.
+std::string notAnEarlierBench(const std::string& out_dir) {
+  const auto csv = fs::path(out_dir) / "results.csv";
+  std::ifstream f(csv);
+  std::string header;
+  if (!f || !std::getline(f, header) || evaluation::csvHeaderFields(header) == 0)
+    return "no marker '" + std::string(kBenchMarker) + "', no results.csv with a bench's header";
+  if (!fs::exists(fs::path(out_dir) / "bench_config.yaml"))
+    return "no marker '" + std::string(kBenchMarker) + "', no bench_config.yaml";
+  for (const auto& e : fs::directory_iterator(out_dir))
+    if (!isBenchFile(e.path().filename().string()))
+      return "no marker '" + std::string(kBenchMarker) + "', and '" + e.path().filename().string() +
+             "' is no file a bench writes";
+  return "";
+}
+
+}  // namespace
+
+/// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new or
+/// empty folder, or one a bench marked as its own (it resumes there).
 void lab::checkBenchOut(const std::string& out_dir) {
   std::error_code ec;
-  if (!fs::exists(out_dir, ec)) return;
+  if (!fs::exists(fs::symlink_status(out_dir, ec))) return;
   SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "--out '{}' is a file; give a folder", out_dir);
-  if (fs::is_empty(out_dir, ec) || fs::exists(fs::path(out_dir) / "results.csv") ||
-      fs::exists(fs::path(out_dir) / "bench_config.yaml"))
+  if (fs::is_empty(out_dir, ec) || fs::is_regular_file(fs::path(out_dir) / kBenchMarker, ec)) return;
+  const auto why = notAnEarlierBench(out_dir);
+  if (why.empty()) {
+    spdlog::info("--out '{}': a bench folder of an earlier shiftad; resumed, and marked as a bench's", out_dir);
     return;
+  }
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(out_dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   if (names.size() > 5) names.resize(5);
   SHIFTAD_THROW(
-      "--out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
-      "over files there; choose a new or empty folder",
-      out_dir, fmt::join(names, ", "));
+      "--out '{}' is not a bench folder ({}; it holds {}{}) and a bench would write over files there; choose a new "
+      "or empty folder",
+      out_dir, why, fmt::join(names, ", "), names.size() == 5 ? ", ..." : "");
+}
+
+void lab::markBenchFolder(const std::string& out_dir) {
+  const auto marker = fs::path(out_dir) / kBenchMarker;
+  std::error_code ec;
+  if (fs::is_regular_file(marker, ec)) return;
+  std::ofstream f(marker);
+  f << "a shiftad bench folder: shiftad may replace the files it wrote here, never others\n";
+  SHIFTAD_CHECK(f.good(), "cannot write '{}' (read-only or full?); choose another --out", marker.string());
 }
 
 BenchSummary runBench(const BenchOptions& o) {
@@ -624,6 +672,10 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
+  // One bench at a time in OUT: a second one's rows would go to a results.csv the first
+  // rewrites (its appends lost), and their reports would mix.
+  const api::RunLock lock(o.out_dir, "bench folder");
+  lab::markBenchFolder(o.out_dir);
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
   if (!o.merge_from.empty()) return mergeShards(suite, o, settings, grid, csv_path, t0);
   const auto dealing = checkSameShard(o);

@@ -538,20 +538,24 @@ std::string csvLine(const BenchRow& r) {
                    rateField(r.contamination_estimate), rateField(r.contamination)});
 }
 
+size_t csvHeaderFields(const std::string& line) {
+  // Files written before sweeps existed have no setting column; they read as the main
+  // grid. Files written before thresholds have no threshold columns: unknown (NaN).
+  const std::string with_setting = std::string(kOldHeader) + ",setting";
+  const std::string with_threshold = with_setting + "," + kThresholdColumns;
+  return line == csvHeader()      ? 18
+         : line == with_threshold ? 16
+         : line == with_setting   ? 11
+         : line == kOldHeader     ? 10
+                                  : 0;
+}
+
 std::vector<BenchRow> readCsv(const std::string& path) {
   std::ifstream f(path);
   SHIFTAD_CHECK(f.good(), "cannot read '{}'", path);
   std::string line;
   std::getline(f, line);
-  // Files written before sweeps existed have no setting column; they read as the main
-  // grid. Files written before thresholds have no threshold columns: unknown (NaN).
-  const std::string with_setting = std::string(kOldHeader) + ",setting";
-  const std::string with_threshold = with_setting + "," + kThresholdColumns;
-  const size_t fields = line == csvHeader()      ? 18
-                        : line == with_threshold ? 16
-                        : line == with_setting   ? 11
-                        : line == kOldHeader     ? 10
-                                                 : 0;
+  const size_t fields = csvHeaderFields(line);
   SHIFTAD_CHECK(fields > 0, "'{}' is not a shiftad results.csv (header '{}')", path, line);
   std::vector<BenchRow> rows;
   for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {

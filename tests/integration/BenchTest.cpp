@@ -1,0 +1,143 @@
+// `shiftad bench` against its faults (docs/reliability.md, "Benchmarks"): which --out it
+// writes into, its lock, --merge, --sweep and --set, names that YAML would misread, a
+// damaged results.csv and a resume with another grid. Each case drives the binary on a
+// small synthetic root with runs of 0 epochs (a second or two each).
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "data/Synth.h"
+#include "lab/Report.h"
+#include "support/Process.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::CliRun;
+using shiftad::test::readText;
+using shiftad::test::runCli;
+using shiftad::test::TempDir;
+using shiftad::test::writeFile;
+
+namespace {
+
+/// A small synthetic ImageFolder (6 classes, 10 images per class and domain), once.
+const std::string& dataRoot() {
+  static TempDir dir;
+  static const std::string root = [] {
+    shiftad::data::SynthParams p;
+    p.per_class_source = 10;
+    p.per_class_target = 10;
+    shiftad::data::writeSynth(dir / "data", p);
+    return dir / "data";
+  }();
+  return root;
+}
+
+/// What a bench of the synthetic suite runs: one class, one seed, one variant unless told
+/// (classes "": every class of the root).
+struct Grid {
+  std::string classes = "circle", seeds = "0", variants = "source_only";
+  std::string suite = "synthetic", root = dataRoot();
+};
+
+/// `shiftad bench` into `out` on `grid`, runs of 0 epochs, then `extra`.
+std::vector<std::string> bench(const TempDir& tmp, const std::string& out, const std::vector<std::string>& extra = {},
+                               const Grid& grid = {}) {
+  std::vector<std::string> a = {"bench",
+                                "-q",
+                                "--threads",
+                                "1",
+                                "--suite",
+                                grid.suite,
+                                "--root",
+                                grid.root,
+                                "--seeds",
+                                grid.seeds,
+                                "--variants",
+                                grid.variants,
+                                "--no-figures",
+                                "--set",
+                                "train.epochs=0",
+                                "--set",
+                                "model.width=4",
+                                "--set",
+                                "train.batch_size=8",
+                                "--set",
+                                "data.image_cache=false",
+                                "--set",
+                                "encoder.cache_dir=" + (tmp / "cache"),
+                                "--out",
+                                out};
+  if (!grid.classes.empty()) a.insert(a.end(), {"--classes", grid.classes});  // "": every class
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+size_t rowsIn(const std::string& out) { return shiftad::evaluation::readCsv(out + "/results.csv").size(); }
+
+/// `r` failed with `exit` and its last line on stderr is the error naming every needle.
+void expectRefused(const CliRun& r, int exit, const std::vector<std::string>& needles) {
+  SCOPED_TRACE("stderr:\n" + r.err);
+  EXPECT_EQ(r.exit, exit);
+  const auto at = r.err.rfind("shiftad: error: ");
+  ASSERT_NE(at, std::string::npos);
+  const auto line = r.err.substr(at);
+  for (const auto& n : needles) EXPECT_NE(line.find(n), std::string::npos) << "lacks '" << n << "'";
+}
+
+}  // namespace
+
+TEST(Bench, OnlyAMarkedBenchFolderOrAnEarlierBenchsOwnIsWrittenInto) {
+  TempDir tmp;
+  // A user's folder with a file named like a bench's, and one with a header-only results.csv.
+  writeFile(tmp / "u/bench_config.yaml", "my config\n");
+  writeFile(tmp / "u/thesis.txt", "mine");
+  writeFile(tmp / "h/results.csv", shiftad::evaluation::csvHeader() + "\n");
+  writeFile(tmp / "h/bench_config.yaml", "mine too\n");
+  writeFile(tmp / "h/notes.txt", "notes");
+  expectRefused(runCli(bench(tmp, tmp / "u"), tmp.path()), 1, {"'" + (tmp / "u") + "' is not a bench folder"});
+  expectRefused(runCli(bench(tmp, tmp / "h"), tmp.path()), 1,
+                {"'" + (tmp / "h") + "' is not a bench folder", "notes.txt"});
+  EXPECT_EQ(readText(tmp / "u/bench_config.yaml"), "my config\n");
+  EXPECT_EQ(readText(tmp / "h/bench_config.yaml"), "mine too\n");
+  EXPECT_FALSE(fs::exists(tmp / "u/results.csv"));
+  EXPECT_FALSE(fs::exists(tmp / "u/runs"));
+  // A bench marks its folder and resumes it; a folder of an earlier version (no marker)
+  // is resumed while it holds nothing but a bench's files, and is marked then.
+  const auto b = tmp / "b";
+  auto r = runCli(bench(tmp, b), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(b + "/.shiftad-bench"));
+  fs::remove(b + "/.shiftad-bench");
+  r = runCli(bench(tmp, b), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.out.find("0 runs"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::is_regular_file(b + "/.shiftad-bench"));
+  fs::remove(b + "/.shiftad-bench");
+  writeFile(b + "/notes.txt", "mine");
+  expectRefused(runCli(bench(tmp, b), tmp.path()), 1, {"not a bench folder", "notes.txt"});
+}
+
+TEST(Bench, ASecondBenchIntoABusyFolderIsRefusedNamingTheFirst) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  ASSERT_EQ(runCli(bench(tmp, out), tmp.path()).exit, 0);
+  const auto csv = readText(out + "/results.csv");
+  // A live process holds the folder's lock (this test's process, as a bench would).
+  const auto lock = std::to_string(::getpid()) + "\n";
+  writeFile(out + "/lock", lock);
+  expectRefused(runCli(bench(tmp, out, {}, Grid{"circle,square"}), tmp.path()), 1,
+                {"bench folder '" + out + "' is in use by process " + std::to_string(::getpid())});
+  EXPECT_EQ(readText(out + "/results.csv"), csv);
+  EXPECT_EQ(readText(out + "/lock"), lock);
+  fs::remove(out + "/lock");
+  const auto r = runCli(bench(tmp, out, {}, Grid{"circle,square"}), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(rowsIn(out), 2u);
+  EXPECT_FALSE(fs::exists(out + "/lock")) << "the lock is released";
+}
