@@ -590,12 +590,18 @@ void copyRunFolder(const std::string& from, const std::string& to) {
   SHIFTAD_CHECK(!ec, "bench --merge: cannot copy '{}' to '{}': {}", from, to, ec.message());
 }
 
-/// The rows of the shard folders in grid order, their run folders copied into OUT.
-std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOptions& o,
-                                             const std::vector<std::string>& settings, const Grid& grid,
-                                             double& shard_seconds) {
+/// A row of the merge and the shard folder it comes from.
+struct MergedRow {
+  evaluation::BenchRow row;
+  std::string shard;
+};
+
+/// The rows of the shard folders in grid order, each with its folder. Only reads: every
+/// check is made before anything is written into OUT.
+std::vector<MergedRow> mergedRows(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                                  const Grid& grid, double& shard_seconds) {
   const auto fingerprint = benchFingerprint(suite, o.overrides);
-  std::map<std::string, std::pair<evaluation::BenchRow, std::string>> found;  // key -> row, its folder
+  std::map<std::string, MergedRow> found;  // key -> row, its folder
   for (const auto& dir : o.merge_from) {
     const auto csv = fs::path(dir) / "results.csv";
     const auto config = fs::path(dir) / "bench_config.yaml";
@@ -606,20 +612,19 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
                   "bench_config.yaml differs); merge shards of one bench, given the same --suite, --root and --set",
                   dir);
     for (const auto& r : evaluation::readCsv(csv.string())) {
-      const auto [it, fresh] = found.emplace(runKey(r), std::make_pair(r, dir));
-      SHIFTAD_CHECK(fresh, "bench --merge: run {} is in both '{}' and '{}'", runKey(r), it->second.second, dir);
+      const auto [it, fresh] = found.emplace(runKey(r), MergedRow{r, dir});
+      SHIFTAD_CHECK(fresh, "bench --merge: run {} is in both '{}' and '{}'", runKey(r), it->second.shard, dir);
     }
     shard_seconds += keptWallTime(dir);
   }
-  std::vector<evaluation::BenchRow> rows;
+  std::vector<MergedRow> rows;
   std::vector<std::string> missing;
   forEachRun(
       suite, settings, grid.classes_of, [](const std::string&, const std::string&) {},
       [&](evaluation::BenchRow& row) {
         const auto it = found.find(runKey(row));
         if (it == found.end()) return missing.push_back(runKey(row));
-        rows.push_back(it->second.first);
-        copyRunFolder(lab::benchRunDir(it->second.second, row), lab::benchRunDir(o.out_dir, row));
+        rows.push_back(it->second);
         found.erase(it);
       });
   SHIFTAD_CHECK(missing.empty(),
@@ -629,7 +634,7 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
   SHIFTAD_CHECK(found.empty(),
                 "bench --merge: run {} of '{}' is not in this bench's grid (other variants, seeds or "
                 "classes?); merge with the options the shards ran with",
-                found.begin()->first, found.begin()->second.second);
+                found.begin()->first, found.begin()->second.shard);
   return rows;
 }
 
@@ -640,10 +645,17 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
     SHIFTAD_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(o.out_dir),
                   "bench --merge: --out '{}' is one of the shards; merge into another folder", o.out_dir);
   double shard_seconds = 0;
-  const auto rows = mergedRows(suite, o, settings, grid, shard_seconds);
-  checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), false);
+  const auto merged = mergedRows(suite, o, settings, grid, shard_seconds);
+  // Rows already in OUT (an earlier merge or bench) are replaced only by this same configuration's.
+  checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides),
+                  fs::exists(csv_path) && !evaluation::readCsv(csv_path).empty());
+  std::vector<evaluation::BenchRow> rows;
   std::string text = evaluation::csvHeader() + "\n";
-  for (const auto& r : rows) text += evaluation::csvLine(r) + "\n";
+  for (const auto& m : merged) {
+    copyRunFolder(lab::benchRunDir(m.shard, m.row), lab::benchRunDir(o.out_dir, m.row));
+    rows.push_back(m.row);
+    text += evaluation::csvLine(m.row) + "\n";
+  }
   writeTextAtomic(csv_path, text);
   fs::remove(fs::path(o.out_dir) / "bench_time.json");
   accumulateWallTime(o.out_dir, shard_seconds);  // the shards' time, not the merge's

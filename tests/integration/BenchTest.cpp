@@ -141,3 +141,26 @@ TEST(Bench, ASecondBenchIntoABusyFolderIsRefusedNamingTheFirst) {
   EXPECT_EQ(rowsIn(out), 2u);
   EXPECT_FALSE(fs::exists(out + "/lock")) << "the lock is released";
 }
+
+TEST(Bench, AMergeChecksEverythingBeforeWritingAndKeepsAnotherConfigurationsRows) {
+  TempDir tmp;
+  const std::vector<std::string> other = {"--set", "train.lr=0.01"};
+  ASSERT_EQ(runCli(bench(tmp, tmp / "a"), tmp.path()).exit, 0);
+  ASSERT_EQ(runCli(bench(tmp, tmp / "b", other), tmp.path()).exit, 0);
+  // Merging b's configuration into a, which holds rows of another: refused, a kept.
+  const auto a_csv = readText(tmp / "a/results.csv"), a_config = readText(tmp / "a/bench_config.yaml");
+  auto merge = other;
+  merge.insert(merge.end(), {"--merge", tmp / "b"});
+  expectRefused(runCli(bench(tmp, tmp / "a", merge), tmp.path()), 1,
+                {"'" + (tmp / "a") + "' holds results of another configuration"});
+  EXPECT_EQ(readText(tmp / "a/results.csv"), a_csv);
+  EXPECT_EQ(readText(tmp / "a/bench_config.yaml"), a_config);
+  // A merge that fails its checks (square's run is in no shard) copies nothing into OUT,
+  // and the corrected command then merges there.
+  expectRefused(runCli(bench(tmp, tmp / "m", merge, Grid{"circle,square"}), tmp.path()), 1,
+                {"1 runs of the grid are in none of the shards"});
+  EXPECT_FALSE(fs::exists(tmp / "m/runs")) << "run folders copied before the merge was refused";
+  const auto r = runCli(bench(tmp, tmp / "m", merge), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(rowsIn(tmp / "m"), 1u);
+}
