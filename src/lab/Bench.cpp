@@ -96,9 +96,8 @@ std::string protocol(const Suite& s, const Config& c) {
 /// every run of the grid finds its images' features in memory.
 void prefetch(Cache& cache, const Suite& suite, const std::string& src, const std::string& tgt,
               const std::vector<std::string>& extra) {
-  std::vector<std::string> ov = {"data.root=" + suite.root};
-  ov.insert(ov.end(), extra.begin(), extra.end());
-  const auto cfg = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+  auto cfg = parseConfig(suite.config_yaml, extra, suite.name, suite.base_dir);
+  cfg.data.root = suite.root;  // as it is: see runConfig
   for (const auto& domain : {src, tgt}) {
     std::vector<std::string> paths;
     for (const auto& r : data::listDomain(suite.root, domain)) paths.push_back(r.path);
@@ -367,6 +366,23 @@ struct Grid {
   int64_t runs = 0;                                  ///< of the whole grid, every shard
 };
 
+/// A domain's or class's name is recorded in the runs' UTF-8 files (config.yaml, the
+/// checkpoint's JSON header): a folder named in another encoding (Latin-1 `caf\xE9`) is
+/// refused before the first run, named with its bytes shown as \xNN.
+void checkUtf8Name(const std::string& where, const char* what, const std::string& name) {
+  try {
+    (void)nlohmann::json(name).dump();
+  } catch (const nlohmann::json::exception&) {
+    std::string shown;
+    for (const char c : name)
+      shown += static_cast<unsigned char>(c) >= 0x80 || static_cast<unsigned char>(c) < 0x20
+                   ? fmt::format("\\x{:02X}", static_cast<unsigned char>(c))
+                   : std::string(1, c);
+    SHIFTAD_THROW("{}: {} '{}' is not valid UTF-8 (runs record it in UTF-8 files); rename that folder", where, what,
+                  shown);
+  }
+}
+
 /// The grid of `suite` (classes: the suite's, else every class of the source domain).
 /// Every direction and class is checked here, before the first run (a bad one found on
 /// reaching it cost the runs before it).
@@ -387,6 +403,9 @@ Grid gridOf(const Suite& suite, size_t settings) {
     if (classes.empty())
       for (const auto& r : data::listDomain(suite.root, src))  // an empty class folder is an error here
         if (std::find(classes.begin(), classes.end(), r.cls) == classes.end()) classes.push_back(r.cls);
+    checkUtf8Name(where, "domain", src);
+    checkUtf8Name(where, "domain", tgt);
+    for (const auto& c : classes) checkUtf8Name(where, "class", c);
     for (const auto& c : classes)
       for (const auto* domain : {&source_classes, &target_classes})
         SHIFTAD_CHECK(std::find(domain->begin(), domain->end(), c) != domain->end(),
@@ -410,11 +429,14 @@ Config runConfig(const Suite& suite, const BenchOptions& o, const evaluation::Be
   if (!row.setting.empty()) ov.push_back(row.setting);
   for (const auto& kv : variantOverrides(row.variant)) ov.push_back(kv);
   if (readsLabels(findVariant(row.variant))) ov.push_back("data.target_labels=true");
-  for (const auto& kv : {"data.root=" + suite.root, "data.source=" + row.source, "data.target=" + row.target,
-                         "data.normal_class=" + row.normal_class, fmt::format("data.split_seed={}", row.seed),
-                         fmt::format("train.seed={}", row.seed)})
-    ov.push_back(kv);
-  return parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+  // Names are set as they are, not as "key=value" text: YAML would read a class `~` or
+  // `null` as nothing, `#c` as a comment, `a: b` as a mapping.
+  auto cfg = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+  cfg.data.root = suite.root;
+  cfg.data.source = row.source, cfg.data.target = row.target, cfg.data.normal_class = row.normal_class;
+  cfg.data.split_seed = row.seed, cfg.train.seed = row.seed;
+  validateConfig(cfg);
+  return cfg;
 }
 
 /// Train and evaluate one run into its folder; fills the row's results.

@@ -164,3 +164,57 @@ TEST(Bench, AMergeChecksEverythingBeforeWritingAndKeepsAnotherConfigurationsRows
   ASSERT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(rowsIn(tmp / "m"), 1u);
 }
+
+TEST(Bench, NamesThatYamlWouldMisreadAreTheRunsNames) {
+  // Domains, classes and a root named as YAML reads something else: `~` and `null` as
+  // nothing, `#c` and ` #2` as comments, `a: b` as a mapping, a leading blank dropped.
+  TempDir tmp;
+  const auto root = tmp / "dir #2/x";
+  const std::vector<std::string> names = {"~", "null", "#c", "a: b", " lead"};
+  std::vector<std::string> synth;
+  for (const auto& e : fs::directory_iterator(dataRoot() + "/source")) synth.push_back(e.path().filename().string());
+  std::sort(synth.begin(), synth.end());
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{{"source", "cam #1"}, {"target", "cam #2"}})
+    for (size_t i = 0; i < names.size(); ++i) {
+      fs::create_directories(root + "/" + to);
+      fs::copy(dataRoot() + "/" + from + "/" + synth[i], root + "/" + to + "/" + names[i],
+               fs::copy_options::recursive | fs::copy_options::create_hard_links);
+    }
+  writeFile(tmp / "names.yaml",
+            "suite: names\ndirections: [['cam #1', 'cam #2']]\nseeds: [0]\nvariants: [source_only]\n"
+            "config: {encoder: {type: backbone}}\n");
+  Grid grid;
+  grid.suite = tmp / "names.yaml";
+  grid.root = root;
+  grid.classes = "";  // every class of the root
+  const auto r = runCli(bench(tmp, tmp / "b", {}, grid), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  std::vector<std::string> classes;
+  for (const auto& row : shiftad::evaluation::readCsv(tmp / "b/results.csv")) {
+    classes.push_back(row.normal_class);
+    EXPECT_EQ(row.source, "cam #1");
+    EXPECT_EQ(row.target, "cam #2");
+  }
+  auto expected = names;
+  std::sort(classes.begin(), classes.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(classes, expected);
+  for (const auto& name : names)
+    EXPECT_TRUE(fs::exists(tmp / "b/runs/cam #1-cam #2/" + name + "/seed0/source_only/config.yaml")) << name;
+}
+
+TEST(Bench, AClassNameThatIsNotUtf8IsRefusedBeforeAnyRun) {
+  // A Latin-1 folder name: the runs record their class in UTF-8 files, and the first one
+  // failed blaming the checkpoint's metadata.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive | fs::copy_options::create_hard_links);
+  for (const char* domain : {"/source/", "/target/"}) fs::rename(root + domain + "circle", root + domain + "caf\xE9");
+  Grid grid;
+  grid.root = root;
+  grid.classes = "";
+  expectRefused(runCli(bench(tmp, tmp / "b", {}, grid), tmp.path()), 1,
+                {"class 'caf\\xE9' is not valid UTF-8", "rename that folder"});
+  EXPECT_FALSE(fs::exists(tmp / "b"));
+}
