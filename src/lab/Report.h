@@ -26,6 +26,12 @@ struct BenchRow {
   double contamination_estimate = NAN, contamination = NAN;
 };
 
+/// `text` (a name from the data: a class, a domain, a suite's title; never markup)
+/// marked to show as it is in both reports: report.md escapes Markdown's characters in
+/// it (`|` would end a table cell, `*` and `_` emphasise, `<` open an HTML tag), and
+/// report.html shows it as text. A C0 control character becomes U+FFFD.
+std::string literal(const std::string& text);
+
 /// results.csv: its header and one line per row (common/Csv.h: a name with a comma,
 /// quote or line break is quoted).
 std::string csvHeader();
