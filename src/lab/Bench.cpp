@@ -551,6 +551,10 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     if (done.count(runKey(row))) return;
     runOne(last, o, cache, row);
     csv << evaluation::csvLine(row) << "\n" << std::flush;
+    SHIFTAD_CHECK(csv.good(),
+                  "cannot append the row of run {} to '{}' (disk full?); free space and run the same command: it "
+                  "resumes, running that run again",
+                  runKey(row), (fs::path(o.out_dir) / "results.csv").string());
     rows.push_back(row);
     ++ran;
     progress.advance();

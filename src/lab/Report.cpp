@@ -603,6 +603,13 @@ std::vector<BenchRow> readCsv(const std::string& path) {
   std::vector<BenchRow> rows;
   for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
     if (line.empty()) continue;
+    if (f.eof()) {
+      // Every row is written with its line end: a last line without one was cut (the
+      // bench was killed, or the disk filled, while appending it). Its run is run again.
+      spdlog::warn("'{}' line {}: the last row was cut short (no line end); it is left out and its run is run again",
+                   path, n);
+      break;
+    }
     const auto c = csv::split(line);
     SHIFTAD_CHECK(c.size() == fields, "'{}' line {}: expected {} fields, got {}", path, n, fields, c.size());
     try {

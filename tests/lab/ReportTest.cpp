@@ -269,6 +269,22 @@ TEST(Report, NamesFromTheDataShowAsTheyAreInBothReports) {
   EXPECT_EQ(shiftad::evaluation::xmlEscape("bell\x07\x01 tab\t"), "bell\xEF\xBF\xBD\xEF\xBF\xBD tab\t");
 }
 
+TEST(Report, ACutLastRowIsLeftOutWithAWarning) {
+  // A bench killed (or out of disk) while appending a row leaves half a line without
+  // its line end: the rows before it read, that one is dropped (its run is run again).
+  TempDir dir;
+  const std::vector<shiftad::evaluation::BenchRow> rows = {{"a", "b", "c", "source_only", 0, 0.75, 0.5, -1, -1, 1},
+                                                           {"a", "b", "d", "source_only", 0, 0.5, 0.5, -1, -1, 1}};
+  std::string text = shiftad::evaluation::csvHeader() + "\n" + shiftad::evaluation::csvLine(rows[0]) + "\n";
+  std::ofstream(dir / "cut.csv") << text << shiftad::evaluation::csvLine(rows[1]).substr(0, 12);
+  const auto read = shiftad::evaluation::readCsv(dir / "cut.csv");
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].normal_class, "c");
+  // Whole rows read as before.
+  std::ofstream(dir / "whole.csv") << text << shiftad::evaluation::csvLine(rows[1]) << "\n";
+  EXPECT_EQ(shiftad::evaluation::readCsv(dir / "whole.csv").size(), 2u);
+}
+
 TEST(Report, PaperFiguresMatchThePaperTablesSpotChecks) {
   // Values read by hand from the paper's Tables 1, 4 and 5.
   const auto paper = shiftad::evaluation::readPaperFigures(fs::path(shiftad::suitesDir()) / "paper" / "auroc.csv");
