@@ -697,15 +697,83 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
   return out;
 }
 
+/// The key of a "key=value" assignment.
+std::string keyOf(const std::string& assignment) { return assignment.substr(0, assignment.find('=')); }
+
+/// The variants of the grid that set `key` themselves, each with its assignment.
+std::vector<std::string> variantsSetting(const Suite& suite, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& v : suite.variants)
+    for (const auto& kv : findVariant(v).overrides)
+      if (keyOf(kv) == key) out.push_back(fmt::format("'{}' ({})", v, kv));
+  return out;
+}
+
+/// --set and --sweep of a key the bench sets for each run, or that every variant of the
+/// grid sets itself, would change nothing: refused, naming the key and who sets it. A
+/// key only some variants set applies to the others (e.g. align.method with source_only
+/// as the baseline): a warning names those that keep their own value.
+void checkKeysNotOverridden(const Suite& suite, const BenchOptions& o) {
+  static const std::map<std::string, std::string> kBenchKeys = {
+      {"data.root", "--root or the suite's 'root'"},
+      {"data.source", "the suite's 'directions'"},
+      {"data.target", "the suite's 'directions'"},
+      {"data.normal_class", "--classes or the suite's 'classes'"},
+      {"data.split_seed", "--seeds or the suite's 'seeds'"},
+      {"train.seed", "--seeds or the suite's 'seeds'"},
+      {"run.variant", "--variants"}};
+  std::vector<std::pair<std::string, std::string>> given;  // option, key
+  for (const auto& kv : o.overrides) given.emplace_back("--set", keyOf(kv));
+  if (!o.sweep.empty()) given.emplace_back("--sweep", keyOf(o.sweep));
+  for (const auto& [option, key] : given) {
+    const auto bench = kBenchKeys.find(key);
+    SHIFTAD_CHECK(bench == kBenchKeys.end(),
+                  "{} {}: the bench sets this key for each run, so the value given would be ignored; use {} instead",
+                  option, key, bench == kBenchKeys.end() ? "" : bench->second);
+    const auto setting = variantsSetting(suite, key);
+    SHIFTAD_CHECK(setting.size() < suite.variants.size(),
+                  "{} {}: every variant of the bench sets this key itself ({}), so the value given would be ignored; "
+                  "add a variant that does not (--variants), or do not set {}",
+                  option, key, fmt::join(setting, ", "), key);
+    if (!setting.empty())
+      spdlog::warn("{} {}: variant {} sets this key itself and keeps its own value; the others take the one given",
+                   option, key, fmt::join(setting, ", "));
+  }
+}
+
+/// Every value of the sweep parses with the suite's config and --set (a bad key or value
+/// fails before any run, named as --sweep's), and no two give the same config.
+void checkSweep(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings) {
+  parseConfig(suite.config_yaml, o.overrides, suite.name, suite.base_dir);  // --set's errors are its own
+  std::map<std::string, std::string> seen;                                  // config dump -> the value that gave it
+  for (const auto& st : settings) {
+    if (st.empty()) continue;
+    auto ov = o.overrides;
+    ov.push_back(st);
+    std::string dump;
+    try {
+      dump = dumpConfig(parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir));
+    } catch (const Error& e) {
+      // The value is applied as the last override: its errors are named as --set's.
+      const std::string why = e.what();
+      SHIFTAD_THROW("{}", why.rfind("--set", 0) == 0 ? "--sweep" + why.substr(5) : "--sweep '" + st + "': " + why);
+    }
+    const auto [it, fresh] = seen.emplace(dump, st);
+    SHIFTAD_CHECK(fresh,
+                  "--sweep: '{}' and '{}' are the same value; give each value once (twice would run and count the "
+                  "same runs twice)",
+                  it->second, st);
+  }
+}
+
 }  // namespace
 
 BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto suite = withOptions(std::move(suite_in), o);
   const auto settings = sweepSettings(o.sweep);
-  for (const auto& st : settings)
-    if (!st.empty())
-      parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
+  checkKeysNotOverridden(suite, o);
+  checkSweep(suite, o, settings);
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
   const auto grid = gridOf(suite, settings.size());  // every direction and class, before --out is made

@@ -165,6 +165,65 @@ TEST(Bench, AMergeChecksEverythingBeforeWritingAndKeepsAnotherConfigurationsRows
   EXPECT_EQ(rowsIn(tmp / "m"), 1u);
 }
 
+TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAnyRun) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  struct Case {
+    std::vector<std::string> args;
+    std::string variants;
+    int exit;
+    std::vector<std::string> says;
+  };
+  const std::vector<Case> cases = {
+      {{"--sweep", "model.width=8,8"}, "source_only", 1, {"--sweep: 'model.width=8' and 'model.width=8'"}},
+      {{"--sweep", "data.contamination=0.1,0.10"},
+       "source_only",
+       1,
+       {"'data.contamination=0.1' and 'data.contamination=0.10' are the same value"}},
+      {{"--sweep", "train.seed=1,2"}, "source_only", 1, {"--sweep train.seed: the bench sets this key", "--seeds"}},
+      {{"--set", "data.normal_class=square"},
+       "source_only",
+       1,
+       {"--set data.normal_class: the bench sets", "--classes"}},
+      {{"--set", "data.root=/elsewhere"}, "source_only", 1, {"--set data.root", "--root"}},
+      {{"--sweep", "cluster.space=self,frozen"},
+       "align_all,few_shot",
+       1,
+       {"--sweep cluster.space: every variant of the bench sets this key itself ('align_all' (cluster.space=none), "
+        "'few_shot' (cluster.space=none))"}},
+      {{"--set", "fewshot.k=3"}, "few_shot", 1, {"--set fewshot.k: every variant", "'few_shot' (fewshot.k=5)"}},
+      {{"--sweep", "data.contamination"},
+       "source_only",
+       2,
+       {"--sweep: 'data.contamination': expected section.key=v1,v2"}},
+      {{"--sweep", "data.nosuch=1,2"}, "source_only", 1, {"--sweep: unknown config key 'data.nosuch'"}},
+      {{"--sweep", "train.epochs=1,x"}, "source_only", 1, {"--sweep", "train.epochs"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args.back());
+    Grid grid;
+    grid.variants = c.variants;
+    const auto r = runCli(bench(tmp, out, c.args, grid), tmp.path());
+    expectRefused(r, c.exit, c.says);
+    EXPECT_FALSE(fs::exists(out)) << "written before refusing";
+  }
+  // The sweep's values are checked with --set: fewshot.k reads target labels, which
+  // --set allows. The grid's own error (an unknown class) is what stops this bench.
+  Grid hexagon;
+  hexagon.classes = "hexagon";
+  expectRefused(
+      runCli(bench(tmp, out, {"--set", "data.target_labels=true", "--sweep", "fewshot.k=1,2"}, hexagon), tmp.path()), 1,
+      {"class 'hexagon'"});
+  // A key some variants set applies to the others (source_only as the baseline of a
+  // sweep of the alignment): a warning names the variant that keeps its own value.
+  hexagon.variants = "source_only,align_all";
+  const auto r = runCli(bench(tmp, out, {"--sweep", "align.method=infonce,mmd"}, hexagon), tmp.path());
+  expectRefused(r, 1, {"class 'hexagon'"});
+  EXPECT_NE(r.err.find("--sweep align.method: variant 'source_only' (align.method=none) sets this key itself"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(Bench, NamesThatYamlWouldMisreadAreTheRunsNames) {
   // Domains, classes and a root named as YAML reads something else: `~` and `null` as
   // nothing, `#c` and ` #2` as comments, `a: b` as a mapping, a leading blank dropped.
