@@ -1,5 +1,6 @@
 // `shiftad bench`: a suite's one-vs-all grid, run in one process so that decoded
 // images and features are shared between runs (api/Features.h).
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -697,6 +698,46 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
   return out;
 }
 
+/// The rows of this bench's grid (its directions, classes, seeds and variants, at any
+/// setting). A resumed folder may hold rows of a bench with other --seeds, --classes or
+/// --variants: the report would average them in while its protocol lists this bench's
+/// grid. They stay in results.csv, out of the report, with a warning.
+std::vector<evaluation::BenchRow> rowsOfGrid(const Suite& suite, const Grid& grid,
+                                             const std::vector<evaluation::BenchRow>& rows) {
+  std::set<std::string> keys;
+  forEachRun(
+      suite, {""}, grid.classes_of, [](const std::string&, const std::string&) {},
+      [&](evaluation::BenchRow& r) { keys.insert(runKey(r)); });
+  std::vector<evaluation::BenchRow> out;
+  std::vector<std::string> left;
+  for (const auto& r : rows) {
+    auto main = r;
+    main.setting.clear();
+    if (keys.count(runKey(main)))
+      out.push_back(r);
+    else
+      left.push_back(runKey(r));
+  }
+  if (!left.empty())
+    spdlog::warn(
+        "{} rows of results.csv are not in this bench's grid (first: {}; made with other --seeds, --classes or "
+        "--variants): kept in the file, left out of the report; rerun with the options they were made with to "
+        "report them",
+        left.size(), left.front());
+  return out;
+}
+
+/// OUT at or below the data root would be made inside the user's data, where the bench
+/// then reads it as a domain or a class folder.
+void checkOutOutsideRoot(const Suite& suite, const BenchOptions& o) {
+  const auto root = fs::weakly_canonical(suite.root), out = fs::weakly_canonical(fs::absolute(o.out_dir));
+  const auto inside = std::mismatch(root.begin(), root.end(), out.begin(), out.end()).first == root.end();
+  SHIFTAD_CHECK(!inside,
+                "--out '{}' lies in the data root '{}', where a bench's files would be read as data; choose a folder "
+                "outside it",
+                o.out_dir, suite.root);
+}
+
 /// The key of a "key=value" assignment.
 std::string keyOf(const std::string& assignment) { return assignment.substr(0, assignment.find('=')); }
 
@@ -777,6 +818,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
   const auto grid = gridOf(suite, settings.size());  // every direction and class, before --out is made
+  checkOutOutsideRoot(suite, o);
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
@@ -797,7 +839,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   out.runs = runGrid(suite, o, settings, grid, done, csv, rows, last, cache, dealing);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   logInputTime(*cache, out.seconds);
-  writeReport(suite, o, rows, last, out.runs, cache, out);
+  writeReport(suite, o, rowsOfGrid(suite, grid, rows), last, out.runs, cache, out);
   return out;
 }
 

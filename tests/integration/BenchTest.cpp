@@ -263,6 +263,43 @@ TEST(Bench, NamesThatYamlWouldMisreadAreTheRunsNames) {
     EXPECT_TRUE(fs::exists(tmp / "b/runs/cam #1-cam #2/" + name + "/seed0/source_only/config.yaml")) << name;
 }
 
+TEST(Bench, ACutLastRowIsRunAgainAndRowsOfAnotherGridStayOutOfTheReport) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  ASSERT_EQ(runCli(bench(tmp, out, {}, Grid{"circle,square"}), tmp.path()).exit, 0);
+  // The bench was killed while appending square's row: half a line, no line end.
+  const auto csv = readText(out + "/results.csv");
+  const auto cut = csv.substr(0, csv.rfind('\n', csv.size() - 2) + 1);
+  writeFile(out + "/results.csv", cut + csv.substr(cut.size(), 20));
+  auto r = runCli(bench(tmp, out, {}, Grid{"circle,square"}), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("the last row was cut short"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("1 runs"), std::string::npos) << r.out;
+  EXPECT_EQ(rowsIn(out), 2u);
+  // Resumed with another seed: seed 0's rows are kept in results.csv but are not this
+  // grid's, so the report (whose protocol says "Seeds: 1") does not average them in.
+  Grid seed1{"circle,square"};
+  seed1.seeds = "1";
+  r = runCli(bench(tmp, out, {}, seed1), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("2 rows of results.csv are not in this bench's grid"), std::string::npos) << r.err;
+  EXPECT_EQ(rowsIn(out), 4u);
+  const auto md = readText(out + "/report.md");
+  EXPECT_NE(md.find("- Runs: 2\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("- Seeds: 1 ("), std::string::npos) << md;
+}
+
+TEST(Bench, AnOutFolderInsideTheDataRootIsRefused) {
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive | fs::copy_options::create_hard_links);
+  for (const auto& out : {root + "/source/results", root + "/bench"})
+    expectRefused(runCli(bench(tmp, out, {}, Grid{"circle", "0", "source_only", "synthetic", root}), tmp.path()), 1,
+                  {"--out '" + out + "' lies in the data root"});
+  EXPECT_FALSE(fs::exists(root + "/source/results"));
+  EXPECT_FALSE(fs::exists(root + "/bench"));
+}
+
 TEST(Bench, AClassNameThatIsNotUtf8IsRefusedBeforeAnyRun) {
   // A Latin-1 folder name: the runs record their class in UTF-8 files, and the first one
   // failed blaming the checkpoint's metadata.
