@@ -578,8 +578,9 @@ void addBench(CLI::App& app, BenchCommand& c) {
   c.app->add_flag("-v,--verbose", o.verbose, "also every run's own lines (per epoch); default: one line per run");
   c.app
       ->add_option("--shard", c.shard,
-                   "run only shard I of N of the grid (I/N, 1-based: the runs at grid positions k with "
-                   "k % N == I-1), into its own --out; merge the shards with --merge (docs/scale.md)")
+                   "run only shard I of N of the grid (I/N, 1-based: with V variants, the run at grid position "
+                   "k goes to shard (k % V + k / V) % N + 1, so every variant spreads over every shard), into its "
+                   "own --out; merge the shards with --merge (docs/scale.md)")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             try {

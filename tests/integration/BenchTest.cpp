@@ -314,3 +314,12 @@ TEST(Bench, AClassNameThatIsNotUtf8IsRefusedBeforeAnyRun) {
                 {"class 'caf\\xE9' is not valid UTF-8", "rename that folder"});
   EXPECT_FALSE(fs::exists(tmp / "b"));
 }
+
+TEST(Bench, HelpDescribesTheShardDealingItUses) {
+  // shardOfRun turns each group's start by one shard (docs/scale.md); the help said k % N.
+  TempDir tmp;
+  const auto r = runCli({"bench", "--help"}, tmp.path());
+  EXPECT_EQ(r.exit, 0);
+  EXPECT_NE(r.out.find("(k % V + k / V) % N + 1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("k % N == I-1"), std::string::npos) << r.out;
+}
