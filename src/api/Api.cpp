@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <thread>
 
@@ -82,6 +83,47 @@ void useBlasKernelsOfThisCpu() {
 /// Run when the library is loaded (or its object linked), before any product.
 const bool kBlasChosenAtLoad = (useBlasKernelsOfThisCpu(), true);
 
+/// The marker the synthesizer leaves in its folder: only a folder holding it (or an
+/// empty one) is written into again.
+constexpr const char* kSynthMarker = ".shiftad-synth";
+
+/// The benchmark's own folder may be rewritten; anything else is the user's: OUT must be
+/// new, empty, or carry kSynthMarker and nothing but the benchmark's domains (a user's
+/// `source/` and `target/` look like the benchmark's by their names alone).
+void checkSynthFolder(const std::string& out_dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(out_dir, ec))) return;
+  SHIFTAD_CHECK(fs::is_directory(out_dir, ec),
+                "'{}' is a file, not a folder; give a new or empty folder for the synthetic benchmark", out_dir);
+  std::vector<std::string> foreign;
+  bool marked = false;
+  const auto domains = data::synthDomains();
+  for (const auto& e : fs::directory_iterator(out_dir)) {
+    const auto name = e.path().filename().string();
+    if (name == kSynthMarker && e.is_regular_file())
+      marked = true;
+    else if (std::find(domains.begin(), domains.end(), name) == domains.end())
+      foreign.push_back(name);
+  }
+  std::sort(foreign.begin(), foreign.end());
+  SHIFTAD_CHECK(
+      foreign.empty(),
+      "'{}' holds files the synthetic benchmark does not write (e.g. '{}'); they are left alone: choose a new or "
+      "empty folder",
+      out_dir, foreign.empty() ? "" : foreign.front());
+  SHIFTAD_CHECK(marked || fs::is_empty(out_dir, ec),
+                "'{}' holds folders named like the synthetic benchmark's but not its marker '{}' (they are not its, "
+                "or an older shiftad's); they are left alone: choose a new or empty folder, or delete that one",
+                out_dir, kSynthMarker);
+}
+
+void markSynthFolder(const std::string& out_dir) {
+  const auto marker = fs::path(out_dir) / kSynthMarker;
+  std::ofstream f(marker);
+  f << "the synthetic benchmark of shiftad: shiftad may rewrite source/ and target/ here\n";
+  SHIFTAD_CHECK(f.good(), "cannot write '{}' (read-only or full?); choose another folder", marker.string());
+}
+
 }  // namespace
 
 void setThreads(int threads) {
@@ -95,20 +137,14 @@ void setThreads(int threads) {
 }
 
 void synthesize(const std::string& out_dir, int seed) {
-  // The benchmark's own layout may be rewritten; anything else in the folder is the user's.
+  SHIFTAD_CHECK(!out_dir.empty(),
+                "the synthetic benchmark's folder is '' (it would be written into the working directory); name a "
+                "new or empty folder");
+  checkSynthFolder(out_dir);
   std::error_code ec;
-  if (fs::is_directory(out_dir, ec)) {
-    std::vector<std::string> foreign;
-    const auto domains = data::synthDomains();
-    for (const auto& e : fs::directory_iterator(out_dir))
-      if (std::find(domains.begin(), domains.end(), e.path().filename().string()) == domains.end())
-        foreign.push_back(e.path().filename().string());
-    SHIFTAD_CHECK(
-        foreign.empty(),
-        "'{}' holds files the synthetic benchmark does not write (e.g. '{}'); they are left alone: choose a new or "
-        "empty folder",
-        out_dir, foreign.empty() ? "" : foreign.front());
-  }
+  fs::create_directories(out_dir, ec);
+  SHIFTAD_CHECK(!ec, "cannot create folder '{}': {}; choose another folder", out_dir, ec.message());
+  markSynthFolder(out_dir);  // before the images: a folder cut short is still ours to rewrite
   data::SynthParams p;
   p.seed = seed;
   data::writeSynth(out_dir, p);

@@ -99,11 +99,12 @@ bool alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 
 
 /// Why the lock of `o` is stale ("" if it is live). A lock of another host is never
 /// judged from here (its pid means nothing on this machine): an Error.
-std::string staleReason(const LockOwner& o, const std::string& run_dir, const std::string& path) {
+std::string staleReason(const LockOwner& o, const std::string& what, const std::string& run_dir,
+                        const std::string& path) {
   SHIFTAD_CHECK(o.host.empty() || o.host == hostName(),
-                "run directory '{}' is in use by process {} on host '{}' (lock file '{}'); wait for it to finish or "
+                "{} '{}' is in use by process {} on host '{}' (lock file '{}'); wait for it to finish or "
                 "write to another directory. If that process is gone, delete the lock file",
-                run_dir, o.pid, o.host, path);
+                what, run_dir, o.pid, o.host, path);
   // An empty lock (a process killed between creating and writing it, before link()
   // made creation atomic) names no process.
   if (o.pid <= 0) return "a process it does not name (the lock file holds no pid)";
@@ -124,10 +125,11 @@ std::string trainingProcess(const std::string& run_dir) {
   if (owner.foreign || owner.pid <= 0) return "";
   if (!owner.host.empty() && owner.host != hostName())
     return fmt::format("process {} on host '{}'", owner.pid, owner.host);
-  return staleReason(owner, run_dir, path).empty() ? fmt::format("process {}", owner.pid) : "";
+  return staleReason(owner, "run directory", run_dir, path).empty() ? fmt::format("process {}", owner.pid) : "";
 }
 
-RunLock::RunLock(const std::string& run_dir) : path_((fs::path(run_dir) / kLockFile).string()) {
+RunLock::RunLock(const std::string& run_dir, const std::string& what)
+    : path_((fs::path(run_dir) / kLockFile).string()) {
   fs::create_directories(run_dir);
   // Two attempts: the second after removing a stale lock (if another process takes it
   // over in between, its lock is live and we fail).
@@ -136,18 +138,18 @@ RunLock::RunLock(const std::string& run_dir) : path_((fs::path(run_dir) / kLockF
     const LockOwner owner = readLock(path_);
     SHIFTAD_CHECK(!owner.foreign,
                   "'{}' is not a shiftad lock file, and shiftad never deletes files it did not create; choose another "
-                  "folder for the run, or move that file away",
+                  "folder, or move that file away",
                   path_);
-    const std::string stale = staleReason(owner, run_dir, path_);
+    const std::string stale = staleReason(owner, what, run_dir, path_);
     SHIFTAD_CHECK(!stale.empty(),
-                  "run directory '{}' is in use by process {} (lock file '{}'); wait for it to finish, stop it, or "
+                  "{} '{}' is in use by process {} (lock file '{}'); wait for it to finish, stop it, or "
                   "write to another directory",
-                  run_dir, owner.pid, path_);
-    spdlog::warn("run directory '{}': taking over the stale lock of {}", run_dir, stale);
+                  what, run_dir, owner.pid, path_);
+    spdlog::warn("{} '{}': taking over the stale lock of {}", what, run_dir, stale);
     std::error_code ec;
     fs::remove(path_, ec);
   }
-  SHIFTAD_THROW("run directory '{}': could not take the lock '{}' (another process keeps taking it)", run_dir, path_);
+  SHIFTAD_THROW("{} '{}': could not take the lock '{}' (another process keeps taking it)", what, run_dir, path_);
 }
 
 RunLock::~RunLock() {

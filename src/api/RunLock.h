@@ -13,10 +13,11 @@ constexpr const char* kLockFile = "lock";
 /// crashed) or now names another process (same pid, other start time: the pid was
 /// reused). A live lock, or one of another host (a shared file system: its pid cannot
 /// be checked from here), is an Error naming the directory, the pid and the host.
-/// Locks of older versions hold the pid only: live while that pid is.
+/// Locks of older versions hold the pid only: live while that pid is. `what` names the
+/// folder in messages ("run directory", "bench folder").
 class RunLock {
  public:
-  explicit RunLock(const std::string& run_dir);
+  explicit RunLock(const std::string& run_dir, const std::string& what = "run directory");
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;

@@ -545,15 +545,26 @@ void addBench(CLI::App& app, BenchCommand& c) {
   c.app->add_option("--set", o.overrides, "config key for every run: section.key=value (repeatable)");
   c.app->add_option("--out", o.out_dir, "output folder")->required();
   c.app->add_flag("--quick", o.quick, "the suite's quick settings (fewer classes/seeds)");
-  c.app->add_option("--sweep", o.sweep,
-                    "run the grid once per value of one key instead of the main grid: section.key=v1,v2,... "
-                    "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)");
+  c.app
+      ->add_option("--sweep", o.sweep,
+                   "run the grid once per value of one key instead of the main grid: section.key=v1,v2,... "
+                   "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const auto eq = text.find('=');
+            const bool ok =
+                eq != std::string::npos && eq > 0 && text.find_first_not_of(',', eq + 1) != std::string::npos;
+            return ok ? ""
+                      : fmt::format("'{}': expected section.key=v1,v2,... (e.g. data.contamination=0,0.1,0.2)", text);
+          },
+          "KEY=V1,V2,..."));
   c.app->add_flag("!--no-figures", o.figures, "skip the ROC and PCA figures (they re-read the runs)");
   c.app->add_flag("-v,--verbose", o.verbose, "also every run's own lines (per epoch); default: one line per run");
   c.app
       ->add_option("--shard", c.shard,
-                   "run only shard I of N of the grid (I/N, 1-based: the runs at grid positions k with "
-                   "k % N == I-1), into its own --out; merge the shards with --merge (docs/scale.md)")
+                   "run only shard I of N of the grid (I/N, 1-based: with V variants, the run at grid position "
+                   "k goes to shard (k % V + k / V) % N + 1, so every variant spreads over every shard), into its "
+                   "own --out; merge the shards with --merge (docs/scale.md)")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             try {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <limits>
+#include <regex>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -32,19 +34,44 @@ std::vector<T> list(const YAML::Node& n, const std::string& key, const std::stri
   return out;
 }
 
+/// The text of a key that holds one (a name, a folder): not a list or a mapping, and not
+/// empty or `~` (YAML's null, which yaml-cpp gives as the text "null": `root: ~` was
+/// the folder `null`).
+std::string text(const YAML::Node& v, const std::string& key, const std::string& origin) {
+  SHIFTAD_CHECK(!v.IsNull(), "{}: '{}' has no value (empty or ~); give one, quoted if it is '~' or 'null'", origin,
+                key);
+  SHIFTAD_CHECK(v.IsScalar(), "{}: '{}' must be a text, not a {}", origin, key, v.IsSequence() ? "list" : "mapping");
+  return v.Scalar();
+}
+
+/// Seeds as the config reads integers: decimal digits without a leading zero (YAML 1.1
+/// reads `010` as octal 8 and `0x10` as 16, which nobody writing a seed means).
+std::vector<int> seedList(const YAML::Node& n, const std::string& origin) {
+  static const std::regex kDecimal("0|-?[1-9][0-9]{0,9}");
+  std::vector<int> out;
+  for (const auto& seed : list<std::string>(n, "seeds", origin)) {
+    const bool ok = std::regex_match(seed, kDecimal) && std::stoll(seed) <= std::numeric_limits<int>::max() &&
+                    std::stoll(seed) >= std::numeric_limits<int>::min();
+    SHIFTAD_CHECK(ok, "{}: seed '{}' in 'seeds' is not a whole number in [0, {}] (decimal digits, no leading zero)",
+                  origin, seed, std::numeric_limits<int>::max());
+    out.push_back(static_cast<int>(std::stoll(seed)));
+  }
+  return out;
+}
+
 void apply(Suite& s, const YAML::Node& root, const std::string& origin, bool top) {
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
     SHIFTAD_CHECK(std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end() && (top || key != "quick"),
                   "{}: unknown suite key '{}'", origin, key);
     const auto& v = kv.second;
-    if (key == "suite") s.name = v.as<std::string>();
-    if (key == "description") s.description = v.as<std::string>();
-    if (key == "root") s.root = v.as<std::string>();
-    if (key == "model_selection") s.model_selection = v.as<std::string>();
-    if (key == "recommended") s.recommended = v.as<std::string>();
+    if (key == "suite") s.name = text(v, key, origin);
+    if (key == "description") s.description = text(v, key, origin);
+    if (key == "root") s.root = text(v, key, origin);
+    if (key == "model_selection") s.model_selection = text(v, key, origin);
+    if (key == "recommended") s.recommended = text(v, key, origin);
     if (key == "classes") s.classes = list<std::string>(v, key, origin);
-    if (key == "seeds") s.seeds = list<int>(v, key, origin);
+    if (key == "seeds") s.seeds = seedList(v, origin);
     if (key == "variants") s.variants = list<std::string>(v, key, origin);
     if (key == "config") {
       YAML::Emitter e;
@@ -115,6 +142,8 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   s.base_dir = fs::absolute(path).parent_path().lexically_normal().string();
   s.model_selection = "none: every run trains for the fixed train.epochs; no target label is looked at";
   apply(s, root, path, true);
+  SHIFTAD_CHECK(!root["quick"] || root["quick"].IsMap(),
+                "{}: 'quick' must be a mapping of suite keys that --quick replaces (e.g. quick: {{seeds: [0]}})", path);
   if (quick && root["quick"]) apply(s, root["quick"], path + " (quick)", false);
   SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", path);
   if (!s.root.empty() && fs::path(s.root).is_relative())

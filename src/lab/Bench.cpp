@@ -1,5 +1,6 @@
 // `shiftad bench`: a suite's one-vs-all grid, run in one process so that decoded
 // images and features are shared between runs (api/Features.h).
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
+#include "api/RunLock.h"
 #include "lab/Report.h"
 #include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
@@ -71,7 +73,9 @@ std::string shownRoot(const std::string& root) {
 
 std::string protocol(const Suite& s, const Config& c) {
   std::string dirs;
-  for (const auto& [a, b] : s.directions) dirs += (dirs.empty() ? "" : ", ") + a + " → " + b;
+  for (const auto& [a, b] : s.directions) dirs += (dirs.empty() ? "" : ", ") + evaluation::literal(a + " → " + b);
+  std::vector<std::string> classes;
+  for (const auto& c : s.classes) classes.push_back(evaluation::literal(c));
   return fmt::format(
       "- Data: `{}` (from where the command ran); directions: {}\n"
       "- One-vs-all: each class in turn is normal, every other class anomalous; classes: {}\n"
@@ -82,7 +86,7 @@ std::string protocol(const Suite& s, const Config& c) {
       "- Training: {} epochs, batch {}, lr {}, λ = {}, τ = {}, K = {} ({})\n"
       "- Model selection: {}\n"
       "- Variants that read target labels ({}) are upper bounds and never count as a win.\n",
-      shownRoot(s.root), dirs, s.classes.empty() ? "all" : fmt::format("{}", fmt::join(s.classes, ", ")),
+      shownRoot(s.root), dirs, classes.empty() ? "all" : fmt::format("{}", fmt::join(classes, ", ")),
       100 * c.data.pool_fraction, c.data.contamination, fmt::join(s.seeds, ", "), c.model.arch,
       c.model.weights.empty() ? " (random init)" : " (" + fs::path(c.model.weights).filename().string() + ")",
       c.model.freeze, c.model.head, c.model.embedding_dim, c.encoder.type,
@@ -95,9 +99,8 @@ std::string protocol(const Suite& s, const Config& c) {
 /// every run of the grid finds its images' features in memory.
 void prefetch(Cache& cache, const Suite& suite, const std::string& src, const std::string& tgt,
               const std::vector<std::string>& extra) {
-  std::vector<std::string> ov = {"data.root=" + suite.root};
-  ov.insert(ov.end(), extra.begin(), extra.end());
-  const auto cfg = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+  auto cfg = parseConfig(suite.config_yaml, extra, suite.name, suite.base_dir);
+  cfg.data.root = suite.root;  // as it is: see runConfig
   for (const auto& domain : {src, tgt}) {
     std::vector<std::string> paths;
     for (const auto& r : data::listDomain(suite.root, domain)) paths.push_back(r.path);
@@ -253,23 +256,70 @@ int lab::shardOfRun(int64_t k, int64_t variants, int count, ShardDealing dealing
   return static_cast<int>((k % variants + k / variants) % count);
 }
 
-/// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new
-/// or empty folder, or one an earlier bench wrote (it resumes there).
+namespace {
+
+/// The marker a bench writes into its --out: a folder holding it is a bench's, which a
+/// bench resumes and rewrites (as kRunMarkerFile marks a run folder).
+constexpr const char* kBenchMarker = ".shiftad-bench";
+
+/// What a bench (or the demo: data/) writes into OUT, also as a temporary file
+/// (NAME.tmp-PID) an interrupted atomic write leaves.
+bool isBenchFile(const std::string& name) {
+  static const std::set<std::string> names = {kBenchMarker, "results.csv", "bench_config.yaml", "bench_time.json",
+                                              "shard.json", "report.md",   "report.html",       "figures",
+                                              "runs",       api::kLockFile};
+  const auto tmp = name.rfind(".tmp-");
+  return names.count(name) > 0 || (tmp != std::string::npos && names.count(name.substr(0, tmp)) > 0);
+}
+
+/// A bench folder of a version before kBenchMarker: results.csv with a bench's header,
+/// bench_config.yaml, and nothing a bench does not write. "" if it is one, else why not.
+std::string notAnEarlierBench(const std::string& out_dir) {
+  const auto csv = fs::path(out_dir) / "results.csv";
+  std::ifstream f(csv);
+  std::string header;
+  if (!f || !std::getline(f, header) || evaluation::csvHeaderFields(header) == 0)
+    return "no marker '" + std::string(kBenchMarker) + "', no results.csv with a bench's header";
+  if (!fs::exists(fs::path(out_dir) / "bench_config.yaml"))
+    return "no marker '" + std::string(kBenchMarker) + "', no bench_config.yaml";
+  for (const auto& e : fs::directory_iterator(out_dir))
+    if (!isBenchFile(e.path().filename().string()))
+      return "no marker '" + std::string(kBenchMarker) + "', and '" + e.path().filename().string() +
+             "' is no file a bench writes";
+  return "";
+}
+
+}  // namespace
+
+/// A bench writes results.csv, reports, figures/ and runs/ into OUT: only into a new or
+/// empty folder, or one a bench marked as its own (it resumes there).
 void lab::checkBenchOut(const std::string& out_dir) {
   std::error_code ec;
-  if (!fs::exists(out_dir, ec)) return;
+  if (!fs::exists(fs::symlink_status(out_dir, ec))) return;
   SHIFTAD_CHECK(fs::is_directory(out_dir, ec), "--out '{}' is a file; give a folder", out_dir);
-  if (fs::is_empty(out_dir, ec) || fs::exists(fs::path(out_dir) / "results.csv") ||
-      fs::exists(fs::path(out_dir) / "bench_config.yaml"))
+  if (fs::is_empty(out_dir, ec) || fs::is_regular_file(fs::path(out_dir) / kBenchMarker, ec)) return;
+  const auto why = notAnEarlierBench(out_dir);
+  if (why.empty()) {
+    spdlog::info("--out '{}': a bench folder of an earlier shiftad; resumed, and marked as a bench's", out_dir);
     return;
+  }
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(out_dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   if (names.size() > 5) names.resize(5);
   SHIFTAD_THROW(
-      "--out '{}' is not a bench folder (no results.csv; it holds {}, ...) and a bench would write "
-      "over files there; choose a new or empty folder",
-      out_dir, fmt::join(names, ", "));
+      "--out '{}' is not a bench folder ({}; it holds {}{}) and a bench would write over files there; choose a new "
+      "or empty folder",
+      out_dir, why, fmt::join(names, ", "), names.size() == 5 ? ", ..." : "");
+}
+
+void lab::markBenchFolder(const std::string& out_dir) {
+  const auto marker = fs::path(out_dir) / kBenchMarker;
+  std::error_code ec;
+  if (fs::is_regular_file(marker, ec)) return;
+  std::ofstream f(marker);
+  f << "a shiftad bench folder: shiftad may replace the files it wrote here, never others\n";
+  SHIFTAD_CHECK(f.good(), "cannot write '{}' (read-only or full?); choose another --out", marker.string());
 }
 
 BenchSummary runBench(const BenchOptions& o) {
@@ -319,6 +369,23 @@ struct Grid {
   int64_t runs = 0;                                  ///< of the whole grid, every shard
 };
 
+/// A domain's or class's name is recorded in the runs' UTF-8 files (config.yaml, the
+/// checkpoint's JSON header): a folder named in another encoding (Latin-1 `caf\xE9`) is
+/// refused before the first run, named with its bytes shown as \xNN.
+void checkUtf8Name(const std::string& where, const char* what, const std::string& name) {
+  try {
+    (void)nlohmann::json(name).dump();
+  } catch (const nlohmann::json::exception&) {
+    std::string shown;
+    for (const char c : name)
+      shown += static_cast<unsigned char>(c) >= 0x80 || static_cast<unsigned char>(c) < 0x20
+                   ? fmt::format("\\x{:02X}", static_cast<unsigned char>(c))
+                   : std::string(1, c);
+    SHIFTAD_THROW("{}: {} '{}' is not valid UTF-8 (runs record it in UTF-8 files); rename that folder", where, what,
+                  shown);
+  }
+}
+
 /// The grid of `suite` (classes: the suite's, else every class of the source domain).
 /// Every direction and class is checked here, before the first run (a bad one found on
 /// reaching it cost the runs before it).
@@ -339,6 +406,9 @@ Grid gridOf(const Suite& suite, size_t settings) {
     if (classes.empty())
       for (const auto& r : data::listDomain(suite.root, src))  // an empty class folder is an error here
         if (std::find(classes.begin(), classes.end(), r.cls) == classes.end()) classes.push_back(r.cls);
+    checkUtf8Name(where, "domain", src);
+    checkUtf8Name(where, "domain", tgt);
+    for (const auto& c : classes) checkUtf8Name(where, "class", c);
     for (const auto& c : classes)
       for (const auto* domain : {&source_classes, &target_classes})
         SHIFTAD_CHECK(std::find(domain->begin(), domain->end(), c) != domain->end(),
@@ -362,11 +432,14 @@ Config runConfig(const Suite& suite, const BenchOptions& o, const evaluation::Be
   if (!row.setting.empty()) ov.push_back(row.setting);
   for (const auto& kv : variantOverrides(row.variant)) ov.push_back(kv);
   if (readsLabels(findVariant(row.variant))) ov.push_back("data.target_labels=true");
-  for (const auto& kv : {"data.root=" + suite.root, "data.source=" + row.source, "data.target=" + row.target,
-                         "data.normal_class=" + row.normal_class, fmt::format("data.split_seed={}", row.seed),
-                         fmt::format("train.seed={}", row.seed)})
-    ov.push_back(kv);
-  return parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+  // Names are set as they are, not as "key=value" text: YAML would read a class `~` or
+  // `null` as nothing, `#c` as a comment, `a: b` as a mapping.
+  auto cfg = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+  cfg.data.root = suite.root;
+  cfg.data.source = row.source, cfg.data.target = row.target, cfg.data.normal_class = row.normal_class;
+  cfg.data.split_seed = row.seed, cfg.train.seed = row.seed;
+  validateConfig(cfg);
+  return cfg;
 }
 
 /// Train and evaluate one run into its folder; fills the row's results.
@@ -479,6 +552,10 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     if (done.count(runKey(row))) return;
     runOne(last, o, cache, row);
     csv << evaluation::csvLine(row) << "\n" << std::flush;
+    SHIFTAD_CHECK(csv.good(),
+                  "cannot append the row of run {} to '{}' (disk full?); free space and run the same command: it "
+                  "resumes, running that run again",
+                  runKey(row), (fs::path(o.out_dir) / "results.csv").string());
     rows.push_back(row);
     ++ran;
     progress.advance();
@@ -542,12 +619,18 @@ void copyRunFolder(const std::string& from, const std::string& to) {
   SHIFTAD_CHECK(!ec, "bench --merge: cannot copy '{}' to '{}': {}", from, to, ec.message());
 }
 
-/// The rows of the shard folders in grid order, their run folders copied into OUT.
-std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOptions& o,
-                                             const std::vector<std::string>& settings, const Grid& grid,
-                                             double& shard_seconds) {
+/// A row of the merge and the shard folder it comes from.
+struct MergedRow {
+  evaluation::BenchRow row;
+  std::string shard;
+};
+
+/// The rows of the shard folders in grid order, each with its folder. Only reads: every
+/// check is made before anything is written into OUT.
+std::vector<MergedRow> mergedRows(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                                  const Grid& grid, double& shard_seconds) {
   const auto fingerprint = benchFingerprint(suite, o.overrides);
-  std::map<std::string, std::pair<evaluation::BenchRow, std::string>> found;  // key -> row, its folder
+  std::map<std::string, MergedRow> found;  // key -> row, its folder
   for (const auto& dir : o.merge_from) {
     const auto csv = fs::path(dir) / "results.csv";
     const auto config = fs::path(dir) / "bench_config.yaml";
@@ -558,20 +641,19 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
                   "bench_config.yaml differs); merge shards of one bench, given the same --suite, --root and --set",
                   dir);
     for (const auto& r : evaluation::readCsv(csv.string())) {
-      const auto [it, fresh] = found.emplace(runKey(r), std::make_pair(r, dir));
-      SHIFTAD_CHECK(fresh, "bench --merge: run {} is in both '{}' and '{}'", runKey(r), it->second.second, dir);
+      const auto [it, fresh] = found.emplace(runKey(r), MergedRow{r, dir});
+      SHIFTAD_CHECK(fresh, "bench --merge: run {} is in both '{}' and '{}'", runKey(r), it->second.shard, dir);
     }
     shard_seconds += keptWallTime(dir);
   }
-  std::vector<evaluation::BenchRow> rows;
+  std::vector<MergedRow> rows;
   std::vector<std::string> missing;
   forEachRun(
       suite, settings, grid.classes_of, [](const std::string&, const std::string&) {},
       [&](evaluation::BenchRow& row) {
         const auto it = found.find(runKey(row));
         if (it == found.end()) return missing.push_back(runKey(row));
-        rows.push_back(it->second.first);
-        copyRunFolder(lab::benchRunDir(it->second.second, row), lab::benchRunDir(o.out_dir, row));
+        rows.push_back(it->second);
         found.erase(it);
       });
   SHIFTAD_CHECK(missing.empty(),
@@ -581,7 +663,7 @@ std::vector<evaluation::BenchRow> mergedRows(const Suite& suite, const BenchOpti
   SHIFTAD_CHECK(found.empty(),
                 "bench --merge: run {} of '{}' is not in this bench's grid (other variants, seeds or "
                 "classes?); merge with the options the shards ran with",
-                found.begin()->first, found.begin()->second.second);
+                found.begin()->first, found.begin()->second.shard);
   return rows;
 }
 
@@ -592,10 +674,17 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
     SHIFTAD_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(o.out_dir),
                   "bench --merge: --out '{}' is one of the shards; merge into another folder", o.out_dir);
   double shard_seconds = 0;
-  const auto rows = mergedRows(suite, o, settings, grid, shard_seconds);
-  checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), false);
+  const auto merged = mergedRows(suite, o, settings, grid, shard_seconds);
+  // Rows already in OUT (an earlier merge or bench) are replaced only by this same configuration's.
+  checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides),
+                  fs::exists(csv_path) && !evaluation::readCsv(csv_path).empty());
+  std::vector<evaluation::BenchRow> rows;
   std::string text = evaluation::csvHeader() + "\n";
-  for (const auto& r : rows) text += evaluation::csvLine(r) + "\n";
+  for (const auto& m : merged) {
+    copyRunFolder(lab::benchRunDir(m.shard, m.row), lab::benchRunDir(o.out_dir, m.row));
+    rows.push_back(m.row);
+    text += evaluation::csvLine(m.row) + "\n";
+  }
   writeTextAtomic(csv_path, text);
   fs::remove(fs::path(o.out_dir) / "bench_time.json");
   accumulateWallTime(o.out_dir, shard_seconds);  // the shards' time, not the merge's
@@ -609,21 +698,134 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
   return out;
 }
 
+/// The rows of this bench's grid (its directions, classes, seeds and variants, at any
+/// setting). A resumed folder may hold rows of a bench with other --seeds, --classes or
+/// --variants: the report would average them in while its protocol lists this bench's
+/// grid. They stay in results.csv, out of the report, with a warning.
+std::vector<evaluation::BenchRow> rowsOfGrid(const Suite& suite, const Grid& grid,
+                                             const std::vector<evaluation::BenchRow>& rows) {
+  std::set<std::string> keys;
+  forEachRun(
+      suite, {""}, grid.classes_of, [](const std::string&, const std::string&) {},
+      [&](evaluation::BenchRow& r) { keys.insert(runKey(r)); });
+  std::vector<evaluation::BenchRow> out;
+  std::vector<std::string> left;
+  for (const auto& r : rows) {
+    auto main = r;
+    main.setting.clear();
+    if (keys.count(runKey(main)))
+      out.push_back(r);
+    else
+      left.push_back(runKey(r));
+  }
+  if (!left.empty())
+    spdlog::warn(
+        "{} rows of results.csv are not in this bench's grid (first: {}; made with other --seeds, --classes or "
+        "--variants): kept in the file, left out of the report; rerun with the options they were made with to "
+        "report them",
+        left.size(), left.front());
+  return out;
+}
+
+/// OUT at or below the data root would be made inside the user's data, where the bench
+/// then reads it as a domain or a class folder.
+void checkOutOutsideRoot(const Suite& suite, const BenchOptions& o) {
+  const auto root = fs::weakly_canonical(suite.root), out = fs::weakly_canonical(fs::absolute(o.out_dir));
+  const auto inside = std::mismatch(root.begin(), root.end(), out.begin(), out.end()).first == root.end();
+  SHIFTAD_CHECK(!inside,
+                "--out '{}' lies in the data root '{}', where a bench's files would be read as data; choose a folder "
+                "outside it",
+                o.out_dir, suite.root);
+}
+
+/// The key of a "key=value" assignment.
+std::string keyOf(const std::string& assignment) { return assignment.substr(0, assignment.find('=')); }
+
+/// The variants of the grid that set `key` themselves, each with its assignment.
+std::vector<std::string> variantsSetting(const Suite& suite, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& v : suite.variants)
+    for (const auto& kv : findVariant(v).overrides)
+      if (keyOf(kv) == key) out.push_back(fmt::format("'{}' ({})", v, kv));
+  return out;
+}
+
+/// --set and --sweep of a key the bench sets for each run, or that every variant of the
+/// grid sets itself, would change nothing: refused, naming the key and who sets it. A
+/// key only some variants set applies to the others (e.g. align.method with source_only
+/// as the baseline): a warning names those that keep their own value.
+void checkKeysNotOverridden(const Suite& suite, const BenchOptions& o) {
+  static const std::map<std::string, std::string> kBenchKeys = {
+      {"data.root", "--root or the suite's 'root'"},
+      {"data.source", "the suite's 'directions'"},
+      {"data.target", "the suite's 'directions'"},
+      {"data.normal_class", "--classes or the suite's 'classes'"},
+      {"data.split_seed", "--seeds or the suite's 'seeds'"},
+      {"train.seed", "--seeds or the suite's 'seeds'"},
+      {"run.variant", "--variants"}};
+  std::vector<std::pair<std::string, std::string>> given;  // option, key
+  for (const auto& kv : o.overrides) given.emplace_back("--set", keyOf(kv));
+  if (!o.sweep.empty()) given.emplace_back("--sweep", keyOf(o.sweep));
+  for (const auto& [option, key] : given) {
+    const auto bench = kBenchKeys.find(key);
+    SHIFTAD_CHECK(bench == kBenchKeys.end(),
+                  "{} {}: the bench sets this key for each run, so the value given would be ignored; use {} instead",
+                  option, key, bench == kBenchKeys.end() ? "" : bench->second);
+    const auto setting = variantsSetting(suite, key);
+    SHIFTAD_CHECK(setting.size() < suite.variants.size(),
+                  "{} {}: every variant of the bench sets this key itself ({}), so the value given would be ignored; "
+                  "add a variant that does not (--variants), or do not set {}",
+                  option, key, fmt::join(setting, ", "), key);
+    if (!setting.empty())
+      spdlog::warn("{} {}: variant {} sets this key itself and keeps its own value; the others take the one given",
+                   option, key, fmt::join(setting, ", "));
+  }
+}
+
+/// Every value of the sweep parses with the suite's config and --set (a bad key or value
+/// fails before any run, named as --sweep's), and no two give the same config.
+void checkSweep(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings) {
+  parseConfig(suite.config_yaml, o.overrides, suite.name, suite.base_dir);  // --set's errors are its own
+  std::map<std::string, std::string> seen;                                  // config dump -> the value that gave it
+  for (const auto& st : settings) {
+    if (st.empty()) continue;
+    auto ov = o.overrides;
+    ov.push_back(st);
+    std::string dump;
+    try {
+      dump = dumpConfig(parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir));
+    } catch (const Error& e) {
+      // The value is applied as the last override: its errors are named as --set's.
+      const std::string why = e.what();
+      SHIFTAD_THROW("{}", why.rfind("--set", 0) == 0 ? "--sweep" + why.substr(5) : "--sweep '" + st + "': " + why);
+    }
+    const auto [it, fresh] = seen.emplace(dump, st);
+    SHIFTAD_CHECK(fresh,
+                  "--sweep: '{}' and '{}' are the same value; give each value once (twice would run and count the "
+                  "same runs twice)",
+                  it->second, st);
+  }
+}
+
 }  // namespace
 
 BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto suite = withOptions(std::move(suite_in), o);
   const auto settings = sweepSettings(o.sweep);
-  for (const auto& st : settings)
-    if (!st.empty())
-      parseConfig(suite.config_yaml, {st}, suite.name, suite.base_dir);  // a bad key or value fails before any run
+  checkKeysNotOverridden(suite, o);
+  checkSweep(suite, o, settings);
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
   const auto grid = gridOf(suite, settings.size());  // every direction and class, before --out is made
+  checkOutOutsideRoot(suite, o);
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
+  // One bench at a time in OUT: a second one's rows would go to a results.csv the first
+  // rewrites (its appends lost), and their reports would mix.
+  const api::RunLock lock(o.out_dir, "bench folder");
+  lab::markBenchFolder(o.out_dir);
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
   if (!o.merge_from.empty()) return mergeShards(suite, o, settings, grid, csv_path, t0);
   const auto dealing = checkSameShard(o);
@@ -637,7 +839,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   out.runs = runGrid(suite, o, settings, grid, done, csv, rows, last, cache, dealing);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   logInputTime(*cache, out.seconds);
-  writeReport(suite, o, rows, last, out.runs, cache, out);
+  writeReport(suite, o, rowsOfGrid(suite, grid, rows), last, out.runs, cache, out);
   return out;
 }
 

@@ -26,7 +26,13 @@ constexpr int kRotatedDealing = 2;
 int shardOfRun(int64_t k, int64_t variants, int count, ShardDealing dealing = ShardDealing::kRotated);
 
 /// A bench writes results.csv, reports, figures/ and runs/ into OUT: refuses a folder
-/// that is neither new, empty, nor an earlier bench's (it holds the user's files).
+/// that is neither new, empty, nor a bench's (it holds the user's files). A bench's
+/// folder carries the marker markBenchFolder writes; one of an earlier version (no
+/// marker) is taken only when it holds results.csv with a bench's header,
+/// bench_config.yaml, and nothing else than a bench writes.
 void checkBenchOut(const std::string& out_dir);
+
+/// Mark OUT (which exists) as a bench's folder, once checkBenchOut accepted it.
+void markBenchFolder(const std::string& out_dir);
 
 }  // namespace shiftad::lab

@@ -13,6 +13,7 @@
 #include "common/Csv.h"
 #include "data/ConfigSplit.h"
 #include "common/Error.h"
+#include "common/Hash.h"
 #include "evaluation/Metrics.h"
 #include "shiftad/shiftad.h"
 #include "lab/Svg.h"
@@ -31,6 +32,23 @@ std::string slug(const std::string& s) {
   std::string o;
   for (char c : s) o += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
   return o;
+}
+
+/// Which direction took which figure name (stem -> source, NUL, target).
+using TakenStems = std::map<std::string, std::string>;
+
+/// The file name of direction `src` → `tgt`'s figure: PREFIX + slug(src) + "-" +
+/// slug(tgt) + SUFFIX, unique among `taken`: two directions whose names slug() makes the
+/// same (they differ in characters it replaces, or in where a '-' falls) would write one
+/// file, so the later one gets 8 hex digits of a hash of both names.
+std::string directionStem(const std::string& prefix, const std::string& src, const std::string& tgt,
+                          const std::string& suffix, TakenStems& taken) {
+  const std::string key = src + std::string(1, '\0') + tgt;
+  auto stem = prefix + slug(src) + "-" + slug(tgt) + suffix;
+  if (const auto [it, fresh] = taken.emplace(stem, key); fresh || it->second == key) return stem;
+  stem = prefix + slug(src) + "-" + slug(tgt) + fmt::format("-{:08x}", fnv1a(key) & 0xffffffffu) + suffix;
+  taken.emplace(stem, key);
+  return stem;
 }
 
 /// (labels, scores) of RUN/test_scores.csv; empty when the run has none.
@@ -88,7 +106,7 @@ namespace {
 /// caption names the variants drawn without a curve, so that none looks as if not run.
 std::string rocCaption(const std::string& direction, const std::string& recommended, bool fitted_axis,
                        const std::vector<std::string>& absent) {
-  return "ROC curves of " + direction +
+  return "ROC curves of " + evaluation::literal(direction) +
          ", vertically averaged over classes and seeds (target test split); the "
          "legend gives each variant's mean AUROC over the same runs, best first" +
          std::string(recommended.empty() ? "" : "; thick: the recommended variant (★)") +
@@ -106,6 +124,7 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
   std::map<std::string, std::map<std::string, std::vector<evaluation::RocCurve>>> curves;  // direction, variant
   std::map<std::string, std::map<std::string, std::vector<double>>> aurocs;                // of the same runs
   std::vector<std::string> directions, variants;
+  std::map<std::string, std::pair<std::string, std::string>> names;  // direction -> source, target
   for (const auto& r : rows) {
     if (!r.setting.empty()) continue;
     // Every variant of the grid numbers a colour, so that a variant keeps the colour of
@@ -116,10 +135,12 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
     if (!readTestScores(benchRunDir(out_dir, r), labels, scores)) continue;
     const auto d = r.source + " → " + r.target;
     if (std::find(directions.begin(), directions.end(), d) == directions.end()) directions.push_back(d);
+    names[d] = {r.source, r.target};
     curves[d][r.variant].push_back(evaluation::rocCurve(scores, labels));
     aurocs[d][r.variant].push_back(evaluation::auroc(scores, labels));
   }
   std::vector<Figure> out;
+  TakenStems taken;
   for (const auto& d : directions) {
     std::vector<Series> lines;
     for (size_t i = 0; i < variants.size(); ++i) {
@@ -150,7 +171,7 @@ std::vector<Figure> rocFigures(const std::string& out_dir, const std::vector<Ben
     std::vector<std::string> absent;
     for (const auto& v : variants)
       if (!curves[d].count(v)) absent.push_back(v);
-    out.push_back({"roc-" + slug(d.substr(0, d.find(' ')) + "-" + d.substr(d.rfind(' ') + 1)),
+    out.push_back({directionStem("roc-", names[d].first, names[d].second, "", taken),
                    rocCaption(d, recommended, spec.ymin > 0, absent), evaluation::linePlot(spec, lines)});
   }
   return out;
@@ -168,7 +189,7 @@ struct ProjectionGroups {
 /// One scatter plot: `run`'s features of `paths` on their first two principal components.
 Figure projection(const std::string& run, const std::string& which, const BenchRow& first,
                   const std::vector<std::string>& paths, const ProjectionGroups& known,
-                  const std::shared_ptr<Cache>& cache) {
+                  const std::shared_ptr<Cache>& cache, const std::string& stem) {
   const auto d = first.source + " → " + first.target;
   std::vector<std::string> kept;
   const auto xy = pca2(embedByRun(run, paths, cache, kept));
@@ -198,18 +219,17 @@ Figure projection(const std::string& run, const std::string& which, const BenchR
                       lo - pad,
                       hi + pad,
                       false};
-  const std::string stem =
-      slug("pca-" + first.source + "-" + first.target + "-" + (which[0] == 'b' ? "before" : "after"));
-  return {stem,
-          "F's features of the source training images and the target pool (PCA to 2-D), " + d + ", class " +
-              first.normal_class + ", seed " + std::to_string(first.seed) + ", " + which +
-              "; the dominant set is the adapted run's; pool labels are shown for the reader only.",
+  return {stem + (which[0] == 'b' ? "-before" : "-after"),
+          "F's features of the source training images and the target pool (PCA to 2-D), " + evaluation::literal(d) +
+              ", class " + evaluation::literal(first.normal_class) + ", seed " + std::to_string(first.seed) + ", " +
+              which + "; the dominant set is the adapted run's; pool labels are shown for the reader only.",
           evaluation::scatterPlot(spec, groups)};
 }
 
 /// Before and after adaptation for the direction of `first`.
 void addProjections(const std::string& before, const std::string& after, const std::string& after_variant,
-                    const BenchRow& first, const std::shared_ptr<Cache>& cache, std::vector<Figure>& out) {
+                    const BenchRow& first, const std::shared_ptr<Cache>& cache, const std::string& stem,
+                    std::vector<Figure>& out) {
   const auto cfg = loadRunConfig(after);
   const auto split = data::splitFor(cfg.data);
   std::vector<std::string> paths = split.train.source;
@@ -222,7 +242,7 @@ void addProjections(const std::string& before, const std::string& after, const s
   known.source = std::set<std::string>(split.train.source.begin(), split.train.source.end());
   for (const auto& [which, run] :
        {std::pair<std::string, std::string>{"before (source_only)", before}, {"after (" + after_variant + ")", after}})
-    out.push_back(projection(run, which, first, paths, known, cache));
+    out.push_back(projection(run, which, first, paths, known, cache, stem));
 }
 
 }  // namespace
@@ -231,6 +251,7 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
                                       const std::shared_ptr<Cache>& cache, const std::string& recommended) {
   std::vector<Figure> out;
   std::set<std::string> done;
+  TakenStems taken;
   for (const auto& first : rows) {
     const auto d = first.source + " → " + first.target;
     if (!first.setting.empty() || done.count(d)) continue;
@@ -252,7 +273,8 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
     if (before.empty() || after.empty()) continue;
     done.insert(d);
     try {
-      addProjections(before, after, after_variant, first, cache, out);
+      addProjections(before, after, after_variant, first, cache,
+                     directionStem("pca-", first.source, first.target, "", taken), out);
     } catch (const std::exception& e) {
       spdlog::warn("projection of {} skipped: {}", d, e.what());
     }

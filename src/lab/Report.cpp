@@ -5,8 +5,10 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/Csv.h"
 #include "common/Error.h"
@@ -77,38 +79,71 @@ void para(Doc& d, const std::string& t) { d.push_back({0, t, {}, nullptr}); }
 void table(Doc& d, Table t) { d.push_back({0, "", std::move(t), nullptr}); }
 void figure(Doc& d, const Figure& f) { d.push_back({0, "", {}, &f}); }
 
+// literal() spans: between these two control characters, which literal() removes from
+// the text it marks.
+constexpr char kLiteralOpen = '\x0e', kLiteralClose = '\x0f';
+
+/// The Markdown of one character of a literal span: punctuation Markdown reads as markup
+/// backslash-escaped, HTML's characters as entities.
+std::string markdownChar(char c) {
+  if (c == '&') return "&amp;";
+  if (c == '<') return "&lt;";
+  if (c == '>') return "&gt;";
+  if (std::string_view("\\`*_|[]#~!").find(c) != std::string_view::npos) return std::string("\\") + c;
+  return std::string(1, c);
+}
+
+/// Doc text as Markdown: literal spans escaped, the rest (the report's own markup) as it is.
+std::string markdownText(const std::string& text) {
+  std::string o;
+  bool in_literal = false;
+  for (char c : text) {
+    if (c == kLiteralOpen || c == kLiteralClose)
+      in_literal = c == kLiteralOpen;
+    else
+      o += in_literal ? markdownChar(c) : std::string(1, c);
+  }
+  return o;
+}
+
 std::string toMarkdown(const Doc& doc) {
   std::string md;
   for (const auto& b : doc) {
     if (b.heading) {
-      md += std::string(static_cast<size_t>(b.heading), '#') + " " + b.text + "\n\n";
+      md += std::string(static_cast<size_t>(b.heading), '#') + " " + markdownText(b.text) + "\n\n";
     } else if (b.figure) {
-      md += fmt::format("![{0}](figures/{1}.svg)\n\n*{0}*\n\n", b.figure->caption, b.figure->name);
+      md += fmt::format("![{0}](figures/{1}.svg)\n\n*{0}*\n\n", markdownText(b.figure->caption), b.figure->name);
     } else if (!b.table.header.empty()) {
       md += "|";
-      for (const auto& h : b.table.header) md += " " + h + " |";
+      for (const auto& h : b.table.header) md += " " + markdownText(h) + " |";
       md += "\n|";
       for (size_t i = 0; i < b.table.header.size(); ++i) md += "---|";
       md += "\n";
       for (const auto& r : b.table.rows) {
         md += "|";
-        for (const auto& c : r) md += " " + c + " |";
+        for (const auto& c : r) md += " " + markdownText(c) + " |";
         md += "\n";
       }
       md += "\n";
     } else {
-      md += b.text + (b.text.empty() || b.text.back() == '\n' ? "\n" : "\n\n");
+      md += markdownText(b.text) + (b.text.empty() || b.text.back() == '\n' ? "\n" : "\n\n");
     }
   }
   return md;
 }
 
-/// Markdown inline (`code`, **bold**) to HTML, escaping everything else.
+/// Markdown inline (`code`, **bold**) to HTML, escaping everything else; a literal span
+/// as text.
 std::string inlineHtml(const std::string& text) {
   std::string o;
   bool code = false, bold = false;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '`') {
+    if (text[i] == kLiteralOpen) {
+      const auto end = text.find(kLiteralClose, i);
+      o += xmlEscape(text.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1));
+      if (end == std::string::npos) break;
+      i = end;
+    } else if (text[i] == '`') {
       o += code ? "</code>" : "<code>";
       code = !code;
     } else if (!code && text.compare(i, 2, "**") == 0) {
@@ -243,7 +278,7 @@ void summarySection(Doc& doc, const Grid& g, const ReportInfo& info) {
   para(doc, markLegend(info, g.variants));
   Table t{{"direction"}, {}};
   for (const auto& v : g.variants) t.header.push_back(columnHeader(v, info));
-  for (const auto& d : g.directions) t.rows.push_back(markedRow(d, g.by_dir, {d}, g.variants, info));
+  for (const auto& d : g.directions) t.rows.push_back(markedRow(literal(d), g.by_dir, {d}, g.variants, info));
   table(doc, t);
 }
 
@@ -313,7 +348,7 @@ std::string verdictLine(const Grid& g, const ReportInfo& info, const std::string
         bt.second > bf.second
             ? fmt::format("training wins by {:.1f} points", 100 * (bt.second - bf.second))
             : fmt::format("**the frozen encoder wins** by {:.1f} points", 100 * (bf.second - bt.second))));
-  return parts.empty() ? "" : "- " + d + ": " + fmt::format("{}", fmt::join(parts, "; ")) + "\n";
+  return parts.empty() ? "" : "- " + literal(d) + ": " + fmt::format("{}", fmt::join(parts, "; ")) + "\n";
 }
 
 void verdictSection(Doc& doc, const Grid& g, const ReportInfo& info) {
@@ -337,7 +372,7 @@ void paperSection(Doc& doc, const Grid& g, const ReportInfo& info) {
   Table t{{"direction", "paper table", "paper method", "paper", "shiftad variant", "shiftad"}, {}};
   for (const auto* p : match) {
     const std::string d = p->source + " → " + p->target;
-    t.rows.push_back({d, p->table, p->method, fmt::format("{:.2f}", p->auroc),
+    t.rows.push_back({literal(d), literal(p->table), literal(p->method), fmt::format("{:.2f}", p->auroc),
                       p->variant.empty() ? "–" : "`" + p->variant + "`",
                       p->variant.empty() ? "–" : cell(g.by_dir, {d, p->variant})});
   }
@@ -368,11 +403,11 @@ std::string recommendedMargin(const SweepGrid& s, const std::string& value, cons
 /// choice made knowing the swept value).
 void sweepTable(Doc& doc, const std::string& key, const SweepGrid& s, const ReportInfo& info) {
   const bool margin = contains(s.variants, info.recommended) && s.variants.size() >= 2;
-  Table t{{key}, {}};
+  Table t{{literal(key)}, {}};
   for (const auto& v : s.variants) t.header.push_back(columnHeader(v, info));
   if (margin) t.header.push_back("★ − best other");
   for (const auto& x : s.values) {
-    t.rows.push_back(markedRow(x, s.by_value, {x}, s.variants, info));
+    t.rows.push_back(markedRow(literal(x), s.by_value, {x}, s.variants, info));
     if (margin) t.rows.back().push_back(recommendedMargin(s, x, info));
   }
   table(doc, t);
@@ -407,7 +442,7 @@ void sweepSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo&
     if (by_dir.size() < 2) continue;
     for (const auto& d : uniqueInOrder<std::string>(rows, direction)) {
       if (const auto it = by_dir.find(d); it != by_dir.end()) {
-        heading(doc, 3, d + " (mean ± std over classes and seeds)");
+        heading(doc, 3, literal(d) + " (mean ± std over classes and seeds)");
         sweepTable(doc, key, it->second, info);
       }
     }
@@ -461,7 +496,7 @@ void decisionSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportIn
   Table t{{"direction", "variant", "F1", "F1-max", "F1 / F1-max", "precision", "recall", "FPR"}, {}};
   for (const auto& k : d.keys) {
     const double max = meanStd(d.f1_max.at(k)).mean;
-    t.rows.push_back({k[0], variantLabel(k[1], info.recommended), pct(d.f1.at(k)), pct(d.f1_max.at(k)),
+    t.rows.push_back({literal(k[0]), variantLabel(k[1], info.recommended), pct(d.f1.at(k)), pct(d.f1_max.at(k)),
                       max > 0 ? fmt::format("{:.3f}", meanStd(d.f1.at(k)).mean / max) : "–", pct(d.precision.at(k)),
                       pct(d.recall.at(k)), pct(d.fpr.at(k))});
   }
@@ -473,10 +508,11 @@ void perClassSection(Doc& doc, const Grid& g, const ReportInfo& info) {
   heading(doc, 2, g.seeds.size() == 1 ? "Per class: AUROC % (one seed)" : "Per class: AUROC %, mean ± std over seeds");
   para(doc, markLegend(info, g.variants));
   for (const auto& d : g.directions) {
-    heading(doc, 3, d);
+    heading(doc, 3, literal(d));
     Table t{{"class"}, {}};
     for (const auto& v : g.variants) t.header.push_back(columnHeader(v, info));
-    for (const auto& c : g.classes_of.at(d)) t.rows.push_back(markedRow(c, g.by_class, {d, c}, g.variants, info));
+    for (const auto& c : g.classes_of.at(d))
+      t.rows.push_back(markedRow(literal(c), g.by_class, {d, c}, g.variants, info));
     table(doc, t);
   }
 }
@@ -484,7 +520,7 @@ void perClassSection(Doc& doc, const Grid& g, const ReportInfo& info) {
 Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
   const Grid g = gridOf(rows);
   Doc doc;
-  heading(doc, 1, "Benchmark report: " + info.title);
+  heading(doc, 1, "Benchmark report: " + literal(info.title));
   para(doc,
        fmt::format("- Command: `{}`\n- Machine: {}\n- Wall time: {:.0f} s ({:.1f} min) in all, over the invocations "
                    "that produced these rows ({:.0f} s in the last)\n- Runs: {}\n",
@@ -509,7 +545,7 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
   if (!g.purity.empty()) {
     heading(doc, 2, "Dominant-set purity (diagnostic: share of true normals among the aligned pool samples)");
     Table t{{"direction", "variant", "purity %"}, {}};
-    for (const auto& [k, v] : g.purity) t.rows.push_back({k[0], k[1], pct(v)});
+    for (const auto& [k, v] : g.purity) t.rows.push_back({literal(k[0]), k[1], pct(v)});
     table(doc, t);
   }
   if (!g.directions.empty()) perClassSection(doc, g, info);
@@ -517,6 +553,13 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
 }
 
 }  // namespace
+
+std::string literal(const std::string& text) {
+  std::string o(1, kLiteralOpen);
+  for (char c : text)
+    o += static_cast<unsigned char>(c) < 0x20 || c == '\x7f' ? std::string("\xEF\xBF\xBD") : std::string(1, c);
+  return o + kLiteralClose;
+}
 
 std::string csvHeader() {
   return std::string(kOldHeader) + ",setting," + kThresholdColumns + "," + kContaminationColumns;
@@ -538,24 +581,35 @@ std::string csvLine(const BenchRow& r) {
                    rateField(r.contamination_estimate), rateField(r.contamination)});
 }
 
+size_t csvHeaderFields(const std::string& line) {
+  // Files written before sweeps existed have no setting column; they read as the main
+  // grid. Files written before thresholds have no threshold columns: unknown (NaN).
+  const std::string with_setting = std::string(kOldHeader) + ",setting";
+  const std::string with_threshold = with_setting + "," + kThresholdColumns;
+  return line == csvHeader()      ? 18
+         : line == with_threshold ? 16
+         : line == with_setting   ? 11
+         : line == kOldHeader     ? 10
+                                  : 0;
+}
+
 std::vector<BenchRow> readCsv(const std::string& path) {
   std::ifstream f(path);
   SHIFTAD_CHECK(f.good(), "cannot read '{}'", path);
   std::string line;
   std::getline(f, line);
-  // Files written before sweeps existed have no setting column; they read as the main
-  // grid. Files written before thresholds have no threshold columns: unknown (NaN).
-  const std::string with_setting = std::string(kOldHeader) + ",setting";
-  const std::string with_threshold = with_setting + "," + kThresholdColumns;
-  const size_t fields = line == csvHeader()      ? 18
-                        : line == with_threshold ? 16
-                        : line == with_setting   ? 11
-                        : line == kOldHeader     ? 10
-                                                 : 0;
+  const size_t fields = csvHeaderFields(line);
   SHIFTAD_CHECK(fields > 0, "'{}' is not a shiftad results.csv (header '{}')", path, line);
   std::vector<BenchRow> rows;
   for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
     if (line.empty()) continue;
+    if (f.eof()) {
+      // Every row is written with its line end: a last line without one was cut (the
+      // bench was killed, or the disk filled, while appending it). Its run is run again.
+      spdlog::warn("'{}' line {}: the last row was cut short (no line end); it is left out and its run is run again",
+                   path, n);
+      break;
+    }
     const auto c = csv::split(line);
     SHIFTAD_CHECK(c.size() == fields, "'{}' line {}: expected {} fields, got {}", path, n, fields, c.size());
     try {

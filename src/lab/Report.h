@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,20 @@ struct BenchRow {
   double contamination_estimate = NAN, contamination = NAN;
 };
 
+/// `text` (a name from the data: a class, a domain, a suite's title; never markup)
+/// marked to show as it is in both reports: report.md escapes Markdown's characters in
+/// it (`|` would end a table cell, `*` and `_` emphasise, `<` open an HTML tag), and
+/// report.html shows it as text. A C0 control character becomes U+FFFD.
+std::string literal(const std::string& text);
+
 /// results.csv: its header and one line per row (common/Csv.h: a name with a comma,
 /// quote or line break is quoted).
 std::string csvHeader();
+
+/// The number of fields of a results.csv whose first line is `line`: csvHeader()'s, or
+/// an earlier version's header; 0 when `line` is no header a bench wrote.
+size_t csvHeaderFields(const std::string& line);
+
 std::string csvLine(const BenchRow& row);
 /// Parse a file written with csvHeader/csvLine, or by an earlier version (without the
 /// setting column, the threshold columns or the contamination columns); throws naming

@@ -163,7 +163,12 @@ std::string xmlEscape(const std::string& text) {
         o += "&quot;";
         break;
       default:
-        o += c;
+        // XML 1.0 has no C0 control character but tab, LF and CR, even as a reference:
+        // one in a name (a class folder can be named so) would make the SVG unreadable.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
+          o += "\xEF\xBF\xBD";  // U+FFFD, the replacement character
+        else
+          o += c;
     }
   }
   return o;

@@ -63,7 +63,8 @@ std::string seriesDash(size_t i);
 /// Area under a series' (x, y) polyline, trapezoid rule (x ascending).
 double areaUnder(const Series& s);
 
-/// Escape &, <, >, " for XML/HTML text.
+/// Escape &, <, >, " for XML/HTML text; a C0 control character other than tab, LF and
+/// CR (which XML cannot hold) becomes U+FFFD.
 std::string xmlEscape(const std::string& text);
 
 }  // namespace shiftad::evaluation

@@ -109,6 +109,33 @@ TEST(Suite, BadSuitesAreClearErrors) {
   EXPECT_NE(msg.find("office-caltech10"), std::string::npos) << msg;
 }
 
+TEST(Suite, ValuesAreReadAsTheConfigReadsThemOrNamedWithTheFileAndKey) {
+  TempDir dir;
+  const std::string grid = "directions: [[a, b]]\nvariants: [source_only]\n";
+  const auto load = [&](const std::string& text) { return shiftad::loadSuite(writeSuite(dir, text), false); };
+  // YAML 1.1 reads 010 as octal 8 and 0x10 as 16: a seed is decimal, as config integers are.
+  for (const char* seed : {"010", "0x10", "1e3", "1.5"}) {
+    const auto msg = errorOf([&] { load("suite: t\nroot: /x\n" + grid + "seeds: [" + seed + "]\n"); });
+    EXPECT_NE(msg.find("seed '" + std::string(seed) + "' in 'seeds' is not a whole number"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(load("suite: t\nroot: /x\n" + grid + "seeds: [0, 10]\n").seeds, (std::vector<int>{0, 10}));
+  // A list where a name belongs was "yaml-cpp: bad conversion", naming neither file nor key.
+  for (const char* key : {"suite", "root", "recommended", "description", "model_selection"}) {
+    std::string text = "suite: t\nroot: /x\n" + grid + "seeds: [0]\n";
+    const auto at = text.find(std::string(key) + ":");
+    if (at != std::string::npos) text.erase(at, text.find('\n', at) - at + 1);
+    const auto msg = errorOf([&] { load(text + key + ": [a]\n"); });
+    EXPECT_NE(msg.find("'" + std::string(key) + "' must be a text, not a list"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(dir.path()), std::string::npos) << msg;
+  }
+  // `root: ~` was the folder "null"; `quick: 5` was ignored without a word.
+  auto msg = errorOf([&] { load("suite: t\nroot: ~\n" + grid + "seeds: [0]\n"); });
+  EXPECT_NE(msg.find("'root' has no value"), std::string::npos) << msg;
+  msg = errorOf([&] { load("suite: t\nroot: /x\n" + grid + "seeds: [0]\nquick: 5\n"); });
+  EXPECT_NE(msg.find("'quick' must be a mapping"), std::string::npos) << msg;
+  EXPECT_EQ(load("suite: t\nroot: 'null'\n" + grid + "seeds: [0]\n").root, (dir / "null"));
+}
+
 TEST(Suite, PathsResolveAgainstTheSuiteFilesFolder) {
   TempDir dir;
   fs::create_directories(dir / "suites");

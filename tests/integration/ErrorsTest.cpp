@@ -394,6 +394,41 @@ TEST(Errors, SyntheticDataIsNeverWrittenOverAUsersFiles) {
   EXPECT_EQ(std::distance(fs::directory_iterator(tmp / "d/data"), {}), 1);
 }
 
+TEST(Errors, SyntheticDataGoesOnlyIntoANewEmptyOrMarkedFolder) {
+  // A user's data set laid out like the benchmark (source/ and target/ only), as OUT or
+  // as a demo's OUT/data, is not the benchmark's: refused, every image kept.
+  TempDir tmp;
+  for (const char* root : {"u", "d/data"}) {
+    shiftad::test::writeFile(tmp / root + "/source/circle/0000.png", "mine");
+    shiftad::test::writeFile(tmp / root + "/target/circle/0000.png", "mine too");
+  }
+  expectError(shiftad::test::runCli({"synth", "-q", "--out", tmp / "u"}, tmp.path()), 1,
+              {"'" + (tmp / "u") + "'", "marker", "left alone"});
+  expectError(shiftad::test::runCli({"demo", "-q", "--out", tmp / "d"}, tmp.path()), 1,
+              {"'" + (tmp / "d/data") + "'", "marker", "left alone"});
+  for (const char* root : {"u", "d/data"}) {
+    EXPECT_EQ(shiftad::test::readText(tmp / root + "/source/circle/0000.png"), "mine") << root;
+    EXPECT_EQ(shiftad::test::readText(tmp / root + "/target/circle/0000.png"), "mine too") << root;
+    EXPECT_EQ(std::distance(fs::directory_iterator(tmp / root + "/source/circle"), {}), 1) << root;
+  }
+  // An empty --out would write into the working directory.
+  TempDir cwd;
+  const auto empty = shiftad::test::runCliIn("synth -q --out ''", cwd.path());
+  EXPECT_EQ(empty.status, 1) << empty.output;
+  EXPECT_NE(empty.output.find("shiftad: error: the synthetic benchmark's folder is '' (it would be written into the "
+                              "working directory)"),
+            std::string::npos)
+      << empty.output;
+  for (const char* name : {"source", "target", ".shiftad-synth"})
+    EXPECT_FALSE(fs::exists(cwd / name)) << "synth wrote into the working directory: " << name;
+  // The benchmark's own folder is rewritten: a second synth into it runs.
+  const auto first = shiftad::test::runCli({"synth", "-q", "--out", tmp / "s"}, tmp.path());
+  ASSERT_EQ(first.exit, 0) << first.err;
+  EXPECT_TRUE(fs::exists(tmp / "s/.shiftad-synth"));
+  const auto again = shiftad::test::runCli({"synth", "-q", "--out", tmp / "s"}, tmp.path());
+  EXPECT_EQ(again.exit, 0) << again.err;
+}
+
 TEST(Errors, TheDefaultCacheFolderFollowsTheXdgRulesAndAnUnwritableOneWarnsOnce) {
   TempDir tmp;
   const auto cfg = configFile(tmp, dataRoot(), {"encoder.cache_dir=\"\"", "data.image_cache=true"});

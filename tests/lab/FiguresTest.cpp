@@ -93,3 +93,24 @@ TEST(Figures, RocCaptionNamesTheVariantsWhoseScoresAreNotInTheFolder) {
   const auto complete = shiftad::lab::rocFigures(out.path(), {rows[0]});
   EXPECT_EQ(complete[0].caption.find("no curve"), std::string::npos) << complete[0].caption;
 }
+
+TEST(Figures, EveryDirectionHasAFigureFileOfItsOwn) {
+  // "cam A → cam B" and "cam C → cam B" were both named by their first and last words
+  // ("roc-cam-B"), and "a b → c" and "a_b → c" slug alike: one file for two directions.
+  TempDir out;
+  const std::vector<BenchRow> rows = {{"cam A", "cam B", "c1", "v", 0, 1.0, 0, -1, -1, 0},
+                                      {"cam C", "cam B", "c1", "v", 0, 1.0, 0, -1, -1, 0},
+                                      {"a b", "c", "c1", "v", 0, 1.0, 0, -1, -1, 0},
+                                      {"a_b", "c", "c1", "v", 0, 1.0, 0, -1, -1, 0}};
+  for (const auto& r : rows)
+    shiftad::test::writeFile(shiftad::lab::benchRunDir(out.path(), r) + "/test_scores.csv",
+                             "label,score,path\n0,0.1,n1\n1,0.9,a1\n");
+  const auto figures = shiftad::lab::rocFigures(out.path(), rows);
+  ASSERT_EQ(figures.size(), 4u);
+  EXPECT_EQ(figures[0].name, "roc-cam_A-cam_B");
+  EXPECT_EQ(figures[1].name, "roc-cam_C-cam_B");
+  EXPECT_EQ(figures[2].name, "roc-a_b-c");
+  EXPECT_TRUE(std::regex_match(figures[3].name, std::regex("roc-a_b-c-[0-9a-f]{8}"))) << figures[3].name;
+  // The same rows name the same files again (a report regenerated keeps its links).
+  EXPECT_EQ(shiftad::lab::rocFigures(out.path(), rows)[3].name, figures[3].name);
+}

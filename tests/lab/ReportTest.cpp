@@ -15,6 +15,7 @@
 #include "common/Error.h"
 #include "config/Suite.h"
 #include "lab/Report.h"
+#include "lab/Svg.h"
 #include "shiftad/Config.h"
 #include "support/TestSupport.h"
 
@@ -237,6 +238,51 @@ TEST(Report, HtmlIsSelfContainedAndSaysWhatMarkdownSays) {
   // The paper's Table 5 (PACS, photo → cartoon: "Ours" 75.35) beside our cluster_frozen.
   EXPECT_NE(md.find("| photo → cartoon | table5 | Ours | 75.35 | `cluster_frozen` | 80.0 |"), std::string::npos) << md;
   EXPECT_NE(html.find("<td>table5</td><td>Ours</td><td>75.35</td>"), std::string::npos);
+}
+
+TEST(Report, NamesFromTheDataShowAsTheyAreInBothReports) {
+  // Folder names are data: a class `a|b` split its table row, `**x**` and `_u_` were
+  // emphasis, `<img src=x>` an HTML tag in the rendered Markdown; a control character
+  // made report.html's inline SVG unreadable XML.
+  using shiftad::evaluation::BenchRow;
+  const std::string cls = "a|b **x** _u_ `c` <img src=x>", odd = "bell\x07";
+  const std::vector<BenchRow> rows = {{"s*1", "t", cls, "source_only", 0, 0.8, 0.5, -1, -1, 1},
+                                      {"s*1", "t", cls, "align_all", 0, 0.7, 0.5, -1, -1, 1},
+                                      {"s*1", "t", odd, "source_only", 0, 0.6, 0.5, -1, -1, 1},
+                                      {"s*1", "t", odd, "align_all", 0, 0.9, 0.5, -1, -1, 1}};
+  shiftad::evaluation::ReportInfo info;
+  info.title = "suite_1";
+  info.figures = shiftad::evaluation::summaryFigures(rows);
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(md.find("| a\\|b \\*\\*x\\*\\* \\_u\\_ \\`c\\` &lt;img src=x&gt; | **80.0** | 70.0 |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("### s\\*1 → t\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("# Benchmark report: suite\\_1\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("| bell\xEF\xBF\xBD |"), std::string::npos) << md;
+  EXPECT_EQ(md.find("<img"), std::string::npos) << md;
+  const auto html = shiftad::evaluation::htmlReport(rows, info);
+  EXPECT_NE(html.find("<td>a|b **x** _u_ `c` &lt;img src=x&gt;</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<h3>s*1 → t</h3>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("<img"), std::string::npos) << html;
+  EXPECT_EQ(html.find('\x07'), std::string::npos) << "a control character in report.html";
+  // The summary figure (an SVG) names the direction; its labels hold no control character either.
+  EXPECT_EQ(shiftad::evaluation::xmlEscape("bell\x07\x01 tab\t"), "bell\xEF\xBF\xBD\xEF\xBF\xBD tab\t");
+}
+
+TEST(Report, ACutLastRowIsLeftOutWithAWarning) {
+  // A bench killed (or out of disk) while appending a row leaves half a line without
+  // its line end: the rows before it read, that one is dropped (its run is run again).
+  TempDir dir;
+  const std::vector<shiftad::evaluation::BenchRow> rows = {{"a", "b", "c", "source_only", 0, 0.75, 0.5, -1, -1, 1},
+                                                           {"a", "b", "d", "source_only", 0, 0.5, 0.5, -1, -1, 1}};
+  std::string text = shiftad::evaluation::csvHeader() + "\n" + shiftad::evaluation::csvLine(rows[0]) + "\n";
+  std::ofstream(dir / "cut.csv") << text << shiftad::evaluation::csvLine(rows[1]).substr(0, 12);
+  const auto read = shiftad::evaluation::readCsv(dir / "cut.csv");
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].normal_class, "c");
+  // Whole rows read as before.
+  std::ofstream(dir / "whole.csv") << text << shiftad::evaluation::csvLine(rows[1]) << "\n";
+  EXPECT_EQ(shiftad::evaluation::readCsv(dir / "whole.csv").size(), 2u);
 }
 
 TEST(Report, PaperFiguresMatchThePaperTablesSpotChecks) {

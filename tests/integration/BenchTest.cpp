@@ -1,0 +1,325 @@
+// `shiftad bench` against its faults (docs/reliability.md, "Benchmarks"): which --out it
+// writes into, its lock, --merge, --sweep and --set, names that YAML would misread, a
+// damaged results.csv and a resume with another grid. Each case drives the binary on a
+// small synthetic root with runs of 0 epochs (a second or two each).
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "data/Synth.h"
+#include "lab/Report.h"
+#include "support/Process.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::CliRun;
+using shiftad::test::readText;
+using shiftad::test::runCli;
+using shiftad::test::TempDir;
+using shiftad::test::writeFile;
+
+namespace {
+
+/// A small synthetic ImageFolder (6 classes, 10 images per class and domain), once.
+const std::string& dataRoot() {
+  static TempDir dir;
+  static const std::string root = [] {
+    shiftad::data::SynthParams p;
+    p.per_class_source = 10;
+    p.per_class_target = 10;
+    shiftad::data::writeSynth(dir / "data", p);
+    return dir / "data";
+  }();
+  return root;
+}
+
+/// What a bench of the synthetic suite runs: one class, one seed, one variant unless told
+/// (classes "": every class of the root).
+struct Grid {
+  std::string classes = "circle", seeds = "0", variants = "source_only";
+  std::string suite = "synthetic", root = dataRoot();
+};
+
+/// `shiftad bench` into `out` on `grid`, runs of 0 epochs, then `extra`.
+std::vector<std::string> bench(const TempDir& tmp, const std::string& out, const std::vector<std::string>& extra = {},
+                               const Grid& grid = {}) {
+  std::vector<std::string> a = {"bench",
+                                "-q",
+                                "--threads",
+                                "1",
+                                "--suite",
+                                grid.suite,
+                                "--root",
+                                grid.root,
+                                "--seeds",
+                                grid.seeds,
+                                "--variants",
+                                grid.variants,
+                                "--no-figures",
+                                "--set",
+                                "train.epochs=0",
+                                "--set",
+                                "model.width=4",
+                                "--set",
+                                "train.batch_size=8",
+                                "--set",
+                                "data.image_cache=false",
+                                "--set",
+                                "encoder.cache_dir=" + (tmp / "cache"),
+                                "--out",
+                                out};
+  if (!grid.classes.empty()) a.insert(a.end(), {"--classes", grid.classes});  // "": every class
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+size_t rowsIn(const std::string& out) { return shiftad::evaluation::readCsv(out + "/results.csv").size(); }
+
+/// `r` failed with `exit` and its last line on stderr is the error naming every needle.
+void expectRefused(const CliRun& r, int exit, const std::vector<std::string>& needles) {
+  SCOPED_TRACE("stderr:\n" + r.err);
+  EXPECT_EQ(r.exit, exit);
+  const auto at = r.err.rfind("shiftad: error: ");
+  ASSERT_NE(at, std::string::npos);
+  const auto line = r.err.substr(at);
+  for (const auto& n : needles) EXPECT_NE(line.find(n), std::string::npos) << "lacks '" << n << "'";
+}
+
+}  // namespace
+
+TEST(Bench, OnlyAMarkedBenchFolderOrAnEarlierBenchsOwnIsWrittenInto) {
+  TempDir tmp;
+  // A user's folder with a file named like a bench's, and one with a header-only results.csv.
+  writeFile(tmp / "u/bench_config.yaml", "my config\n");
+  writeFile(tmp / "u/thesis.txt", "mine");
+  writeFile(tmp / "h/results.csv", shiftad::evaluation::csvHeader() + "\n");
+  writeFile(tmp / "h/bench_config.yaml", "mine too\n");
+  writeFile(tmp / "h/notes.txt", "notes");
+  expectRefused(runCli(bench(tmp, tmp / "u"), tmp.path()), 1, {"'" + (tmp / "u") + "' is not a bench folder"});
+  expectRefused(runCli(bench(tmp, tmp / "h"), tmp.path()), 1,
+                {"'" + (tmp / "h") + "' is not a bench folder", "notes.txt"});
+  EXPECT_EQ(readText(tmp / "u/bench_config.yaml"), "my config\n");
+  EXPECT_EQ(readText(tmp / "h/bench_config.yaml"), "mine too\n");
+  EXPECT_FALSE(fs::exists(tmp / "u/results.csv"));
+  EXPECT_FALSE(fs::exists(tmp / "u/runs"));
+  // A bench marks its folder and resumes it; a folder of an earlier version (no marker)
+  // is resumed while it holds nothing but a bench's files, and is marked then.
+  const auto b = tmp / "b";
+  auto r = runCli(bench(tmp, b), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(b + "/.shiftad-bench"));
+  fs::remove(b + "/.shiftad-bench");
+  r = runCli(bench(tmp, b), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.out.find("0 runs"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::is_regular_file(b + "/.shiftad-bench"));
+  fs::remove(b + "/.shiftad-bench");
+  writeFile(b + "/notes.txt", "mine");
+  expectRefused(runCli(bench(tmp, b), tmp.path()), 1, {"not a bench folder", "notes.txt"});
+}
+
+TEST(Bench, ASecondBenchIntoABusyFolderIsRefusedNamingTheFirst) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  ASSERT_EQ(runCli(bench(tmp, out), tmp.path()).exit, 0);
+  const auto csv = readText(out + "/results.csv");
+  // A live process holds the folder's lock (this test's process, as a bench would).
+  const auto lock = std::to_string(::getpid()) + "\n";
+  writeFile(out + "/lock", lock);
+  expectRefused(runCli(bench(tmp, out, {}, Grid{"circle,square"}), tmp.path()), 1,
+                {"bench folder '" + out + "' is in use by process " + std::to_string(::getpid())});
+  EXPECT_EQ(readText(out + "/results.csv"), csv);
+  EXPECT_EQ(readText(out + "/lock"), lock);
+  fs::remove(out + "/lock");
+  const auto r = runCli(bench(tmp, out, {}, Grid{"circle,square"}), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(rowsIn(out), 2u);
+  EXPECT_FALSE(fs::exists(out + "/lock")) << "the lock is released";
+}
+
+TEST(Bench, AMergeChecksEverythingBeforeWritingAndKeepsAnotherConfigurationsRows) {
+  TempDir tmp;
+  const std::vector<std::string> other = {"--set", "train.lr=0.01"};
+  ASSERT_EQ(runCli(bench(tmp, tmp / "a"), tmp.path()).exit, 0);
+  ASSERT_EQ(runCli(bench(tmp, tmp / "b", other), tmp.path()).exit, 0);
+  // Merging b's configuration into a, which holds rows of another: refused, a kept.
+  const auto a_csv = readText(tmp / "a/results.csv"), a_config = readText(tmp / "a/bench_config.yaml");
+  auto merge = other;
+  merge.insert(merge.end(), {"--merge", tmp / "b"});
+  expectRefused(runCli(bench(tmp, tmp / "a", merge), tmp.path()), 1,
+                {"'" + (tmp / "a") + "' holds results of another configuration"});
+  EXPECT_EQ(readText(tmp / "a/results.csv"), a_csv);
+  EXPECT_EQ(readText(tmp / "a/bench_config.yaml"), a_config);
+  // A merge that fails its checks (square's run is in no shard) copies nothing into OUT,
+  // and the corrected command then merges there.
+  expectRefused(runCli(bench(tmp, tmp / "m", merge, Grid{"circle,square"}), tmp.path()), 1,
+                {"1 runs of the grid are in none of the shards"});
+  EXPECT_FALSE(fs::exists(tmp / "m/runs")) << "run folders copied before the merge was refused";
+  const auto r = runCli(bench(tmp, tmp / "m", merge), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(rowsIn(tmp / "m"), 1u);
+}
+
+TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAnyRun) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  struct Case {
+    std::vector<std::string> args;
+    std::string variants;
+    int exit;
+    std::vector<std::string> says;
+  };
+  const std::vector<Case> cases = {
+      {{"--sweep", "model.width=8,8"}, "source_only", 1, {"--sweep: 'model.width=8' and 'model.width=8'"}},
+      {{"--sweep", "data.contamination=0.1,0.10"},
+       "source_only",
+       1,
+       {"'data.contamination=0.1' and 'data.contamination=0.10' are the same value"}},
+      {{"--sweep", "train.seed=1,2"}, "source_only", 1, {"--sweep train.seed: the bench sets this key", "--seeds"}},
+      {{"--set", "data.normal_class=square"},
+       "source_only",
+       1,
+       {"--set data.normal_class: the bench sets", "--classes"}},
+      {{"--set", "data.root=/elsewhere"}, "source_only", 1, {"--set data.root", "--root"}},
+      {{"--sweep", "cluster.space=self,frozen"},
+       "align_all,few_shot",
+       1,
+       {"--sweep cluster.space: every variant of the bench sets this key itself ('align_all' (cluster.space=none), "
+        "'few_shot' (cluster.space=none))"}},
+      {{"--set", "fewshot.k=3"}, "few_shot", 1, {"--set fewshot.k: every variant", "'few_shot' (fewshot.k=5)"}},
+      {{"--sweep", "data.contamination"},
+       "source_only",
+       2,
+       {"--sweep: 'data.contamination': expected section.key=v1,v2"}},
+      {{"--sweep", "data.nosuch=1,2"}, "source_only", 1, {"--sweep: unknown config key 'data.nosuch'"}},
+      {{"--sweep", "train.epochs=1,x"}, "source_only", 1, {"--sweep", "train.epochs"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args.back());
+    Grid grid;
+    grid.variants = c.variants;
+    const auto r = runCli(bench(tmp, out, c.args, grid), tmp.path());
+    expectRefused(r, c.exit, c.says);
+    EXPECT_FALSE(fs::exists(out)) << "written before refusing";
+  }
+  // The sweep's values are checked with --set: fewshot.k reads target labels, which
+  // --set allows. The grid's own error (an unknown class) is what stops this bench.
+  Grid hexagon;
+  hexagon.classes = "hexagon";
+  expectRefused(
+      runCli(bench(tmp, out, {"--set", "data.target_labels=true", "--sweep", "fewshot.k=1,2"}, hexagon), tmp.path()), 1,
+      {"class 'hexagon'"});
+  // A key some variants set applies to the others (source_only as the baseline of a
+  // sweep of the alignment): a warning names the variant that keeps its own value.
+  hexagon.variants = "source_only,align_all";
+  const auto r = runCli(bench(tmp, out, {"--sweep", "align.method=infonce,mmd"}, hexagon), tmp.path());
+  expectRefused(r, 1, {"class 'hexagon'"});
+  EXPECT_NE(r.err.find("--sweep align.method: variant 'source_only' (align.method=none) sets this key itself"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(Bench, NamesThatYamlWouldMisreadAreTheRunsNames) {
+  // Domains, classes and a root named as YAML reads something else: `~` and `null` as
+  // nothing, `#c` and ` #2` as comments, `a: b` as a mapping, a leading blank dropped.
+  TempDir tmp;
+  const auto root = tmp / "dir #2/x";
+  const std::vector<std::string> names = {"~", "null", "#c", "a: b", " lead"};
+  std::vector<std::string> synth;
+  for (const auto& e : fs::directory_iterator(dataRoot() + "/source")) synth.push_back(e.path().filename().string());
+  std::sort(synth.begin(), synth.end());
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{{"source", "cam #1"}, {"target", "cam #2"}})
+    for (size_t i = 0; i < names.size(); ++i) {
+      fs::create_directories(root + "/" + to);
+      fs::copy(dataRoot() + "/" + from + "/" + synth[i], root + "/" + to + "/" + names[i],
+               fs::copy_options::recursive | fs::copy_options::create_hard_links);
+    }
+  writeFile(tmp / "names.yaml",
+            "suite: names\ndirections: [['cam #1', 'cam #2']]\nseeds: [0]\nvariants: [source_only]\n"
+            "config: {encoder: {type: backbone}}\n");
+  Grid grid;
+  grid.suite = tmp / "names.yaml";
+  grid.root = root;
+  grid.classes = "";  // every class of the root
+  const auto r = runCli(bench(tmp, tmp / "b", {}, grid), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  std::vector<std::string> classes;
+  for (const auto& row : shiftad::evaluation::readCsv(tmp / "b/results.csv")) {
+    classes.push_back(row.normal_class);
+    EXPECT_EQ(row.source, "cam #1");
+    EXPECT_EQ(row.target, "cam #2");
+  }
+  auto expected = names;
+  std::sort(classes.begin(), classes.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(classes, expected);
+  for (const auto& name : names)
+    EXPECT_TRUE(fs::exists(tmp / "b/runs/cam #1-cam #2/" + name + "/seed0/source_only/config.yaml")) << name;
+}
+
+TEST(Bench, ACutLastRowIsRunAgainAndRowsOfAnotherGridStayOutOfTheReport) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  ASSERT_EQ(runCli(bench(tmp, out, {}, Grid{"circle,square"}), tmp.path()).exit, 0);
+  // The bench was killed while appending square's row: half a line, no line end.
+  const auto csv = readText(out + "/results.csv");
+  const auto cut = csv.substr(0, csv.rfind('\n', csv.size() - 2) + 1);
+  writeFile(out + "/results.csv", cut + csv.substr(cut.size(), 20));
+  auto r = runCli(bench(tmp, out, {}, Grid{"circle,square"}), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("the last row was cut short"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("1 runs"), std::string::npos) << r.out;
+  EXPECT_EQ(rowsIn(out), 2u);
+  // Resumed with another seed: seed 0's rows are kept in results.csv but are not this
+  // grid's, so the report (whose protocol says "Seeds: 1") does not average them in.
+  Grid seed1{"circle,square"};
+  seed1.seeds = "1";
+  r = runCli(bench(tmp, out, {}, seed1), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("2 rows of results.csv are not in this bench's grid"), std::string::npos) << r.err;
+  EXPECT_EQ(rowsIn(out), 4u);
+  const auto md = readText(out + "/report.md");
+  EXPECT_NE(md.find("- Runs: 2\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("- Seeds: 1 ("), std::string::npos) << md;
+}
+
+TEST(Bench, AnOutFolderInsideTheDataRootIsRefused) {
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive | fs::copy_options::create_hard_links);
+  for (const auto& out : {root + "/source/results", root + "/bench"})
+    expectRefused(runCli(bench(tmp, out, {}, Grid{"circle", "0", "source_only", "synthetic", root}), tmp.path()), 1,
+                  {"--out '" + out + "' lies in the data root"});
+  EXPECT_FALSE(fs::exists(root + "/source/results"));
+  EXPECT_FALSE(fs::exists(root + "/bench"));
+}
+
+TEST(Bench, AClassNameThatIsNotUtf8IsRefusedBeforeAnyRun) {
+  // A Latin-1 folder name: the runs record their class in UTF-8 files, and the first one
+  // failed blaming the checkpoint's metadata.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive | fs::copy_options::create_hard_links);
+  for (const char* domain : {"/source/", "/target/"}) fs::rename(root + domain + "circle", root + domain + "caf\xE9");
+  Grid grid;
+  grid.root = root;
+  grid.classes = "";
+  expectRefused(runCli(bench(tmp, tmp / "b", {}, grid), tmp.path()), 1,
+                {"class 'caf\\xE9' is not valid UTF-8", "rename that folder"});
+  EXPECT_FALSE(fs::exists(tmp / "b"));
+}
+
+TEST(Bench, HelpDescribesTheShardDealingItUses) {
+  // shardOfRun turns each group's start by one shard (docs/scale.md); the help said k % N.
+  TempDir tmp;
+  const auto r = runCli({"bench", "--help"}, tmp.path());
+  EXPECT_EQ(r.exit, 0);
+  EXPECT_NE(r.out.find("(k % V + k / V) % N + 1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("k % N == I-1"), std::string::npos) << r.out;
+}
