@@ -615,14 +615,27 @@ TEST(Divergence, ADegenerateNormalizationStopsAtTheFirstStepNamingTheTensor) {
   auto cfg = protocolOf(synthRoot(), "circle");
   cfg.model.width = 8;
   cfg.train.epochs = 2;
-  // (x - mean) / 1e-30 is ~1e30: the loss stays finite after BatchNorm, its variance overflows.
+  // data.std = 1e-30 makes the inputs ~1e30: the loss stays finite after BatchNorm, its
+  // variance overflows. The config is refused before training now (data.std >= 1e-6)...
   cfg.data.std = {1e-30, 1e-30, 1e-30};
-  const auto msg = errorOf([&] { shiftad::train(cfg, tmp / "run"); });
+  const auto refused = errorOf([&] { shiftad::train(cfg, tmp / "run"); });
+  EXPECT_TRUE(contains(refused, "'data.std'")) << refused;
+  EXPECT_FALSE(fs::exists(tmp / "run")) << "refused before anything is written";
+  // ... so the trainer gets such inputs directly, as any other cause of them would give them.
+  cfg.data.std = {0.5, 0.5, 0.5};
+  cfg.align.method = shiftad::AlignMethod::kNone;  // the source alone: no pool to give
+  cfg.data.augment = false;                         // float inputs, normalised as given
+  auto net = freshNet(cfg);
+  shiftad::training::TrainingData td;
+  td.source = torch::randn({16, 3, cfg.data.image_size, cfg.data.image_size}) * 1e30;
+  shiftad::training::Trainer trainer(cfg, net);
+  shiftad::training::FitControl control;
+  control.checkpoint = tmp / "ck.safetensors";
+  const auto msg = errorOf([&] { trainer.fit(td, {}, control); });
   EXPECT_TRUE(contains(msg, "training diverged: F's tensor '")) << msg;
   EXPECT_TRUE(contains(msg, "running_")) << "a BatchNorm statistic: " << msg;
   EXPECT_TRUE(contains(msg, "after epoch 1, step 1")) << msg;
   EXPECT_TRUE(contains(msg, "data.std")) << msg;
-  EXPECT_FALSE(fs::exists(tmp / "run/model.safetensors")) << "no model is saved as a success";
 }
 
 namespace {
