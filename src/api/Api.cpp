@@ -83,12 +83,10 @@ void useBlasKernelsOfThisCpu() {
 /// Run when the library is loaded (or its object linked), before any product.
 const bool kBlasChosenAtLoad = (useBlasKernelsOfThisCpu(), true);
 
-/// The marker the synthesizer leaves in its folder: only a folder holding it (or an
-/// empty one) is written into again.
-constexpr const char* kSynthMarker = ".shiftad-synth";
+using data::kSynthMarkerFile;
 
 /// The benchmark's own folder may be rewritten; anything else is the user's: OUT must be
-/// new, empty, or carry kSynthMarker and nothing but the benchmark's domains (a user's
+/// new, empty, or carry kSynthMarkerFile and nothing but the benchmark's domains (a user's
 /// `source/` and `target/` look like the benchmark's by their names alone).
 void checkSynthFolder(const std::string& out_dir) {
   std::error_code ec;
@@ -100,7 +98,7 @@ void checkSynthFolder(const std::string& out_dir) {
   const auto domains = data::synthDomains();
   for (const auto& e : fs::directory_iterator(out_dir)) {
     const auto name = e.path().filename().string();
-    if (name == kSynthMarker && e.is_regular_file())
+    if (name == kSynthMarkerFile && e.is_regular_file())
       marked = true;
     else if (std::find(domains.begin(), domains.end(), name) == domains.end())
       foreign.push_back(name);
@@ -114,11 +112,11 @@ void checkSynthFolder(const std::string& out_dir) {
   SHIFTAD_CHECK(marked || fs::is_empty(out_dir, ec),
                 "'{}' holds folders named like the synthetic benchmark's but not its marker '{}' (they are not its, "
                 "or an older shiftad's); they are left alone: choose a new or empty folder, or delete that one",
-                out_dir, kSynthMarker);
+                out_dir, kSynthMarkerFile);
 }
 
 void markSynthFolder(const std::string& out_dir) {
-  const auto marker = fs::path(out_dir) / kSynthMarker;
+  const auto marker = fs::path(out_dir) / kSynthMarkerFile;
   std::ofstream f(marker);
   f << "the synthetic benchmark of shiftad: shiftad may rewrite source/ and target/ here\n";
   SHIFTAD_CHECK(f.good(), "cannot write '{}' (read-only or full?); choose another folder", marker.string());

@@ -49,6 +49,10 @@ std::vector<std::string> synthClasses();
 /// Domain names written: {"source", "target"}.
 std::vector<std::string> synthDomains();
 
+/// The file shiftad::synthesize leaves in its folder: only a folder holding it (or an
+/// empty one) is written into again.
+constexpr const char* kSynthMarkerFile = ".shiftad-synth";
+
 /// Write OUT/DOMAIN/CLASS/NNNN.png. Deterministic for a given seed. Creates OUT.
 void writeSynth(const std::string& out_dir, const SynthParams& params);
 

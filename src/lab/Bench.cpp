@@ -26,6 +26,7 @@
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
+#include "data/Synth.h"
 #include "api/RunLock.h"
 #include "lab/Report.h"
 #include "shiftad/Lab.h"
@@ -274,7 +275,7 @@ bool isBenchFile(const std::string& name) {
 
 /// A bench folder of a version before kBenchMarker: results.csv with a bench's header,
 /// bench_config.yaml, and nothing a bench does not write. "" if it is one, else why not.
-std::string notAnEarlierBench(const std::string& out_dir) {
+std::string notAnEarlierBench(const std::string& out_dir, const std::set<std::string>& also = {}) {
   const auto csv = fs::path(out_dir) / "results.csv";
   std::ifstream f(csv);
   std::string header;
@@ -283,7 +284,7 @@ std::string notAnEarlierBench(const std::string& out_dir) {
   if (!fs::exists(fs::path(out_dir) / "bench_config.yaml"))
     return "no marker '" + std::string(kBenchMarker) + "', no bench_config.yaml";
   for (const auto& e : fs::directory_iterator(out_dir))
-    if (!isBenchFile(e.path().filename().string()))
+    if (!isBenchFile(e.path().filename().string()) && !also.count(e.path().filename().string()))
       return "no marker '" + std::string(kBenchMarker) + "', and '" + e.path().filename().string() +
              "' is no file a bench writes";
   return "";
@@ -311,6 +312,43 @@ void lab::checkBenchOut(const std::string& out_dir) {
       "--out '{}' is not a bench folder ({}; it holds {}{}) and a bench would write over files there; choose a new "
       "or empty folder",
       out_dir, why, fmt::join(names, ", "), names.size() == 5 ? ", ..." : "");
+}
+
+namespace {
+
+/// A demo's OUT of a version before the markers: an earlier bench's files (notAnEarlierBench),
+/// a bench_config.yaml whose data root is OUT/data, and a data/ holding only the
+/// synthetic benchmark's domains.
+bool isEarlierDemo(const std::string& out_dir) {
+  std::error_code ec;
+  const auto data = fs::absolute(fs::path(out_dir) / "data", ec).lexically_normal();
+  if (fs::exists(fs::path(out_dir) / kBenchMarker, ec) || fs::exists(data / data::kSynthMarkerFile, ec) ||
+      !fs::is_directory(data, ec) || !notAnEarlierBench(out_dir, {"data"}).empty())
+    return false;
+  std::ifstream f(fs::path(out_dir) / "bench_config.yaml");
+  std::string first;
+  if (!std::getline(f, first) || first != "root: " + data.string()) return false;
+  const auto domains = data::synthDomains();
+  for (const auto& e : fs::directory_iterator(data))
+    if (std::find(domains.begin(), domains.end(), e.path().filename().string()) == domains.end()) return false;
+  return true;
+}
+
+}  // namespace
+
+void lab::checkDemoOut(const std::string& out_dir) {
+  const auto data = fs::path(out_dir) / "data";
+  std::error_code ec;
+  if (isEarlierDemo(out_dir)) {
+    spdlog::info("--out '{}': the demo folder of an earlier shiftad; rewritten, and marked as the demo's", out_dir);
+    writeTextAtomic((data / data::kSynthMarkerFile).string(), "the synthetic benchmark of shiftad (marked later)\n");
+    markBenchFolder(out_dir);
+    return;
+  }
+  // A folder holding only data/ is a demo stopped before its bench: synthesize() writes
+  // there only if data/ is empty or carries the synthesizer's marker.
+  const bool only_data = fs::is_directory(data, ec) && std::distance(fs::directory_iterator(out_dir), {}) == 1;
+  if (!only_data) checkBenchOut(out_dir);
 }
 
 void lab::markBenchFolder(const std::string& out_dir) {

@@ -32,6 +32,12 @@ int shardOfRun(int64_t k, int64_t variants, int count, ShardDealing dealing = Sh
 /// bench_config.yaml, and nothing else than a bench writes.
 void checkBenchOut(const std::string& out_dir);
 
+/// The demo's OUT (its data/ and a bench's files): checkBenchOut, or a folder holding only
+/// a demo's data/ (a demo stopped before its bench), or the demo folder of a version
+/// before the markers (an earlier bench's files, its bench_config.yaml's root OUT/data,
+/// and data/ holding only the synthetic benchmark's domains), which is marked then.
+void checkDemoOut(const std::string& out_dir);
+
 /// Mark OUT (which exists) as a bench's folder, once checkBenchOut accepted it.
 void markBenchFolder(const std::string& out_dir);
 

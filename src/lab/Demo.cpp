@@ -57,11 +57,7 @@ std::vector<DemoRow> runDemo(const DemoOptions& opt) {
   const auto print = opt.print ? opt.print : [](const std::string& line) { fmt::print("{}\n", line); };
   const std::string data_dir = (fs::path(opt.out_dir) / "data").string();
   // OUT holds the demo's data/ and a bench's files: a new or empty folder, or an earlier demo's.
-  // A folder holding only data/ is a demo stopped before its bench: synthesize() writes
-  // there only if data/ is empty or carries the synthesizer's marker.
-  std::error_code ec;
-  const bool only_data = fs::is_directory(data_dir, ec) && std::distance(fs::directory_iterator(opt.out_dir), {}) == 1;
-  if (!only_data) lab::checkBenchOut(opt.out_dir);
+  lab::checkDemoOut(opt.out_dir);
   print(fmt::format("Synthesizing the benchmark into {} (seed {})", data_dir, opt.seed));
   synthesize(data_dir, opt.seed);
 
