@@ -14,6 +14,7 @@
 #include "data/Synth.h"
 #include "lab/Report.h"
 #include "support/Process.h"
+#include "support/SyntheticRuns.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -25,18 +26,7 @@ using shiftad::test::writeFile;
 
 namespace {
 
-/// A small synthetic ImageFolder (6 classes, 10 images per class and domain), once.
-const std::string& dataRoot() {
-  static TempDir dir;
-  static const std::string root = [] {
-    shiftad::data::SynthParams p;
-    p.per_class_source = 10;
-    p.per_class_target = 10;
-    shiftad::data::writeSynth(dir / "data", p);
-    return dir / "data";
-  }();
-  return root;
-}
+const std::string& dataRoot() { return shiftad::test::smallSynthRoot(); }
 
 /// What a bench of the synthetic suite runs: one class, one seed, one variant unless told
 /// (classes "": every class of the root).

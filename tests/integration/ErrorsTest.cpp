@@ -54,18 +54,7 @@ void expectError(const CliRun& r, int exit, const std::vector<std::string>& need
   for (const auto& n : needles) EXPECT_NE(ls.back().find(n), std::string::npos) << "lacks '" << n << "'";
 }
 
-/// A small synthetic ImageFolder (6 classes, 10 images per class and domain), once.
-const std::string& dataRoot() {
-  static TempDir dir;
-  static const std::string root = [] {
-    shiftad::data::SynthParams p;
-    p.per_class_source = 10;
-    p.per_class_target = 10;
-    shiftad::data::writeSynth(dir / "data", p);
-    return dir / "data";
-  }();
-  return root;
-}
+const std::string& dataRoot() { return shiftad::test::smallSynthRoot(); }
 
 /// A config on `root` (source -> target, normal class circle) that trains in a second.
 std::string configFile(const TempDir& tmp, const std::string& root, const std::vector<std::string>& extra = {}) {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "data/Synth.h"
 #include "shiftad/shiftad.h"
 #include "support/TestSupport.h"
 
@@ -14,6 +15,20 @@ inline const std::string& synthRoot() {
   static TempDir dir;
   static const std::string root = [] {
     shiftad::synthesize(dir / "data", 0);
+    return dir / "data";
+  }();
+  return root;
+}
+
+/// A smaller synthetic ImageFolder (6 classes, 10 images per class and domain), once per
+/// test binary: for tests of the grid and its folders, not of what training learns.
+inline const std::string& smallSynthRoot() {
+  static TempDir dir;
+  static const std::string root = [] {
+    shiftad::data::SynthParams p;
+    p.per_class_source = 10;
+    p.per_class_target = 10;
+    shiftad::data::writeSynth(dir / "data", p);
     return dir / "data";
   }();
   return root;
