@@ -185,6 +185,12 @@ struct LoadOptions {
   /// once scored (memory stays flat on large folders). Shared: what score() decodes
   /// stays in it for the detectors sharing it, until Cache::clear().
   std::shared_ptr<Cache> cache;
+  /// Scoring also reads and writes the disk caches of the run's config (the image cache
+  /// when data.image_cache: a file per image, 150 KB at 224 px, never evicted; the
+  /// feature cache in encoder.cache_dir). Off by default: a program that scores new
+  /// images would fill them without end. Turn it on to score the same files again (the
+  /// CLI's `eval` does). A shared `cache` keeps its own setting (on: fits need it).
+  bool disk_caches = false;
   Callbacks callbacks;  ///< used by score()
   /// Unreadable files score() may skip before it fails, as data.max_skipped: a share
   /// below 1 (rounded down) or a count from 1; unset: the run's data.max_skipped.

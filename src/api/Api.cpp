@@ -184,7 +184,9 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
 }
 
 EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
-  return Detector::load(run_dir).evaluate(cfg, (fs::path(run_dir) / api::kTestScoresFile).string());
+  LoadOptions options;
+  options.disk_caches = true;  // the test split of a data set: read again at each eval
+  return Detector::load(run_dir, options).evaluate(cfg, (fs::path(run_dir) / api::kTestScoresFile).string());
 }
 
 }  // namespace shiftad

@@ -250,6 +250,7 @@ Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const 
 
 Detector Detector::load(const std::string& run_dir, const LoadOptions& options) {
   auto impl = loadImpl(run_dir, options.cache, options.callbacks);
+  if (!options.cache) impl->inputs().setDiskCaches(options.disk_caches);
   if (options.max_skipped) {
     SHIFTAD_CHECK(*options.max_skipped >= 0.0 && std::isfinite(*options.max_skipped),
                   "LoadOptions::max_skipped = {} must be a share in [0, 1) or a count >= 1", *options.max_skipped);

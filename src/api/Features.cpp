@@ -55,7 +55,7 @@ FeatureSet features(InputCache& cache, const Config& cfg, const std::string& id,
   FeatureSet out;
   if (cache.recall(id, paths, out)) return out;
   const auto t0 = Clock::now();
-  const auto rows = io::cachedFeatureRows(cfg.encoder.cache_dir, id, paths, [&] {
+  const auto compute_rows = [&] {
     const auto missing = cache.missing(id, paths);
     const auto images = loadImagesOnce(cache, cfg, missing, side, interpolation);
     spdlog::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
@@ -76,7 +76,9 @@ FeatureSet features(InputCache& cache, const Config& cfg, const std::string& id,
     SHIFTAD_CHECK(cache.recall(id, paths, all), "internal: features not remembered");
     const int64_t dim = all.features.defined() ? all.features.size(1) : 1;
     return expandRows(all, paths, dim);
-  });
+  };
+  const auto rows =
+      cache.diskCaches() ? io::cachedFeatureRows(cfg.encoder.cache_dir, id, paths, compute_rows) : compute_rows();
   cache.remember(id, paths, rows);
   SHIFTAD_CHECK(cache.recall(id, paths, out), "internal: features not remembered");
   cache.addStats([&](InputStats& st) { st.feature_seconds += secondsSince(t0); });
@@ -171,7 +173,8 @@ data::ImageBatch loadImagesOnce(InputCache& cache, const Config& cfg, const std:
     checkFitsInMemory(uint64_t{2} * missing.size() * 3 * static_cast<uint64_t>(side) * side, availableMemoryBytes(),
                       fmt::format("the {} images to decode at {} x {} pixels", missing.size(), side, side),
                       "lower data.resize (or data.image_size), or give fewer images");
-    const data::ImageCache disk(cfg.data.image_cache ? cacheDir(cfg) : "", side, toString(interpolation));
+    const data::ImageCache disk(cfg.data.image_cache && cache.diskCaches() ? cacheDir(cfg) : "", side,
+                                toString(interpolation));
     const auto t0 = Clock::now();
     auto loaded = data::loadImages(missing, side, cfg.data.threads, interpolation, &disk);
     cache.addStats([&](InputStats& st) {

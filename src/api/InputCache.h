@@ -7,6 +7,7 @@
 // processes.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -61,7 +62,15 @@ class InputCache {
 
   method::PrincipalBasisCache& principalBases() { return principal_bases_; }
 
+  /// Whether inputs also go through the disk caches (the image cache when
+  /// data.image_cache, the feature cache in encoder.cache_dir), read and written: true
+  /// by default; a detector loaded to score turns it off on its own cache
+  /// (LoadOptions::disk_caches), since new images would fill them without end.
+  void setDiskCaches(bool on) { disk_caches_ = on; }
+  bool diskCaches() const { return disk_caches_; }
+
  private:
+  std::atomic<bool> disk_caches_{true};
   mutable std::mutex rows_mutex_;
   std::map<std::string, std::unordered_map<std::string, torch::Tensor>> rows_;
   mutable std::mutex stats_mutex_;

@@ -629,6 +629,27 @@ TEST(Detector, ARunBeingTrainedIsNamedAsSuchWhenLoadedAndPathsGiveTheLibrarysErr
   EXPECT_NE(refused.find("/proc/shiftad-test"), std::string::npos) << refused;
 }
 
+TEST(Detector, ALoadedDetectorScoresWithoutFillingTheDiskCachesUnlessAsked) {
+  TempDir tmp;
+  auto cfg = tinyConfig(tmp / "cache");
+  cfg.data.image_cache = true;
+  shiftad::Detector::fit(cfg, tmp / "run");
+  const auto files = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(tmp / "cache")) n += e.is_regular_file();
+    return n;
+  };
+  const auto after_training = files();
+  ASSERT_GT(after_training, 0u) << "training went through the disk caches";
+  const auto images = unseenImages(6);
+  const auto scores = valuesOf(shiftad::Detector::load(tmp / "run").score(images));
+  EXPECT_EQ(files(), after_training) << "new images scored: nothing written to disk";
+  shiftad::LoadOptions asked;
+  asked.disk_caches = true;
+  EXPECT_EQ(valuesOf(shiftad::Detector::load(tmp / "run", asked).score(images)), scores);
+  EXPECT_GT(files(), after_training) << "asked: their decoded images are cached";
+}
+
 TEST(Detector, AMovedFromDetectorIsAnErrorNotACrash) {
   TempDir tmp;
   auto d = shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
