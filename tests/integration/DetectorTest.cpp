@@ -57,6 +57,14 @@ shiftad::Config tinyConfig(const std::string& cache_dir, int epochs = 2) {
   return c;
 }
 
+/// tinyConfig on a copy of the synthetic benchmark in TMP/data, which the test may change.
+shiftad::Config tinyConfigOnACopy(const TempDir& tmp, int epochs = 2) {
+  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
+  auto cfg = tinyConfig(tmp / "cache", epochs);
+  cfg.data.root = tmp / "data";
+  return cfg;
+}
+
 /// Images training never saw: another class of the source domain, sorted.
 std::vector<std::string> unseenImages(size_t n) {
   std::vector<std::string> paths;
@@ -381,9 +389,7 @@ TEST(Detector, AResumeUnderEditedSettingsIsRefusedNamingThem) {
 
 TEST(Detector, AResumeAfterTheTargetFolderChangedIsRefusedAndMovedDataResumes) {
   TempDir tmp;
-  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
-  auto cfg = tinyConfig(tmp / "cache", 4);
-  cfg.data.root = tmp / "data";
+  auto cfg = tinyConfigOnACopy(tmp, 4);
   shiftad::FitOptions stop_after_one;
   stop_after_one.callbacks.cancel = [] { return true; };
   ASSERT_TRUE(shiftad::Detector::fit(cfg, tmp / "run", stop_after_one).trainSummary().interrupted);
@@ -427,9 +433,7 @@ TEST(Detector, ACacheFolderInsideARunIsRefusedBeforeAnything) {
 
 TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
   TempDir tmp;
-  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
-  auto cfg = tinyConfig(tmp / "cache");
-  cfg.data.root = tmp / "data";
+  auto cfg = tinyConfigOnACopy(tmp);
   shiftad::Detector::fit(cfg, tmp / "run");
   auto detector = shiftad::Detector::load(tmp / "run");
   EXPECT_GT(detector.evaluate(cfg, "").auroc, 0.5);
@@ -592,9 +596,7 @@ TEST(Detector, AConfigFilledInCodeIsCheckedAsAFileIsBeforeAnythingIsWritten) {
 
 TEST(Detector, DecideWithoutACalibrationOrItsDataGivesScoresAndNoDecision) {
   TempDir tmp;
-  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
-  auto cfg = tinyConfig(tmp / "cache");
-  cfg.data.root = tmp / "data";
+  auto cfg = tinyConfigOnACopy(tmp);
   shiftad::Detector::fit(cfg, tmp / "run");
   fs::remove(tmp / "run/calibration.json");
   fs::remove_all(tmp / "data");  // the deployment machine: the run, no data set
