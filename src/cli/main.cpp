@@ -176,7 +176,7 @@ void checkOutFile(const std::string& out, const char* kind, bool overwrite) {
 }
 
 /// `score --out`: checkOutFile, and not the image list.
-void checkScoreOut(const std::string& out, const std::string& images, const std::string& model, bool overwrite) {
+void checkScoreOut(const std::string& out, const std::string& images, bool overwrite) {
   std::error_code ec;
   if (fs::exists(out, ec) && fs::equivalent(out, images, ec))
     throw std::runtime_error(fmt::format("--out '{}' is the --images input itself; give another path", out));
@@ -375,7 +375,7 @@ void addScore(CLI::App& app, ScoreCommand& c) {
 }
 
 int runScore(const ScoreCommand& c) {
-  checkScoreOut(c.out, c.images, c.model, c.overwrite);
+  checkScoreOut(c.out, c.images, c.overwrite);
   shiftad::LoadOptions options;
   if (c.max_skipped >= 0.0) options.max_skipped = c.max_skipped;
   auto detector = shiftad::Detector::load(c.model, options);
