@@ -213,15 +213,7 @@ Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitO
 Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
   const std::string final_dir = fs::absolute(run_dir).lexically_normal().string();
   auto cache = options.cache ? options.cache : std::make_shared<Cache>();
-  // Loading builds F with random weights before reading them: the global generator is
-  // restored, so fitting draws from it exactly as training alone did.
-  const auto load = [&](const std::string& dir) {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    const auto state = gen.get_state();
-    auto impl = loadImpl(dir, cache, options.callbacks);
-    gen.set_state(state);
-    return impl;
-  };
+  const auto load = [&](const std::string& dir) { return loadImpl(dir, cache, options.callbacks); };
   // The threshold is set from the trained model's scores of the source and the pool and
   // committed with the run: a replaced run is the old one or the new one, calibrated.
   const auto calibrate = [&](const std::string& staged) {

@@ -19,6 +19,7 @@
 #include "io/FeatureCache.h"
 #include "models/FeatureExtractor.h"
 #include "models/FrozenEncoder.h"
+#include "models/NetworkConstruction.h"
 
 namespace fs = std::filesystem;
 
@@ -150,15 +151,13 @@ torch::Tensor trunkFeaturesOf(const Config& cfg, models::FeatureExtractor& net, 
 }
 
 std::shared_ptr<models::FeatureExtractor> initialTrunk(const Config& cfg) {
-  // The global generator is restored, so asking for features never changes a run's
-  // random stream.
-  auto gen = at::detail::getDefaultCPUGenerator();
-  const auto state = gen.get_state();
-  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  // train.seed's weights (a trunk without model.weights is random), from a stream of its
+  // own: asking for features never changes another's random numbers.
+  auto stream = models::constructionStream(static_cast<uint64_t>(cfg.train.seed));
+  const models::NetworkConstruction building(stream);
   ModelConfig mc = cfg.model;
   mc.freeze = 0;
   auto net = models::makeFeatureExtractor(mc);
-  gen.set_state(state);
   net->eval();
   return net;
 }

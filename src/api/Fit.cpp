@@ -26,6 +26,7 @@
 #include "data/PseudoAnomaly.h"
 #include "method/DominantSelector.h"
 #include "models/FrozenScorer.h"
+#include "models/NetworkConstruction.h"
 #include "training/Checkpoint.h"
 #include "training/Distributed.h"
 
@@ -427,6 +428,11 @@ void finishNetwork(training::Trainer& trainer, const Config& cfg, const Plan& pl
   if (!interrupted && w.writes()) saveRun(w.dir, cfg, trainer);
 }
 
+std::shared_ptr<models::FeatureExtractor> seededNetwork(const ModelConfig& model, at::Generator& stream) {
+  const models::NetworkConstruction building(stream);
+  return models::makeFeatureExtractor(model);
+}
+
 /// Train F (Deep SVDD, aligned to the pool's dominant set when the config aligns).
 Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const data::ProtocolSplit& split,
                   const Inputs& source, const Inputs& pool, const Workspace& w, std::ostream& metrics,
@@ -440,8 +446,11 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
                plan.few_shot ? "few-shot normal" : "pool", cfg.data.target, plan.need_pool ? "" : " [pool unused]",
                plan.head_only ? " [head only, on cached trunk features]" : "");
   const auto pool_labels = plan.need_pool ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
-  auto net = models::makeFeatureExtractor(cfg.model);
+  // F's and the discriminator's initial weights: train.seed's, whatever else the process does.
+  auto stream = models::constructionStream(static_cast<uint64_t>(cfg.train.seed));
+  const auto net = seededNetwork(cfg.model, stream);
   training::Trainer trainer(cfg, net, &cache.principalBases());
+  trainer.continueConstructionStream(stream);
   trainer.setProcessGroup(w.group);
   const auto td = trainingData(cache, cfg, plan, source, pool, w.ranks());
   std::atomic<bool> cancelled{false};
@@ -526,7 +535,6 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   // Absolute paths in the run's config.yaml: it means the same from any folder.
   const Config cfg = withAbsolutePaths(cfg_in);
   validateConfig(cfg);
-  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   const auto split = splitFor(cfg.data);
   // Before anything is written (bad data fails above without touching run_dir).
   std::error_code ec;

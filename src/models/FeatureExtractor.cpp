@@ -10,6 +10,7 @@
 #include "io/SafeTensors.h"
 #include "models/ClipVisual.h"
 #include "models/MobileNetV2.h"
+#include "models/NetworkConstruction.h"
 #include "models/ResNet.h"
 #include "models/SmallCnn.h"
 
@@ -100,6 +101,7 @@ ConvPadding convPadding(Padding padding, const io::SafeTensorsFile* weights) {
 }
 
 std::shared_ptr<FeatureExtractor> makeArchitecture(const ModelConfig& cfg, const io::SafeTensorsFile* weights) {
+  const NetworkConstruction building;  // one network at a time draws initial weights
   const auto head = headSpec(cfg);
   if (cfg.arch == Arch::kSmallCnn) return std::make_shared<SmallCnn>(cfg.width, cfg.embedding_dim, head);
   if (cfg.arch == Arch::kResNet18) return std::make_shared<ResNet18>(cfg.embedding_dim, head);

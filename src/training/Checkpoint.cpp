@@ -47,9 +47,6 @@ void loadOptimizer(torch::optim::Optimizer& opt, const std::string& bytes) {
   opt.load(archive);
 }
 
-/// torch's global CPU generator (a handle: copies share its state).
-at::Generator globalGenerator() { return at::detail::getDefaultCPUGenerator(); }
-
 // Doubles as decimal text: fmt's shortest representation reads back exactly.
 std::string exact(double v) { return fmt::format("{}", v); }
 
@@ -132,7 +129,10 @@ void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const
   tensors["center"] = *parts.center;
   tensors["optimizer"] = bytesTensor(optimizerBytes(*parts.optimizer));
   tensors["rng.trainer"] = parts.generator->get_state();
-  tensors["rng.global"] = globalGenerator().get_state();
+  // Earlier versions also saved and restored torch's global generator; training draws
+  // nothing from it now (models::NetworkConstruction). Still written, so that they read
+  // this file; never read back (restoring it would rewind a host's generator).
+  tensors["rng.global"] = at::detail::getDefaultCPUGenerator().get_state();
   if (p.order.defined()) tensors["order"] = p.order;
   if (p.dominant.defined()) tensors["dominant"] = p.dominant;
   std::map<std::string, std::string> metadata = {{"format", kFormat},
@@ -190,13 +190,11 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
   *parts.center = io::exactly(f, "center", torch::kFloat).clone();
   const auto& optimizer = required(f, "optimizer");
   const auto& rng_trainer = required(f, "rng.trainer");
-  const auto& rng_global = required(f, "rng.global");
   // LibTorch's own readers fail with their own words ("PytorchStreamReader failed...",
   // "Invalid mt19937 state"), which name neither the file nor what to do.
   try {
     loadOptimizer(*parts.optimizer, tensorBytes(optimizer));
     parts.generator->set_state(rng_trainer);
-    globalGenerator().set_state(rng_global);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 #include "losses/Losses.h"
 #include "method/AlignedSet.h"
 #include "method/Objective.h"
+#include "models/NetworkConstruction.h"
 #include "training/Checkpoint.h"
 #include "training/Distributed.h"
 #include "training/Trainer.h"
@@ -23,6 +24,18 @@ namespace shiftad::training {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// The loss's objects; the discriminator's initial weights drawn from the trainer's
+/// construction stream where it has one.
+method::Objective buildObjective(const Config& cfg, models::FeatureExtractor& net,
+                                 std::optional<torch::Generator>& stream) {
+  std::optional<models::NetworkConstruction> building;
+  if (stream)
+    building.emplace(*stream);
+  else
+    building.emplace();
+  return method::Objective::fromConfig(cfg, net, net.embeddingDim());
+}
 
 /// F's trainable parameters, then the alignment strategy's (Adam's order).
 std::vector<torch::Tensor> trainableParameters(const torch::nn::Module& net, const method::Objective& objective) {
@@ -145,7 +158,7 @@ Trainer::FitLoop::FitLoop(Trainer& trainer, const TrainingData& data, const FitC
       batch_(std::min<int64_t>(trainer.cfg_.train.batch_size, n_)),
       total_steps_(static_cast<double>(std::max<int64_t>(1, (n_ - 2) / batch_ + 1)) *
                    std::max(trainer.cfg_.train.epochs, 1)),
-      objective_(method::Objective::fromConfig(trainer.cfg_, *trainer.net_, trainer.net_->embeddingDim())),
+      objective_(buildObjective(trainer.cfg_, *trainer.net_, trainer.construction_stream_)),
       group_(trainer.group_ && trainer.group_->size() > 1 ? trainer.group_.get() : nullptr),
       opt_(trainableParameters(*trainer.net_, objective_),
            torch::optim::AdamOptions(trainer.cfg_.train.lr).weight_decay(trainer.cfg_.train.weight_decay)),

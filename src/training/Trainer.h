@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <torch/types.h>
@@ -95,6 +96,11 @@ class Trainer {
   /// scores as embed() gives, up to float rounding.
   torch::Tensor score(const torch::Tensor& inputs);
 
+  /// The generator F's initial weights were drawn from, where F's construction left it
+  /// (models::NetworkConstruction): fit() draws the discriminator's from it next, as one
+  /// seeded stream would. Unset: from LibTorch's global generator.
+  void continueConstructionStream(const torch::Generator& stream) { construction_stream_ = stream; }
+
   const torch::Tensor& center() const { return center_; }
   void setCenter(const torch::Tensor& c) { center_ = c; }
   models::FeatureExtractor& net() { return *net_; }
@@ -115,6 +121,7 @@ class Trainer {
   std::shared_ptr<models::FeatureExtractor> net_;
   torch::Tensor center_;
   torch::Generator gen_;
+  std::optional<torch::Generator> construction_stream_;
   method::PrincipalBasisCache* pca_cache_;
   std::unique_ptr<models::InferenceNet> inference_;  ///< F's eval-only copy for score(); null until needed
   std::shared_ptr<ProcessGroup> group_;              ///< data-parallel ranks; null: training alone

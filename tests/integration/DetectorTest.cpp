@@ -2,6 +2,7 @@
 // `shiftad score` CLI, the same pixels read from a file, a saved and reloaded copy, an
 // uninterrupted run, and a run directory that is gone.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include <sys/stat.h>
@@ -19,6 +21,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
 
 #include "common/Error.h"
 #include "io/SafeTensors.h"
@@ -512,6 +515,27 @@ TEST(Detector, CancelledFromProgressStopsWithACheckpointAndResumesToTheSameWeigh
   EXPECT_EQ(resumed.trainSummary().resumed_at_epoch, 3);
   for (const char* f : {"model.safetensors", "center.safetensors"})
     EXPECT_TRUE(shiftad::test::readText(tmp / "ref/" + f) == shiftad::test::readText(tmp / "run/" + f)) << f;
+}
+
+TEST(Detector, AFitsWeightsAreItsSeedsWhileTheProcessLoadsRunsAndTheHostsGeneratorIsLeftAlone) {
+  TempDir tmp;
+  const auto cfg = tinyConfig(tmp / "cache");
+  // The host's generator somewhere in a stream of its own: a fit neither reseeds nor moves it.
+  torch::manual_seed(4321);
+  auto global = at::detail::getDefaultCPUGenerator();
+  const auto before = global.get_state();
+  shiftad::Detector::fit(cfg, tmp / "alone");
+  EXPECT_TRUE(global.get_state().equal(before));
+  // Another thread loads runs all along (each builds F before reading its weights).
+  std::atomic<bool> done{false};
+  std::thread loader([&] {
+    while (!done) shiftad::Detector::load(tmp / "alone");
+  });
+  shiftad::Detector::fit(cfg, tmp / "busy");
+  done = true;
+  loader.join();
+  for (const char* f : {"model.safetensors", "center.safetensors"})
+    EXPECT_TRUE(shiftad::test::readText(tmp / "alone/" + f) == shiftad::test::readText(tmp / "busy/" + f)) << f;
 }
 
 TEST(Detector, AnInterruptStopsTheFitItCameInAndNoLaterOne) {
