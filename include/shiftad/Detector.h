@@ -194,6 +194,8 @@ struct LoadOptions {
   Callbacks callbacks;  ///< used by score()
   /// Unreadable files score() may skip before it fails, as data.max_skipped: a share
   /// below 1 (rounded down) or a count from 1; unset: the run's data.max_skipped.
+  /// Infinity: score() never fails for unreadable files, not even for all of them
+  /// (they come back in ScoreResult::skipped; the C API's per-file results).
   std::optional<double> max_skipped;
 };
 

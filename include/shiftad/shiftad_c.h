@@ -94,8 +94,10 @@ int shiftad_score_images(shiftad_detector* detector, const shiftad_image* images
                          shiftad_result* results);
 
 /* Scores `count` image files (jpg, jpeg, png, bmp) into results[0 .. count-1], in
- * order. An unreadable file gets scored = 0 and a NaN score; more of them than the
- * detector's data.max_skipped is an error (SHIFTAD_ERROR, `results` left as it was). */
+ * order. An unreadable file (missing, truncated, not an image) gets scored = 0 and a
+ * NaN score, however many there are (the log says why each one failed); the call fails
+ * (SHIFTAD_ERROR, `results` left as it was) only for what is not about one file: a
+ * NULL argument, a detector that cannot score. */
 int shiftad_score_files(shiftad_detector* detector, const char* const* paths, size_t count, shiftad_result* results);
 
 #ifdef __cplusplus

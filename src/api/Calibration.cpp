@@ -46,7 +46,14 @@ Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominan
   const std::set<std::string> members(dominant.begin(), dominant.end());
   for (size_t i = 0; i < pool.paths.size(); ++i)
     if (members.empty() || members.count(pool.paths[i])) c.normal_scores.push_back(pool.scores[i]);
-  // A dominant set from another split (a moved data set) matches nothing: the pool then.
+  // Images of the dominant set no longer in the pool (the data changed): the threshold
+  // moves with what is left, and with nothing left, the whole pool stands in.
+  if (c.normal_scores.size() < members.size())
+    spdlog::warn(
+        "{} of the {} images of the run's dominant set are not in the pool of its config now (the target folder "
+        "changed?); calibration normals: {}",
+        members.size() - c.normal_scores.size(), members.size(),
+        c.normal_scores.empty() ? "the whole pool" : "the rest of the dominant set");
   c.normals = members.empty() || c.normal_scores.empty() ? "pool" : "dominant_set";
   if (c.normal_scores.empty()) c.normal_scores = pool.scores;
   std::sort(c.normal_scores.begin(), c.normal_scores.end());
@@ -68,7 +75,9 @@ void writeCalibration(const std::string& path, const Calibration& c) {
       {"threshold", c.threshold},         {"rule", toString(c.rule.rule)}, {"quantile", c.rule.quantile},
       {"fell_back", c.fell_back},         {"normals", c.normals},          {"normal_scores", c.normal_scores},
       {"source_scores", c.source_scores}, {"pool_scores", c.pool_scores}};
-  writeTextAtomic(path, j.dump() + "\n");
+  auto out = j;
+  if (!c.run_id.empty()) out["run_id"] = c.run_id;
+  writeTextAtomic(path, out.dump() + "\n");
 }
 
 Calibration readCalibration(const std::string& path) {
@@ -85,6 +94,7 @@ Calibration readCalibration(const std::string& path) {
     c.normal_scores = j.at("normal_scores").get<std::vector<double>>();
     c.source_scores = j.at("source_scores").get<std::vector<double>>();
     c.pool_scores = j.at("pool_scores").get<std::vector<double>>();
+    if (j.contains("run_id")) c.run_id = j.at("run_id").get<std::string>();
   } catch (const std::exception& e) {
     SHIFTAD_THROW(
         "'{}' is not a readable calibration ({}); delete it to have the run calibrated again from its data on "

@@ -19,6 +19,7 @@ struct Calibration {
   std::vector<double> normal_scores;  ///< ascending
   std::vector<double> source_scores;
   std::vector<double> pool_scores;
+  std::string run_id;  ///< the run it was made for (api/RunIdentity.h); "": unknown (earlier versions)
 
   /// The share of calibration normals scoring at or below `score`, in [0, 1]: 1 minus
   /// the conformal p-value, so that scores mean the same across models.

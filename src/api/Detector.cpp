@@ -76,7 +76,12 @@ struct Detector::Impl {
   bool calibration_failed = false;
 
   void calibrate() {
-    calibration = api::calibrate(run.cfg, dominant, [this](const std::vector<std::string>& paths) {
+    calibration = calibrationOf();
+    calibration->run_id = run.run_id;
+  }
+
+  api::Calibration calibrationOf() {
+    return api::calibrate(run.cfg, dominant, [this](const std::vector<std::string>& paths) {
       torch::Tensor s;
       const auto in = scoreFiles(paths, s);
       const auto d = s.to(torch::kDouble).contiguous();
@@ -148,6 +153,26 @@ void warnIfThresholdEdited(const std::string& run_dir, const ThresholdConfig& as
       kCalibrationFile, run_dir, kCalibrationFile);
 }
 
+/// calibration.json made for another run (a partial copy) would set its threshold.
+void checkCalibrationIsTheRuns(const std::string& path, const api::Calibration& c, const std::string& run_id) {
+  SHIFTAD_CHECK(c.run_id.empty() || run_id.empty() || c.run_id == run_id,
+                "'{}' was made for another run (run {}, this one is run {}): its threshold is not this run's; delete "
+                "it to have the run calibrated again from its data on first need",
+                path, c.run_id, run_id);
+}
+
+/// `paths` named below `from` (data.root at training), named below `to` (config.yaml's
+/// now): the same images after the data moved and data.root was edited to follow it.
+std::vector<std::string> rebased(std::vector<std::string> paths, const std::string& from, const std::string& to) {
+  const auto old_root = fs::path(from).lexically_normal(), new_root = fs::path(to).lexically_normal();
+  if (from.empty() || old_root == new_root) return paths;
+  for (auto& p : paths) {
+    const auto below = fs::path(p).lexically_relative(old_root);
+    if (!below.empty() && *below.begin() != "..") p = (new_root / below).string();
+  }
+  return paths;
+}
+
 std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared_ptr<Cache> cache,
                                          const Callbacks& callbacks) {
   auto impl = std::make_unique<Detector::Impl>();
@@ -157,10 +182,12 @@ std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared
   const auto dominant = fs::path(run_dir) / kDominantFile;
   if (fs::exists(calibration)) {
     impl->calibration = api::readCalibration(calibration.string());
+    checkCalibrationIsTheRuns(calibration.string(), *impl->calibration, impl->run.run_id);
     warnIfThresholdEdited(run_dir, impl->run.cfg.threshold, impl->calibration->rule);
   } else if (fs::exists(dominant))
-    impl->dominant = api::readPathList(dominant.string());
-  if (const auto pool = fs::path(run_dir) / kPoolFile; fs::exists(pool)) impl->pool = api::readPathList(pool.string());
+    impl->dominant = rebased(api::readPathList(dominant.string()), impl->run.trained_root, impl->run.cfg.data.root);
+  if (const auto pool = fs::path(run_dir) / kPoolFile; fs::exists(pool))
+    impl->pool = rebased(api::readPathList(pool.string()), impl->run.trained_root, impl->run.cfg.data.root);
   impl->shared_cache = cache != nullptr;
   impl->cache = cache ? std::move(cache) : std::make_shared<Cache>();
   impl->callbacks = callbacks;
@@ -244,8 +271,9 @@ Detector Detector::load(const std::string& run_dir, const LoadOptions& options) 
   auto impl = loadImpl(run_dir, options.cache, options.callbacks);
   if (!options.cache) impl->inputs().setDiskCaches(options.disk_caches);
   if (options.max_skipped) {
-    SHIFTAD_CHECK(*options.max_skipped >= 0.0 && std::isfinite(*options.max_skipped),
-                  "LoadOptions::max_skipped = {} must be a share in [0, 1) or a count >= 1", *options.max_skipped);
+    SHIFTAD_CHECK(*options.max_skipped >= 0.0 && !std::isnan(*options.max_skipped),
+                  "LoadOptions::max_skipped = {} must be a share in [0, 1), a count >= 1 or infinity",
+                  *options.max_skipped);
     impl->run.cfg.data.max_skipped = *options.max_skipped;
   }
   return Detector(std::move(impl));
@@ -297,8 +325,10 @@ ScoreResult Detector::score(const std::vector<std::string>& paths) {
     if (paths.size() > kChunk) spdlog::info("scored {}", progress.status());
     impl_->report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
   }
-  api::checkSkipped(impl_->run.cfg.data.max_skipped, out.skipped, paths.size(), "scored",
-                    api::SkippedFrom::kScoredFiles);
+  // Infinity (LoadOptions): each file's outcome is the caller's to read, never an error.
+  if (!std::isinf(impl_->run.cfg.data.max_skipped))
+    api::checkSkipped(impl_->run.cfg.data.max_skipped, out.skipped, paths.size(), "scored",
+                      api::SkippedFrom::kScoredFiles);
   decideAll(impl_->calibratedIfPossible(), out.scores);
   return out;
 }
@@ -390,7 +420,8 @@ void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const 
 EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file) {
   checkTrained(impl_);
   // In a run folder only as the run's own test_scores.csv (eval, bench): never over a model.
-  if (!scores_file.empty()) api::checkOutputFile(scores_file, "a CSV file", "scores file", kTestScoresFile);
+  const auto scores_target =
+      scores_file.empty() ? "" : api::checkOutputFile(scores_file, "a CSV file", "scores file", kTestScoresFile);
   const auto split = api::splitFor(cfg.data);
   checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, split.test.paths);
   torch::Tensor s;
@@ -415,7 +446,7 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   // The metrics are the result; a run folder that cannot be written (read-only, full)
   // loses only the per-image file.
   try {
-    api::writeTextAtomic(scores_file, text);
+    api::writeTextAtomic(scores_target, text);
     r.scores_file = scores_file;
   } catch (const Error& e) {
     spdlog::warn("the test scores were not saved ({}); the metrics below are complete", e.what());
@@ -468,7 +499,8 @@ void Detector::saveTo(const std::string& dir) const {
 
 void Detector::exportOnnx(const std::string& path) const {
   checkTrained(impl_);
-  api::checkOutputFile(path, "an .onnx file", "output file");  // before the work, and never over a run's files
+  // Before the work, never over a run's files, and through a link.
+  const auto target = api::checkOutputFile(path, "an .onnx file", "output file");
   const auto& run = impl_->run;
   SHIFTAD_CHECK(!run.frozen,
                 "cannot export '{}': this detector is a frozen-encoder baseline (variant '{}', score.method {}), whose "
@@ -480,7 +512,7 @@ void Detector::exportOnnx(const std::string& path) const {
   const auto* calibration = impl_->calibratedIfPossible();
   const double threshold = calibration ? calibration->threshold : std::numeric_limits<double>::quiet_NaN();
   const auto rule = calibration ? calibration->rule.rule : run.cfg.threshold.rule;
-  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), {threshold, toString(rule)}, path);
+  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), {threshold, toString(rule)}, target);
 }
 
 }  // namespace shiftad

@@ -98,16 +98,6 @@ struct RunTarget {
   bool ours = false;  ///< everything in `dir` is this run's (a new run or a replacement), not a resumed one
 };
 
-/// Whether training in `dir` ran to its end: summary.json says it was not interrupted and
-/// the threshold (written last) is there.
-bool completed(const std::string& dir) {
-  std::error_code ec;
-  const auto summary = fs::path(dir) / kSummaryFile;
-  if (!fs::is_regular_file(summary, ec) || !fs::is_regular_file(fs::path(dir) / kCalibrationFile, ec)) return false;
-  const auto j = nlohmann::json::parse(readText(summary.string()), nullptr, /*allow_exceptions=*/false);
-  return j.is_object() && j.contains("interrupted") && j["interrupted"] == false;
-}
-
 RunTarget runTarget(const std::string& run_dir, const FitOptions& options) {
   const auto st = inspectRunDir(run_dir);
   const auto replacement = replacementDir(run_dir);
@@ -115,7 +105,7 @@ RunTarget runTarget(const std::string& run_dir, const FitOptions& options) {
     if (fs::exists(fs::path(replacement) / kConfigFile)) return {replacement, false};
     SHIFTAD_CHECK(st.has_config, "'{}' holds no run to resume (train one with --out {})", run_dir, run_dir);
     // Resuming it would train or calibrate it again, and change the run the user has.
-    SHIFTAD_CHECK(!completed(run_dir),
+    SHIFTAD_CHECK(!runCompleted(run_dir),
                   "'{}' holds a finished run: there is nothing to resume. To train it anew: shiftad train --config "
                   "{}/{} --out {} --overwrite",
                   run_dir, run_dir, kConfigFile, run_dir);

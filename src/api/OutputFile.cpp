@@ -9,25 +9,51 @@ namespace fs = std::filesystem;
 
 namespace shiftad::api {
 
-void checkOutputFile(const std::string& path, const std::string& kind, const std::string& name,
-                     const std::string& run_file) {
+namespace {
+
+/// Where the chain of symbolic links from `path` ends (`path` when it is none); never
+/// through /proc, whose links are a process's open files (/dev/stdout: a terminal, a pipe
+/// or a file its shell opened), not files to write.
+fs::path linkTarget(const std::string& path, const std::string& kind, const std::string& name) {
+  fs::path p = fs::absolute(path).lexically_normal();
   std::error_code ec;
-  SHIFTAD_CHECK(!path.empty(), "{} is empty; give the path of {} to write", name, kind);
-  SHIFTAD_CHECK(!fs::is_directory(path, ec) && path.back() != '/', "{} '{}' is a folder; give the path of {} to write",
-                name, path, kind);
+  for (int hops = 0;; ++hops) {
+    SHIFTAD_CHECK(p.string().rfind("/proc/", 0) != 0,
+                  "{} '{}' is or leads to '{}', a process's open file, not a file to write; give the path of {}", name,
+                  path, p.string(), kind);
+    if (!fs::is_symlink(fs::symlink_status(p, ec))) return p;
+    SHIFTAD_CHECK(hops < 40, "{} '{}' is a chain of symbolic links that does not end; give the path of {}", name, path,
+                  kind);
+    const auto next = fs::read_symlink(p, ec);
+    SHIFTAD_CHECK(!ec, "{} '{}': its link '{}' cannot be read ({})", name, path, p.string(), ec.message());
+    p = (next.is_absolute() ? next : p.parent_path() / next).lexically_normal();
+  }
+}
+
+}  // namespace
+
+std::string checkOutputFile(const std::string& given, const std::string& kind, const std::string& name,
+                            const std::string& run_file) {
+  std::error_code ec;
+  SHIFTAD_CHECK(!given.empty(), "{} is empty; give the path of {} to write", name, kind);
+  SHIFTAD_CHECK(given.back() != '/', "{} '{}' is a folder; give the path of {} to write", name, given, kind);
+  // A link is written through (as `train --out LINK`): the checks are of the file it leads to.
+  const std::string path = linkTarget(given, kind, name).string();
+  SHIFTAD_CHECK(!fs::is_directory(path, ec), "{} '{}' is a folder; give the path of {} to write", name, given, kind);
   SHIFTAD_CHECK(!fs::exists(path, ec) || fs::is_regular_file(path, ec),
                 "{} '{}' is not a regular file (a pipe, socket or device), which writing would replace; give the "
                 "path of {}",
-                name, path, kind);
+                name, given, kind);
   const auto parent = fs::absolute(path, ec).parent_path();
   SHIFTAD_CHECK(fs::is_directory(parent, ec),
                 "{} '{}': its folder '{}' does not exist (or is not a folder); create it first, or give another path",
-                name, path, parent.string());
+                name, given, parent.string());
   const auto run = runFolderAtOrAbove(parent.string());
   const bool own_file = !run_file.empty() && fs::path(path).filename() == run_file && fs::equivalent(parent, run, ec);
   SHIFTAD_CHECK(run.empty() || own_file,
                 "{} '{}' is inside the run directory '{}', whose files it could replace; write it elsewhere", name,
-                path, run);
+                given, run);
+  return path;
 }
 
 }  // namespace shiftad::api

@@ -7,14 +7,17 @@
 
 namespace shiftad::api {
 
-/// Throws Error unless `path` names a file that writing may create or replace: not
+/// The file to write for `path`, checked before any work: `path`, or where its symbolic
+/// links lead (a link is written through and kept, never replaced by a file; a link into
+/// /proc, such as /dev/stdout, is refused: it leads to a process's open file). Throws
+/// Error unless that names a file that writing may create or replace: not
 /// empty, not a folder, not a pipe, socket or device (writing would replace the node),
 /// in a folder that exists, and not inside a shiftad run folder, whose files only a run
 /// writes (it could replace a model, and would make the folder one that `train
 /// --overwrite` refuses), except a file named `run_file` there ("": none). Messages name
 /// the path as `name` (e.g. "--out", "output file") and what to give (`kind`, e.g. "an
 /// .onnx file").
-void checkOutputFile(const std::string& path, const std::string& kind, const std::string& name,
-                     const std::string& run_file = "");
+std::string checkOutputFile(const std::string& path, const std::string& kind, const std::string& name,
+                            const std::string& run_file = "");
 
 }  // namespace shiftad::api

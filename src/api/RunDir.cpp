@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/Features.h"
+#include "api/RunIdentity.h"
 #include "api/RunLock.h"
 #include "common/AtomicFile.h"
 #include "common/Error.h"
@@ -31,6 +32,18 @@ namespace {
 /// training (checkTrainedSettings).
 constexpr const char* kTrainedConfigKey = "trained_config";
 
+}  // namespace
+
+bool runCompleted(const std::string& dir) {
+  std::error_code ec;
+  const auto summary = fs::path(dir) / kSummaryFile;
+  if (!fs::is_regular_file(summary, ec) || !fs::is_regular_file(fs::path(dir) / kCalibrationFile, ec)) return false;
+  const auto j = nlohmann::json::parse(readText(summary.string()), nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains("interrupted") && j["interrupted"] == false;
+}
+
+namespace {
+
 void checkFiles(const std::string& run_dir, std::initializer_list<const char*> names) {
   std::error_code ec;
   SHIFTAD_CHECK(!fs::exists(run_dir, ec) || fs::is_directory(run_dir, ec),
@@ -45,6 +58,11 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
           "run directory '{}' has no {} yet: {} is training it (its lock '{}/{}'); load it when that "
           "training has ended",
           run_dir, name, trainer, run_dir, kLockFile);
+    // Finished, and a file lost since (a partial copy, a deletion): nothing to resume.
+    SHIFTAD_CHECK(!runCompleted(run_dir),
+                  "run directory '{}' holds a finished run (its {} says so) but its {} is missing: restore the file "
+                  "from a copy of the run, or train the run anew",
+                  run_dir, kSummaryFile, name);
     // Stopped (Ctrl-C, SIGTERM, a cancel) or killed mid-training: it can go on.
     SHIFTAD_CHECK(!fs::exists(fs::path(run_dir) / kCheckpointFile, ec),
                   "run directory '{}' has no {} yet: its training was stopped before the end; finish it with "
@@ -320,15 +338,31 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
   auto metadata = trainer.net().describe();
   metadata["format"] = "shiftad";
   metadata["arch"] = toString(cfg.model.arch);
-  io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(trainer.net()), metadata);
-  io::writeSafeTensors((fs::path(run_dir) / kCenterFile).string(), {{"center", trainer.center()}},
-                       {{"format", "shiftad"}, {kTrainedConfigKey, dumpConfig(cfg)}});
+  const auto model = io::moduleStateDict(trainer.net());
+  const NamedTensors center = {{"center", trainer.center()}};
+  const auto id = runId({&model, &center});
+  io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), model, withIdentity(metadata, model, id));
+  io::writeSafeTensors((fs::path(run_dir) / kCenterFile).string(), center,
+                       withIdentity({{"format", "shiftad"}, {kTrainedConfigKey, dumpConfig(cfg)}}, center, id));
 }
+
+namespace {
+
+void writeReference(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer,
+                    const NamedTensors& reference, const std::string& id) {
+  io::writeSafeTensors(
+      (fs::path(run_dir) / kReferenceFile).string(), reference,
+      withIdentity({{"format", "shiftad"}, {"k", std::to_string(scorer.k)}, {kTrainedConfigKey, dumpConfig(cfg)}},
+                   reference, id));
+}
+
+}  // namespace
 
 void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::FrozenScorer& scorer,
                    std::shared_ptr<models::FeatureExtractor> encoder_trunk) {
   markRunFolder(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
+  const NamedTensors reference = {{"reference", scorer.reference.contiguous()}};
   // Φ goes into the run, so that it scores without the files it was built from.
   if (cfg.encoder.type == EncoderType::kBackbone) {
     auto trunk = encoder_trunk ? encoder_trunk : initialTrunk(cfg);
@@ -336,12 +370,15 @@ void saveFrozenRun(const std::string& run_dir, const Config& cfg, const models::
     metadata["format"] = "shiftad";
     metadata["arch"] = toString(cfg.model.arch);
     metadata["role"] = "frozen encoder (F's initial trunk)";
-    io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), io::moduleStateDict(*trunk), metadata);
-  } else if (cfg.encoder.type == EncoderType::kTorchScript) {
-    copyFileAtomic(cfg.encoder.path, (fs::path(run_dir) / kEncoderFile).string());
+    const auto model = io::moduleStateDict(*trunk);
+    const auto id = runId({&model, &reference});
+    io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), model, withIdentity(metadata, model, id));
+    writeReference(run_dir, cfg, scorer, reference, id);
+    return;
   }
-  io::writeSafeTensors((fs::path(run_dir) / kReferenceFile).string(), {{"reference", scorer.reference.contiguous()}},
-                       {{"format", "shiftad"}, {"k", std::to_string(scorer.k)}, {kTrainedConfigKey, dumpConfig(cfg)}});
+  if (cfg.encoder.type == EncoderType::kTorchScript)
+    copyFileAtomic(cfg.encoder.path, (fs::path(run_dir) / kEncoderFile).string());
+  writeReference(run_dir, cfg, scorer, reference, runId({&reference}));
 }
 
 Config loadRunConfig(const std::string& run_dir) {
@@ -355,51 +392,68 @@ namespace {
 /// A run's config.yaml says what F was trained under; `file` (center or reference) holds
 /// a copy made at training (runs of earlier versions: none). An edited preprocessing or
 /// model key would change every score without a word.
-void checkTrainedSettings(const std::string& run_dir, const io::SafeTensorsFile& file, const Config& cfg) {
+/// Returns data.root as trained (cfg's for a run of an earlier version).
+std::string checkTrainedSettings(const std::string& run_dir, const io::SafeTensorsFile& file, const Config& cfg) {
   const auto it = file.metadata.find(kTrainedConfigKey);
-  if (it == file.metadata.end()) return;
+  if (it == file.metadata.end()) return cfg.data.root;
   std::vector<std::string> changed;
+  Config trained;
   try {
-    changed = changedSettings(parseConfig(it->second, {}, file.path), cfg);
+    trained = parseConfig(it->second, {}, file.path);
+    changed = changedSettings(trained, cfg);
   } catch (const Error& e) {
     SHIFTAD_THROW("'{}': the settings stored at training cannot be read ({}); restore the run or train it again",
                   file.path, e.what());
   }
   SHIFTAD_CHECK(changed.empty(),
-                "'{}/{}' was edited after training ({}): F was trained under the values before the arrows and its "
-                "scores mean nothing under others. Restore them, or train a new run with the new settings",
-                run_dir, kConfigFile, fmt::format("{}", fmt::join(changed, "; ")));
+                "'{}/{}' says other settings than '{}' was trained under ({}): config.yaml was edited after "
+                "training, or one of the two comes from another run. F was trained under the values before the "
+                "arrows and its scores mean nothing under others. Restore them, or train a new run with the new "
+                "settings",
+                run_dir, kConfigFile, file.path, fmt::format("{}", fmt::join(changed, "; ")));
+  return trained.data.root;
+}
+
+}  // namespace
+
+namespace {
+
+/// A frozen-encoder baseline: its reference features and, with encoder.type backbone, Φ.
+void loadFrozenRun(const std::string& run_dir, LoadedRun& run) {
+  checkFiles(run_dir, {kReferenceFile});
+  const auto path = (fs::path(run_dir) / kReferenceFile).string();
+  const auto file = io::readSafeTensors(path);
+  // The run's own copy of Φ (runs of older versions name the original files).
+  const auto trunk_path = fs::path(run_dir) / kModelFile;
+  const bool has_trunk = run.cfg.encoder.type == EncoderType::kBackbone && fs::exists(trunk_path);
+  const auto trunk = has_trunk ? io::readSafeTensors(trunk_path.string()) : io::SafeTensorsFile{};
+  run.run_id = checkRunFiles(run_dir, has_trunk ? std::vector{&trunk, &file} : std::vector{&file});
+  run.trained_root = checkTrainedSettings(run_dir, file, run.cfg);
+  const auto it = file.tensors.find("reference");
+  SHIFTAD_CHECK(it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) > 0,
+                "'{}': expected a non-empty 2-D tensor 'reference'", path);
+  const auto k = file.metadata.count("k") ? std::stoi(file.metadata.at("k")) : 1;
+  run.frozen = models::FrozenScorer{io::exactly(file, "reference", torch::kFloat), k};
+  if (has_trunk) run.encoder_trunk = models::loadFeatureExtractor(run.cfg.model, trunk);
+  const auto encoder = fs::path(run_dir) / kEncoderFile;
+  if (run.cfg.encoder.type == EncoderType::kTorchScript && fs::exists(encoder)) run.cfg.encoder.path = encoder.string();
 }
 
 }  // namespace
 
 LoadedRun loadRun(const std::string& run_dir) {
-  LoadedRun run{loadRunConfig(run_dir), nullptr, std::nullopt};
+  LoadedRun run{loadRunConfig(run_dir), nullptr, std::nullopt, nullptr, "", ""};
   if (run.cfg.score.method != ScoreMethod::kSvdd) {
-    checkFiles(run_dir, {kReferenceFile});
-    const auto path = (fs::path(run_dir) / kReferenceFile).string();
-    const auto file = io::readSafeTensors(path);
-    checkTrainedSettings(run_dir, file, run.cfg);
-    const auto it = file.tensors.find("reference");
-    SHIFTAD_CHECK(it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) > 0,
-                  "'{}': expected a non-empty 2-D tensor 'reference'", path);
-    const auto k = file.metadata.count("k") ? std::stoi(file.metadata.at("k")) : 1;
-    run.frozen = models::FrozenScorer{io::exactly(file, "reference", torch::kFloat), k};
-    // The run's own copy of Φ (runs of older versions name the original files).
-    const auto trunk = fs::path(run_dir) / kModelFile;
-    if (run.cfg.encoder.type == EncoderType::kBackbone && fs::exists(trunk))
-      run.encoder_trunk = models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors(trunk.string()));
-    const auto encoder = fs::path(run_dir) / kEncoderFile;
-    if (run.cfg.encoder.type == EncoderType::kTorchScript && fs::exists(encoder))
-      run.cfg.encoder.path = encoder.string();
+    loadFrozenRun(run_dir, run);
     return run;
   }
   checkFiles(run_dir, {kModelFile, kCenterFile});
-  auto net =
-      models::loadFeatureExtractor(run.cfg.model, io::readSafeTensors((fs::path(run_dir) / kModelFile).string()));
-  run.trainer = std::make_unique<training::Trainer>(run.cfg, net);
+  const auto model = io::readSafeTensors((fs::path(run_dir) / kModelFile).string());
   const auto center = io::readSafeTensors((fs::path(run_dir) / kCenterFile).string());
-  checkTrainedSettings(run_dir, center, run.cfg);
+  run.run_id = checkRunFiles(run_dir, {&model, &center});
+  run.trained_root = checkTrainedSettings(run_dir, center, run.cfg);
+  auto net = models::loadFeatureExtractor(run.cfg.model, model);
+  run.trainer = std::make_unique<training::Trainer>(run.cfg, net);
   const auto it = center.tensors.find("center");
   SHIFTAD_CHECK(it != center.tensors.end() && it->second.dim() == 1 && it->second.size(0) == net->embeddingDim(),
                 "'{}/{}': expected a tensor 'center' of size {} ({}'s embedding size); the file does not belong "

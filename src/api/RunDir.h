@@ -111,7 +111,16 @@ struct LoadedRun {
   std::unique_ptr<training::Trainer> trainer;               ///< F with its weights and center c (score.method svdd)
   std::optional<models::FrozenScorer> frozen;               ///< a frozen-encoder baseline (score.method frozen_*)
   std::shared_ptr<models::FeatureExtractor> encoder_trunk;  ///< its Φ when encoder.type is backbone
+  /// data.root as the run was trained (its pool.txt and dominant.txt name images below
+  /// it): cfg's unless the data moved and config.yaml's data.root was edited since.
+  std::string trained_root;
+  /// The run's id, which its files carry (api/RunIdentity.h; "": a run of an earlier version).
+  std::string run_id;
 };
+
+/// Whether training in `dir` ran to its end: summary.json says it was not interrupted and
+/// the threshold (written last) is there.
+bool runCompleted(const std::string& dir);
 
 /// The resolved config of a run directory.
 Config loadRunConfig(const std::string& run_dir);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,6 +12,7 @@
 namespace shiftad::api {
 
 size_t allowedSkips(double max_skipped, size_t total) {
+  if (std::isinf(max_skipped)) return std::numeric_limits<size_t>::max();
   if (max_skipped >= 1.0) return static_cast<size_t>(std::floor(max_skipped));
   return static_cast<size_t>(std::floor(max_skipped * static_cast<double>(total)));
 }

@@ -84,7 +84,10 @@ int shiftad_set_threads(int threads) {
 shiftad_detector* shiftad_load(const char* run_dir) {
   return guarded<shiftad_detector*>(nullptr, [&] {
     requireArgument(run_dir != nullptr, "shiftad_load: the run directory is NULL");
-    return new shiftad_detector(shiftad::Detector::load(run_dir));
+    // Each file's outcome comes back in its result (scored = 0): never a failed call.
+    shiftad::LoadOptions options;
+    options.max_skipped = std::numeric_limits<double>::infinity();
+    return new shiftad_detector(shiftad::Detector::load(run_dir, options));
   });
 }
 

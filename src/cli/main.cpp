@@ -167,20 +167,22 @@ void addCommon(CLI::App* app, Common& c) {
 /// Before any work, for the file `score` and `export` write (`kind`: "a CSV file"):
 /// api::checkOutputFile (not a folder, a pipe or a device, not inside a run), and not an
 /// existing file unless --overwrite (shiftad never replaces a file it did not create).
-void checkOutFile(const std::string& out, const char* kind, bool overwrite) {
-  shiftad::api::checkOutputFile(out, kind, "--out");
+/// Returns the file to write (where a link leads).
+std::string checkOutFile(const std::string& out, const char* kind, bool overwrite) {
+  const auto target = shiftad::api::checkOutputFile(out, kind, "--out");
   std::error_code ec;
-  if (fs::exists(out, ec) && !overwrite)
+  if (fs::exists(target, ec) && !overwrite)
     throw std::runtime_error(
         fmt::format("--out '{}' exists; pass --overwrite to replace it, or give another path", out));
+  return target;
 }
 
 /// `score --out`: checkOutFile, and not the image list.
-void checkScoreOut(const std::string& out, const std::string& images, bool overwrite) {
+std::string checkScoreOut(const std::string& out, const std::string& images, bool overwrite) {
   std::error_code ec;
   if (fs::exists(out, ec) && fs::equivalent(out, images, ec))
     throw std::runtime_error(fmt::format("--out '{}' is the --images input itself; give another path", out));
-  checkOutFile(out, "a CSV file", overwrite);
+  return checkOutFile(out, "a CSV file", overwrite);
 }
 
 /// After listing: the output must not be one of the images scored.
@@ -375,13 +377,13 @@ void addScore(CLI::App& app, ScoreCommand& c) {
 }
 
 int runScore(const ScoreCommand& c) {
-  checkScoreOut(c.out, c.images, c.overwrite);
+  const auto target = checkScoreOut(c.out, c.images, c.overwrite);
   shiftad::LoadOptions options;
   if (c.max_skipped >= 0.0) options.max_skipped = c.max_skipped;
   auto detector = shiftad::Detector::load(c.model, options);
   const auto r = detector.score(c.images);
-  checkNotAnInput(c.out, r);
-  writeScoresCsv(c.out, r);
+  checkNotAnInput(target, r);
+  writeScoresCsv(target, r);
   fmt::print("scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(), c.out);
   if (!r.scores.empty() && !std::isnan(r.scores.front().normalised_score)) {
     const auto t = detector.thresholdInfo();
@@ -408,9 +410,9 @@ void addExport(CLI::App& app, ExportCommand& c) {
 }
 
 int runExport(const ExportCommand& c) {
-  checkOutFile(c.out, "an .onnx file", c.overwrite);
+  const auto target = checkOutFile(c.out, "an .onnx file", c.overwrite);
   const auto detector = shiftad::Detector::load(c.model);
-  detector.exportOnnx(c.out);
+  detector.exportOnnx(target);
   fmt::print(
       "exported {} -> {} (ONNX: input \"pixels\", outputs \"score\" and \"embedding\"; the resize it "
       "expects is in its metadata, docs/deploy.md)\n",

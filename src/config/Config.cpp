@@ -732,8 +732,8 @@ std::vector<std::string> changedSettings(const Config& then, const Config& now) 
     return std::string(e.c_str());
   };
   const auto mayChange = [](const KeySpec& k) {
-    static const std::set<std::string> kHow = {"data.threads", "data.image_cache", "data.max_skipped", "train.threads",
-                                               "train.checkpoint_every"};
+    static const std::set<std::string> kHow = {"data.threads",  "data.image_cache",       "data.max_skipped",
+                                               "train.threads", "train.checkpoint_every", "run.variant"};
     return k.is_path || kHow.count(k.key) > 0 || k.key.rfind("threshold.", 0) == 0;
   };
   std::vector<std::string> out;

@@ -111,6 +111,30 @@ TEST(CApi, ScoresFilesInOrderAndMarksAnUnreadableOne) {
   }
 }
 
+TEST(CApi, AnUnreadableFileIsItsOwnResultNeverAFailedCallHoweverFew) {
+  // Per frame or in small batches (where data.max_skipped's 10% allows none), a corrupt
+  // file is a result with scored = 0, as the header says; the others are scored.
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "broken.png", "not a png");
+  const auto good = someImages(2);
+  const std::string broken = tmp / "broken.png";
+  Handle h;
+  shiftad_result one{};
+  const char* alone[] = {broken.c_str()};
+  ASSERT_EQ(shiftad_score_files(h.p, alone, 1, &one), SHIFTAD_OK) << shiftad_last_error();
+  EXPECT_EQ(one.scored, 0);
+  EXPECT_TRUE(std::isnan(one.score));
+  const char* three[] = {good[0].c_str(), broken.c_str(), good[1].c_str()};
+  shiftad_result results[3];
+  ASSERT_EQ(shiftad_score_files(h.p, three, 3, results), SHIFTAD_OK) << shiftad_last_error();
+  const auto expected = shiftad::Detector::load(runDir()).score(good);
+  EXPECT_EQ(results[1].scored, 0);
+  EXPECT_EQ(results[0].scored, 1);
+  EXPECT_EQ(results[2].scored, 1);
+  EXPECT_DOUBLE_EQ(results[0].score, expected.scores[0].score);
+  EXPECT_DOUBLE_EQ(results[2].score, expected.scores[1].score);
+}
+
 TEST(CApi, DecidesByTheRunsStoredThresholdAndNormalisesByItsCalibrationNormals) {
   // The oracle is the run's calibration.json read here, not the C++ API.
   std::ifstream file(std::filesystem::path(runDir()) / shiftad::kCalibrationFile);

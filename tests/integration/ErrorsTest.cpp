@@ -219,6 +219,7 @@ TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) 
   EXPECT_EQ(e.err.find("eval reads only"), std::string::npos) << e.err;
   // A run stopped before its end names the command that finishes it.
   fs::remove(tmp / "run/model.safetensors");
+  fs::remove(tmp / "run/summary.json");  // written at the end: without it, the run did not finish
   shiftad::test::writeFile(tmp / "run/checkpoint.safetensors", "x");
   expectError(score(tmp / "s.csv"), 1, {"stopped before the end", "shiftad train --resume " + (tmp / "run")});
   // Killed before its first checkpoint: still a run (marker, config), which --resume starts over.

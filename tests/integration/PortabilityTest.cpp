@@ -324,6 +324,19 @@ TEST(Overwrite, ScoreAndExportNeverWriteIntoTheRunOrOverAPipe) {
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::is_fifo(tmp / "pipe"));
+  // A link is written through and kept; /dev/stdout (a link into /proc) is refused, never
+  // replaced by a file (it was: every later program writing to it wrote into that file).
+  writeFile(tmp / "real.csv", "old\n");
+  fs::create_symlink("real.csv", tmp / "latest.csv");
+  ASSERT_EQ(runCliIn("score -q --model run --images " + images + " --out latest.csv --overwrite", tmp.path()).status,
+            0);
+  EXPECT_TRUE(fs::is_symlink(tmp / "latest.csv"));
+  EXPECT_EQ(readText(tmp / "real.csv").rfind("path,score,", 0), 0u) << readText(tmp / "real.csv");
+  fs::create_symlink("/proc/self/fd/1", tmp / "stdout");
+  const auto out = runCliIn("score -q --model run --images " + images + " --out stdout --overwrite", tmp.path());
+  EXPECT_EQ(out.status, 1) << out.output;
+  EXPECT_NE(out.output.find("a process's open file"), std::string::npos) << out.output;
+  EXPECT_TRUE(fs::is_symlink(tmp / "stdout"));
 }
 
 TEST(Overwrite, ARunReplacedFromInsideItselfAsDotIsSwappedIn) {
