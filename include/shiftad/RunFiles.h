@@ -17,6 +17,8 @@ constexpr const char* kTestScoresFile = "test_scores.csv";         ///< label,sc
 constexpr const char* kCheckpointFile = "checkpoint.safetensors";  ///< training state (training/Checkpoint.h)
 constexpr const char* kCalibrationFile =
     "calibration.json";  ///< the decision threshold and the calibration normals' scores (set at the end of fit)
+constexpr const char* kInputsFile =
+    "inputs.json";  ///< what the run reads besides its settings (images, weights), as it started: resume checks it
 constexpr const char* kEncoderFile =
     "encoder.pt";  ///< a copy of Φ (encoder.type torchscript) for frozen-encoder baselines
 /// Written first into every run folder shiftad makes: only a folder holding it (or, from

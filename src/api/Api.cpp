@@ -159,7 +159,15 @@ TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions
   // A replacement that was interrupted resumes with its own config.
   const auto replacement = api::replacementDir(run_dir);
   const bool pending = fs::exists(fs::path(replacement) / api::kConfigFile);
-  return train(api::loadRunConfig(pending ? replacement : run_dir), run_dir, options);
+  const auto dir = pending ? replacement : run_dir;
+  const auto cfg = api::loadRunConfig(dir);
+  // --set is refused with --resume: the way to follow moved data is the run's config.yaml.
+  std::error_code ec;
+  SHIFTAD_CHECK(fs::is_directory(cfg.data.root, ec),
+                "'{}/{}' names data.root '{}', which is not a folder now: if the data moved, edit data.root in that "
+                "file (the run resumes on the same images below the new root)",
+                dir, api::kConfigFile, cfg.data.root);
+  return train(cfg, run_dir, options);
 }
 
 void handleInterrupts() { api::installInterruptHandler(); }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -23,6 +24,7 @@
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
 #include "common/Error.h"
+#include "common/Hash.h"
 #include "data/PseudoAnomaly.h"
 #include "method/DominantSelector.h"
 #include "models/FrozenScorer.h"
@@ -54,21 +56,39 @@ std::string toWire(const nlohmann::json& j) {
 
 nlohmann::json fromWire(const std::string& bytes) { return nlohmann::json::from_cbor(bytes); }
 
+/// Image paths between ranks: below data.root, so that a rank reading a copy of the data
+/// set at another root (a node-local copy) names the same images.
+nlohmann::json belowRoot(const std::vector<std::string>& paths, const std::string& root) {
+  auto j = nlohmann::json::array();
+  for (const auto& p : paths) {
+    const auto rel = fs::path(p).lexically_relative(root);
+    j.push_back(rel.empty() || *rel.begin() == ".." ? p : rel.string());
+  }
+  return j;
+}
+
+void appendFromRoot(const nlohmann::json& names, const std::string& root, std::vector<std::string>& out) {
+  for (const auto& n : names) {
+    const fs::path p = n.get<std::string>();
+    out.push_back(p.is_absolute() ? p.string() : (fs::path(root) / p).string());
+  }
+}
+
 /// `get` of this rank's share of `paths` (contiguous), gathered from every rank in
 /// order: each rank decodes and embeds only its share. Alone, or with fewer files than
 /// ranks, `get(paths)`.
-FeatureSet gathered(training::ProcessGroup* group, const std::vector<std::string>& paths,
+FeatureSet gathered(training::ProcessGroup* group, const std::vector<std::string>& paths, const std::string& root,
                     const std::function<FeatureSet(const std::vector<std::string>&)>& get) {
   if (!group || paths.size() < static_cast<size_t>(group->size())) return get(paths);
   const auto [first, last] = training::shardRange(static_cast<int64_t>(paths.size()), group->rank(), group->size());
   const auto mine = get({paths.begin() + first, paths.begin() + last});
   FeatureSet all;
   all.features = group->allGatherRows(mine.features);
-  const nlohmann::json names = {{"paths", mine.paths}, {"skipped", mine.skipped}};
+  const nlohmann::json names = {{"paths", belowRoot(mine.paths, root)}, {"skipped", belowRoot(mine.skipped, root)}};
   for (const auto& part : group->allGatherStrings(toWire(names))) {
     const auto j = fromWire(part);
-    for (const auto& p : j.at("paths")) all.paths.push_back(p.get<std::string>());
-    for (const auto& p : j.at("skipped")) all.skipped.push_back(p.get<std::string>());
+    appendFromRoot(j.at("paths"), root, all.paths);
+    appendFromRoot(j.at("skipped"), root, all.skipped);
   }
   return all;
 }
@@ -76,7 +96,7 @@ FeatureSet gathered(training::ProcessGroup* group, const std::vector<std::string
 /// trainerInputs, shared out over the ranks of `group` (null: alone).
 Inputs sharedInputs(InputCache& cache, const Config& cfg, bool head_only, const std::vector<std::string>& paths,
                     training::ProcessGroup* group) {
-  auto f = gathered(group, paths, [&](const std::vector<std::string>& share) {
+  auto f = gathered(group, paths, cfg.data.root, [&](const std::vector<std::string>& share) {
     auto in = trainerInputs(cache, cfg, head_only, share);
     return FeatureSet{in.rows, in.paths, in.skipped};
   });
@@ -85,11 +105,30 @@ Inputs sharedInputs(InputCache& cache, const Config& cfg, bool head_only, const 
 
 /// Φ's features of exactly the rows of `inputs` (the same files decode the same way).
 torch::Tensor frozenRows(InputCache& cache, const Config& cfg, const Inputs& inputs, training::ProcessGroup* group) {
-  auto f = gathered(group, inputs.paths,
+  auto f = gathered(group, inputs.paths, cfg.data.root,
                     [&](const std::vector<std::string>& share) { return frozenFeatures(cache, cfg, share); });
   SHIFTAD_CHECK(f.paths == inputs.paths, "the frozen encoder could not read every image the trainer read");
   return f.features;
 }
+
+/// A run folder this fit created, removed again when the fit fails and leaves it empty
+/// (CleanUpOnError empties it; the lock goes before this runs).
+class RemoveIfLeftEmpty {
+ public:
+  explicit RemoveIfLeftEmpty(std::string dir)
+      : dir_(std::move(dir)), created_(!fs::exists(dir_)), errors_(std::uncaught_exceptions()) {}
+  ~RemoveIfLeftEmpty() {
+    std::error_code ec;
+    if (created_ && std::uncaught_exceptions() > errors_ && fs::is_empty(dir_, ec) && !ec) fs::remove(dir_, ec);
+  }
+  RemoveIfLeftEmpty(const RemoveIfLeftEmpty&) = delete;
+  RemoveIfLeftEmpty& operator=(const RemoveIfLeftEmpty&) = delete;
+
+ private:
+  std::string dir_;
+  bool created_;
+  int errors_;
+};
 
 /// Where a run writes: RUN_DIR itself, or (replacing a run) its replacement folder,
 /// which takes RUN_DIR's place only once complete. Refuses to touch what is not ours.
@@ -255,26 +294,128 @@ void checkSamePool(const std::string& dir, const std::vector<std::string>& pool_
       dir, before.size(), kPoolFile, pool.size(), gone.size(), added.size(), example, dir, kConfigFile, dir);
 }
 
+/// XXH64 (hex) of a file's bytes ("" when it cannot be read: the run fails on it later).
+std::string fileDigest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> buf(1 << 20);
+  uint64_t h = 0;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) h = xxh64(buf.data(), static_cast<size_t>(in.gcount()), h);
+  }
+  return in.eof() ? fmt::format("{:016x}", h) : "";
+}
+
+/// Count and digest of image files by name below data.root and size (a copy of the data
+/// elsewhere is the same set; an edit that keeps a file's size is not seen).
+nlohmann::json imageSet(const std::vector<std::string>& paths, const std::string& root) {
+  uint64_t h = 0;
+  const auto names = belowRoot(paths, root);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    std::error_code ec;
+    const auto entry = fmt::format("{}|{}", names[i].get<std::string>(), fs::file_size(paths[i], ec));
+    h = xxh64(entry.data(), entry.size() + 1, h);
+  }
+  return {{"images", paths.size()}, {"digest", fmt::format("{:016x}", h)}};
+}
+
+/// What a run reads besides its settings (inputs.json): a resume that reads other source
+/// images under the same names, or other weights at the same path, would go on with a
+/// model trained half on each.
+nlohmann::json runInputs(const Config& cfg, const data::ProtocolSplit& split) {
+  nlohmann::json j = {{"source", imageSet(split.train.source, cfg.data.root)},
+                      {"pool", imageSet(split.train.pool, cfg.data.root)}};
+  if (!cfg.model.weights.empty()) j["model.weights"] = fileDigest(cfg.model.weights);
+  if (cfg.encoder.type == EncoderType::kTorchScript) j["encoder.path"] = fileDigest(cfg.encoder.path);
+  return j;
+}
+
+/// A resume reads what the run started on (runs of earlier versions: not checked).
+void checkSameInputs(const std::string& dir, const nlohmann::json& now) {
+  const auto path = fs::path(dir) / kInputsFile;
+  if (!fs::exists(path)) return;
+  const auto then = nlohmann::json::parse(readText(path.string()), nullptr, /*allow_exceptions=*/false);
+  if (!then.is_object()) return;  // damaged: the pool and settings checks still hold
+  std::vector<std::string> changed;
+  for (const auto& [key, value] : now.items())
+    if (then.contains(key) && then.at(key) != value) changed.push_back(key);
+  SHIFTAD_CHECK(changed.empty(),
+                "'{}' cannot be resumed: {} changed since it started ({} records them: images by name and size, "
+                "weights by content); going on would train one model half on each. Restore them to resume, or train "
+                "anew: shiftad train --config {}/{} --out {} --overwrite",
+                dir, fmt::join(changed, ", "), kInputsFile, dir, kConfigFile, dir);
+}
+
 /// Create the folder, drop a stale checkpoint and write the config first, so that an
 /// interrupted run can be resumed with it (on the same pool).
 Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarget& target, bool resume,
-                   const std::vector<std::string>& pool) {
+                   const data::ProtocolSplit& split) {
   Workspace w{run_dir, target.dir, (fs::path(target.dir) / kCheckpointFile).string(), 0};
   fs::create_directories(w.dir);
   // Other settings are named first: they also change the pool.
   w.resume_epoch = resume && fs::exists(w.checkpoint) ? training::checkpointEpoch(w.checkpoint, dumpConfig(cfg)) : 0;
   if (resume && w.resume_epoch == 0)
     spdlog::warn("'{}' has no checkpoint to resume from: training from the start", w.dir);
-  if (w.resume_epoch > 0) checkSamePool(w.dir, pool);
+  const auto inputs = runInputs(cfg, split);
+  if (w.resume_epoch > 0) {
+    checkSamePool(w.dir, split.train.pool);
+    checkSameInputs(w.dir, inputs);
+  }
   if (w.resume_epoch == 0) fs::remove(w.checkpoint);  // a stale checkpoint must never be resumed by a later run
   markRunFolder(w.dir);                               // before the config: from now on the folder is a run's
   writeTextAtomic((fs::path(w.dir) / kConfigFile).string(), dumpConfig(cfg));
+  if (w.resume_epoch == 0) writeTextAtomic((fs::path(w.dir) / kInputsFile).string(), inputs.dump(1) + "\n");
   return w;
 }
 
-/// Where rank 0 writes the run (and reads a checkpoint from), as it told the others; an
-/// Error when rank 0 could not start it.
-Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group, const std::string& run_dir) {
+/// What every rank must share with rank 0 to train one run: the settings, and the images
+/// of the split below data.root (a copy of the data set at another root is the same data).
+nlohmann::json runIdentity(const Config& cfg, const data::ProtocolSplit& split) {
+  uint64_t h = 0;
+  for (const auto* set : {&split.train.source, &split.train.pool}) {
+    for (const auto& name : belowRoot(*set, cfg.data.root)) {
+      const auto s = name.get<std::string>();
+      h = xxh64(s.data(), s.size() + 1, h);  // with the terminating NUL: names stay apart
+    }
+    h = xxh64("|", 1, h);
+  }
+  return {{"config", dumpConfig(cfg)},
+          {"images", fmt::format("{:016x}", h)},
+          {"source", split.train.source.size()},
+          {"pool", split.train.pool.size()}};
+}
+
+/// Why this rank cannot train the run rank 0 described ("": it can).
+std::string disagreement(const nlohmann::json& rank0, const Config& cfg, const data::ProtocolSplit& split) {
+  const auto changed = changedSettings(parseConfig(rank0.at("config").get<std::string>()), cfg);
+  if (!changed.empty())
+    return fmt::format(
+        "it was started with other settings than rank 0 ({}; rank 0's before the arrows): start every rank with "
+        "the same --config and --set, or --resume of the same run",
+        fmt::join(changed, "; "));
+  const auto mine = runIdentity(cfg, split);
+  if (mine.at("images") != rank0.at("images"))
+    return fmt::format(
+        "its split holds other images below data.root '{}' than rank 0's ({} source and {} pool images, rank 0 "
+        "{} and {}): every rank must read the same data set (a copy at another root is fine)",
+        cfg.data.root, mine.at("source").get<size_t>(), mine.at("pool").get<size_t>(), rank0.at("source").get<size_t>(),
+        rank0.at("pool").get<size_t>());
+  return "";
+}
+
+/// Every rank says whether it can train the run rank 0 described: one that cannot fails
+/// them all, before any training, each naming that rank and why.
+void agreeOnTheRun(training::ProcessGroup& group, const std::string& why_not) {
+  const auto all = group.allGatherStrings(why_not);
+  for (size_t r = 0; r < all.size(); ++r)
+    SHIFTAD_CHECK(all[r].empty(), "distributed training: rank {} of {} cannot train this run: {}", r, all.size(),
+                  all[r]);
+}
+
+/// Where rank 0 writes the run (and reads a checkpoint from), as it told the others,
+/// once every rank agreed to train it; an Error when rank 0 could not start it.
+Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group, const std::string& run_dir,
+                           const Config& cfg, const data::ProtocolSplit& split) {
   const auto j = fromWire(group->fromRank0(""));
   if (j.contains("error"))
     SHIFTAD_THROW("rank 0 could not start the run in '{}': {}", run_dir, j.at("error").get<std::string>());
@@ -284,11 +425,25 @@ Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group,
   w.checkpoint = j.at("checkpoint").get<std::string>();
   w.resume_epoch = j.at("resume_epoch").get<int>();
   w.group = group;
-  SHIFTAD_CHECK(w.resume_epoch == 0 || fs::exists(w.checkpoint),
-                "rank 0 resumes from '{}', which this rank cannot see: every rank must see the run folder at the same "
-                "path (a shared file system) to resume a distributed run",
-                w.checkpoint);
+  auto why_not = disagreement(j.at("run"), cfg, split);
+  if (why_not.empty() && w.resume_epoch > 0 && !fs::exists(w.checkpoint))
+    why_not = fmt::format(
+        "rank 0 resumes from '{}', which this rank cannot see: every rank must see the run folder at the same path "
+        "(a shared file system) to resume a distributed run",
+        w.checkpoint);
+  agreeOnTheRun(*group, why_not);
   return w;
+}
+
+/// Rank 0's side: where the run is (absolute: the other ranks may run elsewhere) and
+/// what it is, then the others' agreement.
+void describeToTheRanks(training::ProcessGroup& group, const Workspace& w, const Config& cfg,
+                        const data::ProtocolSplit& split) {
+  group.fromRank0(toWire({{"dir", fs::absolute(w.dir).string()},
+                          {"checkpoint", fs::absolute(w.checkpoint).string()},
+                          {"resume_epoch", w.resume_epoch},
+                          {"run", runIdentity(cfg, split)}}));
+  agreeOnTheRun(group, "");
 }
 
 /// Image counts of a run, for its summary.
@@ -538,10 +693,11 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   }
   if (group && group->rank() != 0) {
     // Rank 0 owns the folder: the others train with it and write nothing.
-    const auto w = workspaceOfRank0(group, run_dir);
+    const auto w = workspaceOfRank0(group, run_dir, cfg, split);
     auto summary = trainInto(cache, cfg, split, w, options.callbacks, t0, {});
     return {summary, cfg, false};
   }
+  const RemoveIfLeftEmpty new_folder(run_dir);  // destroyed last: after the lock is released
   std::optional<RunLock> lock;
   std::optional<CleanUpOnError> clean_up;
   Workspace workspace;
@@ -552,14 +708,13 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
     lock.emplace(run_dir);
     const auto target = runTarget(run_dir, options);
     clean_up.emplace(target, run_dir);
-    workspace = startRun(cfg, run_dir, target, options.resume, split.train.pool);
+    workspace = startRun(cfg, run_dir, target, options.resume, split);
   } catch (const std::exception& e) {
     if (group) group->fromRank0(toWire({{"error", e.what()}}));  // the others stop too
     throw;
   }
   if (group) {
-    group->fromRank0(toWire(
-        {{"dir", workspace.dir}, {"checkpoint", workspace.checkpoint}, {"resume_epoch", workspace.resume_epoch}}));
+    describeToTheRanks(*group, workspace, cfg, split);  // an Error here cleans up as one above
     workspace.group = group;
   }
   return {trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit), cfg, true};

@@ -63,6 +63,11 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
                   "run directory '{}' holds a finished run (its {} says so) but its {} is missing: restore the file "
                   "from a copy of the run, or train the run anew",
                   run_dir, kSummaryFile, name);
+    // --resume reads the config: without it, nothing can go on.
+    SHIFTAD_CHECK(std::string(name) != kConfigFile || !fs::exists(fs::path(run_dir) / kRunMarkerFile, ec),
+                  "run directory '{}' has lost its {} (a shiftad run's folder without it): restore the file from a "
+                  "copy of the run, or train the run anew",
+                  run_dir, name);
     // Stopped (Ctrl-C, SIGTERM, a cancel) or killed mid-training: it can go on.
     SHIFTAD_CHECK(!fs::exists(fs::path(run_dir) / kCheckpointFile, ec),
                   "run directory '{}' has no {} yet: its training was stopped before the end; finish it with "
@@ -99,7 +104,7 @@ std::string withoutTemporarySuffix(const std::string& name) {
 bool isRunFile(const std::string& name) {
   static const std::set<std::string> names = {
       kConfigFile,     kModelFile,      kCenterFile,  kReferenceFile, kMetricsFile,     kSummaryFile, kDominantFile,
-      kTestScoresFile, kCheckpointFile, kEncoderFile, kLockFile,      kCalibrationFile, kPoolFile};
+      kTestScoresFile, kCheckpointFile, kEncoderFile, kLockFile,      kCalibrationFile, kPoolFile,    kInputsFile};
   return names.count(name) > 0 || names.count(withoutTemporarySuffix(name)) > 0;
 }
 

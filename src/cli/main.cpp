@@ -64,9 +64,9 @@ const CLI::Validator kSeconds(
       static const std::regex kDecimal("([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
       if (std::regex_match(v, kDecimal)) {
         const double x = std::strtod(v.c_str(), nullptr);
-        if (x > 0 && x <= shiftad::kMaxDistTimeoutSeconds) return "";
+        if (x >= 0.001 && x <= shiftad::kMaxDistTimeoutSeconds) return "";  // waits count whole milliseconds
       }
-      return fmt::format("'{}' is not a number of seconds in (0, {}]", v, shiftad::kMaxDistTimeoutSeconds);
+      return fmt::format("'{}' is not a number of seconds in [0.001, {}]", v, shiftad::kMaxDistTimeoutSeconds);
     },
     "SECONDS");
 
@@ -323,6 +323,29 @@ shiftad::DistributedOptions distributedOptions(const TrainCommand& c) {
   if (o.world_size > 1 && o.rank >= o.world_size)
     throw shiftad::Error(fmt::format("--rank {} is not a rank of a world of {}", o.rank, o.world_size));
   return o;
+}
+
+/// Data-parallel options that cannot mean what they say (a usage error): a rank or a
+/// master with no world to join (the process trained alone), a world joined without
+/// saying which rank this process is (every process took rank 0).
+std::string distributedUsageError(const TrainCommand& c) {
+  const auto set = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0';
+  };
+  const bool world_from_launcher = set("WORLD_SIZE") || set("SLURM_NTASKS");
+  if ((c.world_size == 1 || (c.world_size == 0 && !world_from_launcher)) && (c.rank >= 0 || !c.master.empty()))
+    return "train: --rank and --master join a data-parallel run, and there is none: give --world-size N (2 or "
+           "more) too, or start the processes with torchrun or srun";
+  if (c.world_size > 1 && c.rank < 0 && !set("RANK") && !set("SLURM_PROCID"))
+    return fmt::format(
+        "train: --world-size {} needs this process's rank: give --rank R (0 .. {}), or start the processes with "
+        "torchrun or srun, which set RANK or SLURM_PROCID",
+        c.world_size, c.world_size - 1);
+  if (c.world_size > 1 && c.rank >= c.world_size)
+    return fmt::format("train: --rank {} is not a rank of a world of {} (0 .. {})", c.rank, c.world_size,
+                       c.world_size - 1);
+  return "";
 }
 
 int runTrain(TrainCommand& c) {
@@ -768,6 +791,10 @@ int main(int argc, char** argv) {
   }
   if (*commands.train.app && commands.train.resume.empty() && commands.train.out.empty()) {
     fmt::print(stderr, "shiftad: error: train: --out RUN_DIR is required (or --resume RUN_DIR)\n");
+    return kUsage;
+  }
+  if (const auto e = *commands.train.app ? distributedUsageError(commands.train) : ""; !e.empty()) {
+    fmt::print(stderr, "shiftad: error: {}; see `shiftad train --help`\n", e);
     return kUsage;
   }
   return runGuarded(commands, commandLine(argc, argv));

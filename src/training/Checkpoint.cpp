@@ -69,10 +69,16 @@ const std::string& meta(const io::SafeTensorsFile& f, const std::string& key) {
 }
 
 io::SafeTensorsFile readChecked(const std::string& path) {
-  auto f = io::readSafeTensors(path);
+  io::SafeTensorsFile f;
+  try {
+    f = io::readSafeTensors(path);
+  } catch (const Error& e) {  // cut by a full disk or a copy: the reader says where
+    SHIFTAD_THROW("{}; the checkpoint is damaged: delete it to train from the start", e.what());
+  }
   SHIFTAD_CHECK(f.metadata.count("format") && f.metadata.at("format") == kFormat,
-                "'{}' is not a shiftad training checkpoint (format '{}'; expected '{}')", path,
-                f.metadata.count("format") ? f.metadata.at("format") : "", kFormat);
+                "'{}' is not a shiftad training checkpoint (format '{}'; expected '{}'); delete it to train from the "
+                "start",
+                path, f.metadata.count("format") ? f.metadata.at("format") : "", kFormat);
   return f;
 }
 

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <future>
+#include <memory>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -44,10 +47,12 @@ auto collective(int rank, int size, const char* what, Fn&& fn) {
   } catch (const std::exception& e) {
     std::string why = e.what();
     if (const auto eol = why.find('\n'); eol != std::string::npos) why.resize(eol);  // c10 appends a backtrace
-    SHIFTAD_THROW(
-        "distributed training, rank {} of {}: {} failed: {} (another rank stopped, failed or did not answer within "
-        "the timeout; its log says why)",
-        rank, size, what, why);
+    // A port in use is this machine's business, not another rank's.
+    const bool port_taken = why.find("Address already in use") != std::string::npos;
+    SHIFTAD_THROW("distributed training, rank {} of {}: {} failed: {} ({})", rank, size, what, why,
+                  port_taken ? "another job or program listens on that port: give --master (or MASTER_PORT) another "
+                               "port, the same for every rank"
+                             : "another rank stopped, failed or did not answer within the timeout; its log says why");
   }
 }
 
@@ -67,6 +72,30 @@ void makeBackend(ProcessGroup::State& state, int rank, int size) {
   options->devices.push_back(glooDevice());
   state.backend = c10::make_intrusive<c10d::ProcessGroupGloo>(state.store, rank, size, options);
   state.device = torch::kCPU;
+}
+
+/// The store of the rendezvous. LibTorch 1.13's TCPStore client waits for the server's
+/// answer to its handshake without its own timeout: when rank 0's port accepted the
+/// connection but nobody answers (rank 0 stopped or hung, another program on that port),
+/// it waits for ever. So it runs on a thread of its own, given up after twice the timeout
+/// (the thread stays blocked until the peer answers or the process ends).
+c10::intrusive_ptr<c10d::Store> storeWithin(const std::string& addr, const c10d::TCPStoreOptions& so,
+                                            std::chrono::milliseconds timeout) {
+  auto made = std::make_shared<std::promise<c10::intrusive_ptr<c10d::Store>>>();
+  auto store = made->get_future();
+  std::thread([made, addr, so] {
+    try {
+      made->set_value(c10::make_intrusive<c10d::TCPStore>(addr, so));
+    } catch (...) {
+      made->set_exception(std::current_exception());
+    }
+  }).detach();
+  const auto limit = 2 * timeout + std::chrono::seconds(1);
+  SHIFTAD_CHECK(store.wait_for(limit) == std::future_status::ready,
+                "no answer from {}:{} within {:.0f} s (twice --dist-timeout): rank 0 accepted the connection but does "
+                "not answer (stopped or hung), or another program listens on that port",
+                addr, so.port, std::chrono::duration<double>(limit).count());
+  return store.get();
 }
 
 }  // namespace
@@ -92,7 +121,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistributedOptions& o)
     so.numWorkers = o.store_served ? c10::nullopt : c10::optional<std::size_t>(o.world_size);
     so.waitWorkers = !o.store_served;
     so.timeout = state->timeout;
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+    auto tcp = storeWithin(o.master_addr, so, state->timeout);
     // A prefix of our own: a launcher's store also holds its keys.
     state->store = c10::make_intrusive<c10d::PrefixStore>("shiftad", tcp);
     makeBackend(*state, o.rank, o.world_size);

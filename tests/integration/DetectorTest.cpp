@@ -421,6 +421,59 @@ TEST(Detector, AResumeAfterTheTargetFolderChangedIsRefusedAndMovedDataResumes) {
   EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
 }
 
+TEST(Detector, AResumeAfterTheSourceImagesOrTheWeightsChangedIsRefusedNamingWhich) {
+  TempDir tmp;
+  // F starts from weights in a file (as a pretrained trunk does): another run's model.
+  auto cfg = tinyConfigOnACopy(tmp, 4);
+  shiftad::Detector::fit(cfg, tmp / "w1");
+  auto seed1 = cfg;
+  seed1.train.seed = 1;
+  shiftad::Detector::fit(seed1, tmp / "w2");
+  fs::copy_file(tmp / "w1/model.safetensors", tmp / "weights.safetensors");
+  cfg.model.weights = tmp / "weights.safetensors";
+  shiftad::FitOptions stop_after_one;
+  stop_after_one.callbacks.cancel = [] { return true; };
+  ASSERT_TRUE(shiftad::Detector::fit(cfg, tmp / "run", stop_after_one).trainSummary().interrupted);
+  const auto refusal = [&] { return shiftad::test::errorOf([&] { shiftad::resumeTraining(tmp / "run"); }); };
+  // A source image of the normal class replaced under its name by another image.
+  std::vector<fs::path> circles, squares;
+  for (const auto& e : fs::directory_iterator(tmp / "data/source/circle")) circles.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(tmp / "data/source/square")) squares.push_back(e.path());
+  const auto victim = *std::min_element(circles.begin(), circles.end());
+  const auto original = shiftad::test::readText(victim);
+  const auto other = std::find_if(squares.begin(), squares.end(),
+                                  [&](const fs::path& p) { return fs::file_size(p) != original.size(); });
+  ASSERT_NE(other, squares.end());
+  fs::copy_file(*other, victim, fs::copy_options::overwrite_existing);
+  auto msg = refusal();
+  EXPECT_NE(msg.find("cannot be resumed: source changed since it started"), std::string::npos) << msg;
+  shiftad::test::writeFile(victim, original);
+  // The weights file replaced at the same path (a shared model updated in place).
+  fs::copy_file(tmp / "w2/model.safetensors", tmp / "weights.safetensors", fs::copy_options::overwrite_existing);
+  msg = refusal();
+  EXPECT_NE(msg.find("cannot be resumed: model.weights changed since it started"), std::string::npos) << msg;
+  fs::copy_file(tmp / "w1/model.safetensors", tmp / "weights.safetensors", fs::copy_options::overwrite_existing);
+  // The data moved and config.yaml not edited: named as such, with the way out (--set is refused with --resume).
+  fs::rename(tmp / "data", tmp / "moved");
+  msg = refusal();
+  EXPECT_NE(msg.find("if the data moved, edit data.root in that file"), std::string::npos) << msg;
+  fs::rename(tmp / "moved", tmp / "data");
+  // A cut checkpoint (a full disk, a partial copy): damaged, and what to do.
+  const auto checkpoint = tmp / (std::string("run/") + shiftad::kCheckpointFile);
+  const auto whole = shiftad::test::readText(checkpoint);
+  shiftad::test::writeFile(checkpoint, whole.substr(0, whole.size() / 2));
+  msg = refusal();
+  EXPECT_NE(msg.find("delete it to train from the start"), std::string::npos) << msg;
+  shiftad::test::writeFile(checkpoint, whole);
+  // Everything as it started: it resumes.
+  EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
+  // A stopped run that lost its config.yaml: restore it (--resume reads it), not --resume.
+  fs::remove(tmp / (std::string("run/") + shiftad::kConfigFile));
+  fs::remove(tmp / (std::string("run/") + shiftad::kSummaryFile));
+  msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "run"); });
+  EXPECT_NE(msg.find("has lost its config.yaml"), std::string::npos) << msg;
+}
+
 TEST(Detector, ACacheFolderInsideARunIsRefusedBeforeAnything) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "a");

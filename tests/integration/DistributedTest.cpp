@@ -99,12 +99,13 @@ void expectSameTensors(const std::string& a, const std::string& b, double rel) {
   }
 }
 
-/// Two JSON values equal apart from timing fields ("seconds"), floats to `rel`.
+/// Two JSON values equal apart from timing fields ("seconds") and the run id (a checksum
+/// of weights that agree only to rounding), floats to `rel`.
 void expectSameJson(const nlohmann::json& a, const nlohmann::json& b, double rel, const std::string& where) {
   if (a.is_object()) {
     ASSERT_TRUE(b.is_object()) << where;
     for (const auto& [k, v] : a.items()) {
-      if (k == "seconds") continue;
+      if (k == "seconds" || k == "run_id") continue;
       ASSERT_TRUE(b.contains(k)) << where << "." << k;
       expectSameJson(v, b.at(k), rel, where + "." + k);
     }
@@ -174,6 +175,109 @@ TEST(Distributed, TwoRanksOnLoopbackTrainTheModelOfOneProcess) {
   std::sort(n2.begin(), n2.end());
   EXPECT_EQ(n1, n2);
   EXPECT_NE(shiftad::test::readText(tmp / "two.rank1.log").find("rank 0 wrote the run"), std::string::npos);
+}
+
+namespace {
+
+/// Rank 0 and rank 1 of a 2-process run, each with its own arguments and folder.
+std::vector<pid_t> startTwo(const TempDir& tmp, const std::string& name, const std::vector<std::string>& rank0,
+                            const std::vector<std::string>& rank1, const std::string& cwd1 = "") {
+  const int port = freePort();
+  return {shiftad::test::spawnCli(trainArgs(rank0, 0, 2, port), tmp / (name + ".rank0.log")),
+          shiftad::test::spawnCli(trainArgs(rank1, 1, 2, port), tmp / (name + ".rank1.log"), cwd1)};
+}
+
+/// Both ranks fail, each naming rank 1 and `why`; the folder rank 0 made is gone.
+void expectRefused(const TempDir& tmp, const std::string& name, const std::vector<pid_t>& pids,
+                   const std::string& why) {
+  for (int r = 0; r < 2; ++r) {
+    const int status = shiftad::test::waitExit(pids[r]);
+    const auto log = shiftad::test::readText(tmp / (name + ".rank" + std::to_string(r) + ".log"));
+    EXPECT_EQ(status, 1) << log;
+    EXPECT_NE(log.find("rank 1 of 2 cannot train this run: " + why), std::string::npos) << log;
+  }
+  EXPECT_FALSE(fs::exists(tmp / name)) << "the run folder rank 0 created stays behind";
+}
+
+}  // namespace
+
+TEST(Distributed, RanksOfOtherSettingsOrOtherImagesAreRefusedBeforeTrainingAndACopyOfTheDataTrains) {
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 2);
+  const auto one = tmp / "one";
+  expectAllSucceed(tmp, "one", startRanks(tmp, "one", {"--config", cfg, "--out", one}, 1));
+  // Another learning rate on rank 1: its steps would have diverged from rank 0's in silence.
+  auto pids = startTwo(tmp, "lr", {"--config", cfg, "--out", tmp / "lr"},
+                       {"--config", cfg, "--out", tmp / "lr", "--set", "train.lr=0.01"});
+  expectRefused(tmp, "lr", pids, "it was started with other settings than rank 0 (train.lr: ");
+  // A byte-identical copy of the data at another root (node-local data): the same run.
+  const auto copy = tmp / "copy";
+  fs::copy(shiftad::test::synthRoot(), copy, fs::copy_options::recursive);
+  pids = startTwo(tmp, "copy", {"--config", cfg, "--out", tmp / "copy_run"},
+                  {"--config", cfg, "--out", tmp / "copy_run", "--set", "data.root=" + copy});
+  expectAllSucceed(tmp, "copy", pids);
+  expectSameTensors(one + "/model.safetensors", tmp / "copy_run/model.safetensors", 1e-5);
+  // The copy with one source image less: another split.
+  std::vector<fs::path> circles;
+  for (const auto& e : fs::directory_iterator(copy + "/source/circle")) circles.push_back(e.path());
+  fs::remove(*std::min_element(circles.begin(), circles.end()));
+  pids = startTwo(tmp, "less", {"--config", cfg, "--out", tmp / "less"},
+                  {"--config", cfg, "--out", tmp / "less", "--set", "data.root=" + copy});
+  expectRefused(tmp, "less", pids, "its split holds other images below data.root");
+}
+
+TEST(Distributed, ARankResumesARunRank0NamedRelativeToItsOwnFolder) {
+  // Rank 0 says where the run is as an absolute path: rank 1, started elsewhere with the
+  // run's absolute path, resumes it (it was told "run/..." and looked below its own folder).
+  TempDir tmp;
+  const auto cfg = shiftad::test::tinyConfigFile(tmp, 2);
+  shiftad::FitOptions stop_after_one;
+  int epochs = 0;
+  stop_after_one.callbacks.progress = [&](const std::string&, int64_t done, int64_t) { epochs = done; };
+  stop_after_one.callbacks.cancel = [&] { return epochs >= 1; };
+  ASSERT_TRUE(shiftad::Detector::fit(shiftad::loadConfig(cfg), tmp / "run", stop_after_one).trainSummary().interrupted);
+  fs::create_directories(tmp / "elsewhere");
+  const int port = freePort();
+  const std::vector<pid_t> pids = {
+      shiftad::test::spawnCli({"train", "--threads", "1", "--resume", "run", "--world-size", "2", "--rank", "0",
+                               "--master", "127.0.0.1:" + std::to_string(port), "--dist-timeout", "60"},
+                              tmp / "resume.rank0.log", tmp.path()),
+      shiftad::test::spawnCli(trainArgs({"--resume", tmp / "run"}, 1, 2, port), tmp / "resume.rank1.log",
+                              tmp / "elsewhere")};
+  expectAllSucceed(tmp, "resume", pids);
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
+}
+
+TEST(Distributed, ARendezvousThatGetsNoAnswerFailsWithinTwiceTheTimeoutAndATakenPortIsNamed) {
+  // A port that accepts connections (the kernel completes them into the backlog) and
+  // never answers: a stopped rank 0, or another program on the port.
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(s, 16), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = shiftad::test::spawnCli(
+      trainArgs({"--config", cfg, "--out", tmp / "run"}, 1, 2, ntohs(a.sin_port), 2), tmp / "log");
+  const int status = shiftad::test::waitExit(pid);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto log = shiftad::test::readText(tmp / "log");
+  EXPECT_EQ(status, 1) << log;
+  EXPECT_LT(waited, 15.0) << log;  // 2 x 2 s and a second, plus start-up on a loaded machine
+  EXPECT_NE(log.find("no answer from 127.0.0.1:"), std::string::npos) << log;
+  // Rank 0 on that port: the port is this machine's problem, not another rank's.
+  const pid_t rank0 = shiftad::test::spawnCli(
+      trainArgs({"--config", cfg, "--out", tmp / "run"}, 0, 2, ntohs(a.sin_port), 2), tmp / "log0");
+  EXPECT_EQ(shiftad::test::waitExit(rank0), 1);
+  ::close(s);
+  const auto log0 = shiftad::test::readText(tmp / "log0");
+  EXPECT_NE(log0.find("another job or program listens on that port"), std::string::npos) << log0;
 }
 
 TEST(Distributed, ARankKilledFailsTheOtherWithinTheTimeoutAndTheRunResumes) {

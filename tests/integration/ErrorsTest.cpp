@@ -105,11 +105,22 @@ TEST(Errors, UsageErrorsExitTwoWithOneLine) {
       {{"classify", "--weights", tmp / "c.yaml", "--image", tmp / "c.yaml", "--topk", "0"},
        "'0' is not a whole number in [1, 1048576]"},
       {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--dist-timeout", "1e10"},
-       "'1e10' is not a number of seconds in (0, 604800]"},
+       "'1e10' is not a number of seconds in [0.001, 604800]"},
       {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--dist-timeout", "nan"}, "'nan' is not a number"},
       {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--master", "127.0.0.1:29559x"},
        "'127.0.0.1:29559x' is not HOST:PORT with a port in [1, 65535]"},
       {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--master", "127.0.0.1:70000"}, "is not HOST:PORT"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--dist-timeout", "1e-9"},
+       "'1e-9' is not a number of seconds in [0.001, 604800]"},
+      // Data-parallel options that cannot mean what they say: each process trained alone,
+      // or every one took rank 0.
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--rank", "1"}, "there is none: give --world-size N"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--master", "127.0.0.1:29500"},
+       "there is none: give --world-size N"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--world-size", "2"},
+       "--world-size 2 needs this process's rank"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--world-size", "2", "--rank", "2"},
+       "--rank 2 is not a rank of a world of 2"},
   };
   shiftad::test::writeFile(tmp / "c.yaml", "");
   for (const auto& [args, says] : numbers) expectError(shiftad::test::runCli(args, tmp.path()), 2, {says});

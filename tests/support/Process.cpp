@@ -32,7 +32,7 @@ CliResult runCliIn(const std::string& args, const std::string& cwd, const std::s
   return r;
 }
 
-pid_t spawnCli(const std::vector<std::string>& args, const std::string& log) {
+pid_t spawnCli(const std::vector<std::string>& args, const std::string& log, const std::string& cwd) {
   // Everything the child needs is built before fork(): after it, only exec.
   const std::string binary = std::string(SHIFTAD_BINARY_DIR) + "/shiftad";
   std::vector<std::string> all{binary};
@@ -45,6 +45,7 @@ pid_t spawnCli(const std::vector<std::string>& args, const std::string& log) {
   if (pid == 0) {
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }

@@ -8,8 +8,9 @@
 
 namespace shiftad::test {
 
-/// Start `BINARY_DIR/shiftad ARGS...` with stdout and stderr going to `log`; returns its pid.
-pid_t spawnCli(const std::vector<std::string>& args, const std::string& log);
+/// Start `BINARY_DIR/shiftad ARGS...` with stdout and stderr going to `log`, in folder
+/// `cwd` ("": here); returns its pid.
+pid_t spawnCli(const std::vector<std::string>& args, const std::string& log, const std::string& cwd = "");
 
 /// What a finished `shiftad` run printed and returned.
 struct CliRun {
