@@ -6,7 +6,8 @@ libshiftad.so (docs/deploy.md).
     python3 examples/score.py --lib /opt/shiftad/lib/libshiftad.so RUN_DIR a.png b.png
     python3 examples/score.py --lib ... --decode RUN_DIR a.png   # decode here, score pixels
 
-Prints `path,score` (the first two columns of `shiftad score`'s CSV) for every image scored. By default
+Prints `path,score` (the first two columns of `shiftad score`'s CSV, a path quoted as there:
+RFC 4180) for every image scored. By default
 the library reads the files (shiftad_score_files); with --decode, Pillow decodes them
 here and the library scores the RGB pixels in memory (shiftad_score_images), as a
 program holding camera frames would.
@@ -112,11 +113,69 @@ class Detector:
         self.close()
 
 
-def decode_rgb(path):
-    from PIL import Image as PilImage  # only --decode needs Pillow
+def _decode_again(path, rawmode):
+    """The pixels of `path` decoded by Pillow with another raw mode of the same bits per
+    pixel: a 16-bit PNG's low bytes (Pillow keeps only the high bytes of RGB;16B)."""
+    import numpy as np
+    from PIL import Image as PilImage
     with PilImage.open(path) as im:
-        rgb = im.convert("RGB")
-        return rgb.width, rgb.height, rgb.tobytes()
+        im.tile = [(t[0], t[1], t[2], rawmode) for t in im.tile]
+        return np.asarray(im).astype(np.uint32)
+
+
+def _png16(path, im):
+    """A 16-bit PNG as the library reads it: its 16-bit samples, reduced to 8 bits by
+    round(v / 257) (OpenCV's convertTo(CV_8U, 255 / 65535)), as 8-bit RGB; or None."""
+    import numpy as np
+    raw = im.tile[0][3] if im.format == "PNG" and len(im.tile) == 1 else ""
+    if raw == "I;16B" or im.mode.startswith("I;16"):
+        v = np.asarray(im).astype(np.uint32)  # gray: all 16 bits
+    elif raw in ("RGB;16B", "RGBA;16B"):
+        mode = raw[:-4]
+        v = (_decode_again(path, mode + ";16B") << 8 | _decode_again(path, mode + ";16L"))[..., :3]
+    elif raw == "LA;16B":  # Pillow's RGBA, high bytes: read as 8-bit RGBA, gray = R G
+        b = _decode_again(path, "RGBA")
+        v = b[..., 0] << 8 | b[..., 1]
+    else:
+        return None
+    v = ((2 * v + 257) // 514).astype(np.uint8)  # round(v / 257): no ties
+    return np.ascontiguousarray(np.repeat(v[..., None], 3, -1) if v.ndim == 2 else v)
+
+
+def _cmyk(im):
+    """A CMYK JPEG as the library reads it: OpenCV's integer CMYK -> RGB of libjpeg's raw
+    samples (Pillow's convert("RGB") divides by 255 instead: up to 3 levels apart)."""
+    import numpy as np
+    inverted = im.tile[0][3][0] == "CMYK;I"  # Adobe's inverted CMYK, which Pillow inverts back
+    cmyk = np.asarray(im).astype(np.int32)
+    if inverted:
+        cmyk = 255 - cmyk
+    k = cmyk[..., 3:]
+    return np.ascontiguousarray((k - ((255 - cmyk[..., :3]) * k >> 8)).astype(np.uint8))
+
+
+def decode_rgb(path):
+    """(width, height, RGB bytes) of an image file, decoded as `shiftad score` decodes it:
+    grayscale replicated, alpha dropped, EXIF orientation ignored, 16-bit PNG reduced by
+    round(v / 257) and CMYK JPEG converted as OpenCV does; so scoring these pixels gives
+    the file's score. Pillow's plain convert("RGB") would clip 16-bit gray to 255."""
+    import numpy as np  # only --decode needs numpy and Pillow
+    from PIL import Image as PilImage
+    with PilImage.open(path) as im:
+        rgb = _png16(path, im)
+        if rgb is None and im.mode == "CMYK" and im.format == "JPEG":
+            rgb = _cmyk(im)
+        if rgb is None:
+            rgb = np.asarray(im.convert("RGB"))
+        return rgb.shape[1], rgb.shape[0], rgb.tobytes()
+
+
+def csv_field(value):
+    """`value` as one CSV field, as `shiftad score` writes it (RFC 4180): in double quotes,
+    its quotes doubled, when it holds a comma, a double quote, CR or LF."""
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def main():
@@ -143,7 +202,7 @@ def main():
         if score is None:
             print(f"skipped (unreadable): {path}", file=sys.stderr)
         else:
-            print(f"{path},{score:.9g}")
+            print(f"{csv_field(path)},{score:.9g}")
     return 0
 
 

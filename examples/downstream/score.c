@@ -1,12 +1,30 @@
 /* Score image files with a trained detector through libshiftad's C API, printing
- * `path,score` (the first two columns of `shiftad score`'s CSV) for every file scored.
+ * `path,score` (the first two columns of `shiftad score`'s CSV, a path quoted as there:
+ * RFC 4180) for every file scored.
  *
  *   score_c RUN_DIR IMAGE...
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "shiftad/shiftad_c.h"
+
+/* `value` as one CSV field, as `shiftad score` writes it (RFC 4180): in double quotes,
+ * its quotes doubled, when it holds a comma, a double quote, CR or LF. */
+static void print_field(const char* value) {
+  const char* c;
+  if (strpbrk(value, ",\"\r\n") == NULL) {
+    fputs(value, stdout);
+    return;
+  }
+  putchar('"');
+  for (c = value; *c != '\0'; ++c) {
+    if (*c == '"') putchar('"');
+    putchar(*c);
+  }
+  putchar('"');
+}
 
 int main(int argc, char** argv) {
   shiftad_detector* detector;
@@ -36,9 +54,10 @@ int main(int argc, char** argv) {
   } else {
     printf("path,score\n");
     for (i = 0; i < count; ++i) {
-      if (results[i].scored)
-        printf("%s,%.9g\n", argv[2 + i], results[i].score);
-      else
+      if (results[i].scored) {
+        print_field(argv[2 + i]);
+        printf(",%.9g\n", results[i].score);
+      } else
         fprintf(stderr, "skipped (unreadable): %s\n", argv[2 + i]);
     }
   }

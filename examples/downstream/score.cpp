@@ -1,5 +1,6 @@
 // Score image files with a trained detector through libshiftad's C++ API, printing
-// `path,score` (the first two columns of `shiftad score`'s CSV) for every file scored.
+// `path,score` (the first two columns of `shiftad score`'s CSV, a path quoted as there:
+// RFC 4180) for every file scored.
 //
 //   score_cpp RUN_DIR IMAGE...
 #include <cstdio>
@@ -7,6 +8,15 @@
 #include <vector>
 
 #include "shiftad/shiftad.h"
+
+// `value` as one CSV field, as `shiftad score` writes it (RFC 4180): in double quotes,
+// its quotes doubled, when it holds a comma, a double quote, CR or LF.
+static std::string csvField(const std::string& value) {
+  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
+  std::string out = "\"";
+  for (char c : value) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -18,7 +28,7 @@ int main(int argc, char** argv) {
     shiftad::Detector detector = shiftad::Detector::load(argv[1]);  // reads the run directory once
     const shiftad::ScoreResult result = detector.score(std::vector<std::string>(argv + 2, argv + argc));
     std::printf("path,score\n");
-    for (const shiftad::ImageScore& s : result.scores) std::printf("%s,%.9g\n", s.path.c_str(), s.score);
+    for (const shiftad::ImageScore& s : result.scores) std::printf("%s,%.9g\n", csvField(s.path).c_str(), s.score);
     for (const std::string& path : result.skipped) std::fprintf(stderr, "skipped (unreadable): %s\n", path.c_str());
   } catch (const shiftad::Error& e) {  // bad input: the message names the path or value and what to do
     std::fprintf(stderr, "error: %s\n", e.what());

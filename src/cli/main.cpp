@@ -389,7 +389,11 @@ struct ScoreCommand {
 void addScore(CLI::App& app, ScoreCommand& c) {
   c.app = app.add_subcommand("score", "score images with a trained detector (higher = more anomalous)");
   c.app->add_option("--model", c.model, "run directory written by `shiftad train`")->required();
-  c.app->add_option("--images", c.images, "image folder (recursive) or text file with one path per line")->required();
+  c.app
+      ->add_option("--images", c.images,
+                   "image folder (recursive), one image, or a text file with one path per line (a relative path in the "
+                   "list is taken from the list file's folder, not the working directory)")
+      ->required();
   c.app->add_option("--out", c.out, "CSV to write: path,score,normalised_score,anomalous")->required();
   c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
   c.app

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -110,6 +111,46 @@ fs::path domainDir(const std::string& root, const std::string& domain) {
 
 constexpr size_t kMaxPathBytes = 4096;  // PATH_MAX on Linux, with its terminating NUL
 
+// The image format of a file's first bytes ("" for none known): PNG, JPEG and BMP, which
+// are read, and GIF, TIFF and WebP, which are not.
+std::string imageFormatOf(const fs::path& file) {
+  std::string head(32, '\0');
+  std::ifstream in(file, std::ios::binary);
+  head.resize(static_cast<size_t>(in.read(head.data(), static_cast<std::streamsize>(head.size())).gcount()));
+  const auto starts = [&](std::string_view magic, size_t at = 0) { return head.compare(at, magic.size(), magic) == 0; };
+  if (starts(std::string_view("\x89PNG\r\n\x1a\n", 8))) return "PNG";
+  if (starts(std::string_view("\xFF\xD8\xFF", 3))) return "JPEG";
+  // "BM", reserved zero bytes, and a DIB header size that BMP has (core, V3, V4, V5, ...).
+  const auto dib = head.size() >= 15 ? static_cast<unsigned char>(head[14]) : 0;
+  if (starts("BM") && starts(std::string_view("\0\0\0\0", 4), 6) &&
+      (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124))
+    return "BMP";
+  if (starts("GIF87a") || starts("GIF89a")) return "GIF";
+  if (starts("II*") || starts("MM\0*")) return "TIFF";
+  if (starts("RIFF") && starts("WEBP", 8)) return "WebP";
+  return "";
+}
+
+// A list file holding a NUL byte: an image without an image extension is named as one,
+// anything else as binary data (an archive, a model given by mistake).
+[[noreturn]] void refuseBinaryList(const fs::path& file) {
+  const std::string format = imageFormatOf(file);
+  if (format == "PNG" || format == "JPEG" || format == "BMP")
+    SHIFTAD_THROW(
+        "images '{}' is a {} image by its content, but its name has no image extension (.png, .jpg, "
+        ".jpeg, .bmp), so it was read as an image list: give it one, or list it in a text file",
+        file.string(), format);
+  if (!format.empty())
+    SHIFTAD_THROW(
+        "images '{}' is a {} image by its content: only PNG, JPEG and BMP are read; convert it (e.g. to "
+        "PNG), or give a folder of images or a text list",
+        file.string(), format);
+  SHIFTAD_THROW(
+      "image list '{}' holds binary data, not one image path per line: give a folder of images or a text "
+      "list (is it the right file?)",
+      file.string());
+}
+
 // Entries of a list file, relative ones resolved against its folder.
 std::vector<std::string> readListFile(const fs::path& file) {
   std::error_code ec;
@@ -125,10 +166,7 @@ std::vector<std::string> readListFile(const fs::path& file) {
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
     // A path holds no NUL byte: such a file is binary (an archive, a model), not a list.
-    SHIFTAD_CHECK(line.find('\0') == std::string::npos,
-                  "image list '{}' holds binary data, not one image path per line: give a folder of images or a "
-                  "text list (is it the right file?)",
-                  file.string());
+    if (line.find('\0') != std::string::npos) refuseBinaryList(file);
     // No path is longer (Linux's PATH_MAX): such a line is not one, and would be echoed
     // whole in the "cannot be read" warning.
     SHIFTAD_CHECK(line.size() < kMaxPathBytes,

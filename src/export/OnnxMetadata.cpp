@@ -25,7 +25,9 @@ std::string resizeInstruction(const Config& cfg, int side) {
                                 "OpenCV cv::resize INTER_AREA when neither side grows, else INTER_LINEAR "
                                 "(an image already at that size is used as it is)");
   return fmt::format(
-      "decode to 8-bit RGB (grayscale replicated, alpha dropped, EXIF orientation ignored); resize the whole image "
+      "decode to 8-bit RGB (grayscale replicated, alpha dropped, EXIF orientation ignored: OpenCV imread with "
+      "IMREAD_IGNORE_ORIENTATION; 16-bit samples reduced by round(v / 257), not OpenCV's v >> 8); resize the whole "
+      "image "
       "to {0} x {0} (aspect ratio not kept) with {1}; feed uint8 N x {0} x {0} x 3 (NHWC, RGB). Inside the graph: "
       "center crop to {2} x {2}, x / 255, (x - mean) / std",
       side, filter, cfg.data.image_size);

@@ -149,6 +149,26 @@ TEST(ImageFolder, ListImagesErrors) {
   expectError([&] { listImages(t / "pipe"); }, {t / "pipe", "not a regular file"});
 }
 
+TEST(ImageFolder, AnImageWithoutAnImageExtensionIsNamedAsOneNotAsABinaryList) {
+  // `--images noext` given a PNG, JPEG or BMP (its first bytes as their specs write
+  // them) says what it is and how to pass it, not "image list ... holds binary data".
+  TempDir t;
+  const std::string ihdr("\0\0\0\x0DIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0", 21);
+  writeFile(t / "photo", std::string("\x89PNG\r\n\x1a\n", 8) + ihdr + std::string(40, '\0'));
+  writeFile(t / "frame_0001", std::string("\xFF\xD8\xFF\xE0\0\x10JFIF\0", 11) + std::string(40, '\0'));
+  writeFile(t / "scan.raw", std::string("BM\x3A\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0", 18) + std::string(40, '\0'));
+  for (const auto& [name, format] :
+       std::vector<std::pair<std::string, std::string>>{{"photo", "PNG"}, {"frame_0001", "JPEG"}, {"scan.raw", "BMP"}})
+    expectError([&] { listImages(t / name); }, {"images '" + t / name + "' is a " + format + " image by its content",
+                                                "no image extension", "give it one, or list it in a text file"});
+  // A format not read is named, with the formats that are.
+  writeFile(t / "anim", std::string("GIF89a\x01\0\x01\0\0\0\0", 13) + std::string(20, '\0'));
+  expectError([&] { listImages(t / "anim"); }, {t / "anim", "is a GIF image by its content: only PNG, JPEG and BMP"});
+  // A list that starts like a BMP ("BMW/...") but holds a NUL is still binary data.
+  writeFile(t / "list.txt", std::string("BMW/a.png\n\0", 11));
+  expectError([&] { listImages(t / "list.txt"); }, {t / "list.txt", "holds binary data"});
+}
+
 TEST(ImageFolder, ASingleImageIsItsOwnList) {
   TempDir t;
   writeFile(t / "one.png", "x");

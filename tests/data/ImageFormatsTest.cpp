@@ -55,3 +55,20 @@ TEST(ImageFormats, ATruncatedJpegIsRefusedNotFilledWithGray) {
     }
   }
 }
+
+TEST(ImageFormats, ACutJpegWithAnExifThumbnailIsSkippedNotScoredWithGrayRows) {
+  // The thumbnail in APP1 is a whole JPEG (its own scan and end marker): a cut copy of a
+  // camera's file must be skipped by its main image's missing end marker, as PIL
+  // refuses it, and the whole file scored (its pixels PIL's, EveryFormatLoadsAsPilsRgb).
+  TempDir tmp;
+  shiftad::test::runPython("data_image_formats.py", tmp.path());
+  const auto whole = tmp / "exif_thumb.jpg";
+  std::ifstream f(whole, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto cut = tmp / "exif_thumb_cut.jpg";
+  shiftad::test::writeFile(cut, bytes.substr(0, bytes.size() * 2 / 3));
+  const auto batch = shiftad::data::loadImages({whole, cut}, 16, 1);
+  EXPECT_EQ(batch.paths, std::vector<std::string>{whole});
+  EXPECT_EQ(batch.skipped, std::vector<std::string>{cut});
+  EXPECT_EQ(batch.images.size(0), 1);
+}

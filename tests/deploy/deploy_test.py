@@ -6,18 +6,24 @@ Installs the build into a temporary prefix (`cmake --install`), checks what was 
 (headers, the library's SONAME and exported symbols, the CMake package), configures and
 builds examples/downstream against that prefix with find_package(shiftad), trains a tiny
 detector on the synthetic benchmark with the CLI, and scores the same images (one of them
-a corrupt file) with the CLI, the downstream C++ program, the downstream C program and
+a corrupt file; 16-bit gray and RGB PNGs and a CMYK JPEG, which Pillow decodes unlike the
+library unless told; a name with a comma and a quote) with the CLI, the downstream C++ program, the downstream C program and
 examples/score.py (ctypes; reading files, and scoring pixels decoded by Pillow).
 
     deploy_test.py SOURCE_DIR BUILD_DIR SHIFTAD_CLI LIBSHIFTAD VERSION
 """
+import csv
+import importlib.util
+import io
 import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 INSTALLED_HEADERS = ["shiftad.h", "Detector.h", "Config.h", "ClusteringParams.h", "RunFiles.h", "Error.h",
                      "shiftad_c.h"]
@@ -47,12 +53,12 @@ def run(cmd, expect=0, **kw):
 
 def read_csv_scores(text):
     """path -> score of the examples' `path,score` and of `shiftad score`'s
-    `path,score,normalised_score,anomalous` (the paths here hold no commas)."""
-    lines = text.strip().splitlines()
-    header = lines[0].split(",")
-    assert header[:2] == ["path", "score"], f"not a scores CSV: {lines[:2]}"
-    rows = [line.split(",") for line in lines[1:]]
-    return {r[0]: float(r[1]) for r in rows}
+    `path,score,normalised_score,anomalous`, read as RFC 4180 (Python's csv module): a
+    path with a comma or a quote is one field only when it is quoted."""
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows and rows[0][:2] == ["path", "score"], f"not a scores CSV: {rows[:2]}"
+    check(all(len(r) == len(rows[0]) for r in rows), f"every row has {len(rows[0])} fields: {rows}")
+    return {r[0]: float(r[1]) for r in rows[1:]}
 
 
 def compare(name, got, expected):
@@ -127,15 +133,66 @@ def train_tiny_run(cli, tmp):
     return f"{tmp}/run"
 
 
+def write_png16(path, samples):
+    """A 16-bit PNG of `samples` (uint16 H x W gray or H x W x 3 RGB), written here: Pillow
+    cannot write 16-bit RGB."""
+    import numpy as np
+    h, w = samples.shape[:2]
+    color = 0 if samples.ndim == 2 else 2
+    raw = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def formats_pillow_decodes_otherwise(tmp, like):
+    """16-bit gray and RGB PNGs and a CMYK JPEG made from the image `like`: Pillow's
+    convert("RGB") clips 16-bit gray to 255, keeps the high byte of 16-bit RGB and
+    converts CMYK otherwise than the library. Returns {path: 16-bit samples or None}."""
+    import numpy as np
+    from PIL import Image
+    rgb = np.asarray(Image.open(like).convert("RGB")).astype(np.uint16)
+    noise = np.random.default_rng(0).integers(0, 256, rgb.shape, dtype=np.uint16)
+    made = {f"{tmp}/gray16.png": rgb[..., 1] * 256 + noise[..., 1], f"{tmp}/rgb16.png": rgb * 256 + noise}
+    for path, samples in made.items():
+        write_png16(path, samples)
+    Image.open(like).convert("CMYK").save(f"{tmp}/cmyk.jpg", quality=95)
+    made[f"{tmp}/cmyk.jpg"] = None
+    return made
+
+
 def images_to_score(tmp):
-    """Target images of every class, sorted, and a corrupt PNG among them."""
+    """Target images of every class, sorted, a corrupt PNG among them, the formats
+    Pillow decodes otherwise and a name with a comma and a quote."""
     paths = []
     for cls in sorted(os.listdir(f"{tmp}/data/target")):
         paths += sorted(f"{tmp}/data/target/{cls}/{f}" for f in os.listdir(f"{tmp}/data/target/{cls}"))[:4]
     corrupt = f"{tmp}/corrupt.png"
     with open(paths[0], "rb") as f, open(corrupt, "wb") as out:
         out.write(f.read()[:100])
-    return paths[:10] + [corrupt] + paths[10:], corrupt
+    odd_name = f'{tmp}/com,ma "quoted".png'
+    shutil.copyfile(paths[1], odd_name)
+    return paths[:10] + [corrupt] + paths[10:] + [odd_name], corrupt
+
+
+def check_decode_reduces_16_bit_as_the_library(source, made):
+    """examples/score.py's decode_rgb of the 16-bit PNGs: round(v / 257) of the samples
+    written (docs/reliability.md), gray replicated."""
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("score_example", f"{source}/examples/score.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    for path, samples in made.items():
+        if samples is None:
+            continue
+        w, h, rgb = example.decode_rgb(path)
+        expected = np.round(samples / 257.0).astype(np.uint8)
+        expected = np.repeat(expected[..., None], 3, -1) if expected.ndim == 2 else expected
+        check((w, h) == (samples.shape[1], samples.shape[0]) and rgb == expected.tobytes(),
+              f"score.py's decode_rgb({os.path.basename(path)}) is round(v / 257) of its 16-bit samples")
 
 
 def main():
@@ -150,6 +207,9 @@ def main():
         downstream = build_downstream(source, prefix, tmp)
         run_dir = train_tiny_run(cli, tmp)
         images, corrupt = images_to_score(tmp)
+        made = formats_pillow_decodes_otherwise(tmp, images[0])
+        images += list(made)
+        check_decode_reduces_16_bit_as_the_library(source, made)
         with open(f"{tmp}/list.txt", "w") as f:
             f.write("\n".join(images) + "\n")
         run([cli, "score", "--model", run_dir, "--images", f"{tmp}/list.txt", "--out", f"{tmp}/cli.csv"])
@@ -169,7 +229,7 @@ def main():
             p = run(cmd + [f"{tmp}/no-such-run", images[0]], expect=1)
             check(f"{tmp}/no-such-run" in p.stderr and p.stderr.startswith("error: "),
                   f"{name} on a missing run: one error naming it, exit 1 (got: {p.stderr.strip()[:300]})")
-        print(f"{len(expected)} images; the CLI, score_cpp, score_c, score.py and score.py --decode agree")
+        print(f"{len(expected)} images (16-bit, CMYK, a name with a comma and a quote); the CLI, score_cpp, score_c, score.py and score.py --decode agree")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0

@@ -514,6 +514,56 @@ TEST(CheckData, TruncatedJpegAndPngAreRecognisedByTheirEndMarkers) {
   EXPECT_EQ(truncation("BM not checked"), "");
 }
 
+TEST(CheckData, AJpegIsWholeByItsMainImagesEndMarkerNotByAThumbnails) {
+  using shiftad::data::truncation;
+  const auto bytes = [](std::initializer_list<int> b) {
+    std::string s;
+    for (int c : b) s += static_cast<char>(c);
+    return s;
+  };
+  // An EXIF thumbnail in APP1: a whole JPEG with its own scan (FF DA) and end (FF D9).
+  const std::string thumb = bytes({0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x55, 0xFF, 0xD9});
+  const std::string app1 =
+      bytes({0xFF, 0xE1, 0x00, static_cast<int>(2 + 6 + thumb.size())}) + std::string("Exif\0\0", 6) + thumb;
+  const std::string scan = bytes({0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56});
+  const std::string soi = bytes({0xFF, 0xD8}), eoi = bytes({0xFF, 0xD9});
+  const std::string camera = soi + app1 + bytes({0xFF, 0xDB, 0x00, 0x03, 0x07}) + scan + eoi;
+  EXPECT_EQ(truncation(camera), "");
+  for (size_t cut : {camera.size() - 2, camera.size() - 6})  // in the main image's data
+    EXPECT_NE(truncation(camera.substr(0, cut)).find("JPEG without its end marker"), std::string::npos) << cut;
+  for (size_t cut : {soi.size() + app1.size(), soi.size() + 12})  // before the main scan, in the thumbnail
+    EXPECT_NE(truncation(camera.substr(0, cut)).find("JPEG without image data"), std::string::npos) << cut;
+  // Whole files read as whole: bytes or zero padding after EOI; a progressive JPEG's
+  // later scans and the tables between them; FF D9 inside a comment before the scan.
+  EXPECT_EQ(truncation(camera + std::string(100, '\0')), "");
+  EXPECT_EQ(truncation(camera + "trailer"), "");
+  const std::string dht = bytes({0xFF, 0xC4, 0x00, 0x04, 0xFF, 0xD9});
+  const std::string progressive = soi + scan + dht + scan + scan;
+  EXPECT_EQ(truncation(progressive + eoi), "");
+  EXPECT_NE(truncation(progressive).find("end marker"), std::string::npos);
+  EXPECT_NE(truncation(progressive + dht.substr(0, 5)).find("end marker"), std::string::npos);
+  const std::string com = bytes({0xFF, 0xFE, 0x00, 0x04, 0xFF, 0xD9});
+  EXPECT_NE(truncation(soi + com).find("without image data"), std::string::npos);
+  EXPECT_EQ(truncation(soi + com + scan + eoi), "");
+}
+
+TEST(CheckData, ACutCameraJpegWithAnExifThumbnailIsListedUnreadable) {
+  // Files written by PIL (tests/oracle/data_image_formats.py): the whole one is an image,
+  // its cut copy (PIL: "image file is truncated") is listed, by its missing end marker.
+  TempDir tmp;
+  shiftad::test::runPython("data_image_formats.py", tmp.path());
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  const std::string whole = root + "/target/circle/camera.jpg", cut = root + "/target/circle/camera_cut.jpg";
+  fs::copy_file(tmp / "exif_thumb.jpg", whole);
+  const std::string bytes = shiftad::test::readText(whole);
+  shiftad::test::writeFile(cut, bytes.substr(0, bytes.size() * 2 / 3));
+  const auto r = shiftad::checkData(root, nullptr);
+  ASSERT_EQ(r.unreadable.size(), 1u);
+  EXPECT_TRUE(contains(r.unreadable[0], cut + ": ")) << r.unreadable[0];
+  EXPECT_TRUE(contains(r.unreadable[0], "JPEG without its end marker")) << r.unreadable[0];
+}
+
 // ---------------------------------------------------------------- nothing silently wrong
 
 namespace {
@@ -624,7 +674,7 @@ TEST(Divergence, ADegenerateNormalizationStopsAtTheFirstStepNamingTheTensor) {
   // ... so the trainer gets such inputs directly, as any other cause of them would give them.
   cfg.data.std = {0.5, 0.5, 0.5};
   cfg.align.method = shiftad::AlignMethod::kNone;  // the source alone: no pool to give
-  cfg.data.augment = false;                         // float inputs, normalised as given
+  cfg.data.augment = false;                        // float inputs, normalised as given
   auto net = freshNet(cfg);
   shiftad::training::TrainingData td;
   td.source = torch::randn({16, 3, cfg.data.image_size, cfg.data.image_size}) * 1e30;

@@ -1,12 +1,14 @@
 """Oracle for image decoding: writes images in the formats a data set may hold
 (grayscale, gray+alpha, palette with and without transparency, RGBA, 16-bit,
-CMYK and grayscale JPEG) with PIL, and next to each the RGB pixels the loader must
+CMYK and grayscale JPEG, a progressive JPEG and one carrying an EXIF thumbnail) with PIL, and next to each the RGB pixels the loader must
 produce (raw uint8 H x W x 3): PIL's convert("RGB"), i.e. torchvision's loader, except
 for 16-bit, which is scaled to 8 bits (round(v / 257)) where PIL would clip.
 
 Usage: data_image_formats.py OUT_DIR  -> prints JSON [{"image", "expected", "h", "w", "tol"}]
 """
+import io
 import json
+import struct
 import sys
 
 import numpy as np
@@ -19,8 +21,12 @@ cases = []
 
 
 def add(name, img, expected, tol=0, **save):
+    """img None: the file is written already; expected None: PIL's convert("RGB") of it."""
     path = f"{out}/{name}"
-    img.save(path, **save)
+    if img is not None:
+        img.save(path, **save)
+    if expected is None:
+        expected = np.asarray(Image.open(path).convert("RGB"))
     exp = f"{out}/{name}.rgb"
     np.ascontiguousarray(expected, dtype=np.uint8).tofile(exp)
     cases.append({"image": path, "expected": exp, "h": H, "w": W, "tol": tol})
@@ -51,4 +57,16 @@ add("cmyk.jpg", cmyk, np.asarray(Image.open(f"{out}/cmyk_ref.jpg").convert("RGB"
 gj = Image.fromarray(gray, "L")
 gj.save(f"{out}/gray_ref.jpg", quality=95)
 add("gray.jpg", gj, np.asarray(Image.open(f"{out}/gray_ref.jpg").convert("RGB")), tol=1, quality=95)
+add("progressive.jpg", Image.fromarray(smooth, "RGB"), None, quality=95, progressive=True)
+# A camera's JPEG: an EXIF thumbnail in APP1 is a whole JPEG of its own (SOI, SOS ...
+# EOI) before the main image's segments; a cut copy must not pass by the thumbnail's
+# end marker.
+main_jpeg, thumb = io.BytesIO(), io.BytesIO()
+Image.fromarray(rgb, "RGB").save(main_jpeg, "JPEG", quality=95, subsampling=0)
+Image.fromarray(smooth, "RGB").resize((8, 8)).save(thumb, "JPEG")
+exif = b"Exif\x00\x00" + b"\x00" * 8 + thumb.getvalue()
+j = main_jpeg.getvalue()
+with open(f"{out}/exif_thumb.jpg", "wb") as f:
+    f.write(j[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + j[2:])
+add("exif_thumb.jpg", None, None)
 print(json.dumps(cases))
