@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -1010,8 +1011,10 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
   // A bench is a sequence of fits: SIGINT or SIGTERM (handleInterrupts) stops the fit in
-  // progress at a checkpoint, or the bench between two fits, as it stops `train`.
-  const api::FitInProgress benching;
+  // progress at a checkpoint, or the bench between two fits, as it stops `train`. A merge
+  // trains nothing: the signal keeps its default action.
+  std::optional<api::FitInProgress> benching;
+  if (o.merge_from.empty()) benching.emplace();
   // One bench at a time in OUT: a second one's rows would go to a results.csv the first
   // rewrites (its appends lost), and their reports would mix.
   const api::RunLock lock(o.out_dir, "bench folder");
