@@ -73,6 +73,10 @@ struct BenchSummary {
   int64_t runs = 0;
   double seconds = 0.0;
   std::string report;  ///< path of report.md
+  /// Stopped by SIGINT or SIGTERM (with handleInterrupts()): the run in progress wrote a
+  /// checkpoint, no report was written, and the same bench resumes (that run from its
+  /// checkpoint).
+  bool interrupted = false;
 };
 
 /// Run a suite's one-vs-all grid (every direction, class, seed and variant): train,
@@ -98,7 +102,8 @@ struct DemoRow {
 
 /// Synthesize the default benchmark, run the synthetic suite's grid (every class and
 /// seed) for source-only and the recommended variant through runBench's machinery
-/// (OUT/results.csv, report.md, report.html), and print target AUROC per class.
+/// (OUT/results.csv, report.md, report.html), and print target AUROC per class. Empty
+/// when a stop (SIGINT, SIGTERM with handleInterrupts()) ended its bench (BenchSummary::interrupted).
 std::vector<DemoRow> runDemo(const DemoOptions& options);
 
 }  // namespace shiftad

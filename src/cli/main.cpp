@@ -100,8 +100,10 @@ constexpr const char* kExitCodes =
     "  1    error in the input, the data or the run: one line on stderr, 'shiftad: error: ...';\n"
     "       check-data: the data has problems\n"
     "  2    usage error: unknown subcommand or option, missing or invalid option value\n"
-    "  130  interrupted (Ctrl-C); `shiftad train --resume RUN_DIR` continues a training run\n"
-    "  143  terminated (SIGTERM: a scheduler, kill, docker stop); train wrote a checkpoint as for Ctrl-C";
+    "  130  interrupted (Ctrl-C); `shiftad train --resume RUN_DIR` continues a training run, the same command a "
+    "bench or demo\n"
+    "  143  terminated (SIGTERM: a scheduler, kill, docker stop); train (or a bench's run) wrote a checkpoint as for "
+    "Ctrl-C";
 
 /// One line of an exception's message: LibTorch appends a C++ backtrace after
 /// "Exception raised from" (useless to a user), and a message may span lines.
@@ -348,6 +350,12 @@ std::string distributedUsageError(const TrainCommand& c) {
   return "";
 }
 
+/// The exit status of a command that a stop (SIGINT, SIGTERM) ended cleanly: 128 + the signal.
+int interruptedStatus() {
+  const int sig = shiftad::caughtSignal();
+  return sig > 0 ? 128 + sig : kInterrupted;
+}
+
 int runTrain(TrainCommand& c) {
   shiftad::handleInterrupts();
   shiftad::TrainSummary s;
@@ -366,8 +374,7 @@ int runTrain(TrainCommand& c) {
   }
   if (s.interrupted) {
     fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", c.out);
-    const int sig = shiftad::caughtSignal();
-    return sig > 0 ? 128 + sig : kInterrupted;
+    return interruptedStatus();
   }
   if (distributed.world_size > 1 && distributed.rank != 0) {
     fmt::print("rank {} of {}: trained {} epochs in {:.1f}s; rank 0 wrote the run: {}\n", distributed.rank,
@@ -613,7 +620,13 @@ void addBench(CLI::App& app, BenchCommand& c) {
 int runBench(BenchCommand& c, const std::string& command) {
   c.options.command = command;
   if (!c.shard.empty()) std::tie(c.options.shard_index, c.options.shard_count) = parseShard(c.shard);
+  shiftad::handleInterrupts();  // as train: the run in progress checkpoints, the locks are released
   const auto s = shiftad::runBench(c.options);
+  if (s.interrupted) {
+    fmt::print("interrupted after {} runs; the run in progress was checkpointed; continue with the same command\n",
+               s.runs);
+    return interruptedStatus();
+  }
   if (!c.options.merge_from.empty())
     fmt::print("merged {} runs; report: {}\n", s.runs, s.report);
   else
@@ -718,8 +731,9 @@ int runCommand(Commands& c, const std::string& command) {
   if (*c.eval.app) return runEval(c.eval);
   if (*c.demo.app) {
     c.demo.options.command = command;
-    shiftad::runDemo(c.demo.options);
-    return 0;
+    shiftad::handleInterrupts();  // its bench stops as `bench` does
+    const auto rows = shiftad::runDemo(c.demo.options);
+    return rows.empty() && shiftad::caughtSignal() > 0 ? interruptedStatus() : 0;
   }
   if (*c.classify.app) return runClassify(c.classify);
   if (*c.bench.app) return runBench(c.bench, command);

@@ -70,4 +70,14 @@ void copyFileAtomic(const std::string& from, const std::string& to) {
   });
 }
 
+std::string cacheSpaceShortfall(const std::string& folder, uintmax_t bytes) {
+  std::error_code ec;
+  const auto space = std::filesystem::space(folder, ec);
+  if (ec) return "";
+  constexpr uintmax_t reserve = uintmax_t{1} << 30;
+  if (space.available >= bytes + reserve) return "";
+  return fmt::format("its file system has {:.1f} MB free, and the cache leaves at least {:.0f} MB",
+                     static_cast<double>(space.available) / 1e6, static_cast<double>(reserve) / 1e6);
+}
+
 }  // namespace shiftad

@@ -4,6 +4,7 @@
 // point itself (fsync, rename, fault injection) is common/Rename.h.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -28,6 +29,12 @@ void writeFileAtomic(const std::string& path, const std::function<void(std::ostr
 
 /// writeFileAtomic of `bytes` (text or binary, written as they are).
 void writeFileAtomic(const std::string& path, std::string_view bytes, Durability durability = Durability::kSynced);
+
+/// Why a cache entry of `bytes` should not be written in `folder` now, or "": the disk
+/// caches (decoded images, features) never take the last 1 GiB of their file system,
+/// which the runs they serve need for their checkpoints and models (a few hundred MB at
+/// most). "" too when the free space cannot be known (the write itself will say).
+std::string cacheSpaceShortfall(const std::string& folder, uintmax_t bytes);
 
 /// Copy the file `from` to `to` the same way (a temporary copy renamed over `to`, synced).
 void copyFileAtomic(const std::string& from, const std::string& to);

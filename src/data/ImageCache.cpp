@@ -92,19 +92,6 @@ class Mapping {
   const unsigned char* data_ = nullptr;
 };
 
-/// Why an entry of `bytes` should not be written in `folder` now, or "": the cache never
-/// takes the last 1 GiB of its file system, which the runs it serves need for their
-/// checkpoints and models (a few hundred MB at most).
-std::string spaceShortfall(const std::string& folder, uintmax_t bytes) {
-  std::error_code ec;
-  const auto space = fs::space(folder, ec);
-  if (ec) return "";  // unknown: the write itself will say
-  constexpr uintmax_t reserve = uintmax_t{1} << 30;
-  if (space.available >= bytes + reserve) return "";
-  return fmt::format("its file system has {:.1f} MB free, and the cache leaves at least {:.0f} MB",
-                     space.available / 1e6, reserve / 1e6);
-}
-
 }  // namespace
 
 ImageCache::ImageCache(std::string dir, int side, std::string transform) : side_(side) {
@@ -156,7 +143,7 @@ void ImageCache::write(const std::string& key, const uint8_t* src) const {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   std::string why = ec ? ec.message() : "";
-  if (why.empty()) why = spaceShortfall(path.parent_path().string(), kHeaderBytes + pixelBytes());
+  if (why.empty()) why = cacheSpaceShortfall(path.parent_path().string(), kHeaderBytes + pixelBytes());
   if (why.empty()) {
     // Per thread: concurrent writers of the same key each rename a complete file into
     // place, and the last one wins with identical bytes. Not fsync'ed: an entry lost or

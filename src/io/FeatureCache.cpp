@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/AtomicFile.h"
 #include "common/Error.h"
 #include "common/LogOnce.h"
 #include "common/Hash.h"
@@ -100,6 +101,9 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
   fs::create_directories(dir, ec);
   try {
     const auto valid = rows.valid.to(torch::kUInt8).contiguous();
+    // As the image cache: never the last 1 GiB, which the run needs for its checkpoints.
+    const auto why = cacheSpaceShortfall(dir, features.nbytes() + valid.nbytes());
+    SHIFTAD_CHECK(why.empty(), "{}", why);
     // Not fsync'ed: an entry lost or torn by a power loss fails its checksum, a miss.
     writeSafeTensors(path.string(), {{"features", features.contiguous()}, {"valid", valid}},
                      {{"encoder", encoder_id},

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -27,6 +28,8 @@
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
 #include "data/Synth.h"
+#include "api/Interrupt.h"
+#include "api/RunDir.h"
 #include "api/RunLock.h"
 #include "lab/Report.h"
 #include "shiftad/Lab.h"
@@ -246,6 +249,91 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
   writeTextAtomic(path.string(), fingerprint);
 }
 
+/// OUT/bench_data.tsv: the data a bench's rows were made from (dataListing).
+constexpr const char* kDataListingFile = "bench_data.tsv";
+
+/// The data the bench reads: every image of its directions' domains below the root, one
+/// "domain/class/file<TAB>bytes" line each, in name order, after a line naming the root.
+/// A stat per file, not the pixels: a file replaced by one of the same size and name is
+/// not seen (docs/scale.md).
+std::string dataListing(const Suite& suite) {
+  std::set<std::string> domains;
+  for (const auto& [src, tgt] : suite.directions) domains.insert(src), domains.insert(tgt);
+  std::vector<std::string> lines;
+  for (const auto& domain : domains)
+    for (const auto& r : data::listDomain(suite.root, domain)) {
+      std::error_code ec;
+      const auto bytes = fs::file_size(r.path, ec);
+      lines.push_back(fs::path(r.path).lexically_relative(suite.root).generic_string() + "\t" +
+                      (ec ? std::string("?") : std::to_string(bytes)));
+    }
+  std::sort(lines.begin(), lines.end());
+  std::string text = "# the images below " + suite.root + " a bench read: path, bytes\n";
+  for (const auto& l : lines) text += l + "\n";
+  return text;
+}
+
+/// The first line where two listings differ, as "A there, B here" ("" if none).
+std::string firstDataDifference(const std::string& there, const std::string& here, const std::string& where_a,
+                                const std::string& where_b) {
+  std::istringstream a(there), b(here);
+  std::string la, lb;
+  const auto shown = [](bool more, const std::string& line) {
+    if (!more) return std::string("no further file");
+    const auto tab = line.find('\t');
+    return tab == std::string::npos ? "'" + line + "'"
+                                    : fmt::format("'{}' of {} bytes", line.substr(0, tab), line.substr(tab + 1));
+  };
+  for (;;) {
+    const bool more_a = static_cast<bool>(std::getline(a, la)), more_b = static_cast<bool>(std::getline(b, lb));
+    if (!more_a && !more_b) return "";
+    if (more_a != more_b || la != lb)
+      return fmt::format("{} {}, {} {}", shown(more_a, la), where_a, shown(more_b, lb), where_b);
+  }
+}
+
+/// Rows in OUT are only reused by a bench of the same data: images added, removed or
+/// rewritten below the root since would mix two test splits into one report.
+void checkSameData(const std::string& out_dir, const std::string& root, const std::string& listing, bool has_rows) {
+  const auto path = fs::path(out_dir) / kDataListingFile;
+  if (has_rows && fs::exists(path)) {
+    const auto why = firstDataDifference(readText(path.string()), listing, "then", "now");
+    SHIFTAD_CHECK(why.empty(),
+                  "'{}' holds results made from other data below '{}' than it holds now (first difference: {}); "
+                  "restore the data, or use another --out, or delete '{}' to start over",
+                  out_dir, root, why, (fs::path(out_dir) / "results.csv").string());
+  }
+  writeTextAtomic(path.string(), listing);
+}
+
+/// The data listing the shards of a merge share: refused when two differ (shards run
+/// while the data set was updated), naming the root and the first differing file; ""
+/// when no shard has one (written by an earlier shiftad: a warning says it is unchecked).
+std::string mergedDataListing(const std::vector<std::string>& shards, const std::string& root) {
+  std::string listing, first;
+  std::vector<std::string> unchecked;
+  for (const auto& dir : shards) {
+    const auto path = fs::path(dir) / kDataListingFile;
+    if (!fs::exists(path)) {
+      unchecked.push_back(dir);
+      continue;
+    }
+    const auto text = readText(path.string());
+    if (first.empty()) listing = text, first = dir;
+    const auto why = firstDataDifference(listing, text, "in '" + first + "'", "in '" + dir + "'");
+    SHIFTAD_CHECK(why.empty(),
+                  "bench --merge: '{}' and '{}' were made from different data below '{}' (first difference: {}); "
+                  "run the shards made from the other data again on one data set (delete their results.csv)",
+                  first, dir, root, why);
+  }
+  if (!unchecked.empty())
+    spdlog::warn(
+        "bench --merge: {} shard folders have no {} (written by an earlier shiftad; first: '{}'): cannot check "
+        "that they were made from the same data as the others",
+        unchecked.size(), kDataListingFile, unchecked.front());
+  return listing;
+}
+
 }  // namespace
 
 int lab::shardOfRun(int64_t k, int64_t variants, int count, ShardDealing dealing) {
@@ -266,9 +354,9 @@ constexpr const char* kBenchMarker = ".shiftad-bench";
 /// What a bench (or the demo: data/) writes into OUT, also as a temporary file
 /// (NAME.tmp-PID) an interrupted atomic write leaves.
 bool isBenchFile(const std::string& name) {
-  static const std::set<std::string> names = {kBenchMarker, "results.csv", "bench_config.yaml", "bench_time.json",
-                                              "shard.json", "report.md",   "report.html",       "figures",
-                                              "runs",       api::kLockFile};
+  static const std::set<std::string> names = {kBenchMarker,      "results.csv", "bench_config.yaml", kDataListingFile,
+                                              "bench_time.json", "shard.json",  "report.md",         "report.html",
+                                              "figures",         "runs",        api::kLockFile};
   const auto tmp = name.rfind(".tmp-");
   return names.count(name) > 0 || (tmp != std::string::npos && names.count(name.substr(0, tmp)) > 0);
 }
@@ -388,6 +476,7 @@ std::vector<evaluation::BenchRow> keptRows(const Suite& suite, const BenchOption
   std::vector<evaluation::BenchRow> rows;
   if (fs::exists(csv_path)) rows = evaluation::readCsv(csv_path);
   checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), !rows.empty());
+  checkSameData(o.out_dir, suite.root, dataListing(suite), !rows.empty());
   if (fs::exists(csv_path)) {
     for (const auto& r : rows) done.insert(runKey(r));
     spdlog::info("{}: {} finished runs kept", csv_path, rows.size());
@@ -480,11 +569,31 @@ Config runConfig(const Suite& suite, const BenchOptions& o, const evaluation::Be
   return cfg;
 }
 
-/// Train and evaluate one run into its folder; fills the row's results.
-void runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cache>& cache, evaluation::BenchRow& row) {
+/// Whether RUN_DIR holds a fit of `cfg` that a stop interrupted (a checkpoint, no
+/// calibration yet), in the folder or in the replacement a resume would take first.
+bool interruptedFitOf(const std::string& run_dir, const Config& cfg) {
+  for (const auto& dir : {api::replacementDir(run_dir), run_dir}) {
+    std::error_code ec;
+    if (!fs::exists(fs::path(dir) / kConfigFile, ec)) continue;
+    if (!fs::exists(fs::path(dir) / kCheckpointFile, ec) || fs::exists(fs::path(dir) / kCalibrationFile, ec))
+      return false;
+    try {
+      return changedSettings(loadRunConfig(dir), cfg).empty();
+    } catch (const std::exception&) {
+      return false;  // a config that no longer reads: trained anew
+    }
+  }
+  return false;
+}
+
+/// Train and evaluate one run into its folder; fills the row's results. False when a stop
+/// (SIGINT, SIGTERM) interrupted its fit: its checkpoint is kept, and the next bench in
+/// OUT resumes the run from it.
+bool runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cache>& cache, evaluation::BenchRow& row) {
   const auto run_dir = lab::benchRunDir(o.out_dir, row);
-  FitOptions replace;  // the bench's own folder: a run without a row is redone
+  FitOptions replace;  // the bench's own folder: a run without a row is redone, or resumed
   replace.overwrite = true;
+  replace.resume = interruptedFitOf(run_dir, cfg);
   replace.cache = cache;
   TrainSummary summary;
   EvalResult eval;
@@ -492,6 +601,7 @@ void runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cach
     const QuietRuns quiet(o.verbose);
     auto detector = Detector::fit(cfg, run_dir, replace);
     summary = detector.trainSummary();
+    if (summary.interrupted) return false;
     eval = detector.evaluate(cfg, (fs::path(run_dir) / kTestScoresFile).string());
   }
   if (const auto pool = poolDiagnostics(run_dir); pool.present) {
@@ -504,6 +614,7 @@ void runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cach
   row.auroc = eval.auroc, row.aupr = eval.aupr, row.seconds = summary.seconds;
   row.f1 = eval.f1, row.f1_max = eval.f1_max, row.precision = eval.precision, row.recall = eval.recall;
   row.fpr = eval.fpr;
+  return true;
 }
 
 /// report.md, report.html and figures/ of every row.
@@ -568,10 +679,11 @@ bool inShard(const BenchOptions& o, int64_t k, int64_t variants, ShardDealing de
 }
 
 /// The grid's runs of this shard in order, skipping those in `done`; each finished run
-/// appends its row to `csv` and `rows`. Returns how many ran.
+/// appends its row to `csv` and `rows`. Returns how many ran. A stop (SIGINT, SIGTERM)
+/// ends it between runs, or stops the run in progress at a checkpoint: `stopped` is set.
 int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings, const Grid& g,
                 const std::set<std::string>& done, std::ostream& csv, std::vector<evaluation::BenchRow>& rows,
-                Config& last, const std::shared_ptr<Cache>& cache, ShardDealing dealing) {
+                Config& last, const std::shared_ptr<Cache>& cache, ShardDealing dealing, bool& stopped) {
   const auto variants = static_cast<int64_t>(suite.variants.size());
   int64_t total = 0;
   for (int64_t k = 0; k < g.runs; ++k) total += inShard(o, k, variants, dealing) ? 1 : 0;
@@ -582,13 +694,14 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
   // per-run line below prints its figures.
   Progress progress("bench", total - static_cast<int64_t>(rows.size()), silentProgressOptions());
   const auto direction = [&](const std::string& src, const std::string& tgt) {
-    prefetch(*cache, suite, src, tgt, o.overrides);
+    if (!stopped) prefetch(*cache, suite, src, tgt, o.overrides);
   };
   forEachRun(suite, settings, g.classes_of, direction, [&](evaluation::BenchRow& row) {
-    if (!inShard(o, ++k, variants, dealing)) return;
+    if (stopped || !inShard(o, ++k, variants, dealing)) return;
     last = runConfig(suite, o, row);
     if (done.count(runKey(row))) return;
-    runOne(last, o, cache, row);
+    stopped = api::stopRequested().load() || !runOne(last, o, cache, row);
+    if (stopped) return;
     csv << evaluation::csvLine(row) << "\n" << std::flush;
     SHIFTAD_CHECK(csv.good(),
                   "cannot append the row of run {} to '{}' (disk full?); free space and run the same command: it "
@@ -645,7 +758,7 @@ ShardDealing checkSameShard(const BenchOptions& o) {
 /// which a copy would double; run files are never rewritten in place, so the links stay
 /// equal), else copied.
 void copyRunFolder(const std::string& from, const std::string& to) {
-  if (!fs::is_directory(from)) return;  // rows of an older bench may have no folder
+  if (!fs::is_directory(from)) return;  // a row of a bench before run folders (checkRunFolders)
   std::error_code ec;
   fs::remove_all(to, ec);
   fs::create_directories(fs::path(to).parent_path(), ec);
@@ -705,14 +818,47 @@ std::vector<MergedRow> mergedRows(const Suite& suite, const BenchOptions& o, con
   return rows;
 }
 
+/// Every merged row has its run folder in its shard (a partial copy or rsync of a shard
+/// loses runs silently otherwise). A shard folder (shard.json) was written by a shiftad
+/// that makes a folder for every run, and its folder never holds rows of another: a row
+/// without one is refused. An unsharded bench folder may hold rows of a bench before run
+/// folders (kept when it was resumed), which nothing tells from lost ones: warned about,
+/// with their count, and merged without a folder.
+void checkRunFolders(const std::vector<MergedRow>& rows) {
+  std::map<std::string, std::vector<std::string>> without;  // folder -> keys of rows without a run folder
+  for (const auto& m : rows) {
+    const auto dir = lab::benchRunDir(m.shard, m.row);
+    if (fs::is_directory(dir)) continue;
+    SHIFTAD_CHECK(!fs::exists(fs::path(m.shard) / "shard.json"),
+                  "bench --merge: run {} of shard '{}' has its row in '{}' but no run folder '{}' (a partial copy of "
+                  "the shard?); nothing was merged. Copy the shard's folder whole again, or delete that row from its "
+                  "results.csv and run the shard again (it runs only that run)",
+                  runKey(m.row), m.shard, (fs::path(m.shard) / "results.csv").string(), dir);
+    without[m.shard].push_back(runKey(m.row));
+  }
+  for (const auto& [dir, keys] : without)
+    spdlog::warn(
+        "bench --merge: {} rows of '{}' have no run folder (first: {}): rows of a bench before run folders, or "
+        "folders lost (this unsharded folder cannot tell which); merged without one, so the merged runs/ lacks them "
+        "and the ROC and PCA figures leave them out",
+        keys.size(), dir, keys.front());
+}
+
 /// bench --merge: the shards' rows as one bench's results.csv, runs/ and report.
 BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
                          const Grid& grid, const std::string& csv_path, std::chrono::steady_clock::time_point t0) {
   for (const auto& dir : o.merge_from)
     SHIFTAD_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(o.out_dir),
                   "bench --merge: --out '{}' is one of the shards; merge into another folder", o.out_dir);
+  // A shard's folder is resumed as that shard: the merge's rows and links would make it a
+  // whole bench that still says it is one shard.
+  SHIFTAD_CHECK(!fs::exists(fs::path(o.out_dir) / "shard.json"),
+                "bench --merge: --out '{}' is the folder of a shard of a bench ('{}'); merge into another folder",
+                o.out_dir, (fs::path(o.out_dir) / "shard.json").string());
   double shard_seconds = 0;
   const auto merged = mergedRows(suite, o, settings, grid, shard_seconds);
+  checkRunFolders(merged);
+  const auto listing = mergedDataListing(o.merge_from, suite.root);
   // Rows already in OUT (an earlier merge or bench) are replaced only by this same configuration's.
   checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides),
                   fs::exists(csv_path) && !evaluation::readCsv(csv_path).empty());
@@ -724,6 +870,10 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
     text += evaluation::csvLine(m.row) + "\n";
   }
   writeTextAtomic(csv_path, text);
+  if (listing.empty())
+    fs::remove(fs::path(o.out_dir) / kDataListingFile);  // an earlier bench's: not these rows' data
+  else
+    writeTextAtomic((fs::path(o.out_dir) / kDataListingFile).string(), listing);
   fs::remove(fs::path(o.out_dir) / "bench_time.json");
   accumulateWallTime(o.out_dir, shard_seconds);  // the shards' time, not the merge's
   spdlog::info("merged {} runs from {} shard folders into {}", rows.size(), o.merge_from.size(), csv_path);
@@ -860,6 +1010,11 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
+  // A bench is a sequence of fits: SIGINT or SIGTERM (handleInterrupts) stops the fit in
+  // progress at a checkpoint, or the bench between two fits, as it stops `train`. A merge
+  // trains nothing: the signal keeps its default action.
+  std::optional<api::FitInProgress> benching;
+  if (o.merge_from.empty()) benching.emplace();
   // One bench at a time in OUT: a second one's rows would go to a results.csv the first
   // rewrites (its appends lost), and their reports would mix.
   const api::RunLock lock(o.out_dir, "bench folder");
@@ -874,8 +1029,12 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto cache = std::make_shared<Cache>();
   Config last;
   BenchSummary out;
-  out.runs = runGrid(suite, o, settings, grid, done, csv, rows, last, cache, dealing);
+  out.runs = runGrid(suite, o, settings, grid, done, csv, rows, last, cache, dealing, out.interrupted);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (out.interrupted) {
+    accumulateWallTime(o.out_dir, out.seconds);
+    return out;  // the locks are released; the same command resumes
+  }
   logInputTime(*cache, out.seconds);
   writeReport(suite, o, rowsOfGrid(suite, grid, rows), last, out.runs, cache, out);
   return out;

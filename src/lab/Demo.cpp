@@ -73,6 +73,10 @@ std::vector<DemoRow> runDemo(const DemoOptions& opt) {
   bench.out_dir = opt.out_dir;
   bench.command = opt.command;
   const auto summary = lab::runSuite(suite, bench);
+  if (summary.interrupted) {
+    print("Interrupted: the run in progress was checkpointed; run the same command to continue");
+    return {};
+  }
   print(fmt::format("Report: {} (and report.html, results.csv beside it); {:.0f} s", summary.report, summary.seconds));
   return perClass(evaluation::readCsv((fs::path(opt.out_dir) / "results.csv").string()),
                   opt.seeds.empty() ? suite.seeds : opt.seeds, recommended, print);

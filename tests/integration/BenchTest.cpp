@@ -2,14 +2,18 @@
 // writes into, its lock, --merge, --sweep and --set, names that YAML would misread, a
 // damaged results.csv and a resume with another grid. Each case drives the binary on a
 // small synthetic root with runs of 0 epochs (a second or two each).
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "data/Synth.h"
 #include "lab/Report.h"
@@ -312,4 +316,118 @@ TEST(Bench, HelpDescribesTheShardDealingItUses) {
   EXPECT_EQ(r.exit, 0);
   EXPECT_NE(r.out.find("(k % V + k / V) % N + 1"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("k % N == I-1"), std::string::npos) << r.out;
+}
+
+TEST(Bench, AMergeRefusesAShardWithoutARunFolderOrIntoAShardsFolder) {
+  TempDir tmp;
+  const Grid two{"circle,square"};
+  for (const char* s : {"1", "2"})
+    ASSERT_EQ(runCli(bench(tmp, tmp / "s" + s, {"--shard", std::string(s) + "/2"}, two), tmp.path()).exit, 0);
+  const auto merge = [&](const std::string& out, const std::vector<std::string>& shards) {
+    std::vector<std::string> extra = {"--merge"};
+    extra.insert(extra.end(), shards.begin(), shards.end());
+    return runCli(bench(tmp, out, extra, two), tmp.path());
+  };
+  // A partial copy of shard 2: its row without its run folder. It said "merged 2 runs".
+  fs::copy(tmp / "s2", tmp / "cut", fs::copy_options::recursive);
+  fs::remove_all(tmp / "cut/runs");
+  expectRefused(merge(tmp / "m", {tmp / "s1", tmp / "cut"}), 1,
+                {"of shard '" + (tmp / "cut") + "'", "no run folder", "source|target|square|0|source_only",
+                 "Copy the shard's folder whole again"});
+  EXPECT_FALSE(fs::exists(tmp / "m/results.csv"));
+  EXPECT_FALSE(fs::exists(tmp / "m/runs"));
+  // Into another bench's shard folder (a copy of shard 1 of a bench of this grid): it
+  // became a whole bench whose shard.json still said 1/2.
+  fs::copy(tmp / "s1", tmp / "h1", fs::copy_options::recursive);
+  const auto h1_csv = readText(tmp / "h1/results.csv");
+  expectRefused(merge(tmp / "h1", {tmp / "s1", tmp / "s2"}), 1,
+                {"--out '" + (tmp / "h1") + "' is the folder of a shard"});
+  EXPECT_EQ(readText(tmp / "h1/results.csv"), h1_csv);
+  // An unsharded bench folder may hold rows of a bench before run folders: merged, with a
+  // warning that counts them.
+  ASSERT_EQ(runCli(bench(tmp, tmp / "u", {}, two), tmp.path()).exit, 0);
+  fs::remove_all(tmp / "u/runs");
+  const auto r = merge(tmp / "mu", {tmp / "u"});
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("2 rows of '" + (tmp / "u") + "' have no run folder"), std::string::npos) << r.err;
+  EXPECT_EQ(rowsIn(tmp / "mu"), 2u);
+  const auto ok = merge(tmp / "m", {tmp / "s1", tmp / "s2"});
+  ASSERT_EQ(ok.exit, 0) << ok.err;
+  EXPECT_EQ(rowsIn(tmp / "m"), 2u);
+}
+
+TEST(Bench, ShardsOrAResumeMadeFromOtherDataAreRefusedNamingTheFirstDifferentFile) {
+  // The data set was updated between two array tasks: one report averaged runs on two
+  // test splits, exit 0.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive);  // a copy: its files are changed below
+  Grid two{"circle,square"};
+  two.root = root;
+  ASSERT_EQ(runCli(bench(tmp, tmp / "s1", {"--shard", "1/2"}, two), tmp.path()).exit, 0);
+  std::vector<std::string> circles;
+  for (const auto& e : fs::directory_iterator(root + "/target/circle")) circles.push_back(e.path().string());
+  std::sort(circles.begin(), circles.end());
+  fs::remove(circles.front());
+  const auto gone = "target/circle/" + fs::path(circles.front()).filename().string();
+  ASSERT_EQ(runCli(bench(tmp, tmp / "s2", {"--shard", "2/2"}, two), tmp.path()).exit, 0);
+  expectRefused(runCli(bench(tmp, tmp / "m", {"--merge", tmp / "s1", tmp / "s2"}, two), tmp.path()), 1,
+                {"'" + (tmp / "s1") + "' and '" + (tmp / "s2") + "' were made from different data below '" + root + "'",
+                 "'" + gone + "' of "});
+  EXPECT_FALSE(fs::exists(tmp / "m/results.csv"));
+  // Shard 1 resumed on the changed data: its kept row was made from the old data.
+  const auto s1_csv = readText(tmp / "s1/results.csv");
+  expectRefused(runCli(bench(tmp, tmp / "s1", {"--shard", "1/2"}, two), tmp.path()), 1,
+                {"'" + (tmp / "s1") + "' holds results made from other data below '" + root + "'", gone});
+  EXPECT_EQ(readText(tmp / "s1/results.csv"), s1_csv);
+}
+
+namespace {
+
+/// The run folders (holding config.yaml) below `dir`.
+std::vector<std::string> runFoldersUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename() == "config.yaml") out.push_back(e.path().parent_path().string());
+  return out;
+}
+
+}  // namespace
+
+TEST(Bench, SigtermCheckpointsTheRunInProgressReleasesTheLocksAndTheSameCommandResumesIt) {
+  // A Slurm task past its --time gets SIGTERM: the bench died by the signal, leaving
+  // OUT/lock and the run's lock, which a requeued task on another host cannot take over.
+  TempDir tmp;
+  const std::vector<std::string> longer = {"--set", "train.epochs=400"};
+  const auto ref = runCli(bench(tmp, tmp / "ref", longer), tmp.path());
+  ASSERT_EQ(ref.exit, 0) << ref.err;
+  const auto out = tmp / "b";
+  const pid_t pid = shiftad::test::spawnCli(bench(tmp, out, longer), tmp / "b.log");
+  int status = 0;
+  while (runFoldersUnder(out + "/runs").empty() && !shiftad::test::exited(pid, status))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ::kill(pid, SIGTERM);
+  status = shiftad::test::waitExit(pid);
+  const auto log = readText(tmp / "b.log");
+  ASSERT_EQ(status, 128 + SIGTERM) << log;
+  EXPECT_NE(log.find("continue with the same command"), std::string::npos) << log;
+  const auto runs = runFoldersUnder(out + "/runs");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_FALSE(fs::exists(out + "/lock")) << "the bench's lock is released";
+  EXPECT_FALSE(fs::exists(runs[0] + "/lock")) << "the run's lock is released";
+  EXPECT_TRUE(fs::exists(runs[0] + "/checkpoint.safetensors")) << "the run in progress is checkpointed";
+  EXPECT_EQ(rowsIn(out), 0u);
+  // The same command resumes the run from its checkpoint, to the uninterrupted row.
+  const auto r = runCli(bench(tmp, out, longer), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto summary = nlohmann::json::parse(readText(runs[0] + "/summary.json"));
+  EXPECT_GT(summary.value("resumed_at_epoch", 0), 0) << summary.dump();
+  const auto a = shiftad::evaluation::readCsv(tmp / "ref/results.csv");
+  const auto b = shiftad::evaluation::readCsv(out + "/results.csv");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].auroc, b[0].auroc);
+  EXPECT_EQ(a[0].aupr, b[0].aupr);
 }

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -118,4 +119,30 @@ TEST(FeatureCache, AnEntryCorruptedInPlaceIsRecomputedAndRewritten) {
   EXPECT_TRUE(torch::equal(got, expected));
   shiftad::io::cachedFeatures(t / "cache", "enc", files, compute);
   EXPECT_EQ(calls, 2) << "and it was rewritten";
+}
+
+TEST(FeatureCache, NeverTakesTheLastGigabyteOfItsFileSystem) {
+  // As ImageCache.NeverTakesTheLastGigabyteOfItsFileSystem: on a 4 MB file system any
+  // entry would eat into the 1 GiB the caches leave to the runs (their checkpoints), so
+  // none is written, and the features are still returned.
+  TempDir t;
+  fs::create_directories(t / "small");
+  if (std::system(("mount -t tmpfs -o size=4M tmpfs " + (t / "small") + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "mounting a tmpfs is not allowed here";
+  spit(t / "a.png", "a");
+  const std::vector<std::string> files = {t / "a.png"};
+  int calls = 0;
+  const auto compute = [&] {
+    ++calls;
+    return torch::arange(3, torch::kFloat).reshape({1, 3});
+  };
+  const auto got = shiftad::io::cachedFeatures(t / "small/cache", "enc", files, compute);
+  EXPECT_TRUE(torch::equal(got, torch::arange(3, torch::kFloat).reshape({1, 3})));
+  std::vector<std::string> written;
+  for (const auto& e : fs::recursive_directory_iterator(t / "small"))
+    if (e.is_regular_file()) written.push_back(e.path().string());
+  EXPECT_TRUE(written.empty()) << written.front();
+  shiftad::io::cachedFeatures(t / "small/cache", "enc", files, compute);
+  EXPECT_EQ(calls, 2) << "nothing was kept: computed again";
+  EXPECT_EQ(std::system(("umount " + (t / "small")).c_str()), 0);
 }
