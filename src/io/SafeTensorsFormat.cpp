@@ -3,11 +3,14 @@
 #include "io/SafeTensorsFormat.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <set>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/Error.h"
@@ -184,12 +187,46 @@ TensorEntry parseEntry(const std::string& name, const json& value, uint64_t buff
   return e;
 }
 
+/// JSON holds text only: a metadata value that is not valid UTF-8 (a config naming a
+/// Latin-1 folder) is stored in hex under its key + this suffix, and read back as its bytes.
+constexpr const char* kHexSuffix = ".hex";
+
+bool isUtf8(const std::string& s) {
+  try {
+    (void)json(s).dump();
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+std::string hexOf(const std::string& bytes) {
+  std::string out;
+  for (const unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+/// The bytes of `hex`, or nullopt when it is not an even run of hex digits.
+std::optional<std::string> bytesOfHex(const std::string& hex) {
+  if (hex.size() % 2 != 0 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return out;
+}
+
 std::map<std::string, std::string> parseMetadata(const json& value, const std::string& path) {
   SHIFTAD_CHECK(value.is_object(), "{}: __metadata__ is not a JSON object", path);
   std::map<std::string, std::string> metadata;
   for (const auto& [key, v] : value.items()) {
     SHIFTAD_CHECK(v.is_string(), "{}: __metadata__ value of {} is not a string", path, inQuotes(key));
-    metadata[key] = v.get<std::string>();
+    const auto text = v.get<std::string>();
+    const auto suffix = key.size() > std::strlen(kHexSuffix) ? key.size() - std::strlen(kHexSuffix) : 0;
+    const auto bytes =
+        suffix > 0 && key.compare(suffix, std::string::npos, kHexSuffix) == 0 ? bytesOfHex(text) : std::nullopt;
+    if (bytes)
+      metadata[key.substr(0, suffix)] = *bytes;
+    else
+      metadata[key] = text;
   }
   return metadata;
 }
@@ -278,7 +315,14 @@ void SafeTensorsReader::read(const TensorEntry& e, void* dst) {
 std::string encodeHeader(std::vector<TensorEntry>& tensors, const std::map<std::string, std::string>& metadata,
                          const std::string& path) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header[kMetadataKey] = metadata;
+  if (!metadata.empty()) {
+    auto& m = header[kMetadataKey] = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : metadata)
+      if (isUtf8(value))
+        m[key] = value;
+      else
+        m[key + kHexSuffix] = hexOf(value);
+  }
   uint64_t offset = 0;
   for (TensorEntry& t : tensors) {
     t.begin = offset;

@@ -474,6 +474,24 @@ TEST(Detector, AResumeAfterTheSourceImagesOrTheWeightsChangedIsRefusedNamingWhic
   EXPECT_NE(msg.find("has lost its config.yaml"), std::string::npos) << msg;
 }
 
+TEST(Detector, ADataFolderWhoseNameIsNotUtf8TrainsResumesAndScores) {
+  // A Latin-1 folder name (an old share): the config that names it goes into the
+  // checkpoint's and the center's metadata, which are JSON.
+  TempDir tmp;
+  auto cfg = tinyConfigOnACopy(tmp, 3);
+  const auto latin = tmp / "caf\xe9";
+  fs::rename(cfg.data.root, latin);
+  cfg.data.root = latin;
+  shiftad::FitOptions stop_after_one;
+  stop_after_one.callbacks.cancel = [] { return true; };
+  ASSERT_TRUE(shiftad::Detector::fit(cfg, tmp / "run", stop_after_one).trainSummary().interrupted);
+  EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
+  auto detector = shiftad::Detector::load(tmp / "run");
+  EXPECT_EQ(detector.config().data.root, latin);
+  EXPECT_EQ(detector.score(unseenImages(2)).scores.size(), 2u);
+  EXPECT_GT(detector.evaluate(cfg, "").auroc, 0.5);
+}
+
 TEST(Detector, ACacheFolderInsideARunIsRefusedBeforeAnything) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "a");

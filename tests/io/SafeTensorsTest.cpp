@@ -130,6 +130,22 @@ TEST(SafeTensorsRoundTrip, OverwritesAnExistingFile) {
   EXPECT_FALSE(fs::exists(temporaryPathFor(path)));
 }
 
+TEST(SafeTensorsRoundTrip, MetadataThatIsNotUtf8IsStoredAsHexAndReadBackAsItsBytes) {
+  // A run's config names its data folder, which may be Latin-1 ("caf\xe9"): JSON holds
+  // only UTF-8 text, so such a value goes in hex under KEY.hex.
+  TempDir dir;
+  const std::string path = dir / "m.safetensors";
+  const std::map<std::string, std::string> metadata = {{"config", "root: /data/caf\xe9\n"}, {"plain", "caf\xc3\xa9"}};
+  writeSafeTensors(path, {{"a", torch::ones({2})}}, metadata);
+  EXPECT_EQ(readSafeTensors(path).metadata, metadata);
+  // In the file: the bytes as hex under "config.hex" (JSON text stays valid UTF-8).
+  const auto bytes = readBytes(path);
+  EXPECT_NE(bytes.find("\"config.hex\":\"726f6f743a202f646174612f636166e90a\""), std::string::npos) << bytes;
+  // A key that merely ends in ".hex" with a value that is not hex stays as it is.
+  writeSafeTensors(path, {{"a", torch::ones({2})}}, {{"colour.hex", "#ff00zz"}});
+  EXPECT_EQ(readSafeTensors(path).metadata.at("colour.hex"), "#ff00zz");
+}
+
 TEST(SafeTensorsWrite, RejectsWhatItCannotWriteAndKeepsTheOldFile) {
   TempDir dir;
   const std::string path = dir / "keep.safetensors";
