@@ -73,7 +73,8 @@ int shiftad_set_threads(int threads);
  * never reads it again. */
 shiftad_detector* shiftad_load(const char* run_dir);
 
-/* Frees the detector; NULL is ignored. */
+/* Frees the detector; NULL is ignored. The handle is gone after it: a later call with
+ * it, a second shiftad_free included, is undefined (as for free()). */
 void shiftad_free(shiftad_detector* detector);
 
 /* The side, in pixels, of the square image the network sees (data.image_size). Images

@@ -11,6 +11,7 @@
 #include "api/Features.h"
 #include "api/SkipLimit.h"
 #include "common/Error.h"
+#include "common/Log.h"
 #include "common/TextFile.h"
 #include "config/Choices.h"
 #include "method/DecisionThreshold.h"
@@ -49,7 +50,7 @@ Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominan
   // Images of the dominant set no longer in the pool (the data changed): the threshold
   // moves with what is left, and with nothing left, the whole pool stands in.
   if (c.normal_scores.size() < members.size())
-    spdlog::warn(
+    log::warn(
         "{} of the {} images of the run's dominant set are not in the pool of its config now (the target folder "
         "changed?); calibration normals: {}",
         members.size() - c.normal_scores.size(), members.size(),
@@ -60,13 +61,13 @@ Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominan
   c.threshold =
       method::decisionThreshold(cfg.threshold, {c.source_scores, c.pool_scores, c.normal_scores}, &c.fell_back);
   if (c.fell_back)
-    spdlog::warn(
+    log::warn(
         "threshold.rule mixture: the pool's log scores show no two components; threshold from the "
         "{} quantile of the calibration normals instead",
         cfg.threshold.quantile);
-  spdlog::info("decision threshold {:.6g} ({}, from {} source, {} pool images; calibration normals: {} of the {})",
-               c.threshold, cfg.threshold.rule, c.source_scores.size(), c.pool_scores.size(), c.normal_scores.size(),
-               c.normals);
+  log::info("decision threshold {:.6g} ({}, from {} source, {} pool images; calibration normals: {} of the {})",
+            c.threshold, cfg.threshold.rule, c.source_scores.size(), c.pool_scores.size(), c.normal_scores.size(),
+            c.normals);
   return c;
 }
 

@@ -1,5 +1,6 @@
 // shiftad::Detector (include/shiftad/Detector.h): a run directory loaded once, scoring
 // files and images in memory through its input cache.
+#include "common/Log.h"
 #include "shiftad/Detector.h"
 
 #include <cmath>
@@ -54,8 +55,8 @@ struct Detector::Impl {
 
   const api::Calibration& calibrated() {
     if (!calibration) {
-      spdlog::info("'{}' has no {} (written before decision thresholds): calibrating from the pool of its config",
-                   run_dir, kCalibrationFile);
+      log::info("'{}' has no {} (written before decision thresholds): calibrating from the pool of its config", run_dir,
+                kCalibrationFile);
       calibrate();
     }
     return *calibration;
@@ -146,7 +147,7 @@ std::vector<double> toDoubles(const torch::Tensor& t) {
 /// what decides until the run calibrates again: say so rather than ignore the edit.
 void warnIfThresholdEdited(const std::string& run_dir, const ThresholdConfig& asked, const ThresholdConfig& stored) {
   if (asked.rule == stored.rule && asked.quantile == stored.quantile) return;
-  spdlog::warn(
+  log::warn(
       "'{}/{}' asks threshold.rule {} (quantile {}), but the run's threshold was set with {} (quantile {}) and "
       "'{}' decides until it is made again: delete '{}/{}' to recalibrate from the run's data with the new rule",
       run_dir, kConfigFile, toString(asked.rule), asked.quantile, toString(stored.rule), stored.quantile,
@@ -322,7 +323,7 @@ ScoreResult Detector::score(const std::vector<std::string>& paths) {
     out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
     if (!impl_->shared_cache) impl_->inputs().forget(chunk);  // a shared one is its owner's to clear()
     progress.advance(static_cast<int64_t>(chunk.size()));
-    if (paths.size() > kChunk) spdlog::info("scored {}", progress.status());
+    if (paths.size() > kChunk) log::info("scored {}", progress.status());
     impl_->report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
   }
   // Infinity (LoadOptions): each file's outcome is the caller's to read, never an error.
@@ -449,7 +450,7 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
     api::writeTextAtomic(scores_target, text);
     r.scores_file = scores_file;
   } catch (const Error& e) {
-    spdlog::warn("the test scores were not saved ({}); the metrics below are complete", e.what());
+    log::warn("the test scores were not saved ({}); the metrics below are complete", e.what());
   }
   return r;
 }

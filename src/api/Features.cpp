@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Log.h"
 #include "common/Memory.h"
 #include "common/Hash.h"
 #include "common/Progress.h"
@@ -59,7 +60,7 @@ FeatureSet features(InputCache& cache, const Config& cfg, const std::string& id,
   const auto compute_rows = [&] {
     const auto missing = cache.missing(id, paths);
     const auto images = loadImagesOnce(cache, cfg, missing, side, interpolation);
-    spdlog::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
+    log::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
     if (!images.paths.empty()) {
       const auto t_embed = Clock::now();
       const auto f = compute(images.images);

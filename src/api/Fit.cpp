@@ -25,6 +25,7 @@
 #include "api/TargetLabels.h"
 #include "common/Error.h"
 #include "common/Hash.h"
+#include "common/Log.h"
 #include "data/PseudoAnomaly.h"
 #include "method/DominantSelector.h"
 #include "models/FrozenScorer.h"
@@ -218,7 +219,7 @@ Plan planFor(const Config& cfg, const data::ProtocolSplit& split) {
   // The pool is needed to align, and by the frozen_dominant baseline.
   p.align = aligns(cfg) && !p.frozen_scorer;
   p.need_pool = p.align || cfg.score.method == ScoreMethod::kFrozenDominant;
-  if (p.oracle) spdlog::warn("train.on = target_normals: the ORACLE upper bound, trained on labeled target normals");
+  if (p.oracle) log::warn("train.on = target_normals: the ORACLE upper bound, trained on labeled target normals");
   p.pool_paths = p.few_shot ? fewShotNormals(split.pool_truth, cfg.fewshot.k, cfg.train.seed) : split.train.pool;
   p.source_paths = p.oracle ? poolNormals(split.pool_truth) : split.train.source;
   // Head-only training reads trunk features; everything else decoded images.
@@ -354,8 +355,7 @@ Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarge
   fs::create_directories(w.dir);
   // Other settings are named first: they also change the pool.
   w.resume_epoch = resume && fs::exists(w.checkpoint) ? training::checkpointEpoch(w.checkpoint, dumpConfig(cfg)) : 0;
-  if (resume && w.resume_epoch == 0)
-    spdlog::warn("'{}' has no checkpoint to resume from: training from the start", w.dir);
+  if (resume && w.resume_epoch == 0) log::warn("'{}' has no checkpoint to resume from: training from the start", w.dir);
   const auto inputs = runInputs(cfg, split);
   if (w.resume_epoch > 0) {
     checkSamePool(w.dir, split.train.pool);
@@ -480,8 +480,7 @@ Counts fitFrozenBaseline(InputCache& cache, const Config& cfg, const Plan& plan,
                               {"contamination_diagnostic", anomalyShare(labels)}};
     metrics << j.dump() << "\n" << std::flush;
   }
-  spdlog::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n.source,
-               n.pool);
+  log::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n.source, n.pool);
   saveFrozenRun(dir, cfg, models::makeFrozenScorer(cfg.score.method, src.features, dominant_features, cfg.score.knn_k));
   return n;
 }
@@ -539,16 +538,16 @@ struct EpochRecorder {
     }
     metrics << j.dump() << "\n" << std::flush;
     if (plan.align && st.epoch == cfg.train.epochs)
-      spdlog::info(
+      log::info(
           "pool share left out of the aligned set (estimated contamination): {:.3f}; true: {:.3f} "
           "(diagnostic, reads labels)",
           1.0 - st.dominant_share, pool_contamination);
     // Source-only runs align nothing: no align loss, no dominant set to report.
-    spdlog::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
-                 plan.align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,
-                                          st.align_loss, st.dominant_size, n_pool)
-                            : "",
-                 st.seconds);
+    log::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
+              plan.align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,
+                                       st.align_loss, st.dominant_size, n_pool)
+                         : "",
+              st.seconds);
     summary.final_loss = st.loss;
     if (callbacks.progress) callbacks.progress("fit", st.epoch, cfg.train.epochs);
     if (callbacks.cancel && (callbacks.cancel() || stopRequested().load())) cancelled = true;
@@ -568,7 +567,7 @@ void finishNetwork(training::Trainer& trainer, const Config& cfg, const Plan& pl
     if (plan.align && has_dominant)
       trainer.setCenter(trainer.embedAll(td.pool.index_select(0, last_dominant)).mean(0));
     else
-      spdlog::info("score.center = dominant: this run aligns no dominant set; it scores from c");
+      log::info("score.center = dominant: this run aligns no dominant set; it scores from c");
   }
   if (!interrupted && w.writes()) saveRun(w.dir, cfg, trainer);
 }
@@ -586,10 +585,10 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
                  static_cast<int64_t>(source.skipped.size() + pool.skipped.size())};
   checkSkipped(cfg.data.max_skipped, source.skipped, plan.source_paths.size(), "source");
   if (plan.need_pool) checkSkipped(cfg.data.max_skipped, pool.skipped, plan.pool_paths.size(), "pool");
-  spdlog::info("train [{}]: {} {} images of '{}', {} target {} images ({}){}{}", cfg.run.variant, n.source,
-               plan.oracle ? "target-normal" : "source", cfg.data.normal_class, n.pool,
-               plan.few_shot ? "few-shot normal" : "pool", cfg.data.target, plan.need_pool ? "" : " [pool unused]",
-               plan.head_only ? " [head only, on cached trunk features]" : "");
+  log::info("train [{}]: {} {} images of '{}', {} target {} images ({}){}{}", cfg.run.variant, n.source,
+            plan.oracle ? "target-normal" : "source", cfg.data.normal_class, n.pool,
+            plan.few_shot ? "few-shot normal" : "pool", cfg.data.target, plan.need_pool ? "" : " [pool unused]",
+            plan.head_only ? " [head only, on cached trunk features]" : "");
   const auto pool_labels = plan.need_pool ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
   // F's and the discriminator's initial weights: train.seed's, whatever else the process does.
   auto stream = models::constructionStream(static_cast<uint64_t>(cfg.train.seed));
@@ -611,9 +610,12 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   const auto result = trainer.fit(
       td, [&](const training::EpochStats& st, const torch::Tensor& dominant) { recorder(st, dominant); }, control);
   summary.interrupted = result == training::FitResult::Stopped;
-  if (summary.interrupted)
-    spdlog::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", w.checkpoint,
-                 w.run_dir);
+  if (summary.interrupted && !w.group)
+    log::warn("interrupted: checkpoint '{}' written; continue with `shiftad train --resume {}`", w.checkpoint,
+              w.run_dir);
+  else if (summary.interrupted)  // every rank stopped at the same step; rank 0 wrote the checkpoint
+    log::warn("interrupted: {} checkpoint '{}'; continue by starting every rank again with `train --resume {}`",
+              w.writes() ? "wrote the" : "rank 0 wrote the", w.checkpoint, w.run_dir);
   finishNetwork(trainer, cfg, plan, td, pool, recorder, w, summary.interrupted);
   return n;
 }

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/Error.h"
+#include "common/Log.h"
 #include "common/Rename.h"
 
 namespace fs = std::filesystem;
@@ -145,7 +146,7 @@ RunLock::RunLock(const std::string& run_dir, const std::string& what)
                   "{} '{}' is in use by process {} (lock file '{}'); wait for it to finish, stop it, or "
                   "write to another directory",
                   what, run_dir, owner.pid, path_);
-    spdlog::warn("{} '{}': taking over the stale lock of {}", what, run_dir, stale);
+    log::warn("{} '{}': taking over the stale lock of {}", what, run_dir, stale);
     std::error_code ec;
     fs::remove(path_, ec);
   }

@@ -153,7 +153,10 @@ struct Common {
 };
 
 void setUp(const Common& c) {
-  // Log lines go to stderr, results to stdout: `shiftad config > my.yaml` stays YAML.
+  // Log lines go to stderr, results to stdout: `shiftad config > my.yaml` stays YAML. The
+  // library logs to the logger named "shiftad" (common/Log.h): the CLI makes it, in
+  // colour, and makes it its own default too.
+  spdlog::drop("shiftad");
   spdlog::set_default_logger(spdlog::stderr_color_mt("shiftad"));
   spdlog::set_level(c.quiet ? spdlog::level::warn : spdlog::level::info);
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
@@ -373,7 +376,13 @@ int runTrain(TrainCommand& c) {
     s = shiftad::Detector::fit(shiftad::loadConfig(c.config, all), c.out, options).trainSummary();
   }
   if (s.interrupted) {
-    fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", c.out);
+    if (distributed.world_size > 1)
+      fmt::print(
+          "rank {} of {} interrupted; rank 0 wrote the checkpoint; continue by starting every rank again with "
+          "`shiftad train --resume {}` (and the same --world-size, --rank, --master)\n",
+          distributed.rank, distributed.world_size, c.out);
+    else
+      fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", c.out);
     return interruptedStatus();
   }
   if (distributed.world_size > 1 && distributed.rank != 0) {

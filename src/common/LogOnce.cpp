@@ -3,6 +3,8 @@
 #include <map>
 #include <mutex>
 
+#include "common/Log.h"
+
 namespace shiftad {
 
 namespace {
@@ -32,7 +34,7 @@ int64_t logOnce(spdlog::level::level_enum level, const std::string& message) {
     auto& s = r.seen.try_emplace(message, Seen{level, 0}).first->second;
     count = ++s.count;
   }
-  if (count == 1) spdlog::log(level, "{}", message);
+  if (count == 1) libraryLogger()->log(level, "{}", message);
   return count;
 }
 
@@ -44,13 +46,13 @@ void logRepeats() {
     seen.swap(r.seen);
   }
   for (const auto& [message, s] : seen)
-    if (s.count > 1) spdlog::log(s.level, "({} times) {}", s.count, message);
+    if (s.count > 1) libraryLogger()->log(s.level, "({} times) {}", s.count, message);
 }
 
 void logFirst(spdlog::level::level_enum level, const std::vector<std::string>& lines, size_t shown,
               const std::string& what, const std::string& hint) {
-  for (size_t i = 0; i < lines.size() && i < shown; ++i) spdlog::log(level, "{}", lines[i]);
-  if (lines.size() > shown) spdlog::log(level, "... and {} more {}{}", lines.size() - shown, what, hint);
+  for (size_t i = 0; i < lines.size() && i < shown; ++i) libraryLogger()->log(level, "{}", lines[i]);
+  if (lines.size() > shown) libraryLogger()->log(level, "... and {} more {}{}", lines.size() - shown, what, hint);
 }
 
 }  // namespace shiftad

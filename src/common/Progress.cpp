@@ -11,13 +11,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/Log.h"
+
 namespace shiftad {
 
 ProgressOptions defaultProgressOptions() {
   ProgressOptions o;
   o.terminal = ::isatty(STDERR_FILENO) == 1;
   o.clock = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
-  if (!spdlog::should_log(spdlog::level::info)) {
+  if (!libraryLogger()->should_log(spdlog::level::info)) {
     o.sink = [](const std::string&, bool) {};  // -q: warnings and errors only
   } else if (o.terminal) {
     o.sink = [](const std::string& line, bool last) {
@@ -26,7 +28,7 @@ ProgressOptions defaultProgressOptions() {
       std::fflush(stderr);
     };
   } else {
-    o.sink = [](const std::string& line, bool) { spdlog::info("{}", line); };
+    o.sink = [](const std::string& line, bool) { log::info("{}", line); };
   }
   return o;
 }

@@ -17,6 +17,7 @@
 #include "common/AtomicFile.h"
 #include "common/Error.h"
 #include "common/Hash.h"
+#include "common/Log.h"
 #include "data/FileCheck.h"
 
 namespace fs = std::filesystem;
@@ -111,7 +112,7 @@ std::string ImageCache::pathOf(const std::string& key) const {
 ImageCache::~ImageCache() {
   // One line for all the damaged entries this cache met (not one per entry).
   if (const long n = damaged_.load(); n > 0)
-    spdlog::warn(
+    log::warn(
         "image cache: {} damaged entr{} under {} (checksum, size or header wrong) ignored; the images "
         "were decoded again and the entries rewritten",
         n, n == 1 ? "y" : "ies", folder_);
@@ -163,8 +164,7 @@ void ImageCache::write(const std::string& key, const uint8_t* src) const {
   }
   // The first failure stops this cache's writes: a full disk is not retried per image.
   if (!why.empty() && !warned_.exchange(true) && firstWarningFor(folder_))
-    spdlog::warn("cannot write the image cache under {} ({}): decoded images are not kept for later runs", folder_,
-                 why);
+    log::warn("cannot write the image cache under {} ({}): decoded images are not kept for later runs", folder_, why);
 }
 
 }  // namespace shiftad::data

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/Error.h"
+#include "common/Log.h"
 
 namespace shiftad::data {
 namespace {
@@ -147,7 +148,7 @@ ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std
   // Anomalies: a seeded sample of the anomalous pool shares of all classes.
   const size_t wanted = anomaliesFor(n_norm, params.contamination);
   if (wanted > pool_anomalies.size()) {
-    spdlog::warn(
+    log::warn(
         "protocol: contamination {} asks for {} anomalies in the pool but only {} are available; "
         "the pool's contamination is {:.3f} instead",
         params.contamination, wanted, pool_anomalies.size(),

@@ -10,6 +10,7 @@
 
 #include "common/AtomicFile.h"
 #include "common/Error.h"
+#include "common/Log.h"
 #include "common/LogOnce.h"
 #include "common/Hash.h"
 #include "io/SafeTensors.h"
@@ -81,15 +82,15 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
       if (it != file.tensors.end() && it->second.dim() == 2 && it->second.size(0) == n && valid != file.tensors.end() &&
           valid->second.dim() == 1 && valid->second.size(0) == n && file.metadata["encoder"] == encoder_id &&
           file.metadata["key"] == key && file.metadata["checksum"] == payloadChecksum(it->second, valid->second)) {
-        spdlog::info("features of {} images read from the cache {}", files.size(), path.string());
+        log::info("features of {} images read from the cache {}", files.size(), path.string());
         return {it->second, valid->second.to(torch::kUInt8)};
       }
-      spdlog::warn(
+      log::warn(
           "feature cache entry {} is damaged or outdated (shape, encoder, key or checksum wrong); recomputing "
           "and rewriting it",
           path.string());
     } catch (const std::exception& e) {
-      spdlog::warn("feature cache entry {} is unreadable ({}); recomputing", path.string(), e.what());
+      log::warn("feature cache entry {} is unreadable ({}); recomputing", path.string(), e.what());
     }
   }
   auto rows = compute();
@@ -113,7 +114,7 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
                      Durability::kUnsynced);
   } catch (const std::exception& e) {
     // A cache that cannot be written costs time, never the run.
-    spdlog::warn("cannot write the feature cache {}: {}", path.string(), e.what());
+    log::warn("cannot write the feature cache {}: {}", path.string(), e.what());
   }
   return rows;
 }

@@ -19,6 +19,7 @@
 #include <sys/utsname.h>
 
 #include "lab/Bench.h"
+#include "common/Log.h"
 #include "lab/Figures.h"
 #include "common/TextFile.h"
 #include "common/Error.h"
@@ -134,10 +135,10 @@ std::vector<std::string> sweepSettings(const std::string& sweep) {
 /// would otherwise print every epoch of every run (thousands of lines).
 class QuietRuns {
  public:
-  explicit QuietRuns(bool verbose) : old_(spdlog::get_level()) {
-    if (!verbose && old_ < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
+  explicit QuietRuns(bool verbose) : old_(libraryLogger()->level()) {
+    if (!verbose && old_ < spdlog::level::warn) libraryLogger()->set_level(spdlog::level::warn);
   }
-  ~QuietRuns() { spdlog::set_level(old_); }
+  ~QuietRuns() { libraryLogger()->set_level(old_); }
   QuietRuns(const QuietRuns&) = delete;
   QuietRuns& operator=(const QuietRuns&) = delete;
 
@@ -150,7 +151,7 @@ class QuietRuns {
 void logInputTime(const Cache& cache, double wall_seconds) {
   const auto st = cache.stats();
   const double share = wall_seconds > 0 ? 100.0 * (st.decode_seconds + st.embed_seconds) / wall_seconds : 0.0;
-  spdlog::info(
+  log::info(
       "inputs: decoded {} images in {:.1f}s, embedded {} in {:.1f}s ({:.1f}% of {:.1f}s); "
       "features, cache reads included, took {:.1f}s",
       st.decoded_images, st.decode_seconds, st.embedded_images, st.embed_seconds, share, wall_seconds,
@@ -164,7 +165,7 @@ double keptWallTime(const std::string& dir) {
     try {
       return nlohmann::json::parse(f).value("wall_seconds", 0.0);
     } catch (const std::exception&) {
-      spdlog::warn("'{}' does not parse; its wall time is not counted", path.string());
+      log::warn("'{}' does not parse; its wall time is not counted", path.string());
     }
   }
   return 0.0;
@@ -222,7 +223,7 @@ std::string currentFingerprint(const std::string& stored) {
 void checkSameConfig(const std::string& out_dir, const std::string& fingerprint, bool has_rows) {
   const auto path = fs::path(out_dir) / "bench_config.yaml";
   if (has_rows && !fs::exists(path)) {
-    spdlog::warn(
+    log::warn(
         "'{}' has rows but no bench_config.yaml (written by an older shiftad): cannot check that they "
         "were made with this configuration; they are kept",
         (fs::path(out_dir) / "results.csv").string());
@@ -327,7 +328,7 @@ std::string mergedDataListing(const std::vector<std::string>& shards, const std:
                   first, dir, root, why);
   }
   if (!unchecked.empty())
-    spdlog::warn(
+    log::warn(
         "bench --merge: {} shard folders have no {} (written by an earlier shiftad; first: '{}'): cannot check "
         "that they were made from the same data as the others",
         unchecked.size(), kDataListingFile, unchecked.front());
@@ -389,7 +390,7 @@ void lab::checkBenchOut(const std::string& out_dir) {
   if (fs::is_empty(out_dir, ec) || fs::is_regular_file(fs::path(out_dir) / kBenchMarker, ec)) return;
   const auto why = notAnEarlierBench(out_dir);
   if (why.empty()) {
-    spdlog::info("--out '{}': a bench folder of an earlier shiftad; resumed, and marked as a bench's", out_dir);
+    log::info("--out '{}': a bench folder of an earlier shiftad; resumed, and marked as a bench's", out_dir);
     return;
   }
   std::vector<std::string> names;
@@ -428,7 +429,7 @@ void lab::checkDemoOut(const std::string& out_dir) {
   const auto data = fs::path(out_dir) / "data";
   std::error_code ec;
   if (isEarlierDemo(out_dir)) {
-    spdlog::info("--out '{}': the demo folder of an earlier shiftad; rewritten, and marked as the demo's", out_dir);
+    log::info("--out '{}': the demo folder of an earlier shiftad; rewritten, and marked as the demo's", out_dir);
     writeTextAtomic((data / data::kSynthMarkerFile).string(), "the synthetic benchmark of shiftad (marked later)\n");
     markBenchFolder(out_dir);
     return;
@@ -479,7 +480,7 @@ std::vector<evaluation::BenchRow> keptRows(const Suite& suite, const BenchOption
   checkSameData(o.out_dir, suite.root, dataListing(suite), !rows.empty());
   if (fs::exists(csv_path)) {
     for (const auto& r : rows) done.insert(runKey(r));
-    spdlog::info("{}: {} finished runs kept", csv_path, rows.size());
+    log::info("{}: {} finished runs kept", csv_path, rows.size());
     // Rewritten in the current format (a file of an older version may lack a column).
     std::string text = evaluation::csvHeader() + "\n";
     for (const auto& r : rows) text += evaluation::csvLine(r) + "\n";
@@ -627,7 +628,7 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   info.recommended = suite.recommended;
   info.figures = evaluation::summaryFigures(rows, info.recommended);
   if (o.figures) {
-    spdlog::info("figures: ROC curves and PCA projections");
+    log::info("figures: ROC curves and PCA projections");
     for (auto f : lab::rocFigures(o.out_dir, rows, info.recommended)) info.figures.push_back(std::move(f));
     for (auto f : lab::projectionFigures(o.out_dir, rows, cache, info.recommended))
       info.figures.push_back(std::move(f));
@@ -688,7 +689,7 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
   int64_t total = 0;
   for (int64_t k = 0; k < g.runs; ++k) total += inShard(o, k, variants, dealing) ? 1 : 0;
   if (o.shard_count > 1)
-    spdlog::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, g.runs);
+    log::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, g.runs);
   int64_t ran = 0, k = -1;
   // Counts and times the runs of this process (kept rows are not run again); the
   // per-run line below prints its figures.
@@ -711,9 +712,9 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     ++ran;
     progress.advance();
     const double eta = progress.eta();
-    spdlog::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, row.source,
-                 row.target, row.normal_class, row.seed, row.variant, row.setting.empty() ? "" : " " + row.setting,
-                 row.auroc, row.seconds, eta >= 0 ? ", ETA " + formatDuration(eta) : "");
+    log::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s){}", rows.size(), total, row.source,
+              row.target, row.normal_class, row.seed, row.variant, row.setting.empty() ? "" : " " + row.setting,
+              row.auroc, row.seconds, eta >= 0 ? ", ETA " + formatDuration(eta) : "");
   });
   return ran;
 }
@@ -837,7 +838,7 @@ void checkRunFolders(const std::vector<MergedRow>& rows) {
     without[m.shard].push_back(runKey(m.row));
   }
   for (const auto& [dir, keys] : without)
-    spdlog::warn(
+    log::warn(
         "bench --merge: {} rows of '{}' have no run folder (first: {}): rows of a bench before run folders, or "
         "folders lost (this unsharded folder cannot tell which); merged without one, so the merged runs/ lacks them "
         "and the ROC and PCA figures leave them out",
@@ -876,7 +877,7 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
     writeTextAtomic((fs::path(o.out_dir) / kDataListingFile).string(), listing);
   fs::remove(fs::path(o.out_dir) / "bench_time.json");
   accumulateWallTime(o.out_dir, shard_seconds);  // the shards' time, not the merge's
-  spdlog::info("merged {} runs from {} shard folders into {}", rows.size(), o.merge_from.size(), csv_path);
+  log::info("merged {} runs from {} shard folders into {}", rows.size(), o.merge_from.size(), csv_path);
   const auto cache = std::make_shared<Cache>();
   BenchSummary out;
   out.runs = static_cast<int64_t>(rows.size());
@@ -907,7 +908,7 @@ std::vector<evaluation::BenchRow> rowsOfGrid(const Suite& suite, const Grid& gri
       left.push_back(runKey(r));
   }
   if (!left.empty())
-    spdlog::warn(
+    log::warn(
         "{} rows of results.csv are not in this bench's grid (first: {}; made with other --seeds, --classes or "
         "--variants): kept in the file, left out of the report; rerun with the options they were made with to "
         "report them",
@@ -965,8 +966,8 @@ void checkKeysNotOverridden(const Suite& suite, const BenchOptions& o) {
                   "add a variant that does not (--variants), or do not set {}",
                   option, key, fmt::join(setting, ", "), key);
     if (!setting.empty())
-      spdlog::warn("{} {}: variant {} sets this key itself and keeps its own value; the others take the one given",
-                   option, key, fmt::join(setting, ", "));
+      log::warn("{} {}: variant {} sets this key itself and keeps its own value; the others take the one given", option,
+                key, fmt::join(setting, ", "));
   }
 }
 

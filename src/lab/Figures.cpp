@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "common/Csv.h"
+#include "common/Log.h"
 #include "data/ConfigSplit.h"
 #include "common/Error.h"
 #include "common/Hash.h"
@@ -276,7 +277,7 @@ std::vector<Figure> projectionFigures(const std::string& out_dir, const std::vec
       addProjections(before, after, after_variant, first, cache,
                      directionStem("pca-", first.source, first.target, "", taken), out);
     } catch (const std::exception& e) {
-      spdlog::warn("projection of {} skipped: {}", d, e.what());
+      log::warn("projection of {} skipped: {}", d, e.what());
     }
   }
   return out;

@@ -12,6 +12,7 @@
 
 #include "common/Csv.h"
 #include "common/Error.h"
+#include "common/Log.h"
 #include "evaluation/Metrics.h"
 #include "lab/Svg.h"
 
@@ -606,8 +607,8 @@ std::vector<BenchRow> readCsv(const std::string& path) {
     if (f.eof()) {
       // Every row is written with its line end: a last line without one was cut (the
       // bench was killed, or the disk filled, while appending it). Its run is run again.
-      spdlog::warn("'{}' line {}: the last row was cut short (no line end); it is left out and its run is run again",
-                   path, n);
+      log::warn("'{}' line {}: the last row was cut short (no line end); it is left out and its run is run again", path,
+                n);
       break;
     }
     const auto c = csv::split(line);

@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Log.h"
 
 namespace shiftad::training {
 
@@ -111,8 +112,8 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistributedOptions& o)
                 kMaxDistTimeoutSeconds, o.timeout_seconds);
   auto state = std::make_unique<State>();
   state->timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000.0));
-  spdlog::info("distributed training: rank {} of {}, rendezvous at {}:{}", o.rank, o.world_size, o.master_addr,
-               o.master_port);
+  log::info("distributed training: rank {} of {}, rendezvous at {}:{}", o.rank, o.world_size, o.master_addr,
+            o.master_port);
   collective(o.rank, o.world_size, "the rendezvous", [&] {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(o.master_port);

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Log.h"
 #include "losses/Losses.h"
 #include "method/AlignedSet.h"
 #include "method/Objective.h"
@@ -74,7 +75,7 @@ void checkProgressFits(const FitProgress& p, const std::string& checkpoint, int 
 
 FitProgress resumeFrom(const std::string& checkpoint, const CheckpointParts& parts) {
   FitProgress p = loadCheckpoint(checkpoint, parts);
-  spdlog::info("resuming from '{}' at epoch {}, step {}", checkpoint, p.epoch, p.steps + 1);
+  log::info("resuming from '{}' at epoch {}, step {}", checkpoint, p.epoch, p.steps + 1);
   return p;
 }
 

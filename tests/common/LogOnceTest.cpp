@@ -7,20 +7,26 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "common/Log.h"
 #include "common/LogOnce.h"
 
 namespace {
 
-/// Captures spdlog output for the scope of a test.
+/// Captures the library's log lines (the logger named "shiftad") for the scope of a test,
+/// as a program replaces that logger.
 class CapturedLog {
  public:
-  CapturedLog() : old_(spdlog::default_logger()) {
+  CapturedLog() : old_(spdlog::get("shiftad")) {
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    auto logger = std::make_shared<spdlog::logger>("captured", sink);
+    auto logger = std::make_shared<spdlog::logger>("shiftad", sink);
     logger->set_pattern("%l %v");
-    spdlog::set_default_logger(logger);
+    spdlog::drop("shiftad");
+    spdlog::register_logger(logger);
   }
-  ~CapturedLog() { spdlog::set_default_logger(old_); }
+  ~CapturedLog() {
+    spdlog::drop("shiftad");
+    if (old_) spdlog::register_logger(old_);
+  }
   std::string text() const { return out_.str(); }
 
  private:
@@ -53,3 +59,22 @@ TEST(LogOnce, FirstLinesThenACount) {
 }
 
 }  // namespace
+
+TEST(Log, TheLibrarysLinesGoToItsOwnLoggerNeverToTheProgramsDefault) {
+  // A program with a default logger of its own (spdlog's registry is one per process).
+  std::ostringstream host_out;
+  const auto old_default = spdlog::default_logger();
+  auto host = std::make_shared<spdlog::logger>("host", std::make_shared<spdlog::sinks::ostream_sink_mt>(host_out));
+  spdlog::set_default_logger(host);
+  {
+    CapturedLog library;
+    shiftad::log::info("from the library: {}", 42);
+    shiftad::logOnce(spdlog::level::warn, "a warning of the library");
+    spdlog::info("from the program");
+    EXPECT_EQ(library.text(), "info from the library: 42\nwarning a warning of the library\n");
+  }
+  EXPECT_EQ(spdlog::default_logger()->name(), "host");
+  EXPECT_EQ(host_out.str().find("library"), std::string::npos) << host_out.str();
+  EXPECT_NE(host_out.str().find("from the program"), std::string::npos) << host_out.str();
+  spdlog::set_default_logger(old_default);
+}

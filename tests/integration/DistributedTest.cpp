@@ -310,6 +310,31 @@ TEST(Distributed, ARankKilledFailsTheOtherWithinTheTimeoutAndTheRunResumes) {
   EXPECT_EQ(jsonLines(run + "/metrics.jsonl").size(), 6u);
 }
 
+TEST(Distributed, SigtermToOneRankStopsEveryRankAtACheckpointThatResumes) {
+  TempDir tmp;
+  const auto cfg = shiftad::test::tinyConfigFile(tmp, 40);
+  const auto run = tmp / "run";
+  auto pids = startRanks(tmp, "run", {"--config", cfg, "--out", run}, 2);
+  int status = 0;
+  while (!fs::exists(run + "/checkpoint.safetensors")) {  // the first epoch is done
+    ASSERT_FALSE(shiftad::test::exited(pids[0], status)) << shiftad::test::readText(tmp / "run.rank0.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(pids[1], SIGTERM);
+  const int rank0 = shiftad::test::waitExit(pids[0]), rank1 = shiftad::test::waitExit(pids[1]);
+  const auto log1 = shiftad::test::readText(tmp / "run.rank1.log");
+  if (rank1 == 0) GTEST_SKIP() << "rank 1 finished before the signal; nothing to check";
+  EXPECT_EQ(rank1, 143) << log1;
+  EXPECT_EQ(rank0, 130) << shiftad::test::readText(tmp / "run.rank0.log");
+  // Rank 1 wrote nothing: it says who did, and that every rank starts again.
+  EXPECT_NE(log1.find("rank 0 wrote the checkpoint"), std::string::npos) << log1;
+  EXPECT_NE(log1.find("starting every rank again"), std::string::npos) << log1;
+  EXPECT_FALSE(fs::exists(run + "/model.safetensors"));
+  pids = startRanks(tmp, "resume", {"--resume", run}, 2);
+  expectAllSucceed(tmp, "resume", pids);
+  EXPECT_EQ(jsonLines(run + "/metrics.jsonl").size(), 40u);
+}
+
 TEST(Distributed, SigtermWhileWaitingAtTheRendezvousExitsAtOnce) {
   TempDir tmp;
   const auto cfg = headOnlyConfig(tmp, 1);

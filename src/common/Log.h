@@ -1,0 +1,39 @@
+// The library's log lines. They go to spdlog's logger named "shiftad", never to spdlog's
+// default logger: a program that uses spdlog itself (Debian's shared libspdlog, one
+// registry per process) keeps its default logger, its level and its output, and finds the
+// library's lines under that name (docs/deploy.md, "Logging"). Torch-free.
+#pragma once
+
+#include <memory>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace shiftad {
+
+/// The logger named "shiftad" in spdlog's registry, made on first use (stderr, at
+/// spdlog's global level) unless the program registered its own under that name.
+std::shared_ptr<spdlog::logger> libraryLogger();
+
+namespace log {
+
+template <typename... Args>
+void info(spdlog::format_string_t<Args...> format, Args&&... args) {
+  libraryLogger()->info(format, std::forward<Args>(args)...);
+}
+
+template <typename... Args>
+void warn(spdlog::format_string_t<Args...> format, Args&&... args) {
+  libraryLogger()->warn(format, std::forward<Args>(args)...);
+}
+
+template <typename... Args>
+void error(spdlog::format_string_t<Args...> format, Args&&... args) {
+  libraryLogger()->error(format, std::forward<Args>(args)...);
+}
+
+/// A whole message at `level`.
+inline void at(spdlog::level::level_enum level, const std::string& message) { libraryLogger()->log(level, message); }
+
+}  // namespace log
+}  // namespace shiftad
