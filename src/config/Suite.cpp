@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <regex>
 
 #include <fmt/format.h>
@@ -98,6 +99,20 @@ void checkNoRepeatsOf(const std::vector<T>& values, const std::string& what,
                   text(values[i]));
 }
 
+/// A bench keeps a direction's runs in OUT/runs/SOURCE-TARGET: two directions whose names
+/// join to the same folder ([a-b, c] and [a, b-c]) would share their runs.
+void checkDirectionFolders(const std::vector<std::pair<std::string, std::string>>& directions,
+                           const std::string& path) {
+  std::map<std::string, std::pair<std::string, std::string>> seen;
+  for (const auto& d : directions) {
+    const auto [it, fresh] = seen.emplace(d.first + "-" + d.second, d);
+    SHIFTAD_CHECK(fresh,
+                  "{}: directions [{}, {}] and [{}, {}] would keep their runs in one folder 'runs/{}'; rename a domain "
+                  "folder so that no '-' joins two names alike",
+                  path, it->second.first, it->second.second, d.first, d.second, it->first);
+  }
+}
+
 }  // namespace
 
 void checkNoRepeats(const std::vector<int>& values, const std::string& what) {
@@ -154,6 +169,7 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   checkNoRepeats(s.variants, path + ": 'variants'");
   checkNoRepeats(s.classes, path + ": 'classes'");
   checkNoRepeats(s.directions, path + ": 'directions'");
+  checkDirectionFolders(s.directions, path);
   for (int seed : s.seeds)
     SHIFTAD_CHECK(seed >= 0, "{}: seed {} in 'seeds' is negative; seeds are integers >= 0", path, seed);
   SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);

@@ -107,6 +107,15 @@ TEST(Suite, BadSuitesAreClearErrors) {
   EXPECT_NE(msg.find("[source, target]"), std::string::npos) << msg;
   msg = errorOf([&] { shiftad::loadSuite("no-such-suite", false); });
   EXPECT_NE(msg.find("office-caltech10"), std::string::npos) << msg;
+  // Two directions whose runs would share OUT/runs/a-b-c.
+  msg = errorOf([&] {
+    shiftad::loadSuite(
+        writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a-b, c], [a, b-c]]\nseeds: [0]\nvariants: [source_only]\n"),
+        false);
+  });
+  EXPECT_NE(msg.find("directions [a-b, c] and [a, b-c] would keep their runs in one folder 'runs/a-b-c'"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(Suite, ValuesAreReadAsTheConfigReadsThemOrNamedWithTheFileAndKey) {
