@@ -82,7 +82,7 @@ std::string protocol(const Suite& s, const Config& c) {
   std::vector<std::string> classes;
   for (const auto& c : s.classes) classes.push_back(evaluation::literal(c));
   return fmt::format(
-      "- Data: `{}` (from where the command ran); directions: {}\n"
+      "- Data: {} (from where the command ran); directions: {}\n"
       "- One-vs-all: each class in turn is normal, every other class anomalous; classes: {}\n"
       "- Target split per class: {:.0f}% to the unlabeled pool, the rest is the test split; pool contamination "
       "(anomalies / pool) {:.2f}\n"
@@ -91,8 +91,9 @@ std::string protocol(const Suite& s, const Config& c) {
       "- Training: {} epochs, batch {}, lr {}, λ = {}, τ = {}, K = {} ({})\n"
       "- Model selection: {}\n"
       "- Variants that read target labels ({}) are upper bounds and never count as a win.\n",
-      shownRoot(s.root), dirs, classes.empty() ? "all" : fmt::format("{}", fmt::join(classes, ", ")),
-      100 * c.data.pool_fraction, c.data.contamination, fmt::join(s.seeds, ", "), c.model.arch,
+      evaluation::codeLiteral(shownRoot(s.root)), dirs,
+      classes.empty() ? "all" : fmt::format("{}", fmt::join(classes, ", ")), 100 * c.data.pool_fraction,
+      c.data.contamination, fmt::join(s.seeds, ", "), c.model.arch,
       c.model.weights.empty() ? " (random init)" : " (" + fs::path(c.model.weights).filename().string() + ")",
       c.model.freeze, c.model.head, c.model.embedding_dim, c.encoder.type,
       c.encoder.path.empty() ? "" : " (" + fs::path(c.encoder.path).filename().string() + ")", c.train.epochs,

@@ -83,6 +83,17 @@ void figure(Doc& d, const Figure& f) { d.push_back({0, "", {}, &f}); }
 // literal() spans: between these two control characters, which literal() removes from
 // the text it marks.
 constexpr char kLiteralOpen = '\x0e', kLiteralClose = '\x0f';
+constexpr char kCodeOpen = '\x10', kCodeClose = '\x11';
+
+/// A code span of Markdown holding `code` as it is: a fence longer than its longest run of
+/// backticks, and a space inside the fence where `code` starts or ends with one.
+std::string markdownCode(const std::string& code) {
+  size_t longest = 0, run = 0;
+  for (char c : code) longest = std::max(longest, run = c == '`' ? run + 1 : 0);
+  const std::string fence(longest + 1, '`');
+  const bool pad = !code.empty() && (code.front() == '`' || code.back() == '`');
+  return fence + (pad ? " " : "") + code + (pad ? " " : "") + fence;
+}
 
 /// The Markdown of one character of a literal span: punctuation Markdown reads as markup
 /// backslash-escaped, HTML's characters as entities.
@@ -98,11 +109,17 @@ std::string markdownChar(char c) {
 std::string markdownText(const std::string& text) {
   std::string o;
   bool in_literal = false;
-  for (char c : text) {
-    if (c == kLiteralOpen || c == kLiteralClose)
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == kCodeOpen) {
+      const auto end = std::min(text.find(kCodeClose, i), text.size());
+      o += markdownCode(text.substr(i + 1, end - i - 1));
+      i = end;
+    } else if (c == kLiteralOpen || c == kLiteralClose) {
       in_literal = c == kLiteralOpen;
-    else
+    } else {
       o += in_literal ? markdownChar(c) : std::string(1, c);
+    }
   }
   return o;
 }
@@ -139,9 +156,11 @@ std::string inlineHtml(const std::string& text) {
   std::string o;
   bool code = false, bold = false;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == kLiteralOpen) {
-      const auto end = text.find(kLiteralClose, i);
-      o += xmlEscape(text.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1));
+    if (text[i] == kLiteralOpen || text[i] == kCodeOpen) {
+      const bool as_code = text[i] == kCodeOpen;
+      const auto end = text.find(as_code ? kCodeClose : kLiteralClose, i);
+      const auto shown = xmlEscape(text.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1));
+      o += as_code ? "<code>" + shown + "</code>" : shown;
       if (end == std::string::npos) break;
       i = end;
     } else if (text[i] == '`') {
@@ -522,11 +541,10 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
   const Grid g = gridOf(rows);
   Doc doc;
   heading(doc, 1, "Benchmark report: " + literal(info.title));
-  para(doc,
-       fmt::format("- Command: `{}`\n- Machine: {}\n- Wall time: {:.0f} s ({:.1f} min) in all, over the invocations "
-                   "that produced these rows ({:.0f} s in the last)\n- Runs: {}\n",
-                   info.command, info.machine, std::max(info.total_wall_seconds, info.wall_seconds),
-                   std::max(info.total_wall_seconds, info.wall_seconds) / 60, info.wall_seconds, rows.size()));
+  para(doc, fmt::format("- Command: {}\n- Machine: {}\n- Wall time: {:.0f} s ({:.1f} min) in all, over the invocations "
+                        "that produced these rows ({:.0f} s in the last)\n- Runs: {}\n",
+                        codeLiteral(info.command), info.machine, std::max(info.total_wall_seconds, info.wall_seconds),
+                        std::max(info.total_wall_seconds, info.wall_seconds) / 60, info.wall_seconds, rows.size()));
   heading(doc, 2, "Protocol");
   para(doc, info.protocol);
   if (!g.directions.empty()) {
@@ -555,12 +573,20 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
 
 }  // namespace
 
-std::string literal(const std::string& text) {
-  std::string o(1, kLiteralOpen);
+namespace {
+
+std::string marked(const std::string& text, char open, char close) {
+  std::string o(1, open);
   for (char c : text)
     o += static_cast<unsigned char>(c) < 0x20 || c == '\x7f' ? std::string("\xEF\xBF\xBD") : std::string(1, c);
-  return o + kLiteralClose;
+  return o + close;
 }
+
+}  // namespace
+
+std::string literal(const std::string& text) { return marked(text, kLiteralOpen, kLiteralClose); }
+
+std::string codeLiteral(const std::string& text) { return marked(text, kCodeOpen, kCodeClose); }
 
 std::string csvHeader() {
   return std::string(kOldHeader) + ",setting," + kThresholdColumns + "," + kContaminationColumns;

@@ -32,6 +32,12 @@ struct BenchRow {
 /// report.html shows it as text. A C0 control character becomes U+FFFD.
 std::string literal(const std::string& text);
 
+/// `text` (a path or a command line the user typed) as code in both reports, whatever it
+/// holds: report.md fences it with more backticks than any run of them in it (a single
+/// backtick would end the span early), report.html puts it in <code> as text. A C0
+/// control character becomes U+FFFD.
+std::string codeLiteral(const std::string& text);
+
 /// results.csv: its header and one line per row (common/Csv.h: a name with a comma,
 /// quote or line break is quoted).
 std::string csvHeader();

@@ -265,6 +265,15 @@ TEST(Report, NamesFromTheDataShowAsTheyAreInBothReports) {
   EXPECT_NE(html.find("<h3>s*1 → t</h3>"), std::string::npos) << html;
   EXPECT_EQ(html.find("<img"), std::string::npos) << html;
   EXPECT_EQ(html.find('\x07'), std::string::npos) << "a control character in report.html";
+  // The command line the user typed, as code whatever it holds: a backtick ended the span
+  // early, and what followed was Markdown.
+  info.command = "shiftad bench --out 'a`b **c**' --set x=<i>";
+  const auto with_command = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(with_command.find("- Command: ``shiftad bench --out 'a`b **c**' --set x=<i>``\n"), std::string::npos)
+      << with_command;
+  EXPECT_NE(shiftad::evaluation::htmlReport(rows, info)
+                .find("<li>Command: <code>shiftad bench --out 'a`b **c**' --set x=&lt;i&gt;</code></li>"),
+            std::string::npos);
   // The summary figure (an SVG) names the direction; its labels hold no control character either.
   EXPECT_EQ(shiftad::evaluation::xmlEscape("bell\x07\x01 tab\t"), "bell\xEF\xBF\xBD\xEF\xBF\xBD tab\t");
 }
