@@ -50,10 +50,16 @@ auto collective(int rank, int size, const char* what, Fn&& fn) {
     if (const auto eol = why.find('\n'); eol != std::string::npos) why.resize(eol);  // c10 appends a backtrace
     // A port in use is this machine's business, not another rank's.
     const bool port_taken = why.find("Address already in use") != std::string::npos;
+    // Gloo's own words for ranks of different world sizes ("enforce fail at .../address.cc")
+    // or a master name that does not resolve ("client socket has timed out") say neither.
+    const bool rendezvous = std::string(what) == "the rendezvous";
     SHIFTAD_THROW("distributed training, rank {} of {}: {} failed: {} ({})", rank, size, what, why,
                   port_taken ? "another job or program listens on that port: give --master (or MASTER_PORT) another "
                                "port, the same for every rank"
-                             : "another rank stopped, failed or did not answer within the timeout; its log says why");
+                  : rendezvous
+                      ? "every rank must give the same --world-size and --master, a host name every node resolves; "
+                        "or another rank stopped, failed or did not answer within the timeout: its log says why"
+                      : "another rank stopped, failed or did not answer within the timeout; its log says why");
   }
 }
 

@@ -367,5 +367,22 @@ TEST(Distributed, ARankWithoutRank0FailsWithinTheTimeout) {
   EXPECT_NE(status, 0) << log;
   EXPECT_LT(waited, 30.0) << log;
   EXPECT_NE(log.find("rendezvous"), std::string::npos) << log;
+  EXPECT_NE(log.find("every rank must give the same --world-size and --master"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(tmp / "run")) << "a rank other than 0 created the run folder";
+}
+
+TEST(Distributed, RanksGivenDifferentWorldSizesFailNamingTheOption) {
+  // Gloo's own words were "enforce fail at .../address.cc: sizeof(impl_) == bytes.size()".
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  const int port = freePort();
+  const std::vector<pid_t> pids = {
+      shiftad::test::spawnCli(trainArgs({"--config", cfg, "--out", tmp / "run"}, 0, 2, port, 3), tmp / "r0.log"),
+      shiftad::test::spawnCli(trainArgs({"--config", cfg, "--out", tmp / "run"}, 1, 3, port, 3), tmp / "r1.log")};
+  std::string logs;
+  for (size_t r = 0; r < pids.size(); ++r) {
+    EXPECT_NE(shiftad::test::waitExit(pids[r]), 0);
+    logs += shiftad::test::readText(tmp / ("r" + std::to_string(r) + ".log"));
+  }
+  EXPECT_NE(logs.find("every rank must give the same --world-size and --master"), std::string::npos) << logs;
 }
