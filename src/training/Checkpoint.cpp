@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Log.h"
 #include "io/SafeTensors.h"
 #include "shiftad/Config.h"
 
@@ -150,12 +151,20 @@ void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const
                                                  {"sum_svdd", exact(p.sum_svdd)},
                                                  {"sum_align", exact(p.sum_align)}};
   if (!parts.config.empty()) metadata[kConfigKey] = parts.config;
+  if (!parts.arithmetic.empty()) metadata["arithmetic"] = parts.arithmetic;
   io::writeSafeTensors(path, tensors, metadata);
 }
 
 FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts) {
   const auto f = readChecked(path);
   checkSameSettings(f, parts.config);
+  if (const auto it = f.metadata.find("arithmetic");
+      it != f.metadata.end() && !parts.arithmetic.empty() && it->second != parts.arithmetic)
+    log::warn(
+        "checkpoint '{}' was written with {}, and this resume runs with {}: floats round otherwise, so the run "
+        "ends close to, not bit-identical with, an uninterrupted one (resume with the same --threads and ranks "
+        "for that)",
+        path, it->second, parts.arithmetic);
   FitProgress p;
   try {
     // The whole text must be the number: "1e3" is not epoch 1.

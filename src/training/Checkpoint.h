@@ -46,6 +46,10 @@ struct CheckpointParts {
   /// The run's config (dumpConfig), stored in the checkpoint: a resume under settings
   /// changed since (an edited config.yaml) is refused, naming them. Empty: not checked.
   std::string config;
+  /// How the run computes ("threads 4, ranks 2"): a resume under another rounds floats
+  /// otherwise and ends close to, not bit-identical with, an uninterrupted run; it goes
+  /// on with a warning. Empty: not recorded.
+  std::string arithmetic;
 };
 
 /// Write the checkpoint to `path` atomically. The global CPU generator's state is

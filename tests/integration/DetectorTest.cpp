@@ -492,6 +492,19 @@ TEST(Detector, ADataFolderWhoseNameIsNotUtf8TrainsResumesAndScores) {
   EXPECT_GT(detector.evaluate(cfg, "").auroc, 0.5);
 }
 
+TEST(Detector, AResumeWithOtherThreadsGoesOnSayingItWillNotBeBitIdentical) {
+  TempDir tmp;
+  const auto cfg = tinyConfigOnACopy(tmp, 3);  // trained with one thread (tinyConfig)
+  shiftad::FitOptions stop_after_one;
+  stop_after_one.callbacks.cancel = [] { return true; };
+  ASSERT_TRUE(shiftad::Detector::fit(cfg, tmp / "run", stop_after_one).trainSummary().interrupted);
+  const auto r = shiftad::test::runCli({"train", "--threads", "2", "--resume", tmp / "run"}, tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("was written with threads 1, ranks 1, and this resume runs with threads 2, ranks 1"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(Detector, ACacheFolderInsideARunIsRefusedBeforeAnything) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "a");
