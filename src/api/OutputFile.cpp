@@ -15,10 +15,12 @@ namespace {
 /// through /proc, whose links are a process's open files (/dev/stdout: a terminal, a pipe
 /// or a file its shell opened), not files to write.
 fs::path linkTarget(const std::string& path, const std::string& kind, const std::string& name) {
-  fs::path p = fs::absolute(path).lexically_normal();
+  // Not lexically normalised: "dir/../x" means what the file system makes of it when dir
+  // is a link.
+  fs::path p = fs::absolute(path);
   std::error_code ec;
   for (int hops = 0;; ++hops) {
-    SHIFTAD_CHECK(p.string().rfind("/proc/", 0) != 0,
+    SHIFTAD_CHECK(p.lexically_normal().string().rfind("/proc/", 0) != 0,
                   "{} '{}' is or leads to '{}', a process's open file, not a file to write; give the path of {}", name,
                   path, p.string(), kind);
     if (!fs::is_symlink(fs::symlink_status(p, ec))) return p;
@@ -26,7 +28,7 @@ fs::path linkTarget(const std::string& path, const std::string& kind, const std:
                   kind);
     const auto next = fs::read_symlink(p, ec);
     SHIFTAD_CHECK(!ec, "{} '{}': its link '{}' cannot be read ({})", name, path, p.string(), ec.message());
-    p = (next.is_absolute() ? next : p.parent_path() / next).lexically_normal();
+    p = next.is_absolute() ? next : p.parent_path() / next;
   }
 }
 
