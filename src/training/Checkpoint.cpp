@@ -127,6 +127,17 @@ void checkSameSettings(const io::SafeTensorsFile& f, const std::string& config) 
                 f.path, fmt::format("{}", fmt::join(changed, "; ")));
 }
 
+/// A resume that computes otherwise (other threads or ranks) goes on, saying it will not
+/// end bit-identical (checkpoints of earlier versions record nothing).
+void warnIfOtherArithmetic(const io::SafeTensorsFile& f, const std::string& now) {
+  const auto it = f.metadata.find("arithmetic");
+  if (it == f.metadata.end() || now.empty() || it->second == now) return;
+  log::warn(
+      "checkpoint '{}' was written with {}, and this resume runs with {}: floats round otherwise, so the run ends "
+      "close to, not bit-identical with, an uninterrupted one (resume with the same --threads and ranks for that)",
+      f.path, it->second, now);
+}
+
 }  // namespace
 
 void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const FitProgress& p) {
@@ -158,13 +169,7 @@ void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const
 FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts) {
   const auto f = readChecked(path);
   checkSameSettings(f, parts.config);
-  if (const auto it = f.metadata.find("arithmetic");
-      it != f.metadata.end() && !parts.arithmetic.empty() && it->second != parts.arithmetic)
-    log::warn(
-        "checkpoint '{}' was written with {}, and this resume runs with {}: floats round otherwise, so the run "
-        "ends close to, not bit-identical with, an uninterrupted one (resume with the same --threads and ranks "
-        "for that)",
-        path, it->second, parts.arithmetic);
+  warnIfOtherArithmetic(f, parts.arithmetic);
   FitProgress p;
   try {
     // The whole text must be the number: "1e3" is not epoch 1.
