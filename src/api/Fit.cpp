@@ -234,6 +234,7 @@ struct Workspace {
   std::string checkpoint;
   int resume_epoch = 0;
   std::shared_ptr<training::ProcessGroup> group;  ///< data-parallel ranks; null: alone
+  nlohmann::json inputs;                          ///< runInputs as the run found them (rank 0; inputs.json)
 
   training::ProcessGroup* ranks() const { return group.get(); }
   /// Only rank 0 (or a process training alone) writes the run.
@@ -356,51 +357,40 @@ Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarge
   // Other settings are named first: they also change the pool.
   w.resume_epoch = resume && fs::exists(w.checkpoint) ? training::checkpointEpoch(w.checkpoint, dumpConfig(cfg)) : 0;
   if (resume && w.resume_epoch == 0) log::warn("'{}' has no checkpoint to resume from: training from the start", w.dir);
-  const auto inputs = runInputs(cfg, split);
+  w.inputs = runInputs(cfg, split);
   if (w.resume_epoch > 0) {
     checkSamePool(w.dir, split.train.pool);
-    checkSameInputs(w.dir, inputs);
+    checkSameInputs(w.dir, w.inputs);
   }
   if (w.resume_epoch == 0) fs::remove(w.checkpoint);  // a stale checkpoint must never be resumed by a later run
   markRunFolder(w.dir);                               // before the config: from now on the folder is a run's
   writeTextAtomic((fs::path(w.dir) / kConfigFile).string(), dumpConfig(cfg));
-  if (w.resume_epoch == 0) writeTextAtomic((fs::path(w.dir) / kInputsFile).string(), inputs.dump(1) + "\n");
+  if (w.resume_epoch == 0) writeTextAtomic((fs::path(w.dir) / kInputsFile).string(), w.inputs.dump(1) + "\n");
   return w;
 }
 
-/// What every rank must share with rank 0 to train one run: the settings, and the images
-/// of the split below data.root (a copy of the data set at another root is the same data).
-nlohmann::json runIdentity(const Config& cfg, const data::ProtocolSplit& split) {
-  uint64_t h = 0;
-  for (const auto* set : {&split.train.source, &split.train.pool}) {
-    for (const auto& name : belowRoot(*set, cfg.data.root)) {
-      const auto s = name.get<std::string>();
-      h = xxh64(s.data(), s.size() + 1, h);  // with the terminating NUL: names stay apart
-    }
-    h = xxh64("|", 1, h);
-  }
-  return {{"config", dumpConfig(cfg)},
-          {"images", fmt::format("{:016x}", h)},
-          {"source", split.train.source.size()},
-          {"pool", split.train.pool.size()}};
-}
-
-/// Why this rank cannot train the run rank 0 described ("": it can).
-std::string disagreement(const nlohmann::json& rank0, const Config& cfg, const data::ProtocolSplit& split) {
+/// Why this rank cannot train the run rank 0 described ("": it can): other settings, or
+/// other inputs (runInputs: images by name below data.root and size, weights by content;
+/// a copy of the data set or the weights at another path is the same).
+std::string disagreement(const nlohmann::json& rank0, const Config& cfg, const nlohmann::json& inputs) {
   const auto changed = changedSettings(parseConfig(rank0.at("config").get<std::string>()), cfg);
   if (!changed.empty())
     return fmt::format(
         "it was started with other settings than rank 0 ({}; rank 0's before the arrows): start every rank with "
         "the same --config and --set, or --resume of the same run",
         fmt::join(changed, "; "));
-  const auto mine = runIdentity(cfg, split);
-  if (mine.at("images") != rank0.at("images"))
-    return fmt::format(
-        "its split holds other images below data.root '{}' than rank 0's ({} source and {} pool images, rank 0 "
-        "{} and {}): every rank must read the same data set (a copy at another root is fine)",
-        cfg.data.root, mine.at("source").get<size_t>(), mine.at("pool").get<size_t>(), rank0.at("source").get<size_t>(),
-        rank0.at("pool").get<size_t>());
-  return "";
+  const auto& theirs = rank0.at("inputs");
+  std::vector<std::string> differ;
+  for (const auto& [key, value] : inputs.items())
+    if (!theirs.contains(key) || theirs.at(key) != value) differ.push_back(key);
+  if (differ.empty()) return "";
+  const auto count = [](const nlohmann::json& j, const char* set) { return j.at(set).at("images").get<size_t>(); };
+  return fmt::format(
+      "it reads another {} than rank 0 (images by name below data.root '{}' and size, weights by content; this rank "
+      "{} source and {} pool images, rank 0 {} and {}): every rank must read the same data set and weights (a copy "
+      "at another path is fine)",
+      fmt::join(differ, ", "), cfg.data.root, count(inputs, "source"), count(inputs, "pool"), count(theirs, "source"),
+      count(theirs, "pool"));
 }
 
 /// Every rank says whether it can train the run rank 0 described: one that cannot fails
@@ -425,7 +415,7 @@ Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group,
   w.checkpoint = j.at("checkpoint").get<std::string>();
   w.resume_epoch = j.at("resume_epoch").get<int>();
   w.group = group;
-  auto why_not = disagreement(j.at("run"), cfg, split);
+  auto why_not = disagreement(j.at("run"), cfg, runInputs(cfg, split));
   if (why_not.empty() && w.resume_epoch > 0 && !fs::exists(w.checkpoint))
     why_not = fmt::format(
         "rank 0 resumes from '{}', which this rank cannot see: every rank must see the run folder at the same path "
@@ -437,12 +427,11 @@ Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group,
 
 /// Rank 0's side: where the run is (absolute: the other ranks may run elsewhere) and
 /// what it is, then the others' agreement.
-void describeToTheRanks(training::ProcessGroup& group, const Workspace& w, const Config& cfg,
-                        const data::ProtocolSplit& split) {
+void describeToTheRanks(training::ProcessGroup& group, const Workspace& w, const Config& cfg) {
   group.fromRank0(toWire({{"dir", fs::absolute(w.dir).string()},
                           {"checkpoint", fs::absolute(w.checkpoint).string()},
                           {"resume_epoch", w.resume_epoch},
-                          {"run", runIdentity(cfg, split)}}));
+                          {"run", {{"config", dumpConfig(cfg)}, {"inputs", w.inputs}}}}));
   agreeOnTheRun(group, "");
 }
 
@@ -716,7 +705,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
     throw;
   }
   if (group) {
-    describeToTheRanks(*group, workspace, cfg, split);  // an Error here cleans up as one above
+    describeToTheRanks(*group, workspace, cfg);  // an Error here cleans up as one above
     workspace.group = group;
   }
   return {trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit), cfg, true};

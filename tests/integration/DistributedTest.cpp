@@ -223,7 +223,7 @@ TEST(Distributed, RanksOfOtherSettingsOrOtherImagesAreRefusedBeforeTrainingAndAC
   fs::remove(*std::min_element(circles.begin(), circles.end()));
   pids = startTwo(tmp, "less", {"--config", cfg, "--out", tmp / "less"},
                   {"--config", cfg, "--out", tmp / "less", "--set", "data.root=" + copy});
-  expectRefused(tmp, "less", pids, "its split holds other images below data.root");
+  expectRefused(tmp, "less", pids, "it reads another source than rank 0");
 }
 
 TEST(Distributed, ARankResumesARunRank0NamedRelativeToItsOwnFolder) {
