@@ -1,6 +1,5 @@
 // shiftad::Detector (include/shiftad/Detector.h): a run directory loaded once, scoring
 // files and images in memory through its input cache.
-#include "common/Log.h"
 #include "shiftad/Detector.h"
 
 #include <cmath>
@@ -21,6 +20,7 @@
 #include "api/TargetLabels.h"
 #include "common/Csv.h"
 #include "common/Error.h"
+#include "common/Log.h"
 #include "common/LogOnce.h"
 #include "common/Progress.h"
 #include "config/Choices.h"
