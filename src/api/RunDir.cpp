@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,6 +20,7 @@
 #include "api/RunLock.h"
 #include "common/AtomicFile.h"
 #include "common/Error.h"
+#include "common/Log.h"
 #include "common/Rename.h"
 #include "config/Choices.h"
 #include "io/SafeTensors.h"
@@ -239,6 +241,31 @@ std::string absoluteDir(const std::string& run_dir) {
 
 }  // namespace
 
+namespace {
+
+/// The working folder when it is `dir` or lies inside it, else empty: the swap leaves the
+/// process (and a shell it was started from) in the old run, which is then removed.
+fs::path workingFolderIn(const fs::path& dir) {
+  std::error_code ec;
+  const auto cwd = fs::current_path(ec);
+  if (ec) return {};
+  const auto rel = cwd.lexically_relative(fs::weakly_canonical(dir, ec));
+  return !rel.empty() && *rel.begin() != ".." ? cwd : fs::path();
+}
+
+/// After the swap: the process re-enters its working folder by name (now in the new
+/// run), and the user hears that a shell started there did not.
+void reenterWorkingFolder(const fs::path& cwd, const std::string& run_dir) {
+  if (cwd.empty()) return;
+  const bool entered = ::chdir(cwd.c_str()) == 0;
+  log::warn(
+      "replaced the run '{}' from inside it: a shell started there is still in the old, removed folder "
+      "(`cd \"$PWD\"` enters the new one){}",
+      run_dir, entered ? "" : fmt::format("; '{}' is not in the new run", cwd.string()));
+}
+
+}  // namespace
+
 std::string replacementDir(const std::string& run_dir) {
   const fs::path p = absoluteDir(run_dir);
   return (p.parent_path() / ("." + p.filename().string() + ".replacement")).string();
@@ -246,6 +273,7 @@ std::string replacementDir(const std::string& run_dir) {
 
 void replaceRun(const std::string& run_dir_as_given, const std::string& replacement) {
   const auto run_dir = absoluteDir(run_dir_as_given);
+  const auto cwd = workingFolderIn(run_dir);
   faultPointBeforeCommit();
   // One atomic step on Linux: the two folders trade places, so run_dir holds the old
   // run or the new one at every instant; the old one then goes with `replacement`.
@@ -260,6 +288,7 @@ void replaceRun(const std::string& run_dir_as_given, const std::string& replacem
     commitRename(replacement, run_dir, ec);
     SHIFTAD_CHECK(!ec, "cannot move the new run '{}' to '{}': {}", replacement, run_dir, ec.message());
     removeOwnFolder(old);
+    reenterWorkingFolder(cwd, run_dir);
     return;
   }
   // The exchange is on disk only once the parent folder is (commitRename does this for
@@ -268,6 +297,7 @@ void replaceRun(const std::string& run_dir_as_given, const std::string& replacem
   syncPath(fs::path(run_dir).parent_path().empty() ? fs::path(".") : fs::path(run_dir).parent_path(), ec);
   SHIFTAD_CHECK(!ec, "cannot sync the folder of '{}' after replacing the run: {}", run_dir, ec.message());
   removeOwnFolder(replacement);  // now the old run
+  reenterWorkingFolder(cwd, run_dir);
 }
 
 void finishReplacement(const std::string& run_dir_as_given) {

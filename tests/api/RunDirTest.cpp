@@ -85,6 +85,26 @@ TEST(RunDir, ARunGivenThroughALinkIsReplacedWhereTheLinkPointsAndTheLinkKept) {
   EXPECT_EQ(shiftad::api::replacementDir(tmp / "link/."), replacement);
 }
 
+TEST(RunDir, AProcessInsideTheRunItReplacesIsInTheNewRunAfterwards) {
+  // `train --out . --overwrite`: the swap moves the process's working folder (the old run)
+  // aside and removes it; a relative path afterwards must reach the new run, not fail.
+  TempDir tmp;
+  shiftad::api::markRunFolder(tmp / "run");
+  shiftad::test::writeFile(tmp / "run/config.yaml", "old");
+  const auto replacement = shiftad::api::replacementDir(tmp / "run");
+  shiftad::api::markRunFolder(replacement);
+  shiftad::test::writeFile(replacement + "/config.yaml", "new");
+  const auto before = fs::current_path();
+  fs::current_path(tmp / "run");
+  shiftad::api::replaceRun(".", replacement);
+  std::error_code ec;
+  const auto now = fs::current_path(ec);
+  const auto relative = fs::exists("config.yaml", ec) ? shiftad::test::readText("config.yaml") : std::string("gone");
+  fs::current_path(before);
+  EXPECT_EQ(now, fs::canonical(tmp / "run"));
+  EXPECT_EQ(relative, "new");
+}
+
 TEST(RunDir, PoolDiagnosticsAreTheLastEpochsAndSkipATornLine) {
   // Two aligned epochs, then a line cut by a kill: the second epoch's values, each field
   // from its own key (the estimate is written, not recomputed from the share).

@@ -350,4 +350,6 @@ TEST(Overwrite, ARunReplacedFromInsideItselfAsDotIsSwappedIn) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(modelFiles(tmp / "run"), modelFiles(tmp / "fresh"));
   EXPECT_TRUE(hidden(tmp.path()).empty()) << "the replacement or the old run was left behind";
+  // The calling shell is still in the removed folder: it is told how to enter the new one.
+  EXPECT_NE(r.output.find("a shell started there is still in the old, removed folder"), std::string::npos) << r.output;
 }
