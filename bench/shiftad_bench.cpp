@@ -7,7 +7,7 @@
 //   shiftad_bench score   --run RUN --images DIR --mode api|forward
 //   shiftad_bench scorer  --config C [--set k=v] --path fast|plain --batch B [--n N]
 //   shiftad_bench kmeans  --impl shiftad|faiss [--n N --d D --k K --iters I]
-//   shiftad_bench dominant [--set cluster.k=K ...] --n N --d D
+//   shiftad_bench dominant [--set cluster.space=self --set cluster.k=K ...] --n N --d D
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -29,6 +29,7 @@
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
 #include "losses/Losses.h"
+#include "method/DenseRegion.h"
 #include "method/DominantSelector.h"
 #include "models/FeatureExtractor.h"
 #include "shiftad/shiftad.h"
@@ -179,8 +180,8 @@ json stepCompute(const shiftad::Config& cfg, int steps, bool channels_last) {
     s.opt.step();
     if (i > 0) rates.push_back(static_cast<double>(batch) / secondsSince(t0));
   }
-  return {{"bench", "step"},    {"mode", "compute"},           {"images_per_s", median(rates)},
-          {"steps", steps},    {"batch", batch},               {"channels_last", channels_last}};
+  return {{"bench", "step"}, {"mode", "compute"}, {"images_per_s", median(rates)},
+          {"steps", steps},  {"batch", batch},    {"channels_last", channels_last}};
 }
 
 /// Where a training step's time goes: the phases of Trainer::fit's step, timed apart
@@ -317,16 +318,26 @@ torch::Tensor blobsInPlace(int64_t n, int64_t d, int64_t k, uint64_t seed) {
   return x;
 }
 
-/// The dominant set of an n x d pool (docs/scale.md): the pool's clustering with the
-/// config's cluster.* (K-means, K = 8, 5 restarts by default) and the largest cluster,
-/// as training picks it; time and peak memory.
+/// The aligned set of an n x d pool (docs/scale.md), as training picks it with the config's
+/// cluster.*: the dense region (cluster.space dense, the default) or the largest cluster of
+/// the pool's clustering (any other space: K-means, K = 8, 5 restarts by default); time.
 json dominantBench(const shiftad::Config& cfg, int64_t n, int64_t d) {
   const auto x = blobsInPlace(n, d, cfg.cluster.kmeans.k, 1);
   const auto t0 = Clock::now();
-  const auto rows = shiftad::method::dominantRows(x, cfg.cluster, 0);
+  const bool dense = cfg.cluster.space == shiftad::ClusterSpace::kDense;
+  const auto rows = dense
+                        ? shiftad::method::denseRows(x, {cfg.cluster.neighbours, cfg.cluster.dense_bic_gate,
+                                                         cfg.cluster.dense_max_share, cfg.cluster.dense_reference_rows})
+                        : shiftad::method::dominantRows(x, cfg.cluster, 0);
   const double s = secondsSince(t0);
-  return {{"bench", "dominant"}, {"n", n}, {"d", d}, {"k", cfg.cluster.kmeans.k}, {"restarts", cfg.cluster.kmeans.restarts},
-          {"seconds", s},        {"dominant_rows", rows.numel()}};
+  return {{"bench", dense ? "dense" : "dominant"},
+          {"n", n},
+          {"d", d},
+          {"k", cfg.cluster.kmeans.k},
+          {"restarts", cfg.cluster.kmeans.restarts},
+          {"reference_rows", cfg.cluster.dense_reference_rows},
+          {"seconds", s},
+          {"dominant_rows", rows.numel()}};
 }
 
 json kmeansBench(const std::string& impl, int64_t n, int64_t d, int k, int iters) {
@@ -410,7 +421,9 @@ int main(int argc, char** argv) {
   km->add_option("--k", k);
   km->add_option("--iters", iters);
   km->add_option("--threads", threads, "0: all cores");
-  auto* dom = app.add_subcommand("dominant", "the dominant set of an n x d pool of blobs (cluster.* of --set)");
+  auto* dom = app.add_subcommand("dominant",
+                                 "the aligned set of an n x d pool of blobs: the dense region, or with --set "
+                                 "cluster.space=self the largest K-means cluster (cluster.* of --set)");
   dom->add_option("--set", sets);
   dom->add_option("--n", n);
   dom->add_option("--d", d);

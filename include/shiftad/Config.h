@@ -130,6 +130,8 @@ struct ClusterConfig {
   double neighbours = 0.2;       ///< dense: a row's neighbourhood, as a share of the pool (DenseRegion.h)
   bool dense_bic_gate = false;   ///< dense: align the whole pool when the BIC finds one population (DenseRegion.h)
   double dense_max_share = 0.5;  ///< dense: at most this share of the pool, its densest rows (1: no cap)
+  int dense_reference_rows =
+      4096;  ///< dense: neighbourhoods looked for among this many rows spread over a larger pool (0: all)
   double dense_grow =
       0.0;  ///< dense: re-grow on schedule to the rows F scores below this quantile of the region's scores (0: off)
   /// The algorithms' parameters, passed to them as they are. cluster.k, cluster.restarts and

@@ -330,6 +330,10 @@ const std::vector<KeySpec>& schema() {
       floatKey("cluster.dense_max_share", SHIFTAD_FIELD(cluster.dense_max_share), 0.01, 1.0, false,
                "cluster.space dense: align at most this share of the pool, the rows of smallest neighbourhood "
                "distance, when the low mode holds more (1: no cap; chosen on development directions, docs/method.md)"),
+      intKey("cluster.dense_reference_rows", SHIFTAD_FIELD(cluster.dense_reference_rows), 0, INT32_MAX,
+             "cluster.space dense: in a pool of more rows, each row's neighbourhood is looked for among this many "
+             "rows spread evenly over the pool, an estimate of it that keeps the time linear in the pool (0: "
+             "among all rows, time quadratic in the pool; docs/scale.md)"),
       floatKey("cluster.dense_grow", SHIFTAD_FIELD(cluster.dense_grow), 0.0, 1.0, false,
                "cluster.space dense: every cluster.recluster_every epochs, align the pool rows F scores at most this "
                "quantile of the dense region's scores (self-training from the region; 0: off, the region is kept)"),

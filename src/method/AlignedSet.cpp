@@ -34,7 +34,7 @@ torch::Tensor AlignedSet::forEpoch(int epoch, const torch::Tensor& previous) con
   if (cfg_.space == ClusterSpace::kDense) {
     if (!region_.defined())
       region_ = denseRows(frozen_features_.defined() ? frozen_features_ : self_features_(),
-                          {cfg_.neighbours, cfg_.dense_bic_gate, cfg_.dense_max_share});
+                          {cfg_.neighbours, cfg_.dense_bic_gate, cfg_.dense_max_share, cfg_.dense_reference_rows});
     if (!previous.defined()) return region_;
     // Self-training from the region: F, trained on the region, scores the rest of the pool;
     // the rows it scores as low as most of the region are aligned too. The region must be

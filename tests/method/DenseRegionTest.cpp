@@ -92,6 +92,52 @@ TEST(DenseRegion, NeighbourDistanceMatchesANaiveLoopAcrossBlocks) {
   }
 }
 
+TEST(DenseRegion, OnAReferenceSampleEachRowIsComparedWithRowsSpreadEvenlyOverThePool) {
+  // cluster.dense_reference_rows = 100 of 600 rows: the reference rows are 0, 6, 12, ...;
+  // a row among them does not count itself. Naive loop over exactly those rows.
+  auto gen = at::detail::createCPUGenerator(4);
+  const auto x = torch::randn({600, 5}, gen, torch::kDouble);
+  const double share = 0.1;
+  const int64_t m = 100, k = std::llround(share * static_cast<double>(m - 1));
+  const auto got = me::neighbourDistance(x, share, m);
+  const auto a = x.accessor<double, 2>();
+  const auto cosine = [&](int64_t i, int64_t j) {
+    double dot = 0, ni = 0, nj = 0;
+    for (int64_t c = 0; c < 5; ++c) {
+      dot += a[i][c] * a[j][c];
+      ni += a[i][c] * a[i][c];
+      nj += a[j][c] * a[j][c];
+    }
+    return dot / std::sqrt(ni * nj);
+  };
+  for (int64_t i = 0; i < 600; i += 7) {  // 7 and 6 meet: rows in the sample and rows outside it
+    std::vector<double> dist;
+    for (int64_t j = 0; j < m; ++j)
+      if (6 * j != i) dist.push_back(1.0 - cosine(i, 6 * j));
+    std::sort(dist.begin(), dist.end());
+    double mean = 0;
+    for (int64_t r = 0; r < k; ++r) mean += dist[static_cast<size_t>(r)];
+    EXPECT_NEAR(got[i].item<double>(), mean / static_cast<double>(k), 1e-12) << i;
+  }
+  // As many reference rows as the pool, or 0: every row, as without a sample.
+  EXPECT_TRUE(torch::equal(me::neighbourDistance(x, share, 600), me::neighbourDistance(x, share)));
+  EXPECT_TRUE(torch::equal(me::neighbourDistance(x, share, 0), me::neighbourDistance(x, share)));
+}
+
+TEST(DenseRegion, ASampleOfThePoolFindsTheRegionAllRowsFind) {
+  // 3,000 rows (2,700 normal, three kinds of 100 anomalies): neighbourhoods looked for among
+  // 400 rows spread over the pool give nearly the region every row gives, with no anomaly.
+  const auto x = kindsOfRows({2700, 100, 100, 100}, 8, 0.15, 12);
+  const auto exact = me::denseRows(x, {0.2, false, 1.0, 0});
+  const auto sampled = me::denseRows(x, {0.2, false, 1.0, 400});
+  ASSERT_GE(exact.size(0), 2000);
+  ASSERT_LE(exact.max().item<int64_t>(), 2699) << "every row: an anomaly was kept";
+  EXPECT_LE(sampled.max().item<int64_t>(), 2699) << "an anomaly was kept";
+  const auto both = static_cast<double>(torch::isin(sampled, exact).sum().item<int64_t>());
+  const auto either = static_cast<double>(exact.size(0) + sampled.size(0)) - both;
+  EXPECT_GE(both / either, 0.95) << exact.size(0) << " exact rows, " << sampled.size(0) << " sampled";
+}
+
 TEST(DenseRegion, KeepsTheNormalClassWhenAnomaliesAreRare) {
   // 90 normal rows and three kinds of 4 anomalies: every anomaly's nearest fifth of the
   // pool (20 rows) reaches into other kinds.
