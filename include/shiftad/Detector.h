@@ -127,9 +127,10 @@ struct ImageView {
 };
 
 /// stage: "fit" (done = epochs finished of total = train.epochs) or "score" (done =
-/// images scored of total). Called on the calling thread.
+/// images scored of total, by score() or evaluate()). Called on the calling thread.
 using ProgressCallback = std::function<void(const std::string& stage, int64_t done, int64_t total)>;
-/// Polled after each progress report; true asks to stop (see Detector::fit and score).
+/// Polled after each progress report; true asks to stop (see Detector::fit, score and
+/// evaluate).
 using CancelCallback = std::function<bool()>;
 
 struct Callbacks {
@@ -181,9 +182,10 @@ struct FitOptions {
 using TrainOptions = FitOptions;
 
 struct LoadOptions {
-  /// null: the detector makes its own, and score() forgets each chunk of 1024 images
-  /// once scored (memory stays flat on large folders). Shared: what score() decodes
-  /// stays in it for the detectors sharing it, until Cache::clear().
+  /// null: the detector makes its own, and score() and evaluate() forget each chunk of
+  /// 1024 images once scored (memory stays flat on large folders and test splits).
+  /// Shared: what they decode stays in it for the detectors sharing it, until
+  /// Cache::clear().
   std::shared_ptr<Cache> cache;
   /// Scoring also reads and writes the disk caches of the run's config (the image cache
   /// when data.image_cache: a file per image, 150 KB at 224 px, never evicted; the
@@ -191,7 +193,7 @@ struct LoadOptions {
   /// images would fill them without end. Turn it on to score the same files again (the
   /// CLI's `eval` does). A shared `cache` keeps its own setting (on: fits need it).
   bool disk_caches = false;
-  Callbacks callbacks;  ///< used by score()
+  Callbacks callbacks;  ///< used by score() and evaluate()
   /// Unreadable files score() may skip before it fails, as data.max_skipped: a share
   /// below 1 (rounded down) or a count from 1; unset: the run's data.max_skipped.
   /// Infinity: score() never fails for unreadable files, not even for all of them
@@ -284,7 +286,9 @@ class Detector {
   /// folder, inside a run folder but as that run's test_scores.csv) is an Error before
   /// the work. Throws Error when the
   /// test split holds images the run trained on (its pool.txt, or its source domain):
-  /// the target folder or the split settings changed since training.
+  /// the target folder or the split settings changed since training. The test split is
+  /// scored as score() scores files, in chunks of 1024 images (memory flat in the
+  /// split's size), with the same progress reports and cancelling.
   EvalResult evaluate(const Config& split, const std::string& scores_file = "");
 
   /// F's features (before the distance to c) of image files, e.g. for figures. A

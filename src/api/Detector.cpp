@@ -2,6 +2,7 @@
 // files and images in memory through its input cache.
 #include "shiftad/Detector.h"
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -16,6 +17,7 @@
 #include "api/Fit.h"
 #include "api/OutputFile.h"
 #include "api/RunDir.h"
+#include "api/ScoreChunk.h"
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
 #include "common/Csv.h"
@@ -34,6 +36,25 @@
 namespace fs = std::filesystem;
 
 namespace shiftad {
+
+namespace api {
+namespace {
+std::atomic<size_t> g_score_chunk{kScoreChunk};
+}  // namespace
+
+size_t scoreChunk() { return g_score_chunk.load(); }
+
+void setScoreChunk(size_t images) { g_score_chunk = images == 0 ? kScoreChunk : images; }
+}  // namespace api
+
+namespace {
+
+std::vector<double> toDoubles(const torch::Tensor& t) {
+  const auto d = t.to(torch::kDouble).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
+
+}  // namespace
 
 struct Detector::Impl {
   api::LoadedRun run;
@@ -85,9 +106,7 @@ struct Detector::Impl {
     return api::calibrate(run.cfg, dominant, [this](const std::vector<std::string>& paths) {
       torch::Tensor s;
       const auto in = scoreFiles(paths, s);
-      const auto d = s.to(torch::kDouble).contiguous();
-      return api::ScoredFiles{in.paths, std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel()),
-                              in.skipped};
+      return api::ScoredFiles{in.paths, toDoubles(s), in.skipped};
     });
   }
 
@@ -115,6 +134,32 @@ struct Detector::Impl {
     return in;
   }
 
+  /// Scores of image files in chunks of api::scoreChunk(), each chunk's images and
+  /// features forgotten once scored, so that memory stays flat on large folders and test
+  /// splits; a Cache shared through LoadOptions keeps them for the detectors sharing it.
+  /// Reports stage "score" after each chunk (a cancel request ends it there).
+  ScoreResult scoreInChunks(const std::vector<std::string>& paths) {
+    const size_t n = api::scoreChunk();
+    ScoreResult out;
+    // Decoding and embedding show their own progress; this line counts chunks.
+    Progress progress("scoring", static_cast<int64_t>(paths.size()), silentProgressOptions());
+    for (size_t start = 0; start < paths.size(); start += n) {
+      const std::vector<std::string> chunk(
+          paths.begin() + static_cast<std::ptrdiff_t>(start),
+          paths.begin() + static_cast<std::ptrdiff_t>(std::min(start + n, paths.size())));
+      torch::Tensor s;
+      const auto in = scoreFiles(chunk, s);
+      const auto values = toDoubles(s);
+      for (size_t i = 0; i < in.paths.size(); ++i) out.scores.push_back({in.paths[i], values[i]});
+      out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
+      if (!shared_cache) inputs().forget(chunk);  // a shared one is its owner's to clear()
+      progress.advance(static_cast<int64_t>(chunk.size()));
+      if (paths.size() > n) log::info("scored {}", progress.status());
+      report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
+    }
+    return out;
+  }
+
   /// Loading refuses NaN and Inf in the files, but finite weights can still be invalid
   /// (a negative BatchNorm variance) or so large that a score overflows: a score that is
   /// not a number is an error naming the run, never a row of "nan" or a decision.
@@ -137,11 +182,6 @@ struct Detector::Impl {
 };
 
 namespace {
-
-std::vector<double> toDoubles(const torch::Tensor& t) {
-  const auto d = t.to(torch::kDouble).contiguous();
-  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
-}
 
 /// threshold.* may be edited in config.yaml after training, but the stored threshold is
 /// what decides until the run calibrates again: say so rather than ignore the edit.
@@ -306,26 +346,7 @@ void checkTrained(const std::unique_ptr<Detector::Impl>& impl) {
 
 ScoreResult Detector::score(const std::vector<std::string>& paths) {
   checkTrained(impl_);
-  // Streams in chunks, forgetting each chunk's images, so memory stays flat on large
-  // folders; a Cache shared through LoadOptions keeps them for the detectors sharing it.
-  constexpr size_t kChunk = 1024;
-  ScoreResult out;
-  // Decoding and embedding show their own progress; this line counts chunks.
-  Progress progress("scoring", static_cast<int64_t>(paths.size()), silentProgressOptions());
-  for (size_t start = 0; start < paths.size(); start += kChunk) {
-    const std::vector<std::string> chunk(
-        paths.begin() + static_cast<std::ptrdiff_t>(start),
-        paths.begin() + static_cast<std::ptrdiff_t>(std::min(start + kChunk, paths.size())));
-    torch::Tensor s;
-    const auto in = impl_->scoreFiles(chunk, s);
-    const auto values = toDoubles(s);
-    for (size_t i = 0; i < in.paths.size(); ++i) out.scores.push_back({in.paths[i], values[i]});
-    out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
-    if (!impl_->shared_cache) impl_->inputs().forget(chunk);  // a shared one is its owner's to clear()
-    progress.advance(static_cast<int64_t>(chunk.size()));
-    if (paths.size() > kChunk) log::info("scored {}", progress.status());
-    impl_->report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
-  }
+  auto out = impl_->scoreInChunks(paths);
   // Infinity (LoadOptions): each file's outcome is the caller's to read, never an error.
   if (!std::isinf(impl_->run.cfg.data.max_skipped))
     api::checkSkipped(impl_->run.cfg.data.max_skipped, out.skipped, paths.size(), "scored",
@@ -425,11 +446,13 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
       scores_file.empty() ? "" : api::checkOutputFile(scores_file, "a CSV file", "scores file", kTestScoresFile);
   const auto split = api::splitFor(cfg.data);
   checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, split.test.paths);
-  torch::Tensor s;
-  const auto in = impl_->scoreFiles(split.test.paths, s);
-  api::checkSkipped(cfg.data.max_skipped, in.skipped, split.test.paths.size(), "test");
-  const auto scores = toDoubles(s);
-  const auto labels = api::labelsOf(in.paths, split.test);
+  // In score()'s chunks: a test split of any size is never held in memory whole.
+  const auto scored = impl_->scoreInChunks(split.test.paths);
+  api::checkSkipped(cfg.data.max_skipped, scored.skipped, split.test.paths.size(), "test");
+  std::vector<std::string> paths;
+  std::vector<double> scores;
+  for (const auto& s : scored.scores) paths.push_back(s.path), scores.push_back(s.score);
+  const auto labels = api::labelsOf(paths, split.test);
   EvalResult r;
   r.auroc = evaluation::auroc(scores, labels);
   r.aupr = evaluation::aupr(scores, labels);
@@ -438,12 +461,12 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   r.precision = at.precision, r.recall = at.recall, r.f1 = at.f1, r.fpr = at.fpr;
   r.f1_max = evaluation::f1Max(scores, labels);
   for (int l : labels) (l ? r.anomalous : r.normal)++;
-  r.skipped = static_cast<int64_t>(in.skipped.size());
+  r.skipped = static_cast<int64_t>(scored.skipped.size());
   if (scores_file.empty()) return r;
   std::string text = "label,score,path\n";
   // The path through csv::field: one with a comma or a line break stays one field.
   for (size_t i = 0; i < scores.size(); ++i)
-    text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], csv::field(in.paths[i]));
+    text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], csv::field(paths[i]));
   // The metrics are the result; a run folder that cannot be written (read-only, full)
   // loses only the per-image file.
   try {

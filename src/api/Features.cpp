@@ -60,7 +60,10 @@ FeatureSet features(InputCache& cache, const Config& cfg, const std::string& id,
   const auto compute_rows = [&] {
     const auto missing = cache.missing(id, paths);
     const auto images = loadImagesOnce(cache, cfg, missing, side, interpolation);
-    log::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
+    // Only where the rows go to the disk cache: a loaded detector scoring new images
+    // writes none (InputCache::diskCaches), and its embedding shows its own progress.
+    if (cache.diskCaches())
+      log::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
     if (!images.paths.empty()) {
       const auto t_embed = Clock::now();
       const auto f = compute(images.images);

@@ -221,23 +221,33 @@ void printList(const char* title, const std::vector<std::string>& items) {
   for (const auto& i : items) fmt::print("  {}\n", i);
 }
 
-void printGroups(const char* title, const std::vector<std::vector<std::string>>& groups) {
+/// Groups of duplicates listed by check-data before the rest are counted (without --all):
+/// a data set with many copies listed tens of thousands of lines.
+constexpr size_t kShownGroups = 20;
+
+void printGroups(const char* title, const std::vector<std::vector<std::string>>& groups, bool all) {
   if (groups.empty()) return;
   fmt::print("\n{} ({} groups):\n", title, groups.size());
-  for (const auto& g : groups) fmt::print("  {}\n", fmt::join(g, "  ==  "));
+  const size_t shown = all ? groups.size() : std::min(groups.size(), kShownGroups);
+  for (size_t i = 0; i < shown; ++i) fmt::print("  {}\n", fmt::join(groups[i], "  ==  "));
+  if (shown == groups.size()) return;
+  size_t files = 0;
+  for (size_t i = shown; i < groups.size(); ++i) files += groups[i].size();
+  fmt::print("  ... and {} more groups ({} files); --all lists every group\n", groups.size() - shown, files);
 }
 
-void printDataCheck(const shiftad::DataCheckReport& r) {
+void printDataCheck(const shiftad::DataCheckReport& r, bool all_groups) {
   fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", "domain", "class", "images", "unreadable", "non-image");
   for (const auto& c : r.classes)
     fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", c.domain, c.cls, c.images, c.unreadable, c.non_images);
   printList("unreadable or truncated images (skipped by training and scoring)", r.unreadable);
   printList("non-image files (ignored)", r.non_images);
   printList("hidden files and folders (ignored: the name starts with '.')", r.hidden);
-  printGroups("exact duplicates", r.duplicates);
-  printGroups("duplicates in two or more classes of one domain (one image labelled as two classes)", r.label_conflicts);
+  printGroups("exact duplicates", r.duplicates, all_groups);
+  printGroups("duplicates in two or more classes of one domain (one image labelled as two classes)", r.label_conflicts,
+              all_groups);
   printGroups("duplicates across training (source or pool) and the test split (the test split leaks into training)",
-              r.split_leaks);
+              r.split_leaks, all_groups);
   if (!r.problems.empty()) {
     printList(r.protocol_checked ? "PROBLEMS: the configured protocol cannot run" : "PROBLEMS", r.problems);
   } else if (r.protocol_checked) {
@@ -675,6 +685,7 @@ struct CheckDataCommand {
   CLI::App* app = nullptr;
   std::string root, config;
   std::vector<std::string> overrides;
+  bool all = false;
 };
 
 void addCheckData(CLI::App& app, CheckDataCommand& c) {
@@ -685,13 +696,16 @@ void addCheckData(CLI::App& app, CheckDataCommand& c) {
   c.app->add_option("--config", c.config, "YAML config whose data.* protocol to check (data.root := ROOT)")
       ->check(CLI::ExistingFile);
   c.app->add_option("--set", c.overrides, "override a key of that config (repeatable)");
+  c.app->add_flag("--all", c.all,
+                  fmt::format("list every group of duplicates (default: the first {} of each list, the rest counted)",
+                              kShownGroups));
 }
 
 int runCheckData(const CheckDataCommand& c) {
   std::optional<shiftad::Config> cfg;
   if (!c.config.empty() || !c.overrides.empty()) cfg = shiftad::loadConfig(c.config, c.overrides);
   const auto r = shiftad::checkData(c.root, cfg ? &*cfg : nullptr);
-  printDataCheck(r);
+  printDataCheck(r, c.all);
   return r.problems.empty() ? 0 : kFailed;
 }
 

@@ -1,4 +1,6 @@
 // `shiftad check-data`: what is wrong with a data set before any training is spent on it.
+#include "lab/CheckData.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -154,16 +156,17 @@ void checkFile(const std::string& file, DataCheckClass& c, DataCheckReport& r, C
   }
 }
 
-}  // namespace
+/// A class folder and its files, all listed before any is read: the progress of the
+/// reads needs their total.
+struct ClassFiles {
+  DataCheckClass c;
+  std::vector<std::string> files;
+  bool unlisted = false;  ///< its folder could not be listed (said in problems already)
+};
 
-DataCheckReport checkData(const std::string& root, const Config* protocol) {
-  std::error_code ec;  // a link loop as the root is "not a folder", not a filesystem exception
-  SHIFTAD_CHECK(fs::is_directory(root, ec), "data root '{}' is not a folder (expected ROOT/DOMAIN/CLASS/image){}", root,
-                ec ? ": " + ec.message() : "");
-  DataCheckReport r;
-  Contents contents;
-  std::vector<std::string> empty;  // DOMAIN/CLASS folders listed without an image
-  // A folder that cannot be read is a problem of its own; the rest is still checked.
+/// Every ROOT/DOMAIN/CLASS folder and its files; a folder that cannot be read is a
+/// problem of its own, and the rest is still listed.
+std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r) {
   const auto listed = [&](const std::function<std::vector<std::string>()>& list) {
     try {
       return list();
@@ -172,18 +175,45 @@ DataCheckReport checkData(const std::string& root, const Config* protocol) {
       return std::vector<std::string>{};
     }
   };
+  std::vector<ClassFiles> out;
   for (const auto& domain : data::subfolders(root)) {
     const auto domain_dir = (fs::path(root) / domain).string();
     for (const auto& cls : listed([&] { return data::subfolders(domain_dir); })) {
-      DataCheckClass c{domain, cls};
       const size_t problems_before = r.problems.size();
-      const auto files = listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string(), &r.hidden); });
-      const bool unlisted = r.problems.size() > problems_before;  // said already: not "no image"
-      for (const auto& file : files) checkFile(file, c, r, contents);
-      if (c.images == 0 && !unlisted) empty.push_back(domain + "/" + cls);
-      r.classes.push_back(c);
+      auto files = listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string(), &r.hidden); });
+      out.push_back({DataCheckClass{domain, cls}, std::move(files), r.problems.size() > problems_before});
     }
   }
+  return out;
+}
+
+}  // namespace
+
+DataCheckReport checkData(const std::string& root, const Config* protocol) {
+  return checkData(root, protocol, defaultProgressOptions());
+}
+
+DataCheckReport checkData(const std::string& root, const Config* protocol, const ProgressOptions& progress_options) {
+  std::error_code ec;  // a link loop as the root is "not a folder", not a filesystem exception
+  SHIFTAD_CHECK(fs::is_directory(root, ec), "data root '{}' is not a folder (expected ROOT/DOMAIN/CLASS/image){}", root,
+                ec ? ": " + ec.message() : "");
+  DataCheckReport r;
+  Contents contents;
+  std::vector<std::string> empty;  // DOMAIN/CLASS folders listed without an image
+  auto classes = listClasses(root, r);
+  size_t total = 0;
+  for (const auto& c : classes) total += c.files.size();
+  // Every file is read (and every image decoded): minutes on a million images.
+  Progress progress("checking files", static_cast<int64_t>(total), progress_options);
+  for (auto& [c, files, unlisted] : classes) {
+    for (const auto& file : files) {
+      checkFile(file, c, r, contents);
+      progress.advance();
+    }
+    if (c.images == 0 && !unlisted) empty.push_back(c.domain + "/" + c.cls);  // unlisted: said already
+    r.classes.push_back(c);
+  }
+  progress.finish();
   for (auto& [key, paths] : contents.by_content)
     if (paths.size() > 1) r.duplicates.push_back(paths);
   checkLabelConflicts(r, contents.class_of);

@@ -23,6 +23,7 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
+#include "api/ScoreChunk.h"
 #include "common/Error.h"
 #include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
@@ -888,6 +889,56 @@ TEST(Detector, CancellingScoringIsAnError) {
   auto detector = shiftad::Detector::load(tmp / "run", options);
   EXPECT_THROW(detector.score(unseenImages(3)), shiftad::Error);
   EXPECT_EQ(seen, 3);
+}
+
+TEST(Detector, EvaluationScoresTheTestSplitInScoringsChunksWithTheSameResults) {
+  TempDir tmp;
+  const auto cfg = tinyConfig(tmp / "cache");
+  shiftad::Detector::fit(cfg, tmp / "run");
+  // One chunk: the synthetic test split is far below 1024 images.
+  const auto whole = shiftad::Detector::load(tmp / "run").evaluate(cfg, tmp / "whole.csv");
+  const auto n = static_cast<int64_t>(whole.normal + whole.anomalous);
+  // Chunks of 64: F embeds images in batches of 64, so the batches, and their float
+  // rounding, are those of one pass (so are 1024's; chunks of 7 differ in the 7th digit).
+  constexpr int64_t kChunk = 64;
+  ASSERT_GT(n, 3 * kChunk);
+  struct SmallChunks {  // restored whatever fails below
+    SmallChunks() { shiftad::api::setScoreChunk(kChunk); }
+    ~SmallChunks() { shiftad::api::setScoreChunk(0); }
+  } small_chunks;
+  shiftad::LoadOptions options;
+  std::vector<int64_t> done;
+  options.callbacks.progress = [&](const std::string& stage, int64_t d, int64_t total) {
+    EXPECT_EQ(stage, "score");
+    EXPECT_EQ(total, n);
+    done.push_back(d);
+  };
+  const auto chunked = shiftad::Detector::load(tmp / "run", options).evaluate(cfg, tmp / "chunked.csv");
+  // The split went through in chunks of 64, each forgotten once scored: never held whole.
+  ASSERT_EQ(done.size(), static_cast<size_t>((n + kChunk - 1) / kChunk));
+  for (size_t i = 0; i < done.size(); ++i) EXPECT_EQ(done[i], std::min<int64_t>(kChunk * (i + 1), n)) << i;
+  // The same per-image scores and metrics as in one chunk.
+  EXPECT_EQ(shiftad::test::readText(tmp / "chunked.csv"), shiftad::test::readText(tmp / "whole.csv"));
+  EXPECT_EQ(chunked.auroc, whole.auroc);
+  EXPECT_EQ(chunked.aupr, whole.aupr);
+  EXPECT_EQ(chunked.f1, whole.f1);
+  EXPECT_EQ(chunked.f1_max, whole.f1_max);
+  // And score()'s on the same files.
+  std::istringstream in(shiftad::test::readText(tmp / "chunked.csv"));
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> paths, texts;
+  while (std::getline(in, line)) {  // label,score,path (these paths need no quoting)
+    const auto a = line.find(','), b = line.find(',', a + 1);
+    texts.push_back(line.substr(a + 1, b - a - 1));
+    paths.push_back(line.substr(b + 1));
+  }
+  const auto scored = shiftad::Detector::load(tmp / "run").score(paths);
+  ASSERT_EQ(scored.scores.size(), paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    EXPECT_EQ(scored.scores[i].path, paths[i]);
+    EXPECT_EQ(fmt::format("{:.9g}", scored.scores[i].score), texts[i]) << paths[i];
+  }
 }
 
 TEST(Cache, SharedBetweenDetectorsDecodesEachImageOnce) {

@@ -390,6 +390,31 @@ TEST(Pipeline, FrozenTrunkTrainsTheHeadOnCachedFeatures) {
                      "head only");
 }
 
+TEST(Pipeline, OnlyTrainingSaysItCachesTrunkFeaturesScoringWritesNoneAndSaysNothingOfIt) {
+  // `score` said "cached for later runs" once per 1024 images, and cached nothing.
+  TempDir tmp;
+  auto cfg = tinyConfig("circle");
+  cfg.model.freeze = -1;  // training and scoring both embed through the feature cache's code
+  cfg.encoder.cache_dir = tmp / "cache";
+  shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
+  const auto entries = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(tmp / "cache"))
+      n += e.path().filename().string().rfind("features-", 0) == 0;
+    return n;
+  };
+  auto r = runCli("train --threads 1 --config " + (tmp / "cfg.yaml") + " --out " + (tmp / "run"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("cached for later runs"), std::string::npos) << r.output;
+  const auto after_training = entries();
+  ASSERT_GT(after_training, 0u) << "training wrote what it said it cached";
+  r = runCli("score --threads 1 --model " + (tmp / "run") + " --images " + synthRoot() + "/target/star --out " +
+             (tmp / "s.csv"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(entries(), after_training) << "a loaded detector writes no cache";
+  EXPECT_EQ(r.output.find("cached"), std::string::npos) << r.output;
+}
+
 /// A tiny tree in Office-31's layout (the paper's 10 classes) under `root`, made of
 /// synthetic images.
 void writeFakeOffice31(const std::string& root) {

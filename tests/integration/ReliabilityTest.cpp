@@ -26,6 +26,7 @@
 #include "common/Error.h"
 #include "data/FileCheck.h"
 #include "io/SafeTensors.h"
+#include "lab/CheckData.h"
 #include "models/FeatureExtractor.h"
 #include "models/MobileNetV2.h"
 #include "shiftad/Lab.h"
@@ -484,6 +485,57 @@ TEST(CheckData, EmptyClassFoldersAreAProblemWithoutAConfigToo) {
   ASSERT_EQ(r.problems.size(), 1u) << (r.problems.empty() ? "none" : r.problems[0]);
   EXPECT_TRUE(contains(r.problems[0], "3 class folder(s) hold no image")) << r.problems[0];
   EXPECT_TRUE(contains(r.problems[0], "'source/e1'")) << r.problems[0];
+}
+
+TEST(CheckData, ShowsTheProgressOfReadingEveryFile) {
+  // It read every file silently: minutes on a million images.
+  TempDir tmp;
+  const auto root = faultyRoot(tmp, /*leaks=*/false);
+  // The files it reads, counted here: below ROOT/DOMAIN/CLASS, none hidden.
+  int64_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    const auto rel = fs::relative(e.path(), root);
+    const bool hidden = std::any_of(rel.begin(), rel.end(), [](const fs::path& p) { return p.string()[0] == '.'; });
+    files += e.is_regular_file() && !hidden && std::distance(rel.begin(), rel.end()) >= 3;
+  }
+  shiftad::ProgressOptions plain;  // a log file: a line every 10 s, on a clock of 1 s per reading
+  double now = 0;
+  plain.clock = [&] { return now += 1; };
+  std::vector<std::string> lines;
+  plain.sink = [&](const std::string& line, bool) { lines.push_back(line); };
+  const auto r = shiftad::checkData(root, nullptr, plain);
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_TRUE(contains(lines[0], "checking files: ")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], fmt::format("/{} (", files))) << lines[0];
+  EXPECT_TRUE(contains(lines[0], "ETA")) << lines[0];
+  EXPECT_EQ(lines.back().rfind(fmt::format("checking files: {} done in ", files), 0), 0u) << lines.back();
+  EXPECT_FALSE(r.duplicates.empty());
+}
+
+TEST(CheckData, ListsTheFirst20GroupsOfDuplicatesAndCountsTheRestUnlessAll) {
+  // 25,400 groups of duplicates were 25,433 lines on stdout.
+  TempDir tmp;
+  const auto root = faultyRoot(tmp);
+  const auto r = shiftad::checkData(root);
+  ASSERT_GT(r.duplicates.size(), 20u);
+  size_t rest = 0;
+  for (size_t i = 20; i < r.duplicates.size(); ++i) rest += r.duplicates[i].size();
+  const auto lines_of = [](const std::string& text) {
+    size_t n = 0;
+    for (size_t at = text.find("  ==  "); at != std::string::npos; at = text.find("  ==  ", text.find('\n', at))) ++n;
+    return n;
+  };
+  const auto run = shiftad::test::runCli({"check-data", root}, tmp.path());
+  EXPECT_EQ(lines_of(run.out), 20u + r.label_conflicts.size()) << run.out;  // no conflicts: under 20, all listed
+  EXPECT_TRUE(contains(run.out, fmt::format("exact duplicates ({} groups):", r.duplicates.size()))) << run.out;
+  EXPECT_TRUE(contains(run.out, fmt::format("  ... and {} more groups ({} files); --all lists every group\n",
+                                            r.duplicates.size() - 20, rest)))
+      << run.out;
+  const auto all = shiftad::test::runCli({"check-data", root, "--all"}, tmp.path());
+  EXPECT_EQ(lines_of(all.out), r.duplicates.size() + r.label_conflicts.size()) << all.out;
+  EXPECT_FALSE(contains(all.out, "more groups")) << all.out;
+  EXPECT_TRUE(contains(all.out, r.duplicates.back().front())) << all.out;
+  EXPECT_EQ(run.exit, all.exit);
 }
 
 TEST(CheckData, IdenticalUnreadableFilesAreNotDuplicatesNorALeak) {
