@@ -12,9 +12,13 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-double logDensity(double x, double mean, double var) {
-  return -0.5 * (std::log(2 * kPi * var) + (x - mean) * (x - mean) / var);
+/// log N(x; mean, var), `log_2pi_var` = log(2 pi var) given: computed once per component,
+/// not per value (std::log may set errno, so the compiler cannot hoist it out of a loop).
+double logDensity(double x, double mean, double var, double log_2pi_var) {
+  return -0.5 * (log_2pi_var + (x - mean) * (x - mean) / var);
 }
+
+double logDensity(double x, double mean, double var) { return logDensity(x, mean, var, std::log(2 * kPi * var)); }
 
 double meanOf(const std::vector<double>& x) {
   double s = 0;
@@ -38,12 +42,22 @@ double logSumExp(double a, double b) {
 /// One EM step; returns the log-likelihood of the parameters it started from.
 double emStep(const std::vector<double>& x, Mixture1d& m, double var_floor) {
   double n[2] = {0, 0}, sx[2] = {0, 0}, sxx[2] = {0, 0}, loglik = 0;
+  // One exponential and one logarithm per value, the per-component logarithms taken once
+  // (std::log may set errno, so the compiler cannot hoist them): a 44,000-row pool that is
+  // one population runs all 5000 steps.
+  const double log_w[2] = {std::log(m.weight[0]), std::log(m.weight[1])};
+  const double log_2pi_var[2] = {std::log(2 * kPi * m.var[0]), std::log(2 * kPi * m.var[1])};
   for (double v : x) {
-    const double l0 = std::log(m.weight[0]) + logDensity(v, m.mean[0], m.var[0]);
-    const double l1 = std::log(m.weight[1]) + logDensity(v, m.mean[1], m.var[1]);
-    const double norm = logSumExp(l0, l1);
-    loglik += norm;
-    const double r[2] = {std::exp(l0 - norm), std::exp(l1 - norm)};
+    const double l[2] = {log_w[0] + logDensity(v, m.mean[0], m.var[0], log_2pi_var[0]),
+                         log_w[1] + logDensity(v, m.mean[1], m.var[1], log_2pi_var[1])};
+    // With t the likelier component and e = exp(l_other - l_t) in (0, 1]: log(sum) =
+    // l_t + log1p(e), r_t = 1 / (1 + e), r_other = e r_t.
+    const int t = l[0] >= l[1] ? 0 : 1;
+    const double e = std::exp(l[1 - t] - l[t]);
+    loglik += l[t] + std::log1p(e);
+    double r[2];
+    r[t] = 1.0 / (1.0 + e);
+    r[1 - t] = e * r[t];
     for (int k = 0; k < 2; ++k) n[k] += r[k], sx[k] += r[k] * v, sxx[k] += r[k] * v * v;
   }
   for (int k = 0; k < 2; ++k) {
