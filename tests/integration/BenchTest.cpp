@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -430,4 +431,22 @@ TEST(Bench, SigtermCheckpointsTheRunInProgressReleasesTheLocksAndTheSameCommandR
   ASSERT_EQ(b.size(), 1u);
   EXPECT_EQ(a[0].auroc, b[0].auroc);
   EXPECT_EQ(a[0].aupr, b[0].aupr);
+}
+
+TEST(Bench, EachRunsLineGivesItsOwnSecondsAndItsTrainingsWhichResultsCsvKeeps) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  auto args = bench(tmp, out);
+  args.erase(std::find(args.begin(), args.end(), "-q"));
+  const auto r = runCli(args, tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto rows = shiftad::evaluation::readCsv(out + "/results.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  // "AUROC 0.xxx (R s, training T s)": R covers the training and the evaluation after it.
+  const auto at = r.err.find("AUROC ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  double auroc = 0, run = 0, training = 0;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + at, "AUROC %lf (%lfs, training %lfs)", &auroc, &run, &training), 3) << r.err;
+  EXPECT_NEAR(training, rows[0].seconds, 0.051);
+  EXPECT_GE(run + 0.051, training);
 }
