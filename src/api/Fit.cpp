@@ -566,6 +566,24 @@ std::shared_ptr<models::FeatureExtractor> seededNetwork(const ModelConfig& model
   return models::makeFeatureExtractor(model);
 }
 
+/// Refuses a run folder whose file system cannot take what the fit writes (the
+/// checkpoint: F with its optimiser's two moments, then the model beside it: at most four
+/// copies of F's tensors) before training, not when the first write fails after it.
+void checkRoomForTheRun(const std::string& dir, const torch::nn::Module& net) {
+  uintmax_t bytes = 0;
+  for (const auto& t : net.parameters()) bytes += static_cast<uintmax_t>(t.numel() * t.element_size());
+  for (const auto& t : net.buffers()) bytes += static_cast<uintmax_t>(t.numel() * t.element_size());
+  const uintmax_t needed = 4 * bytes + (uintmax_t{16} << 20);
+  std::error_code ec;
+  const auto space = fs::space(dir, ec);
+  SHIFTAD_CHECK(ec || space.available >= needed,
+                "run directory '{}': its file system has {:.1f} MB free, and the run writes up to {:.1f} MB (its "
+                "checkpoint and model: four copies of F's {:.1f} MB, and its lists and metrics); free some space or "
+                "train into a folder on another file system",
+                dir, static_cast<double>(space.available) / 1e6, static_cast<double>(needed) / 1e6,
+                static_cast<double>(bytes) / 1e6);
+}
+
 /// Train F (Deep SVDD, aligned to the pool's dominant set when the config aligns).
 Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const data::ProtocolSplit& split,
                   const Inputs& source, const Inputs& pool, const Workspace& w, std::ostream& metrics,
@@ -582,6 +600,7 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   // F's and the discriminator's initial weights: train.seed's, whatever else the process does.
   auto stream = models::constructionStream(static_cast<uint64_t>(cfg.train.seed));
   const auto net = seededNetwork(cfg.model, stream);
+  if (w.writes()) checkRoomForTheRun(w.dir, *net);
   training::Trainer trainer(cfg, net, &cache.principalBases());
   trainer.continueConstructionStream(stream);
   trainer.setProcessGroup(w.group);

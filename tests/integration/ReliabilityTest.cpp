@@ -909,3 +909,26 @@ TEST(Checkpoint, ADamagedCheckpointIsAnErrorNamingItNeverAResumeOfNonsense) {
   // The untouched checkpoint still resumes.
   EXPECT_EQ(resumeWith("epoch", good.metadata.at("epoch")), "no error");
 }
+
+TEST(DiskSpace, ARunFolderWhoseFileSystemCannotTakeTheCheckpointIsRefusedBeforeTraining) {
+  // An 8 MB file system and a 4 MB F (a 512 x 2048 head): the checkpoint (F and Adam's
+  // two moments) could never be written there, which the first epoch's end would find.
+  TempDir tmp;
+  fs::create_directories(tmp / "small");
+  if (std::system(("mount -t tmpfs -o size=8M tmpfs " + (tmp / "small") + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "mounting a tmpfs is not allowed here";
+  shiftad::Config c = protocolOf(synthRoot(), "circle");
+  c.model.width = 8;
+  c.model.embedding_dim = 2048;
+  c.train.epochs = 1;
+  c.train.batch_size = 16;
+  c.data.image_cache = false;
+  c.encoder.cache_dir = tmp / "cache";
+  shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(c));
+  const auto r = shiftad::test::runCli(trainArgs(tmp / "cfg.yaml", tmp / "small/run"), tmp.path());
+  EXPECT_EQ(r.exit, 1) << r.err;
+  EXPECT_NE(r.err.find("run directory '" + (tmp / "small/run") + "': its file system has"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("epoch 1"), std::string::npos) << "refused before training:\n" << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "small/run")) << "the folder it made is removed";
+  EXPECT_EQ(std::system(("umount " + (tmp / "small")).c_str()), 0);
+}
