@@ -9,6 +9,7 @@
 #include "clustering/Blocks.h"
 #include "clustering/Partition.h"
 #include "common/Error.h"
+#include "common/Progress.h"
 
 namespace shiftad::clustering {
 namespace {
@@ -84,6 +85,7 @@ double meanKthDistance(const torch::Tensor& x, const Points& p, int64_t k) {
   const int64_t rows = rowsWithin(p.chunk, p.n(), p.n());
   const torch::Tensor sq_row = p.sq_norms.unsqueeze(0);
   double total = 0.0;
+  Progress progress("mean shift: estimating the bandwidth (each row's k-th nearest row)", p.n());
   forEachBlock(p.n(), rows, [&](int64_t begin, int64_t end) {
     const torch::Tensor score = torch::addmm(sq_row, p.x.slice(0, begin, end), p.x.t(), /*beta=*/1, /*alpha=*/-2);
     auto [values, indices] = score.topk(k, 1, /*largest=*/false, /*sorted=*/false);
@@ -91,6 +93,7 @@ double meanKthDistance(const torch::Tensor& x, const Points& p, int64_t k) {
     const torch::Tensor diff =
         x.slice(0, begin, end).to(torch::kDouble) - x.index_select(0, neighbour).to(torch::kDouble);
     total += torch::linalg::vector_norm(diff, 2, torch::IntArrayRef{1}, false, c10::nullopt).sum().item<double>();
+    progress.advance(end - begin);
   });
   return total / static_cast<double>(p.n());
 }
@@ -140,6 +143,8 @@ Climb climb(const Points& p, const torch::Tensor& seeds, double bandwidth, int m
   c.intensity = torch::zeros({seeds.size(0)}, torch::kLong);
   c.reached = torch::ones({seeds.size(0)}, torch::kBool);
   torch::Tensor active = torch::arange(seeds.size(0), torch::kLong);
+  // The first steps, with every seed still moving, cost the most: the ETA is pessimistic.
+  Progress progress("mean shift: seeds settled", seeds.size(0));
   for (int it = 0; active.size(0) > 0; ++it) {
     const torch::Tensor pos = c.modes.index_select(0, active);
     auto [next, counts] = shiftOnce(p, pos, bw2);
@@ -152,6 +157,7 @@ Climb climb(const Points& p, const torch::Tensor& seeds, double bandwidth, int m
     c.intensity.index_copy_(0, active, counts);
     c.iterations = it;
     active = active.masked_select(~done);
+    progress.advance(pos.size(0) - active.size(0));
   }
   return c;
 }
