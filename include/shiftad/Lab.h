@@ -40,8 +40,9 @@ struct DataCheckReport {
 
 /// Inspect ROOT/DOMAIN/CLASS/*: counts, unreadable and truncated images, non-image files,
 /// exact duplicates. With `protocol` (its data.root replaced by `root`), also the
-/// pool/test split: duplicates across it, and whether training can run at all.
-DataCheckReport checkData(const std::string& root, const Config* protocol = nullptr);
+/// pool/test split: duplicates across it, and whether training can run at all. Images
+/// are read and decoded on `threads` threads (0: all cores).
+DataCheckReport checkData(const std::string& root, const Config* protocol = nullptr, int threads = 0);
 
 struct BenchOptions {
   std::string suite;                   ///< a shipped suite's name (suites/NAME.yaml) or a suite file

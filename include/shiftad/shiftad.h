@@ -54,6 +54,15 @@ int caughtSignal();
 /// else why not.
 std::string imageProblem(const std::string& path);
 
+/// imageProblem, and the file's content hash and size from the same read (a data check
+/// that read each file twice read a data set larger than the page cache twice from disk).
+struct ImageFileCheck {
+  std::string problem;        ///< "" when the file decodes and is complete, else why not
+  uint64_t content_hash = 0;  ///< FNV-1a of its bytes (identical files, identical hashes); 0 with a problem
+  uint64_t bytes = 0;         ///< its size; 0 with a problem
+};
+ImageFileCheck checkImageFile(const std::string& path);
+
 /// The resolved config a run was trained with.
 Config loadRunConfig(const std::string& run_dir);
 

@@ -14,6 +14,7 @@
 #include "api/Interrupt.h"
 #include "api/RunDir.h"
 #include "common/Error.h"
+#include "data/FileCheck.h"
 #include "data/ImageTensors.h"
 #include "data/Synth.h"
 #include "shiftad/shiftad.h"
@@ -174,13 +175,18 @@ void handleInterrupts() { api::installInterruptHandler(); }
 
 int caughtSignal() { return api::caughtSignal(); }
 
-std::string imageProblem(const std::string& path) {
+std::string imageProblem(const std::string& path) { return checkImageFile(path).problem; }
+
+ImageFileCheck checkImageFile(const std::string& path) {
+  ImageFileCheck check;
   try {
-    data::readImage(path);
+    const auto bytes = data::readDecodableBytes(path);
+    check.content_hash = data::contentHash(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    check.bytes = bytes.size();
   } catch (const std::exception& e) {
-    return e.what();
+    check.problem = e.what();
   }
-  return "";
+  return check;
 }
 
 Config loadRunConfig(const std::string& run_dir) { return api::loadRunConfig(run_dir); }

@@ -701,10 +701,10 @@ void addCheckData(CLI::App& app, CheckDataCommand& c) {
                               kShownGroups));
 }
 
-int runCheckData(const CheckDataCommand& c) {
+int runCheckData(const CheckDataCommand& c, int threads) {
   std::optional<shiftad::Config> cfg;
   if (!c.config.empty() || !c.overrides.empty()) cfg = shiftad::loadConfig(c.config, c.overrides);
-  const auto r = shiftad::checkData(c.root, cfg ? &*cfg : nullptr);
+  const auto r = shiftad::checkData(c.root, cfg ? &*cfg : nullptr, threads);
   printDataCheck(r, c.all);
   return r.problems.empty() ? 0 : kFailed;
 }
@@ -761,7 +761,7 @@ int runCommand(Commands& c, const std::string& command) {
   if (*c.classify.app) return runClassify(c.classify);
   if (*c.bench.app) return runBench(c.bench, command);
   if (*c.variants) return runVariants();
-  if (*c.check.app) return runCheckData(c.check);
+  if (*c.check.app) return runCheckData(c.check, c.common.threads);
   if (*c.config.app) return runConfig(c.config);
   return 0;
 }

@@ -318,6 +318,12 @@ torch::Tensor readImage(const std::string& path) {
   return out;
 }
 
+std::vector<unsigned char> readDecodableBytes(const std::string& path) {
+  auto bytes = readCheckedBytes(path);
+  decodeRgb(bytes, path);
+  return bytes;
+}
+
 torch::Tensor resizeRgb(const uint8_t* rgb, int width, int height, size_t stride, int side,
                         Interpolation interpolation) {
   SHIFTAD_CHECK(rgb != nullptr && width > 0 && height > 0, "an image in memory of {}x{} pixels{}: expected pixels",

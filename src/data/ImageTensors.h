@@ -16,6 +16,11 @@ namespace shiftad::data {
 /// images are converted). Throws shiftad::Error naming the path if it cannot be decoded.
 torch::Tensor readImage(const std::string& path);
 
+/// The bytes of an image file that readImage would decode: the same checks and decode,
+/// the pixels dropped, the bytes kept (for a content hash without a second read).
+/// Throws as readImage.
+std::vector<unsigned char> readDecodableBytes(const std::string& path);
+
 /// A decoded set of images, all resized to side x side (uint8, N x 3 x side x side).
 struct ImageBatch {
   torch::Tensor images;

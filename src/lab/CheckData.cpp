@@ -2,16 +2,17 @@
 #include "lab/CheckData.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
+#include <thread>
 
 #include "api/SkipLimit.h"
 #include "common/Error.h"
+#include "common/Progress.h"
 #include "data/ConfigSplit.h"
 #include "data/FileCheck.h"
 #include "data/ImageFolder.h"
@@ -23,16 +24,6 @@ namespace fs = std::filesystem;
 
 namespace shiftad {
 namespace {
-
-/// The whole file, or nothing when it cannot be opened (a dangling link, say: then
-/// imageProblem says why).
-std::optional<std::string> readBytes(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) return std::nullopt;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 /// The split of `cfg` on the files found, or nullopt with the reason in `problems`.
 std::optional<data::ProtocolSplit> splitOf(const Config& cfg, std::vector<std::string>& problems) {
@@ -136,24 +127,23 @@ struct Contents {
   std::map<std::string, std::pair<std::string, std::string>> class_of;         ///< file -> (domain, class)
 };
 
-/// One file of class folder `c`: counted as a non-image, an unreadable image, or a
-/// readable one, whose content goes to `contents`.
-void checkFile(const std::string& file, DataCheckClass& c, DataCheckReport& r, Contents& contents) {
+/// One file of class folder `c`, `check`ed when it is an image: counted as a non-image,
+/// an unreadable image, or a readable one, whose content goes to `contents`.
+void countFile(const std::string& file, const ImageFileCheck& check, DataCheckClass& c, DataCheckReport& r,
+               Contents& contents) {
   if (!data::hasImageExtension(file)) {
     ++c.non_images;
     r.non_images.push_back(file);
     return;
   }
   ++c.images;
-  if (const auto why = imageProblem(file); !why.empty()) {
+  if (!check.problem.empty()) {
     ++c.unreadable;
-    r.unreadable.push_back(file + ": " + why);
+    r.unreadable.push_back(file + ": " + check.problem);
     return;  // not a duplicate: two empty files, say, are the same bytes but no image
   }
-  if (const auto bytes = readBytes(file)) {
-    contents.by_content[{data::contentHash(*bytes), bytes->size()}].push_back(file);
-    contents.class_of[file] = {c.domain, c.cls};
-  }
+  contents.by_content[{check.content_hash, check.bytes}].push_back(file);
+  contents.class_of[file] = {c.domain, c.cls};
 }
 
 /// A class folder and its files, all listed before any is read: the progress of the
@@ -163,6 +153,29 @@ struct ClassFiles {
   std::vector<std::string> files;
   bool unlisted = false;  ///< its folder could not be listed (said in problems already)
 };
+
+/// checkImageFile of every image among the files of `classes`, in their order, on
+/// `threads` threads (0: all cores): decoding is the cost, and images are independent.
+std::vector<ImageFileCheck> checkImages(const std::vector<ClassFiles>& classes, int threads, Progress& progress) {
+  std::vector<const std::string*> files;
+  for (const auto& c : classes)
+    for (const auto& f : c.files) files.push_back(&f);
+  std::vector<ImageFileCheck> checks(files.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < files.size(); i = next++) {
+      if (data::hasImageExtension(*files[i])) checks[i] = checkImageFile(*files[i]);
+      progress.advance();
+    }
+  };
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t n = std::clamp<size_t>(threads > 0 ? static_cast<size_t>(threads) : cores, 1, files.size() + 1);
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < n; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  return checks;
+}
 
 /// Every ROOT/DOMAIN/CLASS folder and its files; a folder that cannot be read is a
 /// problem of its own, and the rest is still listed.
@@ -189,11 +202,12 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
 
 }  // namespace
 
-DataCheckReport checkData(const std::string& root, const Config* protocol) {
-  return checkData(root, protocol, defaultProgressOptions());
+DataCheckReport checkData(const std::string& root, const Config* protocol, int threads) {
+  return checkData(root, protocol, defaultProgressOptions(), threads);
 }
 
-DataCheckReport checkData(const std::string& root, const Config* protocol, const ProgressOptions& progress_options) {
+DataCheckReport checkData(const std::string& root, const Config* protocol, const ProgressOptions& progress_options,
+                          int threads) {
   std::error_code ec;  // a link loop as the root is "not a folder", not a filesystem exception
   SHIFTAD_CHECK(fs::is_directory(root, ec), "data root '{}' is not a folder (expected ROOT/DOMAIN/CLASS/image){}", root,
                 ec ? ": " + ec.message() : "");
@@ -205,11 +219,10 @@ DataCheckReport checkData(const std::string& root, const Config* protocol, const
   for (const auto& c : classes) total += c.files.size();
   // Every file is read (and every image decoded): minutes on a million images.
   Progress progress("checking files", static_cast<int64_t>(total), progress_options);
+  const auto checks = checkImages(classes, threads, progress);
+  size_t i = 0;
   for (auto& [c, files, unlisted] : classes) {
-    for (const auto& file : files) {
-      checkFile(file, c, r, contents);
-      progress.advance();
-    }
+    for (const auto& file : files) countFile(file, checks[i++], c, r, contents);
     if (c.images == 0 && !unlisted) empty.push_back(c.domain + "/" + c.cls);  // unlisted: said already
     r.classes.push_back(c);
   }

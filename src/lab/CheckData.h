@@ -10,6 +10,7 @@
 namespace shiftad {
 
 /// checkData, its progress ("checking files": count, rate, ETA) shown by `progress`.
-DataCheckReport checkData(const std::string& root, const Config* protocol, const ProgressOptions& progress);
+DataCheckReport checkData(const std::string& root, const Config* protocol, const ProgressOptions& progress,
+                          int threads = 0);
 
 }  // namespace shiftad

@@ -358,6 +358,42 @@ TEST(CheckData, ListsCountsUnreadableNonImagesDuplicatesAndSplitLeaks) {
   EXPECT_TRUE(anyContains(r.split_leaks[0], "/target/circle/"));
 }
 
+TEST(CheckData, OnSeveralThreadsFindsWhatOneThreadFinds) {
+  TempDir tmp;
+  const auto root = faultyRoot(tmp);
+  const auto cfg = protocolOf(root, "circle");
+  const auto one = shiftad::checkData(root, &cfg, 1), three = shiftad::checkData(root, &cfg, 3);
+  ASSERT_EQ(one.classes.size(), three.classes.size());
+  for (size_t i = 0; i < one.classes.size(); ++i) {
+    EXPECT_EQ(one.classes[i].images, three.classes[i].images) << i;
+    EXPECT_EQ(one.classes[i].unreadable, three.classes[i].unreadable) << i;
+    EXPECT_EQ(one.classes[i].non_images, three.classes[i].non_images) << i;
+  }
+  EXPECT_EQ(one.unreadable, three.unreadable);
+  EXPECT_EQ(one.non_images, three.non_images);
+  EXPECT_EQ(one.duplicates, three.duplicates);
+  EXPECT_EQ(one.split_leaks, three.split_leaks);
+  EXPECT_EQ(one.problems, three.problems);
+  EXPECT_EQ(one.unreadable.size(), 2u);
+}
+
+TEST(CheckData, OneReadOfAnImageFileGivesItsProblemItsSizeAndItsFnv1aHash) {
+  TempDir tmp;
+  const auto root = faultyRoot(tmp);
+  const auto good = root + "/source/circle/zz_duplicate.png";
+  const auto bytes = shiftad::test::readText(good);
+  uint64_t fnv = 0xcbf29ce484222325ULL;  // FNV-1a 64, by its definition
+  for (const unsigned char b : bytes) fnv = (fnv ^ b) * 0x100000001b3ULL;
+  const auto check = shiftad::checkImageFile(good);
+  EXPECT_EQ(check.problem, "");
+  EXPECT_EQ(check.bytes, bytes.size());
+  EXPECT_EQ(check.content_hash, fnv);
+  const auto cut = shiftad::checkImageFile(root + "/source/circle/zz_truncated.png");
+  EXPECT_NE(cut.problem.find("PNG without its IEND chunk"), std::string::npos) << cut.problem;
+  EXPECT_EQ(cut.problem, shiftad::imageProblem(root + "/source/circle/zz_truncated.png"));
+  EXPECT_EQ(cut.bytes, 0u);
+}
+
 TEST(CheckData, OneImageInTwoClassesOfADomainIsALabelConflictACopyInOneClassIsNot) {
   TempDir tmp;
   const auto root = faultyRoot(tmp, /*leaks=*/false);  // zz_duplicate.png: a copy within source/circle
