@@ -19,6 +19,7 @@
 #include <sys/utsname.h>
 
 #include "lab/Bench.h"
+#include "lab/BenchEta.h"
 #include "common/Log.h"
 #include "lab/Figures.h"
 #include "common/TextFile.h"
@@ -692,10 +693,15 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
   if (o.shard_count > 1)
     log::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, g.runs);
   int64_t ran = 0, k = -1;
-  // Counts and times the runs of this process (kept rows are not run again); the
-  // per-run line below prints its figures.
-  Progress progress("bench", total - static_cast<int64_t>(rows.size()), silentProgressOptions());
+  // The runs of this process (kept rows are not run again) and their directions; the
+  // per-run line below prints the ETA.
+  const auto started = std::chrono::steady_clock::now();
+  const auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  lab::BenchEta eta(total - static_cast<int64_t>(rows.size()), static_cast<int64_t>(suite.directions.size()));
   const auto direction = [&](const std::string& src, const std::string& tgt) {
+    eta.directionStarted();
     if (!stopped) prefetch(*cache, suite, src, tgt, o.overrides);
   };
   forEachRun(suite, settings, g.classes_of, direction, [&](evaluation::BenchRow& row) {
@@ -712,15 +718,15 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
                   runKey(row), (fs::path(o.out_dir) / "results.csv").string());
     rows.push_back(row);
     ++ran;
-    progress.advance();
-    const double eta = progress.eta();
     // The run's own time, training and the evaluation on the test split (which dominates
     // a short fit on a large target), then the training's (results.csv's train_seconds).
-    const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double run_seconds = since(t0);
+    eta.runEnded(run_seconds);
+    const double left = eta.secondsLeft(since(started));
     log::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s, training {:.1f}s){}", rows.size(), total,
               row.source, row.target, row.normal_class, row.seed, row.variant,
               row.setting.empty() ? "" : " " + row.setting, row.auroc, run_seconds, row.seconds,
-              eta >= 0 ? ", ETA " + formatDuration(eta) : "");
+              left >= 0 ? ", ETA " + formatDuration(left) : "");
   });
   return ran;
 }
