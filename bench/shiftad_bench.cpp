@@ -303,26 +303,40 @@ double inertiaOf(const torch::Tensor& x, const torch::Tensor& centroids) {
   return total;
 }
 
-/// n x d rows around k centers made in place, 65536 rows at a time: the only large
-/// allocation is the n x d result (at 1M x 1280, 5.1 GB), so peak memory is the
-/// clustering's own.
-torch::Tensor blobsInPlace(int64_t n, int64_t d, int64_t k, uint64_t seed) {
+/// n x d rows around k centers made in place, 8192 rows at a time (noise drawn into the
+/// rows, the centers added): the only large allocation is the n x d result (at 1M x
+/// 1280, 5.1 GB), and the temporaries are 42 MB, so peak memory is the clustering's
+/// own. (Drawn as center + noise in 65536-row temporaries, the bench itself peaked at
+/// 3.7 GB for 1 GB of rows at 200,000, the heap keeping the freed blocks.)
+/// `main_share` > 0: that share of the rows around center 0 (a dominant population), the
+/// rest spread over the others; `center_of` gets each row's center.
+torch::Tensor blobsInPlace(int64_t n, int64_t d, int64_t k, uint64_t seed, double main_share = 0.0,
+                           torch::Tensor* center_of = nullptr) {
   auto gen = at::detail::createCPUGenerator(seed);
   const auto centers = torch::randn({k, d}, gen) * 4.0;
   auto x = torch::empty({n, d});
-  for (int64_t i = 0; i < n; i += 65536) {
-    const int64_t m = std::min<int64_t>(65536, n - i);
-    const auto which = torch::randint(k, {m}, gen, torch::kLong);
-    x.slice(0, i, i + m).copy_(centers.index_select(0, which) + torch::randn({m, d}, gen));
+  auto labels = torch::empty({n}, torch::kLong);
+  for (int64_t i = 0; i < n; i += 8192) {
+    const int64_t m = std::min<int64_t>(8192, n - i);
+    auto which = torch::randint(k, {m}, gen, torch::kLong);
+    if (main_share > 0.0)
+      which = torch::where(torch::rand({m}, gen) < main_share, torch::zeros_like(which),
+                           torch::randint(1, k, {m}, gen, torch::kLong));
+    labels.slice(0, i, i + m).copy_(which);
+    x.slice(0, i, i + m).normal_(0.0, 1.0, gen).add_(centers.index_select(0, which));
   }
+  if (center_of) *center_of = labels;
+  std::fprintf(stderr, "%lld x %lld rows made: peak RSS %.0f MiB\n", static_cast<long long>(n),
+               static_cast<long long>(d), peakRssMib());
   return x;
 }
 
 /// The aligned set of an n x d pool (docs/scale.md), as training picks it with the config's
 /// cluster.*: the dense region (cluster.space dense, the default) or the largest cluster of
 /// the pool's clustering (any other space: K-means, K = 8, 5 restarts by default); time.
-json dominantBench(const shiftad::Config& cfg, int64_t n, int64_t d) {
-  const auto x = blobsInPlace(n, d, cfg.cluster.kmeans.k, 1);
+json dominantBench(const shiftad::Config& cfg, int64_t n, int64_t d, double main_share) {
+  torch::Tensor center_of;
+  const auto x = blobsInPlace(n, d, cfg.cluster.kmeans.k, 1, main_share, &center_of);
   const auto t0 = Clock::now();
   const bool dense = cfg.cluster.space == shiftad::ClusterSpace::kDense;
   const auto rows = dense
@@ -330,7 +344,11 @@ json dominantBench(const shiftad::Config& cfg, int64_t n, int64_t d) {
                                                          cfg.cluster.dense_max_share, cfg.cluster.dense_reference_rows})
                         : shiftad::method::dominantRows(x, cfg.cluster, 0);
   const double s = secondsSince(t0);
+  // With a dominant population: the share of the aligned set that is from it.
+  const double purity = (center_of.index_select(0, rows) == 0).to(torch::kDouble).mean().item<double>();
   return {{"bench", dense ? "dense" : "dominant"},
+          {"main_share", main_share},
+          {"main_share_of_aligned", purity},
           {"n", n},
           {"d", d},
           {"k", cfg.cluster.kmeans.k},
@@ -389,6 +407,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   int steps = 10, k = 10, iters = 20, threads = 0;
   int64_t n = 100000, d = 512, forward_images = 512, forward_batch = 64;
+  double main_share = 0.0;
 
   auto* split = app.add_subcommand("split", "write source.txt, pool.txt and test.txt of a config's split");
   split->add_option("--config", config)->required();
@@ -427,6 +446,8 @@ int main(int argc, char** argv) {
   dom->add_option("--set", sets);
   dom->add_option("--n", n);
   dom->add_option("--d", d);
+  dom->add_option("--main-share", main_share,
+                  "share of the rows around one center, the rest spread over the others (0: every center alike)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -444,7 +465,7 @@ int main(int argc, char** argv) {
     if (scorer->parsed()) emit(scorerBench(configFrom(config, sets), scorer_path, forward_images, forward_batch));
     if (dom->parsed()) {
       shiftad::setThreads(0);
-      emit(dominantBench(shiftad::loadConfig("", sets), n, d));
+      emit(dominantBench(shiftad::loadConfig("", sets), n, d, main_share));
     }
     if (km->parsed()) {
       shiftad::setThreads(threads);
