@@ -1,14 +1,12 @@
 #include "data/ImageTensors.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <thread>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -17,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/ParallelFor.h"
 #include "common/LogOnce.h"
 #include "common/Progress.h"
 #include "data/FileCheck.h"
@@ -230,11 +229,6 @@ void copyToChw(const cv::Mat& rgb, uint8_t* dst) {
   cv::split(rgb, planes);
 }
 
-int workerCount(int threads, size_t jobs) {
-  size_t n = threads > 0 ? static_cast<size_t>(threads) : std::max(1u, std::thread::hardware_concurrency());
-  return static_cast<int>(std::max<size_t>(1, std::min(n, jobs)));
-}
-
 void checkBatch(const torch::Tensor& images, const char* what) {
   SHIFTAD_CHECK(images.dim() == 4 && images.size(1) == 3, "{}: expected an N x 3 x H x W batch, got shape {}", what,
                 fmt::format("{}", fmt::join(images.sizes(), "x")));
@@ -364,24 +358,18 @@ ImageBatch loadImages(const std::vector<std::string>& paths, int side, int threa
   uint8_t* base = all.data_ptr<uint8_t>();
   const size_t row = static_cast<size_t>(3) * side * side;
   std::vector<std::string> errors(n);
-  std::atomic<size_t> next{0};
   Progress progress("decoding images", static_cast<int64_t>(n));
-  auto work = [&] {
-    for (size_t i = next++; i < n; i = next++) {
-      try {
-        loadRow(paths[i], side, interpolation, used_cache, base + i * row);
-      } catch (const std::exception& e) {
-        errors[i] = e.what();
-        if (errors[i].empty()) errors[i] = paths[i];
-      } catch (...) {
-        errors[i] = paths[i];
-      }
-      progress.advance();
+  parallelFor(n, threads, [&](size_t i) {
+    try {
+      loadRow(paths[i], side, interpolation, used_cache, base + i * row);
+    } catch (const std::exception& e) {
+      errors[i] = e.what();
+      if (errors[i].empty()) errors[i] = paths[i];
+    } catch (...) {
+      errors[i] = paths[i];
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < workerCount(threads, n); ++t) pool.emplace_back(work);
-  for (std::thread& t : pool) t.join();
+    progress.advance();
+  });
   progress.finish();
   return readableRows(all, paths, errors);
 }

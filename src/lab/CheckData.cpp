@@ -2,16 +2,15 @@
 #include "lab/CheckData.h"
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "api/SkipLimit.h"
 #include "common/Error.h"
+#include "common/ParallelFor.h"
 #include "common/Progress.h"
 #include "data/ConfigSplit.h"
 #include "data/FileCheck.h"
@@ -161,19 +160,10 @@ std::vector<ImageFileCheck> checkImages(const std::vector<ClassFiles>& classes, 
   for (const auto& c : classes)
     for (const auto& f : c.files) files.push_back(&f);
   std::vector<ImageFileCheck> checks(files.size());
-  std::atomic<size_t> next{0};
-  const auto work = [&] {
-    for (size_t i = next++; i < files.size(); i = next++) {
-      if (data::hasImageExtension(*files[i])) checks[i] = checkImageFile(*files[i]);
-      progress.advance();
-    }
-  };
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const size_t n = std::clamp<size_t>(threads > 0 ? static_cast<size_t>(threads) : cores, 1, files.size() + 1);
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < n; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  parallelFor(files.size(), threads, [&](size_t i) {  // checkImageFile catches what it meets
+    if (data::hasImageExtension(*files[i])) checks[i] = checkImageFile(*files[i]);
+    progress.advance();
+  });
   return checks;
 }
 
