@@ -701,8 +701,9 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
   };
   lab::BenchEta eta(total - static_cast<int64_t>(rows.size()), static_cast<int64_t>(suite.directions.size()));
   const auto direction = [&](const std::string& src, const std::string& tgt) {
-    eta.directionStarted();
+    const auto t = std::chrono::steady_clock::now();
     if (!stopped) prefetch(*cache, suite, src, tgt, o.overrides);
+    eta.directionPrepared(since(t));
   };
   forEachRun(suite, settings, g.classes_of, direction, [&](evaluation::BenchRow& row) {
     if (stopped || !inShard(o, ++k, variants, dealing)) return;
@@ -721,7 +722,7 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     // The run's own time, training and the evaluation on the test split (which dominates
     // a short fit on a large target), then the training's (results.csv's train_seconds).
     const double run_seconds = since(t0);
-    eta.runEnded(run_seconds);
+    eta.runEnded();
     const double left = eta.secondsLeft(since(started));
     log::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s, training {:.1f}s){}", rows.size(), total,
               row.source, row.target, row.normal_class, row.seed, row.variant,

@@ -1,5 +1,6 @@
-// lab::BenchEta against hand-computed cases: runs at their median time, the elapsed time
-// the runs do not explain spread over the directions started.
+// lab::BenchEta against hand-computed cases: the runs at the mean time they took (the
+// elapsed time less the directions' preparation), each direction left at the mean
+// preparation of those prepared.
 #include <gtest/gtest.h>
 
 #include "lab/BenchEta.h"
@@ -8,38 +9,36 @@ using shiftad::lab::BenchEta;
 
 TEST(BenchEta, NothingBeforeTheFirstRunEnds) {
   BenchEta eta(10, 2);
-  eta.directionStarted();
+  eta.directionPrepared(30.0);
   EXPECT_LT(eta.secondsLeft(30.0), 0.0);
 }
 
-TEST(BenchEta, TheFirstDirectionsDecodingIsNotChargedToEveryRun) {
+TEST(BenchEta, TheFirstDirectionsPreparationIsNotChargedToEveryRun) {
   // 2 directions of 5 runs of 2 s; the first direction decoded and embedded for 60 s.
   BenchEta eta(10, 2);
-  eta.directionStarted();
-  eta.runEnded(2.0);
-  // 62 s elapsed: a typical run is 2 s, so 60 s were the direction's once-only work,
-  // expected again for the second: 9 runs x 2 s + 60 s. (A plain rate said 9 x 62 s.)
+  eta.directionPrepared(60.0);
+  eta.runEnded();
+  // 62 s elapsed: 9 runs x 2 s, and the second direction's 60 s. (A plain rate: 9 x 62 s.)
   EXPECT_DOUBLE_EQ(eta.secondsLeft(62.0), 9 * 2.0 + 60.0);
-  for (int i = 0; i < 4; ++i) eta.runEnded(2.0);
-  eta.directionStarted();  // the second direction: its images come from the cache, 4 s
-  eta.runEnded(2.0);
-  // 76 s = 6 runs x 2 s + 64 s of once-only work over 2 directions; none left.
+  for (int i = 0; i < 4; ++i) eta.runEnded();
+  eta.directionPrepared(4.0);  // the second direction: its images came from the cache
+  eta.runEnded();
+  // 76 s = 64 s of preparation and 6 runs of 2 s; no direction left.
   EXPECT_DOUBLE_EQ(eta.secondsLeft(76.0), 4 * 2.0);
 }
 
-TEST(BenchEta, ATypicalRunIsTheMedianSoOneSlowRunDoesNotMoveIt) {
-  BenchEta eta(6, 1);
-  eta.directionStarted();
-  for (double s : {30.0, 2.0, 3.0, 2.5}) eta.runEnded(s);  // median of 4: (2.5 + 3) / 2
-  EXPECT_DOUBLE_EQ(eta.secondsLeft(40.0), 2 * 2.75);       // the one direction is done
-  eta.runEnded(4.0);                                       // median of 5: 3
-  EXPECT_DOUBLE_EQ(eta.secondsLeft(44.0), 1 * 3.0);
+TEST(BenchEta, FastAndSlowVariantsCountAtTheirMeanAndSoDoTheGapsBetweenRuns) {
+  // Runs of 1 s and 3 s alternating, 0.5 s between runs (writing the row, the next
+  // config), one direction prepared in 10 s: after 4 runs, 10 + 1 + 3 + 1 + 3 + 4 x 0.5.
+  BenchEta eta(8, 1);
+  eta.directionPrepared(10.0);
+  for (int i = 0; i < 4; ++i) eta.runEnded();
+  EXPECT_DOUBLE_EQ(eta.secondsLeft(20.0), 4 * 2.5);
 }
 
-TEST(BenchEta, ElapsedTimeBelowTheRunsTimesChargesNothingToDirections) {
+TEST(BenchEta, ElapsedTimeBelowThePreparationCountsTheRunsAsFree) {
   BenchEta eta(4, 2);
-  eta.directionStarted();
-  eta.runEnded(5.0);
-  eta.runEnded(5.0);
-  EXPECT_DOUBLE_EQ(eta.secondsLeft(9.0), 2 * 5.0);
+  eta.directionPrepared(5.0);
+  eta.runEnded();
+  EXPECT_DOUBLE_EQ(eta.secondsLeft(4.0), 0.0 * 3 + 5.0 * 1);
 }
