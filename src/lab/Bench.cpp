@@ -58,6 +58,11 @@ bool readsLabels(const Variant& v) { return v.reads_target_labels; }
 /// The frozen-encoder baselines (no training), for the report's verdict.
 bool frozenBaseline(const Variant& v) { return !v.trains; }
 
+/// Wall seconds since `t0`.
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 std::string machine() {
   utsname u{};
   uname(&u);
@@ -696,14 +701,11 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
   // The runs of this process (kept rows are not run again) and their directions; the
   // per-run line below prints the ETA.
   const auto started = std::chrono::steady_clock::now();
-  const auto since = [](std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-  };
   lab::BenchEta eta(total - static_cast<int64_t>(rows.size()), static_cast<int64_t>(suite.directions.size()));
   const auto direction = [&](const std::string& src, const std::string& tgt) {
     const auto t = std::chrono::steady_clock::now();
     if (!stopped) prefetch(*cache, suite, src, tgt, o.overrides);
-    eta.directionPrepared(since(t));
+    eta.directionPrepared(secondsSince(t));
   };
   forEachRun(suite, settings, g.classes_of, direction, [&](evaluation::BenchRow& row) {
     if (stopped || !inShard(o, ++k, variants, dealing)) return;
@@ -721,9 +723,9 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     ++ran;
     // The run's own time, training and the evaluation on the test split (which dominates
     // a short fit on a large target), then the training's (results.csv's train_seconds).
-    const double run_seconds = since(t0);
+    const double run_seconds = secondsSince(t0);
     eta.runEnded();
-    const double left = eta.secondsLeft(since(started));
+    const double left = eta.secondsLeft(secondsSince(started));
     log::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s, training {:.1f}s){}", rows.size(), total,
               row.source, row.target, row.normal_class, row.seed, row.variant,
               row.setting.empty() ? "" : " " + row.setting, row.auroc, run_seconds, row.seconds,
@@ -894,7 +896,7 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
   const auto cache = std::make_shared<Cache>();
   BenchSummary out;
   out.runs = static_cast<int64_t>(rows.size());
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.seconds = secondsSince(t0);
   const Config last = rows.empty() ? Config{} : runConfig(suite, o, rows.back());
   writeReport(suite, o, rows, last, 0, cache, out);
   return out;
@@ -1044,7 +1046,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   Config last;
   BenchSummary out;
   out.runs = runGrid(suite, o, settings, grid, done, csv, rows, last, cache, dealing, out.interrupted);
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.seconds = secondsSince(t0);
   if (out.interrupted) {
     accumulateWallTime(o.out_dir, out.seconds);
     return out;  // the locks are released; the same command resumes
