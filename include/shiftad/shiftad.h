@@ -43,7 +43,9 @@ TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions
 /// training cleanly: the current step finishes, a checkpoint is written and train()
 /// returns with `interrupted` set. A second signal quits at once. The request ends
 /// with the fit it stopped: the next train(), resume or Detector::fit starts afresh, and
-/// outside a fit the signals keep their default action (they end the process).
+/// outside a fit the signals keep their default action (they end the process). A signal
+/// the process started with ignored (a background job of a script, `trap '' INT`) stays
+/// ignored.
 void handleInterrupts();
 
 /// The signal handleInterrupts() caught (SIGINT or SIGTERM), 0 if none: a program

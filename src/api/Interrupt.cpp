@@ -65,8 +65,14 @@ void installInterruptHandler() {
   sa.sa_handler = onInterrupt;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  for (const int sig : {SIGINT, SIGTERM}) {
+    // An ignored signal stays ignored: a shell without job control starts a background
+    // job (`shiftad train ... &` in a script) with SIGINT ignored so that Ctrl-C meant
+    // for the foreground command does not reach it, and nohup-like wrappers do the same.
+    struct sigaction inherited {};
+    if (sigaction(sig, nullptr, &inherited) == 0 && inherited.sa_handler == SIG_IGN) continue;
+    sigaction(sig, &sa, nullptr);
+  }
 }
 
 }  // namespace shiftad::api

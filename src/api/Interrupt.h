@@ -15,6 +15,7 @@ int caughtSignal();
 
 /// First SIGINT or SIGTERM during a fit (a FitInProgress alive): set stopRequested(). A
 /// second one, or one while no fit runs: that signal's default action (terminate now).
+/// A signal the process inherited as ignored (SIG_IGN) is left ignored.
 void installInterruptHandler();
 
 /// Alive for the whole of a fit (api::fitRun). The first of several at once starts with
