@@ -27,6 +27,7 @@
 #include "common/Csv.h"
 #include "common/Error.h"
 #include "common/LogOnce.h"
+#include "data/ImageFolder.h"
 #include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 
@@ -202,17 +203,35 @@ void checkNotAnInput(const std::string& out, const shiftad::ScoreResult& r) {
       throw std::runtime_error(fmt::format("--out '{}' is one of the files being scored; give another path", out));
 }
 
-/// path,score,normalised_score,anomalous per image (anomalous 0 or 1; the last two
-/// empty when the run has no calibration), the paths quoted where CSV needs it;
-/// written atomically and fsync'ed (the CSV survives a power loss once written).
-void writeScoresCsv(const std::string& path, const shiftad::ScoreResult& r) {
-  std::string text = "path,score,normalised_score,anomalous\n";
-  for (const auto& s : r.scores) {
-    const bool calibrated = !std::isnan(s.normalised_score);
-    text += shiftad::csv::field(s.path) + "," + fmt::format("{:.9g}", s.score) + "," +
-            (calibrated ? fmt::format("{:.6f},{}", s.normalised_score, s.anomalous ? 1 : 0) : std::string(",")) + "\n";
-  }
-  shiftad::writeFileAtomic(path, text);
+constexpr const char* kScoresHeader = "path,score,normalised_score,anomalous\n";
+
+/// One image's row: path,score,normalised_score,anomalous (anomalous 0 or 1; the last
+/// two empty when the run has no calibration), the path quoted where CSV needs it.
+std::string scoreRow(const shiftad::ImageScore& s) {
+  const bool calibrated = !std::isnan(s.normalised_score);
+  return shiftad::csv::field(s.path) + "," + fmt::format("{:.9g}", s.score) + "," +
+         (calibrated ? fmt::format("{:.6f},{}", s.normalised_score, s.anomalous ? 1 : 0) : std::string(",")) + "\n";
+}
+
+std::string scoresCsv(const shiftad::ScoreResult& r) {
+  std::string text = kScoresHeader;
+  for (const auto& s : r.scores) text += scoreRow(s);
+  return text;
+}
+
+/// `--images -`: the paths on standard input, one per line, read as the lines of an
+/// image list (data::listEntry: blank lines and '#' comments skipped, CRLF line ends),
+/// a relative one from the working folder, as on a command line.
+bool nextStdinPath(std::string& path) {
+  for (std::string line; std::getline(std::cin, line);)
+    if (path = shiftad::data::listEntry(std::move(line), ""); !path.empty()) return true;
+  return false;
+}
+
+std::vector<std::string> stdinPaths() {
+  std::vector<std::string> paths;
+  for (std::string p; nextStdinPath(p);) paths.push_back(p);
+  return paths;
 }
 
 void printList(const char* title, const std::vector<std::string>& items) {
@@ -418,9 +437,16 @@ void addScore(CLI::App& app, ScoreCommand& c) {
   c.app
       ->add_option("--images", c.images,
                    "image folder (recursive), one image, or a text file with one path per line (a relative path in the "
-                   "list is taken from the list file's folder, not the working directory)")
+                   "list is taken from the list file's folder, not the working directory); - reads the paths from "
+                   "standard input, one per line (a relative one from the working directory)")
       ->required();
-  c.app->add_option("--out", c.out, "CSV to write: path,score,normalised_score,anomalous")->required();
+  c.app
+      ->add_option("--out", c.out,
+                   "CSV to write: path,score,normalised_score,anomalous; - writes it to standard output. With "
+                   "--images - too, each path is scored as its line arrives and its row flushed at once (the "
+                   "detector stays loaded for a program that pipes paths in; an unreadable file's row has an empty "
+                   "score)")
+      ->required();
   c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
   c.app
       ->add_option("--max-skipped", c.max_skipped,
@@ -429,19 +455,52 @@ void addScore(CLI::App& app, ScoreCommand& c) {
       ->check(kSkipLimit);
 }
 
+/// `score --images - --out -`: a detector kept loaded serves a pipe. Each path read is
+/// scored at once and its row written and flushed before the next line is read, so a
+/// program pays the start-up and the load once and gets one row per path it sends; an
+/// unreadable file's row has an empty score (the reason on stderr) and never ends the
+/// command. Ends at the end of the input.
+int runScoreStream(const ScoreCommand& c) {
+  shiftad::LoadOptions options;
+  options.max_skipped = std::numeric_limits<double>::infinity();
+  auto detector = shiftad::Detector::load(c.model, options);
+  std::fputs(kScoresHeader, stdout);
+  std::fflush(stdout);
+  size_t scored = 0, unreadable = 0;
+  for (std::string path; nextStdinPath(path);) {
+    const auto r = detector.score(std::vector<std::string>{path});
+    const auto row = r.scores.empty() ? shiftad::csv::field(path) + ",,,\n" : scoreRow(r.scores.front());
+    (r.scores.empty() ? unreadable : scored) += 1;
+    std::fputs(row.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  fmt::print(stderr, "scored {} images from standard input ({} unreadable: rows with an empty score)\n", scored,
+             unreadable);
+  return 0;
+}
+
 int runScore(const ScoreCommand& c) {
-  const auto target = checkScoreOut(c.out, c.images, c.overwrite);
+  const bool from_stdin = c.images == "-", to_stdout = c.out == "-";
+  if (from_stdin && to_stdout) return runScoreStream(c);
+  const auto target = to_stdout ? std::string() : checkScoreOut(c.out, c.images, c.overwrite);
   shiftad::LoadOptions options;
   if (c.max_skipped >= 0.0) options.max_skipped = c.max_skipped;
   auto detector = shiftad::Detector::load(c.model, options);
-  const auto r = detector.score(c.images);
-  checkNotAnInput(target, r);
-  writeScoresCsv(target, r);
-  fmt::print("scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(), c.out);
+  const auto r = from_stdin ? detector.score(stdinPaths()) : detector.score(c.images);
+  // The summary goes where the rows do not: a CSV on stdout stays a CSV.
+  auto* const say = to_stdout ? stderr : stdout;
+  if (to_stdout) {
+    std::fputs(scoresCsv(r).c_str(), stdout);
+  } else {
+    checkNotAnInput(target, r);
+    shiftad::writeFileAtomic(target, scoresCsv(r));  // fsync'ed: the CSV survives a power loss once written
+  }
+  fmt::print(say, "scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(),
+             to_stdout ? "standard output" : c.out);
   if (!r.scores.empty() && !std::isnan(r.scores.front().normalised_score)) {
     const auto t = detector.thresholdInfo();
     const auto flagged = std::count_if(r.scores.begin(), r.scores.end(), [](const auto& s) { return s.anomalous; });
-    fmt::print("anomalous (score > threshold {:.6g}, rule {}): {} of {}\n", t.threshold, shiftad::toString(t.rule),
+    fmt::print(say, "anomalous (score > threshold {:.6g}, rule {}): {} of {}\n", t.threshold, shiftad::toString(t.rule),
                flagged, r.scores.size());
   }
   return 0;
@@ -832,6 +891,13 @@ int main(int argc, char** argv) {
   }
   if (*commands.train.app && commands.train.resume.empty() && commands.train.out.empty()) {
     fmt::print(stderr, "shiftad: error: train: --out RUN_DIR is required (or --resume RUN_DIR)\n");
+    return kUsage;
+  }
+  if (*commands.score.app && commands.score.images == "-" && commands.score.out == "-" &&
+      commands.score.max_skipped >= 0.0) {
+    fmt::print(stderr,
+               "shiftad: error: score: --max-skipped does not apply to --images - --out -, which never stops for an "
+               "unreadable file (its row has an empty score); see `shiftad score --help`\n");
     return kUsage;
   }
   if (const auto e = *commands.train.app ? distributedUsageError(commands.train) : ""; !e.empty()) {

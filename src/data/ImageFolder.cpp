@@ -173,18 +173,7 @@ std::vector<std::string> readListFile(const fs::path& file) {
                   "image list '{}', line {}: {} characters, longer than any path ({}); a list holds one image path "
                   "per line (is it the right file?)",
                   file.string(), number, line.size(), kMaxPathBytes);
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // a list saved with CRLF line ends
-    std::string entry = trim(line);
-    const auto resolved = [&](const std::string& name) {
-      const fs::path p(name);
-      return p.is_absolute() ? p.string() : (base / p).string();
-    };
-    std::error_code ec;
-    // '#' starts a comment, unless a file is named so.
-    if (entry.empty() || (entry[0] == '#' && !fs::exists(resolved(entry), ec))) continue;
-    // Blanks around an entry are trimmed (an indented list), unless the file is named with them.
-    if (entry != line && fs::exists(resolved(line), ec)) entry = line;
-    out.push_back(resolved(entry));
+    if (auto entry = listEntry(std::move(line), base.string()); !entry.empty()) out.push_back(std::move(entry));
   }
   return out;
 }
@@ -232,6 +221,21 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
     for (const std::string& f : files) out.push_back({f, cls});
   }
   return out;
+}
+
+std::string listEntry(std::string line, const std::string& base) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();  // a list saved with CRLF line ends
+  std::string entry = trim(line);
+  const auto resolved = [&](const std::string& name) {
+    const fs::path p(name);
+    return p.is_absolute() || base.empty() ? p.string() : (fs::path(base) / p).string();
+  };
+  std::error_code ec;
+  // '#' starts a comment, unless a file is named so.
+  if (entry.empty() || (entry[0] == '#' && !fs::exists(resolved(entry), ec))) return "";
+  // Blanks around an entry are trimmed (an indented list), unless the file is named with them.
+  if (entry != line && fs::exists(resolved(line), ec)) entry = line;
+  return resolved(entry);
 }
 
 std::vector<std::string> listImages(const std::string& dir_or_listfile) {

@@ -35,6 +35,12 @@ std::vector<std::string> listClasses(const std::string& root, const std::string&
 /// folder holds no image ("empty class").
 std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain);
 
+/// The image path one line of an image list names, a relative one resolved against
+/// `base` ("": kept relative, i.e. from the working folder); "" for a line that names
+/// none: blank, or a '#' comment (unless a file is named so). A CR before the line end
+/// is dropped; blanks around the entry are trimmed, unless the file is named with them.
+std::string listEntry(std::string line, const std::string& base);
+
 /// Images to score: a directory (searched recursively, sorted) or a text file with
 /// one path per line (relative paths resolved against the list file's folder; blank
 /// lines and lines starting with '#' skipped). Throws shiftad::Error if the path does

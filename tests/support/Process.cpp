@@ -1,6 +1,8 @@
 #include "support/Process.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +83,75 @@ CliRun runCli(const std::vector<std::string>& args, const std::string& dir, bool
   r.out = readText(out);
   r.err = readText(err);
   return r;
+}
+
+CliPipe::CliPipe(const std::vector<std::string>& args, const std::string& err_log) {
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);  // as runCli: the CLI starts once
+  ::signal(SIGPIPE, SIG_IGN);                 // a child that ended early is an error to read, not our death
+  const std::string binary = std::string(SHIFTAD_BINARY_DIR) + "/shiftad";
+  std::vector<std::string> all{binary};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int to_child[2], from_child[2];
+  if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) return;
+  const int fe = ::open(err_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(to_child[0], STDIN_FILENO);
+    ::dup2(from_child[1], STDOUT_FILENO);
+    ::dup2(fe, STDERR_FILENO);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  ::close(fe);
+  in_ = to_child[1];
+  out_ = from_child[0];
+}
+
+CliPipe::~CliPipe() {
+  if (pid_ > 0) finish();
+  if (out_ >= 0) ::close(out_);
+}
+
+void CliPipe::write(const std::string& text) {
+  size_t done = 0;
+  while (in_ >= 0 && done < text.size()) {
+    const auto n = ::write(in_, text.data() + done, text.size() - done);
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+bool CliPipe::readLine(std::string& line, int timeout_ms) {
+  for (;;) {
+    if (const auto eol = pending_.find('\n'); eol != std::string::npos) {
+      line = pending_.substr(0, eol);
+      pending_.erase(0, eol + 1);
+      return true;
+    }
+    pollfd p{out_, POLLIN, 0};
+    if (out_ < 0 || ::poll(&p, 1, timeout_ms) <= 0) return false;
+    char buf[4096];
+    const auto n = ::read(out_, buf, sizeof buf);
+    if (n <= 0) return false;
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+int CliPipe::finish() {
+  if (in_ >= 0) ::close(in_);
+  in_ = -1;
+  // Its output read to the end before waiting (a full pipe would block it); readLine
+  // still gives the lines.
+  char buf[4096];
+  for (ssize_t n; out_ >= 0 && (n = ::read(out_, buf, sizeof buf)) > 0;) pending_.append(buf, static_cast<size_t>(n));
+  const int status = pid_ > 0 ? waitExit(pid_) : -1000;
+  pid_ = -1;
+  return status;
 }
 
 int waitExit(pid_t pid) {

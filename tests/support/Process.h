@@ -24,6 +24,29 @@ struct CliRun {
 /// that file permissions apply as they do to users.
 CliRun runCli(const std::vector<std::string>& args, const std::string& dir, bool unprivileged = false);
 
+/// A `shiftad` process talked to through pipes, as a program that keeps one running
+/// does: lines written to its stdin, lines read from its stdout; stderr to a file.
+class CliPipe {
+ public:
+  CliPipe(const std::vector<std::string>& args, const std::string& err_log);
+  ~CliPipe();  ///< closes its stdin and waits for it
+  CliPipe(const CliPipe&) = delete;
+  CliPipe& operator=(const CliPipe&) = delete;
+
+  void write(const std::string& text);
+  /// The next line of its stdout, without the line end; false when none is complete
+  /// within `timeout_ms` or the output ended.
+  bool readLine(std::string& line, int timeout_ms);
+  /// Close its stdin (the end of its input), read its output to the end (readLine still
+  /// gives it) and wait: its exit status, or -SIGNAL.
+  int finish();
+
+ private:
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1;
+  std::string pending_;
+};
+
 /// Wait for `pid`: its exit status, or -SIGNAL when a signal ended it.
 int waitExit(pid_t pid);
 

@@ -1,0 +1,144 @@
+// `shiftad score --images - --out -`: a detector kept loaded, fed paths on stdin, each
+// row written as its path arrives; and `-` for either side alone. The oracle is the
+// same run's CSV written by `score --images LIST --out FILE`.
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/Csv.h"
+#include "shiftad/shiftad.h"
+#include "support/Process.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+
+namespace {
+
+constexpr const char* kHeader = "path,score,normalised_score,anomalous";
+
+/// A tiny trained run on the synthetic benchmark, and a few of its target images.
+struct TrainedRun {
+  TempDir tmp;
+  std::string run = tmp / "run";
+  std::vector<std::string> images;
+
+  TrainedRun() {
+    shiftad::synthesize(tmp / "data", 0);
+    shiftad::Config c;
+    c.data.root = tmp / "data";
+    c.data.source = "source";
+    c.data.target = "target";
+    c.data.normal_class = "circle";
+    c.train.epochs = 2;
+    c.model.width = 8;
+    shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(c));
+    const auto r = shiftad::test::runCli({"train", "-q", "--config", tmp / "cfg.yaml", "--out", run}, tmp.path());
+    EXPECT_EQ(r.exit, 0) << r.err;
+    for (const char* cls : {"circle", "star", "square"})
+      for (const char* name : {"0000.png", "0003.png"})
+        images.push_back(tmp / (std::string("data/target/") + cls + "/" + name));
+  }
+
+  /// path -> row, as `score --images LIST --out FILE` writes them.
+  std::map<std::string, std::string> batchRows() const {
+    std::string list;
+    for (const auto& p : images) list += p + "\n";
+    shiftad::test::writeFile(tmp / "list.txt", list);
+    const auto r = shiftad::test::runCli(
+        {"score", "-q", "--model", run, "--images", tmp / "list.txt", "--out", tmp / "b.csv"}, tmp.path());
+    EXPECT_EQ(r.exit, 0) << r.err;
+    std::istringstream in(shiftad::test::readText(tmp / "b.csv"));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, kHeader);
+    std::map<std::string, std::string> rows;
+    while (std::getline(in, line)) rows[shiftad::csv::split(line).at(0)] = line;
+    EXPECT_EQ(rows.size(), images.size());
+    return rows;
+  }
+};
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+}  // namespace
+
+TEST(ScoreStream, EachPathsRowComesBeforeTheNextPathIsSent) {
+  const TrainedRun t;
+  const auto expected = t.batchRows();
+  shiftad::test::CliPipe cli({"score", "-q", "--model", t.run, "--images", "-", "--out", "-"}, t.tmp / "err.log");
+  std::string line;
+  // Generous timeouts: a row that only comes at the end of the input never comes here,
+  // as the input stays open until every row has been read.
+  ASSERT_TRUE(cli.readLine(line, 120000)) << shiftad::test::readText(t.tmp / "err.log");
+  EXPECT_EQ(line, kHeader);
+  for (const auto& p : t.images) {
+    cli.write(p + "\n");
+    ASSERT_TRUE(cli.readLine(line, 60000))
+        << "no row for " << p << " while the input is open; stderr: " << shiftad::test::readText(t.tmp / "err.log");
+    EXPECT_EQ(line, expected.at(p));
+  }
+  EXPECT_EQ(cli.finish(), 0) << shiftad::test::readText(t.tmp / "err.log");
+  EXPECT_FALSE(cli.readLine(line, 1000)) << "a row after the input ended: " << line;
+  EXPECT_NE(shiftad::test::readText(t.tmp / "err.log").find("scored 6 images from standard input (0 unreadable"),
+            std::string::npos);
+}
+
+TEST(ScoreStream, AnUnreadableOrMissingFileGetsAnEmptyScoreAndTheStreamGoesOn) {
+  const TrainedRun t;
+  const auto expected = t.batchRows();
+  shiftad::test::writeFile(t.tmp / "broken.png", "not a png");
+  // A Windows line end, an empty line and a comment, read as the lines of a list file are.
+  shiftad::test::CliPipe cli({"score", "--model", t.run, "--images", "-", "--out", "-"}, t.tmp / "err.log");
+  cli.write(t.images[0] + "\r\n\n# a comment\n" + (t.tmp / "broken.png") + "\n" + (t.tmp / "missing.png") + "\n" +
+            t.images[1] + "\n");
+  EXPECT_EQ(cli.finish(), 0);
+  std::vector<std::string> rows;
+  for (std::string l; cli.readLine(l, 1000);) rows.push_back(l);
+  const std::vector<std::string> want{kHeader, expected.at(t.images[0]),
+                                      shiftad::csv::field(t.tmp / "broken.png") + ",,,",
+                                      shiftad::csv::field(t.tmp / "missing.png") + ",,,", expected.at(t.images[1])};
+  EXPECT_EQ(rows, want);
+  const auto err = shiftad::test::readText(t.tmp / "err.log");
+  EXPECT_NE(err.find("broken.png"), std::string::npos) << err;
+  EXPECT_NE(err.find("missing.png"), std::string::npos) << err;
+  EXPECT_NE(err.find("scored 2 images from standard input (2 unreadable"), std::string::npos) << err;
+}
+
+TEST(ScoreStream, APathListOnStdinOrACsvOnStdoutIsTheBatchCsv) {
+  const TrainedRun t;
+  t.batchRows();  // writes list.txt and b.csv
+  const auto file = shiftad::test::readText(t.tmp / "b.csv");
+  // --images - --out FILE: the list read to its end, then scored as a list file is.
+  {
+    shiftad::test::CliPipe cli({"score", "-q", "--model", t.run, "--images", "-", "--out", t.tmp / "s.csv"},
+                               t.tmp / "err1.log");
+    for (const auto& p : t.images) cli.write(p + "\n");
+    EXPECT_EQ(cli.finish(), 0) << shiftad::test::readText(t.tmp / "err1.log");
+    EXPECT_EQ(shiftad::test::readText(t.tmp / "s.csv"), file);
+  }
+  // --images LIST --out -: the CSV alone on stdout, the summary on stderr.
+  const auto r =
+      shiftad::test::runCli({"score", "--model", t.run, "--images", t.tmp / "list.txt", "--out", "-"}, t.tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, file);
+  EXPECT_NE(r.err.find("scored 6 images (0 unreadable, skipped) -> standard output"), std::string::npos) << r.err;
+  EXPECT_EQ(lines(r.out).size(), t.images.size() + 1);
+}
+
+TEST(ScoreStream, MaxSkippedWithAStreamIsAUsageError) {
+  TempDir tmp;
+  const auto r = shiftad::test::runCli(
+      {"score", "--model", tmp / "run", "--images", "-", "--out", "-", "--max-skipped", "3"}, tmp.path());
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_NE(r.err.find("--max-skipped does not apply to --images - --out -"), std::string::npos) << r.err;
+}
