@@ -584,10 +584,27 @@ void checkRoomForTheRun(const std::string& dir, const torch::nn::Module& net) {
                 static_cast<double>(bytes) / 1e6);
 }
 
+/// F as built for a fit, and the stream its construction drew from (the trainer goes on
+/// with it: the discriminator's weights).
+struct NewNetwork {
+  std::shared_ptr<models::FeatureExtractor> net;
+  at::Generator stream;
+};
+
+/// F's initial weights: train.seed's, whatever else the process does. Built before the
+/// images are decoded and embedded (minutes on a large pool), so that a run folder that
+/// cannot take its checkpoint is refused before that work, not after it.
+NewNetwork newNetwork(const Config& cfg, const Workspace& w) {
+  auto stream = models::constructionStream(static_cast<uint64_t>(cfg.train.seed));
+  auto net = seededNetwork(cfg.model, stream);
+  if (w.writes()) checkRoomForTheRun(w.dir, *net);
+  return {std::move(net), std::move(stream)};
+}
+
 /// Train F (Deep SVDD, aligned to the pool's dominant set when the config aligns).
 Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const data::ProtocolSplit& split,
-                  const Inputs& source, const Inputs& pool, const Workspace& w, std::ostream& metrics,
-                  const Callbacks& callbacks, TrainSummary& summary) {
+                  const Inputs& source, const Inputs& pool, const NewNetwork& f, const Workspace& w,
+                  std::ostream& metrics, const Callbacks& callbacks, TrainSummary& summary) {
   const Counts n{static_cast<int64_t>(source.paths.size()), static_cast<int64_t>(pool.paths.size()),
                  static_cast<int64_t>(source.skipped.size() + pool.skipped.size())};
   checkSkipped(cfg.data.max_skipped, source.skipped, plan.source_paths.size(), "source");
@@ -597,12 +614,8 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
             plan.few_shot ? "few-shot normal" : "pool", cfg.data.target, plan.need_pool ? "" : " [pool unused]",
             plan.head_only ? " [head only, on cached trunk features]" : "");
   const auto pool_labels = plan.need_pool ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
-  // F's and the discriminator's initial weights: train.seed's, whatever else the process does.
-  auto stream = models::constructionStream(static_cast<uint64_t>(cfg.train.seed));
-  const auto net = seededNetwork(cfg.model, stream);
-  if (w.writes()) checkRoomForTheRun(w.dir, *net);
-  training::Trainer trainer(cfg, net, &cache.principalBases());
-  trainer.continueConstructionStream(stream);
+  training::Trainer trainer(cfg, f.net, &cache.principalBases());
+  trainer.continueConstructionStream(f.stream);
   trainer.setProcessGroup(w.group);
   const auto td = trainingData(cache, cfg, plan, source, pool, w.ranks());
   std::atomic<bool> cancelled{false};
@@ -658,6 +671,7 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
                        const Callbacks& callbacks, std::chrono::steady_clock::time_point t0,
                        const BeforeCommit& before_commit) {
   const auto plan = planFor(cfg, split);
+  const auto f = plan.frozen_scorer ? NewNetwork{} : newNetwork(cfg, w);
   const auto source =
       plan.frozen_scorer ? Inputs{} : sharedInputs(cache, cfg, plan.head_only, plan.source_paths, w.ranks());
   const auto pool = plan.need_pool && !plan.frozen_scorer
@@ -676,7 +690,7 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
   // A frozen-encoder baseline trains nothing: rank 0 builds it alone.
   const auto n = plan.frozen_scorer
                      ? (w.writes() ? fitFrozenBaseline(cache, cfg, plan, split, w.dir, metrics) : Counts{})
-                     : fitNetwork(cache, cfg, plan, split, source, pool, w, metrics, callbacks, summary);
+                     : fitNetwork(cache, cfg, plan, split, source, pool, f, w, metrics, callbacks, summary);
   finishRun(cfg, w, plan, n, summary, t0, before_commit);
   return summary;
 }

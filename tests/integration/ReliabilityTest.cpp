@@ -953,7 +953,10 @@ TEST(DiskSpace, ARunFolderWhoseFileSystemCannotTakeTheCheckpointIsRefusedBeforeT
   fs::create_directories(tmp / "small");
   if (std::system(("mount -t tmpfs -o size=8M tmpfs " + (tmp / "small") + " 2>/dev/null").c_str()) != 0)
     GTEST_SKIP() << "mounting a tmpfs is not allowed here";
-  shiftad::Config c = protocolOf(synthRoot(), "circle");
+  // An unreadable source image: its warning would come from decoding the images.
+  fs::copy(synthRoot(), tmp / "data", fs::copy_options::recursive);
+  shiftad::test::writeFile(tmp / "data/source/circle/zz_broken.png", "not a png");
+  shiftad::Config c = protocolOf(tmp / "data", "circle");
   c.model.width = 8;
   c.model.embedding_dim = 2048;
   c.train.epochs = 1;
@@ -965,6 +968,8 @@ TEST(DiskSpace, ARunFolderWhoseFileSystemCannotTakeTheCheckpointIsRefusedBeforeT
   EXPECT_EQ(r.exit, 1) << r.err;
   EXPECT_NE(r.err.find("run directory '" + (tmp / "small/run") + "': its file system has"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("epoch 1"), std::string::npos) << "refused before training:\n" << r.err;
+  // ... and before the images are decoded, which takes minutes on a large pool.
+  EXPECT_EQ(r.err.find("zz_broken.png"), std::string::npos) << "refused before decoding:\n" << r.err;
   EXPECT_FALSE(fs::exists(tmp / "small/run")) << "the folder it made is removed";
   EXPECT_EQ(std::system(("umount " + (tmp / "small")).c_str()), 0);
 }
