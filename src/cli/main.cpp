@@ -222,15 +222,32 @@ std::string scoresCsv(const shiftad::ScoreResult& r) {
 /// `--images -`: the paths on standard input, one per line, read as the lines of an
 /// image list (data::listEntry: blank lines and '#' comments skipped, CRLF line ends),
 /// a relative one from the working folder, as on a command line.
-bool nextStdinPath(std::string& path) {
-  for (std::string line; std::getline(std::cin, line);)
-    if (path = shiftad::data::listEntry(std::move(line), ""); !path.empty()) return true;
-  return false;
-}
+struct StdinPaths {
+  size_t line_number = 0;
 
+  /// The next path into `path`; false at the end of the input. `problem`: why the line
+  /// names no file (data::listLineProblem; `path` is then the line as read), else "".
+  bool next(std::string& path, std::string& problem) {
+    for (std::string line; std::getline(std::cin, line);) {
+      ++line_number;
+      if (problem = shiftad::data::listLineProblem(line); !problem.empty()) {
+        path = std::move(line);
+        return true;
+      }
+      if (path = shiftad::data::listEntry(std::move(line), ""); !path.empty()) return true;
+    }
+    return false;
+  }
+};
+
+/// `--images -` with a file to write: the whole list, as a list file is read (a line that
+/// names no file is an error).
 std::vector<std::string> stdinPaths() {
+  StdinPaths in;
   std::vector<std::string> paths;
-  for (std::string p; nextStdinPath(p);) paths.push_back(p);
+  for (std::string p, problem; in.next(p, problem); paths.push_back(p))
+    SHIFTAD_CHECK(problem.empty(), "standard input (--images -), line {} {}; give one image path per line",
+                  in.line_number, problem);
   return paths;
 }
 
@@ -467,11 +484,16 @@ int runScoreStream(const ScoreCommand& c) {
   std::fputs(kScoresHeader, stdout);
   std::fflush(stdout);
   size_t scored = 0, unreadable = 0;
-  for (std::string path; nextStdinPath(path);) {
-    const auto r = detector.score(std::vector<std::string>{path});
-    const auto row = r.scores.empty() ? shiftad::csv::field(path) + ",,,\n" : scoreRow(r.scores.front());
+  StdinPaths in;
+  for (std::string path, problem; in.next(path, problem);) {
+    if (!problem.empty())
+      spdlog::warn("standard input, line {} {}: a row with an empty score", in.line_number, problem);
+    // A line that is not a path is not echoed: its row is valid CSV with an empty path.
+    const auto r = problem.empty() ? detector.score(std::vector<std::string>{path}) : shiftad::ScoreResult{};
+    const auto row = !r.scores.empty() ? scoreRow(r.scores.front())
+                                       : (problem.empty() ? shiftad::csv::field(path) : std::string()) + ",,,\n";
     (r.scores.empty() ? unreadable : scored) += 1;
-    std::fputs(row.c_str(), stdout);
+    std::fwrite(row.data(), 1, row.size(), stdout);
     std::fflush(stdout);
   }
   fmt::print(stderr, "scored {} images from standard input ({} unreadable: rows with an empty score)\n", scored,
@@ -490,7 +512,8 @@ int runScore(const ScoreCommand& c) {
   // The summary goes where the rows do not: a CSV on stdout stays a CSV.
   auto* const say = to_stdout ? stderr : stdout;
   if (to_stdout) {
-    std::fputs(scoresCsv(r).c_str(), stdout);
+    const auto csv = scoresCsv(r);
+    std::fwrite(csv.data(), 1, csv.size(), stdout);
   } else {
     checkNotAnInput(target, r);
     shiftad::writeFileAtomic(target, scoresCsv(r));  // fsync'ed: the CSV survives a power loss once written

@@ -223,6 +223,14 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
   return out;
 }
 
+std::string listLineProblem(const std::string& line) {
+  if (line.find('\0') != std::string::npos)
+    return "holds a NUL byte: binary data, not a path (a path cut there would name another file)";
+  if (line.size() >= kMaxPathBytes)
+    return fmt::format("is {} characters, longer than any path ({})", line.size(), kMaxPathBytes);
+  return "";
+}
+
 std::string listEntry(std::string line, const std::string& base) {
   if (!line.empty() && line.back() == '\r') line.pop_back();  // a list saved with CRLF line ends
   std::string entry = trim(line);

@@ -35,6 +35,11 @@ std::vector<std::string> listClasses(const std::string& root, const std::string&
 /// folder holds no image ("empty class").
 std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain);
 
+/// What keeps one line of an image list from naming a file: "" when nothing does, else
+/// why, as a phrase ("holds a NUL byte ..."): a NUL byte (binary data, and a path cut
+/// there would name another file), or more characters than any path has.
+std::string listLineProblem(const std::string& line);
+
 /// The image path one line of an image list names, a relative one resolved against
 /// `base` ("": kept relative, i.e. from the working folder); "" for a line that names
 /// none: blank, or a '#' comment (unless a file is named so). A CR before the line end
