@@ -16,6 +16,28 @@ namespace {
 
 int decode(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : WIFSIGNALED(raw) ? -WTERMSIG(raw) : -1000; }
 
+/// `BINARY_DIR/shiftad ARGS...` as execv takes it, built before fork(): after it, only exec.
+class CliArgv {
+ public:
+  explicit CliArgv(const std::vector<std::string>& args) : all_{std::string(SHIFTAD_BINARY_DIR) + "/shiftad"} {
+    all_.insert(all_.end(), args.begin(), args.end());
+    for (auto& a : all_) argv_.push_back(a.data());
+    argv_.push_back(nullptr);
+  }
+  CliArgv(const CliArgv&) = delete;
+  CliArgv& operator=(const CliArgv&) = delete;
+
+  /// In the child: become the CLI (exit status 127 where that fails).
+  [[noreturn]] void exec() {
+    ::execv(all_.front().c_str(), argv_.data());
+    ::_exit(127);
+  }
+
+ private:
+  std::vector<std::string> all_;
+  std::vector<char*> argv_;
+};
+
 }  // namespace
 
 CliResult runCliIn(const std::string& args, const std::string& cwd, const std::string& env) {
@@ -35,21 +57,14 @@ CliResult runCliIn(const std::string& args, const std::string& cwd, const std::s
 }
 
 pid_t spawnCli(const std::vector<std::string>& args, const std::string& log, const std::string& cwd) {
-  // Everything the child needs is built before fork(): after it, only exec.
-  const std::string binary = std::string(SHIFTAD_BINARY_DIR) + "/shiftad";
-  std::vector<std::string> all{binary};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  CliArgv cli(args);
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
+    cli.exec();
   }
   ::close(fd);
   return pid;
@@ -58,12 +73,7 @@ pid_t spawnCli(const std::vector<std::string>& args, const std::string& log, con
 CliRun runCli(const std::vector<std::string>& args, const std::string& dir, bool unprivileged) {
   // The CLI re-executes itself once to set this (main.cpp); set here, a run starts once.
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-  const std::string binary = std::string(SHIFTAD_BINARY_DIR) + "/shiftad";
-  std::vector<std::string> all{binary};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  CliArgv cli(args);
   const std::string out = dir + "/cli.stdout", err = dir + "/cli.stderr";
   const int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   const int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -73,8 +83,7 @@ CliRun runCli(const std::vector<std::string>& args, const std::string& dir, bool
     ::dup2(fe, STDERR_FILENO);
     constexpr uid_t kNobody = 65534;
     if (unprivileged && ::geteuid() == 0 && (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0)) ::_exit(126);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
+    cli.exec();
   }
   ::close(fo);
   ::close(fe);
@@ -88,12 +97,7 @@ CliRun runCli(const std::vector<std::string>& args, const std::string& dir, bool
 CliPipe::CliPipe(const std::vector<std::string>& args, const std::string& err_log) {
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);  // as runCli: the CLI starts once
   ::signal(SIGPIPE, SIG_IGN);                 // a child that ended early is an error to read, not our death
-  const std::string binary = std::string(SHIFTAD_BINARY_DIR) + "/shiftad";
-  std::vector<std::string> all{binary};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  CliArgv cli(args);
   int to_child[2], from_child[2];
   if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) return;
   const int fe = ::open(err_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -102,8 +106,7 @@ CliPipe::CliPipe(const std::vector<std::string>& args, const std::string& err_lo
     ::dup2(to_child[0], STDIN_FILENO);
     ::dup2(from_child[1], STDOUT_FILENO);
     ::dup2(fe, STDERR_FILENO);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
+    cli.exec();
   }
   ::close(to_child[0]);
   ::close(from_child[1]);
