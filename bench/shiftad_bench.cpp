@@ -32,6 +32,7 @@
 #include "method/DenseRegion.h"
 #include "method/DominantSelector.h"
 #include "models/FeatureExtractor.h"
+#include "models/InferenceBatch.h"
 #include "shiftad/shiftad.h"
 #include "training/Trainer.h"
 
@@ -239,7 +240,7 @@ json scoreApi(const std::string& run, const std::string& images) {
 }
 
 /// F's forward alone (eval mode, no grad) on pre-made normalized tensors, in batches
-/// of `batch` (Trainer::embed uses 64 for images).
+/// of `batch` (scoring uses models::kInferenceImages).
 json scoreForward(const std::string& run, int64_t n, int64_t batch) {
   const auto loaded = shiftad::api::loadRun(run);
   auto& net = loaded.trainer->net();
@@ -406,7 +407,7 @@ int main(int argc, char** argv) {
   std::string config, out, mode = "pipeline", run, images, impl = "shiftad";
   std::vector<std::string> sets;
   int steps = 10, k = 10, iters = 20, threads = 0;
-  int64_t n = 100000, d = 512, forward_images = 512, forward_batch = 64;
+  int64_t n = 100000, d = 512, forward_images = 512, forward_batch = shiftad::models::kInferenceImages;
   double main_share = 0.0;
 
   auto* split = app.add_subcommand("split", "write source.txt, pool.txt and test.txt of a config's split");

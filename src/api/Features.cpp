@@ -20,6 +20,7 @@
 #include "io/FeatureCache.h"
 #include "models/FeatureExtractor.h"
 #include "models/FrozenEncoder.h"
+#include "models/InferenceBatch.h"
 #include "models/NetworkConstruction.h"
 
 namespace fs = std::filesystem;
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 namespace shiftad::api {
 namespace {
 
-constexpr int64_t kBatch = 64;
+constexpr int64_t kBatch = models::kInferenceImages;
 
 using Clock = std::chrono::steady_clock;
 

@@ -11,13 +11,14 @@
 #include "config/Choices.h"
 #include "common/Hash.h"
 #include "common/Progress.h"
+#include "models/InferenceBatch.h"
 
 namespace fs = std::filesystem;
 
 namespace shiftad::models {
 namespace {
 
-constexpr int64_t kBatch = 32;
+constexpr int64_t kBatch = kInferenceImages;
 
 /// Any TorchScript module mapping N x 3 x S x S float images to N x D features.
 class TorchScriptEncoder : public FrozenEncoder {

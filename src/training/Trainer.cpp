@@ -9,6 +9,7 @@
 #include "losses/Losses.h"
 #include "method/Alignment.h"
 #include "method/PrincipalBasis.h"
+#include "models/InferenceBatch.h"
 #include "training/Distributed.h"
 
 namespace shiftad::training {
@@ -19,7 +20,7 @@ constexpr int64_t kEvalBatch = 256;  // the center pass (training-mode BatchNorm
 /// Rows per no-grad forward pass: images in small batches (a 256-image batch of 224 px
 /// MobileNetV2 activations takes ~5 GB and runs slower than 64, whose working set
 /// stays in cache), trunk features in large ones.
-int64_t inferenceBatch(const torch::Tensor& inputs) { return inputs.dim() == 2 ? 4096 : 64; }
+int64_t inferenceBatch(const torch::Tensor& inputs) { return inputs.dim() == 2 ? 4096 : models::kInferenceImages; }
 
 bool isFeatures(const torch::Tensor& t) { return t.dim() == 2; }
 

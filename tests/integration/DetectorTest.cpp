@@ -169,6 +169,31 @@ TEST(Detector, AHeadOnlyImageInMemoryScoresAsItsFile) {
   EXPECT_EQ(detector.score(views), valuesOf(detector.score(paths)));
 }
 
+TEST(Detector, AnImagesScoreDoesNotDependOnTheImagesInItsInferenceBatch) {
+  // Images go through F in batches (models::kInferenceImages): 40 images span three, and
+  // dropping the first 5 moves every image to another batch and place in it. Eval mode
+  // makes each image's features its own, so its score must not move by a bit.
+  TempDir tmp;
+  auto detector = shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
+  const auto paths = unseenImages(40);
+  ASSERT_EQ(paths.size(), 40u);
+  const auto all = valuesOf(detector.score(paths));
+  const auto shifted = valuesOf(detector.score(std::vector<std::string>(paths.begin() + 5, paths.end())));
+  EXPECT_EQ(shifted, std::vector<double>(all.begin() + 5, all.end()));
+  EXPECT_EQ(valuesOf(detector.score(std::vector<std::string>{paths[21]})).at(0), all[21]);
+  // A head trained on a frozen trunk's features multiplies all the rows at once, and the
+  // matrix product rounds differently with their count (the same trunk batches, fewer
+  // rows, still moved the last bits here): equal to float precision, not to the bit.
+  TempDir tmp2;
+  auto cfg = tinyConfig(tmp2 / "cache");
+  cfg.model.freeze = -1;
+  auto head_only = shiftad::Detector::fit(cfg, tmp2 / "run");
+  const auto all_h = valuesOf(head_only.score(paths));
+  const auto shifted_h = valuesOf(head_only.score(std::vector<std::string>(paths.begin() + 5, paths.end())));
+  ASSERT_EQ(shifted_h.size(), 35u);
+  for (size_t i = 0; i < shifted_h.size(); ++i) EXPECT_NEAR(shifted_h[i], all_h[i + 5], 1e-6 * all_h[i + 5]) << i;
+}
+
 TEST(Detector, LoadSaveLoadScoresIdentically) {
   TempDir tmp;
   for (const std::string variant : {"cluster_self", "frozen_knn"}) {
