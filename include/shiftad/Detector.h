@@ -183,7 +183,7 @@ using TrainOptions = FitOptions;
 
 struct LoadOptions {
   /// null: the detector makes its own, and score() and evaluate() forget each chunk of
-  /// 1024 images once scored (memory stays flat on large folders and test splits).
+  /// 256 images once scored (memory stays flat on large folders and test splits).
   /// Shared: what they decode stays in it for the detectors sharing it, until
   /// Cache::clear().
   std::shared_ptr<Cache> cache;
@@ -250,7 +250,7 @@ class Detector {
 
   /// Scores of image files, in order; unreadable files are skipped (logged, listed)
   /// and more than data.max_skipped of them is an error. Progress: stage "score", per
-  /// chunk of 1024 images. Cancelling throws shiftad::Error (scores of the chunks done
+  /// chunk of 256 images. Cancelling throws shiftad::Error (scores of the chunks done
   /// are dropped).
   ScoreResult score(const std::vector<std::string>& paths);
 
@@ -287,7 +287,7 @@ class Detector {
   /// the work. Throws Error when the
   /// test split holds images the run trained on (its pool.txt, or its source domain):
   /// the target folder or the split settings changed since training. The test split is
-  /// scored as score() scores files, in chunks of 1024 images (memory flat in the
+  /// scored as score() scores files, in chunks of 256 images (memory flat in the
   /// split's size), with the same progress reports and cancelling.
   EvalResult evaluate(const Config& split, const std::string& scores_file = "");
 

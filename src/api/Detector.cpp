@@ -141,8 +141,9 @@ struct Detector::Impl {
   ScoreResult scoreInChunks(const std::vector<std::string>& paths) {
     const size_t n = api::scoreChunk();
     ScoreResult out;
-    // Decoding and embedding show their own progress; this line counts chunks.
-    Progress progress("scoring", static_cast<int64_t>(paths.size()), silentProgressOptions());
+    // Decoding and embedding show their own progress within a chunk; this count advances
+    // between chunks, as plain lines at most every 10 s (chunks of 256 come every 2 s).
+    Progress progress("scoring", static_cast<int64_t>(paths.size()), plainProgressOptions());
     for (size_t start = 0; start < paths.size(); start += n) {
       const std::vector<std::string> chunk(
           paths.begin() + static_cast<std::ptrdiff_t>(start),
@@ -154,7 +155,6 @@ struct Detector::Impl {
       out.skipped.insert(out.skipped.end(), in.skipped.begin(), in.skipped.end());
       if (!shared_cache) inputs().forget(chunk);  // a shared one is its owner's to clear()
       progress.advance(static_cast<int64_t>(chunk.size()));
-      if (paths.size() > n) log::info("scored {}", progress.status());
       report("score", static_cast<int64_t>(start + chunk.size()), static_cast<int64_t>(paths.size()));
     }
     return out;

@@ -33,6 +33,14 @@ ProgressOptions defaultProgressOptions() {
   return o;
 }
 
+ProgressOptions plainProgressOptions() {
+  ProgressOptions o = defaultProgressOptions();
+  if (o.terminal && libraryLogger()->should_log(spdlog::level::info))
+    o.sink = [](const std::string& line, bool) { log::info("{}", line); };
+  o.terminal = false;
+  return o;
+}
+
 ProgressOptions silentProgressOptions() {
   ProgressOptions o = defaultProgressOptions();
   o.sink = [](const std::string&, bool) {};

@@ -28,6 +28,11 @@ struct ProgressOptions {
 /// (-q).
 ProgressOptions defaultProgressOptions();
 
+/// The defaults, but plain lines (every plain_seconds, through the log) on a terminal
+/// too: for a count advanced between pieces of work that show their own progress, whose
+/// redrawn terminal line a second redrawn line would overwrite.
+ProgressOptions plainProgressOptions();
+
 /// Prints nothing: for callers that put status() or eta() in lines of their own.
 ProgressOptions silentProgressOptions();
 

@@ -920,11 +920,12 @@ TEST(Detector, EvaluationScoresTheTestSplitInScoringsChunksWithTheSameResults) {
   TempDir tmp;
   const auto cfg = tinyConfig(tmp / "cache");
   shiftad::Detector::fit(cfg, tmp / "run");
-  // One chunk: the synthetic test split is far below 1024 images.
+  // In scoring's own chunks (api::kScoreChunk).
   const auto whole = shiftad::Detector::load(tmp / "run").evaluate(cfg, tmp / "whole.csv");
   const auto n = static_cast<int64_t>(whole.normal + whole.anomalous);
-  // Chunks of 64: F embeds images in batches of 64, so the batches, and their float
-  // rounding, are those of one pass (so are 1024's; chunks of 7 differ in the 7th digit).
+  // Chunks of 64: F embeds images in batches of models::kInferenceImages (16), which 64
+  // and kScoreChunk divide, so the batches, and their float rounding, are those of one
+  // pass (chunks of 7 differed in the 7th digit).
   constexpr int64_t kChunk = 64;
   ASSERT_GT(n, 3 * kChunk);
   struct SmallChunks {  // restored whatever fails below
