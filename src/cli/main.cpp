@@ -246,7 +246,7 @@ std::vector<std::string> stdinPaths() {
   StdinPaths in;
   std::vector<std::string> paths;
   for (std::string p, problem; in.next(p, problem); paths.push_back(p))
-    SHIFTAD_CHECK(problem.empty(), "standard input (--images -), line {} {}; give one image path per line",
+    SHIFTAD_CHECK(problem.empty(), "standard input (--images -), line {}: {}; give one image path per line",
                   in.line_number, problem);
   return paths;
 }
@@ -487,7 +487,7 @@ int runScoreStream(const ScoreCommand& c) {
   StdinPaths in;
   for (std::string path, problem; in.next(path, problem);) {
     if (!problem.empty())
-      spdlog::warn("standard input, line {} {}: a row with an empty path and score", in.line_number, problem);
+      spdlog::warn("standard input, line {}: {}; a row with an empty path and score", in.line_number, problem);
     // A line that is not a path is not echoed: its row is valid CSV with an empty path.
     const auto r = problem.empty() ? detector.score(std::vector<std::string>{path}) : shiftad::ScoreResult{};
     const auto row = !r.scores.empty() ? scoreRow(r.scores.front())

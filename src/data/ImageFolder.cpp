@@ -169,10 +169,10 @@ std::vector<std::string> readListFile(const fs::path& file) {
     if (line.find('\0') != std::string::npos) refuseBinaryList(file);
     // No path is longer (Linux's PATH_MAX): such a line is not one, and would be echoed
     // whole in the "cannot be read" warning.
-    SHIFTAD_CHECK(line.size() < kMaxPathBytes,
-                  "image list '{}', line {}: {} characters, longer than any path ({}); a list holds one image path "
-                  "per line (is it the right file?)",
-                  file.string(), number, line.size(), kMaxPathBytes);
+    const auto problem = listLineProblem(line);
+    SHIFTAD_CHECK(problem.empty(),
+                  "image list '{}', line {}: {}; a list holds one image path per line (is it the right file?)",
+                  file.string(), number, problem);
     if (auto entry = listEntry(std::move(line), base.string()); !entry.empty()) out.push_back(std::move(entry));
   }
   return out;
@@ -225,9 +225,9 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
 
 std::string listLineProblem(const std::string& line) {
   if (line.find('\0') != std::string::npos)
-    return "holds a NUL byte: binary data, not a path (a path cut there would name another file)";
+    return "a NUL byte: binary data, not a path (a path cut there would name another file)";
   if (line.size() >= kMaxPathBytes)
-    return fmt::format("is {} characters, longer than any path ({})", line.size(), kMaxPathBytes);
+    return fmt::format("{} characters, longer than any path ({})", line.size(), kMaxPathBytes);
   return "";
 }
 

@@ -36,8 +36,9 @@ std::vector<std::string> listClasses(const std::string& root, const std::string&
 std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain);
 
 /// What keeps one line of an image list from naming a file: "" when nothing does, else
-/// why, as a phrase ("holds a NUL byte ..."): a NUL byte (binary data, and a path cut
-/// there would name another file), or more characters than any path has.
+/// what the line holds ("a NUL byte: ...", "5000 characters, longer than any path ..."):
+/// a NUL byte (binary data; a path cut there would name another file), or more
+/// characters than any path has.
 std::string listLineProblem(const std::string& line);
 
 /// The image path one line of an image list names, a relative one resolved against

@@ -126,15 +126,15 @@ TEST(ScoreStream, ALineThatIsNotAPathGetsARowWithNeitherPathNorScore) {
   for (std::string l; cli.readLine(l, 1000);) rows.push_back(l);
   EXPECT_EQ(rows, (std::vector<std::string>{kHeader, ",,,", ",,,", expected.at(t.images[1])}));
   const auto err = shiftad::test::readText(t.tmp / "err.log");
-  EXPECT_NE(err.find("standard input, line 1 holds a NUL byte"), std::string::npos) << err;
-  EXPECT_NE(err.find("standard input, line 2 is 5000 characters, longer than any path"), std::string::npos) << err;
+  EXPECT_NE(err.find("standard input, line 1: a NUL byte"), std::string::npos) << err;
+  EXPECT_NE(err.find("standard input, line 2: 5000 characters, longer than any path"), std::string::npos) << err;
   // Read as a list to score at once (--out FILE), such a line is an error, as in a list file.
   shiftad::test::CliPipe batch({"score", "-q", "--model", t.run, "--images", "-", "--out", t.tmp / "n.csv"},
                                t.tmp / "err2.log");
   batch.write(t.images[1] + "\n" + t.images[0] + std::string(1, '\0') + "x\n");
   EXPECT_EQ(batch.finish(), 1);
   EXPECT_NE(shiftad::test::readText(t.tmp / "err2.log")
-                .find("standard input (--images -), line 2 holds a NUL byte: binary data, not a path"),
+                .find("standard input (--images -), line 2: a NUL byte: binary data, not a path"),
             std::string::npos)
       << shiftad::test::readText(t.tmp / "err2.log");
   EXPECT_FALSE(fs::exists(t.tmp / "n.csv"));
