@@ -226,14 +226,12 @@ struct StdinPaths {
   size_t line_number = 0;
 
   /// The next path into `path`; false at the end of the input. `problem`: why the line
-  /// names no file (data::listLineProblem; `path` is then the line as read), else "".
+  /// names no file (data::listLineProblem; `path` is then ""), else "".
   bool next(std::string& path, std::string& problem) {
     for (std::string line; std::getline(std::cin, line);) {
       ++line_number;
-      if (problem = shiftad::data::listLineProblem(line); !problem.empty()) {
-        path = std::move(line);
-        return true;
-      }
+      path.clear();
+      if (problem = shiftad::data::listLineProblem(line); !problem.empty()) return true;
       if (path = shiftad::data::listEntry(std::move(line), ""); !path.empty()) return true;
     }
     return false;
@@ -488,10 +486,9 @@ int runScoreStream(const ScoreCommand& c) {
   for (std::string path, problem; in.next(path, problem);) {
     if (!problem.empty())
       spdlog::warn("standard input, line {}: {}; a row with an empty path and score", in.line_number, problem);
-    // A line that is not a path is not echoed: its row is valid CSV with an empty path.
+    // A line that is not a path is not echoed (`path` is ""): its row is valid CSV.
     const auto r = problem.empty() ? detector.score(std::vector<std::string>{path}) : shiftad::ScoreResult{};
-    const auto row = !r.scores.empty() ? scoreRow(r.scores.front())
-                                       : (problem.empty() ? shiftad::csv::field(path) : std::string()) + ",,,\n";
+    const auto row = r.scores.empty() ? shiftad::csv::field(path) + ",,,\n" : scoreRow(r.scores.front());
     (r.scores.empty() ? unreadable : scored) += 1;
     std::fwrite(row.data(), 1, row.size(), stdout);
     std::fflush(stdout);
