@@ -25,6 +25,7 @@
 
 #include "api/Features.h"
 #include "api/RunDir.h"
+#include "common/Seconds.h"
 #include "clustering/KMeans.h"
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
@@ -45,8 +46,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+using shiftad::secondsSince;
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;

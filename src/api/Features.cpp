@@ -17,6 +17,7 @@
 #include "common/Progress.h"
 #include "config/Choices.h"
 #include "data/ImageFolder.h"
+#include "common/Seconds.h"
 #include "io/FeatureCache.h"
 #include "models/FeatureExtractor.h"
 #include "models/FrozenEncoder.h"
@@ -31,8 +32,6 @@ namespace {
 constexpr int64_t kBatch = models::kInferenceImages;
 
 using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 /// Rows of every path, unreadable ones as zeros and marked invalid.
 io::FeatureRows expandRows(const FeatureSet& set, const std::vector<std::string>& paths, int64_t dim) {

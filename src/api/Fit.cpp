@@ -26,6 +26,7 @@
 #include "common/Error.h"
 #include "common/Hash.h"
 #include "common/Log.h"
+#include "common/Seconds.h"
 #include "data/PseudoAnomaly.h"
 #include "method/DominantSelector.h"
 #include "models/FrozenScorer.h"
@@ -649,7 +650,7 @@ void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Co
   summary.source_images = n.source;
   summary.pool_images = n.pool;
   summary.skipped_images = n.skipped;
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summary.seconds = secondsSince(t0);
   if (!w.writes()) return;
   const nlohmann::json js = {{"variant", cfg.run.variant},
                              {"epochs", summary.epochs},

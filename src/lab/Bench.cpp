@@ -25,6 +25,7 @@
 #include "common/TextFile.h"
 #include "common/Error.h"
 #include "common/Progress.h"
+#include "common/Seconds.h"
 #include "config/Choices.h"
 #include "config/Suite.h"
 #include "data/ImageFolder.h"
@@ -57,11 +58,6 @@ std::vector<std::string> variantsWhere(bool (*fact)(const Variant&)) {
 bool readsLabels(const Variant& v) { return v.reads_target_labels; }
 /// The frozen-encoder baselines (no training), for the report's verdict.
 bool frozenBaseline(const Variant& v) { return !v.trains; }
-
-/// Wall seconds since `t0`.
-double secondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 std::string machine() {
   utsname u{};

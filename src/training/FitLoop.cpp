@@ -13,6 +13,7 @@
 
 #include "common/Error.h"
 #include "common/Log.h"
+#include "common/Seconds.h"
 #include "losses/Losses.h"
 #include "method/AlignedSet.h"
 #include "method/Objective.h"
@@ -311,7 +312,7 @@ void Trainer::FitLoop::endEpoch(Clock::time_point start, const EpochCallback& on
   st.align_loss = p_.sum_align / std::max(p_.steps, 1);
   st.dominant_size = align ? p_.dominant.size(0) : 0;
   st.dominant_share = align ? static_cast<double>(p_.dominant.size(0)) / data_.pool.size(0) : 0.0;
-  st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  st.seconds = secondsSince(start);
   if (on_epoch) on_epoch(st, align ? p_.dominant : torch::empty({0}, torch::kLong));
   // The next epoch starts from scratch: no order drawn, no step done.
   p_.order = torch::Tensor();
