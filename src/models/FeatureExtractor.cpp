@@ -9,6 +9,7 @@
 #include "config/Choices.h"
 #include "io/SafeTensors.h"
 #include "models/ClipVisual.h"
+#include "models/InferenceBatch.h"
 #include "models/MobileNetV2.h"
 #include "models/NetworkConstruction.h"
 #include "models/ResNet.h"
@@ -37,10 +38,34 @@ void FeatureExtractor::buildHead(int64_t trunk_dim, int64_t embedding_dim, const
   embedding_dim_ = embedding_dim;
 }
 
+namespace {
+
+/// Rows the head multiplies at a time when no gradient is wanted (scoring, embedding).
+/// A matrix product's kernel, hence its rounding, follows the number of rows: in
+/// blocks of one size (the last padded with zero rows) a row's output is the same bit
+/// for bit whether it is scored alone, among thousands or as a line of a pipe.
+constexpr int64_t kHeadBlock = kInferenceImages;
+
+torch::Tensor inFixedBlocks(torch::nn::Sequential& head, const torch::Tensor& x) {
+  const int64_t n = x.size(0);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < n; i += kHeadBlock) {
+    auto block = x.slice(0, i, std::min(i + kHeadBlock, n));
+    const int64_t rows = block.size(0);
+    if (rows < kHeadBlock) block = torch::cat({block, torch::zeros({kHeadBlock - rows, x.size(1)}, x.options())});
+    out.push_back(head->forward(block).slice(0, 0, rows));
+  }
+  return out.empty() ? head->forward(x) : torch::cat(out);
+}
+
+}  // namespace
+
 torch::Tensor FeatureExtractor::head(const torch::Tensor& trunk_features) {
-  if (!trunk_l2_) return head_->forward(trunk_features);
-  return head_->forward(
-      torch::nn::functional::normalize(trunk_features, torch::nn::functional::NormalizeFuncOptions().dim(1)));
+  const auto x =
+      trunk_l2_ ? torch::nn::functional::normalize(trunk_features, torch::nn::functional::NormalizeFuncOptions().dim(1))
+                : trunk_features;
+  if (torch::GradMode::is_enabled()) return head_->forward(x);
+  return inFixedBlocks(head_, x);
 }
 
 void FeatureExtractor::initHeadRows(const torch::Tensor& directions) {
