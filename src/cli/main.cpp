@@ -22,6 +22,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "StandardStreams.h"
 #include "api/OutputFile.h"
 #include "common/AtomicFile.h"
 #include "common/Csv.h"
@@ -480,7 +481,7 @@ int runScoreStream(const ScoreCommand& c) {
   options.max_skipped = std::numeric_limits<double>::infinity();
   auto detector = shiftad::Detector::load(c.model, options);
   std::fputs(kScoresHeader, stdout);
-  std::fflush(stdout);
+  shiftad::cli::flushStandardOutput();
   size_t scored = 0, unreadable = 0;
   StdinPaths in;
   for (std::string path, problem; in.next(path, problem);) {
@@ -491,7 +492,7 @@ int runScoreStream(const ScoreCommand& c) {
     const auto row = r.scores.empty() ? shiftad::csv::field(path) + ",,,\n" : scoreRow(r.scores.front());
     (r.scores.empty() ? unreadable : scored) += 1;
     std::fwrite(row.data(), 1, row.size(), stdout);
-    std::fflush(stdout);
+    shiftad::cli::flushStandardOutput();
   }
   fmt::print(stderr, "scored {} images from standard input ({} unreadable: rows with an empty score)\n", scored,
              unreadable);
@@ -500,6 +501,8 @@ int runScoreStream(const ScoreCommand& c) {
 
 int runScore(const ScoreCommand& c) {
   const bool from_stdin = c.images == "-", to_stdout = c.out == "-";
+  SHIFTAD_CHECK(!to_stdout || !shiftad::cli::standardOutputWasClosed(),
+                "--out -: standard output is closed, so the scores would be lost; give --out FILE");
   if (from_stdin && to_stdout) return runScoreStream(c);
   const auto target = to_stdout ? std::string() : checkScoreOut(c.out, c.images, c.overwrite);
   shiftad::LoadOptions options;
@@ -511,6 +514,7 @@ int runScore(const ScoreCommand& c) {
   if (to_stdout) {
     const auto csv = scoresCsv(r);
     std::fwrite(csv.data(), 1, csv.size(), stdout);
+    shiftad::cli::flushStandardOutput();  // before the summary says the scores were written
   } else {
     checkNotAnInput(target, r);
     shiftad::writeFileAtomic(target, scoresCsv(r));  // fsync'ed: the CSV survives a power loss once written
@@ -857,7 +861,9 @@ int runGuarded(Commands& c, const std::string& command) {
   try {
     const ReportRepeats repeats;
     setUp(c.common);
-    return runCommand(c, command);
+    const int status = runCommand(c, command);
+    shiftad::cli::flushStandardOutput();  // a report or CSV cut short by a full disk is an error
+    return status;
   } catch (const fs::filesystem_error& e) {
     fmt::print(stderr, "shiftad: error: {}\n", filesystemError(e));
   } catch (const std::bad_alloc&) {
@@ -896,6 +902,7 @@ void passiveOpenMpWait(char** argv) {
 
 int main(int argc, char** argv) {
   passiveOpenMpWait(argv);
+  shiftad::cli::openClosedStandardStreams();  // after the re-exec, which would forget what it found
   CLI::App app{"shiftad: one-class anomaly detection under domain shift (dominant-cluster adaptation)"};
   Commands commands;
   addCommands(app, commands);

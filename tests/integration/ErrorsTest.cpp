@@ -196,6 +196,37 @@ TEST(Errors, MissingRunAndNonImageFolder) {
   expectError(shiftad::test::runCli({"eval", "-q", "--model", tmp / "no-run"}, tmp.path()), 1, {tmp / "no-run"});
 }
 
+/// `shiftad ARGS` through the shell with stdout sent to `stdout_to` (a shell
+/// redirection's target, "&-" for closed) and stderr captured.
+CliRun runWithStdout(const TempDir& tmp, const std::string& args, const std::string& stdout_to) {
+  const auto err = tmp / "stderr.txt";
+  const auto cmd = std::string(SHIFTAD_BINARY_DIR) + "/shiftad " + args + " 2>'" + err + "' >" + stdout_to;
+  CliRun r;
+  const int raw = std::system(cmd.c_str());
+  r.exit = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.err = shiftad::test::readText(err);
+  return r;
+}
+
+TEST(Errors, OutputThatDoesNotReachStandardOutputIsAnError) {
+  // `shiftad score --out - > scores.csv` on a full disk wrote part of the CSV and exited 0.
+  TempDir tmp;
+  const auto trained = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "run"}, tmp.path());
+  ASSERT_EQ(trained.exit, 0) << trained.err;
+  const auto images = dataRoot() + "/target/star";
+  const auto score = "score -q --threads 1 --model '" + tmp / "run" + "' --images '" + images + "' --out -";
+  expectError(runWithStdout(tmp, score, "/dev/full"), 1, {"cannot write to standard output", "No space left"});
+  expectError(runWithStdout(tmp, "check-data -q --threads 1 '" + dataRoot() + "'", "/dev/full"), 1,
+              {"cannot write to standard output"});
+  shiftad::test::writeFile(tmp / "paths.txt", fs::directory_iterator(images)->path().string() + "\n");
+  const auto stream = "score -q --model '" + tmp / "run" + "' --images - --out - < '" + tmp / "paths.txt" + "'";
+  expectError(runWithStdout(tmp, stream, "/dev/full"), 1, {"cannot write to standard output"});
+  // Closed, it would hand descriptor 1 to the first file opened: refused before any work.
+  expectError(runWithStdout(tmp, score, "&-"), 1, {"standard output is closed", "--out FILE"});
+  EXPECT_EQ(runWithStdout(tmp, score, "/dev/null").exit, 0);
+}
+
 TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) {
   TempDir tmp;
   const auto trained = shiftad::test::runCli(
