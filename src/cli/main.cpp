@@ -334,7 +334,7 @@ void addTrain(CLI::App& app, TrainCommand& c) {
   c.app->add_option("--variant", c.variant,
                     "a named variant applied on top of the config, before --set (list: `shiftad variants`); without "
                     "one, the config's keys over the library defaults, which are the `default` variant");
-  c.app->add_option("--set", c.overrides, "override a key: --set section.key=value (repeatable)");
+  c.app->add_option("--set", c.overrides, "override a key: --set section.key=value (repeatable; a string or path key takes the value as typed, docs/config.md)");
   c.app->add_option("--out", c.out, "run directory to write (new or empty; an existing run needs --overwrite)");
   c.app->add_flag("--overwrite", c.overwrite,
                   "replace the run in --out; the old run stays until the new one is complete");

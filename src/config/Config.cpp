@@ -36,6 +36,7 @@ struct KeySpec {
   std::function<void(Config&, const YAML::Node&)> set;  ///< throws Error on a bad value
   std::function<YAML::Node(const Config&)> get;
   bool is_path = false;  ///< a file or folder: resolved against the config file's folder
+  bool is_text = false;  ///< free text (a name, a path): --set takes its value as typed
 };
 
 [[noreturn]] void badValue(const std::string& key, const YAML::Node& node, const std::string& allowed) {
@@ -84,11 +85,24 @@ KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) 
                   "config key '{}': value '{}' has a leading zero, which YAML reads as an octal number; write it "
                   "without leading zeros ({})",
                   key, n.Scalar(), allowed);
+            // yaml-cpp also reads 0x10 as 16 and 0o10 as 8: a config integer is decimal digits.
+            static const std::regex kDecimal("[-+]?[0-9]+");
+            if (n.IsScalar() && !std::regex_match(n.Scalar(), kDecimal)) badValue(key, n, allowed);
             const long v = scalarAs<long>(key, n, allowed);
             if (v < lo || v > hi) badValue(key, n, allowed);
             field(c) = static_cast<int>(v);
           },
           [=](const Config& c) { return YAML::Node(static_cast<int>(field(const_cast<Config&>(c)))); }};
+}
+
+/// A number written with a nonzero digit that reads as 0 (1e-400) was below what a
+/// double holds: refused, as it would silently be 0.
+void checkNotUnderflowed(const std::string& key, const std::string& text) {
+  const auto mantissa = text.substr(0, text.find_first_of("eE"));
+  SHIFTAD_CHECK(mantissa.find_first_of("123456789") == std::string::npos,
+                "config key '{}': value '{}' is smaller than any number a double holds (about 1e-308) and would be "
+                "read as 0; write 0 or a larger number",
+                key, text);
 }
 
 template <typename Field>
@@ -103,6 +117,7 @@ KeySpec floatKey(std::string key, Field field, double lo, double hi, bool hi_ope
           [=](Config& c, const YAML::Node& n) {
             const double v = scalarAs<double>(key, n, allowed);
             if (!std::isfinite(v) || v < lo || v > hi || (hi_open && v >= hi)) badValue(key, n, allowed);
+            if (v == 0.0) checkNotUnderflowed(key, n.Scalar());
             field(c) = v;
           },
           [=](const Config& c) { return numberNode(field(const_cast<Config&>(c))); }};
@@ -122,14 +137,16 @@ KeySpec boolKey(std::string key, Field field, std::string doc) {
 template <typename Field>
 KeySpec stringKey(std::string key, Field field, std::string doc) {
   const std::string allowed = "a string";
-  return {key,
-          "string",
-          allowed,
-          std::move(doc),
-          [=](Config& c, const YAML::Node& n) {
-            field(c) = n.IsNull() ? std::string() : scalarAs<std::string>(key, n, allowed);
-          },
-          [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+  KeySpec k{key,
+            "string",
+            allowed,
+            std::move(doc),
+            [=](Config& c, const YAML::Node& n) {
+              field(c) = n.IsNull() ? std::string() : scalarAs<std::string>(key, n, allowed);
+            },
+            [=](const Config& c) { return YAML::Node(field(const_cast<Config&>(c))); }};
+  k.is_text = true;
+  return k;
 }
 
 /// A key with a fixed list of values: the enum that `field` selects, spelled as its
@@ -476,6 +493,22 @@ void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, c
   }
 }
 
+/// The value of `--set key=value`. For a string or path the text as typed: read as YAML,
+/// `part #2` was the class `part` (a comment), a trailing blank was dropped and `null`
+/// was no value. A value in YAML quotes is still read as YAML (its quotes removed); any
+/// other key's value is YAML (a number, a list [a, b], true).
+YAML::Node overrideValue(const KeySpec& spec, const std::string& value) {
+  const bool text = spec.is_text;
+  const bool quoted =
+      value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front();
+  if (text && !quoted) return YAML::Node(value);
+  try {
+    return YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    SHIFTAD_THROW("--set {}: cannot parse value '{}' as YAML: {}", spec.key, value, e.msg);
+  }
+}
+
 void applyOverride(Config& cfg, const std::string& assignment) {
   const auto eq = assignment.find('=');
   SHIFTAD_CHECK(eq != std::string::npos && eq > 0, "--set '{}': expected key=value, e.g. --set train.epochs=10",
@@ -484,13 +517,7 @@ void applyOverride(Config& cfg, const std::string& assignment) {
   const std::string value = assignment.substr(eq + 1);
   const KeySpec* spec = findKey(key);
   if (!spec) unknownKey(key, "--set");
-  YAML::Node node;
-  try {
-    node = YAML::Load(value);
-  } catch (const YAML::Exception& e) {
-    SHIFTAD_THROW("--set {}: cannot parse value '{}' as YAML: {}", key, value, e.msg);
-  }
-  spec->set(cfg, node);
+  spec->set(cfg, overrideValue(*spec, value));
   resolvePath(cfg, *spec, "");  // typed on the command line: relative to where it was typed
 }
 
@@ -560,7 +587,13 @@ Config loadConfig(const std::string& yaml_path, const std::vector<std::string>& 
                 size, kMaxConfigBytes);
   std::stringstream ss;
   ss << f.rdbuf();
-  return parseConfig(ss.str(), overrides, yaml_path, fs::absolute(yaml_path).parent_path().string());
+  const auto text = ss.str();
+  // yaml-cpp reads on past a NUL byte and turned "a\0b" into an escape error or a TAB.
+  const auto nul = text.find('\0');
+  SHIFTAD_CHECK(nul == std::string::npos,
+                "config file '{}': a NUL byte at offset {}: binary data, not YAML; is it the right file?", yaml_path,
+                nul);
+  return parseConfig(text, overrides, yaml_path, fs::absolute(yaml_path).parent_path().string());
 }
 
 void validateConfig(const Config& cfg) {

@@ -120,6 +120,52 @@ TEST(Config, AnIntegerWithALeadingZeroIsRefusedNotReadAsOctal) {
   EXPECT_EQ(parseConfig("", {"train.epochs=10"}).train.epochs, 10);
 }
 
+TEST(Config, AnIntegerIsDecimalDigitsNotHexadecimal) {
+  // yaml-cpp reads 0x10 as 16; a CLI integer refuses it, and so does a config.
+  for (const auto& [text, set] :
+       std::vector<std::pair<std::string, std::string>>{{"train:\n  epochs: 0x10\n", ""}, {"", "train.epochs=0x10"}}) {
+    const auto msg = errorOf([&] { parseConfig(text, set.empty() ? std::vector<std::string>{} : std::vector{set}); });
+    EXPECT_NE(msg.find("config key 'train.epochs': value '0x10' is not allowed"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(parseConfig("", {"train.epochs=+12"}).train.epochs, 12);
+}
+
+TEST(Config, ANumberTooSmallForADoubleIsRefusedNotReadAsZero) {
+  const auto msg = errorOf([] { parseConfig("", {"train.lr=1e-400"}); });
+  EXPECT_NE(msg.find("config key 'train.lr': value '1e-400' is smaller than any number a double holds"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(parseConfig("", {"train.lr=0.0e-400"}).train.lr, 0.0);  // a zero written so is zero
+  EXPECT_EQ(parseConfig("", {"train.lr=1e-300"}).train.lr, 1e-300);
+}
+
+TEST(Config, ASetStringIsTheTextAsTypedUnlessQuoted) {
+  // Read as YAML, "part #2" was the class "part" (a comment), "tr " lost its blank and
+  // "null" was no class at all.
+  for (const std::string name : {"part #2", "tr ", "null", "a: b", "[x]", "1e3", "line\nbreak", "#hash"})
+    EXPECT_EQ(parseConfig("", {"data.normal_class=" + name}).data.normal_class, name);
+  EXPECT_EQ(parseConfig("", {"data.normal_class='part #2'"}).data.normal_class, "part #2");
+  EXPECT_EQ(parseConfig("", {"data.normal_class=\"it's\""}).data.normal_class, "it's");
+  EXPECT_EQ(parseConfig("", {"data.normal_class="}).data.normal_class, "");
+  // What it sets survives the run's config.yaml.
+  const auto cfg = parseConfig("", {"data.normal_class=part #2"});
+  EXPECT_EQ(parseConfig(shiftad::dumpConfig(cfg)).data.normal_class, "part #2");
+  // A path keeps its text too, resolved as before; other keys' values stay YAML.
+  EXPECT_EQ(parseConfig("", {"data.root=/data/we ird #1"}).data.root, "/data/we ird #1");
+  EXPECT_EQ(parseConfig("", {"data.mean=[0.1, 0.2, 0.3]"}).data.mean, (std::vector<double>{0.1, 0.2, 0.3}));
+  EXPECT_EQ(parseConfig("", {"cluster.method=gmm"}).cluster.method, shiftad::ClusterMethod::kGmm);
+}
+
+TEST(Config, AConfigFileWithANulByteIsRefusedAsBinary) {
+  shiftad::test::TempDir tmp;
+  {
+    std::ofstream f(tmp / "c.yaml", std::ios::binary);
+    f << std::string("data:\n  root: synth\0junk\n", 25);
+  }
+  const auto msg = errorOf([&] { shiftad::loadConfig(tmp / "c.yaml", {}); });
+  EXPECT_NE(msg.find("a NUL byte at offset 19"), std::string::npos) << msg;
+}
+
 TEST(Config, ASectionGivenAsAValueIsNamedAsASection) {
   const auto msg = errorOf([] { parseConfig("data: 5\n", {}, "my.yaml"); });
   EXPECT_NE(msg.find("my.yaml: 'data' is a section"), std::string::npos) << msg;
