@@ -286,7 +286,8 @@ class Detector {
   /// folder, inside a run folder but as that run's test_scores.csv) is an Error before
   /// the work. Throws Error when the
   /// test split holds images the run trained on (its pool.txt, or its source domain):
-  /// the target folder or the split settings changed since training. The test split is
+  /// the target folder or the split settings changed since training, and when `split`
+  /// names another normal class than the run was trained for. The test split is
   /// scored as score() scores files, in chunks of 256 images (memory flat in the
   /// split's size), with the same progress reports and cancelling.
   EvalResult evaluate(const Config& split, const std::string& scores_file = "");

@@ -444,6 +444,13 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   // In a run folder only as the run's own test_scores.csv (eval, bench): never over a model.
   const auto scores_target =
       scores_file.empty() ? "" : api::checkOutputFile(scores_file, "a CSV file", "scores file", kTestScoresFile);
+  // The center was fit to the trained class: another class named normal would turn the
+  // AUROC into a measure of nothing (0.07 for a circle detector asked about rings).
+  SHIFTAD_CHECK(cfg.data.normal_class == impl_->run.cfg.data.normal_class,
+                "run '{}' was trained with '{}' as the normal class; a test split with '{}' as normal would score "
+                "a detector of another class. Evaluate with data.normal_class '{}', or train a run for '{}'",
+                impl_->run_dir, impl_->run.cfg.data.normal_class, cfg.data.normal_class,
+                impl_->run.cfg.data.normal_class, cfg.data.normal_class);
   const auto split = api::splitFor(cfg.data);
   checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, split.test.paths);
   // In score()'s chunks: a test split of any size is never held in memory whole.

@@ -591,6 +591,20 @@ TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
   EXPECT_NE(msg.find("the domain run"), std::string::npos) << msg;
 }
 
+TEST(Detector, EvaluationRefusesAnotherNormalClassThanTheRunWasTrainedFor) {
+  // A circle detector asked about rings scored AUROC 0.07 and exited 0.
+  TempDir tmp;
+  auto cfg = tinyConfig(tmp / "cache");
+  shiftad::Detector::fit(cfg, tmp / "run");
+  auto detector = shiftad::Detector::load(tmp / "run");
+  auto other = cfg;
+  other.data.normal_class = "ring";
+  const auto msg = shiftad::test::errorOf([&] { detector.evaluate(other, tmp / "scores.csv"); });
+  EXPECT_NE(msg.find("was trained with 'circle' as the normal class"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(tmp / "scores.csv"));
+  EXPECT_GT(detector.evaluate(cfg, "").auroc, 0.5);
+}
+
 TEST(Detector, ScoringTwiceNeverReadsTheRunDirectory) {
   TempDir tmp;
   shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
