@@ -273,6 +273,28 @@ void checkCacheOutsideRuns(const Config& cfg, const std::string& run_dir) {
                 cache, in_run);
 }
 
+/// The run folder and the disk caches must not lie in the source or target domain: a
+/// folder there is read as a class of images, and an empty or foreign one stops every
+/// later run on the data (the run trained, then failed at calibration, and stayed).
+void checkOutsideTheDomains(const Config& cfg, const std::string& run_dir) {
+  const auto resolved = [](const fs::path& p) {
+    std::error_code ec;
+    const auto c = fs::weakly_canonical(fs::absolute(p), ec);
+    return ec ? fs::absolute(p).lexically_normal() : c;
+  };
+  const std::pair<const char*, std::string> outputs[] = {{"the run folder", run_dir},
+                                                         {"encoder.cache_dir", cacheDir(cfg)}};
+  for (const auto& [what, dir] : outputs)
+    for (const auto& domain : {cfg.data.source, cfg.data.target}) {
+      if (domain.empty()) continue;
+      const auto data = resolved(fs::path(cfg.data.root) / domain);
+      SHIFTAD_CHECK(!isAtOrBelow(resolved(dir), data),
+                    "{} '{}' lies in the data's domain folder '{}', where it would be read as a class of images "
+                    "(and stop this and every later run on the data); choose a folder outside the data",
+                    what, dir, data.string());
+    }
+}
+
 /// A resume goes on with the pool the run started on: the checkpoint's aligned rows and
 /// weights are about those images, so a target folder changed since (images added,
 /// removed or renamed) is refused, not silently mixed in.
@@ -729,6 +751,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   try {
     checkNotInsideARun(run_dir);
     checkCacheOutsideRuns(cfg, run_dir);
+    checkOutsideTheDomains(cfg, run_dir);
     finishReplacement(run_dir);
     lock.emplace(run_dir);
     const auto target = runTarget(run_dir, options);

@@ -348,6 +348,29 @@ TEST(Errors, ARunInsideAnotherRunIsRefused) {
   EXPECT_FALSE(fs::exists(tmp / "run/a"));
 }
 
+TEST(Errors, ARunOrCacheInsideTheDataIsRefusedBeforeAnythingIsMade) {
+  // A run in the target domain trained, then failed at calibration on its own folder
+  // (an empty class) and stayed, stopping every later run on the data.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive);
+  const auto cfg = configFile(tmp, root);
+  expectError(shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", root + "/target/myrun"},
+                                    tmp.path()),
+              1, {"the run folder", "lies in the data's domain folder", "target"});
+  EXPECT_FALSE(fs::exists(root + "/target/myrun"));
+  expectError(shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--set",
+                                     "encoder.cache_dir=" + root + "/source/cache", "--out", tmp / "run"},
+                                    tmp.path()),
+              1, {"encoder.cache_dir", "lies in the data's domain folder", "source"});
+  EXPECT_FALSE(fs::exists(root + "/source/cache"));
+  EXPECT_FALSE(fs::exists(tmp / "run"));
+  // Beside the domains (the data root itself holds other folders) is fine.
+  const auto beside =
+      shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", root + "/runs/a"}, tmp.path());
+  EXPECT_EQ(beside.exit, 0) << beside.err;
+}
+
 TEST(Errors, ARunDirectoryThatIsAFileIsNamedAsOne) {
   TempDir tmp;
   shiftad::test::writeFile(tmp / "afile", "x");
