@@ -230,7 +230,7 @@ struct StdinPaths {
   /// names no file (data::listLineProblem; `path` is then ""), else "".
   bool next(std::string& path, std::string& problem) {
     for (std::string line; std::getline(std::cin, line);) {
-      ++line_number;
+      if (++line_number == 1) shiftad::data::dropByteOrderMark(line);
       path.clear();
       if (problem = shiftad::data::listLineProblem(line); !problem.empty()) return true;
       if (path = shiftad::data::listEntry(std::move(line), ""); !path.empty()) return true;
@@ -334,7 +334,9 @@ void addTrain(CLI::App& app, TrainCommand& c) {
   c.app->add_option("--variant", c.variant,
                     "a named variant applied on top of the config, before --set (list: `shiftad variants`); without "
                     "one, the config's keys over the library defaults, which are the `default` variant");
-  c.app->add_option("--set", c.overrides, "override a key: --set section.key=value (repeatable; a string or path key takes the value as typed, docs/config.md)");
+  c.app->add_option("--set", c.overrides,
+                    "override a key: --set section.key=value (repeatable; a string or path key takes the value as "
+                    "typed, docs/config.md)");
   c.app->add_option("--out", c.out, "run directory to write (new or empty; an existing run needs --overwrite)");
   c.app->add_flag("--overwrite", c.overwrite,
                   "replace the run in --out; the old run stays until the new one is complete");

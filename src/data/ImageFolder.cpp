@@ -165,6 +165,7 @@ std::vector<std::string> readListFile(const fs::path& file) {
   std::vector<std::string> out;
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
+    if (number == 1) dropByteOrderMark(line);
     // A path holds no NUL byte: such a file is binary (an archive, a model), not a list.
     if (line.find('\0') != std::string::npos) refuseBinaryList(file);
     // No path is longer (Linux's PATH_MAX): such a line is not one, and would be echoed
@@ -229,6 +230,10 @@ std::string listLineProblem(const std::string& line) {
   if (line.size() >= kMaxPathBytes)
     return fmt::format("{} characters, longer than any path ({})", line.size(), kMaxPathBytes);
   return "";
+}
+
+void dropByteOrderMark(std::string& first_line) {
+  if (first_line.rfind("\xEF\xBB\xBF", 0) == 0) first_line.erase(0, 3);
 }
 
 std::string listEntry(std::string line, const std::string& base) {

@@ -41,6 +41,10 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
 /// characters than any path has.
 std::string listLineProblem(const std::string& line);
 
+/// Drop a UTF-8 byte order mark (EF BB BF) from the start of a list's first line: Windows
+/// editors write one, it is no part of a path, and it is invisible in a message.
+void dropByteOrderMark(std::string& first_line);
+
 /// The image path one line of an image list names, a relative one resolved against
 /// `base` ("": kept relative, i.e. from the working folder); "" for a line that names
 /// none: blank, or a '#' comment (unless a file is named so). A CR before the line end

@@ -111,6 +111,22 @@ TEST(ImageFolder, ListFileResolvesRelativePathsAndSkipsComments) {
   EXPECT_EQ(got, expected);
 }
 
+TEST(ImageFolder, AListSavedWithAByteOrderMarkKeepsItsFirstEntry) {
+  // Notepad's UTF-8 starts the file with EF BB BF, which became part of the first path.
+  TempDir t;
+  writeFile(t / "a.png", "x");
+  writeFile(t / "b.png", "x");
+  writeFile(t / "list.txt", "\xEF\xBB\xBF" "a.png\r\nb.png\r\n");
+  EXPECT_EQ(listImages(t / "list.txt"), (std::vector<std::string>{t / "a.png", t / "b.png"}));
+  // Only at the start of the file: elsewhere the bytes are a name's.
+  std::string second =
+      "b.png\n\xEF\xBB\xBF"
+      "a.png\n";
+  writeFile(t / "list2.txt", second);
+  EXPECT_EQ(listImages(t / "list2.txt").at(1), t / "\xEF\xBB\xBF"
+                                                   "a.png");
+}
+
 TEST(ImageFolder, AListEntryKeepsTheBlanksOrHashItsFileIsNamedWith) {
   TempDir t;
   writeFile(t / " lead.png", "x");

@@ -125,6 +125,13 @@ TEST(ScoreStream, ALineThatIsNotAPathGetsARowWithNeitherPathNorScore) {
   std::vector<std::string> rows;
   for (std::string l; cli.readLine(l, 1000);) rows.push_back(l);
   EXPECT_EQ(rows, (std::vector<std::string>{kHeader, ",,,", ",,,", expected.at(t.images[1])}));
+  // A byte order mark before the first path (a Windows program's UTF-8) is no part of it.
+  shiftad::test::CliPipe bom({"score", "-q", "--model", t.run, "--images", "-", "--out", "-"}, t.tmp / "err3.log");
+  bom.write("\xEF\xBB\xBF" + t.images[1] + "\n");
+  EXPECT_EQ(bom.finish(), 0);
+  rows.clear();
+  for (std::string l; bom.readLine(l, 1000);) rows.push_back(l);
+  EXPECT_EQ(rows, (std::vector<std::string>{kHeader, expected.at(t.images[1])}));
   const auto err = shiftad::test::readText(t.tmp / "err.log");
   EXPECT_NE(err.find("standard input, line 1: a NUL byte"), std::string::npos) << err;
   EXPECT_NE(err.find("standard input, line 2: 5000 characters, longer than any path"), std::string::npos) << err;
