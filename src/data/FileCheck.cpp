@@ -1,5 +1,12 @@
 #include "data/FileCheck.h"
 
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
 #include "common/Hash.h"
 
 namespace shiftad::data {
@@ -69,22 +76,77 @@ bool reachesEoi(std::string_view b, size_t pos) {
   return false;
 }
 
+uint32_t be32(std::string_view b, size_t i) {
+  return (uint32_t{byteAt(b, i)} << 24) | (uint32_t{byteAt(b, i + 1)} << 16) | (uint32_t{byteAt(b, i + 2)} << 8) |
+         byteAt(b, i + 3);
+}
+uint32_t le16(std::string_view b, size_t i) { return byteAt(b, i) | (uint32_t{byteAt(b, i + 1)} << 8); }
+uint32_t le32(std::string_view b, size_t i) { return le16(b, i) | (le16(b, i + 2) << 16); }
+
+// A chunk type as text: four letters in a sound file, anything in a damaged one.
+std::string chunkName(std::string_view type) {
+  std::string out;
+  for (const char c : type) out += (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ? c : '?';
+  return out;
+}
+
+// A PNG's chunks from the signature to IEND, each by its length: one that runs past the
+// end of the file is truncation, and a critical chunk (an upper-case first letter:
+// IHDR, PLTE, IDAT, IEND) whose CRC does not match is damage libpng stops on, printing
+// its own "libpng error" line (an ancillary chunk's bad CRC it only warns about).
+std::string pngDamage(std::string_view b) {
+  for (size_t pos = 8; pos + 12 <= b.size();) {
+    const uint64_t length = be32(b, pos), end = pos + 12 + length;
+    if (end > b.size()) break;
+    const auto type = b.substr(pos + 4, 4);
+    const bool critical = type[0] >= 'A' && type[0] <= 'Z';
+    const auto* typed = reinterpret_cast<const Bytef*>(b.data() + pos + 4);
+    if (critical && crc32(0L, typed, static_cast<uInt>(4 + length)) != be32(b, pos + 8 + length))
+      return fmt::format("PNG chunk '{}' at byte {} fails its checksum (CRC): the file is corrupt", chunkName(type),
+                         pos);
+    if (type == "IEND") return "";
+    pos = end;
+  }
+  return "PNG without its IEND chunk (truncated)";
+}
+
+// What a BMP's headers say that its bytes do not hold, or that the decoder refuses with
+// an assertion message of its own on stderr: pixel data shorter than the header
+// declares (uncompressed rows, or the declared size of RLE data), more than 256
+// palette colours, JPEG or PNG data inside (compression 4, 5).
+std::string bmpDamage(std::string_view b) {
+  if (b.size() < 26 || le32(b, 14) < 12 || 14 + uint64_t{le32(b, 14)} > b.size())
+    return "BMP shorter than its headers (truncated)";
+  const uint32_t header = le32(b, 14), offset = le32(b, 10);
+  const bool core = header == 12;  // OS/2: 16-bit sizes, no compression
+  if (!core && header < 40) return "";
+  const uint64_t width = core ? le16(b, 18) : std::abs(int64_t{static_cast<int32_t>(le32(b, 18))});
+  const uint64_t height = core ? le16(b, 20) : std::abs(int64_t{static_cast<int32_t>(le32(b, 22))});
+  const uint32_t bits = le16(b, core ? 24 : 28), compression = core ? 0 : le32(b, 30);
+  if (!core && le32(b, 46) > 256)
+    return fmt::format("BMP header declares {} palette colours (at most 256): the file is corrupt", le32(b, 46));
+  if (compression == 4 || compression == 5) return "BMP holding JPEG or PNG data, which the decoder does not read";
+  uint64_t pixels = 0;  // bytes the pixel data takes, where the header says
+  if (compression == 0 || compression == 3) pixels = (width * std::min<uint64_t>(bits, 64) + 31) / 32 * 4 * height;
+  if (compression == 1 || compression == 2) pixels = le32(b, 34);
+  if (uint64_t{offset} + pixels <= b.size()) return "";
+  return fmt::format("BMP truncated: its header declares {} bytes of pixels from byte {}, the file holds {}", pixels,
+                     offset, b.size());
+}
+
 }  // namespace
 
 uint64_t contentHash(std::string_view bytes) { return fnv1a(bytes); }
 
-std::string truncation(std::string_view bytes) {
+std::string damage(std::string_view bytes) {
   constexpr std::string_view kPng("\x89PNG\r\n\x1a\n", 8);
-  if (bytes.compare(0, kPng.size(), kPng) == 0) {
-    // IEND's type must be followed by its 4-byte CRC.
-    const auto iend = bytes.rfind("IEND");
-    return iend != std::string_view::npos && iend + 8 <= bytes.size() ? "" : "PNG without its IEND chunk (truncated)";
-  }
+  if (bytes.compare(0, kPng.size(), kPng) == 0) return pngDamage(bytes);
   if (bytes.size() >= 2 && bytes.compare(0, 2, std::string_view("\xFF\xD8", 2)) == 0) {
     const size_t scan = mainScanData(bytes);
     if (scan == kNone) return "JPEG without image data (truncated)";
     return reachesEoi(bytes, scan) ? "" : "JPEG without its end marker (truncated)";
   }
+  if (bytes.size() >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return bmpDamage(bytes);
   return "";
 }
 

@@ -195,8 +195,8 @@ std::vector<unsigned char> readCheckedBytes(const std::string& path) {
 
 // Decoded RGB 8-bit H x W x 3 (continuous) of a file's bytes (from readCheckedBytes).
 cv::Mat decodeRgb(const std::vector<unsigned char>& bytes, const std::string& path) {
-  const auto cut = truncation(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  SHIFTAD_CHECK(cut.empty(), "image '{}' cannot be used: {}; re-export or remove it", path, cut);
+  const auto damaged = damage(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  SHIFTAD_CHECK(damaged.empty(), "image '{}' cannot be used: {}; re-export or remove it", path, damaged);
   cv::Mat raw;
   try {
     // UNCHANGED keeps 16-bit depth and alpha (converted below) and ignores EXIF

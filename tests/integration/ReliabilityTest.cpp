@@ -21,7 +21,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
+#include <zlib.h>
 
 #include "common/Error.h"
 #include "data/FileCheck.h"
@@ -591,19 +593,71 @@ TEST(CheckData, IdenticalUnreadableFilesAreNotDuplicatesNorALeak) {
 }
 
 TEST(CheckData, TruncatedJpegAndPngAreRecognisedByTheirEndMarkers) {
-  using shiftad::data::truncation;
+  using shiftad::data::damage;
   const std::string jpeg("\xFF\xD8\xFF\xE0\x00\x02\xFF\xDA\x00\x02\x12\xFF\x00\x34\xFF\xD9", 16);
-  EXPECT_EQ(truncation(jpeg), "");
-  EXPECT_NE(truncation(jpeg.substr(0, 14)).find("JPEG without its end marker"), std::string::npos);
-  EXPECT_NE(truncation(jpeg.substr(0, 6)).find("JPEG without image data"), std::string::npos);
-  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + "....IHDR....IEND\xAE\x42\x60\x82";
-  EXPECT_EQ(truncation(png), "");
-  EXPECT_NE(truncation(png.substr(0, png.size() - 6)).find("IEND"), std::string::npos);
-  EXPECT_EQ(truncation("BM not checked"), "");
+  EXPECT_EQ(damage(jpeg), "");
+  EXPECT_NE(damage(jpeg.substr(0, 14)).find("JPEG without its end marker"), std::string::npos);
+  EXPECT_NE(damage(jpeg.substr(0, 6)).find("JPEG without image data"), std::string::npos);
+  // PNG: chunks walked by their lengths up to IEND; the CRC is zlib's (an independent
+  // implementation: IEND's, AE 42 60 82, is in the PNG specification).
+  const auto chunk = [](const std::string& type, const std::string& data) {
+    const auto be = [](uint32_t v) {
+      return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                         static_cast<char>(v)};
+    };
+    const auto typed = type + data;
+    return be(data.size()) + typed + be(crc32(0, reinterpret_cast<const Bytef*>(typed.data()), typed.size()));
+  };
+  const std::string iend = chunk("IEND", "");
+  EXPECT_EQ(iend.substr(8), std::string("\xAE\x42\x60\x82", 4));
+  const std::string sig("\x89PNG\r\n\x1a\n", 8);
+  const std::string png = sig + chunk("IHDR", std::string(13, '\1')) + chunk("tEXt", "a") + chunk("IDAT", "xyz") + iend;
+  EXPECT_EQ(damage(png), "");
+  EXPECT_EQ(damage(png + "trailer"), "");
+  EXPECT_NE(damage(png.substr(0, png.size() - 6)).find("PNG without its IEND chunk (truncated)"), std::string::npos);
+  EXPECT_NE(damage(png.substr(0, 40)).find("PNG without its IEND chunk (truncated)"), std::string::npos);
+  auto bad = png;
+  bad[16] ^= 1;  // a byte of IHDR's data
+  EXPECT_EQ(damage(bad), "PNG chunk 'IHDR' at byte 8 fails its checksum (CRC): the file is corrupt");
+  bad = png;
+  bad[8 + 25 + 8] ^= 1;  // tEXt's data: an ancillary chunk, which libpng only warns about
+  EXPECT_EQ(damage(bad), "");
+}
+
+TEST(CheckData, ABmpShorterThanItsHeaderDeclaresOrWithAHeaderTheDecoderRefusesIsNamed) {
+  using shiftad::data::damage;
+  // A 3 x 2 24-bit BMP written by OpenCV: rows of 9 bytes padded to 12, 24 bytes of pixels.
+  std::vector<unsigned char> encoded;
+  ASSERT_TRUE(cv::imencode(".bmp", cv::Mat(2, 3, CV_8UC3, cv::Scalar(1, 2, 3)), encoded));
+  const std::string bmp(encoded.begin(), encoded.end());
+  EXPECT_EQ(damage(bmp), "");
+  EXPECT_EQ(damage(bmp.substr(0, bmp.size() - 1)),
+            fmt::format("BMP truncated: its header declares 24 bytes of pixels from byte {}, the file holds {}",
+                        bmp.size() - 24, bmp.size() - 1));
+  EXPECT_EQ(damage(bmp.substr(0, 20)), "BMP shorter than its headers (truncated)");
+  auto bad = bmp;
+  bad[46] = '\xFF', bad[47] = '\xFF';  // biClrUsed 65535
+  EXPECT_NE(damage(bad).find("declares 65535 palette colours"), std::string::npos);
+  bad = bmp;
+  bad[30] = 4;  // BI_JPEG
+  EXPECT_NE(damage(bad).find("JPEG or PNG data"), std::string::npos);
+  // Checked as data: shiftad's reason, and none of the decoder's text on stderr (OpenCV
+  // printed "imdecode_(''): can't read data: ... bitstrm.cpp" for each such file).
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "data/d/c/cut.bmp", bmp.substr(0, bmp.size() - 10));
+  ASSERT_TRUE(cv::imencode(".png", cv::Mat(2, 3, CV_8UC3, cv::Scalar(1, 2, 3)), encoded));
+  std::string png(encoded.begin(), encoded.end());
+  png[19] ^= 1;  // IHDR's width, 3 -> 2: its CRC no longer matches (libpng: "IHDR: CRC error")
+  shiftad::test::writeFile(tmp / "data/d/c/crc.png", png);
+  const auto r = shiftad::test::runCli({"check-data", "--threads", "1", tmp / "data"}, tmp.path());
+  EXPECT_NE(r.out.find("BMP truncated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fails its checksum"), std::string::npos) << r.out;
+  for (const char* raw : {"imdecode_", "OpenCV", "libpng error"})
+    EXPECT_EQ(r.err.find(raw), std::string::npos) << r.err;
 }
 
 TEST(CheckData, AJpegIsWholeByItsMainImagesEndMarkerNotByAThumbnails) {
-  using shiftad::data::truncation;
+  using shiftad::data::damage;
   const auto bytes = [](std::initializer_list<int> b) {
     std::string s;
     for (int c : b) s += static_cast<char>(c);
@@ -616,23 +670,23 @@ TEST(CheckData, AJpegIsWholeByItsMainImagesEndMarkerNotByAThumbnails) {
   const std::string scan = bytes({0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56});
   const std::string soi = bytes({0xFF, 0xD8}), eoi = bytes({0xFF, 0xD9});
   const std::string camera = soi + app1 + bytes({0xFF, 0xDB, 0x00, 0x03, 0x07}) + scan + eoi;
-  EXPECT_EQ(truncation(camera), "");
+  EXPECT_EQ(damage(camera), "");
   for (size_t cut : {camera.size() - 2, camera.size() - 6})  // in the main image's data
-    EXPECT_NE(truncation(camera.substr(0, cut)).find("JPEG without its end marker"), std::string::npos) << cut;
+    EXPECT_NE(damage(camera.substr(0, cut)).find("JPEG without its end marker"), std::string::npos) << cut;
   for (size_t cut : {soi.size() + app1.size(), soi.size() + 12})  // before the main scan, in the thumbnail
-    EXPECT_NE(truncation(camera.substr(0, cut)).find("JPEG without image data"), std::string::npos) << cut;
+    EXPECT_NE(damage(camera.substr(0, cut)).find("JPEG without image data"), std::string::npos) << cut;
   // Whole files read as whole: bytes or zero padding after EOI; a progressive JPEG's
   // later scans and the tables between them; FF D9 inside a comment before the scan.
-  EXPECT_EQ(truncation(camera + std::string(100, '\0')), "");
-  EXPECT_EQ(truncation(camera + "trailer"), "");
+  EXPECT_EQ(damage(camera + std::string(100, '\0')), "");
+  EXPECT_EQ(damage(camera + "trailer"), "");
   const std::string dht = bytes({0xFF, 0xC4, 0x00, 0x04, 0xFF, 0xD9});
   const std::string progressive = soi + scan + dht + scan + scan;
-  EXPECT_EQ(truncation(progressive + eoi), "");
-  EXPECT_NE(truncation(progressive).find("end marker"), std::string::npos);
-  EXPECT_NE(truncation(progressive + dht.substr(0, 5)).find("end marker"), std::string::npos);
+  EXPECT_EQ(damage(progressive + eoi), "");
+  EXPECT_NE(damage(progressive).find("end marker"), std::string::npos);
+  EXPECT_NE(damage(progressive + dht.substr(0, 5)).find("end marker"), std::string::npos);
   const std::string com = bytes({0xFF, 0xFE, 0x00, 0x04, 0xFF, 0xD9});
-  EXPECT_NE(truncation(soi + com).find("without image data"), std::string::npos);
-  EXPECT_EQ(truncation(soi + com + scan + eoi), "");
+  EXPECT_NE(damage(soi + com).find("without image data"), std::string::npos);
+  EXPECT_EQ(damage(soi + com + scan + eoi), "");
 }
 
 TEST(CheckData, ACutCameraJpegWithAnExifThumbnailIsListedUnreadable) {
