@@ -76,8 +76,17 @@ struct Detector::Impl {
 
   const api::Calibration& calibrated() {
     if (!calibration) {
-      log::info("'{}' has no {} (written before decision thresholds): calibrating from the pool of its config", run_dir,
-                kCalibrationFile);
+      // pool.txt came after calibration.json: a run that has one lost the other.
+      if (pool.empty())
+        log::info("'{}' has no {} (written before decision thresholds): calibrating from the pool of its config",
+                  run_dir, kCalibrationFile);
+      else
+        spdlog::warn(
+            "'{}' has lost its {}, which training wrote: calibrating again on {}, which can move the threshold from "
+            "the one it was trained with; restore the file from a copy of the run, or train again",
+            run_dir, kCalibrationFile,
+            dominant.empty() ? "the whole pool of its config (its dominant.txt is gone too, or it has none)"
+                             : "its dominant.txt");
       calibrate();
     }
     return *calibration;

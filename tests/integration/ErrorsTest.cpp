@@ -371,6 +371,31 @@ TEST(Errors, ARunOrCacheInsideTheDataIsRefusedBeforeAnythingIsMade) {
   EXPECT_EQ(beside.exit, 0) << beside.err;
 }
 
+TEST(Errors, ARunThatLostItsCalibrationSaysSoWhenItCalibratesAgain) {
+  // Its dominant.txt gone too, the threshold came from the whole pool (0.94 -> 0.75 for
+  // an image's normalised score) with an info line calling it a run of an old version.
+  TempDir tmp;
+  const auto trained = shiftad::test::runCli({"train", "-q", "--threads", "1", "--config",
+                                              configFile(tmp, dataRoot(), {"train.epochs=1"}), "--out", tmp / "run"},
+                                             tmp.path());
+  ASSERT_EQ(trained.exit, 0) << trained.err;
+  ASSERT_TRUE(fs::exists(tmp / "run/dominant.txt"));
+  const auto image = fs::directory_iterator(dataRoot() + "/target/star")->path().string();
+  const std::vector<std::string> score = {"score",    "--threads", "1",     "--model", tmp / "run",
+                                          "--images", image,       "--out", "-"};
+  fs::remove(tmp / "run/calibration.json");
+  auto r = shiftad::test::runCli(score, tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("has lost its calibration.json, which training wrote: calibrating again on its dominant.txt"),
+            std::string::npos)
+      << r.err;
+  fs::remove(tmp / "run/dominant.txt");
+  r = shiftad::test::runCli(score, tmp.path());
+  EXPECT_NE(r.err.find("calibrating again on the whole pool of its config (its dominant.txt is gone too"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(Errors, ARunDirectoryThatIsAFileIsNamedAsOne) {
   TempDir tmp;
   shiftad::test::writeFile(tmp / "afile", "x");
