@@ -67,9 +67,13 @@ void collectFiles(const fs::path& dir, std::vector<std::string>& out, std::vecto
     if (fs::is_directory(own)) {
       collectFiles(e.path(), out, hidden);
     } else if (fs::is_symlink(own)) {
+      // A link to a folder is not followed (it may loop); any other is read as a file:
+      // one that is dangling or names a pipe or a device is then refused by name.
       const auto target = fs::status(e.path(), ec);
-      if (ec || fs::is_regular_file(target)) out.push_back(e.path().string());
-    } else if (fs::is_regular_file(own)) {
+      if (ec || !fs::is_directory(target)) out.push_back(e.path().string());
+    } else {
+      // A pipe, socket or device too: listed, so that reading names it as unreadable
+      // (readBytes refuses it without opening), not passed over without a word.
       out.push_back(e.path().string());
     }
   }

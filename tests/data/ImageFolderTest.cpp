@@ -116,7 +116,9 @@ TEST(ImageFolder, AListSavedWithAByteOrderMarkKeepsItsFirstEntry) {
   TempDir t;
   writeFile(t / "a.png", "x");
   writeFile(t / "b.png", "x");
-  writeFile(t / "list.txt", "\xEF\xBB\xBF" "a.png\r\nb.png\r\n");
+  writeFile(t / "list.txt",
+            "\xEF\xBB\xBF"
+            "a.png\r\nb.png\r\n");
   EXPECT_EQ(listImages(t / "list.txt"), (std::vector<std::string>{t / "a.png", t / "b.png"}));
   // Only at the start of the file: elsewhere the bytes are a name's.
   std::string second =
@@ -205,4 +207,14 @@ TEST(ImageFolder, LinksAreListedNotFollowedIntoLoops) {
   EXPECT_EQ(shiftad::data::filesBelow(a),
             (std::vector<std::string>{a + "/1.png", a + "/dangling.png", a + "/linked.png", a + "/self.png"}));
   EXPECT_EQ(shiftad::data::subfolders(t / "dom"), (std::vector<std::string>{"a"}));
+}
+
+TEST(ImageFolder, PipesAndDevicesAreListedSoThatReadingNamesThem) {
+  // They were passed over: check-data counted none and said the data could run.
+  TempDir t;
+  writeFile(t / "a/1.png", "x");
+  ASSERT_EQ(::mkfifo((t / "a/fifo.png").c_str(), 0600), 0);
+  fs::create_symlink("/dev/zero", t / "a/zero.png");
+  const std::string a = t / "a";
+  EXPECT_EQ(shiftad::data::filesBelow(a), (std::vector<std::string>{a + "/1.png", a + "/fifo.png", a + "/zero.png"}));
 }

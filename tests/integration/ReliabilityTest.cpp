@@ -360,6 +360,19 @@ TEST(CheckData, ListsCountsUnreadableNonImagesDuplicatesAndSplitLeaks) {
   EXPECT_TRUE(anyContains(r.split_leaks[0], "/target/circle/"));
 }
 
+TEST(CheckData, APipeOrADeviceNamedAsAnImageIsListedUnreadableWithoutBlocking) {
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  ASSERT_EQ(::mkfifo((root + "/source/circle/fifo.png").c_str(), 0600), 0);  // opening it would wait for a writer
+  fs::create_symlink("/dev/zero", root + "/target/ring/zero.png");           // reading it would never end
+  const auto r = shiftad::checkData(root);
+  ASSERT_EQ(r.unreadable.size(), 2u);
+  EXPECT_TRUE(anyContains(r.unreadable, "fifo.png")) << r.unreadable[0];
+  EXPECT_TRUE(anyContains(r.unreadable, "zero.png")) << r.unreadable[0];
+  EXPECT_TRUE(anyContains(r.unreadable, "not a regular file")) << r.unreadable[0];
+}
+
 TEST(CheckData, OnSeveralThreadsFindsWhatOneThreadFinds) {
   TempDir tmp;
   const auto root = faultyRoot(tmp);
