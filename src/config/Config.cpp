@@ -51,6 +51,7 @@ struct KeySpec {
 /// writes 0.10000000000000001), with a '.' before any exponent so that YAML 1.1
 /// readers (PyYAML) also take it for a number: 1.0e-06.
 YAML::Node numberNode(double v) {
+  if (v == 0.0) v = 0.0;  // -0 is 0: written "-0", two configs of the same value differed
   std::string s = fmt::format("{}", v);
   const auto e = s.find('e');
   if (e != std::string::npos && s.find('.') == std::string::npos) s.insert(e, ".0");

@@ -127,10 +127,14 @@ std::vector<std::string> sweepSettings(const std::string& sweep) {
   SHIFTAD_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < sweep.size(),
                 "--sweep '{}': expected section.key=v1,v2,... (e.g. data.contamination=0,0.1,0.2)", sweep);
   std::vector<std::string> out;
-  std::stringstream ss(sweep.substr(eq + 1));
-  for (std::string v; std::getline(ss, v, ',');)
-    if (!v.empty()) out.push_back(sweep.substr(0, eq + 1) + v);
-  SHIFTAD_CHECK(!out.empty(), "--sweep '{}': no value", sweep);
+  const auto values = sweep.substr(eq + 1);
+  for (size_t start = 0, end = 0; start <= values.size(); start = end + 1) {
+    end = std::min(values.find(',', start), values.size());
+    // "0.1,,0.2" ran two values without a word: a value left out by mistake.
+    SHIFTAD_CHECK(end > start, "--sweep '{}': value {} is empty; give the values separated by single commas", sweep,
+                  out.size() + 1);
+    out.push_back(sweep.substr(0, eq + 1) + values.substr(start, end - start));
+  }
   return out;
 }
 

@@ -460,6 +460,17 @@ TEST(Errors, ABadGridIsRefusedBeforeAnythingIsWritten) {
         shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", option, value, "--out", tmp / "b"}, tmp.path()),
         1, {option + " names", "twice"});
   EXPECT_FALSE(fs::exists(tmp / "b"));
+  // A sweep value left out by mistake ran the others without a word; -0 and 0 ran twice.
+  for (const std::string& sweep : {"train.lr=0.1,,0.2", "train.lr=0.1,"})
+    expectError(
+        shiftad::test::runCli(
+            {"bench", "-q", "--suite", "synthetic", "--root", synth, "--sweep", sweep, "--out", tmp / "b"}, tmp.path()),
+        1, {"--sweep '" + sweep + "': value 2 is empty"});
+  expectError(shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--root", synth, "--sweep", "train.lr=-0,0",
+                                     "--out", tmp / "b"},
+                                    tmp.path()),
+              1, {"'train.lr=-0' and 'train.lr=0' are the same value"});
+  EXPECT_FALSE(fs::exists(tmp / "b"));
 }
 
 TEST(Errors, SyntheticDataIsNeverWrittenOverAUsersFiles) {
