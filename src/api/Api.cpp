@@ -85,6 +85,10 @@ void useBlasKernelsOfThisCpu() {
 const bool kBlasChosenAtLoad = (useBlasKernelsOfThisCpu(), true);
 
 using data::kSynthMarkerFile;
+/// The benchmark is written here (hidden: no listing reads it), then its domains are
+/// moved into place: a write cut short (Ctrl-C, a kill, a full disk) leaves no domain
+/// with part of its images for check-data to pass and training to use.
+constexpr const char* kSynthStaging = ".synth-partial";
 
 /// The benchmark's own folder may be rewritten; anything else is the user's: OUT must be
 /// new, empty, or carry kSynthMarkerFile and nothing but the benchmark's domains (a user's
@@ -101,6 +105,8 @@ void checkSynthFolder(const std::string& out_dir) {
     const auto name = e.path().filename().string();
     if (name == kSynthMarkerFile && e.is_regular_file())
       marked = true;
+    else if (name == kSynthStaging)
+      continue;  // a write cut short, ours: replaced
     else if (std::find(domains.begin(), domains.end(), name) == domains.end())
       foreign.push_back(name);
   }
@@ -139,14 +145,26 @@ void synthesize(const std::string& out_dir, int seed) {
   SHIFTAD_CHECK(!out_dir.empty(),
                 "the synthetic benchmark's folder is '' (it would be written into the working directory); name a "
                 "new or empty folder");
+  const auto run = api::runFolderAtOrAbove(out_dir);
+  SHIFTAD_CHECK(run.empty(),
+                "'{}' lies inside the run folder '{}', which holds only its own files (that run could no longer be "
+                "replaced); choose a folder outside every run",
+                out_dir, run);
   checkSynthFolder(out_dir);
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   SHIFTAD_CHECK(!ec, "cannot create folder '{}': {}; choose another folder", out_dir, ec.message());
   markSynthFolder(out_dir);  // before the images: a folder cut short is still ours to rewrite
+  const auto staging = fs::path(out_dir) / kSynthStaging;
+  fs::remove_all(staging);
   data::SynthParams p;
   p.seed = seed;
-  data::writeSynth(out_dir, p);
+  data::writeSynth(staging.string(), p);
+  for (const auto& domain : data::synthDomains()) {
+    fs::remove_all(fs::path(out_dir) / domain);
+    fs::rename(staging / domain, fs::path(out_dir) / domain);
+  }
+  fs::remove(staging);
 }
 
 TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOptions& options) {
