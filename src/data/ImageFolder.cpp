@@ -64,6 +64,11 @@ void collectFiles(const fs::path& dir, std::vector<std::string>& out, std::vecto
     }
     std::error_code ec;
     const auto own = e.symlink_status(ec);
+    // Not listed as a file, nor passed over: a path past the system's limit made its
+    // images vanish, and the class was said to hold none.
+    if (ec)
+      SHIFTAD_THROW("'{}' cannot be examined: {}; shorten its folders' names or move it", e.path().string(),
+                    lower(ec.message()));
     if (fs::is_directory(own)) {
       collectFiles(e.path(), out, hidden);
     } else if (fs::is_symlink(own)) {

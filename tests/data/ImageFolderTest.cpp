@@ -1,5 +1,7 @@
 // ImageFolder listing: hand-built folder trees with known content.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
@@ -207,6 +209,24 @@ TEST(ImageFolder, LinksAreListedNotFollowedIntoLoops) {
   EXPECT_EQ(shiftad::data::filesBelow(a),
             (std::vector<std::string>{a + "/1.png", a + "/dangling.png", a + "/linked.png", a + "/self.png"}));
   EXPECT_EQ(shiftad::data::subfolders(t / "dom"), (std::vector<std::string>{"a"}));
+}
+
+TEST(ImageFolder, AnEntryPastThePathLimitIsAnErrorNotAnEmptyClass) {
+  // Its images vanished: check-data and score said the class held none.
+  TempDir t;
+  writeFile(t / "a/1.png", "x");
+  int dir = ::open((t / "a").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  const std::string name(250, 'x');
+  for (int depth = 0; depth < 20; ++depth) {  // 20 x 251 bytes: past PATH_MAX (4096), made relative to each
+    ASSERT_EQ(::mkdirat(dir, name.c_str(), 0700), 0);
+    const int next = ::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY);
+    ::close(dir);
+    ASSERT_GE(next, 0);
+    dir = next;
+  }
+  ::close(dir);
+  expectError([&] { shiftad::data::filesBelow(t / "a"); }, {"cannot be examined: file name too long"});
 }
 
 TEST(ImageFolder, PipesAndDevicesAreListedSoThatReadingNamesThem) {
