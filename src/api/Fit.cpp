@@ -265,7 +265,11 @@ std::vector<std::string> belowCommonFolder(const std::vector<std::string>& paths
 void checkCacheOutsideRuns(const Config& cfg, const std::string& run_dir) {
   const auto cache = absoluteFolder(cacheDir(cfg));
   const auto run = absoluteFolder(run_dir);
-  const auto in_run = isAtOrBelow(cache, run) ? run : runFolderAtOrAbove(cache);
+  // A folder of the user's as --out (`--out .`, `--out /`) is refused later for what it
+  // is; said here, the cache inside it named the wrong problem.
+  std::error_code ec;
+  const bool foreign = fs::exists(run, ec) && !fs::is_empty(run, ec) && !isShiftadRunFolder(run);
+  const auto in_run = isAtOrBelow(cache, run) && !foreign ? run : runFolderAtOrAbove(cache);
   SHIFTAD_CHECK(in_run.empty(),
                 "encoder.cache_dir '{}' lies inside the run folder '{}': that run could not be replaced (the cache's "
                 "files are not the run's) and would take the cache with it; set encoder.cache_dir to a folder "

@@ -396,6 +396,17 @@ TEST(Errors, ARunThatLostItsCalibrationSaysSoWhenItCalibratesAgain) {
       << r.err;
 }
 
+TEST(Errors, AUsersFolderAsTheRunIsNamedAsSuchEvenWithTheCacheInside) {
+  // `train --out .` in a project folder holding the cache was refused for the cache.
+  TempDir tmp;
+  const auto cfg = configFile(tmp, dataRoot(), {"encoder.cache_dir=" + tmp / "proj/cache"});
+  shiftad::test::writeFile(tmp / "proj/notes.txt", "mine");
+  expectError(
+      shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", tmp / "proj"}, tmp.path()), 1,
+      {"is not a shiftad run directory", "notes.txt"});
+  EXPECT_EQ(shiftad::test::readText(tmp / "proj/notes.txt"), "mine");
+}
+
 TEST(Errors, ARunDirectoryThatIsAFileIsNamedAsOne) {
   TempDir tmp;
   shiftad::test::writeFile(tmp / "afile", "x");
