@@ -22,6 +22,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "Printable.h"
 #include "StandardStreams.h"
 #include "api/OutputFile.h"
 #include "common/AtomicFile.h"
@@ -253,7 +254,7 @@ std::vector<std::string> stdinPaths() {
 void printList(const char* title, const std::vector<std::string>& items) {
   if (items.empty()) return;
   fmt::print("\n{} ({}):\n", title, items.size());
-  for (const auto& i : items) fmt::print("  {}\n", i);
+  for (const auto& i : items) fmt::print("  {}\n", shiftad::cli::printable(i));
 }
 
 /// Groups of duplicates listed by check-data before the rest are counted (without --all):
@@ -264,7 +265,8 @@ void printGroups(const char* title, const std::vector<std::vector<std::string>>&
   if (groups.empty()) return;
   fmt::print("\n{} ({} groups):\n", title, groups.size());
   const size_t shown = all ? groups.size() : std::min(groups.size(), kShownGroups);
-  for (size_t i = 0; i < shown; ++i) fmt::print("  {}\n", fmt::join(groups[i], "  ==  "));
+  for (size_t i = 0; i < shown; ++i)
+    fmt::print("  {}\n", shiftad::cli::printable(fmt::format("{}", fmt::join(groups[i], "  ==  "))));
   if (shown == groups.size()) return;
   size_t files = 0;
   for (size_t i = shown; i < groups.size(); ++i) files += groups[i].size();
@@ -274,7 +276,8 @@ void printGroups(const char* title, const std::vector<std::vector<std::string>>&
 void printDataCheck(const shiftad::DataCheckReport& r, bool all_groups) {
   fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", "domain", "class", "images", "unreadable", "non-image");
   for (const auto& c : r.classes)
-    fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", c.domain, c.cls, c.images, c.unreadable, c.non_images);
+    fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", shiftad::cli::printable(c.domain), shiftad::cli::printable(c.cls),
+               c.images, c.unreadable, c.non_images);
   printList("unreadable or truncated images (skipped by training and scoring)", r.unreadable);
   printList("non-image files (ignored)", r.non_images);
   printList("hidden files and folders (ignored: the name starts with '.')", r.hidden);

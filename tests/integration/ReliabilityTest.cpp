@@ -373,6 +373,18 @@ TEST(CheckData, APipeOrADeviceNamedAsAnImageIsListedUnreadableWithoutBlocking) {
   EXPECT_TRUE(anyContains(r.unreadable, "not a regular file")) << r.unreadable[0];
 }
 
+TEST(CheckData, ANameWithALineBreakIsOneRowOfTheTable) {
+  TempDir tmp;
+  fs::create_directories(tmp / "data/d/a\nb");
+  fs::copy_file(fs::directory_iterator(synthRoot() + "/source/circle")->path(), tmp / "data/d/a\nb/x.png");
+  shiftad::test::writeFile(tmp / "data/d/a\nb/notes\t1.txt", "text");
+  const auto r = shiftad::test::runCli({"check-data", "--threads", "1", tmp / "data"}, tmp.path());
+  EXPECT_NE(r.out.find("\nd                    a\\nb                            1           0          1\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("a\\nb/notes\\t1.txt\n"), std::string::npos) << r.out;
+}
+
 TEST(CheckData, OnSeveralThreadsFindsWhatOneThreadFinds) {
   TempDir tmp;
   const auto root = faultyRoot(tmp);
