@@ -7,7 +7,6 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
-#include <iostream>
 #include <optional>
 #include <regex>
 #include <set>
@@ -24,12 +23,14 @@
 
 #include "Printable.h"
 #include "StandardStreams.h"
+#include "StdinLines.h"
 #include "api/OutputFile.h"
 #include "common/AtomicFile.h"
 #include "common/Csv.h"
 #include "common/Error.h"
 #include "common/LogOnce.h"
 #include "data/ImageFolder.h"
+#include "models/InferenceBatch.h"
 #include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
 
@@ -225,15 +226,20 @@ std::string scoresCsv(const shiftad::ScoreResult& r) {
 /// image list (data::listEntry: blank lines and '#' comments skipped, CRLF line ends),
 /// a relative one from the working folder, as on a command line.
 struct StdinPaths {
+  shiftad::cli::StdinLines lines;
   size_t line_number = 0;
 
-  /// The next path into `path`; false at the end of the input. `problem`: why the line
-  /// names no file (data::listLineProblem; `path` is then ""), else "".
-  bool next(std::string& path, std::string& problem) {
-    for (std::string line; std::getline(std::cin, line);) {
+  /// The next path into `path`; false at the end of the input, or, without `wait`, when
+  /// no whole line has arrived. `problem`: why the line names no file
+  /// (data::listLineProblem; `path` is then ""), else "".
+  bool next(std::string& path, std::string& problem, bool wait = true) {
+    for (std::string line; lines.next(line, wait);) {
       if (++line_number == 1) shiftad::data::dropByteOrderMark(line);
       path.clear();
-      if (problem = shiftad::data::listLineProblem(line); !problem.empty()) return true;
+      problem = lines.cut()
+                    ? fmt::format("more than {} characters, longer than any path", shiftad::cli::StdinLines::kMaxKept)
+                    : shiftad::data::listLineProblem(line);
+      if (!problem.empty()) return true;
       if (path = shiftad::data::listEntry(std::move(line), ""); !path.empty()) return true;
     }
     return false;
@@ -476,9 +482,41 @@ void addScore(CLI::App& app, ScoreCommand& c) {
       ->check(kSkipLimit);
 }
 
-/// `score --images - --out -`: a detector kept loaded serves a pipe. Each path read is
-/// scored at once and its row written and flushed before the next line is read, so a
-/// program pays the start-up and the load once and gets one row per path it sends; an
+/// One line of a stream: the path it names, or why it names none.
+struct StreamLine {
+  std::string path, problem;
+  size_t number = 0;
+};
+
+/// The rows of `lines`, in their order, scored together: the paths of a line that names
+/// one go through one score() call (batches of kInferenceImages, decoded in parallel),
+/// and an image's score does not depend on the others scored with it. An unreadable
+/// file's row has an empty score, a line that names no path an empty path too.
+std::string streamRows(shiftad::Detector& detector, const std::vector<StreamLine>& lines, size_t& scored,
+                       size_t& unreadable) {
+  std::vector<std::string> paths;
+  for (const auto& l : lines) {
+    if (l.problem.empty())
+      paths.push_back(l.path);
+    else
+      spdlog::warn("standard input, line {}: {}; a row with an empty path and score", l.number, l.problem);
+  }
+  const auto r = paths.empty() ? shiftad::ScoreResult{} : detector.score(paths);
+  std::string rows;
+  size_t next = 0;  // score() keeps the order of the paths it could read
+  for (const auto& l : lines) {
+    // A line that is not a path is not echoed (`path` is ""): its row is valid CSV.
+    const bool ok = l.problem.empty() && next < r.scores.size() && r.scores[next].path == l.path;
+    rows += ok ? scoreRow(r.scores[next++]) : shiftad::csv::field(l.path) + ",,,\n";
+    (ok ? scored : unreadable) += 1;
+  }
+  return rows;
+}
+
+/// `score --images - --out -`: a detector kept loaded serves a pipe. The paths that have
+/// arrived are scored together (at most kInferenceImages), their rows written and flushed
+/// before the next line is waited for, so a program that sends one path at a time gets
+/// its row at once and one that sends many gets them at the speed of a list; an
 /// unreadable file's row has an empty score (the reason on stderr) and never ends the
 /// command. Ends at the end of the input.
 int runScoreStream(const ScoreCommand& c) {
@@ -489,14 +527,16 @@ int runScoreStream(const ScoreCommand& c) {
   shiftad::cli::flushStandardOutput();
   size_t scored = 0, unreadable = 0;
   StdinPaths in;
-  for (std::string path, problem; in.next(path, problem);) {
-    if (!problem.empty())
-      spdlog::warn("standard input, line {}: {}; a row with an empty path and score", in.line_number, problem);
-    // A line that is not a path is not echoed (`path` is ""): its row is valid CSV.
-    const auto r = problem.empty() ? detector.score(std::vector<std::string>{path}) : shiftad::ScoreResult{};
-    const auto row = r.scores.empty() ? shiftad::csv::field(path) + ",,,\n" : scoreRow(r.scores.front());
-    (r.scores.empty() ? unreadable : scored) += 1;
-    std::fwrite(row.data(), 1, row.size(), stdout);
+  std::vector<StreamLine> batch;
+  for (StreamLine l; in.next(l.path, l.problem);) {
+    batch.clear();
+    do {
+      l.number = in.line_number;
+      batch.push_back(l);
+    } while (batch.size() < static_cast<size_t>(shiftad::models::kInferenceImages) &&
+             in.next(l.path, l.problem, /*wait=*/false));
+    const auto rows = streamRows(detector, batch, scored, unreadable);
+    std::fwrite(rows.data(), 1, rows.size(), stdout);
     shiftad::cli::flushStandardOutput();
   }
   fmt::print(stderr, "scored {} images from standard input ({} unreadable: rows with an empty score)\n", scored,

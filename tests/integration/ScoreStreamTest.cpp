@@ -93,6 +93,35 @@ TEST(ScoreStream, EachPathsRowComesBeforeTheNextPathIsSent) {
             std::string::npos);
 }
 
+TEST(ScoreStream, PathsSentTogetherAreScoredTogetherToTheSameRowsInTheirOrder) {
+  // Lines already waiting are scored as one batch: the rows are the list's, bit for bit
+  // (an image's score does not depend on the images scored with it), in input order.
+  const TrainedRun t;
+  const auto expected = t.batchRows();
+  shiftad::test::CliPipe cli({"score", "-q", "--model", t.run, "--images", "-", "--out", "-"}, t.tmp / "err.log");
+  std::string input;
+  std::vector<std::string> want{kHeader};
+  for (int round = 0; round < 7; ++round)  // 42 lines: more than one batch, a path more than once
+    for (size_t i = 0; i < t.images.size(); ++i) {
+      const auto& p = t.images[(i + round) % t.images.size()];
+      input += p + "\n";
+      want.push_back(expected.at(p));
+    }
+  // A line that never ends within 64 KiB (binary data piped in) is cut, not kept whole.
+  input += std::string(200000, 'a') + "\n" + t.images[2] + "\n";
+  want.push_back(",,,");
+  want.push_back(expected.at(t.images[2]));
+  cli.write(input);
+  EXPECT_EQ(cli.finish(), 0);
+  std::vector<std::string> rows;
+  for (std::string l; cli.readLine(l, 1000);) rows.push_back(l);
+  EXPECT_EQ(rows, want);
+  const auto err = shiftad::test::readText(t.tmp / "err.log");
+  EXPECT_NE(err.find("standard input, line 43: more than 65536 characters, longer than any path"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("scored 43 images from standard input (1 unreadable"), std::string::npos) << err;
+}
+
 TEST(ScoreStream, AnUnreadableOrMissingFileGetsAnEmptyScoreAndTheStreamGoesOn) {
   const TrainedRun t;
   const auto expected = t.batchRows();
