@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
+#include <yaml-cpp/yaml.h>
 
 #include "lab/Bench.h"
 #include "lab/BenchEta.h"
@@ -942,6 +943,17 @@ void checkOutOutsideRoot(const Suite& suite, const BenchOptions& o) {
                 o.out_dir, suite.root);
 }
 
+/// The keys ("section.key") a suite's `config:` YAML sets.
+std::vector<std::string> configKeys(const std::string& config_yaml) {
+  std::vector<std::string> out;
+  const auto root = YAML::Load(config_yaml);
+  if (!root.IsMap()) return out;
+  for (const auto& section : root)
+    if (section.second.IsMap())
+      for (const auto& key : section.second) out.push_back(section.first.Scalar() + "." + key.first.Scalar());
+  return out;
+}
+
 /// The key of a "key=value" assignment.
 std::string keyOf(const std::string& assignment) { return assignment.substr(0, assignment.find('=')); }
 
@@ -968,9 +980,14 @@ void checkKeysNotOverridden(const Suite& suite, const BenchOptions& o) {
       {"train.seed", "--seeds or the suite's 'seeds'"},
       {"run.variant", "--variants"}};
   std::vector<std::pair<std::string, std::string>> given;  // option, key
+  // The suite's config: its keys are the runs' base, lost as silently as --set's.
+  for (const auto& key : configKeys(suite.config_yaml))
+    given.emplace_back(fmt::format("suite '{}', 'config:'", suite.name), key);
+  const size_t from_suite = given.size();
   for (const auto& kv : o.overrides) given.emplace_back("--set", keyOf(kv));
   if (!o.sweep.empty()) given.emplace_back("--sweep", keyOf(o.sweep));
-  for (const auto& [option, key] : given) {
+  for (size_t i = 0; i < given.size(); ++i) {
+    const auto& [option, key] = given[i];
     const auto bench = kBenchKeys.find(key);
     SHIFTAD_CHECK(bench == kBenchKeys.end(),
                   "{} {}: the bench sets this key for each run, so the value given would be ignored; use {} instead",
@@ -980,7 +997,8 @@ void checkKeysNotOverridden(const Suite& suite, const BenchOptions& o) {
                   "{} {}: every variant of the bench sets this key itself ({}), so the value given would be ignored; "
                   "add a variant that does not (--variants), or do not set {}",
                   option, key, fmt::join(setting, ", "), key);
-    if (!setting.empty())
+    // A suite's base that some variants change is what suites are for (source_only's align.method).
+    if (!setting.empty() && i >= from_suite)
       log::warn("{} {}: variant {} sets this key itself and keeps its own value; the others take the one given", option,
                 key, fmt::join(setting, ", "));
   }
@@ -1013,6 +1031,30 @@ void checkSweep(const Suite& suite, const BenchOptions& o, const std::vector<std
 
 }  // namespace
 
+/// Every variant's config, under each sweep value, is whole before the first run: a
+/// variant that cannot run (frozen_only without an encoder) was found only when the
+/// bench reached it, after the runs before it were spent.
+void checkEveryVariantRuns(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                           const Grid& grid) {
+  if (suite.directions.empty() || grid.classes_of.empty() || grid.classes_of.front().empty()) return;
+  evaluation::BenchRow row;
+  std::tie(row.source, row.target) = suite.directions.front();
+  row.normal_class = grid.classes_of.front().front();
+  row.seed = suite.seeds.empty() ? 0 : suite.seeds.front();
+  for (const auto& variant : suite.variants)
+    for (const auto& setting : settings) {
+      row.variant = variant, row.setting = setting;
+      try {
+        runConfig(suite, o, row);
+      } catch (const Error& e) {
+        SHIFTAD_THROW(
+            "suite '{}', variant '{}'{}: {}; fix the suite's config or --set, or leave the variant out "
+            "(--variants)",
+            suite.name, variant, setting.empty() ? "" : " with " + setting, e.what());
+      }
+    }
+}
+
 BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto suite = withOptions(std::move(suite_in), o);
@@ -1022,6 +1064,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
   const auto grid = gridOf(suite, settings.size());  // every direction and class, before --out is made
+  checkEveryVariantRuns(suite, o, settings, grid);
   checkOutOutsideRoot(suite, o);
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);

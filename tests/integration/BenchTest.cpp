@@ -219,6 +219,39 @@ TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAn
       << r.err;
 }
 
+TEST(Bench, ASuiteConfigKeyTheBenchSetsOrAVariantThatCannotRunIsRefusedBeforeAnyRun) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  // A suite's config sets what the bench sets for each run: the bench's value won, exit 0.
+  writeFile(tmp / "seeded.yaml",
+            "suite: seeded\ndirections: [[source, target]]\nseeds: [0]\nvariants: [source_only, align_all]\n"
+            "config: {train: {seed: 7}, cluster: {space: self}}\n");
+  Grid grid;
+  grid.suite = tmp / "seeded.yaml";
+  grid.variants = "source_only";
+  expectRefused(runCli(bench(tmp, out, {}, grid), tmp.path()), 1,
+                {"suite 'seeded', 'config:' train.seed: the bench sets this key for each run", "--seeds"});
+  EXPECT_FALSE(fs::exists(out)) << "written before refusing";
+  // A key every variant of the grid sets itself (align_all's cluster.space) is lost too.
+  writeFile(tmp / "space.yaml",
+            "suite: space\ndirections: [[source, target]]\nseeds: [0]\nvariants: [align_all]\n"
+            "config: {cluster: {space: self}}\n");
+  grid.suite = tmp / "space.yaml";
+  grid.variants = "align_all";
+  expectRefused(runCli(bench(tmp, out, {}, grid), tmp.path()), 1,
+                {"suite 'space', 'config:' cluster.space: every variant of the bench sets this key itself"});
+  EXPECT_FALSE(fs::exists(out));
+  // A variant that cannot run here (frozen_only needs an encoder) was found when the bench
+  // reached it, after source_only's run was spent.
+  writeFile(tmp / "plain.yaml",
+            "suite: plain\ndirections: [[source, target]]\nseeds: [0]\nvariants: [source_only, frozen_only]\n");
+  grid.suite = tmp / "plain.yaml";
+  grid.variants = "source_only,frozen_only";
+  expectRefused(runCli(bench(tmp, out, {}, grid), tmp.path()), 1,
+                {"suite 'plain', variant 'frozen_only'", "encoder.type", "--variants"});
+  EXPECT_FALSE(fs::exists(out)) << "a run made before refusing";
+}
+
 TEST(Bench, NamesThatYamlWouldMisreadAreTheRunsNames) {
   // Domains, classes and a root named as YAML reads something else: `~` and `null` as
   // nothing, `#c` and ` #2` as comments, `a: b` as a mapping, a leading blank dropped.

@@ -68,6 +68,16 @@ std::string configFile(const TempDir& tmp, const std::string& root, const std::v
   return path;
 }
 
+/// `shiftad train` of configFile(tmp, dataRoot(), extra) into tmp/run: whether it
+/// succeeded (its stderr reported when not).
+bool trainRun(const TempDir& tmp, const std::vector<std::string>& extra = {}) {
+  const auto r = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot(), extra), "--out", tmp / "run"},
+      tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  return r.exit == 0;
+}
+
 /// A copy of the data root whose images of `domain`/`cls` are all replaced by junk.
 std::string rootWithJunkClass(const TempDir& tmp, const std::string& domain, const std::string& cls) {
   const auto root = tmp / "data";
@@ -186,9 +196,7 @@ TEST(Errors, MissingRunAndNonImageFolder) {
       shiftad::test::runCli(
           {"score", "-q", "--model", tmp / "no-run", "--images", tmp / "notes", "--out", tmp / "s.csv"}, tmp.path()),
       1, {tmp / "no-run"});
-  const auto trained = shiftad::test::runCli(
-      {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "run"}, tmp.path());
-  ASSERT_EQ(trained.exit, 0) << trained.err;
+  ASSERT_TRUE(trainRun(tmp));
   expectError(
       shiftad::test::runCli({"score", "-q", "--model", tmp / "run", "--images", tmp / "notes", "--out", tmp / "s.csv"},
                             tmp.path()),
@@ -211,9 +219,7 @@ CliRun runWithStdout(const TempDir& tmp, const std::string& args, const std::str
 TEST(Errors, OutputThatDoesNotReachStandardOutputIsAnError) {
   // `shiftad score --out - > scores.csv` on a full disk wrote part of the CSV and exited 0.
   TempDir tmp;
-  const auto trained = shiftad::test::runCli(
-      {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "run"}, tmp.path());
-  ASSERT_EQ(trained.exit, 0) << trained.err;
+  ASSERT_TRUE(trainRun(tmp));
   const auto images = dataRoot() + "/target/star";
   const auto score = "score -q --threads 1 --model '" + tmp / "run" + "' --images '" + images + "' --out -";
   expectError(runWithStdout(tmp, score, "/dev/full"), 1, {"cannot write to standard output", "No space left"});
@@ -229,9 +235,7 @@ TEST(Errors, OutputThatDoesNotReachStandardOutputIsAnError) {
 
 TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) {
   TempDir tmp;
-  const auto trained = shiftad::test::runCli(
-      {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "run"}, tmp.path());
-  ASSERT_EQ(trained.exit, 0) << trained.err;
+  ASSERT_TRUE(trainRun(tmp));
   const auto images = dataRoot() + "/target/circle";
   const auto score = [&](const std::string& out, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"score",     "-q",       "--threads", "1",     "--model",
@@ -375,10 +379,7 @@ TEST(Errors, ARunThatLostItsCalibrationSaysSoWhenItCalibratesAgain) {
   // Its dominant.txt gone too, the threshold came from the whole pool (0.94 -> 0.75 for
   // an image's normalised score) with an info line calling it a run of an old version.
   TempDir tmp;
-  const auto trained = shiftad::test::runCli({"train", "-q", "--threads", "1", "--config",
-                                              configFile(tmp, dataRoot(), {"train.epochs=1"}), "--out", tmp / "run"},
-                                             tmp.path());
-  ASSERT_EQ(trained.exit, 0) << trained.err;
+  ASSERT_TRUE(trainRun(tmp, {"train.epochs=1"}));
   ASSERT_TRUE(fs::exists(tmp / "run/dominant.txt"));
   const auto image = fs::directory_iterator(dataRoot() + "/target/star")->path().string();
   const std::vector<std::string> score = {"score",    "--threads", "1",     "--model", tmp / "run",
@@ -542,9 +543,7 @@ TEST(Errors, SyntheticDataGoesOnlyIntoANewEmptyOrMarkedFolder) {
               std::distance(fs::directory_iterator(tmp / "s/" + domain + "/star"), {}))
         << domain;
   // Inside a run folder it would be the run's foreign files: refused, as a run inside a run.
-  const auto trained = shiftad::test::runCli(
-      {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", tmp / "run"}, tmp.path());
-  ASSERT_EQ(trained.exit, 0) << trained.err;
+  ASSERT_TRUE(trainRun(tmp));
   expectError(shiftad::test::runCli({"synth", "-q", "--out", tmp / "run/data"}, tmp.path()), 1,
               {"lies inside the run folder '" + (tmp / "run") + "'"});
   EXPECT_FALSE(fs::exists(tmp / "run/data"));
