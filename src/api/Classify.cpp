@@ -136,6 +136,9 @@ std::vector<ClassScore> classify(const std::string& weights_path, const std::str
   const int side = inputSide(weights_path, weights.metadata);
   const auto mean = listFromMetadata(weights_path, weights.metadata, "normalize_mean", {0.485, 0.456, 0.406}, false);
   const auto std = listFromMetadata(weights_path, weights.metadata, "normalize_std", {0.229, 0.224, 0.225}, true);
+  // One image: unreadable, it is the error, with its reason (loadImages would warn that
+  // it skips it, and the last line said only "cannot be decoded").
+  data::readDecodableBytes(image_path);
   const auto batch = data::loadImages({image_path}, side, 1);
   SHIFTAD_CHECK(!batch.paths.empty(), "image '{}' cannot be decoded", image_path);
 

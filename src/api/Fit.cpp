@@ -165,12 +165,12 @@ RunTarget runTarget(const std::string& run_dir, const FitOptions& options) {
   if (!options.overwrite) {
     if (st.finished)
       SHIFTAD_THROW(
-          "'{}' holds a trained run; pass --overwrite to replace it (the old run stays until the new one is "
-          "complete), or choose another --out",
+          "'{}' holds a trained run; pass --overwrite (FitOptions::overwrite) to replace it (the old run stays "
+          "until the new one is complete), or choose another --out (run folder)",
           run_dir);
     SHIFTAD_THROW(
-        "'{}' holds an unfinished run; continue it with `shiftad train --resume {}`, or pass --overwrite to "
-        "start over",
+        "'{}' holds an unfinished run; continue it with `shiftad train --resume {}` (FitOptions::resume), or pass "
+        "--overwrite (FitOptions::overwrite) to start over",
         run_dir, run_dir);
   }
   removeOwnFolder(replacement);  // an earlier replacement that never completed

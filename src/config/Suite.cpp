@@ -159,7 +159,16 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   apply(s, root, path, true);
   SHIFTAD_CHECK(!root["quick"] || root["quick"].IsMap(),
                 "{}: 'quick' must be a mapping of suite keys that --quick replaces (e.g. quick: {{seeds: [0]}})", path);
-  if (quick && root["quick"]) apply(s, root["quick"], path + " (quick)", false);
+  // Checked without --quick too: a typo there waited for the first --quick.
+  if (root["quick"]) {
+    Suite quick_suite = s;
+    apply(quick_suite, root["quick"], path + " (quick)", false);
+    if (quick) s = std::move(quick_suite);
+  }
+  SHIFTAD_CHECK(!quick || root["quick"],
+                "{}: --quick, but the suite has no 'quick:' section (it would run its whole grid); drop --quick or add "
+                "one (e.g. quick: {{seeds: [0]}})",
+                path);
   SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", path);
   if (!s.root.empty() && fs::path(s.root).is_relative())
     s.root = (fs::path(s.base_dir) / s.root).lexically_normal().string();
@@ -173,7 +182,13 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   for (int seed : s.seeds)
     SHIFTAD_CHECK(seed >= 0, "{}: seed {} in 'seeds' is negative; seeds are integers >= 0", path, seed);
   SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);
-  for (const auto& v : s.variants) variantOverrides(v);  // unknown names fail here, listing the known ones
+  for (const auto& v : s.variants) {
+    try {
+      variantOverrides(v);  // an unknown name fails here, listing the known ones
+    } catch (const Error& e) {
+      SHIFTAD_THROW("{}: 'variants': {}", path, e.what());
+    }
+  }
   SHIFTAD_CHECK(
       s.recommended.empty() || std::find(s.variants.begin(), s.variants.end(), s.recommended) != s.variants.end(),
       "{}: 'recommended: {}' is not one of the suite's variants ({}); name one of them or remove the key", path,

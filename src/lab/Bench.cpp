@@ -474,7 +474,13 @@ Suite withOptions(Suite suite, const BenchOptions& o) {
   if (!o.variants.empty()) suite.variants = o.variants;
   if (!o.seeds.empty()) suite.seeds = o.seeds;
   if (!o.classes.empty()) suite.classes = o.classes;
-  for (const auto& v : suite.variants) variantOverrides(v);
+  for (const auto& v : suite.variants) {
+    try {
+      variantOverrides(v);
+    } catch (const Error& e) {
+      SHIFTAD_THROW("{}: {}", o.variants.empty() ? "suite '" + suite.name + "', 'variants'" : "--variants", e.what());
+    }
+  }
   return suite;
 }
 
@@ -1061,6 +1067,8 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto settings = sweepSettings(o.sweep);
   checkKeysNotOverridden(suite, o);
   checkSweep(suite, o, settings);
+  SHIFTAD_CHECK(!suite.root.empty(), "suite '{}' has no 'root' (its data's folder); pass --root, or add root: to it",
+                suite.name);
   SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
                 suite.root);
   const auto grid = gridOf(suite, settings.size());  // every direction and class, before --out is made

@@ -183,3 +183,21 @@ TEST(Suite, RecommendedMustBeOneOfTheSuitesVariants) {
     EXPECT_EQ(suite.variants.front(), "default") << name;
   }
 }
+
+TEST(Suite, AnUnknownVariantATypoInQuickAndQuickWithoutASectionNameTheFileAndKey) {
+  TempDir tmp;
+  const std::string base = "suite: s\nroot: .\ndirections: [[a, b]]\nseeds: [0]\n";
+  shiftad::test::writeFile(tmp / "unknown.yaml", base + "variants: [source_only, nosuch]\n");
+  auto msg = errorOf([&] { shiftad::loadSuite(tmp / "unknown.yaml", false); });
+  EXPECT_NE(msg.find(tmp / "unknown.yaml" + ": 'variants': variant 'nosuch' is unknown"), std::string::npos) << msg;
+  // A typo in quick: waited for the first --quick.
+  shiftad::test::writeFile(tmp / "typo.yaml", base + "variants: [source_only]\nquick: {epochs: 3}\n");
+  msg = errorOf([&] { shiftad::loadSuite(tmp / "typo.yaml", false); });
+  EXPECT_NE(msg.find("(quick)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("epochs"), std::string::npos) << msg;
+  // --quick on a suite without the section ran its whole grid without a word.
+  shiftad::test::writeFile(tmp / "noquick.yaml", base + "variants: [source_only]\n");
+  EXPECT_NO_THROW(shiftad::loadSuite(tmp / "noquick.yaml", false));
+  msg = errorOf([&] { shiftad::loadSuite(tmp / "noquick.yaml", true); });
+  EXPECT_NE(msg.find("--quick, but the suite has no 'quick:' section"), std::string::npos) << msg;
+}

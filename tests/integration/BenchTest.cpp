@@ -250,6 +250,13 @@ TEST(Bench, ASuiteConfigKeyTheBenchSetsOrAVariantThatCannotRunIsRefusedBeforeAny
   expectRefused(runCli(bench(tmp, out, {}, grid), tmp.path()), 1,
                 {"suite 'plain', variant 'frozen_only'", "encoder.type", "--variants"});
   EXPECT_FALSE(fs::exists(out)) << "a run made before refusing";
+  // Without a root, the message said the data root '' was not a folder.
+  grid.root = "";
+  grid.variants = "source_only";
+  auto args = bench(tmp, out, {}, grid);
+  const auto at = std::find(args.begin(), args.end(), "--root");
+  args.erase(at, at + 2);
+  expectRefused(runCli(args, tmp.path()), 1, {"suite 'plain' has no 'root'", "pass --root"});
 }
 
 TEST(Bench, NamesThatYamlWouldMisreadAreTheRunsNames) {

@@ -787,6 +787,15 @@ TEST(ClassifyLabels, AFileOfAnotherLengthOrABinaryFileIsRefused) {
   EXPECT_TRUE(contains(msg, "binary.txt', line 3: control byte 0x00")) << msg;
 }
 
+TEST(ClassifyImage, AnUnreadableImageIsTheErrorWithItsReason) {
+  // It was "skipping unreadable image: ... is empty (0 bytes)", then "cannot be decoded".
+  TempDir tmp;
+  const auto weights = classifierFile(tmp);
+  shiftad::test::writeFile(tmp / "empty.png", "");
+  const auto msg = errorOf([&] { shiftad::classify(weights, tmp / "empty.png", "", 1); });
+  EXPECT_TRUE(contains(msg, "empty.png' is empty (0 bytes)")) << msg;
+}
+
 TEST(ClassifyLabels, APipeOrADeviceIsRefusedAtOnce) {
   // A FIFO would block the open until a writer comes; /dev/zero never ends (it grew to
   // gigabytes before).
