@@ -601,6 +601,26 @@ bool interruptedFitOf(const std::string& run_dir, const Config& cfg) {
   return false;
 }
 
+/// Whether RUN_DIR holds a finished fit of `cfg` that has no row yet: one a stop
+/// interrupted and the user finished with `shiftad train --resume` (the stop's message
+/// offers it), or one whose bench was killed before its row was written. It is
+/// evaluated as it is; training it again gave the same row, later.
+bool finishedFitOf(const std::string& run_dir, const Config& cfg) {
+  std::error_code ec;
+  if (fs::exists(api::replacementDir(run_dir), ec) || !api::runCompleted(run_dir)) return false;
+  try {
+    return changedSettings(loadRunConfig(run_dir), cfg).empty();
+  } catch (const std::exception&) {
+    return false;  // a config that no longer reads: trained anew
+  }
+}
+
+/// The training seconds a finished run's summary.json records (0 when unreadable).
+double trainingSeconds(const std::string& run_dir) {
+  const auto j = nlohmann::json::parse(readText((fs::path(run_dir) / kSummaryFile).string()), nullptr, false);
+  return j.is_object() && j.contains("seconds") && j["seconds"].is_number() ? j["seconds"].get<double>() : 0.0;
+}
+
 /// Train and evaluate one run into its folder; fills the row's results. False when a stop
 /// (SIGINT, SIGTERM) interrupted its fit: its checkpoint is kept, and the next bench in
 /// OUT resumes the run from it.
@@ -614,8 +634,12 @@ bool runOne(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cach
   EvalResult eval;
   {
     const QuietRuns quiet(o.verbose);
-    auto detector = Detector::fit(cfg, run_dir, replace);
-    summary = detector.trainSummary();
+    const bool finished = finishedFitOf(run_dir, cfg);
+    LoadOptions load;
+    load.cache = cache;
+    auto detector = finished ? Detector::load(run_dir, load) : Detector::fit(cfg, run_dir, replace);
+    summary = finished ? TrainSummary{} : detector.trainSummary();
+    if (finished) summary.seconds = trainingSeconds(run_dir);
     if (summary.interrupted) return false;
     eval = detector.evaluate(cfg, (fs::path(run_dir) / kTestScoresFile).string());
   }

@@ -490,3 +490,27 @@ TEST(Bench, EachRunsLineGivesItsOwnSecondsAndItsTrainingsWhichResultsCsvKeeps) {
   EXPECT_NEAR(training, rows[0].seconds, 0.051);
   EXPECT_GE(run + 0.051, training);
 }
+
+TEST(Bench, AFinishedRunWithoutItsRowIsEvaluatedNotTrainedAgain) {
+  // A run a stop interrupted and the user finished with `shiftad train --resume` (the
+  // stop's message offers it), or one whose bench was killed before its row: the next
+  // bench trained it again from the start, to the same row.
+  TempDir tmp;
+  const auto out = tmp / "b";
+  const std::vector<std::string> some = {"--set", "train.epochs=2"};
+  ASSERT_EQ(runCli(bench(tmp, out, some), tmp.path()).exit, 0);
+  const auto runs = runFoldersUnder(out + "/runs");
+  ASSERT_EQ(runs.size(), 1u);
+  const auto before = shiftad::evaluation::readCsv(out + "/results.csv");
+  const auto summary = readText(runs[0] + "/summary.json"), model = readText(runs[0] + "/model.safetensors");
+  const auto csv = readText(out + "/results.csv");
+  writeFile(out + "/results.csv", csv.substr(0, csv.find('\n') + 1));  // the header alone: no row
+  const auto r = runCli(bench(tmp, out, some), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(readText(runs[0] + "/summary.json"), summary) << "trained again";
+  EXPECT_EQ(readText(runs[0] + "/model.safetensors"), model) << "trained again";
+  const auto after = shiftad::evaluation::readCsv(out + "/results.csv");
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].auroc, before[0].auroc);
+  EXPECT_EQ(after[0].seconds, before[0].seconds);
+}
