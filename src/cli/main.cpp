@@ -724,7 +724,11 @@ void addBench(CLI::App& app, BenchCommand& c) {
   c.app->add_option("--root", o.root, "data root (default: the suite's)");
   c.app->add_option("--variants", o.variants, "variants to run (default: the suite's)")->delimiter(',');
   c.app->add_option("--seeds", o.seeds, "seeds (default: the suite's)")->delimiter(',')->check(kSeedRange);
-  c.app->add_option("--classes", o.classes, "normal classes (default: the suite's, else all)")->delimiter(',');
+  c.app
+      ->add_option("--classes", o.classes,
+                   "normal classes, separated by spaces or commas (default: the suite's, else all); a class whose "
+                   "name holds a comma goes in the suite's 'classes' list")
+      ->delimiter(',');
   c.app->add_option("--set", o.overrides, "config key for every run: section.key=value (repeatable)");
   c.app->add_option("--out", o.out_dir, "output folder")->required();
   c.app->add_flag("--quick", o.quick, "the suite's quick settings (fewer classes/seeds)");
