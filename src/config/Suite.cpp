@@ -130,6 +130,36 @@ void checkNoRepeats(const std::vector<std::pair<std::string, std::string>>& valu
 
 std::string suitesDir() { return SHIFTAD_SUITES_DIR; }
 
+namespace {
+
+/// The grid's lists of a loaded suite: not empty, no entry twice, seeds >= 0, known
+/// variants, a recommended variant among them; errors name `path` and the key.
+void checkGrid(const Suite& s, const std::string& path) {
+  SHIFTAD_CHECK(!s.directions.empty(), "{}: 'directions' is empty", path);
+  SHIFTAD_CHECK(!s.seeds.empty(), "{}: 'seeds' is empty", path);
+  checkNoRepeats(s.seeds, path + ": 'seeds'");
+  checkNoRepeats(s.variants, path + ": 'variants'");
+  checkNoRepeats(s.classes, path + ": 'classes'");
+  checkNoRepeats(s.directions, path + ": 'directions'");
+  checkDirectionFolders(s.directions, path);
+  for (int seed : s.seeds)
+    SHIFTAD_CHECK(seed >= 0, "{}: seed {} in 'seeds' is negative; seeds are integers >= 0", path, seed);
+  SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);
+  for (const auto& v : s.variants) {
+    try {
+      variantOverrides(v);  // an unknown name fails here, listing the known ones
+    } catch (const Error& e) {
+      SHIFTAD_THROW("{}: 'variants': {}", path, e.what());
+    }
+  }
+  SHIFTAD_CHECK(
+      s.recommended.empty() || std::find(s.variants.begin(), s.variants.end(), s.recommended) != s.variants.end(),
+      "{}: 'recommended: {}' is not one of the suite's variants ({}); name one of them or remove the key", path,
+      s.recommended, fmt::join(s.variants, ", "));
+}
+
+}  // namespace
+
 Suite loadSuite(const std::string& name_or_path, bool quick) {
   std::string path = name_or_path;
   // A file of that name, else a shipped suite: a folder named like a suite (e.g. a dataset
@@ -172,27 +202,7 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", path);
   if (!s.root.empty() && fs::path(s.root).is_relative())
     s.root = (fs::path(s.base_dir) / s.root).lexically_normal().string();
-  SHIFTAD_CHECK(!s.directions.empty(), "{}: 'directions' is empty", path);
-  SHIFTAD_CHECK(!s.seeds.empty(), "{}: 'seeds' is empty", path);
-  checkNoRepeats(s.seeds, path + ": 'seeds'");
-  checkNoRepeats(s.variants, path + ": 'variants'");
-  checkNoRepeats(s.classes, path + ": 'classes'");
-  checkNoRepeats(s.directions, path + ": 'directions'");
-  checkDirectionFolders(s.directions, path);
-  for (int seed : s.seeds)
-    SHIFTAD_CHECK(seed >= 0, "{}: seed {} in 'seeds' is negative; seeds are integers >= 0", path, seed);
-  SHIFTAD_CHECK(!s.variants.empty(), "{}: 'variants' is empty", path);
-  for (const auto& v : s.variants) {
-    try {
-      variantOverrides(v);  // an unknown name fails here, listing the known ones
-    } catch (const Error& e) {
-      SHIFTAD_THROW("{}: 'variants': {}", path, e.what());
-    }
-  }
-  SHIFTAD_CHECK(
-      s.recommended.empty() || std::find(s.variants.begin(), s.variants.end(), s.recommended) != s.variants.end(),
-      "{}: 'recommended: {}' is not one of the suite's variants ({}); name one of them or remove the key", path,
-      s.recommended, fmt::join(s.variants, ", "));
+  checkGrid(s, path);
   parseConfig(s.config_yaml, {}, path + " config", s.base_dir);  // so a bad key fails before any run
   return s;
 }
