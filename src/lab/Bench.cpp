@@ -584,6 +584,15 @@ Config runConfig(const Suite& suite, const BenchOptions& o, const evaluation::Be
   return cfg;
 }
 
+/// Whether the run in `dir` was started with `cfg`'s settings (changedSettings).
+bool hasSettingsOf(const std::string& dir, const Config& cfg) {
+  try {
+    return changedSettings(loadRunConfig(dir), cfg).empty();
+  } catch (const std::exception&) {
+    return false;  // a config that no longer reads: trained anew
+  }
+}
+
 /// Whether RUN_DIR holds a fit of `cfg` that a stop interrupted (a checkpoint, no
 /// calibration yet), in the folder or in the replacement a resume would take first.
 bool interruptedFitOf(const std::string& run_dir, const Config& cfg) {
@@ -592,11 +601,7 @@ bool interruptedFitOf(const std::string& run_dir, const Config& cfg) {
     if (!fs::exists(fs::path(dir) / kConfigFile, ec)) continue;
     if (!fs::exists(fs::path(dir) / kCheckpointFile, ec) || fs::exists(fs::path(dir) / kCalibrationFile, ec))
       return false;
-    try {
-      return changedSettings(loadRunConfig(dir), cfg).empty();
-    } catch (const std::exception&) {
-      return false;  // a config that no longer reads: trained anew
-    }
+    return hasSettingsOf(dir, cfg);
   }
   return false;
 }
@@ -607,12 +612,7 @@ bool interruptedFitOf(const std::string& run_dir, const Config& cfg) {
 /// evaluated as it is; training it again gave the same row, later.
 bool finishedFitOf(const std::string& run_dir, const Config& cfg) {
   std::error_code ec;
-  if (fs::exists(api::replacementDir(run_dir), ec) || !api::runCompleted(run_dir)) return false;
-  try {
-    return changedSettings(loadRunConfig(run_dir), cfg).empty();
-  } catch (const std::exception&) {
-    return false;  // a config that no longer reads: trained anew
-  }
+  return !fs::exists(api::replacementDir(run_dir), ec) && api::runCompleted(run_dir) && hasSettingsOf(run_dir, cfg);
 }
 
 /// The training seconds a finished run's summary.json records (0 when unreadable).
