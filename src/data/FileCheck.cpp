@@ -113,7 +113,7 @@ std::string pngDamage(std::string_view b) {
 // What a BMP's headers say that its bytes do not hold, or that the decoder refuses with
 // an assertion message of its own on stderr: pixel data shorter than the header
 // declares (uncompressed rows, or the declared size of RLE data), more than 256
-// palette colours, JPEG or PNG data inside (compression 4, 5).
+// palette colours, a compression it does not read (JPEG or PNG data inside: 4, 5).
 std::string bmpDamage(std::string_view b) {
   if (b.size() < 26 || le32(b, 14) < 12 || 14 + uint64_t{le32(b, 14)} > b.size())
     return "BMP shorter than its headers (truncated)";
@@ -125,7 +125,11 @@ std::string bmpDamage(std::string_view b) {
   const uint32_t bits = le16(b, core ? 24 : 28), compression = core ? 0 : le32(b, 30);
   if (!core && le32(b, 46) > 256)
     return fmt::format("BMP header declares {} palette colours (at most 256): the file is corrupt", le32(b, 46));
-  if (compression == 4 || compression == 5) return "BMP holding JPEG or PNG data, which the decoder does not read";
+  if (compression > 3)  // 4, 5: JPEG or PNG data inside; 6 and up: none OpenCV reads
+    return fmt::format(
+        "BMP with compression {} (only 0-3: none, RLE8, RLE4, bit fields), which the decoder does not "
+        "read",
+        compression);
   uint64_t pixels = 0;  // bytes the pixel data takes, where the header says
   if (compression == 0 || compression == 3) pixels = (width * std::min<uint64_t>(bits, 64) + 31) / 32 * 4 * height;
   if (compression == 1 || compression == 2) pixels = le32(b, 34);

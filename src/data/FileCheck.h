@@ -19,8 +19,8 @@ uint64_t contentHash(std::string_view bytes);
 ///   scan and EOI, inside APP1, are skipped with it); PNG's chunks up to IEND; a BMP's
 ///   pixel data as long as its header declares.
 /// - A PNG critical chunk whose CRC does not match (libpng printed "libpng error: IHDR:
-///   CRC error"); a BMP header with more than 256 palette colours or JPEG/PNG data inside
-///   (OpenCV printed an assertion).
+///   CRC error"); a BMP header with more than 256 palette colours or a compression
+///   OpenCV does not read (JPEG/PNG data inside; it printed an assertion).
 std::string damage(std::string_view bytes);
 
 }  // namespace shiftad::data
