@@ -3,6 +3,7 @@
 #include "api/Calibration.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +37,26 @@ ScoredFiles scoredSet(const Config& cfg, const FileScorer& score, const std::vec
 
 }  // namespace
 
+bool warnIfScoresAlike(const std::vector<double>& scores, const std::string& what) {
+  if (scores.size() < 2) return false;
+  const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
+  const double size = std::max(std::abs(*lo), std::abs(*hi));
+  // Scores are float32 (7 digits): within 1e-4 of each other, a ranking is a few roundings.
+  if (*hi - *lo > 1e-4 * size) return false;
+  log::warn(
+      "the detector scores all {} {} images alike ({:.9g} to {:.9g}, a relative spread of {:.1e}): what ranks them "
+      "is float rounding, and so is any AUROC or threshold taken from them. A deep network without pretrained weights "
+      "(model.weights empty) or an extreme train.svdd_eps does this; give model.weights, or check the config",
+      scores.size(), what, *lo, *hi, (*hi - *lo) / size);
+  return true;
+}
+
+std::string ruleText(const Calibration& c) {
+  const std::string rule = toString(c.rule.rule);
+  return c.fell_back ? fmt::format("{}, fell back to the {} quantile of the calibration normals", rule, c.rule.quantile)
+                     : rule;
+}
+
 Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominant, const FileScorer& score) {
   const auto split = splitFor(cfg.data);
   const auto source = scoredSet(cfg, score, split.train.source, "source");
@@ -58,6 +79,9 @@ Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominan
   c.normals = members.empty() || c.normal_scores.empty() ? "pool" : "dominant_set";
   if (c.normal_scores.empty()) c.normal_scores = pool.scores;
   std::sort(c.normal_scores.begin(), c.normal_scores.end());
+  auto all = c.source_scores;
+  all.insert(all.end(), c.pool_scores.begin(), c.pool_scores.end());
+  warnIfScoresAlike(all, "source and pool");
   c.threshold =
       method::decisionThreshold(cfg.threshold, {c.source_scores, c.pool_scores, c.normal_scores}, &c.fell_back);
   if (c.fell_back)
@@ -66,8 +90,7 @@ Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominan
         "{} quantile of the calibration normals instead",
         cfg.threshold.quantile);
   log::info("decision threshold {:.6g} ({}, from {} source, {} pool images; calibration normals: {} of the {})",
-            c.threshold, cfg.threshold.rule, c.source_scores.size(), c.pool_scores.size(), c.normal_scores.size(),
-            c.normals);
+            c.threshold, ruleText(c), c.source_scores.size(), c.pool_scores.size(), c.normal_scores.size(), c.normals);
   return c;
 }
 

@@ -42,6 +42,14 @@ using FileScorer = std::function<ScoredFiles(const std::vector<std::string>&)>;
 /// normals, and set the threshold by cfg.threshold.
 Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominant, const FileScorer& score);
 
+/// Warns when `scores` (of `what`, e.g. "source and pool") differ by less than 1e-4 of
+/// their size: a detector that scores every image alike ranks them by float rounding (a
+/// randomly initialised deep network, an extreme train.svdd_eps). Returns whether it warned.
+bool warnIfScoresAlike(const std::vector<double>& scores, const std::string& what);
+
+/// "mixture", or for a mixture that fell back, what the threshold was taken from instead.
+std::string ruleText(const Calibration& c);
+
 void writeCalibration(const std::string& path, const Calibration& c);
 Calibration readCalibration(const std::string& path);
 

@@ -469,6 +469,7 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   std::vector<double> scores;
   for (const auto& s : scored.scores) paths.push_back(s.path), scores.push_back(s.score);
   const auto labels = api::labelsOf(paths, split.test);
+  api::warnIfScoresAlike(scores, "test");
   EvalResult r;
   r.auroc = evaluation::auroc(scores, labels);
   r.aupr = evaluation::aupr(scores, labels);

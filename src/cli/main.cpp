@@ -569,8 +569,11 @@ int runScore(const ScoreCommand& c) {
   if (!r.scores.empty() && !std::isnan(r.scores.front().normalised_score)) {
     const auto t = detector.thresholdInfo();
     const auto flagged = std::count_if(r.scores.begin(), r.scores.end(), [](const auto& s) { return s.anomalous; });
-    fmt::print(say, "anomalous (score > threshold {:.6g}, rule {}): {} of {}\n", t.threshold, shiftad::toString(t.rule),
-               flagged, r.scores.size());
+    const auto rule = t.fell_back ? fmt::format("{}, fell back to the {} quantile of the calibration normals",
+                                                shiftad::toString(t.rule), t.quantile)
+                                  : shiftad::toString(t.rule);
+    fmt::print(say, "anomalous (score > threshold {:.6g}, rule {}): {} of {}\n", t.threshold, rule, flagged,
+               r.scores.size());
   }
   return 0;
 }
@@ -645,10 +648,13 @@ int runEval(const EvalCommand& c) {
       "skipped); scores: {}\n",
       r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped,
       r.scores_file.empty() ? "not saved (see the warning)" : r.scores_file);
+  // Nothing above the threshold: precision is 0/0, not 0.
+  const auto precision =
+      r.recall == 0 && r.fpr == 0 ? std::string("- (no image above it)") : fmt::format("{:.4f}", r.precision);
   fmt::print(
-      "at the label-free threshold {:.6g}: precision {:.4f}  recall {:.4f}  F1 {:.4f}  FPR {:.4f}  (F1-max {:.4f}, "
+      "at the label-free threshold {:.6g}: precision {}  recall {:.4f}  F1 {:.4f}  FPR {:.4f}  (F1-max {:.4f}, "
       "its threshold chosen with the test labels)\n",
-      r.threshold, r.precision, r.recall, r.f1, r.fpr, r.f1_max);
+      r.threshold, precision, r.recall, r.f1, r.fpr, r.f1_max);
   if (const auto pool = shiftad::poolDiagnostics(c.model); pool.present)
     fmt::print(
         "training's pool: estimated contamination {:.3f} (the share left out of the aligned set); true {:.3f} "

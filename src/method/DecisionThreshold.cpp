@@ -11,6 +11,8 @@ namespace shiftad::method {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
+/// Log values closer than this are one value to the mixture cut (mixtureCut).
+constexpr double kRoundingSpread = 1e-6;
 
 /// log N(x; mean, var), `log_2pi_var` = log(2 pi var) given: computed once per component,
 /// not per value (std::log may set errno, so the compiler cannot hoist it out of a loop).
@@ -89,6 +91,51 @@ double bicGain(const std::vector<double>& logs, const Mixture1d& m) {
   return 2 * (two - one) - 3 * std::log(n);
 }
 
+/// `x` as (x - mean) / sd, and the mean and sd that undo it. EM's variance step,
+/// E[x^2] - mean^2, cancels to nothing on values whose spread is a tiny fraction of
+/// their size (log scores near 26.5 spread by 1e-7: a component then emptied, its mean
+/// fell to 0 and the threshold to the square root of every score); on standardized
+/// values it cannot. EM is affine-equivariant, so the fit is the same otherwise.
+struct Standardized {
+  std::vector<double> z;
+  double mean = 0.0, sd = 1.0;
+};
+
+Standardized standardized(const std::vector<double>& x) {
+  SHIFTAD_CHECK(std::set<double>(x.begin(), x.end()).size() >= 2, "a two-component mixture needs 2 distinct values");
+  Standardized s;
+  s.mean = meanOf(x);
+  s.sd = std::sqrt(varianceOf(x));
+  for (double v : x) s.z.push_back((v - s.mean) / s.sd);
+  return s;
+}
+
+/// fitMixture1d on standardized values (unit variance).
+Mixture1d fitStandardized(const std::vector<double>& z) {
+  Mixture1d m;
+  m.mean[0] = quantile(z, 0.2);
+  m.mean[1] = quantile(z, 0.8);
+  if (m.mean[0] == m.mean[1]) {  // over 80 % of the values alike: equal starts would never part
+    m.mean[0] = *std::min_element(z.begin(), z.end());
+    m.mean[1] = *std::max_element(z.begin(), z.end());
+  }
+  m.var[0] = m.var[1] = 1.0;
+  // The floor keeps a component from collapsing onto one repeated value.
+  constexpr double kVarFloor = 1e-6;
+  double previous = -INFINITY;
+  for (int it = 0; it < 5000; ++it) {
+    const double loglik = emStep(z, m, kVarFloor);
+    if (std::abs(loglik - previous) <= 1e-13 * std::abs(loglik)) break;
+    previous = loglik;
+  }
+  if (m.mean[0] > m.mean[1]) {
+    std::swap(m.weight[0], m.weight[1]);
+    std::swap(m.mean[0], m.mean[1]);
+    std::swap(m.var[0], m.var[1]);
+  }
+  return m;
+}
+
 }  // namespace
 
 double quantile(std::vector<double> values, double q) {
@@ -101,25 +148,9 @@ double quantile(std::vector<double> values, double q) {
 }
 
 Mixture1d fitMixture1d(const std::vector<double>& x) {
-  SHIFTAD_CHECK(std::set<double>(x.begin(), x.end()).size() >= 2, "a two-component mixture needs 2 distinct values");
-  const double var = varianceOf(x);
-  Mixture1d m;
-  m.mean[0] = quantile(x, 0.2);
-  m.mean[1] = quantile(x, 0.8);
-  m.var[0] = m.var[1] = var;
-  // The floor keeps a component from collapsing onto one repeated value.
-  const double var_floor = 1e-6 * var;
-  double previous = -INFINITY;
-  for (int it = 0; it < 5000; ++it) {
-    const double loglik = emStep(x, m, var_floor);
-    if (std::abs(loglik - previous) <= 1e-13 * std::abs(loglik)) break;
-    previous = loglik;
-  }
-  if (m.mean[0] > m.mean[1]) {
-    std::swap(m.weight[0], m.weight[1]);
-    std::swap(m.mean[0], m.mean[1]);
-    std::swap(m.var[0], m.var[1]);
-  }
+  const auto s = standardized(x);
+  auto m = fitStandardized(s.z);
+  for (int k = 0; k < 2; ++k) m.mean[k] = s.mean + s.sd * m.mean[k], m.var[k] *= s.sd * s.sd;
   return m;
 }
 
@@ -144,16 +175,26 @@ std::optional<double> equalDensityPoint(const Mixture1d& m, bool weighted) {
 
 std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted, double* bic_gain) {
   const auto logs = logsOf(scores);
-  if (std::set<double>(logs.begin(), logs.end()).size() < 4) return std::nullopt;
-  const auto m = fitMixture1d(logs);
-  if (bic_gain) *bic_gain = bicGain(logs, m);
-  if (const auto x = equalDensityPoint(m, weighted)) return std::exp(*x);
-  return std::nullopt;
+  if (logs.size() < 4) return std::nullopt;
+  // Scores are float32: values within a millionth of each other (8 of its roundings) are
+  // alike, whatever pattern their rounding draws.
+  const auto [lo, hi] = std::minmax_element(logs.begin(), logs.end());
+  if (*hi - *lo < kRoundingSpread) return std::nullopt;
+  const auto s = standardized(logs);
+  const auto m = fitStandardized(s.z);
+  if (bic_gain) *bic_gain = bicGain(s.z, m);
+  // A component holding less than half a row is no population: the values form one.
+  const double n = static_cast<double>(logs.size());
+  if (std::min(m.weight[0], m.weight[1]) * n < 0.5) return std::nullopt;
+  const auto z = equalDensityPoint(m, weighted);
+  if (!z || *z < *std::min_element(s.z.begin(), s.z.end()) || *z > *std::max_element(s.z.begin(), s.z.end()))
+    return std::nullopt;
+  return std::exp(s.mean + s.sd * *z);
 }
 
 double mixtureBicGain(const std::vector<double>& scores) {
-  const auto logs = logsOf(scores);
-  return bicGain(logs, fitMixture1d(logs));
+  const auto s = standardized(logsOf(scores));
+  return bicGain(s.z, fitStandardized(s.z));
 }
 
 double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back) {

@@ -22,7 +22,9 @@ struct Mixture1d {
 };
 
 /// Maximum-likelihood fit by EM, started deterministically (means at the 20th and
-/// 80th percentile, both variances the data's), to convergence. Needs 2 distinct values.
+/// 80th percentile, both variances the data's), to convergence, on the values
+/// standardized (so that values spread by a tiny fraction of their size fit as well).
+/// Needs 2 distinct values.
 Mixture1d fitMixture1d(const std::vector<double>& x);
 
 /// The point between the two means where the component densities (without their
@@ -34,8 +36,10 @@ std::optional<double> equalDensityPoint(const Mixture1d& m, bool weighted = fals
 /// Where a set of scores (mostly normal, some anomalous) splits: the equal-density
 /// point (`weighted`: of the weighted densities) of a two-component mixture on their
 /// logarithms, back on the score scale; nullopt when they do not form two components
-/// (fewer than 4 distinct values, or no such point between the means). `bic_gain`: where
-/// given, set to the same fit's mixtureBicGain (left alone for fewer than 4 distinct values).
+/// (fewer than 4 values, all within a millionth of each other (float32 rounding), a component of less than half a value's
+/// weight, or no such point between the means and within the values' range; a block of
+/// identical values is a component). `bic_gain`: where given, set to the same fit's
+/// mixtureBicGain (left alone when there are fewer than 4 values, or all alike).
 std::optional<double> mixtureCut(const std::vector<double>& scores, bool weighted = false, double* bic_gain = nullptr);
 
 /// The BIC gain of a two-component mixture over one Gaussian on the logarithms of
@@ -53,7 +57,7 @@ struct ThresholdInputs {
 
 /// The threshold of `cfg.rule` (anomalous: score > threshold). The mixture rule falls
 /// back to normal_quantile when the pool's log scores do not form two components
-/// (fewer than 4 distinct values, or no equal-density point between the means);
+/// (mixtureCut finds no cut);
 /// `fell_back` says so.
 double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back = nullptr);
 

@@ -1,5 +1,6 @@
 // The label-free threshold's pieces against numpy and sklearn (tests/oracle/math_threshold.py)
 // and hand-checked cases for the rules.
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -91,8 +92,49 @@ TEST(DecisionThreshold, RulesTakeTheirOwnScores) {
   bool fell_back = true;
   EXPECT_NEAR(m::decisionThreshold(cfg, in, &fell_back), 10.0, 1e-6);
   EXPECT_FALSE(fell_back);
-  // Three distinct pool scores cannot show two components: the normals' quantile instead.
-  in.pool = {1, 1, 2, 3};
+  // Pool scores all alike cannot show two components: the normals' quantile instead.
+  in.pool = {2, 2, 2, 2, 2};
   EXPECT_DOUBLE_EQ(m::decisionThreshold(cfg, in, &fell_back), 40.0);
   EXPECT_TRUE(fell_back);
+}
+
+TEST(DecisionThreshold, ScoresSpreadByATinyFractionOfTheirSizeAreCutBetweenTheirGroups) {
+  // Scores near 3.2e13 (train.svdd_eps = 1e6) whose logarithms differ by 2e-6: 50 around
+  // one value, 17 two millionths above. EM's variance, E[x^2] - mean^2, cancelled on such
+  // logs (at a tenth of this spread a component emptied, its mean fell to 0 and the cut to
+  // the square root of the scores, below every score). The cut lies between the groups.
+  std::mt19937 gen(5);
+  std::normal_distribution<double> noise(0.0, 1e-7);
+  std::vector<double> low, high;
+  for (int i = 0; i < 50; ++i) low.push_back(3.2e13 * std::exp(noise(gen)));
+  for (int i = 0; i < 17; ++i) high.push_back(3.2e13 * std::exp(2e-6 + noise(gen)));
+  auto pool = low;
+  pool.insert(pool.end(), high.begin(), high.end());
+  const auto cut = m::mixtureCut(pool);
+  ASSERT_TRUE(cut.has_value());
+  EXPECT_GT(*cut, *std::max_element(low.begin(), low.end()));
+  EXPECT_LT(*cut, *std::min_element(high.begin(), high.end()));
+  // The same groups at the scale of ordinary scores: the same cut, scaled.
+  std::vector<double> scaled;
+  for (double s : pool) scaled.push_back(std::pow(s / 3.2e13, 1e5));
+  const auto cut_scaled = m::mixtureCut(scaled);
+  ASSERT_TRUE(cut_scaled.has_value());
+  EXPECT_NEAR(std::log(*cut_scaled), 1e5 * std::log(*cut / 3.2e13), 1e-3);
+  // Scores that differ only by float32 rounding (a spread below a millionth) are one value.
+  std::vector<double> rounded;
+  for (double s : pool) rounded.push_back(3.2e13 * (1 + (s / 3.2e13 - 1) / 10));
+  EXPECT_FALSE(m::mixtureCut(rounded).has_value());
+}
+
+TEST(DecisionThreshold, ABlockOfIdenticalScoresIsAComponentOfItsOwn) {
+  // 20 byte-identical images score alike, two others apart: three distinct values, two
+  // populations (before: fewer than 4 distinct values were one, and the cut was lost).
+  std::vector<double> scores(20, 0.01);
+  scores.push_back(0.3);
+  scores.push_back(0.5);
+  const auto cut = m::mixtureCut(scores, /*weighted=*/true);
+  ASSERT_TRUE(cut.has_value());
+  EXPECT_GT(*cut, 0.01);
+  EXPECT_LT(*cut, 0.3);
+  EXPECT_FALSE(m::mixtureCut({0.01, 0.01, 0.3}).has_value()) << "fewer than 4 values";
 }

@@ -228,6 +228,15 @@ TEST(DenseRegion, TinyPoolsAreKeptWhole) {
       << "identical rows form one mode";
 }
 
+TEST(DenseRegion, ByteIdenticalNormalsAreTheRegionNotThePool) {
+  // 20 identical normal rows (neighbour distance 0) and 2 anomalies: three distinct
+  // distances. Uncapped, the region was the whole pool, anomalies aligned (a mixture needed
+  // 4 distinct values); it is the 20 rows.
+  auto x = torch::cat(
+      {torch::ones({20, 3}, torch::kDouble), torch::tensor({{1.0, -1.0, 0.0}, {-1.0, 0.0, 1.0}}, torch::kDouble)});
+  EXPECT_TRUE(torch::equal(me::denseRows(x, kUncapped), torch::arange(20, torch::kLong)));
+}
+
 TEST(DenseRegion, RejectsABadShareOrMatrix) {
   EXPECT_THROW(me::neighbourDistance(torch::randn({5, 2}), 0.0), shiftad::Error);
   EXPECT_THROW(me::neighbourDistance(torch::randn({5, 2}), 1.5), shiftad::Error);
