@@ -149,7 +149,11 @@ struct DistributedOptions {
   std::string master_addr = "127.0.0.1";  ///< host of rank 0 (it serves the rendezvous store)
   int master_port = 29500;                ///< TCP port of the rendezvous store
   bool store_served = false;              ///< a launcher (torchrun) serves the store: rank 0 connects to it too
-  double timeout_seconds = 300;           ///< a rank that waits longer for another fails the run
+  /// torchrun's restart count (TORCHELASTIC_RESTART_COUNT): a group restarted after a
+  /// failure meets under keys of its own in the launcher's store, which outlives it (the
+  /// keys of the failed attempt name processes that are gone).
+  int attempt = 0;
+  double timeout_seconds = 300;  ///< a rank that waits longer for another fails the run
 };
 
 /// The longest DistributedOptions::timeout_seconds (a week): longer would overflow the

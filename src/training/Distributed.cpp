@@ -129,8 +129,9 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistributedOptions& o)
     so.waitWorkers = !o.store_served;
     so.timeout = state->timeout;
     auto tcp = storeWithin(o.master_addr, so, state->timeout);
-    // A prefix of our own: a launcher's store also holds its keys.
-    state->store = c10::make_intrusive<c10d::PrefixStore>("shiftad", tcp);
+    // A prefix of our own: a launcher's store also holds its keys, and those of the
+    // attempts it restarted.
+    state->store = c10::make_intrusive<c10d::PrefixStore>(fmt::format("shiftad/attempt{}", o.attempt), tcp);
     makeBackend(*state, o.rank, o.world_size);
     return 0;
   });
@@ -251,6 +252,7 @@ DistributedOptions distributedFromEnvironment() {
     o.master_addr = envString("MASTER_ADDR", o.master_addr);
     o.master_port = envInt("MASTER_PORT", o.master_port);
     o.store_served = envString("TORCHELASTIC_USE_AGENT_STORE", "") == "True";
+    o.attempt = envInt("TORCHELASTIC_RESTART_COUNT", 0);
   } else if (envInt("SLURM_NTASKS", 1) > 1) {  // srun
     o.world_size = envInt("SLURM_NTASKS", 1);
     o.rank = envInt("SLURM_PROCID", 0);

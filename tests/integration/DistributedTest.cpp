@@ -386,3 +386,18 @@ TEST(Distributed, RanksGivenDifferentWorldSizesFailNamingTheOption) {
   }
   EXPECT_NE(logs.find("every rank must give the same --world-size and --master"), std::string::npos) << logs;
 }
+
+TEST(Distributed, TheLaunchersEnvironmentGivesTheRestartAttempt) {
+  ::setenv("WORLD_SIZE", "2", 1);
+  ::setenv("RANK", "1", 1);
+  ::setenv("TORCHELASTIC_RESTART_COUNT", "3", 1);
+  const auto o = shiftad::distributedFromEnvironment();
+  ::unsetenv("TORCHELASTIC_RESTART_COUNT");
+  const auto fresh = shiftad::distributedFromEnvironment();
+  ::unsetenv("WORLD_SIZE");
+  ::unsetenv("RANK");
+  EXPECT_EQ(o.world_size, 2);
+  EXPECT_EQ(o.rank, 1);
+  EXPECT_EQ(o.attempt, 3);
+  EXPECT_EQ(fresh.attempt, 0);
+}
