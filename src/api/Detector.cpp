@@ -2,6 +2,8 @@
 // files and images in memory through its input cache.
 #include "shiftad/Detector.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -17,6 +19,7 @@
 #include "api/Fit.h"
 #include "api/OutputFile.h"
 #include "api/RunDir.h"
+#include "api/RunLock.h"
 #include "api/ScoreChunk.h"
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
@@ -317,8 +320,43 @@ Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const 
   return Detector(std::move(impl));
 }
 
+namespace {
+
+/// Which folder `dir` names now (device and inode; {0, 0} when there is none): `train
+/// --overwrite` exchanges a run's folder for its replacement in one step, which a load
+/// reading one file after another can straddle.
+std::pair<uint64_t, uint64_t> folderIdentity(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return {0, 0};
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
+/// loadImpl of one run: again when the folder was exchanged while it read (its files
+/// would be two runs', refused as a damaged run), never when it stayed the same folder.
+std::unique_ptr<Detector::Impl> loadWhole(const std::string& run_dir, const LoadOptions& options) {
+  for (int attempt = 1;; ++attempt) {
+    const auto before = folderIdentity(run_dir);
+    try {
+      auto impl = loadImpl(run_dir, options.cache, options.callbacks);
+      if (folderIdentity(run_dir) == before || attempt == 5) return impl;
+    } catch (const Error&) {
+      if (folderIdentity(run_dir) == before || attempt == 5) throw;
+    }
+  }
+}
+
+}  // namespace
+
 Detector Detector::load(const std::string& run_dir, const LoadOptions& options) {
-  auto impl = loadImpl(run_dir, options.cache, options.callbacks);
+  // A run whose training has not written its calibration yet (the lock is live) is not
+  // a run that lost it: recalibrating would set a threshold the training may not.
+  if (!fs::exists(fs::path(run_dir) / kCalibrationFile))
+    if (const auto trainer = api::trainingProcess(run_dir); !trainer.empty())
+      SHIFTAD_THROW(
+          "run directory '{}' is not complete yet: {} is training it (its lock '{}/{}'); load it when that "
+          "training has ended",
+          run_dir, trainer, run_dir, api::kLockFile);
+  auto impl = loadWhole(run_dir, options);
   if (!options.cache) impl->inputs().setDiskCaches(options.disk_caches);
   if (options.max_skipped) {
     SHIFTAD_CHECK(*options.max_skipped >= 0.0 && !std::isnan(*options.max_skipped),

@@ -1042,3 +1042,60 @@ TEST(Detector, FiniteButInvalidWeightsAreAnErrorNotANanScore) {
     }
   }
 }
+
+TEST(Detector, ARunExchangedForItsReplacementWhileLoadingLoadsAsOneRunOrTheOther) {
+  // `train --overwrite` exchanges the run's folder for the new one in one step
+  // (renameat2 RENAME_EXCHANGE); a load reading one file after another could straddle it
+  // and refuse the run as two runs' files, advising to delete a good calibration.json
+  // (about one load per exchange failed). Here a thread exchanges two runs every 15 ms, a few loads apart.
+  TempDir tmp;
+  const auto cfg = tinyConfig(tmp / "cache");
+  shiftad::Detector::fit(cfg, tmp / "run");
+  auto other = cfg;
+  other.train.seed = 1;
+  shiftad::Detector::fit(other, tmp / "next");
+  const double a = shiftad::Detector::load(tmp / "run").threshold(),
+               b = shiftad::Detector::load(tmp / "next").threshold();
+  ASSERT_NE(a, b);
+  std::atomic<bool> done{false};
+  std::atomic<int> exchanges{0};
+  std::thread swapper([&] {
+    const auto run = tmp / "run", next = tmp / "next";
+    while (!done) {
+      ASSERT_EQ(::renameat2(AT_FDCWD, next.c_str(), AT_FDCWD, run.c_str(), RENAME_EXCHANGE), 0) << std::strerror(errno);
+      ++exchanges;
+      std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    }
+  });
+  int loads = 0;
+  std::vector<std::string> failures;
+  for (const auto t0 = std::chrono::steady_clock::now();
+       std::chrono::steady_clock::now() - t0 < std::chrono::seconds(4); ++loads) {
+    try {
+      const double t = shiftad::Detector::load(tmp / "run").threshold();
+      if (t != a && t != b) failures.push_back("threshold " + std::to_string(t) + " is neither run's");
+    } catch (const shiftad::Error& e) {
+      failures.push_back(e.what());
+    }
+  }
+  done = true;
+  swapper.join();
+  ASSERT_GT(exchanges.load(), 100);
+  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << loads << " loads failed across " << exchanges
+                                << " exchanges, e.g. " << failures.front();
+}
+
+TEST(Detector, ARunWhoseTrainingHasNotWrittenItsCalibrationYetIsNotRecalibrated) {
+  // While training writes the run (its lock live), calibration.json comes last: a load in
+  // between took the run for one that lost the file and set a threshold of its own.
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
+  fs::remove(tmp / (std::string("run/") + shiftad::kCalibrationFile));
+  {
+    std::ofstream lock(tmp / "run/lock");
+    lock << ::getpid() << "\n";  // an older version's lock: the pid alone, a live one
+  }
+  const auto msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "run"); });
+  EXPECT_NE(msg.find("is training it"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(tmp / (std::string("run/") + shiftad::kCalibrationFile)));
+}
