@@ -42,6 +42,9 @@ struct TrainSummary {
   double final_loss = 0.0;
   bool interrupted = false;  ///< stopped (SIGINT, or the cancel callback) after a checkpoint: no model yet; resume
   int resumed_at_epoch = 0;  ///< the epoch a resumed run continued at (0: not resumed)
+  /// The run's folder, absolute: on a data-parallel rank other than 0, the one rank 0
+  /// wrote (this rank wrote nothing).
+  std::string run_dir;
 };
 
 struct ImageScore {

@@ -431,18 +431,43 @@ void agreeOnTheRun(training::ProcessGroup& group, const std::string& why_not) {
 
 /// Where rank 0 writes the run (and reads a checkpoint from), as it told the others,
 /// once every rank agreed to train it; an Error when rank 0 could not start it.
+/// The name of the folder `path` names ("runs/dp/" and "/abs/runs/dp": "dp").
+std::string folderName(const std::string& path) {
+  auto p = fs::absolute(path).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+/// Why this rank's own run folder and resume are not rank 0's, else "". Names are
+/// compared, not paths: ranks may run from other folders, on nodes that do not share
+/// the file system. Two jobs started on one --master port met and trained as one,
+/// the second job's rank 1 reporting a run nobody wrote.
+std::string otherRun(const nlohmann::json& rank0, const std::string& run_dir, bool resume) {
+  const auto theirs = rank0.at("run_dir").get<std::string>();
+  if (folderName(run_dir) != folderName(theirs))
+    return fmt::format(
+        "it was given the run folder '{}', rank 0 '{}': every rank takes the same --out (or --resume); are two jobs "
+        "using one --master port?",
+        run_dir, theirs);
+  if (resume != rank0.at("resume").get<bool>())
+    return fmt::format("it was started {} --resume, rank 0 {}: give every rank the same command",
+                       resume ? "with" : "without", resume ? "without" : "with");
+  return "";
+}
+
 Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group, const std::string& run_dir,
-                           const Config& cfg, const data::ProtocolSplit& split) {
+                           const Config& cfg, const data::ProtocolSplit& split, bool resume) {
   const auto j = fromWire(group->fromRank0(""));
   if (j.contains("error"))
     SHIFTAD_THROW("rank 0 could not start the run in '{}': {}", run_dir, j.at("error").get<std::string>());
   Workspace w;
-  w.run_dir = run_dir;
+  w.run_dir = j.at("run_dir").get<std::string>();  // what this rank reports: where rank 0 writes
   w.dir = j.at("dir").get<std::string>();
   w.checkpoint = j.at("checkpoint").get<std::string>();
   w.resume_epoch = j.at("resume_epoch").get<int>();
   w.group = group;
-  auto why_not = disagreement(j.at("run"), cfg, runInputs(cfg, split));
+  auto why_not = otherRun(j, run_dir, resume);
+  if (why_not.empty()) why_not = disagreement(j.at("run"), cfg, runInputs(cfg, split));
   if (why_not.empty() && w.resume_epoch > 0 && !fs::exists(w.checkpoint))
     why_not = fmt::format(
         "rank 0 resumes from '{}', which this rank cannot see: every rank must see the run folder at the same path "
@@ -454,8 +479,10 @@ Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group,
 
 /// Rank 0's side: where the run is (absolute: the other ranks may run elsewhere) and
 /// what it is, then the others' agreement.
-void describeToTheRanks(training::ProcessGroup& group, const Workspace& w, const Config& cfg) {
-  group.fromRank0(toWire({{"dir", fs::absolute(w.dir).string()},
+void describeToTheRanks(training::ProcessGroup& group, const Workspace& w, const Config& cfg, bool resume) {
+  group.fromRank0(toWire({{"run_dir", fs::absolute(w.run_dir).lexically_normal().string()},
+                          {"resume", resume},
+                          {"dir", fs::absolute(w.dir).string()},
                           {"checkpoint", fs::absolute(w.checkpoint).string()},
                           {"resume_epoch", w.resume_epoch},
                           {"run", {{"config", dumpConfig(cfg)}, {"inputs", w.inputs}}}}));
@@ -744,8 +771,9 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   }
   if (group && group->rank() != 0) {
     // Rank 0 owns the folder: the others train with it and write nothing.
-    const auto w = workspaceOfRank0(group, run_dir, cfg, split);
+    const auto w = workspaceOfRank0(group, run_dir, cfg, split, options.resume);
     auto summary = trainInto(cache, cfg, split, w, options.callbacks, t0, {});
+    summary.run_dir = w.run_dir;
     return {summary, cfg, false};
   }
   const RemoveIfLeftEmpty new_folder(run_dir);  // destroyed last: after the lock is released
@@ -766,10 +794,12 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
     throw;
   }
   if (group) {
-    describeToTheRanks(*group, workspace, cfg);  // an Error here cleans up as one above
+    describeToTheRanks(*group, workspace, cfg, options.resume);  // an Error here cleans up as one above
     workspace.group = group;
   }
-  return {trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit), cfg, true};
+  auto summary = trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit);
+  summary.run_dir = fs::absolute(run_dir).lexically_normal().string();
+  return {summary, cfg, true};
 }
 
 }  // namespace shiftad::api

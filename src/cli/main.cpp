@@ -443,7 +443,7 @@ int runTrain(TrainCommand& c) {
   }
   if (distributed.world_size > 1 && distributed.rank != 0) {
     fmt::print("rank {} of {}: trained {} epochs in {:.1f}s; rank 0 wrote the run: {}\n", distributed.rank,
-               distributed.world_size, s.epochs, s.seconds, c.out);
+               distributed.world_size, s.epochs, s.seconds, s.run_dir);
     return 0;
   }
   fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,

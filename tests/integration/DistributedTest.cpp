@@ -174,7 +174,8 @@ TEST(Distributed, TwoRanksOnLoopbackTrainTheModelOfOneProcess) {
   std::sort(n1.begin(), n1.end());
   std::sort(n2.begin(), n2.end());
   EXPECT_EQ(n1, n2);
-  EXPECT_NE(shiftad::test::readText(tmp / "two.rank1.log").find("rank 0 wrote the run"), std::string::npos);
+  // Rank 1 names the folder rank 0 wrote, absolute, not an argument of its own.
+  EXPECT_NE(shiftad::test::readText(tmp / "two.rank1.log").find("rank 0 wrote the run: " + two), std::string::npos);
 }
 
 namespace {
@@ -224,6 +225,22 @@ TEST(Distributed, RanksOfOtherSettingsOrOtherImagesAreRefusedBeforeTrainingAndAC
   pids = startTwo(tmp, "less", {"--config", cfg, "--out", tmp / "less"},
                   {"--config", cfg, "--out", tmp / "less", "--set", "data.root=" + copy});
   expectRefused(tmp, "less", pids, "it reads another source than rank 0");
+}
+
+TEST(Distributed, ARankGivenAnotherRunFolderOrResumeIsRefused) {
+  // Two jobs on one --master port: job B's rank 1 trained with job A's rank 0 and said
+  // it had written runs/jobB, which nobody wrote. The folder's name must be rank 0's.
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  auto pids = startTwo(tmp, "jobA", {"--config", cfg, "--out", tmp / "jobA"}, {"--config", cfg, "--out", tmp / "jobB"});
+  expectRefused(tmp, "jobA", pids, "it was given the run folder '" + tmp / "jobB" + "', rank 0 '" + tmp / "jobA");
+  EXPECT_FALSE(fs::exists(tmp / "jobB"));
+  // A rank resuming while rank 0 starts afresh (the same name, another command).
+  shiftad::FitOptions stop_after_one;
+  stop_after_one.callbacks.cancel = [] { return true; };
+  shiftad::Detector::fit(shiftad::loadConfig(cfg), tmp / "stopped/run", stop_after_one);
+  pids = startTwo(tmp, "run", {"--config", cfg, "--out", tmp / "run"}, {"--resume", tmp / "stopped/run"});
+  expectRefused(tmp, "run", pids, "it was started with --resume, rank 0 without");
 }
 
 TEST(Distributed, ARankResumesARunRank0NamedRelativeToItsOwnFolder) {
