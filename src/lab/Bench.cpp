@@ -712,6 +712,18 @@ void forEachRun(const Suite& suite, const std::vector<std::string>& settings,
   }
 }
 
+/// runOne, its error naming the run of the grid it came from (in a grid of hundreds,
+/// the last `[k/n]` line named the run before it).
+bool runNamed(const Config& cfg, const BenchOptions& o, const std::shared_ptr<Cache>& cache,
+              evaluation::BenchRow& row) {
+  try {
+    return runOne(cfg, o, cache, row);
+  } catch (const Error& e) {
+    SHIFTAD_THROW("the run {} → {} class '{}' seed {} {}{} failed: {}", row.source, row.target, row.normal_class,
+                  row.seed, row.variant, row.setting.empty() ? "" : " " + row.setting, e.what());
+  }
+}
+
 /// Whether the run at grid position k belongs to this process's shard.
 bool inShard(const BenchOptions& o, int64_t k, int64_t variants, ShardDealing dealing) {
   return lab::shardOfRun(k, variants, o.shard_count, dealing) == o.shard_index - 1;
@@ -743,7 +755,7 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     last = runConfig(suite, o, row);
     if (done.count(runKey(row))) return;
     const auto t0 = std::chrono::steady_clock::now();
-    stopped = api::stopRequested().load() || !runOne(last, o, cache, row);
+    stopped = api::stopRequested().load() || !runNamed(last, o, cache, row);
     if (stopped) return;
     csv << evaluation::csvLine(row) << "\n" << std::flush;
     SHIFTAD_CHECK(csv.good(),

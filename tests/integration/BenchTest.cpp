@@ -514,3 +514,16 @@ TEST(Bench, AFinishedRunWithoutItsRowIsEvaluatedNotTrainedAgain) {
   EXPECT_EQ(after[0].auroc, before[0].auroc);
   EXPECT_EQ(after[0].seconds, before[0].seconds);
 }
+
+TEST(Bench, ARunThatFailsIsNamedInTheError) {
+  // In a grid of hundreds of runs, an error that named no run left the user to infer it
+  // from the last `[k/n]` line, which named the run before it.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive);
+  for (const auto& e : fs::directory_iterator(root + "/source/square")) writeFile(e.path().string(), "broken");
+  const auto out = tmp / "b";
+  expectRefused(runCli(bench(tmp, out, {}, Grid{"circle,square", "0", "source_only", "synthetic", root}), tmp.path()),
+                1, {"the run source → target class 'square' seed 0 source_only failed: ", "source images"});
+  EXPECT_EQ(rowsIn(out), 1u) << "the run before it kept its row";
+}
