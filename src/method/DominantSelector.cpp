@@ -14,13 +14,15 @@ namespace shiftad::method {
 
 namespace {
 
-/// K clusters of n rows with K >= n: each row is its own cluster, so the "dominant"
-/// set is one image. Allowed (the clustering clamps K), but said once.
+/// K clusters of n rows with K >= n: each distinct row is its own cluster, so the
+/// "dominant" set is one image, or the copies of one. Allowed (the clustering clamps K),
+/// but said once.
 void warnIfKFillsThePool(int k, int64_t n) {
   if (k < n) return;
   logOnce(spdlog::level::warn,
-          fmt::format("cluster.k = {} is not below the {} rows clustered: every row is its own cluster and the "
-                      "dominant set is a single image; use a K well below the pool size (the paper: 8-10)",
+          fmt::format("cluster.k = {} is not below the {} rows clustered: each distinct row is its own "
+                      "cluster and the dominant set is a single image (or its copies, if rows repeat); use a K well "
+                      "below the pool size (the paper: 8-10)",
                       k, n));
 }
 
