@@ -156,7 +156,9 @@ struct DistributedOptions {
   /// failure meets under keys of its own in the launcher's store, which outlives it (the
   /// keys of the failed attempt name processes that are gone).
   int attempt = 0;
-  double timeout_seconds = 300;  ///< a rank that waits longer for another fails the run
+  /// A rank that waits longer for another fails the run. The other ranks wait while a
+  /// rank runs its callbacks, so a callback must return well within it.
+  double timeout_seconds = 300;
 };
 
 /// The longest DistributedOptions::timeout_seconds (a week): longer would overflow the

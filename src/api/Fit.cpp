@@ -749,6 +749,23 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
   return summary;
 }
 
+/// trainInto on rank 0 (or alone). A data-parallel run that fails when another rank
+/// dies keeps its last checkpoint: the error says how to go on from it.
+TrainSummary trainedByRank0(InputCache& cache, const Config& cfg, const data::ProtocolSplit& split, const Workspace& w,
+                            const Callbacks& callbacks, std::chrono::steady_clock::time_point t0,
+                            const BeforeCommit& before_commit, const std::string& run_dir) {
+  try {
+    return trainInto(cache, cfg, split, w, callbacks, t0, before_commit);
+  } catch (const Error& e) {
+    std::error_code ec;
+    if (!w.group || !fs::exists(w.checkpoint, ec)) throw;
+    SHIFTAD_THROW(
+        "{}; rank 0 kept the run's last checkpoint: continue by starting every rank again with `shiftad "
+        "train --resume {}`",
+        e.what(), run_dir);
+  }
+}
+
 }  // namespace
 
 FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& run_dir, const FitOptions& options,
@@ -797,7 +814,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
     describeToTheRanks(*group, workspace, cfg, options.resume);  // an Error here cleans up as one above
     workspace.group = group;
   }
-  auto summary = trainInto(cache, cfg, split, workspace, options.callbacks, t0, before_commit);
+  auto summary = trainedByRank0(cache, cfg, split, workspace, options.callbacks, t0, before_commit, run_dir);
   summary.run_dir = fs::absolute(run_dir).lexically_normal().string();
   return {summary, cfg, true};
 }

@@ -904,6 +904,12 @@ int runCommand(Commands& c, const std::string& command) {
   return 0;
 }
 
+/// What takes memory that a config can lower, for an out-of-memory error.
+constexpr const char* kLessMemory =
+    "use smaller batches (train.batch_size), smaller images (data.image_size) or fewer threads; with cluster.method "
+    "gmm and cluster.covariance full, each of cluster.k components holds an embedding_dim x embedding_dim matrix "
+    "(cluster.covariance diag, or a smaller model.embedding_dim)";
+
 /// Runs the parsed command; errors end as one line on stderr and exit status 1.
 int runGuarded(Commands& c, const std::string& command) {
   // Messages printed once (logOnce) get their count when a command ends well; after
@@ -922,15 +928,12 @@ int runGuarded(Commands& c, const std::string& command) {
   } catch (const fs::filesystem_error& e) {
     fmt::print(stderr, "shiftad: error: {}\n", filesystemError(e));
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "shiftad: error: out of memory; use smaller batches (train.batch_size) or fewer threads\n");
+    fmt::print(stderr, "shiftad: error: out of memory; {}\n", kLessMemory);
   } catch (const std::exception& e) {
     const auto msg = oneLine(e.what());
     // LibTorch's allocator failing is std::bad_alloc's case, in its own words.
     if (msg.find("can't allocate memory") != std::string::npos)
-      fmt::print(stderr,
-                 "shiftad: error: out of memory ({}); use smaller batches (train.batch_size), smaller images "
-                 "(data.image_size) or fewer threads\n",
-                 msg);
+      fmt::print(stderr, "shiftad: error: out of memory ({}); {}\n", msg, kLessMemory);
     else
       fmt::print(stderr, "shiftad: error: {}\n", msg);
   }

@@ -319,6 +319,10 @@ TEST(Distributed, ARankKilledFailsTheOtherWithinTheTimeoutAndTheRunResumes) {
   EXPECT_NE(status, 0) << log;
   EXPECT_LT(waited, timeout + 10) << "rank 0 waited " << waited << " s for a dead rank";
   EXPECT_NE(log.find("rank 0 of 2"), std::string::npos) << log;
+  // It says how to go on from the checkpoint it kept (a signal's stop did; a dead peer's did not).
+  EXPECT_NE(log.find("continue by starting every rank again with `shiftad train --resume " + run + "`"),
+            std::string::npos)
+      << log;
   EXPECT_FALSE(fs::exists(run + "/model.safetensors"));
   // The checkpoint rank 0 wrote resumes with two ranks to the end.
   pids = startRanks(tmp, "resume", {"--resume", run}, 2);
