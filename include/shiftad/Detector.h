@@ -34,7 +34,7 @@ class InputCache;
 
 /// How training went (Detector::trainSummary(); train() returns it).
 struct TrainSummary {
-  int epochs = 0;
+  int epochs = 0;  ///< epochs trained: train.epochs, or for a stopped fit those its checkpoint holds
   double seconds = 0.0;
   int64_t source_images = 0;
   int64_t pool_images = 0;

@@ -592,6 +592,7 @@ struct EpochRecorder {
                          : "",
               st.seconds);
     summary.final_loss = st.loss;
+    summary.epochs = st.epoch;
     if (callbacks.progress) callbacks.progress("fit", st.epoch, cfg.train.epochs);
     if (callbacks.cancel && (callbacks.cancel() || stopRequested().load())) cancelled = true;
   }
@@ -699,7 +700,11 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
 /// into RUN_DIR.
 void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Counts& n, TrainSummary& summary,
                std::chrono::steady_clock::time_point t0, const BeforeCommit& before_commit) {
-  summary.epochs = plan.frozen_scorer ? 0 : cfg.train.epochs;
+  // Stopped: the epochs done (before the one a resumed fit went on in, when it stopped
+  // before ending one).
+  summary.epochs = plan.frozen_scorer    ? 0
+                   : summary.interrupted ? std::max(summary.epochs, summary.resumed_at_epoch - 1)
+                                         : cfg.train.epochs;
   summary.source_images = n.source;
   summary.pool_images = n.pool;
   summary.skipped_images = n.skipped;

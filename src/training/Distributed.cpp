@@ -132,6 +132,13 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistributedOptions& o)
     // A prefix of our own: a launcher's store also holds its keys, and those of the
     // attempts it restarted.
     state->store = c10::make_intrusive<c10d::PrefixStore>(fmt::format("shiftad/attempt{}", o.attempt), tcp);
+    // Two processes given one rank: the second would wait with the others for a rank
+    // nobody is, and each fail with a message that names neither.
+    SHIFTAD_CHECK(state->store->add(fmt::format("rank/{}", o.rank), 1) == 1,
+                  "distributed training: another process already joined as rank {} of {}: give each process its own "
+                  "rank, 0 to {} (--rank, RANK or SLURM_PROCID; a --rank on a torchrun command line gives every "
+                  "worker that rank)",
+                  o.rank, o.world_size, o.world_size - 1);
     makeBackend(*state, o.rank, o.world_size);
     return 0;
   });

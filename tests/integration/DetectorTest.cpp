@@ -630,6 +630,7 @@ TEST(Detector, CancelledFromProgressStopsWithACheckpointAndResumesToTheSameWeigh
   stop_after_two.callbacks.cancel = [&] { return reported.size() >= 2; };
   auto stopped = shiftad::Detector::fit(cfg, tmp / "run", stop_after_two);
   EXPECT_TRUE(stopped.trainSummary().interrupted);
+  EXPECT_EQ(stopped.trainSummary().epochs, 2) << "the epochs done, not train.epochs";
   EXPECT_FALSE(stopped.trained());
   EXPECT_EQ(reported, (std::vector<int64_t>{1, 2}));
   EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors"));
@@ -641,6 +642,7 @@ TEST(Detector, CancelledFromProgressStopsWithACheckpointAndResumesToTheSameWeigh
   auto resumed = shiftad::Detector::fit(cfg, tmp / "run", resume);
   EXPECT_TRUE(resumed.trained());
   EXPECT_EQ(resumed.trainSummary().resumed_at_epoch, 3);
+  EXPECT_EQ(resumed.trainSummary().epochs, 5);
   for (const char* f : {"model.safetensors", "center.safetensors"})
     EXPECT_TRUE(shiftad::test::readText(tmp / "ref/" + f) == shiftad::test::readText(tmp / "run/" + f)) << f;
 }

@@ -422,3 +422,21 @@ TEST(Distributed, TheLaunchersEnvironmentGivesTheRestartAttempt) {
   EXPECT_EQ(o.attempt, 3);
   EXPECT_EQ(fresh.attempt, 0);
 }
+
+TEST(Distributed, TwoProcessesGivenOneRankAreToldSo) {
+  // The errors named neither the rank nor the cause ("every rank must give the same
+  // --world-size and --master"), and one process waited five times the timeout.
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  const int port = freePort();
+  std::vector<pid_t> pids;
+  for (int r : {0, 1, 1})
+    pids.push_back(shiftad::test::spawnCli(trainArgs({"--config", cfg, "--out", tmp / "run"}, r, 3, port, 3),
+                                           tmp / ("p" + std::to_string(pids.size()) + ".log")));
+  std::string logs;
+  for (size_t i = 0; i < pids.size(); ++i) {
+    EXPECT_NE(shiftad::test::waitExit(pids[i]), 0);
+    logs += shiftad::test::readText(tmp / ("p" + std::to_string(i) + ".log"));
+  }
+  EXPECT_NE(logs.find("another process already joined as rank 1 of 3"), std::string::npos) << logs;
+}
