@@ -25,6 +25,12 @@ namespace shiftad {
 /// Throws shiftad::Error outside [0, 1024].
 void setThreads(int threads);
 
+/// Keep LibTorch's own log lines (glog: c10d's socket warnings and errors, which the
+/// library's Error then states in one line) off stderr, unless GLOG_minloglevel is set.
+/// A command-line program calls it at start-up; a host that logs through glog itself
+/// should not (it sets glog's process-wide minimum level).
+void quietLibTorchLog();
+
 /// Write the synthetic domain-shift benchmark to OUT/{source,target}/CLASS/*.png.
 void synthesize(const std::string& out_dir, int seed);
 

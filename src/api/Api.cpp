@@ -9,6 +9,7 @@
 #include <limits>
 #include <thread>
 
+#include <glog/logging.h>
 #include <torch/torch.h>
 
 #include "api/Interrupt.h"
@@ -139,6 +140,14 @@ void setThreads(int threads) {
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
   setBlasThreads(n);
+}
+
+void quietLibTorchLog() {
+  // LibTorch logs through glog; its c10d rendezvous warns and errs on stderr ("[c10d] The
+  // client socket has timed out ...", after glog's own "Logging before InitGoogleLogging")
+  // about what shiftad's error then says in one line. GLOG_minloglevel, where set, decides.
+  if (const char* set = std::getenv("GLOG_minloglevel"); set == nullptr || *set == '\0')
+    FLAGS_minloglevel = google::GLOG_FATAL;
 }
 
 void synthesize(const std::string& out_dir, int seed) {

@@ -961,6 +961,7 @@ void passiveOpenMpWait(char** argv) {
 int main(int argc, char** argv) {
   passiveOpenMpWait(argv);
   shiftad::cli::openClosedStandardStreams();  // after the re-exec, which would forget what it found
+  shiftad::quietLibTorchLog();                // errors are shiftad's one line, not c10d's log beside it
   CLI::App app{"shiftad: one-class anomaly detection under domain shift (dominant-cluster adaptation)"};
   Commands commands;
   addCommands(app, commands);

@@ -440,3 +440,17 @@ TEST(Distributed, TwoProcessesGivenOneRankAreToldSo) {
   }
   EXPECT_NE(logs.find("another process already joined as rank 1 of 3"), std::string::npos) << logs;
 }
+
+TEST(Distributed, ARendezvousErrorIsShiftadsOneLineWithoutLibTorchsLog) {
+  // c10d logs through glog: "WARNING: Logging before InitGoogleLogging()", then "W... socket.cpp
+  // ... [c10d] The IPv6 network addresses of ... cannot be retrieved" came before the error.
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  const auto r =
+      shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", tmp / "run", "--world-size",
+                             "2", "--rank", "1", "--master", "nohost.invalid:29624", "--dist-timeout", "1"},
+                            tmp.path());
+  EXPECT_EQ(r.exit, 1) << r.err;
+  EXPECT_EQ(r.err.rfind("shiftad: error: distributed training, rank 1 of 2: the rendezvous failed", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
