@@ -87,10 +87,18 @@ FeatureSet gathered(training::ProcessGroup* group, const std::vector<std::string
   FeatureSet all;
   all.features = group->allGatherRows(mine.features);
   const nlohmann::json names = {{"paths", belowRoot(mine.paths, root)}, {"skipped", belowRoot(mine.skipped, root)}};
-  for (const auto& part : group->allGatherStrings(toWire(names))) {
-    const auto j = fromWire(part);
+  const auto parts = group->allGatherStrings(toWire(names));
+  for (size_t r = 0; r < parts.size(); ++r) {
+    const auto j = fromWire(parts[r]);
     appendFromRoot(j.at("paths"), root, all.paths);
     appendFromRoot(j.at("skipped"), root, all.skipped);
+    // Named below this rank's data.root, as the ranks agreed; a rank reading a copy of
+    // the data may have failed on its copy of a file that is whole here.
+    if (static_cast<int>(r) != group->rank() && !j.at("skipped").empty())
+      log::warn(
+          "rank {} could not read {} image(s) of its share from its own copy of the data (e.g. '{}' below its "
+          "data.root); its log names each, and why",
+          r, j.at("skipped").size(), j.at("skipped").front().get<std::string>());
   }
   return all;
 }

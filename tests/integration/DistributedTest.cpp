@@ -454,3 +454,25 @@ TEST(Distributed, ARendezvousErrorIsShiftadsOneLineWithoutLibTorchsLog) {
   EXPECT_EQ(r.err.rfind("shiftad: error: distributed training, rank 1 of 2: the rendezvous failed", 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
+
+TEST(Distributed, AnImageARankCannotReadOnItsCopyOfTheDataIsNamedAsThatRanks) {
+  // Rank 1 reads a node-local copy in which one image of its share is damaged: the run
+  // trained on one image less, and rank 0's log named nothing (its own file is whole).
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  const auto copy = tmp / "copy";
+  fs::copy(shiftad::test::synthRoot(), copy, fs::copy_options::recursive);
+  std::vector<fs::path> circles;
+  for (const auto& e : fs::directory_iterator(copy + "/source/circle")) circles.push_back(e.path());
+  const auto last = *std::max_element(circles.begin(), circles.end());  // in rank 1's (second) half
+  shiftad::test::writeFile(last.string(), std::string(fs::file_size(last), '\0'));
+  const auto pids = startTwo(tmp, "copy", {"--config", cfg, "--out", tmp / "run"},
+                             {"--config", cfg, "--out", tmp / "run", "--set", "data.root=" + copy});
+  expectAllSucceed(tmp, "copy", pids);
+  const auto log = shiftad::test::readText(tmp / "copy.rank0.log");
+  EXPECT_NE(
+      log.find("rank 1 could not read 1 image(s) of its share from its own copy of the data (e.g. 'source/circle/" +
+               last.filename().string()),
+      std::string::npos)
+      << log;
+}
