@@ -437,8 +437,6 @@ void agreeOnTheRun(training::ProcessGroup& group, const std::string& why_not) {
                   all[r]);
 }
 
-/// Where rank 0 writes the run (and reads a checkpoint from), as it told the others,
-/// once every rank agreed to train it; an Error when rank 0 could not start it.
 /// The name of the folder `path` names ("runs/dp/" and "/abs/runs/dp": "dp").
 std::string folderName(const std::string& path) {
   auto p = fs::absolute(path).lexically_normal();
@@ -463,6 +461,8 @@ std::string otherRun(const nlohmann::json& rank0, const std::string& run_dir, bo
   return "";
 }
 
+/// Where rank 0 writes the run (and reads a checkpoint from), as it told the others,
+/// once every rank agreed to train it; an Error when rank 0 could not start it.
 Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group, const std::string& run_dir,
                            const Config& cfg, const data::ProtocolSplit& split, bool resume) {
   const auto j = fromWire(group->fromRank0(""));
