@@ -64,6 +64,9 @@ struct ScoreResult {
 
 struct EvalResult {
   double auroc = 0.0;
+  /// DeLong's standard error of `auroc`: how far the AUROC of another test split of the
+  /// same sizes would typically lie. NaN with fewer than two images of either class.
+  double auroc_se = 0.0;
   double aupr = 0.0;  ///< average precision, anomalies as the positive class
   /// At the detector's label-free threshold (threshold()), anomalies as the positive class.
   double threshold = 0.0;

@@ -453,6 +453,18 @@ void Detector::calibrate() {
 
 namespace {
 
+/// An AUROC from a handful of images of a class moves by a large step per image: say so
+/// beside it rather than let it read as a measurement.
+void warnIfTestSplitTiny(const EvalResult& r) {
+  constexpr int64_t kFew = 5;
+  if (std::min(r.normal, r.anomalous) >= kFew) return;
+  log::warn(
+      "the test split holds {} normal and {} anomalous images: one image moves the AUROC by up to {:.2f}{}; give a "
+      "larger target domain or a smaller data.pool_fraction for a figure to rely on",
+      r.normal, r.anomalous, 1.0 / static_cast<double>(std::min(r.normal, r.anomalous)),
+      std::isnan(r.auroc_se) ? " and no standard error can be estimated" : "");
+}
+
 /// The test split must hold no image the run trained or calibrated on. After the target
 /// folder changed, or under other split settings (data.split_seed, data.pool_fraction,
 /// another normal class), the split recomputed from the data is not the run's, and part
@@ -510,12 +522,14 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   api::warnIfScoresAlike(scores, "test");
   EvalResult r;
   r.auroc = evaluation::auroc(scores, labels);
+  r.auroc_se = evaluation::aurocStandardError(scores, labels);
   r.aupr = evaluation::aupr(scores, labels);
   r.threshold = impl_->calibrated().threshold;
   const auto at = evaluation::atThreshold(scores, labels, r.threshold);
   r.precision = at.precision, r.recall = at.recall, r.f1 = at.f1, r.fpr = at.fpr;
   r.f1_max = evaluation::f1Max(scores, labels);
   for (int l : labels) (l ? r.anomalous : r.normal)++;
+  warnIfTestSplitTiny(r);
   r.skipped = static_cast<int64_t>(scored.skipped.size());
   if (scores_file.empty()) return r;
   std::string text = "label,score,path\n";

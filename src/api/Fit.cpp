@@ -512,6 +512,11 @@ Counts fitFrozenBaseline(InputCache& cache, const Config& cfg, const Plan& plan,
   n.skipped = static_cast<int64_t>(src.skipped.size());
   checkSkipped(cfg.data.max_skipped, src.skipped, plan.source_paths.size(), "source");
   SHIFTAD_CHECK(n.source >= 1, "no readable source image of '{}'", cfg.data.normal_class);
+  if (cfg.score.method == ScoreMethod::kFrozenKnn && cfg.score.knn_k > n.source)
+    log::warn(
+        "score.knn_k = {} is more than the {} source images: frozen_knn averages over all {} of them (as frozen_mean "
+        "does, on distances); lower score.knn_k to look at a neighbourhood",
+        cfg.score.knn_k, n.source, n.source);
   torch::Tensor dominant_features;
   if (cfg.score.method == ScoreMethod::kFrozenDominant) {
     const auto phi = frozenFeatures(cache, cfg, plan.pool_paths);

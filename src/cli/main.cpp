@@ -643,10 +643,12 @@ int runEval(const EvalCommand& c) {
   // AUPR's chance level is the anomaly share of the test split (AUROC's is 0.5).
   const double chance =
       static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
+  const auto se = std::isnan(r.auroc_se) ? std::string(" (no standard error: fewer than two of a class)")
+                                         : fmt::format(" ± {:.4f} (DeLong's standard error)", r.auroc_se);
   fmt::print(
-      "AUROC {:.4f}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
+      "AUROC {:.4f}{}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
       "skipped); scores: {}\n",
-      r.auroc, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped,
+      r.auroc, se, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped,
       r.scores_file.empty() ? "not saved (see the warning)" : r.scores_file);
   // Nothing above the threshold: precision is 0/0, not 0.
   const auto precision =

@@ -401,7 +401,8 @@ const std::vector<KeySpec>& schema() {
                 "svdd: ||F(x) - c||^2 (the paper). frozen_*: no training, in Φ's space (encoder.*): distance to the "
                 "source-normal mean, mean distance to the score.knn_k nearest source normals, or distance to the mean "
                 "of the pool's dominant cluster (cluster.*)"),
-      intKey("score.knn_k", SHIFTAD_FIELD(score.knn_k), 1, 100000, "frozen_knn: neighbours averaged"),
+      intKey("score.knn_k", SHIFTAD_FIELD(score.knn_k), 1, 100000,
+             "frozen_knn: neighbours averaged (above the source images: all of them, with a warning)"),
       choiceKey("score.center", SHIFTAD_FIELD(score.center),
                 "svdd: where distances are measured from. source: c, the mean of F's initial source features (the "
                 "paper); dominant: the mean of F's final features of the last dominant set of the pool (runs that "

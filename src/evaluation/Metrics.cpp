@@ -76,6 +76,52 @@ double auroc(const std::vector<double>& scores, const std::vector<int>& is_anoma
          (2.0 * static_cast<double>(curve.positives) * static_cast<double>(curve.negatives));
 }
 
+namespace {
+
+/// For each of `values`, the share of `sorted_others` below it, ties counting one half
+/// (`above`: the share above it instead).
+std::vector<double> sharesBeaten(const std::vector<double>& values, const std::vector<double>& sorted_others,
+                                 bool above) {
+  std::vector<double> out;
+  out.reserve(values.size());
+  const double n = static_cast<double>(sorted_others.size());
+  for (double v : values) {
+    const auto lo = std::lower_bound(sorted_others.begin(), sorted_others.end(), v);
+    const auto hi = std::upper_bound(lo, sorted_others.end(), v);
+    const double below = static_cast<double>(lo - sorted_others.begin());
+    const double equal = static_cast<double>(hi - lo);
+    const double beaten = above ? n - below - equal : below;
+    out.push_back((beaten + 0.5 * equal) / n);
+  }
+  return out;
+}
+
+/// Sample variance (ddof 1), two passes.
+double sampleVariance(const std::vector<double>& v) {
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  double sq = 0.0;
+  for (double x : v) sq += (x - mean) * (x - mean);
+  return sq / static_cast<double>(v.size() - 1);
+}
+
+}  // namespace
+
+double aurocStandardError(const std::vector<double>& scores, const std::vector<int>& is_anomaly) {
+  const ClfCurve curve = binaryClfCurve("aurocStandardError", scores, is_anomaly);
+  requireBothClasses("aurocStandardError", curve);
+  if (curve.positives < 2 || curve.negatives < 2) return std::nan("");
+  std::vector<double> anomalous, normal;
+  for (size_t i = 0; i < scores.size(); ++i) (is_anomaly[i] ? anomalous : normal).push_back(scores[i]);
+  std::sort(anomalous.begin(), anomalous.end());
+  std::sort(normal.begin(), normal.end());
+  // The structural components: each anomaly's share of normals below it, each normal's
+  // share of anomalies above it (their means are both the AUROC).
+  const auto per_anomaly = sharesBeaten(anomalous, normal, /*above=*/false);
+  const auto per_normal = sharesBeaten(normal, anomalous, /*above=*/true);
+  return std::sqrt(sampleVariance(per_anomaly) / static_cast<double>(anomalous.size()) +
+                   sampleVariance(per_normal) / static_cast<double>(normal.size()));
+}
+
 double aupr(const std::vector<double>& scores, const std::vector<int>& is_anomaly) {
   const ClfCurve curve = binaryClfCurve("aupr", scores, is_anomaly);
   // Precision and recall are defined without normal samples (AP = 1), not without anomalies.

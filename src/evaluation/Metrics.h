@@ -12,6 +12,14 @@ namespace shiftad::evaluation {
 /// differ or either class is empty.
 double auroc(const std::vector<double>& scores, const std::vector<int>& is_anomaly);
 
+/// DeLong's standard error of auroc() (DeLong, DeLong & Clarke-Pearson 1988): the
+/// square root of S_a / m + S_n / n, where S_a is the sample variance (ddof 1) over the m
+/// anomalies of the share of normals each outscores (ties one half), and S_n the same over
+/// the n normals of the share of anomalies outscoring each. How far the AUROC of another
+/// test sample of the same sizes would typically lie. NaN when either class has fewer
+/// than two samples (no variance to estimate). Validates as auroc() does.
+double aurocStandardError(const std::vector<double>& scores, const std::vector<int>& is_anomaly);
+
 /// Area under the precision-recall curve as average precision (sklearn's
 /// average_precision_score: sum over thresholds of (R_n - R_{n-1}) * P_n, ties grouped).
 double aupr(const std::vector<double>& scores, const std::vector<int>& is_anomaly);

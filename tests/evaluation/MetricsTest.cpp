@@ -55,6 +55,17 @@ TEST(Metrics, HandComputedAuroc) {
   EXPECT_NEAR(ev::auroc(kHandScores, kHandLabels), 6.0 / 9.0, 1e-15);
 }
 
+TEST(Metrics, HandComputedAurocStandardError) {
+  // Each anomaly's share of the normals it outscores (the rows above): 1, 5/6, 1/6, sample
+  // variance 7/36; each normal's share of the anomalies outscoring it: 0.8 is beaten by 0.9
+  // and ties 0.8 (1/2), 0.5 by two (2/3), 0.3 by two and a tie (5/6): variance 1/36.
+  // SE = sqrt(7/36 / 3 + 1/36 / 3) = sqrt(2/27).
+  EXPECT_NEAR(ev::aurocStandardError(kHandScores, kHandLabels), std::sqrt(2.0 / 27.0), 1e-15);
+  // Perfect separation leaves no variance; one sample of a class leaves none to estimate.
+  EXPECT_EQ(ev::aurocStandardError({0.1, 0.2, 0.8, 0.9}, {0, 0, 1, 1}), 0.0);
+  EXPECT_TRUE(std::isnan(ev::aurocStandardError({0.1, 0.2, 0.9}, {0, 0, 1})));
+}
+
 TEST(Metrics, HandComputedAupr) {
   // Thresholds (descending), cumulative (tp, fp), precision, recall step:
   //   0.9: (1,0) P=1    dR=1/3

@@ -588,3 +588,19 @@ TEST(Errors, AClusterCountThatFillsThePoolIsSaid) {
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_NE(r.err.find("cluster.k = 4096 is not below"), std::string::npos) << r.err;
 }
+
+TEST(Errors, ATinyTestSplitAndANeighbourCountAboveTheSourceAreSaid) {
+  TempDir tmp;
+  // 10 target images a class, 8 of them in the pool: 2 test normals.
+  ASSERT_TRUE(trainRun(tmp, {"data.pool_fraction=0.8"}));
+  const auto e = shiftad::test::runCli({"eval", "-q", "--threads", "1", "--model", tmp / "run"}, tmp.path());
+  EXPECT_EQ(e.exit, 0) << e.err;
+  EXPECT_NE(e.err.find("the test split holds 2 normal and"), std::string::npos) << e.err;
+  EXPECT_NE(e.err.find("one image moves the AUROC by up to 0.50"), std::string::npos) << e.err;
+  // frozen_knn over more neighbours than the 10 source circles averages over all of them.
+  const auto cfg = configFile(tmp, dataRoot(), {"encoder.type=backbone", "score.knn_k=1000"});
+  const auto r = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--variant", "frozen_knn", "--config", cfg, "--out", tmp / "knn"}, tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("score.knn_k = 1000 is more than the 10 source images"), std::string::npos) << r.err;
+}

@@ -118,11 +118,14 @@ TEST(Pipeline, TrainScoreEvalRoundTripThroughFiles) {
   // eval through the API must agree with AUROC over the CSV's scores.
   const auto ev = shiftad::evaluate(run, shiftad::loadRunConfig(run));
   EXPECT_NEAR(ev.auroc, auroc, 1e-6);
+  EXPECT_NEAR(ev.auroc_se, shiftad::evaluation::aurocStandardError(s, split.test.is_anomaly), 1e-6);
   EXPECT_EQ(ev.normal + ev.anomalous, static_cast<int64_t>(split.test.paths.size()));
 
   r = runCli("eval -q --model " + run);
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find(fmt::format("AUROC {:.4f}", ev.auroc)), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("AUROC {:.4f} ± {:.4f} (DeLong's standard error)", ev.auroc, ev.auroc_se)),
+            std::string::npos)
+      << r.output;
   // ... and the training pool's estimated contamination next to the true one, as the
   // last epoch's metrics line has them (the default aligns, so it has them).
   std::ifstream again(fs::path(run) / "metrics.jsonl");

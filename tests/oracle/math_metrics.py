@@ -50,6 +50,17 @@ def decisions(scores, labels):
     return out, float(f1.max())
 
 
+def delong_se(scores, labels):
+    """DeLong's standard error of the AUROC, from the full pair matrix (not from ranks, as
+    the C++ does): psi[i, j] = 1 if anomaly i outscores normal j, 1/2 on a tie; NaN with
+    fewer than two of either class (JSON null)."""
+    a, n = scores[labels == 1], scores[labels == 0]
+    if len(a) < 2 or len(n) < 2:
+        return None
+    psi = (a[:, None] > n[None, :]) + 0.5 * (a[:, None] == n[None, :])
+    return float(np.sqrt(psi.mean(1).var(ddof=1) / len(a) + psi.mean(0).var(ddof=1) / len(n)))
+
+
 def main():
     out = []
     for name, scores, labels in make_cases():
@@ -61,6 +72,7 @@ def main():
             "labels": [int(v) for v in labels],
             "auroc": float(roc_auc_score(labels, scores)),
             "ap": float(average_precision_score(labels, scores)),
+            "delong_se": delong_se(scores, labels),
             "fpr": [float(v) for v in fpr],
             "tpr": [float(v) for v in tpr],
             "decisions": at,
