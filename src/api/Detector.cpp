@@ -25,6 +25,7 @@
 #include "api/TargetLabels.h"
 #include "common/Csv.h"
 #include "common/Error.h"
+#include "common/PathList.h"
 #include "common/Log.h"
 #include "common/LogOnce.h"
 #include "common/Progress.h"
@@ -238,9 +239,9 @@ std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared
     checkCalibrationIsTheRuns(calibration.string(), *impl->calibration, impl->run.run_id);
     warnIfThresholdEdited(run_dir, impl->run.cfg.threshold, impl->calibration->rule);
   } else if (fs::exists(dominant))
-    impl->dominant = rebased(api::readPathList(dominant.string()), impl->run.trained_root, impl->run.cfg.data.root);
+    impl->dominant = rebased(readPathList(dominant.string()), impl->run.trained_root, impl->run.cfg.data.root);
   if (const auto pool = fs::path(run_dir) / kPoolFile; fs::exists(pool))
-    impl->pool = rebased(api::readPathList(pool.string()), impl->run.trained_root, impl->run.cfg.data.root);
+    impl->pool = rebased(readPathList(pool.string()), impl->run.trained_root, impl->run.cfg.data.root);
   impl->shared_cache = cache != nullptr;
   impl->cache = cache ? std::move(cache) : std::make_shared<Cache>();
   impl->callbacks = callbacks;
@@ -584,7 +585,7 @@ void Detector::saveTo(const std::string& dir) const {
     api::saveRun(building, run.cfg, *run.trainer);
   if (const auto* calibration = impl_->calibratedIfPossible())
     api::writeCalibration((fs::path(building) / kCalibrationFile).string(), *calibration);
-  if (!impl_->pool.empty()) api::writePathList((fs::path(building) / kPoolFile).string(), impl_->pool);
+  if (!impl_->pool.empty()) writePathList((fs::path(building) / kPoolFile).string(), impl_->pool);
   std::error_code ec;
   if (fs::exists(dir, ec)) fs::remove(dir);  // empty (checked above): rename needs the name free
   fs::rename(building, dir);

@@ -24,6 +24,7 @@
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
 #include "common/Error.h"
+#include "common/PathList.h"
 #include "common/Hash.h"
 #include "common/Log.h"
 #include "common/Seconds.h"

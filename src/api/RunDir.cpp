@@ -313,20 +313,6 @@ void finishReplacement(const std::string& run_dir_as_given) {
   if (fs::exists(old, ec) && fs::exists(run_dir, ec)) removeOwnFolder(old);
 }
 
-void writePathList(const std::string& path, const std::vector<std::string>& paths) {
-  std::string text;
-  for (const auto& p : paths) text += p + "\n";
-  writeTextAtomic(path, text);
-}
-
-std::vector<std::string> readPathList(const std::string& path) {
-  std::vector<std::string> paths;
-  std::istringstream lines(readText(path));
-  for (std::string line; std::getline(lines, line);)
-    if (!line.empty()) paths.push_back(line);
-  return paths;
-}
-
 void keepMetricsBefore(const std::string& run_dir, int epoch) {
   const auto path = (fs::path(run_dir) / kMetricsFile).string();
   if (!fs::exists(path)) return;

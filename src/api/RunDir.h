@@ -82,11 +82,6 @@ void replaceRun(const std::string& run_dir, const std::string& replacement);
 /// without RENAME_EXCHANGE) and remove what the old run left.
 void finishReplacement(const std::string& run_dir);
 
-/// Write PATHS, one per line, atomically (the dominant set of a run).
-void writePathList(const std::string& path, const std::vector<std::string>& paths);
-/// The paths of a file writePathList wrote (empty lines skipped).
-std::vector<std::string> readPathList(const std::string& path);
-
 /// Rewrite RUN_DIR/metrics.jsonl keeping the lines of epochs before `epoch` (a resumed
 /// run appends from there; lines written after its checkpoint are dropped).
 void keepMetricsBefore(const std::string& run_dir, int epoch);

@@ -12,6 +12,7 @@
 
 #include "common/Csv.h"
 #include "common/Log.h"
+#include "common/PathList.h"
 #include "data/ConfigSplit.h"
 #include "common/Error.h"
 #include "common/Hash.h"
@@ -66,14 +67,6 @@ bool readTestScores(const std::string& run_dir, std::vector<int>& labels, std::v
     scores.push_back(std::stod(fields[1]));
   }
   return !labels.empty();
-}
-
-std::vector<std::string> readLines(const fs::path& p) {
-  std::ifstream f(p);
-  std::vector<std::string> out;
-  for (std::string line; std::getline(f, line);)
-    if (!line.empty()) out.push_back(line);
-  return out;
 }
 
 /// F's features of `paths` by a trained run (head on cached trunk features when frozen).
@@ -236,7 +229,7 @@ void addProjections(const std::string& before, const std::string& after, const s
   std::vector<std::string> paths = split.train.source;
   paths.insert(paths.end(), split.train.pool.begin(), split.train.pool.end());
   ProjectionGroups known;
-  const auto dom = readLines(fs::path(after) / kDominantFile);
+  const auto dom = readPathList((fs::path(after) / kDominantFile).string());
   known.dominant = std::set<std::string>(dom.begin(), dom.end());
   for (size_t i = 0; i < split.pool_truth.paths.size(); ++i)
     known.truth[split.pool_truth.paths[i]] = split.pool_truth.is_anomaly[i];

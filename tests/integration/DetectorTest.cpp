@@ -591,6 +591,20 @@ TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
   EXPECT_NE(msg.find("the domain run"), std::string::npos) << msg;
 }
 
+TEST(Detector, EvaluationRefusesTrainingImagesUnderAFolderNameWithALineBreak) {
+  // pool.txt held one path a line unquoted: each path split in two, matched nothing, and
+  // eval --set data.split_seed=1 tested on 33 training images with exit 0.
+  TempDir tmp;
+  auto cfg = tinyConfigOnACopy(tmp);
+  fs::rename(tmp / "data/target", tmp / "data/tar\nget");
+  cfg.data.target = "tar\nget";
+  shiftad::Detector::fit(cfg, tmp / "run");
+  auto other_split = cfg;
+  other_split.data.split_seed = 1;
+  const auto msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "run").evaluate(other_split, ""); });
+  EXPECT_NE(msg.find("test images were in the pool run"), std::string::npos) << msg;
+}
+
 TEST(Detector, EvaluationRefusesAnotherNormalClassThanTheRunWasTrainedFor) {
   // A circle detector asked about rings scored AUROC 0.07 and exited 0.
   TempDir tmp;
