@@ -91,9 +91,37 @@ using data::kSynthMarkerFile;
 /// with part of its images for check-data to pass and training to use.
 constexpr const char* kSynthStaging = ".synth-partial";
 
+/// Whether `name` is one synth writes in a class folder: NNNN.png.
+bool isSynthImageName(const std::string& name) {
+  return name.size() == 8 && name.compare(4, 4, ".png") == 0 &&
+         std::all_of(name.begin(), name.begin() + 4, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// The first entry below the benchmark's domain folder `domain` that synth does not
+/// write (a user's image, class or note added to an earlier benchmark), or "".
+std::string foreignInSynthDomain(const fs::path& domain) {
+  const auto status = fs::symlink_status(domain);
+  if (!fs::exists(status)) return "";
+  if (!fs::is_directory(status)) return domain.string();  // a file or a link named like a domain
+  const auto classes = data::synthClasses();
+  std::vector<std::string> foreign;
+  for (const auto& c : fs::directory_iterator(domain)) {
+    const auto cls = c.path().filename().string();
+    if (!fs::is_directory(c.symlink_status()) || std::find(classes.begin(), classes.end(), cls) == classes.end()) {
+      foreign.push_back(c.path().string());
+      continue;
+    }
+    for (const auto& f : fs::directory_iterator(c.path()))
+      if (!fs::is_regular_file(f.symlink_status()) || !isSynthImageName(f.path().filename().string()))
+        foreign.push_back(f.path().string());
+  }
+  return foreign.empty() ? "" : *std::min_element(foreign.begin(), foreign.end());
+}
+
 /// The benchmark's own folder may be rewritten; anything else is the user's: OUT must be
-/// new, empty, or carry kSynthMarkerFile and nothing but the benchmark's domains (a user's
-/// `source/` and `target/` look like the benchmark's by their names alone).
+/// new, empty, or carry kSynthMarkerFile and nothing but the benchmark's domains, which
+/// hold nothing but its classes' NNNN.png (a user's `source/` and `target/` look like the
+/// benchmark's by their names alone; a marked benchmark may have had images added).
 void checkSynthFolder(const std::string& out_dir) {
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(out_dir, ec))) return;
@@ -121,6 +149,13 @@ void checkSynthFolder(const std::string& out_dir) {
                 "'{}' holds folders named like the synthetic benchmark's but not its marker '{}' (they are not its, "
                 "or an older shiftad's); they are left alone: choose a new or empty folder, or delete that one",
                 out_dir, kSynthMarkerFile);
+  for (const auto& domain : domains) {
+    const auto added = foreignInSynthDomain(fs::path(out_dir) / domain);
+    SHIFTAD_CHECK(added.empty(),
+                  "'{}' is not one the synthetic benchmark writes (its domains hold only its classes' NNNN.png), and "
+                  "rewriting '{}' would delete it; move it out, or choose a new or empty folder",
+                  added, out_dir);
+  }
 }
 
 void markSynthFolder(const std::string& out_dir) {

@@ -531,6 +531,19 @@ TEST(Errors, SyntheticDataGoesOnlyIntoANewEmptyOrMarkedFolder) {
   EXPECT_TRUE(fs::exists(tmp / "s/.shiftad-synth"));
   const auto again = shiftad::test::runCli({"synth", "-q", "--out", tmp / "s"}, tmp.path());
   EXPECT_EQ(again.exit, 0) << again.err;
+  // What a user added inside its domains is not the benchmark's: an image, a class, a note
+  // (they were deleted with exit 0). Each alone is refused, and kept.
+  for (const auto& [added, named] : std::vector<std::pair<std::string, std::string>>{
+           {"source/circle/my_extra_shot.png", "source/circle/my_extra_shot.png"},
+           {"target/my_class/a.png", "target/my_class"},
+           {"source/NOTES.txt", "source/NOTES.txt"}}) {
+    shiftad::test::writeFile(tmp / "s/" + added, "mine");
+    expectError(shiftad::test::runCli({"synth", "-q", "--out", tmp / "s"}, tmp.path()), 1,
+                {"'" + (tmp / "s/" + named) + "' is not one the synthetic benchmark writes", "would delete it"});
+    EXPECT_EQ(shiftad::test::readText(tmp / "s/" + added), "mine") << added;
+    fs::remove(tmp / "s/" + added);
+  }
+  fs::remove(tmp / "s/target/my_class");
   // It is written aside and moved into place: a synth killed half-way left domains with
   // part of their images, which check-data passed and training used. What such a run
   // leaves aside (hidden: no listing reads it) is the benchmark's, replaced by the next.
