@@ -41,7 +41,7 @@ def mixture_threshold(pool, fallback):
 
 def batch_adaptive_threshold(normal_scores, scores, lam=0.5):
     """A threshold set on the images being scored, without their labels: their share of
-    normals pi0 estimated from their conformal p-values against the calibration normals
+    normals pi0 estimated from their p-values against the calibration normals
     (Storey's estimator at lambda), then the threshold that maximises the F1 this implies
     (expected false positives: pi0 * n * the normals' tail). Follows the anomaly share of
     the scored set, where the other rules carry the pool's. A candidate, not in shiftad."""

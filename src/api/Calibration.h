@@ -21,8 +21,9 @@ struct Calibration {
   std::vector<double> pool_scores;
   std::string run_id;  ///< the run it was made for (api/RunIdentity.h); "": unknown (earlier versions)
 
-  /// The share of calibration normals scoring at or below `score`, in [0, 1]: 1 minus
-  /// the conformal p-value, so that scores mean the same across models.
+  /// The share of calibration normals scoring at or below `score`, in [0, 1], so that
+  /// scores mean the same across models (no false-positive rate: F was aligned on those
+  /// normals, whose scores are therefore low; docs/method.md, "The decision threshold").
   double normalised(double score) const;
   bool anomalous(double score) const { return score > threshold; }
 };

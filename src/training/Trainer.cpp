@@ -111,10 +111,11 @@ torch::Tensor Trainer::score(const torch::Tensor& inputs) {
 }
 
 void Trainer::initCenter(const torch::Tensor& source) {
-  // As in Ruff et al.: one forward pass over the source in training mode (batch
-  // statistics, the mode the loss is minimised in), without gradients. Data-parallel
-  // ranks each make the whole pass: its batches, hence their statistics, are then
-  // those of a 1-process run.
+  // One forward pass over the source in training mode (batch statistics, the mode the
+  // loss is minimised in), without gradients; Ruff et al.'s code uses eval mode. The
+  // pass also moves BatchNorm's running statistics toward the source's (docs/method.md).
+  // Data-parallel ranks each make the whole pass: its batches, hence their statistics,
+  // are then those of a 1-process run.
   const int64_t n = source.size(0);
   SHIFTAD_CHECK(n >= 2, "the Deep SVDD center needs at least 2 source images; got {}", n);
   torch::NoGradGuard ng;
