@@ -88,10 +88,28 @@ torch::Tensor pca2(const torch::Tensor& x) {
 
 }  // namespace
 
+namespace {
+
+/// `name` as one folder name (benchRunDir): one-to-one, so two names never share a folder.
+std::string folderName(const std::string& name) {
+  if (name.find_first_not_of('.') == std::string::npos) {
+    std::string dots;
+    for (size_t i = 0; i < name.size(); ++i) dots += "%2E";
+    return dots;
+  }
+  std::string out;
+  for (const char c : name) out += c == '%' ? "%25" : c == '/' ? "%2F" : std::string(1, c);
+  return out;
+}
+
+}  // namespace
+
 std::string benchRunDir(const std::string& out_dir, const BenchRow& r) {
   fs::path p = fs::path(out_dir) / "runs";
-  if (!r.setting.empty()) p /= r.setting;
-  return (p / (r.source + "-" + r.target) / r.normal_class / fmt::format("seed{}", r.seed) / r.variant).string();
+  if (!r.setting.empty()) p /= folderName(r.setting);
+  return (p / folderName(r.source + "-" + r.target) / folderName(r.normal_class) / fmt::format("seed{}", r.seed) /
+          folderName(r.variant))
+      .string();
 }
 
 namespace {

@@ -12,7 +12,9 @@
 
 namespace shiftad::lab {
 
-/// Where `shiftad bench` keeps the run of a row: OUT/runs/[SETTING/]SRC-TGT/CLASS/seedN/VARIANT.
+/// Where `shiftad bench` keeps the run of a row: OUT/runs/[SETTING/]SRC-TGT/CLASS/seedN/VARIANT,
+/// each name one folder below OUT/runs whatever it holds ('%' and '/' written as %25 and
+/// %2F, a name of dots alone with its dots as %2E): a domain spelled `../x` stays inside.
 std::string benchRunDir(const std::string& out_dir, const evaluation::BenchRow& row);
 
 /// Per direction of the main grid: each variant's ROC, vertically averaged over its

@@ -114,3 +114,22 @@ TEST(Figures, EveryDirectionHasAFigureFileOfItsOwn) {
   // The same rows name the same files again (a report regenerated keeps its links).
   EXPECT_EQ(shiftad::lab::rocFigures(out.path(), rows)[3].name, figures[3].name);
 }
+
+TEST(Figures, ABenchRunFolderIsOneFolderPerNameInsideRunsWhateverTheNamesHold) {
+  // A direction spelled ["../../data/source", target] kept its runs outside OUT.
+  const auto parts = [](const BenchRow& r) {
+    const auto rel = fs::path(shiftad::lab::benchRunDir("/out", r)).lexically_relative("/out/runs");
+    return std::vector<std::string>(rel.begin(), rel.end());
+  };
+  BenchRow hostile{"../../data/source", "t", "..", "a/b", 3, 0.5, 0, -1, -1, 0};
+  hostile.setting = "model.weights=../w";
+  EXPECT_EQ(parts(hostile), (std::vector<std::string>{"model.weights=..%2Fw", "..%2F..%2Fdata%2Fsource-t", "%2E%2E",
+                                                      "seed3", "a%2Fb"}));
+  // One-to-one: a name holding the escape itself does not meet the escaped one.
+  BenchRow percent = hostile;
+  percent.variant = "a%2Fb";
+  EXPECT_EQ(parts(percent).back(), "a%252Fb");
+  // Ordinary names are the folders they always were.
+  EXPECT_EQ(shiftad::lab::benchRunDir("/out", {"amazon", "webcam", "mug", "default", 0, 0.5, 0, -1, -1, 0}),
+            "/out/runs/amazon-webcam/mug/seed0/default");
+}
