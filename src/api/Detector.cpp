@@ -85,7 +85,7 @@ struct Detector::Impl {
         log::info("'{}' has no {} (written before decision thresholds): calibrating from the pool of its config",
                   run_dir, kCalibrationFile);
       else
-        spdlog::warn(
+        log::warn(
             "'{}' has lost its {}, which training wrote: calibrating again on {}, which can move the threshold from "
             "the one it was trained with; restore the file from a copy of the run, or train again",
             run_dir, kCalibrationFile,

@@ -21,7 +21,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "Printable.h"
+#include "common/Printable.h"
 #include "StandardStreams.h"
 #include "StdinLines.h"
 #include "api/OutputFile.h"
@@ -122,7 +122,7 @@ std::string oneLine(std::string msg) {
   std::string out;
   bool space = false;
   for (char ch : msg) {
-    if (ch == '\n' || ch == '\r' || ch == '\t') {
+    if (ch == '\n' || ch == '\t') {
       space = !out.empty();
       continue;
     }
@@ -130,7 +130,8 @@ std::string oneLine(std::string msg) {
     space = false;
     out += ch;
   }
-  return out;
+  // A name from the data quoted in the error: no control character reaches the terminal.
+  return shiftad::printable(out);
 }
 
 /// A filesystem exception not turned into a message where it happened: libstdc++
@@ -260,7 +261,7 @@ std::vector<std::string> stdinPaths() {
 void printList(const char* title, const std::vector<std::string>& items) {
   if (items.empty()) return;
   fmt::print("\n{} ({}):\n", title, items.size());
-  for (const auto& i : items) fmt::print("  {}\n", shiftad::cli::printable(i));
+  for (const auto& i : items) fmt::print("  {}\n", shiftad::printable(i));
 }
 
 /// Groups of duplicates listed by check-data before the rest are counted (without --all):
@@ -272,7 +273,7 @@ void printGroups(const char* title, const std::vector<std::vector<std::string>>&
   fmt::print("\n{} ({} groups):\n", title, groups.size());
   const size_t shown = all ? groups.size() : std::min(groups.size(), kShownGroups);
   for (size_t i = 0; i < shown; ++i)
-    fmt::print("  {}\n", shiftad::cli::printable(fmt::format("{}", fmt::join(groups[i], "  ==  "))));
+    fmt::print("  {}\n", shiftad::printable(fmt::format("{}", fmt::join(groups[i], "  ==  "))));
   if (shown == groups.size()) return;
   size_t files = 0;
   for (size_t i = shown; i < groups.size(); ++i) files += groups[i].size();
@@ -282,8 +283,8 @@ void printGroups(const char* title, const std::vector<std::vector<std::string>>&
 void printDataCheck(const shiftad::DataCheckReport& r, bool all_groups) {
   fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", "domain", "class", "images", "unreadable", "non-image");
   for (const auto& c : r.classes)
-    fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", shiftad::cli::printable(c.domain), shiftad::cli::printable(c.cls),
-               c.images, c.unreadable, c.non_images);
+    fmt::print("{:<20} {:<24} {:>8} {:>11} {:>10}\n", shiftad::printable(c.domain), shiftad::printable(c.cls), c.images,
+               c.unreadable, c.non_images);
   printList("unreadable or truncated images (skipped by training and scoring)", r.unreadable);
   printList("non-image files (ignored)", r.non_images);
   printList("hidden files and folders (ignored: the name starts with '.')", r.hidden);

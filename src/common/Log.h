@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/Printable.h"
+
 namespace shiftad {
 
 /// The logger named "shiftad" in spdlog's registry, made on first use (stderr, at
@@ -17,23 +19,32 @@ std::shared_ptr<spdlog::logger> libraryLogger();
 
 namespace log {
 
+/// A whole message at `level`, its control characters escaped (printable()): a line
+/// quotes names from the data, which must not move the cursor, erase the line or add
+/// lines of their own.
+inline void at(spdlog::level::level_enum level, const std::string& message) {
+  libraryLogger()->log(level, printable(message));
+}
+
+template <typename... Args>
+void atFormatted(spdlog::level::level_enum level, spdlog::format_string_t<Args...> format, Args&&... args) {
+  if (libraryLogger()->should_log(level)) at(level, fmt::format(format, std::forward<Args>(args)...));
+}
+
 template <typename... Args>
 void info(spdlog::format_string_t<Args...> format, Args&&... args) {
-  libraryLogger()->info(format, std::forward<Args>(args)...);
+  atFormatted(spdlog::level::info, format, std::forward<Args>(args)...);
 }
 
 template <typename... Args>
 void warn(spdlog::format_string_t<Args...> format, Args&&... args) {
-  libraryLogger()->warn(format, std::forward<Args>(args)...);
+  atFormatted(spdlog::level::warn, format, std::forward<Args>(args)...);
 }
 
 template <typename... Args>
 void error(spdlog::format_string_t<Args...> format, Args&&... args) {
-  libraryLogger()->error(format, std::forward<Args>(args)...);
+  atFormatted(spdlog::level::err, format, std::forward<Args>(args)...);
 }
-
-/// A whole message at `level`.
-inline void at(spdlog::level::level_enum level, const std::string& message) { libraryLogger()->log(level, message); }
 
 }  // namespace log
 }  // namespace shiftad

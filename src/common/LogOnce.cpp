@@ -34,7 +34,7 @@ int64_t logOnce(spdlog::level::level_enum level, const std::string& message) {
     auto& s = r.seen.try_emplace(message, Seen{level, 0}).first->second;
     count = ++s.count;
   }
-  if (count == 1) libraryLogger()->log(level, "{}", message);
+  if (count == 1) log::at(level, message);
   return count;
 }
 
@@ -46,13 +46,13 @@ void logRepeats() {
     seen.swap(r.seen);
   }
   for (const auto& [message, s] : seen)
-    if (s.count > 1) libraryLogger()->log(s.level, "({} times) {}", s.count, message);
+    if (s.count > 1) log::at(s.level, fmt::format("({} times) {}", s.count, message));
 }
 
 void logFirst(spdlog::level::level_enum level, const std::vector<std::string>& lines, size_t shown,
               const std::string& what, const std::string& hint) {
-  for (size_t i = 0; i < lines.size() && i < shown; ++i) libraryLogger()->log(level, "{}", lines[i]);
-  if (lines.size() > shown) libraryLogger()->log(level, "... and {} more {}{}", lines.size() - shown, what, hint);
+  for (size_t i = 0; i < lines.size() && i < shown; ++i) log::at(level, lines[i]);
+  if (lines.size() > shown) log::at(level, fmt::format("... and {} more {}{}", lines.size() - shown, what, hint));
 }
 
 }  // namespace shiftad

@@ -24,7 +24,7 @@ ProgressOptions defaultProgressOptions() {
   } else if (o.terminal) {
     o.sink = [](const std::string& line, bool last) {
       // \033[K clears what a longer previous line left behind.
-      std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), last ? "\n" : "");
+      std::fprintf(stderr, "\r%s\033[K%s", printable(line).c_str(), last ? "\n" : "");
       std::fflush(stderr);
     };
   } else {

@@ -617,3 +617,23 @@ TEST(Errors, ATinyTestSplitAndANeighbourCountAboveTheSourceAreSaid) {
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_NE(r.err.find("score.knn_k = 1000 is more than the 10 source images"), std::string::npos) << r.err;
 }
+
+TEST(Errors, ControlCharactersInNamesFromTheDataAreEscapedInLogAndErrorLines) {
+  // A file named "x\r\033[2K.png" erased, on a terminal, the warning that named it.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive);
+  shiftad::test::writeFile(root + "/source/circle/x\r\033[2K.png", "");
+  const auto r = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--config", configFile(tmp, root), "--out", tmp / "run"}, tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("x\\r\\x1B[2K.png"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\033'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  // The error line too.
+  const auto e =
+      shiftad::test::runCli({"eval", "-q", "--threads", "1", "--model", tmp / "no\033]0;title\007run"}, tmp.path());
+  EXPECT_EQ(e.exit, 1) << e.err;
+  EXPECT_NE(e.err.find("no\\x1B]0;title\\x07run"), std::string::npos) << e.err;
+  EXPECT_EQ(e.err.find('\033'), std::string::npos) << e.err;
+}

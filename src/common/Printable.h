@@ -1,5 +1,6 @@
 // Names from the data shown on a terminal: a class folder named with a line break broke
-// check-data's table into two rows.
+// check-data's table into two rows, and a file named with "\r\033[2K" erased the warning
+// that named it. Every log line of the library goes through printable() (common/Log.h).
 #pragma once
 
 #include <string>
@@ -7,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace shiftad::cli {
+namespace shiftad {
 
 /// `text` with each control character (C0 and DEL) written as its C escape: \n, \t,
 /// \r, else \xNN; a backslash stays as it is. Other bytes, UTF-8 included, unchanged.
@@ -29,4 +30,4 @@ inline std::string printable(std::string_view text) {
   return out;
 }
 
-}  // namespace shiftad::cli
+}  // namespace shiftad
