@@ -97,6 +97,16 @@ const CLI::Validator kSkipLimit(
     },
     "NUMBER");
 
+/// A --set that is not section.key=value is a usage error (exit 2), as a bad --sweep is.
+const CLI::Validator kKeyValue(
+    [](std::string& text) -> std::string {
+      const auto eq = text.find('=');
+      return eq != std::string::npos && eq > 0
+                 ? ""
+                 : fmt::format("'{}': expected section.key=value (e.g. train.epochs=10)", text);
+    },
+    "KEY=VALUE");
+
 /// The --help footer; README.md's "Exit status" table says the same.
 constexpr const char* kExitCodes =
     "Exit status:\n"
@@ -344,9 +354,11 @@ void addTrain(CLI::App& app, TrainCommand& c) {
   c.app->add_option("--variant", c.variant,
                     "a named variant applied on top of the config, before --set (list: `shiftad variants`); without "
                     "one, the config's keys over the library defaults, which are the `default` variant");
-  c.app->add_option("--set", c.overrides,
-                    "override a key: --set section.key=value (repeatable; a string or path key takes the value as "
-                    "typed, docs/config.md)");
+  c.app
+      ->add_option("--set", c.overrides,
+                   "override a key: --set section.key=value (repeatable; a string or path key takes the value as "
+                   "typed, docs/config.md)")
+      ->check(kKeyValue);
   c.app->add_option("--out", c.out, "run directory to write (new or empty; an existing run needs --overwrite)");
   c.app->add_flag("--overwrite", c.overwrite,
                   "replace the run in --out; the old run stays until the new one is complete");
@@ -616,9 +628,11 @@ void addEval(CLI::App& app, EvalCommand& c) {
   c.app->add_option("--model", c.model, "run directory written by `shiftad train`")->required();
   c.app->add_option("--config", c.config, "YAML config defining the split (default: the run's own config)")
       ->check(CLI::ExistingFile);
-  c.app->add_option("--set", c.overrides,
-                    "override a key of that config that defines the split (data.*; repeatable); the model and its "
-                    "settings are the run's");
+  c.app
+      ->add_option("--set", c.overrides,
+                   "override a key of that config that defines the split (data.*; repeatable); the model and its "
+                   "settings are the run's")
+      ->check(kKeyValue);
 }
 
 /// The keys `eval` reads from its config: those defining the split, and how images are
@@ -738,7 +752,7 @@ void addBench(CLI::App& app, BenchCommand& c) {
                    "normal classes, separated by spaces or commas (default: the suite's, else all); a class whose "
                    "name holds a comma goes in the suite's 'classes' list")
       ->delimiter(',');
-  c.app->add_option("--set", o.overrides, "config key for every run: section.key=value (repeatable)");
+  c.app->add_option("--set", o.overrides, "config key for every run: section.key=value (repeatable)")->check(kKeyValue);
   c.app->add_option("--out", o.out_dir, "output folder")->required();
   c.app->add_flag("--quick", o.quick, "the suite's quick settings (fewer classes/seeds)");
   c.app
@@ -810,7 +824,7 @@ struct ConfigCommand {
 void addConfig(CLI::App& app, ConfigCommand& c) {
   c.app = app.add_subcommand("config", "print the resolved config, or the documentation of every key");
   c.app->add_option("--config", c.file, "YAML config to resolve")->check(CLI::ExistingFile);
-  c.app->add_option("--set", c.overrides, "override a key (repeatable)");
+  c.app->add_option("--set", c.overrides, "override a key (repeatable)")->check(kKeyValue);
   c.app->add_flag("--doc", c.doc, "print every key as a Markdown table");
 }
 
@@ -836,7 +850,7 @@ void addCheckData(CLI::App& app, CheckDataCommand& c) {
   c.app->add_option("root", c.root, "data root: ROOT/DOMAIN/CLASS/image")->required();
   c.app->add_option("--config", c.config, "YAML config whose data.* protocol to check (data.root := ROOT)")
       ->check(CLI::ExistingFile);
-  c.app->add_option("--set", c.overrides, "override a key of that config (repeatable)");
+  c.app->add_option("--set", c.overrides, "override a key of that config (repeatable)")->check(kKeyValue);
   c.app->add_flag("--all", c.all,
                   fmt::format("list every group of duplicates (default: the first {} of each list, the rest counted)",
                               kShownGroups));

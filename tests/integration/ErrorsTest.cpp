@@ -131,6 +131,12 @@ TEST(Errors, UsageErrorsExitTwoWithOneLine) {
        "--world-size 2 needs this process's rank"},
       {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--world-size", "2", "--rank", "2"},
        "--rank 2 is not a rank of a world of 2"},
+      // A --set that is not key=value, on every command taking one (it was exit 1, as bad data).
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--set", "train.lr"},
+       "'train.lr': expected section.key=value"},
+      {{"config", "--set", "=1"}, "'=1': expected section.key=value"},
+      {{"bench", "--suite", "synthetic", "--out", tmp / "b", "--set", "nokeyvalue"}, "'nokeyvalue': expected"},
+      {{"eval", "--model", tmp / "r", "--set", "data.root"}, "'data.root': expected section.key=value"},
   };
   shiftad::test::writeFile(tmp / "c.yaml", "");
   for (const auto& [args, says] : numbers) expectError(shiftad::test::runCli(args, tmp.path()), 2, {says});
