@@ -1,9 +1,12 @@
 #include "data/ImageFolder.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string_view>
 #include <system_error>
 
@@ -53,10 +56,22 @@ std::vector<fs::directory_entry> entries(const fs::path& dir) {
   return out;
 }
 
-// Non-hidden files below `dir` into `out`. Folder links are not followed (a link loop
-// cannot recurse); a link that cannot be resolved (dangling, or a loop) is listed as a
+/// A folder's identity (device, inode): what a link leads back to, however it is spelled.
+using FolderId = std::pair<dev_t, ino_t>;
+
+std::optional<FolderId> folderId(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  return FolderId{st.st_dev, st.st_ino};
+}
+
+// Non-hidden files below `dir` into `out`. A link to a folder is followed (a batch of
+// images linked into a class is the class's, as torchvision's ImageFolder reads it),
+// unless it leads to a folder in `path` (the walk's start and the folders above it, and
+// the folders walked down to `dir`): a loop, passed over. A link that cannot be resolved (dangling, or a loop of links) is listed as a
 // file, so that reading it reports why.
-void collectFiles(const fs::path& dir, std::vector<std::string>& out, std::vector<std::string>* hidden) {
+void collectFiles(const fs::path& dir, std::vector<std::string>& out, std::vector<std::string>* hidden,
+                  std::vector<FolderId>& path) {
   for (const auto& e : entries(dir)) {
     if (isHidden(e.path())) {
       if (hidden) hidden->push_back(e.path().string());
@@ -69,13 +84,17 @@ void collectFiles(const fs::path& dir, std::vector<std::string>& out, std::vecto
     if (ec)
       SHIFTAD_THROW("'{}' cannot be examined: {}; shorten its folders' names or move it", e.path().string(),
                     lower(ec.message()));
-    if (fs::is_directory(own)) {
-      collectFiles(e.path(), out, hidden);
+    const auto target = fs::is_symlink(own) ? fs::status(e.path(), ec) : own;
+    if (!ec && fs::is_directory(target)) {
+      const auto id = folderId(e.path());
+      if (!id || std::find(path.begin(), path.end(), *id) != path.end()) continue;  // a loop
+      path.push_back(*id);
+      collectFiles(e.path(), out, hidden, path);
+      path.pop_back();
     } else if (fs::is_symlink(own)) {
-      // A link to a folder is not followed (it may loop); any other is read as a file:
-      // one that is dangling or names a pipe or a device is then refused by name.
-      const auto target = fs::status(e.path(), ec);
-      if (ec || !fs::is_directory(target)) out.push_back(e.path().string());
+      // Any other link is read as a file: one that is dangling or names a pipe or a
+      // device is then refused by name.
+      out.push_back(e.path().string());
     } else {
       // A pipe, socket or device too: listed, so that reading names it as unreadable
       // (readBytes refuses it without opening), not passed over without a word.
@@ -200,7 +219,14 @@ std::vector<std::string> subfolders(const std::string& dir) {
 
 std::vector<std::string> filesBelow(const std::string& dir, std::vector<std::string>* hidden) {
   std::vector<std::string> out;
-  collectFiles(dir, out, hidden);
+  // The folder and every folder above it: a link to one of them (`up -> ..`) is a loop too.
+  std::vector<FolderId> path;
+  std::error_code ec;
+  for (auto p = fs::canonical(dir, ec); !ec; p = p.parent_path()) {
+    if (const auto id = folderId(p)) path.push_back(*id);
+    if (p == p.root_path() || p.parent_path() == p) break;
+  }
+  collectFiles(dir, out, hidden, path);
   std::sort(out.begin(), out.end());
   if (hidden) std::sort(hidden->begin(), hidden->end());
   return out;

@@ -17,8 +17,8 @@ struct ImageRecord {
 std::vector<std::string> subfolders(const std::string& dir);
 
 /// Every non-hidden file below `dir`, recursively, sorted by path. Links to folders are
-/// not followed; links that cannot be resolved (dangling, loops) are listed, so that
-/// reading them says why. Throws shiftad::Error naming any folder that cannot be read.
+/// followed, except one leading to a folder it lies in (a loop); links that cannot be
+/// resolved (dangling, loops of links) are listed, so that reading them says why. Throws shiftad::Error naming any folder that cannot be read.
 /// `hidden`, if given, receives the skipped entries (files and folders whose name starts
 /// with '.', e.g. macOS "._x.jpg" resource forks), sorted, so that a caller can list them.
 std::vector<std::string> filesBelow(const std::string& dir, std::vector<std::string>* hidden = nullptr);

@@ -195,7 +195,7 @@ TEST(ImageFolder, ASingleImageIsItsOwnList) {
   EXPECT_EQ(listImages(t / "one.png"), std::vector<std::string>{t / "one.png"});
 }
 
-TEST(ImageFolder, LinksAreListedNotFollowedIntoLoops) {
+TEST(ImageFolder, FolderLinksAreFollowedButNotIntoLoops) {
   TempDir t;
   writeFile(t / "dom/a/1.png", "x");
   writeFile(t / "elsewhere/2.png", "x");
@@ -203,11 +203,13 @@ TEST(ImageFolder, LinksAreListedNotFollowedIntoLoops) {
   fs::create_symlink(t / "missing.png", t / "dom/a/dangling.png");    // dangling: listed too
   fs::create_symlink(t / "elsewhere/2.png", t / "dom/a/linked.png");  // a link to an image: an image
   fs::create_directory_symlink("..", t / "dom/a/up");                 // a folder loop: not followed
-  fs::create_directory_symlink(t / "elsewhere", t / "dom/a/far");     // a folder link: not followed
+  fs::create_directory_symlink(".", t / "dom/a/self");                // another
+  fs::create_directory_symlink(t / "elsewhere", t / "dom/a/far");     // a folder link: its images are the class's
+  fs::create_directory_symlink(t / "dom/a", t / "elsewhere/back");    // ... and one inside it back to the class
   fs::create_symlink("loopdir", t / "dom/loopdir");                   // a "class" that is a loop: not a class
   const std::string a = t / "dom/a";
-  EXPECT_EQ(shiftad::data::filesBelow(a),
-            (std::vector<std::string>{a + "/1.png", a + "/dangling.png", a + "/linked.png", a + "/self.png"}));
+  EXPECT_EQ(shiftad::data::filesBelow(a), (std::vector<std::string>{a + "/1.png", a + "/dangling.png", a + "/far/2.png",
+                                                                    a + "/linked.png", a + "/self.png"}));
   EXPECT_EQ(shiftad::data::subfolders(t / "dom"), (std::vector<std::string>{"a"}));
 }
 
