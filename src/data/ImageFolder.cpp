@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/Error.h"
+#include "common/LogOnce.h"
 
 namespace fs = std::filesystem;
 
@@ -68,8 +69,8 @@ std::optional<FolderId> folderId(const fs::path& p) {
 // Non-hidden files below `dir` into `out`. A link to a folder is followed (a batch of
 // images linked into a class is the class's, as torchvision's ImageFolder reads it),
 // unless it leads to a folder in `path` (the walk's start and the folders above it, and
-// the folders walked down to `dir`): a loop, passed over. A link that cannot be resolved (dangling, or a loop of links) is listed as a
-// file, so that reading it reports why.
+// the folders walked down to `dir`): a loop, passed over. A link that cannot be resolved (dangling, or a loop of links)
+// is listed as a file, so that reading it reports why.
 void collectFiles(const fs::path& dir, std::vector<std::string>& out, std::vector<std::string>* hidden,
                   std::vector<FolderId>& path) {
   for (const auto& e : entries(dir)) {
@@ -103,12 +104,28 @@ void collectFiles(const fs::path& dir, std::vector<std::string>& out, std::vecto
   }
 }
 
-// Images below `dir`, recursively, hidden entries skipped, sorted by path.
-std::vector<std::string> imagesBelow(const fs::path& dir) {
+// Images below `dir`, recursively, hidden entries skipped, sorted by path. Other files
+// are appended to `ignored`, if given.
+std::vector<std::string> imagesBelow(const fs::path& dir, std::vector<std::string>* ignored = nullptr) {
   std::vector<std::string> out;
-  for (auto& f : filesBelow(dir.string()))
-    if (hasImageExtension(f)) out.push_back(std::move(f));
+  for (auto& f : filesBelow(dir.string())) {
+    if (hasImageExtension(f))
+      out.push_back(std::move(f));
+    else if (ignored)
+      ignored->push_back(std::move(f));
+  }
   return out;
+}
+
+// Files of a folder that are not read, said once (a class of PNG and TIFF trained on the
+// PNG alone, without a word): how many, the first, and where the rest are listed.
+void sayIgnored(const std::vector<std::string>& ignored, const std::string& where) {
+  if (ignored.empty()) return;
+  logOnce(spdlog::level::warn,
+          fmt::format("{} {} below '{}' {} no image extension (.jpg, .jpeg, .png, .bmp) and {} not read (e.g. '{}'); "
+                      "convert images of other formats to PNG; `shiftad check-data` lists every one",
+                      ignored.size(), ignored.size() == 1 ? "file" : "files", where,
+                      ignored.size() == 1 ? "has" : "have", ignored.size() == 1 ? "is" : "are", ignored.front()));
 }
 
 std::string joinNames(const std::vector<std::string>& names) {
@@ -248,14 +265,16 @@ std::vector<std::string> listClasses(const std::string& root, const std::string&
 std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain) {
   const fs::path dir = domainDir(root, domain);
   std::vector<ImageRecord> out;
+  std::vector<std::string> ignored;
   for (const std::string& cls : listClasses(root, domain)) {
-    const std::vector<std::string> files = imagesBelow(dir / cls);
+    const std::vector<std::string> files = imagesBelow(dir / cls, &ignored);
     SHIFTAD_CHECK(!files.empty(),
                   "empty class: folder '{}' holds no image (.jpg, .jpeg, .png, .bmp); add images "
                   "or remove the folder",
                   (dir / cls).string());
     for (const std::string& f : files) out.push_back({f, cls});
   }
+  sayIgnored(ignored, dir.string());
   return out;
 }
 
@@ -296,9 +315,11 @@ std::vector<std::string> listImages(const std::string& dir_or_listfile) {
                 ec && ec != std::errc::no_such_file_or_directory ? "cannot be reached (" + ec.message() + ")"
                                                                  : std::string("do not exist"));
   if (isDir(p)) {
-    std::vector<std::string> out = imagesBelow(p);
+    std::vector<std::string> ignored;
+    std::vector<std::string> out = imagesBelow(p, &ignored);
     SHIFTAD_CHECK(!out.empty(), "folder '{}' holds no image (.jpg, .jpeg, .png, .bmp), even in sub-folders",
                   dir_or_listfile);
+    sayIgnored(ignored, dir_or_listfile);
     return out;
   }
   // A single image is accepted as a one-entry list (reading it as text would yield garbage).

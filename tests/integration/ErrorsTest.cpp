@@ -643,3 +643,27 @@ TEST(Errors, ControlCharactersInNamesFromTheDataAreEscapedInLogAndErrorLines) {
   EXPECT_NE(e.err.find("no\\x1B]0;title\\x07run"), std::string::npos) << e.err;
   EXPECT_EQ(e.err.find('\033'), std::string::npos) << e.err;
 }
+
+TEST(Errors, FilesWithoutAnImageExtensionAreCountedNotPassedOverInSilence) {
+  // A class of PNG and TIFF trained on the PNG alone, without a word.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(dataRoot(), root, fs::copy_options::recursive);
+  fs::copy_file(root + "/source/circle/0000.png", root + "/source/circle/img1.tif");
+  fs::copy_file(root + "/source/circle/0000.png", root + "/source/circle/img2");
+  const auto r = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--config", configFile(tmp, root), "--out", tmp / "run"}, tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("2 files below '" + root +
+                       "/source' have no image extension (.jpg, .jpeg, .png, .bmp) and "
+                       "are not read (e.g. '" +
+                       root + "/source/circle/img1.tif')"),
+            std::string::npos)
+      << r.err;
+  const auto s = shiftad::test::runCli({"score", "-q", "--threads", "1", "--model", tmp / "run", "--images",
+                                        root + "/source/circle", "--out", tmp / "s.csv"},
+                                       tmp.path());
+  EXPECT_EQ(s.exit, 0) << s.err;
+  EXPECT_NE(s.err.find("2 files below '" + root + "/source/circle' have no image extension"), std::string::npos)
+      << s.err;
+}
