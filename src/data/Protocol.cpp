@@ -1,6 +1,7 @@
 #include "data/Protocol.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -43,10 +44,45 @@ ByClass groupByClass(const std::vector<ImageRecord>& records) {
   return out;
 }
 
-std::string classNames(const ByClass& by_class) {
+/// Whether `s` holds a combining diacritical mark (U+0300 to U+036F, UTF-8 CC 80 to CD AF):
+/// a name in decomposed form (NFD, as macOS writes folder names).
+bool hasCombiningMark(const std::string& s) {
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    const auto a = static_cast<unsigned char>(s[i]), b = static_cast<unsigned char>(s[i + 1]);
+    if ((a == 0xCC && b >= 0x80 && b <= 0xBF) || (a == 0xCD && b >= 0x80 && b <= 0xAF)) return true;
+  }
+  return false;
+}
+
+std::string lowerAscii(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+/// The class names found, quoted (a trailing blank shows), and what makes a name that
+/// looks like `wanted` another: blanks, case, or decomposed accents.
+std::string classNames(const ByClass& by_class, const std::string& wanted) {
   std::vector<std::string> names;
-  for (const auto& kv : by_class) names.push_back(kv.first);
-  return names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "));
+  std::string hint;
+  const auto trimmed = [](const std::string& s) {
+    const auto a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
+    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+  };
+  for (const auto& kv : by_class) {
+    names.push_back("'" + kv.first + "'");
+    if (!hint.empty() || kv.first == wanted) continue;
+    if (trimmed(kv.first) == trimmed(wanted))
+      hint = fmt::format(" ('{}' differs from it in blanks only)", kv.first);
+    else if (lowerAscii(kv.first) == lowerAscii(wanted))
+      hint = fmt::format(" ('{}' differs from it in case only)", kv.first);
+  }
+  if (hint.empty() && std::any_of(by_class.begin(), by_class.end(), [&](const auto& kv) {
+        return hasCombiningMark(kv.first) != hasCombiningMark(wanted);
+      }))
+    hint =
+        " (accents are written as separate marks in some of these names and not in the other, as macOS and Linux "
+        "write them: names that look alike differ; copy the folder's name from a listing)";
+  return names.empty() ? std::string("(none)") : fmt::format("{}{}", fmt::join(names, ", "), hint);
 }
 
 void checkParams(const ProtocolParams& p) {
@@ -91,9 +127,9 @@ void buildPool(ProtocolSplit& split, const std::vector<std::string>& normals, co
 // normal class of one image (it cannot be in the pool and the test split), no anomaly class.
 void checkClasses(const ByClass& source, const ByClass& target, const std::string& normal) {
   SHIFTAD_CHECK(source.count(normal), "data.normal_class '{}' is not a class of the source domain; classes found: {}",
-                normal, classNames(source));
+                normal, classNames(source, normal));
   SHIFTAD_CHECK(target.count(normal), "data.normal_class '{}' is not a class of the target domain; classes found: {}",
-                normal, classNames(target));
+                normal, classNames(target, normal));
   SHIFTAD_CHECK(target.at(normal).size() >= 2,
                 "class '{}' has {} target image; the protocol needs at least 2 (one for the pool, one for the test "
                 "split): add target images of the class",
@@ -143,7 +179,7 @@ ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std
   SHIFTAD_CHECK(split.test.paths.size() > n_test_normal,
                 "the target test split would hold no anomaly: the target domain has no class besides '{}' with "
                 "images left for testing (classes: {}); add anomaly classes or lower data.pool_fraction",
-                normal, classNames(target));
+                normal, classNames(target, normal));
 
   // Anomalies: a seeded sample of the anomalous pool shares of all classes.
   const size_t wanted = anomaliesFor(n_norm, params.contamination);

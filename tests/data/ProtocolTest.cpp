@@ -179,8 +179,31 @@ TEST(Protocol, MissingNormalClassNamesDomainAndClassesFound) {
   const auto target = domain("t", kTarget);
   auto p = params(0.5, 0.1, 0);
   p.normal_class = "zebra";
-  expectError([&] { makeSplit(kSource, target, p); }, {"'zebra'", "source domain", "classes found: a, n"});
-  expectError([&] { makeSplit(domain("s", {{"zebra", 3}}), target, p); }, {"'zebra'", "target domain", "a, b, c, n"});
+  expectError([&] { makeSplit(kSource, target, p); }, {"'zebra'", "source domain", "classes found: 'a', 'n'"});
+  expectError(
+      [&] {
+        makeSplit(domain("s", {{"zebra", 3}}), target, p);
+      },
+      {"'zebra'", "target domain", "'a', 'b', 'c', 'n'"});
+  // Names that look like the one asked for: a trailing blank, another case, accents as
+  // separate marks (NFD, "cafe" + U+0301, as macOS writes folder names) against one letter.
+  p.normal_class = "circle";
+  expectError(
+      [&] {
+        makeSplit(domain("s", {{"circle ", 3}, {"n", 3}}), target, p);
+      },
+      {"classes found: 'circle ', 'n' ('circle ' differs from it in blanks only)"});
+  expectError(
+      [&] {
+        makeSplit(domain("s", {{"Circle", 3}, {"n", 3}}), target, p);
+      },
+      {"('Circle' differs from it in case only)"});
+  p.normal_class = "caf\xC3\xA9";
+  expectError(
+      [&] {
+        makeSplit(domain("s", {{"cafe\xCC\x81", 3}, {"n", 3}}), target, p);
+      },
+      {"accents are written as separate marks"});
 }
 
 TEST(Protocol, BadParametersAreErrors) {
