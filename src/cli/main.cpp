@@ -3,6 +3,8 @@
 // errors end as one line on stderr, "shiftad: error: ...", with the exit status of
 // kExitCodes (README.md, "Exit status").
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 #include <cmath>
 #include <exception>
 #include <filesystem>
@@ -310,10 +312,24 @@ void printDataCheck(const shiftad::DataCheckReport& r, bool all_groups) {
   }
 }
 
-/// The command line as a report quotes it (the program as "shiftad").
+/// `arg` as a POSIX shell reads it back: as it is when it holds only characters no shell
+/// treats specially, else in single quotes (a ' as '\''), so that a report's command can
+/// be pasted (a path with a blank ran on another path; one with a backquote ran it).
+std::string shellWord(const std::string& arg) {
+  const bool plain = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_@%+=:,./-").find(c) != std::string::npos;
+  });
+  if (plain) return arg;
+  std::string out = "'";
+  for (const char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+/// The command line as a report quotes it (the program as "shiftad"), each word quoted
+/// for a shell where it needs it.
 std::string commandLine(int argc, char** argv) {
   std::string out = "shiftad";
-  for (int i = 1; i < argc; ++i) out += " " + std::string(argv[i]);
+  for (int i = 1; i < argc; ++i) out += " " + shellWord(argv[i]);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -526,4 +527,32 @@ TEST(Bench, ARunThatFailsIsNamedInTheError) {
   expectRefused(runCli(bench(tmp, out, {}, Grid{"circle,square", "0", "source_only", "synthetic", root}), tmp.path()),
                 1, {"the run source → target class 'square' seed 0 source_only failed: ", "source images"});
   EXPECT_EQ(rowsIn(out), 1u) << "the run before it kept its row";
+}
+
+TEST(Bench, TheReportsCommandIsTheCommandLineAShellReadsBack) {
+  // `--out outs/my bench` was written unquoted: pasted, it ran on other paths (and a
+  // backquote in a name ran a command).
+  TempDir tmp;
+  const auto out = tmp / "my 'b' $x dir";
+  const auto args = bench(tmp, out, {}, Grid{"circle"});
+  const auto r = runCli(args, tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto md = readText(out + "/report.md");
+  const auto from = md.find("- Command: `");
+  ASSERT_NE(from, std::string::npos) << md;
+  // A Markdown code span: its fence of backquotes, then the text.
+  auto command = md.substr(from + 11, md.find('\n', from) - from - 11);
+  const auto fence = command.find_first_not_of('`');
+  command = command.substr(fence, command.size() - 2 * fence);
+  // The oracle: /bin/sh splitting the command into words.
+  shiftad::test::writeFile(tmp / "words.sh", "set -- " + command + "\nprintf '%s\\n' \"$@\"\n");
+  FILE* sh = ::popen(("/bin/sh '" + tmp / "words.sh" + "'").c_str(), "r");
+  ASSERT_NE(sh, nullptr);
+  std::vector<std::string> words;
+  char line[4096];
+  while (std::fgets(line, sizeof line, sh) != nullptr) words.push_back(std::string(line, std::strlen(line) - 1));
+  ASSERT_EQ(::pclose(sh), 0) << command;
+  std::vector<std::string> expected = {"shiftad"};
+  expected.insert(expected.end(), args.begin(), args.end());
+  EXPECT_EQ(words, expected) << command;
 }
