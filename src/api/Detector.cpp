@@ -274,13 +274,15 @@ namespace {
 
 /// `work`, with a file system error (a path that cannot be made absolute, a folder that
 /// cannot be created) turned into the library's Error, naming the path and what the
-/// call was doing (`doing`), as every other failure of the API is.
+/// call was doing (`doing`; the path again only when the error is about another one than
+/// `path`), as every other failure of the API is.
 template <typename Work>
-auto withFilesystemErrors(const std::string& doing, Work&& work) -> decltype(work()) {
+auto withFilesystemErrors(const std::string& doing, const std::string& path, Work&& work) -> decltype(work()) {
   try {
     return work();
   } catch (const fs::filesystem_error& e) {
-    SHIFTAD_THROW("{}: '{}': {}; check the path and its permissions", doing, e.path1().string(), e.code().message());
+    const auto where = e.path1().string();
+    SHIFTAD_THROW("{}: {}{}", doing, where == path ? "" : "'" + where + "': ", api::pathProblem(where, e.code()));
   }
 }
 
@@ -288,7 +290,8 @@ auto withFilesystemErrors(const std::string& doing, Work&& work) -> decltype(wor
 
 Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
   SHIFTAD_CHECK(!run_dir.empty(), "cannot fit a detector into an empty path; give a new or empty folder (or a run)");
-  return withFilesystemErrors("fit into '" + run_dir + "'", [&] { return fitInto(cfg, run_dir, options); });
+  return withFilesystemErrors("cannot write the run '" + run_dir + "'", run_dir,
+                              [&] { return fitInto(cfg, run_dir, options); });
 }
 
 Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
@@ -568,7 +571,7 @@ Embedding Detector::embed(const std::vector<std::string>& paths) {
 void Detector::save(const std::string& dir) const {
   checkTrained(impl_);
   SHIFTAD_CHECK(!dir.empty(), "cannot save a detector to an empty path; give a new or empty folder");
-  withFilesystemErrors("save to '" + dir + "'", [&] { saveTo(dir); });
+  withFilesystemErrors("cannot save to '" + dir + "'", dir, [&] { saveTo(dir); });
 }
 
 void Detector::saveTo(const std::string& dir) const {

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "api/RunDir.h"
 #include "common/Error.h"
 
@@ -33,6 +35,23 @@ fs::path linkTarget(const std::string& path, const std::string& kind, const std:
 }
 
 }  // namespace
+
+std::string pathProblem(const std::string& path, std::error_code code) {
+  std::error_code ec;
+  const fs::path p(path);
+  if (fs::is_symlink(fs::symlink_status(p, ec)) && !fs::exists(p, ec)) {
+    const auto to = fs::read_symlink(p, ec);
+    return fmt::format("it is a symbolic link to '{}', which does not exist: create that, or give another path",
+                       to.string());
+  }
+  if (code == std::errc::not_a_directory) {
+    // The first of its folders that is a file.
+    for (auto up = p.parent_path(); !up.empty() && up != up.parent_path(); up = up.parent_path())
+      if (fs::exists(up, ec) && !fs::is_directory(up, ec))
+        return fmt::format("'{}' is a file, not a folder; give a path below a folder", up.string());
+  }
+  return code.message() + "; check the path and its permissions";
+}
 
 std::string checkOutputFile(const std::string& given, const std::string& kind, const std::string& name,
                             const std::string& run_file) {

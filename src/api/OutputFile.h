@@ -4,8 +4,14 @@
 #pragma once
 
 #include <string>
+#include <system_error>
 
 namespace shiftad::api {
+
+/// What is wrong with `path`, for a file-system error `code` met there, in the user's
+/// terms: a link to what does not exist names where it leads; "not a directory" names
+/// the file among its folders; else the system's message and what to check.
+std::string pathProblem(const std::string& path, std::error_code code);
 
 /// The file to write for `path`, checked before any work: `path`, or where its symbolic
 /// links lead (a link is written through and kept, never replaced by a file; a link into

@@ -342,6 +342,19 @@ TEST(Errors, OutputFoldersThatCannotBeCreatedAreNamed) {
   const auto demo = shiftad::test::runCli({"demo", "-q", "--out", tmp / "a_file/demo"}, tmp.path());
   expectError(demo, 1, {tmp / "a_file/demo"});
   EXPECT_EQ(demo.err.find("bench --out"), std::string::npos) << demo.err;
+  // A run below a file, or at a link to nowhere, says which (it said "fit into 'X': 'X':
+  // Not a directory" and "File exists").
+  const auto train = [&](const std::string& out) {
+    return shiftad::test::runCli(
+        {"train", "-q", "--threads", "1", "--config", configFile(tmp, dataRoot()), "--out", out}, tmp.path());
+  };
+  expectError(
+      train(tmp / "a_file/sub"), 1,
+      {"cannot write the run '" + (tmp / "a_file/sub") + "'", "'" + (tmp / "a_file") + "' is a file, not a folder"});
+  fs::create_directory_symlink(tmp / "nowhere", tmp / "dangling");
+  expectError(train(tmp / "dangling"), 1,
+              {"cannot write the run '" + (tmp / "dangling") + "': it is a symbolic link to '" + (tmp / "nowhere") +
+               "', which does not exist"});
 }
 
 TEST(Errors, ARunInsideAnotherRunIsRefused) {
