@@ -439,8 +439,19 @@ bool isSection(const std::string& name) {
 }
 
 [[noreturn]] void unknownKey(const std::string& key, const std::string& origin) {
+  // YAML's merge key, which yaml-cpp reads as a plain key named "<<".
+  if (key.size() >= 2 && key.compare(key.size() - 2, 2, "<<") == 0)
+    SHIFTAD_THROW(
+        "{}: '{}': YAML merge keys (<<) are not read; write the keys out in the section, or use an alias "
+        "(*name) for a whole value",
+        origin, key);
   // Suggest keys of the same section (or all sections) to make typos obvious.
   const std::string section = key.substr(0, key.find('.'));
+  if (key == section && isSection(section)) {
+    const auto first = std::find_if(schema().begin(), schema().end(),
+                                    [&](const KeySpec& k) { return k.key.rfind(section + ".", 0) == 0; });
+    SHIFTAD_THROW("{}: '{}' is a section, not a key: set one of its keys, e.g. '{}'", origin, key, first->key);
+  }
   std::string known;
   for (const auto& k : schema())
     if (k.key.rfind(section + ".", 0) == 0) known += (known.empty() ? "" : ", ") + k.key;

@@ -30,7 +30,10 @@ std::vector<T> list(const YAML::Node& n, const std::string& key, const std::stri
   try {
     for (const auto& e : n) out.push_back(e.as<T>());
   } catch (const YAML::Exception& e) {
-    SHIFTAD_THROW("{}: '{}' has an entry of the wrong type: {}", origin, key, e.msg);
+    SHIFTAD_THROW("{}: '{}' has an entry of the wrong type ({}): each entry must be {}", origin, key, e.msg,
+                  std::is_same_v<T, int>           ? "a whole number"
+                  : std::is_same_v<T, std::string> ? "a name"
+                                                   : "a list [source, target]");
   }
   return out;
 }

@@ -62,6 +62,14 @@ TEST(Config, UnknownKeyIsAnErrorNamingIt) {
   EXPECT_NE(msg.find("cluster.k"), std::string::npos) << msg;  // suggestion list
   EXPECT_NE(errorOf([] { parseConfig("bogus:\n  x: 1\n"); }).find("unknown config section 'bogus'"), std::string::npos);
   EXPECT_NE(errorOf([] { parseConfig("", {"train.nope=1"}); }).find("train.nope"), std::string::npos);
+  // A section given a value, and YAML's merge key: said as what they are (they were
+  // "unknown config key 'data'" and "unknown config key 'train.<<'").
+  EXPECT_NE(errorOf([] { parseConfig("", {"data=5"}); }).find("'data' is a section, not a key: set one of its keys"),
+            std::string::npos);
+  EXPECT_NE(errorOf([] {
+              parseConfig("train: {<<: {epochs: 3}}\n");
+            }).find("'train.<<': YAML merge keys (<<) are not read"),
+            std::string::npos);
 }
 
 TEST(Config, AKeyGivenTwiceIsAnErrorNamingItAndBothLines) {

@@ -82,6 +82,12 @@ TEST(Suite, BadSuitesAreClearErrors) {
         writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0, -2]\nvariants: [source_only]\n"), false);
   });
   EXPECT_NE(msg.find("seed -2 in 'seeds' is negative"), std::string::npos) << msg;
+  msg = errorOf([&] {
+    shiftad::loadSuite(writeSuite(dir, "suite: t\nroot: /x\ndirections: [a-b]\nseeds: [0]\nvariants: [source_only]\n"),
+                       false);
+  });
+  EXPECT_NE(msg.find("'directions' has an entry of the wrong type"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("each entry must be a list [source, target]"), std::string::npos) << msg;
   // A key given twice (the later one won), and a grid entry given twice (its runs ran and counted twice).
   msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "seeds: [1]\n"), false); });
   EXPECT_NE(msg.find("key 'seeds' appears twice (lines 4 and 6)"), std::string::npos) << msg;
