@@ -575,11 +575,10 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
 
 namespace {
 
+/// `text` between the markers, its control characters as C escapes (a tab in a class
+/// name shows as \t, not as a replacement character that says nothing of what it was).
 std::string marked(const std::string& text, char open, char close) {
-  std::string o(1, open);
-  for (char c : text)
-    o += static_cast<unsigned char>(c) < 0x20 || c == '\x7f' ? std::string("\xEF\xBF\xBD") : std::string(1, c);
-  return o + close;
+  return std::string(1, open) + printable(text) + close;
 }
 
 }  // namespace
