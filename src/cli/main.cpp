@@ -186,11 +186,18 @@ void addCommon(CLI::App* app, Common& c) {
   app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
 }
 
-/// Before any work, for the file `score` and `export` write (`kind`: "a CSV file"):
-/// api::checkOutputFile (not a folder, a pipe or a device, not inside a run), and not an
+/// Before any work, for the file `score` and `export` write (`kind`: "a CSV file"): not
+/// named like an image, api::checkOutputFile (not a folder, a pipe or a device, not inside a run), and not an
 /// existing file unless --overwrite (shiftad never replaces a file it did not create).
 /// Returns the file to write (where a link leads).
 std::string checkOutFile(const std::string& out, const char* kind, bool overwrite) {
+  // A CSV or ONNX file named like an image would be read as an (unreadable) one once it
+  // lies in a data folder.
+  if (shiftad::data::hasImageExtension(out))
+    throw std::runtime_error(fmt::format(
+        "--out '{}' is named like an image ({}) but is {}: in a data folder it would be read as an image; name it "
+        "as what it is",
+        out, fs::path(out).extension().string(), kind));
   const auto target = shiftad::api::checkOutputFile(out, kind, "--out");
   std::error_code ec;
   if (fs::exists(target, ec) && !overwrite)

@@ -253,6 +253,9 @@ TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) 
   expectError(score(""), 1, {"--out is empty"});
   expectError(score(tmp / "nodir/s.csv"), 1, {"its folder '" + (tmp / "nodir") + "' does not exist"});
   expectError(score(tmp / "s.csv/"), 1, {"is a folder"});
+  expectError(score(tmp / "scores.png"), 1, {"--out '" + (tmp / "scores.png") + "' is named like an image (.png)"});
+  expectError(shiftad::test::runCli({"export", "-q", "--model", tmp / "run", "--out", tmp / "m.JPG"}, tmp.path()), 1,
+              {"is named like an image (.JPG) but is an .onnx file"});
   expectError(
       shiftad::test::runCli({"export", "-q", "--model", tmp / "run", "--out", tmp / "nodir/m.onnx"}, tmp.path()), 1,
       {"does not exist"});
