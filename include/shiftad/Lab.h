@@ -27,6 +27,9 @@ struct DataCheckReport {
   std::vector<std::string> unreadable;  ///< "PATH: why" (not decodable, or truncated)
   std::vector<std::string> non_images;  ///< files in class folders that are not images
   std::vector<std::string> hidden;      ///< files and folders in class folders whose name starts with '.' (never read)
+  /// Images lying in the root or in a domain folder, outside every class folder: never
+  /// read (an image belongs in ROOT/DOMAIN/CLASS/).
+  std::vector<std::string> outside_classes;
   std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
   /// Of those, the groups that lie in two or more classes of one domain: one image
   /// labelled as two classes, i.e. in one-vs-all both a normal image and an anomaly.

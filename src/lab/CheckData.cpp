@@ -179,8 +179,17 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
     }
   };
   std::vector<ClassFiles> out;
+  const auto imagesIn = [&](const std::string& dir) {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if (!it->is_directory(ec) && data::hasImageExtension(it->path().string()) &&
+          it->path().filename().string().front() != '.')
+        r.outside_classes.push_back(it->path().string());
+  };
+  imagesIn(root);
   for (const auto& domain : data::subfolders(root)) {
     const auto domain_dir = (fs::path(root) / domain).string();
+    imagesIn(domain_dir);
     for (const auto& cls : listed([&] { return data::subfolders(domain_dir); })) {
       const size_t problems_before = r.problems.size();
       auto files = listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string(), &r.hidden); });
@@ -217,6 +226,7 @@ DataCheckReport checkData(const std::string& root, const Config* protocol, const
     r.classes.push_back(c);
   }
   progress.finish();
+  std::sort(r.outside_classes.begin(), r.outside_classes.end());
   for (auto& [key, paths] : contents.by_content)
     if (paths.size() > 1) r.duplicates.push_back(paths);
   checkLabelConflicts(r, contents.class_of);

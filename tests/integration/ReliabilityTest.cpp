@@ -1063,3 +1063,18 @@ TEST(DiskSpace, ARunFolderWhoseFileSystemCannotTakeTheCheckpointIsRefusedBeforeT
   EXPECT_FALSE(fs::exists(tmp / "small/run")) << "the folder it made is removed";
   EXPECT_EQ(std::system(("umount " + (tmp / "small")).c_str()), 0);
 }
+
+TEST(CheckData, ImagesOutsideEveryClassFolderAreListedAsNeverRead) {
+  // An image dropped into a domain folder (or the root) is read by nothing; check-data
+  // said nothing of it.
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  fs::copy_file(root + "/source/circle/0000.png", root + "/source/stray.png");
+  fs::copy_file(root + "/source/circle/0000.png", root + "/stray_root.JPG");
+  shiftad::test::writeFile(root + "/target/readme.txt", "not an image: not listed");
+  const auto r = shiftad::checkData(root);
+  EXPECT_EQ(r.outside_classes, (std::vector<std::string>{root + "/source/stray.png", root + "/stray_root.JPG"}));
+  const auto cli = shiftad::test::runCli({"check-data", "-q", root}, tmp.path());
+  EXPECT_NE(cli.out.find("images outside every class folder (ignored"), std::string::npos) << cli.out;
+}
