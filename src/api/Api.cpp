@@ -91,12 +91,6 @@ using data::kSynthMarkerFile;
 /// with part of its images for check-data to pass and training to use.
 constexpr const char* kSynthStaging = ".synth-partial";
 
-/// Whether `name` is one synth writes in a class folder: NNNN.png.
-bool isSynthImageName(const std::string& name) {
-  return name.size() == 8 && name.compare(4, 4, ".png") == 0 &&
-         std::all_of(name.begin(), name.begin() + 4, [](char c) { return c >= '0' && c <= '9'; });
-}
-
 /// The first entry below the benchmark's domain folder `domain` that synth does not
 /// write (a user's image, class or note added to an earlier benchmark), or "".
 std::string foreignInSynthDomain(const fs::path& domain) {
@@ -112,7 +106,7 @@ std::string foreignInSynthDomain(const fs::path& domain) {
       continue;
     }
     for (const auto& f : fs::directory_iterator(c.path()))
-      if (!fs::is_regular_file(f.symlink_status()) || !isSynthImageName(f.path().filename().string()))
+      if (!fs::is_regular_file(f.symlink_status()) || !data::isSynthImageName(f.path().filename().string()))
         foreign.push_back(f.path().string());
   }
   return foreign.empty() ? "" : *std::min_element(foreign.begin(), foreign.end());

@@ -4,7 +4,6 @@
 // kExitCodes (README.md, "Exit status").
 #include <algorithm>
 #include <cctype>
-#include <string_view>
 #include <cmath>
 #include <exception>
 #include <filesystem>
@@ -13,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 
 #include <unistd.h>
@@ -187,9 +187,9 @@ void addCommon(CLI::App* app, Common& c) {
 }
 
 /// Before any work, for the file `score` and `export` write (`kind`: "a CSV file"): not
-/// named like an image, api::checkOutputFile (not a folder, a pipe or a device, not inside a run), and not an
-/// existing file unless --overwrite (shiftad never replaces a file it did not create).
-/// Returns the file to write (where a link leads).
+/// named like an image, api::checkOutputFile (not a folder, a pipe or a device, not
+/// inside a run), and not an existing file unless --overwrite (shiftad never replaces a
+/// file it did not create). Returns the file to write (where a link leads).
 std::string checkOutFile(const std::string& out, const char* kind, bool overwrite) {
   // A CSV or ONNX file named like an image would be read as an (unreadable) one once it
   // lies in a data folder.

@@ -14,6 +14,7 @@
 // each means); docs/synthetic.md gives the reasons.
 #include "data/Synth.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -258,6 +259,13 @@ const SynthSurface& synthSurface(const std::string& domain) {
 
 std::vector<std::string> synthDomains() { return {"source", "target"}; }
 
+std::string synthImageName(int i) { return fmt::format("{:04d}.png", i); }
+
+bool isSynthImageName(const std::string& name) {
+  return name.size() == 8 && name.compare(4, 4, ".png") == 0 &&
+         std::all_of(name.begin(), name.begin() + 4, [](char c) { return c >= '0' && c <= '9'; });
+}
+
 void writeSynth(const std::string& out_dir, const SynthParams& params) {
   SHIFTAD_CHECK(params.per_class_source > 0 && params.per_class_target > 0,
                 "synthetic benchmark: images per class must be positive (source {}, target {})",
@@ -277,7 +285,7 @@ void writeSynth(const std::string& out_dir, const SynthParams& params) {
         Rng rng(imageSeed(params.seed, d, c, i));
         const Scene scene = sampleScene(classNames()[c], synthSurface(domains[d]), rng, params.size);
         const cv::Mat img = photograph(scene, synthCamera(domains[d]), rng, params.size);
-        writePng(img, (dir / fmt::format("{:04d}.png", i)).string());
+        writePng(img, (dir / synthImageName(i)).string());
       }
     }
   }

@@ -49,6 +49,13 @@ std::vector<std::string> synthClasses();
 /// Domain names written: {"source", "target"}.
 std::vector<std::string> synthDomains();
 
+/// The name of the i-th image of a class folder: NNNN.png.
+std::string synthImageName(int i);
+
+/// Whether `name` is one synthImageName gives (what else lies in a class folder is not
+/// the benchmark's).
+bool isSynthImageName(const std::string& name);
+
 /// The file shiftad::synthesize leaves in its folder: only a folder holding it (or an
 /// empty one) is written into again.
 constexpr const char* kSynthMarkerFile = ".shiftad-synth";
