@@ -30,6 +30,9 @@ struct DataCheckReport {
   /// Images lying in the root or in a domain folder, outside every class folder: never
   /// read (an image belongs in ROOT/DOMAIN/CLASS/).
   std::vector<std::string> outside_classes;
+  /// Domain folders (ROOT/DOMAIN) holding no class folder: nothing in them is read, and
+  /// naming one as data.source or data.target is refused.
+  std::vector<std::string> empty_domains;
   std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
   /// Of those, the groups that lie in two or more classes of one domain: one image
   /// labelled as two classes, i.e. in one-vs-all both a normal image and an anomaly.

@@ -308,6 +308,7 @@ void printDataCheck(const shiftad::DataCheckReport& r, bool all_groups) {
   printList("non-image files (ignored)", r.non_images);
   printList("hidden files and folders (ignored: the name starts with '.')", r.hidden);
   printList("images outside every class folder (ignored: an image belongs in ROOT/DOMAIN/CLASS/)", r.outside_classes);
+  printList("domain folders without a class folder (nothing in them is read)", r.empty_domains);
   printGroups("exact duplicates", r.duplicates, all_groups);
   printGroups("duplicates in two or more classes of one domain (one image labelled as two classes)", r.label_conflicts,
               all_groups);

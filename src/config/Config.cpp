@@ -351,7 +351,7 @@ const std::vector<KeySpec>& schema() {
       intKey("cluster.dense_reference_rows", SHIFTAD_FIELD(cluster.dense_reference_rows), 0, INT32_MAX,
              "cluster.space dense: in a pool of more rows, each row's neighbourhood is looked for among this many "
              "rows spread evenly over the pool, an estimate of it that keeps the time linear in the pool (0: "
-             "among all rows, time quadratic in the pool; docs/scale.md)"),
+             "among all rows, time quadratic in the pool; else at least 2; docs/scale.md)"),
       floatKey("cluster.dense_grow", SHIFTAD_FIELD(cluster.dense_grow), 0.0, 1.0, false,
                "cluster.space dense: every cluster.recluster_every epochs, align the pool rows F scores at most this "
                "quantile of the dense region's scores (self-training from the region; 0: off, the region is kept)"),
@@ -641,6 +641,9 @@ void checkAcrossKeys(const Config& cfg) {
                 "encoder.type is 'none' (the region would be re-taken in F's moving space); set encoder.type "
                 "(torchscript or backbone) or cluster.dense_grow: 0",
                 cfg.cluster.dense_grow);
+  SHIFTAD_CHECK(cfg.cluster.dense_reference_rows != 1,
+                "config: cluster.dense_reference_rows is 1: a row's neighbours would be that one row, itself "
+                "included; set 0 (every row) or at least 2 (4096 by default)");
   SHIFTAD_CHECK(cfg.score.method == ScoreMethod::kSvdd || cfg.encoder.type != EncoderType::kNone,
                 "config: score.method '{}' scores in the frozen encoder's space but encoder.type is 'none'; set "
                 "encoder.type (torchscript or backbone)",

@@ -190,10 +190,13 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
   for (const auto& domain : data::subfolders(root)) {
     const auto domain_dir = (fs::path(root) / domain).string();
     imagesIn(domain_dir);
-    for (const auto& cls : listed([&] { return data::subfolders(domain_dir); })) {
-      const size_t problems_before = r.problems.size();
+    const size_t problems_before = r.problems.size();
+    const auto classes = listed([&] { return data::subfolders(domain_dir); });
+    if (classes.empty() && r.problems.size() == problems_before) r.empty_domains.push_back(domain_dir);
+    for (const auto& cls : classes) {
+      const size_t before = r.problems.size();
       auto files = listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string(), &r.hidden); });
-      out.push_back({DataCheckClass{domain, cls}, std::move(files), r.problems.size() > problems_before});
+      out.push_back({DataCheckClass{domain, cls}, std::move(files), r.problems.size() > before});
     }
   }
   return out;

@@ -37,6 +37,7 @@ torch::Tensor neighbourDistance(const torch::Tensor& features, double share, int
                 "neighbourDistance: expected an n x d matrix with n >= 2, got {} dimensions and {} rows",
                 features.dim(), features.dim() > 0 ? features.size(0) : 0);
   SHIFTAD_CHECK(share > 0.0 && share <= 1.0, "neighbourDistance: share must lie in (0, 1], got {}", share);
+  SHIFTAD_CHECK(reference_rows != 1, "neighbourDistance: reference_rows must be 0 (every row) or at least 2, got 1");
   const int64_t n = features.size(0);
   // Row by row in float64: the pool is never copied whole (a million 1280-d rows: 10 GB).
   const auto unit = [](const torch::Tensor& rows) {

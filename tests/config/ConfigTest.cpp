@@ -66,10 +66,9 @@ TEST(Config, UnknownKeyIsAnErrorNamingIt) {
   // "unknown config key 'data'" and "unknown config key 'train.<<'").
   EXPECT_NE(errorOf([] { parseConfig("", {"data=5"}); }).find("'data' is a section, not a key: set one of its keys"),
             std::string::npos);
-  EXPECT_NE(errorOf([] {
-              parseConfig("train: {<<: {epochs: 3}}\n");
-            }).find("'train.<<': YAML merge keys (<<) are not read"),
-            std::string::npos);
+  EXPECT_NE(
+      errorOf([] { parseConfig("train: {<<: {epochs: 3}}\n"); }).find("'train.<<': YAML merge keys (<<) are not read"),
+      std::string::npos);
 }
 
 TEST(Config, AKeyGivenTwiceIsAnErrorNamingItAndBothLines) {
@@ -310,6 +309,14 @@ TEST(Config, TargetLabelsAreNeverReadUnlessAllowed) {
   msg = errorOf([] { parseConfig("", {"cluster.dense_grow=0.9"}); });
   EXPECT_NE(msg.find("cluster.dense_grow (0.9)"), std::string::npos) << msg;
   EXPECT_NO_THROW(parseConfig("", {"cluster.dense_grow=0.9", "encoder.type=backbone"}));
+}
+
+TEST(Config, ADenseRegionOfOneReferenceRowIsRefused) {
+  // One reference row: every row's only neighbour would be that row, its own included.
+  const auto msg = errorOf([] { parseConfig("", {"cluster.dense_reference_rows=1"}); });
+  EXPECT_NE(msg.find("cluster.dense_reference_rows is 1"), std::string::npos) << msg;
+  EXPECT_NO_THROW(parseConfig("", {"cluster.dense_reference_rows=0"}));
+  EXPECT_NO_THROW(parseConfig("", {"cluster.dense_reference_rows=2"}));
 }
 
 TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolderAndSetAgainstTheWorkingDirectory) {

@@ -1073,8 +1073,16 @@ TEST(CheckData, ImagesOutsideEveryClassFolderAreListedAsNeverRead) {
   fs::copy_file(root + "/source/circle/0000.png", root + "/source/stray.png");
   fs::copy_file(root + "/source/circle/0000.png", root + "/stray_root.JPG");
   shiftad::test::writeFile(root + "/target/readme.txt", "not an image: not listed");
+  // A domain folder without a class folder: its one image is read by nothing either.
+  fs::create_directories(root + "/extra");
+  fs::copy_file(root + "/source/circle/0000.png", root + "/extra/lost.png");
+  fs::create_directories(root + "/empty");
   const auto r = shiftad::checkData(root);
-  EXPECT_EQ(r.outside_classes, (std::vector<std::string>{root + "/source/stray.png", root + "/stray_root.JPG"}));
+  EXPECT_EQ(r.outside_classes,
+            (std::vector<std::string>{root + "/extra/lost.png", root + "/source/stray.png", root + "/stray_root.JPG"}));
+  EXPECT_EQ(r.empty_domains, (std::vector<std::string>{root + "/empty", root + "/extra"}));
   const auto cli = shiftad::test::runCli({"check-data", "-q", root}, tmp.path());
   EXPECT_NE(cli.out.find("images outside every class folder (ignored"), std::string::npos) << cli.out;
+  EXPECT_NE(cli.out.find("domain folders without a class folder (nothing in them is read) (2):"), std::string::npos)
+      << cli.out;
 }

@@ -92,6 +92,12 @@ TEST(DenseRegion, NeighbourDistanceMatchesANaiveLoopAcrossBlocks) {
   }
 }
 
+TEST(DenseRegion, OneReferenceRowIsRefused) {
+  const auto x = torch::randn({10, 3}, torch::kDouble);
+  EXPECT_THROW(me::neighbourDistance(x, 0.2, 1), shiftad::Error);
+  EXPECT_EQ(me::neighbourDistance(x, 0.2, 2).size(0), 10);
+}
+
 TEST(DenseRegion, OnAReferenceSampleEachRowIsComparedWithRowsSpreadEvenlyOverThePool) {
   // cluster.dense_reference_rows = 100 of 600 rows: the reference rows are 0, 6, 12, ...;
   // a row among them does not count itself. Naive loop over exactly those rows.
