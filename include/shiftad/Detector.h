@@ -234,7 +234,7 @@ struct ThresholdInfo {
 class Detector {
  public:
   /// Train a detector as configured, write it to `run_dir` (created if needed; the
-  /// files of README's "Run directory") and return it loaded from there. RUN_DIR/lock
+  /// files README lists: "A run directory holds ...") and return it loaded from there. RUN_DIR/lock
   /// keeps a second process out while training (a stale lock, whose process is gone,
   /// is taken over). On CPU with a fixed seed, a run stopped at any point and resumed
   /// (options.resume) ends with the same weights, bit for bit, as an uninterrupted one.
@@ -289,6 +289,14 @@ class Detector {
   /// config()'s data section defines and set the threshold by config().threshold. Kept
   /// in memory; save() writes it. Needs the data set.
   void calibrate();
+
+  /// Set the decision threshold by another rule (threshold.rule, threshold.quantile) from
+  /// the scores the calibration holds: the threshold calibrate() would set with it,
+  /// without reading the data (a run without a calibration is calibrated first, which
+  /// needs it). config().threshold becomes `rule`; save() writes both. Throws Error for a
+  /// value a config file may not hold (threshold.quantile outside [0.5, 1]). Editing
+  /// threshold.* in a run's config.yaml does the same at every load (docs/deploy.md).
+  void setThreshold(const ThresholdConfig& rule);
 
   /// AUROC and AUPR on the target test split that `split`'s data section defines (the
   /// split the detector was trained against when it is config()). With `scores_file`,

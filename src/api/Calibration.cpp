@@ -57,6 +57,16 @@ std::string ruleText(const Calibration& c) {
                      : rule;
 }
 
+void setThreshold(Calibration& c, const ThresholdConfig& rule) {
+  c.rule = rule;
+  c.threshold = method::decisionThreshold(rule, {c.source_scores, c.pool_scores, c.normal_scores}, &c.fell_back);
+  if (c.fell_back)
+    log::warn(
+        "threshold.rule mixture: the pool's log scores show no two components; threshold from the "
+        "{} quantile of the calibration normals instead",
+        rule.quantile);
+}
+
 Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominant, const FileScorer& score) {
   const auto split = splitFor(cfg.data);
   const auto source = scoredSet(cfg, score, split.train.source, "source");
@@ -82,13 +92,7 @@ Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominan
   auto all = c.source_scores;
   all.insert(all.end(), c.pool_scores.begin(), c.pool_scores.end());
   warnIfScoresAlike(all, "source and pool");
-  c.threshold =
-      method::decisionThreshold(cfg.threshold, {c.source_scores, c.pool_scores, c.normal_scores}, &c.fell_back);
-  if (c.fell_back)
-    log::warn(
-        "threshold.rule mixture: the pool's log scores show no two components; threshold from the "
-        "{} quantile of the calibration normals instead",
-        cfg.threshold.quantile);
+  setThreshold(c, cfg.threshold);
   log::info("decision threshold {:.6g} ({}, from {} source, {} pool images; calibration normals: {} of the {})",
             c.threshold, ruleText(c), c.source_scores.size(), c.pool_scores.size(), c.normal_scores.size(), c.normals);
   return c;

@@ -43,6 +43,11 @@ using FileScorer = std::function<ScoredFiles(const std::vector<std::string>&)>;
 /// normals, and set the threshold by cfg.threshold.
 Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominant, const FileScorer& score);
 
+/// Set `c`'s threshold by `rule` from the scores it holds (c.rule, c.threshold,
+/// c.fell_back), as calibrate sets it: the same threshold a calibration from the data
+/// would give, without reading the data.
+void setThreshold(Calibration& c, const ThresholdConfig& rule);
+
 /// Warns when `scores` (of `what`, e.g. "source and pool") differ by less than 1e-4 of
 /// their size: a detector that scores every image alike ranks them by float rounding (a
 /// randomly initialised deep network, an extreme train.svdd_eps). Returns whether it warned.

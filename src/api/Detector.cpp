@@ -86,11 +86,13 @@ struct Detector::Impl {
                   run_dir, kCalibrationFile);
       else
         log::warn(
-            "'{}' has lost its {}, which training wrote: calibrating again on {}, which can move the threshold from "
-            "the one it was trained with; restore the file from a copy of the run, or train again",
+            "'{}' has no {} (deleted or lost; training wrote one): calibrating again on {}, which can move the "
+            "threshold from the one it was trained with; to keep that one, restore the file from a copy of the run; "
+            "to store this one, `shiftad train --resume {}`",
             run_dir, kCalibrationFile,
             dominant.empty() ? "the whole pool of its config (its dominant.txt is gone too, or it has none)"
-                             : "its dominant.txt");
+                             : "its dominant.txt",
+            run_dir);
       calibrate();
     }
     return *calibration;
@@ -196,15 +198,18 @@ struct Detector::Impl {
 
 namespace {
 
-/// threshold.* may be edited in config.yaml after training, but the stored threshold is
-/// what decides until the run calibrates again: say so rather than ignore the edit.
-void warnIfThresholdEdited(const std::string& run_dir, const ThresholdConfig& asked, const ThresholdConfig& stored) {
-  if (asked.rule == stored.rule && asked.quantile == stored.quantile) return;
-  log::warn(
-      "'{}/{}' asks threshold.rule {} (quantile {}), but the run's threshold was set with {} (quantile {}) and "
-      "'{}' decides until it is made again: delete '{}/{}' to recalibrate from the run's data with the new rule",
-      run_dir, kConfigFile, toString(asked.rule), asked.quantile, toString(stored.rule), stored.quantile,
-      kCalibrationFile, run_dir, kCalibrationFile);
+/// threshold.* may be edited in config.yaml after training (docs/deploy.md): the
+/// threshold is then set by the edited rule from the scores calibration.json stores,
+/// which is what calibrating again from the run's data would give, without the data.
+void applyEditedRule(const std::string& run_dir, const ThresholdConfig& asked, api::Calibration& c) {
+  if (asked.rule == c.rule.rule && asked.quantile == c.rule.quantile) return;
+  const auto trained = c;
+  api::setThreshold(c, asked);
+  log::info(
+      "'{}/{}' asks threshold.rule {} (quantile {}): threshold {:.6g} ({}), set from the scores in '{}' (training's "
+      "rule, {} (quantile {}), set {:.6g})",
+      run_dir, kConfigFile, toString(asked.rule), asked.quantile, c.threshold, api::ruleText(c), kCalibrationFile,
+      toString(trained.rule.rule), trained.rule.quantile, trained.threshold);
 }
 
 /// calibration.json made for another run (a partial copy) would set its threshold.
@@ -237,7 +242,7 @@ std::unique_ptr<Detector::Impl> loadImpl(const std::string& run_dir, std::shared
   if (fs::exists(calibration)) {
     impl->calibration = api::readCalibration(calibration.string());
     checkCalibrationIsTheRuns(calibration.string(), *impl->calibration, impl->run.run_id);
-    warnIfThresholdEdited(run_dir, impl->run.cfg.threshold, impl->calibration->rule);
+    applyEditedRule(run_dir, impl->run.cfg.threshold, *impl->calibration);
   } else if (fs::exists(dominant))
     impl->dominant = rebased(readPathList(dominant.string()), impl->run.trained_root, impl->run.cfg.data.root);
   if (const auto pool = fs::path(run_dir) / kPoolFile; fs::exists(pool))
@@ -453,6 +458,16 @@ ThresholdInfo Detector::thresholdInfo() const {
 void Detector::calibrate() {
   checkTrained(impl_);
   impl_->calibrate();
+}
+
+void Detector::setThreshold(const ThresholdConfig& rule) {
+  checkTrained(impl_);
+  auto cfg = impl_->run.cfg;
+  cfg.threshold = rule;
+  validateConfig(cfg);  // the key's range, as in a config file
+  impl_->calibrated();
+  api::setThreshold(*impl_->calibration, rule);
+  impl_->run.cfg.threshold = rule;
 }
 
 namespace {

@@ -310,32 +310,68 @@ TEST(Detector, ARunWithoutACalibrationMakesItFromItsConfigOrScoresWithoutDecisio
   EXPECT_EQ(csv.substr(csv.size() - 3), ",,\n") << csv;
 }
 
-TEST(Detector, AThresholdRuleEditedAfterTrainingIsNamedAsUnusedUntilRecalibrated) {
+/// The numbers of the JSON list `key` holds in `json` (a flat list of numbers).
+std::vector<double> jsonNumbers(const std::string& json, const std::string& key) {
+  const auto open = json.find("\"" + key + "\":[");
+  EXPECT_NE(open, std::string::npos) << key;
+  const auto begin = json.find('[', open) + 1;
+  std::stringstream list(json.substr(begin, json.find(']', begin) - begin));
+  std::vector<double> out;
+  for (std::string item; std::getline(list, item, ',');) out.push_back(std::stod(item));
+  return out;
+}
+
+TEST(Detector, AThresholdRuleEditedAfterTrainingDecidesFromTheStoredScoresWithoutTheData) {
   TempDir tmp;
-  shiftad::Detector::fit(tinyConfig(tmp / "cache"), tmp / "run");
+  shiftad::Detector::fit(tinyConfigOnACopy(tmp), tmp / "run");
+  const double mixture = shiftad::Detector::load(tmp / "run").threshold();
+  const auto calibration = tmp / (std::string("run/") + shiftad::kCalibrationFile);
+  const auto stored = shiftad::test::readText(calibration);
+  // docs/deploy.md: edit threshold.* in the run's config.yaml.
   const auto config = tmp / (std::string("run/") + shiftad::kConfigFile);
   auto text = shiftad::test::readText(config);
-  ASSERT_NE(text.find("rule: mixture"), std::string::npos) << text;
-  text.replace(text.find("rule: mixture"), std::strlen("rule: mixture"), "rule: normal_quantile");
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"rule: mixture", "rule: normal_quantile"},
+                                 {"quantile: 0.95", "quantile: 0.9"}}) {
+    ASSERT_NE(text.find(from), std::string::npos) << text;
+    text.replace(text.find(from), from.size(), to);
+  }
   shiftad::test::writeFile(config, text);
-  // The stored threshold still decides, and the log says so and what to do.
-  const auto score = [&](const std::string& log) {
-    const pid_t pid = shiftad::test::spawnCli(
-        {"score", "--model", tmp / "run", "--images", unseenImages(1)[0], "--out", log + ".csv"}, log);
-    EXPECT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(log);
-    return shiftad::test::readText(log);
-  };
-  const auto warned = score(tmp / "edited.log");
-  EXPECT_NE(warned.find("asks threshold.rule normal_quantile (quantile 0.95), but the run's threshold was set with "
-                        "mixture"),
-            std::string::npos)
-      << warned;
-  EXPECT_EQ(shiftad::Detector::load(tmp / "run").thresholdInfo().rule, shiftad::ThresholdRule::kMixture);
-  // Recalibrated as the warning says: the new rule, and nothing more to say.
-  fs::remove(tmp / (std::string("run/") + shiftad::kCalibrationFile));
-  EXPECT_EQ(shiftad::Detector::load(tmp / "run").thresholdInfo().rule, shiftad::ThresholdRule::kNormalQuantile);
-  const auto quiet = score(tmp / "recalibrated.log");
-  EXPECT_EQ(quiet.find("asks threshold.rule"), std::string::npos) << quiet;
+  // The data is gone: the new rule decides from the scores calibration.json stores.
+  fs::rename(tmp / "data", tmp / "moved");
+  auto normals = jsonNumbers(stored, "normal_scores");
+  ASSERT_GE(normals.size(), 2u);
+  std::sort(normals.begin(), normals.end());
+  const double h = 0.9 * static_cast<double>(normals.size() - 1);  // numpy.quantile, linear
+  const auto lo = static_cast<size_t>(std::floor(h));
+  const double expected =
+      normals[lo] + (h - std::floor(h)) * (normals[std::min(lo + 1, normals.size() - 1)] - normals[lo]);
+  const auto info = shiftad::Detector::load(tmp / "run").thresholdInfo();
+  EXPECT_EQ(info.rule, shiftad::ThresholdRule::kNormalQuantile);
+  EXPECT_EQ(info.quantile, 0.9);
+  EXPECT_NEAR(info.threshold, expected, 1e-12 * expected);
+  const pid_t pid = shiftad::test::spawnCli(
+      {"score", "--model", tmp / "run", "--images", unseenImages(1)[0], "--out", tmp / "s.csv"}, tmp / "score.log");
+  ASSERT_EQ(shiftad::test::waitExit(pid), 0) << shiftad::test::readText(tmp / "score.log");
+  const auto log = shiftad::test::readText(tmp / "score.log");
+  EXPECT_NE(log.find("asks threshold.rule normal_quantile (quantile 0.9): threshold"), std::string::npos) << log;
+  EXPECT_EQ(log.find("warn"), std::string::npos) << log;
+  EXPECT_EQ(shiftad::test::readText(calibration), stored) << "the run's file is left as training wrote it";
+  // What calibrating again from the data with the new rule sets.
+  fs::rename(tmp / "moved", tmp / "data");
+  fs::copy_file(calibration, tmp / "calibration.json");
+  fs::remove(calibration);
+  EXPECT_NEAR(shiftad::Detector::load(tmp / "run").threshold(), expected, 1e-5 * expected);
+  fs::copy_file(tmp / "calibration.json", calibration);
+  // In code: back to training's rule, the mixture's threshold again; save() writes both.
+  auto detector = shiftad::Detector::load(tmp / "run");
+  detector.setThreshold({shiftad::ThresholdRule::kMixture, 0.95});
+  EXPECT_EQ(detector.threshold(), mixture);
+  EXPECT_THROW(detector.setThreshold({shiftad::ThresholdRule::kNormalQuantile, 1.5}), shiftad::Error);
+  EXPECT_EQ(detector.threshold(), mixture) << "a refused rule changes nothing";
+  detector.save(tmp / "saved");
+  const auto saved = shiftad::Detector::load(tmp / "saved");
+  EXPECT_EQ(saved.config().threshold.rule, shiftad::ThresholdRule::kMixture);
+  EXPECT_EQ(saved.threshold(), mixture);
 }
 
 TEST(Detector, ADamagedCalibrationOrCenterIsNamedWithWhatToDo) {

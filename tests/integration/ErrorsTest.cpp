@@ -409,7 +409,8 @@ TEST(Errors, ARunThatLostItsCalibrationSaysSoWhenItCalibratesAgain) {
   fs::remove(tmp / "run/calibration.json");
   auto r = shiftad::test::runCli(score, tmp.path());
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_NE(r.err.find("has lost its calibration.json, which training wrote: calibrating again on its dominant.txt"),
+  EXPECT_NE(r.err.find(
+                "has no calibration.json (deleted or lost; training wrote one): calibrating again on its dominant.txt"),
             std::string::npos)
       << r.err;
   fs::remove(tmp / "run/dominant.txt");
@@ -417,6 +418,16 @@ TEST(Errors, ARunThatLostItsCalibrationSaysSoWhenItCalibratesAgain) {
   EXPECT_NE(r.err.find("calibrating again on the whole pool of its config (its dominant.txt is gone too"),
             std::string::npos)
       << r.err;
+  // What the warning says stores the new calibration: `train --resume` trains nothing more
+  // and writes it; later loads are quiet.
+  const auto resume_hint = "`shiftad train --resume " + tmp / "run" + "`";
+  EXPECT_NE(r.err.find(resume_hint), std::string::npos) << r.err;
+  r = shiftad::test::runCli({"train", "--threads", "1", "-q", "--resume", tmp / "run"}, tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(fs::exists(tmp / "run/calibration.json"));
+  r = shiftad::test::runCli(score, tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.err.find("has no calibration.json"), std::string::npos) << r.err;
 }
 
 TEST(Errors, AUsersFolderAsTheRunIsNamedAsSuchEvenWithTheCacheInside) {
