@@ -399,8 +399,9 @@ void addTrain(CLI::App& app, TrainCommand& c) {
   dist->add_option("--master", c.master,
                    "HOST:PORT of rank 0, which serves the rendezvous (default: MASTER_ADDR:MASTER_PORT)")
       ->check(kHostPort);
-  dist->add_option("--dist-timeout", c.timeout,
-                   "seconds a rank waits for the others before the run fails (rendezvous and every exchange)")
+  dist->add_option(
+          "--dist-timeout", c.timeout,
+          "seconds a rank waits for the others before the run fails (rendezvous and every exchange; default 300)")
       ->check(kSeconds);
 }
 
@@ -793,7 +794,9 @@ void addBench(CLI::App& app, BenchCommand& c) {
                       : fmt::format("'{}': expected section.key=v1,v2,... (e.g. data.contamination=0,0.1,0.2)", text);
           },
           "KEY=V1,V2,..."));
-  c.app->add_flag("!--no-figures", o.figures, "skip the ROC and PCA figures (they re-read the runs)");
+  // A callback, not a negated flag: CLI11 shows a negated flag's value ("--no-figures{false}").
+  c.app->add_flag_callback(
+      "--no-figures", [&o] { o.figures = false; }, "skip the ROC and PCA figures (they re-read the runs)");
   c.app->add_flag("-v,--verbose", o.verbose, "also every run's own lines (per epoch); default: one line per run");
   c.app
       ->add_option("--shard", c.shard,
