@@ -78,43 +78,49 @@ struct Detector::Impl {
 
   api::InputCache& inputs() const { return cache->inputs(); }
 
+  /// The calibration, made on first need. A failed attempt is kept and thrown again, not
+  /// repeated at every later call: it reads the whole data set, and a program asking
+  /// threshold() in a loop got its warning every time. calibrate() tries again.
   const api::Calibration& calibrated() {
-    if (!calibration) {
-      // pool.txt came after calibration.json: a run that has one lost the other.
-      if (pool.empty())
-        log::info("'{}' has no {} (written before decision thresholds): calibrating from the pool of its config",
-                  run_dir, kCalibrationFile);
-      else
-        log::warn(
-            "'{}' has no {} (deleted or lost; training wrote one): calibrating again on {}, which can move the "
-            "threshold from the one it was trained with; to keep that one, restore the file from a copy of the run; "
-            "to store this one, `shiftad train --resume {}`",
-            run_dir, kCalibrationFile,
-            dominant.empty() ? "the whole pool of its config (its dominant.txt is gone too, or it has none)"
-                             : "its dominant.txt",
-            run_dir);
+    if (calibration) return *calibration;
+    if (calibration_error) throw Error(*calibration_error);
+    // pool.txt came after calibration.json: a run that has one lost the other.
+    if (pool.empty())
+      log::info("'{}' has no {} (written before decision thresholds): calibrating from the pool of its config", run_dir,
+                kCalibrationFile);
+    else
+      log::warn(
+          "'{}' has no {} (deleted or lost; training wrote one): calibrating again on {}, which can move the "
+          "threshold from the one it was trained with; to keep that one, restore the file from a copy of the run; "
+          "to store this one, `shiftad train --resume {}`",
+          run_dir, kCalibrationFile,
+          dominant.empty() ? "the whole pool of its config (its dominant.txt is gone too, or it has none)"
+                           : "its dominant.txt",
+          run_dir);
+    try {
       calibrate();
+    } catch (const Error& e) {
+      calibration_error = e.what();
+      throw;
     }
     return *calibration;
   }
 
   /// The calibration, or null (logged once) when it cannot be made: scores still work.
-  /// A failed attempt is not repeated on every later call (it reads the whole data set).
   const api::Calibration* calibratedIfPossible() {
-    if (calibration_failed) return nullptr;
     try {
       return &calibrated();
     } catch (const Error& e) {
-      calibration_failed = true;
       logOnce(spdlog::level::warn, "no decision threshold: " + std::string(e.what()));
       return nullptr;
     }
   }
-  bool calibration_failed = false;
+  std::optional<std::string> calibration_error;  ///< why the first attempt failed
 
   void calibrate() {
     calibration = calibrationOf();
     calibration->run_id = run.run_id;
+    calibration_error.reset();
   }
 
   api::Calibration calibrationOf() {

@@ -9,30 +9,11 @@
 
 #include "common/Log.h"
 #include "common/LogOnce.h"
+#include "support/CapturedLog.h"
 
 namespace {
 
-/// Captures the library's log lines (the logger named "shiftad") for the scope of a test,
-/// as a program replaces that logger.
-class CapturedLog {
- public:
-  CapturedLog() : old_(spdlog::get("shiftad")) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    auto logger = std::make_shared<spdlog::logger>("shiftad", sink);
-    logger->set_pattern("%l %v");
-    spdlog::drop("shiftad");
-    spdlog::register_logger(logger);
-  }
-  ~CapturedLog() {
-    spdlog::drop("shiftad");
-    if (old_) spdlog::register_logger(old_);
-  }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> old_;
-};
+using shiftad::test::CapturedLog;
 
 TEST(LogOnce, PrintsTheFirstAndCountsTheRest) {
   CapturedLog log;

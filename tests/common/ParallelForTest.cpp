@@ -1,5 +1,7 @@
-// parallelFor: every item once, on at most the threads asked for, the caller among them.
+// parallelFor: every item once, on at most the threads asked for, the caller among them,
+// the others kept from call to call.
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -30,4 +32,35 @@ TEST(ParallelFor, NoItemsNoCall) {
   shiftad::parallelFor(0, 4, [&](size_t) { ++calls; });
   shiftad::parallelFor(0, 0, [&](size_t) { ++calls; });
   EXPECT_EQ(calls, 0);
+}
+
+TEST(ParallelFor, TheSameThreadsServeCallAfterCall) {
+  // A thread made per call is a new thread to whatever keeps per-thread data (OpenCV
+  // does, and never frees it: a service scoring a few files at a time grew without end).
+  // A thread's first item sets its thread_local flag once; new threads set it again.
+  static std::atomic<int> first_items{0};
+  const auto mark = [](size_t) {
+    thread_local bool seen = false;
+    if (!seen) seen = true, ++first_items;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // every thread gets items
+  };
+  shiftad::parallelFor(64, 3, mark);  // the threads this test may add: 2 helpers and the caller
+  const int after_one_call = first_items.load();
+  for (int call = 0; call < 100; ++call) shiftad::parallelFor(64, 3, mark);
+  EXPECT_EQ(first_items.load(), after_one_call) << "threads made after the first call";
+  EXPECT_GE(after_one_call, 2) << "the helpers took no item: the test shows nothing";
+}
+
+TEST(ParallelFor, CallsFromSeveralThreadsAtOnceEachGetEveryItemOnce) {
+  std::vector<std::vector<std::atomic<int>>> calls(4);
+  for (auto& c : calls) c = std::vector<std::atomic<int>>(500);
+  std::vector<std::thread> callers;
+  for (size_t t = 0; t < calls.size(); ++t)
+    callers.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round)
+        shiftad::parallelFor(calls[t].size(), 3, [&](size_t i) { ++calls[t][i]; });
+    });
+  for (auto& c : callers) c.join();
+  for (size_t t = 0; t < calls.size(); ++t)
+    for (size_t i = 0; i < calls[t].size(); ++i) ASSERT_EQ(calls[t][i].load(), 20) << t << " " << i;
 }

@@ -27,6 +27,7 @@
 #include "common/Error.h"
 #include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
+#include "support/CapturedLog.h"
 #include "support/Process.h"
 #include "support/TestSupport.h"
 
@@ -298,6 +299,15 @@ TEST(Detector, ARunWithoutACalibrationMakesItFromItsConfigOrScoresWithoutDecisio
   EXPECT_TRUE(std::isnan(r.scores[0].normalised_score));
   EXPECT_FALSE(r.scores[0].anomalous);
   EXPECT_THROW(orphan.threshold(), shiftad::Error);
+  {
+    // The failed calibration is not tried again at every call: it read the data set and
+    // warned each time (2,000 warnings from a program asking threshold() in a loop).
+    shiftad::test::CapturedLog log;
+    for (int call = 0; call < 3; ++call) EXPECT_THROW(orphan.threshold(), shiftad::Error);
+    EXPECT_THROW(orphan.thresholdInfo(), shiftad::Error);
+    EXPECT_EQ(orphan.score(unseenImages(1)).scores.size(), 1u);
+    EXPECT_EQ(log.text().find("calibrating again"), std::string::npos) << log.text();
+  }
   // Export as docs/deploy.md says: the scores, with threshold nan (protobuf's bytes of
   // the metadata entry: key "threshold", then field 2, length 3, "nan").
   orphan.exportOnnx(tmp / "orphan.onnx");
