@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -129,6 +130,29 @@ std::string trainingProcess(const std::string& run_dir) {
   return staleReason(owner, "run directory", run_dir, path).empty() ? fmt::format("process {}", owner.pid) : "";
 }
 
+namespace {
+
+/// The temporary files (NAME.tmp-PID: common/AtomicFile, io/SafeTensors) that process
+/// `pid` left in `dir` when it died mid-write: nobody's once its stale lock is taken
+/// over. Under a scheduler that kills a job again and again, every kill during a
+/// checkpoint's write left a checkpoint-sized file that no later run removed.
+void removeTemporariesOf(const std::string& dir, long pid) {
+  const std::string suffix = ".tmp-" + std::to_string(pid);
+  std::vector<fs::path> left;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        it->is_regular_file(ec))
+      left.push_back(it->path());
+  }
+  for (const auto& path : left)
+    if (fs::remove(path, ec))
+      log::info("removed '{}', a temporary file process {} left when it stopped", path.string(), pid);
+}
+
+}  // namespace
+
 RunLock::RunLock(const std::string& run_dir, const std::string& what)
     : path_((fs::path(run_dir) / kLockFile).string()) {
   fs::create_directories(run_dir);
@@ -149,6 +173,7 @@ RunLock::RunLock(const std::string& run_dir, const std::string& what)
     log::warn("{} '{}': taking over the stale lock of {}", what, run_dir, stale);
     std::error_code ec;
     fs::remove(path_, ec);
+    if (owner.pid > 0) removeTemporariesOf(run_dir, owner.pid);
   }
   SHIFTAD_THROW("{} '{}': could not take the lock '{}' (another process keeps taking it)", what, run_dir, path_);
 }

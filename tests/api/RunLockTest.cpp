@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "api/RunLock.h"
 #include "common/Error.h"
 #include "shiftad/shiftad.h"
 #include "support/Process.h"
@@ -44,6 +45,28 @@ TEST(RunLock, AStaleLockIsTakenOverAndReleased) {
   shiftad::train(cfg, tmp / "run");
   EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
   EXPECT_FALSE(fs::exists(tmp / "run/lock"));
+}
+
+TEST(RunLock, TakingOverAStaleLockRemovesTheTemporaryFilesItsProcessLeft) {
+  // A process killed while writing leaves NAME.tmp-PID: with its lock taken over they are
+  // nobody's. Another process's are left alone.
+  TempDir tmp;
+  const auto dead = std::to_string(shiftad::test::deadPid()), live = std::to_string(::getpid());
+  for (const auto& name : {"checkpoint.safetensors.tmp-" + dead, "metrics.jsonl.tmp-" + dead,
+                           "checkpoint.safetensors.tmp-" + live, "checkpoint.safetensors.tmp-" + dead + "7"})
+    shiftad::test::writeFile(tmp / "run/" + name, "partial");
+  shiftad::test::writeFile(tmp / "run/lock", dead + "\n");
+  {
+    const shiftad::api::RunLock lock(tmp / "run", "run directory");
+    EXPECT_FALSE(fs::exists(tmp / "run/checkpoint.safetensors.tmp-" + dead));
+    EXPECT_FALSE(fs::exists(tmp / "run/metrics.jsonl.tmp-" + dead));
+    EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors.tmp-" + live)) << "a live process's";
+    EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors.tmp-" + dead + "7")) << "another pid's";
+  }
+  // A live lock is not taken over: nothing of its process's is touched.
+  shiftad::test::writeFile(tmp / "run/lock", live + "\n");
+  EXPECT_THROW(shiftad::api::RunLock(tmp / "run", "run directory"), shiftad::Error);
+  EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors.tmp-" + live));
 }
 
 namespace {
