@@ -23,7 +23,7 @@ constexpr const char* kBaseline = "source_only";
 
 std::string cell(const std::vector<double>& v) {
   const auto m = evaluation::meanStd(v);
-  return fmt::format("{:.1f} ± {:.1f}", m.mean, m.std);
+  return evaluation::meanStdCell(m.mean, m.std, v.size());
 }
 
 /// Per class: mean over seeds of both variants; the table printed on stdout.

@@ -32,11 +32,10 @@ std::vector<T> uniqueInOrder(const std::vector<BenchRow>& rows, Get get) {
   return out;
 }
 
-/// Mean ± std in percent; a single value alone (its "± 0.0" would read as a measured spread).
+/// Mean ± std in percent (meanStdCell).
 std::string pct(const std::vector<double>& v) {
   const auto m = meanStd(v);
-  return v.size() == 1 ? fmt::format("{:.1f}", 100 * m.mean)
-                       : fmt::format("{:.1f} ± {:.1f}", 100 * m.mean, 100 * m.std);
+  return meanStdCell(100 * m.mean, 100 * m.std, v.size());
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
@@ -681,6 +680,10 @@ std::vector<PaperFigure> readPaperFigures(const std::string& path) {
     }
   }
   return out;
+}
+
+std::string meanStdCell(double mean, double std, size_t count) {
+  return count == 1 ? fmt::format("{:.1f}", mean) : fmt::format("{:.1f} ± {:.1f}", mean, std);
 }
 
 std::string variantLabel(const std::string& variant, const std::string& recommended) {

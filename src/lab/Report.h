@@ -90,6 +90,10 @@ struct ReportInfo {
 /// the values; the `recommended` variant ("" none) is emphasised.
 std::vector<Figure> summaryFigures(const std::vector<BenchRow>& rows, const std::string& recommended = "");
 
+/// "MEAN ± STD" of `count` values, one decimal; a single value alone: its "± 0.0" would
+/// read as a measured spread. The reports' and the demo's table cells.
+std::string meanStdCell(double mean, double std, size_t count);
+
 /// A variant's label in tables and plots: "NAME ★" for the recommended one.
 std::string variantLabel(const std::string& variant, const std::string& recommended);
 

@@ -78,6 +78,14 @@ TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
   EXPECT_EQ(odd_back[0].setting, "k=a,b");
 }
 
+TEST(Report, ACellOfOneValueShowsItAloneAndOfSeveralItsMeanAndStd) {
+  // One run has no spread to show: "± 0.0" would read as a measured one (the reports and
+  // the demo's console table, which printed it for `demo --seeds 0`).
+  EXPECT_EQ(shiftad::evaluation::meanStdCell(85.6, 0.0, 1), "85.6");
+  EXPECT_EQ(shiftad::evaluation::meanStdCell(85.64, 1.26, 3), "85.6 ± 1.3");
+  EXPECT_EQ(shiftad::evaluation::meanStdCell(70.0, 0.0, 2), "70.0 ± 0.0");
+}
+
 TEST(Report, OlderCsvWithoutSettingColumnStillReads) {
   TempDir dir;
   std::ofstream(dir / "old.csv")
