@@ -209,13 +209,14 @@ namespace {
 /// which is what calibrating again from the run's data would give, without the data.
 void applyEditedRule(const std::string& run_dir, const ThresholdConfig& asked, api::Calibration& c) {
   if (asked.rule == c.rule.rule && asked.quantile == c.rule.quantile) return;
-  const auto trained = c;
+  const ThresholdConfig trained_rule = c.rule;
+  const double trained_threshold = c.threshold;
   api::setThreshold(c, asked);
   log::info(
       "'{}/{}' asks threshold.rule {} (quantile {}): threshold {:.6g} ({}), set from the scores in '{}' (training's "
       "rule, {} (quantile {}), set {:.6g})",
       run_dir, kConfigFile, toString(asked.rule), asked.quantile, c.threshold, api::ruleText(c), kCalibrationFile,
-      toString(trained.rule.rule), trained.rule.quantile, trained.threshold);
+      toString(trained_rule.rule), trained_rule.quantile, trained_threshold);
 }
 
 /// calibration.json made for another run (a partial copy) would set its threshold.

@@ -399,10 +399,10 @@ void addTrain(CLI::App& app, TrainCommand& c) {
   dist->add_option("--master", c.master,
                    "HOST:PORT of rank 0, which serves the rendezvous (default: MASTER_ADDR:MASTER_PORT)")
       ->check(kHostPort);
-  dist->add_option(
-          "--dist-timeout", c.timeout,
-          "seconds a rank waits for the others before the run fails (rendezvous and every exchange; default 300)")
-      ->check(kSeconds);
+  dist->add_option("--dist-timeout", c.timeout,
+                   "seconds a rank waits for the others before the run fails (rendezvous and every exchange)")
+      ->check(kSeconds)
+      ->capture_default_str();
 }
 
 /// The process group of `shiftad train`: the launcher's environment, overridden by the
