@@ -89,7 +89,7 @@ struct DataConfig {
   bool target_labels = false;   ///< allow variants that read target labels (oracle, few_shot)
   double max_skipped = 0.1;     ///< unreadable images a set may lose: < 1 a share of it, >= 1 a count; more is an error
   bool image_cache = true;      ///< keep decoded, resized images (uint8) on disk under encoder.cache_dir
-  int threads = 0;              ///< image decoding threads (0: all cores)
+  int threads = 0;              ///< image decoding threads (0: the process's, setThreads; all cores unset)
 };
 
 /// The trainable feature extractor F.
@@ -187,7 +187,7 @@ struct TrainConfig {
   double svdd_eps = 0.1;       ///< center coordinates with |c_k| < eps are set to ±eps
   double anchor = 0.0;  ///< L2-SP: weight of sum ||θ - θ0||^2 over F's trainable weights (θ0: at the start of training)
   int seed = 0;         ///< seed of initialisation, batching, augmentation, clustering
-  int threads = 0;      ///< intra-op threads (0: all cores)
+  int threads = 0;      ///< intra-op threads of fit and evaluate on this config (0: the process's, setThreads)
   int checkpoint_every = 1;       ///< epochs between checkpoints of the run directory (0: only at the end)
   TrainOn on = TrainOn::kSource;  ///< source | target_normals (the oracle; needs data.target_labels)
 };

@@ -15,6 +15,7 @@
 #include "api/Interrupt.h"
 #include "api/RunDir.h"
 #include "common/Error.h"
+#include "common/ParallelFor.h"
 #include "data/FileCheck.h"
 #include "data/ImageTensors.h"
 #include "data/Synth.h"
@@ -169,6 +170,7 @@ void setThreads(int threads) {
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
   setBlasThreads(n);
+  setDefaultThreads(n);  // image decoding (data.threads 0) and check-data
 }
 
 void quietLibTorchLog() {

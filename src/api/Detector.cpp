@@ -36,6 +36,7 @@
 #include "evaluation/Metrics.h"
 #include "export/OnnxExport.h"
 #include "models/FrozenEncoder.h"
+#include "training/OpenMpThreads.h"
 
 namespace fs = std::filesystem;
 
@@ -307,6 +308,7 @@ Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitO
 }
 
 Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
+  const training::ScopedOpenMpThreads threads(cfg.train.threads);
   const std::string final_dir = fs::absolute(run_dir).lexically_normal().string();
   auto cache = options.cache ? options.cache : std::make_shared<Cache>();
   const auto load = [&](const std::string& dir) { return loadImpl(dir, cache, options.callbacks); };
@@ -526,6 +528,7 @@ void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const 
 
 EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file) {
   checkTrained(impl_);
+  const training::ScopedOpenMpThreads threads(cfg.train.threads);
   // In a run folder only as the run's own test_scores.csv (eval, bench): never over a model.
   const auto scores_target =
       scores_file.empty() ? "" : api::checkOutputFile(scores_file, "a CSV file", "scores file", kTestScoresFile);

@@ -181,7 +181,7 @@ void setUp(const Common& c) {
 }
 
 void addCommon(CLI::App* app, Common& c) {
-  app->add_option("--threads", c.threads, "intra-op threads (0: all cores)")
+  app->add_option("--threads", c.threads, "threads for LibTorch and image decoding (0: all cores)")
       ->check(wholeNumber(0, shiftad::kMaxThreads));
   app->add_flag("-q,--quiet", c.quiet, "only warnings and errors on stderr");
 }

@@ -82,12 +82,20 @@ class Workers {
   std::vector<std::thread> threads_;
 };
 
+std::atomic<int> g_default_threads{0};
+
 }  // namespace
+
+void setDefaultThreads(int threads) { g_default_threads = std::max(0, threads); }
+
+int defaultThreads() {
+  const int set = g_default_threads.load();
+  return set > 0 ? set : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 void parallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
   if (n == 0) return;
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const size_t workers = std::clamp<size_t>(threads > 0 ? static_cast<size_t>(threads) : cores, 1, n);
+  const size_t workers = std::clamp<size_t>(static_cast<size_t>(threads > 0 ? threads : defaultThreads()), 1, n);
   if (workers == 1) {
     for (size_t i = 0; i < n; ++i) fn(i);
     return;

@@ -264,7 +264,8 @@ const std::vector<KeySpec>& schema() {
       boolKey("data.image_cache", SHIFTAD_FIELD(data.image_cache),
               "keep decoded, resized images (uint8, one file per image content and size) in the cache folder "
               "(encoder.cache_dir), so later runs skip decoding (docs/performance.md)"),
-      intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, kMaxThreads, "image decoding threads (0: all cores)"),
+      intKey("data.threads", SHIFTAD_FIELD(data.threads), 0, kMaxThreads,
+             "image decoding threads (0: as many as --threads / setThreads; all cores unless set)"),
       // model
       choiceKey("model.arch", SHIFTAD_FIELD(model.arch),
                 "architecture of the trainable feature extractor F (docs/models.md); clip_*: OpenAI CLIP's visual "
@@ -383,7 +384,8 @@ const std::vector<KeySpec>& schema() {
                "which pulls toward 0 (0: off)"),
       intKey("train.seed", SHIFTAD_FIELD(train.seed), 0, INT32_MAX,
              "seed of initialisation, batching, augmentation and clustering"),
-      intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, kMaxThreads, "intra-op threads (0: all cores)"),
+      intKey("train.threads", SHIFTAD_FIELD(train.threads), 0, kMaxThreads,
+             "intra-op threads of training and eval on this config (0: --threads / setThreads)"),
       intKey("train.checkpoint_every", SHIFTAD_FIELD(train.checkpoint_every), 0, INT32_MAX,
              "write RUN_DIR/checkpoint.safetensors (atomically) every N epochs, and always at the end and on Ctrl-C or "
              "SIGTERM (0: only then); `shiftad train --resume RUN_DIR` continues from it"),

@@ -1,6 +1,5 @@
 #include "training/Trainer.h"
 
-#include <omp.h>
 #include <torch/torch.h>
 
 #include "common/Error.h"
@@ -11,6 +10,7 @@
 #include "method/PrincipalBasis.h"
 #include "models/InferenceBatch.h"
 #include "training/Distributed.h"
+#include "training/OpenMpThreads.h"
 
 namespace shiftad::training {
 namespace {
@@ -24,26 +24,11 @@ int64_t inferenceBatch(const torch::Tensor& inputs) { return inputs.dim() == 2 ?
 
 bool isFeatures(const torch::Tensor& t) { return t.dim() == 2; }
 
-/// Runs one image on the calling thread alone. At batch 1 a network's ~150 small
+/// One image runs on the calling thread alone. At batch 1 a network's ~150 small
 /// operators each wake and wait for a second OpenMP thread, which costs more than it
 /// saves: MobileNetV2 at 224 px scored 68 images/s on 2 threads and 93 on 1 on the
-/// 2-core machine (docs/performance.md, "Scoring speed against ONNX Runtime"). OpenMP's
-/// thread count is per calling thread, so scorers on other threads are not affected.
-class OneThreadForOneImage {
- public:
-  // omp_set_num_threads, not torch::set_num_threads: only the calling thread's OpenMP
-  // setting changes (LibTorch's operators and oneDNN read it), and it costs nothing,
-  // where LibTorch's also resizes its thread pools (scoring fell to 50 images/s).
-  explicit OneThreadForOneImage(int64_t rows) : saved_(omp_get_max_threads()) {
-    if (rows == 1 && saved_ > 1) omp_set_num_threads(1);
-  }
-  ~OneThreadForOneImage() { omp_set_num_threads(saved_); }
-  OneThreadForOneImage(const OneThreadForOneImage&) = delete;
-  OneThreadForOneImage& operator=(const OneThreadForOneImage&) = delete;
-
- private:
-  int saved_;
-};
+/// 2-core machine (docs/performance.md, "Scoring speed against ONNX Runtime").
+int threadsForRows(int64_t rows) { return rows == 1 ? 1 : 0; }
 
 }  // namespace
 
@@ -93,7 +78,7 @@ torch::Tensor Trainer::scoringEmbed(const torch::Tensor& inputs) {
   if (!inference_ || !inference_->upToDate(*net_)) inference_ = net_->inferenceNet();
   if (!inference_) return embed(inputs);
   net_->eval();  // the copy runs F's own head
-  const OneThreadForOneImage threads(inputs.size(0));
+  const ScopedOpenMpThreads threads(threadsForRows(inputs.size(0)));
   std::vector<torch::Tensor> out;
   const int64_t batch = inferenceBatch(inputs);
   for (int64_t i = 0; i < inputs.size(0); i += batch)

@@ -64,3 +64,28 @@ TEST(ParallelFor, CallsFromSeveralThreadsAtOnceEachGetEveryItemOnce) {
   for (size_t t = 0; t < calls.size(); ++t)
     for (size_t i = 0; i < calls[t].size(); ++i) ASSERT_EQ(calls[t][i].load(), 20) << t << " " << i;
 }
+
+TEST(ParallelFor, NoThreadsAskedForMeansTheDefaultThatSetDefaultThreadsSets) {
+  // A host that tells the library to use one thread (setThreads, --threads 1) decodes on
+  // one: before, decoding (data.threads 0) took every core whatever the host said.
+  const auto threadsUsed = [] {
+    std::mutex m;
+    std::set<std::thread::id> ids;
+    shiftad::parallelFor(256, 0, [&](size_t) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));  // every thread gets items
+      std::lock_guard<std::mutex> lock(m);
+      ids.insert(std::this_thread::get_id());
+    });
+    return ids;
+  };
+  shiftad::setDefaultThreads(1);
+  EXPECT_EQ(shiftad::defaultThreads(), 1);
+  EXPECT_EQ(threadsUsed(), std::set<std::thread::id>{std::this_thread::get_id()}) << "one thread: the caller";
+  shiftad::setDefaultThreads(3);
+  EXPECT_EQ(shiftad::defaultThreads(), 3);
+  const auto three = threadsUsed();
+  EXPECT_LE(three.size(), 3u);
+  EXPECT_GE(three.size(), 2u) << "the helpers took no item: the test shows nothing";
+  shiftad::setDefaultThreads(0);
+  EXPECT_EQ(shiftad::defaultThreads(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}

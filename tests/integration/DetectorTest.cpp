@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -19,12 +20,14 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "api/ScoreChunk.h"
 #include "common/Error.h"
+#include "common/ParallelFor.h"
 #include "io/SafeTensors.h"
 #include "shiftad/shiftad.h"
 #include "support/CapturedLog.h"
@@ -943,6 +946,34 @@ TEST(Detector, ARunBeingTrainedIsNamedAsSuchWhenLoadedAndPathsGiveTheLibrarysErr
   auto d = shiftad::Detector::load(tmp / "run");
   const auto refused = shiftad::test::errorOf([&] { d.save("/proc/shiftad-test/run"); });
   EXPECT_NE(refused.find("/proc/shiftad-test"), std::string::npos) << refused;
+}
+
+TEST(Detector, TrainThreadsSetTheThreadsOfFitAndEvaluateAndSetThreadsThoseOfDecoding) {
+  // train.threads was read, validated and written into every run, and used by nothing.
+  TempDir tmp;
+  auto cfg = tinyConfig(tmp / "cache", 1);
+  // On a new thread: LibTorch sets a thread's OpenMP threads to its own setting at the
+  // thread's first parallel operator, which here comes inside fit, as in the CLI.
+  std::thread([&] {
+    shiftad::setThreads(3);
+    EXPECT_EQ(shiftad::defaultThreads(), 3) << "decoding (data.threads 0) follows setThreads";
+    std::set<int> during;
+    shiftad::FitOptions options;
+    options.callbacks.progress = [&](const std::string&, int64_t, int64_t) { during.insert(omp_get_max_threads()); };
+    cfg.train.threads = 2;
+    auto d = shiftad::Detector::fit(cfg, tmp / "run", options);
+    EXPECT_EQ(during, std::set<int>{2}) << "fit runs on train.threads";
+    EXPECT_EQ(omp_get_max_threads(), 3) << "and gives the caller's setting back";
+    during.clear();
+    cfg.train.threads = 1;
+    d.evaluate(cfg);
+    EXPECT_EQ(during, std::set<int>{1}) << "evaluate runs on its config's train.threads";
+    during.clear();
+    cfg.train.threads = 0;
+    d.evaluate(cfg);
+    EXPECT_EQ(during, std::set<int>{3}) << "0: the caller's setting";
+  }).join();
+  shiftad::setThreads(1);
 }
 
 TEST(Detector, ALoadedDetectorScoresWithoutFillingTheDiskCachesUnlessAsked) {
