@@ -15,6 +15,7 @@ PACKAGES=(
   libfaiss-dev                                   # bench/: the K-means reference (docs/performance.md)
   libonnx-dev libprotobuf-dev                    # shiftad export: the ONNX protobuf and checker (docs/deploy.md)
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pil  # test oracles
+  locales                                        # localedef: tests of numbers in a host with a German locale
 )
 
 # `install_deps.sh --list`: print the packages, one per line (scripts/check_deps.sh

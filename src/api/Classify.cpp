@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Number.h"
 #include "data/ImageTensors.h"
 #include "io/SafeTensors.h"
 #include "models/MobileNetV2.h"
@@ -31,11 +32,8 @@ constexpr uintmax_t kMaxLabelsBytes = uintmax_t{1} << 20;
 
 /// `text` as a finite number, the whole of it, or nullopt.
 std::optional<double> finiteNumber(const std::string& text) {
-  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v)) return std::nullopt;
+  const auto v = parseNumber<double>(text);  // not strtod: a host's locale can make "0.5" 0
+  if (!v || !std::isfinite(*v)) return std::nullopt;
   return v;
 }
 

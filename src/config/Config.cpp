@@ -19,6 +19,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/Error.h"
+#include "common/Number.h"
 #include "config/Choices.h"
 #include "config/YamlChecks.h"
 
@@ -58,13 +59,32 @@ YAML::Node numberNode(double v) {
   return YAML::Node(s);
 }
 
+/// A number written with a nonzero digit and a negative exponent that no double holds
+/// (1e-400) is refused, not read as 0 (strtod's reading of it).
+void checkNotUnderflowed(const std::string& key, const std::string& text) {
+  static const std::regex kTiny("[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)[eE]-[0-9]+");
+  const auto mantissa = text.substr(0, text.find_first_of("eE"));
+  SHIFTAD_CHECK(!std::regex_match(text, kTiny) || mantissa.find_first_of("123456789") == std::string::npos,
+                "config key '{}': value '{}' is smaller than any number a double holds (about 1e-308) and would be "
+                "read as 0; write 0 or a larger number",
+                key, text);
+}
+
 template <typename T>
 T scalarAs(const std::string& key, const YAML::Node& node, const std::string& allowed) {
   if (!node.IsScalar()) badValue(key, node, allowed);
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    // Not yaml-cpp's as<T>: its stream follows the host's C++ locale, where a German one
+    // read `lr: 0.001` as 1 (common/Number.h).
+    if (const auto v = parseNumber<T>(node.Scalar())) return *v;
+    if constexpr (std::is_floating_point_v<T>) checkNotUnderflowed(key, node.Scalar());
     badValue(key, node, allowed);
+  } else {
+    try {
+      return node.as<T>();
+    } catch (const YAML::Exception&) {
+      badValue(key, node, allowed);
+    }
   }
 }
 
@@ -74,10 +94,7 @@ template <typename Field>
 KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) {
   // The upper end is always named: "an integer >= 0" read as unbounded, and 2^31 failed.
   std::string allowed = fmt::format("an integer in [{}, {}]", lo, hi);
-  return {key,
-          "int",
-          allowed,
-          std::move(doc),
+  return {key, "int", allowed, std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             // yaml-cpp reads "010" as octal 8 (YAML 1.1); nobody writing epochs: 010 means 8.
             static const std::regex kLeadingZero("[-+]?0[0-9]+");  // built once: every int key of every parse
@@ -93,17 +110,8 @@ KeySpec intKey(std::string key, Field field, long lo, long hi, std::string doc) 
             if (v < lo || v > hi) badValue(key, n, allowed);
             field(c) = static_cast<int>(v);
           },
-          [=](const Config& c) { return YAML::Node(static_cast<int>(field(const_cast<Config&>(c)))); }};
-}
-
-/// A number written with a nonzero digit that reads as 0 (1e-400) was below what a
-/// double holds: refused, as it would silently be 0.
-void checkNotUnderflowed(const std::string& key, const std::string& text) {
-  const auto mantissa = text.substr(0, text.find_first_of("eE"));
-  SHIFTAD_CHECK(mantissa.find_first_of("123456789") == std::string::npos,
-                "config key '{}': value '{}' is smaller than any number a double holds (about 1e-308) and would be "
-                "read as 0; write 0 or a larger number",
-                key, text);
+          // As text: YAML::Node(int) writes through a stream in the host's locale ("4.096").
+          [=](const Config& c) { return YAML::Node(fmt::format("{}", field(const_cast<Config&>(c)))); }};
 }
 
 template <typename Field>
@@ -118,7 +126,6 @@ KeySpec floatKey(std::string key, Field field, double lo, double hi, bool hi_ope
           [=](Config& c, const YAML::Node& n) {
             const double v = scalarAs<double>(key, n, allowed);
             if (!std::isfinite(v) || v < lo || v > hi || (hi_open && v >= hi)) badValue(key, n, allowed);
-            if (v == 0.0) checkNotUnderflowed(key, n.Scalar());
             field(c) = v;
           },
           [=](const Config& c) { return numberNode(field(const_cast<Config&>(c))); }};

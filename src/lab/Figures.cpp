@@ -15,6 +15,7 @@
 #include "common/PathList.h"
 #include "data/ConfigSplit.h"
 #include "common/Error.h"
+#include "common/Number.h"
 #include "common/Hash.h"
 #include "evaluation/Metrics.h"
 #include "shiftad/shiftad.h"
@@ -63,8 +64,8 @@ bool readTestScores(const std::string& run_dir, std::vector<int>& labels, std::v
   while (csv::readRecord(f, record, lines)) {
     const auto fields = csv::split(record);
     if (fields.size() < 3) continue;
-    labels.push_back(std::stoi(fields[0]));
-    scores.push_back(std::stod(fields[1]));
+    labels.push_back(numberIn<int>(fields[0]));
+    scores.push_back(numberIn<double>(fields[1]));
   }
   return !labels.empty();
 }

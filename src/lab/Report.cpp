@@ -12,6 +12,7 @@
 
 #include "common/Csv.h"
 #include "common/Error.h"
+#include "common/Number.h"
 #include "common/Log.h"
 #include "evaluation/Metrics.h"
 #include "lab/Svg.h"
@@ -594,7 +595,7 @@ namespace {
 
 /// A rate of a threshold column: empty when unknown (a row of an older results.csv).
 std::string rateField(double v) { return std::isnan(v) ? "" : fmt::format("{:.6f}", v); }
-double rateOf(const std::string& field) { return field.empty() ? NAN : std::stod(field); }
+double rateOf(const std::string& field) { return field.empty() ? NAN : numberIn<double>(field); }
 
 }  // namespace
 
@@ -638,8 +639,9 @@ std::vector<BenchRow> readCsv(const std::string& path) {
     const auto c = csv::split(line);
     SHIFTAD_CHECK(c.size() == fields, "'{}' line {}: expected {} fields, got {}", path, n, fields, c.size());
     try {
-      rows.push_back({c[0], c[1], c[2], c[4], std::stoi(c[3]), std::stod(c[5]), std::stod(c[6]), std::stod(c[7]),
-                      std::stod(c[8]), std::stod(c[9]), fields > 10 ? c[10] : ""});
+      rows.push_back({c[0], c[1], c[2], c[4], numberIn<int>(c[3]), numberIn<double>(c[5]), numberIn<double>(c[6]),
+                      numberIn<double>(c[7]), numberIn<double>(c[8]), numberIn<double>(c[9]),
+                      fields > 10 ? c[10] : ""});
       auto& r = rows.back();
       if (fields >= 16) {
         r.f1 = rateOf(c[11]), r.f1_max = rateOf(c[12]), r.precision = rateOf(c[13]), r.recall = rateOf(c[14]);
@@ -674,7 +676,7 @@ std::vector<PaperFigure> readPaperFigures(const std::string& path) {
     const auto c = csv::split(line);
     SHIFTAD_CHECK(c.size() == 8, "'{}' line {}: expected 8 fields, got {}", path, n, c.size());
     try {
-      out.push_back({c[0], c[1], c[2], c[3], c[4], c[5], c[6], std::stod(c[7])});
+      out.push_back({c[0], c[1], c[2], c[3], c[4], c[5], c[6], numberIn<double>(c[7])});
     } catch (const std::exception&) {
       SHIFTAD_THROW("'{}' line {}: the AUROC does not parse: {}", path, n, line);
     }
@@ -726,16 +728,9 @@ SweepPoints sweepPoints(const std::vector<BenchRow>& rows) {
     const auto eq = r.setting.find('=');
     // A non-numeric sweep (e.g. align.method) has a table but no plot. The whole value
     // must parse: stod alone reads "infonce" as inf.
-    const auto text = r.setting.substr(eq + 1);
-    double x = 0;
-    size_t used = 0;
-    try {
-      x = std::stod(text, &used);
-    } catch (const std::exception&) {
-      continue;
-    }
-    if (used != text.size() || !std::isfinite(x)) continue;
-    sweeps[r.setting.substr(0, eq)][r.variant][x].push_back(100 * r.auroc);
+    const auto x = parseNumber<double>(r.setting.substr(eq + 1));
+    if (!x || !std::isfinite(*x)) continue;
+    sweeps[r.setting.substr(0, eq)][r.variant][*x].push_back(100 * r.auroc);
   }
   return sweeps;
 }

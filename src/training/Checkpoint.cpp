@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "common/Error.h"
+#include "common/Number.h"
 #include "common/Log.h"
 #include "io/SafeTensors.h"
 #include "shiftad/Config.h"
@@ -180,8 +181,9 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
       if (used != text.size()) throw std::invalid_argument(fmt::format("{} = '{}'", key, text));
       return v;
     };
-    const auto to_ll = [](const std::string& t, size_t* used) { return std::stoll(t, used); };
-    const auto to_d = [](const std::string& t, size_t* used) { return std::stod(t, used); };
+    // numberIn: the C locale's form in any host (std::stod read "0.5" as 0 in a German one).
+    const auto to_ll = [](const std::string& t, size_t* used) { return *used = t.size(), numberIn<long long>(t); };
+    const auto to_d = [](const std::string& t, size_t* used) { return *used = t.size(), numberIn<double>(t); };
     p.epoch = static_cast<int>(whole("epoch", to_ll));
     p.next_row = whole("next_row", to_ll);
     p.step_count = whole("step_count", to_ll);
@@ -231,9 +233,8 @@ int checkpointEpoch(const std::string& path, const std::string& config) {
   checkSameSettings(f, config);
   const auto& text = meta(f, "epoch");
   try {
-    size_t used = 0;
-    const int epoch = std::stoi(text, &used);
-    if (used == text.size() && epoch >= 1) return epoch;
+    const int epoch = numberIn<int>(text);
+    if (epoch >= 1) return epoch;
   } catch (const std::logic_error&) {
   }
   SHIFTAD_THROW("checkpoint '{}': its epoch '{}' is not a positive integer; damaged: delete it to train from the start",

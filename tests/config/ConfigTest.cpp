@@ -10,6 +10,7 @@
 
 #include "common/Error.h"
 #include "shiftad/Config.h"
+#include "support/CommaLocale.h"
 #include "support/TestSupport.h"
 
 using shiftad::Config;
@@ -53,6 +54,22 @@ TEST(Config, DumpRoundTripsEveryKey) {
   EXPECT_EQ(back.model.arch, shiftad::Arch::kResNet18);
   EXPECT_DOUBLE_EQ(back.train.lr, 3.5e-4);
   EXPECT_FALSE(back.data.augment);
+}
+
+TEST(Config, NumbersReadAndWriteTheSameInAHostWhoseLocaleWritesADecimalComma) {
+  // yaml-cpp reads and writes numbers through streams in the host's C++ locale: a German
+  // one read `lr: 0.001` as 1, refused a run's `0.5`, and wrote 4096 as "4.096".
+  shiftad::test::CommaLocale comma;
+  const Config c = parseConfig("train:\n  lr: 0.001\n  epochs: 1200\ndata:\n  mean: [0.5, 0.25, 0.125]\n");
+  EXPECT_EQ(c.train.lr, 0.001);
+  EXPECT_EQ(c.train.epochs, 1200);
+  EXPECT_EQ(c.data.mean, (std::vector<double>{0.5, 0.25, 0.125}));
+  const auto text = shiftad::dumpConfig(c);
+  EXPECT_NE(text.find("epochs: 1200\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("dense_reference_rows: 4096\n"), std::string::npos) << text;
+  EXPECT_EQ(shiftad::dumpConfig(parseConfig(text)), text);
+  const auto tiny = shiftad::test::errorOf([] { parseConfig("train:\n  lr: 1e-400\n"); });
+  EXPECT_NE(tiny.find("smaller than any number a double holds"), std::string::npos) << tiny;
 }
 
 TEST(Config, UnknownKeyIsAnErrorNamingIt) {

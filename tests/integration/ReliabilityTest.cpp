@@ -33,6 +33,7 @@
 #include "models/MobileNetV2.h"
 #include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
+#include "support/CommaLocale.h"
 #include "support/Process.h"
 #include "support/SyntheticRuns.h"
 #include "support/TestSupport.h"
@@ -1034,6 +1035,11 @@ TEST(Checkpoint, ADamagedCheckpointIsAnErrorNamingItNeverAResumeOfNonsense) {
   }
   // The untouched checkpoint still resumes.
   EXPECT_EQ(resumeWith("epoch", good.metadata.at("epoch")), "no error");
+  // A stop mid-epoch writes its loss sums ("0.5"), which std::stod read as 0 in a host
+  // whose C locale writes a decimal comma (setlocale(LC_ALL, "") in a German GUI): the
+  // checkpoint was called malformed, and the message said to delete it.
+  shiftad::test::CommaLocale comma;
+  if (comma.cLocale()) EXPECT_EQ(resumeWith("sum_loss", "0.5"), "no error");
 }
 
 TEST(DiskSpace, ARunFolderWhoseFileSystemCannotTakeTheCheckpointIsRefusedBeforeTraining) {
