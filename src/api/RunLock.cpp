@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -42,19 +43,42 @@ std::string hostName() {
   return ::gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string();
 }
 
-/// What a lock file says: "PID\nstart START\nhost HOST\n". Locks of older versions
-/// hold the pid only (start and host "").
+/// Which pids this process sees ("pid:[4026531836]"): two containers on one host (and
+/// one host name, with --uts=host or a shared volume) each have their own pid 1.
+std::string pidNamespace() {
+  std::error_code ec;
+  const auto link = fs::read_symlink("/proc/self/ns/pid", ec);
+  return ec ? "" : link.string();
+}
+
+/// This boot of the machine (a UUID): no process of another boot is alive.
+std::string bootId() {
+  std::ifstream f("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  f >> id;
+  return id;
+}
+
+/// What a lock file says: "PID\nstart START\nhost HOST\npidns NS\nboot ID\n". Locks of
+/// older versions hold fewer lines (the pid only, or no pidns and boot: "").
 struct LockOwner {
   long pid = 0;  ///< 0 if none (e.g. its writer died between create and write)
-  std::string start, host;
+  std::string start, host, pidns, boot;
   bool foreign = false;  ///< text that no shiftad lock holds: a user's file named "lock"
 };
 
 std::string lockText() {
   std::string text = fmt::format("{}\n", ::getpid());
-  if (const auto start = processStartTime(::getpid()); !start.empty()) text += fmt::format("start {}\n", start);
-  if (const auto host = hostName(); !host.empty()) text += fmt::format("host {}\n", host);
+  const std::pair<const char*, std::string> lines[] = {
+      {"start", processStartTime(::getpid())}, {"host", hostName()}, {"pidns", pidNamespace()}, {"boot", bootId()}};
+  for (const auto& [key, value] : lines)
+    if (!value.empty() && value.find_first_of(" \t\n") == std::string::npos) text += fmt::format("{} {}\n", key, value);
   return text;
+}
+
+/// Whether the lock's `field` was written where it differs from here (unknown: no).
+bool differs(const std::string& written, const std::string& here) {
+  return !written.empty() && !here.empty() && written != here;
 }
 
 LockOwner readLock(const std::string& path) {
@@ -70,6 +94,8 @@ LockOwner readLock(const std::string& path) {
   for (std::string key, value; f >> key >> value;) {
     if (key == "start") o.start = value;
     if (key == "host") o.host = value;
+    if (key == "pidns") o.pidns = value;
+    if (key == "boot") o.boot = value;
   }
   return o;
 }
@@ -110,6 +136,14 @@ std::string staleReason(const LockOwner& o, const std::string& what, const std::
   // An empty lock (a process killed between creating and writing it, before link()
   // made creation atomic) names no process.
   if (o.pid <= 0) return "a process it does not name (the lock file holds no pid)";
+  if (differs(o.boot, bootId())) return fmt::format("process {}, from before this machine restarted", o.pid);
+  // Its pid names another process here, or none: a live trainer in another container
+  // was taken for a dead one, and two processes trained one folder.
+  SHIFTAD_CHECK(!differs(o.pidns, pidNamespace()),
+                "{} '{}' is in use by process {} in another PID namespace (another container on this host; lock "
+                "file '{}'); wait for it to finish or write to another directory. If that process is gone, delete the "
+                "lock file",
+                what, run_dir, o.pid, path);
   if (!alive(o.pid)) return fmt::format("process {}, which is gone", o.pid);
   const std::string now = o.start.empty() ? "" : processStartTime(o.pid);
   if (!now.empty() && now != o.start)
@@ -127,6 +161,8 @@ std::string trainingProcess(const std::string& run_dir) {
   if (owner.foreign || owner.pid <= 0) return "";
   if (!owner.host.empty() && owner.host != hostName())
     return fmt::format("process {} on host '{}'", owner.pid, owner.host);
+  if (differs(owner.pidns, pidNamespace()) && !differs(owner.boot, bootId()))
+    return fmt::format("process {} in another PID namespace (another container)", owner.pid);
   return staleReason(owner, "run directory", run_dir, path).empty() ? fmt::format("process {}", owner.pid) : "";
 }
 

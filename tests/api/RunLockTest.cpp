@@ -149,6 +149,47 @@ TEST(RunLock, ALockOfAnotherHostIsNeverTakenOverAndNamesTheHost) {
   EXPECT_EQ(shiftad::test::readText(tmp / "run/lock"), lock) << "another host's lock is left alone";
 }
 
+TEST(RunLock, ALockOfAnotherPidNamespaceIsNeverTakenOver) {
+  // A trainer in another container on this host (the same host name): its pid (often 1)
+  // names another process here, or none. It was taken for dead and two processes
+  // trained one folder.
+  const auto own_namespace = fs::read_symlink("/proc/self/ns/pid").string();
+  ASSERT_NE(own_namespace, "pid:[1]");
+  TempDir tmp;
+  std::string log;
+  const auto lock = "1\nstart 1\nhost " + ownHost() + "\npidns pid:[1]\n";  // pid 1 here is another process
+  const auto error = trainOverLock(tmp, lock, log);
+  EXPECT_NE(error.find("in use by process 1 in another PID namespace"), std::string::npos) << error;
+  EXPECT_NE(error.find("delete the lock file"), std::string::npos) << error;
+  EXPECT_EQ(shiftad::test::readText(tmp / "run/lock"), lock) << "its lock is left alone";
+  // Our own lock says which namespace (and boot) it was written in.
+  const shiftad::api::RunLock own(tmp / "other", "run directory");
+  const auto text = shiftad::test::readText(tmp / "other/lock");
+  EXPECT_NE(text.find("\npidns " + own_namespace + "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nboot " + shiftad::test::readText("/proc/sys/kernel/random/boot_id")), std::string::npos)
+      << text;
+}
+
+TEST(RunLock, ALockFromBeforeTheMachineRestartedIsTakenOver) {
+  // Its pid and start time may name a live process of this boot (pid 1 started at the
+  // same tick after every boot), which kept the folder locked for good.
+  const auto stat = shiftad::test::readText("/proc/1/stat");
+  std::istringstream rest(stat.substr(stat.rfind(')') + 1));
+  std::string init_start;
+  for (int i = 3; i <= 22; ++i) rest >> init_start;
+  TempDir tmp;
+  std::string log;
+  const auto lock = "1\nstart " + init_start + "\nhost " + ownHost() + "\nboot 00000000-0000-0000-0000-000000000000\n";
+  EXPECT_EQ(trainOverLock(tmp, lock, log), "");
+  EXPECT_NE(log.find("process 1, from before this machine restarted"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
+  // The same lock of this boot is live: pid 1 with its start time.
+  std::string again;
+  const auto live = "1\nstart " + init_start + "\nhost " + ownHost() + "\n";
+  TempDir tmp2;
+  EXPECT_NE(trainOverLock(tmp2, live, again).find("in use by process 1"), std::string::npos);
+}
+
 TEST(RunLock, AnOldFormatLockHoldingOnlyALivePidStillBlocks) {
   TempDir tmp;
   std::string log;
