@@ -267,12 +267,16 @@ void reenterWorkingFolder(const fs::path& cwd, const std::string& run_dir) {
 
 std::string replacementDir(const std::string& run_dir) {
   const fs::path p = absoluteDir(run_dir);
-  return (p.parent_path() / ("." + p.filename().string() + ".replacement")).string();
+  // Room for ".old" after it (replaceRun's fallback): a run of a 240-byte name was made
+  // and could never be replaced ("File name too long").
+  const std::string name = "." + p.filename().string() + ".replacement";
+  return (p.parent_path() / nameWithRoomFor(name, 4)).string();
 }
 
 void replaceRun(const std::string& run_dir_as_given, const std::string& replacement) {
   const auto run_dir = absoluteDir(run_dir_as_given);
   const auto cwd = workingFolderIn(run_dir);
+  keepModeAndGroup(run_dir, replacement);  // a run made private or shared with a group stays so
   faultPointBeforeCommit();
   // One atomic step on Linux: the two folders trade places, so run_dir holds the old
   // run or the new one at every instant; the old one then goes with `replacement`.

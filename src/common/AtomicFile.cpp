@@ -1,5 +1,8 @@
 #include "common/AtomicFile.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -38,6 +41,14 @@ void commitOrRemove(const std::string& tmp, const std::string& path, Durability 
 
 }  // namespace
 
+void keepModeAndGroup(const std::string& from, const std::string& to) {
+  struct stat old {};
+  if (::stat(from.c_str(), &old) != 0) return;
+  // A folder's set-group-id bit is kept (its files take its group); a file's set-id bits are not.
+  [[maybe_unused]] const int mode = ::chmod(to.c_str(), old.st_mode & (S_ISDIR(old.st_mode) ? 07777 : 0777));
+  [[maybe_unused]] const int group = ::chown(to.c_str(), static_cast<uid_t>(-1), old.st_gid);
+}
+
 void writeFileAtomic(const std::string& path, const std::function<void(std::ostream&)>& write, Durability durability,
                      TemporaryName temporary) {
   const std::string tmp = temporaryFor(path, temporary);
@@ -52,6 +63,7 @@ void writeFileAtomic(const std::string& path, const std::function<void(std::ostr
     f.flush();
     f.close();
     SHIFTAD_CHECK(!f.fail(), "cannot write '{}': writing its temporary '{}' failed (disk full?)", path, tmp);
+    keepModeAndGroup(path, tmp);
   });
 }
 

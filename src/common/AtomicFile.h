@@ -36,6 +36,13 @@ void writeFileAtomic(const std::string& path, std::string_view bytes, Durability
 /// most). "" too when the free space cannot be known (the write itself will say).
 std::string cacheSpaceShortfall(const std::string& folder, uintmax_t bytes);
 
+/// Give `to` the permissions and group of `from` where `from` exists (else nothing):
+/// a replacement is a new file or folder renamed over the old one, and was made with the
+/// umask's permissions and the writer's group: `--overwrite` made a private model
+/// world-readable and a group's results the writer's. Best effort (only an owner may
+/// chmod, and chown to a group it belongs to): what cannot be kept is left as made.
+void keepModeAndGroup(const std::string& from, const std::string& to);
+
 /// Copy the file `from` to `to` the same way (a temporary copy renamed over `to`, synced).
 void copyFileAtomic(const std::string& from, const std::string& to);
 

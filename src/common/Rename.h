@@ -13,7 +13,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -53,10 +55,28 @@ inline void syncPath(const std::filesystem::path& path, std::error_code& ec) {
   ::close(fd);
 }
 
+/// `name` with room for `extra` more bytes within a file name's limit (NAME_MAX, 255
+/// bytes): as it is when it fits, else its first bytes and a hash of the whole, so that
+/// two long names stay two names.
+inline std::string nameWithRoomFor(const std::string& name, size_t extra) {
+  constexpr size_t kNameMax = 255, kHashed = 17;  // "-" and 16 hex digits
+  if (name.size() + extra <= kNameMax) return name;
+  char hash[kHashed + 1];
+  std::snprintf(hash, sizeof(hash), "-%016zx", std::hash<std::string>{}(name));
+  return name.substr(0, kNameMax - extra - kHashed) + hash;
+}
+
 /// The temporary name an atomic write of `path` uses: PATH.tmp-PID, so two processes
-/// writing the same file never share (and rename away) each other's temporary file.
+/// writing the same file never share (and rename away) each other's temporary file. A
+/// file name of 241-255 bytes had no room for the suffix ("File name too long"): it is
+/// shortened (nameWithRoomFor), with room for a thread's suffix too (AtomicFile.h).
 inline std::string temporaryPathFor(const std::filesystem::path& path) {
-  return path.string() + ".tmp-" + std::to_string(::getpid());
+  const std::string suffix = ".tmp-" + std::to_string(::getpid());
+  constexpr size_t kThreadSuffix = 21;  // "." and a size_t in decimal
+  const auto name = path.filename().string();
+  const auto fitting = nameWithRoomFor(name, suffix.size() + kThreadSuffix);
+  if (fitting == name) return path.string() + suffix;
+  return (path.parent_path() / (fitting + suffix)).string();
 }
 
 enum class Durability { kSynced, kUnsynced };

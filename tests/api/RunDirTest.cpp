@@ -1,4 +1,7 @@
 // What a run directory holds (api/RunDir): the files shiftad writes there and the user's.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -83,6 +86,42 @@ TEST(RunDir, ARunGivenThroughALinkIsReplacedWhereTheLinkPointsAndTheLinkKept) {
   EXPECT_FALSE(fs::exists(tmp / "runs/real/lock"));
   EXPECT_FALSE(fs::exists(replacement));
   EXPECT_EQ(shiftad::api::replacementDir(tmp / "link/."), replacement);
+}
+
+TEST(RunDir, AReplacedRunKeepsItsFoldersPermissionsAndGroup) {
+  // `train --overwrite` on a run made private (0750) or shared with a group: the new run
+  // was a new folder with the umask's permissions and the writer's group.
+  TempDir tmp;
+  shiftad::api::markRunFolder(tmp / "run");
+  ASSERT_EQ(::chmod((tmp / "run").c_str(), 02750), 0);
+  const bool root = ::geteuid() == 0;
+  if (root) ASSERT_EQ(::chown((tmp / "run").c_str(), static_cast<uid_t>(-1), 4321), 0);
+  const auto replacement = shiftad::api::replacementDir(tmp / "run");
+  shiftad::api::markRunFolder(replacement);
+  shiftad::test::writeFile(replacement + "/config.yaml", "new");
+  shiftad::api::replaceRun(tmp / "run", replacement);
+  struct stat st {};
+  ASSERT_EQ(::stat((tmp / "run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02750u);
+  if (root) EXPECT_EQ(st.st_gid, 4321u);
+  EXPECT_EQ(shiftad::test::readText(tmp / "run/config.yaml"), "new");
+}
+
+TEST(RunDir, ARunOfA250ByteNameCanBeReplaced) {
+  // ".NAME.replacement" (and ".old" after it) was too long: such a run could be made
+  // but never replaced with --overwrite.
+  TempDir tmp;
+  const auto run = tmp / std::string(250, 'r');
+  shiftad::api::markRunFolder(run);
+  shiftad::test::writeFile(run + "/config.yaml", "old");
+  const auto replacement = shiftad::api::replacementDir(run);
+  EXPECT_LE(fs::path(replacement).filename().string().size() + 4, 255u);
+  EXPECT_NE(replacement, shiftad::api::replacementDir(tmp / std::string(249, 'r') + "s")) << "two names, two folders";
+  shiftad::api::markRunFolder(replacement);
+  shiftad::test::writeFile(replacement + "/config.yaml", "new");
+  shiftad::api::replaceRun(run, replacement);
+  EXPECT_EQ(shiftad::test::readText(run + "/config.yaml"), "new");
+  EXPECT_FALSE(fs::exists(replacement));
 }
 
 TEST(RunDir, AProcessInsideTheRunItReplacesIsInTheNewRunAfterwards) {

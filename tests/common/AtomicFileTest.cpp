@@ -3,6 +3,9 @@
 // thread for cache writers.
 #include "common/AtomicFile.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "common/Error.h"
+#include "common/TextFile.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -119,4 +123,57 @@ TEST(AtomicFile, CopyIsWholeAndAMissingSourceLeavesNothing) {
   EXPECT_NE(msg.find(t / "missing"), std::string::npos) << msg;
   EXPECT_EQ(slurp(t / "to"), "payload");
   EXPECT_EQ(entriesIn(t.path()), 2);
+}
+
+TEST(TextFile, AFileThatCannotBeReadSaysWhy) {
+  // "cannot read 'run/config.yaml'" alone left a user to guess (it was a permission).
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "file", "text");
+  EXPECT_EQ(shiftad::readText(tmp / "file"), "text");
+  const auto missing = errorOf([&] { shiftad::readText(tmp / "missing.yaml"); });
+  EXPECT_NE(missing.find("'" + (tmp / "missing.yaml") + "': No such file or directory"), std::string::npos) << missing;
+  const auto under_a_file = errorOf([&] { shiftad::readText(tmp / "file/config.yaml"); });
+  EXPECT_NE(under_a_file.find("Not a directory"), std::string::npos) << under_a_file;
+}
+
+TEST(AtomicFile, AReplacedFileKeepsItsPermissionsAndGroup) {
+  // A replacement is a new file renamed over the old one: `export --overwrite` made a
+  // private (0600) model world-readable and gave a group's file the writer's group.
+  TempDir tmp;
+  const auto path = tmp / "model.onnx";
+  shiftad::test::writeFile(path, "old");
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  const bool root = ::geteuid() == 0;  // only root may give a file any group
+  if (root) ASSERT_EQ(::chown(path.c_str(), static_cast<uid_t>(-1), 4321), 0);
+  shiftad::writeFileAtomic(path, std::string_view("new"));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  if (root) EXPECT_EQ(st.st_gid, 4321u);
+  EXPECT_EQ(shiftad::readText(path), "new");
+  shiftad::writeFileAtomic(tmp / "fresh.csv", std::string_view("x"));  // a new file: the umask's, as before
+  ASSERT_EQ(::stat((tmp / "fresh.csv").c_str(), &st), 0);
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(st.st_mode & 0777, 0666u & ~mask);
+}
+
+TEST(AtomicFile, AFileNameOfUpTo255BytesIsWritten) {
+  // Its temporary, NAME.tmp-PID, was too long for a name of 241-255 bytes: a file the
+  // system takes could not be written ("File name too long").
+  TempDir tmp;
+  for (size_t length : {240, 250, 255}) {
+    const auto path = tmp / std::string(length - 4, 'a') + ".csv";
+    shiftad::writeFileAtomic(path, std::string_view("scores"));
+    shiftad::writeFileAtomic(path, std::string_view("again"));  // and replaced
+    EXPECT_EQ(shiftad::readText(path), "again") << length;
+  }
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) files += e.is_regular_file();
+  EXPECT_EQ(files, 3u) << "no temporary file left";
+  // Two long names that share their first 240 bytes stay two temporaries.
+  const auto a = shiftad::temporaryPathFor(tmp / std::string(250, 'x') + "1");
+  const auto b = shiftad::temporaryPathFor(tmp / std::string(250, 'x') + "2");
+  EXPECT_NE(a, b);
+  EXPECT_LE(std::filesystem::path(a).filename().string().size(), 255u - 21u);
 }
