@@ -274,6 +274,11 @@ std::vector<std::string> stdinPaths() {
   for (std::string p, problem; in.next(p, problem); paths.push_back(p))
     SHIFTAD_CHECK(problem.empty(), "standard input (--images -), line {}: {}; give one image path per line",
                   in.line_number, problem);
+  // As an empty list file is: a producer that failed (`find` on a missing folder) gave
+  // a CSV of the header alone and exit 0.
+  SHIFTAD_CHECK(!paths.empty(),
+                "standard input (--images -) names no image (it was empty or closed; blank lines and '#' comments "
+                "are skipped); give one image path per line");
   return paths;
 }
 

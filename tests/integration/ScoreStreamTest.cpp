@@ -188,6 +188,17 @@ TEST(ScoreStream, APathListOnStdinOrACsvOnStdoutIsTheBatchCsv) {
     EXPECT_EQ(cli.finish(), 0) << shiftad::test::readText(t.tmp / "err1.log");
     EXPECT_EQ(shiftad::test::readText(t.tmp / "s.csv"), file);
   }
+  // Nothing on it, as an empty list file: an error, no CSV (it was a header and exit 0).
+  {
+    shiftad::test::CliPipe none({"score", "-q", "--model", t.run, "--images", "-", "--out", t.tmp / "e.csv"},
+                                t.tmp / "err0.log");
+    none.write("# no paths\n\n");
+    EXPECT_EQ(none.finish(), 1);
+    EXPECT_NE(shiftad::test::readText(t.tmp / "err0.log").find("standard input (--images -) names no image"),
+              std::string::npos)
+        << shiftad::test::readText(t.tmp / "err0.log");
+    EXPECT_FALSE(fs::exists(t.tmp / "e.csv"));
+  }
   // --images LIST --out -: the CSV alone on stdout, the summary on stderr.
   const auto r =
       shiftad::test::runCli({"score", "--model", t.run, "--images", t.tmp / "list.txt", "--out", "-"}, t.tmp.path());
