@@ -41,7 +41,11 @@ class Detector:
     """A trained detector held by libshiftad (an opaque shiftad_detector handle)."""
 
     def __init__(self, lib_path, run_dir, threads=0):
-        self._lib = ctypes.CDLL(lib_path)
+        self._handle = None  # close() and __del__ run even when what follows fails
+        try:
+            self._lib = ctypes.CDLL(lib_path)
+        except OSError as e:
+            raise ShiftadError(f"cannot load the library '{lib_path}': {e}") from None
         self._declare(self._lib)
         self._check(self._lib.shiftad_set_threads(threads))
         self._handle = self._lib.shiftad_load(os.fsencode(run_dir))

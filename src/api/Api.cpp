@@ -56,8 +56,11 @@ void setBlasThreads(int n) {
 /// products) ran 2x slower. Where that happened and the CPU has the instructions, its
 /// kernel table is chosen again as OPENBLAS_CORETYPE would have chosen it at load
 /// (gotoblas_dynamic_quit/init, exported by DYNAMIC_ARCH builds such as Debian's). Done
-/// once, in every process that uses the library, before its first product, so the CLI
-/// and programs score alike. A core type the user set is kept.
+/// once, at setThreads, the start-up call the CLI and programs make, so that they score
+/// alike. A core type the user set is kept. Not when the library is loaded: the table
+/// is rebuilt under whatever BLAS call another thread is in, and a host that loads it
+/// late (Python's ctypes, a plugin) had its own threads' products crash or come out
+/// wrong (4 of 6 runs of a dgemm loop beside a dlopen).
 void useBlasKernelsOfThisCpu() {
   static const bool done = [] {
     if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return false;
@@ -82,9 +85,6 @@ void useBlasKernelsOfThisCpu() {
   }();
   (void)done;
 }
-
-/// Run when the library is loaded (or its object linked), before any product.
-const bool kBlasChosenAtLoad = (useBlasKernelsOfThisCpu(), true);
 
 using data::kSynthMarkerFile;
 /// The benchmark is written here (hidden: no listing reads it), then its domains are

@@ -195,6 +195,42 @@ def check_decode_reduces_16_bit_as_the_library(source, made):
               f"score.py's decode_rgb({os.path.basename(path)}) is round(v / 257) of its 16-bit samples")
 
 
+BLAS_AT_LOAD = r"""
+import ctypes, sys, threading
+blas = ctypes.CDLL("libblas.so.3")
+if not hasattr(blas, "openblas_get_corename"):
+    print("skip: the BLAS is not OpenBLAS"); sys.exit(0)
+blas.openblas_get_corename.restype = ctypes.c_char_p
+if blas.openblas_get_corename() != b"Prescott":
+    print("skip: OpenBLAS knows this CPU"); sys.exit(0)
+libc = ctypes.CDLL(None)
+libc.getenv.restype = ctypes.c_char_p
+stop = threading.Event()
+threading.Thread(target=stop.wait).start()  # a host thread that could be in a BLAS call
+lib = ctypes.CDLL(sys.argv[1])
+at_load = (libc.getenv(b"OPENBLAS_CORETYPE"), blas.openblas_get_corename())
+lib.shiftad_set_threads(1)
+print(at_load, (libc.getenv(b"OPENBLAS_CORETYPE"), blas.openblas_get_corename()))
+stop.set()
+"""
+
+
+def check_blas_kernels_chosen_at_set_threads_not_at_load(lib):
+    """A host that loads the library while its own threads may be in BLAS calls (a dgemm
+    loop beside a dlopen crashed or got wrong products) keeps its kernel table until it
+    calls shiftad_set_threads, its start-up call."""
+    flags = open("/proc/cpuinfo").read()
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    p = run(["/usr/bin/python3", "-c", BLAS_AT_LOAD, lib], env=env)
+    if p.stdout.startswith("skip") or not (" avx2" in flags and " fma" in flags):
+        print(f"BLAS kernels at load: not checked, {p.stdout.strip() or 'no AVX2 and FMA'}")
+        return
+    at_load, after_set_threads = p.stdout.strip().split(") (")
+    check(at_load == "(None, b'Prescott'", f"the kernels are left alone at load ({p.stdout.strip()})")
+    check(after_set_threads.startswith("b'") and "Prescott" not in after_set_threads,
+          f"shiftad_set_threads chooses the kernels ({p.stdout.strip()})")
+
+
 def main():
     source, build, cli, built_lib, version = sys.argv[1:6]
     if not os.path.isfile(built_lib):
@@ -204,6 +240,7 @@ def main():
         prefix = f"{tmp}/prefix"
         run(["cmake", "--install", build, "--prefix", prefix, "--component", "shiftad"])
         lib = check_installed_tree(prefix, version)
+        check_blas_kernels_chosen_at_set_threads_not_at_load(lib)
         downstream = build_downstream(source, prefix, tmp)
         run_dir = train_tiny_run(cli, tmp)
         images, corrupt = images_to_score(tmp)
@@ -229,6 +266,11 @@ def main():
             p = run(cmd + [f"{tmp}/no-such-run", images[0]], expect=1)
             check(f"{tmp}/no-such-run" in p.stderr and p.stderr.startswith("error: "),
                   f"{name} on a missing run: one error naming it, exit 1 (got: {p.stderr.strip()[:300]})")
+        p = run(["/usr/bin/python3", f"{source}/examples/score.py", "--lib", f"{tmp}/no-such-lib.so", run_dir,
+                 images[0]], expect=1)
+        check(p.stderr.startswith(f"error: cannot load the library '{tmp}/no-such-lib.so'")
+              and "Traceback" not in p.stderr and "Exception ignored" not in p.stderr,
+              f"score.py with a wrong --lib: one error line (got: {p.stderr.strip()[:300]})")
         print(f"{len(expected)} images (16-bit, CMYK, a name with a comma and a quote); the CLI, score_cpp, score_c, score.py and score.py --decode agree")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
