@@ -68,6 +68,23 @@ const char* shiftad_last_error(void);
  * unless told otherwise (--threads). */
 int shiftad_set_threads(int threads);
 
+/* Log levels of the library's lines (files skipped, fallbacks taken, progress). */
+#define SHIFTAD_LOG_INFO 0
+#define SHIFTAD_LOG_WARNING 1
+#define SHIFTAD_LOG_ERROR 2
+#define SHIFTAD_LOG_NONE 3
+
+/* Receives one log line: its level (SHIFTAD_LOG_*) and text (no line break; valid during
+ * the call only), with the user_data given to shiftad_set_log. Called on the thread that
+ * logs: any thread calling the library. */
+typedef void (*shiftad_log_callback)(int level, const char* message, void* user_data);
+
+/* Where the library's log lines go, for the whole process: to `callback` (NULL: stderr,
+ * the default), those at `min_level` or above (SHIFTAD_LOG_NONE: none). SHIFTAD_ERROR
+ * for a level outside [SHIFTAD_LOG_INFO, SHIFTAD_LOG_NONE]. Call it at start-up, before
+ * other threads use the library. */
+int shiftad_set_log(shiftad_log_callback callback, void* user_data, int min_level);
+
 /* A trained detector from a run directory (written by `shiftad train`) or a directory
  * written by shiftad::Detector::save. NULL on error. Reads the directory once: scoring
  * never reads it again. */
@@ -98,7 +115,9 @@ int shiftad_score_images(shiftad_detector* detector, const shiftad_image* images
  * order. An unreadable file (missing, truncated, not an image) gets scored = 0 and a
  * NaN score, however many there are (the log says why each one failed); the call fails
  * (SHIFTAD_ERROR, `results` left as it was) only for what is not about one file: a
- * NULL argument, a detector that cannot score. */
+ * NULL argument, a detector that cannot score. From C, a `char**` such as main's argv
+ * is passed as `(const char* const*)argv`: C converts it only with the cast (GCC 14
+ * refuses it without). */
 int shiftad_score_files(shiftad_detector* detector, const char* const* paths, size_t count, shiftad_result* results);
 
 #ifdef __cplusplus

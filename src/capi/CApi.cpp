@@ -10,6 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/Error.h"
 #include "shiftad/shiftad.h"
 #include "shiftad/shiftad_c.h"
 
@@ -34,7 +39,7 @@ T guarded(T failed, Body&& body) noexcept {
   } catch (const std::bad_alloc&) {
     last_error = "out of memory; score fewer images per call";
   } catch (const std::exception& e) {
-    last_error = e.what();
+    last_error = shiftad::withoutBacktrace(e.what());
   } catch (...) {
     last_error = "an unknown error (not a std::exception) inside libshiftad";
   }
@@ -77,6 +82,51 @@ int shiftad_set_threads(int threads) {
     requireArgument(threads >= 0,
                     "shiftad_set_threads: threads = " + std::to_string(threads) + " must be 0 (all cores) or positive");
     shiftad::setThreads(threads);
+    return SHIFTAD_OK;
+  });
+}
+
+namespace {
+
+int levelOf(spdlog::level::level_enum level) {
+  if (level >= spdlog::level::err) return SHIFTAD_LOG_ERROR;
+  return level == spdlog::level::warn ? SHIFTAD_LOG_WARNING : SHIFTAD_LOG_INFO;
+}
+
+/// Hands each of the library's lines to a C caller's callback: a C, Python or Go host
+/// has no spdlog to route them with.
+class CallbackSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  CallbackSink(shiftad_log_callback callback, void* user_data) : callback_(callback), user_data_(user_data) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const std::string text(msg.payload.data(), msg.payload.size());
+    callback_(levelOf(msg.level), text.c_str(), user_data_);
+  }
+  void flush_() override {}
+
+ private:
+  shiftad_log_callback callback_;
+  void* user_data_;
+};
+
+}  // namespace
+
+int shiftad_set_log(shiftad_log_callback callback, void* user_data, int min_level) {
+  return guarded(SHIFTAD_ERROR, [&] {
+    requireArgument(min_level >= SHIFTAD_LOG_INFO && min_level <= SHIFTAD_LOG_NONE,
+                    "shiftad_set_log: min_level = " + std::to_string(min_level) +
+                        " must be SHIFTAD_LOG_INFO (0), _WARNING (1), _ERROR (2) or _NONE (3)");
+    spdlog::sink_ptr sink = callback ? spdlog::sink_ptr(std::make_shared<CallbackSink>(callback, user_data))
+                                     : std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto logger = std::make_shared<spdlog::logger>("shiftad", std::move(sink));
+    constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::info, spdlog::level::warn, spdlog::level::err,
+                                                     spdlog::level::off};
+    logger->set_level(kLevels[min_level]);
+    // The library's logger is the one registered under its name (common/Log.h).
+    spdlog::drop("shiftad");
+    spdlog::register_logger(logger);
     return SHIFTAD_OK;
   });
 }

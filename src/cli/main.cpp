@@ -124,9 +124,7 @@ constexpr const char* kExitCodes =
 /// One line of an exception's message: LibTorch appends a C++ backtrace after
 /// "Exception raised from" (useless to a user), and a message may span lines.
 std::string oneLine(std::string msg) {
-  // LibTorch appends its C++ backtrace, after one of these two lines.
-  for (const char* backtrace : {"\nException raised from", "\nframe #0"})
-    if (const auto bt = msg.find(backtrace); bt != std::string::npos) msg.resize(bt);
+  msg = shiftad::withoutBacktrace(std::move(msg));
   // An error can quote a whole value (a 10 MB list in a config): the line stays readable.
   constexpr size_t kMaxMessage = 4000;
   if (msg.size() > kMaxMessage)

@@ -5,9 +5,24 @@
 // throw it are the library's own.
 #pragma once
 
+#include <string>
+
 #include <fmt/format.h>
 
 #include "shiftad/Error.h"
+
+namespace shiftad {
+
+/// `message` without the C++ backtrace LibTorch appends to its errors (c10::Error, after
+/// "Exception raised from" or "frame #0"): dozens of lines of addresses, useless to a
+/// user, that reached a C caller's shiftad_last_error whole.
+inline std::string withoutBacktrace(std::string message) {
+  for (const char* backtrace : {"\nException raised from", "\nframe #0"})
+    if (const auto at = message.find(backtrace); at != std::string::npos) message.resize(at);
+  return message;
+}
+
+}  // namespace shiftad
 
 /// Throw shiftad::Error with a fmt-formatted message.
 #define SHIFTAD_THROW(...) throw ::shiftad::Error(::fmt::format(__VA_ARGS__))

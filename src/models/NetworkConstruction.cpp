@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/Tensor.h>
+#include <c10/core/DefaultDtype.h>
 
 #include <mutex>
 
@@ -22,6 +23,9 @@ thread_local bool streaming = false;
 
 struct NetworkConstruction::Held {
   std::unique_lock<std::recursive_mutex> lock{constructionMutex()};
+  /// The default dtype while building: float32, whatever the host set (a host with
+  /// torch::set_default_dtype(double) got float64 networks, which refused float32 inputs).
+  caffe2::TypeMeta host_dtype = c10::get_default_dtype();
   bool restores = false;            ///< the global generator's state is put back at the end
   at::Tensor global_state;          ///< ... this one
   at::Generator* stream = nullptr;  ///< swapped into the global generator until the end
@@ -32,6 +36,7 @@ NetworkConstruction::NetworkConstruction() : NetworkConstruction(nullptr) {}
 NetworkConstruction::NetworkConstruction(at::Generator& stream) : NetworkConstruction(&stream) {}
 
 NetworkConstruction::NetworkConstruction(at::Generator* stream) : held_(std::make_unique<Held>()) {
+  c10::set_default_dtype(caffe2::TypeMeta::Make<float>());
   if (streaming) return;
   auto global = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> g(global.mutex());
@@ -44,6 +49,7 @@ NetworkConstruction::NetworkConstruction(at::Generator* stream) : held_(std::mak
 }
 
 NetworkConstruction::~NetworkConstruction() {
+  c10::set_default_dtype(held_->host_dtype);
   if (!held_->restores) return;
   auto global = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> g(global.mutex());

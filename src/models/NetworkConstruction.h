@@ -16,6 +16,7 @@ namespace shiftad::models {
 /// single-threaded host's generator never moves. (A host thread that draws from the global
 /// generator during those milliseconds still shares it: nothing can prevent that.) Inside
 /// a construction that draws from a stream, a nested one draws from that stream too.
+/// Networks are built in float32 whatever default dtype the host set (restored after).
 class NetworkConstruction {
  public:
   /// One construction at a time; draws from the global generator, then puts its state

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -109,6 +111,49 @@ TEST(CApi, ScoresFilesInOrderAndMarksAnUnreadableOne) {
     EXPECT_EQ(results[i].scored, 1) << paths[i];
     EXPECT_DOUBLE_EQ(results[i].score, expected.scores[i + 1 == paths.size() ? 0 : next++].score) << paths[i];
   }
+}
+
+namespace {
+
+struct LogLines {
+  std::mutex m;
+  std::vector<std::pair<int, std::string>> lines;
+  static void take(int level, const char* message, void* user_data) {
+    auto* self = static_cast<LogLines*>(user_data);
+    const std::lock_guard<std::mutex> lock(self->m);
+    self->lines.emplace_back(level, message);
+  }
+};
+
+}  // namespace
+
+TEST(CApi, LogLinesGoToTheCallbackAtTheLevelAsked) {
+  // A C, Python or Go host had no way to silence or route them (only spdlog, in C++).
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "broken.png", "not a png");
+  const auto good = someImages(1)[0], broken = tmp / "broken.png";
+  const char* paths[] = {good.c_str(), broken.c_str()};
+  shiftad_result results[2];
+  Handle h;
+  LogLines got;
+  ASSERT_EQ(shiftad_set_log(&LogLines::take, &got, SHIFTAD_LOG_WARNING), SHIFTAD_OK);
+  ASSERT_EQ(shiftad_score_files(h.p, paths, 2, results), SHIFTAD_OK) << shiftad_last_error();
+  ASSERT_EQ(got.lines.size(), 1u);
+  EXPECT_EQ(got.lines[0].first, SHIFTAD_LOG_WARNING);
+  EXPECT_NE(got.lines[0].second.find(tmp / "broken.png"), std::string::npos) << got.lines[0].second;
+  got.lines.clear();
+  ASSERT_EQ(shiftad_set_log(&LogLines::take, &got, SHIFTAD_LOG_NONE), SHIFTAD_OK);
+  ASSERT_EQ(shiftad_score_files(h.p, paths, 2, results), SHIFTAD_OK);
+  EXPECT_TRUE(got.lines.empty());
+  EXPECT_EQ(shiftad_set_log(&LogLines::take, &got, 4), SHIFTAD_ERROR);
+  EXPECT_NE(std::string(shiftad_last_error()).find("min_level = 4"), std::string::npos) << shiftad_last_error();
+  // NULL: stderr again.
+  ASSERT_EQ(shiftad_set_log(nullptr, nullptr, SHIFTAD_LOG_INFO), SHIFTAD_OK);
+  testing::internal::CaptureStderr();
+  ASSERT_EQ(shiftad_score_files(h.p, paths, 2, results), SHIFTAD_OK);
+  const auto err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find(tmp / "broken.png"), std::string::npos) << err;
+  EXPECT_TRUE(got.lines.empty());
 }
 
 TEST(CApi, AnUnreadableFileIsItsOwnResultNeverAFailedCallHoweverFew) {

@@ -976,6 +976,34 @@ TEST(Detector, TrainThreadsSetTheThreadsOfFitAndEvaluateAndSetThreadsThoseOfDeco
   shiftad::setThreads(1);
 }
 
+TEST(Detector, AHostsDefaultDtypeReachesNeitherItsNetworksNorItsScores) {
+  // LibTorch's default dtype is the process's: a host that set double got float64
+  // networks that refused float32 images, in LibTorch's words and backtrace.
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "run");
+  const auto images = unseenImages(4);
+  auto before = shiftad::Detector::load(tmp / "run");
+  const auto expected = before.score(images);
+  torch::set_default_dtype(caffe2::TypeMeta::Make<double>());
+  std::string error;
+  shiftad::ScoreResult loaded, kept;
+  try {
+    loaded = shiftad::Detector::load(tmp / "run").score(images);
+    kept = before.score(images);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  const bool host_kept_its_dtype = torch::get_default_dtype() == caffe2::TypeMeta::Make<double>();
+  torch::set_default_dtype(caffe2::TypeMeta::Make<float>());
+  ASSERT_EQ(error, "");
+  EXPECT_TRUE(host_kept_its_dtype);
+  ASSERT_EQ(loaded.scores.size(), expected.scores.size());
+  for (size_t i = 0; i < expected.scores.size(); ++i) {
+    EXPECT_EQ(loaded.scores[i].score, expected.scores[i].score) << i;
+    EXPECT_EQ(kept.scores[i].score, expected.scores[i].score) << i;
+  }
+}
+
 TEST(Detector, ALoadedDetectorScoresWithoutFillingTheDiskCachesUnlessAsked) {
   TempDir tmp;
   auto cfg = tinyConfig(tmp / "cache");

@@ -1,0 +1,21 @@
+// withoutBacktrace: LibTorch's error message, as the CLI prints it and as a C caller's
+// shiftad_last_error holds it, without its C++ backtrace.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/Error.h"
+
+TEST(ErrorText, LibTorchsBacktraceIsCutAndOtherMessagesKeptWhole) {
+  // The form of c10::Error::what() (LibTorch 1.13), copied from a real one.
+  const std::string torch_error =
+      "Input type (CPUFloatType) and weight type (CPUDoubleType) should be the same\n"
+      "Exception raised from check_input_same_type_as_parameters at ./aten/src/ATen/native/Convolution.cpp:665 "
+      "(most recent call first):\n"
+      "frame #0: c10::Error::Error(c10::SourceLocation, std::string) + 0x9e (0x7fae in libc10.so.1.13)\n";
+  EXPECT_EQ(shiftad::withoutBacktrace(torch_error),
+            "Input type (CPUFloatType) and weight type (CPUDoubleType) should be the same");
+  EXPECT_EQ(shiftad::withoutBacktrace("first line\nframe #0: f() + 0x1"), "first line");
+  const std::string two_lines = "config 'a.yaml', line 3:\nthe key 'x' is unknown";
+  EXPECT_EQ(shiftad::withoutBacktrace(two_lines), two_lines);
+}
