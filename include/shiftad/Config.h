@@ -114,7 +114,8 @@ struct EncoderConfig {
   int image_size = 224;                   ///< Φ's input side (images are resized to it)
   double input_range = 255.0;             ///< Φ expects pixels in [0, input_range] (255 or 1)
   bool l2_normalize = true;               ///< cluster L2-normalized features (cosine geometry)
-  std::string cache_dir;  ///< where Φ's features are cached ("" = $XDG_CACHE_HOME or ~/.cache, /shiftad)
+  std::string cache_dir;     ///< where Φ's features are cached ("" = $XDG_CACHE_HOME or ~/.cache, /shiftad)
+  double cache_max_gb = 20;  ///< the cache's entries past this size (GB): least recently used removed (0: no limit)
 };
 
 /// Which target samples are aligned: the dominant cluster (paper Eq. 6-7).
@@ -250,7 +251,7 @@ std::string dumpConfig(const Config& cfg);
 
 /// The settings in which `now` differs from `then`, each as "key: THEN -> NOW", leaving out
 /// those a run may change after it started without changing F or its scores: paths (data,
-/// weights and caches may move), how it runs (data.threads, data.image_cache,
+/// weights and caches may move), how it runs (data.threads, data.image_cache, encoder.cache_max_gb,
 /// data.max_skipped, train.threads, train.checkpoint_every) and threshold.* (the decision
 /// is recalibrated from them). Empty: the same run.
 std::vector<std::string> changedSettings(const Config& then, const Config& now);

@@ -200,7 +200,8 @@ struct LoadOptions {
   /// Cache::clear().
   std::shared_ptr<Cache> cache;
   /// Scoring also reads and writes the disk caches of the run's config (the image cache
-  /// when data.image_cache: a file per image, 150 KB at 224 px, never evicted; the
+  /// when data.image_cache: a file per image, 150 KB at 224 px, trimmed only after fits
+  /// and evaluations to encoder.cache_max_gb; the
   /// feature cache in encoder.cache_dir). Off by default: a program that scores new
   /// images would fill them without end. Turn it on to score the same files again (the
   /// CLI's `eval` does). A shared `cache` keeps its own setting (on: fits need it).

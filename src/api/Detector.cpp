@@ -320,6 +320,7 @@ Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const 
     api::writeCalibration((fs::path(staged) / kCalibrationFile).string(), *impl->calibration);
   };
   auto outcome = api::fitRun(cache->inputs(), cfg, run_dir, options, calibrate);
+  api::trimDiskCaches(outcome.cfg);
   if (outcome.summary.interrupted || !outcome.wrote_run) {
     auto impl = std::make_unique<Impl>();
     impl->run.cfg = outcome.cfg;
@@ -543,6 +544,7 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, split.test.paths);
   // In score()'s chunks: a test split of any size is never held in memory whole.
   const auto scored = impl_->scoreInChunks(split.test.paths);
+  if (impl_->cache->inputs().diskCaches()) api::trimDiskCaches(impl_->run.cfg);  // the caches it scored through
   api::checkSkipped(cfg.data.max_skipped, scored.skipped, split.test.paths.size(), "test");
   std::vector<std::string> paths;
   std::vector<double> scores;

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "common/CacheTrim.h"
 #include "common/Error.h"
 #include "common/Log.h"
 #include "common/Memory.h"
@@ -139,6 +140,16 @@ std::string initialTrunkId(InputCache& cache, const Config& cfg) {
 
 std::string cacheDir(const Config& cfg) {
   return cfg.encoder.cache_dir.empty() ? io::defaultCacheDir() : cfg.encoder.cache_dir;
+}
+
+void trimDiskCaches(const Config& cfg) {
+  if (cfg.encoder.cache_max_gb <= 0) return;
+  const auto dir = cacheDir(cfg);
+  const auto r = trimCache(dir, static_cast<uintmax_t>(cfg.encoder.cache_max_gb * 1e9));
+  if (r.entries > 0)
+    log::info(
+        "cache {}: removed the {} least recently used entries ({:.1f} MB) to stay under encoder.cache_max_gb = {} GB",
+        dir, r.entries, static_cast<double>(r.bytes) / 1e6, cfg.encoder.cache_max_gb);
 }
 
 torch::Tensor trunkFeaturesOf(const Config& cfg, models::FeatureExtractor& net, const torch::Tensor& images) {

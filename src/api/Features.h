@@ -28,6 +28,10 @@ namespace shiftad::api {
 /// The disk cache folder: encoder.cache_dir, else io::defaultCacheDir().
 std::string cacheDir(const Config& cfg);
 
+/// Keep the disk caches of `cfg` within encoder.cache_max_gb (common/CacheTrim.h),
+/// saying what was removed; after a fit or an evaluation, which fill them.
+void trimDiskCaches(const Config& cfg);
+
 /// Side images are decoded and resized to before the center crop (data.resize, else
 /// data.image_size).
 inline int resizeSide(const DataConfig& d) { return d.resize > 0 ? d.resize : d.image_size; }

@@ -316,6 +316,9 @@ const std::vector<KeySpec>& schema() {
               "cache folder of Φ's and F's trunk features (keyed by image files and encoder) and of decoded images "
               "(data.image_cache) (\"\": $XDG_CACHE_HOME/shiftad, or ~/.cache/shiftad; ./.shiftad-cache when neither "
               "XDG_CACHE_HOME (absolute) nor HOME is set); not inside a run folder"),
+      floatKey("encoder.cache_max_gb", SHIFTAD_FIELD(encoder.cache_max_gb), 0, 1e6, false,
+               "size limit of the cache's entries in GB (1e9 bytes): past it, the least recently used are removed "
+               "after each training and evaluation, down to 90% of it (0: no limit)"),
       // cluster
       choiceKey("cluster.space", SHIFTAD_FIELD(cluster.space),
                 "which target pool rows are aligned: dense (the default variant) = no clustering, the pool's dense "
@@ -794,8 +797,9 @@ std::vector<std::string> changedSettings(const Config& then, const Config& now) 
     return std::string(e.c_str());
   };
   const auto mayChange = [](const KeySpec& k) {
-    static const std::set<std::string> kHow = {"data.threads",  "data.image_cache",       "data.max_skipped",
-                                               "train.threads", "train.checkpoint_every", "run.variant"};
+    static const std::set<std::string> kHow = {"data.threads",        "data.image_cache",       "data.max_skipped",
+                                               "train.threads",       "train.checkpoint_every", "run.variant",
+                                               "encoder.cache_max_gb"};
     return k.is_path || kHow.count(k.key) > 0 || k.key.rfind("threshold.", 0) == 0;
   };
   std::vector<std::string> out;

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/AtomicFile.h"
+#include "common/CacheTrim.h"
 #include "common/Error.h"
 #include "common/Hash.h"
 #include "common/Log.h"
@@ -129,7 +130,10 @@ bool ImageCache::read(const std::string& key, uint8_t* dst) const {
       // model. The copy is what is hashed, so what passes is what is returned.
       std::memcpy(dst, m.data() + kHeaderBytes, pixelBytes());
       const auto expected = header(side_, checksumOf(key, dst, pixelBytes()));
-      if (std::memcmp(m.data(), expected.data(), kHeaderBytes) == 0) return true;
+      if (std::memcmp(m.data(), expected.data(), kHeaderBytes) == 0) {
+        touchCacheEntry(path);  // used: trimCache removes the least recently used first
+        return true;
+      }
     }
     if (!otherVersion(m.data(), m.size())) ++damaged_;
   }

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/AtomicFile.h"
+#include "common/CacheTrim.h"
 #include "common/Error.h"
 #include "common/Log.h"
 #include "common/LogOnce.h"
@@ -83,6 +84,7 @@ FeatureRows cachedFeatureRows(const std::string& dir_in, const std::string& enco
           valid->second.dim() == 1 && valid->second.size(0) == n && file.metadata["encoder"] == encoder_id &&
           file.metadata["key"] == key && file.metadata["checksum"] == payloadChecksum(it->second, valid->second)) {
         log::info("features of {} images read from the cache {}", files.size(), path.string());
+        touchCacheEntry(path.string());  // used: trimCache removes the least recently used first
         return {it->second, valid->second.to(torch::kUInt8)};
       }
       log::warn(

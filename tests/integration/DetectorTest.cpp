@@ -1004,6 +1004,30 @@ TEST(Detector, AHostsDefaultDtypeReachesNeitherItsNetworksNorItsScores) {
   }
 }
 
+TEST(Detector, TheDiskCachesStayWithinEncoderCacheMaxGbAfterAFit) {
+  // Shared by every run and never trimmed, they grew with every new set of files.
+  TempDir tmp;
+  const auto cacheBytes = [&] {
+    uintmax_t bytes = 0;
+    for (const auto& e : fs::recursive_directory_iterator(tmp / "cache"))
+      bytes += e.is_regular_file() ? e.file_size() : 0;
+    return bytes;
+  };
+  auto cfg = tinyConfig(tmp / "cache", 1);
+  cfg.data.image_cache = true;
+  cfg.encoder.cache_max_gb = 0;  // no limit
+  shiftad::Detector::fit(cfg, tmp / "run1");
+  const auto full = cacheBytes();
+  ASSERT_GT(full, 10000u) << "the fit went through the disk caches";
+  cfg.encoder.cache_max_gb = static_cast<double>(full / 2) / 1e9;
+  cfg.train.seed = 1;
+  shiftad::test::CapturedLog log;
+  auto d = shiftad::Detector::fit(cfg, tmp / "run2");
+  EXPECT_LE(cacheBytes(), full / 2 / 10 * 9) << "down to 90% of the limit";
+  EXPECT_NE(log.text().find("least recently used entries"), std::string::npos) << log.text();
+  EXPECT_EQ(d.score(unseenImages(2)).scores.size(), 2u);
+}
+
 TEST(Detector, ALoadedDetectorScoresWithoutFillingTheDiskCachesUnlessAsked) {
   TempDir tmp;
   auto cfg = tinyConfig(tmp / "cache");

@@ -1,0 +1,78 @@
+#include "common/CacheTrim.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace shiftad {
+namespace {
+
+struct Entry {
+  fs::path path;
+  uintmax_t bytes = 0;
+  fs::file_time_type used;
+};
+
+bool endsWith(const std::string& s, const std::string& end) {
+  return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+}
+
+void add(std::vector<Entry>& out, const fs::directory_entry& e) {
+  std::error_code ec;
+  if (!e.is_regular_file(ec)) return;  // never a link, a folder or a FIFO: only our files
+  const auto bytes = e.file_size(ec);
+  if (ec) return;
+  const auto used = e.last_write_time(ec);
+  if (!ec) out.push_back({e.path(), bytes, used});
+}
+
+/// The cache's entries: root/features-*.safetensors and root/images/*/*/*.u8.
+std::vector<Entry> entries(const fs::path& root) {
+  std::vector<Entry> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.rfind("features-", 0) == 0 && endsWith(name, ".safetensors")) add(out, *it);
+  }
+  const auto images = root / "images";
+  for (fs::directory_iterator transform(images, ec), end; !ec && transform != end; transform.increment(ec)) {
+    std::error_code sub;
+    for (fs::directory_iterator shard(transform->path(), sub); !sub && shard != end; shard.increment(sub)) {
+      std::error_code files;
+      for (fs::directory_iterator f(shard->path(), files); !files && f != end; f.increment(files))
+        if (endsWith(f->path().filename().string(), ".u8")) add(out, *f);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+CacheTrim trimCache(const std::string& root, uintmax_t max_bytes) {
+  CacheTrim r;
+  auto all = entries(root);
+  for (const auto& e : all) r.kept_bytes += e.bytes;
+  if (max_bytes == 0 || r.kept_bytes <= max_bytes) return r;
+  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.used < b.used; });
+  const uintmax_t target = max_bytes / 10 * 9;
+  for (const auto& e : all) {
+    if (r.kept_bytes <= target) break;
+    std::error_code ec;
+    if (!fs::remove(e.path, ec)) continue;
+    ++r.entries;
+    r.bytes += e.bytes;
+    r.kept_bytes -= e.bytes;
+  }
+  return r;
+}
+
+void touchCacheEntry(const std::string& path) {
+  [[maybe_unused]] const int ignored = ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
+}
+
+}  // namespace shiftad

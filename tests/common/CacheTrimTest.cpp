@@ -1,0 +1,54 @@
+// trimCache: the disk caches within a size, least recently used entries first, nothing
+// but the cache's own entries ever removed.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/CacheTrim.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+using shiftad::test::TempDir;
+
+namespace {
+
+/// A file of `bytes` whose modification time is `age` seconds before now.
+void entry(const std::string& path, size_t bytes, int age) {
+  shiftad::test::writeFile(path, std::string(bytes, 'x'));
+  fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::seconds(age));
+}
+
+}  // namespace
+
+TEST(CacheTrim, TheLeastRecentlyUsedEntriesGoUntilNinetyPercentAndNothingElse) {
+  TempDir tmp;
+  const auto root = tmp.path();
+  entry(tmp / "images/224-bilinear/ab/old.u8", 1000, 400);
+  entry(tmp / "images/224-bilinear/cd/older.u8", 1000, 500);
+  entry(tmp / "images/224-bilinear/cd/new.u8", 1000, 10);
+  entry(tmp / "features-aaaa.safetensors", 1000, 300);
+  entry(tmp / "features-bbbb.safetensors", 1000, 20);
+  // Not the cache's: a user's files, whatever their age and size.
+  entry(tmp / "notes.txt", 5000, 900);
+  entry(tmp / "images/README.u8", 5000, 900);
+  entry(tmp / "features-x.safetensors.tmp-1", 5000, 900);
+  const auto none = shiftad::trimCache(root, 0);
+  EXPECT_EQ(none.entries, 0u) << "0: no limit";
+  EXPECT_EQ(none.kept_bytes, 5000u) << "the five entries, and only them";
+  EXPECT_EQ(shiftad::trimCache(root, 5000).entries, 0u) << "within the limit";
+  // 4000: down to 3600, i.e. the two oldest entries go (older.u8, then old.u8).
+  shiftad::touchCacheEntry(tmp / "features-aaaa.safetensors");  // read just now: kept
+  const auto r = shiftad::trimCache(root, 4000);
+  EXPECT_EQ(r.entries, 2u);
+  EXPECT_EQ(r.bytes, 2000u);
+  EXPECT_EQ(r.kept_bytes, 3000u);
+  EXPECT_FALSE(fs::exists(tmp / "images/224-bilinear/cd/older.u8"));
+  EXPECT_FALSE(fs::exists(tmp / "images/224-bilinear/ab/old.u8"));
+  for (const char* kept : {"images/224-bilinear/cd/new.u8", "features-aaaa.safetensors", "features-bbbb.safetensors",
+                           "notes.txt", "images/README.u8", "features-x.safetensors.tmp-1"})
+    EXPECT_TRUE(fs::exists(tmp / kept)) << kept;
+  EXPECT_EQ(shiftad::trimCache(tmp / "missing", 1).entries, 0u) << "no cache yet: nothing to do";
+}
