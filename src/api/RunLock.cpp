@@ -125,25 +125,31 @@ bool createExclusive(const std::string& path) {
 
 bool alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
-/// Why the lock of `o` is stale ("" if it is live). A lock of another host is never
-/// judged from here (its pid means nothing on this machine): an Error.
+/// Where the lock's process runs when its pid cannot be checked from here: "on host
+/// 'H'" (a shared file system) or, for a lock naming a pid of this boot, "in another PID
+/// namespace ..." (another container with this host name: its pid, often 1, names
+/// another process here or none, and a live trainer was taken for a dead one); "" when
+/// here.
+std::string elsewhere(const LockOwner& o) {
+  if (!o.host.empty() && o.host != hostName()) return fmt::format("on host '{}'", o.host);
+  if (o.pid > 0 && differs(o.pidns, pidNamespace()) && !differs(o.boot, bootId()))
+    return "in another PID namespace (another container on this host)";
+  return "";
+}
+
+/// Why the lock of `o` is stale ("" if it is live). A lock whose process runs elsewhere
+/// is never judged from here: an Error.
 std::string staleReason(const LockOwner& o, const std::string& what, const std::string& run_dir,
                         const std::string& path) {
-  SHIFTAD_CHECK(o.host.empty() || o.host == hostName(),
-                "{} '{}' is in use by process {} on host '{}' (lock file '{}'); wait for it to finish or "
-                "write to another directory. If that process is gone, delete the lock file",
-                what, run_dir, o.pid, o.host, path);
+  const auto where = elsewhere(o);
+  SHIFTAD_CHECK(where.empty(),
+                "{} '{}' is in use by process {} {} (lock file '{}'); wait for it to finish or write to another "
+                "directory. If that process is gone, delete the lock file",
+                what, run_dir, o.pid, where, path);
   // An empty lock (a process killed between creating and writing it, before link()
   // made creation atomic) names no process.
   if (o.pid <= 0) return "a process it does not name (the lock file holds no pid)";
   if (differs(o.boot, bootId())) return fmt::format("process {}, from before this machine restarted", o.pid);
-  // Its pid names another process here, or none: a live trainer in another container
-  // was taken for a dead one, and two processes trained one folder.
-  SHIFTAD_CHECK(!differs(o.pidns, pidNamespace()),
-                "{} '{}' is in use by process {} in another PID namespace (another container on this host; lock "
-                "file '{}'); wait for it to finish or write to another directory. If that process is gone, delete the "
-                "lock file",
-                what, run_dir, o.pid, path);
   if (!alive(o.pid)) return fmt::format("process {}, which is gone", o.pid);
   const std::string now = o.start.empty() ? "" : processStartTime(o.pid);
   if (!now.empty() && now != o.start)
@@ -159,10 +165,7 @@ std::string trainingProcess(const std::string& run_dir) {
   if (!fs::is_regular_file(path, ec)) return "";
   const auto owner = readLock(path);
   if (owner.foreign || owner.pid <= 0) return "";
-  if (!owner.host.empty() && owner.host != hostName())
-    return fmt::format("process {} on host '{}'", owner.pid, owner.host);
-  if (differs(owner.pidns, pidNamespace()) && !differs(owner.boot, bootId()))
-    return fmt::format("process {} in another PID namespace (another container)", owner.pid);
+  if (const auto where = elsewhere(owner); !where.empty()) return fmt::format("process {} {}", owner.pid, where);
   return staleReason(owner, "run directory", run_dir, path).empty() ? fmt::format("process {}", owner.pid) : "";
 }
 

@@ -173,25 +173,21 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
   warnIfOtherArithmetic(f, parts.arithmetic);
   FitProgress p;
   try {
-    // The whole text must be the number: "1e3" is not epoch 1.
-    const auto whole = [&](const char* key, auto parse) {
+    // The whole text must be the number ("1e3" is not epoch 1), in the C locale's form
+    // in any host (std::stod read "0.5" as 0 in a German one).
+    const auto whole = [&](const char* key, auto zero) {
       const auto& text = meta(f, key);
-      size_t used = 0;
-      const auto v = parse(text, &used);
-      if (used != text.size()) throw std::invalid_argument(fmt::format("{} = '{}'", key, text));
-      return v;
+      if (const auto v = parseNumber<decltype(zero)>(text)) return *v;
+      throw std::invalid_argument(fmt::format("{} = '{}'", key, text));
     };
-    // numberIn: the C locale's form in any host (std::stod read "0.5" as 0 in a German one).
-    const auto to_ll = [](const std::string& t, size_t* used) { return *used = t.size(), numberIn<long long>(t); };
-    const auto to_d = [](const std::string& t, size_t* used) { return *used = t.size(), numberIn<double>(t); };
-    p.epoch = static_cast<int>(whole("epoch", to_ll));
-    p.next_row = whole("next_row", to_ll);
-    p.step_count = whole("step_count", to_ll);
-    p.steps = static_cast<int>(whole("steps", to_ll));
-    p.sum_loss = whole("sum_loss", to_d);
-    p.sum_svdd = whole("sum_svdd", to_d);
-    p.sum_align = whole("sum_align", to_d);
-  } catch (const std::logic_error& e) {  // stoi & co: not a number
+    p.epoch = static_cast<int>(whole("epoch", 0LL));
+    p.next_row = whole("next_row", 0LL);
+    p.step_count = whole("step_count", 0LL);
+    p.steps = static_cast<int>(whole("steps", 0LL));
+    p.sum_loss = whole("sum_loss", 0.0);
+    p.sum_svdd = whole("sum_svdd", 0.0);
+    p.sum_align = whole("sum_align", 0.0);
+  } catch (const std::logic_error& e) {  // not a number
     SHIFTAD_THROW("checkpoint '{}': malformed progress metadata ({}); delete it to train from the start", path,
                   e.what());
   }
