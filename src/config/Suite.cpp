@@ -131,7 +131,18 @@ void checkNoRepeats(const std::vector<std::pair<std::string, std::string>>& valu
       values, what, [](const std::pair<std::string, std::string>& v) { return "[" + v.first + ", " + v.second + "]"; });
 }
 
-std::string suitesDir() { return SHIFTAD_SUITES_DIR; }
+std::string suitesDir() {
+  // An installed `shiftad` (PREFIX/bin) finds them in PREFIX/share/shiftad/suites; a
+  // binary of a build tree, or one copied without them, in the source tree it was built
+  // from (which loadSuite's error names where it is gone).
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto installed = exe.parent_path().parent_path() / "share" / "shiftad" / "suites";
+    if (fs::is_directory(installed, ec)) return installed.string();
+  }
+  return SHIFTAD_SUITES_DIR;
+}
 
 namespace {
 
@@ -169,10 +180,18 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   // `office31` in the working directory) does not hide the shipped one.
   if (!fs::is_regular_file(path)) path = (fs::path(suitesDir()) / (name_or_path + ".yaml")).string();
   if (!fs::is_regular_file(path)) {
-    std::string known;
+    std::error_code ec;
+    SHIFTAD_CHECK(fs::is_directory(suitesDir(), ec),
+                  "suite '{}' is not a file, and the shipped suites are not where this shiftad looks for them: "
+                  "PREFIX/share/shiftad/suites beside an installed PREFIX/bin/shiftad, else '{}' (the source "
+                  "tree it was built from); install shiftad with `cmake --install`, or give a suite file's path",
+                  name_or_path, SHIFTAD_SUITES_DIR);
+    std::vector<std::string> known;
     for (const auto& e : fs::directory_iterator(suitesDir()))
-      if (e.path().extension() == ".yaml") known += (known.empty() ? "" : ", ") + e.path().stem().string();
-    SHIFTAD_THROW("suite '{}' is neither a file nor a shipped suite; shipped: {}", name_or_path, known);
+      if (e.path().extension() == ".yaml") known.push_back(e.path().stem().string());
+    std::sort(known.begin(), known.end());
+    SHIFTAD_THROW("suite '{}' is neither a file nor a shipped suite; shipped (in '{}'): {}", name_or_path, suitesDir(),
+                  fmt::join(known, ", "));
   }
   std::error_code ec;
   const auto size = fs::file_size(path, ec);

@@ -36,7 +36,9 @@ void checkNoRepeats(const std::vector<int>& values, const std::string& what);
 void checkNoRepeats(const std::vector<std::string>& values, const std::string& what);
 void checkNoRepeats(const std::vector<std::pair<std::string, std::string>>& values, const std::string& what);
 
-/// Where the shipped suites are (the source tree's suites/ folder).
+/// Where the shipped suites are: PREFIX/share/shiftad/suites where the running program is
+/// PREFIX/bin/... and that folder exists (an installed `shiftad`), else the suites/ folder
+/// of the source tree this was built from.
 std::string suitesDir();
 
 }  // namespace shiftad

@@ -4,7 +4,9 @@
 
 Installs the build into a temporary prefix (`cmake --install`), checks what was installed
 (headers, the library's SONAME and exported symbols, the CMake package), configures and
-builds examples/downstream against that prefix with find_package(shiftad), trains a tiny
+builds examples/downstream against that prefix with find_package(shiftad) (and its C program
+with pkg-config against a moved copy of the prefix), checks the installed `shiftad` finds the
+suites installed beside it, trains a tiny
 detector on the synthetic benchmark with the CLI, and scores the same images (one of them
 a corrupt file; 16-bit gray and RGB PNGs and a CMYK JPEG, which Pillow decodes unlike the
 library unless told; a name with a comma and a quote) with the CLI, the downstream C++ program, the downstream C program and
@@ -124,6 +126,39 @@ def build_downstream(source, prefix, tmp):
     return build
 
 
+def check_installed_cli(prefix, tmp):
+    """PREFIX/bin/shiftad (component cli) with the shipped suites in PREFIX/share/shiftad/suites,
+    where it looks first: a suite only the installed folder holds is one it lists. The tree is
+    then moved (a prefix copied to another machine or folder) and still finds its own."""
+    suites = f"{prefix}/share/shiftad/suites"
+    for f in ("synthetic.yaml", "pacs.yaml", "paper/auroc.csv"):
+        check(os.path.isfile(f"{suites}/{f}"), f"share/shiftad/suites/{f} installed")
+    shutil.copyfile(f"{suites}/synthetic.yaml", f"{suites}/only-installed.yaml")
+    moved = f"{tmp}/moved-prefix"
+    shutil.copytree(prefix, moved, symlinks=True)
+    for where in (prefix, moved):
+        p = run([f"{where}/bin/shiftad", "bench", "--suite", "no-such-suite", "--out", f"{tmp}/b"], expect=1)
+        check("only-installed" in p.stderr and "synthetic" in p.stderr,
+              f"{where}/bin/shiftad lists the suites installed beside it (got: {p.stderr.strip()[:300]})")
+    os.remove(f"{moved}/share/shiftad/suites/only-installed.yaml")
+    return moved
+
+
+def build_with_pkg_config(source, prefix, tmp):
+    """examples/downstream's C program built without CMake, with the flags of the installed
+    shiftad.pc (found by PKG_CONFIG_PATH); RPATH to where pkg-config says the library is."""
+    pc_dirs = [f"{prefix}/{d}/pkgconfig" for d in ("lib", "lib64", "lib/x86_64-linux-gnu")]
+    env = dict(os.environ, PKG_CONFIG_PATH=":".join(pc_dirs))
+    flags = run(["pkg-config", "--cflags", "--libs", "shiftad"], env=env).stdout.split()
+    libdir = run(["pkg-config", "--variable=libdir", "shiftad"], env=env).stdout.strip()
+    check(os.path.isfile(f"{libdir}/libshiftad.so"), f"shiftad.pc's libdir {libdir} holds libshiftad.so")
+    check(run(["pkg-config", "--modversion", "shiftad"], env=env).stdout.strip() == sys.argv[5], "shiftad.pc's version")
+    out = f"{tmp}/score_c_pkgconfig"
+    run(["cc", "-std=c89", "-pedantic-errors", "-Wall", f"{source}/examples/downstream/score.c", "-o", out] + flags +
+        [f"-Wl,-rpath,{libdir}"])
+    return out
+
+
 def train_tiny_run(cli, tmp):
     run([cli, "synth", "--out", f"{tmp}/data"])
     with open(f"{tmp}/cfg.yaml", "w") as f:
@@ -240,6 +275,10 @@ def main():
         prefix = f"{tmp}/prefix"
         run(["cmake", "--install", build, "--prefix", prefix, "--component", "shiftad"])
         lib = check_installed_tree(prefix, version)
+        check(not os.path.exists(f"{prefix}/bin/shiftad"), "--component shiftad installs the library only")
+        run(["cmake", "--install", build, "--prefix", prefix])
+        moved = check_installed_cli(prefix, tmp)
+        score_c_pkgconfig = build_with_pkg_config(source, moved, tmp)
         check_blas_kernels_chosen_at_set_threads_not_at_load(lib)
         downstream = build_downstream(source, prefix, tmp)
         run_dir = train_tiny_run(cli, tmp)
@@ -255,6 +294,7 @@ def main():
         python = ["/usr/bin/python3", f"{source}/examples/score.py", "--lib", lib, run_dir]
         clients = {"score_cpp": [f"{downstream}/score_cpp", run_dir] + images,
                    "score_c": [f"{downstream}/score_c", run_dir] + images, "score.py": python + images,
+                   "score_c (pkg-config, moved prefix)": [score_c_pkgconfig, run_dir] + images,
                    "score.py --decode": python[:-1] + ["--decode", run_dir] + [p for p in images if p != corrupt]}
         for name, cmd in clients.items():
             p = run(cmd)
