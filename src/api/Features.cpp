@@ -150,6 +150,8 @@ void trimDiskCaches(const Config& cfg) {
     log::info(
         "cache {}: removed the {} least recently used entries ({:.1f} MB) to stay under encoder.cache_max_gb = {} GB",
         dir, r.entries, static_cast<double>(r.bytes) / 1e6, cfg.encoder.cache_max_gb);
+  if (r.stale_temporaries > 0)
+    log::info("cache {}: removed {} temporary file(s) that killed writes had left", dir, r.stale_temporaries);
 }
 
 torch::Tensor trunkFeaturesOf(const Config& cfg, models::FeatureExtractor& net, const torch::Tensor& images) {

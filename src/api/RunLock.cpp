@@ -1,7 +1,6 @@
 #include "api/RunLock.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +17,7 @@
 #include "common/Error.h"
 #include "common/Log.h"
 #include "common/Rename.h"
+#include "common/StaleTemporary.h"
 
 namespace fs = std::filesystem;
 
@@ -123,8 +123,6 @@ bool createExclusive(const std::string& path) {
   return false;
 }
 
-bool alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
-
 /// Where the lock's process runs when its pid cannot be checked from here: "on host
 /// 'H'" (a shared file system) or, for a lock naming a pid of this boot, "in another PID
 /// namespace ..." (another container with this host name: its pid, often 1, names
@@ -150,7 +148,7 @@ std::string staleReason(const LockOwner& o, const std::string& what, const std::
   // made creation atomic) names no process.
   if (o.pid <= 0) return "a process it does not name (the lock file holds no pid)";
   if (differs(o.boot, bootId())) return fmt::format("process {}, from before this machine restarted", o.pid);
-  if (!alive(o.pid)) return fmt::format("process {}, which is gone", o.pid);
+  if (!processAlive(o.pid)) return fmt::format("process {}, which is gone", o.pid);
   const std::string now = o.start.empty() ? "" : processStartTime(o.pid);
   if (!now.empty() && now != o.start)
     return fmt::format("process {} (that pid now names another process, started later)", o.pid);
@@ -176,13 +174,11 @@ namespace {
 /// over. Under a scheduler that kills a job again and again, every kill during a
 /// checkpoint's write left a checkpoint-sized file that no later run removed.
 void removeTemporariesOf(const std::string& dir, long pid) {
-  const std::string suffix = ".tmp-" + std::to_string(pid);
   std::vector<fs::path> left;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const auto name = it->path().filename().string();
-    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-        it->is_regular_file(ec))
+    long writer = 0;
+    if (isTemporaryName(it->path().filename().string(), "", writer) && writer == pid && it->is_regular_file(ec))
       left.push_back(it->path());
   }
   for (const auto& path : left)

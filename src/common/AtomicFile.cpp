@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include "common/Error.h"
+#include "common/Log.h"
+#include "common/StaleTemporary.h"
 
 namespace fs = std::filesystem;
 
@@ -24,8 +26,10 @@ std::string temporaryFor(const std::string& path, TemporaryName temporary) {
 }
 
 /// Run `fill` (which writes `tmp`), then rename `tmp` over `path`; on any error remove
-/// `tmp` and rethrow.
-void commitOrRemove(const std::string& tmp, const std::string& path, Durability durability,
+/// `tmp` and rethrow. Once `path` is written, the temporaries earlier writers of it left
+/// when killed go (StaleTemporary.h); a cache entry's (kPerThread) are the cache trim's,
+/// which walks those folders anyway, not a listing of the folder per entry written.
+void commitOrRemove(const std::string& tmp, const std::string& path, Durability durability, TemporaryName temporary,
                     const std::function<void()>& fill) {
   try {
     fill();
@@ -37,6 +41,9 @@ void commitOrRemove(const std::string& tmp, const std::string& path, Durability 
     fs::remove(tmp, ignored);
     throw;
   }
+  if (temporary != TemporaryName::kPerProcess) return;
+  if (const int n = removeStaleTemporariesOf(path))
+    log::info("removed {} temporary file(s) of '{}' that killed writes had left ({}.tmp-PID)", n, path, path);
 }
 
 }  // namespace
@@ -52,7 +59,7 @@ void keepModeAndGroup(const std::string& from, const std::string& to) {
 void writeFileAtomic(const std::string& path, const std::function<void(std::ostream&)>& write, Durability durability,
                      TemporaryName temporary) {
   const std::string tmp = temporaryFor(path, temporary);
-  commitOrRemove(tmp, path, durability, [&] {
+  commitOrRemove(tmp, path, durability, temporary, [&] {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     // The file the user named first: the temporary is ours.
     SHIFTAD_CHECK(f.is_open(),
@@ -75,7 +82,7 @@ void writeFileAtomic(const std::string& path, std::string_view bytes, Durability
 
 void copyFileAtomic(const std::string& from, const std::string& to) {
   const std::string tmp = temporaryPathFor(to);
-  commitOrRemove(tmp, to, Durability::kSynced, [&] {
+  commitOrRemove(tmp, to, Durability::kSynced, TemporaryName::kPerProcess, [&] {
     std::error_code ec;
     fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
     SHIFTAD_CHECK(!ec, "cannot copy '{}' to '{}' (through its temporary '{}'): {}", from, to, tmp, ec.message());

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/StaleTemporary.h"
+
 namespace fs = std::filesystem;
 
 namespace shiftad {
@@ -22,6 +24,18 @@ bool endsWith(const std::string& s, const std::string& end) {
   return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
 }
 
+/// Whether `name` is an entry's temporary (NAME.tmp-PID.THREAD) that a killed writer
+/// left: removed on the spot, never counted as an entry.
+bool removedStaleTemporary(const fs::directory_entry& e, const std::string& name, uintmax_t& removed) {
+  long pid = 0;
+  if (!isTemporaryName(name, "", pid)) return false;
+  const auto target = name.substr(0, name.rfind(".tmp-"));
+  const bool ours = (target.rfind("features-", 0) == 0 && endsWith(target, ".safetensors")) || endsWith(target, ".u8");
+  std::error_code ec;
+  if (ours && isStaleTemporary(e.path(), pid) && fs::remove(e.path(), ec)) ++removed;
+  return true;
+}
+
 void add(std::vector<Entry>& out, const fs::directory_entry& e) {
   std::error_code ec;
   if (!e.is_regular_file(ec)) return;  // never a link, a folder or a FIFO: only our files
@@ -31,12 +45,14 @@ void add(std::vector<Entry>& out, const fs::directory_entry& e) {
   if (!ec) out.push_back({e.path(), bytes, used});
 }
 
-/// The cache's entries: root/features-*.safetensors and root/images/*/*/*.u8.
-std::vector<Entry> entries(const fs::path& root) {
+/// The cache's entries: root/features-*.safetensors and root/images/*/*/*.u8. Their
+/// stale temporaries on the way are removed and counted in `stale`.
+std::vector<Entry> entries(const fs::path& root, uintmax_t& stale) {
   std::vector<Entry> out;
   std::error_code ec;
   for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
+    if (removedStaleTemporary(*it, name, stale)) continue;
     if (name.rfind("features-", 0) == 0 && endsWith(name, ".safetensors")) add(out, *it);
   }
   const auto images = root / "images";
@@ -44,8 +60,10 @@ std::vector<Entry> entries(const fs::path& root) {
     std::error_code sub;
     for (fs::directory_iterator shard(transform->path(), sub); !sub && shard != end; shard.increment(sub)) {
       std::error_code files;
-      for (fs::directory_iterator f(shard->path(), files); !files && f != end; f.increment(files))
-        if (endsWith(f->path().filename().string(), ".u8")) add(out, *f);
+      for (fs::directory_iterator f(shard->path(), files); !files && f != end; f.increment(files)) {
+        const auto name = f->path().filename().string();
+        if (!removedStaleTemporary(*f, name, stale) && endsWith(name, ".u8")) add(out, *f);
+      }
     }
   }
   return out;
@@ -55,7 +73,7 @@ std::vector<Entry> entries(const fs::path& root) {
 
 CacheTrim trimCache(const std::string& root, uintmax_t max_bytes) {
   CacheTrim r;
-  auto all = entries(root);
+  auto all = entries(root, r.stale_temporaries);
   for (const auto& e : all) r.kept_bytes += e.bytes;
   if (max_bytes == 0 || r.kept_bytes <= max_bytes) return r;
   std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.used < b.used; });

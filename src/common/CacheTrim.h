@@ -13,13 +13,15 @@ namespace shiftad {
 struct CacheTrim {
   uintmax_t entries = 0, bytes = 0;  ///< removed
   uintmax_t kept_bytes = 0;          ///< what the entries take after
+  uintmax_t stale_temporaries = 0;   ///< temporaries of entries whose writers were killed, removed (StaleTemporary.h)
 };
 
 /// When the entries shiftad writes under the cache folder `root` (decoded images,
 /// images/*/*/*.u8; features, features-*.safetensors) take more than `max_bytes`,
 /// remove the least recently used (oldest modification time: a read refreshes it,
 /// touchCacheEntry) until they take at most 90% of it. Nothing else under `root` is
-/// looked at or removed. 0: no limit. Best effort: an entry that cannot be removed, or
+/// looked at or removed, except the entries' temporaries that killed writers left
+/// (isStaleTemporary), removed whatever the limit. 0: no limit. Best effort: an entry that cannot be removed, or
 /// that another process removed first, is passed over.
 CacheTrim trimCache(const std::string& root, uintmax_t max_bytes);
 

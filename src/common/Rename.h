@@ -66,15 +66,18 @@ inline std::string nameWithRoomFor(const std::string& name, size_t extra) {
   return name.substr(0, kNameMax - extra - kHashed) + hash;
 }
 
+/// The room temporaryPathFor leaves after ".tmp-PID" for a thread's suffix (AtomicFile.h):
+/// "." and a size_t in decimal.
+inline constexpr size_t kThreadSuffixRoom = 21;
+
 /// The temporary name an atomic write of `path` uses: PATH.tmp-PID, so two processes
 /// writing the same file never share (and rename away) each other's temporary file. A
 /// file name of 241-255 bytes had no room for the suffix ("File name too long"): it is
 /// shortened (nameWithRoomFor), with room for a thread's suffix too (AtomicFile.h).
 inline std::string temporaryPathFor(const std::filesystem::path& path) {
   const std::string suffix = ".tmp-" + std::to_string(::getpid());
-  constexpr size_t kThreadSuffix = 21;  // "." and a size_t in decimal
   const auto name = path.filename().string();
-  const auto fitting = nameWithRoomFor(name, suffix.size() + kThreadSuffix);
+  const auto fitting = nameWithRoomFor(name, suffix.size() + kThreadSuffixRoom);
   if (fitting == name) return path.string() + suffix;
   return (path.parent_path() / (fitting + suffix)).string();
 }

@@ -1,9 +1,12 @@
 // trimCache: the disk caches within a size, least recently used entries first, nothing
 // but the cache's own entries ever removed.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -51,4 +54,32 @@ TEST(CacheTrim, TheLeastRecentlyUsedEntriesGoUntilNinetyPercentAndNothingElse) {
                            "notes.txt", "images/README.u8", "features-x.safetensors.tmp-1"})
     EXPECT_TRUE(fs::exists(tmp / kept)) << kept;
   EXPECT_EQ(shiftad::trimCache(tmp / "missing", 1).entries, 0u) << "no cache yet: nothing to do";
+}
+
+TEST(CacheTrim, TemporariesThatKilledWritersLeftGoWhateverTheLimitAndNoOneElses) {
+  TempDir tmp;
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  const auto dead = std::to_string(child);
+  entry(tmp / "images/224-bilinear/ab/a.u8", 1000, 10);
+  entry(tmp / ("images/224-bilinear/ab/b.u8.tmp-" + dead + ".77"), 1000, 900);
+  entry(tmp / ("features-aaaa.safetensors.tmp-" + dead + ".3"), 1000, 900);
+  entry(tmp / ("features-bbbb.safetensors.tmp-" + dead), 1000, 900);
+  // Kept: a live writer's, a recent one's (perhaps of another host), not the cache's.
+  entry(tmp / "images/224-bilinear/ab/c.u8.tmp-1.5", 1000, 900);
+  entry(tmp / ("images/224-bilinear/ab/d.u8.tmp-" + dead + ".5"), 1000, 60);
+  entry(tmp / ("notes.txt.tmp-" + dead), 1000, 900);
+  const auto r = shiftad::trimCache(tmp.path(), 1u << 30);
+  EXPECT_EQ(r.stale_temporaries, 3u);
+  EXPECT_EQ(r.entries, 0u);
+  EXPECT_EQ(r.kept_bytes, 1000u) << "a temporary is never counted as an entry";
+  EXPECT_FALSE(fs::exists(tmp / ("images/224-bilinear/ab/b.u8.tmp-" + dead + ".77")));
+  EXPECT_FALSE(fs::exists(tmp / ("features-aaaa.safetensors.tmp-" + dead + ".3")));
+  EXPECT_FALSE(fs::exists(tmp / ("features-bbbb.safetensors.tmp-" + dead)));
+  for (const std::string& kept :
+       std::vector<std::string>{"images/224-bilinear/ab/a.u8", "images/224-bilinear/ab/c.u8.tmp-1.5",
+                                "images/224-bilinear/ab/d.u8.tmp-" + dead + ".5", "notes.txt.tmp-" + dead})
+    EXPECT_TRUE(fs::exists(tmp / kept)) << kept;
 }
