@@ -674,6 +674,9 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
                  const Config& last, int64_t ran, const std::shared_ptr<Cache>& cache, BenchSummary& out) {
   evaluation::ReportInfo info;
   info.title = suite.name + (o.quick ? " (quick)" : "") + (o.sweep.empty() ? "" : ", sweep " + o.sweep);
+  if (o.shard_count > 1 && o.merge_from.empty())
+    info.title += fmt::format(", shard {} of {} (partial: for the bench's figures, merge the shards)", o.shard_index,
+                              o.shard_count);
   info.suite = suite.name;
   info.paper = paperFigures();
   info.recommended = suite.recommended;
@@ -688,6 +691,11 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   info.command = o.command;
   info.machine = machine();
   info.protocol = protocol(suite, last);
+  if (o.shard_count > 1 && o.merge_from.empty())
+    info.protocol += fmt::format(
+        "- Shard {} of {}: one run in {} of the grid, so a variant's cells hold other classes and seeds than "
+        "another's; compare variants in the report of the merged shards (`--merge`, docs/scale.md)\n",
+        o.shard_index, o.shard_count, o.shard_count);
   if (!o.sweep.empty()) {
     const auto key = o.sweep.substr(0, o.sweep.find('='));
     std::vector<std::string> values;
@@ -958,30 +966,30 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
   return out;
 }
 
-/// The rows of this bench's grid (its directions, classes, seeds and variants, at any
-/// setting). A resumed folder may hold rows of a bench with other --seeds, --classes or
-/// --variants: the report would average them in while its protocol lists this bench's
-/// grid. They stay in results.csv, out of the report, with a warning.
-std::vector<evaluation::BenchRow> rowsOfGrid(const Suite& suite, const Grid& grid,
-                                             const std::vector<evaluation::BenchRow>& rows) {
+/// The rows of this bench's grid (its directions, classes, seeds, variants and sweep
+/// values, or the main grid without --sweep). A resumed folder may hold rows of a bench
+/// with other --seeds, --classes, --variants or --sweep: the report would average them
+/// in (or show a sweep section) while its title and protocol list this bench's grid.
+/// They stay in results.csv, out of the report, with a warning.
+std::vector<evaluation::BenchRow> rowsOfGrid(const Suite& suite, const std::vector<std::string>& settings,
+                                             const Grid& grid, const std::vector<evaluation::BenchRow>& rows) {
   std::set<std::string> keys;
   forEachRun(
-      suite, {""}, grid.classes_of, [](const std::string&, const std::string&) {},
+      suite, settings, grid.classes_of, [](const std::string&, const std::string&) {},
       [&](evaluation::BenchRow& r) { keys.insert(runKey(r)); });
   std::vector<evaluation::BenchRow> out;
   std::vector<std::string> left;
   for (const auto& r : rows) {
-    auto main = r;
-    main.setting.clear();
-    if (keys.count(runKey(main)))
+    if (keys.count(runKey(r)))
       out.push_back(r);
     else
       left.push_back(runKey(r));
   }
   if (!left.empty())
     log::warn(
-        "{} rows of results.csv are not in this bench's grid (first: {}; made with other --seeds, --classes or "
-        "--variants): kept in the file, left out of the report; rerun with the options they were made with to "
+        "{} rows of results.csv are not in this bench's grid (first: {}; made with other --seeds, --classes, "
+        "--variants or --sweep): kept in the file, left out of the report; rerun with the options they were made with "
+        "to "
         "report them",
         left.size(), left.front());
   return out;
@@ -1152,7 +1160,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
     return out;  // the locks are released; the same command resumes
   }
   logInputTime(*cache, out.seconds);
-  writeReport(suite, o, rowsOfGrid(suite, grid, rows), last, out.runs, cache, out);
+  writeReport(suite, o, rowsOfGrid(suite, settings, grid, rows), last, out.runs, cache, out);
   return out;
 }
 

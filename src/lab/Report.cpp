@@ -16,6 +16,7 @@
 #include "common/Log.h"
 #include "evaluation/Metrics.h"
 #include "lab/Svg.h"
+#include "lab/Tenths.h"
 
 namespace shiftad::evaluation {
 namespace {
@@ -277,7 +278,7 @@ std::vector<std::string> markedRow(const std::string& first, const std::map<Key,
     r.push_back(cell(m, k));
     const auto it = m.find(k);
     if (it == m.end() || contains(info.upper_bounds, variants[i])) continue;
-    shown[i] = std::lround(1000 * meanStd(it->second).mean);
+    shown[i] = shownTenths(100 * meanStd(it->second).mean);
     best = std::max(best, shown[i]);
     ++competing;
   }
@@ -288,9 +289,11 @@ std::vector<std::string> markedRow(const std::string& first, const std::map<Key,
 
 /// What the marks of a table with these variants mean (★ only where it appears).
 std::string markLegend(const ReportInfo& info, const std::vector<std::string>& variants) {
-  return "**Bold**: the best variant of the row (upper bounds excluded)." +
+  return "**Bold**: the best variant of the row (upper bounds excluded), compared as shown (one decimal)." +
          (contains(variants, info.recommended) ? " ★: the suite's recommended variant, `" + info.recommended + "`."
-                                               : std::string());
+                                               : std::string()) +
+         " ±: the standard deviation of the cell's runs, divided by their number n (not n − 1); a cell of one run "
+         "shows its value alone.";
 }
 
 void summarySection(Doc& doc, const Grid& g, const ReportInfo& info) {
@@ -308,7 +311,7 @@ void summarySection(Doc& doc, const Grid& g, const ReportInfo& info) {
 std::string recommendedRank(const Grid& g, const ReportInfo& info, const std::string& d) {
   const auto mine = g.by_dir.find({d, info.recommended});
   if (info.recommended.empty() || mine == g.by_dir.end()) return "";
-  const auto tenths = [](const std::vector<double>& v) { return std::lround(1000 * meanStd(v).mean); };
+  const auto tenths = [](const std::vector<double>& v) { return shownTenths(100 * meanStd(v).mean); };
   const long m = tenths(mine->second);
   long best = m;
   int rank = 1, n = 0;
@@ -321,7 +324,7 @@ std::string recommendedRank(const Grid& g, const ReportInfo& info, const std::st
     best = std::max(best, x);
   }
   const auto where = rank == 1 ? fmt::format("best of {}", n)
-                               : fmt::format("rank {} of {}, {:.1f} below the best", rank, n, (best - m) / 10.0);
+                               : fmt::format("rank {} of {}, {} below the best", rank, n, tenthsText(best - m));
   return "rank among the variants: " + where;
 }
 
@@ -337,9 +340,19 @@ std::pair<std::string, double> bestOf(const Grid& g, const ReportInfo& info, con
   return best;
 }
 
-/// "`V` 79.9 (+4.3)": a reference variant's mean and how far `mine` is above it.
+/// "`V` 79.9 (+4.3)": a reference variant's mean and how far `mine` is above it, as shown.
 std::string against(const std::pair<std::string, double>& ref, double mine) {
-  return fmt::format("`{}` {:.1f} ({:+.1f})", ref.first, 100 * ref.second, 100 * (mine - ref.second));
+  return fmt::format("`{}` {} ({})", ref.first, percentText(100 * ref.second),
+                     gapText(shownTenths(100 * mine) - shownTenths(100 * ref.second)));
+}
+
+/// "training wins by 1.2 points", "a tie at the shown decimal" or "**the frozen encoder
+/// wins** by 0.3 points": the best trained mean against the best frozen one, as shown.
+std::string trainedAgainstFrozen(double trained, double frozen) {
+  const long gap = shownTenths(100 * trained) - shownTenths(100 * frozen);
+  if (gap == 0) return "a tie at the shown decimal";
+  return gap > 0 ? fmt::format("training wins by {} points", tenthsText(gap))
+                 : fmt::format("**the frozen encoder wins** by {} points", tenthsText(-gap));
 }
 
 /// The label-free recommendation first (against the frozen baselines and source-only, the
@@ -356,18 +369,16 @@ std::string verdictLine(const Grid& g, const ReportInfo& info, const std::string
     if (!bf.first.empty()) refs.push_back("the best frozen baseline " + against(bf, m));
     if (const auto so = bestOf(g, info, d, [](const std::string& v) { return v == "source_only"; }); !so.first.empty())
       refs.push_back(against(so, m));
-    parts.push_back(fmt::format("recommended `{}` {:.1f}{}", info.recommended, 100 * m,
+    parts.push_back(fmt::format("recommended `{}` {}{}", info.recommended, percentText(100 * m),
                                 refs.empty() ? "" : fmt::format(", against {}", fmt::join(refs, " and "))));
     parts.push_back(recommendedRank(g, info, d));
   }
   if (!bt.first.empty() && !bf.first.empty())
     parts.push_back(fmt::format(
-        "best trained variant, picked after the fact with the test labels: `{}` {:.1f}; best frozen baseline `{}` "
-        "{:.1f}: {}",
-        bt.first, 100 * bt.second, bf.first, 100 * bf.second,
-        bt.second > bf.second
-            ? fmt::format("training wins by {:.1f} points", 100 * (bt.second - bf.second))
-            : fmt::format("**the frozen encoder wins** by {:.1f} points", 100 * (bf.second - bt.second))));
+        "best trained variant, picked after the fact with the test labels: `{}` {}; best frozen baseline `{}` "
+        "{}: {}",
+        bt.first, percentText(100 * bt.second), bf.first, percentText(100 * bf.second),
+        trainedAgainstFrozen(bt.second, bf.second)));
   return parts.empty() ? "" : "- " + literal(d) + ": " + fmt::format("{}", fmt::join(parts, "; ")) + "\n";
 }
 
@@ -415,7 +426,7 @@ std::string recommendedMargin(const SweepGrid& s, const std::string& value, cons
     if (const auto it = s.by_value.find({value, v});
         v != info.recommended && it != s.by_value.end() && !contains(info.upper_bounds, v))
       best = std::max(best, meanStd(it->second).mean);
-  return best < 0 ? "–" : fmt::format("{:+.1f}", 100 * (meanStd(mine->second).mean - best));
+  return best < 0 ? "–" : gapText(shownTenths(100 * meanStd(mine->second).mean) - shownTenths(100 * best));
 }
 
 /// The sweep's table; with the recommended variant among its columns, a last column of
@@ -498,10 +509,10 @@ std::string decisionVerdict(const DecisionRates& d, const std::string& recommend
   if (f1.empty()) return "";
   const double a = meanStd(f1).mean, b = meanStd(f1_max).mean, ratio = b > 0 ? a / b : 0.0;
   return fmt::format(
-      "Recommended `{}`, over its {} runs: mean F1 {:.1f} at the threshold, mean F1-max {:.1f}: {:.3f} of it; the "
+      "Recommended `{}`, over its {} runs: mean F1 {} at the threshold, mean F1-max {}: {:.3f} of it; the "
       "goal is at least 0.9: {}.",
-      recommended, f1.size(), 100 * a, 100 * b, ratio,
-      ratio >= 0.9 ? "met" : fmt::format("**short by {:.1f} F1 points**", 100 * (0.9 * b - a)));
+      recommended, f1.size(), percentText(100 * a), percentText(100 * b), ratio,
+      ratio >= 0.9 ? "met" : fmt::format("**short by {} F1 points**", percentText(100 * (0.9 * b - a))));
 }
 
 void decisionSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo& info) {
@@ -594,16 +605,20 @@ std::string csvHeader() {
 namespace {
 
 /// A rate of a threshold column: empty when unknown (a row of an older results.csv).
-std::string rateField(double v) { return std::isnan(v) ? "" : fmt::format("{:.6f}", v); }
+/// A metric as results.csv keeps it: the shortest text that reads back as the same double.
+/// Resumed, re-run and merged benches rebuild their reports from the file, and with 6
+/// (AUROC) or 4 (purity) decimals a mean on a .x5 boundary showed otherwise than in the
+/// report of the bench that ran (60.15 % as 60.1 after a merge, 60.2 before).
+std::string exact(double v) { return fmt::format("{}", v); }
+std::string rateField(double v) { return std::isnan(v) ? "" : exact(v); }
 double rateOf(const std::string& field) { return field.empty() ? NAN : numberIn<double>(field); }
 
 }  // namespace
 
 std::string csvLine(const BenchRow& r) {
-  return csv::row({r.source, r.target, r.normal_class, fmt::format("{}", r.seed), r.variant,
-                   fmt::format("{:.6f}", r.auroc), fmt::format("{:.6f}", r.aupr), fmt::format("{:.4f}", r.purity),
-                   fmt::format("{:.4f}", r.share), fmt::format("{:.2f}", r.seconds), r.setting, rateField(r.f1),
-                   rateField(r.f1_max), rateField(r.precision), rateField(r.recall), rateField(r.fpr),
+  return csv::row({r.source, r.target, r.normal_class, fmt::format("{}", r.seed), r.variant, exact(r.auroc),
+                   exact(r.aupr), exact(r.purity), exact(r.share), fmt::format("{:.2f}", r.seconds), r.setting,
+                   rateField(r.f1), rateField(r.f1_max), rateField(r.precision), rateField(r.recall), rateField(r.fpr),
                    rateField(r.contamination_estimate), rateField(r.contamination)});
 }
 
@@ -685,7 +700,7 @@ std::vector<PaperFigure> readPaperFigures(const std::string& path) {
 }
 
 std::string meanStdCell(double mean, double std, size_t count) {
-  return count == 1 ? fmt::format("{:.1f}", mean) : fmt::format("{:.1f} ± {:.1f}", mean, std);
+  return count == 1 ? percentText(mean) : percentText(mean) + " ± " + percentText(std);
 }
 
 std::string variantLabel(const std::string& variant, const std::string& recommended) {

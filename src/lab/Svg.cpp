@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "lab/Tenths.h"
+
 namespace shiftad::evaluation {
 namespace {
 
@@ -256,8 +258,8 @@ std::string barChart(const PlotSpec& spec, const std::vector<std::string>& categ
       // where the error bar crosses it.
       o += fmt::format(
           "<text transform=\"translate({:.1f},{:.1f}) rotate(-90)\" font-size=\"10\" stroke=\"white\" "
-          "stroke-width=\"3\" paint-order=\"stroke\"{}>{:.1f}</text>\n",
-          mid + 3.5, y - 3, s.emphasis ? " font-weight=\"bold\"" : "", s.y[c]);
+          "stroke-width=\"3\" paint-order=\"stroke\"{}>{}</text>\n",
+          mid + 3.5, y - 3, s.emphasis ? " font-weight=\"bold\"" : "", evaluation::percentText(s.y[c]));
     }
   }
   return o + legend(f, series, identity(series.size()), Mark::box) + "</svg>\n";

@@ -325,6 +325,29 @@ TEST(Bench, ACutLastRowIsRunAgainAndRowsOfAnotherGridStayOutOfTheReport) {
   EXPECT_NE(md.find("- Seeds: 1 ("), std::string::npos) << md;
 }
 
+TEST(Bench, ARerunWithANarrowerSweepOrWithoutOneReportsOnlyItsOwnGrid) {
+  TempDir tmp;
+  const auto out = tmp / "b";
+  ASSERT_EQ(runCli(bench(tmp, out, {"--sweep", "data.contamination=0,0.2"}), tmp.path()).exit, 0);
+  // The same folder, one value: the 0.2 row stays in results.csv, out of the report
+  // whose title and protocol name the value 0 only.
+  auto r = runCli(bench(tmp, out, {"--sweep", "data.contamination=0"}), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("1 rows of results.csv are not in this bench's grid"), std::string::npos) << r.err;
+  auto md = readText(out + "/report.md");
+  EXPECT_NE(md.find("- Runs: 1\n"), std::string::npos) << md;
+  EXPECT_EQ(md.find("| 0.2 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0 |"), std::string::npos) << md;
+  // Without --sweep: the main grid's own run, and no sweep section.
+  r = runCli(bench(tmp, out), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("2 rows of results.csv are not in this bench's grid"), std::string::npos) << r.err;
+  md = readText(out + "/report.md");
+  EXPECT_EQ(md.find("Sweep of"), std::string::npos) << md;
+  EXPECT_NE(md.find("- Runs: 1\n"), std::string::npos) << md;
+  EXPECT_EQ(rowsIn(out), 3u);
+}
+
 TEST(Bench, AnOutFolderInsideTheDataRootIsRefused) {
   TempDir tmp;
   const auto root = tmp / "data";
@@ -365,6 +388,11 @@ TEST(Bench, AMergeRefusesAShardWithoutARunFolderOrIntoAShardsFolder) {
   const Grid two{"circle,square"};
   for (const char* s : {"1", "2"})
     ASSERT_EQ(runCli(bench(tmp, tmp / "s" + s, {"--shard", std::string(s) + "/2"}, two), tmp.path()).exit, 0);
+  // A shard's own report says it is one: its cells are other runs than another shard's.
+  const auto shard_md = readText(tmp / "s1/report.md");
+  EXPECT_NE(shard_md.find("shard 1 of 2 (partial: for the bench's figures, merge the shards)"), std::string::npos)
+      << shard_md;
+  EXPECT_NE(shard_md.find("- Shard 1 of 2: one run in 2 of the grid, so"), std::string::npos) << shard_md;
   const auto merge = [&](const std::string& out, const std::vector<std::string>& shards) {
     std::vector<std::string> extra = {"--merge"};
     extra.insert(extra.end(), shards.begin(), shards.end());

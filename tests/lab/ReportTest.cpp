@@ -16,6 +16,7 @@
 #include "config/Suite.h"
 #include "lab/Report.h"
 #include "lab/Svg.h"
+#include "lab/Tenths.h"
 #include "shiftad/Config.h"
 #include "support/TestSupport.h"
 
@@ -68,7 +69,7 @@ TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
   // Names with a comma, a quote or a line break are quoted (RFC 4180) and read back whole.
   const std::vector<BenchRow> odd = {{"a,b", "say \"hi\"", "two\nlines", "v", 3, 0.25, 0.5, -1, -1, 0, "k=a,b"}};
   EXPECT_EQ(shiftad::evaluation::csvLine(odd[0]),
-            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",3,v,0.250000,0.500000,-1.0000,-1.0000,0.00,\"k=a,b\",,,,,,,");
+            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",3,v,0.25,0.5,-1,-1,0.00,\"k=a,b\",,,,,,,");
   const auto odd_back = roundTrip(dir, odd);
   ASSERT_EQ(odd_back.size(), 1u);
   EXPECT_EQ(odd_back[0].source, "a,b");
@@ -84,6 +85,75 @@ TEST(Report, ACellOfOneValueShowsItAloneAndOfSeveralItsMeanAndStd) {
   EXPECT_EQ(shiftad::evaluation::meanStdCell(85.6, 0.0, 1), "85.6");
   EXPECT_EQ(shiftad::evaluation::meanStdCell(85.64, 1.26, 3), "85.6 ± 1.3");
   EXPECT_EQ(shiftad::evaluation::meanStdCell(70.0, 0.0, 2), "70.0 ± 0.0");
+}
+
+TEST(Report, ResultsCsvKeepsEveryMetricExactlySoAReportRebuiltFromItIsTheSame) {
+  // A resumed, re-run or merged bench reports from results.csv: 6 decimals (AUROC) and 4
+  // (purity) moved a mean on a .x5 boundary by 0.1 (purity 60/67 = 89.55 % read back as
+  // 0.8955, shown 89.5 instead of 89.6).
+  using shiftad::evaluation::BenchRow;
+  BenchRow r{"a", "b", "c", "v", 0, 15534.0 / 18000, 1.0 / 3, 60.0 / 67, 67.0 / 70, 1.0};
+  r.f1 = 2.0 / 3, r.f1_max = 5.0 / 7, r.precision = 0.1, r.recall = 1.0 / 9, r.fpr = 1e-7;
+  r.contamination_estimate = 1.0 / 11, r.contamination = 7.0 / 67;
+  TempDir dir;
+  const auto back = roundTrip(dir, {r});
+  ASSERT_EQ(back.size(), 1u);
+  for (const auto& [got, want] :
+       std::vector<std::pair<double, double>>{{back[0].auroc, r.auroc},
+                                              {back[0].aupr, r.aupr},
+                                              {back[0].purity, r.purity},
+                                              {back[0].share, r.share},
+                                              {back[0].f1, r.f1},
+                                              {back[0].f1_max, r.f1_max},
+                                              {back[0].recall, r.recall},
+                                              {back[0].fpr, r.fpr},
+                                              {back[0].contamination_estimate, r.contamination_estimate},
+                                              {back[0].contamination, r.contamination}})
+    EXPECT_EQ(got, want);  // bit for bit
+}
+
+TEST(Report, CellsBoldMarksRanksAndGapsUseTheOneRoundingTheyShow) {
+  using shiftad::evaluation::BenchRow;
+  using shiftad::evaluation::shownTenths;
+  // Half away from zero on the decimal value: the mean of 0.863 and 0.700 is 78.15 %,
+  // held as 78.14999999999999 ("{:.1f}": 78.1), while 63.85 is held as 63.850...01 (63.9).
+  EXPECT_EQ(shownTenths(78.14999999999999), 782);
+  EXPECT_EQ(shownTenths(63.85), 639);
+  EXPECT_EQ(shownTenths(78.14), 781);
+  EXPECT_EQ(shownTenths(-0.04), 0);
+  EXPECT_EQ(shownTenths(-0.05), -1);
+  EXPECT_EQ(shiftad::evaluation::tenthsText(0), "0.0");
+  EXPECT_EQ(shiftad::evaluation::tenthsText(-15), "-1.5");
+  EXPECT_EQ(shiftad::evaluation::gapText(12), "+1.2");
+  EXPECT_EQ(shiftad::evaluation::gapText(-3), "-0.3");
+  EXPECT_EQ(shiftad::evaluation::gapText(0), "0.0");
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  info.recommended = "default";
+  info.frozen_variants = {"frozen_only"};
+  const auto report = [&](double frozen) {
+    std::vector<BenchRow> rows = {{"s", "t", "c", "default", 0, 0.863, 0.5, -1, -1, 1},
+                                  {"s", "t", "c", "default", 1, 0.700, 0.5, -1, -1, 1},
+                                  {"s", "t", "c", "frozen_only", 0, frozen, 0.5, -1, -1, 0},
+                                  {"s", "t", "c", "frozen_only", 1, frozen, 0.5, -1, -1, 0}};
+    return shiftad::evaluation::markdownReport(rows, info);
+  };
+  // 78.2 against 78.1 (unrounded 78.15 against 78.14): the gap is the shown one, 0.1
+  // (it was "+0.0" and "wins by 0.0" beside two cells a tenth apart), one bold.
+  auto md = report(0.7814);
+  EXPECT_NE(md.find("| s → t | **78.2 ± 8.2** | 78.1 ± 0.0 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("recommended `default` 78.2, against the best frozen baseline `frozen_only` 78.1 (+0.1); rank "
+                    "among the variants: best of 2"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("`default` 78.2; best frozen baseline `frozen_only` 78.1: training wins by 0.1 points"),
+            std::string::npos)
+      << md;
+  // 78.2 against 78.2: a tie as shown, both bold (a 78.1 beside a 78.2 was bold as its equal).
+  md = report(0.782);
+  EXPECT_NE(md.find("| s → t | **78.2 ± 8.2** | **78.2 ± 0.0** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("`frozen_only` 78.2 (0.0); rank among the variants: best of 2"), std::string::npos) << md;
+  EXPECT_NE(md.find("78.2: a tie at the shown decimal"), std::string::npos) << md;
 }
 
 TEST(Report, OlderCsvWithoutSettingColumnStillReads) {
@@ -137,7 +207,7 @@ TEST(Report, ThresholdColumnsRoundTripAndAnElevenColumnFileReadsThemAsUnknown) {
   info.title = "t";
   EXPECT_EQ(shiftad::evaluation::markdownReport(old, info).find("label-free threshold"), std::string::npos);
   // Written back in the current format, the unknown rates stay empty fields.
-  EXPECT_EQ(shiftad::evaluation::csvLine(old[0]), "a,b,c,2,source_only,0.750000,0.500000,-1.0000,-1.0000,1.50,,,,,,,,");
+  EXPECT_EQ(shiftad::evaluation::csvLine(old[0]), "a,b,c,2,source_only,0.75,0.5,-1,-1,1.50,,,,,,,,");
 }
 
 TEST(Report, ContaminationColumnsRoundTripAndASixteenColumnFileReadsThemAsUnknown) {
