@@ -179,33 +179,67 @@ std::shared_ptr<models::FeatureExtractor> initialTrunk(const Config& cfg) {
   return net;
 }
 
+namespace {
+
+std::string imagesKey(int side, Interpolation interpolation) {
+  return "images:" + std::to_string(side) + ":" + toString(interpolation);
+}
+
+/// The bytes of `n` images' pixels at `side`.
+uint64_t pixelBytes(size_t n, int side) { return uint64_t{3} * n * static_cast<uint64_t>(side) * side; }
+
+constexpr const char* kLessPixels = "lower data.resize (or data.image_size), or give fewer images";
+
+}  // namespace
+
 data::ImageBatch loadImagesOnce(InputCache& cache, const Config& cfg, const std::vector<std::string>& paths, int side,
                                 Interpolation interpolation) {
-  const std::string key = "images:" + std::to_string(side) + ":" + toString(interpolation);
+  const std::string key = imagesKey(side, interpolation);
   FeatureSet known;
   if (!cache.recall(key, paths, known)) {
     const auto missing = cache.missing(key, paths);
-    // Decoded at once, then copied into `cache`: two copies of every image's pixels.
-    checkFitsInMemory(uint64_t{2} * missing.size() * 3 * static_cast<uint64_t>(side) * side, availableMemoryBytes(),
+    // Two copies of every image's pixels at most: decoded, then copied into `cache`, whose
+    // rows are stacked into the caller's batch once the decoded one is gone.
+    checkFitsInMemory(2 * pixelBytes(missing.size(), side), availableMemoryBytes(),
                       fmt::format("the {} images to decode at {} x {} pixels", missing.size(), side, side),
-                      "lower data.resize (or data.image_size), or give fewer images");
+                      kLessPixels);
     const data::ImageCache disk(cfg.data.image_cache && cache.diskCaches() ? cacheDir(cfg) : "", side,
                                 toString(interpolation));
-    const auto t0 = Clock::now();
-    auto loaded = data::loadImages(missing, side, cfg.data.threads, interpolation, &disk);
-    cache.addStats([&](InputStats& st) {
-      st.decoded_images += static_cast<int64_t>(missing.size());
-      st.decode_seconds += secondsSince(t0);
-    });
-    // Explicit row size: reshape(-1) of zero rows (every file unreadable) is undefined.
-    const auto flat = loaded.images.reshape({loaded.images.size(0), int64_t{3} * side * side});
-    cache.remember(key, missing, expandRows(FeatureSet{flat, loaded.paths, loaded.skipped}, missing, flat.size(1)));
+    {
+      const auto t0 = Clock::now();
+      auto loaded = data::loadImages(missing, side, cfg.data.threads, interpolation, &disk);
+      cache.addStats([&](InputStats& st) {
+        st.decoded_images += static_cast<int64_t>(missing.size());
+        st.decode_seconds += secondsSince(t0);
+      });
+      // Explicit row size: reshape(-1) of zero rows (every file unreadable) is undefined.
+      const auto flat = loaded.images.reshape({loaded.images.size(0), int64_t{3} * side * side});
+      cache.remember(key, missing, expandRows(FeatureSet{flat, loaded.paths, loaded.skipped}, missing, flat.size(1)));
+    }  // the decoded batch goes here, before recall stacks a third copy beside it
     known = {};
     cache.recall(key, paths, known);
   }
   data::ImageBatch out{torch::empty({0, 3, side, side}, torch::kByte), known.paths, known.skipped};
   if (known.features.defined()) out.images = known.features.to(torch::kByte).reshape({-1, 3, side, side});
   return out;
+}
+
+void checkFitDecodesInMemory(const InputCache& cache, const Config& cfg,
+                             const std::vector<std::vector<std::string>>& sets, std::optional<uint64_t> available) {
+  const int side = resizeSide(cfg.data);
+  const auto key = imagesKey(side, cfg.data.interpolation);
+  size_t to_decode = 0, held = 0;
+  for (const auto& set : sets) {
+    const auto missing = cache.missing(key, set).size();
+    to_decode += missing;
+    held += set.size() - missing;
+  }
+  // Each set stays in memory as the cache's copy and the trainer's batch while the
+  // next is decoded; a held image adds the batch's copy only.
+  checkFitsInMemory(
+      2 * pixelBytes(to_decode, side) + pixelBytes(held, side), available,
+      fmt::format("the {} images of this training (source and pool) at {} x {} pixels", to_decode + held, side, side),
+      kLessPixels);
 }
 
 torch::Tensor trunkFeaturesOf(const Config& cfg, const torch::Tensor& images) {

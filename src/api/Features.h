@@ -7,12 +7,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <torch/types.h>
 
 #include "api/InputCache.h"
+#include "common/Memory.h"
 #include "data/ConfigSplit.h"
 #include "data/ImageTensors.h"
 #include "data/Protocol.h"
@@ -76,6 +78,15 @@ torch::Tensor frozenFeaturesOf(const Config& cfg, const ImagesAt& images, models
 /// decoded image is remembered in `cache`.
 data::ImageBatch loadImagesOnce(InputCache& cache, const Config& cfg, const std::vector<std::string>& paths, int side,
                                 Interpolation interpolation);
+
+/// Before a fit decodes its images (its source, then its pool): throws shiftad::Error,
+/// with the numbers, when all of them at data.resize cannot be held at once (two copies
+/// of each image not in `cache` yet, the cache's and the trainer's batch; one of each
+/// held). Checked per set only, a run decoded its whole source (minutes, gigabytes)
+/// before its pool was refused.
+void checkFitDecodesInMemory(const InputCache& cache, const Config& cfg,
+                             const std::vector<std::vector<std::string>>& sets,
+                             std::optional<uint64_t> available = availableMemoryBytes());
 
 /// The one-vs-all split of a config's data section (data/ConfigSplit.h).
 using data::splitFor;

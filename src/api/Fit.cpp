@@ -744,6 +744,9 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
                        const Callbacks& callbacks, std::chrono::steady_clock::time_point t0,
                        const BeforeCommit& before_commit) {
   const auto plan = planFor(cfg, split);
+  if (!plan.frozen_scorer && !plan.head_only)
+    checkFitDecodesInMemory(cache, cfg,
+                            {plan.source_paths, plan.need_pool ? plan.pool_paths : std::vector<std::string>{}});
   const auto f = plan.frozen_scorer ? NewNetwork{} : newNetwork(cfg, w);
   const auto source =
       plan.frozen_scorer ? Inputs{} : sharedInputs(cache, cfg, plan.head_only, plan.source_paths, w.ranks());

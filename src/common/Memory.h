@@ -10,12 +10,14 @@
 
 namespace shiftad {
 
-/// Bytes still available: MemAvailable plus SwapFree from `meminfo`, capped by the
-/// cgroup limit under `cgroup` (v2: memory.max − memory.current; v1:
-/// memory/memory.limit_in_bytes − memory/memory.usage_in_bytes) when one is set.
+/// Bytes still available: MemAvailable plus SwapFree from `meminfo`, capped by what
+/// every cgroup limit on the way from the process's own group (`self_cgroup`) up to the
+/// mount `cgroup` leaves (v2: memory.max − memory.current; v1, under memory/:
+/// memory.limit_in_bytes − memory.usage_in_bytes), the smallest of them.
 /// nullopt when `meminfo` cannot be read (not Linux): then nothing is checked.
 std::optional<uint64_t> availableMemoryBytes(const std::string& meminfo = "/proc/meminfo",
-                                             const std::string& cgroup = "/sys/fs/cgroup");
+                                             const std::string& cgroup = "/sys/fs/cgroup",
+                                             const std::string& self_cgroup = "/proc/self/cgroup");
 
 /// Throws shiftad::Error when `needed` bytes exceed `available` (nullopt: unknown,
 /// passes): "WHAT need about X GB of memory, and Y GB are available; ADVICE".

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "api/Features.h"
 #include "api/InputCache.h"
+#include "common/Error.h"
 
 namespace {
 
@@ -55,4 +57,31 @@ TEST(InputCache, AMissLeavesTheOutputAsItWas) {
   cache.forget({"a"});
   EXPECT_FALSE(cache.recall("k", {"a", "b"}, out));
   EXPECT_EQ(out.paths, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(InputCache, AFitsImagesAreCheckedAgainstMemoryAllAtOnceBeforeAnyIsDecoded) {
+  // 10 source and 20 pool images at 100 x 100: 30,000 bytes each, two copies of each
+  // image to decode (the cache's and the trainer's batch), one of each already held.
+  shiftad::Config cfg;
+  cfg.data.resize = 100;
+  std::vector<std::string> source, pool;
+  for (int i = 0; i < 10; ++i) source.push_back("s" + std::to_string(i));
+  for (int i = 0; i < 20; ++i) pool.push_back("p" + std::to_string(i));
+  shiftad::api::InputCache cache;
+  // 1.8 MB: the source alone (0.6 MB) would pass, the run does not.
+  try {
+    shiftad::api::checkFitDecodesInMemory(cache, cfg, {source, pool}, 1'799'999);
+    ADD_FAILURE() << "not refused";
+  } catch (const shiftad::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the 30 images of this training (source and pool) at 100 x 100 pixels"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(shiftad::api::checkFitDecodesInMemory(cache, cfg, {source, pool}, 1'800'000));
+  EXPECT_NO_THROW(shiftad::api::checkFitDecodesInMemory(cache, cfg, {source, pool}, std::nullopt));
+  // The source held in memory (an earlier run of a bench): 0.3 + 1.2 MB.
+  shiftad::io::FeatureRows rows{torch::zeros({10, 30000}, torch::kUInt8), torch::ones({10}, torch::kUInt8)};
+  cache.remember("images:100:" + shiftad::toString(cfg.data.interpolation), source, rows);
+  EXPECT_NO_THROW(shiftad::api::checkFitDecodesInMemory(cache, cfg, {source, pool}, 1'500'000));
+  EXPECT_THROW(shiftad::api::checkFitDecodesInMemory(cache, cfg, {source, pool}, 1'499'999), shiftad::Error);
 }

@@ -48,3 +48,33 @@ TEST(Memory, WorkThatCannotFitIsRefusedWithTheNumbers) {
   EXPECT_NO_THROW(shiftad::checkFitsInMemory(1'000'000'000, 1'000'000'000, "w", "a"));
   EXPECT_NO_THROW(shiftad::checkFitsInMemory(UINT64_MAX, std::nullopt, "w", "a"));  // unknown: not refused
 }
+
+TEST(Memory, TheLimitOfTheProcesssOwnGroupAndOfEveryGroupAboveItCount) {
+  // A Slurm job (--mem) or a systemd slice sets the limit on the process's own group,
+  // not on the mount's root, which has none (/proc/self/cgroup names the group).
+  TempDir t;
+  writeFile(t / "meminfo", "MemAvailable:   1000000 kB\nSwapFree: 0 kB\n");
+  const uint64_t all = uint64_t{1000000} * 1024;
+  // cgroup v2: job_1/step_0 has none of its own; job_1's 5000 - 1000 binds.
+  writeFile(t / "v2/job_1/memory.max", "5000\n");
+  writeFile(t / "v2/job_1/memory.current", "1000\n");
+  writeFile(t / "v2/job_1/step_0/memory.max", "max\n");
+  writeFile(t / "v2/job_1/step_0/memory.current", "900\n");
+  writeFile(t / "self-v2", "0::/job_1/step_0\n");
+  EXPECT_EQ(shiftad::availableMemoryBytes(t / "meminfo", t / "v2", t / "self-v2"), 4000u);
+  // The smallest of the limits on the way: the step's own, once it has one.
+  writeFile(t / "v2/job_1/step_0/memory.max", "1500\n");
+  EXPECT_EQ(shiftad::availableMemoryBytes(t / "meminfo", t / "v2", t / "self-v2"), 600u);
+  // cgroup v1: the memory controller's line, under memory/; other controllers' ignored.
+  writeFile(t / "v1/memory/slice/app/memory.limit_in_bytes", "9223372036854771712\n");
+  writeFile(t / "v1/memory/slice/app/memory.usage_in_bytes", "10\n");
+  writeFile(t / "v1/memory/slice/memory.limit_in_bytes", "700\n");
+  writeFile(t / "v1/memory/slice/memory.usage_in_bytes", "200\n");
+  writeFile(t / "v1/cpu/slice/memory.limit_in_bytes", "1\n");
+  writeFile(t / "self-v1", "5:cpu,cpuacct:/slice\n4:memory:/slice/app\n0::/\n");
+  EXPECT_EQ(shiftad::availableMemoryBytes(t / "meminfo", t / "v1", t / "self-v1"), 500u);
+  // A group outside the cgroup namespace, or no such file: the mount's root alone.
+  writeFile(t / "self-out", "0::/../../job_1\n");
+  EXPECT_EQ(shiftad::availableMemoryBytes(t / "meminfo", t / "v2", t / "self-out"), all);
+  EXPECT_EQ(shiftad::availableMemoryBytes(t / "meminfo", t / "v2", t / "missing"), all);
+}
