@@ -7,12 +7,14 @@
 #include <string>
 #include <utility>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "clustering/Blocks.h"
 #include "clustering/KMeans.h"
 #include "clustering/Partition.h"
 #include "common/Error.h"
+#include "common/Progress.h"
 
 namespace shiftad::clustering {
 namespace {
@@ -251,7 +253,7 @@ struct Fit {
 
 /// EM as sklearn's fit_predict: E-step, M-step, stop when the log-likelihood of the
 /// E-step moved by less than tol; then a final E-step under the returned parameters.
-Fit runEm(const Data& data, Model m, Covariance type, const GmmParams& params) {
+Fit runEm(const Data& data, Model m, Covariance type, const GmmParams& params, Progress* progress = nullptr) {
   Fit fit;
   double lower_bound = -std::numeric_limits<double>::infinity();
   for (int it = 1; it <= params.max_iter; ++it) {
@@ -263,8 +265,10 @@ Fit runEm(const Data& data, Model m, Covariance type, const GmmParams& params) {
         params.reg_covar);
     lower_bound = e.mean_log_likelihood;
     fit.iterations = it;
+    if (progress) progress->advance();
     if (std::abs(lower_bound - previous) < params.tol) {
       fit.converged = true;
+      if (progress) progress->advance(params.max_iter - it);  // a restart's share of the total is done
       break;
     }
   }
@@ -355,7 +359,9 @@ Model modelFromInit(const Data& data, const GmmInit& init, Covariance type) {
 
 }  // namespace
 
-GmmResult gmm(const torch::Tensor& x, const GmmParams& params) {
+GmmResult gmm(const torch::Tensor& x, const GmmParams& params) { return gmm(x, params, defaultProgressOptions()); }
+
+GmmResult gmm(const torch::Tensor& x, const GmmParams& params, const ProgressOptions& progress_options) {
   checkInput(x);
   checkParams(params);
   torch::NoGradGuard no_grad;
@@ -363,9 +369,15 @@ GmmResult gmm(const torch::Tensor& x, const GmmParams& params) {
   const Data data = prepare(x, params.chunk);
   const int64_t k = std::min<int64_t>(params.k, data.n());
   std::mt19937_64 rng(params.seed);  // one stream: each restart seeds K-means differently
+  // EM iterations over every restart (each counts max_iter, done once it converges): a
+  // full-covariance fit of a large pool in high dimension runs for minutes (O(n k d^2)
+  // per iteration). Quick fits print nothing.
+  Progress progress(fmt::format("gaussian mixture ({} x {}, k = {}, {}; EM iterations of {} restarts)", data.n(),
+                                data.d(), k, type == Covariance::kFull ? "full" : "diag", params.restarts),
+                    int64_t{params.restarts} * params.max_iter, progress_options);
   Fit best;
   for (int r = 0; r < params.restarts; ++r) {
-    Fit candidate = runEm(data, kmeansInit(data, k, rng(), type, params.reg_covar), type, params);
+    Fit candidate = runEm(data, kmeansInit(data, k, rng(), type, params.reg_covar), type, params, &progress);
     // Strict: the earliest restart wins ties.
     if (r == 0 || candidate.final_e.mean_log_likelihood > best.final_e.mean_log_likelihood) best = std::move(candidate);
   }

@@ -9,6 +9,7 @@
 
 #include <torch/types.h>
 
+#include "common/Progress.h"
 #include "shiftad/ClusteringParams.h"  // GmmParams
 
 namespace shiftad::clustering {
@@ -39,6 +40,10 @@ struct GmmResult {
 /// shiftad::Error on empty or non-finite input, bad parameters, or a covariance that is
 /// not positive definite (possible only with reg_covar = 0).
 GmmResult gmm(const torch::Tensor& x, const GmmParams& params);
+
+/// gmm, its progress (EM iterations of every restart) shown with `progress` rather than
+/// the defaults (a line now and then past 10 s, through the log).
+GmmResult gmm(const torch::Tensor& x, const GmmParams& params, const ProgressOptions& progress);
 
 /// EM from the given initial parameters instead of K-means (k comes from `init`; k, seed
 /// and restarts of `params` are unused): the same trajectory as sklearn's GaussianMixture

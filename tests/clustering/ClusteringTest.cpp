@@ -78,6 +78,30 @@ TEST(Gmm, RecoversSeparatedBlobs) {
   }
 }
 
+TEST(Gmm, ShowsItsProgressInEmIterationsOfEveryRestart) {
+  // A full-covariance fit of a large pool runs for minutes: it says how far it is. Each
+  // restart counts max_iter iterations, all of them done once it converges, so the count
+  // ends at restarts x max_iter whatever the iterations run.
+  const Blobs b = threeBlobs();
+  auto params = gmmParams(3, "full");
+  params.restarts = 2;
+  params.max_iter = 50;
+  double now = 0;
+  std::vector<std::string> lines;
+  shiftad::ProgressOptions o;
+  o.plain_seconds = 0.5;
+  o.clock = [&] { return now += 1; };  // every reading a second later: long work
+  o.sink = [&](const std::string& line, bool) { lines.push_back(line); };
+  const cl::GmmResult r = cl::gmm(b.x, params, o);
+  ASSERT_TRUE(r.converged);
+  ASSERT_LT(r.iterations, 50) << "a restart that converged early still fills its share";
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_NE(lines.front().find("gaussian mixture (200 x 5, k = 3, full; EM iterations of 2 restarts)"),
+            std::string::npos)
+      << lines.front();
+  EXPECT_NE(lines.back().find("restarts): 100 done in "), std::string::npos) << lines.back();
+}
+
 TEST(Gmm, LogLikelihoodMatchesDefinition) {
   const torch::Tensor x = torch::randn({300, 4}, at::make_generator<at::CPUGeneratorImpl>(3)) * 2 + 50;
   for (const char* covariance : {"diag", "full"}) {
