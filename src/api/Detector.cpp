@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -341,13 +342,16 @@ Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const 
 
 namespace {
 
-/// Which folder `dir` names now (device and inode; {0, 0} when there is none): `train
-/// --overwrite` exchanges a run's folder for its replacement in one step, which a load
-/// reading one file after another can straddle.
-std::pair<uint64_t, uint64_t> folderIdentity(const std::string& dir) {
+/// Which folder `dir` names now, and since when (device, inode and change time; zeros
+/// when there is none): `train --overwrite` exchanges a run's folder for its replacement
+/// in one step, which a load reading one file after another can straddle. The change
+/// time, which a rename of the folder sets, tells a folder exchanged away and back
+/// during one load (two exchanges) from one that stayed.
+std::array<int64_t, 4> folderIdentity(const std::string& dir) {
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return {0, 0};
-  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  if (::stat(dir.c_str(), &st) != 0) return {0, 0, 0, 0};
+  return {static_cast<int64_t>(st.st_dev), static_cast<int64_t>(st.st_ino), static_cast<int64_t>(st.st_ctim.tv_sec),
+          static_cast<int64_t>(st.st_ctim.tv_nsec)};
 }
 
 /// loadImpl of one run: again when the folder was exchanged while it read (its files

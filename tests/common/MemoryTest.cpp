@@ -55,22 +55,23 @@ TEST(Memory, TheLimitOfTheProcesssOwnGroupAndOfEveryGroupAboveItCount) {
   TempDir t;
   writeFile(t / "meminfo", "MemAvailable:   1000000 kB\nSwapFree: 0 kB\n");
   const uint64_t all = uint64_t{1000000} * 1024;
+  // A group's limit and usage, in v2's files or v1's.
+  const auto group = [&](const std::string& dir, const std::string& limit, const std::string& usage, bool v1) {
+    writeFile(t / dir + (v1 ? "/memory.limit_in_bytes" : "/memory.max"), limit + "\n");
+    writeFile(t / dir + (v1 ? "/memory.usage_in_bytes" : "/memory.current"), usage + "\n");
+  };
   // cgroup v2: job_1/step_0 has none of its own; job_1's 5000 - 1000 binds.
-  writeFile(t / "v2/job_1/memory.max", "5000\n");
-  writeFile(t / "v2/job_1/memory.current", "1000\n");
-  writeFile(t / "v2/job_1/step_0/memory.max", "max\n");
-  writeFile(t / "v2/job_1/step_0/memory.current", "900\n");
+  group("v2/job_1", "5000", "1000", false);
+  group("v2/job_1/step_0", "max", "900", false);
   writeFile(t / "self-v2", "0::/job_1/step_0\n");
   EXPECT_EQ(shiftad::availableMemoryBytes(t / "meminfo", t / "v2", t / "self-v2"), 4000u);
   // The smallest of the limits on the way: the step's own, once it has one.
-  writeFile(t / "v2/job_1/step_0/memory.max", "1500\n");
+  group("v2/job_1/step_0", "1500", "900", false);
   EXPECT_EQ(shiftad::availableMemoryBytes(t / "meminfo", t / "v2", t / "self-v2"), 600u);
   // cgroup v1: the memory controller's line, under memory/; other controllers' ignored.
-  writeFile(t / "v1/memory/slice/app/memory.limit_in_bytes", "9223372036854771712\n");
-  writeFile(t / "v1/memory/slice/app/memory.usage_in_bytes", "10\n");
-  writeFile(t / "v1/memory/slice/memory.limit_in_bytes", "700\n");
-  writeFile(t / "v1/memory/slice/memory.usage_in_bytes", "200\n");
-  writeFile(t / "v1/cpu/slice/memory.limit_in_bytes", "1\n");
+  group("v1/memory/slice/app", "9223372036854771712", "10", true);
+  group("v1/memory/slice", "700", "200", true);
+  group("v1/cpu/slice", "1", "0", true);
   writeFile(t / "self-v1", "5:cpu,cpuacct:/slice\n4:memory:/slice/app\n0::/\n");
   EXPECT_EQ(shiftad::availableMemoryBytes(t / "meminfo", t / "v1", t / "self-v1"), 500u);
   // A group outside the cgroup namespace, or no such file: the mount's root alone.

@@ -68,22 +68,31 @@ TEST(ParallelFor, CallsFromSeveralThreadsAtOnceEachGetEveryItemOnce) {
 TEST(ParallelFor, NoThreadsAskedForMeansTheDefaultThatSetDefaultThreadsSets) {
   // A host that tells the library to use one thread (setThreads, --threads 1) decodes on
   // one: before, decoding (data.threads 0) took every core whatever the host said.
-  const auto threadsUsed = [] {
+  // `wait`: the first items wait (up to 5 s) until a second thread has taken one, so that
+  // on a loaded machine, where the helpers start late, they still get items.
+  const auto threadsUsed = [](bool wait) {
     std::mutex m;
     std::set<std::thread::id> ids;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     shiftad::parallelFor(256, 0, [&](size_t) {
       std::this_thread::sleep_for(std::chrono::microseconds(100));  // every thread gets items
-      std::lock_guard<std::mutex> lock(m);
-      ids.insert(std::this_thread::get_id());
+      {
+        std::lock_guard<std::mutex> lock(m);
+        ids.insert(std::this_thread::get_id());
+      }
+      while (wait && std::chrono::steady_clock::now() < deadline) {
+        std::lock_guard<std::mutex> lock(m);
+        if (ids.size() >= 2) break;
+      }
     });
     return ids;
   };
   shiftad::setDefaultThreads(1);
   EXPECT_EQ(shiftad::defaultThreads(), 1);
-  EXPECT_EQ(threadsUsed(), std::set<std::thread::id>{std::this_thread::get_id()}) << "one thread: the caller";
+  EXPECT_EQ(threadsUsed(false), std::set<std::thread::id>{std::this_thread::get_id()}) << "one thread: the caller";
   shiftad::setDefaultThreads(3);
   EXPECT_EQ(shiftad::defaultThreads(), 3);
-  const auto three = threadsUsed();
+  const auto three = threadsUsed(true);
   EXPECT_LE(three.size(), 3u);
   EXPECT_GE(three.size(), 2u) << "the helpers took no item: the test shows nothing";
   shiftad::setDefaultThreads(0);
