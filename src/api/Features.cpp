@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -50,6 +51,49 @@ io::FeatureRows expandRows(const FeatureSet& set, const std::vector<std::string>
   return rows;
 }
 
+std::string imagesKey(int side, Interpolation interpolation) {
+  return "images:" + std::to_string(side) + ":" + toString(interpolation);
+}
+
+/// `compute`'s rows of `missing`, a chunk of decoded images at a time, remembered in
+/// `cache` under `id`. The pixels this decoded are forgotten once embedded: a run that
+/// trains the head alone needs only the features, and a pool's pixels held whole (twice
+/// at the peak) took gigabytes at 224 px for the whole run (pixels the cache held
+/// before are left to their user).
+void embedInChunks(InputCache& cache, const Config& cfg, const std::string& id, const std::vector<std::string>& missing,
+                   int side, Interpolation interpolation,
+                   const std::function<torch::Tensor(const torch::Tensor&)>& compute) {
+  const auto pixels = imagesKey(side, interpolation);
+  const auto undecoded = cache.missing(pixels, missing);
+  const std::set<std::string> decoded_here(undecoded.begin(), undecoded.end());
+  // Whole batches: the batches, and so the features, of embedding all at once.
+  const auto batch = static_cast<size_t>(kBatch);
+  const size_t step = std::max<size_t>(1, (cache.embedChunk() + batch - 1) / batch) * batch;
+  for (size_t start = 0; start < missing.size(); start += step) {
+    const std::vector<std::string> chunk(
+        missing.begin() + static_cast<std::ptrdiff_t>(start),
+        missing.begin() + static_cast<std::ptrdiff_t>(std::min(start + step, missing.size())));
+    const auto images = loadImagesOnce(cache, cfg, chunk, side, interpolation);
+    if (!images.paths.empty()) {
+      const auto t_embed = Clock::now();
+      const auto f = compute(images.images);
+      cache.addStats([&](InputStats& st) {
+        st.embedded_images += images.images.size(0);
+        st.embed_seconds += secondsSince(t_embed);
+      });
+      cache.remember(id, chunk, expandRows(FeatureSet{f, images.paths, images.skipped}, chunk, f.size(1)));
+    } else {
+      cache.remember(id, chunk,
+                     io::FeatureRows{torch::zeros({static_cast<int64_t>(chunk.size()), 1}),
+                                     torch::zeros({static_cast<int64_t>(chunk.size())}, torch::kUInt8)});
+    }
+    std::vector<std::string> forget;
+    for (const auto& p : chunk)
+      if (decoded_here.count(p)) forget.push_back(p);
+    cache.forget(pixels, forget);
+  }
+}
+
 /// Memory, then the disk cache, then `compute` on the decoded images that are not in
 /// memory yet.
 FeatureSet features(InputCache& cache, const Config& cfg, const std::string& id, const std::vector<std::string>& paths,
@@ -60,24 +104,11 @@ FeatureSet features(InputCache& cache, const Config& cfg, const std::string& id,
   const auto t0 = Clock::now();
   const auto compute_rows = [&] {
     const auto missing = cache.missing(id, paths);
-    const auto images = loadImagesOnce(cache, cfg, missing, side, interpolation);
     // Only where the rows go to the disk cache: a loaded detector scoring new images
     // writes none (InputCache::diskCaches), and its embedding shows its own progress.
     if (cache.diskCaches())
-      log::info("embedding {} images ({}); cached for later runs", images.paths.size(), id.substr(0, id.find(':')));
-    if (!images.paths.empty()) {
-      const auto t_embed = Clock::now();
-      const auto f = compute(images.images);
-      cache.addStats([&](InputStats& st) {
-        st.embedded_images += images.images.size(0);
-        st.embed_seconds += secondsSince(t_embed);
-      });
-      cache.remember(id, missing, expandRows(FeatureSet{f, images.paths, images.skipped}, missing, f.size(1)));
-    } else {
-      cache.remember(id, missing,
-                     io::FeatureRows{torch::zeros({static_cast<int64_t>(missing.size()), 1}),
-                                     torch::zeros({static_cast<int64_t>(missing.size())}, torch::kUInt8)});
-    }
+      log::info("embedding {} images ({}); cached for later runs", missing.size(), id.substr(0, id.find(':')));
+    embedInChunks(cache, cfg, id, missing, side, interpolation, compute);
     FeatureSet all;
     SHIFTAD_CHECK(cache.recall(id, paths, all), "internal: features not remembered");
     const int64_t dim = all.features.defined() ? all.features.size(1) : 1;
@@ -180,10 +211,6 @@ std::shared_ptr<models::FeatureExtractor> initialTrunk(const Config& cfg) {
 }
 
 namespace {
-
-std::string imagesKey(int side, Interpolation interpolation) {
-  return "images:" + std::to_string(side) + ":" + toString(interpolation);
-}
 
 /// The bytes of `n` images' pixels at `side`.
 uint64_t pixelBytes(size_t n, int side) { return uint64_t{3} * n * static_cast<uint64_t>(side) * side; }

@@ -51,6 +51,13 @@ void InputCache::forget(const std::vector<std::string>& paths) {
     for (const auto& p : paths) rows.erase(p);
 }
 
+void InputCache::forget(const std::string& key, const std::vector<std::string>& paths) {
+  std::lock_guard<std::mutex> lock(rows_mutex_);
+  const auto it = rows_.find(key);
+  if (it == rows_.end()) return;
+  for (const auto& p : paths) it->second.erase(p);
+}
+
 void InputCache::clear() {
   std::lock_guard<std::mutex> lock(rows_mutex_);
   rows_.clear();

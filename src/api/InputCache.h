@@ -49,6 +49,9 @@ class InputCache {
   /// Drop every row of these files, under every key.
   void forget(const std::vector<std::string>& paths);
 
+  /// Drop the rows of these files under `key` only (e.g. decoded pixels, once embedded).
+  void forget(const std::string& key, const std::vector<std::string>& paths);
+
   /// Drop every row (the time statistics and the trunk fingerprints stay).
   void clear();
 
@@ -69,8 +72,15 @@ class InputCache {
   void setDiskCaches(bool on) { disk_caches_ = on; }
   bool diskCaches() const { return disk_caches_; }
 
+  /// How many images are decoded, embedded and let go at a time when features are
+  /// computed (api::trunkFeatures, frozenFeatures): the pixels held at once. Rounded up
+  /// to whole inference batches, so the features are those of embedding all at once.
+  void setEmbedChunk(size_t images) { embed_chunk_ = images; }
+  size_t embedChunk() const { return embed_chunk_; }
+
  private:
   std::atomic<bool> disk_caches_{true};
+  std::atomic<size_t> embed_chunk_{4096};
   mutable std::mutex rows_mutex_;
   std::map<std::string, std::unordered_map<std::string, torch::Tensor>> rows_;
   mutable std::mutex stats_mutex_;
