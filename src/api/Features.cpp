@@ -51,10 +51,6 @@ io::FeatureRows expandRows(const FeatureSet& set, const std::vector<std::string>
   return rows;
 }
 
-std::string imagesKey(int side, Interpolation interpolation) {
-  return "images:" + std::to_string(side) + ":" + toString(interpolation);
-}
-
 /// `compute`'s rows of `missing`, a chunk of decoded images at a time, remembered in
 /// `cache` under `id`. The pixels this decoded are forgotten once embedded: a run that
 /// trains the head alone needs only the features, and a pool's pixels held whole (twice
@@ -218,6 +214,10 @@ uint64_t pixelBytes(size_t n, int side) { return uint64_t{3} * n * static_cast<u
 constexpr const char* kLessPixels = "lower data.resize (or data.image_size), or give fewer images";
 
 }  // namespace
+
+std::string imagesKey(int side, Interpolation interpolation) {
+  return "images:" + std::to_string(side) + ":" + toString(interpolation);
+}
 
 data::ImageBatch loadImagesOnce(InputCache& cache, const Config& cfg, const std::vector<std::string>& paths, int side,
                                 Interpolation interpolation) {

@@ -79,6 +79,9 @@ torch::Tensor frozenFeaturesOf(const Config& cfg, const ImagesAt& images, models
 data::ImageBatch loadImagesOnce(InputCache& cache, const Config& cfg, const std::vector<std::string>& paths, int side,
                                 Interpolation interpolation);
 
+/// The key of decoded images at `side` with `interpolation` in an InputCache.
+std::string imagesKey(int side, Interpolation interpolation);
+
 /// Before a fit decodes its images (its source, then its pool): throws shiftad::Error,
 /// with the numbers, when all of them at data.resize cannot be held at once (two copies
 /// of each image not in `cache` yet, the cache's and the trainer's batch; one of each

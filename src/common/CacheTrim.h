@@ -21,8 +21,8 @@ struct CacheTrim {
 /// remove the least recently used (oldest modification time: a read refreshes it,
 /// touchCacheEntry) until they take at most 90% of it. Nothing else under `root` is
 /// looked at or removed, except the entries' temporaries that killed writers left
-/// (isStaleTemporary), removed whatever the limit. 0: no limit. Best effort: an entry that cannot be removed, or
-/// that another process removed first, is passed over.
+/// (isStaleTemporary), removed whatever the limit. 0: no limit. Best effort: an entry
+/// that cannot be removed, or that another process removed first, is passed over.
 CacheTrim trimCache(const std::string& root, uintmax_t max_bytes);
 
 /// Mark a cache entry used now (its modification time), so that trimCache keeps it

@@ -674,7 +674,8 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
                  const Config& last, int64_t ran, const std::shared_ptr<Cache>& cache, BenchSummary& out) {
   evaluation::ReportInfo info;
   info.title = suite.name + (o.quick ? " (quick)" : "") + (o.sweep.empty() ? "" : ", sweep " + o.sweep);
-  if (o.shard_count > 1 && o.merge_from.empty())
+  const bool one_shard = o.shard_count > 1 && o.merge_from.empty();  // its own report: a part of the grid
+  if (one_shard)
     info.title += fmt::format(", shard {} of {} (partial: for the bench's figures, merge the shards)", o.shard_index,
                               o.shard_count);
   info.suite = suite.name;
@@ -691,7 +692,7 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   info.command = o.command;
   info.machine = machine();
   info.protocol = protocol(suite, last);
-  if (o.shard_count > 1 && o.merge_from.empty())
+  if (one_shard)
     info.protocol += fmt::format(
         "- Shard {} of {}: one run in {} of the grid, so a variant's cells hold other classes and seeds than "
         "another's; compare variants in the report of the merged shards (`--merge`, docs/scale.md)\n",
@@ -988,9 +989,8 @@ std::vector<evaluation::BenchRow> rowsOfGrid(const Suite& suite, const std::vect
   if (!left.empty())
     log::warn(
         "{} rows of results.csv are not in this bench's grid (first: {}; made with other --seeds, --classes, "
-        "--variants or --sweep): kept in the file, left out of the report; rerun with the options they were made with "
-        "to "
-        "report them",
+        "--variants or --sweep): kept in the file, left out of the report; rerun with the options they were made "
+        "with to report them",
         left.size(), left.front());
   return out;
 }

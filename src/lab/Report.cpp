@@ -34,6 +34,10 @@ std::vector<T> uniqueInOrder(const std::vector<BenchRow>& rows, Get get) {
   return out;
 }
 
+/// The mean of AUROCs (or rates) in percent as a report shows it, in tenths (Tenths.h):
+/// what its cells show, its bold marks and ranks compare.
+long shownMean(const std::vector<double>& v) { return shownTenths(100 * meanStd(v).mean); }
+
 /// Mean ± std in percent (meanStdCell).
 std::string pct(const std::vector<double>& v) {
   const auto m = meanStd(v);
@@ -278,7 +282,7 @@ std::vector<std::string> markedRow(const std::string& first, const std::map<Key,
     r.push_back(cell(m, k));
     const auto it = m.find(k);
     if (it == m.end() || contains(info.upper_bounds, variants[i])) continue;
-    shown[i] = shownTenths(100 * meanStd(it->second).mean);
+    shown[i] = shownMean(it->second);
     best = std::max(best, shown[i]);
     ++competing;
   }
@@ -311,14 +315,13 @@ void summarySection(Doc& doc, const Grid& g, const ReportInfo& info) {
 std::string recommendedRank(const Grid& g, const ReportInfo& info, const std::string& d) {
   const auto mine = g.by_dir.find({d, info.recommended});
   if (info.recommended.empty() || mine == g.by_dir.end()) return "";
-  const auto tenths = [](const std::vector<double>& v) { return shownTenths(100 * meanStd(v).mean); };
-  const long m = tenths(mine->second);
+  const long m = shownMean(mine->second);
   long best = m;
   int rank = 1, n = 0;
   for (const auto& v : g.variants) {
     const auto it = g.by_dir.find({d, v});
     if (it == g.by_dir.end() || contains(info.upper_bounds, v)) continue;
-    const long x = tenths(it->second);
+    const long x = shownMean(it->second);
     ++n;
     rank += x > m;
     best = std::max(best, x);
@@ -426,7 +429,7 @@ std::string recommendedMargin(const SweepGrid& s, const std::string& value, cons
     if (const auto it = s.by_value.find({value, v});
         v != info.recommended && it != s.by_value.end() && !contains(info.upper_bounds, v))
       best = std::max(best, meanStd(it->second).mean);
-  return best < 0 ? "–" : gapText(shownTenths(100 * meanStd(mine->second).mean) - shownTenths(100 * best));
+  return best < 0 ? "–" : gapText(shownMean(mine->second) - shownTenths(100 * best));
 }
 
 /// The sweep's table; with the recommended variant among its columns, a last column of

@@ -86,7 +86,7 @@ TEST(InputCache, AFitsImagesAreCheckedAgainstMemoryAllAtOnceBeforeAnyIsDecoded) 
   EXPECT_NO_THROW(shiftad::api::checkFitDecodesInMemory(cache, cfg, {source, pool}, std::nullopt));
   // The source held in memory (an earlier run of a bench): 0.3 + 1.2 MB.
   shiftad::io::FeatureRows rows{torch::zeros({10, 30000}, torch::kUInt8), torch::ones({10}, torch::kUInt8)};
-  cache.remember("images:100:" + shiftad::toString(cfg.data.interpolation), source, rows);
+  cache.remember(shiftad::api::imagesKey(100, cfg.data.interpolation), source, rows);
   EXPECT_NO_THROW(shiftad::api::checkFitDecodesInMemory(cache, cfg, {source, pool}, 1'500'000));
   EXPECT_THROW(shiftad::api::checkFitDecodesInMemory(cache, cfg, {source, pool}, 1'499'999), shiftad::Error);
 }
@@ -114,7 +114,7 @@ TEST(InputCache, FeaturesAreEmbeddedAChunkAtATimeAsAllAtOnceAndThePixelsDecodedF
   EXPECT_EQ(f.paths, paths);
   ASSERT_TRUE(f.features.defined());
   EXPECT_TRUE(torch::equal(f.features, at_once)) << "chunked features differ from all at once";
-  const auto pixels = "images:32:" + shiftad::toString(cfg.data.interpolation);
+  const auto pixels = shiftad::api::imagesKey(32, cfg.data.interpolation);
   EXPECT_EQ(cache.missing(pixels, paths), std::vector<std::string>(paths.begin() + 5, paths.end()))
       << "the pixels decoded for the features are let go, those held before kept";
 }
