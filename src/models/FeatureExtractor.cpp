@@ -9,7 +9,6 @@
 #include "config/Choices.h"
 #include "io/SafeTensors.h"
 #include "models/ClipVisual.h"
-#include "models/InferenceBatch.h"
 #include "models/MobileNetV2.h"
 #include "models/NetworkConstruction.h"
 #include "models/ResNet.h"
@@ -40,22 +39,25 @@ void FeatureExtractor::buildHead(int64_t trunk_dim, int64_t embedding_dim, const
 
 namespace {
 
-/// Rows the head multiplies at a time when no gradient is wanted (scoring, embedding).
-/// A matrix product's kernel, hence its rounding, follows the number of rows: in
-/// blocks of one size (the last padded with zero rows) a row's output is the same bit
-/// for bit whether it is scored alone, among thousands or as a line of a pipe.
-constexpr int64_t kHeadBlock = kInferenceImages;
-
-torch::Tensor inFixedBlocks(torch::nn::Sequential& head, const torch::Tensor& x) {
-  const int64_t n = x.size(0);
-  std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < n; i += kHeadBlock) {
-    auto block = x.slice(0, i, std::min(i + kHeadBlock, n));
-    const int64_t rows = block.size(0);
-    if (rows < kHeadBlock) block = torch::cat({block, torch::zeros({kHeadBlock - rows, x.size(1)}, x.options())});
-    out.push_back(head->forward(block).slice(0, 0, rows));
+/// The head without gradient (scoring, embedding), its products in double and the
+/// output rounded to float once. A float product's rounding follows where a row falls
+/// in the BLAS kernel's tiles: OpenBLAS's AVX2 sgemm gave a row other bits by its place
+/// among 12 (blocks of one size, which sufficed on other kernels, did not help there),
+/// so an image scored alone, in a list or as a line of a pipe got outputs a bit apart.
+/// In double those differences are ~1e-16, far below a float's step (6e-8 of the
+/// value): the rounded outputs agree unless an exact value lies that close to a float's
+/// rounding boundary (about 1 output in 10^7). Cost: the weights converted per call
+/// (1280 x 1280: ~1 ms), the products at about half float's speed.
+torch::Tensor inDouble(torch::nn::Sequential& head, const torch::Tensor& x) {
+  auto y = x.to(torch::kDouble);
+  for (auto& layer : *head) {
+    if (const auto* linear = layer.ptr()->as<torch::nn::Linear>())
+      y = torch::nn::functional::linear(y, linear->weight.to(torch::kDouble),
+                                        linear->bias.defined() ? linear->bias.to(torch::kDouble) : torch::Tensor());
+    else
+      y = layer.forward(y);  // the MLP's LeakyReLU, elementwise
   }
-  return out.empty() ? head->forward(x) : torch::cat(out);
+  return y.to(x.scalar_type());
 }
 
 }  // namespace
@@ -65,7 +67,7 @@ torch::Tensor FeatureExtractor::head(const torch::Tensor& trunk_features) {
       trunk_l2_ ? torch::nn::functional::normalize(trunk_features, torch::nn::functional::NormalizeFuncOptions().dim(1))
                 : trunk_features;
   if (torch::GradMode::is_enabled()) return head_->forward(x);
-  return inFixedBlocks(head_, x);
+  return inDouble(head_, x);
 }
 
 void FeatureExtractor::initHeadRows(const torch::Tensor& directions) {
