@@ -8,11 +8,13 @@
 //   shiftad_bench scorer  --config C [--set k=v] --path fast|plain --batch B [--n N]
 //   shiftad_bench kmeans  --impl shiftad|faiss [--n N --d D --k K --iters I]
 //   shiftad_bench dominant [--set cluster.space=self --set cluster.k=K ...] --n N --d D
+//   shiftad_bench feature-cache --dir DIR [--n N --d D]  the feature cache's writes and reads
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -29,6 +31,7 @@
 #include "clustering/KMeans.h"
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
+#include "io/FeatureCache.h"
 #include "losses/Losses.h"
 #include "method/DenseRegion.h"
 #include "method/DominantSelector.h"
@@ -399,6 +402,48 @@ json kmeansBench(const std::string& impl, int64_t n, int64_t d, int k, int iters
           {"inertia", inertiaOf(x, centroids)}};
 }
 
+/// The disk feature cache on `n` files (empty, named under DIR/files) with rows of `d`
+/// floats made up on the spot (no encoder: the cache's own cost): writing them all (a
+/// cold cache), reading them all back (warm), and a list with one file more (one row
+/// computed, the rest read). The cache goes to DIR/cache, emptied first.
+json featureCacheBench(const std::string& dir, int64_t n, int64_t d) {
+  namespace fs = std::filesystem;
+  fs::remove_all(fs::path(dir) / "cache");
+  fs::create_directories(fs::path(dir) / "files");
+  std::vector<std::string> files;
+  for (int64_t i = 0; i < n + 1; ++i) {
+    files.push_back((fs::path(dir) / "files" / (std::to_string(i) + ".png")).string());
+    if (!fs::exists(files.back())) std::ofstream(files.back()).put('x');
+  }
+  const auto one_more = files;
+  files.pop_back();
+  int64_t computed = 0;
+  const auto rows = [&](const std::vector<std::string>& missing) {
+    computed += static_cast<int64_t>(missing.size());
+    return torch::ones({static_cast<int64_t>(missing.size()), d});
+  };
+  const auto cache = (fs::path(dir) / "cache").string();
+  const auto timed = [&](const std::vector<std::string>& list) {
+    const auto t0 = Clock::now();
+    shiftad::io::cachedFeatures(cache, "bench-encoder", list, rows);
+    return secondsSince(t0);
+  };
+  const double cold = timed(files);
+  const double warm = timed(files);
+  const int64_t before = computed;
+  const double added = timed(one_more);
+  uintmax_t bytes = 0;
+  for (const auto& e : fs::recursive_directory_iterator(cache)) bytes += e.is_regular_file() ? e.file_size() : 0;
+  return {{"bench", "feature-cache"},
+          {"n", n},
+          {"d", d},
+          {"cold_seconds", cold},
+          {"warm_seconds", warm},
+          {"one_more_seconds", added},
+          {"one_more_computed", computed - before},
+          {"entry_bytes", bytes}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -449,6 +494,10 @@ int main(int argc, char** argv) {
   dom->add_option("--d", d);
   dom->add_option("--main-share", main_share,
                   "share of the rows around one center, the rest spread over the others (0: every center alike)");
+  auto* fc = app.add_subcommand("feature-cache", "the disk feature cache: n rows written, read back, one added");
+  fc->add_option("--dir", out, "a scratch folder (its cache/ is emptied)")->required();
+  fc->add_option("--n", n);
+  fc->add_option("--d", d);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -468,6 +517,7 @@ int main(int argc, char** argv) {
       shiftad::setThreads(0);
       emit(dominantBench(shiftad::loadConfig("", sets), n, d, main_share));
     }
+    if (fc->parsed()) emit(featureCacheBench(out, n, d));
     if (km->parsed()) {
       shiftad::setThreads(threads);
       emit(kmeansBench(impl, n, d, k, iters));

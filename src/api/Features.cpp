@@ -98,20 +98,21 @@ FeatureSet features(InputCache& cache, const Config& cfg, const std::string& id,
   FeatureSet out;
   if (cache.recall(id, paths, out)) return out;
   const auto t0 = Clock::now();
-  const auto compute_rows = [&] {
-    const auto missing = cache.missing(id, paths);
+  // The disk cache asks for the rows of the files none of its entries holds.
+  const auto compute_rows = [&](const std::vector<std::string>& wanted) {
+    const auto missing = cache.missing(id, wanted);
     // Only where the rows go to the disk cache: a loaded detector scoring new images
     // writes none (InputCache::diskCaches), and its embedding shows its own progress.
     if (cache.diskCaches())
       log::info("embedding {} images ({}); cached for later runs", missing.size(), id.substr(0, id.find(':')));
     embedInChunks(cache, cfg, id, missing, side, interpolation, compute);
     FeatureSet all;
-    SHIFTAD_CHECK(cache.recall(id, paths, all), "internal: features not remembered");
+    SHIFTAD_CHECK(cache.recall(id, wanted, all), "internal: features not remembered");
     const int64_t dim = all.features.defined() ? all.features.size(1) : 1;
-    return expandRows(all, paths, dim);
+    return expandRows(all, wanted, dim);
   };
   const auto rows =
-      cache.diskCaches() ? io::cachedFeatureRows(cfg.encoder.cache_dir, id, paths, compute_rows) : compute_rows();
+      cache.diskCaches() ? io::cachedFeatureRows(cfg.encoder.cache_dir, id, paths, compute_rows) : compute_rows(paths);
   cache.remember(id, paths, rows);
   SHIFTAD_CHECK(cache.recall(id, paths, out), "internal: features not remembered");
   cache.addStats([&](InputStats& st) { st.feature_seconds += secondsSince(t0); });

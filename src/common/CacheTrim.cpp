@@ -30,7 +30,8 @@ bool removedStaleTemporary(const fs::directory_entry& e, const std::string& name
   long pid = 0;
   if (!isTemporaryName(name, "", pid)) return false;
   const auto target = name.substr(0, name.rfind(".tmp-"));
-  const bool ours = (target.rfind("features-", 0) == 0 && endsWith(target, ".safetensors")) || endsWith(target, ".u8");
+  const bool ours = (target.rfind("features-", 0) == 0 && endsWith(target, ".safetensors")) ||
+                    endsWith(target, ".u8") || endsWith(target, ".f32");
   std::error_code ec;
   if (ours && isStaleTemporary(e.path(), pid) && fs::remove(e.path(), ec)) ++removed;
   return true;
@@ -45,8 +46,25 @@ void add(std::vector<Entry>& out, const fs::directory_entry& e) {
   if (!ec) out.push_back({e.path(), bytes, used});
 }
 
-/// The cache's entries: root/features-*.safetensors and root/images/*/*/*.u8. Their
-/// stale temporaries on the way are removed and counted in `stale`.
+/// The entries FOLDER/*/*/*EXTENSION (a folder per transform or encoder, then per
+/// first two letters of the key), and their stale temporaries, removed.
+void shardedEntries(const fs::path& folder, const std::string& extension, std::vector<Entry>& out, uintmax_t& stale) {
+  std::error_code ec;
+  for (fs::directory_iterator kind(folder, ec), end; !ec && kind != end; kind.increment(ec)) {
+    std::error_code sub;
+    for (fs::directory_iterator shard(kind->path(), sub); !sub && shard != end; shard.increment(sub)) {
+      std::error_code files;
+      for (fs::directory_iterator f(shard->path(), files); !files && f != end; f.increment(files)) {
+        const auto name = f->path().filename().string();
+        if (!removedStaleTemporary(*f, name, stale) && endsWith(name, extension)) add(out, *f);
+      }
+    }
+  }
+}
+
+/// The cache's entries: root/images/*/*/*.u8, root/features/*/*/*.f32 and the single
+/// files of earlier versions' feature sets, root/features-*.safetensors. Their stale
+/// temporaries on the way are removed and counted in `stale`.
 std::vector<Entry> entries(const fs::path& root, uintmax_t& stale) {
   std::vector<Entry> out;
   std::error_code ec;
@@ -55,17 +73,8 @@ std::vector<Entry> entries(const fs::path& root, uintmax_t& stale) {
     if (removedStaleTemporary(*it, name, stale)) continue;
     if (name.rfind("features-", 0) == 0 && endsWith(name, ".safetensors")) add(out, *it);
   }
-  const auto images = root / "images";
-  for (fs::directory_iterator transform(images, ec), end; !ec && transform != end; transform.increment(ec)) {
-    std::error_code sub;
-    for (fs::directory_iterator shard(transform->path(), sub); !sub && shard != end; shard.increment(sub)) {
-      std::error_code files;
-      for (fs::directory_iterator f(shard->path(), files); !files && f != end; f.increment(files)) {
-        const auto name = f->path().filename().string();
-        if (!removedStaleTemporary(*f, name, stale) && endsWith(name, ".u8")) add(out, *f);
-      }
-    }
-  }
+  shardedEntries(root / "images", ".u8", out, stale);
+  shardedEntries(root / "features", ".f32", out, stale);
   return out;
 }
 

@@ -17,7 +17,8 @@ struct CacheTrim {
 };
 
 /// When the entries shiftad writes under the cache folder `root` (decoded images,
-/// images/*/*/*.u8; features, features-*.safetensors) take more than `max_bytes`,
+/// images/*/*/*.u8; features, features/*/*/*.f32, and earlier versions'
+/// features-*.safetensors) take more than `max_bytes`,
 /// remove the least recently used (oldest modification time: a read refreshes it,
 /// touchCacheEntry) until they take at most 90% of it. Nothing else under `root` is
 /// looked at or removed, except the entries' temporaries that killed writers left

@@ -1,10 +1,5 @@
 #include "data/ImageCache.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <array>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +14,7 @@
 #include "common/Error.h"
 #include "common/Hash.h"
 #include "common/Log.h"
+#include "common/MappedFile.h"
 #include "data/FileCheck.h"
 
 namespace fs = std::filesystem;
@@ -65,35 +61,6 @@ bool otherVersion(const unsigned char* data, size_t size) {
   return size >= 10 && std::memcmp(data, kMagic, sizeof(kMagic)) == 0 && data[9] != kVersion;
 }
 
-/// A read-only mapping of a whole file, unmapped and closed on scope exit.
-class Mapping {
- public:
-  explicit Mapping(const std::string& path) {
-    // Non-blocking: a FIFO put where an entry belongs must not block the open.
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd_ < 0) return;
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return;
-    size_ = static_cast<size_t>(st.st_size);
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-    if (p != MAP_FAILED) data_ = static_cast<const unsigned char*>(p);
-  }
-  ~Mapping() {
-    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  bool exists() const { return fd_ >= 0; }
-  const unsigned char* data() const { return data_; }
-  size_t size() const { return data_ ? size_ : 0; }
-
- private:
-  int fd_ = -1;
-  size_t size_ = 0;
-  const unsigned char* data_ = nullptr;
-};
-
 }  // namespace
 
 ImageCache::ImageCache(std::string dir, int side, std::string transform) : side_(side) {
@@ -123,7 +90,7 @@ bool ImageCache::read(const std::string& key, uint8_t* dst) const {
   if (!enabled()) return false;
   const std::string path = pathOf(key);
   {
-    const Mapping m(path);
+    const MappedFile m(path);
     if (!m.exists()) return false;
     if (m.size() == kHeaderBytes + pixelBytes()) {
       // The payload is verified, not only its header: a flipped byte must not reach a

@@ -402,8 +402,7 @@ TEST(Pipeline, OnlyTrainingSaysItCachesTrunkFeaturesScoringWritesNoneAndSaysNoth
   shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
   const auto entries = [&] {
     size_t n = 0;
-    for (const auto& e : fs::directory_iterator(tmp / "cache"))
-      n += e.path().filename().string().rfind("features-", 0) == 0;
+    for (const auto& e : fs::recursive_directory_iterator(tmp / "cache/features")) n += e.path().extension() == ".f32";
     return n;
   };
   auto r = runCli("train --threads 1 --config " + (tmp / "cfg.yaml") + " --out " + (tmp / "run"));

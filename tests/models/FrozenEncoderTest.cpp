@@ -1,11 +1,10 @@
-// The frozen encoder Φ (TorchScript) against its Python reference, and the feature cache.
+// The frozen encoder Φ (TorchScript) against its Python reference.
 #include <filesystem>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "common/Error.h"
-#include "io/FeatureCache.h"
 #include "io/SafeTensors.h"
 #include "models/FrozenEncoder.h"
 #include "support/TestSupport.h"
@@ -80,57 +79,4 @@ TEST(FrozenEncoder, ModulesThatDoNotFitSayWhatTheyReturnedOrWhyTheyFailed) {
   EXPECT_NE(gray.find("channels"), std::string::npos) << gray;
   EXPECT_EQ(gray.find('\n'), std::string::npos) << gray;
   EXPECT_EQ(gray.find("Exception raised from"), std::string::npos) << gray;
-}
-
-TEST(FeatureCache, ComputesOnceAndInvalidatesOnChange) {
-  test::TempDir tmp;
-  test::writeFile(tmp / "a.png", "a");
-  test::writeFile(tmp / "b.png", "bb");
-  const std::vector<std::string> files = {tmp / "a.png", tmp / "b.png"};
-  int calls = 0;
-  const auto compute = [&] {
-    ++calls;
-    return torch::arange(6, torch::kFloat).reshape({2, 3}) + calls;
-  };
-  const auto first = io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
-  const auto second = io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
-  EXPECT_EQ(calls, 1);
-  EXPECT_TRUE(torch::equal(first, second));
-  io::cachedFeatures(tmp / "cache", "enc-2", files, compute);  // other encoder
-  EXPECT_EQ(calls, 2);
-  test::writeFile(tmp / "b.png", "changed content");  // other size
-  io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
-  EXPECT_EQ(calls, 3);
-  // A corrupt entry is recomputed, not an error.
-  for (const auto& e : fs::directory_iterator(tmp / "cache")) test::writeFile(e.path().string(), "junk");
-  io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
-  EXPECT_EQ(calls, 4);
-  // Re-exported at the same size with the old mtime put back (rsync -a, cp -p, tar).
-  const auto mtime = fs::last_write_time(tmp / "b.png");
-  test::writeFile(tmp / "b.png", "CHANGED CONTENT");
-  fs::last_write_time(tmp / "b.png", mtime);
-  io::cachedFeatures(tmp / "cache", "enc-1", files, compute);
-  EXPECT_EQ(calls, 5) << "stale features of an edited image";
-}
-
-TEST(FeatureCache, AnEntryCopiedUnderAnotherEntrysNameIsAMiss) {
-  test::TempDir tmp;
-  test::writeFile(tmp / "a.png", "a");
-  test::writeFile(tmp / "b.png", "b");
-  int calls = 0;
-  const auto compute = [&] {
-    ++calls;
-    return torch::full({1, 3}, static_cast<float>(calls));
-  };
-  const auto a = io::cachedFeatures(tmp / "cache", "enc", {tmp / "a.png"}, compute);
-  std::vector<fs::path> before;
-  for (const auto& e : fs::directory_iterator(tmp / "cache")) before.push_back(e.path());
-  const auto b = io::cachedFeatures(tmp / "cache", "enc", {tmp / "b.png"}, compute);
-  for (const auto& e : fs::directory_iterator(tmp / "cache"))
-    if (e.path() != before.at(0)) fs::copy_file(before.at(0), e.path(), fs::copy_options::overwrite_existing);
-  // b's entry now holds a's (valid) features: a bad merge or restore of a cache folder.
-  EXPECT_TRUE(
-      torch::equal(io::cachedFeatures(tmp / "cache", "enc", {tmp / "b.png"}, compute), torch::full({1, 3}, 3.0f)));
-  EXPECT_EQ(calls, 3) << "another set's features were served";
-  EXPECT_FALSE(torch::equal(a, b));
 }
