@@ -108,10 +108,13 @@ class EntryFolder {
       valid = h[9] == 1;
       // A valid row has features, an invalid one none.
       if (m.size() == kHeaderBytes + width * sizeof(float) && (valid ? width > 0 : width == 0)) {
-        row.resize(valid ? width : 0);
-        std::memcpy(row.data(), h + kHeaderBytes, row.size() * sizeof(float));
+        row.resize(width);
+        // An invalid row's empty vector may have no buffer: never a null pointer to memcpy or the hash.
+        static const float kNoRow = 0.0f;
+        const float* copy = row.empty() ? &kNoRow : row.data();
+        if (!row.empty()) std::memcpy(row.data(), h + kHeaderBytes, row.size() * sizeof(float));
         // What is hashed is the copy, so what passes is what is returned.
-        const auto expected = header(valid, width, checksumOf(encoder_id_, key, row.data(), row.size()));
+        const auto expected = header(valid, width, checksumOf(encoder_id_, key, copy, row.size()));
         if (std::memcmp(h, expected.data(), kHeaderBytes) == 0) {
           touchCacheEntry(path);  // used: trimCache removes the least recently used first
           return true;
