@@ -530,7 +530,9 @@ YAML::Node overrideValue(const KeySpec& spec, const std::string& value) {
   try {
     return YAML::Load(value);
   } catch (const YAML::Exception& e) {
-    SHIFTAD_THROW("--set {}: cannot parse value '{}' as YAML: {}", spec.key, value, e.msg);
+    // The value as typed, cut short: a runaway one would fill the terminal.
+    const auto shown = value.size() <= 60 ? value : value.substr(0, 60) + "...";
+    config::throwYamlError(e, fmt::format("--set {}: value '{}'", spec.key, shown));
   }
 }
 
@@ -559,7 +561,7 @@ YAML::Node loadDocument(const std::string& yaml_text, const std::string& origin)
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    SHIFTAD_THROW("{}: invalid YAML at line {}, column {}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg);
+    config::throwYamlError(e, origin);
   }
   config::checkDuplicateKeys(root, "", origin);
   return root;
@@ -841,6 +843,17 @@ void checkDuplicateKeys(const YAML::Node& node, const std::string& prefix, const
                   kv.first.Mark().line + 1);
     checkDuplicateKeys(kv.second, prefix + key + ".", origin);
   }
+}
+
+void throwYamlError(const YAML::Exception& e, const std::string& origin) {
+  if (e.mark.is_null()) SHIFTAD_THROW("{}: invalid YAML: {}", origin, e.msg);
+  const int line = e.mark.line + 1, column = e.mark.column + 1;
+  if (dynamic_cast<const YAML::DeepRecursion*>(&e))
+    SHIFTAD_THROW(
+        "{}: invalid YAML at line {}, column {}: nested too deeply for the YAML parser (a config "
+        "nests a few levels)",
+        origin, line, column);
+  SHIFTAD_THROW("{}: invalid YAML at line {}, column {}: {}", origin, line, column, e.msg);
 }
 
 }  // namespace shiftad::config

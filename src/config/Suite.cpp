@@ -200,8 +200,10 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    SHIFTAD_THROW("{}: cannot be opened for reading; check its permissions", path);
   } catch (const YAML::Exception& e) {
-    SHIFTAD_THROW("{}: invalid YAML: {}", path, e.what());
+    config::throwYamlError(e, path);
   }
   SHIFTAD_CHECK(root.IsMap(), "{}: a suite is a mapping (suite, root, directions, ...)", path);
   config::checkDuplicateKeys(root, "", path);

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 namespace shiftad::config {
@@ -11,5 +12,10 @@ namespace shiftad::config {
 /// and the later one would win without a word, so it is an Error naming the key
 /// (`prefix` + key), `origin` and both lines.
 void checkDuplicateKeys(const YAML::Node& node, const std::string& prefix, const std::string& origin);
+
+/// Throws an Error for a YAML parse failure of `origin`: its line and column, and for
+/// nesting past yaml-cpp's depth limit words that say so (yaml-cpp's own message for it
+/// is "bad file").
+[[noreturn]] void throwYamlError(const YAML::Exception& e, const std::string& origin);
 
 }  // namespace shiftad::config

@@ -225,6 +225,22 @@ TEST(Config, OutOfRangeAndWrongTypeNameKeyValueAndRule) {
   }
 }
 
+TEST(Config, YamlNestedPastTheParsersDepthLimitSaysSoWithItsLine) {
+  // yaml-cpp stops at 2000 levels and calls it "bad file", which sent the user looking
+  // for a missing or unreadable file; the config file, a --set value and a suite say
+  // what it is and where.
+  const std::string deep = std::string(3000, '[') + std::string(3000, ']');
+  for (const auto& msg : {errorOf([&] { parseConfig("train:\n  note: " + deep + "\n"); }),
+                          errorOf([&] { parseConfig("", {"data.mean=" + deep}); })}) {
+    EXPECT_NE(msg.find("nested too deeply for the YAML parser"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("line "), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("bad file"), std::string::npos) << msg;
+    EXPECT_LT(msg.size(), 300u) << msg;
+  }
+  EXPECT_NE(errorOf([&] { parseConfig("train:\n  note: " + deep + "\n"); }).find("line 2"), std::string::npos);
+  EXPECT_NE(errorOf([&] { parseConfig("", {"data.mean=" + deep}); }).find("--set data.mean"), std::string::npos);
+}
+
 TEST(Config, NonScalarKeysAreAnErrorNotAYamlException) {
   // Found by fuzz/fuzz_config: YAML's complex keys ("? key") used to escape as
   // YAML::TypedBadConversion instead of a shiftad::Error.

@@ -225,3 +225,12 @@ TEST(Suite, ThePacsDevelopmentSuitesRunThePacsConfigAndPacsDevPhotoScoresNoRepor
   for (const auto& [source, target] : shiftad::loadSuite("pacs-dev-photo", false).directions)
     for (const auto& r : reported.directions) EXPECT_NE(target, r.second) << source << " -> " << target;
 }
+
+TEST(Suite, YamlNestedPastTheParsersDepthLimitSaysSoNotBadFile) {
+  TempDir dir;
+  const auto path = writeSuite(dir, "suite: " + std::string(3000, '[') + std::string(3000, ']') + "\n");
+  const auto msg = errorOf([&] { shiftad::loadSuite(path, false); });
+  EXPECT_NE(msg.find(path + ": invalid YAML at line 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("nested too deeply for the YAML parser"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("bad file"), std::string::npos) << msg;
+}
