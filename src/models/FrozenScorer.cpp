@@ -9,7 +9,7 @@ namespace shiftad::models {
 
 namespace {
 
-/// Rows scored at a time (FrozenScorer::score).
+/// Rows scored at a time (FrozenScorer::score): bounds the block x k x D differences.
 constexpr int64_t kBlock = 16;
 
 }  // namespace
@@ -19,26 +19,25 @@ torch::Tensor FrozenScorer::score(const torch::Tensor& features) const {
   SHIFTAD_CHECK(features.dim() == 2 && features.size(1) == reference.size(1),
                 "frozen scorer: features of width {} do not match the reference width {}",
                 features.dim() == 2 ? features.size(1) : -1, reference.size(1));
-  const auto x = features.to(torch::kFloat);
-  const int64_t kk = std::min<int64_t>(k, reference.size(0));
-  const auto reference_norms = reference.pow(2).sum(1).unsqueeze(0);
+  // In double: a float |a|^2 - 2ab + |b|^2 over ~1000 dimensions errs by ~1e-7..1e-6,
+  // which took the farther of two references ~5e-7 apart (and which one could follow a
+  // row's place in the BLAS kernel's tiles, so an image's score its batch); in double
+  // the error is ~1e-15. The distances are then taken from the differences (the
+  // expansion leaves rounding where an image equals a reference, which a threshold
+  // would measure), and rounded to float once.
+  const auto x = features.to(torch::kDouble);
+  const auto ref = reference.to(torch::kDouble);
+  const int64_t kk = std::min<int64_t>(k, ref.size(0));
+  const auto reference_norms = ref.pow(2).sum(1).unsqueeze(0);
   std::vector<torch::Tensor> out;
-  // The nearest references are found by |a|^2 - 2ab + |b|^2 in blocks of 16 rows, the last
-  // one padded (a matrix product's rounding follows its row count: an image scored
-  // 0.262296796 among 120, 0.262296766 alone), then their distances are taken from the
-  // differences (the expansion left ~6e-8 where an image equals a reference, which a
-  // threshold then measured).
   for (int64_t i = 0; i < x.size(0); i += kBlock) {
-    auto a = x.slice(0, i, std::min(i + kBlock, x.size(0)));
-    const int64_t rows = a.size(0);
-    if (rows < kBlock) a = torch::cat({a, torch::zeros({kBlock - rows, x.size(1)}, a.options())});
-    const auto expanded = a.pow(2).sum(1, true) - 2 * a.matmul(reference.t()) + reference_norms;
-    const auto nearest = std::get<1>(expanded.topk(kk, 1, /*largest=*/false)).slice(0, 0, rows);
-    const auto diff =
-        a.slice(0, 0, rows).unsqueeze(1) - reference.index_select(0, nearest.reshape({-1})).view({rows, kk, -1});
+    const auto a = x.slice(0, i, std::min(i + kBlock, x.size(0)));
+    const auto expanded = a.pow(2).sum(1, true) - 2 * a.matmul(ref.t()) + reference_norms;
+    const auto nearest = std::get<1>(expanded.topk(kk, 1, /*largest=*/false));
+    const auto diff = a.unsqueeze(1) - ref.index_select(0, nearest.reshape({-1})).view({a.size(0), kk, -1});
     out.push_back(diff.pow(2).sum(2).mean(1));
   }
-  return out.empty() ? torch::empty({0}) : torch::cat(out);
+  return out.empty() ? torch::empty({0}) : torch::cat(out).to(torch::kFloat);
 }
 
 FrozenScorer makeFrozenScorer(ScoreMethod method, const torch::Tensor& source, const torch::Tensor& dominant,

@@ -52,3 +52,26 @@ TEST(FrozenScorer, ARowScoresTheSameAloneOrAmongOthersAndZeroOnAReference) {
   }
   EXPECT_EQ(models::makeFrozenScorer(ScoreMethod::kFrozenKnn, ref, {}, 1).score(x)[119].item<float>(), 0.0f);
 }
+
+TEST(FrozenScorer, TheNearestReferenceIsChosenByExactDistanceInANearTie) {
+  // Each query has two references at squared distances 0.09 and 0.09 (1 + g)^2, |g| in
+  // [1e-6, 5e-6]: a gap of 2e-7 to 9e-7, within the rounding of a float |a|^2 - 2ab +
+  // |b|^2 over 1280 dimensions, which chose the farther one for some queries (and which
+  // one could depend on a row's place in the BLAS kernel's tiles). The oracle: both
+  // distances in double from the same float inputs; k = 1 must give the nearer.
+  torch::manual_seed(11);
+  const int64_t m = 400, d = 1280;
+  const auto unit = [](const torch::Tensor& t) { return t / t.norm(2, 1, true); };
+  const auto x = unit(torch::rand({m, d}));
+  const auto g = (torch::rand({m, 1}) * 4e-6 + 1e-6) * (torch::rand({m, 1}) < 0.5).to(torch::kFloat).mul(2).sub(1);
+  const auto r1 = x + 0.3 * unit(torch::randn({m, d}));
+  const auto r2 = x + 0.3 * unit(torch::randn({m, d})) * (1 + g);
+  const auto ref = torch::cat({r1, r2});
+  const auto s = models::makeFrozenScorer(ScoreMethod::kFrozenKnn, ref, {}, 1).score(x);
+  const auto xd = x.to(torch::kDouble);
+  const auto d1 = (xd - r1.to(torch::kDouble)).pow(2).sum(1), d2 = (xd - r2.to(torch::kDouble)).pow(2).sum(1);
+  const auto nearer = torch::minimum(d1, d2), half_gap = (d1 - d2).abs() / 2;
+  const auto wrong = ((s.to(torch::kDouble) - nearer).abs() >= half_gap).sum().item<int64_t>();
+  EXPECT_EQ(wrong, 0) << "of " << m << " near ties, the farther reference was taken";
+  EXPECT_GT(half_gap.min().item<double>(), 4e-8);  // the test's premise: float's half-ulp at 0.09 is 3.7e-9
+}
