@@ -26,7 +26,8 @@ struct DataCheckReport {
   std::vector<DataCheckClass> classes;  ///< per domain and class, sorted
   std::vector<std::string> unreadable;  ///< "PATH: why" (not decodable, or truncated)
   std::vector<std::string> non_images;  ///< files in class folders that are not images
-  std::vector<std::string> hidden;      ///< files and folders in class folders whose name starts with '.' (never read)
+  std::vector<std::string> hidden;  ///< domain and class folders, and files and folders in class folders, whose name
+                                    ///< starts with '.' (never read)
   /// Images lying in the root or in a domain folder, outside every class folder: never
   /// read (an image belongs in ROOT/DOMAIN/CLASS/).
   std::vector<std::string> outside_classes;

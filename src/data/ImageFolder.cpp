@@ -226,10 +226,37 @@ std::vector<std::string> readListFile(const fs::path& file) {
 
 }  // namespace
 
-std::vector<std::string> subfolders(const std::string& dir) {
+namespace {
+
+// A link in a folder of folders that leads nowhere (dangling: a share not mounted, a
+// disk detached, a folder moved; or a loop of links) is an error naming it: passed over,
+// its class left the run without a word and an eval scored another test split. One
+// whose name is an image file's is a stray image, passed over as images beside classes are.
+void refuseUnresolvableLink(const fs::directory_entry& e) {
+  std::error_code ec;
+  if (!e.is_symlink(ec) || hasImageExtension(e.path().string())) return;
+  (void)fs::status(e.path(), ec);
+  if (!ec) return;
+  std::error_code read_ec;
+  const auto target = fs::read_symlink(e.path(), read_ec);
+  SHIFTAD_THROW(
+      "'{}' is a symbolic link to '{}', which cannot be followed: {}; if it is a class or domain folder on a disk or "
+      "share that is not mounted, mount it; otherwise remove the link",
+      e.path().string(), read_ec ? std::string("?") : target.string(), lower(ec.message()));
+}
+
+}  // namespace
+
+std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden) {
   std::vector<std::string> out;
-  for (const auto& e : entries(dir))
-    if (!isHidden(e.path()) && isDir(e.path())) out.push_back(e.path().filename().string());
+  for (const auto& e : entries(dir)) {
+    if (isHidden(e.path())) {
+      if (hidden && isDir(e.path())) hidden->push_back(e.path().string());
+      continue;
+    }
+    refuseUnresolvableLink(e);
+    if (isDir(e.path())) out.push_back(e.path().filename().string());
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

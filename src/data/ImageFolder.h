@@ -13,13 +13,16 @@ struct ImageRecord {
 };
 
 /// Sorted names of the non-hidden sub-folders of `dir` (links to folders included).
-/// Throws shiftad::Error naming the folder if it cannot be read (e.g. permission denied).
-std::vector<std::string> subfolders(const std::string& dir);
+/// Throws shiftad::Error naming the folder if it cannot be read (e.g. permission denied),
+/// and naming any link in it that cannot be followed (dangling, a loop of links) unless
+/// its name is an image file's. `hidden`, if given, receives the paths of the folders
+/// skipped because their name starts with '.'.
+std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden = nullptr);
 
 /// Every non-hidden file below `dir`, recursively, sorted by path. Links to folders are
 /// followed, except one leading to a folder it lies in (a loop); links that cannot be
-/// resolved (dangling, loops of links) are listed, so that reading them says why. Throws shiftad::Error naming any folder that cannot be read.
-/// `hidden`, if given, receives the skipped entries (files and folders whose name starts
+/// resolved (dangling, loops of links) are listed, so that reading them says why. Throws shiftad::Error naming any
+/// folder that cannot be read. `hidden`, if given, receives the skipped entries (files and folders whose name starts
 /// with '.', e.g. macOS "._x.jpg" resource forks), sorted, so that a caller can list them.
 std::vector<std::string> filesBelow(const std::string& dir, std::vector<std::string>* hidden = nullptr);
 

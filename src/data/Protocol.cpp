@@ -126,10 +126,13 @@ void buildPool(ProtocolSplit& split, const std::vector<std::string>& normals, co
 // What no data.pool_fraction can fix: the normal class missing from a domain, a target
 // normal class of one image (it cannot be in the pool and the test split), no anomaly class.
 void checkClasses(const ByClass& source, const ByClass& target, const std::string& normal) {
-  SHIFTAD_CHECK(source.count(normal), "data.normal_class '{}' is not a class of the source domain; classes found: {}",
-                normal, classNames(source, normal));
-  SHIFTAD_CHECK(target.count(normal), "data.normal_class '{}' is not a class of the target domain; classes found: {}",
-                normal, classNames(target, normal));
+  // A folder named '.x' exists but is never listed: saying so spares a search.
+  const std::string why =
+      !normal.empty() && normal[0] == '.' ? " (folders whose name starts with '.' are hidden and never read)" : "";
+  SHIFTAD_CHECK(source.count(normal), "data.normal_class '{}' is not a class of the source domain; classes found: {}{}",
+                normal, classNames(source, normal), why);
+  SHIFTAD_CHECK(target.count(normal), "data.normal_class '{}' is not a class of the target domain; classes found: {}{}",
+                normal, classNames(target, normal), why);
   SHIFTAD_CHECK(target.at(normal).size() >= 2,
                 "class '{}' has {} target image; the protocol needs at least 2 (one for the pool, one for the test "
                 "split): add target images of the class",

@@ -187,11 +187,11 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
         r.outside_classes.push_back(it->path().string());
   };
   imagesIn(root);
-  for (const auto& domain : data::subfolders(root)) {
+  for (const auto& domain : listed([&] { return data::subfolders(root, &r.hidden); })) {
     const auto domain_dir = (fs::path(root) / domain).string();
     imagesIn(domain_dir);
     const size_t problems_before = r.problems.size();
-    const auto classes = listed([&] { return data::subfolders(domain_dir); });
+    const auto classes = listed([&] { return data::subfolders(domain_dir, &r.hidden); });
     if (classes.empty() && r.problems.size() == problems_before) r.empty_domains.push_back(domain_dir);
     for (const auto& cls : classes) {
       const size_t before = r.problems.size();
@@ -199,6 +199,7 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
       out.push_back({DataCheckClass{domain, cls}, std::move(files), r.problems.size() > before});
     }
   }
+  std::sort(r.hidden.begin(), r.hidden.end());  // hidden domains and classes among the files
   return out;
 }
 

@@ -204,6 +204,9 @@ TEST(Protocol, MissingNormalClassNamesDomainAndClassesFound) {
         makeSplit(domain("s", {{"cafe\xCC\x81", 3}, {"n", 3}}), target, p);
       },
       {"accents are written as separate marks"});
+  p.normal_class = ".circle";  // a hidden folder exists on disk but is never listed
+  expectError([&] { makeSplit(kSource, target, p); },
+              {"'.circle'", "(folders whose name starts with '.' are hidden and never read)"});
 }
 
 TEST(Protocol, BadParametersAreErrors) {

@@ -551,6 +551,22 @@ TEST(CheckData, EmptyClassFoldersAreAProblemWithoutAConfigToo) {
   EXPECT_TRUE(contains(r.problems[0], "'source/e1'")) << r.problems[0];
 }
 
+TEST(CheckData, AHiddenClassIsListedAndAClassLinkLeadingNowhereIsAProblem) {
+  // Both were dropped without a word: the hidden list held only entries inside classes,
+  // and a dangling class link was neither a class nor a problem (exit 0).
+  TempDir tmp;
+  const auto root = tmp / "data";
+  fs::copy(synthRoot(), root, fs::copy_options::recursive);
+  fs::rename(fs::path(root) / "source/circle", fs::path(root) / "source/.circle");
+  auto r = shiftad::checkData(root, nullptr);
+  EXPECT_TRUE(r.problems.empty()) << r.problems[0];
+  EXPECT_NE(std::find(r.hidden.begin(), r.hidden.end(), root + "/source/.circle"), r.hidden.end());
+  fs::create_directory_symlink(tmp / "unmounted", fs::path(root) / "target/lost");
+  r = shiftad::checkData(root, nullptr);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_TRUE(contains(r.problems[0], root + "/target/lost' is a symbolic link")) << r.problems[0];
+}
+
 TEST(CheckData, ShowsTheProgressOfReadingEveryFile) {
   // It read every file silently: minutes on a million images.
   TempDir tmp;
