@@ -232,14 +232,15 @@ namespace {
 // disk detached, a folder moved; or a loop of links) is an error naming it: passed over,
 // its class left the run without a word and an eval scored another test split. One
 // whose name is an image file's is a stray image, passed over as images beside classes are.
-void refuseUnresolvableLink(const fs::directory_entry& e) {
+// Returns the error, or "" for any other entry.
+std::string unresolvableLink(const fs::directory_entry& e) {
   std::error_code ec;
-  if (!e.is_symlink(ec) || hasImageExtension(e.path().string())) return;
+  if (!e.is_symlink(ec) || hasImageExtension(e.path().string())) return "";
   (void)fs::status(e.path(), ec);
-  if (!ec) return;
+  if (!ec) return "";
   std::error_code read_ec;
   const auto target = fs::read_symlink(e.path(), read_ec);
-  SHIFTAD_THROW(
+  return fmt::format(
       "'{}' is a symbolic link to '{}', which cannot be followed: {}; if it is a class or domain folder on a disk or "
       "share that is not mounted, mount it; otherwise remove the link",
       e.path().string(), read_ec ? std::string("?") : target.string(), lower(ec.message()));
@@ -247,14 +248,18 @@ void refuseUnresolvableLink(const fs::directory_entry& e) {
 
 }  // namespace
 
-std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden) {
+std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden,
+                                    std::vector<std::string>* broken_links) {
   std::vector<std::string> out;
   for (const auto& e : entries(dir)) {
     if (isHidden(e.path())) {
       if (hidden && isDir(e.path())) hidden->push_back(e.path().string());
       continue;
     }
-    refuseUnresolvableLink(e);
+    if (auto broken = unresolvableLink(e); !broken.empty()) {
+      if (!broken_links) throw Error(broken);
+      broken_links->push_back(std::move(broken));
+    }
     if (isDir(e.path())) out.push_back(e.path().filename().string());
   }
   std::sort(out.begin(), out.end());

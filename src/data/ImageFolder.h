@@ -15,9 +15,11 @@ struct ImageRecord {
 /// Sorted names of the non-hidden sub-folders of `dir` (links to folders included).
 /// Throws shiftad::Error naming the folder if it cannot be read (e.g. permission denied),
 /// and naming any link in it that cannot be followed (dangling, a loop of links) unless
-/// its name is an image file's. `hidden`, if given, receives the paths of the folders
-/// skipped because their name starts with '.'.
-std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden = nullptr);
+/// its name is an image file's; `broken_links`, if given, receives those errors instead
+/// (the other folders still listed). `hidden`, if given, receives the paths of the
+/// folders skipped because their name starts with '.'.
+std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden = nullptr,
+                                    std::vector<std::string>* broken_links = nullptr);
 
 /// Every non-hidden file below `dir`, recursively, sorted by path. Links to folders are
 /// followed, except one leading to a folder it lies in (a loop); links that cannot be

@@ -187,11 +187,11 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
         r.outside_classes.push_back(it->path().string());
   };
   imagesIn(root);
-  for (const auto& domain : listed([&] { return data::subfolders(root, &r.hidden); })) {
+  for (const auto& domain : listed([&] { return data::subfolders(root, &r.hidden, &r.problems); })) {
     const auto domain_dir = (fs::path(root) / domain).string();
     imagesIn(domain_dir);
     const size_t problems_before = r.problems.size();
-    const auto classes = listed([&] { return data::subfolders(domain_dir, &r.hidden); });
+    const auto classes = listed([&] { return data::subfolders(domain_dir, &r.hidden, &r.problems); });
     if (classes.empty() && r.problems.size() == problems_before) r.empty_domains.push_back(domain_dir);
     for (const auto& cls : classes) {
       const size_t before = r.problems.size();

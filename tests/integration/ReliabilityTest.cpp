@@ -561,10 +561,12 @@ TEST(CheckData, AHiddenClassIsListedAndAClassLinkLeadingNowhereIsAProblem) {
   auto r = shiftad::checkData(root, nullptr);
   EXPECT_TRUE(r.problems.empty()) << r.problems[0];
   EXPECT_NE(std::find(r.hidden.begin(), r.hidden.end(), root + "/source/.circle"), r.hidden.end());
+  const auto classes = r.classes.size();
   fs::create_directory_symlink(tmp / "unmounted", fs::path(root) / "target/lost");
   r = shiftad::checkData(root, nullptr);
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_TRUE(contains(r.problems[0], root + "/target/lost' is a symbolic link")) << r.problems[0];
+  EXPECT_EQ(r.classes.size(), classes);  // the domain's other classes are still checked
 }
 
 TEST(CheckData, ShowsTheProgressOfReadingEveryFile) {
