@@ -136,6 +136,23 @@ TEST(TextFile, AFileThatCannotBeReadSaysWhy) {
   EXPECT_NE(under_a_file.find("Not a directory"), std::string::npos) << under_a_file;
 }
 
+TEST(TextFile, APipeADeviceOrAFolderIsRefusedBeforeAByteIsRead) {
+  // A run's config.yaml or pool.txt replaced by a pipe blocked Detector::load forever (a
+  // hang here fails by the test's timeout), a link to /dev/zero grew the process to
+  // gigabytes, and a folder read as an empty file.
+  TempDir tmp;
+  ASSERT_EQ(::mkfifo((tmp / "pipe").c_str(), 0600), 0);
+  std::filesystem::create_symlink("/dev/zero", tmp / "zero");
+  std::filesystem::create_directory(tmp / "folder");
+  for (const char* name : {"pipe", "zero", "folder"}) {
+    const auto msg = errorOf([&] { shiftad::readText(tmp / name); });
+    EXPECT_NE(msg.find("cannot read '" + (tmp / name) + "': not a regular file"), std::string::npos) << msg;
+  }
+  std::filesystem::create_symlink(tmp / "file", tmp / "link");  // a link to a regular file is one
+  shiftad::test::writeFile(tmp / "file", std::string(200000, 'x'));
+  EXPECT_EQ(shiftad::readText(tmp / "link").size(), 200000u);
+}
+
 TEST(AtomicFile, AReplacedFileKeepsItsPermissionsAndGroup) {
   // A replacement is a new file renamed over the old one: `export --overwrite` made a
   // private (0600) model world-readable and gave a group's file the writer's group.
