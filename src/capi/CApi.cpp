@@ -94,14 +94,17 @@ int levelOf(spdlog::level::level_enum level) {
 }
 
 /// Hands each of the library's lines to a C caller's callback: a C, Python or Go host
-/// has no spdlog to route them with.
-class CallbackSink final : public spdlog::sinks::base_sink<std::mutex> {
+/// has no spdlog to route them with. The lock is recursive: the callback runs under it,
+/// and a callback that calls the library (scoring a fallback image on a line about an
+/// unreadable one) logged again on the same thread and waited on itself forever.
+class CallbackSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
   CallbackSink(shiftad_log_callback callback, void* user_data) : callback_(callback), user_data_(user_data) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     const std::string text(msg.payload.data(), msg.payload.size());
+    const std::lock_guard<std::recursive_mutex> lock(mutex_);  // one line at a time across threads
     callback_(levelOf(msg.level), text.c_str(), user_data_);
   }
   void flush_() override {}
@@ -109,6 +112,7 @@ class CallbackSink final : public spdlog::sinks::base_sink<std::mutex> {
  private:
   shiftad_log_callback callback_;
   void* user_data_;
+  std::recursive_mutex mutex_;  // spdlog's compiled library instantiates base_sink for std::mutex and null_mutex only
 };
 
 }  // namespace

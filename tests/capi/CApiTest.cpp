@@ -156,6 +156,48 @@ TEST(CApi, LogLinesGoToTheCallbackAtTheLevelAsked) {
   EXPECT_TRUE(got.lines.empty());
 }
 
+namespace {
+
+/// A callback that, on its first line, scores an unreadable file on another handle: a
+/// call into the library that logs a line of its own from inside the callback.
+struct ReentrantLog {
+  shiftad_detector* other = nullptr;
+  std::string missing;
+  std::vector<std::string> lines;
+  int nested_status = -1;
+  static void take(int, const char* message, void* user_data) {
+    auto* self = static_cast<ReentrantLog*>(user_data);
+    self->lines.emplace_back(message);
+    if (self->lines.size() != 1) return;
+    const char* path = self->missing.c_str();
+    shiftad_result r;
+    self->nested_status = shiftad_score_files(self->other, &path, 1, &r);
+  }
+};
+
+}  // namespace
+
+TEST(CApi, ALogCallbackMayCallTheLibraryAndItsLinesComeBackToIt) {
+  // The callback ran under the sink's lock, so the nested call's own log line waited on
+  // the same thread for that lock: a hang (a failure by the test's timeout).
+  TempDir tmp;
+  Handle h, other;
+  ReentrantLog log;
+  log.other = other.p;
+  log.missing = tmp / "nested-missing.png";
+  const auto first = tmp / "first-missing.png";
+  const char* path = first.c_str();
+  shiftad_result r;
+  ASSERT_EQ(shiftad_set_log(&ReentrantLog::take, &log, SHIFTAD_LOG_WARNING), SHIFTAD_OK);
+  const int status = shiftad_score_files(h.p, &path, 1, &r);
+  ASSERT_EQ(shiftad_set_log(nullptr, nullptr, SHIFTAD_LOG_INFO), SHIFTAD_OK);
+  EXPECT_EQ(status, SHIFTAD_OK);
+  EXPECT_EQ(log.nested_status, SHIFTAD_OK);
+  ASSERT_EQ(log.lines.size(), 2u);
+  EXPECT_NE(log.lines[0].find(first), std::string::npos) << log.lines[0];
+  EXPECT_NE(log.lines[1].find(log.missing), std::string::npos) << log.lines[1];
+}
+
 TEST(CApi, AnUnreadableFileIsItsOwnResultNeverAFailedCallHoweverFew) {
   // Per frame or in small batches (where data.max_skipped's 10% allows none), a corrupt
   // file is a result with scored = 0, as the header says; the others are scored.
