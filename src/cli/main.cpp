@@ -560,7 +560,9 @@ std::string streamRows(shiftad::Detector& detector, const std::vector<StreamLine
 /// before the next line is waited for, so a program that sends one path at a time gets
 /// its row at once and one that sends many gets them at the speed of a list; an
 /// unreadable file's row has an empty score (the reason on stderr) and never ends the
-/// command. Ends at the end of the input.
+/// command. Ends at the end of the input: exit 1 if it scored no image (no path came, or
+/// none could be read), as the batch mode refuses an empty list, so that a pipeline whose
+/// producer failed (`find` on a missing folder) notices.
 int runScoreStream(const ScoreCommand& c) {
   shiftad::LoadOptions options;
   options.max_skipped = std::numeric_limits<double>::infinity();
@@ -583,6 +585,13 @@ int runScoreStream(const ScoreCommand& c) {
   }
   fmt::print(stderr, "scored {} images from standard input ({} unreadable: rows with an empty score)\n", scored,
              unreadable);
+  SHIFTAD_CHECK(scored > 0 || unreadable > 0,
+                "standard input (--images -) named no image (it was empty or closed; blank lines and '#' comments "
+                "are skipped); give one image path per line");
+  SHIFTAD_CHECK(scored > 0,
+                "none of the {} lines of standard input (--images -) was an image that could be read (the "
+                "reasons are above); relative paths are read from the folder the command runs in",
+                unreadable);
   return 0;
 }
 

@@ -143,6 +143,31 @@ TEST(ScoreStream, AnUnreadableOrMissingFileGetsAnEmptyScoreAndTheStreamGoesOn) {
   EXPECT_NE(err.find("scored 2 images from standard input (2 unreadable"), std::string::npos) << err;
 }
 
+TEST(ScoreStream, AStreamThatScoredNoImageEndsWithAnError) {
+  // A producer that failed (`find` on a missing folder) or paths relative to another
+  // folder gave a CSV of the header alone and exit 0; the batch mode refuses an empty list.
+  const TrainedRun t;
+  for (const std::string input :
+       std::vector<std::string>{"", "# only a comment\n\n", "missing-1.png\nmissing-2.png\n"}) {
+    shiftad::test::CliPipe cli({"score", "--model", t.run, "--images", "-", "--out", "-"}, t.tmp / "err.log");
+    cli.write(input);
+    EXPECT_EQ(cli.finish(), 1) << input;
+    std::vector<std::string> rows;
+    for (std::string l; cli.readLine(l, 1000);) rows.push_back(l);
+    EXPECT_EQ(rows.front(), kHeader);
+    const auto err = shiftad::test::readText(t.tmp / "err.log");
+    const bool none = input.find("missing") == std::string::npos;
+    EXPECT_NE(err.find(none ? "shiftad: error: standard input (--images -) named no image"
+                            : "shiftad: error: none of the 2 lines of standard input (--images -) was an image"),
+              std::string::npos)
+        << err;
+  }
+  // One readable image among unreadable ones is a stream that worked.
+  shiftad::test::CliPipe cli({"score", "--model", t.run, "--images", "-", "--out", "-"}, t.tmp / "err.log");
+  cli.write("missing-1.png\n" + t.images[0] + "\n");
+  EXPECT_EQ(cli.finish(), 0);
+}
+
 TEST(ScoreStream, ALineThatIsNotAPathGetsARowWithNeitherPathNorScore) {
   const TrainedRun t;
   const auto expected = t.batchRows();
