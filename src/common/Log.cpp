@@ -1,5 +1,6 @@
 #include "common/Log.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include <spdlog/sinks/stdout_sinks.h>
@@ -16,6 +17,14 @@ std::shared_ptr<spdlog::logger> libraryLogger() {
   logger->set_level(spdlog::get_level());
   spdlog::register_logger(logger);
   return logger;
+}
+
+bool libraryLogsToStderr() {
+  const auto& sinks = libraryLogger()->sinks();
+  return !sinks.empty() && std::all_of(sinks.begin(), sinks.end(), [](const spdlog::sink_ptr& sink) {
+    return dynamic_cast<spdlog::sinks::stderr_sink_mt*>(sink.get()) ||
+           dynamic_cast<spdlog::sinks::stderr_sink_st*>(sink.get());
+  });
 }
 
 }  // namespace shiftad

@@ -17,6 +17,12 @@ namespace shiftad {
 /// spdlog's global level) unless the program registered its own under that name.
 std::shared_ptr<spdlog::logger> libraryLogger();
 
+/// Whether the library's lines go to stderr alone (its own logger, or one a program
+/// registered with stderr sinks only): a progress line may then be redrawn on stderr in
+/// place; otherwise (a C host's callback, a file, a GUI's sink) progress goes through the
+/// logger too.
+bool libraryLogsToStderr();
+
 namespace log {
 
 /// A whole message at `level`, its control characters escaped (printable()): a line

@@ -17,7 +17,9 @@ namespace shiftad {
 
 ProgressOptions defaultProgressOptions() {
   ProgressOptions o;
-  o.terminal = ::isatty(STDERR_FILENO) == 1;
+  // Redrawn on stderr only where the log lines go there too: a host that routes them
+  // elsewhere (shiftad_set_log's callback) saw progress in its terminal and never in its log.
+  o.terminal = ::isatty(STDERR_FILENO) == 1 && libraryLogsToStderr();
   o.clock = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
   if (!libraryLogger()->should_log(spdlog::level::info)) {
     o.sink = [](const std::string&, bool) {};  // -q: warnings and errors only

@@ -1,5 +1,10 @@
 // Progress lines (src/common/Progress), with an injected clock, a fake
 // "is a terminal" flag and a sink that records what would be printed.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <sstream>
@@ -7,8 +12,10 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "common/Log.h"
 #include "common/Progress.h"
 
 namespace {
@@ -119,3 +126,31 @@ TEST(Progress, UnknownTotalHasNoEta) {
 }
 
 }  // namespace
+
+TEST(Progress, IsRedrawnOnATerminalOnlyWhereTheLogGoesToStderrToo) {
+  // A host that routed the library's lines elsewhere (shiftad_set_log's callback, started
+  // from a terminal) got progress redrawn in its terminal and never in its log.
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  const int terminal = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
+  ASSERT_GE(terminal, 0);
+  const auto own = shiftad::libraryLogger();  // stderr, made on first use
+  std::fflush(stderr);
+  const int saved = ::dup(STDERR_FILENO);
+  ::dup2(terminal, STDERR_FILENO);
+  const bool to_stderr = shiftad::defaultProgressOptions().terminal;
+  spdlog::drop("shiftad");
+  auto routed = std::make_shared<spdlog::logger>("shiftad", std::make_shared<spdlog::sinks::null_sink_mt>());
+  routed->set_level(own->level());
+  spdlog::register_logger(routed);
+  const auto options = shiftad::defaultProgressOptions();
+  spdlog::drop("shiftad");
+  spdlog::register_logger(own);
+  std::fflush(stderr);
+  ::dup2(saved, STDERR_FILENO);
+  for (int fd : {saved, terminal, master}) ::close(fd);
+  EXPECT_TRUE(to_stderr);
+  EXPECT_FALSE(options.terminal);
+}
