@@ -23,6 +23,15 @@ namespace shiftad {
 /// the allocator setting that keeps large tensor buffers in the heap (glibc would
 /// mmap/munmap them for every layer: keepLargeAllocationsInHeap). Call once at start-up.
 /// Throws shiftad::Error outside [0, 1024].
+///
+/// Process-wide, for the host too: glibc's malloc keeps freed memory for reuse instead
+/// of returning it to the system (mallopt M_MMAP_THRESHOLD 1 GiB, M_TRIM_THRESHOLD
+/// INT_MAX; scoring at 224 px ran ~6x faster), so the process's resident size stays at
+/// its peak; OpenBLAS runs its products on `threads` threads; and where OpenBLAS took its
+/// generic SSE3 kernels on a CPU it does not know, it is given those of the CPU's
+/// instructions (OPENBLAS_CORETYPE, also inherited by child processes). A host that
+/// needs memory back can set its own mallopt values after this call, or call
+/// malloc_trim(0) when it is idle; shiftad then runs slower, not wrong.
 void setThreads(int threads);
 
 /// Keep LibTorch's own log lines (glog: c10d's socket warnings and errors, which the
