@@ -41,7 +41,9 @@ typedef struct shiftad_image {
   const unsigned char* rgb;
 } shiftad_image;
 
-/* The outcome for one image. New fields are only ever appended. */
+/* The outcome for one image. Its size is part of the ABI (the library writes arrays of
+ * it): the shared library's soname carries the full version (libshiftad.so.MAJOR.MINOR.PATCH),
+ * so a program only ever runs with the version whose header it was built with. */
 typedef struct shiftad_result {
   /* ||F(x) - c||^2: higher = more anomalous. NaN when `scored` is 0. */
   double score;
