@@ -273,7 +273,15 @@ Detector::Impl& live(const std::unique_ptr<Detector::Impl>& impl) {
 /// The images of `views` at one side and filter, as decoded files are (N x 3 x side x side).
 torch::Tensor imagesAt(const std::vector<ImageView>& views, int side, Interpolation filter) {
   std::vector<torch::Tensor> rows;
-  for (const auto& v : views) rows.push_back(data::resizeRgb(v.rgb, v.width, v.height, v.stride, side, filter));
+  for (size_t i = 0; i < views.size(); ++i) {
+    const auto& v = views[i];
+    try {
+      rows.push_back(data::resizeRgb(v.rgb, v.width, v.height, v.stride, side, filter));
+    } catch (const Error& e) {
+      // Which of a batch: "an image of 0x8 pixels" alone left the caller to search.
+      SHIFTAD_THROW("image {} of the {} given (counting from 0): {}", i, views.size(), e.what());
+    }
+  }
   return torch::stack(rows);
 }
 

@@ -269,6 +269,13 @@ TEST(CApi, ErrorsAreStatusesWithMessagesNeverExceptions) {
   EXPECT_EQ(r.scored, 5);
   const shiftad_image short_rows{2, 1, 4, px};
   EXPECT_EQ(shiftad_score_images(h.p, &short_rows, 1, &r), SHIFTAD_ERROR);
+  const shiftad_image ok{1, 1, 0, px}, batch[3] = {ok, ok, empty};  // which of a batch is said
+  shiftad_result rs[3];
+  EXPECT_EQ(shiftad_score_images(h.p, batch, 3, rs), SHIFTAD_ERROR);
+  EXPECT_NE(
+      std::string(shiftad_last_error()).find("image 2 of the 3 given (counting from 0): an image in memory of 0x1"),
+      std::string::npos)
+      << shiftad_last_error();
   EXPECT_EQ(shiftad_score_images(h.p, nullptr, 1, &r), SHIFTAD_ERROR);
   EXPECT_EQ(shiftad_score_images(nullptr, &empty, 1, &r), SHIFTAD_ERROR);
   const char* no_path[1] = {nullptr};
