@@ -309,7 +309,9 @@ void printDataCheck(const shiftad::DataCheckReport& r, bool all_groups) {
                c.unreadable, c.non_images);
   printList("unreadable or truncated images (skipped by training and scoring)", r.unreadable);
   printList("non-image files (ignored)", r.non_images);
-  printList("hidden files and folders (ignored: the name starts with '.')", r.hidden);
+  printList(
+      "hidden files and folders (ignored: the name starts with '.', or a system folder such as __MACOSX or lost+found)",
+      r.hidden);
   printList("images outside every class folder (ignored: an image belongs in ROOT/DOMAIN/CLASS/)", r.outside_classes);
   printList("domain folders without a class folder (nothing in them is read)", r.empty_domains);
   printGroups("exact duplicates", r.duplicates, all_groups);

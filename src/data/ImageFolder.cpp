@@ -26,10 +26,15 @@ std::string lower(std::string s) {
 }
 
 // Names starting with '.' are skipped: hidden folders and macOS "._x.jpg" resource
-// forks would otherwise be listed as (undecodable) images.
+// forks would otherwise be listed as (undecodable) images. So are the folders operating
+// systems put at a volume's root or in a zip (never a class): each was an empty class that
+// refused the domain, and lost+found and System Volume Information cannot be removed.
 bool isHidden(const fs::path& p) {
   const std::string name = p.filename().string();
-  return !name.empty() && name[0] == '.';
+  if (!name.empty() && name[0] == '.') return true;
+  for (const char* system : {"__MACOSX", "lost+found", "System Volume Information", "$RECYCLE.BIN", "$Recycle.Bin"})
+    if (name == system) return true;
+  return false;
 }
 
 bool isDir(const fs::path& p) {

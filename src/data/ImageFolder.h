@@ -17,7 +17,8 @@ struct ImageRecord {
 /// and naming any link in it that cannot be followed (dangling, a loop of links) unless
 /// its name is an image file's; `broken_links`, if given, receives those errors instead
 /// (the other folders still listed). `hidden`, if given, receives the paths of the
-/// folders skipped because their name starts with '.'.
+/// folders skipped because they are hidden: a name starting with '.', or a folder an
+/// operating system makes (__MACOSX, lost+found, System Volume Information, $RECYCLE.BIN).
 std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden = nullptr,
                                     std::vector<std::string>* broken_links = nullptr);
 

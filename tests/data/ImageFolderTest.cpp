@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -238,9 +239,17 @@ TEST(ImageFolder, HiddenDomainAndClassFoldersAreReportedToTheCaller) {
   writeFile(t / "dom/a/1.png", "x");
   writeFile(t / "dom/.b/1.png", "x");
   writeFile(t / "dom/.note", "x");  // a hidden file: not a folder
+  // Folders an operating system makes in a volume or a zip: each was an empty class that
+  // refused the domain ("remove the folder"; lost+found and System Volume Information cannot be).
+  writeFile(t / "dom/__MACOSX/a/._1.png", "\x00\x05\x16\x07junk");
+  for (const char* system : {"lost+found", "System Volume Information", "$RECYCLE.BIN"})
+    std::filesystem::create_directory(t / ("dom/" + std::string(system)));
   std::vector<std::string> hidden;
   EXPECT_EQ(shiftad::data::subfolders(t / "dom", &hidden), (std::vector<std::string>{"a"}));
-  EXPECT_EQ(hidden, (std::vector<std::string>{t / "dom/.b"}));
+  std::sort(hidden.begin(), hidden.end());
+  EXPECT_EQ(hidden, (std::vector<std::string>{t / "dom/$RECYCLE.BIN", t / "dom/.b", t / "dom/System Volume Information",
+                                              t / "dom/__MACOSX", t / "dom/lost+found"}));
+  EXPECT_EQ(listDomain(t.path(), "dom").size(), 1u);  // trainable: class a alone
 }
 
 TEST(ImageFolder, AnEntryPastThePathLimitIsAnErrorNotAnEmptyClass) {
