@@ -108,6 +108,27 @@ void writeCalibration(const std::string& path, const Calibration& c) {
   writeTextAtomic(path, out.dump() + "\n");
 }
 
+namespace {
+
+/// The threshold a calibration stores is its rule's over the scores it stores (a pure
+/// function of them); one that is not (a file edited by hand, or by another version) is
+/// said and replaced by the rule's: it decided against the image's own normalised score
+/// (a threshold of -5 called every image anomalous, at 0.56 of the normals).
+void checkStoredThreshold(const std::string& path, Calibration& c) {
+  bool fell_back = false;
+  const double expected =
+      method::decisionThreshold(c.rule, {c.source_scores, c.pool_scores, c.normal_scores}, &fell_back);
+  if (std::abs(expected - c.threshold) <= 1e-9 * std::max(1.0, std::abs(expected))) return;
+  log::warn(
+      "'{}': its threshold {:.9g} is not what its rule ({}) gives over the scores it stores, {:.9g} (the file was "
+      "edited, or written by another version of shiftad); deciding by {:.9g}",
+      path, c.threshold, toString(c.rule.rule), expected, expected);
+  c.threshold = expected;
+  c.fell_back = fell_back;
+}
+
+}  // namespace
+
 Calibration readCalibration(const std::string& path) {
   Calibration c;
   try {
@@ -133,6 +154,11 @@ Calibration readCalibration(const std::string& path) {
                 "'{}': normal_scores must be a non-empty ascending list; delete the file to have the run "
                 "calibrated again from its data on first need",
                 path);
+  SHIFTAD_CHECK(c.rule.quantile >= 0.5 && c.rule.quantile <= 1.0,
+                "'{}': quantile {} is outside [0.5, 1] (threshold.quantile's range); delete the file to have the run "
+                "calibrated again from its data on first need",
+                path, c.rule.quantile);
+  checkStoredThreshold(path, c);
   return c;
 }
 

@@ -1,10 +1,15 @@
 // A run's calibration: the warning for scores that only rounding tells apart, and how a
 // threshold that fell back is named.
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "api/Calibration.h"
+#include "common/Error.h"
+#include "support/CapturedLog.h"
+#include "support/Process.h"
+#include "support/TestSupport.h"
 
 namespace api = shiftad::api;
 
@@ -27,4 +32,37 @@ TEST(Calibration, AThresholdThatFellBackSaysWhatItWasTakenFrom) {
   EXPECT_EQ(api::ruleText(c), "mixture");
   c.fell_back = true;
   EXPECT_EQ(api::ruleText(c), "mixture, fell back to the 0.95 quantile of the calibration normals");
+}
+
+TEST(Calibration, AStoredThresholdThatIsNotItsRulesIsSaidAndTheRulesDecides) {
+  // An edited threshold (-5) called every image anomalous while its normalised score said
+  // 0.56. The oracle: normal_quantile 0.75 of 1..5 is 4 (numpy.quantile, linear).
+  shiftad::test::TempDir tmp;
+  api::Calibration c;
+  c.rule = {shiftad::ThresholdRule::kNormalQuantile, 0.75};
+  c.normals = "pool";
+  c.normal_scores = {1, 2, 3, 4, 5};
+  c.source_scores = c.pool_scores = c.normal_scores;
+  c.threshold = 4.0;
+  const auto path = tmp / "calibration.json";
+  api::writeCalibration(path, c);
+  {
+    shiftad::test::CapturedLog log;
+    EXPECT_EQ(api::readCalibration(path).threshold, 4.0);
+    EXPECT_EQ(log.text(), "");
+  }
+  auto text = shiftad::test::readText(path);
+  const std::string stored = "\"threshold\":4.0";
+  ASSERT_NE(text.find(stored), std::string::npos) << text;
+  shiftad::test::writeFile(path, text.replace(text.find(stored), stored.size(), "\"threshold\":-5.0"));
+  shiftad::test::CapturedLog log;
+  EXPECT_EQ(api::readCalibration(path).threshold, 4.0);
+  EXPECT_NE(
+      log.text().find("its threshold -5 is not what its rule (normal_quantile) gives over the scores it stores, 4"),
+      std::string::npos)
+      << log.text();
+  // A quantile outside threshold.quantile's range is damage, as unsorted normals are.
+  c.rule.quantile = 7;
+  api::writeCalibration(path, c);
+  EXPECT_THROW(api::readCalibration(path), shiftad::Error);
 }
