@@ -229,10 +229,6 @@ std::vector<std::string> readListFile(const fs::path& file) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // A link in a folder of folders that leads nowhere (dangling: a share not mounted, a
 // disk detached, a folder moved; or a loop of links) is an error naming it: passed over,
 // its class left the run without a word and an eval scored another test split. One
