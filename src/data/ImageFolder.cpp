@@ -25,17 +25,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Names starting with '.' are skipped: hidden folders and macOS "._x.jpg" resource
-// forks would otherwise be listed as (undecodable) images. So are the folders operating
-// systems put at a volume's root or in a zip (never a class): each was an empty class that
-// refused the domain, and lost+found and System Volume Information cannot be removed.
-bool isHidden(const fs::path& p) {
-  const std::string name = p.filename().string();
-  if (!name.empty() && name[0] == '.') return true;
-  for (const char* system : {"__MACOSX", "lost+found", "System Volume Information", "$RECYCLE.BIN", "$Recycle.Bin"})
-    if (name == system) return true;
-  return false;
-}
+bool isHidden(const fs::path& p) { return isHiddenName(p.filename().string()); }
 
 bool isDir(const fs::path& p) {
   std::error_code ec;
@@ -248,6 +238,17 @@ std::string unresolvableLink(const fs::directory_entry& e) {
 }
 
 }  // namespace
+
+// Names starting with '.' are skipped: hidden folders and macOS "._x.jpg" resource
+// forks would otherwise be listed as (undecodable) images. So are the folders operating
+// systems put at a volume's root or in a zip (never a class): each was an empty class that
+// refused the domain, and lost+found and System Volume Information cannot be removed.
+bool isHiddenName(const std::string& name) {
+  if (!name.empty() && name[0] == '.') return true;
+  for (const char* system : {"__MACOSX", "lost+found", "System Volume Information", "$RECYCLE.BIN", "$Recycle.Bin"})
+    if (name == system) return true;
+  return false;
+}
 
 std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden,
                                     std::vector<std::string>* broken_links) {

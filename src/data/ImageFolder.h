@@ -12,13 +12,17 @@ struct ImageRecord {
   std::string cls;   ///< class folder name
 };
 
+/// Whether a file or folder named `name` is hidden, never listed nor read: a name starting
+/// with '.', or a folder an operating system makes (__MACOSX, lost+found, System Volume
+/// Information, $RECYCLE.BIN).
+bool isHiddenName(const std::string& name);
+
 /// Sorted names of the non-hidden sub-folders of `dir` (links to folders included).
 /// Throws shiftad::Error naming the folder if it cannot be read (e.g. permission denied),
 /// and naming any link in it that cannot be followed (dangling, a loop of links) unless
 /// its name is an image file's; `broken_links`, if given, receives those errors instead
 /// (the other folders still listed). `hidden`, if given, receives the paths of the
-/// folders skipped because they are hidden: a name starting with '.', or a folder an
-/// operating system makes (__MACOSX, lost+found, System Volume Information, $RECYCLE.BIN).
+/// folders skipped because they are hidden (isHiddenName).
 std::vector<std::string> subfolders(const std::string& dir, std::vector<std::string>* hidden = nullptr,
                                     std::vector<std::string>* broken_links = nullptr);
 

@@ -15,6 +15,7 @@
 
 #include "common/Error.h"
 #include "common/Log.h"
+#include "data/ImageFolder.h"
 
 namespace shiftad::data {
 namespace {
@@ -126,9 +127,10 @@ void buildPool(ProtocolSplit& split, const std::vector<std::string>& normals, co
 // What no data.pool_fraction can fix: the normal class missing from a domain, a target
 // normal class of one image (it cannot be in the pool and the test split), no anomaly class.
 void checkClasses(const ByClass& source, const ByClass& target, const std::string& normal) {
-  // A folder named '.x' exists but is never listed: saying so spares a search.
-  const std::string why =
-      !normal.empty() && normal[0] == '.' ? " (folders whose name starts with '.' are hidden and never read)" : "";
+  // A folder named '.x' or lost+found exists but is never listed: saying so spares a search.
+  const std::string why = isHiddenName(normal) ? " (a hidden folder: names starting with '.', and system folders "
+                                                 "such as __MACOSX and lost+found, are never read)"
+                                               : "";
   SHIFTAD_CHECK(source.count(normal), "data.normal_class '{}' is not a class of the source domain; classes found: {}{}",
                 normal, classNames(source, normal), why);
   SHIFTAD_CHECK(target.count(normal), "data.normal_class '{}' is not a class of the target domain; classes found: {}{}",

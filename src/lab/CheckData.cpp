@@ -183,7 +183,7 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
       if (!it->is_directory(ec) && data::hasImageExtension(it->path().string()) &&
-          it->path().filename().string().front() != '.')
+          !data::isHiddenName(it->path().filename().string()))
         r.outside_classes.push_back(it->path().string());
   };
   imagesIn(root);

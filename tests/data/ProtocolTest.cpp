@@ -204,9 +204,12 @@ TEST(Protocol, MissingNormalClassNamesDomainAndClassesFound) {
         makeSplit(domain("s", {{"cafe\xCC\x81", 3}, {"n", 3}}), target, p);
       },
       {"accents are written as separate marks"});
-  p.normal_class = ".circle";  // a hidden folder exists on disk but is never listed
-  expectError([&] { makeSplit(kSource, target, p); },
-              {"'.circle'", "(folders whose name starts with '.' are hidden and never read)"});
+  const std::string hidden =
+      "(a hidden folder: names starting with '.', and system folders such as __MACOSX and lost+found, are never read)";
+  for (const char* name : {".circle", "lost+found"}) {  // a hidden folder exists on disk but is never listed
+    p.normal_class = name;
+    expectError([&] { makeSplit(kSource, target, p); }, {"'" + std::string(name) + "'", hidden});
+  }
 }
 
 TEST(Protocol, BadParametersAreErrors) {
