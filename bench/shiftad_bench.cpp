@@ -9,6 +9,8 @@
 //   shiftad_bench kmeans  --impl shiftad|faiss [--n N --d D --k K --iters I]
 //   shiftad_bench dominant [--set cluster.space=self --set cluster.k=K ...] --n N --d D
 //   shiftad_bench feature-cache --dir DIR [--n N --d D]  the feature cache's writes and reads
+//   shiftad_bench jpeg    --images DIR                     JPEG decoding: libjpeg's (data/JpegDecode.h) against
+//   OpenCV's
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -23,6 +25,9 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "api/Features.h"
@@ -31,6 +36,7 @@
 #include "clustering/KMeans.h"
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
+#include "data/JpegDecode.h"
 #include "io/FeatureCache.h"
 #include "losses/Losses.h"
 #include "method/DenseRegion.h"
@@ -444,6 +450,57 @@ json featureCacheBench(const std::string& dir, int64_t n, int64_t d) {
           {"entry_bytes", bytes}};
 }
 
+/// Every JPEG under `dir` (read into memory first: decoding, not the disk, is timed),
+/// decoded by data::decodeJpegRgb and by cv::imdecode followed by the BGR to RGB
+/// conversion the loader did before: seconds of each (median of 3 passes), and how many
+/// images differ in any pixel or were refused by one side only.
+json jpegBench(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::pair<std::string, std::vector<unsigned char>>> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    auto ext = e.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (!e.is_regular_file() || (ext != ".jpg" && ext != ".jpeg")) continue;
+    std::ifstream f(e.path(), std::ios::binary);
+    files.emplace_back(e.path().string(), std::vector<unsigned char>(std::istreambuf_iterator<char>(f), {}));
+  }
+  const auto opencv = [](const std::vector<unsigned char>& bytes) {
+    cv::Mat m = cv::imdecode(bytes, cv::IMREAD_UNCHANGED), rgb;
+    if (!m.empty()) cv::cvtColor(m, rgb, m.channels() == 1 ? cv::COLOR_GRAY2RGB : cv::COLOR_BGR2RGB);
+    return rgb;
+  };
+  const auto libjpeg = [](const std::pair<std::string, std::vector<unsigned char>>& f) {
+    try {
+      return shiftad::data::decodeJpegRgb(f.second.data(), f.second.size(), f.first);
+    } catch (const shiftad::Error&) {
+      return cv::Mat();
+    }
+  };
+  std::vector<double> t_opencv, t_libjpeg;
+  for (int pass = 0; pass < 3; ++pass) {
+    auto t0 = Clock::now();
+    for (const auto& f : files) opencv(f.second);
+    t_opencv.push_back(secondsSince(t0));
+    t0 = Clock::now();
+    for (const auto& f : files) libjpeg(f);
+    t_libjpeg.push_back(secondsSince(t0));
+  }
+  int64_t differ = 0, refused = 0;
+  for (const auto& f : files) {
+    const cv::Mat a = opencv(f.second), b = libjpeg(f);
+    if (a.empty() != b.empty())
+      ++refused;
+    else if (!a.empty() && (a.size() != b.size() || cv::norm(a, b, cv::NORM_INF) != 0))
+      ++differ;
+  }
+  return {{"bench", "jpeg"},
+          {"images", files.size()},
+          {"opencv_seconds", median(t_opencv)},
+          {"libjpeg_seconds", median(t_libjpeg)},
+          {"pixels_differ", differ},
+          {"refused_by_one_side", refused}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -498,6 +555,8 @@ int main(int argc, char** argv) {
   fc->add_option("--dir", out, "a scratch folder (its cache/ is emptied)")->required();
   fc->add_option("--n", n);
   fc->add_option("--d", d);
+  auto* jpeg = app.add_subcommand("jpeg", "JPEG decoding of a folder: libjpeg's (the loader's) against OpenCV's");
+  jpeg->add_option("--images", images, "a folder; every .jpg and .jpeg below it")->required();
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -518,6 +577,7 @@ int main(int argc, char** argv) {
       emit(dominantBench(shiftad::loadConfig("", sets), n, d, main_share));
     }
     if (fc->parsed()) emit(featureCacheBench(out, n, d));
+    if (jpeg->parsed()) emit(jpegBench(images));
     if (km->parsed()) {
       shiftad::setThreads(threads);
       emit(kmeansBench(impl, n, d, k, iters));

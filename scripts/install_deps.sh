@@ -12,6 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev
   zlib1g-dev                                     # crc32: a PNG chunk's checksum, checked before decoding
+  libjpeg62-turbo-dev                            # jpeglib.h: JPEG decoded with libjpeg's damage warnings caught
   libfaiss-dev                                   # bench/: the K-means reference (docs/performance.md)
   libonnx-dev libprotobuf-dev                    # shiftad export: the ONNX protobuf and checker (docs/deploy.md)
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pil  # test oracles

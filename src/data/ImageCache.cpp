@@ -32,9 +32,10 @@ bool firstWarningFor(const std::string& folder) {
 }
 
 constexpr char kMagic[9] = {'S', 'H', 'I', 'F', 'T', 'A', 'D', 'U', '8'};
-// Version 2 added the checksum, version 3 the key to it; entries of older versions are
-// misses, rewritten quietly.
-constexpr uint8_t kVersion = 3;
+// Version 2 added the checksum, version 3 the key to it; version 4 holds only images
+// libjpeg read without damage (data/JpegDecode.h), which version 3 did not check.
+// Entries of other versions are misses, rewritten quietly.
+constexpr uint8_t kVersion = 4;
 // magic (9), version (1), reserved (2), side (4), XXH64 of the pixels XOR XXH64 of the
 // entry's key (8); little-endian. With the key in it, a valid entry copied under
 // another entry's name (a bad merge or restore of a cache) is damage, not pixels.

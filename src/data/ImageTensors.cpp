@@ -19,6 +19,7 @@
 #include "common/LogOnce.h"
 #include "common/Progress.h"
 #include "data/FileCheck.h"
+#include "data/JpegDecode.h"
 
 namespace shiftad::data {
 namespace {
@@ -88,8 +89,6 @@ std::optional<Dims> jpegDims(const std::vector<unsigned char>& h) {
   return {};
 }
 
-bool isJpeg(const std::vector<unsigned char>& h) { return h.size() >= 2 && h[0] == 0xFF && h[1] == 0xD8; }
-
 // The whole file: decoded from memory so that it is read once.
 std::vector<unsigned char> readBytes(const std::string& path) {
   std::error_code ec;
@@ -126,7 +125,7 @@ std::vector<unsigned char> readBytes(const std::string& path) {
 void checkDimensions(const std::vector<unsigned char>& bytes, const std::string& path) {
   std::optional<Dims> d = pngDims(bytes);
   if (!d) d = bmpDims(bytes);
-  if (!d && isJpeg(bytes)) {
+  if (!d && isJpeg(bytes.data(), bytes.size())) {
     d = jpegDims(bytes);
     SHIFTAD_CHECK(d.has_value(), "image '{}' is a JPEG without a frame header before its data (truncated or corrupt)",
                   path);
@@ -197,6 +196,7 @@ std::vector<unsigned char> readCheckedBytes(const std::string& path) {
 cv::Mat decodeRgb(const std::vector<unsigned char>& bytes, const std::string& path) {
   const auto damaged = damage(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   SHIFTAD_CHECK(damaged.empty(), "image '{}' cannot be used: {}; re-export or remove it", path, damaged);
+  if (isJpeg(bytes.data(), bytes.size())) return decodeJpegRgb(bytes.data(), bytes.size(), path);
   cv::Mat raw;
   try {
     // UNCHANGED keeps 16-bit depth and alpha (converted below) and ignores EXIF

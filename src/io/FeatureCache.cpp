@@ -29,9 +29,11 @@ namespace {
 
 // An entry: magic (8), format version (1), valid (1), reserved (2), width in floats
 // (4), XXH64 of the row, the encoder id and the key (8); then `width` float32 (none for
-// an invalid row). Little-endian.
+// an invalid row). Little-endian. Version 2: rows only of images libjpeg read without
+// damage (data/JpegDecode.h); version 1 held features of damaged JPEGs as valid rows.
+// Entries of other versions are misses, rewritten quietly.
 constexpr char kMagic[8] = {'S', 'H', 'I', 'F', 'T', 'F', '3', '2'};
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 constexpr size_t kHeaderBytes = 24;
 
 /// A file's identity: its absolute path, size, mtime and ctime. The ctime is there
@@ -121,7 +123,9 @@ class EntryFolder {
         }
       }
     }
-    ++damaged;
+    // An entry of another format version (written by another shiftad) is a miss, not damage.
+    const bool other_version = m.size() >= 9 && std::memcmp(h, kMagic, sizeof(kMagic)) == 0 && h[8] != kVersion;
+    if (!other_version) ++damaged;
     return false;
   }
 

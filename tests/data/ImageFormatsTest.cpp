@@ -1,16 +1,24 @@
 // Decoding of every pixel format a data set may hold (docs/reliability.md), against
 // PIL (tests/oracle/data_image_formats.py): grayscale, gray+alpha, palette with and
 // without transparency, RGBA, 16-bit, CMYK and grayscale JPEG.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "common/Error.h"
 #include "data/ImageTensors.h"
+#include "support/Process.h"
 #include "support/TestSupport.h"
 
 using shiftad::test::TempDir;
@@ -71,4 +79,150 @@ TEST(ImageFormats, ACutJpegWithAnExifThumbnailIsSkippedNotScoredWithGrayRows) {
   EXPECT_EQ(batch.paths, std::vector<std::string>{whole});
   EXPECT_EQ(batch.skipped, std::vector<std::string>{cut});
   EXPECT_EQ(batch.images.size(0), 1);
+}
+
+// ---- JPEG through libjpeg with its warnings caught (data/JpegDecode.h) ----
+namespace {
+
+/// A 96 x 128 BGR image with edges and noise, so every block has coefficients to lose.
+cv::Mat texture() {
+  cv::Mat m(96, 128, CV_8UC3);
+  cv::RNG rng(7);
+  for (int y = 0; y < m.rows; ++y)
+    for (int x = 0; x < m.cols; ++x)
+      m.at<cv::Vec3b>(y, x) = cv::Vec3b(cv::saturate_cast<uchar>(2 * x + rng.uniform(-20, 20)),
+                                        cv::saturate_cast<uchar>(2 * y + rng.uniform(-20, 20)),
+                                        cv::saturate_cast<uchar>(x + y + rng.uniform(-20, 20)));
+  return m;
+}
+
+std::string encodeJpeg(const cv::Mat& m, const std::vector<int>& params) {
+  std::vector<uchar> out;
+  EXPECT_TRUE(cv::imencode(".jpg", m, out, params));
+  return std::string(out.begin(), out.end());
+}
+
+/// OpenCV's own decode of a JPEG's bytes, as a 3 x H x W RGB tensor: the oracle.
+torch::Tensor opencvRgb(const std::string& jpeg) {
+  const cv::Mat buffer(1, static_cast<int>(jpeg.size()), CV_8UC1, const_cast<char*>(jpeg.data()));
+  cv::Mat rgb = cv::imdecode(buffer, cv::IMREAD_COLOR);
+  cv::cvtColor(rgb, rgb, cv::COLOR_BGR2RGB);
+  return torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8).permute({2, 0, 1}).clone();
+}
+
+/// Offset of the first segment with `marker` (e.g. 0xC0, SOF0), walking the segments.
+size_t segment(const std::string& jpeg, unsigned char marker) {
+  size_t pos = 2;
+  while (pos + 4 <= jpeg.size() && static_cast<unsigned char>(jpeg[pos]) == 0xFF) {
+    if (static_cast<unsigned char>(jpeg[pos + 1]) == marker) return pos;
+    pos += 2 + ((static_cast<unsigned char>(jpeg[pos + 2]) << 8) | static_cast<unsigned char>(jpeg[pos + 3]));
+  }
+  ADD_FAILURE() << "no segment FF " << std::hex << int{marker};
+  return 0;
+}
+
+/// What the process writes to its stderr (file descriptor 2) while `fn` runs.
+template <class Fn>
+std::string stderrOf(Fn&& fn) {
+  std::fflush(stderr);
+  char name[] = "/tmp/shiftad_stderr_XXXXXX";
+  const int file = ::mkstemp(name);
+  const int saved = ::dup(2);
+  ::dup2(file, 2);
+  try {
+    fn();
+  } catch (...) {
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(file);
+  const std::string text = shiftad::test::readText(name);
+  ::unlink(name);
+  return text;
+}
+
+}  // namespace
+
+TEST(ImageFormats, JpegPixelsAreOpenCvsInEveryCodingMode) {
+  TempDir tmp;
+  const cv::Mat m = texture();
+  const std::vector<std::pair<std::string, std::vector<int>>> modes = {
+      {"baseline.jpg", {cv::IMWRITE_JPEG_QUALITY, 90}},
+      {"progressive.jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}},
+      {"optimized.jpg", {cv::IMWRITE_JPEG_OPTIMIZE, 1, cv::IMWRITE_JPEG_QUALITY, 60}},
+      {"restarts.jpg", {cv::IMWRITE_JPEG_RST_INTERVAL, 1}},
+      {"chroma.jpg", {cv::IMWRITE_JPEG_LUMA_QUALITY, 95, cv::IMWRITE_JPEG_CHROMA_QUALITY, 20}}};
+  for (const auto& [name, params] : modes) {
+    SCOPED_TRACE(name);
+    const auto jpeg = encodeJpeg(m, params);
+    shiftad::test::writeFile(tmp / name, jpeg);
+    EXPECT_TRUE(torch::equal(shiftad::data::readImage(tmp / name), opencvRgb(jpeg)));
+  }
+  cv::Mat gray;
+  cv::cvtColor(m, gray, cv::COLOR_BGR2GRAY);
+  const auto jpeg = encodeJpeg(gray, {});
+  shiftad::test::writeFile(tmp / "gray.jpg", jpeg);
+  EXPECT_TRUE(torch::equal(shiftad::data::readImage(tmp / "gray.jpg"), opencvRgb(jpeg)));
+}
+
+TEST(ImageFormats, AJpegMissingPartOfItsScanIsRefusedInLibjpegsWordsNotFilledWithGray) {
+  // The end marker is there, so the file passes the check for a cut file; libjpeg
+  // meets it before the scan's last block and fills the rest with grey.
+  TempDir tmp;
+  const auto base = encodeJpeg(texture(), {cv::IMWRITE_JPEG_QUALITY, 90});
+  const size_t sos = segment(base, 0xDA);
+  shiftad::test::writeFile(tmp / "cut_scan.jpg", base.substr(0, sos + 40) + "\xFF\xD9");
+  // A frame header that declares more pixels than the scan holds (800 x 800).
+  std::string bigger = base;
+  const size_t sof = segment(base, 0xC0);
+  bigger.replace(sof + 5, 4, std::string("\x03\x20\x03\x20", 4));
+  shiftad::test::writeFile(tmp / "bigger_frame.jpg", bigger);
+  shiftad::test::writeFile(tmp / "whole.jpg", base);
+  for (const std::string name : {"cut_scan.jpg", "bigger_frame.jpg"}) {
+    SCOPED_TRACE(name);
+    std::string error;
+    const auto printed =
+        stderrOf([&] { error = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / name); }); });
+    EXPECT_NE(error.find(tmp / name), std::string::npos) << error;
+    EXPECT_NE(error.find("damaged JPEG data"), std::string::npos) << error;
+    EXPECT_NE(error.find("Corrupt JPEG data: premature end of data segment"), std::string::npos) << error;
+    EXPECT_EQ(printed, "") << "libjpeg's own line, naming no file";
+  }
+  const auto batch = shiftad::data::loadImages({tmp / "whole.jpg", tmp / "cut_scan.jpg"}, 16, 1);
+  EXPECT_EQ(batch.paths, std::vector<std::string>{tmp / "whole.jpg"});
+  EXPECT_EQ(batch.skipped, std::vector<std::string>{tmp / "cut_scan.jpg"});
+}
+
+TEST(ImageFormats, AJpegWithExtraBytesBetweenItsSegmentsIsReadWholeAndSilently) {
+  // libjpeg warns ("3 extraneous bytes before marker 0xc0"), but no pixel is lost:
+  // the image is the clean file's, and nothing reaches stderr.
+  TempDir tmp;
+  const auto base = encodeJpeg(texture(), {cv::IMWRITE_JPEG_QUALITY, 90});
+  const size_t sof = segment(base, 0xC0);
+  shiftad::test::writeFile(tmp / "extra.jpg", base.substr(0, sof) + "\x12\x34\x56" + base.substr(sof));
+  torch::Tensor got;
+  const auto printed = stderrOf([&] { got = shiftad::data::readImage(tmp / "extra.jpg"); });
+  ASSERT_TRUE(got.defined());
+  EXPECT_TRUE(torch::equal(got, opencvRgb(base)));
+  EXPECT_EQ(printed, "");
+}
+
+TEST(ImageFormats, TwelveBitAndLosslessJpegsAreNamedWithARemedy) {
+  // Industrial and medical cameras write these; "cannot be decoded (corrupt?)" sent the
+  // user looking for damage.
+  TempDir tmp;
+  const auto base = encodeJpeg(texture(), {});
+  const size_t sof = segment(base, 0xC0);
+  std::string twelve = base, lossless = base;
+  twelve[sof + 4] = 12;  // sample precision
+  lossless[sof + 1] = static_cast<char>(0xC3);
+  shiftad::test::writeFile(tmp / "twelve.jpg", twelve);
+  shiftad::test::writeFile(tmp / "lossless.jpg", lossless);
+  const auto e12 = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "twelve.jpg"); });
+  EXPECT_NE(e12.find("Unsupported JPEG data precision 12"), std::string::npos) << e12;
+  EXPECT_NE(e12.find("convert it to a 16-bit PNG"), std::string::npos) << e12;
+  const auto e3 = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "lossless.jpg"); });
+  EXPECT_NE(e3.find("SOF type 0xc3"), std::string::npos) << e3;
+  EXPECT_NE(e3.find("convert it to PNG"), std::string::npos) << e3;
 }

@@ -336,6 +336,26 @@ TEST(ImageCache, AnEntryDoesNotLetARefusedFilePastTheChecks) {
   EXPECT_EQ(batch.images.size(0), 0);
 }
 
+TEST(ImageCache, AnEntryOfAnEarlierVersionDoesNotLetADamagedJpegPast) {
+  // Version 3 cached JPEGs whose scan libjpeg had filled with grey: an entry of it, its
+  // checksum intact, is a miss, so the file is decoded again and refused.
+  TempDir t;
+  const std::string whole = slurp(write(t, "whole.jpg", cv::Mat(64, 64, CV_8UC3, cv::Scalar(20, 120, 220))));
+  const size_t scan = whole.find("\xFF\xDA");
+  ASSERT_NE(scan, std::string::npos);
+  writeFile(t / "cut.jpg", whole.substr(0, scan + 20) + "\xFF\xD9");  // end marker kept
+  const ImageCache cache(t / "cache", 4, "bilinear");
+  const std::vector<uint8_t> pixels(cache.pixelBytes(), 7);
+  const auto key = cache.key(slurp(t / "cut.jpg"));
+  cache.write(key, pixels.data());
+  std::string entry = slurp(cache.pathOf(key));
+  entry[9] = 3;  // the format version, outside the checksum
+  writeFile(cache.pathOf(key), entry);
+  const ImageBatch batch = loadImages({t / "cut.jpg"}, 4, 1, Interpolation::kBilinear, &cache);
+  EXPECT_EQ(batch.skipped, std::vector<std::string>{t / "cut.jpg"});
+  EXPECT_EQ(cache.damagedEntries(), 0) << "another version's entry is not damage";
+}
+
 TEST(ImageCache, AnEditedImageMissesAndADamagedEntryIsRewritten) {
   TempDir t;
   cv::Mat m(6, 6, CV_8UC1, cv::Scalar(10));

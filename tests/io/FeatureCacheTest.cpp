@@ -16,6 +16,8 @@
 #include <torch/torch.h>
 
 #include "io/FeatureCache.h"
+#include "support/CapturedLog.h"
+#include "support/Process.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -119,6 +121,31 @@ TEST(FeatureCache, AnEntryCorruptedInPlaceTornOrJunkIsRecomputedAndRewritten) {
   EXPECT_EQ(enc.calls[1].size(), 3u) << "the three damaged entries, and only they";
   EXPECT_TRUE(torch::equal(call(), expectedRows(files)));
   EXPECT_EQ(enc.calls.size(), 2u) << "and they were rewritten";
+}
+
+TEST(FeatureCache, AnEntryOfAnEarlierFormatVersionIsRecomputedQuietly) {
+  // Version 1 held features of JPEGs libjpeg had filled with grey (data/JpegDecode.h):
+  // its entries, checksums intact, are misses, recomputed without a damage warning.
+  test::TempDir tmp;
+  const auto files = makeFiles(tmp / "img", 0, 2);
+  Encoder enc;
+  const auto call = [&] {
+    return io::cachedFeatures(tmp / "cache", "enc", files, [&](const auto& m) { return enc(m); });
+  };
+  call();
+  const auto entries = entriesIn(tmp / "cache");
+  ASSERT_EQ(entries.size(), 2u);
+  std::string bytes = test::readText(entries[0]);
+  ASSERT_EQ(bytes.substr(0, 8), "SHIFTF32");
+  bytes[8] = 1;  // the format version; the checksum does not cover the header
+  test::writeFile(entries[0], bytes);
+  const test::CapturedLog log;
+  EXPECT_TRUE(torch::equal(call(), expectedRows(files)));
+  ASSERT_EQ(enc.calls.size(), 2u);
+  EXPECT_EQ(enc.calls[1].size(), 1u) << "that entry's file, and only it";
+  EXPECT_EQ(log.text().find("damaged"), std::string::npos) << log.text();
+  EXPECT_TRUE(torch::equal(call(), expectedRows(files)));
+  EXPECT_EQ(enc.calls.size(), 2u) << "and it was rewritten in the current version";
 }
 
 TEST(FeatureCache, AnEntryCopiedUnderAnotherEntrysNameOrAnotherEncodersIsAMiss) {

@@ -56,7 +56,7 @@ cmyk.save(f"{out}/cmyk_ref.jpg", quality=95)
 add("cmyk.jpg", cmyk, np.asarray(Image.open(f"{out}/cmyk_ref.jpg").convert("RGB")), tol=3, quality=95)
 gj = Image.fromarray(gray, "L")
 gj.save(f"{out}/gray_ref.jpg", quality=95)
-add("gray.jpg", gj, np.asarray(Image.open(f"{out}/gray_ref.jpg").convert("RGB")), tol=1, quality=95)
+add("gray.jpg", gj, np.asarray(Image.open(f"{out}/gray_ref.jpg").convert("RGB")), tol=0, quality=95)
 add("progressive.jpg", Image.fromarray(smooth, "RGB"), None, quality=95, progressive=True)
 # A camera's JPEG: an EXIF thumbnail in APP1 is a whole JPEG of its own (SOI, SOS ...
 # EOI) before the main image's segments; a cut copy must not pass by the thumbnail's
