@@ -36,7 +36,8 @@
 #include "clustering/KMeans.h"
 #include "data/ImageFolder.h"
 #include "data/ImageTensors.h"
-#include "data/JpegDecode.h"
+#include "data/FileCheck.h"
+#include "data/ImageDecode.h"
 #include "io/FeatureCache.h"
 #include "losses/Losses.h"
 #include "method/DenseRegion.h"
@@ -450,55 +451,66 @@ json featureCacheBench(const std::string& dir, int64_t n, int64_t d) {
           {"entry_bytes", bytes}};
 }
 
-/// Every JPEG under `dir` (read into memory first: decoding, not the disk, is timed),
-/// decoded by data::decodeJpegRgb and by cv::imdecode followed by the BGR to RGB
-/// conversion the loader did before: seconds of each (median of 3 passes), and how many
-/// images differ in any pixel or were refused by one side only.
-json jpegBench(const std::string& dir) {
+/// Every JPEG and PNG under `dir` (read into memory first: decoding, not the disk, is
+/// timed), decoded to RGB by the loader (data::decodeRgb: libjpeg and libpng with their
+/// messages caught) and as the loader did before, through cv::imdecode: seconds of each
+/// per format (median of 3 passes), and how many images differ in any pixel or were
+/// refused by one side only.
+json decodeBench(const std::string& dir) {
   namespace fs = std::filesystem;
-  std::vector<std::pair<std::string, std::vector<unsigned char>>> files;
+  struct File {
+    std::string path, format;
+    std::vector<unsigned char> bytes;
+  };
+  std::vector<File> files;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     auto ext = e.path().extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (!e.is_regular_file() || (ext != ".jpg" && ext != ".jpeg")) continue;
+    const std::string format = ext == ".png" ? "png" : ext == ".jpg" || ext == ".jpeg" ? "jpeg" : "";
+    if (!e.is_regular_file() || format.empty()) continue;
     std::ifstream f(e.path(), std::ios::binary);
-    files.emplace_back(e.path().string(), std::vector<unsigned char>(std::istreambuf_iterator<char>(f), {}));
+    files.push_back({e.path().string(), format, std::vector<unsigned char>(std::istreambuf_iterator<char>(f), {})});
   }
-  const auto opencv = [](const std::vector<unsigned char>& bytes) {
-    cv::Mat m = cv::imdecode(bytes, cv::IMREAD_UNCHANGED), rgb;
-    if (!m.empty()) cv::cvtColor(m, rgb, m.channels() == 1 ? cv::COLOR_GRAY2RGB : cv::COLOR_BGR2RGB);
-    return rgb;
+  const auto before = [](const File& f) {
+    const std::string_view view(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
+    const cv::Mat m = shiftad::data::damage(view).empty() ? cv::imdecode(f.bytes, cv::IMREAD_UNCHANGED) : cv::Mat();
+    return m.empty() ? m : shiftad::data::samplesToRgb(m, f.path);
   };
-  const auto libjpeg = [](const std::pair<std::string, std::vector<unsigned char>>& f) {
+  const auto now = [](const File& f) {
     try {
-      return shiftad::data::decodeJpegRgb(f.second.data(), f.second.size(), f.first);
+      return shiftad::data::decodeRgb(f.bytes, f.path);
     } catch (const shiftad::Error&) {
       return cv::Mat();
     }
   };
-  std::vector<double> t_opencv, t_libjpeg;
-  for (int pass = 0; pass < 3; ++pass) {
-    auto t0 = Clock::now();
-    for (const auto& f : files) opencv(f.second);
-    t_opencv.push_back(secondsSince(t0));
-    t0 = Clock::now();
-    for (const auto& f : files) libjpeg(f);
-    t_libjpeg.push_back(secondsSince(t0));
+  json out = {{"bench", "decode"}};
+  for (const std::string format : {"jpeg", "png"}) {
+    std::vector<double> t_before, t_now;
+    int64_t n = 0, differ = 0, refused = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+      auto t0 = Clock::now();
+      for (const auto& f : files) f.format == format && !before(f).empty();
+      t_before.push_back(secondsSince(t0));
+      t0 = Clock::now();
+      for (const auto& f : files) f.format == format && !now(f).empty();
+      t_now.push_back(secondsSince(t0));
+    }
+    for (const auto& f : files) {
+      if (f.format != format) continue;
+      ++n;
+      const cv::Mat a = before(f), b = now(f);
+      if (a.empty() != b.empty())
+        ++refused;
+      else if (!a.empty() && (a.size() != b.size() || cv::norm(a, b, cv::NORM_INF) != 0))
+        ++differ;
+    }
+    out[format] = {{"images", n},
+                   {"opencv_seconds", median(t_before)},
+                   {"loader_seconds", median(t_now)},
+                   {"pixels_differ", differ},
+                   {"refused_by_one_side", refused}};
   }
-  int64_t differ = 0, refused = 0;
-  for (const auto& f : files) {
-    const cv::Mat a = opencv(f.second), b = libjpeg(f);
-    if (a.empty() != b.empty())
-      ++refused;
-    else if (!a.empty() && (a.size() != b.size() || cv::norm(a, b, cv::NORM_INF) != 0))
-      ++differ;
-  }
-  return {{"bench", "jpeg"},
-          {"images", files.size()},
-          {"opencv_seconds", median(t_opencv)},
-          {"libjpeg_seconds", median(t_libjpeg)},
-          {"pixels_differ", differ},
-          {"refused_by_one_side", refused}};
+  return out;
 }
 
 }  // namespace
@@ -555,8 +567,8 @@ int main(int argc, char** argv) {
   fc->add_option("--dir", out, "a scratch folder (its cache/ is emptied)")->required();
   fc->add_option("--n", n);
   fc->add_option("--d", d);
-  auto* jpeg = app.add_subcommand("jpeg", "JPEG decoding of a folder: libjpeg's (the loader's) against OpenCV's");
-  jpeg->add_option("--images", images, "a folder; every .jpg and .jpeg below it")->required();
+  auto* decode = app.add_subcommand("decode", "JPEG and PNG decoding of a folder: the loader's against OpenCV's");
+  decode->add_option("--images", images, "a folder; every .jpg, .jpeg and .png below it")->required();
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -577,7 +589,7 @@ int main(int argc, char** argv) {
       emit(dominantBench(shiftad::loadConfig("", sets), n, d, main_share));
     }
     if (fc->parsed()) emit(featureCacheBench(out, n, d));
-    if (jpeg->parsed()) emit(jpegBench(images));
+    if (decode->parsed()) emit(decodeBench(images));
     if (km->parsed()) {
       shiftad::setThreads(threads);
       emit(kmeansBench(impl, n, d, k, iters));

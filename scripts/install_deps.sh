@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev
   zlib1g-dev                                     # crc32: a PNG chunk's checksum, checked before decoding
   libjpeg62-turbo-dev                            # jpeglib.h: JPEG decoded with libjpeg's damage warnings caught
+  libpng-dev                                     # png.h: PNG decoded with libpng's messages caught, not printed
   libfaiss-dev                                   # bench/: the K-means reference (docs/performance.md)
   libonnx-dev libprotobuf-dev                    # shiftad export: the ONNX protobuf and checker (docs/deploy.md)
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pil  # test oracles

@@ -15,6 +15,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
+#include <zlib.h>
 
 #include "common/Error.h"
 #include "data/ImageTensors.h"
@@ -225,4 +226,82 @@ TEST(ImageFormats, TwelveBitAndLosslessJpegsAreNamedWithARemedy) {
   const auto e3 = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "lossless.jpg"); });
   EXPECT_NE(e3.find("SOF type 0xc3"), std::string::npos) << e3;
   EXPECT_NE(e3.find("convert it to PNG"), std::string::npos) << e3;
+}
+
+// ---- PNG through libpng with its messages caught (data/PngDecode.h) ----
+namespace {
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+/// A PNG chunk: length, type, data and its CRC-32 (zlib's), flipped when `bad_crc`.
+std::string chunk(const std::string& type, const std::string& data, bool bad_crc = false) {
+  const std::string body = type + data;
+  uint32_t crc = static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size()));
+  return be32(static_cast<uint32_t>(data.size())) + body + be32(bad_crc ? crc ^ 1u : crc);
+}
+
+std::string deflate(const std::string& raw) {
+  uLongf n = ::compressBound(raw.size());
+  std::string out(n, '\0');
+  EXPECT_EQ(
+      ::compress(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(raw.data()), raw.size()),
+      Z_OK);
+  out.resize(n);
+  return out;
+}
+
+/// An 8-bit RGB PNG of `w` x `h` pixels (value (x * 7 + y * 3 + c) % 256) with `extra`
+/// chunks before its image data; `rows` image rows are compressed (fewer: the data
+/// ends early, every chunk whole).
+std::string rgbPng(int w, int h, const std::string& extra = "", int rows = -1) {
+  std::string raw;
+  for (int y = 0; y < (rows < 0 ? h : rows); ++y) {
+    raw += '\0';  // filter type: none
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) raw += static_cast<char>((x * 7 + y * 3 + c) % 256);
+  }
+  const std::string ihdr = be32(w) + be32(h) + std::string("\x08\x02\x00\x00\x00", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + extra + chunk("IDAT", deflate(raw)) +
+         chunk("IEND", "");
+}
+
+}  // namespace
+
+TEST(ImageFormats, APngWithABadAncillaryChunkIsReadWholeAndNothingReachesStderr) {
+  // libpng skips a malformed iCCP (colour profile) or a text chunk whose CRC fails, and
+  // warns; under OpenCV the warning went to stderr for every such image, naming none.
+  TempDir tmp;
+  const auto clean = rgbPng(17, 13);
+  shiftad::test::writeFile(tmp / "clean.png", clean);
+  shiftad::test::writeFile(tmp / "short_iccp.png",
+                           rgbPng(17, 13, chunk("iCCP", std::string("icc\0\0", 5) + deflate(std::string(200, '\0')))));
+  shiftad::test::writeFile(tmp / "bad_text_crc.png",
+                           rgbPng(17, 13, chunk("tEXt", std::string("Comment\0hi", 10), true)));
+  const cv::Mat buffer(1, static_cast<int>(clean.size()), CV_8UC1, const_cast<char*>(clean.data()));
+  cv::Mat expected = cv::imdecode(buffer, cv::IMREAD_COLOR);
+  cv::cvtColor(expected, expected, cv::COLOR_BGR2RGB);
+  const auto oracle = torch::from_blob(expected.data, {13, 17, 3}, torch::kUInt8).permute({2, 0, 1});
+  for (const std::string name : {"short_iccp.png", "bad_text_crc.png"}) {
+    SCOPED_TRACE(name);
+    torch::Tensor got;
+    const auto printed = stderrOf([&] { got = shiftad::data::readImage(tmp / name); });
+    ASSERT_TRUE(got.defined());
+    EXPECT_TRUE(torch::equal(got, oracle));
+    EXPECT_EQ(printed, "");
+  }
+}
+
+TEST(ImageFormats, APngWhoseImageDataEndsEarlyIsRefusedInLibpngsWordsNamingIt) {
+  // Every chunk whole and its CRC right (the file checks pass), but the compressed
+  // data holds 5 of the 13 rows.
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "short_data.png", rgbPng(17, 13, "", 5));
+  std::string error;
+  const auto printed =
+      stderrOf([&] { error = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "short_data.png"); }); });
+  EXPECT_NE(error.find(tmp / "short_data.png"), std::string::npos) << error;
+  EXPECT_NE(error.find("libpng: Not enough image data"), std::string::npos) << error;
+  EXPECT_EQ(printed, "") << "libpng's own line, naming no file";
 }
