@@ -123,6 +123,17 @@ void sayIgnored(const std::vector<std::string>& ignored, const std::string& wher
                       ignored.size() == 1 ? "has" : "have", ignored.size() == 1 ? "is" : "are", ignored.front()));
 }
 
+// Images one level too high are a common layout mistake (a class's images dumped in
+// the domain folder); check-data lists them, train and eval pass over them.
+void sayBesideFolders(const std::vector<std::string>& images, const std::string& where) {
+  if (images.empty()) return;
+  logOnce(spdlog::level::warn,
+          fmt::format("{} {} directly in '{}' belong{} to no class and {} not read (e.g. '{}'): an image belongs in "
+                      "ROOT/DOMAIN/CLASS/; `shiftad check-data` lists every one",
+                      images.size(), images.size() == 1 ? "image" : "images", where, images.size() == 1 ? "s" : "",
+                      images.size() == 1 ? "is" : "are", images.front()));
+}
+
 std::string joinNames(const std::vector<std::string>& names) {
   return names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "));
 }
@@ -288,6 +299,17 @@ bool hasImageExtension(const std::string& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
 }
 
+std::vector<std::string> imagesBesideFolders(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (!it->is_directory(ec) && hasImageExtension(it->path().string()) &&
+        !isHiddenName(it->path().filename().string()))
+      out.push_back(it->path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<std::string> listClasses(const std::string& root, const std::string& domain) {
   const fs::path dir = domainDir(root, domain);
   std::vector<std::string> classes = subfolders(dir.string());
@@ -309,6 +331,8 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
     for (const std::string& f : files) out.push_back({f, cls});
   }
   sayIgnored(ignored, dir.string());
+  for (const auto& folder : {fs::path(root), dir})
+    sayBesideFolders(imagesBesideFolders(folder.string()), folder.string());
   return out;
 }
 

@@ -36,12 +36,18 @@ std::vector<std::string> filesBelow(const std::string& dir, std::vector<std::str
 /// File extensions accepted as images (lower-case compare): jpg, jpeg, png, bmp.
 bool hasImageExtension(const std::string& path);
 
+/// The image files directly in `dir` (not in a sub-folder; hidden names left out),
+/// sorted: at a data root or in a domain folder they belong to no class and are never
+/// read. A folder that cannot be read gives none.
+std::vector<std::string> imagesBesideFolders(const std::string& dir);
+
 /// Class folders of ROOT/DOMAIN, sorted. Throws shiftad::Error naming the path if the
 /// domain folder is missing or holds no class folder.
 std::vector<std::string> listClasses(const std::string& root, const std::string& domain);
 
 /// All images of ROOT/DOMAIN, sorted by (class, file name). Non-image files are
-/// ignored. Throws shiftad::Error naming the path if the domain is missing or a class
+/// ignored, as are images directly in ROOT or ROOT/DOMAIN (imagesBesideFolders), with a
+/// warning naming their count and the first. Throws shiftad::Error naming the path if the domain is missing or a class
 /// folder holds no image ("empty class").
 std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain);
 

@@ -180,11 +180,8 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
   };
   std::vector<ClassFiles> out;
   const auto imagesIn = [&](const std::string& dir) {
-    std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-      if (!it->is_directory(ec) && data::hasImageExtension(it->path().string()) &&
-          !data::isHiddenName(it->path().filename().string()))
-        r.outside_classes.push_back(it->path().string());
+    const auto images = data::imagesBesideFolders(dir);
+    r.outside_classes.insert(r.outside_classes.end(), images.begin(), images.end());
   };
   imagesIn(root);
   for (const auto& domain : listed([&] { return data::subfolders(root, &r.hidden, &r.problems); })) {

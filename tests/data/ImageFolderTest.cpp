@@ -13,6 +13,7 @@
 
 #include "common/Error.h"
 #include "data/ImageFolder.h"
+#include "support/CapturedLog.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -75,6 +76,35 @@ TEST(ImageFolder, ListsDomainSortedByClassThenPath) {
     EXPECT_TRUE(fs::equivalent(recs[i].path, t / expected[i].first)) << recs[i].path;
     EXPECT_EQ(recs[i].cls, expected[i].second);
   }
+}
+
+TEST(ImageFolder, ImagesDirectlyInADomainOrTheRootAreNamedInAWarningNotReadSilently) {
+  // A class's images dumped one level too high: passed over by train and eval without a
+  // word before, while check-data listed them.
+  TempDir t;
+  writeFile(t / "root/d/c/a.png", "x");
+  writeFile(t / "root/d/stray1.png", "x");
+  writeFile(t / "root/d/stray2.JPG", "x");
+  writeFile(t / "root/d/.hidden.png", "x");
+  writeFile(t / "root/d/notes.txt", "x");
+  writeFile(t / "root/top.jpg", "x");
+  const std::string root = t / "root";
+  const shiftad::test::CapturedLog log;
+  const auto records = listDomain(root, "d");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].path, root + "/d/c/a.png");
+  const auto text = log.text();
+  EXPECT_NE(text.find("2 images directly in '" + root + "/d' belong to no class and are not read (e.g. '" + root +
+                      "/d/stray1.png')"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("1 image directly in '" + root + "' belongs to no class and is not read (e.g. '" + root + "/top.jpg')"),
+      std::string::npos)
+      << text;
+  EXPECT_EQ(text.find(".hidden.png"), std::string::npos) << text;
+  EXPECT_EQ(shiftad::data::imagesBesideFolders(root + "/d"),
+            (std::vector<std::string>{root + "/d/stray1.png", root + "/d/stray2.JPG"}));
 }
 
 TEST(ImageFolder, MissingRootOrDomainNamesPathAndAlternatives) {
