@@ -34,6 +34,10 @@ struct DataCheckReport {
   /// Domain folders (ROOT/DOMAIN) holding no class folder: nothing in them is read, and
   /// naming one as data.source or data.target is refused.
   std::vector<std::string> empty_domains;
+  /// Run folders and caches (`train --out`, `encoder.cache_dir`) that shiftad wrote in
+  /// the data, as a domain (ROOT/runs) or a class (ROOT/DOMAIN/cache) would lie: not
+  /// data, passed over (a domain whose every folder is one is passed over whole).
+  std::vector<std::string> shiftad_outputs;
   std::vector<std::vector<std::string>> duplicates;  ///< groups of byte-identical images (by content hash)
   /// Of those, the groups that lie in two or more classes of one domain: one image
   /// labelled as two classes, i.e. in one-vs-all both a normal image and an anomaly.

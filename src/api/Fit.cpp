@@ -289,6 +289,7 @@ void checkCacheOutsideRuns(const Config& cfg, const std::string& run_dir) {
 /// The run folder and the disk caches must not lie in the source or target domain: a
 /// folder there is read as a class of images, and an empty or foreign one stops every
 /// later run on the data (the run trained, then failed at calibration, and stayed).
+/// Nor at the data root itself, whose folders are domains.
 void checkOutsideTheDomains(const Config& cfg, const std::string& run_dir) {
   const auto resolved = [](const fs::path& p) {
     std::error_code ec;
@@ -297,7 +298,14 @@ void checkOutsideTheDomains(const Config& cfg, const std::string& run_dir) {
   };
   const std::pair<const char*, std::string> outputs[] = {{"the run folder", run_dir},
                                                          {"encoder.cache_dir", cacheDir(cfg)}};
-  for (const auto& [what, dir] : outputs)
+  for (const auto& [what, dir] : outputs) {
+    // At the root itself its files and folders would be domains (a cache's images/ and
+    // features/); beside the domains (ROOT/runs/a, ROOT/cache) check-data knows them.
+    SHIFTAD_CHECK(resolved(dir) != resolved(cfg.data.root),
+                  "{} '{}' is the data root, where its folders would be read as domains of images; choose a folder "
+                  "outside the data, or one beside its domains (e.g. '{}')",
+                  what, dir,
+                  (fs::path(cfg.data.root) / (what == std::string("encoder.cache_dir") ? "cache" : "runs")).string());
     for (const auto& domain : {cfg.data.source, cfg.data.target}) {
       if (domain.empty()) continue;
       const auto data = resolved(fs::path(cfg.data.root) / domain);
@@ -306,6 +314,7 @@ void checkOutsideTheDomains(const Config& cfg, const std::string& run_dir) {
                     "(and stop this and every later run on the data); choose a folder outside the data",
                     what, dir, data.string());
     }
+  }
 }
 
 /// A resume goes on with the pool the run started on: the checkpoint's aligned rows and

@@ -314,6 +314,7 @@ void printDataCheck(const shiftad::DataCheckReport& r, bool all_groups) {
       r.hidden);
   printList("images outside every class folder (ignored: an image belongs in ROOT/DOMAIN/CLASS/)", r.outside_classes);
   printList("domain folders without a class folder (nothing in them is read)", r.empty_domains);
+  printList("shiftad run folders and caches in the data (not data: passed over)", r.shiftad_outputs);
   printGroups("exact duplicates", r.duplicates, all_groups);
   printGroups("duplicates in two or more classes of one domain (one image labelled as two classes)", r.label_conflicts,
               all_groups);

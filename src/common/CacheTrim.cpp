@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
+#include <functional>
 #include <filesystem>
+#include <string_view>
 #include <vector>
 
 #include "common/StaleTemporary.h"
@@ -79,6 +82,27 @@ std::vector<Entry> entries(const fs::path& root, uintmax_t& stale) {
 }
 
 }  // namespace
+
+bool isCacheFolder(const std::string& dir) {
+  const auto anyChild = [&](const char* sub, const std::function<bool(const std::string&)>& named) {
+    std::error_code ec;
+    for (fs::directory_iterator it(fs::path(dir) / sub, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_directory(ec) && named(it->path().filename().string())) return true;
+    return false;
+  };
+  const auto all = [](std::string_view n, int (*is)(int)) {
+    return !n.empty() && std::all_of(n.begin(), n.end(), [is](unsigned char c) { return is(c) != 0; });
+  };
+  const auto sideAndTransform = [&](const std::string& n) {  // "224-bilinear"
+    const auto dash = n.find('-');
+    return dash != std::string::npos && all(std::string_view(n).substr(0, dash), std::isdigit) &&
+           all(std::string_view(n).substr(dash + 1), std::islower);
+  };
+  const auto encoderHash = [&](const std::string& n) {  // fnv1a of the encoder id, "{:016x}"
+    return n.size() == 16 && all(n, std::isxdigit);
+  };
+  return anyChild("images", sideAndTransform) || anyChild("features", encoderHash);
+}
 
 CacheTrim trimCache(const std::string& root, uintmax_t max_bytes) {
   CacheTrim r;

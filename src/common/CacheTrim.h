@@ -26,6 +26,11 @@ struct CacheTrim {
 /// that cannot be removed, or that another process removed first, is passed over.
 CacheTrim trimCache(const std::string& root, uintmax_t max_bytes);
 
+/// Whether `dir` is a shiftad cache folder (`encoder.cache_dir`): it holds the layout
+/// ImageCache and FeatureCache write, images/<side>-<transform>/ or
+/// features/<16 hex digits>/. `check-data` passes over such a folder inside the data.
+bool isCacheFolder(const std::string& dir);
+
 /// Mark a cache entry used now (its modification time), so that trimCache keeps it
 /// longer than entries nobody reads. Best effort (a read-only cache stays as it is).
 void touchCacheEntry(const std::string& path);

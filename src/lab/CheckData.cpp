@@ -8,7 +8,9 @@
 #include <optional>
 #include <set>
 
+#include "api/RunDir.h"
 #include "api/SkipLimit.h"
+#include "common/CacheTrim.h"
 #include "common/Error.h"
 #include "common/ParallelFor.h"
 #include "common/Progress.h"
@@ -183,13 +185,26 @@ std::vector<ClassFiles> listClasses(const std::string& root, DataCheckReport& r)
     const auto images = data::imagesBesideFolders(dir);
     r.outside_classes.insert(r.outside_classes.end(), images.begin(), images.end());
   };
+  // shiftad's own run folders and caches kept beside the data are not domains or classes.
+  const auto isOutput = [&](const std::string& dir) {
+    const bool output = api::isShiftadRunFolder(dir) || isCacheFolder(dir);
+    if (output) r.shiftad_outputs.push_back(dir);
+    return output;
+  };
   imagesIn(root);
   for (const auto& domain : listed([&] { return data::subfolders(root, &r.hidden, &r.problems); })) {
     const auto domain_dir = (fs::path(root) / domain).string();
+    if (isOutput(domain_dir)) continue;
     imagesIn(domain_dir);
     const size_t problems_before = r.problems.size();
-    const auto classes = listed([&] { return data::subfolders(domain_dir, &r.hidden, &r.problems); });
-    if (classes.empty() && r.problems.size() == problems_before) r.empty_domains.push_back(domain_dir);
+    auto classes = listed([&] { return data::subfolders(domain_dir, &r.hidden, &r.problems); });
+    const size_t listed_classes = classes.size();
+    classes.erase(
+        std::remove_if(classes.begin(), classes.end(),
+                       [&](const std::string& cls) { return isOutput((fs::path(domain_dir) / cls).string()); }),
+        classes.end());
+    // A folder of runs (ROOT/runs/a, ROOT/runs/b) holds outputs only: not an empty domain.
+    if (listed_classes == 0 && r.problems.size() == problems_before) r.empty_domains.push_back(domain_dir);
     for (const auto& cls : classes) {
       const size_t before = r.problems.size();
       auto files = listed([&] { return data::filesBelow((fs::path(domain_dir) / cls).string(), &r.hidden); });

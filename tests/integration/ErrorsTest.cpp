@@ -398,6 +398,28 @@ TEST(Errors, ARunOrCacheInsideTheDataIsRefusedBeforeAnythingIsMade) {
   const auto beside =
       shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", root + "/runs/a"}, tmp.path());
   EXPECT_EQ(beside.exit, 0) << beside.err;
+  // At the data root itself its folders would be domains (a cache's images/, features/).
+  expectError(shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", root}, tmp.path()), 1,
+              {"the run folder '" + root + "' is the data root", "'" + root + "/runs'"});
+  expectError(shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--set",
+                                     "encoder.cache_dir=" + root + "/", "--out", tmp / "run"},
+                                    tmp.path()),
+              1, {"encoder.cache_dir '" + root + "/' is the data root", "'" + root + "/cache'"});
+  EXPECT_FALSE(fs::exists(root + "/images"));
+  // Beside the domains, a run and a cache are named by check-data and passed over: the
+  // data still checks clean (before: class 'a' of domain 'runs' held no image, exit 1).
+  const auto cached = shiftad::test::runCli(
+      {"train", "-q", "--threads", "1", "--config", cfg, "--set", "encoder.cache_dir=" + root + "/cache", "--set",
+       "data.image_cache=true", "--out", root + "/runs/b"},
+      tmp.path());
+  ASSERT_EQ(cached.exit, 0) << cached.err;
+  ASSERT_TRUE(fs::exists(root + "/cache/images"));
+  const auto check = shiftad::test::runCli({"check-data", "-q", "--threads", "1", root}, tmp.path());
+  EXPECT_EQ(check.exit, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("shiftad run folders and caches in the data (not data: passed over) (3)"), std::string::npos)
+      << check.out;
+  for (const auto& output : {root + "/cache", root + "/runs/a", root + "/runs/b"})
+    EXPECT_NE(check.out.find("  " + output + "\n"), std::string::npos) << output << "\n" << check.out;
 }
 
 TEST(Errors, ARunThatLostItsCalibrationSaysSoWhenItCalibratesAgain) {
