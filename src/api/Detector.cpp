@@ -7,10 +7,13 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <set>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -506,6 +509,26 @@ void warnIfTestSplitTiny(const EvalResult& r) {
       std::isnan(r.auroc_se) ? " and no standard error can be estimated" : "");
 }
 
+/// Whether `test_image`, named below its data root as `trained` was below the run's,
+/// is another image: `trained` is still there and holds other bytes (a second site's
+/// data laid out with the same names, IMG_0001.JPG). Where `trained` is gone (the data
+/// moved) the names are all there is, and they are taken as the same image.
+bool otherImageOfTheSameName(const fs::path& trained, const std::string& test_image) {
+  std::error_code ec;
+  if (!fs::is_regular_file(trained, ec) || fs::equivalent(trained, test_image, ec)) return false;
+  const auto size = fs::file_size(trained, ec);
+  if (ec) return false;
+  if (size != fs::file_size(test_image, ec) || ec) return true;
+  std::ifstream a(trained, std::ios::binary), b(test_image, std::ios::binary);
+  std::vector<char> x(size_t{1} << 16), y(x.size());  // a host's thread may have a small stack
+  while (a && b) {
+    a.read(x.data(), static_cast<std::streamsize>(x.size()));
+    b.read(y.data(), static_cast<std::streamsize>(y.size()));
+    if (a.gcount() != b.gcount() || std::memcmp(x.data(), y.data(), static_cast<size_t>(a.gcount())) != 0) return true;
+  }
+  return false;
+}
+
 /// The test split must hold no image the run trained or calibrated on. After the target
 /// folder changed, or under other split settings (data.split_seed, data.pool_fraction,
 /// another normal class), the split recomputed from the data is not the run's, and part
@@ -528,8 +551,11 @@ void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const 
   std::set<std::string> trained_on;
   for (const auto& p : pool) trained_on.insert(fs::path(p).lexically_relative(trained.data.root).string());
   std::vector<std::string> seen;
-  for (const auto& p : test)
-    if (trained_on.count(fs::path(p).lexically_relative(cfg.data.root).string())) seen.push_back(p);
+  for (const auto& p : test) {
+    const auto below = fs::path(p).lexically_relative(cfg.data.root);
+    if (trained_on.count(below.string()) && !otherImageOfTheSameName(fs::path(trained.data.root) / below, p))
+      seen.push_back(p);
+  }
   SHIFTAD_CHECK(seen.empty(),
                 "{} of the {} test images were in the pool run '{}' trained on (e.g. '{}'; its {} lists them): the "
                 "target folder or the split settings changed since training, and this split would test on training "

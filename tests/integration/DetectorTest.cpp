@@ -640,6 +640,35 @@ TEST(Detector, EvaluationRefusesATestSplitHoldingImagesTheRunTrainedOn) {
   EXPECT_NE(msg.find("the domain run"), std::string::npos) << msg;
 }
 
+TEST(Detector, EvaluationOfAnotherSitesDataWithTheSameFileNamesIsNotRefused) {
+  // Two sites' exports share their file names (IMG_0001.JPG): under another split seed
+  // some of site 2's test images bear the names of the run's pool images. Where the
+  // run's images are still there and hold other bytes, they are other images; a byte
+  // copy of the run's data is still refused.
+  TempDir tmp;
+  auto cfg = tinyConfigOnACopy(tmp);
+  shiftad::Detector::fit(cfg, tmp / "run");
+  auto detector = shiftad::Detector::load(tmp / "run");
+  fs::copy(tmp / "data", tmp / "copy", fs::copy_options::recursive);
+  fs::copy(tmp / "data", tmp / "site2", fs::copy_options::recursive);
+  for (const auto& e : fs::recursive_directory_iterator(tmp / "site2/target")) {
+    if (!e.is_regular_file()) continue;
+    cv::Mat m = cv::imread(e.path().string(), cv::IMREAD_UNCHANGED), mirrored;
+    ASSERT_FALSE(m.empty()) << e.path();
+    cv::flip(m, mirrored, 1);
+    cv::rotate(mirrored, mirrored, cv::ROTATE_180);  // a flip of both axes: other bytes, a valid image
+    ASSERT_TRUE(cv::imwrite(e.path().string(), mirrored));
+  }
+  auto copy = cfg;
+  copy.data.root = tmp / "copy";
+  copy.data.split_seed = 1;
+  const auto msg = shiftad::test::errorOf([&] { detector.evaluate(copy, ""); });
+  EXPECT_NE(msg.find("test images were in the pool run"), std::string::npos) << msg;
+  auto site2 = copy;
+  site2.data.root = tmp / "site2";
+  EXPECT_EQ(shiftad::test::errorOf([&] { detector.evaluate(site2, ""); }), "");
+}
+
 TEST(Detector, EvaluationRefusesTrainingImagesUnderAFolderNameWithALineBreak) {
   // pool.txt held one path a line unquoted: each path split in two, matched nothing, and
   // eval --set data.split_seed=1 tested on 33 training images with exit 0.
