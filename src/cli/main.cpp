@@ -252,7 +252,7 @@ struct StdinPaths {
   /// (data::listLineProblem; `path` is then ""), else "".
   bool next(std::string& path, std::string& problem, bool wait = true) {
     for (std::string line; lines.next(line, wait);) {
-      if (++line_number == 1) shiftad::data::dropByteOrderMark(line);
+      if (++line_number == 1) shiftad::data::dropByteOrderMark(line, "standard input (--images -)");
       path.clear();
       problem = lines.cut()
                     ? fmt::format("more than {} characters, longer than any path", shiftad::cli::StdinLines::kMaxKept)

@@ -216,7 +216,7 @@ std::vector<std::string> readListFile(const fs::path& file) {
   std::vector<std::string> out;
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
-    if (number == 1) dropByteOrderMark(line);
+    if (number == 1) dropByteOrderMark(line, fmt::format("image list '{}'", file.string()));
     // A path holds no NUL byte: such a file is binary (an archive, a model), not a list.
     if (line.find('\0') != std::string::npos) refuseBinaryList(file);
     // No path is longer (Linux's PATH_MAX): such a line is not one, and would be echoed
@@ -344,8 +344,13 @@ std::string listLineProblem(const std::string& line) {
   return "";
 }
 
-void dropByteOrderMark(std::string& first_line) {
+void dropByteOrderMark(std::string& first_line, const std::string& list) {
   if (first_line.rfind("\xEF\xBB\xBF", 0) == 0) first_line.erase(0, 3);
+  const bool utf16 = first_line.rfind("\xFF\xFE", 0) == 0 || first_line.rfind("\xFE\xFF", 0) == 0;
+  SHIFTAD_CHECK(!utf16,
+                "{} is saved as UTF-16 (it starts with the byte order mark {}), not as text of one path per line: "
+                "save it as UTF-8 (`iconv -f UTF-16 -t UTF-8 LIST > LIST8`; in PowerShell, `Out-File -Encoding utf8`)",
+                list, first_line[0] == '\xFF' ? "FF FE" : "FE FF");
 }
 
 std::string listEntry(std::string line, const std::string& base) {

@@ -58,8 +58,11 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
 std::string listLineProblem(const std::string& line);
 
 /// Drop a UTF-8 byte order mark (EF BB BF) from the start of a list's first line: Windows
-/// editors write one, it is no part of a path, and it is invisible in a message.
-void dropByteOrderMark(std::string& first_line);
+/// editors write one, it is no part of a path, and it is invisible in a message. A UTF-16
+/// one (FF FE, FE FF: Windows PowerShell 5's `>` writes it) throws shiftad::Error naming
+/// `list` ("image list 'x.txt'", "standard input") and how to save it as UTF-8: every byte
+/// of such a list's paths is followed or preceded by a NUL, so no line names a file.
+void dropByteOrderMark(std::string& first_line, const std::string& list);
 
 /// The image path one line of an image list names, a relative one resolved against
 /// `base` ("": kept relative, i.e. from the working folder); "" for a line that names

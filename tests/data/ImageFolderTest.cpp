@@ -162,6 +162,27 @@ TEST(ImageFolder, AListSavedWithAByteOrderMarkKeepsItsFirstEntry) {
                                                    "a.png");
 }
 
+TEST(ImageFolder, AListSavedAsUtf16IsNamedAsSuchWithHowToSaveItAsUtf8) {
+  // PowerShell 5's `dir -Name > list.txt` writes UTF-16 LE: it was "binary data, not one
+  // image path per line".
+  TempDir t;
+  const auto utf16 = [](const std::string& text, bool big_endian) {
+    std::string out = big_endian ? "\xFE\xFF" : "\xFF\xFE";
+    for (char c : text) out += big_endian ? std::string{'\0', c} : std::string{c, '\0'};
+    return out;
+  };
+  writeFile(t / "a.png", "x");
+  writeFile(t / "le.txt", utf16("a.png\r\n", false));
+  writeFile(t / "be.txt", utf16("a.png\n", true));
+  for (const auto& [list, mark] : {std::pair{t / "le.txt", "FF FE"}, std::pair{t / "be.txt", "FE FF"}}) {
+    const auto e = shiftad::test::errorOf([&] { listImages(list); });
+    EXPECT_NE(e.find("image list '" + list + "' is saved as UTF-16 (it starts with the byte order mark " + mark + ")"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("save it as UTF-8"), std::string::npos) << e;
+  }
+}
+
 TEST(ImageFolder, AListEntryKeepsTheBlanksOrHashItsFileIsNamedWith) {
   TempDir t;
   writeFile(t / " lead.png", "x");

@@ -186,6 +186,15 @@ TEST(ScoreStream, ALineThatIsNotAPathGetsARowWithNeitherPathNorScore) {
   rows.clear();
   for (std::string l; bom.readLine(l, 1000);) rows.push_back(l);
   EXPECT_EQ(rows, (std::vector<std::string>{kHeader, expected.at(t.images[1])}));
+  // UTF-16 (PowerShell 5's pipes and `>`): no line would name a file; said once, exit 1.
+  shiftad::test::CliPipe utf16({"score", "-q", "--model", t.run, "--images", "-", "--out", "-"}, t.tmp / "err4.log");
+  std::string wide = "\xFF\xFE";
+  for (char c : t.images[1] + "\n") wide += std::string{c, '\0'};
+  utf16.write(wide);
+  EXPECT_EQ(utf16.finish(), 1);
+  EXPECT_NE(shiftad::test::readText(t.tmp / "err4.log").find("standard input (--images -) is saved as UTF-16"),
+            std::string::npos)
+      << shiftad::test::readText(t.tmp / "err4.log");
   const auto err = shiftad::test::readText(t.tmp / "err.log");
   EXPECT_NE(err.find("standard input, line 1: a NUL byte"), std::string::npos) << err;
   EXPECT_NE(err.find("standard input, line 2: 5000 characters, longer than any path"), std::string::npos) << err;
