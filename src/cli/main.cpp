@@ -178,6 +178,10 @@ void setUp(const Common& c) {
   shiftad::setThreads(c.threads);
 }
 
+/// Whether -q asked for only warnings and errors on stderr (setUp's log level): a
+/// summary that goes to stderr, because the results take stdout, is then left out.
+bool quietOnStderr() { return !spdlog::default_logger()->should_log(spdlog::level::info); }
+
 void addCommon(CLI::App* app, Common& c) {
   app->add_option("--threads", c.threads, "threads for LibTorch and image decoding (0: all cores)")
       ->check(wholeNumber(0, shiftad::kMaxThreads));
@@ -586,8 +590,9 @@ int runScoreStream(const ScoreCommand& c) {
     std::fwrite(rows.data(), 1, rows.size(), stdout);
     shiftad::cli::flushStandardOutput();
   }
-  fmt::print(stderr, "scored {} images from standard input ({} unreadable: rows with an empty score)\n", scored,
-             unreadable);
+  if (unreadable > 0 || !quietOnStderr())
+    fmt::print(stderr, "scored {} images from standard input ({} unreadable: rows with an empty score)\n", scored,
+               unreadable);
   SHIFTAD_CHECK(scored > 0 || unreadable > 0,
                 "standard input (--images -) named no image (it was empty or closed; blank lines and '#' comments "
                 "are skipped); give one image path per line");
@@ -618,9 +623,12 @@ int runScore(const ScoreCommand& c) {
     checkNotAnInput(target, r);
     shiftad::writeFileAtomic(target, scoresCsv(r));  // fsync'ed: the CSV survives a power loss once written
   }
-  fmt::print(say, "scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(),
-             to_stdout ? "standard output" : c.out);
-  if (!r.scores.empty() && !std::isnan(r.scores.front().normalised_score)) {
+  // On stderr (the rows on stdout), -q keeps only what warns: unreadable images.
+  const bool silent = to_stdout && quietOnStderr();
+  if (!silent || !r.skipped.empty())
+    fmt::print(say, "scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(),
+               to_stdout ? "standard output" : c.out);
+  if (!silent && !r.scores.empty() && !std::isnan(r.scores.front().normalised_score)) {
     const auto t = detector.thresholdInfo();
     const auto flagged = std::count_if(r.scores.begin(), r.scores.end(), [](const auto& s) { return s.anomalous; });
     const auto rule = t.fell_back ? fmt::format("{}, fell back to the {} quantile of the calibration normals",
