@@ -118,6 +118,20 @@ std::vector<unsigned char> readBytes(const std::string& path) {
   return bytes;
 }
 
+// A PNG or BMP cut before the end of the header that gives its size: "not an image,
+// convert it" sent the user converting a file that only needs copying again.
+void refuseCutHeader(const std::vector<unsigned char>& h, const std::string& path) {
+  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const size_t n = h.size();
+  const bool cut_png = n < 24 && std::memcmp(h.data(), png, std::min<size_t>(n, 8)) == 0;
+  // A BMP's header declares the file's size (bytes 2-5): a cut file is shorter.
+  const bool cut_bmp = n >= 6 && n < 26 && h[0] == 'B' && h[1] == 'M' && static_cast<size_t>(le32(&h[2])) > n;
+  SHIFTAD_CHECK(!cut_png && !cut_bmp,
+                "image '{}' is a {} cut short: {} bytes, fewer than the header that gives its size (an interrupted "
+                "copy or download?); copy it again or remove it",
+                path, cut_png ? "PNG" : "BMP", n);
+}
+
 // The image's size from its header, refused above the limits before anything is
 // decoded. Only PNG, JPEG and BMP are read: OpenCV decodes other formats (TIFF, WebP,
 // PPM, ...) by their content whatever the file's name, and their headers are not read
@@ -130,6 +144,7 @@ void checkDimensions(const std::vector<unsigned char>& bytes, const std::string&
     SHIFTAD_CHECK(d.has_value(), "image '{}' is a JPEG without a frame header before its data (truncated or corrupt)",
                   path);
   }
+  if (!d) refuseCutHeader(bytes, path);
   SHIFTAD_CHECK(d.has_value(),
                 "image '{}' is not a PNG, JPEG or BMP file by its content (its first bytes are of another format, or "
                 "of none): convert it to one of those",

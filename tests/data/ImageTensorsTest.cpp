@@ -5,10 +5,12 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <sys/stat.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -150,6 +152,23 @@ TEST(ReadImage, AFolderOrAPipeIsRefusedWithoutOpeningIt) {
   // Opening a FIFO blocks until a writer comes: it must be refused before that.
   ASSERT_EQ(mkfifo((t / "pipe.png").c_str(), 0600), 0);
   expectError([&] { readImage(t / "pipe.png"); }, {t / "pipe.png", "not a regular file"});
+}
+
+TEST(ReadImage, APngOrBmpCutInsideItsHeaderIsNamedCutShortNotAnotherFormat) {
+  TempDir t;
+  const std::string png = slurp(write(t, "whole.png", knownBgr()));
+  const std::string bmp = slurp(write(t, "whole.bmp", knownBgr()));
+  for (const auto& [name, bytes, kind] :
+       {std::tuple{"cut.png", png.substr(0, 20), "PNG"}, std::tuple{"stub.png", png.substr(0, 5), "PNG"},
+        std::tuple{"cut.bmp", bmp.substr(0, 20), "BMP"}}) {
+    writeFile(t / name, bytes);
+    const auto e = shiftad::test::errorOf([&, name = name] { readImage(t / name); });
+    EXPECT_NE(e.find(fmt::format("is a {} cut short: {} bytes", kind, bytes.size())), std::string::npos) << e;
+  }
+  // Text that happens to start with "BM" and declares no larger size is another format.
+  writeFile(t / "notes.bmp", "BM\x05\0\0\0 a note");
+  EXPECT_NE(shiftad::test::errorOf([&] { readImage(t / "notes.bmp"); }).find("not a PNG, JPEG or BMP"),
+            std::string::npos);
 }
 
 TEST(ReadImage, ContentOtherThanPngJpegOrBmpIsRefusedWhateverTheName) {
