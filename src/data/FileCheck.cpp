@@ -114,6 +114,30 @@ std::string pngDamage(std::string_view b) {
 // an assertion message of its own on stderr: pixel data shorter than the header
 // declares (uncompressed rows, or the declared size of RLE data), more than 256
 // palette colours, a compression it does not read (JPEG or PNG data inside: 4, 5).
+// RLE8 and RLE4 pixel data (compression 1, 2): two-byte codes, a run (count, value)
+// or an escape (0, then 0 end of line, 1 end of bitmap, 2 a move by two more bytes, or
+// an absolute run of that many pixels, padded to 16 bits). Walked to the end-of-bitmap
+// code or the last row: OpenCV's decoder threw on a stream that stops before either,
+// printing "imdecode_(''): can't read data" on stderr.
+std::string rleDamage(std::string_view b, uint64_t offset, uint64_t height, bool rle4) {
+  uint64_t pos = offset, row = 0;
+  while (row < height) {
+    if (pos + 2 > b.size())
+      return fmt::format("BMP truncated: its RLE data stops at byte {} after {} of its {} rows", b.size(), row, height);
+    const uint32_t count = byteAt(b, pos), code = byteAt(b, pos + 1);
+    pos += 2;
+    if (count > 0) continue;   // a run of one value
+    if (code == 1) return "";  // end of bitmap
+    if (code == 0) ++row;      // end of line
+    if (code == 2) {           // a move: right by one byte, down by the next
+      if (pos + 2 <= b.size()) row += byteAt(b, pos + 1);
+      pos += 2;
+    }
+    if (code > 2) pos += ((rle4 ? (code + 1) / 2 : code) + 1) / 2 * 2;
+  }
+  return "";
+}
+
 std::string bmpDamage(std::string_view b) {
   if (b.size() < 26 || le32(b, 14) < 12 || 14 + uint64_t{le32(b, 14)} > b.size())
     return "BMP shorter than its headers (truncated)";
@@ -133,9 +157,10 @@ std::string bmpDamage(std::string_view b) {
   uint64_t pixels = 0;  // bytes the pixel data takes, where the header says
   if (compression == 0 || compression == 3) pixels = (width * std::min<uint64_t>(bits, 64) + 31) / 32 * 4 * height;
   if (compression == 1 || compression == 2) pixels = le32(b, 34);
-  if (uint64_t{offset} + pixels <= b.size()) return "";
-  return fmt::format("BMP truncated: its header declares {} bytes of pixels from byte {}, the file holds {}", pixels,
-                     offset, b.size());
+  if (uint64_t{offset} + pixels > b.size())
+    return fmt::format("BMP truncated: its header declares {} bytes of pixels from byte {}, the file holds {}", pixels,
+                       offset, b.size());
+  return compression == 1 || compression == 2 ? rleDamage(b, offset, height, compression == 2) : "";
 }
 
 }  // namespace

@@ -687,16 +687,46 @@ TEST(CheckData, ABmpShorterThanItsHeaderDeclaresOrWithAHeaderTheDecoderRefusesIs
   EXPECT_NE(damage(bad).find("BMP with compression 4 (only 0-3"), std::string::npos);
   bad[30] = 99;
   EXPECT_NE(damage(bad).find("BMP with compression 99"), std::string::npos);
+  // RLE8 (compression 1): a 10 x 10 image whose stream stops early, its declared size
+  // honest; and a whole one, each row one run of palette index 5, which OpenCV decodes.
+  const auto rle8 = [](const std::string& data) {
+    std::string pal(1024, '\0');
+    pal[5 * 4] = 40, pal[5 * 4 + 1] = 80, pal[5 * 4 + 2] = 120;  // blue, green, red
+    const auto le = [](uint32_t v, int n) {
+      std::string o;
+      for (int i = 0; i < n; ++i) o += static_cast<char>(v >> (8 * i));
+      return o;
+    };
+    const std::string info = le(40, 4) + le(10, 4) + le(10, 4) + le(1, 2) + le(8, 2) + le(1, 4) +
+                             le(static_cast<uint32_t>(data.size()), 4) + le(2835, 4) + le(2835, 4) + le(256, 4) +
+                             le(0, 4);
+    return "BM" + le(static_cast<uint32_t>(14 + 40 + 1024 + data.size()), 4) + le(0, 4) + le(14 + 40 + 1024, 4) + info +
+           pal + data;
+  };
+  std::string rows;
+  for (int r = 0; r < 10; ++r) rows += std::string("\x0a\x05\0\0", 4);
+  const auto whole = rle8(rows + std::string("\0\x01", 2));
+  EXPECT_EQ(damage(whole), "");
+  const cv::Mat decoded = cv::imdecode(std::vector<uchar>(whole.begin(), whole.end()), cv::IMREAD_COLOR);
+  ASSERT_EQ(decoded.rows, 10);
+  EXPECT_EQ(decoded.at<cv::Vec3b>(9, 9), cv::Vec3b(40, 80, 120));
+  EXPECT_EQ(damage(rle8("")), "BMP truncated: its RLE data stops at byte 1078 after 0 of its 10 rows");
+  EXPECT_EQ(damage(rle8(rows.substr(0, 12))), "BMP truncated: its RLE data stops at byte 1090 after 3 of its 10 rows");
   // Checked as data: shiftad's reason, and none of the decoder's text on stderr (OpenCV
   // printed "imdecode_(''): can't read data: ... bitstrm.cpp" for each such file).
   TempDir tmp;
   shiftad::test::writeFile(tmp / "data/d/c/cut.bmp", bmp.substr(0, bmp.size() - 10));
+  shiftad::test::writeFile(tmp / "data/d/c/rle_cut.bmp", rle8(rows.substr(0, 12)));
   ASSERT_TRUE(cv::imencode(".png", cv::Mat(2, 3, CV_8UC3, cv::Scalar(1, 2, 3)), encoded));
   std::string png(encoded.begin(), encoded.end());
   png[19] ^= 1;  // IHDR's width, 3 -> 2: its CRC no longer matches (libpng: "IHDR: CRC error")
   shiftad::test::writeFile(tmp / "data/d/c/crc.png", png);
   const auto r = shiftad::test::runCli({"check-data", "--threads", "1", tmp / "data"}, tmp.path());
   EXPECT_NE(r.out.find("BMP truncated"), std::string::npos) << r.out;
+  EXPECT_NE(
+      r.out.find("rle_cut.bmp: image '" + tmp / "data/d/c/rle_cut.bmp" + "' cannot be used: BMP truncated: its RLE"),
+      std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("fails its checksum"), std::string::npos) << r.out;
   for (const char* raw : {"imdecode_", "OpenCV", "libpng error"})
     EXPECT_EQ(r.err.find(raw), std::string::npos) << r.err;
