@@ -150,8 +150,9 @@ fs::path domainDir(const std::string& root, const std::string& domain) {
   SHIFTAD_CHECK(!root.empty(), "data.root is empty: set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
   SHIFTAD_CHECK(isDir(root),
                 "data.root '{}' does not exist or is not a folder: set data.root to an ImageFolder root "
-                "(ROOT/DOMAIN/CLASS/image)",
-                root);
+                "(ROOT/DOMAIN/CLASS/image){}",
+                root,
+                root[0] == '~' ? " ('~' is a shell's, not expanded in a config or a --set: write the full path)" : "");
   SHIFTAD_CHECK(!domain.empty(), "data.root '{}': the domain name is empty; domains found: {}", root,
                 joinNames(subfolders(root)));
   const fs::path dir = fs::path(root) / domain;
@@ -203,6 +204,22 @@ std::string imageFormatOf(const fs::path& file) {
 }
 
 // Entries of a list file, relative ones resolved against its folder.
+// A CSV manifest (`path,label` rows) given as an image list: every row was a missing
+// image. An entry that names no file while the part before its first comma does is a
+// row of one; a file that is named with a comma is read as such.
+void refuseCsvRow(const std::string& entry, const fs::path& file, size_t number) {
+  const auto comma = fs::path(entry).filename().string().find(',');
+  if (comma == std::string::npos) return;
+  std::error_code ec;
+  if (fs::exists(entry, ec)) return;
+  const auto first_field = entry.substr(0, entry.size() - fs::path(entry).filename().string().size() + comma);
+  SHIFTAD_CHECK(!fs::is_regular_file(first_field, ec),
+                "image list '{}', line {}: '{}' names no file, but '{}' before its comma does: the list is a CSV, not "
+                "one image path per line; give the path column alone (e.g. `cut -d, -f1 {} > list.txt`, without its "
+                "header line)",
+                file.string(), number, entry, first_field, file.string());
+}
+
 std::vector<std::string> readListFile(const fs::path& file) {
   std::error_code ec;
   // A FIFO would block the open until a writer comes; a device never ends.
@@ -225,7 +242,10 @@ std::vector<std::string> readListFile(const fs::path& file) {
     SHIFTAD_CHECK(problem.empty(),
                   "image list '{}', line {}: {}; a list holds one image path per line (is it the right file?)",
                   file.string(), number, problem);
-    if (auto entry = listEntry(std::move(line), base.string()); !entry.empty()) out.push_back(std::move(entry));
+    if (auto entry = listEntry(std::move(line), base.string()); !entry.empty()) {
+      refuseCsvRow(entry, file, number);
+      out.push_back(std::move(entry));
+    }
   }
   return out;
 }

@@ -183,6 +183,32 @@ TEST(ImageFolder, AListSavedAsUtf16IsNamedAsSuchWithHowToSaveItAsUtf8) {
   }
 }
 
+TEST(ImageFolder, ACsvManifestGivenAsAListIsNamedAsOneAndACommaInANameIsKept) {
+  // Each `path,label` row was a missing image, and "none of the 2 scored images could
+  // be read" followed.
+  TempDir t;
+  writeFile(t / "odd/a.png", "x");
+  writeFile(t / "odd/b.png", "x");
+  writeFile(t / "manifest.csv", "path,label\nodd/a.png,0\nodd/b.png,1\n");
+  const auto e = shiftad::test::errorOf([&] { listImages(t / "manifest.csv"); });
+  EXPECT_NE(e.find("image list '" + t / "manifest.csv" + "', line 2: '" + t / "odd/a.png,0" + "' names no file, but '" +
+                   t / "odd/a.png" + "' before its comma does: the list is a CSV"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("cut -d, -f1"), std::string::npos) << e;
+  // A file named with a comma is an image like any other.
+  writeFile(t / "odd/c,1.png", "x");
+  writeFile(t / "list.txt", "odd/c,1.png\n");
+  EXPECT_EQ(listImages(t / "list.txt"), std::vector<std::string>{t / "odd/c,1.png"});
+}
+
+TEST(ImageFolder, ATildeInTheDataRootIsSaidNotToBeExpanded) {
+  const auto e = shiftad::test::errorOf([] { listDomain("~/no-such-data", "d"); });
+  EXPECT_NE(e.find("'~' is a shell's, not expanded in a config or a --set: write the full path"), std::string::npos)
+      << e;
+  EXPECT_EQ(shiftad::test::errorOf([] { listDomain("/no-such-data", "d"); }).find("'~'"), std::string::npos);
+}
+
 TEST(ImageFolder, AListEntryKeepsTheBlanksOrHashItsFileIsNamedWith) {
   TempDir t;
   writeFile(t / " lead.png", "x");
