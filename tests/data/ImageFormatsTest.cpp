@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -193,6 +194,88 @@ TEST(ImageFormats, AJpegMissingPartOfItsScanIsRefusedInLibjpegsWordsNotFilledWit
   const auto batch = shiftad::data::loadImages({tmp / "whole.jpg", tmp / "cut_scan.jpg"}, 16, 1);
   EXPECT_EQ(batch.paths, std::vector<std::string>{tmp / "whole.jpg"});
   EXPECT_EQ(batch.skipped, std::vector<std::string>{tmp / "cut_scan.jpg"});
+}
+
+TEST(ImageFormats, CmykJpegPixelsAreOpenCvsWithoutItsExifTurn) {
+  // The oracle's CMYK JPEGs (PIL, Adobe's inverted CMYK), one carrying EXIF orientation 6:
+  // exactly the pixels of OpenCV's IMREAD_UNCHANGED, which ignores the tag.
+  TempDir tmp;
+  shiftad::test::runPython("data_image_formats.py", tmp.path());
+  for (const char* name : {"cmyk.jpg", "cmyk_orient6.jpg"}) {
+    SCOPED_TRACE(name);
+    const cv::Mat bgr = cv::imread(tmp / name, cv::IMREAD_UNCHANGED);
+    ASSERT_EQ(bgr.channels(), 3);
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    const auto expected = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8).permute({2, 0, 1});
+    std::string printed;
+    torch::Tensor got;
+    printed = stderrOf([&] { got = shiftad::data::readImage(tmp / name); });
+    ASSERT_TRUE(got.defined());
+    EXPECT_TRUE(torch::equal(got, expected));
+    EXPECT_EQ(printed, "");
+  }
+}
+
+TEST(ImageFormats, AJpegWithAHoleOfZerosInItsScanIsRefused) {
+  // libjpeg's only sign is often "N extraneous bytes before marker 0xd9": the Huffman
+  // decoder lost step in the zeros, ran through its blocks on them and skipped the rest
+  // of the scan. A 320 x 240 image of sinusoids and noise, holes of 256 zero bytes.
+  cv::Mat m(240, 320, CV_8UC3);
+  cv::RNG rng(3);
+  for (int y = 0; y < m.rows; ++y)
+    for (int x = 0; x < m.cols; ++x)
+      for (int c = 0; c < 3; ++c)
+        m.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<uchar>(std::sin(x / 9.0 + c) * 100 + std::cos(y / 13.0 - c) * 90 +
+                                                            128 + rng.uniform(-30, 30));
+  TempDir tmp;
+  const auto base = encodeJpeg(m, {cv::IMWRITE_JPEG_QUALITY, 90});
+  int stray_bytes = 0;
+  for (int i = 1; i <= 6; ++i) {
+    const size_t at = base.size() * static_cast<size_t>(i) / 8;
+    std::string holed = base;
+    holed.replace(at, 256, std::string(256, '\0'));
+    shiftad::test::writeFile(tmp / "hole.jpg", holed);
+    const auto e = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "hole.jpg"); });
+    EXPECT_NE(e.find("damaged JPEG data"), std::string::npos) << "a hole at byte " << at << ": " << e;
+    stray_bytes += e.find("extraneous bytes before marker") != std::string::npos;
+  }
+  EXPECT_GT(stray_bytes, 0) << "no hole gave the warning this test is about";
+  // A few stray bytes before the end marker (some cameras write them) leave the image whole.
+  shiftad::test::writeFile(tmp / "padded.jpg", base.substr(0, base.size() - 2) + "\x12\x34\x56\xFF\xD9");
+  EXPECT_TRUE(torch::equal(shiftad::data::readImage(tmp / "padded.jpg"), opencvRgb(base)));
+}
+
+TEST(ImageFormats, AJpegOfMoreThan500ScansIsRefusedBeforeItHoldsTheDecode) {
+  // A progressive 32 x 24 grey image: one DC scan, then the same AC scan (every block an
+  // end-of-band run) 600 times. 10,000 such scans of 4096 x 4096 took 30 s to decode.
+  const auto segment = [](int marker, const std::string& data) {
+    const size_t n = data.size() + 2;
+    return std::string{'\xFF', static_cast<char>(marker), static_cast<char>(n >> 8), static_cast<char>(n & 0xFF)} +
+           data;
+  };
+  const auto bytes = [](std::initializer_list<int> b) {
+    std::string s;
+    for (int c : b) s += static_cast<char>(c);
+    return s;
+  };
+  std::string jpeg = bytes({0xFF, 0xD8}) + segment(0xDB, bytes({0}) + std::string(64, '\x01')) +
+                     segment(0xC2, bytes({8, 0, 24, 0, 32, 1, 1, 0x11, 0})) +
+                     segment(0xC4, bytes({0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00})) +
+                     segment(0xC4, bytes({0x10, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xE0, 0x30}));
+  // DC: 12 blocks, each the 1-bit code of a zero difference; AC 1..63: one run of 12
+  // end-of-bands (code 10 for EOBRUN 3, then 12 - 8 in three bits: 10100, padded with 1s).
+  jpeg += segment(0xDA, bytes({1, 1, 0x00, 0, 0, 0})) + bytes({0x00, 0x0F});
+  for (int scan = 0; scan < 600; ++scan) jpeg += segment(0xDA, bytes({1, 1, 0x00, 1, 63, 0})) + bytes({0xA7});
+  jpeg += bytes({0xFF, 0xD9});
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "scans.jpg", jpeg);
+  const auto e = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "scans.jpg"); });
+  EXPECT_NE(e.find("more than 500 scans"), std::string::npos) << e;
+  // The same file with 400 scans is an image (its header and data are sound).
+  std::string fewer = jpeg.substr(0, jpeg.size() - 2 - 200 * 11) + bytes({0xFF, 0xD9});  // 11 bytes a scan
+  shiftad::test::writeFile(tmp / "fewer.jpg", fewer);
+  EXPECT_EQ(shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "fewer.jpg"); }), "");
 }
 
 TEST(ImageFormats, AJpegWithExtraBytesBetweenItsSegmentsIsReadWholeAndSilently) {

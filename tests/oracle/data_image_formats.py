@@ -54,6 +54,13 @@ smooth = np.clip(rgb.astype(int) // 4 + 100, 0, 255).astype(np.uint8)
 cmyk = Image.fromarray(smooth, "RGB").convert("CMYK")
 cmyk.save(f"{out}/cmyk_ref.jpg", quality=95)
 add("cmyk.jpg", cmyk, np.asarray(Image.open(f"{out}/cmyk_ref.jpg").convert("RGB")), tol=3, quality=95)
+# A CMYK JPEG carrying EXIF orientation 6 (rotate 90): PIL's loader does not turn it,
+# nor must the loader (OpenCV's IMREAD_COLOR would).
+exif = Image.Exif()
+exif[0x0112] = 6
+cmyk.save(f"{out}/cmyk_orient6_ref.jpg", quality=95, exif=exif.tobytes())
+add("cmyk_orient6.jpg", cmyk, np.asarray(Image.open(f"{out}/cmyk_orient6_ref.jpg").convert("RGB")), tol=3, quality=95,
+    exif=exif.tobytes())
 gj = Image.fromarray(gray, "L")
 gj.save(f"{out}/gray_ref.jpg", quality=95)
 add("gray.jpg", gj, np.asarray(Image.open(f"{out}/gray_ref.jpg").convert("RGB")), tol=0, quality=95)
