@@ -73,12 +73,14 @@ void onMessage(j_common_ptr info, int level) {
 // few hundred kilobytes of repeated scans held a decode for half a minute (10,000 scans
 // of 4096 x 4096). libjpeg-turbo's own tools stop at 500 (TurboJPEG, djpeg -maxscans).
 constexpr int kMaxScans = 500;
+constexpr int kTooManyScans = -1;  // a fatal_code of shiftad's, not one of libjpeg's messages
 
 void onProgress(j_common_ptr info) {
   if (!info->is_decompressor) return;
   const int scans = reinterpret_cast<j_decompress_ptr>(info)->input_scan_number;
   if (scans <= kMaxScans) return;
   auto* err = reinterpret_cast<ErrorManager*>(info->err);
+  err->fatal_code = kTooManyScans;
   std::snprintf(err->fatal, sizeof err->fatal, "more than %d scans (a progressive JPEG has about 10)", kMaxScans);
   std::longjmp(err->jump, kFatal);
 }
@@ -86,9 +88,8 @@ void onProgress(j_common_ptr info) {
 struct Decompressor {
   jpeg_decompress_struct info{};
   ErrorManager err{};
+  jpeg_progress_mgr progress{};  // the scan limit
   bool created = false;
-
-  jpeg_progress_mgr progress{};
 
   Decompressor() {
     info.err = jpeg_std_error(&err.pub);
@@ -125,6 +126,8 @@ void throwIfFailed(const Decompressor& d, int outcome, const std::string& path) 
                        : code == JERR_SOF_UNSUPPORTED
                            ? "lossless, hierarchical and other rare JPEG processes are not read: convert it to PNG"
                            : "truncated, corrupt or not an image";
+  SHIFTAD_CHECK(code != kTooManyScans, "image '{}' cannot be decoded: {}: a malformed or hostile file; re-export it",
+                path, d.err.fatal);
   SHIFTAD_THROW("image '{}' cannot be decoded: libjpeg: {} ({})", path, d.err.fatal, remedy);
 }
 
