@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "common/Hash.h"
+#include "data/JpegDecode.h"
+#include "data/PngDecode.h"
 
 namespace shiftad::data {
 
@@ -168,9 +170,9 @@ std::string bmpDamage(std::string_view b) {
 uint64_t contentHash(std::string_view bytes) { return fnv1a(bytes); }
 
 std::string damage(std::string_view bytes) {
-  constexpr std::string_view kPng("\x89PNG\r\n\x1a\n", 8);
-  if (bytes.compare(0, kPng.size(), kPng) == 0) return pngDamage(bytes);
-  if (bytes.size() >= 2 && bytes.compare(0, 2, std::string_view("\xFF\xD8", 2)) == 0) {
+  const auto* start = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (isPng(start, bytes.size())) return pngDamage(bytes);
+  if (isJpeg(start, bytes.size())) {
     const size_t scan = mainScanData(bytes);
     if (scan == kNone) return "JPEG without image data (truncated)";
     return reachesEoi(bytes, scan) ? "" : "JPEG without its end marker (truncated)";

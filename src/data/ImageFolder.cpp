@@ -14,6 +14,8 @@
 
 #include "common/Error.h"
 #include "common/LogOnce.h"
+#include "data/JpegDecode.h"
+#include "data/PngDecode.h"
 
 namespace fs = std::filesystem;
 
@@ -170,8 +172,9 @@ std::string imageFormatOf(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   head.resize(static_cast<size_t>(in.read(head.data(), static_cast<std::streamsize>(head.size())).gcount()));
   const auto starts = [&](std::string_view magic, size_t at = 0) { return head.compare(at, magic.size(), magic) == 0; };
-  if (starts(std::string_view("\x89PNG\r\n\x1a\n", 8))) return "PNG";
-  if (starts(std::string_view("\xFF\xD8\xFF", 3))) return "JPEG";
+  const auto* start = reinterpret_cast<const unsigned char*>(head.data());
+  if (isPng(start, head.size())) return "PNG";
+  if (isJpeg(start, head.size())) return "JPEG";
   // "BM", reserved zero bytes, and a DIB header size that BMP has (core, V3, V4, V5, ...).
   const auto dib = head.size() >= 15 ? static_cast<unsigned char>(head[14]) : 0;
   if (starts("BM") && starts(std::string_view("\0\0\0\0", 4), 6) &&

@@ -20,6 +20,7 @@
 #include "data/FileCheck.h"
 #include "data/ImageDecode.h"
 #include "data/JpegDecode.h"
+#include "data/PngDecode.h"
 
 namespace shiftad::data {
 namespace {
@@ -45,8 +46,7 @@ int32_t le32(const unsigned char* p) {
 }
 
 std::optional<Dims> pngDims(const std::vector<unsigned char>& h) {
-  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (h.size() < 24 || std::memcmp(h.data(), sig, 8) != 0 || std::memcmp(h.data() + 12, "IHDR", 4) != 0) return {};
+  if (h.size() < 24 || !isPng(h.data(), h.size()) || std::memcmp(h.data() + 12, "IHDR", 4) != 0) return {};
   return Dims{be32(&h[16]), be32(&h[20])};
 }
 
@@ -121,9 +121,8 @@ std::vector<unsigned char> readBytes(const std::string& path) {
 // A PNG or BMP cut before the end of the header that gives its size: "not an image,
 // convert it" sent the user converting a file that only needs copying again.
 void refuseCutHeader(const std::vector<unsigned char>& h, const std::string& path) {
-  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   const size_t n = h.size();
-  const bool cut_png = n < 24 && std::memcmp(h.data(), png, std::min<size_t>(n, 8)) == 0;
+  const bool cut_png = n < 24 && std::memcmp(h.data(), kPngSignature, std::min(n, sizeof kPngSignature)) == 0;
   // A BMP's header declares the file's size (bytes 2-5): a cut file is shorter.
   const bool cut_bmp = n >= 6 && n < 26 && h[0] == 'B' && h[1] == 'M' && static_cast<size_t>(le32(&h[2])) > n;
   SHIFTAD_CHECK(!cut_png && !cut_bmp,

@@ -75,8 +75,7 @@ void setTransforms(png_structp png, png_infop info) {
 }  // namespace
 
 bool isPng(const unsigned char* bytes, size_t size) {
-  static const unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  return size >= 8 && std::memcmp(bytes, kSignature, 8) == 0;
+  return size >= sizeof kPngSignature && std::memcmp(bytes, kPngSignature, sizeof kPngSignature) == 0;
 }
 
 cv::Mat decodePng(const unsigned char* bytes, size_t size, const std::string& path) {

@@ -21,6 +21,9 @@ class Mat;
 
 namespace shiftad::data {
 
+/// The eight bytes every PNG file starts with.
+inline constexpr unsigned char kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
 /// Whether `bytes` start with the PNG signature.
 bool isPng(const unsigned char* bytes, size_t size);
 
