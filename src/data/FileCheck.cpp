@@ -112,10 +112,6 @@ std::string pngDamage(std::string_view b) {
   return "PNG without its IEND chunk (truncated)";
 }
 
-// What a BMP's headers say that its bytes do not hold, or that the decoder refuses with
-// an assertion message of its own on stderr: pixel data shorter than the header
-// declares (uncompressed rows, or the declared size of RLE data), more than 256
-// palette colours, a compression it does not read (JPEG or PNG data inside: 4, 5).
 // RLE8 and RLE4 pixel data (compression 1, 2): two-byte codes, a run (count, value)
 // or an escape (0, then 0 end of line, 1 end of bitmap, 2 a move by two more bytes, or
 // an absolute run of that many pixels, padded to 16 bits). Walked to the end-of-bitmap
@@ -140,6 +136,11 @@ std::string rleDamage(std::string_view b, uint64_t offset, uint64_t height, bool
   return "";
 }
 
+// What a BMP's headers say that its bytes do not hold, or that the decoder refuses with
+// an assertion message of its own on stderr: pixel data shorter than the header
+// declares (uncompressed rows, or the declared size of RLE data), more than 256
+// palette colours, a compression it does not read (JPEG or PNG data inside: 4, 5), an RLE stream
+// that stops early (rleDamage).
 std::string bmpDamage(std::string_view b) {
   if (b.size() < 26 || le32(b, 14) < 12 || 14 + uint64_t{le32(b, 14)} > b.size())
     return "BMP shorter than its headers (truncated)";

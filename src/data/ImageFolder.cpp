@@ -206,16 +206,15 @@ std::string imageFormatOf(const fs::path& file) {
       file.string());
 }
 
-// Entries of a list file, relative ones resolved against its folder.
 // A CSV manifest (`path,label` rows) given as an image list: every row was a missing
 // image. An entry that names no file while the part before its first comma does is a
 // row of one; a file that is named with a comma is read as such.
 void refuseCsvRow(const std::string& entry, const fs::path& file, size_t number) {
-  const auto comma = fs::path(entry).filename().string().find(',');
-  if (comma == std::string::npos) return;
+  const auto slash = entry.rfind('/');
+  const auto comma = entry.find(',', slash == std::string::npos ? 0 : slash + 1);  // in the file name
   std::error_code ec;
-  if (fs::exists(entry, ec)) return;
-  const auto first_field = entry.substr(0, entry.size() - fs::path(entry).filename().string().size() + comma);
+  if (comma == std::string::npos || fs::exists(entry, ec)) return;
+  const auto first_field = entry.substr(0, comma);
   SHIFTAD_CHECK(!fs::is_regular_file(first_field, ec),
                 "image list '{}', line {}: '{}' names no file, but '{}' before its comma does: the list is a CSV, not "
                 "one image path per line; give the path column alone (e.g. `cut -d, -f1 {} > list.txt`, without its "
@@ -223,6 +222,7 @@ void refuseCsvRow(const std::string& entry, const fs::path& file, size_t number)
                 file.string(), number, entry, first_field, file.string());
 }
 
+// Entries of a list file, relative ones resolved against its folder.
 std::vector<std::string> readListFile(const fs::path& file) {
   std::error_code ec;
   // A FIFO would block the open until a writer comes; a device never ends.
