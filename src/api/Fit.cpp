@@ -780,8 +780,9 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
   return summary;
 }
 
-/// trainInto on rank 0 (or alone). A data-parallel run that fails when another rank
-/// dies keeps its last checkpoint: the error says how to go on from it.
+/// trainInto on rank 0 (or alone). A run that fails once it has a checkpoint (another
+/// rank died, the data went away before calibration) keeps it: the error says how to go
+/// on from it.
 TrainSummary trainedByRank0(InputCache& cache, const Config& cfg, const data::ProtocolSplit& split, const Workspace& w,
                             const Callbacks& callbacks, std::chrono::steady_clock::time_point t0,
                             const BeforeCommit& before_commit, const std::string& run_dir) {
@@ -789,10 +790,15 @@ TrainSummary trainedByRank0(InputCache& cache, const Config& cfg, const data::Pr
     return trainInto(cache, cfg, split, w, callbacks, t0, before_commit);
   } catch (const Error& e) {
     std::error_code ec;
-    if (!w.group || !fs::exists(w.checkpoint, ec)) throw;
+    if (!fs::exists(w.checkpoint, ec)) throw;
+    if (w.group)
+      SHIFTAD_THROW(
+          "{}; rank 0 kept the run's last checkpoint: continue by starting every rank again with `shiftad "
+          "train --resume {}`",
+          e.what(), run_dir);
     SHIFTAD_THROW(
-        "{}; rank 0 kept the run's last checkpoint: continue by starting every rank again with `shiftad "
-        "train --resume {}`",
+        "{}; the run's last checkpoint is kept: once that is fixed, `shiftad train --resume {}` "
+        "(FitOptions::resume) continues from it",
         e.what(), run_dir);
   }
 }

@@ -497,6 +497,27 @@ TEST(Detector, AResumeAfterTheTargetFolderChangedIsRefusedAndMovedDataResumes) {
   EXPECT_EQ(shiftad::resumeTraining(tmp / "run").resumed_at_epoch, 2);
 }
 
+TEST(Detector, ARunThatFailsAfterItsLastEpochSaysItsCheckpointResumesIt) {
+  TempDir tmp;
+  auto cfg = tinyConfigOnACopy(tmp, 2);
+  cfg.data.image_cache = false;
+  // The target folder goes (an unmounted share) once training is done, before calibration reads it.
+  shiftad::FitOptions options;
+  options.callbacks.progress = [&](const std::string&, int64_t done, int64_t total) {
+    if (done == total) fs::rename(tmp / "data/target", tmp / "gone");
+  };
+  const auto msg = shiftad::test::errorOf([&] { shiftad::Detector::fit(cfg, tmp / "run", options); });
+  EXPECT_NE(msg.find("target"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("shiftad train --resume " + tmp / "run"), std::string::npos) << msg;
+  ASSERT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors")) << "the hint names work that is kept";
+  EXPECT_FALSE(fs::exists(tmp / (std::string("run/") + shiftad::kCalibrationFile)));
+  // Back again: the resume finishes the run from its checkpoint.
+  fs::rename(tmp / "gone", tmp / "data/target");
+  const auto resumed = shiftad::resumeTraining(tmp / "run");
+  EXPECT_FALSE(resumed.interrupted);
+  EXPECT_TRUE(fs::exists(tmp / (std::string("run/") + shiftad::kCalibrationFile)));
+}
+
 TEST(Detector, AResumeAfterTheSourceImagesOrTheWeightsChangedIsRefusedNamingWhich) {
   TempDir tmp;
   // F starts from weights in a file (as a pretrained trunk does): another run's model.
