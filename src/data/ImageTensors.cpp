@@ -148,6 +148,12 @@ void checkDimensions(const std::vector<unsigned char>& bytes, const std::string&
                 "image '{}' is not a PNG, JPEG or BMP file by its content (its first bytes are of another format, or "
                 "of none): convert it to one of those",
                 path);
+  // A frame header of height 0 defers the height to a DNL marker after the first scan, a
+  // legal but rare encoding (some scanners and fax software) that libjpeg does not read.
+  SHIFTAD_CHECK(!isJpeg(bytes.data(), bytes.size()) || d->width == 0 || d->height > 0,
+                "image '{}' is a JPEG whose height comes after its data, in a DNL marker, which the JPEG decoder "
+                "(libjpeg) does not support: convert it to an ordinary JPEG or a PNG",
+                path);
   // Said here, not by the decoder's own lines on stderr ("libpng error: Invalid IHDR data").
   SHIFTAD_CHECK(d->width > 0 && d->height > 0, "image '{}' declares {}x{} pixels: it holds no image (corrupt?)", path,
                 d->width, d->height);

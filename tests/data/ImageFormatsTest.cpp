@@ -295,7 +295,7 @@ TEST(ImageFormats, AJpegWithExtraBytesBetweenItsSegmentsIsReadWholeAndSilently) 
   EXPECT_EQ(printed, "");
 }
 
-TEST(ImageFormats, TwelveBitAndLosslessJpegsAreNamedWithARemedy) {
+TEST(ImageFormats, TwelveBitLosslessAndDnlJpegsAreNamedWithARemedy) {
   // Industrial and medical cameras write these; "cannot be decoded (corrupt?)" sent the
   // user looking for damage.
   TempDir tmp;
@@ -312,6 +312,17 @@ TEST(ImageFormats, TwelveBitAndLosslessJpegsAreNamedWithARemedy) {
   const auto e3 = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "lossless.jpg"); });
   EXPECT_NE(e3.find("SOF type 0xc3"), std::string::npos) << e3;
   EXPECT_NE(e3.find("convert it to PNG"), std::string::npos) << e3;
+  // Height 0 in the frame header, the lines given by a DNL segment after the scan: OpenCV's
+  // libjpeg refuses it too, so it is named, not called empty.
+  std::string dnl = base;
+  const auto height = std::string{dnl[sof + 5], dnl[sof + 6]};
+  dnl[sof + 5] = dnl[sof + 6] = 0;
+  dnl.insert(dnl.size() - 2, std::string("\xFF\xDC\x00\x04", 4) + height);
+  shiftad::test::writeFile(tmp / "dnl.jpg", dnl);
+  EXPECT_TRUE(cv::imdecode(std::vector<unsigned char>(dnl.begin(), dnl.end()), cv::IMREAD_COLOR).empty());
+  const auto ednl = shiftad::test::errorOf([&] { shiftad::data::readImage(tmp / "dnl.jpg"); });
+  EXPECT_NE(ednl.find("in a DNL marker"), std::string::npos) << ednl;
+  EXPECT_NE(ednl.find("convert it to an ordinary JPEG or a PNG"), std::string::npos) << ednl;
 }
 
 // ---- PNG through libpng with its messages caught (data/PngDecode.h) ----
