@@ -16,7 +16,7 @@ PACKAGES=(
   libpng-dev                                     # png.h: PNG decoded with libpng's messages caught, not printed
   libfaiss-dev                                   # bench/: the K-means reference (docs/performance.md)
   libonnx-dev libprotobuf-dev                    # shiftad export: the ONNX protobuf and checker (docs/deploy.md)
-  python3-torch python3-torchvision python3-sklearn python3-numpy python3-pil  # test oracles
+  python3-torch python3-torchvision python3-sklearn python3-numpy python3-pil python3-yaml  # test oracles (PyYAML: configs read by YAML 1.1 readers)
   locales                                        # localedef: tests of numbers in a host with a German locale
 )
 

@@ -781,14 +781,58 @@ Config withAbsolutePaths(const Config& cfg, const std::string& base_dir) {
   return out;
 }
 
+namespace {
+
+/// Whether a YAML 1.1 reader (PyYAML, the usual Python library) would take the plain
+/// scalar `s` for something other than a string: a boolean (yes, on, ...), null, or a number
+/// (010, 0x10, 12:30, .5). yaml-cpp reads all of these back as the string, PyYAML not; quoted,
+/// both do. Conservative: any scalar that starts like a number is quoted.
+bool readsOtherwiseInYaml11(const std::string& s) {
+  static const std::set<std::string> kWords = {"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~"};
+  std::string lower;
+  for (const char ch : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (s.empty() || kWords.count(lower)) return true;
+  const char c = s.front();
+  return std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.' || c == '=' || c == '<';
+}
+
+/// A key's value into `out`; a string key's (a name, a path, a choice) double-quoted where
+/// readsOtherwiseInYaml11. Numbers, booleans and lists are written as they are.
+void emitForEveryReader(YAML::Emitter& out, const KeySpec& k, const YAML::Node& node) {
+  if (k.type == "string" && node.IsScalar() && readsOtherwiseInYaml11(node.Scalar())) {
+    out << YAML::DoubleQuoted << node.Scalar();
+    return;
+  }
+  out << node;
+}
+
+}  // namespace
+
 std::string dumpConfig(const Config& cfg) {
-  YAML::Node root;
+  // Emitted key by key, not as one node: a YAML 1.1 reader takes the key `on` (train.on)
+  // and values such as a class named `yes` or `010` for booleans and numbers, so a config
+  // loaded and saved from Python came back with 'train.true'. Those are quoted.
+  std::map<std::string, std::vector<const KeySpec*>> sections;
+  std::vector<std::string> order;
   for (const auto& k : schema()) {
-    const auto dot = k.key.find('.');
-    root[k.key.substr(0, dot)][k.key.substr(dot + 1)] = k.get(cfg);
+    const auto section = k.key.substr(0, k.key.find('.'));
+    if (!sections.count(section)) order.push_back(section);
+    sections[section].push_back(&k);
   }
   YAML::Emitter out;
-  out << root;
+  out << YAML::BeginMap;
+  for (const auto& section : order) {
+    out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+    for (const auto* k : sections[section]) {
+      const auto name = k->key.substr(k->key.find('.') + 1);
+      out << YAML::Key;
+      if (readsOtherwiseInYaml11(name)) out << YAML::DoubleQuoted;
+      out << name << YAML::Value;
+      emitForEveryReader(out, *k, k->get(cfg));
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 

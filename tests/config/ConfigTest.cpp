@@ -400,3 +400,29 @@ TEST(Config, NumbersAreWrittenInShortestRoundTripForm) {
   EXPECT_EQ(back.data.mean, c.data.mean);
   EXPECT_NE(shiftad::configDocMarkdown().find("| `data.contamination` | float | `0.1` |"), std::string::npos);
 }
+
+TEST(Config, AYaml11ReaderReadsEveryKeyAndNameOfADumpedConfigAsShiftadDoes) {
+  // PyYAML took the key `on` (train.on) for True and names such as `yes` or `010` for a
+  // boolean and a number: a config loaded and saved from Python was refused ('train.true').
+  const std::vector<std::string> names = {"yes", "On", "off", "010", "0x10", "12:30", "1e3", "-1", ".5", "null", ""};
+  shiftad::test::TempDir tmp;
+  for (const auto& name : names) {
+    Config c;
+    c.data.normal_class = name;
+    c.data.source = "True";
+    c.data.target = "no";
+    const auto text = shiftad::dumpConfig(c);
+    EXPECT_EQ(parseConfig(text).data.normal_class, name) << text;  // shiftad reads its own dump back
+    shiftad::test::writeFile(tmp / "c.yaml", text);
+    const auto lines = shiftad::test::runPython("config_yaml11.py", tmp / "c.yaml");
+    EXPECT_NE(lines.find("str str train.on=source\n"), std::string::npos) << lines;
+    EXPECT_NE(lines.find("str str data.normal_class=" + name + "\n"), std::string::npos) << name << "\n" << lines;
+    EXPECT_NE(lines.find("str str data.source=True\n"), std::string::npos) << lines;
+    EXPECT_NE(lines.find("str str data.target=no\n"), std::string::npos) << lines;
+    // Numbers stay numbers, and no key is read as anything but its name.
+    EXPECT_NE(lines.find("str float train.lr=0.001\n"), std::string::npos) << lines;
+    EXPECT_NE(lines.find("str int train.epochs="), std::string::npos) << lines;
+    EXPECT_NE(lines.find("str bool data.augment=True\n"), std::string::npos) << lines;
+    EXPECT_EQ(lines.find("\nbool "), std::string::npos) << lines;
+  }
+}
