@@ -256,6 +256,12 @@ std::string dumpConfig(const Config& cfg);
 /// is recalibrated from them). Empty: the same run.
 std::vector<std::string> changedSettings(const Config& then, const Config& now);
 
+/// `cfg` with the keys of how a run goes, not of what it computes, at their defaults
+/// (data.threads, data.image_cache, data.max_skipped, train.threads,
+/// train.checkpoint_every, encoder.cache_max_gb, encoder.cache_dir): what a bench's rows
+/// must share to be one bench's (shards on nodes with their own caches and cores merge).
+Config resultSettings(const Config& cfg);
+
 /// The schema as a Markdown table (key, type, default, allowed, meaning).
 std::string configDocMarkdown();
 

@@ -836,6 +836,25 @@ std::string dumpConfig(const Config& cfg) {
   return std::string(out.c_str()) + "\n";
 }
 
+namespace {
+
+/// Keys of how a run goes, not of what it computes (changedSettings, resultSettings).
+bool isHowKey(const std::string& key) {
+  static const std::set<std::string> kHow = {"data.threads",  "data.image_cache",       "data.max_skipped",
+                                             "train.threads", "train.checkpoint_every", "encoder.cache_max_gb"};
+  return kHow.count(key) > 0;
+}
+
+}  // namespace
+
+Config resultSettings(const Config& cfg) {
+  const Config defaults;
+  Config out = cfg;
+  for (const auto& k : schema())
+    if (isHowKey(k.key) || k.key == "encoder.cache_dir") k.set(out, k.get(defaults));
+  return out;
+}
+
 std::vector<std::string> changedSettings(const Config& then, const Config& now) {
   const auto flow = [](const YAML::Node& n) {
     YAML::Emitter e;
@@ -843,10 +862,7 @@ std::vector<std::string> changedSettings(const Config& then, const Config& now) 
     return std::string(e.c_str());
   };
   const auto mayChange = [](const KeySpec& k) {
-    static const std::set<std::string> kHow = {"data.threads",        "data.image_cache",       "data.max_skipped",
-                                               "train.threads",       "train.checkpoint_every", "run.variant",
-                                               "encoder.cache_max_gb"};
-    return k.is_path || kHow.count(k.key) > 0 || k.key.rfind("threshold.", 0) == 0;
+    return k.is_path || isHowKey(k.key) || k.key == "run.variant" || k.key.rfind("threshold.", 0) == 0;
   };
   std::vector<std::string> out;
   for (const auto& k : schema()) {

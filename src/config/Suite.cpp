@@ -224,8 +224,12 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
                 "one (e.g. quick: {{seeds: [0]}})",
                 path);
   SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", path);
-  if (!s.root.empty() && fs::path(s.root).is_relative())
-    s.root = (fs::path(s.base_dir) / s.root).lexically_normal().string();
+  if (!s.root.empty()) {
+    // One spelling of a root (`data/` and `data` are one bench's: bench_config.yaml).
+    auto root = (fs::path(s.base_dir) / s.root).lexically_normal();  // an absolute root replaces base_dir
+    if (!root.has_filename() && root.has_relative_path()) root = root.parent_path();
+    s.root = root.string();
+  }
   checkGrid(s, path);
   parseConfig(s.config_yaml, {}, path + " config", s.base_dir);  // so a bad key fails before any run
   return s;

@@ -206,24 +206,50 @@ void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figu
   for (const auto& p : stale) fs::remove(p);
 }
 
+/// A data root as one spelling: `syn/` (a shell's completion) and `syn` are one root.
+std::string rootSpelling(const std::string& root) {
+  auto p = fs::path(root).lexically_normal();
+  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p.string();
+}
+
 /// The configuration every row of OUT shares: the data root and the suite's config
-/// after --set (a sweep's values, variants, seeds and classes are in each row's key).
+/// after --set (a sweep's values, variants, seeds and classes are in each row's key),
+/// without the keys of how runs go (threads, caches: resultSettings).
 std::string benchFingerprint(const Suite& suite, const std::vector<std::string>& overrides) {
-  return "root: " + suite.root + "\n" +
-         dumpConfig(parseConfig(suite.config_yaml, overrides, suite.name, suite.base_dir));
+  return "root: " + rootSpelling(suite.root) + "\n" +
+         dumpConfig(resultSettings(parseConfig(suite.config_yaml, overrides, suite.name, suite.base_dir)));
 }
 
 /// A stored fingerprint as this shiftad writes it: its config parsed and dumped again, so
 /// that a key added to the schema since, at its default, changes nothing (every key is
-/// written out). The text itself when it no longer parses (a key since removed).
+/// written out), nor one of how runs go that an earlier version recorded. The text
+/// itself when it no longer parses (a key since removed).
 std::string currentFingerprint(const std::string& stored) {
   const auto eol = stored.find('\n');
   if (stored.rfind("root: ", 0) != 0 || eol == std::string::npos) return stored;
   try {
-    return stored.substr(0, eol + 1) + dumpConfig(parseConfig(stored.substr(eol + 1), {}, "bench_config.yaml"));
+    return "root: " + rootSpelling(stored.substr(6, eol - 6)) + "\n" +
+           dumpConfig(resultSettings(parseConfig(stored.substr(eol + 1), {}, "bench_config.yaml")));
   } catch (const std::exception&) {
     return stored;
   }
+}
+
+/// The first line in which two fingerprints differ, with its YAML section ("train:  lr:
+/// 0.01"), as {there, now}; "(nothing)" where one ends first.
+std::pair<std::string, std::string> firstDifference(const std::string& there, const std::string& now) {
+  std::istringstream a(there), b(now);
+  std::string la, lb, section;
+  for (;;) {
+    const bool more_a = static_cast<bool>(std::getline(a, la)), more_b = static_cast<bool>(std::getline(b, lb));
+    if (!more_a) la = "(nothing)";
+    if (!more_b) lb = "(nothing)";
+    if (!more_a || !more_b || la != lb) break;
+    if (!la.empty() && la[0] != ' ') section = la;
+  }
+  if (!section.empty() && !la.empty() && la[0] == ' ') la = section + la, lb = section + lb;
+  return {la, lb};
 }
 
 /// Rows in OUT are only reused by a bench of the same configuration: a changed suite
@@ -238,17 +264,7 @@ void checkSameConfig(const std::string& out_dir, const std::string& fingerprint,
   } else if (has_rows) {
     const auto old = currentFingerprint(readText(path.string()));
     if (old != fingerprint) {
-      // Name the first line that differs, with its YAML section ("train:  lr: 0.01").
-      std::istringstream a(old), b(fingerprint);
-      std::string la, lb, section;
-      for (;;) {
-        const bool more_a = static_cast<bool>(std::getline(a, la)), more_b = static_cast<bool>(std::getline(b, lb));
-        if (!more_a) la = "(nothing)";
-        if (!more_b) lb = "(nothing)";
-        if (!more_a || !more_b || la != lb) break;
-        if (!la.empty() && la[0] != ' ') section = la;
-      }
-      if (!section.empty() && !la.empty() && la[0] == ' ') la = section + la, lb = section + lb;
+      const auto [la, lb] = firstDifference(old, fingerprint);
       SHIFTAD_THROW(
           "'{}' holds results of another configuration ('{}' there, '{}' now); use another --out, or delete "
           "'{}' to start over",
@@ -466,8 +482,7 @@ namespace {
 
 /// The suite as `o` narrows it: root, variants, seeds, classes (each checked).
 Suite withOptions(Suite suite, const BenchOptions& o) {
-  if (!o.root.empty())
-    suite.root = fs::absolute(o.root).lexically_normal().string();  // typed here: the working directory
+  if (!o.root.empty()) suite.root = rootSpelling(fs::absolute(o.root).string());  // typed here: the working directory
   checkNoRepeats(o.variants, "--variants");
   checkNoRepeats(o.seeds, "--seeds");
   checkNoRepeats(o.classes, "--classes");
@@ -868,10 +883,14 @@ std::vector<MergedRow> mergedRows(const Suite& suite, const BenchOptions& o, con
     const auto config = fs::path(dir) / "bench_config.yaml";
     SHIFTAD_CHECK(fs::exists(csv) && fs::exists(config),
                   "bench --merge: '{}' is not a bench folder (no results.csv or bench_config.yaml)", dir);
-    SHIFTAD_CHECK(currentFingerprint(readText(config.string())) == fingerprint,
-                  "bench --merge: '{}' holds results of another configuration than this bench's (its "
-                  "bench_config.yaml differs); merge shards of one bench, given the same --suite, --root and --set",
-                  dir);
+    const auto theirs = currentFingerprint(readText(config.string()));
+    if (theirs != fingerprint) {
+      const auto [la, lb] = firstDifference(theirs, fingerprint);
+      SHIFTAD_THROW(
+          "bench --merge: '{}' holds results of another configuration than this bench's ('{}' there, '{}' now); "
+          "merge shards of one bench, given the same --suite, --root and --set",
+          dir, la, lb);
+    }
     for (const auto& r : evaluation::readCsv(csv.string())) {
       const auto [it, fresh] = found.emplace(runKey(r), MergedRow{r, dir});
       SHIFTAD_CHECK(fresh, "bench --merge: run {} is in both '{}' and '{}'", runKey(r), it->second.shard, dir);
@@ -925,48 +944,6 @@ void checkRunFolders(const std::vector<MergedRow>& rows) {
         keys.size(), dir, keys.front());
 }
 
-/// bench --merge: the shards' rows as one bench's results.csv, runs/ and report.
-BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
-                         const Grid& grid, const std::string& csv_path, std::chrono::steady_clock::time_point t0) {
-  for (const auto& dir : o.merge_from)
-    SHIFTAD_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(o.out_dir),
-                  "bench --merge: --out '{}' is one of the shards; merge into another folder", o.out_dir);
-  // A shard's folder is resumed as that shard: the merge's rows and links would make it a
-  // whole bench that still says it is one shard.
-  SHIFTAD_CHECK(!fs::exists(fs::path(o.out_dir) / "shard.json"),
-                "bench --merge: --out '{}' is the folder of a shard of a bench ('{}'); merge into another folder",
-                o.out_dir, (fs::path(o.out_dir) / "shard.json").string());
-  double shard_seconds = 0;
-  const auto merged = mergedRows(suite, o, settings, grid, shard_seconds);
-  checkRunFolders(merged);
-  const auto listing = mergedDataListing(o.merge_from, suite.root);
-  // Rows already in OUT (an earlier merge or bench) are replaced only by this same configuration's.
-  checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides),
-                  fs::exists(csv_path) && !evaluation::readCsv(csv_path).empty());
-  std::vector<evaluation::BenchRow> rows;
-  std::string text = evaluation::csvHeader() + "\n";
-  for (const auto& m : merged) {
-    copyRunFolder(lab::benchRunDir(m.shard, m.row), lab::benchRunDir(o.out_dir, m.row));
-    rows.push_back(m.row);
-    text += evaluation::csvLine(m.row) + "\n";
-  }
-  writeTextAtomic(csv_path, text);
-  if (listing.empty())
-    fs::remove(fs::path(o.out_dir) / kDataListingFile);  // an earlier bench's: not these rows' data
-  else
-    writeTextAtomic((fs::path(o.out_dir) / kDataListingFile).string(), listing);
-  fs::remove(fs::path(o.out_dir) / "bench_time.json");
-  accumulateWallTime(o.out_dir, shard_seconds);  // the shards' time, not the merge's
-  log::info("merged {} runs from {} shard folders into {}", rows.size(), o.merge_from.size(), csv_path);
-  const auto cache = std::make_shared<Cache>();
-  BenchSummary out;
-  out.runs = static_cast<int64_t>(rows.size());
-  out.seconds = secondsSince(t0);
-  const Config last = rows.empty() ? Config{} : runConfig(suite, o, rows.back());
-  writeReport(suite, o, rows, last, 0, cache, out);
-  return out;
-}
-
 /// The rows of this bench's grid (its directions, classes, seeds, variants and sweep
 /// values, or the main grid without --sweep). A resumed folder may hold rows of a bench
 /// with other --seeds, --classes, --variants or --sweep: the report would average them
@@ -992,6 +969,53 @@ std::vector<evaluation::BenchRow> rowsOfGrid(const Suite& suite, const std::vect
         "--variants or --sweep): kept in the file, left out of the report; rerun with the options they were made "
         "with to report them",
         left.size(), left.front());
+  return out;
+}
+
+/// bench --merge: the shards' rows as one bench's results.csv, runs/ and report.
+BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                         const Grid& grid, const std::string& csv_path, std::chrono::steady_clock::time_point t0) {
+  for (const auto& dir : o.merge_from)
+    SHIFTAD_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(o.out_dir),
+                  "bench --merge: --out '{}' is one of the shards; merge into another folder", o.out_dir);
+  // A shard's folder is resumed as that shard: the merge's rows and links would make it a
+  // whole bench that still says it is one shard.
+  SHIFTAD_CHECK(!fs::exists(fs::path(o.out_dir) / "shard.json"),
+                "bench --merge: --out '{}' is the folder of a shard of a bench ('{}'); merge into another folder",
+                o.out_dir, (fs::path(o.out_dir) / "shard.json").string());
+  double shard_seconds = 0;
+  const auto merged = mergedRows(suite, o, settings, grid, shard_seconds);
+  checkRunFolders(merged);
+  const auto listing = mergedDataListing(o.merge_from, suite.root);
+  // Rows already in OUT (an earlier merge or bench) are replaced only by this same configuration's.
+  const auto before = fs::exists(csv_path) ? evaluation::readCsv(csv_path) : std::vector<evaluation::BenchRow>{};
+  checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), !before.empty());
+  // Its rows the merge does not bring (other seeds, classes, variants) stay, as a resume keeps them.
+  std::set<std::string> brought;
+  for (const auto& m : merged) brought.insert(runKey(m.row));
+  std::vector<evaluation::BenchRow> rows;
+  std::string text = evaluation::csvHeader() + "\n";
+  for (const auto& r : before)
+    if (!brought.count(runKey(r))) rows.push_back(r), text += evaluation::csvLine(r) + "\n";
+  for (const auto& m : merged) {
+    copyRunFolder(lab::benchRunDir(m.shard, m.row), lab::benchRunDir(o.out_dir, m.row));
+    rows.push_back(m.row);
+    text += evaluation::csvLine(m.row) + "\n";
+  }
+  writeTextAtomic(csv_path, text);
+  if (listing.empty())
+    fs::remove(fs::path(o.out_dir) / kDataListingFile);  // an earlier bench's: not these rows' data
+  else
+    writeTextAtomic((fs::path(o.out_dir) / kDataListingFile).string(), listing);
+  fs::remove(fs::path(o.out_dir) / "bench_time.json");
+  accumulateWallTime(o.out_dir, shard_seconds);  // the shards' time, not the merge's
+  log::info("merged {} runs from {} shard folders into {}", merged.size(), o.merge_from.size(), csv_path);
+  const auto cache = std::make_shared<Cache>();
+  BenchSummary out;
+  out.runs = static_cast<int64_t>(merged.size());
+  out.seconds = secondsSince(t0);
+  const Config last = rows.empty() ? Config{} : runConfig(suite, o, rows.back());
+  writeReport(suite, o, rowsOfGrid(suite, settings, grid, rows), last, 0, cache, out);
   return out;
 }
 

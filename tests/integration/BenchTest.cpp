@@ -161,6 +161,34 @@ TEST(Bench, AMergeChecksEverythingBeforeWritingAndKeepsAnotherConfigurationsRows
   EXPECT_EQ(rowsIn(tmp / "m"), 1u);
 }
 
+TEST(Bench, AMergeKeepsTheFoldersOtherRowsAndShardsOfOtherCachesThreadsOrRootSpellingMerge) {
+  TempDir tmp;
+  // Two shards on "nodes" of their own cache folder, threads and a root typed with a '/'.
+  auto shard = [&](int i, const std::string& cache) {
+    auto a = bench(tmp, tmp / ("s" + std::to_string(i)), {"--shard", std::to_string(i) + "/2"}, Grid{"circle,square"});
+    a.insert(a.end(), {"--set", "encoder.cache_dir=" + cache, "--set", "train.threads=" + std::to_string(i)});
+    return a;
+  };
+  ASSERT_EQ(runCli(shard(1, tmp / "cache-a"), tmp.path()).exit, 0);
+  auto second = shard(2, tmp / "cache-b");
+  second[std::find(second.begin(), second.end(), "--root") - second.begin() + 1] = dataRoot() + "/";
+  ASSERT_EQ(runCli(second, tmp.path()).exit, 0);
+  // OUT already holds seed 1 of the same configuration: the merge of seed 0 keeps it.
+  Grid seed1{"circle,square"};
+  seed1.seeds = "1";
+  ASSERT_EQ(runCli(bench(tmp, tmp / "m", {}, seed1), tmp.path()).exit, 0);
+  const auto r = runCli(bench(tmp, tmp / "m", {"--merge", tmp / "s1", tmp / "s2"}, Grid{"circle,square"}), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto rows = shiftad::evaluation::readCsv(tmp / "m/results.csv");
+  ASSERT_EQ(rows.size(), 4u) << "the seed-1 rows were dropped by the merge";
+  EXPECT_EQ(std::count_if(rows.begin(), rows.end(), [](const auto& x) { return x.seed == 1; }), 2);
+  EXPECT_NE(r.err.find("2 rows of results.csv are not in this bench's grid"), std::string::npos) << r.err;
+  // A shard of another setting that changes results is still refused, naming it.
+  ASSERT_EQ(runCli(bench(tmp, tmp / "o", {"--set", "train.lr=0.01"}), tmp.path()).exit, 0);
+  expectRefused(runCli(bench(tmp, tmp / "m2", {"--merge", tmp / "o"}), tmp.path()), 1,
+                {"holds results of another configuration than this bench's", "lr: 0.01' there", "lr: 0.001' now"});
+}
+
 TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAnyRun) {
   TempDir tmp;
   const auto out = tmp / "b";
