@@ -500,6 +500,13 @@ void applyNode(Config& cfg, const YAML::Node& node, const std::string& prefix, c
     }
     const std::string name = kv.first.Scalar();
     const std::string key = prefix.empty() ? name : prefix + "." + name;
+    // `train.epochs: 5` at the top level read as the key, but passed the duplicate check
+    // beside `train: {epochs: 3}` and the bench's checks of a suite's keys, which see sections.
+    if (prefix.empty() && name.find('.') != std::string::npos && findKey(key))
+      SHIFTAD_THROW(
+          "{}: '{}' is written as one dotted key; in a file, keys nest under their section ({}: {{{}: ...}}); "
+          "the dotted form is for --set",
+          origin, key, key.substr(0, key.find('.')), key.substr(key.find('.') + 1));
     if (const KeySpec* spec = findKey(key)) {
       try {
         spec->set(cfg, kv.second);

@@ -88,6 +88,18 @@ TEST(Config, UnknownKeyIsAnErrorNamingIt) {
       std::string::npos);
 }
 
+TEST(Config, ADottedKeyInAFileIsRefusedWithItsNestedForm) {
+  // It read as the key, so `train: {epochs: 3}` and `train.epochs: 5` passed the
+  // duplicate check and the later won; a suite's `train.seed: 7` passed the bench's check.
+  for (const std::string text : {"train.epochs: 5\n", "train:\n  epochs: 3\ntrain.epochs: 5\n"}) {
+    const auto msg = errorOf([&] { parseConfig(text, {}, "my.yaml"); });
+    EXPECT_NE(msg.find("my.yaml: 'train.epochs' is written as one dotted key"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(train: {epochs: ...})"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(parseConfig("", {"train.epochs=5"}).train.epochs, 5);  // --set's form
+  EXPECT_EQ(parseConfig("train: {epochs: 5}\n").train.epochs, 5);
+}
+
 TEST(Config, AKeyGivenTwiceIsAnErrorNamingItAndBothLines) {
   // yaml-cpp keeps both, and the later would win without a word.
   auto msg = errorOf([] { parseConfig("train:\n  epochs: 1\n  lr: 0.1\n  epochs: 7\n", {}, "my.yaml"); });
