@@ -574,20 +574,6 @@ YAML::Node loadDocument(const std::string& yaml_text, const std::string& origin)
   return root;
 }
 
-/// A config is one document: the parser reads the first, and later ones ('---') would
-/// be ignored without a word.
-void checkOneDocument(const std::string& yaml_text, const std::string& origin) {
-  size_t docs = 0;
-  try {
-    docs = YAML::LoadAll(yaml_text).size();
-  } catch (const YAML::Exception&) {
-    return;  // the first document parsed; what follows it is not a document
-  }
-  SHIFTAD_CHECK(docs <= 1,
-                "{}: {} YAML documents (separated by '---'); a config is one, and the others would be ignored", origin,
-                docs);
-}
-
 }  // namespace
 
 namespace {
@@ -600,7 +586,7 @@ Config parseConfig(const std::string& yaml_text, const std::vector<std::string>&
   Config cfg;
   const YAML::Node root = loadDocument(yaml_text, origin);
   if (root.IsDefined() && !root.IsNull()) applyNode(cfg, root, "", origin, base_dir);
-  checkOneDocument(yaml_text, origin);
+  config::checkOneDocument(yaml_text, origin);
   for (const auto& o : overrides) applyOverride(cfg, o);
   checkAcrossKeys(cfg);  // each key's own rules were applied as it was read
   return cfg;
@@ -898,6 +884,19 @@ std::string configDocMarkdown() {
 }  // namespace shiftad
 
 namespace shiftad::config {
+
+void checkOneDocument(const std::string& yaml_text, const std::string& origin) {
+  size_t docs = 0;
+  try {
+    docs = YAML::LoadAll(yaml_text).size();
+  } catch (const YAML::Exception&) {
+    return;  // the first document parsed; what follows it is not a document
+  }
+  SHIFTAD_CHECK(docs <= 1,
+                "{}: {} YAML documents (separated by '---'); a config or suite file is one, and the others would be "
+                "ignored",
+                origin, docs);
+}
 
 void checkDuplicateKeys(const YAML::Node& node, const std::string& prefix, const std::string& origin) {
   if (!node.IsMap()) return;

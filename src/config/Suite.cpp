@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/Error.h"
+#include "common/TextFile.h"
 #include "config/YamlChecks.h"
 #include "shiftad/Config.h"
 
@@ -172,6 +173,21 @@ void checkGrid(const Suite& s, const std::string& path) {
       s.recommended, fmt::join(s.variants, ", "));
 }
 
+/// The checks and resolution a suite's grid gets once its keys are read: its name, its
+/// root as one absolute spelling, its grid, and its config's keys (a bad key fails before
+/// any run). `origin` names the file (and "(quick)" for that section).
+void finish(Suite& s, const std::string& origin) {
+  SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", origin);
+  if (!s.root.empty()) {
+    // One spelling of a root (`data/` and `data` are one bench's: bench_config.yaml).
+    auto root = (fs::path(s.base_dir) / s.root).lexically_normal();  // an absolute root replaces base_dir
+    if (!root.has_filename() && root.has_relative_path()) root = root.parent_path();
+    s.root = root.string();
+  }
+  checkGrid(s, origin);
+  parseConfig(s.config_yaml, {}, origin + " config", s.base_dir);
+}
+
 }  // namespace
 
 Suite loadSuite(const std::string& name_or_path, bool quick) {
@@ -206,6 +222,7 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
     config::throwYamlError(e, path);
   }
   SHIFTAD_CHECK(root.IsMap(), "{}: a suite is a mapping (suite, root, directions, ...)", path);
+  config::checkOneDocument(readText(path), path);
   config::checkDuplicateKeys(root, "", path);
   Suite s;
   s.base_dir = fs::absolute(path).parent_path().lexically_normal().string();
@@ -213,26 +230,18 @@ Suite loadSuite(const std::string& name_or_path, bool quick) {
   apply(s, root, path, true);
   SHIFTAD_CHECK(!root["quick"] || root["quick"].IsMap(),
                 "{}: 'quick' must be a mapping of suite keys that --quick replaces (e.g. quick: {{seeds: [0]}})", path);
-  // Checked without --quick too: a typo there waited for the first --quick.
-  if (root["quick"]) {
-    Suite quick_suite = s;
-    apply(quick_suite, root["quick"], path + " (quick)", false);
-    if (quick) s = std::move(quick_suite);
-  }
   SHIFTAD_CHECK(!quick || root["quick"],
                 "{}: --quick, but the suite has no 'quick:' section (it would run its whole grid); drop --quick or add "
                 "one (e.g. quick: {{seeds: [0]}})",
                 path);
-  SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", path);
-  if (!s.root.empty()) {
-    // One spelling of a root (`data/` and `data` are one bench's: bench_config.yaml).
-    auto root = (fs::path(s.base_dir) / s.root).lexically_normal();  // an absolute root replaces base_dir
-    if (!root.has_filename() && root.has_relative_path()) root = root.parent_path();
-    s.root = root.string();
-  }
-  checkGrid(s, path);
-  parseConfig(s.config_yaml, {}, path + " config", s.base_dir);  // so a bad key fails before any run
-  return s;
+  // The quick grid is checked whole without --quick too: a typo there (a variant, a
+  // class, a config key) waited for the first --quick.
+  finish(s, path);
+  if (!root["quick"]) return s;
+  Suite quick_suite = s;
+  apply(quick_suite, root["quick"], path + " (quick)", false);
+  finish(quick_suite, path + " (quick)");
+  return quick ? quick_suite : s;
 }
 
 }  // namespace shiftad

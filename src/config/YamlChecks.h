@@ -13,6 +13,10 @@ namespace shiftad::config {
 /// (`prefix` + key), `origin` and both lines.
 void checkDuplicateKeys(const YAML::Node& node, const std::string& prefix, const std::string& origin);
 
+/// A config or suite file is one document: the parser reads the first, and later ones
+/// ('---') would be ignored without a word. An Error naming `origin` and the count.
+void checkOneDocument(const std::string& yaml_text, const std::string& origin);
+
 /// Throws an Error for a YAML parse failure of `origin`: its line and column, and for
 /// nesting past yaml-cpp's depth limit words that say so (yaml-cpp's own message for it
 /// is "bad file").

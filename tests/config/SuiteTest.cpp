@@ -191,7 +191,7 @@ TEST(Suite, RecommendedMustBeOneOfTheSuitesVariants) {
   }
 }
 
-TEST(Suite, AnUnknownVariantATypoInQuickAndQuickWithoutASectionNameTheFileAndKey) {
+TEST(Suite, AnUnknownVariantATypoInQuickOrASecondDocumentAndQuickWithoutASectionNameTheFileAndKey) {
   TempDir tmp;
   const std::string base = "suite: s\nroot: .\ndirections: [[a, b]]\nseeds: [0]\n";
   shiftad::test::writeFile(tmp / "unknown.yaml", base + "variants: [source_only, nosuch]\n");
@@ -202,6 +202,21 @@ TEST(Suite, AnUnknownVariantATypoInQuickAndQuickWithoutASectionNameTheFileAndKey
   msg = errorOf([&] { shiftad::loadSuite(tmp / "typo.yaml", false); });
   EXPECT_NE(msg.find("(quick)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("epochs"), std::string::npos) << msg;
+  // Not only its key names: its variants, classes, recommended variant and config keys.
+  for (const auto& [quick, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"{variants: [souce_only]}", "variant 'souce_only' is unknown"},
+           {"{recommended: nope}", "'recommended: nope' is not one of the suite's variants"},
+           {"{config: {train: {epoch: 1}}}", "train.epoch"},
+           {"{directions: [[a]]}", "direction"}}) {
+    shiftad::test::writeFile(tmp / "q.yaml", base + "variants: [source_only]\nquick: " + quick + "\n");
+    msg = errorOf([&] { shiftad::loadSuite(tmp / "q.yaml", false); });
+    EXPECT_NE(msg.find("(quick)"), std::string::npos) << quick << ": " << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << quick << ": " << msg;
+  }
+  // A second YAML document was ignored without a word (a config file's is refused).
+  shiftad::test::writeFile(tmp / "two.yaml", base + "variants: [source_only]\n---\nseeds: [0, 1, 2]\n");
+  msg = errorOf([&] { shiftad::loadSuite(tmp / "two.yaml", false); });
+  EXPECT_NE(msg.find("two.yaml: 2 YAML documents"), std::string::npos) << msg;
   // --quick on a suite without the section ran its whole grid without a word.
   shiftad::test::writeFile(tmp / "noquick.yaml", base + "variants: [source_only]\n");
   EXPECT_NO_THROW(shiftad::loadSuite(tmp / "noquick.yaml", false));
