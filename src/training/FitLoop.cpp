@@ -287,11 +287,16 @@ void Trainer::FitLoop::step() {
     terms.total.backward();
   } else {
     // Every rank holds the whole batch's loss; each back-propagates it into its own rows.
-    // Terms of the weights alone (the L2-SP anchor) are counted once, by rank 0.
-    if (group_->rank() == 0)
+    // Terms of the weights alone (the L2-SP anchor) are counted once, by rank 0, and so
+    // is the alignment's own module (the adversarial discriminator): it sees the whole
+    // gathered batch on every rank, so each rank holds its whole gradient.
+    if (group_->rank() == 0) {
       terms.total.backward();
-    else if (split_step_)
+    } else if (split_step_) {
       terms.data.backward();
+      for (auto& p : objective_.parameters())
+        if (p.grad().defined()) p.mutable_grad().zero_();
+    }
     sumGradients(*group_, opt_.param_groups().front().params());
   }
   opt_.step();

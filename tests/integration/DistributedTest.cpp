@@ -178,6 +178,24 @@ TEST(Distributed, TwoRanksOnLoopbackTrainTheModelOfOneProcess) {
   EXPECT_NE(shiftad::test::readText(tmp / "two.rank1.log").find("rank 0 wrote the run: " + two), std::string::npos);
 }
 
+TEST(Distributed, AdversarialAlignmentTrainsTheModelOfOneProcess) {
+  // Every rank applies the domain discriminator to the whole gathered batch, so each held
+  // its whole gradient and the sum over ranks was twice one process's: with weight decay
+  // (not scale-free, unlike Adam's step) F's head ended ~50% away after 10 epochs.
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 3);
+  const std::vector<std::string> adversarial = {"--set", "align.method=adversarial", "--set",
+                                                "train.weight_decay=0.05"};
+  auto args = [&](const std::string& out) {
+    std::vector<std::string> a = {"--config", cfg, "--out", out};
+    a.insert(a.end(), adversarial.begin(), adversarial.end());
+    return a;
+  };
+  expectAllSucceed(tmp, "one", startRanks(tmp, "one", args(tmp / "one"), 1));
+  expectAllSucceed(tmp, "two", startRanks(tmp, "two", args(tmp / "two"), 2));
+  expectSameTensors(tmp / "one/model.safetensors", tmp / "two/model.safetensors", 1e-5);
+}
+
 namespace {
 
 /// Rank 0 and rank 1 of a 2-process run, each with its own arguments and folder.
