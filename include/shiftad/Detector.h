@@ -168,10 +168,12 @@ struct DistributedOptions {
 /// millisecond and nanosecond counts of the rendezvous store and Gloo, and is no timeout.
 constexpr double kMaxDistTimeoutSeconds = 7 * 24 * 3600;
 
-/// The process group a launcher described in the environment: torchrun's RANK,
-/// WORLD_SIZE, MASTER_ADDR, MASTER_PORT (and TORCHELASTIC_USE_AGENT_STORE), or Slurm's
-/// SLURM_PROCID and SLURM_NTASKS with MASTER_ADDR and MASTER_PORT; world_size 1 when
-/// neither. Throws shiftad::Error for a malformed value.
+/// The process group a launcher described in the environment, each variable the default
+/// of its own field: world_size from WORLD_SIZE (torchrun), else SLURM_NTASKS (srun), else
+/// 1; rank from RANK, else SLURM_PROCID, else 0; master_addr and master_port from
+/// MASTER_ADDR and MASTER_PORT, else 127.0.0.1:29500; store_served from
+/// TORCHELASTIC_USE_AGENT_STORE, attempt from TORCHELASTIC_RESTART_COUNT. Throws
+/// shiftad::Error for a malformed value, or a rank outside a world of 2 or more.
 DistributedOptions distributedFromEnvironment();
 
 struct FitOptions {

@@ -186,6 +186,19 @@ RunTarget runTarget(const std::string& run_dir, const FitOptions& options) {
   return {replacement, true};
 }
 
+/// Whether this fit is a launcher's restart of a run its first attempt left unfinished
+/// (torchrun --max_restarts: TORCHELASTIC_RESTART_COUNT > 0, DistributedOptions::attempt).
+/// A restart runs the first attempt's command again, `--config --out RUN`, which would be
+/// refused as "holds an unfinished run" and spend the restart; it goes on from the
+/// checkpoint as --resume does (which checks the settings and the inputs).
+bool restartGoesOn(const std::string& run_dir, const FitOptions& options) {
+  if (options.resume || options.distributed.attempt == 0) return false;
+  std::error_code ec;
+  if (options.overwrite) return fs::exists(fs::path(replacementDir(run_dir)) / kConfigFile, ec);
+  const auto st = inspectRunDir(run_dir);
+  return st.has_config && !st.finished && st.foreign.empty();
+}
+
 /// A new run that fails with an error before its first checkpoint leaves nothing
 /// behind (a checkpoint is work to resume, and stays): the folder held nothing else.
 class CleanUpOnError {
@@ -474,10 +487,11 @@ std::string otherRun(const nlohmann::json& rank0, const std::string& run_dir, bo
 /// Where rank 0 writes the run (and reads a checkpoint from), as it told the others,
 /// once every rank agreed to train it; an Error when rank 0 could not start it.
 Workspace workspaceOfRank0(const std::shared_ptr<training::ProcessGroup>& group, const std::string& run_dir,
-                           const Config& cfg, const data::ProtocolSplit& split, bool resume) {
+                           const Config& cfg, const data::ProtocolSplit& split, bool resume, bool restart) {
   const auto j = fromWire(group->fromRank0(""));
   if (j.contains("error"))
     SHIFTAD_THROW("rank 0 could not start the run in '{}': {}", run_dir, j.at("error").get<std::string>());
+  if (restart && j.at("resume").get<bool>()) resume = true;  // rank 0 goes on from its first attempt (restartGoesOn)
   Workspace w;
   w.run_dir = j.at("run_dir").get<std::string>();  // what this rank reports: where rank 0 writes
   w.dir = j.at("dir").get<std::string>();
@@ -825,7 +839,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   }
   if (group && group->rank() != 0) {
     // Rank 0 owns the folder: the others train with it and write nothing.
-    const auto w = workspaceOfRank0(group, run_dir, cfg, split, options.resume);
+    const auto w = workspaceOfRank0(group, run_dir, cfg, split, options.resume, options.distributed.attempt > 0);
     auto summary = trainInto(cache, cfg, split, w, options.callbacks, t0, {});
     summary.run_dir = w.run_dir;
     return {summary, cfg, false};
@@ -834,21 +848,27 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   std::optional<RunLock> lock;
   std::optional<CleanUpOnError> clean_up;
   Workspace workspace;
+  FitOptions effective = options;
   try {
     checkNotInsideARun(run_dir);
     checkCacheOutsideRuns(cfg, run_dir);
     checkOutsideTheDomains(cfg, run_dir);
     finishReplacement(run_dir);
     lock.emplace(run_dir);
-    const auto target = runTarget(run_dir, options);
+    if (restartGoesOn(run_dir, options)) {
+      effective.resume = true;
+      log::info("restart {} of the launcher's group: going on with the run its first attempt left in '{}'",
+                options.distributed.attempt, run_dir);
+    }
+    const auto target = runTarget(run_dir, effective);
     clean_up.emplace(target, run_dir);
-    workspace = startRun(cfg, run_dir, target, options.resume, split);
+    workspace = startRun(cfg, run_dir, target, effective.resume, split);
   } catch (const std::exception& e) {
     if (group) group->fromRank0(toWire({{"error", e.what()}}));  // the others stop too
     throw;
   }
   if (group) {
-    describeToTheRanks(*group, workspace, cfg, options.resume);  // an Error here cleans up as one above
+    describeToTheRanks(*group, workspace, cfg, effective.resume);  // an Error here cleans up as one above
     workspace.group = group;
   }
   auto summary = trainedByRank0(cache, cfg, split, workspace, options.callbacks, t0, before_commit, run_dir);

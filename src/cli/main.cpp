@@ -407,7 +407,8 @@ void addTrain(CLI::App& app, TrainCommand& c) {
   dist->add_option("--rank", c.rank, "this process, 0 .. world size - 1 (default: RANK or SLURM_PROCID)")
       ->check(wholeNumber(0, 1 << 20));
   dist->add_option("--master", c.master,
-                   "HOST:PORT of rank 0, which serves the rendezvous (default: MASTER_ADDR:MASTER_PORT)")
+                   "HOST:PORT of rank 0, which serves the rendezvous (default: MASTER_ADDR:MASTER_PORT, each else "
+                   "127.0.0.1 and 29500)")
       ->check(kHostPort);
   dist->add_option("--dist-timeout", c.timeout,
                    "seconds a rank waits for the others before the run fails (rendezvous and every exchange)")
@@ -430,6 +431,14 @@ shiftad::DistributedOptions distributedOptions(const TrainCommand& c) {
     o.store_served = false;                                 // given by hand: rank 0 serves the store
   }
   o.timeout_seconds = c.timeout;
+  const char* slurm = std::getenv("SLURM_NTASKS");
+  if (o.world_size > 1 && c.master.empty() && !std::getenv("MASTER_ADDR") && !std::getenv("WORLD_SIZE") && slurm &&
+      *slurm)
+    throw shiftad::Error(
+        fmt::format("srun started {} tasks but MASTER_ADDR is not set: export the host of task 0, e.g. "
+                    "MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1), or give --master "
+                    "HOST:PORT (docs/scale.md)",
+                    o.world_size));
   if (o.world_size > 1 && o.rank >= o.world_size)
     throw shiftad::Error(fmt::format("--rank {} is not a rank of a world of {}", o.rank, o.world_size));
   return o;
@@ -452,6 +461,12 @@ std::string distributedUsageError(const TrainCommand& c) {
         "train: --world-size {} needs this process's rank: give --rank R (0 .. {}), or start the processes with "
         "torchrun or srun, which set RANK or SLURM_PROCID",
         c.world_size, c.world_size - 1);
+  if (c.world_size == 0 && set("WORLD_SIZE") && std::string(std::getenv("WORLD_SIZE")) != "1" && c.rank < 0 &&
+      !set("RANK"))
+    return fmt::format(
+        "train: WORLD_SIZE={} is set but RANK is not, so every process would be rank 0: give --rank R, export "
+        "RANK, or unset WORLD_SIZE to train alone",
+        std::getenv("WORLD_SIZE"));
   if (c.world_size > 1 && c.rank >= c.world_size)
     return fmt::format("train: --rank {} is not a rank of a world of {} (0 .. {})", c.rank, c.world_size,
                        c.world_size - 1);

@@ -253,24 +253,21 @@ std::string envString(const char* name, const std::string& fallback) {
 
 DistributedOptions distributedFromEnvironment() {
   DistributedOptions o;
-  if (std::getenv("WORLD_SIZE")) {  // torchrun (or torch.distributed's env:// convention)
-    o.world_size = envInt("WORLD_SIZE", 1);
-    o.rank = envInt("RANK", 0);
-    o.master_addr = envString("MASTER_ADDR", o.master_addr);
-    o.master_port = envInt("MASTER_PORT", o.master_port);
-    o.store_served = envString("TORCHELASTIC_USE_AGENT_STORE", "") == "True";
-    o.attempt = envInt("TORCHELASTIC_RESTART_COUNT", 0);
-  } else if (envInt("SLURM_NTASKS", 1) > 1) {  // srun
-    o.world_size = envInt("SLURM_NTASKS", 1);
-    o.rank = envInt("SLURM_PROCID", 0);
-    SHIFTAD_CHECK(std::getenv("MASTER_ADDR"),
-                  "srun started {} tasks but MASTER_ADDR is not set: export the host of task 0, e.g. "
-                  "MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1) (docs/scale.md)",
-                  o.world_size);
-    o.master_addr = envString("MASTER_ADDR", o.master_addr);
-    o.master_port = envInt("MASTER_PORT", o.master_port);
-  }
-  SHIFTAD_CHECK(o.world_size >= 1 && o.rank < o.world_size,
+  // Each variable is the default of its own setting, whatever names the world: a script
+  // that exports RANK and MASTER_PORT and gives --world-size meant them too (they were
+  // read only beside WORLD_SIZE, and every process took rank 0 at 127.0.0.1:29500).
+  const auto set = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0';
+  };
+  o.world_size = set("WORLD_SIZE") ? envInt("WORLD_SIZE", 1) : std::max(1, envInt("SLURM_NTASKS", 1));
+  o.rank = set("RANK") ? envInt("RANK", 0) : envInt("SLURM_PROCID", 0);
+  o.master_addr = envString("MASTER_ADDR", o.master_addr);
+  o.master_port = envInt("MASTER_PORT", o.master_port);
+  o.store_served = set("WORLD_SIZE") && envString("TORCHELASTIC_USE_AGENT_STORE", "") == "True";
+  o.attempt = envInt("TORCHELASTIC_RESTART_COUNT", 0);
+  SHIFTAD_CHECK(o.world_size >= 1, "the launcher's environment names a world of {} processes", o.world_size);
+  SHIFTAD_CHECK(o.world_size == 1 || o.rank < o.world_size,
                 "the launcher's environment names rank {} of a world of {}: not a rank of it", o.rank, o.world_size);
   return o;
 }

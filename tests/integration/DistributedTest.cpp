@@ -441,6 +441,82 @@ TEST(Distributed, TheLaunchersEnvironmentGivesTheRestartAttempt) {
   EXPECT_EQ(fresh.attempt, 0);
 }
 
+TEST(Distributed, EachLaunchersVariableIsTheDefaultOfItsOwnSetting) {
+  // RANK and MASTER_* were read only beside WORLD_SIZE: a script exporting them and giving
+  // --world-size ran every process as rank 0 at 127.0.0.1:29500.
+  ::setenv("RANK", "1", 1);
+  ::setenv("MASTER_ADDR", "10.1.2.3", 1);
+  ::setenv("MASTER_PORT", "29123", 1);
+  const auto exported = shiftad::distributedFromEnvironment();
+  ::unsetenv("RANK");
+  ::unsetenv("MASTER_ADDR");
+  ::unsetenv("MASTER_PORT");
+  EXPECT_EQ(exported.world_size, 1);
+  EXPECT_EQ(exported.rank, 1);
+  EXPECT_EQ(exported.master_addr, "10.1.2.3");
+  EXPECT_EQ(exported.master_port, 29123);
+  // srun's tasks without MASTER_ADDR: --master names the host (it was refused), and
+  // --world-size 1 trains alone; without either the CLI says what to export.
+  ::setenv("SLURM_NTASKS", "2", 1);
+  ::setenv("SLURM_PROCID", "1", 1);
+  const auto srun = shiftad::distributedFromEnvironment();
+  EXPECT_EQ(srun.world_size, 2);
+  EXPECT_EQ(srun.rank, 1);
+  TempDir tmp;
+  const auto missing = tmp / "bad.yaml";  // every command fails at its config, after the launch checks
+  shiftad::test::writeFile(missing, "bogus: {x: 1}\n");
+  const auto bare = shiftad::test::runCli({"train", "--config", missing, "--out", tmp / "r"}, tmp.path());
+  const auto with_master = shiftad::test::runCli(
+      {"train", "--config", missing, "--out", tmp / "r", "--master", "127.0.0.1:29999"}, tmp.path());
+  const auto alone =
+      shiftad::test::runCli({"train", "--config", missing, "--out", tmp / "r", "--world-size", "1"}, tmp.path());
+  ::unsetenv("SLURM_NTASKS");
+  ::unsetenv("SLURM_PROCID");
+  EXPECT_NE(bare.err.find("srun started 2 tasks but MASTER_ADDR is not set"), std::string::npos) << bare.err;
+  for (const auto* r : {&with_master, &alone}) {
+    EXPECT_EQ(r->err.find("MASTER_ADDR"), std::string::npos) << r->err;
+    EXPECT_NE(r->err.find("bad.yaml: unknown config section 'bogus'"), std::string::npos) << r->err;
+  }
+  // WORLD_SIZE without RANK made every process rank 0, as --world-size without --rank would.
+  ::setenv("WORLD_SIZE", "2", 1);
+  const auto no_rank = shiftad::test::runCli({"train", "--config", missing, "--out", tmp / "r"}, tmp.path());
+  ::unsetenv("WORLD_SIZE");
+  EXPECT_EQ(no_rank.exit, 2) << no_rank.err;
+  EXPECT_NE(no_rank.err.find("WORLD_SIZE=2 is set but RANK is not"), std::string::npos) << no_rank.err;
+}
+
+TEST(Distributed, ALaunchersRestartOfAFreshRunGoesOnFromItsCheckpoint) {
+  // torchrun --max_restarts runs the first attempt's `--config --out RUN` again, which was
+  // refused as "holds an unfinished run": the restart budget went on a refusal.
+  TempDir tmp;
+  const auto cfg = shiftad::test::tinyConfigFile(tmp, 6);
+  const auto run = tmp / "run";
+  const std::vector<std::string> command = {"--config", cfg, "--out", run};
+  auto pids = startRanks(tmp, "first", command, 2, 20);
+  int status = 0;
+  while (!fs::exists(run + "/checkpoint.safetensors")) {
+    ASSERT_FALSE(shiftad::test::exited(pids[0], status)) << shiftad::test::readText(tmp / "first.rank0.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(pids[1], SIGKILL);
+  shiftad::test::waitExit(pids[0]);
+  if (shiftad::test::waitExit(pids[1]) != -SIGKILL) GTEST_SKIP() << "rank 1 finished before the kill";
+  ASSERT_FALSE(fs::exists(run + "/model.safetensors"));
+  ::setenv("TORCHELASTIC_RESTART_COUNT", "1", 1);  // what torchrun sets in a restarted group
+  pids = startRanks(tmp, "restart", command, 2);
+  ::unsetenv("TORCHELASTIC_RESTART_COUNT");
+  expectAllSucceed(tmp, "restart", pids);
+  EXPECT_TRUE(fs::exists(run + "/model.safetensors"));
+  EXPECT_EQ(jsonLines(run + "/metrics.jsonl").size(), 6u);
+  const auto log = shiftad::test::readText(tmp / "restart.rank0.log");
+  EXPECT_NE(log.find("going on with the run its first attempt left"), std::string::npos) << log;
+  EXPECT_NE(log.find("resuming from"), std::string::npos) << log;
+  // Without the launcher's count the same command is still refused: a user's rerun.
+  const auto again = shiftad::test::runCli(trainArgs({"--config", cfg, "--out", run}, 0, 1, 0), tmp.path());
+  EXPECT_EQ(again.exit, 1);
+  EXPECT_NE(again.err.find("holds a trained run"), std::string::npos) << again.err;
+}
+
 TEST(Distributed, TwoProcessesGivenOneRankAreToldSo) {
   // The errors named neither the rank nor the cause ("every rank must give the same
   // --world-size and --master"), and one process waited five times the timeout.
