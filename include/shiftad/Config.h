@@ -262,6 +262,11 @@ std::vector<std::string> changedSettings(const Config& then, const Config& now);
 /// must share to be one bench's (shards on nodes with their own caches and cores merge).
 Config resultSettings(const Config& cfg);
 
+/// Whether two data sections make the same protocol split: the same data root (or one
+/// folder under two spellings), domains, normal class, pool fraction, contamination and
+/// split seed. How images are read (threads, caches, max_skipped) does not count.
+bool sameSplit(const DataConfig& a, const DataConfig& b);
+
 /// The schema as a Markdown table (key, type, default, allowed, meaning).
 std::string configDocMarkdown();
 

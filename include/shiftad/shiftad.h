@@ -102,7 +102,9 @@ ScoreResult score(const std::string& run_dir, const std::string& images);
 
 /// AUROC and AUPR of a trained detector on the target test split that `cfg`'s data
 /// section defines (the same seeded split the run was trained against when unchanged);
-/// the per-image scores go to RUN_DIR/test_scores.csv. Detector::evaluate on the loaded run.
+/// the per-image scores go to RUN_DIR/test_scores.csv when that is the run's own split
+/// (sameSplit), else nowhere (the run's file keeps its own). Detector::evaluate on the
+/// loaded run, which takes any scores file.
 EvalResult evaluate(const std::string& run_dir, const Config& cfg);
 
 struct ClassScore {

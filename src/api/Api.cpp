@@ -258,7 +258,9 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
 EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
   LoadOptions options;
   options.disk_caches = true;  // the test split of a data set: read again at each eval
-  return Detector::load(run_dir, options).evaluate(cfg, (fs::path(run_dir) / api::kTestScoresFile).string());
+  // Another split's scores never replace the run's own (a bench's ROC figures read them).
+  const bool own = sameSplit(api::loadRunConfig(run_dir).data, cfg.data);
+  return Detector::load(run_dir, options).evaluate(cfg, own ? (fs::path(run_dir) / api::kTestScoresFile).string() : "");
 }
 
 }  // namespace shiftad

@@ -683,8 +683,9 @@ int runExport(const ExportCommand& c) {
 
 struct EvalCommand {
   CLI::App* app = nullptr;
-  std::string model, config;
+  std::string model, config, out;
   std::vector<std::string> overrides;
+  bool overwrite = false;
 };
 
 void addEval(CLI::App& app, EvalCommand& c) {
@@ -697,6 +698,10 @@ void addEval(CLI::App& app, EvalCommand& c) {
                    "override a key of that config that defines the split (data.*; repeatable); the model and its "
                    "settings are the run's")
       ->check(kKeyValue);
+  c.app->add_option("--out", c.out,
+                    "CSV file for the test images' scores (path,score,label,...); default: RUN_DIR/test_scores.csv "
+                    "for the run's own split, none for another (that file keeps the run's own)");
+  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
 }
 
 /// The keys `eval` reads from its config: those defining the split, and how images are
@@ -716,9 +721,16 @@ int runEval(const EvalCommand& c) {
           "contamination, split_seed) and how images are read; the model and its settings are the run's, so this "
           "changes nothing",
           o);
-  auto cfg = c.config.empty() ? shiftad::loadRunConfig(c.model) : shiftad::loadConfig(c.config);
+  const auto own = shiftad::loadRunConfig(c.model);
+  auto cfg = c.config.empty() ? own : shiftad::loadConfig(c.config);
   if (!c.overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), c.overrides, "--set");
-  const auto r = shiftad::evaluate(c.model, cfg);  // Detector::evaluate, scores to RUN_DIR/test_scores.csv
+  // Another split's scores never replace the run's own (a bench's ROC figures read them).
+  std::string scores = c.out.empty() ? std::string() : checkOutFile(c.out, "a CSV file", c.overwrite);
+  if (c.out.empty() && shiftad::sameSplit(own.data, cfg.data))
+    scores = (fs::path(c.model) / shiftad::kTestScoresFile).string();
+  shiftad::LoadOptions load;
+  load.disk_caches = true;  // the test split of a data set: read again at each eval
+  const auto r = shiftad::Detector::load(c.model, load).evaluate(cfg, scores);
   // AUPR's chance level is the anomaly share of the test split (AUROC's is 0.5).
   const double chance =
       static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
@@ -728,7 +740,10 @@ int runEval(const EvalCommand& c) {
       "AUROC {:.4f}{}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
       "skipped); scores: {}\n",
       r.auroc, se, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped,
-      r.scores_file.empty() ? "not saved (see the warning)" : r.scores_file);
+      !r.scores_file.empty() ? r.scores_file
+      : scores.empty()       ? "not saved (another split than the run's own, whose test_scores.csv stays; --out FILE "
+                               "keeps them)"
+                             : "not saved (see the warning)");
   // Nothing above the threshold: precision is 0/0, not 0.
   const auto precision =
       r.recall == 0 && r.fpr == 0 ? std::string("- (no image above it)") : fmt::format("{:.4f}", r.precision);

@@ -848,6 +848,13 @@ Config resultSettings(const Config& cfg) {
   return out;
 }
 
+bool sameSplit(const DataConfig& a, const DataConfig& b) {
+  std::error_code ec;
+  const bool same_root = a.root == b.root || fs::equivalent(a.root, b.root, ec);
+  return same_root && a.source == b.source && a.target == b.target && a.normal_class == b.normal_class &&
+         a.pool_fraction == b.pool_fraction && a.contamination == b.contamination && a.split_seed == b.split_seed;
+}
+
 std::vector<std::string> changedSettings(const Config& then, const Config& now) {
   const auto flow = [](const YAML::Node& n) {
     YAML::Emitter e;

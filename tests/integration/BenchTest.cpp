@@ -189,6 +189,36 @@ TEST(Bench, AMergeKeepsTheFoldersOtherRowsAndShardsOfOtherCachesThreadsOrRootSpe
                 {"holds results of another configuration than this bench's", "lr: 0.01' there", "lr: 0.001' now"});
 }
 
+TEST(Bench, EvalOfAnotherSplitLeavesARunsTestScoresWhichTheReportDrawsFrom) {
+  // eval wrote every split's scores over RUN/test_scores.csv: the bench's next report drew
+  // its ROC curves, and their legend's AUROC, from another split than its table's.
+  TempDir tmp;
+  ASSERT_EQ(runCli(bench(tmp, tmp / "b"), tmp.path()).exit, 0);
+  const auto run = tmp / "b/runs/source-target/circle/seed0/source_only";
+  const auto scores = run + "/test_scores.csv";
+  const auto before = readText(scores);
+  auto eval = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> a = {"eval", "--threads", "1", "--model", run};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return runCli(a, tmp.path());
+  };
+  auto r = eval({"--set", "data.contamination=0.3"});  // another pool: another split than the run's
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.out.find("not saved (another split than the run's own"), std::string::npos) << r.out;
+  EXPECT_EQ(readText(scores), before);
+  r = eval({"--set", "data.contamination=0.3", "--out", tmp / "other.csv"});
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto other = readText(tmp / "other.csv");
+  EXPECT_EQ(other.substr(0, other.find('\n')), before.substr(0, before.find('\n')));  // the same columns
+  EXPECT_EQ(readText(scores), before);
+  expectRefused(eval({"--out", tmp / "other.csv"}), 1, {"exists; pass --overwrite"});
+  // The run's own split: its own file, the same scores.
+  r = eval({});
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.out.find("scores: " + scores), std::string::npos) << r.out;
+  EXPECT_EQ(readText(scores), before);
+}
+
 TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAnyRun) {
   TempDir tmp;
   const auto out = tmp / "b";
