@@ -1071,7 +1071,14 @@ void checkKeysNotOverridden(const Suite& suite, const BenchOptions& o) {
   for (const auto& key : configKeys(suite.config_yaml))
     given.emplace_back(fmt::format("suite '{}', 'config:'", suite.name), key);
   const size_t from_suite = given.size();
-  for (const auto& kv : o.overrides) given.emplace_back("--set", keyOf(kv));
+  for (const auto& kv : o.overrides) {
+    // The sweep's values replace it in every run, while bench_config.yaml recorded it.
+    SHIFTAD_CHECK(o.sweep.empty() || keyOf(kv) != keyOf(o.sweep),
+                  "--set {} and --sweep {}: the sweep gives {} its values in every run, so the --set value would be "
+                  "ignored; drop the --set",
+                  kv, o.sweep, keyOf(kv));
+    given.emplace_back("--set", keyOf(kv));
+  }
   if (!o.sweep.empty()) given.emplace_back("--sweep", keyOf(o.sweep));
   for (size_t i = 0; i < given.size(); ++i) {
     const auto& [option, key] = given[i];

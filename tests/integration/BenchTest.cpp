@@ -229,7 +229,7 @@ TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAn
     std::vector<std::string> says;
   };
   const std::vector<Case> cases = {
-      {{"--sweep", "model.width=8,8"}, "source_only", 1, {"--sweep: 'model.width=8' and 'model.width=8'"}},
+      {{"--sweep", "train.lr=0.1,0.1"}, "source_only", 1, {"--sweep: 'train.lr=0.1' and 'train.lr=0.1'"}},
       {{"--sweep", "data.contamination=0.1,0.10"},
        "source_only",
        1,
@@ -240,6 +240,10 @@ TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAn
        1,
        {"--set data.normal_class: the bench sets", "--classes"}},
       {{"--set", "data.root=/elsewhere"}, "source_only", 1, {"--set data.root", "--root"}},
+      {{"--set", "train.lr=0.5", "--sweep", "train.lr=0.1,0.2"},
+       "source_only",
+       1,
+       {"--set train.lr=0.5 and --sweep train.lr=0.1,0.2: the sweep gives train.lr its values in every run"}},
       {{"--sweep", "cluster.space=self,frozen"},
        "align_all,few_shot",
        1,
@@ -251,7 +255,7 @@ TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAn
        2,
        {"--sweep: 'data.contamination': expected section.key=v1,v2"}},
       {{"--sweep", "data.nosuch=1,2"}, "source_only", 1, {"--sweep: unknown config key 'data.nosuch'"}},
-      {{"--sweep", "train.epochs=1,x"}, "source_only", 1, {"--sweep", "train.epochs"}},
+      {{"--sweep", "train.lr=0.1,x"}, "source_only", 1, {"--sweep", "train.lr", "x"}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args.back());
