@@ -479,6 +479,23 @@ int interruptedStatus() {
   return sig > 0 ? 128 + sig : kInterrupted;
 }
 
+/// The keys of `--variant` that `--set` gives other values ("key: VARIANT'S -> SET"): a run
+/// labelled source_only that aligned, say (bench applies the variant last; train, first).
+std::vector<std::string> variantKeysChanged(const TrainCommand& c) {
+  if (c.variant.empty() || c.overrides.empty()) return {};
+  const auto own = shiftad::variantOverrides(c.variant);
+  auto all = own;
+  all.insert(all.end(), c.overrides.begin(), c.overrides.end());
+  std::vector<std::string> out;
+  for (const auto& change :
+       shiftad::changedSettings(shiftad::loadConfig(c.config, own), shiftad::loadConfig(c.config, all))) {
+    const auto key = change.substr(0, change.find(':'));
+    if (std::any_of(own.begin(), own.end(), [&](const std::string& kv) { return kv.rfind(key + "=", 0) == 0; }))
+      out.push_back(change);
+  }
+  return out;
+}
+
 int runTrain(TrainCommand& c) {
   shiftad::handleInterrupts();
   shiftad::TrainSummary s;
@@ -490,6 +507,13 @@ int runTrain(TrainCommand& c) {
     std::vector<std::string> all;
     if (!c.variant.empty()) all = shiftad::variantOverrides(c.variant);
     all.insert(all.end(), c.overrides.begin(), c.overrides.end());
+    if (const auto changed = variantKeysChanged(c); !changed.empty()) {
+      spdlog::warn(
+          "train --variant {}: --set changes keys the variant sets ({}); the run is not that variant, and its "
+          "run.variant reads custom",
+          c.variant, fmt::join(changed, "; "));
+      all.push_back("run.variant=custom");
+    }
     shiftad::FitOptions options;
     options.overwrite = c.overwrite;
     options.distributed = distributed;

@@ -719,3 +719,27 @@ TEST(Errors, FilesWithoutAnImageExtensionAreCountedNotPassedOverInSilence) {
   EXPECT_NE(s.err.find("2 files below '" + root + "/source/circle' have no image extension"), std::string::npos)
       << s.err;
 }
+
+TEST(Errors, ASetThatChangesAVariantsOwnKeyIsSaidAndTheRunIsNotLabelledAsThatVariant) {
+  // `train --variant source_only --set align.method=infonce` aligned and said source_only.
+  TempDir tmp;
+  const auto cfg = configFile(tmp, dataRoot());
+  auto train = [&](const std::string& set, const std::string& out) {
+    return shiftad::test::runCli(
+        {"train", "--threads", "1", "--config", cfg, "--variant", "source_only", "--set", set, "--out", tmp / out},
+        tmp.path());
+  };
+  auto r = train("align.method=infonce", "changed");
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("--set changes keys the variant sets (align.method: none -> infonce)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(shiftad::loadRunConfig(tmp / "changed").run.variant, "custom");
+  EXPECT_EQ(shiftad::loadRunConfig(tmp / "changed").align.method, shiftad::AlignMethod::kInfoNce);
+  // A key the variant leaves alone, or its own value again: still the variant, nothing said.
+  for (const char* set : {"train.lr=0.01", "align.method=none"}) {
+    r = train(set, std::string("same-") + set);
+    ASSERT_EQ(r.exit, 0) << r.err;
+    EXPECT_EQ(r.err.find("changes keys the variant sets"), std::string::npos) << r.err;
+    EXPECT_EQ(shiftad::loadRunConfig(tmp / (std::string("same-") + set)).run.variant, "source_only");
+  }
+}
