@@ -695,7 +695,10 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
                               o.shard_count);
   info.suite = suite.name;
   info.paper = paperFigures();
-  info.recommended = suite.recommended;
+  // Not starred where --variants left it out: the captions would name a mark no curve has.
+  const bool has_recommended = std::any_of(
+      rows.begin(), rows.end(), [&](const evaluation::BenchRow& r) { return r.variant == suite.recommended; });
+  info.recommended = has_recommended ? suite.recommended : "";
   info.figures = evaluation::summaryFigures(rows, info.recommended);
   if (o.figures) {
     log::info("figures: ROC curves and PCA projections");

@@ -296,7 +296,7 @@ std::string markLegend(const ReportInfo& info, const std::vector<std::string>& v
   return "**Bold**: the best variant of the row (upper bounds excluded), compared as shown (one decimal)." +
          (contains(variants, info.recommended) ? " ★: the suite's recommended variant, `" + info.recommended + "`."
                                                : std::string()) +
-         " ±: the standard deviation of the cell's runs, divided by their number n (not n − 1); a cell of one run "
+         " ±: the standard deviation of the cell's runs with divisor n, their number (not n − 1); a cell of one run "
          "shows its value alone.";
 }
 

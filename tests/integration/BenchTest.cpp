@@ -219,6 +219,16 @@ TEST(Bench, EvalOfAnotherSplitLeavesARunsTestScoresWhichTheReportDrawsFrom) {
   EXPECT_EQ(readText(scores), before);
 }
 
+TEST(Bench, AReportWithoutTheSuitesRecommendedVariantStarsNothing) {
+  // The synthetic suite recommends align_all; its figures' captions named the star
+  // ("★ outlined: the recommended variant") in a bench of source_only alone.
+  TempDir tmp;
+  ASSERT_EQ(runCli(bench(tmp, tmp / "b"), tmp.path()).exit, 0);
+  const auto md = readText(tmp / "b/report.md");
+  EXPECT_EQ(md.find("★"), std::string::npos) << md;
+  EXPECT_EQ(md.find("recommended"), std::string::npos) << md;
+}
+
 TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAnyRun) {
   TempDir tmp;
   const auto out = tmp / "b";
