@@ -500,6 +500,13 @@ int runTrain(TrainCommand& c) {
   shiftad::handleInterrupts();
   shiftad::TrainSummary s;
   const auto distributed = distributedOptions(c);
+  if (distributed.world_size > 1) {
+    // Every rank logs the same run: its lines name the rank (a launcher's terminal shows
+    // them all, interleaved), and the others leave the progress to rank 0, which logs the
+    // same numbers; their warnings and errors still show.
+    spdlog::set_pattern(fmt::format("[%H:%M:%S] rank {} %^%l%$ %v", distributed.rank));
+    if (distributed.rank != 0 && spdlog::get_level() < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
+  }
   if (!c.resume.empty()) {
     c.out = c.resume;
     s = shiftad::resumeTraining(c.resume, distributed);

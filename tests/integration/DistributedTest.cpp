@@ -175,7 +175,13 @@ TEST(Distributed, TwoRanksOnLoopbackTrainTheModelOfOneProcess) {
   std::sort(n2.begin(), n2.end());
   EXPECT_EQ(n1, n2);
   // Rank 1 names the folder rank 0 wrote, absolute, not an argument of its own.
-  EXPECT_NE(shiftad::test::readText(tmp / "two.rank1.log").find("rank 0 wrote the run: " + two), std::string::npos);
+  const auto log1 = shiftad::test::readText(tmp / "two.rank1.log");
+  EXPECT_NE(log1.find("rank 0 wrote the run: " + two), std::string::npos);
+  // Log lines name their rank, and only rank 0 logs the run's progress (each line came
+  // once per rank, with nothing to tell the ranks apart).
+  const auto log0 = shiftad::test::readText(tmp / "two.rank0.log");
+  EXPECT_NE(log0.find("rank 0 info epoch 1/3"), std::string::npos) << log0;
+  EXPECT_EQ(log1.find(" info "), std::string::npos) << log1;
 }
 
 TEST(Distributed, AdversarialAlignmentTrainsTheModelOfOneProcess) {
