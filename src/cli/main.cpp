@@ -427,6 +427,9 @@ shiftad::DistributedOptions distributedOptions(const TrainCommand& c) {
     if (colon == std::string::npos || colon == 0)
       throw shiftad::Error(fmt::format("--master '{}' is not HOST:PORT (e.g. 127.0.0.1:29500)", c.master));
     o.master_addr = c.master.substr(0, colon);
+    // [::1]:29500, the usual way to write an IPv6 host with a port: the host is ::1.
+    if (o.master_addr.size() > 2 && o.master_addr.front() == '[' && o.master_addr.back() == ']')
+      o.master_addr = o.master_addr.substr(1, o.master_addr.size() - 2);
     o.master_port = std::stoi(c.master.substr(colon + 1));  // whole and in range: kHostPort
     o.store_served = false;                                 // given by hand: rank 0 serves the store
   }

@@ -491,6 +491,21 @@ TEST(Distributed, EachLaunchersVariableIsTheDefaultOfItsOwnSetting) {
   EXPECT_NE(no_rank.err.find("WORLD_SIZE=2 is set but RANK is not"), std::string::npos) << no_rank.err;
 }
 
+TEST(Distributed, AnIpv6MasterInBracketsIsItsHost) {
+  // `--master [::1]:PORT` was taken as the host "[::1]" and timed out.
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  const int port = freePort();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < 2; ++r) {
+    auto args = trainArgs({"--config", cfg, "--out", tmp / "run"}, r, 2, port, 20);
+    args[std::find(args.begin(), args.end(), "--master") - args.begin() + 1] = "[::1]:" + std::to_string(port);
+    pids.push_back(shiftad::test::spawnCli(args, tmp / ("v6.rank" + std::to_string(r) + ".log")));
+  }
+  expectAllSucceed(tmp, "v6", pids);
+  EXPECT_NE(shiftad::test::readText(tmp / "v6.rank0.log").find("rendezvous at ::1:"), std::string::npos);
+}
+
 TEST(Distributed, ALaunchersRestartOfAFreshRunGoesOnFromItsCheckpoint) {
   // torchrun --max_restarts runs the first attempt's `--config --out RUN` again, which was
   // refused as "holds an unfinished run": the restart budget went on a refusal.
