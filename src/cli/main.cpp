@@ -532,8 +532,9 @@ int runTrain(TrainCommand& c) {
   if (s.interrupted) {
     if (distributed.world_size > 1)
       fmt::print(
-          "rank {} of {} interrupted; rank 0 wrote the checkpoint; continue by starting every rank again with "
-          "`shiftad train --resume {}` (and the same --world-size, --rank, --master)\n",
+          "rank {} of {} interrupted; rank 0 wrote the checkpoint; continue by starting the ranks again with "
+          "`shiftad train --resume {}` and their launch options (any number of ranks, one process too, goes on "
+          "from it)\n",
           distributed.rank, distributed.world_size, c.out);
     else
       fmt::print("interrupted; checkpoint written; continue with: shiftad train --resume {}\n", c.out);
