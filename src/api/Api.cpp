@@ -219,7 +219,17 @@ TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions
   const auto replacement = api::replacementDir(run_dir);
   const bool pending = fs::exists(fs::path(replacement) / api::kConfigFile);
   const auto dir = pending ? replacement : run_dir;
-  const auto cfg = api::loadRunConfig(dir);
+  Config cfg;
+  try {
+    cfg = api::loadRunConfig(dir);
+  } catch (const Error& e) {
+    // Before the rendezvous: the other ranks only see one that never comes.
+    if (distributed.world_size < 2) throw;
+    SHIFTAD_THROW(
+        "{}; rank {} of {}: every rank must see the run folder at the same path (a shared file system) to "
+        "resume a data-parallel run, and the other ranks wait for this one until their --dist-timeout",
+        e.what(), distributed.rank, distributed.world_size);
+  }
   // --set is refused with --resume: the way to follow moved data is the run's config.yaml.
   std::error_code ec;
   SHIFTAD_CHECK(fs::is_directory(cfg.data.root, ec),

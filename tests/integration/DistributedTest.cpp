@@ -505,6 +505,16 @@ TEST(Distributed, FineTuningWithBatchNormOnFewRowsARankIsWarnedOf) {
   EXPECT_NE(log0.find("give train.batch_size 32 or more"), std::string::npos) << log0;
 }
 
+TEST(Distributed, ARankThatCannotSeeTheRunToResumeSaysEveryRankMust) {
+  // It said only "does not exist", before the rendezvous its peers then waited out.
+  TempDir tmp;
+  const auto r = shiftad::test::runCli(
+      {"train", "--resume", tmp / "elsewhere", "--world-size", "2", "--rank", "1", "--master", "127.0.0.1:1"},
+      tmp.path());
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_NE(r.err.find("rank 1 of 2: every rank must see the run folder at the same path"), std::string::npos) << r.err;
+}
+
 TEST(Distributed, AnIpv6MasterInBracketsIsItsHost) {
   // `--master [::1]:PORT` was taken as the host "[::1]" and timed out.
   TempDir tmp;
