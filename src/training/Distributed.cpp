@@ -134,7 +134,14 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistributedOptions& o)
     state->store = c10::make_intrusive<c10d::PrefixStore>(fmt::format("shiftad/attempt{}", o.attempt), tcp);
     // Two processes given one rank: the second would wait with the others for a rank
     // nobody is, and each fail with a message that names neither.
-    SHIFTAD_CHECK(state->store->add(fmt::format("rank/{}", o.rank), 1) == 1,
+    const auto joined = state->store->add(fmt::format("rank/{}", o.rank), 1);
+    // A count no store of this run gives: whatever answered is not one (an HTTP server,
+    // a proxy answering every connection), whose reply reads as a number.
+    SHIFTAD_CHECK(joined >= 1 && joined <= 1 + o.world_size,
+                  "distributed training: {}:{} does not answer as a rendezvous store (another program listens on that "
+                  "port, or a proxy answers for the host?): give --master the host and a free port of rank 0",
+                  o.master_addr, o.master_port);
+    SHIFTAD_CHECK(joined == 1,
                   "distributed training: another process already joined as rank {} of {}: give each process its own "
                   "rank, 0 to {} (--rank, RANK or SLURM_PROCID; a --rank on a torchrun command line gives every "
                   "worker that rank)",

@@ -515,6 +515,41 @@ TEST(Distributed, ARankThatCannotSeeTheRunToResumeSaysEveryRankMust) {
   EXPECT_NE(r.err.find("rank 1 of 2: every rank must see the run folder at the same path"), std::string::npos) << r.err;
 }
 
+TEST(Distributed, AnotherProgramOnTheMasterPortIsNamedAsSuchNotAsATakenRank) {
+  // A server that answers every connection with an HTTP error (as some proxies do): its
+  // reply read as a count of ranks joined, and the error blamed two processes of one rank.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  std::thread server([listener] {
+    std::vector<int> open;
+    for (int i = 0; i < 4; ++i) {  // the store client may connect more than once
+      const int c = ::accept(listener, nullptr, nullptr);
+      if (c < 0) break;
+      char buf[4096];
+      (void)::recv(c, buf, sizeof buf, 0);
+      const std::string reply = "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+      (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      open.push_back(c);
+    }
+    for (int c : open) ::close(c);
+  });
+  TempDir tmp;
+  const auto r = shiftad::test::runCli(
+      trainArgs({"--config", headOnlyConfig(tmp, 1), "--out", tmp / "run"}, 1, 2, ntohs(a.sin_port), 3), tmp.path());
+  ::shutdown(listener, SHUT_RDWR);
+  ::close(listener);
+  server.join();
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_NE(r.err.find("does not answer as a rendezvous store"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("already joined"), std::string::npos) << r.err;
+}
+
 TEST(Distributed, AnIpv6MasterInBracketsIsItsHost) {
   // `--master [::1]:PORT` was taken as the host "[::1]" and timed out.
   TempDir tmp;
