@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/Error.h"
+#include "common/TildeHint.h"
 #include "common/LogOnce.h"
 #include "data/JpegDecode.h"
 #include "data/PngDecode.h"
@@ -153,8 +154,7 @@ fs::path domainDir(const std::string& root, const std::string& domain) {
   SHIFTAD_CHECK(isDir(root),
                 "data.root '{}' does not exist or is not a folder: set data.root to an ImageFolder root "
                 "(ROOT/DOMAIN/CLASS/image){}",
-                root,
-                root[0] == '~' ? " ('~' is a shell's, not expanded in a config or a --set: write the full path)" : "");
+                root, tildeHint(root));
   SHIFTAD_CHECK(!domain.empty(), "data.root '{}': the domain name is empty; domains found: {}", root,
                 joinNames(subfolders(root)));
   const fs::path dir = fs::path(root) / domain;

@@ -25,6 +25,7 @@
 #include "lab/Figures.h"
 #include "common/TextFile.h"
 #include "common/Error.h"
+#include "common/TildeHint.h"
 #include "common/Progress.h"
 #include "common/Seconds.h"
 #include "config/Choices.h"
@@ -1160,8 +1161,8 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   checkSweep(suite, o, settings);
   SHIFTAD_CHECK(!suite.root.empty(), "suite '{}' has no 'root' (its data's folder); pass --root, or add root: to it",
                 suite.name);
-  SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root", suite.name,
-                suite.root);
+  SHIFTAD_CHECK(fs::is_directory(suite.root), "suite '{}': data root '{}' is not a folder; pass --root{}", suite.name,
+                suite.root, tildeHint(suite.root));
   const auto grid = gridOf(suite, settings.size());  // every direction and class, before --out is made
   checkEveryVariantRuns(suite, o, settings, grid);
   checkOutOutsideRoot(suite, o);
