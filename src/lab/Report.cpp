@@ -641,11 +641,19 @@ std::vector<BenchRow> readCsv(const std::string& path) {
   std::ifstream f(path);
   SHIFTAD_CHECK(f.good(), "cannot read '{}'", path);
   std::string line;
+  // A file saved with CRLF line ends (a spreadsheet, a git checkout with autocrlf) reads
+  // as the one shiftad wrote: a CR ending a line is not part of its last field (a field
+  // that ends in one is quoted, so its line ends with the quote).
+  const auto dropCr = [](std::string& l) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+  };
   std::getline(f, line);
+  dropCr(line);
   const size_t fields = csvHeaderFields(line);
   SHIFTAD_CHECK(fields > 0, "'{}' is not a shiftad results.csv (header '{}')", path, line);
   std::vector<BenchRow> rows;
   for (int lines = 1, n = 2; csv::readRecord(f, line, lines); n = lines + 1) {
+    dropCr(line);
     if (line.empty()) continue;
     if (f.eof()) {
       // Every row is written with its line end: a last line without one was cut (the

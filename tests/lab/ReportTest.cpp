@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -77,6 +78,27 @@ TEST(Report, CsvRoundTripsAndSummaryIsTheMeanOverClassesAndSeeds) {
   EXPECT_EQ(odd_back[0].normal_class, "two\nlines");
   EXPECT_EQ(odd_back[0].seed, 3);
   EXPECT_EQ(odd_back[0].setting, "k=a,b");
+}
+
+TEST(Report, AResultsCsvSavedWithCrlfLineEndsReadsAsTheOneWritten) {
+  // A spreadsheet or a git checkout with autocrlf: it was refused, "not a shiftad
+  // results.csv (header '...,contamination\r')", on a resume or a merge.
+  using shiftad::evaluation::BenchRow;
+  const std::vector<BenchRow> rows = {{"a", "b", "c1", "v", 0, 0.9, 0.5, 0.95, 0.8, 1.0, "k=1"},
+                                      {"a", "b", "end\r", "v", 1, 0.8, 0.5, -1, -1, 0}};  // a name ending in CR
+  TempDir dir;
+  const auto lf = roundTrip(dir, rows);
+  std::string crlf;
+  std::ifstream in(dir / "results.csv", std::ios::binary);
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char ch : written) crlf += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
+  shiftad::test::writeFile(dir / "results.csv", crlf);
+  const auto back = shiftad::evaluation::readCsv(dir / "results.csv");
+  ASSERT_EQ(back.size(), lf.size());
+  for (size_t i = 0; i < back.size(); ++i) {
+    EXPECT_EQ(shiftad::evaluation::csvLine(back[i]), shiftad::evaluation::csvLine(lf[i]));
+    EXPECT_EQ(back[i].normal_class, rows[i].normal_class);
+  }
 }
 
 TEST(Report, ACellOfOneValueShowsItAloneAndOfSeveralItsMeanAndStd) {
