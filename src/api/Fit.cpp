@@ -256,6 +256,7 @@ struct Workspace {
   std::string dir;  ///< run_dir, or its replacement
   std::string checkpoint;
   int resume_epoch = 0;
+  double resume_seconds = 0;                      ///< the fit loop's seconds before the checkpoint resumed from
   std::shared_ptr<training::ProcessGroup> group;  ///< data-parallel ranks; null: alone
   nlohmann::json inputs;                          ///< runInputs as the run found them (rank 0; inputs.json)
 
@@ -414,6 +415,7 @@ Workspace startRun(const Config& cfg, const std::string& run_dir, const RunTarge
   fs::create_directories(w.dir);
   // Other settings are named first: they also change the pool.
   w.resume_epoch = resume && fs::exists(w.checkpoint) ? training::checkpointEpoch(w.checkpoint, dumpConfig(cfg)) : 0;
+  if (w.resume_epoch > 0) w.resume_seconds = training::checkpointSeconds(w.checkpoint);
   if (resume && w.resume_epoch == 0) log::warn("'{}' has no checkpoint to resume from: training from the start", w.dir);
   w.inputs = runInputs(cfg, split);
   if (w.resume_epoch > 0) {
@@ -745,7 +747,7 @@ void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Co
   summary.source_images = n.source;
   summary.pool_images = n.pool;
   summary.skipped_images = n.skipped;
-  summary.seconds = secondsSince(t0);
+  summary.seconds = secondsSince(t0) + w.resume_seconds;  // a resumed run's earlier segments too
   if (!w.writes()) return;
   const nlohmann::json js = {{"variant", cfg.run.variant},
                              {"epochs", summary.epochs},

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <sstream>
 
@@ -161,7 +162,8 @@ void saveCheckpoint(const std::string& path, const CheckpointParts& parts, const
                                                  {"steps", std::to_string(p.steps)},
                                                  {"sum_loss", exact(p.sum_loss)},
                                                  {"sum_svdd", exact(p.sum_svdd)},
-                                                 {"sum_align", exact(p.sum_align)}};
+                                                 {"sum_align", exact(p.sum_align)},
+                                                 {"seconds", exact(p.seconds)}};
   if (!parts.config.empty()) metadata[kConfigKey] = parts.config;
   if (!parts.arithmetic.empty()) metadata["arithmetic"] = parts.arithmetic;
   io::writeSafeTensors(path, tensors, metadata);
@@ -187,6 +189,8 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
     p.sum_loss = whole("sum_loss", 0.0);
     p.sum_svdd = whole("sum_svdd", 0.0);
     p.sum_align = whole("sum_align", 0.0);
+    if (f.metadata.count("seconds")) p.seconds = whole("seconds", 0.0);  // a timing: not checked beyond parsing
+    if (!(p.seconds >= 0 && std::isfinite(p.seconds))) p.seconds = 0;
   } catch (const std::logic_error& e) {  // not a number
     SHIFTAD_THROW("checkpoint '{}': malformed progress metadata ({}); delete it to train from the start", path,
                   e.what());
@@ -222,6 +226,13 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
         path, e.what());
   }
   return p;
+}
+
+double checkpointSeconds(const std::string& path) {
+  const auto f = readChecked(path);
+  const auto it = f.metadata.find("seconds");
+  const auto v = it == f.metadata.end() ? std::nullopt : parseNumber<double>(it->second);
+  return v && *v >= 0 && std::isfinite(*v) ? *v : 0.0;
 }
 
 int checkpointEpoch(const std::string& path, const std::string& config) {

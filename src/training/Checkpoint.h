@@ -33,6 +33,10 @@ struct FitProgress {
   double sum_svdd = 0.0;
   double sum_align = 0.0;
   int steps = 0;
+  /// Seconds the run's fit loop ran before this checkpoint, over every segment of a run
+  /// stopped and resumed (0 in a checkpoint of an earlier version): a resumed run's
+  /// summary counts them too.
+  double seconds = 0.0;
 };
 
 /// What a checkpoint holds besides the progress. Pointers: the objects are read from
@@ -63,5 +67,8 @@ FitProgress loadCheckpoint(const std::string& path, const CheckpointParts& parts
 /// The epoch a checkpoint continues at (1-based), without restoring anything; with a
 /// `config` (dumpConfig), refuses a checkpoint written under other settings first.
 int checkpointEpoch(const std::string& path, const std::string& config = "");
+
+/// FitProgress::seconds of the checkpoint at `path` (0 when it records none).
+double checkpointSeconds(const std::string& path);
 
 }  // namespace shiftad::training

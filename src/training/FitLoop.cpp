@@ -164,6 +164,8 @@ class Trainer::FitLoop {
   FitProgress p_;
   const method::AlignedSet aligned_;
   const DivergenceGuard guard_;
+  const Clock::time_point started_ = Clock::now();  ///< this segment of the run (a resume starts one)
+  const double seconds_before_ = p_.seconds;        ///< the segments before it (the checkpoint's)
 };
 
 Trainer::FitLoop::FitLoop(Trainer& trainer, const TrainingData& data, const FitControl& control, bool resuming)
@@ -350,6 +352,7 @@ void Trainer::FitLoop::endEpoch(Clock::time_point start, const EpochCallback& on
 }
 
 void Trainer::FitLoop::checkpoint() {
+  p_.seconds = seconds_before_ + secondsSince(started_);
   if (!control_.checkpoint.empty() && control_.write_checkpoints) saveCheckpoint(control_.checkpoint, parts_, p_);
 }
 

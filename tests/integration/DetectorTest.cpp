@@ -3,6 +3,7 @@
 // uninterrupted run, and a run directory that is gone.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -20,6 +21,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <omp.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -758,6 +760,30 @@ TEST(Detector, CancelledFromProgressStopsWithACheckpointAndResumesToTheSameWeigh
   EXPECT_EQ(resumed.trainSummary().epochs, 5);
   for (const char* f : {"model.safetensors", "center.safetensors"})
     EXPECT_TRUE(shiftad::test::readText(tmp / "ref/" + f) == shiftad::test::readText(tmp / "run/" + f)) << f;
+}
+
+TEST(Detector, AResumedRunsSecondsCountItsEarlierSegments) {
+  // summary.json's seconds (results.csv's train_seconds) counted the last segment alone.
+  TempDir tmp;
+  const auto cfg = tinyConfig(tmp / "cache", 4);
+  shiftad::FitOptions slow_then_stop;
+  int epochs = 0;
+  slow_then_stop.callbacks.progress = [&](const std::string&, int64_t, int64_t) {
+    ++epochs;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // inside the fit loop's time
+  };
+  slow_then_stop.callbacks.cancel = [&] { return epochs >= 2; };
+  ASSERT_TRUE(shiftad::Detector::fit(cfg, tmp / "run", slow_then_stop).trainSummary().interrupted);
+  shiftad::FitOptions resume;
+  resume.resume = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto s = shiftad::Detector::fit(cfg, tmp / "run", resume).trainSummary();
+  const double second_segment = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(s.resumed_at_epoch, 3);
+  EXPECT_GT(s.seconds, second_segment) << "the first segment's seconds are missing";
+  EXPECT_GE(s.seconds, 3.0);
+  const auto json = nlohmann::json::parse(shiftad::test::readText(tmp / "run/summary.json"));
+  EXPECT_DOUBLE_EQ(json.at("seconds").get<double>(), s.seconds);
 }
 
 TEST(Detector, AFitsWeightsAreItsSeedsWhileTheProcessLoadsRunsAndTheHostsGeneratorIsLeftAlone) {
