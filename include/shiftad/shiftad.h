@@ -102,10 +102,10 @@ ScoreResult score(const std::string& run_dir, const std::string& images);
 
 /// AUROC and AUPR of a trained detector on the target test split that `cfg`'s data
 /// section defines (the same seeded split the run was trained against when unchanged);
-/// the per-image scores go to RUN_DIR/test_scores.csv when that is the run's own split
-/// (sameSplit), else nowhere (the run's file keeps its own). Detector::evaluate on the
-/// loaded run, which takes any scores file.
-EvalResult evaluate(const std::string& run_dir, const Config& cfg);
+/// the per-image scores go to `scores_file`, or when it is "" to RUN_DIR/test_scores.csv
+/// if that is the run's own split (sameSplit), else nowhere (the run's file keeps its
+/// own). Detector::evaluate on the loaded run, with the disk caches on.
+EvalResult evaluate(const std::string& run_dir, const Config& cfg, const std::string& scores_file = "");
 
 struct ClassScore {
   int64_t index = 0;

@@ -265,12 +265,13 @@ ScoreResult score(const std::string& run_dir, const std::string& images) {
   return Detector::load(run_dir).score(images);
 }
 
-EvalResult evaluate(const std::string& run_dir, const Config& cfg) {
+EvalResult evaluate(const std::string& run_dir, const Config& cfg, const std::string& scores_file) {
   LoadOptions options;
   options.disk_caches = true;  // the test split of a data set: read again at each eval
   // Another split's scores never replace the run's own (a bench's ROC figures read them).
   const bool own = sameSplit(api::loadRunConfig(run_dir).data, cfg.data);
-  return Detector::load(run_dir, options).evaluate(cfg, own ? (fs::path(run_dir) / api::kTestScoresFile).string() : "");
+  const auto file = !scores_file.empty() ? scores_file : own ? (fs::path(run_dir) / api::kTestScoresFile).string() : "";
+  return Detector::load(run_dir, options).evaluate(cfg, file);
 }
 
 }  // namespace shiftad

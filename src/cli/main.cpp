@@ -759,13 +759,9 @@ int runEval(const EvalCommand& c) {
   const auto own = shiftad::loadRunConfig(c.model);
   auto cfg = c.config.empty() ? own : shiftad::loadConfig(c.config);
   if (!c.overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), c.overrides, "--set");
-  // Another split's scores never replace the run's own (a bench's ROC figures read them).
-  std::string scores = c.out.empty() ? std::string() : checkOutFile(c.out, "a CSV file", c.overwrite);
-  if (c.out.empty() && shiftad::sameSplit(own.data, cfg.data))
-    scores = (fs::path(c.model) / shiftad::kTestScoresFile).string();
-  shiftad::LoadOptions load;
-  load.disk_caches = true;  // the test split of a data set: read again at each eval
-  const auto r = shiftad::Detector::load(c.model, load).evaluate(cfg, scores);
+  // Without --out, another split's scores are not saved (the run's own stay).
+  const auto r =
+      shiftad::evaluate(c.model, cfg, c.out.empty() ? std::string() : checkOutFile(c.out, "a CSV file", c.overwrite));
   // AUPR's chance level is the anomaly share of the test split (AUROC's is 0.5).
   const double chance =
       static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
@@ -775,10 +771,10 @@ int runEval(const EvalCommand& c) {
       "AUROC {:.4f}{}  AUPR {:.4f} (chance {:.4f})  (target '{}' test split: {} normal, {} anomalous, {} "
       "skipped); scores: {}\n",
       r.auroc, se, r.aupr, chance, cfg.data.target, r.normal, r.anomalous, r.skipped,
-      !r.scores_file.empty() ? r.scores_file
-      : scores.empty()       ? "not saved (another split than the run's own, whose test_scores.csv stays; --out FILE "
-                               "keeps them)"
-                             : "not saved (see the warning)");
+      !r.scores_file.empty()                                     ? r.scores_file
+      : c.out.empty() && !shiftad::sameSplit(own.data, cfg.data) ? "not saved (another split than the run's own, whose "
+                                                                   "test_scores.csv stays; --out FILE keeps them)"
+                                                                 : "not saved (see the warning)");
   // Nothing above the threshold: precision is 0/0, not 0.
   const auto precision =
       r.recall == 0 && r.fpr == 0 ? std::string("- (no image above it)") : fmt::format("{:.4f}", r.precision);
