@@ -178,17 +178,18 @@ void checkGrid(const Suite& s, const std::string& path) {
 /// any run). `origin` names the file (and "(quick)" for that section).
 void finish(Suite& s, const std::string& origin) {
   SHIFTAD_CHECK(!s.name.empty(), "{}: 'suite' (its name) is missing", origin);
-  if (!s.root.empty()) {
-    // One spelling of a root (`data/` and `data` are one bench's: bench_config.yaml).
-    auto root = (fs::path(s.base_dir) / s.root).lexically_normal();  // an absolute root replaces base_dir
-    if (!root.has_filename() && root.has_relative_path()) root = root.parent_path();
-    s.root = root.string();
-  }
+  if (!s.root.empty()) s.root = rootSpelling((fs::path(s.base_dir) / s.root).string());  // absolute replaces base_dir
   checkGrid(s, origin);
   parseConfig(s.config_yaml, {}, origin + " config", s.base_dir);
 }
 
 }  // namespace
+
+std::string rootSpelling(const std::string& root) {
+  auto p = fs::path(root).lexically_normal();
+  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p.string();
+}
 
 Suite loadSuite(const std::string& name_or_path, bool quick) {
   std::string path = name_or_path;

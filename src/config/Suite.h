@@ -30,6 +30,10 @@ struct Suite {
 /// path keys) resolve against the file's folder, as in a config file.
 Suite loadSuite(const std::string& name_or_path, bool quick);
 
+/// A data root as one spelling, lexically normal and without a trailing separator:
+/// `syn/` (a shell's completion) and `syn` are one root (a bench's bench_config.yaml).
+std::string rootSpelling(const std::string& root);
+
 /// An Error naming `what` (e.g. "--seeds", or "FILE: 'seeds'") and the first value that
 /// `values` holds twice: a grid entry given twice would run and count the same runs twice.
 void checkNoRepeats(const std::vector<int>& values, const std::string& what);

@@ -207,13 +207,6 @@ void writeFigures(const std::string& out_dir, const std::vector<evaluation::Figu
   for (const auto& p : stale) fs::remove(p);
 }
 
-/// A data root as one spelling: `syn/` (a shell's completion) and `syn` are one root.
-std::string rootSpelling(const std::string& root) {
-  auto p = fs::path(root).lexically_normal();
-  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
-  return p.string();
-}
-
 /// The configuration every row of OUT shares: the data root and the suite's config
 /// after --set (a sweep's values, variants, seeds and classes are in each row's key),
 /// without the keys of how runs go (threads, caches: resultSettings).
