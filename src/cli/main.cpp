@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 
 #include <unistd.h>
 
@@ -108,6 +109,55 @@ const CLI::Validator kKeyValue(
                  : fmt::format("'{}': expected section.key=value (e.g. train.epochs=10)", text);
     },
     "KEY=VALUE");
+
+/// The entries of one value of a comma-separated list option, empty ones kept.
+std::vector<std::string> commaEntries(const std::string& text) {
+  std::vector<std::string> entries(1);
+  for (const char ch : text) {
+    if (ch == ',')
+      entries.emplace_back();
+    else
+      entries.back().push_back(ch);
+  }
+  return entries;
+}
+
+/// A list option: comma-separated values, or several values, each entry checked by `each`.
+/// Not CLI11's delimiter, which drops empty entries: "--seeds 0,,1" ran seeds 0 and 1
+/// without a word, where --sweep refuses the same slip.
+template <class T>
+CLI::Option* addListOption(CLI::App* app, const std::string& name, std::vector<T>& out, const std::string& help,
+                           const CLI::Validator& each = CLI::Validator()) {
+  static_assert(std::is_same_v<T, std::string> || std::is_same_v<T, int>);
+  auto store = [&out](const std::vector<std::string>& values) {
+    out.clear();
+    for (const auto& value : values)
+      for (const auto& entry : commaEntries(value)) {
+        if constexpr (std::is_same_v<T, int>)
+          out.push_back(std::stoi(entry));
+        else
+          out.push_back(entry);
+      }
+  };
+  const CLI::Validator entries(
+      [each](std::string& value) -> std::string {
+        const auto list = commaEntries(value);
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          if (list[i].empty())
+            return fmt::format(
+                "'{}': entry {} is empty (two commas together, or one at an end): an entry left "
+                "out by mistake?",
+                value, i + 1);
+          auto entry = list[i];
+          if (auto problem = each(entry); !problem.empty()) return problem;
+        }
+        return "";
+      },
+      "");
+  return app->add_option_function<std::vector<std::string>>(name, store, help)
+      ->check(entries)
+      ->type_name(std::is_same_v<T, int> ? "INT" : "TEXT");
+}
 
 /// The --help footer; README.md's "Exit status" table says the same.
 constexpr const char* kExitCodes =
@@ -802,9 +852,8 @@ void addDemo(CLI::App& app, DemoCommand& c) {
   c.app->add_option("--out", c.options.out_dir, "folder for data, runs, results.csv and reports")
       ->capture_default_str();
   c.app->add_option("--seed", c.options.seed, "seed of the synthetic data")->capture_default_str()->check(kSeedRange);
-  c.app->add_option("--seeds", c.options.seeds, "split and training seeds (default: the synthetic suite's)")
-      ->delimiter(',')
-      ->check(kSeedRange);
+  addListOption(c.app, "--seeds", c.options.seeds,
+                "split and training seeds, separated by spaces or commas (default: the synthetic suite's)", kSeedRange);
 }
 
 struct ClassifyCommand {
@@ -855,13 +904,12 @@ void addBench(CLI::App& app, BenchCommand& c) {
   auto& o = c.options;
   c.app->add_option("--suite", o.suite, "shipped suite name (suites/NAME.yaml) or a suite file")->required();
   c.app->add_option("--root", o.root, "data root (default: the suite's)");
-  c.app->add_option("--variants", o.variants, "variants to run (default: the suite's)")->delimiter(',');
-  c.app->add_option("--seeds", o.seeds, "seeds (default: the suite's)")->delimiter(',')->check(kSeedRange);
-  c.app
-      ->add_option("--classes", o.classes,
-                   "normal classes, separated by spaces or commas (default: the suite's, else all); a class whose "
-                   "name holds a comma goes in the suite's 'classes' list")
-      ->delimiter(',');
+  addListOption(c.app, "--variants", o.variants,
+                "variants to run, separated by spaces or commas (default: the suite's)");
+  addListOption(c.app, "--seeds", o.seeds, "seeds, separated by spaces or commas (default: the suite's)", kSeedRange);
+  addListOption(c.app, "--classes", o.classes,
+                "normal classes, separated by spaces or commas (default: the suite's, else all); a class whose "
+                "name holds a comma goes in the suite's 'classes' list");
   c.app->add_option("--set", o.overrides, "config key for every run: section.key=value (repeatable)")->check(kKeyValue);
   c.app->add_option("--out", o.out_dir, "output folder")->required();
   c.app->add_flag("--quick", o.quick, "the suite's quick settings (fewer classes/seeds)");

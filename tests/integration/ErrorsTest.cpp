@@ -531,6 +531,17 @@ TEST(Errors, ABadGridIsRefusedBeforeAnythingIsWritten) {
         shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", option, value, "--out", tmp / "b"}, tmp.path()),
         1, {option + " names", "twice"});
   EXPECT_FALSE(fs::exists(tmp / "b"));
+  // An entry left out by mistake ran the others without a word (CLI11's delimiter drops it).
+  for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--seeds", "0,,1"}, {"--classes", "circle,"}, {"--variants", ",source_only"}})
+    expectError(
+        shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", option, value, "--out", tmp / "b"}, tmp.path()),
+        2, {option, "'" + value + "': entry", "is empty"});
+  expectError(shiftad::test::runCli({"demo", "-q", "--seeds", "1,", "--out", tmp / "demo"}, tmp.path()), 2,
+              {"--seeds", "'1,': entry 2 is empty"});
+  expectError(shiftad::test::runCli({"demo", "-q", "--seeds", "1,x", "--out", tmp / "demo"}, tmp.path()), 2,
+              {"--seeds", "'x' is not a whole number"});
+  EXPECT_FALSE(fs::exists(tmp / "b") || fs::exists(tmp / "demo"));
   // A sweep value left out by mistake ran the others without a word; -0 and 0 ran twice.
   for (const std::string& sweep : {"train.lr=0.1,,0.2", "train.lr=0.1,"})
     expectError(
