@@ -532,21 +532,39 @@ int interruptedStatus() {
   return sig > 0 ? 128 + sig : kInterrupted;
 }
 
-/// The keys of `--variant` that `--set` gives other values ("key: VARIANT'S -> SET"): a run
+/// The keys of `variant` that `sets` give other values ("key: VARIANT'S -> SET"): a run
 /// labelled source_only that aligned, say (bench applies the variant last; train, first).
-std::vector<std::string> variantKeysChanged(const TrainCommand& c) {
-  if (c.variant.empty() || c.overrides.empty()) return {};
-  const auto own = shiftad::variantOverrides(c.variant);
+std::vector<std::string> variantKeysChanged(const std::string& config, const std::string& variant,
+                                            const std::vector<std::string>& sets) {
+  if (variant.empty() || sets.empty()) return {};
+  const auto own = shiftad::variantOverrides(variant);
   auto all = own;
-  all.insert(all.end(), c.overrides.begin(), c.overrides.end());
+  all.insert(all.end(), sets.begin(), sets.end());
   std::vector<std::string> out;
   for (const auto& change :
-       shiftad::changedSettings(shiftad::loadConfig(c.config, own), shiftad::loadConfig(c.config, all))) {
+       shiftad::changedSettings(shiftad::loadConfig(config, own), shiftad::loadConfig(config, all))) {
     const auto key = change.substr(0, change.find(':'));
     if (std::any_of(own.begin(), own.end(), [&](const std::string& kv) { return kv.rfind(key + "=", 0) == 0; }))
       out.push_back(change);
   }
   return out;
+}
+
+/// The config `COMMAND --config FILE --variant V --set ...` resolves to, for train and for
+/// config alike: V's keys, then the sets; a set that changes one of V's keys makes it custom.
+shiftad::Config variantConfig(const std::string& command, const std::string& config, const std::string& variant,
+                              const std::vector<std::string>& sets) {
+  std::vector<std::string> all;
+  if (!variant.empty()) all = shiftad::variantOverrides(variant);
+  all.insert(all.end(), sets.begin(), sets.end());
+  if (const auto changed = variantKeysChanged(config, variant, sets); !changed.empty()) {
+    spdlog::warn(
+        "{} --variant {}: --set changes keys the variant sets ({}); this is not that variant, and its "
+        "run.variant reads custom",
+        command, variant, fmt::join(changed, "; "));
+    all.push_back("run.variant=custom");
+  }
+  return shiftad::loadConfig(config, all);
 }
 
 int runTrain(TrainCommand& c) {
@@ -564,20 +582,10 @@ int runTrain(TrainCommand& c) {
     c.out = c.resume;
     s = shiftad::resumeTraining(c.resume, distributed);
   } else {
-    std::vector<std::string> all;
-    if (!c.variant.empty()) all = shiftad::variantOverrides(c.variant);
-    all.insert(all.end(), c.overrides.begin(), c.overrides.end());
-    if (const auto changed = variantKeysChanged(c); !changed.empty()) {
-      spdlog::warn(
-          "train --variant {}: --set changes keys the variant sets ({}); the run is not that variant, and its "
-          "run.variant reads custom",
-          c.variant, fmt::join(changed, "; "));
-      all.push_back("run.variant=custom");
-    }
     shiftad::FitOptions options;
     options.overwrite = c.overwrite;
     options.distributed = distributed;
-    s = shiftad::Detector::fit(shiftad::loadConfig(c.config, all), c.out, options).trainSummary();
+    s = shiftad::Detector::fit(variantConfig("train", c.config, c.variant, c.overrides), c.out, options).trainSummary();
   }
   if (s.interrupted) {
     if (distributed.world_size > 1)
@@ -976,7 +984,7 @@ int runVariants() {
 
 struct ConfigCommand {
   CLI::App* app = nullptr;
-  std::string file;
+  std::string file, variant;
   std::vector<std::string> overrides;
   bool doc = false;
 };
@@ -984,15 +992,18 @@ struct ConfigCommand {
 void addConfig(CLI::App& app, ConfigCommand& c) {
   c.app = app.add_subcommand("config", "print the resolved config, or the documentation of every key");
   c.app->add_option("--config", c.file, "YAML config to resolve")->check(CLI::ExistingFile);
+  c.app->add_option("--variant", c.variant,
+                    "a named variant applied on top of the config, before --set, as `train --variant` applies it "
+                    "(list: `shiftad variants`)");
   c.app->add_option("--set", c.overrides, "override a key (repeatable)")->check(kKeyValue);
-  c.app->add_flag("--doc", c.doc, "print every key as a Markdown table");
+  c.app->add_flag("--doc", c.doc, "print every key as a Markdown table")->excludes("--config", "--variant", "--set");
 }
 
 int runConfig(const ConfigCommand& c) {
   if (c.doc)
     fmt::print("{}", shiftad::configDocMarkdown());
   else
-    fmt::print("{}", shiftad::dumpConfig(shiftad::loadConfig(c.file, c.overrides)));
+    fmt::print("{}", shiftad::dumpConfig(variantConfig("config", c.file, c.variant, c.overrides)));
   return 0;
 }
 

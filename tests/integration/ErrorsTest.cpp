@@ -746,6 +746,21 @@ TEST(Errors, ASetThatChangesAVariantsOwnKeyIsSaidAndTheRunIsNotLabelledAsThatVar
       << r.err;
   EXPECT_EQ(shiftad::loadRunConfig(tmp / "changed").run.variant, "custom");
   EXPECT_EQ(shiftad::loadRunConfig(tmp / "changed").align.method, shiftad::AlignMethod::kInfoNce);
+  // `config` with the same options previews the run's config, warning alike.
+  const auto preview = shiftad::test::runCli(
+      {"config", "--config", cfg, "--variant", "source_only", "--set", "align.method=infonce"}, tmp.path());
+  ASSERT_EQ(preview.exit, 0) << preview.err;
+  EXPECT_NE(preview.err.find("config --variant source_only: --set changes keys the variant sets"), std::string::npos)
+      << preview.err;
+  shiftad::test::writeFile(tmp / "preview.yaml", preview.out);
+  EXPECT_EQ(
+      shiftad::changedSettings(shiftad::loadRunConfig(tmp / "changed"), shiftad::loadConfig(tmp / "preview.yaml")),
+      std::vector<std::string>{});
+  EXPECT_EQ(shiftad::loadConfig(tmp / "preview.yaml").run.variant, "custom");
+  // --doc prints every key's documentation: a config it would ignore is a usage error.
+  const auto doc = shiftad::test::runCli({"config", "--doc", "--variant", "source_only"}, tmp.path());
+  EXPECT_EQ(doc.exit, 2);
+  EXPECT_NE(doc.err.find("--variant excludes --doc"), std::string::npos) << doc.err;
   // A key the variant leaves alone, or its own value again: still the variant, nothing said.
   for (const char* set : {"train.lr=0.01", "align.method=none"}) {
     r = train(set, std::string("same-") + set);
