@@ -19,6 +19,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/Error.h"
+#include "common/NearestName.h"
 #include "common/Number.h"
 #include "config/Choices.h"
 #include "config/YamlChecks.h"
@@ -170,8 +171,9 @@ KeySpec choiceKey(std::string key, Field field, std::string doc) {
           std::move(doc),
           [=](Config& c, const YAML::Node& n) {
             if (n.IsNull()) badValue(key, n, allowed);
-            const auto v = config::parseChoice<Choice>(scalarAs<std::string>(key, n, allowed));
-            if (!v) badValue(key, n, allowed);
+            const auto text = scalarAs<std::string>(key, n, allowed);
+            const auto v = config::parseChoice<Choice>(text);
+            if (!v) badValue(key, n, allowed + didYouMean(text, config::choiceNames<Choice>()));
             field(c) = *v;
           },
           [=](const Config& c) { return YAML::Node(toString(field(const_cast<Config&>(c)))); }};
@@ -465,15 +467,25 @@ bool isSection(const std::string& name) {
     SHIFTAD_THROW("{}: '{}' is a section, not a key: set one of its keys, e.g. '{}'", origin, key, first->key);
   }
   std::string known;
-  for (const auto& k : schema())
+  std::vector<std::string> keys;
+  for (const auto& k : schema()) {
+    keys.push_back(k.key);
     if (k.key.rfind(section + ".", 0) == 0) known += (known.empty() ? "" : ", ") + k.key;
+  }
   if (known.empty()) {
     std::map<std::string, bool> sections;
     for (const auto& k : schema()) sections[k.key.substr(0, k.key.find('.'))] = true;
-    for (const auto& [s, _] : sections) known += (known.empty() ? "" : ", ") + s;
-    SHIFTAD_THROW("{}: unknown config section '{}'; known sections: {}", origin, section, known);
+    std::vector<std::string> names;
+    for (const auto& [s, _] : sections) {
+      known += (known.empty() ? "" : ", ") + s;
+      names.push_back(s);
+    }
+    // "trian.lr" meant a key; "trian" alone, a section.
+    const auto hint = key == section ? didYouMean(key, names) : didYouMean(key, keys);
+    SHIFTAD_THROW("{}: unknown config section '{}'{}; known sections: {}", origin, section, hint, known);
   }
-  SHIFTAD_THROW("{}: unknown config key '{}'; keys of section '{}': {}", origin, key, section, known);
+  SHIFTAD_THROW("{}: unknown config key '{}'{}; keys of section '{}': {}", origin, key, didYouMean(key, keys), section,
+                known);
 }
 
 /// Make a path key's value absolute: relative to `base_dir` (the folder of the file it
@@ -755,11 +767,13 @@ const std::vector<Variant>& variants() {
 
 const Variant& findVariant(const std::string& name) {
   std::string known;
+  std::vector<std::string> names;
   for (const auto& v : variants()) {
     if (v.name == name) return v;
     known += (known.empty() ? "" : ", ") + v.name;
+    names.push_back(v.name);
   }
-  SHIFTAD_THROW("variant '{}' is unknown; available: {}", name, known);
+  SHIFTAD_THROW("variant '{}' is unknown{}; available: {}", name, didYouMean(name, names), known);
 }
 
 std::vector<std::string> variantOverrides(const std::string& name) {

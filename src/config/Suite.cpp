@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/Error.h"
+#include "common/NearestName.h"
 #include "common/TextFile.h"
 #include "config/YamlChecks.h"
 #include "shiftad/Config.h"
@@ -68,7 +69,7 @@ void apply(Suite& s, const YAML::Node& root, const std::string& origin, bool top
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
     SHIFTAD_CHECK(std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end() && (top || key != "quick"),
-                  "{}: unknown suite key '{}'", origin, key);
+                  "{}: unknown suite key '{}'{}", origin, key, didYouMean(key, kKeys));
     const auto& v = kv.second;
     if (key == "suite") s.name = text(v, key, origin);
     if (key == "description") s.description = text(v, key, origin);

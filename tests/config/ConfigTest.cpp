@@ -77,6 +77,15 @@ TEST(Config, UnknownKeyIsAnErrorNamingIt) {
   EXPECT_NE(msg.find("my.yaml"), std::string::npos) << msg;
   EXPECT_NE(msg.find("cluster.kk"), std::string::npos) << msg;
   EXPECT_NE(msg.find("cluster.k"), std::string::npos) << msg;  // suggestion list
+  // The nearest name, when one is near and alone: a key, a section, a choice, a variant.
+  EXPECT_NE(msg.find("'cluster.kk' (did you mean 'cluster.k'?)"), std::string::npos) << msg;
+  EXPECT_NE(errorOf([] { parseConfig("", {"trian.epochs=1"}); }).find("(did you mean 'train.epochs'?)"),
+            std::string::npos);
+  EXPECT_NE(errorOf([] { parseConfig("", {"align.method=inofnce"}); }).find("(did you mean 'infonce'?)"),
+            std::string::npos);
+  EXPECT_NE(errorOf([] { shiftad::variantOverrides("Source_Olny"); }).find("(did you mean 'source_only'?)"),
+            std::string::npos);
+  EXPECT_EQ(errorOf([] { parseConfig("", {"train.momentum=1"}); }).find("did you mean"), std::string::npos);
   EXPECT_NE(errorOf([] { parseConfig("bogus:\n  x: 1\n"); }).find("unknown config section 'bogus'"), std::string::npos);
   EXPECT_NE(errorOf([] { parseConfig("", {"train.nope=1"}); }).find("train.nope"), std::string::npos);
   // A section given a value, and YAML's merge key: said as what they are (they were

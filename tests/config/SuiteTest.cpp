@@ -72,7 +72,7 @@ TEST(Suite, BadSuitesAreClearErrors) {
   const std::string ok = "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [source_only]\n";
   EXPECT_NO_THROW(shiftad::loadSuite(writeSuite(dir, ok), false));
   auto msg = errorOf([&] { shiftad::loadSuite(writeSuite(dir, ok + "sedes: [1]\n"), false); });
-  EXPECT_NE(msg.find("unknown suite key 'sedes'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown suite key 'sedes' (did you mean 'seeds'?)"), std::string::npos) << msg;
   msg = errorOf([&] {
     shiftad::loadSuite(writeSuite(dir, "suite: t\nroot: /x\ndirections: [[a, b]]\nseeds: [0]\nvariants: [sauce]\n"),
                        false);
