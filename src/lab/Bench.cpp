@@ -869,8 +869,8 @@ struct MergedRow {
   std::string shard;
 };
 
-/// The rows of the shard folders in grid order, each with its folder. Only reads: every
-/// check is made before anything is written into OUT.
+/// The rows of the shard folders in grid order, each with its folder. Only reads: it runs
+/// before OUT is made (planMerge).
 std::vector<MergedRow> mergedRows(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
                                   const Grid& grid, double& shard_seconds) {
   const auto fingerprint = benchFingerprint(suite, o.overrides);
@@ -969,9 +969,17 @@ std::vector<evaluation::BenchRow> rowsOfGrid(const Suite& suite, const std::vect
   return out;
 }
 
-/// bench --merge: the shards' rows as one bench's results.csv, runs/ and report.
-BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
-                         const Grid& grid, const std::string& csv_path, std::chrono::steady_clock::time_point t0) {
+/// What bench --merge brings from the shards.
+struct MergePlan {
+  std::vector<MergedRow> merged;
+  std::string listing;  ///< their data listing
+  double shard_seconds = 0;
+};
+
+/// bench --merge's reading and checking of the shards, made before OUT is created: a
+/// refused merge into a new folder left it behind, holding only its marker.
+MergePlan planMerge(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                    const Grid& grid) {
   for (const auto& dir : o.merge_from)
     SHIFTAD_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(o.out_dir),
                   "bench --merge: --out '{}' is one of the shards; merge into another folder", o.out_dir);
@@ -980,10 +988,18 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
   SHIFTAD_CHECK(!fs::exists(fs::path(o.out_dir) / "shard.json"),
                 "bench --merge: --out '{}' is the folder of a shard of a bench ('{}'); merge into another folder",
                 o.out_dir, (fs::path(o.out_dir) / "shard.json").string());
-  double shard_seconds = 0;
-  const auto merged = mergedRows(suite, o, settings, grid, shard_seconds);
-  checkRunFolders(merged);
-  const auto listing = mergedDataListing(o.merge_from, suite.root);
+  MergePlan plan;
+  plan.merged = mergedRows(suite, o, settings, grid, plan.shard_seconds);
+  checkRunFolders(plan.merged);
+  plan.listing = mergedDataListing(o.merge_from, suite.root);
+  return plan;
+}
+
+/// bench --merge: the shards' rows as one bench's results.csv, runs/ and report.
+BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings,
+                         const Grid& grid, const MergePlan& plan, const std::string& csv_path,
+                         std::chrono::steady_clock::time_point t0) {
+  const auto& [merged, listing, shard_seconds] = plan;
   // Rows already in OUT (an earlier merge or bench) are replaced only by this same configuration's.
   const auto before = fs::exists(csv_path) ? evaluation::readCsv(csv_path) : std::vector<evaluation::BenchRow>{};
   checkSameConfig(o.out_dir, benchFingerprint(suite, o.overrides), !before.empty());
@@ -1159,6 +1175,8 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto grid = gridOf(suite, settings.size());  // every direction and class, before --out is made
   checkEveryVariantRuns(suite, o, settings, grid);
   checkOutOutsideRoot(suite, o);
+  std::optional<MergePlan> merge;
+  if (!o.merge_from.empty()) merge = planMerge(suite, o, settings, grid);
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   SHIFTAD_CHECK(!ec, "--out '{}' cannot be created: {}; choose another folder", o.out_dir, ec.message());
@@ -1172,7 +1190,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const api::RunLock lock(o.out_dir, "bench folder");
   lab::markBenchFolder(o.out_dir);
   const auto csv_path = (fs::path(o.out_dir) / "results.csv").string();
-  if (!o.merge_from.empty()) return mergeShards(suite, o, settings, grid, csv_path, t0);
+  if (merge) return mergeShards(suite, o, settings, grid, *merge, csv_path, t0);
   const auto dealing = checkSameShard(o);
   std::set<std::string> done;
   auto rows = keptRows(suite, o, csv_path, done);
