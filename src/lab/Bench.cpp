@@ -85,24 +85,26 @@ std::string protocol(const Suite& s, const Config& c) {
   for (const auto& [a, b] : s.directions) dirs += (dirs.empty() ? "" : ", ") + evaluation::literal(a + " → " + b);
   std::vector<std::string> classes;
   for (const auto& c : s.classes) classes.push_back(evaluation::literal(c));
-  return fmt::format(
-      "- Data: {} (from where the command ran); directions: {}\n"
-      "- One-vs-all: each class in turn is normal, every other class anomalous; classes: {}\n"
-      "- Target split per class: {:.0f}% to the unlabeled pool, the rest is the test split; pool contamination "
-      "(anomalies / pool) {:.2f}\n"
-      "- Seeds: {} (each seed sets data.split_seed and train.seed)\n"
-      "- Model: `{}`{}, freeze {}, head {} → {}; encoder Φ: {}{}\n"
-      "- Training: {} epochs, batch {}, lr {}, λ = {}, τ = {}, K = {} ({})\n"
-      "- Model selection: {}\n"
-      "- Variants that read target labels ({}) are upper bounds and never count as a win.\n",
-      evaluation::codeLiteral(shownRoot(s.root)), dirs,
-      classes.empty() ? "all" : fmt::format("{}", fmt::join(classes, ", ")), 100 * c.data.pool_fraction,
-      c.data.contamination, fmt::join(s.seeds, ", "), c.model.arch,
-      c.model.weights.empty() ? " (random init)" : " (" + fs::path(c.model.weights).filename().string() + ")",
-      c.model.freeze, c.model.head, c.model.embedding_dim, c.encoder.type,
-      c.encoder.path.empty() ? "" : " (" + fs::path(c.encoder.path).filename().string() + ")", c.train.epochs,
-      c.train.batch_size, c.train.lr, c.align.lambda, c.align.tau, c.cluster.kmeans.k, c.cluster.method,
-      s.model_selection, fmt::join(variantsWhere(readsLabels), ", "));
+  const auto about = s.description.empty() ? "" : "- Suite: " + evaluation::literal(s.description) + "\n";
+  return about +
+         fmt::format(
+             "- Data: {} (from where the command ran); directions: {}\n"
+             "- One-vs-all: each class in turn is normal, every other class anomalous; classes: {}\n"
+             "- Target split per class: {:.0f}% to the unlabeled pool, the rest is the test split; pool contamination "
+             "(anomalies / pool) {:.2f}\n"
+             "- Seeds: {} (each seed sets data.split_seed and train.seed)\n"
+             "- Model: `{}`{}, freeze {}, head {} → {}; encoder Φ: {}{}\n"
+             "- Training: {} epochs, batch {}, lr {}, λ = {}, τ = {}, K = {} ({})\n"
+             "- Model selection: {}\n"
+             "- Variants that read target labels ({}) are upper bounds and never count as a win.\n",
+             evaluation::codeLiteral(shownRoot(s.root)), dirs,
+             classes.empty() ? "all" : fmt::format("{}", fmt::join(classes, ", ")), 100 * c.data.pool_fraction,
+             c.data.contamination, fmt::join(s.seeds, ", "), c.model.arch,
+             c.model.weights.empty() ? " (random init)" : " (" + fs::path(c.model.weights).filename().string() + ")",
+             c.model.freeze, c.model.head, c.model.embedding_dim, c.encoder.type,
+             c.encoder.path.empty() ? "" : " (" + fs::path(c.encoder.path).filename().string() + ")", c.train.epochs,
+             c.train.batch_size, c.train.lr, c.align.lambda, c.align.tau, c.cluster.kmeans.k, c.cluster.method,
+             s.model_selection, fmt::join(variantsWhere(readsLabels), ", "));
 }
 
 /// Embed both domains whole, once (one disk-cache entry per domain and encoder), so

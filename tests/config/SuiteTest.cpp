@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -248,4 +249,27 @@ TEST(Suite, YamlNestedPastTheParsersDepthLimitSaysSoNotBadFile) {
   EXPECT_NE(msg.find(path + ": invalid YAML at line 1"), std::string::npos) << msg;
   EXPECT_NE(msg.find("nested too deeply for the YAML parser"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("bad file"), std::string::npos) << msg;
+}
+
+TEST(Suite, TheReferencesExampleLoadsAsItSays) {
+  // docs/suites.md's example, as a user would copy it: every key it shows is read.
+  std::ifstream in(std::string(SHIFTAD_SOURCE_DIR) + "/docs/suites.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto start = doc.find("```yaml\n"), end = doc.find("```\n", start + 8);
+  ASSERT_NE(start, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  TempDir dir;
+  const auto path = writeSuite(dir, doc.substr(start + 8, end - start - 8));
+  const auto s = shiftad::loadSuite(path, false);
+  EXPECT_EQ(s.name, "my-line");
+  EXPECT_EQ(s.description, "camera A to camera B");
+  EXPECT_EQ(s.root, (fs::path(dir.path()).parent_path() / "data/line").lexically_normal().string());
+  EXPECT_EQ(s.directions, (std::vector<std::pair<std::string, std::string>>{{"camera_a", "camera_b"}}));
+  EXPECT_TRUE(s.classes.empty());
+  EXPECT_EQ(s.seeds, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(s.variants, (std::vector<std::string>{"default", "source_only", "align_all"}));
+  EXPECT_EQ(s.recommended, "default");
+  EXPECT_EQ(s.model_selection, "none: fixed epochs");
+  EXPECT_EQ(shiftad::parseConfig(s.config_yaml).train.epochs, 20);
+  EXPECT_EQ(shiftad::loadSuite(path, true).seeds, std::vector<int>{0});
 }

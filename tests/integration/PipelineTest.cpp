@@ -464,6 +464,8 @@ TEST(Pipeline, BenchRunsTheOffice31LayoutOnAFakeTreeAndResumes) {
   const std::string md((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
   EXPECT_NE(md.find("| amazon → webcam |"), std::string::npos) << md;
   EXPECT_NE(md.find("Model selection: none"), std::string::npos) << md;
+  // The suite's description (it was read and never shown), '<' as an entity.
+  EXPECT_NE(md.find("- Suite: Office-31 amazon &lt;-&gt; webcam, the paper's 10 classes\n"), std::string::npos) << md;
   // A data root far from where the command ran (three folders up) is shown whole.
   EXPECT_NE(md.find("- Data: `" + (tmp / "office31") + "` (from where the command ran)"), std::string::npos) << md;
   // The HTML report and the figures: summary bars, one mean ROC per direction (from the
