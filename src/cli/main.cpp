@@ -506,9 +506,12 @@ std::string distributedUsageError(const TrainCommand& c) {
     return v != nullptr && *v != '\0';
   };
   const bool world_from_launcher = set("WORLD_SIZE") || set("SLURM_NTASKS");
-  if ((c.world_size == 1 || (c.world_size == 0 && !world_from_launcher)) && (c.rank >= 0 || !c.master.empty()))
-    return "train: --rank and --master join a data-parallel run, and there is none: give --world-size N (2 or "
-           "more) too, or start the processes with torchrun or srun";
+  // `--world-size 1 --rank 0 [--master ...]` trains alone, as a script looping over world
+  // sizes writes it; without --world-size, a rank or master was given for a world not named.
+  if (c.world_size == 0 && !world_from_launcher && (c.rank >= 0 || !c.master.empty()))
+    return "train: --rank and --master join a data-parallel run, and there is none: give --world-size N too, or "
+           "start the processes with torchrun or srun";
+  if (c.world_size == 1 && c.rank > 0) return fmt::format("train: --rank {} is not a rank of a world of 1 (0)", c.rank);
   if (c.world_size > 1 && c.rank < 0 && !set("RANK") && !set("SLURM_PROCID"))
     return fmt::format(
         "train: --world-size {} needs this process's rank: give --rank R (0 .. {}), or start the processes with "
@@ -588,7 +591,12 @@ int runTrain(TrainCommand& c) {
     s = shiftad::Detector::fit(variantConfig("train", c.config, c.variant, c.overrides), c.out, options).trainSummary();
   }
   if (s.interrupted) {
-    if (distributed.world_size > 1)
+    if (distributed.world_size > 1 && shiftad::caughtSignal() == 0)
+      fmt::print(
+          "rank {} of {} stopped with the others: another rank was interrupted; rank 0 wrote the checkpoint; "
+          "continue by starting the ranks again with `shiftad train --resume {}` and their launch options\n",
+          distributed.rank, distributed.world_size, c.out);
+    else if (distributed.world_size > 1)
       fmt::print(
           "rank {} of {} interrupted; rank 0 wrote the checkpoint; continue by starting the ranks again with "
           "`shiftad train --resume {}` and their launch options (any number of ranks, one process too, goes on "

@@ -66,8 +66,17 @@ auto collective(int rank, int size, const char* what, Fn&& fn) {
 std::shared_ptr<gloo::transport::Device> glooDevice() {
   // As torch.distributed: GLOO_SOCKET_IFNAME picks the network interface on multi-homed
   // nodes; otherwise the address this host's name resolves to (loopback if none).
-  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
-    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname) {
+    try {
+      return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+    } catch (const std::exception&) {
+      // Gloo says "Unable to find address for: NAME", which a rank-failure hint then buried.
+      SHIFTAD_THROW(
+          "distributed training: GLOO_SOCKET_IFNAME='{}' names no network interface of this host with an address "
+          "(`ip -brief address` lists them); unset it, or name the interface the ranks reach each other on",
+          ifname);
+    }
+  }
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 

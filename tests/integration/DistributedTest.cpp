@@ -375,6 +375,9 @@ TEST(Distributed, SigtermToOneRankStopsEveryRankAtACheckpointThatResumes) {
   // Rank 1 wrote nothing: it says who did, and how the ranks go on (at any world size).
   EXPECT_NE(log1.find("rank 0 wrote the checkpoint"), std::string::npos) << log1;
   EXPECT_NE(log1.find("starting the ranks again with `shiftad train --resume " + run + "`"), std::string::npos) << log1;
+  // Rank 0 was not signalled: it says the stop came from another rank.
+  const auto log0 = shiftad::test::readText(tmp / "run.rank0.log");
+  EXPECT_NE(log0.find("rank 0 of 2 stopped with the others: another rank was interrupted"), std::string::npos) << log0;
   EXPECT_FALSE(fs::exists(run + "/model.safetensors"));
   pids = startRanks(tmp, "resume", {"--resume", run}, 2);
   expectAllSucceed(tmp, "resume", pids);
@@ -431,6 +434,33 @@ TEST(Distributed, RanksGivenDifferentWorldSizesFailNamingTheOption) {
     logs += shiftad::test::readText(tmp / ("r" + std::to_string(r) + ".log"));
   }
   EXPECT_NE(logs.find("every rank must give the same --world-size and --master"), std::string::npos) << logs;
+}
+
+TEST(Distributed, GlooSocketIfnameNamingNoInterfaceIsSaidAsSuch) {
+  // Gloo's "Unable to find address for: NAME" came with the hint that another rank failed.
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  ::setenv("GLOO_SOCKET_IFNAME", "nosuch_if0", 1);  // the children inherit it
+  const auto pids = startRanks(tmp, "if", {"--config", cfg, "--out", tmp / "run"}, 2, 10);
+  ::unsetenv("GLOO_SOCKET_IFNAME");
+  for (int r = 0; r < 2; ++r) {
+    const auto log = shiftad::test::readText(tmp / ("if.rank" + std::to_string(r) + ".log"));
+    EXPECT_EQ(shiftad::test::waitExit(pids[r]), 1) << log;
+  }
+  const auto log = shiftad::test::readText(tmp / "if.rank0.log");
+  EXPECT_NE(log.find("GLOO_SOCKET_IFNAME='nosuch_if0' names no network interface of this host"), std::string::npos)
+      << log;
+}
+
+TEST(Distributed, AWorldOfOneTrainsAlone) {
+  // A script looping over world sizes writes `--world-size 1 --rank 0 --master ...`.
+  TempDir tmp;
+  const auto cfg = headOnlyConfig(tmp, 1);
+  const auto r = shiftad::test::runCli({"train", "--threads", "1", "--config", cfg, "--out", tmp / "run",
+                                        "--world-size", "1", "--rank", "0", "--master", "127.0.0.1:29500"},
+                                       tmp.path());
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
 }
 
 TEST(Distributed, TheLaunchersEnvironmentGivesTheRestartAttempt) {

@@ -131,6 +131,8 @@ TEST(Errors, UsageErrorsExitTwoWithOneLine) {
        "--world-size 2 needs this process's rank"},
       {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--world-size", "2", "--rank", "2"},
        "--rank 2 is not a rank of a world of 2"},
+      {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--world-size", "1", "--rank", "1"},
+       "--rank 1 is not a rank of a world of 1"},
       // A --set that is not key=value, on every command taking one (it was exit 1, as bad data).
       {{"train", "--config", tmp / "c.yaml", "--out", tmp / "r", "--set", "train.lr"},
        "'train.lr': expected section.key=value"},
