@@ -543,13 +543,28 @@ std::vector<std::string> variantKeysChanged(const std::string& config, const std
   const auto own = shiftad::variantOverrides(variant);
   auto all = own;
   all.insert(all.end(), sets.begin(), sets.end());
+  // The variant's values: its keys applied again after the sets. Its keys alone, before
+  // them, may not be a config yet (frozen_dominant before --set encoder.type=backbone).
+  auto kept = all;
+  kept.insert(kept.end(), own.begin(), own.end());
+  const auto keyOf = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  const auto isOwn = [&](const std::string& key) {
+    return std::any_of(own.begin(), own.end(), [&](const std::string& kv) { return keyOf(kv) == key; });
+  };
   std::vector<std::string> out;
-  for (const auto& change :
-       shiftad::changedSettings(shiftad::loadConfig(config, own), shiftad::loadConfig(config, all))) {
-    const auto key = change.substr(0, change.find(':'));
-    if (std::any_of(own.begin(), own.end(), [&](const std::string& kv) { return kv.rfind(key + "=", 0) == 0; }))
-      out.push_back(change);
+  std::vector<std::string> changes;
+  try {
+    changes = shiftad::changedSettings(shiftad::loadConfig(config, kept), shiftad::loadConfig(config, all));
+  } catch (const shiftad::Error&) {
+    // The variant's values with the other sets make no config (the sets undo what the
+    // variant needs): every set of one of its keys to another text changes it.
+    for (const auto& set : sets)
+      for (const auto& kv : own)
+        if (keyOf(kv) == keyOf(set) && kv != set)
+          changes.push_back(keyOf(kv) + ": " + kv.substr(kv.find('=') + 1) + " -> " + set.substr(set.find('=') + 1));
   }
+  for (const auto& change : changes)
+    if (isOwn(change.substr(0, change.find(':')))) out.push_back(change);
   return out;
 }
 

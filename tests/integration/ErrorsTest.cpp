@@ -733,6 +733,29 @@ TEST(Errors, FilesWithoutAnImageExtensionAreCountedNotPassedOverInSilence) {
       << s.err;
 }
 
+TEST(Errors, AVariantThatNeedsAKeyGivenWithSetRuns) {
+  // The README's `train --variant frozen_dominant --set encoder.type=backbone` was refused
+  // ("encoder.type is 'none'; set encoder.type"): the variant was checked before the sets.
+  TempDir tmp;
+  const auto cfg = configFile(tmp, dataRoot());
+  const auto r = shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--variant",
+                                        "frozen_dominant", "--set", "encoder.type=backbone", "--out", tmp / "run"},
+                                       tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(shiftad::loadRunConfig(tmp / "run").run.variant, "frozen_dominant");
+  for (const auto& [variant, set] : std::vector<std::pair<std::string, std::string>>{
+           {"cluster_frozen", "encoder.type=backbone"}, {"few_shot", "data.target_labels=true"}}) {
+    const auto c = shiftad::test::runCli({"config", "--config", cfg, "--variant", variant, "--set", set}, tmp.path());
+    EXPECT_EQ(c.exit, 0) << variant << ": " << c.err;
+    EXPECT_NE(c.out.find("variant: " + variant), std::string::npos) << c.out;
+  }
+  // Sets that undo what the variant needs still say which of its keys they change.
+  const auto c = shiftad::test::runCli(
+      {"config", "--config", cfg, "--variant", "frozen_only", "--set", "score.method=svdd"}, tmp.path());
+  EXPECT_EQ(c.exit, 0) << c.err;
+  EXPECT_NE(c.err.find("(score.method: frozen_mean -> svdd)"), std::string::npos) << c.err;
+}
+
 TEST(Errors, ASetThatChangesAVariantsOwnKeyIsSaidAndTheRunIsNotLabelledAsThatVariant) {
   // `train --variant source_only --set align.method=infonce` aligned and said source_only.
   TempDir tmp;
