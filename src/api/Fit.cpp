@@ -24,6 +24,7 @@
 #include "api/SkipLimit.h"
 #include "api/TargetLabels.h"
 #include "common/Error.h"
+#include "common/MappedFile.h"
 #include "common/Hash.h"
 #include "common/Log.h"
 #include "common/PathList.h"
@@ -355,16 +356,23 @@ void checkSamePool(const std::string& dir, const std::vector<std::string>& pool_
       dir, before.size(), kPoolFile, pool.size(), gone.size(), added.size(), example, dir, kConfigFile, dir);
 }
 
-/// XXH64 (hex) of a file's bytes ("" when it cannot be read: the run fails on it later).
-std::string fileDigest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> buf(1 << 20);
+/// XXH64 (hex) of the file `key` names, chained over 1 MiB blocks ("" when nothing is
+/// there: the run fails on it later, naming it). Only a regular file is read: a pipe there
+/// blocked the open for good and a device was read for ever, before any check and past
+/// a SIGTERM.
+std::string fileDigest(const std::string& key, const std::string& path) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) return "";
+  SHIFTAD_CHECK(fs::is_regular_file(status),
+                "{} '{}' is not a regular file (a folder, pipe, socket or device); give the file itself", key, path);
+  const MappedFile file(path);  // opened without blocking, should a pipe take the file's place meanwhile
+  SHIFTAD_CHECK(file.exists() && (file.data() || fs::file_size(path, ec) == 0), "cannot read {} '{}'", key, path);
+  constexpr size_t kBlock = size_t{1} << 20;
   uint64_t h = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) h = xxh64(buf.data(), static_cast<size_t>(in.gcount()), h);
-  }
-  return in.eof() ? fmt::format("{:016x}", h) : "";
+  for (size_t at = 0; at < file.size(); at += kBlock)
+    h = xxh64(file.data() + at, std::min(kBlock, file.size() - at), h);
+  return fmt::format("{:016x}", h);
 }
 
 /// Count and digest of image files by name below data.root and size (a copy of the data
@@ -386,8 +394,8 @@ nlohmann::json imageSet(const std::vector<std::string>& paths, const std::string
 nlohmann::json runInputs(const Config& cfg, const data::ProtocolSplit& split) {
   nlohmann::json j = {{"source", imageSet(split.train.source, cfg.data.root)},
                       {"pool", imageSet(split.train.pool, cfg.data.root)}};
-  if (!cfg.model.weights.empty()) j["model.weights"] = fileDigest(cfg.model.weights);
-  if (cfg.encoder.type == EncoderType::kTorchScript) j["encoder.path"] = fileDigest(cfg.encoder.path);
+  if (!cfg.model.weights.empty()) j["model.weights"] = fileDigest("model.weights", cfg.model.weights);
+  if (cfg.encoder.type == EncoderType::kTorchScript) j["encoder.path"] = fileDigest("encoder.path", cfg.encoder.path);
   return j;
 }
 

@@ -863,6 +863,25 @@ TEST(Detector, OutputsNeverReplaceARunsFilesNorANodeAndAreCheckedBeforeTheWork) 
   has(shiftad::test::errorOf([&] { a.save(""); }), "empty path");
 }
 
+TEST(Detector, WeightsOrAnEncoderThatIsAPipeOrADeviceIsRefusedBeforeAByteIsRead) {
+  // A pipe blocked fit in open() for good, and /dev/zero was read for ever (a SIGTERM
+  // stopped neither), while the digest of the run's inputs was taken.
+  TempDir tmp;
+  ASSERT_EQ(mkfifo((tmp / "fifo.safetensors").c_str(), 0600), 0);
+  for (const std::string& path : {tmp / "fifo.safetensors", std::string("/dev/zero")}) {
+    auto weights = tinyConfig(tmp / "cache");
+    weights.model.weights = path;
+    auto msg = shiftad::test::errorOf([&] { shiftad::Detector::fit(weights, tmp / "w"); });
+    EXPECT_NE(msg.find("model.weights '" + path + "' is not a regular file"), std::string::npos) << msg;
+    auto encoder = tinyConfig(tmp / "cache");
+    encoder.encoder.type = shiftad::EncoderType::kTorchScript;
+    encoder.encoder.path = path;
+    msg = shiftad::test::errorOf([&] { shiftad::Detector::fit(encoder, tmp / "e"); });
+    EXPECT_NE(msg.find("encoder.path '" + path + "'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not a regular file"), std::string::npos) << msg;
+  }
+}
+
 TEST(Detector, AnOutputGivenAsALinkIsWrittenWhereItLeadsAndALinkIntoProcIsRefused) {
   TempDir tmp;
   const auto cfg = tinyConfig(tmp / "cache");
