@@ -83,7 +83,10 @@ int shiftad_set_threads(int threads);
 /* Receives one log line: its level (SHIFTAD_LOG_*) and text (no line break; valid during
  * the call only), with the user_data given to shiftad_set_log. Called on the thread that
  * logs: any thread calling the library; one line at a time. It may call the library
- * (score a fallback image, say): lines logged meanwhile come to it too, nested. */
+ * (score a fallback image, say): lines logged meanwhile come to it too, nested. Not on
+ * the handle whose call is logging, which that call is using: such a call fails
+ * (SHIFTAD_ERROR, or NaN from shiftad_threshold; shiftad_last_error says why), and
+ * shiftad_free of it is not allowed. Load the run again for a second handle. */
 typedef void (*shiftad_log_callback)(int level, const char* message, void* user_data);
 
 /* Where the library's log lines go, for the whole process: to `callback` (NULL: stderr,

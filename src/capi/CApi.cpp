@@ -1,11 +1,13 @@
 // The C API (include/shiftad/shiftad_c.h) over shiftad::Detector: an opaque handle,
 // status codes instead of exceptions, and the last error kept per thread.
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <new>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -22,6 +24,7 @@ struct shiftad_detector {
   explicit shiftad_detector(shiftad::Detector d) : detector(std::move(d)) {}
   shiftad::Detector detector;
   std::mutex lock;  ///< a Detector is used from one thread at a time: calls on a handle queue here
+  std::atomic<std::thread::id> holder{};  ///< the thread whose call holds `lock`, while one does
 };
 
 namespace {
@@ -46,6 +49,28 @@ T guarded(T failed, Body&& body) noexcept {
   if (last_error.empty()) last_error = "an error without a message inside libshiftad";
   return failed;
 }
+
+/// One call's hold on a handle. A log callback that calls the library on the handle
+/// whose call is logging (its thread already holds the lock) waited on itself for good:
+/// refused instead, as the header says.
+class HandleCall {
+ public:
+  HandleCall(shiftad_detector* handle, const char* function) : handle_(handle) {
+    if (handle->holder.load() == std::this_thread::get_id())
+      throw shiftad::Error(std::string(function) +
+                           ": called from a log callback during a call on the same detector, which that call is "
+                           "using; call it on another handle (shiftad_load the run again), or after the call returns");
+    hold_ = std::unique_lock<std::mutex>(handle->lock);
+    handle->holder = std::this_thread::get_id();
+  }
+  ~HandleCall() { handle_->holder = std::thread::id(); }  // before hold_ unlocks
+  HandleCall(const HandleCall&) = delete;
+  HandleCall& operator=(const HandleCall&) = delete;
+
+ private:
+  shiftad_detector* handle_;
+  std::unique_lock<std::mutex> hold_;
+};
 
 void requireArgument(bool ok, const std::string& what) {
   if (!ok) throw shiftad::Error(what);
@@ -157,7 +182,7 @@ int shiftad_input_size(const shiftad_detector* detector) {
 double shiftad_threshold(shiftad_detector* detector) {
   return guarded(std::numeric_limits<double>::quiet_NaN(), [&] {
     requireArgument(detector != nullptr, "shiftad_threshold: the detector is NULL; load one first");
-    const std::lock_guard<std::mutex> hold(detector->lock);
+    const HandleCall call(detector, "shiftad_threshold");
     return detector->detector.threshold();
   });
 }
@@ -172,7 +197,7 @@ int shiftad_score_images(shiftad_detector* detector, const shiftad_image* images
       views.push_back({images[i].width, images[i].height, images[i].stride, images[i].rgb});
     std::vector<shiftad::ImageScore> scores;
     {
-      const std::lock_guard<std::mutex> hold(detector->lock);
+      const HandleCall call(detector, "shiftad_score_images");
       scores = detector->detector.decide(views);
     }
     for (size_t i = 0; i < count; ++i) results[i] = resultOf(scores[i]);
@@ -192,7 +217,7 @@ int shiftad_score_files(shiftad_detector* detector, const char* const* paths, si
     }
     shiftad::ScoreResult scored;
     {
-      const std::lock_guard<std::mutex> hold(detector->lock);
+      const HandleCall call(detector, "shiftad_score_files");
       scored = detector->detector.score(files);
     }
     // Scores come back without the skipped files: look each path up (a file listed

@@ -198,6 +198,51 @@ TEST(CApi, ALogCallbackMayCallTheLibraryAndItsLinesComeBackToIt) {
   EXPECT_NE(log.lines[1].find(log.missing), std::string::npos) << log.lines[1];
 }
 
+namespace {
+
+/// A callback that calls the library back on the handle whose call is logging.
+struct SameHandleLog {
+  shiftad_detector* handle = nullptr;
+  std::string missing;
+  int score_status = -1;
+  double threshold = 0;
+  std::string error;
+  static void take(int, const char* /*message*/, void* user_data) {
+    auto* self = static_cast<SameHandleLog*>(user_data);
+    if (self->score_status != -1) return;
+    const char* path = self->missing.c_str();
+    shiftad_result r;
+    self->score_status = shiftad_score_files(self->handle, &path, 1, &r);
+    self->error = shiftad_last_error();
+    self->threshold = shiftad_threshold(self->handle);
+  }
+};
+
+}  // namespace
+
+TEST(CApi, ALogCallbackCallingTheHandleWhoseCallIsLoggingIsRefusedNotAHang) {
+  // The handle's lock was held while its call logged: the nested call waited on itself.
+  TempDir tmp;
+  Handle h;
+  SameHandleLog log;
+  log.handle = h.p;
+  log.missing = tmp / "nested-missing.png";
+  const auto first = tmp / "first-missing.png";
+  const char* path = first.c_str();
+  shiftad_result r;
+  ASSERT_EQ(shiftad_set_log(&SameHandleLog::take, &log, SHIFTAD_LOG_WARNING), SHIFTAD_OK);
+  const int status = shiftad_score_files(h.p, &path, 1, &r);
+  ASSERT_EQ(shiftad_set_log(nullptr, nullptr, SHIFTAD_LOG_INFO), SHIFTAD_OK);
+  EXPECT_EQ(status, SHIFTAD_OK) << shiftad_last_error();
+  EXPECT_EQ(log.score_status, SHIFTAD_ERROR);
+  EXPECT_NE(log.error.find("shiftad_score_files: called from a log callback during a call on the same detector"),
+            std::string::npos)
+      << log.error;
+  EXPECT_TRUE(std::isnan(log.threshold));
+  // After the call, the handle is free again.
+  EXPECT_FALSE(std::isnan(shiftad_threshold(h.p))) << shiftad_last_error();
+}
+
 TEST(CApi, AnUnreadableFileIsItsOwnResultNeverAFailedCallHoweverFew) {
   // Per frame or in small batches (where data.max_skipped's 10% allows none), a corrupt
   // file is a result with scored = 0, as the header says; the others are scored.
