@@ -672,9 +672,13 @@ void Detector::exportOnnx(const std::string& path) const {
   // As docs/deploy.md says: a run without a calibration whose data cannot be read to make
   // one exports its scores with threshold nan (a warning says why), as `score` scores them.
   const auto* calibration = impl_->calibratedIfPossible();
-  const double threshold = calibration ? calibration->threshold : std::numeric_limits<double>::quiet_NaN();
-  const auto rule = calibration ? calibration->rule.rule : run.cfg.threshold.rule;
-  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), {threshold, toString(rule)}, target);
+  exporting::DecisionFacts decision;
+  decision.threshold = calibration ? calibration->threshold : std::numeric_limits<double>::quiet_NaN();
+  const auto& rule = calibration ? calibration->rule : run.cfg.threshold;
+  decision.rule = toString(rule.rule);
+  decision.quantile = rule.quantile;
+  decision.fell_back = calibration && calibration->fell_back;
+  exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), decision, target);
 }
 
 }  // namespace shiftad

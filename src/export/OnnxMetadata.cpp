@@ -60,8 +60,13 @@ std::map<std::string, std::string> exportMetadata(const Config& cfg, const Decis
       {"score", "squared distance ||F(x) - c||^2 to the Deep SVDD center c (higher = more anomalous)"},
       {"score_center", toString(cfg.score.center)},
       // "nan" when the run has no calibration and its data could not be read to make one.
-      {"threshold", fmt::format("{:.9g}", decision.threshold)},
+      // The shortest text that reads back as the same double: with 9 digits a score equal
+      // to the threshold (a calibration normal's, under a quantile rule) was anomalous to
+      // a program reading it and normal to shiftad.
+      {"threshold", fmt::format("{}", decision.threshold)},
       {"threshold_rule", decision.rule},
+      {"threshold_fell_back", decision.fell_back ? "true" : "false"},
+      {"threshold_quantile", fmt::format("{}", decision.quantile)},
       {"decision", "anomalous when score > threshold (set without labels at the end of training; docs/deploy.md)"},
   };
 }

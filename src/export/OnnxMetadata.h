@@ -16,7 +16,9 @@ int exportInputSide(const Config& cfg);
 /// The run's label-free decision (Detector::thresholdInfo), recorded with the model.
 struct DecisionFacts {
   double threshold = 0.0;  ///< an image is anomalous when its score is above it; NaN: none
-  std::string rule;        ///< threshold.rule that set it (docs/method.md)
+  std::string rule;        ///< threshold.rule, as configured (docs/method.md)
+  bool fell_back = false;  ///< mixture found no two components: the normals' quantile set it
+  double quantile = 0.95;  ///< threshold.quantile: of the quantile rules, and of a fallback
 };
 
 /// The one place the export's metadata is made (keys listed in docs/deploy.md): every

@@ -126,7 +126,11 @@ TEST_P(OnnxExportTest, OnnxRuntimeScoresAsTheDetector) {
   EXPECT_EQ(meta.at("crop_side"), std::to_string(d.image_size));
   EXPECT_EQ(meta.at("arch"), shiftad::toString(det.config().model.arch));
   EXPECT_EQ(meta.at("input_layout"), "NHWC");
-  EXPECT_NEAR(std::stod(meta.at("threshold")), det.threshold(), 1e-8 * std::abs(det.threshold()));
+  // The threshold reads back as the same double (9 digits did not: a score equal to it
+  // was anomalous to a program reading the metadata, normal to shiftad), and says how it was set.
+  EXPECT_EQ(std::stod(meta.at("threshold")), det.threshold());
+  EXPECT_EQ(meta.at("threshold_fell_back"), det.thresholdInfo().fell_back ? "true" : "false");
+  EXPECT_EQ(std::stod(meta.at("threshold_quantile")), det.config().threshold.quantile);
 
   const auto paths = someTargetImages();
   std::string pixels;
