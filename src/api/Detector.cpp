@@ -653,6 +653,8 @@ void Detector::saveTo(const std::string& dir) const {
     api::saveRun(building, run.cfg, *run.trainer);
   if (const auto* calibration = impl_->calibratedIfPossible())
     api::writeCalibration((fs::path(building) / kCalibrationFile).string(), *calibration);
+  else if (!impl_->dominant.empty())  // what a later calibration reads, as the run's own does
+    writePathList((fs::path(building) / kDominantFile).string(), impl_->dominant);
   if (!impl_->pool.empty()) writePathList((fs::path(building) / kPoolFile).string(), impl_->pool);
   std::error_code ec;
   if (fs::exists(dir, ec)) fs::remove(dir);  // empty (checked above): rename needs the name free

@@ -882,6 +882,28 @@ TEST(Detector, WeightsOrAnEncoderThatIsAPipeOrADeviceIsRefusedBeforeAByteIsRead)
   }
 }
 
+TEST(Detector, ASavedRunWithoutCalibrationKeepsItsDominantSetAndScoresTheSame) {
+  // save() of a run without calibration.json whose data was away wrote no dominant.txt:
+  // the copy then calibrated on the whole pool, and its normalised scores differed.
+  TempDir tmp;
+  const auto cfg = tinyConfigOnACopy(tmp);
+  shiftad::Detector::fit(cfg, tmp / "a");
+  ASSERT_TRUE(fs::exists(tmp / (std::string("a/") + shiftad::kDominantFile)));
+  fs::remove(tmp / (std::string("a/") + shiftad::kCalibrationFile));
+  fs::rename(tmp / "data", tmp / "away");
+  shiftad::Detector::load(tmp / "a").save(tmp / "b");
+  fs::rename(tmp / "away", tmp / "data");
+  EXPECT_EQ(shiftad::test::readText(tmp / (std::string("b/") + shiftad::kDominantFile)),
+            shiftad::test::readText(tmp / (std::string("a/") + shiftad::kDominantFile)));
+  const auto images = unseenImages(6);
+  const auto a = shiftad::Detector::load(tmp / "a").score(images), b = shiftad::Detector::load(tmp / "b").score(images);
+  ASSERT_EQ(a.scores.size(), b.scores.size());
+  for (size_t i = 0; i < a.scores.size(); ++i) {
+    EXPECT_EQ(a.scores[i].score, b.scores[i].score);
+    EXPECT_EQ(a.scores[i].normalised_score, b.scores[i].normalised_score) << images[i];
+  }
+}
+
 TEST(Detector, AnOutputGivenAsALinkIsWrittenWhereItLeadsAndALinkIntoProcIsRefused) {
   TempDir tmp;
   const auto cfg = tinyConfig(tmp / "cache");
