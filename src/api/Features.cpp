@@ -182,6 +182,19 @@ void trimDiskCaches(const Config& cfg) {
     log::info("cache {}: removed {} temporary file(s) that killed writes had left", dir, r.stale_temporaries);
 }
 
+/// Decoded images are finite, so a trunk's NaN or Inf comes from its weights; found later,
+/// it read as a mixture's or the learning rate's failure.
+void checkFiniteTrunk(const Config& cfg, const torch::Tensor& features) {
+  const int64_t bad = (~torch::isfinite(features)).any(1).sum().item<int64_t>();
+  SHIFTAD_CHECK(bad == 0,
+                "F's {} trunk ({}) gives NaN or Inf features for {} of {} images: its weights are broken (a BatchNorm "
+                "running_var below 0, a bad conversion){}",
+                toString(cfg.model.arch),
+                cfg.model.weights.empty() ? "random weights" : "model.weights '" + cfg.model.weights + "'", bad,
+                features.size(0),
+                cfg.model.weights.empty() ? "" : "; check the file, or convert it again (docs/models.md)");
+}
+
 torch::Tensor trunkFeaturesOf(const Config& cfg, models::FeatureExtractor& net, const torch::Tensor& images) {
   net.eval();
   torch::NoGradGuard ng;
@@ -192,7 +205,10 @@ torch::Tensor trunkFeaturesOf(const Config& cfg, models::FeatureExtractor& net, 
     out.push_back(net.trunk(data::normalize(data::centerCrop(x, cfg.data.image_size), cfg.data.mean, cfg.data.std)));
     progress.advance(x.size(0));
   }
-  return out.empty() ? torch::empty({0, net.trunkDim()}) : torch::cat(out);
+  if (out.empty()) return torch::empty({0, net.trunkDim()});
+  auto features = torch::cat(out);
+  checkFiniteTrunk(cfg, features);
+  return features;
 }
 
 std::shared_ptr<models::FeatureExtractor> initialTrunk(const Config& cfg) {

@@ -90,6 +90,12 @@ class TorchScriptEncoder : public FrozenEncoder {
     SHIFTAD_CHECK(y.dim() == 2 && y.size(0) == n && y.size(1) > 0,
                   "encoder.path '{}' returned a tensor of shape {} for {} images; expected N x D features ({} x D)",
                   cfg_.path, describe(y), n, n);
+    // Found later, a NaN read as a mixture's failure, or the run's own reference file's.
+    const int64_t bad = (~torch::isfinite(y)).any(1).sum().item<int64_t>();
+    SHIFTAD_CHECK(bad == 0,
+                  "encoder.path '{}' returned NaN or Inf features for {} of {} images; check the module (it is given "
+                  "images in [0, {}] of {} x {} pixels: encoder.input_range, encoder.image_size)",
+                  cfg_.path, bad, n, cfg_.input_range, cfg_.image_size, cfg_.image_size);
     return y;
   }
 

@@ -168,6 +168,18 @@ void Trainer::prepareStart(const TrainingData& data, bool resuming) {
   // function of the data, and the checkpoint then overwrites the weights.
   if (cfg_.model.head_init == HeadInit::kPca && (!resuming || cfg_.train.anchor > 0.0)) initHeadPca(data);
   if (!resuming && !center_.defined()) initCenter(data.source);
+  if (!resuming) checkFiniteStart(data.source);
+}
+
+void Trainer::checkFiniteStart(const torch::Tensor& source) {
+  // Broken weights (a BatchNorm running_var below 0) failed later as a mixture's or the
+  // learning rate's problem, or trained a model that scores NaN.
+  const auto z = embed(source.slice(0, 0, std::min<int64_t>(source.size(0), kEvalBatch)));
+  SHIFTAD_CHECK(torch::isfinite(z).all().item<bool>() && torch::isfinite(center_).all().item<bool>(),
+                "F's starting weights ({}) give NaN or Inf features, before any update: they are broken (a "
+                "BatchNorm running_var below 0, a bad conversion); check the file, or convert it again "
+                "(docs/models.md)",
+                cfg_.model.weights.empty() ? "random" : "model.weights '" + cfg_.model.weights + "'");
 }
 
 }  // namespace shiftad::training

@@ -78,6 +78,8 @@ class Trainer {
 
   /// Deep SVDD center from F's initial features of the (un-augmented) source.
   void initCenter(const torch::Tensor& source);
+  /// F's starting weights give finite features (in eval mode, as F scores) and center.
+  void checkFiniteStart(const torch::Tensor& source);
 
   /// Train for cfg.train.epochs, checkpointing as `control` says. A loss that becomes
   /// NaN or Inf is an Error naming epoch and step, thrown before the step changes any

@@ -904,6 +904,34 @@ TEST(Detector, ASavedRunWithoutCalibrationKeepsItsDominantSetAndScoresTheSame) {
   }
 }
 
+TEST(Detector, WeightsThatGiveNaNFeaturesAreNamedNotTheLearningRateOrAMixture) {
+  // A BatchNorm running_var below 0 (a bad conversion): the trunk gives NaN. Head-only it
+  // failed as "a two-component mixture needs 2 distinct values"; fine-tuned, as a
+  // divergence to fix by lowering train.lr.
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "a");
+  auto file = shiftad::io::readSafeTensors(tmp / "a/model.safetensors");
+  int broken = 0;
+  for (auto& [name, tensor] : file.tensors)
+    if (name.find("running_var") != std::string::npos && broken++ == 0) tensor = -torch::ones_like(tensor);
+  ASSERT_GT(broken, 0) << "no BatchNorm in the small CNN";
+  const auto weights = tmp / "negvar.safetensors";
+  shiftad::io::writeSafeTensors(weights, file.tensors, file.metadata);
+  auto cfg = tinyConfig(tmp / "cache", 1);
+  cfg.model.weights = weights;
+  cfg.model.freeze = -1;
+  auto msg = shiftad::test::errorOf([&] { shiftad::Detector::fit(cfg, tmp / "head"); });
+  EXPECT_NE(msg.find("trunk (model.weights '" + weights + "') gives NaN or Inf features for"), std::string::npos)
+      << msg;
+  cfg.model.freeze = 0;
+  msg = shiftad::test::errorOf([&] { shiftad::Detector::fit(cfg, tmp / "fine"); });
+  EXPECT_NE(msg.find("F's starting weights (model.weights '" + weights +
+                     "') give NaN or Inf features, before any "
+                     "update"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(Detector, AnOutputGivenAsALinkIsWrittenWhereItLeadsAndALinkIntoProcIsRefused) {
   TempDir tmp;
   const auto cfg = tinyConfig(tmp / "cache");

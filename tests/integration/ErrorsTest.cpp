@@ -184,6 +184,21 @@ TEST(Errors, EveryFileOfASetUnreadableIsOneLineNotATensorError) {
   EXPECT_EQ(r.err.find("reshape"), std::string::npos) << r.err;
 }
 
+TEST(Errors, AnEncoderGivingNaNFeaturesIsNamed) {
+  // It failed as "a two-component mixture needs 2 distinct values", or as the run's own
+  // reference.safetensors holding NaN.
+  TempDir tmp;
+  shiftad::test::runPython("errors_tuple_encoder.py", tmp.path());
+  const auto encoder = tmp / "nan_encoder.pt";
+  for (const char* method : {"score.method=frozen_mean", "cluster.space=frozen"}) {
+    const auto cfg = configFile(
+        tmp, dataRoot(), {"encoder.type=torchscript", "encoder.path=" + encoder, "encoder.image_size=32", method});
+    const auto r =
+        shiftad::test::runCli({"train", "-q", "--threads", "1", "--config", cfg, "--out", tmp / "run"}, tmp.path());
+    expectError(r, 1, {"encoder.path '" + encoder + "' returned NaN or Inf features for"});
+  }
+}
+
 TEST(Errors, TupleReturningEncoderSaysWhatItReturned) {
   TempDir tmp;
   shiftad::test::runPython("errors_tuple_encoder.py", tmp.path());

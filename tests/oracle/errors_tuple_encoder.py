@@ -5,7 +5,9 @@
   errors_tuple_encoder.py OUT_DIR   writes OUT_DIR/tuple_encoder.pt: N x 3 x 32 x 32 ->
                                     (N x 8, N x 8 x 16 x 16), as many exported models
                                     return; and OUT_DIR/gray_encoder.pt, which takes
-                                    1-channel images only (fails on RGB)
+                                    1-channel images only (fails on RGB); and
+                                    OUT_DIR/nan_encoder.pt, whose features of every other
+                                    image are NaN
 """
 import os
 import sys
@@ -32,6 +34,14 @@ class GrayEncoder(torch.nn.Module):
         return self.conv(x).mean(dim=(2, 3))
 
 
+class NanEncoder(torch.nn.Module):
+    def forward(self, x):
+        f = x.mean(dim=(2, 3))
+        odd = (torch.arange(x.shape[0]) % 2 == 1).unsqueeze(1)
+        return torch.where(odd, f * float("nan"), f)
+
+
 torch.manual_seed(0)
 torch.jit.script(TupleEncoder().eval()).save(os.path.join(sys.argv[1], "tuple_encoder.pt"))
 torch.jit.script(GrayEncoder().eval()).save(os.path.join(sys.argv[1], "gray_encoder.pt"))
+torch.jit.script(NanEncoder().eval()).save(os.path.join(sys.argv[1], "nan_encoder.pt"))
