@@ -1,11 +1,13 @@
 #include "models/FeatureExtractor.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
 
 #include "common/Error.h"
 #include "common/LogOnce.h"
+#include "common/Printable.h"
 #include "config/Choices.h"
 #include "io/SafeTensors.h"
 #include "models/ClipVisual.h"
@@ -124,7 +126,13 @@ HeadSpec headSpec(const ModelConfig& cfg) { return HeadSpec{cfg.head, cfg.head_h
 ConvPadding convPadding(Padding padding, const io::SafeTensorsFile* weights) {
   if (padding == Padding::kSymmetric) return ConvPadding::Symmetric;
   if (padding == Padding::kTfSame) return ConvPadding::TfSame;
-  return weights ? paddingFromMetadata(weights->metadata) : ConvPadding::Symmetric;
+  if (!weights) return ConvPadding::Symmetric;
+  try {
+    return paddingFromMetadata(weights->metadata);
+  } catch (const Error& e) {  // named neither the file nor the key that overrides it
+    SHIFTAD_THROW("model.weights '{}': its metadata's padding: {}; set model.padding (symmetric or tf_same) to choose",
+                  weights->path, e.what());
+  }
 }
 
 std::shared_ptr<FeatureExtractor> makeArchitecture(const ModelConfig& cfg, const io::SafeTensorsFile* weights) {
@@ -152,11 +160,56 @@ bool endsWith(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-/// Copy pretrained backbone weights; only the fresh head (and nothing of the
-/// backbone) may be missing. A classifier in the file (fc.*, classifier.*) is ignored,
-/// and so is, for CLIP, everything outside "visual." (the text tower).
-void loadBackbone(FeatureExtractor& net, const io::SafeTensorsFile& weights, const std::string& path,
-                  const std::string& prefix) {
+/// The prefix that the file's names carry where F's have none, as a DataParallel
+/// ("module."), Lightning ("model.") or other wrapper writes them: "" when the first
+/// missing name is not in the file under some prefix.
+std::string extraPrefix(const io::SafeTensorsFile& weights, const std::string& prefix, const std::string& missing) {
+  const std::string tail = "." + missing;
+  for (const auto& [name, tensor] : weights.tensors)
+    if (name.size() > tail.size() && endsWith(name, tail) && name.rfind(prefix, 0) == 0)
+      return name.substr(prefix.size(), name.size() - tail.size() + 1 - prefix.size());
+  return "";
+}
+
+/// "NAME: F has [a, b], the file [c, d]" for a tensor of another shape.
+std::string shapeNote(FeatureExtractor& net, const io::SafeTensorsFile& weights, const std::string& prefix,
+                      const std::string& name) {
+  const auto mine = io::moduleStateDict(net).at(name).sizes(), theirs = weights.tensors.at(prefix + name).sizes();
+  return fmt::format("'{}{}': F has [{}], the file [{}]", prefix, name, fmt::join(mine, ", "), fmt::join(theirs, ", "));
+}
+
+/// Why the file does not fit F, with what helps tell a renamed file from another
+/// architecture: a name the file holds, the prefix its names carry, its own architecture.
+std::string misfit(FeatureExtractor& net, const io::SafeTensorsFile& weights, const std::string& prefix,
+                   const std::vector<std::string>& missing, const io::LoadReport& report) {
+  std::vector<std::string> parts;
+  if (!missing.empty())
+    parts.push_back(fmt::format("{} tensors of F missing (e.g. '{}{}')", missing.size(), prefix, missing.front()));
+  if (!report.mismatched.empty())
+    parts.push_back(fmt::format("{} of another shape (e.g. {})", report.mismatched.size(),
+                                shapeNote(net, weights, prefix, report.mismatched.front())));
+  if (!report.unexpected.empty())
+    parts.push_back(
+        fmt::format("{} of the file's unused (e.g. '{}')", report.unexpected.size(), report.unexpected.front()));
+  std::string hint = "is model.arch right?";
+  if (const auto extra = missing.empty() ? "" : extraPrefix(weights, prefix, missing.front()); !extra.empty())
+    hint = fmt::format("the file's names carry the prefix '{}' ('{}{}{}' for '{}{}'): convert it again without it",
+                       extra, prefix, extra, missing.front(), prefix, missing.front());
+  if (const auto it = weights.metadata.find("architecture"); it != weights.metadata.end())
+    hint += fmt::format(" (the file says architecture '{}')", printable(it->second));
+  return fmt::format("{}; {}", fmt::join(parts, ", "), hint);
+}
+
+/// Copy pretrained backbone weights; only the fresh head (and nothing of the backbone)
+/// may be missing. A classifier in the file (fc.*, classifier.*) is ignored, and so is,
+/// for CLIP, everything outside "visual." (the text tower), and F's own head in a run's
+/// model.safetensors (head.*): the head starts fresh, as documented.
+void loadBackbone(FeatureExtractor& net, Arch arch, const io::SafeTensorsFile& file, const std::string& path) {
+  const auto prefix = weightsPrefix(arch);
+  io::SafeTensorsFile weights = file;
+  int64_t heads = 0;
+  for (auto it = weights.tensors.begin(); it != weights.tensors.end();)
+    it = it->first.rfind(prefix + "head.", 0) == 0 ? (++heads, weights.tensors.erase(it)) : std::next(it);
   const auto report = io::loadIntoModule(net, weights, prefix, /*strict=*/false);
   std::vector<std::string> missing;
   // BatchNorm's num_batches_tracked only counts training steps (unused with a fixed
@@ -164,12 +217,14 @@ void loadBackbone(FeatureExtractor& net, const io::SafeTensorsFile& weights, con
   for (const auto& m : report.missing)
     if (m.rfind("head.", 0) != 0 && !endsWith(m, ".num_batches_tracked")) missing.push_back(m);
   SHIFTAD_CHECK(missing.empty() && report.mismatched.empty(),
-                "model.weights '{}' does not fit the architecture: {} backbone tensors missing (e.g. '{}{}'), {} with "
-                "the wrong shape (e.g. '{}'); is model.arch right?{}",
-                path, missing.size(), missing.empty() ? "" : prefix, missing.empty() ? "" : missing.front(),
-                report.mismatched.size(), report.mismatched.empty() ? "" : report.mismatched.front(),
+                "model.weights '{}' does not fit the architecture {}: {}{}", path, toString(arch),
+                misfit(net, weights, prefix, missing, report),
                 prefix.empty() ? "" : " (CLIP weights are read under OpenAI's '" + prefix + "' names)");
   // A run builds F several times (trunk features, training, scoring): said once.
+  if (heads > 0)
+    logOnce(spdlog::level::info, fmt::format("model.weights '{}': its {} head tensors (a run's trained head) are not "
+                                             "loaded: F's head starts fresh",
+                                             path, heads));
   if (!report.unexpected.empty())
     logOnce(spdlog::level::info, fmt::format("model.weights '{}': ignored {} tensors that F does not use (e.g. '{}')",
                                              path, report.unexpected.size(), report.unexpected.front()));
@@ -184,7 +239,7 @@ std::shared_ptr<FeatureExtractor> makeFeatureExtractor(const ModelConfig& cfg) {
   } else {
     const auto weights = io::readSafeTensors(cfg.weights);
     net = makeArchitecture(cfg, &weights);
-    loadBackbone(*net, weights, cfg.weights, weightsPrefix(cfg.arch));
+    loadBackbone(*net, cfg.arch, weights, cfg.weights);
   }
   if (cfg.freeze != 0) net->freeze(cfg.freeze);
   net->setTrunkL2(cfg.trunk_l2);

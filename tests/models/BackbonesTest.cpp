@@ -6,6 +6,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/Error.h"
 #include "config/Choices.h"
@@ -223,4 +227,78 @@ TEST(Backbones, ImageNetMobileNetV2MatchesTorchScriptAtOddSize) {
   const auto expected = ref.forward({batch.images.to(torch::kFloat)}).toTensor();
   const auto features = m.net->trunk(data::normalize(batch.images, kMeanStd, kMeanStd));
   EXPECT_LT(relDiff(features, expected), 1e-4);
+}
+
+namespace {
+
+/// The error of building F from `tensors` (with `metadata`) as model.weights.
+std::string loadError(const test::TempDir& tmp, const std::map<std::string, torch::Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata = {}) {
+  io::writeSafeTensors(tmp / "w.safetensors", tensors, metadata);
+  ModelConfig mc;
+  mc.weights = tmp / "w.safetensors";
+  return test::errorOf([&] { models::makeFeatureExtractor(mc); });
+}
+
+}  // namespace
+
+TEST(Backbones, WeightsThatDoNotFitSayWhyAndRenamedOnesSaySo) {
+  test::TempDir tmp;
+  const auto own = io::moduleStateDict(*models::makeFeatureExtractor(ModelConfig{}));
+  // Every name under DataParallel's "module.": it read as another architecture.
+  std::map<std::string, torch::Tensor> wrapped;
+  for (const auto& [name, t] : own) wrapped["module." + name] = t;
+  auto msg = loadError(tmp, wrapped, {{"architecture", "small_cnn"}});
+  EXPECT_NE(msg.find("the file's names carry the prefix 'module.'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("of the file's unused (e.g. 'module."), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(the file says architecture 'small_cnn')"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("e.g. ''"), std::string::npos) << msg;
+  // A tensor of another shape: both shapes.
+  auto reshaped = own;
+  const auto name = reshaped.begin()->first;
+  reshaped[name] = torch::zeros({3});
+  msg = loadError(tmp, reshaped);
+  EXPECT_NE(msg.find(fmt::format("1 of another shape (e.g. '{}': F has [{}], the file [3])", name,
+                                 fmt::join(own.at(name).sizes(), ", "))),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("is model.arch right?"), std::string::npos) << msg;
+}
+
+TEST(Backbones, AnUnknownPaddingInTheWeightsMetadataNamesTheFileAndTheKeyThatOverridesIt) {
+  test::TempDir tmp;
+  ModelConfig mnv2;
+  mnv2.arch = Arch::kMobileNetV2;
+  const auto own = io::moduleStateDict(*models::makeFeatureExtractor(mnv2));
+  io::writeSafeTensors(tmp / "w.safetensors", own, {{"padding", "TF_SAME"}});
+  mnv2.weights = tmp / "w.safetensors";
+  const auto msg = test::errorOf([&] { models::makeFeatureExtractor(mnv2); });
+  EXPECT_NE(msg.find("model.weights '" + mnv2.weights + "': its metadata's padding:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'TF_SAME'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("set model.padding"), std::string::npos) << msg;
+  mnv2.padding = Padding::kTfSame;  // the config's choice wins over the metadata
+  EXPECT_NO_THROW(models::makeFeatureExtractor(mnv2));
+}
+
+TEST(Backbones, ARunsTrainedHeadInTheWeightsIsNotLoaded) {
+  // A run's model.safetensors as model.weights: its head was copied in (or, of another
+  // size, refused as another architecture), where F's head starts fresh.
+  test::TempDir tmp;
+  auto own = io::moduleStateDict(*models::makeFeatureExtractor(ModelConfig{}));
+  int heads = 0;
+  for (auto& [name, t] : own)
+    if (name.rfind("head.", 0) == 0) t = torch::full_like(t, 7.0f), ++heads;
+  ASSERT_GT(heads, 0);
+  io::writeSafeTensors(tmp / "run.safetensors", own);
+  ModelConfig mc;
+  mc.weights = tmp / "run.safetensors";
+  const auto loaded = io::moduleStateDict(*models::makeFeatureExtractor(mc));
+  for (const auto& [name, t] : loaded) {
+    if (name.rfind("head.", 0) == 0)
+      EXPECT_FALSE(torch::equal(t, own.at(name))) << name << " came from the file";
+    else
+      EXPECT_TRUE(torch::equal(t, own.at(name))) << name;
+  }
+  mc.embedding_dim = ModelConfig{}.embedding_dim + 3;  // another head size: loads all the same
+  EXPECT_NO_THROW(models::makeFeatureExtractor(mc));
 }
