@@ -87,6 +87,13 @@ uint64_t readHeaderLength(std::ifstream& f, const std::string& path, uint64_t fi
                 path, fileSize);
   unsigned char bytes[8];
   readExactly(f, path, 0, bytes, 8, "the header length");
+  // PyTorch's .pt/.pth (torch.save) and TorchScript files are ZIP archives: the header
+  // length then read as some 5e17 bytes, and the error suggested a truncated file.
+  SHIFTAD_CHECK(!(bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4),
+                "{}: a ZIP archive (PyTorch's .pt/.pth or TorchScript), not a safetensors file: convert the state "
+                "dict to safetensors (docs/models.md, \"Converting a PyTorch .pth to safetensors\"), or give a "
+                "TorchScript image encoder as encoder.path",
+                path);
   const uint64_t n = decodeLe64(bytes);
   SHIFTAD_CHECK(n <= fileSize - 8,
                 "{}: header length {} exceeds the file size {} (truncated or not a safetensors file)", path, n,

@@ -20,6 +20,14 @@ namespace {
 
 constexpr int64_t kBatch = kInferenceImages;
 
+/// A safetensors file begins with its header's length (8 bytes, little-endian) and the
+/// header's '{'.
+bool looksLikeSafeTensors(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char head[9] = {};
+  return f.read(head, 9) && head[8] == '{' && head[6] == 0 && head[7] == 0;
+}
+
 /// Any TorchScript module mapping N x 3 x S x S float images to N x D features.
 class TorchScriptEncoder : public FrozenEncoder {
  public:
@@ -31,7 +39,12 @@ class TorchScriptEncoder : public FrozenEncoder {
     try {
       module_ = torch::jit::load(cfg.path, torch::kCPU);
     } catch (const c10::Error& e) {
-      SHIFTAD_THROW("encoder.path '{}' is not a loadable TorchScript module: {}", cfg.path, e.what_without_backtrace());
+      SHIFTAD_THROW("encoder.path '{}' is not a loadable TorchScript module: {}{}", cfg.path,
+                    e.what_without_backtrace(),
+                    looksLikeSafeTensors(cfg.path)
+                        ? " (it is a safetensors file: for F's own architecture as Φ, set encoder.type: backbone with "
+                          "those weights as model.weights)"
+                        : "");
     }
     module_.eval();
     // Keyed by the module's bytes, not its path: a run directory's copy of the encoder

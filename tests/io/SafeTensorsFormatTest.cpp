@@ -93,6 +93,12 @@ TEST(SafeTensorsFormat, HostileFilesAreErrorsNamingThePathAndTheProblem) {
   auto msg = reason(le64(1'000'000) + "{}");
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find("exceeds the file size"), std::string::npos) << msg;
+  // torch.save's .pt/.pth and TorchScript are ZIP archives ("PK\3\4", the ZIP local
+  // file header's signature): said as such, not as a truncated file.
+  msg = reason(std::string("PK\x03\x04", 4) + std::string(60, 'x'));
+  EXPECT_NE(msg.find(path + ": a ZIP archive (PyTorch's .pt/.pth or TorchScript), not a safetensors file"),
+            std::string::npos)
+      << msg;
   msg =
       reason(fileOf("{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
                     "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[1,3]}}",

@@ -44,6 +44,13 @@ TEST(FrozenEncoder, MissingOrBrokenFileIsAClearError) {
   test::writeFile(tmp / "bad.pt", "garbage");
   cfg.path = tmp / "bad.pt";
   EXPECT_THROW(models::makeFrozenEncoder(cfg), Error);
+  // Weights in safetensors given as encoder.path: the error says what the file is.
+  io::writeSafeTensors(tmp / "w.safetensors", {{"conv1.weight", torch::zeros({2, 3})}});
+  cfg.path = tmp / "w.safetensors";
+  const auto msg = test::errorOf([&] { models::makeFrozenEncoder(cfg); });
+  EXPECT_NE(msg.find("it is a safetensors file: for F's own architecture as Φ, set encoder.type: backbone"),
+            std::string::npos)
+      << msg;
   cfg.type = shiftad::EncoderType::kNone;
   EXPECT_EQ(models::makeFrozenEncoder(cfg), nullptr);
 }
