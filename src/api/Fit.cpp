@@ -19,6 +19,7 @@
 
 #include "api/Features.h"
 #include "api/Interrupt.h"
+#include "api/PreprocessingCheck.h"
 #include "api/RunDir.h"
 #include "api/RunLock.h"
 #include "api/SkipLimit.h"
@@ -236,6 +237,7 @@ struct Plan {
 };
 
 Plan planFor(const Config& cfg, const data::ProtocolSplit& split) {
+  warnAboutPreprocessing(cfg);
   Plan p;
   p.oracle = cfg.train.on == TrainOn::kTargetNormals;
   p.few_shot = cfg.fewshot.k > 0;

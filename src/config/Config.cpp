@@ -306,8 +306,9 @@ const std::vector<KeySpec>& schema() {
       // encoder
       choiceKey("encoder.type", SHIFTAD_FIELD(encoder.type),
                 "the frozen encoder Φ used by cluster.space: frozen and score.method: frozen_* (torchscript: any "
-                "torch.jit module mapping N x 3 x S x S images to N x D; backbone: F's own pretrained trunk before "
-                "training, model.arch + model.weights, at data.* preprocessing)"),
+                "torch.jit module mapping N x 3 x S x S images to N x D; backbone: F's own trunk before training, "
+                "model.arch + model.weights, at data.* preprocessing: pretrained with model.weights, else its random "
+                "initialisation, as the synthetic suite uses it)"),
       pathKey("encoder.path", SHIFTAD_FIELD(encoder.path), "encoder.type torchscript: path of the module"),
       intKey("encoder.image_size", SHIFTAD_FIELD(encoder.image_size), 8, 4096, "side Φ's input images are resized to"),
       floatKey("encoder.input_range", SHIFTAD_FIELD(encoder.input_range), 1e-6, 65535, false,
@@ -646,6 +647,10 @@ void checkAcrossKeys(const Config& cfg) {
                 "config: model.arch {} takes 224 x 224 images (its positional embedding fixes the size) but "
                 "data.image_size is {}; set data.image_size: 224",
                 cfg.model.arch, cfg.data.image_size);
+  SHIFTAD_CHECK(cfg.model.padding != Padding::kTfSame || cfg.model.arch == Arch::kMobileNetV2,
+                "config: model.padding tf_same is for TensorFlow-trained MobileNetV2 weights; model.arch {} pads as "
+                "torchvision does, so it would be ignored: remove it",
+                cfg.model.arch);
   const auto& km = cfg.cluster.kmeans;
   const auto& gm = cfg.cluster.gmm;
   SHIFTAD_CHECK(km.k == gm.k && km.restarts == gm.restarts && km.max_iter == gm.max_iter,

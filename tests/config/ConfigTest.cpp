@@ -447,3 +447,18 @@ TEST(Config, AYaml11ReaderReadsEveryKeyAndNameOfADumpedConfigAsShiftadDoes) {
     EXPECT_EQ(lines.find("\nbool "), std::string::npos) << lines;
   }
 }
+
+TEST(Config, TfSamePaddingOnAnArchitectureThatIgnoresItIsRefused) {
+  // model.padding tf_same on resnet18 or a CLIP tower was accepted and ignored.
+  for (const char* arch : {"resnet18", "small_cnn", "clip_rn50"}) {
+    const auto msg = errorOf([&] {
+      parseConfig("", {std::string("model.arch=") + arch, "model.padding=tf_same", "data.image_size=224"});
+    });
+    EXPECT_NE(msg.find(std::string("model.padding tf_same is for TensorFlow-trained MobileNetV2 weights; model.arch ") +
+                       arch),
+              std::string::npos)
+        << msg;
+  }
+  EXPECT_NO_THROW(parseConfig("", {"model.arch=mobilenet_v2", "model.padding=tf_same"}));
+  EXPECT_NO_THROW(parseConfig("", {"model.arch=resnet18", "model.padding=symmetric"}));
+}

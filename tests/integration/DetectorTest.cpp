@@ -932,6 +932,32 @@ TEST(Detector, WeightsThatGiveNaNFeaturesAreNamedNotTheLearningRateOrAMixture) {
       << msg;
 }
 
+TEST(Detector, PreprocessingOtherThanTheWeightsRecordOrOnThe255ScaleIsWarnedOf) {
+  // An ImageNet network fed other sizes or normalisations, or mean 123 and std 58 on
+  // [0, 1] pixels, trained and scored without a word.
+  TempDir tmp;
+  shiftad::Detector::fit(tinyConfig(tmp / "cache", 1), tmp / "a");
+  auto file = shiftad::io::readSafeTensors(tmp / "a/model.safetensors");
+  const auto weights = tmp / "recorded.safetensors";
+  shiftad::io::writeSafeTensors(
+      weights, file.tensors,
+      {{"input_size", "64"}, {"normalize_mean", "0.485,0.456,0.406"}, {"normalize_std", "0.50196,0.50196,0.50196"}});
+  auto cfg = tinyConfig(tmp / "cache", 1);
+  cfg.model.weights = weights;
+  cfg.data.mean = {123.675, 116.28, 103.53};
+  shiftad::test::CapturedLog log;
+  shiftad::Detector::fit(cfg, tmp / "b");
+  const auto text = log.text();
+  EXPECT_NE(text.find("records input_size 64, and data.image_size is " + std::to_string(cfg.data.image_size)),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("records normalize_mean 0.485,0.456,0.406, and data.mean is [123.675, 116.28, 103.53]"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("records normalize_std"), std::string::npos) << "0.50196 is 0.5: " << text;
+  EXPECT_NE(text.find("look like values on the 0-255 scale"), std::string::npos) << text;
+}
+
 TEST(Detector, AnOutputGivenAsALinkIsWrittenWhereItLeadsAndALinkIntoProcIsRefused) {
   TempDir tmp;
   const auto cfg = tinyConfig(tmp / "cache");
