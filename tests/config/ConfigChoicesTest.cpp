@@ -22,10 +22,11 @@ using shiftad::test::errorOf;
 namespace {
 
 /// Overrides that make every choice of every key valid on its own: the label-reading
-/// and frozen-encoder values need these, clip_* needs 224 px. The key under test is
-/// set after them, so it wins.
+/// and frozen-encoder values need these, clip_* needs 224 px, tf_same padding
+/// mobilenet_v2. The key under test is set after them, so it wins.
 std::vector<std::string> withPrerequisites(const std::string& assignment) {
-  return {"data.target_labels=true", "encoder.type=backbone", "data.image_size=224", assignment};
+  return {"data.target_labels=true", "encoder.type=backbone", "data.image_size=224", "model.arch=mobilenet_v2",
+          assignment};
 }
 
 /// `key` (section.field) reads each spelling of `expected` as its value, dumps it as
