@@ -44,8 +44,12 @@ struct DataCheckReport {
   std::vector<std::vector<std::string>> label_conflicts;
   std::vector<std::vector<std::string>>
       split_leaks;  ///< identical images both in training (source or pool) and the test split
-  std::vector<std::string>
-      problems;  ///< folders that cannot be read; why the configured protocol cannot run (empty: it can)
+  /// The data's problems, with or without a config: folders that cannot be read, classes
+  /// without images, label conflicts, and (with a config) copies of test images in training.
+  std::vector<std::string> problems;
+  /// With a config: why its protocol cannot run, as `train` would refuse it (an unknown
+  /// class, too few readable images, model.weights or encoder.path missing); empty: it can.
+  std::vector<std::string> protocol_problems;
   bool protocol_checked = false;  ///< a config was given
 };
 

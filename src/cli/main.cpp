@@ -374,11 +374,14 @@ void printDataCheck(const shiftad::DataCheckReport& r, bool all_groups) {
               all_groups);
   printGroups("duplicates across training (source or pool) and the test split (the test split leaks into training)",
               r.split_leaks, all_groups);
-  if (!r.problems.empty()) {
-    printList(r.protocol_checked ? "PROBLEMS: the configured protocol cannot run" : "PROBLEMS", r.problems);
-  } else if (r.protocol_checked) {
-    fmt::print("\nthe configured protocol can run\n");
-  }
+  // The data's problems apart from the protocol's: a label conflict, which train runs
+  // through, was headed "the configured protocol cannot run".
+  if (!r.problems.empty()) printList("PROBLEMS in the data", r.problems);
+  if (!r.protocol_problems.empty())
+    printList("PROBLEMS: the configured protocol cannot run (train would refuse it)", r.protocol_problems);
+  else if (r.protocol_checked)
+    fmt::print("\nthe configured protocol can run{}\n",
+               r.problems.empty() ? "" : " (despite the data's problems above)");
 }
 
 /// `arg` as a POSIX shell reads it back: as it is when it holds only characters no shell
@@ -1055,7 +1058,7 @@ int runCheckData(const CheckDataCommand& c, int threads) {
   if (!c.config.empty() || !c.overrides.empty()) cfg = shiftad::loadConfig(c.config, c.overrides);
   const auto r = shiftad::checkData(c.root, cfg ? &*cfg : nullptr, threads);
   printDataCheck(r, c.all);
-  return r.problems.empty() ? 0 : kFailed;
+  return r.problems.empty() && r.protocol_problems.empty() ? 0 : kFailed;
 }
 
 /// Every subcommand's options.

@@ -26,15 +26,34 @@ namespace fs = std::filesystem;
 namespace shiftad {
 namespace {
 
-/// The split of `cfg` on the files found, or nullopt with the reason in `problems`.
-std::optional<data::ProtocolSplit> splitOf(const Config& cfg, std::vector<std::string>& problems) {
+/// The split of `cfg` on the files found, or nullopt with the reason in r.protocol_problems.
+std::optional<data::ProtocolSplit> splitOf(const Config& cfg, DataCheckReport& r) {
   try {
     return data::splitAllowingLeaks(cfg.data);
   } catch (const Error& e) {
-    // An unreadable folder is already listed by the walk over the root.
-    if (std::find(problems.begin(), problems.end(), e.what()) == problems.end()) problems.push_back(e.what());
+    // An unreadable folder, or a class without images, is already listed by the walk
+    // over the root (it was listed twice).
+    const std::string why = e.what();
+    const bool said = std::find(r.problems.begin(), r.problems.end(), why) != r.problems.end() ||
+                      (why.find("holds no image") != std::string::npos &&
+                       std::any_of(r.problems.begin(), r.problems.end(), [](const std::string& p) {
+                         return p.find("class folder(s) hold no image") != std::string::npos;
+                       }));
+    r.protocol_problems.push_back(said ? "the data's problem above: " + why : why);
     return std::nullopt;
   }
+}
+
+/// The files `train` reads besides the data: a missing one made "can run" false.
+void checkModelFiles(const Config& cfg, std::vector<std::string>& problems) {
+  const auto check = [&](const char* key, const std::string& path) {
+    std::error_code ec;
+    if (!path.empty() && !fs::is_regular_file(path, ec))
+      problems.push_back(
+          fmt::format("{} '{}' does not exist or is not a regular file; train would refuse it", key, path));
+  };
+  check("model.weights", cfg.model.weights);
+  if (cfg.encoder.type == EncoderType::kTorchScript) check("encoder.path", cfg.encoder.path);
 }
 
 /// What `train` and `eval` refuse in the sets of `split`: too few readable images, or
@@ -73,10 +92,10 @@ void checkImageCounts(const Config& cfg, const DataCheckReport& r, const data::P
 
 /// Leaks of the test split into training: the same file on both sides (also refused by
 /// `train`), and byte-identical copies (found only here: they need every file hashed).
-void checkLeaks(const Config& cfg, const DataCheckReport& r, const data::ProtocolSplit& split,
-                std::vector<std::string>& problems, std::vector<std::vector<std::string>>& leaks) {
+void checkLeaks(const Config& cfg, DataCheckReport& r, const data::ProtocolSplit& split) {
   if (const auto leak = data::leakProblem(split, cfg.data.source, cfg.data.target); !leak.empty())
-    problems.push_back(leak);
+    r.protocol_problems.push_back(leak);  // train refuses it; byte copies it cannot see
+  auto& leaks = r.split_leaks;
   std::set<std::string> training(split.train.source.begin(), split.train.source.end());
   training.insert(split.train.pool.begin(), split.train.pool.end());
   const std::set<std::string> test(split.test.paths.begin(), split.test.paths.end());
@@ -86,7 +105,7 @@ void checkLeaks(const Config& cfg, const DataCheckReport& r, const data::Protoco
   for (const auto& group : r.duplicates)
     if (any(group, training) && any(group, test)) leaks.push_back(group);
   if (!leaks.empty())
-    problems.push_back(
+    r.problems.push_back(
         fmt::format("{} group(s) of byte-identical images lie both in the test split and in training "
                     "(source or pool), e.g. '{}': the test split leaks into training and the AUROC "
                     "would be inflated; remove the copies listed above",
@@ -95,12 +114,12 @@ void checkLeaks(const Config& cfg, const DataCheckReport& r, const data::Protoco
 
 /// The split of `cfg` on the files found: why it cannot run, and leaks of the test split
 /// into training.
-void checkProtocol(const Config& cfg, const DataCheckReport& r, std::vector<std::string>& problems,
-                   std::vector<std::vector<std::string>>& leaks) {
-  const auto split = splitOf(cfg, problems);
+void checkProtocol(const Config& cfg, DataCheckReport& r) {
+  checkModelFiles(cfg, r.protocol_problems);
+  const auto split = splitOf(cfg, r);
   if (!split) return;
-  checkImageCounts(cfg, r, *split, problems);
-  checkLeaks(cfg, r, *split, problems, leaks);
+  checkImageCounts(cfg, r, *split, r.protocol_problems);
+  checkLeaks(cfg, r, *split);
 }
 
 /// The groups of `duplicates` whose images lie in two or more classes of one domain
@@ -258,7 +277,7 @@ DataCheckReport checkData(const std::string& root, const Config* protocol, const
     Config cfg = *protocol;
     cfg.data.root = root;
     r.protocol_checked = true;
-    checkProtocol(cfg, r, r.problems, r.split_leaks);
+    checkProtocol(cfg, r);
   }
   return r;
 }

@@ -461,9 +461,11 @@ TEST(CheckData, ExitsNonZeroWhenTheProtocolCannotRun) {
   fs::copy_file(fs::directory_iterator(root + "/target/circle")->path(), root + "/target/hexagon/a.png");
   cfg.data.normal_class = "hexagon";
   const auto r = shiftad::checkData(root, &cfg);
-  ASSERT_FALSE(r.problems.empty());
-  // (the copy is also a label conflict: circle and hexagon in one domain)
-  EXPECT_TRUE(anyContains(r.problems, "normal_class 'hexagon' is not a class of the source domain"))
+  ASSERT_FALSE(r.protocol_problems.empty());
+  EXPECT_TRUE(anyContains(r.protocol_problems, "normal_class 'hexagon' is not a class of the source domain"))
+      << fmt::format("{}", fmt::join(r.protocol_problems, "\n"));
+  // The copy is also a label conflict (circle and hexagon in one domain): the data's problem.
+  EXPECT_TRUE(anyContains(r.problems, "two or more classes of one domain"))
       << fmt::format("{}", fmt::join(r.problems, "\n"));
   shiftad::test::writeFile(tmp / "bad.yaml", shiftad::dumpConfig(cfg));
   pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "bad.yaml"}, tmp / "bad.log");
@@ -479,8 +481,8 @@ TEST(CheckData, NormalClassWithOnlyUnreadableSourceImagesCannotRun) {
     shiftad::test::writeFile(e.path().string(), "x");
   const auto cfg = protocolOf(root, "square");
   const auto r = shiftad::checkData(root, &cfg);
-  ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_NE(r.problems[0].find("0 readable source image(s)"), std::string::npos) << r.problems[0];
+  ASSERT_EQ(r.protocol_problems.size(), 1u);
+  EXPECT_NE(r.protocol_problems[0].find("0 readable source image(s)"), std::string::npos) << r.protocol_problems[0];
 }
 
 namespace {
@@ -512,9 +514,9 @@ TEST(CheckData, SaysTheProtocolCannotRunWhereTrainRefusesIt) {
     const auto cfg = protocolOf(root, "square");
     ASSERT_TRUE(trainRefuses(cfg, tmp));
     const auto r = shiftad::checkData(root, &cfg);
-    ASSERT_EQ(r.problems.size(), 1u) << (r.problems.empty() ? "none" : r.problems[0]);
-    EXPECT_TRUE(contains(r.problems[0], "1 readable source image(s)")) << r.problems[0];
-    EXPECT_TRUE(contains(r.problems[0], "/source/square")) << r.problems[0];
+    ASSERT_EQ(r.protocol_problems.size(), 1u) << (r.protocol_problems.empty() ? "none" : r.protocol_problems[0]);
+    EXPECT_TRUE(contains(r.protocol_problems[0], "1 readable source image(s)")) << r.protocol_problems[0];
+    EXPECT_TRUE(contains(r.protocol_problems[0], "/source/square")) << r.protocol_problems[0];
   }
   // More unreadable source images than data.max_skipped (10%) allows.
   {
@@ -531,10 +533,21 @@ TEST(CheckData, SaysTheProtocolCannotRunWhereTrainRefusesIt) {
     const auto cfg = protocolOf(root, "square");
     ASSERT_TRUE(trainRefuses(cfg, tmp));
     const auto r = shiftad::checkData(root, &cfg);
-    ASSERT_EQ(r.problems.size(), 1u) << (r.problems.empty() ? "none" : r.problems[0]);
-    EXPECT_TRUE(contains(r.problems[0], fmt::format("{} of {} source images cannot be read", broken, n)))
-        << r.problems[0];
-    EXPECT_TRUE(contains(r.problems[0], "data.max_skipped")) << r.problems[0];
+    ASSERT_EQ(r.protocol_problems.size(), 1u) << (r.protocol_problems.empty() ? "none" : r.protocol_problems[0]);
+    EXPECT_TRUE(contains(r.protocol_problems[0], fmt::format("{} of {} source images cannot be read", broken, n)))
+        << r.protocol_problems[0];
+    EXPECT_TRUE(contains(r.protocol_problems[0], "data.max_skipped")) << r.protocol_problems[0];
+  }
+  // model.weights that do not exist: "can run" was said, and train refused it.
+  {
+    TempDir tmp;
+    auto cfg = protocolOf(synthRoot(), "square");
+    cfg.model.weights = tmp / "missing.safetensors";
+    ASSERT_TRUE(trainRefuses(cfg, tmp));
+    const auto r = shiftad::checkData(synthRoot(), &cfg);
+    ASSERT_EQ(r.protocol_problems.size(), 1u) << (r.protocol_problems.empty() ? "none" : r.protocol_problems[0]);
+    EXPECT_TRUE(contains(r.protocol_problems[0], "model.weights '" + cfg.model.weights + "' does not exist"))
+        << r.protocol_problems[0];
   }
 }
 
@@ -953,8 +966,8 @@ TEST(ProtocolLeak, TrainRefusesTheSameDomainOnBothSides) {
     EXPECT_TRUE(contains(msg, "data.source and data.target are both 'source'")) << spelling << ": " << msg;
   }
   const auto r = shiftad::checkData(synthRoot(), &cfg);
-  ASSERT_FALSE(r.problems.empty());
-  EXPECT_TRUE(contains(r.problems[0], "are both 'source'")) << r.problems[0];
+  ASSERT_FALSE(r.protocol_problems.empty());
+  EXPECT_TRUE(contains(r.protocol_problems[0], "are both 'source'")) << r.protocol_problems[0];
 }
 
 TEST(ProtocolLeak, TrainRefusesTestImagesLinkedToTrainingImages) {
@@ -985,7 +998,11 @@ TEST(ProtocolLeak, CheckDataFlagsByteCopiesOfSourceImagesInTheTestSplitAndExitsO
   shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(cfg));
   const auto pid = shiftad::test::spawnCli({"check-data", root, "--config", tmp / "cfg.yaml"}, tmp / "log");
   EXPECT_EQ(shiftad::test::waitExit(pid), 1) << shiftad::test::readText(tmp / "log");
-  EXPECT_FALSE(contains(shiftad::test::readText(tmp / "log"), "the configured protocol can run"));
+  // Train runs it (it cannot see copies): a problem of the data, not of the protocol.
+  EXPECT_TRUE(r.protocol_problems.empty()) << r.protocol_problems[0];
+  const auto log = shiftad::test::readText(tmp / "log");
+  EXPECT_TRUE(contains(log, "PROBLEMS in the data")) << log;
+  EXPECT_TRUE(contains(log, "the configured protocol can run (despite the data's problems above)")) << log;
 }
 
 // ---------------------------------------------------------------- locks that name a process
