@@ -123,7 +123,7 @@ std::vector<ClassScore> classify(const std::string& weights_path, const std::str
   const int64_t num_classes = cls->second.size(0);
   const auto labels = readLabels(labels_path, num_classes);  // before any work: a wrong file fails at once
   models::MobileNetV2 net(/*embedding_dim=*/2, static_cast<int>(num_classes),
-                          models::paddingFromMetadata(weights.metadata));
+                          models::paddingFromMetadata(weights.metadata, "'" + weights_path + "'"));
   const auto report = io::loadIntoModule(net, weights, "", /*strict=*/false);
   SHIFTAD_CHECK(report.unexpected.empty() && report.mismatched.empty() &&
                     report.missing == std::vector<std::string>{"head.0.weight"},

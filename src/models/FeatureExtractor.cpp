@@ -126,13 +126,8 @@ HeadSpec headSpec(const ModelConfig& cfg) { return HeadSpec{cfg.head, cfg.head_h
 ConvPadding convPadding(Padding padding, const io::SafeTensorsFile* weights) {
   if (padding == Padding::kSymmetric) return ConvPadding::Symmetric;
   if (padding == Padding::kTfSame) return ConvPadding::TfSame;
-  if (!weights) return ConvPadding::Symmetric;
-  try {
-    return paddingFromMetadata(weights->metadata);
-  } catch (const Error& e) {  // named neither the file nor the key that overrides it
-    SHIFTAD_THROW("model.weights '{}': its metadata's padding: {}; set model.padding (symmetric or tf_same) to choose",
-                  weights->path, e.what());
-  }
+  return weights ? paddingFromMetadata(weights->metadata, "model.weights '" + weights->path + "'")
+                 : ConvPadding::Symmetric;
 }
 
 std::shared_ptr<FeatureExtractor> makeArchitecture(const ModelConfig& cfg, const io::SafeTensorsFile* weights) {

@@ -192,10 +192,18 @@ ConvPadding parseConvPadding(const std::string& name) {
 
 std::string toString(ConvPadding padding) { return padding == ConvPadding::TfSame ? "tf_same" : "symmetric"; }
 
-ConvPadding paddingFromMetadata(const std::map<std::string, std::string>& metadata) {
+ConvPadding paddingFromMetadata(const std::map<std::string, std::string>& metadata, const std::string& source) {
   const auto it = metadata.find("padding");
   if (it == metadata.end()) return ConvPadding::Symmetric;
-  return parseConvPadding(it->second);
+  if (source.empty()) return parseConvPadding(it->second);
+  try {
+    return parseConvPadding(it->second);
+  } catch (const Error& e) {  // named neither the file nor the key that overrides it
+    SHIFTAD_THROW(
+        "{}: its metadata's padding: {}; write one of those in the file's metadata, or (train) set "
+        "model.padding, which overrides it",
+        source, e.what());
+  }
 }
 
 MobileNetV2::MobileNetV2(int embedding_dim, int num_classes, ConvPadding padding, const HeadSpec& head)

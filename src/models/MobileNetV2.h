@@ -36,8 +36,10 @@ ConvPadding parseConvPadding(const std::string& name);
 std::string toString(ConvPadding padding);
 
 /// The padding a weights file was trained with, from its safetensors `__metadata__`
-/// key "padding" ("tf_same" or "symmetric"); Symmetric when absent (torchvision's).
-ConvPadding paddingFromMetadata(const std::map<std::string, std::string>& metadata);
+/// key "padding" ("tf_same" or "symmetric"); Symmetric when absent (torchvision's). An
+/// unknown value is an error that names `source` (e.g. "model.weights 'w.safetensors'")
+/// and model.padding, which overrides the metadata.
+ConvPadding paddingFromMetadata(const std::map<std::string, std::string>& metadata, const std::string& source = "");
 
 class MobileNetV2 : public FeatureExtractor {
  public:
