@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -769,6 +770,36 @@ TEST(Errors, AVariantThatNeedsAKeyGivenWithSetRuns) {
       {"config", "--config", cfg, "--variant", "frozen_only", "--set", "score.method=svdd"}, tmp.path());
   EXPECT_EQ(c.exit, 0) << c.err;
   EXPECT_NE(c.err.find("(score.method: frozen_mean -> svdd)"), std::string::npos) << c.err;
+}
+
+TEST(Errors, TheReadmesTrainCommandsResolve) {
+  // The README's `train --config my.yaml ...` lines, as `config` (what train would run,
+  // without training): `--variant frozen_dominant --set encoder.type=backbone` was
+  // refused for a while and no test ran it.
+  const auto readme = shiftad::test::readText(std::string(SHIFTAD_SOURCE_DIR) + "/README.md");
+  const auto yaml_at = readme.find("cat > my.yaml <<'YAML'\n");
+  ASSERT_NE(yaml_at, std::string::npos);
+  const auto body = yaml_at + std::strlen("cat > my.yaml <<'YAML'\n");
+  TempDir tmp;
+  shiftad::test::writeFile(tmp / "my.yaml", readme.substr(body, readme.find("YAML\n", body) - body));
+  std::istringstream lines(readme);
+  int commands = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const std::string prefix = "build/shiftad train --config my.yaml ";
+    if (line.rfind(prefix, 0) != 0) continue;
+    std::vector<std::string> args = {"config", "--config", tmp / "my.yaml"};
+    std::istringstream words(line.substr(prefix.size(), line.find('#') - prefix.size()));
+    for (std::string w; words >> w;) {
+      if (w == "--out")
+        words >> w;  // train's own options, not config's
+      else if (w != "--overwrite")
+        args.push_back(w);
+    }
+    const auto r = shiftad::test::runCli(args, tmp.path());
+    EXPECT_EQ(r.exit, 0) << line << "\n" << r.err;
+    ++commands;
+  }
+  EXPECT_GE(commands, 4) << "the README's worked example changed: update this test";
 }
 
 TEST(Errors, ASetThatChangesAVariantsOwnKeyIsSaidAndTheRunIsNotLabelledAsThatVariant) {
