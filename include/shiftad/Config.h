@@ -256,6 +256,11 @@ std::string dumpConfig(const Config& cfg);
 /// is recalibrated from them). Empty: the same run.
 std::vector<std::string> changedSettings(const Config& then, const Config& now);
 
+/// When run.variant names a preset (`shiftad variants`): the settings in which `cfg`
+/// differs from what that preset sets, as changedSettings(preset's, cfg's) says them.
+/// Empty when it is that preset, or when run.variant is "custom" or a label of the user's.
+std::vector<std::string> variantLabelChanges(const Config& cfg);
+
 /// `cfg` with the keys of how a run goes, not of what it computes, at their defaults
 /// (data.threads, data.image_cache, data.max_skipped, train.threads,
 /// train.checkpoint_every, encoder.cache_max_gb, encoder.cache_dir): what a bench's rows
@@ -272,6 +277,9 @@ std::string configDocMarkdown();
 
 /// Whether a run aligns target samples with source: an alignment method, at a weight > 0.
 bool aligns(const Config& cfg);
+
+/// F's starting weights, as messages name them: "random weights" or "model.weights 'PATH'".
+std::string weightsSource(const ModelConfig& model);
 
 /// Check a Config built or edited in code as a config file is checked: every key's
 /// range and choices (as parseConfig applies them) and the rules across keys (e.g.

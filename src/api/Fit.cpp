@@ -20,6 +20,7 @@
 #include "api/Features.h"
 #include "api/Interrupt.h"
 #include "api/PreprocessingCheck.h"
+#include "api/RandomTrunkCheck.h"
 #include "api/RunDir.h"
 #include "api/RunLock.h"
 #include "api/SkipLimit.h"
@@ -238,6 +239,7 @@ struct Plan {
 
 Plan planFor(const Config& cfg, const data::ProtocolSplit& split) {
   warnAboutPreprocessing(cfg);
+  warnAboutRandomTrunk(cfg);
   Plan p;
   p.oracle = cfg.train.on == TrainOn::kTargetNormals;
   p.few_shot = cfg.fewshot.k > 0;
@@ -829,6 +831,18 @@ TrainSummary trainedByRank0(InputCache& cache, const Config& cfg, const data::Pr
   }
 }
 
+/// `cfg`, with run.variant "custom" when it names a preset whose keys the config changed
+/// (`--set run.variant=oracle`, an old run's config with another cluster.space): reports
+/// and summaries would show the preset's name for a run that is not it.
+Config labelledAsItIs(Config cfg) {
+  if (const auto changes = variantLabelChanges(cfg); !changes.empty()) {
+    log::warn("run.variant is '{}', but the config is not that variant ({}); the run is labelled custom",
+              cfg.run.variant, fmt::join(changes, "; "));
+    cfg.run.variant = "custom";
+  }
+  return cfg;
+}
+
 }  // namespace
 
 FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& run_dir, const FitOptions& options,
@@ -836,7 +850,7 @@ FitOutcome fitRun(InputCache& cache, const Config& cfg_in, const std::string& ru
   const FitInProgress fitting;  // SIGINT/SIGTERM (handleInterrupts) stop this fit, and no later one
   const auto t0 = std::chrono::steady_clock::now();
   // Absolute paths in the run's config.yaml: it means the same from any folder.
-  const Config cfg = withAbsolutePaths(cfg_in);
+  const Config cfg = labelledAsItIs(withAbsolutePaths(cfg_in));
   validateConfig(cfg);
   const auto split = splitFor(cfg.data);
   // Before anything is written (bad data fails above without touching run_dir).

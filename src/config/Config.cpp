@@ -433,7 +433,8 @@ const std::vector<KeySpec>& schema() {
                "normal_quantile, source_quantile: the quantile of those scores taken as the threshold"),
       // run
       stringKey("run.variant", SHIFTAD_FIELD(run.variant),
-                "name of the variant preset the config came from (shiftad train --variant; informational)"),
+                "name of the variant preset the config came from (shiftad train --variant; informational); a preset's "
+                "name on a config that changes its keys is trained as custom"),
   };
   return keys;
 }
@@ -685,6 +686,10 @@ void checkAcrossKeys(const Config& cfg) {
 
 bool aligns(const Config& cfg) { return cfg.align.method != AlignMethod::kNone && cfg.align.lambda > 0.0; }
 
+std::string weightsSource(const ModelConfig& model) {
+  return model.weights.empty() ? "random weights" : "model.weights '" + model.weights + "'";
+}
+
 // function-length: data table
 const std::vector<Variant>& variants() {
   // Facts after the overrides: trains F, aligns target samples, reads target labels.
@@ -890,6 +895,17 @@ std::vector<std::string> changedSettings(const Config& then, const Config& now) 
     if (a != b) out.push_back(fmt::format("{}: {} -> {}", k.key, a, b));
   }
   return out;
+}
+
+std::vector<std::string> variantLabelChanges(const Config& cfg) {
+  const auto& all = variants();
+  if (std::none_of(all.begin(), all.end(), [&](const Variant& v) { return v.name == cfg.run.variant; })) return {};
+  const std::string text = dumpConfig(cfg);
+  try {
+    return changedSettings(parseConfig(text, variantOverrides(cfg.run.variant)), parseConfig(text));
+  } catch (const Error& e) {
+    return {fmt::format("its keys make no config with the others ({})", e.what())};
+  }
 }
 
 std::string configDocMarkdown() {

@@ -21,7 +21,11 @@ ProtocolSplit splitAllowingLeaks(const DataConfig& d) {
   p.pool_fraction = d.pool_fraction;
   p.contamination = d.contamination;
   p.seed = d.split_seed;
-  return makeSplit(listDomain(d.root, d.source), listDomain(d.root, d.target), p);
+  // Source first: in the call's arguments the order is the compiler's (GCC listed the
+  // target first), and the first problem reported should be the source's.
+  const auto source = listDomain(d.root, d.source);
+  const auto target = listDomain(d.root, d.target);
+  return makeSplit(source, target, p);
 }
 
 ProtocolSplit splitFor(const DataConfig& d) {

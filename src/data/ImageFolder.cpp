@@ -347,10 +347,10 @@ std::vector<ImageRecord> listDomain(const std::string& root, const std::string& 
   std::vector<std::string> ignored;
   for (const std::string& cls : listClasses(root, domain)) {
     const std::vector<std::string> files = imagesBelow(dir / cls, &ignored);
-    SHIFTAD_CHECK(!files.empty(),
-                  "empty class: folder '{}' holds no image (.jpg, .jpeg, .png, .bmp); add images "
-                  "or remove the folder",
-                  (dir / cls).string());
+    if (files.empty())
+      throw EmptyClassError(fmt::format(
+          "empty class: folder '{}' holds no image (.jpg, .jpeg, .png, .bmp); add images or remove the folder",
+          (dir / cls).string()));
     for (const std::string& f : files) out.push_back({f, cls});
   }
   sayIgnored(ignored, dir.string());

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "shiftad/Error.h"
+
 namespace shiftad::data {
 
 /// One labelled image of a domain.
@@ -45,10 +47,17 @@ std::vector<std::string> imagesBesideFolders(const std::string& dir);
 /// domain folder is missing or holds no class folder.
 std::vector<std::string> listClasses(const std::string& root, const std::string& domain);
 
+/// A class folder without images: an Error, typed so that a caller that has listed such
+/// folders already (check-data) knows the refusal for what it is without reading its text.
+class EmptyClassError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// All images of ROOT/DOMAIN, sorted by (class, file name). Non-image files are
 /// ignored, as are images directly in ROOT or ROOT/DOMAIN (imagesBesideFolders), with a
 /// warning naming their count and the first. Throws shiftad::Error naming the path if the domain is missing or a class
-/// folder holds no image ("empty class").
+/// folder holds no image (EmptyClassError).
 std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain);
 
 /// What keeps one line of an image list from naming a file: "" when nothing does, else

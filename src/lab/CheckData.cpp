@@ -33,12 +33,9 @@ std::optional<data::ProtocolSplit> splitOf(const Config& cfg, DataCheckReport& r
   } catch (const Error& e) {
     // An unreadable folder, or a class without images, is already listed by the walk
     // over the root (it was listed twice).
+    const bool said = dynamic_cast<const data::EmptyClassError*>(&e) != nullptr ||
+                      std::find(r.problems.begin(), r.problems.end(), e.what()) != r.problems.end();
     const std::string why = e.what();
-    const bool said = std::find(r.problems.begin(), r.problems.end(), why) != r.problems.end() ||
-                      (why.find("holds no image") != std::string::npos &&
-                       std::any_of(r.problems.begin(), r.problems.end(), [](const std::string& p) {
-                         return p.find("class folder(s) hold no image") != std::string::npos;
-                       }));
     r.protocol_problems.push_back(said ? "the data's problem above: " + why : why);
     return std::nullopt;
   }

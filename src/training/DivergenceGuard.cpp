@@ -47,8 +47,7 @@ void DivergenceGuard::checkLoss(double loss, int epoch, int64_t step) const {
                 "the loss is {} at the first step, before any update: F's starting weights ({}) or the inputs give "
                 "non-finite values; check the weights (a BatchNorm running_var below 0, a bad conversion) and "
                 "data.mean and data.std (now [{}] and [{}])",
-                loss, cfg_.model.weights.empty() ? "random" : "model.weights '" + cfg_.model.weights + "'",
-                fmt::join(cfg_.data.mean, ", "), fmt::join(cfg_.data.std, ", "));
+                loss, weightsSource(cfg_.model), fmt::join(cfg_.data.mean, ", "), fmt::join(cfg_.data.std, ", "));
   SHIFTAD_CHECK(std::isfinite(loss),
                 "training diverged: the loss is {} at epoch {}, step {}; {}. Lower train.lr (now {}) or "
                 "align.lambda (now {}), or check the input images for extreme values",

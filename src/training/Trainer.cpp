@@ -179,7 +179,7 @@ void Trainer::checkFiniteStart(const torch::Tensor& source) {
                 "F's starting weights ({}) give NaN or Inf features, before any update: they are broken (a "
                 "BatchNorm running_var below 0, a bad conversion); check the file, or convert it again "
                 "(docs/models.md)",
-                cfg_.model.weights.empty() ? "random" : "model.weights '" + cfg_.model.weights + "'");
+                weightsSource(cfg_.model));
 }
 
 }  // namespace shiftad::training

@@ -155,6 +155,15 @@ TEST(ConfigChoices, AlignsOnlyWithAMethodAndAPositiveWeight) {
   EXPECT_TRUE(aligns(Config{}));  // the defaults: InfoNCE at weight 1, the paper's method
 }
 
+TEST(ConfigChoices, WeightsSourceNamesTheFileOrSaysRandom) {
+  // The one wording of F's starting weights in the messages of train, features and the
+  // divergence guard (each spelt its own before).
+  EXPECT_EQ(weightsSource(Config{}.model), "random weights");
+  ModelConfig m;
+  m.weights = "/w/mobilenet v2.safetensors";
+  EXPECT_EQ(weightsSource(m), "model.weights '/w/mobilenet v2.safetensors'");
+}
+
 TEST(ConfigChoices, VariantFactsAgreeWithWhatTheirOverridesSet) {
   // By hand: the frozen-encoder baselines, those that read target labels, those that
   // train F with an alignment loss.

@@ -958,6 +958,30 @@ TEST(Detector, PreprocessingOtherThanTheWeightsRecordOrOnThe255ScaleIsWarnedOf) 
   EXPECT_NE(text.find("look like values on the 0-255 scale"), std::string::npos) << text;
 }
 
+TEST(Detector, APretrainedArchitectureUsedFrozenWithoutItsWeightsIsWarnedOf) {
+  // Φ as F's initial MobileNetV2 trunk, and a head trained on it, with model.weights
+  // forgotten: the pool was clustered in random features without a word (hunt12-b #11).
+  TempDir tmp;
+  auto cfg = tinyConfig(tmp / "cache", 1);
+  cfg.encoder.type = shiftad::EncoderType::kBackbone;
+  cfg.model.freeze = -1;
+  {
+    shiftad::test::CapturedLog log;  // small_cnn has no pretrained weights: random by design
+    shiftad::Detector::fit(cfg, tmp / "small");
+    EXPECT_EQ(log.text().find("holds random weights"), std::string::npos) << log.text();
+  }
+  cfg.model.arch = shiftad::Arch::kMobileNetV2;
+  cfg.data.image_size = 32;
+  shiftad::test::CapturedLog log;
+  shiftad::Detector::fit(cfg, tmp / "mobilenet");
+  EXPECT_NE(
+      log.text().find("model.weights is empty, so F's mobilenet_v2 trunk holds random weights, and Φ "
+                      "(encoder.type: backbone) clusters the pool in it, and model.freeze -1 trains only the head "
+                      "on it"),
+      std::string::npos)
+      << log.text();
+}
+
 TEST(Detector, AnOutputGivenAsALinkIsWrittenWhereItLeadsAndALinkIntoProcIsRefused) {
   TempDir tmp;
   const auto cfg = tinyConfig(tmp / "cache");

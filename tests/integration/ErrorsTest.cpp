@@ -772,6 +772,33 @@ TEST(Errors, AVariantThatNeedsAKeyGivenWithSetRuns) {
   EXPECT_NE(c.err.find("(score.method: frozen_mean -> svdd)"), std::string::npos) << c.err;
 }
 
+TEST(Errors, ARunLabelledAsAVariantItIsNotReadsCustom) {
+  // `--set run.variant=source_only` on a run that aligns was labelled source_only in its
+  // config, summary and every report (hunt11-b #7); the label is checked against the
+  // preset's own keys (source_only's: align.method none).
+  TempDir tmp;
+  const auto cfg = configFile(tmp, dataRoot());
+  const auto r = shiftad::test::runCli(
+      {"train", "--threads", "1", "--config", cfg, "--set", "run.variant=source_only", "--out", tmp / "run"},
+      tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("run.variant is 'source_only', but the config is not that variant (align.method: none -> "),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(shiftad::loadRunConfig(tmp / "run").run.variant, "custom");
+  // A label that is no preset is the user's own, and a preset's keys as it sets them keep its name.
+  for (const auto& [set, label] : std::vector<std::pair<std::string, std::string>>{
+           {"run.variant=ablation-7", "ablation-7"}, {"align.method=none", "source_only"}}) {
+    const auto out = tmp / ("run-" + label);
+    const auto v = shiftad::test::runCli(
+        {"train", "-q", "--threads", "1", "--config", cfg, "--set", "run.variant=" + label, "--set", set, "--out", out},
+        tmp.path());
+    ASSERT_EQ(v.exit, 0) << v.err;
+    EXPECT_EQ(v.err.find("the config is not that variant"), std::string::npos) << v.err;
+    EXPECT_EQ(shiftad::loadRunConfig(out).run.variant, label);
+  }
+}
+
 TEST(Errors, TheReadmesTrainCommandsResolve) {
   // The README's `train --config my.yaml ...` lines, as `config` (what train would run,
   // without training): `--variant frozen_dominant --set encoder.type=backbone` was

@@ -562,6 +562,13 @@ TEST(CheckData, EmptyClassFoldersAreAProblemWithoutAConfigToo) {
   ASSERT_EQ(r.problems.size(), 1u) << (r.problems.empty() ? "none" : r.problems[0]);
   EXPECT_TRUE(contains(r.problems[0], "3 class folder(s) hold no image")) << r.problems[0];
   EXPECT_TRUE(contains(r.problems[0], "'source/e1'")) << r.problems[0];
+  // With a config, the split's refusal points at that problem, not as a second one.
+  const auto cfg = protocolOf(root, "square");
+  const auto c = shiftad::checkData(root, &cfg);
+  ASSERT_EQ(c.protocol_problems.size(), 1u);
+  EXPECT_TRUE(contains(c.protocol_problems[0], "the data's problem above: empty class: folder '" + root +
+                                                   "/source/e1' holds no image"))
+      << c.protocol_problems[0];
 }
 
 TEST(CheckData, AHiddenClassIsListedAndAClassLinkLeadingNowhereIsAProblem) {
