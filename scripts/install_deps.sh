@@ -26,6 +26,11 @@ if [ "${1:-}" = "--list" ]; then
   printf '%s\n' "${PACKAGES[@]}"
   exit 0
 fi
+# Anything else (`--help`, a typo) ran the installer: say what the script takes instead.
+if [ $# -gt 0 ]; then
+  echo "usage: $0 [--list]   (no argument: install what is missing of the list; --list: print it)" >&2
+  exit 2
+fi
 
 install_packages() {
   local missing=() p

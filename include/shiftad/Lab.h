@@ -89,10 +89,11 @@ struct BenchSummary {
   int64_t runs = 0;
   double seconds = 0.0;
   std::string report;  ///< path of report.md
-  /// Stopped by SIGINT or SIGTERM (with handleInterrupts()): the run in progress wrote a
-  /// checkpoint, no report was written, and the same bench resumes (that run from its
-  /// checkpoint).
+  /// Stopped by SIGINT or SIGTERM (with handleInterrupts()): no report was written, and
+  /// the same bench resumes (a run that was in progress from its checkpoint).
   bool interrupted = false;
+  /// Interrupted in a run, which wrote a checkpoint; false: between two runs.
+  bool checkpointed = false;
 };
 
 /// Run a suite's one-vs-all grid (every direction, class, seed and variant): train,

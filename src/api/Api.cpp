@@ -153,10 +153,10 @@ void checkSynthFolder(const std::string& out_dir) {
   }
 }
 
-void markSynthFolder(const std::string& out_dir) {
+void markSynthFolder(const std::string& out_dir, int seed) {
   const auto marker = fs::path(out_dir) / kSynthMarkerFile;
   std::ofstream f(marker);
-  f << "the synthetic benchmark of shiftad: shiftad may rewrite source/ and target/ here\n";
+  f << data::synthMarkerText(seed);
   SHIFTAD_CHECK(f.good(), "cannot write '{}' (read-only or full?); choose another folder", marker.string());
 }
 
@@ -194,7 +194,7 @@ void synthesize(const std::string& out_dir, int seed) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   SHIFTAD_CHECK(!ec, "cannot create folder '{}': {}; choose another folder", out_dir, ec.message());
-  markSynthFolder(out_dir);  // before the images: a folder cut short is still ours to rewrite
+  markSynthFolder(out_dir, seed);  // before the images: a folder cut short is still ours to rewrite
   const auto staging = fs::path(out_dir) / kSynthStaging;
   fs::remove_all(staging);
   data::SynthParams p;

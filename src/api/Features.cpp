@@ -66,6 +66,8 @@ void embedInChunks(InputCache& cache, const Config& cfg, const std::string& id, 
   const auto batch = static_cast<size_t>(kBatch);
   const size_t step = std::max<size_t>(1, (cache.embedChunk() + batch - 1) / batch) * batch;
   for (size_t start = 0; start < missing.size(); start += step) {
+    if (cache.stopping())
+      throw EmbeddingStopped(fmt::format("stopped after embedding {} of {} images", start, missing.size()));
     const std::vector<std::string> chunk(
         missing.begin() + static_cast<std::ptrdiff_t>(start),
         missing.begin() + static_cast<std::ptrdiff_t>(std::min(start + step, missing.size())));
@@ -189,9 +191,7 @@ void checkFiniteTrunk(const Config& cfg, const torch::Tensor& features) {
   SHIFTAD_CHECK(bad == 0,
                 "F's {} trunk ({}) gives NaN or Inf features for {} of {} images: its weights are broken (a BatchNorm "
                 "running_var below 0, a bad conversion){}",
-                toString(cfg.model.arch),
-                cfg.model.weights.empty() ? "random weights" : "model.weights '" + cfg.model.weights + "'", bad,
-                features.size(0),
+                toString(cfg.model.arch), weightsSource(cfg.model), bad, features.size(0),
                 cfg.model.weights.empty() ? "" : "; check the file, or convert it again (docs/models.md)");
 }
 

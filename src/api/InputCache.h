@@ -21,8 +21,16 @@
 #include "io/FeatureCache.h"
 #include "method/PrincipalBasis.h"
 #include "shiftad/Detector.h"
+#include "shiftad/Error.h"
 
 namespace shiftad::api {
+
+/// Thrown between two chunks of an embedding when the cache's stop flag is set: a
+/// bench preparing whole domains stops within a chunk, not after every image.
+class EmbeddingStopped : public Error {
+ public:
+  using Error::Error;
+};
 
 /// Features of image files: rows in the order of `paths`, unreadable files left out.
 struct FeatureSet {
@@ -78,7 +86,16 @@ class InputCache {
   void setEmbedChunk(size_t images) { embed_chunk_ = images; }
   size_t embedChunk() const { return embed_chunk_; }
 
+  /// While not null, computing features checks `flag` before each chunk and throws
+  /// EmbeddingStopped once it is set (the rows of the chunks done stay in memory).
+  void setStopFlag(const std::atomic<bool>* flag) { stop_flag_ = flag; }
+  bool stopping() const {
+    const auto* flag = stop_flag_.load();
+    return flag != nullptr && flag->load();
+  }
+
  private:
+  std::atomic<const std::atomic<bool>*> stop_flag_{nullptr};
   std::atomic<bool> disk_caches_{true};
   std::atomic<size_t> embed_chunk_{4096};
   mutable std::mutex rows_mutex_;

@@ -818,7 +818,7 @@ void addEval(CLI::App& app, EvalCommand& c) {
                    "settings are the run's")
       ->check(kKeyValue);
   c.app->add_option("--out", c.out,
-                    "CSV file for the test images' scores (path,score,label,...); default: RUN_DIR/test_scores.csv "
+                    "CSV file for the test images' scores (label,score,path); default: RUN_DIR/test_scores.csv "
                     "for the run's own split, none for another (that file keeps the run's own)");
   c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
 }
@@ -950,7 +950,8 @@ void addBench(CLI::App& app, BenchCommand& c) {
   c.app
       ->add_option("--sweep", o.sweep,
                    "run the grid once per value of one key instead of the main grid: section.key=v1,v2,... "
-                   "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16)")
+                   "(e.g. data.contamination=0,0.1,0.3,0.5 or cluster.k=2,4,8,16; a list key's values in brackets, "
+                   "data.mean=[0.5,0.5,0.5],[0.485,0.456,0.406])")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             const auto eq = text.find('=');
@@ -991,8 +992,8 @@ int runBench(BenchCommand& c, const std::string& command) {
   shiftad::handleInterrupts();  // as train: the run in progress checkpoints, the locks are released
   const auto s = shiftad::runBench(c.options);
   if (s.interrupted) {
-    fmt::print("interrupted after {} runs; the run in progress was checkpointed; continue with the same command\n",
-               s.runs);
+    fmt::print("interrupted after {} runs; {}; continue with the same command\n", s.runs,
+               s.checkpointed ? "the run in progress was checkpointed" : "no run was in progress");
     return interruptedStatus();
   }
   if (!c.options.merge_from.empty())

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <random>
+#include <stdexcept>
+#include <string>
 
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
@@ -264,6 +266,22 @@ std::string synthImageName(int i) { return fmt::format("{:04d}.png", i); }
 bool isSynthImageName(const std::string& name) {
   return name.size() == 8 && name.compare(4, 4, ".png") == 0 &&
          std::all_of(name.begin(), name.begin() + 4, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string synthMarkerText(int seed) {
+  return fmt::format("the synthetic benchmark of shiftad: shiftad may rewrite source/ and target/ here\nseed: {}\n",
+                     seed);
+}
+
+std::optional<int> synthMarkerSeed(const std::string& text) {
+  const std::string key = "\nseed: ";
+  const auto at = text.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  try {
+    return std::stoi(text.substr(at + key.size()));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 void writeSynth(const std::string& out_dir, const SynthParams& params) {

@@ -33,6 +33,7 @@
 #include "data/ImageFolder.h"
 #include "data/Protocol.h"
 #include "data/Synth.h"
+#include "api/InputCache.h"
 #include "api/Interrupt.h"
 #include "api/RunDir.h"
 #include "api/RunLock.h"
@@ -93,19 +94,26 @@ std::string protocol(const Suite& s, const Config& c) {
              "- Target split per class: {:.0f}% to the unlabeled pool, the rest is the test split; pool contamination "
              "(anomalies / pool) {:.2f}\n"
              "- Seeds: {} (each seed sets data.split_seed and train.seed)\n"
-             "- Model: `{}`{}, freeze {}, head {} → {}; encoder Φ: {}{}\n"
-             "- Training: {} epochs, batch {}, lr {}, λ = {}, τ = {}, K = {} ({})\n"
+             "- Model: `{}`{}, freeze {}, head {} ({} init) → {}; encoder Φ: {}{}\n"
+             "- Training: {} epochs, batch {}, lr {}, anchor {}; alignment {} (λ = {}{}); K = {} ({})\n"
              "- Model selection: {}\n"
              "- Variants that read target labels ({}) are upper bounds and never count as a win.\n",
              evaluation::codeLiteral(shownRoot(s.root)), dirs,
              classes.empty() ? "all" : fmt::format("{}", fmt::join(classes, ", ")), 100 * c.data.pool_fraction,
              c.data.contamination, fmt::join(s.seeds, ", "), c.model.arch,
              c.model.weights.empty() ? " (random init)" : " (" + fs::path(c.model.weights).filename().string() + ")",
-             c.model.freeze, c.model.head, c.model.embedding_dim, c.encoder.type,
+             c.model.freeze, c.model.head, c.model.head_init, c.model.embedding_dim, c.encoder.type,
              c.encoder.path.empty() ? "" : " (" + fs::path(c.encoder.path).filename().string() + ")", c.train.epochs,
-             c.train.batch_size, c.train.lr, c.align.lambda, c.align.tau, c.cluster.kmeans.k, c.cluster.method,
-             s.model_selection, fmt::join(variantsWhere(readsLabels), ", "));
+             c.train.batch_size, c.train.lr, c.train.anchor, c.align.method, c.align.lambda,
+             // τ is InfoNCE's temperature: shown for another loss, it read as that loss's.
+             c.align.method == AlignMethod::kInfoNce ? fmt::format(", τ = {}", c.align.tau) : "", c.cluster.kmeans.k,
+             c.cluster.method, s.model_selection, fmt::join(variantsWhere(readsLabels), ", "));
 }
+
+/// Images embedded between two looks at the stop flag while a bench prepares a direction:
+/// a few batches, seconds of a MobileNetV2 on one core (the features are the same at
+/// any chunk: whole batches).
+constexpr size_t kPrefetchChunk = 256;
 
 /// Embed both domains whole, once (one disk-cache entry per domain and encoder), so
 /// every run of the grid finds its images' features in memory.
@@ -113,18 +121,44 @@ void prefetch(Cache& cache, const Suite& suite, const std::string& src, const st
               const std::vector<std::string>& extra) {
   auto cfg = parseConfig(suite.config_yaml, extra, suite.name, suite.base_dir);
   cfg.data.root = suite.root;  // as it is: see runConfig
-  for (const auto& domain : {src, tgt}) {
-    std::vector<std::string> paths;
-    for (const auto& r : data::listDomain(suite.root, domain)) paths.push_back(r.path);
-    cache.warm(cfg, paths);
+  // A stop (SIGTERM from a scheduler's time limit) waited for whole domains here: minutes
+  // on PACS or digits, past the grace before SIGKILL. Embedded in chunks of a few
+  // batches, it is seen within seconds; the runs after it are not started.
+  auto& inputs = cache.inputs();
+  const size_t chunk = inputs.embedChunk();
+  inputs.setEmbedChunk(kPrefetchChunk);
+  inputs.setStopFlag(&api::stopRequested());
+  try {
+    for (const auto& domain : {src, tgt}) {
+      std::vector<std::string> paths;
+      for (const auto& r : data::listDomain(suite.root, domain)) paths.push_back(r.path);
+      cache.warm(cfg, paths);
+    }
+  } catch (const api::EmbeddingStopped&) {
+    log::info("stopped while embedding the images of {} → {}", src, tgt);
   }
+  inputs.setStopFlag(nullptr);
+  inputs.setEmbedChunk(chunk);
 }
 
 std::string runKey(const evaluation::BenchRow& r) {
   return fmt::format("{}|{}|{}|{}|{}|{}", r.source, r.target, r.normal_class, r.seed, r.variant, r.setting);
 }
 
-/// "key=v1,v2" -> {"key=v1", "key=v2"}; "" -> {""} (the main grid).
+/// The first comma of `values` from `start` outside brackets, or its size: a list key's
+/// values ([0.5,0.5,0.5]) hold commas of their own.
+size_t nextValueEnd(const std::string& values, size_t start) {
+  int depth = 0;
+  for (size_t i = start; i < values.size(); ++i) {
+    if (values[i] == '[') ++depth;
+    if (values[i] == ']') depth = std::max(0, depth - 1);
+    if (values[i] == ',' && depth == 0) return i;
+  }
+  return values.size();
+}
+
+/// "key=v1,v2" -> {"key=v1", "key=v2"}; "key=[1,2],[3,4]" -> {"key=[1,2]", "key=[3,4]"};
+/// "" -> {""} (the main grid).
 std::vector<std::string> sweepSettings(const std::string& sweep) {
   if (sweep.empty()) return {""};
   const auto eq = sweep.find('=');
@@ -133,7 +167,7 @@ std::vector<std::string> sweepSettings(const std::string& sweep) {
   std::vector<std::string> out;
   const auto values = sweep.substr(eq + 1);
   for (size_t start = 0, end = 0; start <= values.size(); start = end + 1) {
-    end = std::min(values.find(',', start), values.size());
+    end = nextValueEnd(values, start);
     // "0.1,,0.2" ran two values without a word: a value left out by mistake.
     SHIFTAD_CHECK(end > start, "--sweep '{}': value {} is empty; give the values separated by single commas", sweep,
                   out.size() + 1);
@@ -445,6 +479,12 @@ bool isEarlierDemo(const std::string& out_dir) {
 
 }  // namespace
 
+void lab::checkBenchOptions(const BenchOptions& o) {
+  checkNoRepeats(o.variants, "--variants");
+  checkNoRepeats(o.seeds, "--seeds");
+  checkNoRepeats(o.classes, "--classes");
+}
+
 void lab::checkDemoOut(const std::string& out_dir) {
   const auto data = fs::path(out_dir) / "data";
   std::error_code ec;
@@ -479,9 +519,7 @@ namespace {
 /// The suite as `o` narrows it: root, variants, seeds, classes (each checked).
 Suite withOptions(Suite suite, const BenchOptions& o) {
   if (!o.root.empty()) suite.root = rootSpelling(fs::absolute(o.root).string());  // typed here: the working directory
-  checkNoRepeats(o.variants, "--variants");
-  checkNoRepeats(o.seeds, "--seeds");
-  checkNoRepeats(o.classes, "--classes");
+  lab::checkBenchOptions(o);
   if (!o.variants.empty()) suite.variants = o.variants;
   if (!o.seeds.empty()) suite.seeds = o.seeds;
   if (!o.classes.empty()) suite.classes = o.classes;
@@ -765,22 +803,37 @@ bool inShard(const BenchOptions& o, int64_t k, int64_t variants, ShardDealing de
   return lab::shardOfRun(k, variants, o.shard_count, dealing) == o.shard_index - 1;
 }
 
+/// How many runs of this shard's grid `done` holds already: rows of other --seeds,
+/// --classes or --variants kept in results.csv are none of them.
+int64_t doneInShard(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings, const Grid& g,
+                    const std::set<std::string>& done, ShardDealing dealing) {
+  const auto variants = static_cast<int64_t>(suite.variants.size());
+  int64_t n = 0, k = -1;
+  forEachRun(
+      suite, settings, g.classes_of, [](const std::string&, const std::string&) {},
+      [&](evaluation::BenchRow& r) { n += inShard(o, ++k, variants, dealing) && done.count(runKey(r)) ? 1 : 0; });
+  return n;
+}
+
 /// The grid's runs of this shard in order, skipping those in `done`; each finished run
 /// appends its row to `csv` and `rows`. Returns how many ran. A stop (SIGINT, SIGTERM)
-/// ends it between runs, or stops the run in progress at a checkpoint: `stopped` is set.
+/// ends it between runs, or stops the run in progress at a checkpoint: `out.interrupted`
+/// is set, and `out.checkpointed` in the second case.
 int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std::string>& settings, const Grid& g,
                 const std::set<std::string>& done, std::ostream& csv, std::vector<evaluation::BenchRow>& rows,
-                Config& last, const std::shared_ptr<Cache>& cache, ShardDealing dealing, bool& stopped) {
+                Config& last, const std::shared_ptr<Cache>& cache, ShardDealing dealing, BenchSummary& out) {
   const auto variants = static_cast<int64_t>(suite.variants.size());
   int64_t total = 0;
   for (int64_t k = 0; k < g.runs; ++k) total += inShard(o, k, variants, dealing) ? 1 : 0;
   if (o.shard_count > 1)
     log::info("shard {}/{}: {} of the grid's {} runs", o.shard_index, o.shard_count, total, g.runs);
   int64_t ran = 0, k = -1;
+  const int64_t kept = doneInShard(suite, o, settings, g, done, dealing);
+  bool& stopped = out.interrupted;
   // The runs of this process (kept rows are not run again) and their directions; the
   // per-run line below prints the ETA.
   const auto started = std::chrono::steady_clock::now();
-  lab::BenchEta eta(total - static_cast<int64_t>(rows.size()), static_cast<int64_t>(suite.directions.size()));
+  lab::BenchEta eta(total - kept, static_cast<int64_t>(suite.directions.size()));
   const auto direction = [&](const std::string& src, const std::string& tgt) {
     const auto t = std::chrono::steady_clock::now();
     if (!stopped) prefetch(*cache, suite, src, tgt, o.overrides);
@@ -791,7 +844,8 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     last = runConfig(suite, o, row);
     if (done.count(runKey(row))) return;
     const auto t0 = std::chrono::steady_clock::now();
-    stopped = api::stopRequested().load() || !runNamed(last, o, cache, row);
+    stopped = api::stopRequested().load();
+    if (!stopped && !runNamed(last, o, cache, row)) stopped = out.checkpointed = true;
     if (stopped) return;
     csv << evaluation::csvLine(row) << "\n" << std::flush;
     SHIFTAD_CHECK(csv.good(),
@@ -805,7 +859,7 @@ int64_t runGrid(const Suite& suite, const BenchOptions& o, const std::vector<std
     const double run_seconds = secondsSince(t0);
     eta.runEnded();
     const double left = eta.secondsLeft(secondsSince(started));
-    log::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s, training {:.1f}s){}", rows.size(), total,
+    log::info("[{}/{}] {} → {} class '{}' seed {} {}{}: AUROC {:.3f} ({:.1f}s, training {:.1f}s){}", kept + ran, total,
               row.source, row.target, row.normal_class, row.seed, row.variant,
               row.setting.empty() ? "" : " " + row.setting, row.auroc, run_seconds, row.seconds,
               left >= 0 ? ", ETA " + formatDuration(left) : "");
@@ -1201,7 +1255,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
   const auto cache = std::make_shared<Cache>();
   Config last;
   BenchSummary out;
-  out.runs = runGrid(suite, o, settings, grid, done, csv, rows, last, cache, dealing, out.interrupted);
+  out.runs = runGrid(suite, o, settings, grid, done, csv, rows, last, cache, dealing, out);
   out.seconds = secondsSince(t0);
   if (out.interrupted) {
     accumulateWallTime(o.out_dir, out.seconds);

@@ -38,6 +38,10 @@ void checkBenchOut(const std::string& out_dir);
 /// and data/ holding only the synthetic benchmark's domains), which is marked then.
 void checkDemoOut(const std::string& out_dir);
 
+/// The checks of `options` that need neither the suite nor the data: no variant, seed or
+/// class given twice (the demo makes them before it writes its data).
+void checkBenchOptions(const BenchOptions& options);
+
 /// Mark OUT (which exists) as a bench's folder, once checkBenchOut accepted it.
 void markBenchFolder(const std::string& out_dir);
 

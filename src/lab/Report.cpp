@@ -488,6 +488,7 @@ void sweepSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportInfo&
 struct DecisionRates {
   std::vector<Key> keys;
   std::map<Key, std::vector<double>> f1, f1_max, precision, recall, fpr;
+  std::map<Key, size_t> runs;  ///< precision holds only the runs that called an image anomalous
 };
 
 DecisionRates decisionRates(const std::vector<BenchRow>& rows) {
@@ -496,8 +497,12 @@ DecisionRates decisionRates(const std::vector<BenchRow>& rows) {
     if (!r.setting.empty() || std::isnan(r.f1)) continue;
     const Key k{direction(r), r.variant};
     if (std::find(d.keys.begin(), d.keys.end(), k) == d.keys.end()) d.keys.push_back(k);
-    d.f1[k].push_back(r.f1), d.f1_max[k].push_back(r.f1_max), d.precision[k].push_back(r.precision);
+    d.f1[k].push_back(r.f1), d.f1_max[k].push_back(r.f1_max);
     d.recall[k].push_back(r.recall), d.fpr[k].push_back(r.fpr);
+    ++d.runs[k];
+    // No image above the threshold (recall and FPR 0): precision is 0/0, which `eval`
+    // prints as undefined and results.csv holds as 0; averaged in, it read as wrong calls.
+    if (r.recall > 0 || r.fpr > 0) d.precision[k].push_back(r.precision);
   }
   return d;
 }
@@ -526,12 +531,19 @@ void decisionSection(Doc& doc, const std::vector<BenchRow>& rows, const ReportIn
        "Precision, recall, F1 and false-positive rate of calling an image anomalous when its score is above the "
        "threshold that training set without target labels (`threshold.rule`, docs/method.md); anomalies are the "
        "positive class (most of a one-vs-all test split). F1-max: the best F1 of any threshold, chosen with the "
-       "test labels, an upper bound.");
+       "test labels, an upper bound. Precision is over the runs that called at least one image anomalous (of "
+       "the others it is 0/0, undefined); where that is not every run, the cell says of how many.");
   Table t{{"direction", "variant", "F1", "F1-max", "F1 / F1-max", "precision", "recall", "FPR"}, {}};
+  const auto precisionCell = [&](const Key& k) {
+    const auto it = d.precision.find(k);
+    if (it == d.precision.end()) return std::string("– (no image above it)");
+    const auto& p = it->second;
+    return pct(p) + (p.size() < d.runs.at(k) ? fmt::format(" ({} of {} runs)", p.size(), d.runs.at(k)) : "");
+  };
   for (const auto& k : d.keys) {
     const double max = meanStd(d.f1_max.at(k)).mean;
     t.rows.push_back({literal(k[0]), variantLabel(k[1], info.recommended), pct(d.f1.at(k)), pct(d.f1_max.at(k)),
-                      max > 0 ? fmt::format("{:.3f}", meanStd(d.f1.at(k)).mean / max) : "–", pct(d.precision.at(k)),
+                      max > 0 ? fmt::format("{:.3f}", meanStd(d.f1.at(k)).mean / max) : "–", precisionCell(k),
                       pct(d.recall.at(k)), pct(d.fpr.at(k))});
   }
   table(doc, t);
@@ -578,7 +590,11 @@ Doc reportDoc(const std::vector<BenchRow>& rows, const ReportInfo& info) {
   if (!g.purity.empty()) {
     heading(doc, 2, "Dominant-set purity (diagnostic: share of true normals among the aligned pool samples)");
     Table t{{"direction", "variant", "purity %"}, {}};
-    for (const auto& [k, v] : g.purity) t.rows.push_back({literal(k[0]), k[1], pct(v)});
+    // In the grid's order (directions, then variants), as every other table; not the map's.
+    for (const auto& d : g.directions)
+      for (const auto& v : g.variants)
+        if (const auto it = g.purity.find({d, v}); it != g.purity.end())
+          t.rows.push_back({literal(d), v, pct(it->second)});
     table(doc, t);
   }
   if (!g.directions.empty()) perClassSection(doc, g, info);

@@ -18,4 +18,9 @@ if [ "$rc" -ne 1 ]; then echo "FAIL: expected exit 1 with ${removed[*]} off the 
 for p in "${removed[@]}"; do
   if ! grep -q "package '$p'" <<<"$out"; then echo "FAIL: the check did not name '$p':"; echo "$out"; exit 1; fi
 done
-echo "ok: the real list passes; without ${removed[*]} the check fails naming both"
+# Any argument but --list (`--help`, a typo) ran the installer; it is refused with a usage line.
+out=$(bash "$here/scripts/install_deps.sh" --help 2>&1); rc=$?
+if [ "$rc" -ne 2 ] || ! grep -q "usage: .*--list" <<<"$out"; then
+  echo "FAIL: install_deps.sh --help should print its usage and exit 2, got $rc:"; echo "$out"; exit 1
+fi
+echo "ok: the real list passes; without ${removed[*]} the check fails naming both; --help is refused"

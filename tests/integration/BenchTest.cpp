@@ -420,6 +420,29 @@ TEST(Bench, ARerunWithANarrowerSweepOrWithoutOneReportsOnlyItsOwnGrid) {
   EXPECT_EQ(rowsIn(out), 3u);
 }
 
+TEST(Bench, AListKeyIsSweptWithItsValuesInBrackets) {
+  // `--sweep data.mean=[0,0,0],[1,1,1]` split at every comma and failed as YAML
+  // ("end of sequence flow not found"), so no list key could be swept (hunt11-b #12c).
+  TempDir tmp;
+  const auto out = tmp / "b";
+  const std::vector<std::string> sweep = {"--sweep", "data.mean=[0.5,0.5,0.5],[0.485,0.456,0.406]"};
+  auto r = runCli(bench(tmp, out, sweep), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(rowsIn(out), 2u);
+  const auto csv = readText(out + "/results.csv");
+  for (const char* value : {"[0.5,0.5,0.5]", "[0.485,0.456,0.406]"})
+    EXPECT_NE(csv.find(std::string("data.mean=") + value), std::string::npos) << csv;
+  // The same command again finds both runs done in results.csv, commas and all.
+  r = runCli(bench(tmp, out, sweep), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(rowsIn(out), 2u);
+  EXPECT_EQ(readText(out + "/results.csv"), csv);
+  // A bracket left open is still one value, refused by the config as it is.
+  r = runCli(bench(tmp, tmp / "c", {"--sweep", "data.mean=[0.5,0.5,0.5"}), tmp.path());
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_NE(r.err.find("--sweep data.mean: value '[0.5,0.5,0.5': invalid YAML"), std::string::npos) << r.err;
+}
+
 TEST(Bench, AnOutFolderInsideTheDataRootIsRefused) {
   TempDir tmp;
   const auto root = tmp / "data";
@@ -553,7 +576,7 @@ TEST(Bench, SigtermCheckpointsTheRunInProgressReleasesTheLocksAndTheSameCommandR
   status = shiftad::test::waitExit(pid);
   const auto log = readText(tmp / "b.log");
   ASSERT_EQ(status, 128 + SIGTERM) << log;
-  EXPECT_NE(log.find("continue with the same command"), std::string::npos) << log;
+  EXPECT_NE(log.find("the run in progress was checkpointed; continue with the same command"), std::string::npos) << log;
   const auto runs = runFoldersUnder(out + "/runs");
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_FALSE(fs::exists(out + "/lock")) << "the bench's lock is released";
@@ -571,6 +594,49 @@ TEST(Bench, SigtermCheckpointsTheRunInProgressReleasesTheLocksAndTheSameCommandR
   ASSERT_EQ(b.size(), 1u);
   EXPECT_EQ(a[0].auroc, b[0].auroc);
   EXPECT_EQ(a[0].aupr, b[0].aupr);
+}
+
+TEST(Bench, AStopWhileItEmbedsADirectionEndsItWithinAChunkNotAfterEveryDomain) {
+  // SIGTERM while the bench embedded its domains up front was seen only after every
+  // domain was done: minutes on PACS or digits, past a scheduler's grace before SIGKILL
+  // (hunt13-a #1); and it said a run was checkpointed where none had started.
+  TempDir tmp;
+  Grid grid;
+  grid.root = shiftad::test::synthRoot();  // 720 images a domain: several chunks
+  auto args = bench(tmp, tmp / "b", {"--set", "model.arch=mobilenet_v2", "--set", "data.image_size=64"}, grid);
+  args.erase(std::find(args.begin(), args.end(), "-q"));
+  const pid_t pid = shiftad::test::spawnCli(args, tmp / "b.log");
+  int status = 0;
+  const auto embedding = [&] {
+    std::error_code ec;
+    return fs::exists(tmp / "b.log", ec) && readText(tmp / "b.log").find("cached for later runs") != std::string::npos;
+  };
+  while (!embedding() && !shiftad::test::exited(pid, status)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGTERM);
+  status = shiftad::test::waitExit(pid);
+  const auto log = readText(tmp / "b.log");
+  ASSERT_EQ(status, 128 + SIGTERM) << log;
+  EXPECT_NE(log.find("interrupted after 0 runs; no run was in progress"), std::string::npos) << log;
+  // The first domain's embedding began; the second's never did.
+  const auto first = log.find("cached for later runs");
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.find("cached for later runs", first + 1), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(tmp / "b/lock"));
+}
+
+TEST(Bench, TheProgressCountsThisGridsRunsNotRowsKeptFromAnother) {
+  // Rows of other --seeds kept in results.csv were counted: "[2/1] ..., ETA 0s".
+  TempDir tmp;
+  const auto out = tmp / "b";
+  Grid two, third;
+  two.seeds = "0,1", third.seeds = "2";
+  ASSERT_EQ(runCli(bench(tmp, out, {}, two), tmp.path()).exit, 0);
+  auto args = bench(tmp, out, {}, third);
+  args.erase(std::find(args.begin(), args.end(), "-q"));
+  const auto r = runCli(args, tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_NE(r.err.find("[1/1] "), std::string::npos) << r.err;
+  EXPECT_EQ(rowsIn(out), 3u);
 }
 
 TEST(Bench, EachRunsLineGivesItsOwnSecondsAndItsTrainingsWhichResultsCsvKeeps) {

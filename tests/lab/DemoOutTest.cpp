@@ -9,6 +9,7 @@
 #include "lab/Report.h"
 #include "shiftad/Error.h"
 #include "shiftad/shiftad.h"
+#include "support/Process.h"
 #include "support/TestSupport.h"
 
 namespace fs = std::filesystem;
@@ -48,4 +49,33 @@ TEST(DemoOut, AnEarlierDemosFolderIsTakenAndMarkedOneThatOnlyLooksLikeItIsNot) {
     EXPECT_FALSE(fs::exists(tmp / (std::string(out) + "/.shiftad-bench"))) << out;
     EXPECT_FALSE(fs::exists(tmp / (std::string(out) + "/data/.shiftad-synth"))) << out;
   }
+}
+
+TEST(DemoOut, AnotherDataSeedIsRefusedBeforeTheDataUnderTheResultsIsRewritten) {
+  // `demo --seed 1` on a folder of --seed 0 results rewrote data/ with seed 1, then the
+  // bench refused the folder ("restore the data"); `--out ''` wrote 1,440 images into the
+  // working directory first (hunt13-b #2, #3).
+  TempDir tmp;
+  const std::string out = tmp / "demo";
+  shiftad::synthesize(out + "/data", 0);
+  shiftad::evaluation::BenchRow row{"source", "target", "circle", "source_only", 0, 0.7, 0.5, -1, -1, 1.0};
+  writeFile(out + "/results.csv", shiftad::evaluation::csvHeader() + "\n" + shiftad::evaluation::csvLine(row) + "\n");
+  shiftad::lab::markBenchFolder(out);
+  const auto image = out + "/data/source/circle/0000.png";
+  const auto before = shiftad::test::readText(image);
+  shiftad::DemoOptions opt;
+  opt.out_dir = out;
+  opt.seed = 1;
+  opt.print = [](const std::string&) {};
+  const auto msg = shiftad::test::errorOf([&] { shiftad::runDemo(opt); });
+  EXPECT_NE(msg.find("holds results made from the benchmark synthesized with --seed 0"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("give --seed 0 to add to them"), std::string::npos) << msg;
+  EXPECT_EQ(shiftad::test::readText(image), before) << "the data under the results was rewritten";
+  opt.out_dir = "";
+  EXPECT_NE(shiftad::test::errorOf([&] { shiftad::runDemo(opt); }).find("the demo's folder is ''"), std::string::npos);
+  // A repeated seed, before data/ is written.
+  opt.out_dir = tmp / "fresh";
+  opt.seeds = {0, 0};
+  EXPECT_NE(shiftad::test::errorOf([&] { shiftad::runDemo(opt); }).find("--seeds"), std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp / "fresh/data"));
 }

@@ -279,6 +279,55 @@ TEST(Report, DecisionTableShowsTheMeansAndTheGoalOfTheRecommendedVariant) {
       << md;
 }
 
+TEST(Report, APrecisionOfNoImageAboveTheThresholdIsLeftOutNotAveragedAsZero) {
+  // A run that called no image anomalous (recall 0, FPR 0) holds precision 0 in
+  // results.csv, as sklearn's zero_division default; `eval` calls it undefined, and the
+  // report averaged the 0 in. By hand: precision 0.8 and 0.6 over the two runs that
+  // called images (70.0 ± 10.0, 2 of 3); a precision 0 with a false positive (FPR > 0)
+  // is a real 0 and counts.
+  using shiftad::evaluation::BenchRow;
+  std::vector<BenchRow> rows;
+  for (const auto& [variant, precision, recall, fpr] :
+       std::vector<std::tuple<std::string, double, double, double>>{{"align_all", 0.8, 0.5, 0.1},
+                                                                    {"align_all", 0.6, 0.5, 0.2},
+                                                                    {"align_all", 0.0, 0.0, 0.0},
+                                                                    {"source_only", 0.0, 0.0, 0.25},
+                                                                    {"source_only", 0.0, 0.0, 0.0}}) {
+    BenchRow r{"a", "b", "c" + std::to_string(rows.size()), variant, 0, 0.9, 0.8, -1, -1, 1.0};
+    r.f1 = 0.5, r.f1_max = 0.5, r.precision = precision, r.recall = recall, r.fpr = fpr;
+    rows.push_back(r);
+  }
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  EXPECT_NE(md.find("| 70.0 ± 10.0 (2 of 3 runs) | 33.3 ± 23.6 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.0 (1 of 2 runs) | 0.0 ± 0.0 | 12.5 ± 12.5 |"), std::string::npos) << md;
+  rows.erase(rows.begin() + 3);  // source_only: no run above the threshold at all
+  EXPECT_NE(shiftad::evaluation::markdownReport(rows, info).find("| – (no image above it) |"), std::string::npos);
+}
+
+TEST(Report, ThePurityTableFollowsTheGridsOrder) {
+  // It iterated a map: directions and variants alphabetically, where every other table
+  // has them in the order the bench ran them.
+  using shiftad::evaluation::BenchRow;
+  std::vector<BenchRow> rows;
+  for (const auto& [src, variant] :
+       std::vector<std::pair<std::string, std::string>>{{"z", "zeta"}, {"z", "alpha"}, {"a", "zeta"}, {"a", "alpha"}}) {
+    BenchRow r{src, "t", "c", variant, 0, 0.9, 0.8, 0.75, 0.5, 1.0};
+    rows.push_back(r);
+  }
+  shiftad::evaluation::ReportInfo info;
+  info.title = "t";
+  const auto md = shiftad::evaluation::markdownReport(rows, info);
+  const auto purity = md.find("Dominant-set purity");
+  ASSERT_NE(purity, std::string::npos) << md;
+  std::vector<size_t> at;
+  for (const char* row : {"| z → t | zeta |", "| z → t | alpha |", "| a → t | zeta |", "| a → t | alpha |"})
+    at.push_back(md.find(row, purity));
+  EXPECT_NE(at[0], std::string::npos) << md;
+  EXPECT_TRUE(std::is_sorted(at.begin(), at.end())) << md.substr(purity);
+}
+
 TEST(Report, SweepRowsGetTheirOwnTableAndPlot) {
   using shiftad::evaluation::BenchRow;
   // AUROC of each (value, variant), averaged over two classes: hand means 60, 70 / 80, 90.
