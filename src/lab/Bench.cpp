@@ -115,6 +115,26 @@ std::string protocol(const Suite& s, const Config& c) {
 /// any chunk: whole batches).
 constexpr size_t kPrefetchChunk = 256;
 
+/// For its scope, `inputs` embeds kPrefetchChunk images at a time and stops between two
+/// chunks on a stop request (SIGINT, SIGTERM); the runs' own embedding is left as it was.
+class StoppableEmbedding {
+ public:
+  explicit StoppableEmbedding(api::InputCache& inputs) : inputs_(inputs), chunk_(inputs.embedChunk()) {
+    inputs_.setEmbedChunk(kPrefetchChunk);
+    inputs_.setStopFlag(&api::stopRequested());
+  }
+  ~StoppableEmbedding() {
+    inputs_.setStopFlag(nullptr);
+    inputs_.setEmbedChunk(chunk_);
+  }
+  StoppableEmbedding(const StoppableEmbedding&) = delete;
+  StoppableEmbedding& operator=(const StoppableEmbedding&) = delete;
+
+ private:
+  api::InputCache& inputs_;
+  size_t chunk_;
+};
+
 /// Embed both domains whole, once (one disk-cache entry per domain and encoder), so
 /// every run of the grid finds its images' features in memory.
 void prefetch(Cache& cache, const Suite& suite, const std::string& src, const std::string& tgt,
@@ -124,10 +144,7 @@ void prefetch(Cache& cache, const Suite& suite, const std::string& src, const st
   // A stop (SIGTERM from a scheduler's time limit) waited for whole domains here: minutes
   // on PACS or digits, past the grace before SIGKILL. Embedded in chunks of a few
   // batches, it is seen within seconds; the runs after it are not started.
-  auto& inputs = cache.inputs();
-  const size_t chunk = inputs.embedChunk();
-  inputs.setEmbedChunk(kPrefetchChunk);
-  inputs.setStopFlag(&api::stopRequested());
+  const StoppableEmbedding stoppable(cache.inputs());
   try {
     for (const auto& domain : {src, tgt}) {
       std::vector<std::string> paths;
@@ -137,8 +154,6 @@ void prefetch(Cache& cache, const Suite& suite, const std::string& src, const st
   } catch (const api::EmbeddingStopped&) {
     log::info("stopped while embedding the images of {} → {}", src, tgt);
   }
-  inputs.setStopFlag(nullptr);
-  inputs.setEmbedChunk(chunk);
 }
 
 std::string runKey(const evaluation::BenchRow& r) {

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace shiftad {
 namespace {
 
-constexpr const char* kBaseline = "source_only";
+constexpr const char* kBaseline = lab::kDemoBaseline;
 
 /// Results in OUT were made from data/ as synthesized with one seed: another --seed
 /// would rewrite the data under them (and the bench then refuses the folder).

@@ -11,7 +11,7 @@
 namespace shiftad::lab {
 namespace {
 
-constexpr const char* kBaseline = "source_only";
+constexpr const char* kBaseline = kDemoBaseline;
 
 std::string cell(const std::vector<double>& v) {
   const auto m = evaluation::meanStd(v);

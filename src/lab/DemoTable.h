@@ -11,6 +11,9 @@
 
 namespace shiftad::lab {
 
+/// The variant the demo sets the recommended one against.
+inline constexpr const char* kDemoBaseline = "source_only";
+
 /// Per normal class, the mean ± std over `seeds` of source_only's and `recommended`'s
 /// AUROC (%), then a row over classes and seeds, each line given to `print`. Rows of
 /// other seeds, variants or a sweep (an earlier demo's, kept in results.csv) are left
