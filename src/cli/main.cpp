@@ -33,6 +33,7 @@
 #include "common/Error.h"
 #include "common/LogOnce.h"
 #include "data/ImageFolder.h"
+#include "evaluation/Decision.h"
 #include "models/InferenceBatch.h"
 #include "shiftad/Lab.h"
 #include "shiftad/shiftad.h"
@@ -859,9 +860,9 @@ int runEval(const EvalCommand& c) {
       : c.out.empty() && !shiftad::sameSplit(own.data, cfg.data) ? "not saved (another split than the run's own, whose "
                                                                    "test_scores.csv stays; --out FILE keeps them)"
                                                                  : "not saved (see the warning)");
-  // Nothing above the threshold: precision is 0/0, not 0.
-  const auto precision =
-      r.recall == 0 && r.fpr == 0 ? std::string("- (no image above it)") : fmt::format("{:.4f}", r.precision);
+  const auto precision = shiftad::evaluation::calledAnyAnomalous(r.recall, r.fpr)
+                             ? fmt::format("{:.4f}", r.precision)
+                             : std::string("- (no image above it)");
   fmt::print(
       "at the label-free threshold {:.6g}: precision {}  recall {:.4f}  F1 {:.4f}  FPR {:.4f}  (F1-max {:.4f}, "
       "its threshold chosen with the test labels)\n",

@@ -17,6 +17,11 @@ struct DecisionMetrics {
   double fpr = 0.0;        ///< FP / (FP + TN): the share of normals called anomalous
 };
 
+/// Whether a decision called any image anomalous, from its rates alone (results.csv keeps
+/// no counts): with recall and FPR both 0 nothing was above the threshold, and its
+/// precision is 0/0, undefined, though stored as 0.
+inline bool calledAnyAnomalous(double recall, double fpr) { return recall > 0 || fpr > 0; }
+
 /// The metrics of calling `score > threshold` anomalous. `is_anomaly`: 1 anomalous,
 /// 0 normal. Throws shiftad::Error if the sizes differ.
 DecisionMetrics atThreshold(const std::vector<double>& scores, const std::vector<int>& is_anomaly, double threshold);

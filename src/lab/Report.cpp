@@ -14,6 +14,7 @@
 #include "common/Error.h"
 #include "common/Number.h"
 #include "common/Log.h"
+#include "evaluation/Decision.h"
 #include "evaluation/Metrics.h"
 #include "lab/Svg.h"
 #include "lab/Tenths.h"
@@ -500,9 +501,9 @@ DecisionRates decisionRates(const std::vector<BenchRow>& rows) {
     d.f1[k].push_back(r.f1), d.f1_max[k].push_back(r.f1_max);
     d.recall[k].push_back(r.recall), d.fpr[k].push_back(r.fpr);
     ++d.runs[k];
-    // No image above the threshold (recall and FPR 0): precision is 0/0, which `eval`
-    // prints as undefined and results.csv holds as 0; averaged in, it read as wrong calls.
-    if (r.recall > 0 || r.fpr > 0) d.precision[k].push_back(r.precision);
+    // Precision of 0/0 (`eval` prints it as undefined; results.csv holds 0): averaged in,
+    // it read as wrong calls.
+    if (evaluation::calledAnyAnomalous(r.recall, r.fpr)) d.precision[k].push_back(r.precision);
   }
   return d;
 }
