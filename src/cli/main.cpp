@@ -539,54 +539,24 @@ int interruptedStatus() {
   return sig > 0 ? 128 + sig : kInterrupted;
 }
 
-/// The keys of `variant` that `sets` give other values ("key: VARIANT'S -> SET"): a run
-/// labelled source_only that aligned, say (bench applies the variant last; train, first).
-std::vector<std::string> variantKeysChanged(const std::string& config, const std::string& variant,
-                                            const std::vector<std::string>& sets) {
-  if (variant.empty() || sets.empty()) return {};
-  const auto own = shiftad::variantOverrides(variant);
-  auto all = own;
-  all.insert(all.end(), sets.begin(), sets.end());
-  // The variant's values: its keys applied again after the sets. Its keys alone, before
-  // them, may not be a config yet (frozen_dominant before --set encoder.type=backbone).
-  auto kept = all;
-  kept.insert(kept.end(), own.begin(), own.end());
-  const auto keyOf = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
-  const auto isOwn = [&](const std::string& key) {
-    return std::any_of(own.begin(), own.end(), [&](const std::string& kv) { return keyOf(kv) == key; });
-  };
-  std::vector<std::string> out;
-  std::vector<std::string> changes;
-  try {
-    changes = shiftad::changedSettings(shiftad::loadConfig(config, kept), shiftad::loadConfig(config, all));
-  } catch (const shiftad::Error&) {
-    // The variant's values with the other sets make no config (the sets undo what the
-    // variant needs): every set of one of its keys to another text changes it.
-    for (const auto& set : sets)
-      for (const auto& kv : own)
-        if (keyOf(kv) == keyOf(set) && kv != set)
-          changes.push_back(keyOf(kv) + ": " + kv.substr(kv.find('=') + 1) + " -> " + set.substr(set.find('=') + 1));
-  }
-  for (const auto& change : changes)
-    if (isOwn(change.substr(0, change.find(':')))) out.push_back(change);
-  return out;
-}
-
 /// The config `COMMAND --config FILE --variant V --set ...` resolves to, for train and for
-/// config alike: V's keys, then the sets; a set that changes one of V's keys makes it custom.
+/// config alike: V's keys, then the sets; a set that changes one of V's keys makes it
+/// custom (bench applies the variant last; train, first), said here in the options' terms.
 shiftad::Config variantConfig(const std::string& command, const std::string& config, const std::string& variant,
                               const std::vector<std::string>& sets) {
   std::vector<std::string> all;
   if (!variant.empty()) all = shiftad::variantOverrides(variant);
   all.insert(all.end(), sets.begin(), sets.end());
-  if (const auto changed = variantKeysChanged(config, variant, sets); !changed.empty()) {
+  auto cfg = shiftad::loadConfig(config, all);
+  if (variant.empty() || cfg.run.variant != variant) return cfg;  // a --set run.variant is checked by the fit
+  if (const auto changed = shiftad::variantLabelChanges(cfg); !changed.empty()) {
     spdlog::warn(
         "{} --variant {}: --set changes keys the variant sets ({}); this is not that variant, and its "
         "run.variant reads custom",
         command, variant, fmt::join(changed, "; "));
-    all.push_back("run.variant=custom");
+    cfg.run.variant = "custom";
   }
-  return shiftad::loadConfig(config, all);
+  return cfg;
 }
 
 int runTrain(TrainCommand& c) {

@@ -205,3 +205,21 @@ TEST(ConfigChoices, TheDefaultVariantIsWhatAConfigWithoutOneRuns) {
   EXPECT_EQ(dumpConfig(parseConfig("", overrides)), dumpConfig(parseConfig("", {})));
   EXPECT_EQ(variants().front().name, "default") << "listed first by `shiftad variants`";
 }
+
+TEST(ConfigChoices, AVariantLabelIsCheckedKeyByKeyEvenWhereThePresetWouldMakeNoConfigWithTheOthers) {
+  // Hand-checked: cluster_frozen sets cluster.space frozen, which needs an encoder. A config
+  // labelled cluster_frozen that clusters F's own space without one is not that preset; its
+  // differing key is said as such (it read "its keys make no config with the others"
+  // before, and the CLI spelt the keys with a copy of its own).
+  Config c = parseConfig("", {"run.variant=cluster_frozen", "cluster.space=self"});
+  ASSERT_EQ(c.encoder.type, EncoderType::kNone);
+  EXPECT_EQ(variantLabelChanges(c), std::vector<std::string>{"cluster.space: frozen -> self"});
+  // The preset's own keys, other keys changed, a user's label: nothing to say.
+  EXPECT_TRUE(
+      variantLabelChanges(parseConfig("", {"run.variant=source_only", "align.method=none", "train.lr=0.01"})).empty());
+  EXPECT_TRUE(variantLabelChanges(parseConfig("", {"run.variant=ablation-7", "align.method=none"})).empty());
+  // Several keys of a preset: each one that differs, in the schema's order.
+  c = parseConfig("", {"run.variant=oracle", "data.target_labels=true", "train.on=source", "align.method=mmd"});
+  EXPECT_EQ(variantLabelChanges(c),
+            (std::vector<std::string>{"align.method: none -> mmd", "train.on: target_normals -> source"}));
+}
