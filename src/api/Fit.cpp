@@ -270,6 +270,17 @@ struct Workspace {
   bool writes() const { return !group || group->rank() == 0; }
 };
 
+/// `embed()`, stopped between chunks of images by a stop request (StoppableEmbedding) in a
+/// process that trains alone: a SIGTERM waited for the whole source and pool before. Ranks
+/// stop together at a training step (FitLoop::stopRequested); one stopping here on its own
+/// would leave the others waiting for it.
+template <class Embed>
+auto stoppableUnlessRanks(InputCache& cache, const Workspace& w, const Embed& embed) {
+  std::optional<StoppableEmbedding> stoppable;
+  if (!w.group) stoppable.emplace(cache);
+  return embed();
+}
+
 /// Whether `p` is `folder` or lies below it (lexically, both absolute or both relative).
 bool isAtOrBelow(const fs::path& p, const fs::path& folder) {
   const auto rel = p.lexically_relative(folder);
@@ -723,7 +734,8 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   training::Trainer trainer(cfg, f.net, &cache.principalBases());
   trainer.continueConstructionStream(f.stream);
   trainer.setProcessGroup(w.group);
-  const auto td = trainingData(cache, cfg, plan, source, pool, w.ranks());
+  const auto td =
+      stoppableUnlessRanks(cache, w, [&] { return trainingData(cache, cfg, plan, source, pool, w.ranks()); });
   std::atomic<bool> cancelled{false};
   EpochRecorder recorder{cfg,       plan,    pool_labels, anomalyShare(pool_labels), n.pool, metrics, callbacks,
                          cancelled, summary, {}};
@@ -785,11 +797,12 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
     checkFitDecodesInMemory(cache, cfg,
                             {plan.source_paths, plan.need_pool ? plan.pool_paths : std::vector<std::string>{}});
   const auto f = plan.frozen_scorer ? NewNetwork{} : newNetwork(cfg, w);
-  const auto source =
-      plan.frozen_scorer ? Inputs{} : sharedInputs(cache, cfg, plan.head_only, plan.source_paths, w.ranks());
-  const auto pool = plan.need_pool && !plan.frozen_scorer
-                        ? sharedInputs(cache, cfg, plan.head_only, plan.pool_paths, w.ranks())
-                        : Inputs{};
+  const auto inputsOf = [&](bool needed, const std::vector<std::string>& paths) {
+    if (!needed || plan.frozen_scorer) return Inputs{};
+    return stoppableUnlessRanks(cache, w, [&] { return sharedInputs(cache, cfg, plan.head_only, paths, w.ranks()); });
+  };
+  const auto source = inputsOf(true, plan.source_paths);
+  const auto pool = inputsOf(plan.need_pool, plan.pool_paths);
   std::ofstream metrics;  // not open on a rank that writes nothing: its lines go nowhere
   if (w.writes()) {
     // Read by training or calibration: eval later refuses a test split that holds any.
@@ -816,6 +829,17 @@ TrainSummary trainedByRank0(InputCache& cache, const Config& cfg, const data::Pr
                             const BeforeCommit& before_commit, const std::string& run_dir) {
   try {
     return trainInto(cache, cfg, split, w, callbacks, t0, before_commit);
+  } catch (const Stopped& e) {
+    std::error_code ec;
+    if (fs::exists(w.checkpoint, ec))
+      throw Stopped(
+          fmt::format("{}, before training went on: the run's checkpoint is as it was; `shiftad train "
+                      "--resume {}` (FitOptions::resume) continues from it",
+                      e.what(), run_dir));
+    throw Stopped(
+        fmt::format("{}, before training began: the run folder '{}' is as it was before; run the same "
+                    "command again",
+                    e.what(), run_dir));
   } catch (const Error& e) {
     std::error_code ec;
     if (!fs::exists(w.checkpoint, ec)) throw;

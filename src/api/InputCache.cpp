@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "api/Interrupt.h"
+
 namespace shiftad::api {
 
 bool InputCache::recall(const std::string& key, const std::vector<std::string>& paths, FeatureSet& out) const {
@@ -83,6 +85,16 @@ std::optional<std::string> InputCache::trunkFingerprint(const std::string& key) 
 void InputCache::setTrunkFingerprint(const std::string& key, const std::string& fingerprint) {
   std::lock_guard<std::mutex> lock(fingerprints_mutex_);
   trunk_fingerprints_[key] = fingerprint;
+}
+
+StoppableEmbedding::StoppableEmbedding(InputCache& inputs) : inputs_(inputs), chunk_(inputs.embedChunk()) {
+  inputs_.setEmbedChunk(kChunk);
+  inputs_.setStopFlag(&stopRequested());
+}
+
+StoppableEmbedding::~StoppableEmbedding() {
+  inputs_.setStopFlag(nullptr);
+  inputs_.setEmbedChunk(chunk_);
 }
 
 }  // namespace shiftad::api

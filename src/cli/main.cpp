@@ -167,8 +167,8 @@ constexpr const char* kExitCodes =
     "  1    error in the input, the data or the run: one line on stderr, 'shiftad: error: ...';\n"
     "       check-data: the data has problems\n"
     "  2    usage error: unknown subcommand or option, missing or invalid option value\n"
-    "  130  interrupted (Ctrl-C); `shiftad train --resume RUN_DIR` continues a training run, the same command a "
-    "bench or demo\n"
+    "  130  interrupted (Ctrl-C); `shiftad train --resume RUN_DIR` continues a training run (one stopped while it "
+    "embedded its images, before training: the same command again), the same command a bench or demo\n"
     "  143  terminated (SIGTERM: a scheduler, kill, docker stop); train (or a bench's run) wrote a checkpoint as for "
     "Ctrl-C";
 
@@ -1111,6 +1111,10 @@ int runGuarded(Commands& c, const std::string& command) {
     const int status = runCommand(c, command);
     shiftad::cli::flushStandardOutput();  // a report or CSV cut short by a full disk is an error
     return status;
+  } catch (const shiftad::Stopped& e) {
+    // Asked for (SIGINT, SIGTERM) before training began: the status of a stop, not of a failure.
+    fmt::print(stderr, "shiftad: {}\n", oneLine(e.what()));
+    return interruptedStatus();
   } catch (const fs::filesystem_error& e) {
     fmt::print(stderr, "shiftad: error: {}\n", filesystemError(e));
   } catch (const std::bad_alloc&) {

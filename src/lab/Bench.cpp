@@ -110,31 +110,6 @@ std::string protocol(const Suite& s, const Config& c) {
              c.cluster.method, s.model_selection, fmt::join(variantsWhere(readsLabels), ", "));
 }
 
-/// Images embedded between two looks at the stop flag while a bench prepares a direction:
-/// a few batches, seconds of a MobileNetV2 on one core (the features are the same at
-/// any chunk: whole batches).
-constexpr size_t kPrefetchChunk = 256;
-
-/// For its scope, `inputs` embeds kPrefetchChunk images at a time and stops between two
-/// chunks on a stop request (SIGINT, SIGTERM); the runs' own embedding is left as it was.
-class StoppableEmbedding {
- public:
-  explicit StoppableEmbedding(api::InputCache& inputs) : inputs_(inputs), chunk_(inputs.embedChunk()) {
-    inputs_.setEmbedChunk(kPrefetchChunk);
-    inputs_.setStopFlag(&api::stopRequested());
-  }
-  ~StoppableEmbedding() {
-    inputs_.setStopFlag(nullptr);
-    inputs_.setEmbedChunk(chunk_);
-  }
-  StoppableEmbedding(const StoppableEmbedding&) = delete;
-  StoppableEmbedding& operator=(const StoppableEmbedding&) = delete;
-
- private:
-  api::InputCache& inputs_;
-  size_t chunk_;
-};
-
 /// Embed both domains whole, once (one disk-cache entry per domain and encoder), so
 /// every run of the grid finds its images' features in memory.
 void prefetch(Cache& cache, const Suite& suite, const std::string& src, const std::string& tgt,
@@ -144,7 +119,7 @@ void prefetch(Cache& cache, const Suite& suite, const std::string& src, const st
   // A stop (SIGTERM from a scheduler's time limit) waited for whole domains here: minutes
   // on PACS or digits, past the grace before SIGKILL. Embedded in chunks of a few
   // batches, it is seen within seconds; the runs after it are not started.
-  const StoppableEmbedding stoppable(cache.inputs());
+  const api::StoppableEmbedding stoppable(cache.inputs());
   try {
     for (const auto& domain : {src, tgt}) {
       std::vector<std::string> paths;

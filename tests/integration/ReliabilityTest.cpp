@@ -151,6 +151,51 @@ TEST(Resume, SigintCheckpointsAndExitsCleanlyThenResumesBitIdentical) { expectCl
 // SIGTERM: what a job scheduler, `kill` or `docker stop` sends before its SIGKILL.
 TEST(Resume, SigtermCheckpointsAndExitsCleanlyThenResumesBitIdentical) { expectCleanStopThenIdenticalResume(SIGTERM); }
 
+TEST(Resume, SigtermWhileTrainEmbedsEndsWithinAChunkAndKeepsNothing) {
+  // A stop while `train` embedded its source and pool was seen only at the first step,
+  // after every image: minutes on a large pool, past a scheduler's grace before SIGKILL.
+  // Head-only MobileNetV2: the signal comes as the source's embedding starts (~1 s at
+  // 96 px), and the pool's is never begun.
+  TempDir tmp;
+  shiftad::Config c = protocolOf(synthRoot(), "circle");
+  c.model.arch = shiftad::Arch::kMobileNetV2;
+  c.model.freeze = -1;
+  c.data.image_size = 96;
+  c.data.image_cache = false;
+  c.encoder.cache_dir = tmp / "cache";
+  c.train.epochs = 1;
+  shiftad::test::writeFile(tmp / "cfg.yaml", shiftad::dumpConfig(c));
+  const auto run = tmp / "run";
+  const pid_t pid = shiftad::test::spawnCli(trainArgs(tmp / "cfg.yaml", run), tmp / "run.log");
+  int status = 0;
+  const auto embedding = [&] {
+    std::error_code ec;
+    return fs::exists(tmp / "run.log", ec) &&
+           shiftad::test::readText(tmp / "run.log").find("cached for later runs") != std::string::npos;
+  };
+  while (!embedding() && !shiftad::test::exited(pid, status)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGTERM);
+  status = shiftad::test::waitExit(pid);
+  const auto log = shiftad::test::readText(tmp / "run.log");
+  ASSERT_EQ(status, 128 + SIGTERM) << log;
+  int done = -1, all = -1;
+  const auto at = log.find("shiftad: stopped after embedding ");
+  ASSERT_NE(at, std::string::npos) << log;
+  ASSERT_EQ(std::sscanf(log.c_str() + at, "shiftad: stopped after embedding %d of %d", &done, &all), 2) << log;
+  EXPECT_LT(done, all) << log;
+  EXPECT_EQ(log.find("train [", 0), std::string::npos) << "training began: " << log;
+  EXPECT_NE(
+      log.find("before training began: the run folder '" + run + "' is as it was before; run the same command again"),
+      std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("epoch 1/1"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(run)) << "a folder the stopped train created is removed again";
+  // The same command then trains the run.
+  const pid_t again = shiftad::test::spawnCli(trainArgs(tmp / "cfg.yaml", run), tmp / "again.log");
+  ASSERT_EQ(shiftad::test::waitExit(again), 0) << shiftad::test::readText(tmp / "again.log");
+  EXPECT_TRUE(fs::exists(run + "/model.safetensors"));
+}
+
 TEST(Resume, WithoutACheckpointStartsOver) {
   TempDir tmp;
   const auto cfg = tinyConfigFile(tmp, 1);
@@ -566,8 +611,8 @@ TEST(CheckData, EmptyClassFoldersAreAProblemWithoutAConfigToo) {
   const auto cfg = protocolOf(root, "square");
   const auto c = shiftad::checkData(root, &cfg);
   ASSERT_EQ(c.protocol_problems.size(), 1u);
-  EXPECT_TRUE(contains(c.protocol_problems[0], "the data's problem above: empty class: folder '" + root +
-                                                   "/source/e1' holds no image"))
+  EXPECT_TRUE(contains(c.protocol_problems[0],
+                       "the data's problem above: empty class: folder '" + root + "/source/e1' holds no image"))
       << c.protocol_problems[0];
 }
 
