@@ -46,7 +46,10 @@ class Detector:
             self._lib = ctypes.CDLL(lib_path)
         except OSError as e:
             raise ShiftadError(f"cannot load the library '{lib_path}': {e}") from None
-        self._declare(self._lib)
+        try:
+            self._declare(self._lib)
+        except AttributeError as e:  # a library, but not libshiftad (or too old a one)
+            raise ShiftadError(f"'{lib_path}' is not libshiftad: {e}") from None
         self._check(self._lib.shiftad_set_threads(threads))
         self._handle = self._lib.shiftad_load(os.fsencode(run_dir))
         if not self._handle:
@@ -94,8 +97,18 @@ class Detector:
         return [r.score if r.scored else None for r in results]
 
     def score_pixels(self, images):
-        """One score per (width, height, rgb bytes) image, rows packed."""
-        buffers = [(ctypes.c_ubyte * len(rgb)).from_buffer_copy(rgb) for _, _, rgb in images]
+        """One score per (width, height, rgb) image, rows packed: rgb is bytes, or any
+        buffer of width * height * 3 bytes (a NumPy array of shape (height, width, 3),
+        uint8). The library reads exactly that many: a buffer of another size is refused
+        here, as C could not know it (a short one was read past its end)."""
+        buffers = []
+        for i, (w, h, rgb) in enumerate(images):
+            data = memoryview(rgb).cast("B") if memoryview(rgb).c_contiguous else memoryview(bytes(rgb))
+            if w < 0 or h < 0 or data.nbytes != 3 * w * h:
+                raise ShiftadError(f"image {i}: {data.nbytes} bytes of pixels for {w} x {h} RGB, which is "
+                                   f"{max(0, 3 * w * h)} bytes; give packed 8-bit RGB rows (numpy: uint8, shape "
+                                   f"(height, width, 3))")
+            buffers.append((ctypes.c_ubyte * max(1, data.nbytes)).from_buffer_copy(data.tobytes() or b"\0"))
         views = (Image * len(images))(*[Image(w, h, 0, ctypes.cast(b, ctypes.POINTER(ctypes.c_ubyte)))
                                         for (w, h, _), b in zip(images, buffers)])
         results = (Result * len(images))()
@@ -174,6 +187,15 @@ def decode_rgb(path):
         return rgb.shape[1], rgb.shape[0], rgb.tobytes()
 
 
+def decode_or_none(path):
+    """decode_rgb(path), or None (with the reason on stderr) for a file Pillow cannot read."""
+    try:
+        return decode_rgb(path)
+    except (OSError, ValueError) as e:  # PIL.UnidentifiedImageError is an OSError
+        print(f"cannot decode '{path}': {e}", file=sys.stderr)
+        return None
+
+
 def csv_field(value):
     """`value` as one CSV field, as `shiftad score` writes it (RFC 4180): in double quotes,
     its quotes doubled, when it holds a comma, a double quote, CR or LF."""
@@ -195,7 +217,11 @@ def main():
     try:
         with Detector(args.lib, args.run_dir) as detector:
             if args.decode:
-                scores = detector.score_pixels([decode_rgb(p) for p in args.images])
+                # An unreadable file is skipped, as the library skips it without --decode.
+                decoded = {p: decode_or_none(p) for p in args.images}
+                readable = [p for p in args.images if decoded[p] is not None]
+                scored = dict(zip(readable, detector.score_pixels([decoded[p] for p in readable])))
+                scores = [scored.get(p) for p in args.images]
             else:
                 scores = detector.score_files(args.images)
     except ShiftadError as e:

@@ -81,9 +81,11 @@ int shiftad_set_threads(int threads);
 #define SHIFTAD_LOG_NONE 3
 
 /* Receives one log line: its level (SHIFTAD_LOG_*) and text (no line break; valid during
- * the call only), with the user_data given to shiftad_set_log. Called on the thread that
- * logs: any thread calling the library; one line at a time. It may call the library
- * (score a fallback image, say): lines logged meanwhile come to it too, nested. Not on
+ * the call only), with the user_data given to shiftad_set_log. One line at a time, in
+ * order: on the thread that logs (any thread calling the library), or, while another
+ * thread's callback runs, on that thread after it returns (a thread never waits for
+ * another's callback). It may call the library (score a fallback image, say): lines
+ * that call logs come to it at once, nested, on its thread. Not on
  * the handle whose call is logging, which that call is using: such a call fails
  * (SHIFTAD_ERROR, or NaN from shiftad_threshold; shiftad_last_error says why), and
  * shiftad_free of it is not allowed. Load the run again for a second handle. */

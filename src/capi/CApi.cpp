@@ -2,6 +2,7 @@
 // status codes instead of exceptions, and the last error kept per thread.
 #include <atomic>
 #include <cmath>
+#include <deque>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -119,25 +120,62 @@ int levelOf(spdlog::level::level_enum level) {
 }
 
 /// Hands each of the library's lines to a C caller's callback: a C, Python or Go host
-/// has no spdlog to route them with. The lock is recursive: the callback runs under it,
-/// and a callback that calls the library (scoring a fallback image on a line about an
-/// unreadable one) logged again on the same thread and waited on itself forever.
+/// has no spdlog to route them with. One line at a time, in order: a thread delivers
+/// the lines queued while it holds the turn. A thread that finds the turn taken queues
+/// its line and goes on, never waiting for it: the callback may call the library on
+/// another handle, whose holder, waiting here for the turn while it logs, held up the
+/// callback for good (hunt14-a). A line the callback's own call logs is delivered at
+/// once, nested, on its thread.
 class CallbackSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
   CallbackSink(shiftad_log_callback callback, void* user_data) : callback_(callback), user_data_(user_data) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    const std::string text(msg.payload.data(), msg.payload.size());
-    const std::lock_guard<std::recursive_mutex> lock(mutex_);  // one line at a time across threads
-    callback_(levelOf(msg.level), text.c_str(), user_data_);
+    std::string text(msg.payload.data(), msg.payload.size());
+    if (deliverer_.load() == std::this_thread::get_id()) {
+      callback_(levelOf(msg.level), text.c_str(), user_data_);  // nested in this thread's callback
+      return;
+    }
+    {
+      const std::lock_guard<std::mutex> lock(queue_mutex_);
+      queue_.emplace_back(levelOf(msg.level), std::move(text));
+    }
+    deliverQueued();
   }
   void flush_() override {}
 
  private:
+  using Line = std::pair<int, std::string>;
+
+  void deliverQueued() {
+    for (;;) {
+      std::unique_lock<std::mutex> turn(turn_mutex_, std::try_to_lock);
+      if (!turn.owns_lock()) return;  // the thread that has it delivers this line too
+      deliverer_ = std::this_thread::get_id();
+      for (Line line; nextLine(line);) callback_(line.first, line.second.c_str(), user_data_);
+      deliverer_ = std::thread::id();
+      turn.unlock();
+      // A line queued after the last look, by a thread that found the turn still taken.
+      const std::lock_guard<std::mutex> lock(queue_mutex_);
+      if (queue_.empty()) return;
+    }
+  }
+
+  bool nextLine(Line& line) {
+    const std::lock_guard<std::mutex> lock(queue_mutex_);
+    if (queue_.empty()) return false;
+    line = std::move(queue_.front());
+    queue_.pop_front();
+    return true;
+  }
+
   shiftad_log_callback callback_;
   void* user_data_;
-  std::recursive_mutex mutex_;  // spdlog's compiled library instantiates base_sink for std::mutex and null_mutex only
+  std::mutex turn_mutex_;  // held by the thread delivering
+  std::atomic<std::thread::id> deliverer_{};
+  std::mutex queue_mutex_;
+  std::deque<Line> queue_;
 };
 
 }  // namespace

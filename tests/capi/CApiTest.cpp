@@ -3,6 +3,9 @@
 // messages (never exceptions), the last error per thread, and handles used from
 // several threads. (tests/deploy checks it against the `shiftad score` command.)
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -241,6 +244,70 @@ TEST(CApi, ALogCallbackCallingTheHandleWhoseCallIsLoggingIsRefusedNotAHang) {
   EXPECT_TRUE(std::isnan(log.threshold));
   // After the call, the handle is free again.
   EXPECT_FALSE(std::isnan(shiftad_threshold(h.p))) << shiftad_last_error();
+}
+
+namespace {
+
+/// A callback that scores an image on a second handle for the lines of one thread (once
+/// per line, not for the lines its own call logs).
+struct CrossHandleLog {
+  shiftad_detector* other = nullptr;
+  std::string image;
+  std::thread::id caller;
+  std::atomic<int> lines{0}, nested_failures{0};
+  static void take(int, const char*, void* user_data) {
+    static thread_local bool inside = false;
+    auto* self = static_cast<CrossHandleLog*>(user_data);
+    ++self->lines;
+    if (inside || std::this_thread::get_id() != self->caller) return;
+    inside = true;
+    const char* path = self->image.c_str();
+    shiftad_result r;
+    if (shiftad_score_files(self->other, &path, 1, &r) != SHIFTAD_OK || r.scored != 1) ++self->nested_failures;
+    inside = false;
+  }
+};
+
+}  // namespace
+
+TEST(CApi, ALogCallbackCallingAHandleAnotherThreadIsLoggingOnIsNoDeadlock) {
+  // Thread A's line ran the callback under the sink's lock, which scored on handle 2;
+  // thread B held handle 2 and logged, waiting for the sink's lock: each waited on the
+  // other for good (hunt14-a #2). Both threads score unreadable files (a warning each).
+  TempDir tmp;
+  Handle one, two;
+  CrossHandleLog log;
+  log.other = two.p;
+  log.image = someImages(1)[0];
+  constexpr int kCalls = 60;
+  std::atomic<int> done{0};
+  const auto scoreMissing = [&](shiftad_detector* h, const std::string& tag) {
+    for (int i = 0; i < kCalls; ++i) {
+      const auto missing = tmp / (tag + std::to_string(i) + ".png");
+      const char* path = missing.c_str();
+      shiftad_result r;
+      EXPECT_EQ(shiftad_score_files(h, &path, 1, &r), SHIFTAD_OK) << shiftad_last_error();
+    }
+    ++done;
+  };
+  ASSERT_EQ(shiftad_set_log(&CrossHandleLog::take, &log, SHIFTAD_LOG_WARNING), SHIFTAD_OK);
+  std::thread a([&] {
+    log.caller = std::this_thread::get_id();
+    scoreMissing(one.p, "a-missing-");
+  });
+  std::thread b([&] { scoreMissing(two.p, "b-missing-"); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (done < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (done < 2) {
+    ADD_FAILURE() << "deadlocked: " << done << " of 2 threads ended within 120 s";
+    std::_Exit(1);  // the threads cannot be joined
+  }
+  a.join();
+  b.join();
+  ASSERT_EQ(shiftad_set_log(nullptr, nullptr, SHIFTAD_LOG_INFO), SHIFTAD_OK);
+  EXPECT_EQ(log.nested_failures, 0);
+  EXPECT_GE(log.lines, 2 * kCalls) << "every warning reached the callback";
 }
 
 TEST(CApi, AnUnreadableFileIsItsOwnResultNeverAFailedCallHoweverFew) {

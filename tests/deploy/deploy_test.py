@@ -266,6 +266,27 @@ def check_blas_kernels_chosen_at_set_threads_not_at_load(lib):
           f"shiftad_set_threads chooses the kernels ({p.stdout.strip()})")
 
 
+def check_score_pixels_reads_the_buffer_it_is_given(source, lib, run_dir, image, expected):
+    """score.py's score_pixels with a NumPy array (it copied len(array) bytes, a row count,
+    and the library read past them: another score at every call) and with a buffer of the
+    wrong size (read past its end: a bus error), hunt14-a."""
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("score_example", f"{source}/examples/score.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    w, h, rgb = example.decode_rgb(image)
+    array = np.frombuffer(rgb, np.uint8).reshape(h, w, 3)
+    with example.Detector(lib, run_dir, threads=1) as det:
+        got = det.score_pixels([(w, h, rgb), (w, h, array), (w, h, array[:, ::-1][:, ::-1])])
+        check(all(abs(g - expected) <= 1e-6 * max(1.0, abs(expected)) for g in got),
+              f"score_pixels of bytes, a NumPy array and a strided view give the file's score {expected} (got {got})")
+        try:
+            det.score_pixels([(3000, 3000, b"\0" * 12)])
+            check(False, "score_pixels refuses a buffer shorter than width * height * 3")
+        except example.ShiftadError as e:
+            check("12 bytes of pixels for 3000 x 3000 RGB" in str(e), f"score_pixels names the sizes (got: {e})")
+
+
 def main():
     source, build, cli, built_lib, version = sys.argv[1:6]
     if not os.path.isfile(built_lib):
@@ -295,12 +316,14 @@ def main():
         clients = {"score_cpp": [f"{downstream}/score_cpp", run_dir] + images,
                    "score_c": [f"{downstream}/score_c", run_dir] + images, "score.py": python + images,
                    "score_c (pkg-config, moved prefix)": [score_c_pkgconfig, run_dir] + images,
-                   "score.py --decode": python[:-1] + ["--decode", run_dir] + [p for p in images if p != corrupt]}
+                   "score.py --decode": python[:-1] + ["--decode", run_dir] + images}
         for name, cmd in clients.items():
             p = run(cmd)
             compare(name, read_csv_scores(p.stdout), expected)
             if corrupt in cmd:
                 check(f"skipped (unreadable): {corrupt}" in p.stderr, f"{name} reports the corrupt file skipped")
+        readable = next(p for p in images if p != corrupt)
+        check_score_pixels_reads_the_buffer_it_is_given(source, lib, run_dir, readable, expected[readable])
         for name, cmd in {"score_c": [f"{downstream}/score_c"], "score_cpp": [f"{downstream}/score_cpp"],
                           "score.py": python[:-1]}.items():
             p = run(cmd + [f"{tmp}/no-such-run", images[0]], expect=1)
