@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "api/Interrupt.h"
+#include "api/OutputFile.h"
 #include "api/RunDir.h"
 #include "common/Error.h"
 #include "common/ParallelFor.h"
@@ -211,7 +212,9 @@ TrainSummary train(const Config& cfg, const std::string& run_dir, const TrainOpt
   return Detector::fit(cfg, run_dir, options).trainSummary();
 }
 
-TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions& distributed) {
+namespace {
+
+TrainSummary resumeFrom(const std::string& run_dir, const DistributedOptions& distributed) {
   TrainOptions options;
   options.resume = true;
   options.distributed = distributed;
@@ -239,6 +242,13 @@ TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions
   return train(cfg, run_dir, options);
 }
 
+}  // namespace
+
+TrainSummary resumeTraining(const std::string& run_dir, const DistributedOptions& distributed) {
+  return api::withFilesystemErrors("cannot resume the run '" + run_dir + "'", run_dir,
+                                   [&] { return resumeFrom(run_dir, distributed); });
+}
+
 void handleInterrupts() { api::installInterruptHandler(); }
 
 int caughtSignal() { return api::caughtSignal(); }
@@ -257,21 +267,36 @@ ImageFileCheck checkImageFile(const std::string& path) {
   return check;
 }
 
-Config loadRunConfig(const std::string& run_dir) { return api::loadRunConfig(run_dir); }
+Config loadRunConfig(const std::string& run_dir) {
+  return api::withFilesystemErrors("cannot read the run '" + run_dir + "'", run_dir,
+                                   [&] { return api::loadRunConfig(run_dir); });
+}
 
-PoolDiagnostics poolDiagnostics(const std::string& run_dir) { return api::readPoolDiagnostics(run_dir); }
+PoolDiagnostics poolDiagnostics(const std::string& run_dir) {
+  return api::withFilesystemErrors("cannot read the run '" + run_dir + "'", run_dir,
+                                   [&] { return api::readPoolDiagnostics(run_dir); });
+}
 
 ScoreResult score(const std::string& run_dir, const std::string& images) {
   return Detector::load(run_dir).score(images);
 }
 
-EvalResult evaluate(const std::string& run_dir, const Config& cfg, const std::string& scores_file) {
+namespace {
+
+EvalResult evaluateRun(const std::string& run_dir, const Config& cfg, const std::string& scores_file) {
   LoadOptions options;
   options.disk_caches = true;  // the test split of a data set: read again at each eval
   // Another split's scores never replace the run's own (a bench's ROC figures read them).
   const bool own = sameSplit(api::loadRunConfig(run_dir).data, cfg.data);
   const auto file = !scores_file.empty() ? scores_file : own ? (fs::path(run_dir) / api::kTestScoresFile).string() : "";
   return Detector::load(run_dir, options).evaluate(cfg, file);
+}
+
+}  // namespace
+
+EvalResult evaluate(const std::string& run_dir, const Config& cfg, const std::string& scores_file) {
+  return api::withFilesystemErrors("cannot evaluate the run '" + run_dir + "'", run_dir,
+                                   [&] { return evaluateRun(run_dir, cfg, scores_file); });
 }
 
 }  // namespace shiftad

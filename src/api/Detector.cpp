@@ -80,6 +80,8 @@ struct Detector::Impl {
   std::vector<std::string> dominant;  ///< the run's dominant.txt, to calibrate such a run
   std::vector<std::string> pool;      ///< the run's pool.txt: evaluate refuses a test split holding any
   bool shared_cache = false;          ///< `cache` came from the caller (FitOptions, LoadOptions)
+  /// The run folder it was loaded from, as folderIdentity saw it then (zeros: not loaded).
+  std::array<int64_t, 4> folder{};
 
   api::InputCache& inputs() const { return cache->inputs(); }
 
@@ -295,28 +297,10 @@ Detector::Detector(Detector&&) noexcept = default;
 Detector& Detector::operator=(Detector&&) noexcept = default;
 Detector::~Detector() = default;
 
-namespace {
-
-/// `work`, with a file system error (a path that cannot be made absolute, a folder that
-/// cannot be created) turned into the library's Error, naming the path and what the
-/// call was doing (`doing`; the path again only when the error is about another one than
-/// `path`), as every other failure of the API is.
-template <typename Work>
-auto withFilesystemErrors(const std::string& doing, const std::string& path, Work&& work) -> decltype(work()) {
-  try {
-    return work();
-  } catch (const fs::filesystem_error& e) {
-    const auto where = e.path1().string();
-    SHIFTAD_THROW("{}: {}{}", doing, where == path ? "" : "'" + where + "': ", api::pathProblem(where, e.code()));
-  }
-}
-
-}  // namespace
-
 Detector Detector::fit(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
   SHIFTAD_CHECK(!run_dir.empty(), "cannot fit a detector into an empty path; give a new or empty folder (or a run)");
-  return withFilesystemErrors("cannot write the run '" + run_dir + "'", run_dir,
-                              [&] { return fitInto(cfg, run_dir, options); });
+  return api::withFilesystemErrors("cannot write the run '" + run_dir + "'", run_dir,
+                                   [&] { return fitInto(cfg, run_dir, options); });
 }
 
 Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const FitOptions& options) {
@@ -372,6 +356,7 @@ std::unique_ptr<Detector::Impl> loadWhole(const std::string& run_dir, const Load
     const auto before = folderIdentity(run_dir);
     try {
       auto impl = loadImpl(run_dir, options.cache, options.callbacks);
+      impl->folder = before;
       if (folderIdentity(run_dir) == before || attempt == 5) return impl;
     } catch (const Error&) {
       if (folderIdentity(run_dir) == before || attempt == 5) throw;
@@ -381,7 +366,10 @@ std::unique_ptr<Detector::Impl> loadWhole(const std::string& run_dir, const Load
 
 }  // namespace
 
-Detector Detector::load(const std::string& run_dir, const LoadOptions& options) {
+namespace {
+
+/// Detector::load's work, its file-system errors still to be turned into Errors.
+std::unique_ptr<Detector::Impl> loadedImpl(const std::string& run_dir, const LoadOptions& options) {
   // A run whose training has not written its calibration yet (the lock is live) is not
   // a run that lost it: recalibrating would set a threshold the training may not.
   if (!fs::exists(fs::path(run_dir) / kCalibrationFile))
@@ -398,7 +386,14 @@ Detector Detector::load(const std::string& run_dir, const LoadOptions& options) 
                   *options.max_skipped);
     impl->run.cfg.data.max_skipped = *options.max_skipped;
   }
-  return Detector(std::move(impl));
+  return impl;
+}
+
+}  // namespace
+
+Detector Detector::load(const std::string& run_dir, const LoadOptions& options) {
+  return Detector(api::withFilesystemErrors("cannot load the run '" + run_dir + "'", run_dir,
+                                            [&] { return loadedImpl(run_dir, options); }));
 }
 
 const Config& Detector::config() const { return live(impl_).run.cfg; }
@@ -565,6 +560,21 @@ void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const 
 
 }  // namespace
 
+namespace {
+
+/// Whether `file`, in the folder `impl` was loaded from, now lies in another folder of
+/// that name: `train --overwrite` replaced the run while this one scored, and the new
+/// run's test_scores.csv is its own eval's to write, not another model's. (Device and
+/// inode: a replacement is another folder; a write in this one changes its ctime.)
+bool runFolderReplacedFor(const Detector::Impl& impl, const std::string& file) {
+  std::error_code ec;
+  if (!fs::equivalent(fs::path(file).parent_path(), impl.run_dir, ec) || impl.folder[1] == 0) return false;
+  const auto now = folderIdentity(impl.run_dir);
+  return now[0] != impl.folder[0] || now[1] != impl.folder[1];
+}
+
+}  // namespace
+
 EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file) {
   checkTrained(impl_);
   const training::ScopedOpenMpThreads threads(cfg.train.threads);
@@ -605,6 +615,13 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   // The path through csv::field: one with a comma or a line break stays one field.
   for (size_t i = 0; i < scores.size(); ++i)
     text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], csv::field(paths[i]));
+  if (runFolderReplacedFor(*impl_, scores_target)) {
+    log::warn(
+        "the test scores were not saved: '{}' was replaced by another run while this evaluated (train "
+        "--overwrite), and they are this detector's; the metrics below are complete",
+        impl_->run_dir);
+    return r;
+  }
   // The metrics are the result; a run folder that cannot be written (read-only, full)
   // loses only the per-image file.
   try {
@@ -636,16 +653,54 @@ Embedding Detector::embed(const std::vector<std::string>& paths) {
 void Detector::save(const std::string& dir) const {
   checkTrained(impl_);
   SHIFTAD_CHECK(!dir.empty(), "cannot save a detector to an empty path; give a new or empty folder");
-  withFilesystemErrors("cannot save to '" + dir + "'", dir, [&] { saveTo(dir); });
+  api::withFilesystemErrors("cannot save to '" + dir + "'", dir, [&] { saveTo(dir); });
 }
 
+namespace {
+
+/// Refuses, before any work, a path save() could not rename its run to: one the file
+/// system refuses (a name too long, a loop of links) or in a folder that does not exist.
+void checkSavePath(const std::string& dir) {
+  std::error_code ec;
+  const auto st = fs::symlink_status(dir, ec);
+  SHIFTAD_CHECK(!ec || st.type() == fs::file_type::not_found, "cannot save a detector to '{}': {}", dir,
+                api::pathProblem(dir, ec));
+  const auto parent = fs::absolute(dir).lexically_normal().parent_path();
+  SHIFTAD_CHECK(fs::is_directory(parent, ec),
+                "cannot save a detector to '{}': its folder '{}' does not exist; create it first, or give a new or "
+                "empty folder in one that exists",
+                dir, parent.string());
+}
+
+/// Removes the folder a save was building unless the save went through (then it was renamed).
+class RemoveUnlessSaved {
+ public:
+  explicit RemoveUnlessSaved(std::string dir) : dir_(std::move(dir)) {}
+  ~RemoveUnlessSaved() {
+    std::error_code ec;
+    if (!saved_) fs::remove_all(dir_, ec);
+  }
+  RemoveUnlessSaved(const RemoveUnlessSaved&) = delete;
+  RemoveUnlessSaved& operator=(const RemoveUnlessSaved&) = delete;
+  void saved() { saved_ = true; }
+
+ private:
+  std::string dir_;
+  bool saved_ = false;
+};
+
+}  // namespace
+
 void Detector::saveTo(const std::string& dir) const {
+  checkSavePath(dir);
   api::checkNotInsideARun(dir);  // as `train --out`: a run holds only its own files
   const auto st = api::inspectRunDir(dir);
   SHIFTAD_CHECK(st.entries == 0, "cannot save a detector to '{}': it is not empty; choose a new or empty folder", dir);
-  // Built beside `dir` and renamed into place: `dir` never holds half a run.
+  // Built beside `dir` and renamed into place: `dir` never holds half a run, and a save
+  // that fails leaves no hidden copy of the model behind.
   const auto building = api::replacementDir(dir);
   api::removeOwnFolder(building);
+  RemoveUnlessSaved cleanup(building);
   const auto& run = impl_->run;
   if (run.frozen)
     api::saveFrozenRun(building, run.cfg, *run.frozen, run.encoder_trunk);
@@ -659,12 +714,14 @@ void Detector::saveTo(const std::string& dir) const {
   std::error_code ec;
   if (fs::exists(dir, ec)) fs::remove(dir);  // empty (checked above): rename needs the name free
   fs::rename(building, dir);
+  cleanup.saved();
 }
 
 void Detector::exportOnnx(const std::string& path) const {
   checkTrained(impl_);
   // Before the work, never over a run's files, and through a link.
   const auto target = api::checkOutputFile(path, "an .onnx file", "output file");
+  api::checkFolderTakesAFile(target, "output file");
   const auto& run = impl_->run;
   SHIFTAD_CHECK(!run.frozen,
                 "cannot export '{}': this detector is a frozen-encoder baseline (variant '{}', score.method {}), whose "

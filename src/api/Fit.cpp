@@ -837,8 +837,8 @@ TrainSummary trainedByRank0(InputCache& cache, const Config& cfg, const data::Pr
                       "--resume {}` (FitOptions::resume) continues from it",
                       e.what(), run_dir));
     throw Stopped(
-        fmt::format("{}, before training began: the run folder '{}' is as it was before; run the same "
-                    "command again",
+        fmt::format("{}, before training began: the run folder '{}' is as it was before; fit it again "
+                    "(`shiftad train`: the same command)",
                     e.what(), run_dir));
   } catch (const Error& e) {
     std::error_code ec;

@@ -1,11 +1,17 @@
 #include "api/OutputFile.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "api/RunDir.h"
 #include "common/Error.h"
+#include "common/Rename.h"
 
 namespace fs = std::filesystem;
 
@@ -75,6 +81,33 @@ std::string checkOutputFile(const std::string& given, const std::string& kind, c
                 "{} '{}' is inside the run directory '{}', whose files it could replace; write it elsewhere", name,
                 given, run);
   return path;
+}
+
+void checkFolderTakesAFile(const std::string& path, const std::string& name) {
+  const auto probe = temporaryPathFor(path) + ".probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  SHIFTAD_CHECK(fd >= 0 || errno == EEXIST,
+                "{} '{}': a file cannot be created in its folder '{}': {}; give a path in a folder you can write to",
+                name, path, fs::absolute(path).parent_path().string(), std::strerror(errno));
+  if (fd >= 0) {
+    ::close(fd);
+    ::unlink(probe.c_str());
+  }
+}
+
+void commitNewFile(const std::string& from, const std::string& to, const std::string& name) {
+  std::error_code ec;
+  commitRenameNoReplace(from, to, ec);
+  if (ec == std::errc::file_exists)
+    SHIFTAD_THROW(
+        "{} '{}' was created by someone else while shiftad worked; it is left as it is, and the result is in '{}': "
+        "move it where you want it, or run again with --overwrite",
+        name, to, from);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(from, ignored);
+    SHIFTAD_THROW("cannot write {} '{}': {}", name, to, pathProblem(to, ec));
+  }
 }
 
 }  // namespace shiftad::api

@@ -29,13 +29,12 @@ void checkSkipped(double max_skipped, const std::vector<std::string>& skipped, s
       "none of the {} {} images could be read (e.g. {}); repair or replace them{}", total, what, fmt::join(first, ", "),
       data_set ? " (`shiftad check-data ROOT` says why each one fails)" : " (the log says why the first fail)");
   if (skipped.size() <= allowed) return;
-  SHIFTAD_THROW(
-      "{} of {} {} images could not be read (e.g. {}), more than {} = {} allows ({}); repair or remove them{}",
-      skipped.size(), total, what, fmt::join(first, ", "), data_set ? "data.max_skipped" : "the limit", max_skipped,
-      allowed,
-      data_set ? " (`shiftad check-data ROOT` lists every one) or raise data.max_skipped"
-               : ", or allow more: `shiftad score --max-skipped N` (a share < 1 or a count), "
-                 "LoadOptions::max_skipped in the library");
+  SHIFTAD_THROW("{} of {} {} images could not be read (e.g. {}), more than {} {} allows ({}); repair or remove them{}",
+                skipped.size(), total, what, fmt::join(first, ", "), data_set ? "data.max_skipped =" : "the limit of",
+                max_skipped, allowed,
+                data_set ? " (`shiftad check-data ROOT` lists every one) or raise data.max_skipped"
+                         : ", or allow more: `shiftad score --max-skipped N` (a share < 1 or a count), "
+                           "LoadOptions::max_skipped in the library");
 }
 
 }  // namespace shiftad::api

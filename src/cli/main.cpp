@@ -7,6 +7,7 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <regex>
@@ -244,6 +245,12 @@ void addCommon(CLI::App* app, Common& c) {
 /// inside a run), and not an existing file unless --overwrite (shiftad never replaces a
 /// file it did not create). Returns the file to write (where a link leads).
 std::string checkOutFile(const std::string& out, const char* kind, bool overwrite) {
+  // `score --out -` writes to standard output; here it made a file named '-'.
+  if (out == "-")
+    throw std::runtime_error(fmt::format(
+        "--out -: only `score` writes to standard output; this command writes {}: give its path (./- for a file "
+        "of that name)",
+        kind));
   // A CSV or ONNX file named like an image would be read as an (unreadable) one once it
   // lies in a data folder.
   if (shiftad::data::hasImageExtension(out))
@@ -256,6 +263,29 @@ std::string checkOutFile(const std::string& out, const char* kind, bool overwrit
   if (fs::exists(target, ec) && !overwrite)
     throw std::runtime_error(
         fmt::format("--out '{}' exists; pass --overwrite to replace it, or give another path", out));
+  shiftad::api::checkFolderTakesAFile(target, "--out");
+  return target;
+}
+
+/// Writes --out's file, `target` (checkOutFile's), by `write(path)`, which makes `path`
+/// whole. With --overwrite, `target` itself (replaced atomically); without, a temporary
+/// beside it, put in place only if nothing took the name while the work ran (the check
+/// was before it): shiftad never replaces a file it did not create. Returns the path
+/// written (the temporary's name, when `write` wrote nothing, is not returned: "").
+std::string writeOut(const std::string& target, bool overwrite,
+                     const std::function<std::string(const std::string&)>& write) {
+  if (overwrite) return write(target);
+  const auto temporary = shiftad::temporaryPathFor(target) + ".new";
+  std::string written;
+  try {
+    written = write(temporary);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
+  if (written.empty()) return "";
+  shiftad::api::commitNewFile(temporary, target, "--out");
   return target;
 }
 
@@ -726,7 +756,10 @@ int runScore(const ScoreCommand& c) {
     shiftad::cli::flushStandardOutput();  // before the summary says the scores were written
   } else {
     checkNotAnInput(target, r);
-    shiftad::writeFileAtomic(target, scoresCsv(r));  // fsync'ed: the CSV survives a power loss once written
+    writeOut(target, c.overwrite, [&](const std::string& path) {
+      shiftad::writeFileAtomic(path, scoresCsv(r));  // fsync'ed: the CSV survives a power loss once written
+      return path;
+    });
   }
   // On stderr (the rows on stdout), -q keeps only what warns: unreadable images.
   const bool silent = to_stdout && quietOnStderr();
@@ -763,7 +796,10 @@ void addExport(CLI::App& app, ExportCommand& c) {
 int runExport(const ExportCommand& c) {
   const auto target = checkOutFile(c.out, "an .onnx file", c.overwrite);
   const auto detector = shiftad::Detector::load(c.model);
-  detector.exportOnnx(target);
+  writeOut(target, c.overwrite, [&](const std::string& path) {
+    detector.exportOnnx(path);
+    return path;
+  });
   fmt::print(
       "exported {} -> {} (ONNX: input \"pixels\", outputs \"score\" and \"embedding\"; the resize it "
       "expects is in its metadata, docs/deploy.md)\n",
@@ -804,6 +840,10 @@ bool evalReads(const std::string& key) {
 }
 
 int runEval(const EvalCommand& c) {
+  const auto own = shiftad::loadRunConfig(c.model);
+  auto cfg = c.config.empty() ? own : shiftad::loadConfig(c.config);
+  if (!c.overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), c.overrides, "--set");
+  // After the parse: an unknown key is its error alone, not also a key that "changes nothing".
   for (const auto& o : c.overrides)
     if (const auto key = o.substr(0, o.find('=')); !evalReads(key))
       spdlog::warn(
@@ -811,12 +851,16 @@ int runEval(const EvalCommand& c) {
           "contamination, split_seed) and how images are read; the model and its settings are the run's, so this "
           "changes nothing",
           o);
-  const auto own = shiftad::loadRunConfig(c.model);
-  auto cfg = c.config.empty() ? own : shiftad::loadConfig(c.config);
-  if (!c.overrides.empty()) cfg = shiftad::parseConfig(shiftad::dumpConfig(cfg), c.overrides, "--set");
   // Without --out, another split's scores are not saved (the run's own stay).
-  const auto r =
-      shiftad::evaluate(c.model, cfg, c.out.empty() ? std::string() : checkOutFile(c.out, "a CSV file", c.overwrite));
+  auto r = shiftad::EvalResult{};
+  if (c.out.empty()) {
+    r = shiftad::evaluate(c.model, cfg, "");
+  } else {
+    r.scores_file = writeOut(checkOutFile(c.out, "a CSV file", c.overwrite), c.overwrite, [&](const std::string& path) {
+      r = shiftad::evaluate(c.model, cfg, path);
+      return r.scores_file;  // "" when it could not be written (a warning said why)
+    });
+  }
   // AUPR's chance level is the anomaly share of the test split (AUROC's is 0.5).
   const double chance =
       static_cast<double>(r.anomalous) / static_cast<double>(std::max<int64_t>(1, r.normal + r.anomalous));
@@ -842,6 +886,15 @@ int runEval(const EvalCommand& c) {
         "training's pool: estimated contamination {:.3f} (the share left out of the aligned set); true {:.3f} "
         "(diagnostic, reads labels)\n",
         pool.contamination_estimate, pool.contamination);
+  // Asked for by name, a scores file that could not be written (the disk filled) is a
+  // failure of the command, even with its metrics above (the run's own file is a bonus).
+  if (!c.out.empty() && r.scores_file.empty()) {
+    fmt::print(stderr,
+               "shiftad: error: eval --out '{}' could not be written (the warning above says why); the "
+               "metrics above are complete\n",
+               c.out);
+    return kFailed;
+  }
   return 0;
 }
 
@@ -1161,7 +1214,11 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     // CLI11 says only "A subcommand is required" for `shiftad trian`: name the word.
     const bool unknown = argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty();
-    const auto what = unknown ? fmt::format("unknown subcommand '{}'", argv[1]) : oneLine(e.what());
+    auto what = unknown ? fmt::format("unknown subcommand '{}'", argv[1]) : oneLine(e.what());
+    // CLI11 checks required options before unknown ones: `score --modle RUN` said
+    // "--model is required", not what was mistyped.
+    if (const auto rest = app.remaining(true); dynamic_cast<const CLI::RequiredError*>(&e) && !rest.empty())
+      what = fmt::format("unknown argument '{}' ({})", rest.front(), what);
     fmt::print(stderr, "shiftad: error: {}; see `{} --help`\n", what, commandName(app));
     return kUsage;
   }

@@ -101,4 +101,43 @@ inline void commitRename(const std::filesystem::path& from, const std::filesyste
   syncPath(folder, ec);
 }
 
+/// commitRename, but never over a file: `ec` is std::errc::file_exists when `to` exists
+/// (`from` stays). The atomic renameat2(RENAME_NOREPLACE) where the file system has it,
+/// else a hard link and the temporary's removal (atomic too), else, on a file system
+/// without either, a check and a rename.
+inline void commitRenameNoReplace(const std::filesystem::path& from, const std::filesystem::path& to,
+                                  std::error_code& ec, Durability durability = Durability::kSynced) {
+  ec.clear();
+  if (durability == Durability::kSynced) {
+    syncPath(from, ec);
+    if (ec) return;
+  }
+  faultPointBeforeCommit();
+  bool done = ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0;
+  if (!done && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+    ec.assign(errno, std::generic_category());
+    return;
+  }
+  if (!done) {
+    done = ::link(from.c_str(), to.c_str()) == 0;
+    if (done) {
+      ::unlink(from.c_str());
+    } else if (errno == EEXIST || (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)) {
+      ec.assign(errno, std::generic_category());
+      return;
+    }
+  }
+  if (!done) {
+    if (std::filesystem::exists(to, ec) || ec) {
+      if (!ec) ec = std::make_error_code(std::errc::file_exists);
+      return;
+    }
+    std::filesystem::rename(from, to, ec);
+    if (ec) return;
+  }
+  if (durability == Durability::kUnsynced) return;
+  const auto folder = to.has_parent_path() ? to.parent_path() : std::filesystem::path(".");
+  syncPath(folder, ec);
+}
+
 }  // namespace shiftad

@@ -228,7 +228,8 @@ std::vector<std::string> readListFile(const fs::path& file) {
   // A FIFO would block the open until a writer comes; a device never ends.
   SHIFTAD_CHECK(fs::is_regular_file(file, ec),
                 "image list '{}' is not a regular file (a pipe, socket or device); give a folder of images or a text "
-                "file with one image path per line",
+                "file with one image path per line (`shiftad score --images -` reads a list from a pipe on standard "
+                "input)",
                 file.string());
   std::ifstream in(file);
   SHIFTAD_CHECK(in.good(), "image list '{}' cannot be opened for reading", file.string());

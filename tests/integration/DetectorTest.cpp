@@ -1141,6 +1141,29 @@ TEST(Detector, ARunBeingTrainedIsNamedAsSuchWhenLoadedAndPathsGiveTheLibrarysErr
   auto d = shiftad::Detector::load(tmp / "run");
   const auto refused = shiftad::test::errorOf([&] { d.save("/proc/shiftad-test/run"); });
   EXPECT_NE(refused.find("/proc/shiftad-test"), std::string::npos) << refused;
+  // A name longer than the file system's 255 bytes: load and loadRunConfig let
+  // std::filesystem's exception out (the documented example, which catches Error,
+  // aborted), save did the whole work and left a hidden copy of the run behind (hunt14-a).
+  const std::string too_long = tmp / std::string(300, 'a');
+  for (const auto& [call, what] : std::vector<std::pair<std::function<void()>, std::string>>{
+           {[&] { shiftad::Detector::load(too_long); }, "cannot load the run"},
+           {[&] { shiftad::loadRunConfig(too_long); }, "cannot read the run"},
+           {[&] { shiftad::poolDiagnostics(too_long); }, "cannot read the run"},
+           {[&] { d.save(too_long); }, "cannot save a detector to"}}) {
+    const auto e = shiftad::test::errorOf(call);  // an Error, or the test fails here
+    EXPECT_NE(e.find(what), std::string::npos) << e;
+    EXPECT_NE(e.find(std::strerror(ENAMETOOLONG)), std::string::npos) << e;
+  }
+  for (const auto& entry : fs::directory_iterator(tmp.path()))
+    EXPECT_NE(entry.path().filename().string().rfind(".aaa", 0), 0u) << "left behind: " << entry.path();
+  // A path that is no run is an error, not a run that aligned nothing.
+  EXPECT_NE(shiftad::test::errorOf([&] { shiftad::poolDiagnostics(tmp / "none"); }).find("does not exist"),
+            std::string::npos);
+  EXPECT_TRUE(shiftad::poolDiagnostics(tmp / "run").present);
+  // save() into a folder that does not exist is refused before the work, as exportOnnx is.
+  const auto missing = shiftad::test::errorOf([&] { d.save(tmp / "missing/sub/run"); });
+  EXPECT_NE(missing.find("does not exist; create it first"), std::string::npos) << missing;
+  EXPECT_FALSE(fs::exists(tmp / "missing"));
 }
 
 TEST(Detector, TrainThreadsSetTheThreadsOfFitAndEvaluateAndSetThreadsThoseOfDecoding) {
@@ -1444,4 +1467,26 @@ TEST(Detector, ARunWhoseTrainingHasNotWrittenItsCalibrationYetIsNotRecalibrated)
   const auto msg = shiftad::test::errorOf([&] { shiftad::Detector::load(tmp / "run"); });
   EXPECT_NE(msg.find("is training it"), std::string::npos) << msg;
   EXPECT_FALSE(fs::exists(tmp / (std::string("run/") + shiftad::kCalibrationFile)));
+}
+
+TEST(Detector, EvaluateWritesNoScoresIntoARunThatReplacedItsFolderMeanwhile) {
+  // `eval` of a run that `train --overwrite` replaced while it scored wrote the old
+  // model's test scores into the new run's test_scores.csv (hunt14-b #2). The exchange
+  // is made here by hand, as replaceRun makes it: another folder under the run's name.
+  TempDir tmp;
+  const auto cfg = tinyConfig(tmp / "cache", 1);
+  shiftad::Detector::fit(cfg, tmp / "run");
+  auto old = shiftad::Detector::load(tmp / "run");
+  fs::rename(tmp / "run", tmp / "old");
+  shiftad::Detector::fit(cfg, tmp / "run");
+  const auto file = tmp / "run/test_scores.csv";
+  ASSERT_FALSE(fs::exists(file));
+  const auto r = old.evaluate(cfg, file);
+  EXPECT_GT(r.auroc, 0.5);
+  EXPECT_EQ(r.scores_file, "");
+  EXPECT_FALSE(fs::exists(file));
+  // A folder that stayed is written, again and again (a write in it changes its ctime).
+  auto same = shiftad::Detector::load(tmp / "run");
+  EXPECT_EQ(same.evaluate(cfg, file).scores_file, file);
+  EXPECT_EQ(same.evaluate(cfg, file).scores_file, file);
 }

@@ -97,6 +97,9 @@ TEST(Errors, UsageErrorsExitTwoWithOneLine) {
               {"unknown subcommand 'trian'", "shiftad --help"});
   expectError(shiftad::test::runCli({"train", "-q", "--bogus"}, tmp.path()), 2, {"--bogus", "shiftad train --help"});
   expectError(shiftad::test::runCli({"score", "-q", "--model", "x", "--out", "y"}, tmp.path()), 2, {"--images"});
+  // A mistyped option beside a missing required one: the mistyped one is named first.
+  expectError(shiftad::test::runCli({"score", "-q", "--modle", "x", "--images", "y"}, tmp.path()), 2,
+              {"unknown argument '--modle'", "--model is required", "shiftad score --help"});
   for (const char* shard : {"3/2", "0/2", "1", "a/b"})
     expectError(shiftad::test::runCli({"bench", "-q", "--suite", "synthetic", "--shard", shard}, tmp.path()), 2,
                 {"--shard: '" + std::string(shard) + "' is not I/N"});
@@ -277,6 +280,12 @@ TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) 
   expectError(
       shiftad::test::runCli({"export", "-q", "--model", tmp / "run", "--out", tmp / "nodir/m.onnx"}, tmp.path()), 1,
       {"does not exist"});
+  // '-' is standard output for score alone: export and eval made a file named '-'.
+  expectError(shiftad::test::runCli({"export", "-q", "--model", tmp / "run", "--out", "-"}, tmp.path()), 1,
+              {"--out -: only `score` writes to standard output; this command writes an .onnx file"});
+  expectError(shiftad::test::runCli({"eval", "-q", "--model", tmp / "run", "--out", "-"}, tmp.path()), 1,
+              {"--out -: only `score` writes to standard output"});
+  EXPECT_FALSE(fs::exists(tmp / "-"));
   // --max-skipped takes what data.max_skipped takes: no NaN, infinity or hex.
   for (const char* bad : {"nan", "inf", "1e400", "0x10", "-1"})
     expectError(score(tmp / "s.csv", {"--max-skipped", bad}), 2, {"--max-skipped", bad});
@@ -289,6 +298,11 @@ TEST(Errors, OutputsThatCannotBeWrittenAndInterruptedRunsAreNamedBeforeAnyWork) 
   EXPECT_NE(e.err.find("eval --set model.width=16: eval reads only the split"), std::string::npos) << e.err;
   e = eval("data.split_seed=0");
   EXPECT_EQ(e.exit, 0) << e.err;
+  EXPECT_EQ(e.err.find("eval reads only"), std::string::npos) << e.err;
+  // A key that does not exist is its error alone (it was first said to "change nothing").
+  e = eval("data.seed=5");
+  EXPECT_EQ(e.exit, 1) << e.err;
+  EXPECT_NE(e.err.find("unknown config key 'data.seed'"), std::string::npos) << e.err;
   EXPECT_EQ(e.err.find("eval reads only"), std::string::npos) << e.err;
   // A run stopped before its end names the command that finishes it.
   fs::remove(tmp / "run/model.safetensors");

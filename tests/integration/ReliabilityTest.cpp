@@ -184,9 +184,9 @@ TEST(Resume, SigtermWhileTrainEmbedsEndsWithinAChunkAndKeepsNothing) {
   ASSERT_EQ(std::sscanf(log.c_str() + at, "shiftad: stopped after embedding %d of %d", &done, &all), 2) << log;
   EXPECT_LT(done, all) << log;
   EXPECT_EQ(log.find("train [", 0), std::string::npos) << "training began: " << log;
-  EXPECT_NE(
-      log.find("before training began: the run folder '" + run + "' is as it was before; run the same command again"),
-      std::string::npos)
+  EXPECT_NE(log.find("before training began: the run folder '" + run +
+                     "' is as it was before; fit it again (`shiftad train`: the same command)"),
+            std::string::npos)
       << log;
   EXPECT_EQ(log.find("epoch 1/1"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(run)) << "a folder the stopped train created is removed again";
