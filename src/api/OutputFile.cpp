@@ -86,9 +86,10 @@ std::string checkOutputFile(const std::string& given, const std::string& kind, c
 void checkFolderTakesAFile(const std::string& path, const std::string& name) {
   const auto probe = temporaryPathFor(path) + ".probe";
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  SHIFTAD_CHECK(fd >= 0 || errno == EEXIST,
+  const int err = errno;  // before anything else can set it
+  SHIFTAD_CHECK(fd >= 0 || err == EEXIST,
                 "{} '{}': a file cannot be created in its folder '{}': {}; give a path in a folder you can write to",
-                name, path, fs::absolute(path).parent_path().string(), std::strerror(errno));
+                name, path, fs::absolute(path).parent_path().string(), std::strerror(err));
   if (fd >= 0) {
     ::close(fd);
     ::unlink(probe.c_str());
