@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/Error.h"
+#include "common/ErrorLine.h"
 #include "shiftad/shiftad.h"
 #include "shiftad/shiftad_c.h"
 
@@ -43,7 +44,7 @@ T guarded(T failed, Body&& body) noexcept {
   } catch (const std::bad_alloc&) {
     last_error = "out of memory; score fewer images per call";
   } catch (const std::exception& e) {
-    last_error = shiftad::withoutBacktrace(e.what());
+    last_error = shiftad::errorLine(e.what());  // as the CLI's error line: a path's control characters escaped
   } catch (...) {
     last_error = "an unknown error (not a std::exception) inside libshiftad";
   }

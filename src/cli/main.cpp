@@ -32,6 +32,7 @@
 #include "common/AtomicFile.h"
 #include "common/Csv.h"
 #include "common/Error.h"
+#include "common/ErrorLine.h"
 #include "common/LogOnce.h"
 #include "data/ImageFolder.h"
 #include "evaluation/Decision.h"
@@ -173,28 +174,8 @@ constexpr const char* kExitCodes =
     "  143  terminated (SIGTERM: a scheduler, kill, docker stop); train (or a bench's run) wrote a checkpoint as for "
     "Ctrl-C";
 
-/// One line of an exception's message: LibTorch appends a C++ backtrace after
-/// "Exception raised from" (useless to a user), and a message may span lines.
-std::string oneLine(std::string msg) {
-  msg = shiftad::withoutBacktrace(std::move(msg));
-  // An error can quote a whole value (a 10 MB list in a config): the line stays readable.
-  constexpr size_t kMaxMessage = 4000;
-  if (msg.size() > kMaxMessage)
-    msg = msg.substr(0, kMaxMessage) + fmt::format(" ... ({} more characters)", msg.size() - kMaxMessage);
-  std::string out;
-  bool space = false;
-  for (char ch : msg) {
-    if (ch == '\n' || ch == '\t') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += ch;
-  }
-  // A name from the data quoted in the error: no control character reaches the terminal.
-  return shiftad::printable(out);
-}
+/// One line of an exception's message (errorLine), as the C API's last error reads.
+std::string oneLine(std::string msg) { return shiftad::errorLine(std::move(msg)); }
 
 /// A filesystem exception not turned into a message where it happened: libstdc++
 /// writes "filesystem error: OP: REASON [PATH]"; the path goes first, as elsewhere.

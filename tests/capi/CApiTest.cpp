@@ -310,6 +310,17 @@ TEST(CApi, ALogCallbackCallingAHandleAnotherThreadIsLoggingOnIsNoDeadlock) {
   EXPECT_GE(log.lines, 2 * kCalls) << "every warning reached the callback";
 }
 
+TEST(CApi, TheLastErrorIsOneLineWithAPathsControlCharactersEscapedAsTheCliPrintsIt) {
+  // A host logging shiftad_last_error() got the path's raw line break and terminal escape
+  // (hunt14-a #8); the CLI's line escaped them.
+  TempDir tmp;
+  const auto path = tmp / "r\nun\x1b[2J";
+  EXPECT_EQ(shiftad_load(path.c_str()), nullptr);
+  const std::string error = shiftad_last_error();
+  EXPECT_NE(error.find("r un\\x1B[2J' does not exist"), std::string::npos) << error;
+  EXPECT_EQ(error.find_first_of("\n\x1b"), std::string::npos) << error;
+}
+
 TEST(CApi, AnUnreadableFileIsItsOwnResultNeverAFailedCallHoweverFew) {
   // Per frame or in small batches (where data.max_skipped's 10% allows none), a corrupt
   // file is a result with scored = 0, as the header says; the others are scored.
