@@ -273,8 +273,10 @@ Config loadRunConfig(const std::string& run_dir) {
 }
 
 PoolDiagnostics poolDiagnostics(const std::string& run_dir) {
-  return api::withFilesystemErrors("cannot read the run '" + run_dir + "'", run_dir,
-                                   [&] { return api::readPoolDiagnostics(run_dir); });
+  return api::withFilesystemErrors("cannot read the run '" + run_dir + "'", run_dir, [&] {
+    api::loadRunConfig(run_dir);  // a path that is no run is an error, not a run that aligned nothing
+    return api::readPoolDiagnostics(run_dir);
+  });
 }
 
 ScoreResult score(const std::string& run_dir, const std::string& images) {

@@ -331,8 +331,6 @@ void keepMetricsBefore(const std::string& run_dir, int epoch) {
 }
 
 PoolDiagnostics readPoolDiagnostics(const std::string& run_dir) {
-  // A path that is no run is an error, not a run that aligned nothing (present false).
-  checkFiles(run_dir, {kConfigFile});
   std::ifstream f(fs::path(run_dir) / kMetricsFile);
   nlohmann::json last;
   for (std::string line; std::getline(f, line);) {
