@@ -174,13 +174,10 @@ constexpr const char* kExitCodes =
     "  143  terminated (SIGTERM: a scheduler, kill, docker stop); train (or a bench's run) wrote a checkpoint as for "
     "Ctrl-C";
 
-/// One line of an exception's message (errorLine), as the C API's last error reads.
-std::string oneLine(std::string msg) { return shiftad::errorLine(std::move(msg)); }
-
 /// A filesystem exception not turned into a message where it happened: libstdc++
 /// writes "filesystem error: OP: REASON [PATH]"; the path goes first, as elsewhere.
 std::string filesystemError(const fs::filesystem_error& e) {
-  std::string what = oneLine(e.what());
+  std::string what = shiftad::errorLine(e.what());
   const std::string prefix = "filesystem error: ";
   if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
   if (const auto paths = what.find(" ["); paths != std::string::npos) what.resize(paths);
@@ -1147,14 +1144,14 @@ int runGuarded(Commands& c, const std::string& command) {
     return status;
   } catch (const shiftad::Stopped& e) {
     // Asked for (SIGINT, SIGTERM) before training began: the status of a stop, not of a failure.
-    fmt::print(stderr, "shiftad: {}\n", oneLine(e.what()));
+    fmt::print(stderr, "shiftad: {}\n", shiftad::errorLine(e.what()));
     return interruptedStatus();
   } catch (const fs::filesystem_error& e) {
     fmt::print(stderr, "shiftad: error: {}\n", filesystemError(e));
   } catch (const std::bad_alloc&) {
     fmt::print(stderr, "shiftad: error: out of memory; {}\n", kLessMemory);
   } catch (const std::exception& e) {
-    const auto msg = oneLine(e.what());
+    const auto msg = shiftad::errorLine(e.what());
     // LibTorch's allocator failing is std::bad_alloc's case, in its own words.
     if (msg.find("can't allocate memory") != std::string::npos)
       fmt::print(stderr, "shiftad: error: out of memory ({}); {}\n", msg, kLessMemory);
@@ -1195,7 +1192,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     // CLI11 says only "A subcommand is required" for `shiftad trian`: name the word.
     const bool unknown = argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty();
-    auto what = unknown ? fmt::format("unknown subcommand '{}'", argv[1]) : oneLine(e.what());
+    auto what = unknown ? fmt::format("unknown subcommand '{}'", argv[1]) : shiftad::errorLine(e.what());
     // CLI11 checks required options before unknown ones: `score --modle RUN` said
     // "--model is required", not what was mistyped.
     if (const auto rest = app.remaining(true); dynamic_cast<const CLI::RequiredError*>(&e) && !rest.empty())
