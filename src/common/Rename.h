@@ -84,60 +84,61 @@ inline std::string temporaryPathFor(const std::filesystem::path& path) {
 
 enum class Durability { kSynced, kUnsynced };
 
-/// Rename `from` over `to` (atomic within one file system); `ec` as std::filesystem.
-/// kSynced: fsync `from` first and `to`'s folder after, so the new file is on disk
-/// when this returns without error.
-inline void commitRename(const std::filesystem::path& from, const std::filesystem::path& to, std::error_code& ec,
-                         Durability durability = Durability::kSynced) {
+/// The steps of a commit around `rename(ec)`, which puts `from` at `to`: kSynced fsyncs
+/// `from` first and `to`'s folder after, so the new file is on disk when this returns
+/// without error.
+template <class Rename>
+void commitBy(const std::filesystem::path& from, const std::filesystem::path& to, std::error_code& ec,
+              Durability durability, Rename&& rename) {
   ec.clear();
   if (durability == Durability::kSynced) {
     syncPath(from, ec);
     if (ec) return;
   }
   faultPointBeforeCommit();
-  std::filesystem::rename(from, to, ec);
+  rename(ec);
   if (ec || durability == Durability::kUnsynced) return;
   const auto folder = to.has_parent_path() ? to.parent_path() : std::filesystem::path(".");
   syncPath(folder, ec);
 }
 
-/// commitRename, but never over a file: `ec` is std::errc::file_exists when `to` exists
+/// Rename `from` over `to` (atomic within one file system); `ec` as std::filesystem.
+/// kSynced: fsync `from` first and `to`'s folder after, so the new file is on disk
+/// when this returns without error.
+inline void commitRename(const std::filesystem::path& from, const std::filesystem::path& to, std::error_code& ec,
+                         Durability durability = Durability::kSynced) {
+  commitBy(from, to, ec, durability, [&](std::error_code& e) { std::filesystem::rename(from, to, e); });
+}
+
+/// Put `from` at `to` unless a file has that name: `ec` is std::errc::file_exists then
 /// (`from` stays). The atomic renameat2(RENAME_NOREPLACE) where the file system has it,
-/// else a hard link and the temporary's removal (atomic too), else, on a file system
+/// else a hard link and the removal of `from` (atomic too), else, on a file system
 /// without either, a check and a rename.
-inline void commitRenameNoReplace(const std::filesystem::path& from, const std::filesystem::path& to,
-                                  std::error_code& ec, Durability durability = Durability::kSynced) {
-  ec.clear();
-  if (durability == Durability::kSynced) {
-    syncPath(from, ec);
-    if (ec) return;
-  }
-  faultPointBeforeCommit();
-  bool done = ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0;
-  if (!done && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+inline void renameNoReplace(const std::filesystem::path& from, const std::filesystem::path& to, std::error_code& ec) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return;
+  if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
     ec.assign(errno, std::generic_category());
     return;
   }
-  if (!done) {
-    done = ::link(from.c_str(), to.c_str()) == 0;
-    if (done) {
-      ::unlink(from.c_str());
-    } else if (errno == EEXIST || (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)) {
-      ec.assign(errno, std::generic_category());
-      return;
-    }
+  if (::link(from.c_str(), to.c_str()) == 0) {
+    ::unlink(from.c_str());
+    return;
   }
-  if (!done) {
-    if (std::filesystem::exists(to, ec) || ec) {
-      if (!ec) ec = std::make_error_code(std::errc::file_exists);
-      return;
-    }
-    std::filesystem::rename(from, to, ec);
-    if (ec) return;
+  if (errno == EEXIST || (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)) {
+    ec.assign(errno, std::generic_category());
+    return;
   }
-  if (durability == Durability::kUnsynced) return;
-  const auto folder = to.has_parent_path() ? to.parent_path() : std::filesystem::path(".");
-  syncPath(folder, ec);
+  if (std::filesystem::exists(to, ec) || ec) {
+    if (!ec) ec = std::make_error_code(std::errc::file_exists);
+    return;
+  }
+  std::filesystem::rename(from, to, ec);
+}
+
+/// commitRename, but never over a file (renameNoReplace).
+inline void commitRenameNoReplace(const std::filesystem::path& from, const std::filesystem::path& to,
+                                  std::error_code& ec, Durability durability = Durability::kSynced) {
+  commitBy(from, to, ec, durability, [&](std::error_code& e) { renameNoReplace(from, to, e); });
 }
 
 }  // namespace shiftad
