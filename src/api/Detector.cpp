@@ -705,7 +705,7 @@ void Detector::saveTo(const std::string& dir) const {
   if (run.frozen)
     api::saveFrozenRun(building, run.cfg, *run.frozen, run.encoder_trunk);
   else
-    api::saveRun(building, run.cfg, *run.trainer);
+    api::saveRun(building, run.cfg, *run.trainer, run.center_used);
   if (const auto* calibration = impl_->calibratedIfPossible())
     api::writeCalibration((fs::path(building) / kCalibrationFile).string(), *calibration);
   else if (!impl_->dominant.empty())  // what a later calibration reads, as the run's own does
@@ -737,6 +737,7 @@ void Detector::exportOnnx(const std::string& path) const {
   decision.rule = toString(rule.rule);
   decision.quantile = rule.quantile;
   decision.fell_back = calibration && calibration->fell_back;
+  decision.center_used = run.center_used;
   exporting::writeOnnxModel(run.cfg, run.trainer->net(), run.trainer->center(), decision, target);
 }
 

@@ -668,14 +668,17 @@ void finishNetwork(training::Trainer& trainer, const Config& cfg, const Plan& pl
   const auto& last_dominant = recorder.last_dominant;
   const bool has_dominant = last_dominant.defined() && last_dominant.numel() > 0;
   if (has_dominant && w.writes()) writeDominant(w.dir, pool.paths, last_dominant);
+  auto center_used = ScoreCenter::kSource;
   if (!interrupted && cfg.score.center == ScoreCenter::kDominant) {
     // The scoring center moves to where F put the target's normal mode.
-    if (plan.align && has_dominant)
+    if (plan.align && has_dominant) {
       trainer.setCenter(trainer.embedAll(td.pool.index_select(0, last_dominant)).mean(0));
-    else
+      center_used = ScoreCenter::kDominant;
+    } else {
       log::info("score.center = dominant: this run aligns no dominant set; it scores from c");
+    }
   }
-  if (!interrupted && w.writes()) saveRun(w.dir, cfg, trainer);
+  if (!interrupted && w.writes()) saveRun(w.dir, cfg, trainer, center_used);
 }
 
 std::shared_ptr<models::FeatureExtractor> seededNetwork(const ModelConfig& model, at::Generator& stream) {

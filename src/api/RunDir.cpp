@@ -32,6 +32,8 @@ namespace {
 /// Metadata key of center.safetensors and reference.safetensors: the run's config at
 /// training (checkTrainedSettings).
 constexpr const char* kTrainedConfigKey = "trained_config";
+/// center.safetensors' record of which center c is (LoadedRun::center_used).
+constexpr const char* kCenterUsedKey = "center_used";
 
 }  // namespace
 
@@ -356,7 +358,7 @@ PoolDiagnostics readPoolDiagnostics(const std::string& run_dir) {
   return d;
 }
 
-void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer) {
+void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer, ScoreCenter center_used) {
   markRunFolder(run_dir);
   writeTextAtomic((fs::path(run_dir) / kConfigFile).string(), dumpConfig(cfg));
   auto metadata = trainer.net().describe();
@@ -366,8 +368,11 @@ void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& t
   const NamedTensors center = {{"center", trainer.center()}};
   const auto id = runId({&model, &center});
   io::writeSafeTensors((fs::path(run_dir) / kModelFile).string(), model, withIdentity(metadata, model, id));
-  io::writeSafeTensors((fs::path(run_dir) / kCenterFile).string(), center,
-                       withIdentity({{"format", "shiftad"}, {kTrainedConfigKey, dumpConfig(cfg)}}, center, id));
+  io::writeSafeTensors(
+      (fs::path(run_dir) / kCenterFile).string(), center,
+      withIdentity(
+          {{"format", "shiftad"}, {kTrainedConfigKey, dumpConfig(cfg)}, {kCenterUsedKey, toString(center_used)}},
+          center, id));
 }
 
 namespace {
@@ -465,6 +470,18 @@ void loadFrozenRun(const std::string& run_dir, LoadedRun& run) {
 
 }  // namespace
 
+namespace {
+
+/// Which center a run's c is: as saveRun recorded it, else (a run of an earlier version,
+/// or a value this version does not know) score.center, as the export said before.
+ScoreCenter centerUsed(const io::SafeTensorsFile& center, const Config& cfg) {
+  const auto it = center.metadata.find(kCenterUsedKey);
+  const auto recorded = it == center.metadata.end() ? std::nullopt : config::parseChoice<ScoreCenter>(it->second);
+  return recorded.value_or(cfg.score.center);
+}
+
+}  // namespace
+
 LoadedRun loadRun(const std::string& run_dir) {
   LoadedRun run{loadRunConfig(run_dir), nullptr, std::nullopt, nullptr, "", ""};
   if (run.cfg.score.method != ScoreMethod::kSvdd) {
@@ -484,6 +501,7 @@ LoadedRun loadRun(const std::string& run_dir) {
                 "to this run: restore the run or train it again",
                 run_dir, kCenterFile, net->embeddingDim(), kModelFile);
   run.trainer->setCenter(io::exactly(center, "center", torch::kFloat));
+  run.center_used = centerUsed(center, run.cfg);
   return run;
 }
 

@@ -90,8 +90,10 @@ void keepMetricsBefore(const std::string& run_dir, int epoch);
 /// A line cut by a kill is skipped; no metrics file or no aligned set: `present` false.
 PoolDiagnostics readPoolDiagnostics(const std::string& run_dir);
 
-/// Write config, weights and center of a trained detector.
-void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer);
+/// Write config, weights and center of a trained detector. `center_used`: which center the
+/// trainer's c is (score.center, or source where a run with score.center dominant aligned
+/// nothing), recorded in center.safetensors for the export's metadata.
+void saveRun(const std::string& run_dir, const Config& cfg, training::Trainer& trainer, ScoreCenter center_used);
 
 /// Write config and reference features of a frozen-encoder baseline (score.method
 /// frozen_*), and Φ: F's initial trunk (model.safetensors) or the TorchScript module
@@ -111,6 +113,9 @@ struct LoadedRun {
   std::string trained_root;
   /// The run's id, which its files carry (api/RunIdentity.h; "": a run of an earlier version).
   std::string run_id;
+  /// Which center the trainer's c is: score.center, or source where a run with score.center
+  /// dominant aligned nothing and scores from c (a run of an earlier version: score.center).
+  ScoreCenter center_used = ScoreCenter::kSource;
 };
 
 /// Whether training in `dir` ran to its end: summary.json says it was not interrupted and

@@ -58,7 +58,7 @@ std::map<std::string, std::string> exportMetadata(const Config& cfg, const Decis
       {"std", numbers(cfg.data.std)},
       {"preprocessing", resizeInstruction(cfg, side)},
       {"score", "squared distance ||F(x) - c||^2 to the Deep SVDD center c (higher = more anomalous)"},
-      {"score_center", toString(cfg.score.center)},
+      {"score_center", toString(decision.center_used)},
       // "nan" when the run has no calibration and its data could not be read to make one.
       // The shortest text that reads back as the same double: with 9 digits a score equal
       // to the threshold (a calibration normal's, under a quantile rule) was anomalous to

@@ -19,6 +19,9 @@ struct DecisionFacts {
   std::string rule;        ///< threshold.rule, as configured (docs/method.md)
   bool fell_back = false;  ///< mixture found no two components: the normals' quantile set it
   double quantile = 0.95;  ///< threshold.quantile: of the quantile rules, and of a fallback
+  /// Which center the score measures from: score.center, or source where a run with
+  /// score.center dominant aligned nothing (api::LoadedRun::center_used).
+  ScoreCenter center_used = ScoreCenter::kSource;
 };
 
 /// The one place the export's metadata is made (keys listed in docs/deploy.md): every

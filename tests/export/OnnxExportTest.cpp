@@ -195,6 +195,57 @@ TEST(OnnxExport, CliWritesTheModelAndRefusesToReplaceIt) {
   EXPECT_EQ(forced.exit, 0) << forced.err;
 }
 
+/// The lines of a text file (a run's dominant.txt: one image path per line).
+std::vector<std::string> linesOf(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// score_center names the center the exported score measures from, not the configured one:
+// with score.center dominant, a run that aligned a set measures from its mean in F's space
+// (checked by the formula on Detector::embed), and a run that aligned nothing from c: it
+// said "dominant" for both. Saved and loaded again, a run says the same.
+TEST(OnnxExport, ScoreCenterNamesTheCenterTheScoresMeasureFrom) {
+  TempDir tmp;
+  shiftad::setThreads(2);
+  for (const bool aligns : {true, false}) {
+    std::vector<std::string> overrides = {"model.width=4", "score.center=dominant"};
+    if (!aligns) overrides.push_back("align.method=none");
+    const auto run = tmp / (aligns ? "aligned" : "source_only");
+    auto det = shiftad::Detector::fit(configOf({"center", overrides}, tmp / "cache"), run);
+    det.exportOnnx(run + ".onnx");
+    EXPECT_EQ(metadataOf(run + ".onnx").at("score_center"), aligns ? "dominant" : "source") << run;
+    det.save(run + "_saved");
+    shiftad::Detector::load(run + "_saved").exportOnnx(run + "_saved.onnx");
+    EXPECT_EQ(metadataOf(run + "_saved.onnx").at("score_center"), aligns ? "dominant" : "source") << run;
+    if (!aligns) {
+      EXPECT_FALSE(fs::exists(fs::path(run) / "dominant.txt"));
+      continue;
+    }
+    // The center is the mean of F's embeddings of the aligned set: score = ||F(x) - mean||^2.
+    const auto dominant = linesOf(fs::path(run) / "dominant.txt");
+    ASSERT_GE(dominant.size(), 2u);
+    const auto e = det.embed(dominant);
+    std::vector<double> mean(static_cast<size_t>(e.dim), 0.0);
+    for (size_t i = 0; i < dominant.size(); ++i)
+      for (int64_t k = 0; k < e.dim; ++k) mean[k] += e.values[i * e.dim + k] / static_cast<double>(dominant.size());
+    const auto images = someTargetImages();
+    const auto scored = det.score(images);
+    const auto embedded = det.embed(images);
+    for (size_t i = 0; i < images.size(); ++i) {
+      double want = 0.0;
+      for (int64_t k = 0; k < e.dim; ++k) {
+        const double d = embedded.values[i * e.dim + k] - mean[k];
+        want += d * d;
+      }
+      EXPECT_NEAR(scored.scores[i].score, want, 1e-4 * want + 1e-9) << images[i];
+    }
+  }
+}
+
 TEST(OnnxExport, FrozenEncoderBaselineIsRefusedNamingTheVariant) {
   TempDir tmp;
   auto overrides = shiftad::variantOverrides("frozen_only");
