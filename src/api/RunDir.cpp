@@ -21,6 +21,7 @@
 #include "common/Error.h"
 #include "common/Log.h"
 #include "common/Rename.h"
+#include "common/StaleTemporary.h"
 #include "config/Choices.h"
 #include "io/SafeTensors.h"
 
@@ -46,6 +47,17 @@ bool runCompleted(const std::string& dir) {
 }
 
 namespace {
+
+/// Whether `dir` holds nothing but the temporary files of atomic writes (a lock being
+/// written: RunLock links it into place from one).
+bool holdsNoRunFile(const std::string& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    long writer = 0;
+    if (!isTemporaryName(it->path().filename().string(), "", writer)) return false;
+  }
+  return !ec;
+}
 
 void checkFiles(const std::string& run_dir, std::initializer_list<const char*> names) {
   std::error_code ec;
@@ -83,6 +95,13 @@ void checkFiles(const std::string& run_dir, std::initializer_list<const char*> n
         "run directory '{}' has no {} yet: its training was stopped before its first checkpoint; train it "
         "from the start with `shiftad train --resume {}`",
         run_dir, name, run_dir);
+    // Empty, or holding only a lock being written: a training that has just made the folder
+    // (its lock and config follow within moments), or a folder made by hand. "Train again"
+    // told a user loading a run whose training had just started to start another.
+    SHIFTAD_CHECK(!holdsNoRunFile(run_dir),
+                  "run directory '{}' is empty: no run is there yet (a training started in it writes its lock and "
+                  "config within moments: load it again then); otherwise give the folder `shiftad train --out` wrote",
+                  run_dir);
     SHIFTAD_THROW("run directory '{}' has no {} (incomplete or not a shiftad run; train again)", run_dir, name);
   }
 }

@@ -144,6 +144,25 @@ TEST(RunDir, AProcessInsideTheRunItReplacesIsInTheNewRunAfterwards) {
   EXPECT_EQ(relative, "new");
 }
 
+TEST(RunDir, AFolderHoldingNoRunFileYetIsEmptyNotOneToTrainAgain) {
+  // A training makes its folder, then links its lock into place from a temporary file: a
+  // load in that instant saw a folder without config.yaml and said "train again".
+  TempDir tmp;
+  fs::create_directories(tmp / "run");
+  const auto load = [&] { shiftad::api::loadRun(tmp / "run"); };
+  for (const std::string& lock_being_written : {std::string(), "lock.tmp-" + std::to_string(::getpid())}) {
+    if (!lock_being_written.empty()) shiftad::test::writeFile(tmp / ("run/" + lock_being_written), "1\n");
+    const auto error = shiftad::test::errorOf(load);
+    EXPECT_NE(error.find("'" + tmp / "run" + "' is empty: no run is there yet"), std::string::npos) << error;
+    EXPECT_NE(error.find("load it again"), std::string::npos) << error;
+    EXPECT_EQ(error.find("train again"), std::string::npos) << error;
+  }
+  // A file of the user's: a folder that holds something, but no run.
+  shiftad::test::writeFile(tmp / "run/notes.txt", "x");
+  const auto error = shiftad::test::errorOf(load);
+  EXPECT_NE(error.find("has no config.yaml (incomplete or not a shiftad run"), std::string::npos) << error;
+}
+
 TEST(RunDir, PoolDiagnosticsAreTheLastEpochsAndSkipATornLine) {
   // Two aligned epochs, then a line cut by a kill: the second epoch's values, each field
   // from its own key (the estimate is written, not recomputed from the share).
