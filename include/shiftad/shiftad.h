@@ -2,7 +2,8 @@
 // adaptation of the dominant target cluster.
 //
 // The public API. Torch-free: programs using it need not include LibTorch headers.
-// The benchmark lab (bench, demo, check-data) is a client of it: shiftad/Lab.h.
+// The benchmark lab (bench, demo, check-data) is a client of it, built into the CLI
+// (its header, shiftad/Lab.h, is in the source tree and not installed).
 // A *run directory* holds a trained detector: config.yaml (every key resolved),
 // model.safetensors (F's weights), center.safetensors (the Deep SVDD center c),
 // metrics.jsonl (one JSON object per epoch) and summary.json.

@@ -106,8 +106,11 @@ const char* shiftad_last_error(void) { return last_error.c_str(); }
 
 int shiftad_set_threads(int threads) {
   return guarded(SHIFTAD_ERROR, [&] {
-    requireArgument(threads >= 0,
-                    "shiftad_set_threads: threads = " + std::to_string(threads) + " must be 0 (all cores) or positive");
+    // The library's range, under this function's name (a negative count and too many gave
+    // two messages, one without the name).
+    requireArgument(threads >= 0 && threads <= shiftad::kMaxThreads,
+                    "shiftad_set_threads: threads = " + std::to_string(threads) + " must be 0 (all cores) or in [1, " +
+                        std::to_string(shiftad::kMaxThreads) + "]");
     shiftad::setThreads(threads);
     return SHIFTAD_OK;
   });
