@@ -36,7 +36,11 @@ def mixture_threshold(pool, fallback):
     order = np.argsort(gm.means_.ravel())
     m, v = gm.means_.ravel()[order], gm.covariances_.ravel()[order]
     p = equal_density(m[0], v[0], m[1], v[1])
-    return fallback if p is None else float(np.exp(p))
+    if p is None:
+        return fallback
+    # As shiftad: a cut with fewer than two scores on a side cuts off images, not a population.
+    above = int(np.sum(np.asarray(pool) > np.exp(p)))
+    return fallback if min(above, len(pool) - above) < 2 else float(np.exp(p))
 
 
 def batch_adaptive_threshold(normal_scores, scores, lam=0.5):
@@ -67,7 +71,17 @@ def rules(cal):
         out[f"normal_quantile {q}"] = float(np.quantile(normals, q))
     for q in (0.95, 1.0):
         out[f"source_quantile {q}"] = float(np.quantile(source, q))
+    for q in (0.7, 0.8, 0.9, 0.95):
+        out[f"pool_quantile {q}"] = float(np.quantile(pool, q))
     out["mixture"] = mixture_threshold(pool, out["normal_quantile 0.95"])
+    # The pool less its calibration normals (a multiset difference of the same images'
+    # scores): the rows an aligning run did not align, scored as F never trained on them.
+    rest = list(pool)
+    for x in normals:
+        if x in rest:
+            rest.remove(x)
+    if len(rest) >= 4 and len(rest) < len(pool):
+        out["mixture on the rest of the pool"] = mixture_threshold(rest, out["normal_quantile 0.95"])
     out["(every image anomalous)"] = -np.inf  # the baseline F1 that needs no threshold at all
     return out
 

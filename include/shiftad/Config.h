@@ -48,7 +48,7 @@ enum class ScoreCenter { kSource, kDominant };
 /// train.on: source | target_normals
 enum class TrainOn { kSource, kTargetNormals };
 /// threshold.rule (docs/method.md, "The decision threshold")
-enum class ThresholdRule { kMixture, kNormalQuantile, kSourceQuantile };
+enum class ThresholdRule { kMixture, kNormalQuantile, kSourceQuantile, kPoolQuantile };
 
 /// The YAML spelling of a choice, for messages and logs.
 const std::string& toString(Interpolation v);
@@ -175,8 +175,10 @@ struct ThresholdConfig {
   /// mixture: where the two components of a Gaussian mixture on the log scores of the
   /// pool are equally dense. normal_quantile: the `quantile` of the calibration normals'
   /// scores (the dominant set, or the pool). source_quantile: that of the source normals.
+  /// pool_quantile: that of the whole unlabeled pool (the method takes it to be mostly
+  /// normal; it holds the rows an aligning run left out, which its calibration normals do not).
   ThresholdRule rule = ThresholdRule::kMixture;
-  double quantile = 0.95;  ///< of normal_quantile and source_quantile
+  double quantile = 0.95;  ///< of normal_quantile, source_quantile and pool_quantile
 };
 
 /// Optimisation.

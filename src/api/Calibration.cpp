@@ -51,6 +51,20 @@ bool warnIfScoresAlike(const std::vector<double>& scores, const std::string& wha
   return true;
 }
 
+bool warnIfMostOfThePoolIsFlagged(const Calibration& c) {
+  const auto n = c.pool_scores.size();
+  const auto flagged = static_cast<size_t>(
+      std::count_if(c.pool_scores.begin(), c.pool_scores.end(), [&](double s) { return s > c.threshold; }));
+  if (n == 0 || 2 * flagged <= n) return false;
+  log::warn(
+      "the decision threshold {:.6g} flags {} of the {} pool images ({:.0f}%), a pool the method takes to be mostly "
+      "normal: expect a large share of the target's normals to be flagged too (the ranking, and so the AUROC, is not "
+      "affected). To flag fewer, set threshold.rule: pool_quantile and threshold.quantile (0.8 flags about a fifth "
+      "of the pool) in the run's config.yaml, or train with them (docs/deploy.md, \"How good it is\")",
+      c.threshold, flagged, n, 100.0 * static_cast<double>(flagged) / static_cast<double>(n));
+  return true;
+}
+
 std::string ruleText(const Calibration& c) {
   const std::string rule = toString(c.rule.rule);
   return c.fell_back ? fmt::format("{}, fell back to the {} quantile of the calibration normals", rule, c.rule.quantile)
@@ -95,6 +109,7 @@ Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominan
   setThreshold(c, cfg.threshold);
   log::info("decision threshold {:.6g} ({}, from {} source, {} pool images; calibration normals: {} of the {})",
             c.threshold, ruleText(c), c.source_scores.size(), c.pool_scores.size(), c.normal_scores.size(), c.normals);
+  warnIfMostOfThePoolIsFlagged(c);
   return c;
 }
 

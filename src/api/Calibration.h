@@ -53,6 +53,13 @@ void setThreshold(Calibration& c, const ThresholdConfig& rule);
 /// randomly initialised deep network, an extreme train.svdd_eps). Returns whether it warned.
 bool warnIfScoresAlike(const std::vector<double>& scores, const std::string& what);
 
+/// Warns when the threshold of `c` flags more than half of its pool. The method takes the
+/// pool to be mostly normal, so such a threshold calls many of the target's normals
+/// anomalous (the default variant's dense half of the pool, pulled toward c, against the
+/// rest: 35-86% of target normals on the reported directions). Label-free facts, said
+/// at training; nothing is changed. Returns whether it warned.
+bool warnIfMostOfThePoolIsFlagged(const Calibration& c);
+
 /// "mixture", or for a mixture that fell back, what the threshold was taken from instead.
 std::string ruleText(const Calibration& c);
 

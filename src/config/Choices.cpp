@@ -91,7 +91,8 @@ const ChoiceTable<TrainOn>& choices(TrainOn) {
 const ChoiceTable<ThresholdRule>& choices(ThresholdRule) {
   static const ChoiceTable<ThresholdRule> t = {{ThresholdRule::kMixture, "mixture"},
                                                {ThresholdRule::kNormalQuantile, "normal_quantile"},
-                                               {ThresholdRule::kSourceQuantile, "source_quantile"}};
+                                               {ThresholdRule::kSourceQuantile, "source_quantile"},
+                                               {ThresholdRule::kPoolQuantile, "pool_quantile"}};
   return t;
 }
 

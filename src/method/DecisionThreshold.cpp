@@ -197,11 +197,24 @@ double mixtureBicGain(const std::vector<double>& scores) {
   return bicGain(s.z, fitStandardized(s.z));
 }
 
+namespace {
+
+/// Whether a cut leaves at least two of `scores` on each side: one score alone is an
+/// image, not a population (a 16-image pool whose highest score made a component by
+/// itself set a threshold that passed 130 of 131 test anomalies).
+bool populationsOnBothSides(const std::vector<double>& scores, double cut) {
+  const auto above = std::count_if(scores.begin(), scores.end(), [&](double s) { return s > cut; });
+  return above >= 2 && static_cast<std::ptrdiff_t>(scores.size()) - above >= 2;
+}
+
+}  // namespace
+
 double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back) {
   if (fell_back) *fell_back = false;
   if (cfg.rule == ThresholdRule::kSourceQuantile) return quantile(in.source, cfg.quantile);
+  if (cfg.rule == ThresholdRule::kPoolQuantile) return quantile(in.pool, cfg.quantile);
   if (cfg.rule == ThresholdRule::kMixture) {
-    if (const auto x = mixtureCut(in.pool)) return *x;
+    if (const auto x = mixtureCut(in.pool); x && populationsOnBothSides(in.pool, *x)) return *x;
     if (fell_back) *fell_back = true;
   }
   return quantile(in.normals, cfg.quantile);

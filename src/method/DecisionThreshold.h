@@ -57,7 +57,7 @@ struct ThresholdInputs {
 
 /// The threshold of `cfg.rule` (anomalous: score > threshold). The mixture rule falls
 /// back to normal_quantile when the pool's log scores do not form two components
-/// (mixtureCut finds no cut);
+/// (mixtureCut finds no cut, or its cut leaves fewer than two scores on a side);
 /// `fell_back` says so.
 double decisionThreshold(const ThresholdConfig& cfg, const ThresholdInputs& in, bool* fell_back = nullptr);
 

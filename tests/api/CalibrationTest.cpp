@@ -25,6 +25,22 @@ TEST(Calibration, ScoresThatOnlyRoundingTellsApartAreWarnedOf) {
   EXPECT_FALSE(api::warnIfScoresAlike({1.0}, "test")) << "one score ranks nothing";
 }
 
+TEST(Calibration, AThresholdThatFlagsMostOfThePoolIsWarnedOf) {
+  // A pool the method takes to be mostly normal: more than half of it above the threshold
+  // (the default's dense half against the rest) means many false alarms. Exactly half, or
+  // a score equal to the threshold (normal: anomalous is score > threshold), is not said.
+  api::Calibration c;
+  c.pool_scores = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  for (const auto& [threshold, warns] : std::vector<std::pair<double, bool>>{{4.5, true}, {5.0, false}, {5.5, false}}) {
+    c.threshold = threshold;
+    shiftad::test::CapturedLog log;
+    EXPECT_EQ(api::warnIfMostOfThePoolIsFlagged(c), warns) << threshold;
+    EXPECT_EQ(log.text().find("flags 6 of the 10 pool images (60%)") != std::string::npos, warns) << log.text();
+  }
+  c.pool_scores.clear();
+  EXPECT_FALSE(api::warnIfMostOfThePoolIsFlagged(c)) << "no pool, nothing flagged";
+}
+
 TEST(Calibration, AThresholdThatFellBackSaysWhatItWasTakenFrom) {
   api::Calibration c;
   c.rule.rule = shiftad::ThresholdRule::kMixture;

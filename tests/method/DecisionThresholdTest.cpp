@@ -88,6 +88,10 @@ TEST(DecisionThreshold, RulesTakeTheirOwnScores) {
   EXPECT_DOUBLE_EQ(m::decisionThreshold(cfg, in), 4.0);
   cfg.rule = shiftad::ThresholdRule::kNormalQuantile;
   EXPECT_DOUBLE_EQ(m::decisionThreshold(cfg, in), 40.0);
+  // The pool's 0.75 quantile (numpy.quantile, linear): position 0.75 x 9 = 6.75 of its 10
+  // sorted scores, between 100 e^-0.1 and 100.
+  cfg.rule = shiftad::ThresholdRule::kPoolQuantile;
+  EXPECT_NEAR(m::decisionThreshold(cfg, in), 100 * std::exp(-0.1) + 0.75 * (100 - 100 * std::exp(-0.1)), 1e-9);
   cfg.rule = shiftad::ThresholdRule::kMixture;
   bool fell_back = true;
   EXPECT_NEAR(m::decisionThreshold(cfg, in, &fell_back), 10.0, 1e-6);
@@ -96,6 +100,30 @@ TEST(DecisionThreshold, RulesTakeTheirOwnScores) {
   in.pool = {2, 2, 2, 2, 2};
   EXPECT_DOUBLE_EQ(m::decisionThreshold(cfg, in, &fell_back), 40.0);
   EXPECT_TRUE(fell_back);
+}
+
+TEST(DecisionThreshold, AComponentOfOneScoreIsNoPopulationAndTheRuleFallsBack) {
+  // The pool of a real run (OfficeCaltech10 amazon -> webcam, class mug: 16 pool images):
+  // the mixture gives its upper component to the highest score alone, and the cut just
+  // below it passed 130 of 131 test anomalies. With one score on a side the rule falls
+  // back to the 0.95 quantile of the calibration normals (numpy.quantile, linear: 0.1122717).
+  const std::vector<double> pool = {0.0747411, 0.0772011, 0.0779876, 0.0827114, 0.0838357, 0.0846074,
+                                    0.0856438, 0.0933445, 0.0978687, 0.1013264, 0.1029558, 0.1075715,
+                                    0.1148026, 0.1222292, 0.1320414, 0.4348865};
+  const auto cut = m::mixtureCut(pool);
+  ASSERT_TRUE(cut.has_value()) << "the mixture alone cuts off the one score";
+  EXPECT_GT(*cut, 0.1320414);
+  shiftad::ThresholdConfig cfg;  // mixture, quantile 0.95
+  m::ThresholdInputs in;
+  in.pool = pool;
+  in.normals = {0.0772011, 0.0779876, 0.0838357, 0.0856438, 0.0933445, 0.1013264, 0.1075715, 0.1148026};
+  bool fell_back = false;
+  EXPECT_NEAR(m::decisionThreshold(cfg, in, &fell_back), 0.1122717, 1e-6);
+  EXPECT_TRUE(fell_back);
+  // Two scores above the cut are a population (as a block of identical scores is, below).
+  in.pool.push_back(0.4411);
+  EXPECT_NEAR(m::decisionThreshold(cfg, in, &fell_back), *m::mixtureCut(in.pool), 1e-12);
+  EXPECT_FALSE(fell_back);
 }
 
 TEST(DecisionThreshold, ScoresSpreadByATinyFractionOfTheirSizeAreCutBetweenTheirGroups) {
