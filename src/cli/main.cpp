@@ -254,12 +254,26 @@ std::string writeOut(const std::string& target, bool overwrite,
                      const std::function<std::string(const std::string&)>& write) {
   if (overwrite) return write(target);
   const auto temporary = shiftad::temporaryPathFor(target) + ".new";
+  const auto removeTemporary = [&] {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+  };
   std::string written;
   try {
     written = write(temporary);
+  } catch (const shiftad::Stopped&) {
+    removeTemporary();
+    throw;
+  } catch (const shiftad::Error& e) {
+    removeTemporary();
+    // The user named `target`: an error about the file (a frozen run cannot export, a
+    // folder refuses it) names it, not the temporary it was being written as.
+    std::string message = e.what();
+    for (auto at = message.find(temporary); at != std::string::npos; at = message.find(temporary, at + target.size()))
+      message.replace(at, temporary.size(), target);
+    throw shiftad::Error(message);
   } catch (...) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
+    removeTemporary();
     throw;
   }
   if (written.empty()) return "";

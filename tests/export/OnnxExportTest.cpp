@@ -259,6 +259,17 @@ TEST(OnnxExport, FrozenEncoderBaselineIsRefusedNamingTheVariant) {
     EXPECT_NE(std::string(e.what()).find("frozen_only"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(tmp / "d.onnx"));
+  // The CLI writes a new --out as a temporary first: its error names the path the user
+  // gave (it named 'd.onnx.tmp-PID.new'), and leaves nothing behind.
+  const auto cli = shiftad::test::runCli({"export", "--model", tmp / "run", "--out", tmp / "d.onnx"}, tmp.path());
+  EXPECT_EQ(cli.exit, 1) << cli.err;
+  EXPECT_NE(cli.err.find("cannot export '" + tmp / "d.onnx" + "': this detector is a frozen-encoder baseline"),
+            std::string::npos)
+      << cli.err;
+  EXPECT_EQ(cli.err.find(".tmp-"), std::string::npos) << cli.err;
+  EXPECT_FALSE(fs::exists(tmp / "d.onnx"));
+  for (const auto& f : fs::directory_iterator(tmp.path()))
+    EXPECT_EQ(f.path().filename().string().find("d.onnx"), std::string::npos) << f.path();
 }
 
 }  // namespace
