@@ -95,7 +95,8 @@ std::string protocol(const Suite& s, const Config& c) {
              "(anomalies / pool) {:.2f}\n"
              "- Seeds: {} (each seed sets data.split_seed and train.seed)\n"
              "- Model: `{}`{}, freeze {}, head {} ({} init) → {}; encoder Φ: {}{}\n"
-             "- Training: {} epochs, batch {}, lr {}, anchor {}; alignment {} (λ = {}{}); K = {} ({})\n"
+             "- Training (the suite's settings; each variant sets its own keys, `shiftad variants`): {} epochs, batch "
+             "{}, lr {}, anchor {}; alignment {} (λ = {}{}); K = {} ({})\n"
              "- Model selection: {}\n"
              "- Variants that read target labels ({}) are upper bounds and never count as a win.\n",
              evaluation::codeLiteral(shownRoot(s.root)), dirs,
@@ -708,9 +709,18 @@ std::vector<evaluation::PaperFigure> paperFigures() {
   return {};
 }
 
+/// The settings a report's protocol names: the suite's config with --set and `setting`
+/// (a sweep's value), before any variant's own keys. The last run's config named that
+/// variant's: "alignment none" under a grid that ended with source_only.
+Config suiteSettings(const Suite& suite, const BenchOptions& o, const std::string& setting) {
+  std::vector<std::string> ov = o.overrides;
+  if (!setting.empty()) ov.push_back(setting);
+  return parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
+}
+
 /// report.md, report.html and figures/ of every row.
-void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<evaluation::BenchRow>& rows,
-                 const Config& last, int64_t ran, const std::shared_ptr<Cache>& cache, BenchSummary& out) {
+void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<evaluation::BenchRow>& rows, int64_t ran,
+                 const std::shared_ptr<Cache>& cache, BenchSummary& out) {
   evaluation::ReportInfo info;
   info.title = suite.name + (o.quick ? " (quick)" : "") + (o.sweep.empty() ? "" : ", sweep " + o.sweep);
   const bool one_shard = o.shard_count > 1 && o.merge_from.empty();  // its own report: a part of the grid
@@ -733,7 +743,7 @@ void writeReport(const Suite& suite, const BenchOptions& o, const std::vector<ev
   writeFigures(o.out_dir, info.figures);
   info.command = o.command;
   info.machine = machine();
-  info.protocol = protocol(suite, last);
+  info.protocol = protocol(suite, suiteSettings(suite, o, rows.empty() ? "" : rows.back().setting));
   if (one_shard)
     info.protocol += fmt::format(
         "- Shard {} of {}: one run in {} of the grid, so a variant's cells hold other classes and seeds than "
@@ -1073,8 +1083,7 @@ BenchSummary mergeShards(const Suite& suite, const BenchOptions& o, const std::v
   BenchSummary out;
   out.runs = static_cast<int64_t>(merged.size());
   out.seconds = secondsSince(t0);
-  const Config last = rows.empty() ? Config{} : runConfig(suite, o, rows.back());
-  writeReport(suite, o, rowsOfGrid(suite, settings, grid, rows), last, 0, cache, out);
+  writeReport(suite, o, rowsOfGrid(suite, settings, grid, rows), 0, cache, out);
   return out;
 }
 
@@ -1252,7 +1261,7 @@ BenchSummary lab::runSuite(Suite suite_in, const BenchOptions& o) {
     return out;  // the locks are released; the same command resumes
   }
   logInputTime(*cache, out.seconds);
-  writeReport(suite, o, rowsOfGrid(suite, settings, grid, rows), last, out.runs, cache, out);
+  writeReport(suite, o, rowsOfGrid(suite, settings, grid, rows), out.runs, cache, out);
   return out;
 }
 

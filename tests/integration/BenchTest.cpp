@@ -229,6 +229,23 @@ TEST(Bench, AReportWithoutTheSuitesRecommendedVariantStarsNothing) {
   EXPECT_EQ(md.find("recommended"), std::string::npos) << md;
 }
 
+TEST(Bench, TheReportsProtocolNamesTheSuitesSettingsNotTheLastVariants) {
+  // A grid that ends with source_only (align.method none) described the suite's training
+  // as "alignment none" although it aligns by the suite's method (here --set's mmd).
+  TempDir tmp;
+  Grid grid;
+  grid.variants = "align_all,source_only";
+  const auto r = runCli(bench(tmp, tmp / "b", {"--set", "align.method=mmd"}, grid), tmp.path());
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto rows = shiftad::evaluation::readCsv(tmp / "b/results.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows.back().variant, "source_only") << "the grid's last run";
+  const auto md = readText(tmp / "b/report.md");
+  EXPECT_NE(md.find("each variant sets its own keys"), std::string::npos) << md;
+  EXPECT_NE(md.find("alignment mmd"), std::string::npos) << md;
+  EXPECT_EQ(md.find("alignment none"), std::string::npos) << md;
+}
+
 TEST(Bench, SweepsAndSetsThatWouldBeIgnoredRepeatedOrMalformedAreRefusedBeforeAnyRun) {
   TempDir tmp;
   const auto out = tmp / "b";
