@@ -71,9 +71,13 @@ bool isClip(Arch arch);
 
 /// Where the images are and the one-vs-all protocol on them.
 struct DataConfig {
-  std::string root;          ///< ImageFolder root: ROOT/DOMAIN/CLASS/image
-  std::string source;        ///< source domain (folder under root)
-  std::string target;        ///< target domain (folder under root)
+  std::string root;    ///< ImageFolder root: ROOT/DOMAIN/CLASS/image
+  std::string source;  ///< source domain (folder under root)
+  std::string target;  ///< target domain (folder under root)
+  /// Unlabeled target images that are the pool, all of them, in place of the target
+  /// domain's one-vs-all split: a folder (searched recursively) or a list file. No test
+  /// split and no label diagnostics; "" (default): the split of `target`.
+  std::string pool_images;
   std::string normal_class;  ///< the normal class; every other class is an anomaly
   int image_size = 32;       ///< side of the square network input
   int resize = 0;            ///< side images are resized to before the center crop (0: image_size)

@@ -92,8 +92,8 @@ struct PoolDiagnostics {
   bool present = false;
   double dominant_share = 0.0;          ///< aligned set / pool
   double contamination_estimate = 0.0;  ///< 1 - dominant_share: the share left out
-  double dominant_purity = 0.0;         ///< normal share of the aligned set (diagnostic, reads labels)
-  double contamination = 0.0;           ///< the pool's true anomaly share (diagnostic, reads labels)
+  double dominant_purity = 0.0;  ///< normal share of the aligned set (diagnostic, reads labels; NaN: unlabeled pool)
+  double contamination = 0.0;    ///< the pool's true anomaly share (diagnostic, reads labels; NaN: unlabeled pool)
 };
 PoolDiagnostics poolDiagnostics(const std::string& run_dir);
 

@@ -524,6 +524,15 @@ bool otherImageOfTheSameName(const fs::path& trained, const std::string& test_im
   return false;
 }
 
+/// An unlabeled pool (data.pool_images) has no test split: say how to evaluate instead.
+void checkHasATestSplit(const std::string& run_dir, const Config& cfg) {
+  SHIFTAD_CHECK(cfg.data.pool_images.empty(),
+                "run '{}': data.pool_images '{}' is an unlabeled pool, with no test split to evaluate on; evaluate "
+                "on labelled target data: a config whose data.target holds the normal class and anomaly classes as "
+                "folders, and data.pool_images: \"\" (`shiftad eval --model RUN --config FILE`)",
+                run_dir, cfg.data.pool_images);
+}
+
 /// The test split must hold no image the run trained or calibrated on. After the target
 /// folder changed, or under other split settings (data.split_seed, data.pool_fraction,
 /// another normal class), the split recomputed from the data is not the run's, and part
@@ -545,10 +554,13 @@ void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const 
   // Compared below their data roots: the same images after the data moved are the same.
   std::set<std::string> trained_on;
   for (const auto& p : pool) trained_on.insert(fs::path(p).lexically_relative(trained.data.root).string());
+  // And as they are: an unlabeled pool (data.pool_images) may lie outside the data root.
+  const std::set<std::string> pool_files(pool.begin(), pool.end());
   std::vector<std::string> seen;
   for (const auto& p : test) {
     const auto below = fs::path(p).lexically_relative(cfg.data.root);
-    if (trained_on.count(below.string()) && !otherImageOfTheSameName(fs::path(trained.data.root) / below, p))
+    if (pool_files.count(p) ||
+        (trained_on.count(below.string()) && !otherImageOfTheSameName(fs::path(trained.data.root) / below, p)))
       seen.push_back(p);
   }
   SHIFTAD_CHECK(seen.empty(),
@@ -588,6 +600,7 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
                 "a detector of another class. Evaluate with data.normal_class '{}', or train a run for '{}'",
                 impl_->run_dir, impl_->run.cfg.data.normal_class, cfg.data.normal_class,
                 impl_->run.cfg.data.normal_class, cfg.data.normal_class);
+  checkHasATestSplit(impl_->run_dir, cfg);
   const auto split = api::splitFor(cfg.data);
   checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, split.test.paths);
   // In score()'s chunks: a test split of any size is never held in memory whole.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <set>
@@ -51,6 +52,12 @@ void writeDominant(const std::string& run_dir, const std::vector<std::string>& p
   for (int64_t i = 0; i < idx.numel(); ++i)
     kept.push_back(pool_paths.at(static_cast<size_t>(idx.data_ptr<int64_t>()[i])));
   writePathList((fs::path(run_dir) / kDominantFile).string(), kept);
+}
+
+/// A diagnostic that reads the pool's labels: null in metrics.jsonl when the pool was
+/// given unlabeled (data.pool_images).
+nlohmann::json labelDiagnostic(const data::ProtocolSplit& split, const std::function<double()>& value) {
+  return split.pool_labelled ? nlohmann::json(value()) : nlohmann::json();
 }
 
 /// A message between ranks. CBOR, not JSON text: file names are bytes, not UTF-8, and
@@ -344,6 +351,12 @@ void checkOutsideTheDomains(const Config& cfg, const std::string& run_dir) {
                     "(and stop this and every later run on the data); choose a folder outside the data",
                     what, dir, data.string());
     }
+    std::error_code ec;
+    SHIFTAD_CHECK(cfg.data.pool_images.empty() || !fs::is_directory(cfg.data.pool_images, ec) ||
+                      !isAtOrBelow(resolved(dir), resolved(cfg.data.pool_images)),
+                  "{} '{}' lies in data.pool_images '{}', whose files the next training would read as pool images; "
+                  "choose a folder outside it",
+                  what, dir, cfg.data.pool_images);
   }
 }
 
@@ -575,14 +588,15 @@ Counts fitFrozenBaseline(InputCache& cache, const Config& cfg, const Plan& plan,
     const auto dominant = method::dominantRows(phi.features, cfg.cluster, static_cast<uint64_t>(cfg.train.seed));
     dominant_features = phi.features.index_select(0, dominant);
     writeDominant(dir, phi.paths, dominant);
-    const auto labels = labelsOf(phi.paths, split.pool_truth);
+    const auto labels = split.pool_labelled ? labelsOf(phi.paths, split.pool_truth) : std::vector<int>{};
     const double share = static_cast<double>(dominant.size(0)) / static_cast<double>(n.pool);
-    const nlohmann::json j = {{"epoch", 0},
-                              {"dominant_size", dominant.size(0)},
-                              {"dominant_share", share},
-                              {"dominant_purity_diagnostic", purity(dominant, labels)},
-                              {"contamination_estimate", 1.0 - share},
-                              {"contamination_diagnostic", anomalyShare(labels)}};
+    const nlohmann::json j = {
+        {"epoch", 0},
+        {"dominant_size", dominant.size(0)},
+        {"dominant_share", share},
+        {"dominant_purity_diagnostic", labelDiagnostic(split, [&] { return purity(dominant, labels); })},
+        {"contamination_estimate", 1.0 - share},
+        {"contamination_diagnostic", labelDiagnostic(split, [&] { return anomalyShare(labels); })}};
     metrics << j.dump() << "\n" << std::flush;
   }
   log::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n.source, n.pool);
@@ -624,6 +638,7 @@ struct EpochRecorder {
   std::atomic<bool>& cancelled;
   TrainSummary& summary;
   torch::Tensor last_dominant;
+  bool pool_labelled = true;  ///< false: data.pool_images, no label diagnostics
 
   void operator()(const training::EpochStats& st, const torch::Tensor& dominant) {
     last_dominant = dominant;
@@ -635,18 +650,19 @@ struct EpochRecorder {
                         {"dominant_share", st.dominant_share},
                         {"seconds", st.seconds}};
     if (plan.align) {
-      j["dominant_purity_diagnostic"] = purity(dominant, pool_labels);
+      j["dominant_purity_diagnostic"] =
+          pool_labelled ? nlohmann::json(purity(dominant, pool_labels)) : nlohmann::json();
       // What the aligned set implies of the pool (the share left out) next to the truth,
       // which reads the labels: a diagnostic, never an input.
       j["contamination_estimate"] = 1.0 - st.dominant_share;
-      j["contamination_diagnostic"] = pool_contamination;
+      j["contamination_diagnostic"] = pool_labelled ? nlohmann::json(pool_contamination) : nlohmann::json();
     }
     metrics << j.dump() << "\n" << std::flush;
     if (plan.align && st.epoch == cfg.train.epochs)
-      log::info(
-          "pool share left out of the aligned set (estimated contamination): {:.3f}; true: {:.3f} "
-          "(diagnostic, reads labels)",
-          1.0 - st.dominant_share, pool_contamination);
+      log::info("pool share left out of the aligned set (estimated contamination): {:.3f}; true: {}",
+                1.0 - st.dominant_share,
+                pool_labelled ? fmt::format("{:.3f} (diagnostic, reads labels)", pool_contamination)
+                              : std::string("unknown (an unlabeled pool)"));
     // Source-only runs align nothing: no align loss, no dominant set to report.
     log::info("epoch {}/{}: loss {:.4f}{}, {:.1f}s", st.epoch, cfg.train.epochs, st.loss,
               plan.align ? fmt::format(" (svdd {:.4f}, align {:.4f}), dominant {} of {} pool images", st.svdd_loss,
@@ -731,9 +747,11 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
   if (plan.need_pool) checkSkipped(cfg.data.max_skipped, pool.skipped, plan.pool_paths.size(), "pool");
   log::info("train [{}]: {} {} images of '{}', {} target {} images ({}){}{}", cfg.run.variant, n.source,
             plan.oracle ? "target-normal" : "source", cfg.data.normal_class, n.pool,
-            plan.few_shot ? "few-shot normal" : "pool", cfg.data.target, plan.need_pool ? "" : " [pool unused]",
-            plan.head_only ? " [head only, on cached trunk features]" : "");
-  const auto pool_labels = plan.need_pool ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
+            plan.few_shot ? "few-shot normal" : "pool",
+            cfg.data.pool_images.empty() ? cfg.data.target : "unlabeled, " + cfg.data.pool_images,
+            plan.need_pool ? "" : " [pool unused]", plan.head_only ? " [head only, on cached trunk features]" : "");
+  const auto pool_labels =
+      plan.need_pool && split.pool_labelled ? labelsOf(pool.paths, split.pool_truth) : std::vector<int>{};
   training::Trainer trainer(cfg, f.net, &cache.principalBases());
   trainer.continueConstructionStream(f.stream);
   trainer.setProcessGroup(w.group);
@@ -741,7 +759,7 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
       stoppableUnlessRanks(cache, w, [&] { return trainingData(cache, cfg, plan, source, pool, w.ranks()); });
   std::atomic<bool> cancelled{false};
   EpochRecorder recorder{cfg,       plan,    pool_labels, anomalyShare(pool_labels), n.pool, metrics, callbacks,
-                         cancelled, summary, {}};
+                         cancelled, summary, {},          split.pool_labelled};
   training::FitControl control;
   control.checkpoint = w.checkpoint;
   control.checkpoint_every = cfg.train.checkpoint_every;

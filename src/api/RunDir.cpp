@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include <fmt/ranges.h>
@@ -372,8 +373,12 @@ PoolDiagnostics readPoolDiagnostics(const std::string& run_dir) {
   d.present = true;
   d.dominant_share = number("dominant_share");
   d.contamination_estimate = number("contamination_estimate");
-  d.dominant_purity = number("dominant_purity_diagnostic");
-  d.contamination = number("contamination_diagnostic");
+  // null: an unlabeled pool (data.pool_images), whose labels nobody knows.
+  const auto diagnostic = [&](const char* key) {
+    return last.contains(key) && last[key].is_null() ? std::numeric_limits<double>::quiet_NaN() : number(key);
+  };
+  d.dominant_purity = diagnostic("dominant_purity_diagnostic");
+  d.contamination = diagnostic("contamination_diagnostic");
   return d;
 }
 

@@ -825,9 +825,10 @@ void addEval(CLI::App& app, EvalCommand& c) {
 /// The keys `eval` reads from its config: those defining the split, and how images are
 /// read. F, its preprocessing and its threshold are the run's; other keys change nothing.
 bool evalReads(const std::string& key) {
-  static const std::set<std::string> kSplit = {
-      "data.root",          "data.source",     "data.target",      "data.normal_class", "data.pool_fraction",
-      "data.contamination", "data.split_seed", "data.max_skipped", "data.threads",      "data.image_cache"};
+  static const std::set<std::string> kSplit = {"data.root",         "data.source",        "data.target",
+                                               "data.normal_class", "data.pool_fraction", "data.contamination",
+                                               "data.split_seed",   "data.max_skipped",   "data.threads",
+                                               "data.image_cache",  "data.pool_images"};
   return kSplit.count(key) > 0;
 }
 
@@ -874,10 +875,10 @@ int runEval(const EvalCommand& c) {
       "its threshold chosen with the test labels)\n",
       r.threshold, precision, r.recall, r.f1, r.fpr, r.f1_max);
   if (const auto pool = shiftad::poolDiagnostics(c.model); pool.present)
-    fmt::print(
-        "training's pool: estimated contamination {:.3f} (the share left out of the aligned set); true {:.3f} "
-        "(diagnostic, reads labels)\n",
-        pool.contamination_estimate, pool.contamination);
+    fmt::print("training's pool: estimated contamination {:.3f} (the share left out of the aligned set); true {}\n",
+               pool.contamination_estimate,
+               std::isnan(pool.contamination) ? std::string("unknown (an unlabeled pool)")
+                                              : fmt::format("{:.3f} (diagnostic, reads labels)", pool.contamination));
   // Asked for by name, a scores file that could not be written (the disk filled) is a
   // failure of the command, even with its metrics above (the run's own file is a bonus).
   if (!c.out.empty() && r.scores_file.empty()) {

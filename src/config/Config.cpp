@@ -241,6 +241,11 @@ const std::vector<KeySpec>& schema() {
       pathKey("data.root", SHIFTAD_FIELD(data.root), "ImageFolder root: ROOT/DOMAIN/CLASS/image.{jpg,jpeg,png,bmp}"),
       stringKey("data.source", SHIFTAD_FIELD(data.source),
                 "source domain (a folder under data.root); only its normal class is used"),
+      pathKey("data.pool_images", SHIFTAD_FIELD(data.pool_images),
+              "unlabeled target images that are the pool, all of them, in place of data.target's one-vs-all split: a "
+              "folder (searched recursively) or a text file with one image path per line. The run has no test split "
+              "(evaluate it with `shiftad eval --config` on labelled target data) and no label diagnostics; "
+              "data.target, pool_fraction, contamination and split_seed do not apply. \"\": the split of data.target"),
       stringKey("data.target", SHIFTAD_FIELD(data.target),
                 "target domain (a folder under data.root), split into unlabeled pool and test"),
       stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class),
@@ -683,6 +688,10 @@ void checkAcrossKeys(const Config& cfg) {
                 "config: fewshot.k = {} reads the labels of k target images; set data.target_labels: true to allow it "
                 "explicitly",
                 cfg.fewshot.k);
+  SHIFTAD_CHECK(cfg.data.pool_images.empty() || (cfg.train.on == TrainOn::kSource && cfg.fewshot.k == 0),
+                "config: data.pool_images '{}' is an unlabeled pool, and {} reads target labels; train it with the "
+                "target's class folders (data.pool_images: \"\")",
+                cfg.data.pool_images, cfg.fewshot.k > 0 ? "fewshot.k" : "train.on: target_normals (the oracle)");
 }
 
 }  // namespace
@@ -879,7 +888,8 @@ bool sameSplit(const DataConfig& a, const DataConfig& b) {
   std::error_code ec;
   const bool same_root = a.root == b.root || fs::equivalent(a.root, b.root, ec);
   return same_root && a.source == b.source && a.target == b.target && a.normal_class == b.normal_class &&
-         a.pool_fraction == b.pool_fraction && a.contamination == b.contamination && a.split_seed == b.split_seed;
+         a.pool_fraction == b.pool_fraction && a.contamination == b.contamination && a.split_seed == b.split_seed &&
+         a.pool_images == b.pool_images;
 }
 
 std::vector<std::string> changedSettings(const Config& then, const Config& now) {

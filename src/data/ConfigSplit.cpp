@@ -1,14 +1,17 @@
 #include "data/ConfigSplit.h"
 
 #include "common/Error.h"
+#include "data/ImageFolder.h"
 
 namespace shiftad::data {
 namespace {
 
 void checkDataConfig(const DataConfig& d) {
   SHIFTAD_CHECK(!d.root.empty(), "config: data.root is empty; set it to an ImageFolder root (ROOT/DOMAIN/CLASS/image)");
-  SHIFTAD_CHECK(!d.source.empty() && !d.target.empty(),
-                "config: data.source and data.target must name domains under '{}'", d.root);
+  SHIFTAD_CHECK(!d.source.empty() && (!d.target.empty() || !d.pool_images.empty()),
+                "config: data.source and data.target must name domains under '{}' (or data.pool_images the unlabeled "
+                "target images)",
+                d.root);
   SHIFTAD_CHECK(!d.normal_class.empty(), "config: data.normal_class is empty; name the class that is normal");
 }
 
@@ -16,6 +19,8 @@ void checkDataConfig(const DataConfig& d) {
 
 ProtocolSplit splitAllowingLeaks(const DataConfig& d) {
   checkDataConfig(d);
+  if (!d.pool_images.empty())
+    return unlabeledSplit(listDomain(d.root, d.source), listImages(d.pool_images), d.normal_class);
   ProtocolParams p;
   p.normal_class = d.normal_class;
   p.pool_fraction = d.pool_fraction;
@@ -30,6 +35,7 @@ ProtocolSplit splitAllowingLeaks(const DataConfig& d) {
 
 ProtocolSplit splitFor(const DataConfig& d) {
   auto split = splitAllowingLeaks(d);
+  if (!split.pool_labelled) return split;  // no test split to leak into
   // A test image that training saw makes every figure of the run meaningless.
   const std::string leak = leakProblem(split, d.source, d.target);
   SHIFTAD_CHECK(leak.empty(), "config: {}", leak);

@@ -147,6 +147,21 @@ void checkClasses(const ByClass& source, const ByClass& target, const std::strin
 
 }  // namespace
 
+ProtocolSplit unlabeledSplit(const std::vector<ImageRecord>& source_domain, std::vector<std::string> pool,
+                             const std::string& normal_class) {
+  const ByClass source = groupByClass(source_domain);
+  SHIFTAD_CHECK(source.count(normal_class),
+                "data.normal_class '{}' is not a class of the source domain; classes found: {}", normal_class,
+                classNames(source, normal_class));
+  SHIFTAD_CHECK(!pool.empty(), "data.pool_images names no image: the unlabeled pool would be empty");
+  ProtocolSplit split;
+  split.train.source = source.at(normal_class);
+  std::sort(pool.begin(), pool.end());
+  split.train.pool = std::move(pool);
+  split.pool_labelled = false;
+  return split;
+}
+
 ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std::vector<ImageRecord>& target_domain,
                         const ProtocolParams& params) {
   checkParams(params);

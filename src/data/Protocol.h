@@ -35,14 +35,21 @@ struct LabelledImages {
 
 struct ProtocolSplit {
   TrainingImages train;
-  LabelledImages pool_truth;  ///< the pool with its labels: diagnostics only (purity)
-  LabelledImages test;        ///< target test split
+  LabelledImages pool_truth;  ///< the pool with its labels: diagnostics only (purity); empty when unlabeled
+  LabelledImages test;        ///< target test split; empty when the pool is unlabeled
+  bool pool_labelled = true;  ///< false: the pool was given as unlabeled images (data.pool_images)
 };
 
 /// Build the split. Throws shiftad::Error if the normal class is absent from either
 /// domain, or the pool / test would be empty.
 ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std::vector<ImageRecord>& target_domain,
                         const ProtocolParams& params);
+
+/// The split of a deployment: the source domain's normal class, and `pool`, unlabeled
+/// target images, all of them (data.pool_images). No test split, no pool labels.
+/// Throws shiftad::Error if the normal class is absent from the source or the pool is empty.
+ProtocolSplit unlabeledSplit(const std::vector<ImageRecord>& source_domain, std::vector<std::string> pool,
+                             const std::string& normal_class);
 
 /// A test image that is also a training image.
 struct SharedFile {

@@ -80,7 +80,8 @@ void checkImageCounts(const Config& cfg, const DataCheckReport& r, const data::P
         fmt::format("the target pool of '{}' has {} readable image(s); alignment needs at least 2 "
                     "(raise data.pool_fraction, or add target images)",
                     cfg.data.target, readable(split.train.pool)));
-  if (readable(split.test.paths) == 0)
+  // An unlabeled pool (data.pool_images) has no test split; its images may lie outside the root.
+  if (split.pool_labelled && readable(split.test.paths) == 0)
     problems.push_back(fmt::format("the test split of '{}' has no readable image", cfg.data.target));
   skips(split.train.source, "source");
   if (aligns(cfg)) skips(split.train.pool, "pool");
@@ -90,6 +91,7 @@ void checkImageCounts(const Config& cfg, const DataCheckReport& r, const data::P
 /// Leaks of the test split into training: the same file on both sides (also refused by
 /// `train`), and byte-identical copies (found only here: they need every file hashed).
 void checkLeaks(const Config& cfg, DataCheckReport& r, const data::ProtocolSplit& split) {
+  if (!split.pool_labelled) return;  // no test split
   if (const auto leak = data::leakProblem(split, cfg.data.source, cfg.data.target); !leak.empty())
     r.protocol_problems.push_back(leak);  // train refuses it; byte copies it cannot see
   auto& leaks = r.split_leaks;
