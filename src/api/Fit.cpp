@@ -56,8 +56,8 @@ void writeDominant(const std::string& run_dir, const std::vector<std::string>& p
 
 /// A diagnostic that reads the pool's labels: null in metrics.jsonl when the pool was
 /// given unlabeled (data.pool_images).
-nlohmann::json labelDiagnostic(const data::ProtocolSplit& split, const std::function<double()>& value) {
-  return split.pool_labelled ? nlohmann::json(value()) : nlohmann::json();
+nlohmann::json labelDiagnostic(bool pool_labelled, const std::function<double()>& value) {
+  return pool_labelled ? nlohmann::json(value()) : nlohmann::json();
 }
 
 /// A message between ranks. CBOR, not JSON text: file names are bytes, not UTF-8, and
@@ -594,9 +594,9 @@ Counts fitFrozenBaseline(InputCache& cache, const Config& cfg, const Plan& plan,
         {"epoch", 0},
         {"dominant_size", dominant.size(0)},
         {"dominant_share", share},
-        {"dominant_purity_diagnostic", labelDiagnostic(split, [&] { return purity(dominant, labels); })},
+        {"dominant_purity_diagnostic", labelDiagnostic(split.pool_labelled, [&] { return purity(dominant, labels); })},
         {"contamination_estimate", 1.0 - share},
-        {"contamination_diagnostic", labelDiagnostic(split, [&] { return anomalyShare(labels); })}};
+        {"contamination_diagnostic", labelDiagnostic(split.pool_labelled, [&] { return anomalyShare(labels); })}};
     metrics << j.dump() << "\n" << std::flush;
   }
   log::info("train [{}]: frozen-encoder scorer from {} source and {} pool images", cfg.run.variant, n.source, n.pool);
@@ -650,12 +650,11 @@ struct EpochRecorder {
                         {"dominant_share", st.dominant_share},
                         {"seconds", st.seconds}};
     if (plan.align) {
-      j["dominant_purity_diagnostic"] =
-          pool_labelled ? nlohmann::json(purity(dominant, pool_labels)) : nlohmann::json();
+      j["dominant_purity_diagnostic"] = labelDiagnostic(pool_labelled, [&] { return purity(dominant, pool_labels); });
       // What the aligned set implies of the pool (the share left out) next to the truth,
       // which reads the labels: a diagnostic, never an input.
       j["contamination_estimate"] = 1.0 - st.dominant_share;
-      j["contamination_diagnostic"] = pool_labelled ? nlohmann::json(pool_contamination) : nlohmann::json();
+      j["contamination_diagnostic"] = labelDiagnostic(pool_labelled, [&] { return pool_contamination; });
     }
     metrics << j.dump() << "\n" << std::flush;
     if (plan.align && st.epoch == cfg.train.epochs)
