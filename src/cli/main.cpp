@@ -25,6 +25,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/Counted.h"
 #include "common/Printable.h"
 #include "StandardStreams.h"
 #include "StdinLines.h"
@@ -618,12 +619,12 @@ int runTrain(TrainCommand& c) {
     return interruptedStatus();
   }
   if (distributed.world_size > 1 && distributed.rank != 0) {
-    fmt::print("rank {} of {}: trained {} epochs in {:.1f}s; rank 0 wrote the run: {}\n", distributed.rank,
-               distributed.world_size, s.epochs, s.seconds, s.run_dir);
+    fmt::print("rank {} of {}: trained {} in {:.1f}s; rank 0 wrote the run: {}\n", distributed.rank,
+               distributed.world_size, shiftad::counted(s.epochs, "epoch"), s.seconds, s.run_dir);
     return 0;
   }
-  fmt::print("trained {} epochs in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n", s.epochs,
-             s.seconds, s.source_images, s.pool_images, s.skipped_images, c.out);
+  fmt::print("trained {} in {:.1f}s on {} source and {} pool images ({} skipped); run: {}\n",
+             shiftad::counted(s.epochs, "epoch"), s.seconds, s.source_images, s.pool_images, s.skipped_images, c.out);
   return 0;
 }
 
@@ -718,8 +719,8 @@ int runScoreStream(const ScoreCommand& c) {
     shiftad::cli::flushStandardOutput();
   }
   if (unreadable > 0 || !quietOnStderr())
-    fmt::print(stderr, "scored {} images from standard input ({} unreadable: rows with an empty score)\n", scored,
-               unreadable);
+    fmt::print(stderr, "scored {} from standard input ({} unreadable: rows with an empty score)\n",
+               shiftad::counted(scored, "image"), unreadable);
   SHIFTAD_CHECK(scored > 0 || unreadable > 0,
                 "standard input (--images -) named no image (it was empty or closed; blank lines and '#' comments "
                 "are skipped); give one image path per line");
@@ -756,8 +757,8 @@ int runScore(const ScoreCommand& c) {
   // On stderr (the rows on stdout), -q keeps only what warns: unreadable images.
   const bool silent = to_stdout && quietOnStderr();
   if (!silent || !r.skipped.empty())
-    fmt::print(say, "scored {} images ({} unreadable, skipped) -> {}\n", r.scores.size(), r.skipped.size(),
-               to_stdout ? "standard output" : c.out);
+    fmt::print(say, "scored {} ({} unreadable, skipped) -> {}\n", shiftad::counted(r.scores.size(), "image"),
+               r.skipped.size(), to_stdout ? "standard output" : c.out);
   if (!silent && !r.scores.empty() && !std::isnan(r.scores.front().normalised_score)) {
     const auto t = detector.thresholdInfo();
     const auto flagged = std::count_if(r.scores.begin(), r.scores.end(), [](const auto& s) { return s.anomalous; });
