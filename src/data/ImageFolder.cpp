@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/Counted.h"
 #include "common/Error.h"
 #include "common/TildeHint.h"
 #include "common/LogOnce.h"
@@ -120,10 +121,11 @@ std::vector<std::string> imagesBelow(const fs::path& dir, std::vector<std::strin
 void sayIgnored(const std::vector<std::string>& ignored, const std::string& where) {
   if (ignored.empty()) return;
   logOnce(spdlog::level::warn,
-          fmt::format("{} {} below '{}' {} no image extension (.jpg, .jpeg, .png, .bmp) and {} not read (e.g. '{}'); "
-                      "convert images of other formats to PNG; `shiftad check-data` lists every one",
-                      ignored.size(), ignored.size() == 1 ? "file" : "files", where,
-                      ignored.size() == 1 ? "has" : "have", ignored.size() == 1 ? "is" : "are", ignored.front()));
+          fmt::format("{} below '{}' {} no image extension (.jpg, .jpeg, .png, .bmp) and {} not read (e.g. '{}'); "
+                      "images of other formats are read once converted to PNG, other files may stay; `shiftad "
+                      "check-data` lists every one",
+                      counted(ignored.size(), "file"), where, ignored.size() == 1 ? "has" : "have",
+                      ignored.size() == 1 ? "is" : "are", ignored.front()));
 }
 
 // Images one level too high are a common layout mistake (a class's images dumped in
@@ -131,9 +133,9 @@ void sayIgnored(const std::vector<std::string>& ignored, const std::string& wher
 void sayBesideFolders(const std::vector<std::string>& images, const std::string& where) {
   if (images.empty()) return;
   logOnce(spdlog::level::warn,
-          fmt::format("{} {} directly in '{}' belong{} to no class and {} not read (e.g. '{}'): an image belongs in "
+          fmt::format("{} directly in '{}' belong{} to no class and {} not read (e.g. '{}'): an image belongs in "
                       "ROOT/DOMAIN/CLASS/; `shiftad check-data` lists every one",
-                      images.size(), images.size() == 1 ? "image" : "images", where, images.size() == 1 ? "s" : "",
+                      counted(images.size(), "image"), where, images.size() == 1 ? "s" : "",
                       images.size() == 1 ? "is" : "are", images.front()));
 }
 
