@@ -627,7 +627,7 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
   warnIfTestSplitTiny(r);
   r.skipped = static_cast<int64_t>(scored.skipped.size());
   if (scores_file.empty()) return r;
-  std::string text = "label,score,path\n";
+  std::string text = std::string(api::kTestScoresCsvHeader) + "\n";
   // The path through csv::field: one with a comma or a line break stays one field.
   for (size_t i = 0; i < scores.size(); ++i)
     text += fmt::format("{},{:.9g},{}\n", labels[i], scores[i], csv::field(paths[i]));

@@ -6,12 +6,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
 #include "api/RunDir.h"
 #include "common/Error.h"
 #include "common/Rename.h"
+#include "export/OnnxFile.h"
 
 namespace fs = std::filesystem;
 
@@ -81,6 +83,19 @@ std::string checkOutputFile(const std::string& given, const std::string& kind, c
                 "{} '{}' is inside the run directory '{}', whose files it could replace; write it elsewhere", name,
                 given, run);
   return path;
+}
+
+bool replaceableOutput(const std::string& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return false;
+  if (size == 0) return true;
+  std::ifstream in(path, std::ios::binary);
+  std::string first(64, '\0');
+  in.read(first.data(), static_cast<std::streamsize>(first.size()));
+  first.resize(static_cast<size_t>(in.gcount()));
+  const auto startsWithLine = [&](const std::string& header) { return first.rfind(header + "\n", 0) == 0; };
+  return startsWithLine(kScoresCsvHeader) || startsWithLine(kTestScoresCsvHeader) || exporting::isShiftadOnnx(path);
 }
 
 void checkFolderTakesAFile(const std::string& path, const std::string& name) {

@@ -44,6 +44,17 @@ auto withFilesystemErrors(const std::string& doing, const std::string& path, Wor
 std::string checkOutputFile(const std::string& path, const std::string& kind, const std::string& name,
                             const std::string& run_file = "");
 
+/// The first lines of the CSV files shiftad writes: `score`'s rows, and `eval`'s test
+/// scores (RUN/test_scores.csv, `eval --out`).
+inline constexpr const char* kScoresCsvHeader = "path,score,normalised_score,anomalous";
+inline constexpr const char* kTestScoresCsvHeader = "label,score,path";
+
+/// Whether `--overwrite` may replace the existing file at `path`: a file shiftad wrote (a
+/// CSV starting with one of the headers above, an ONNX model of `export`), or an empty
+/// one, which holds nothing to lose. shiftad never replaces a file it did not create: a
+/// config, a list or a notebook named by mistake stays.
+bool replaceableOutput(const std::string& path);
+
 /// Refuses `path` (checkOutputFile's) when no file can be created in its folder (no
 /// permission, a read-only file system), naming it as `name`: the write beside it found
 /// that only after the work (every image scored, the model exported).

@@ -242,6 +242,12 @@ std::string checkOutFile(const std::string& out, const char* kind, bool overwrit
   if (fs::exists(target, ec) && !overwrite)
     throw std::runtime_error(
         fmt::format("--out '{}' exists; pass --overwrite to replace it, or give another path", out));
+  if (fs::exists(target, ec) && !shiftad::api::replaceableOutput(target))
+    throw std::runtime_error(fmt::format(
+        "--out '{}'{} exists and is not a file shiftad wrote (a CSV of `score` or `eval`, an ONNX model of "
+        "`export`): --overwrite replaces only those, since shiftad never replaces a file it did not create; give "
+        "another path, or move that file away first",
+        out, target == out ? "" : fmt::format(" (a link to '{}')", target)));
   shiftad::api::checkFolderTakesAFile(target, "--out");
   return target;
 }
@@ -302,7 +308,7 @@ void checkNotAnInput(const std::string& out, const shiftad::ScoreResult& r) {
       throw std::runtime_error(fmt::format("--out '{}' is one of the files being scored; give another path", out));
 }
 
-constexpr const char* kScoresHeader = "path,score,normalised_score,anomalous\n";
+const std::string kScoresHeader = std::string(shiftad::api::kScoresCsvHeader) + "\n";
 
 /// One image's row: path,score,normalised_score,anomalous (anomalous 0 or 1; the last
 /// two empty when the run has no calibration), the path quoted where CSV needs it.
@@ -651,7 +657,7 @@ void addScore(CLI::App& app, ScoreCommand& c) {
                    "detector stays loaded for a program that pipes paths in; an unreadable file's row has an empty "
                    "score)")
       ->required();
-  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
+  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists and shiftad wrote it (or it is empty)");
   c.app
       ->add_option("--max-skipped", c.max_skipped,
                    "unreadable images that may be skipped before scoring fails: a share below 1 (rounded down) or a "
@@ -702,7 +708,7 @@ int runScoreStream(const ScoreCommand& c) {
   shiftad::LoadOptions options;
   options.max_skipped = std::numeric_limits<double>::infinity();
   auto detector = shiftad::Detector::load(c.model, options);
-  std::fputs(kScoresHeader, stdout);
+  std::fputs(kScoresHeader.c_str(), stdout);
   shiftad::cli::flushStandardOutput();
   size_t scored = 0, unreadable = 0;
   StdinPaths in;
@@ -783,7 +789,7 @@ void addExport(CLI::App& app, ExportCommand& c) {
                              "(docs/deploy.md)");
   c.app->add_option("--model", c.model, "run directory written by `shiftad train`")->required();
   c.app->add_option("--out", c.out, "ONNX file to write (e.g. detector.onnx)")->required();
-  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
+  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists and shiftad wrote it (or it is empty)");
 }
 
 int runExport(const ExportCommand& c) {
@@ -820,7 +826,7 @@ void addEval(CLI::App& app, EvalCommand& c) {
   c.app->add_option("--out", c.out,
                     "CSV file for the test images' scores (label,score,path); default: RUN_DIR/test_scores.csv "
                     "for the run's own split, none for another (that file keeps the run's own)");
-  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists");
+  c.app->add_flag("--overwrite", c.overwrite, "replace --out if it exists and shiftad wrote it (or it is empty)");
 }
 
 /// The keys `eval` reads from its config: those defining the split, and how images are

@@ -60,3 +60,22 @@ TEST(OutputFile, AFolderNoFileCanBeCreatedInIsRefusedBeforeTheWork) {
   EXPECT_EQ(errorOf([&] { shiftad::api::checkFolderTakesAFile(tmp / "a.csv", "--out"); }), "");
   EXPECT_TRUE(fs::is_empty(tmp.path()));
 }
+
+TEST(OutputFile, OverwriteMayReplaceOnlyWhatShiftadWroteOrAnEmptyFile) {
+  TempDir tmp;
+  const auto is = [&](const std::string& name, const std::string& text) {
+    writeFile(tmp / name, text);
+    return shiftad::api::replaceableOutput(tmp / name);
+  };
+  EXPECT_TRUE(is("score.csv", "path,score,normalised_score,anomalous\na.png,1.5,0.5,0\n"));
+  EXPECT_TRUE(is("eval.csv", "label,score,path\n0,1.5,a.png\n"));
+  EXPECT_TRUE(is("header_only.csv", "label,score,path\n"));
+  EXPECT_TRUE(is("empty.csv", ""));
+  // A header that only begins like ours, a user's table, a config, a list of images.
+  EXPECT_FALSE(is("longer.csv", "path,score,normalised_score,anomalous,notes\n"));
+  EXPECT_FALSE(is("no_line_end.csv", "label,score,path"));
+  EXPECT_FALSE(is("table.csv", "path,score\na.png,1\n"));
+  EXPECT_FALSE(is("my.yaml", "data:\n  root: /data\n"));
+  EXPECT_FALSE(is("list.txt", "a.png\nb.png\n"));
+  EXPECT_FALSE(shiftad::api::replaceableOutput(tmp / "missing.csv"));
+}

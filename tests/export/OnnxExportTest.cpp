@@ -193,6 +193,22 @@ TEST(OnnxExport, CliWritesTheModelAndRefusesToReplaceIt) {
   const auto forced =
       shiftad::test::runCli({"export", "--model", tmp / "run", "--out", tmp / "d.onnx", "--overwrite"}, tmp.path());
   EXPECT_EQ(forced.exit, 0) << forced.err;
+  // --overwrite replaces what shiftad wrote, never a user's file named by mistake, nor
+  // one a link leads to; an ONNX model another tool wrote (producer "pytorch") is not ours.
+  onnx::ModelProto theirs;
+  theirs.set_producer_name("pytorch");
+  shiftad::test::writeFile(tmp / "theirs.onnx", theirs.SerializeAsString());
+  shiftad::test::writeFile(tmp / "my.yaml", "data:\n  root: /data\n");
+  fs::create_symlink(tmp / "my.yaml", tmp / "link.onnx");
+  for (const char* name : {"theirs.onnx", "my.yaml", "link.onnx"}) {
+    const auto before = shiftad::test::readText(tmp / name);
+    const auto r =
+        shiftad::test::runCli({"export", "--model", tmp / "run", "--out", tmp / name, "--overwrite"}, tmp.path());
+    EXPECT_EQ(r.exit, 1) << name;
+    EXPECT_NE(r.err.find("is not a file shiftad wrote"), std::string::npos) << r.err;
+    EXPECT_EQ(shiftad::test::readText(tmp / name), before) << name;
+  }
+  EXPECT_TRUE(fs::is_symlink(tmp / "link.onnx"));
 }
 
 /// The lines of a text file (a run's dominant.txt: one image path per line).

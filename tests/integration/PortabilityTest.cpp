@@ -243,14 +243,26 @@ TEST(Overwrite, ScoreNeverWritesOverItsInputsOrAnExistingFileUnasked) {
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_EQ(snapshot(tmp / "imgs"), images);
 
-  // An existing file is replaced only with --overwrite.
+  // An existing file is replaced only with --overwrite, and only one shiftad wrote (or
+  // an empty one): a user's file stays, named directly or through a link.
   writeFile(tmp / "scores.csv", "mine\n");
   r = runCliIn("score -q --model run --images imgs --out scores.csv", tmp.path());
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_EQ(readText(tmp / "scores.csv"), "mine\n");
+  fs::create_symlink("scores.csv", tmp / "link.csv");
+  for (const char* out : {"scores.csv", "link.csv"}) {
+    r = runCliIn(std::string("score -q --model run --images imgs --out ") + out + " --overwrite", tmp.path());
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("is not a file shiftad wrote"), std::string::npos) << r.output;
+    EXPECT_EQ(readText(tmp / "scores.csv"), "mine\n");
+  }
+  writeFile(tmp / "scores.csv", "");
   r = runCliIn("score -q --model run --images imgs --out scores.csv --overwrite", tmp.path());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(readText(tmp / "scores.csv").rfind("path,score,normalised_score,anomalous\n", 0), 0u);
+  r = runCliIn("score -q --model run --images imgs --out link.csv --overwrite", tmp.path());  // now shiftad's
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::is_symlink(tmp / "link.csv"));
   // Nothing temporary is left anywhere.
   for (const auto& e : fs::recursive_directory_iterator(tmp.path()))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
@@ -326,12 +338,12 @@ TEST(Overwrite, ScoreAndExportNeverWriteIntoTheRunOrOverAPipe) {
   EXPECT_TRUE(fs::is_fifo(tmp / "pipe"));
   // A link is written through and kept; /dev/stdout (a link into /proc) is refused, never
   // replaced by a file (it was: every later program writing to it wrote into that file).
-  writeFile(tmp / "real.csv", "old\n");
+  writeFile(tmp / "real.csv", "path,score,normalised_score,anomalous\n");  // an earlier score's, of no image
   fs::create_symlink("real.csv", tmp / "latest.csv");
   ASSERT_EQ(runCliIn("score -q --model run --images " + images + " --out latest.csv --overwrite", tmp.path()).status,
             0);
   EXPECT_TRUE(fs::is_symlink(tmp / "latest.csv"));
-  EXPECT_EQ(readText(tmp / "real.csv").rfind("path,score,", 0), 0u) << readText(tmp / "real.csv");
+  EXPECT_GT(readText(tmp / "real.csv").size(), std::string("path,score,normalised_score,anomalous\n").size());
   fs::create_symlink("/proc/self/fd/1", tmp / "stdout");
   const auto out = runCliIn("score -q --model run --images " + images + " --out stdout --overwrite", tmp.path());
   EXPECT_EQ(out.status, 1) << out.output;
