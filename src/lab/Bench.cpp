@@ -1195,6 +1195,21 @@ void checkSweep(const Suite& suite, const BenchOptions& o, const std::vector<std
 
 }  // namespace
 
+/// The files a run's config names exist: a shipped suite names its weights relative to
+/// the source tree (`../../shared/weights/...`), which an installed tree does not have
+/// beside it; said before --out is made, with the --set that fixes it.
+void checkNamedFilesExist(const Suite& suite, const Config& cfg) {
+  const auto check = [&](const std::string& key, const std::string& path) {
+    if (path.empty() || fs::is_regular_file(path)) return;
+    SHIFTAD_THROW(
+        "suite '{}': {} '{}' does not exist (the suite names it relative to its own folder '{}'); give where that "
+        "file is with --set {}=PATH",
+        suite.name, key, path, suite.base_dir, key);
+  };
+  check("model.weights", cfg.model.weights);
+  if (cfg.encoder.type == EncoderType::kTorchScript) check("encoder.path", cfg.encoder.path);
+}
+
 /// Every variant's config, under each sweep value, is whole before the first run: a
 /// variant that cannot run (frozen_only without an encoder) was found only when the
 /// bench reached it, after the runs before it were spent.
@@ -1208,14 +1223,16 @@ void checkEveryVariantRuns(const Suite& suite, const BenchOptions& o, const std:
   for (const auto& variant : suite.variants)
     for (const auto& setting : settings) {
       row.variant = variant, row.setting = setting;
+      Config cfg;
       try {
-        runConfig(suite, o, row);
+        cfg = runConfig(suite, o, row);
       } catch (const Error& e) {
         SHIFTAD_THROW(
             "suite '{}', variant '{}'{}: {}; fix the suite's config or --set, or leave the variant out "
             "(--variants)",
             suite.name, variant, setting.empty() ? "" : " with " + setting, e.what());
       }
+      checkNamedFilesExist(suite, cfg);
     }
 }
 

@@ -344,6 +344,18 @@ TEST(Bench, ASuiteConfigKeyTheBenchSetsOrAVariantThatCannotRunIsRefusedBeforeAny
   expectRefused(runCli(bench(tmp, out, {}, grid), tmp.path()), 1,
                 {"suite 'plain', variant 'frozen_only'", "encoder.type", "--variants"});
   EXPECT_FALSE(fs::exists(out)) << "a run made before refusing";
+  // Weights the suite names relative to itself (an installed tree's suites name the
+  // source tree's ../../shared): refused before --out is made, naming the --set.
+  writeFile(tmp / "suites/weighted.yaml",
+            "suite: weighted\ndirections: [[source, target]]\nseeds: [0]\nvariants: [source_only]\n"
+            "config: {model: {weights: ../weights/w.safetensors}}\n");
+  grid.suite = tmp / "suites/weighted.yaml";
+  grid.variants = "source_only";
+  expectRefused(runCli(bench(tmp, out, {}, grid), tmp.path()), 1,
+                {"suite 'weighted': model.weights '" + (tmp / "weights/w.safetensors") + "' does not exist",
+                 "--set model.weights=PATH"});
+  EXPECT_FALSE(fs::exists(out)) << "written before refusing";
+  grid.suite = tmp / "plain.yaml";
   // Without a root, the message said the data root '' was not a folder.
   grid.root = "";
   grid.variants = "source_only";
