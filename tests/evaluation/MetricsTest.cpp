@@ -112,6 +112,17 @@ TEST(Metrics, InvariantToOrderAndMonotoneTransform) {
   EXPECT_NEAR(ev::aupr(s, y), 13.0 / 18.0, 1e-15);
 }
 
+TEST(Metrics, AuprOfAPerfectRankingIsExactlyOneNeverAbove) {
+  // Every anomaly above every normal: AP is 1 by its definition. Summing recall steps of
+  // 1/9 gave 1.0000000000000002 (a results.csv held aupr 1.0000000000000013).
+  for (int positives = 1; positives <= 200; ++positives) {
+    std::vector<double> s = {-2.0, -1.0};
+    std::vector<int> y = {0, 0};
+    for (int i = 0; i < positives; ++i) s.push_back(i), y.push_back(1);
+    EXPECT_EQ(ev::aupr(s, y), 1.0) << positives << " anomalies";
+  }
+}
+
 TEST(Metrics, AuprWithoutNormalsIsOne) { EXPECT_DOUBLE_EQ(ev::aupr({0.3, 0.1, 0.2}, {1, 1, 1}), 1.0); }
 
 TEST(Metrics, Errors) {
