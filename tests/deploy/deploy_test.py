@@ -156,7 +156,30 @@ def build_with_pkg_config(source, prefix, tmp):
     out = f"{tmp}/score_c_pkgconfig"
     run(["cc", "-std=c89", "-pedantic-errors", "-Wall", f"{source}/examples/downstream/score.c", "-o", out] + flags +
         [f"-Wl,-rpath,{libdir}"])
-    return out
+    return out, flags, libdir
+
+
+def run_the_docs_c_snippet(source, flags, libdir, run_dir, tmp):
+    """deploy.md's C snippet, in a main that declares w, h and pixels (a black 16 x 16
+    image), built as strict C89 with shiftad.pc's flags and run where runs/mug is the run:
+    one line, the score and the decision (it was not C89: declarations after statements)."""
+    doc = open(f"{source}/docs/deploy.md").read()
+    body = doc[doc.index("```c\n", doc.index("### C\n")) + 5:]
+    body = body[:body.index("```")]
+    includes = [l for l in body.splitlines() if l.startswith("#include")]
+    code = "\n".join(l for l in body.splitlines() if not l.startswith("#include"))
+    check(includes and "shiftad_score_images" in code, "deploy.md's C snippet found")
+    with open(f"{tmp}/snippet.c", "w") as f:
+        f.write("#include <stdio.h>\n" + "\n".join(includes) + "\nint main(void) {\n"
+                "  static unsigned char pixels[16 * 16 * 3];\n  int w = 16, h = 16;\n" + code + "\n  return 0;\n}\n")
+    run(["cc", "-std=c89", "-pedantic-errors", "-Wall", f"{tmp}/snippet.c", "-o", f"{tmp}/snippet"] + flags +
+        [f"-Wl,-rpath,{libdir}"])
+    os.makedirs(f"{tmp}/snippet-cwd/runs", exist_ok=True)
+    os.symlink(run_dir, f"{tmp}/snippet-cwd/runs/mug")
+    p = subprocess.run([f"{tmp}/snippet"], cwd=f"{tmp}/snippet-cwd", capture_output=True, text=True)
+    words = p.stdout.split()
+    check(p.returncode == 0 and len(words) == 2 and words[1] in ("anomalous", "normal") and float(words[0]) >= 0,
+          f"deploy.md's C snippet runs and prints a score and a decision (got: {p.stdout!r} {p.stderr[-300:]!r})")
 
 
 def train_tiny_run(cli, tmp):
@@ -299,10 +322,11 @@ def main():
         check(not os.path.exists(f"{prefix}/bin/shiftad"), "--component shiftad installs the library only")
         run(["cmake", "--install", build, "--prefix", prefix])
         moved = check_installed_cli(prefix, tmp)
-        score_c_pkgconfig = build_with_pkg_config(source, moved, tmp)
+        score_c_pkgconfig, pc_flags, pc_libdir = build_with_pkg_config(source, moved, tmp)
         check_blas_kernels_chosen_at_set_threads_not_at_load(lib)
         downstream = build_downstream(source, prefix, tmp)
         run_dir = train_tiny_run(cli, tmp)
+        run_the_docs_c_snippet(source, pc_flags, pc_libdir, run_dir, tmp)
         images, corrupt = images_to_score(tmp)
         made = formats_pillow_decodes_otherwise(tmp, images[0])
         images += list(made)
