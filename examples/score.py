@@ -6,8 +6,9 @@ libshiftad.so (docs/deploy.md).
     python3 examples/score.py --lib /opt/shiftad/lib/libshiftad.so RUN_DIR a.png b.png
     python3 examples/score.py --lib ... --decode RUN_DIR a.png   # decode here, score pixels
 
-Prints `path,score` (the first two columns of `shiftad score`'s CSV, a path quoted as there:
-RFC 4180) for every image scored. By default
+Prints `path,score,normalised_score,anomalous` (the rows of `shiftad score`'s CSV, a path
+quoted as there: RFC 4180) for every image scored: its score and the run's label-free
+decision (empty fields for a run without a calibration). By default
 the library reads the files (shiftad_score_files); with --decode, Pillow decodes them
 here and the library scores the RGB pixels in memory (shiftad_score_images), as a
 program holding camera frames would.
@@ -15,6 +16,7 @@ program holding camera frames would.
 import argparse
 import ctypes
 import ctypes.util
+import math
 import os
 import sys
 
@@ -69,6 +71,8 @@ class Detector:
         lib.shiftad_free.argtypes = [ctypes.c_void_p]
         lib.shiftad_input_size.restype = ctypes.c_int
         lib.shiftad_input_size.argtypes = [ctypes.c_void_p]
+        lib.shiftad_threshold.restype = ctypes.c_double
+        lib.shiftad_threshold.argtypes = [ctypes.c_void_p]
         lib.shiftad_score_images.restype = ctypes.c_int
         lib.shiftad_score_images.argtypes = [ctypes.c_void_p, ctypes.POINTER(Image), ctypes.c_size_t,
                                              ctypes.POINTER(Result)]
@@ -89,12 +93,21 @@ class Detector:
     def input_size(self):
         return self._lib.shiftad_input_size(self._handle)
 
+    def threshold(self):
+        """The run's label-free decision threshold: a score above it is anomalous (NaN
+        when the run has none)."""
+        value = self._lib.shiftad_threshold(self._handle)
+        if math.isnan(value) and self._error():
+            raise ShiftadError(self._error())
+        return value
+
     def score_files(self, paths):
-        """One score per path, in order; None for a file that could not be read."""
+        """One Result per path, in order (its score, normalised_score and anomalous);
+        None for a file that could not be read."""
         c_paths = (ctypes.c_char_p * len(paths))(*[os.fsencode(p) for p in paths])
         results = (Result * len(paths))()
         self._check(self._lib.shiftad_score_files(self._handle, c_paths, len(paths), results))
-        return [r.score if r.scored else None for r in results]
+        return [r if r.scored else None for r in results]
 
     def score_pixels(self, images):
         """One score per (width, height, rgb) image, rows packed: rgb is bytes, or any
@@ -113,7 +126,7 @@ class Detector:
                                         for (w, h, _), b in zip(images, buffers)])
         results = (Result * len(images))()
         self._check(self._lib.shiftad_score_images(self._handle, views, len(images), results))
-        return [r.score for r in results]
+        return list(results)
 
     def close(self):
         if self._handle:
@@ -227,12 +240,14 @@ def main():
     except ShiftadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print("path,score")
-    for path, score in zip(args.images, scores):
-        if score is None:
+    print("path,score,normalised_score,anomalous")
+    for path, r in zip(args.images, scores):
+        if r is None:
             print(f"skipped (unreadable): {path}", file=sys.stderr)
+        elif math.isnan(r.normalised_score):  # a run without a calibration: no decision
+            print(f"{csv_field(path)},{r.score:.9g},,")
         else:
-            print(f"{csv_field(path)},{score:.9g}")
+            print(f"{csv_field(path)},{r.score:.9g},{r.normalised_score:.6f},{int(r.anomalous)}")
     return 0
 
 

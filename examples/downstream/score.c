@@ -1,6 +1,6 @@
 /* Score image files with a trained detector through libshiftad's C API, printing
- * `path,score` (the first two columns of `shiftad score`'s CSV, a path quoted as there:
- * RFC 4180) for every file scored.
+ * `path,score,normalised_score,anomalous` (the rows of `shiftad score`'s CSV, a path
+ * quoted as there: RFC 4180) for every file scored: the score and the run's decision.
  *
  *   score_c RUN_DIR IMAGE...
  */
@@ -52,11 +52,16 @@ int main(int argc, char** argv) {
   if (status != SHIFTAD_OK) {
     fprintf(stderr, "error: %s\n", shiftad_last_error());
   } else {
-    printf("path,score\n");
+    printf("path,score,normalised_score,anomalous\n");
     for (i = 0; i < count; ++i) {
       if (results[i].scored) {
         print_field(argv[2 + i]);
-        printf(",%.9g\n", results[i].score);
+        printf(",%.9g,", results[i].score);
+        /* A run without a calibration has no decision: NaN (x != x), and empty fields. */
+        if (results[i].normalised_score == results[i].normalised_score)
+          printf("%.6f,%d\n", results[i].normalised_score, results[i].anomalous ? 1 : 0);
+        else
+          printf(",\n");
       } else
         fprintf(stderr, "skipped (unreadable): %s\n", argv[2 + i]);
     }

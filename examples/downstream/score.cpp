@@ -1,6 +1,6 @@
 // Score image files with a trained detector through libshiftad's C++ API, printing
-// `path,score` (the first two columns of `shiftad score`'s CSV, a path quoted as there:
-// RFC 4180) for every file scored.
+// `path,score,normalised_score,anomalous` (the rows of `shiftad score`'s CSV, a path
+// quoted as there: RFC 4180) for every file scored: the score and the run's decision.
 //
 //   score_cpp RUN_DIR IMAGE...
 #include <cstdio>
@@ -27,8 +27,15 @@ int main(int argc, char** argv) {
     shiftad::setThreads(0);                                         // all cores, as the `shiftad` command
     shiftad::Detector detector = shiftad::Detector::load(argv[1]);  // reads the run directory once
     const shiftad::ScoreResult result = detector.score(std::vector<std::string>(argv + 2, argv + argc));
-    std::printf("path,score\n");
-    for (const shiftad::ImageScore& s : result.scores) std::printf("%s,%.9g\n", csvField(s.path).c_str(), s.score);
+    std::printf("path,score,normalised_score,anomalous\n");
+    for (const shiftad::ImageScore& s : result.scores) {
+      std::printf("%s,%.9g,", csvField(s.path).c_str(), s.score);
+      // A run without a calibration has no decision: NaN, and empty fields as in the CLI.
+      if (s.normalised_score == s.normalised_score)
+        std::printf("%.6f,%d\n", s.normalised_score, s.anomalous ? 1 : 0);
+      else
+        std::printf(",\n");
+    }
     for (const std::string& path : result.skipped) std::fprintf(stderr, "skipped (unreadable): %s\n", path.c_str());
   } catch (const shiftad::Error& e) {  // bad input: the message names the path or value and what to do
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -17,6 +17,7 @@ examples/score.py (ctypes; reading files, and scoring pixels decoded by Pillow).
 import csv
 import importlib.util
 import io
+import json
 import math
 import os
 import re
@@ -54,20 +55,23 @@ def run(cmd, expect=0, **kw):
 
 
 def read_csv_scores(text):
-    """path -> score of the examples' `path,score` and of `shiftad score`'s
-    `path,score,normalised_score,anomalous`, read as RFC 4180 (Python's csv module): a
-    path with a comma or a quote is one field only when it is quoted."""
+    """path -> (score, normalised_score, anomalous) of the examples' and `shiftad score`'s
+    `path,score,normalised_score,anomalous` (the last two as written), read as RFC 4180
+    (Python's csv module): a path with a comma or a quote is one field only when quoted."""
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows and rows[0][:2] == ["path", "score"], f"not a scores CSV: {rows[:2]}"
-    check(all(len(r) == len(rows[0]) for r in rows), f"every row has {len(rows[0])} fields: {rows}")
-    return {r[0]: float(r[1]) for r in rows[1:]}
+    header = ["path", "score", "normalised_score", "anomalous"]
+    assert rows and rows[0] == header, f"not a scores CSV: {rows[:2]}"
+    check(all(len(r) == len(header) for r in rows), f"every row has {len(header)} fields: {rows}")
+    return {r[0]: (float(r[1]), r[2], r[3]) for r in rows[1:]}
 
 
 def compare(name, got, expected):
+    """The same images, scores within float rounding, and the same decision to the digit."""
     check(set(got) == set(expected), f"{name}: scored {sorted(set(got) ^ set(expected))} differently from the CLI")
     for path in set(got) & set(expected):
-        a, b = got[path], expected[path]
+        (a, *decision_a), (b, *decision_b) = got[path], expected[path]
         check(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9), f"{name}: {path} scores {a}, the CLI {b}")
+        check(decision_a == decision_b, f"{name}: {path} normalised score, anomalous {decision_a}, the CLI {decision_b}")
 
 
 def declared_functions(include_dir):
@@ -90,6 +94,8 @@ def check_installed_tree(prefix, version):
     for h in INSTALLED_HEADERS:
         check(os.path.isfile(f"{prefix}/include/shiftad/{h}"), f"include/shiftad/{h} installed")
     check(not os.path.exists(f"{prefix}/include/shiftad/Lab.h"), "Lab.h (the CLI's lab) not installed")
+    for f in ("downstream/CMakeLists.txt", "downstream/score.c", "downstream/score.cpp", "score.py"):
+        check(os.path.isfile(f"{prefix}/share/shiftad/examples/{f}"), f"share/shiftad/examples/{f} installed")
     libdirs = [d for d in ("lib", "lib64", "lib/x86_64-linux-gnu") if os.path.isfile(f"{prefix}/{d}/libshiftad.so")]
     check(len(libdirs) == 1, f"libshiftad.so installed once under {prefix}/lib*")
     if not libdirs:
@@ -115,9 +121,10 @@ def check_installed_tree(prefix, version):
     return lib
 
 
-def build_downstream(source, prefix, tmp):
+def build_downstream(prefix, tmp):
+    """The installed copy of examples/downstream, built against the prefix."""
     build = f"{tmp}/downstream"
-    run(["cmake", "-S", f"{source}/examples/downstream", "-B", build, "-DCMAKE_BUILD_TYPE=Release",
+    run(["cmake", "-S", f"{prefix}/share/shiftad/examples/downstream", "-B", build, "-DCMAKE_BUILD_TYPE=Release",
          f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON"])
     cache = open(f"{build}/CMakeCache.txt").read()
     found = re.search(r"^shiftad_DIR:PATH=(.*)$", cache, re.M).group(1)
@@ -154,7 +161,7 @@ def build_with_pkg_config(source, prefix, tmp):
     check(os.path.isfile(f"{libdir}/libshiftad.so"), f"shiftad.pc's libdir {libdir} holds libshiftad.so")
     check(run(["pkg-config", "--modversion", "shiftad"], env=env).stdout.strip() == sys.argv[5], "shiftad.pc's version")
     out = f"{tmp}/score_c_pkgconfig"
-    run(["cc", "-std=c89", "-pedantic-errors", "-Wall", f"{source}/examples/downstream/score.c", "-o", out] + flags +
+    run(["cc", "-std=c89", "-pedantic-errors", "-Wall", f"{prefix}/share/shiftad/examples/downstream/score.c", "-o", out] + flags +
         [f"-Wl,-rpath,{libdir}"])
     return out, flags, libdir
 
@@ -300,7 +307,9 @@ def check_score_pixels_reads_the_buffer_it_is_given(source, lib, run_dir, image,
     w, h, rgb = example.decode_rgb(image)
     array = np.frombuffer(rgb, np.uint8).reshape(h, w, 3)
     with example.Detector(lib, run_dir, threads=1) as det:
-        got = det.score_pixels([(w, h, rgb), (w, h, array), (w, h, array[:, ::-1][:, ::-1])])
+        threshold = json.load(open(f"{run_dir}/calibration.json"))["threshold"]
+        check(det.threshold() == threshold, f"score.py's threshold() {det.threshold()} is calibration.json's {threshold}")
+        got = [r.score for r in det.score_pixels([(w, h, rgb), (w, h, array), (w, h, array[:, ::-1][:, ::-1])])]
         check(all(abs(g - expected) <= 1e-6 * max(1.0, abs(expected)) for g in got),
               f"score_pixels of bytes, a NumPy array and a strided view give the file's score {expected} (got {got})")
         try:
@@ -324,7 +333,7 @@ def main():
         moved = check_installed_cli(prefix, tmp)
         score_c_pkgconfig, pc_flags, pc_libdir = build_with_pkg_config(source, moved, tmp)
         check_blas_kernels_chosen_at_set_threads_not_at_load(lib)
-        downstream = build_downstream(source, prefix, tmp)
+        downstream = build_downstream(prefix, tmp)
         run_dir = train_tiny_run(cli, tmp)
         run_the_docs_c_snippet(source, pc_flags, pc_libdir, run_dir, tmp)
         images, corrupt = images_to_score(tmp)
@@ -336,7 +345,7 @@ def main():
         run([cli, "score", "--model", run_dir, "--images", f"{tmp}/list.txt", "--out", f"{tmp}/cli.csv"])
         expected = read_csv_scores(open(f"{tmp}/cli.csv").read())
         check(corrupt not in expected and len(expected) == len(images) - 1, "the CLI skipped the corrupt file")
-        python = ["/usr/bin/python3", f"{source}/examples/score.py", "--lib", lib, run_dir]
+        python = ["/usr/bin/python3", f"{prefix}/share/shiftad/examples/score.py", "--lib", lib, run_dir]
         clients = {"score_cpp": [f"{downstream}/score_cpp", run_dir] + images,
                    "score_c": [f"{downstream}/score_c", run_dir] + images, "score.py": python + images,
                    "score_c (pkg-config, moved prefix)": [score_c_pkgconfig, run_dir] + images,
@@ -347,7 +356,7 @@ def main():
             if corrupt in cmd:
                 check(f"skipped (unreadable): {corrupt}" in p.stderr, f"{name} reports the corrupt file skipped")
         readable = next(p for p in images if p != corrupt)
-        check_score_pixels_reads_the_buffer_it_is_given(source, lib, run_dir, readable, expected[readable])
+        check_score_pixels_reads_the_buffer_it_is_given(source, lib, run_dir, readable, expected[readable][0])
         for name, cmd in {"score_c": [f"{downstream}/score_c"], "score_cpp": [f"{downstream}/score_cpp"],
                           "score.py": python[:-1]}.items():
             p = run(cmd + [f"{tmp}/no-such-run", images[0]], expect=1)
