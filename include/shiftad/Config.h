@@ -78,6 +78,10 @@ struct DataConfig {
   /// domain's one-vs-all split: a folder (searched recursively) or a list file. No test
   /// split and no label diagnostics; "" (default): the split of `target`.
   std::string pool_images;
+  /// Labelled target images that are the test split, all of them, in place of the target
+  /// domain's test share: a folder of class folders (FOLDER/CLASS/image: normal_class's
+  /// images normal, every other class's anomalies). "" (default): the split of `target`.
+  std::string test_images;
   std::string normal_class;  ///< the normal class; every other class is an anomaly
   int image_size = 32;       ///< side of the square network input
   int resize = 0;            ///< side images are resized to before the center crop (0: image_size)

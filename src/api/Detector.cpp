@@ -527,12 +527,13 @@ bool otherImageOfTheSameName(const fs::path& trained, const std::string& test_im
   return false;
 }
 
-/// An unlabeled pool (data.pool_images) has no test split: say how to evaluate instead.
+/// An unlabeled pool (data.pool_images) has no test split unless data.test_images gives
+/// one: say how to evaluate instead.
 void checkHasATestSplit(const std::string& run_dir, const Config& cfg) {
-  SHIFTAD_CHECK(cfg.data.pool_images.empty(),
+  SHIFTAD_CHECK(cfg.data.pool_images.empty() || !cfg.data.test_images.empty(),
                 "run '{}': data.pool_images '{}' is an unlabeled pool, with no test split to evaluate on; evaluate "
-                "on labelled target data: a config whose data.target holds the normal class and anomaly classes as "
-                "folders, and data.pool_images: \"\" (`shiftad eval --model RUN --config FILE`)",
+                "on labelled target images: a folder of class folders (the normal class and anomaly classes), "
+                "`shiftad eval --model RUN --set data.test_images=FOLDER`",
                 run_dir, cfg.data.pool_images);
 }
 
@@ -545,12 +546,13 @@ void checkTestIsUnseen(const std::string& run_dir, const Config& trained, const 
                        const Config& cfg, const std::vector<std::string>& test) {
   std::error_code ec;
   const auto source_dir = fs::path(trained.data.root) / trained.data.source;
-  const auto test_dir = fs::path(cfg.data.root) / cfg.data.target;
+  const auto test_dir =
+      cfg.data.test_images.empty() ? fs::path(cfg.data.root) / cfg.data.target : fs::path(cfg.data.test_images);
   // The run's source domain, also after the data moved (its old root gone).
   const bool moved = !fs::exists(trained.data.root, ec);
   SHIFTAD_CHECK(
       !fs::equivalent(source_dir, test_dir, ec) &&
-          !(moved && data::sameDomainName(trained.data.source, cfg.data.target)),
+          !(moved && cfg.data.test_images.empty() && data::sameDomainName(trained.data.source, cfg.data.target)),
       "the test split is drawn from '{}', the domain run '{}' was trained on as its source: its normal images "
       "are training images; evaluate on another target domain",
       test_dir.string(), run_dir);
@@ -604,16 +606,16 @@ EvalResult Detector::evaluate(const Config& cfg, const std::string& scores_file)
                 impl_->run_dir, impl_->run.cfg.data.normal_class, cfg.data.normal_class,
                 impl_->run.cfg.data.normal_class, cfg.data.normal_class);
   checkHasATestSplit(impl_->run_dir, cfg);
-  const auto split = api::splitFor(cfg.data);
-  checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, split.test.paths);
+  const auto test = data::testSplitFor(cfg.data);
+  checkTestIsUnseen(impl_->run_dir, impl_->run.cfg, impl_->pool, cfg, test.paths);
   // In score()'s chunks: a test split of any size is never held in memory whole.
-  const auto scored = impl_->scoreInChunks(split.test.paths);
+  const auto scored = impl_->scoreInChunks(test.paths);
   if (impl_->cache->inputs().diskCaches()) api::trimDiskCaches(impl_->run.cfg);  // the caches it scored through
-  api::checkSkipped(cfg.data.max_skipped, scored.skipped, split.test.paths.size(), "test");
+  api::checkSkipped(cfg.data.max_skipped, scored.skipped, test.paths.size(), "test");
   std::vector<std::string> paths;
   std::vector<double> scores;
   for (const auto& s : scored.scores) paths.push_back(s.path), scores.push_back(s.score);
-  const auto labels = api::labelsOf(paths, split.test);
+  const auto labels = api::labelsOf(paths, test);
   api::warnIfScoresAlike(scores, "test");
   EvalResult r;
   r.auroc = evaluation::auroc(scores, labels);

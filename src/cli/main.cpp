@@ -835,7 +835,7 @@ bool evalReads(const std::string& key) {
   static const std::set<std::string> kSplit = {"data.root",         "data.source",        "data.target",
                                                "data.normal_class", "data.pool_fraction", "data.contamination",
                                                "data.split_seed",   "data.max_skipped",   "data.threads",
-                                               "data.image_cache",  "data.pool_images"};
+                                               "data.image_cache",  "data.pool_images",   "data.test_images"};
   return kSplit.count(key) > 0;
 }
 
@@ -848,7 +848,8 @@ int runEval(const EvalCommand& c) {
     if (const auto key = o.substr(0, o.find('=')); !evalReads(key))
       spdlog::warn(
           "eval --set {}: eval reads only the split (data.root, source, target, normal_class, pool_fraction, "
-          "contamination, split_seed) and how images are read; the model and its settings are the run's, so this "
+          "contamination, split_seed, pool_images, test_images) and how images are read; the model and its settings "
+          "are the run's, so this "
           "changes nothing",
           o);
   // Without --out, another split's scores are not saved (the run's own stay).

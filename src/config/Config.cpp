@@ -246,6 +246,11 @@ const std::vector<KeySpec>& schema() {
               "folder (searched recursively) or a text file with one image path per line. The run has no test split "
               "(evaluate it with `shiftad eval --config` on labelled target data) and no label diagnostics; "
               "data.target, pool_fraction, contamination and split_seed do not apply. \"\": the split of data.target"),
+      pathKey("data.test_images", SHIFTAD_FIELD(data.test_images),
+              "labelled target images that are the test split, all of them, in place of data.target's test share: a "
+              "folder of class folders (FOLDER/CLASS/image; data.normal_class's images are normal, every other "
+              "class's anomalies). `eval --set data.test_images=FOLDER` evaluates a run on it and reads no other "
+              "folder; with data.pool_images it gives a deployment's run a test split. \"\": the split of data.target"),
       stringKey("data.target", SHIFTAD_FIELD(data.target),
                 "target domain (a folder under data.root), split into unlabeled pool and test"),
       stringKey("data.normal_class", SHIFTAD_FIELD(data.normal_class),
@@ -889,7 +894,7 @@ bool sameSplit(const DataConfig& a, const DataConfig& b) {
   const bool same_root = a.root == b.root || fs::equivalent(a.root, b.root, ec);
   return same_root && a.source == b.source && a.target == b.target && a.normal_class == b.normal_class &&
          a.pool_fraction == b.pool_fraction && a.contamination == b.contamination && a.split_seed == b.split_seed &&
-         a.pool_images == b.pool_images;
+         a.pool_images == b.pool_images && a.test_images == b.test_images;
 }
 
 std::vector<std::string> changedSettings(const Config& then, const Config& now) {

@@ -345,20 +345,26 @@ std::vector<std::string> listClasses(const std::string& root, const std::string&
 }
 
 std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain) {
-  const fs::path dir = domainDir(root, domain);
+  listClasses(root, domain);  // the root, the domain and its class folders exist, or the error says which not
+  sayBesideFolders(imagesBesideFolders(root), root);
+  return listClassFolders((fs::path(root) / domain).string());
+}
+
+std::vector<ImageRecord> listClassFolders(const std::string& dir) {
+  const std::vector<std::string> classes = subfolders(dir);
+  SHIFTAD_CHECK(!classes.empty(), "domain folder '{}' holds no class folder: expected {}/CLASS/image files", dir, dir);
   std::vector<ImageRecord> out;
   std::vector<std::string> ignored;
-  for (const std::string& cls : listClasses(root, domain)) {
-    const std::vector<std::string> files = imagesBelow(dir / cls, &ignored);
+  for (const std::string& cls : classes) {
+    const std::vector<std::string> files = imagesBelow(fs::path(dir) / cls, &ignored);
     if (files.empty())
       throw EmptyClassError(fmt::format(
           "empty class: folder '{}' holds no image (.jpg, .jpeg, .png, .bmp); add images or remove the folder",
-          (dir / cls).string()));
+          (fs::path(dir) / cls).string()));
     for (const std::string& f : files) out.push_back({f, cls});
   }
-  sayIgnored(ignored, dir.string());
-  for (const auto& folder : {fs::path(root), dir})
-    sayBesideFolders(imagesBesideFolders(folder.string()), folder.string());
+  sayIgnored(ignored, dir);
+  sayBesideFolders(imagesBesideFolders(dir), dir);
   return out;
 }
 

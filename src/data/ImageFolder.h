@@ -60,6 +60,12 @@ class EmptyClassError : public Error {
 /// folder holds no image (EmptyClassError).
 std::vector<ImageRecord> listDomain(const std::string& root, const std::string& domain);
 
+/// listDomain of a folder of class folders given by itself (DIR/CLASS/image: a labelled
+/// test set, data.test_images), not as a domain below a data root. The caller checks
+/// that `dir` is a folder; one without class folders, or a class without images, is an
+/// Error naming it.
+std::vector<ImageRecord> listClassFolders(const std::string& dir);
+
 /// What keeps one line of an image list from naming a file: "" when nothing does, else
 /// what the line holds ("a NUL byte: ...", "5000 characters, longer than any path ..."):
 /// a NUL byte (binary data; a path cut there would name another file), or more

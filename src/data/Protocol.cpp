@@ -147,6 +147,25 @@ void checkClasses(const ByClass& source, const ByClass& target, const std::strin
 
 }  // namespace
 
+LabelledImages labelledImages(const std::vector<ImageRecord>& images, const std::string& normal_class,
+                              const std::string& where) {
+  const ByClass classes = groupByClass(images);
+  SHIFTAD_CHECK(classes.count(normal_class),
+                "{} has no folder of the normal class '{}': its class folders are {}; put the normal test images in "
+                "{}/{}",
+                where, normal_class, classNames(classes, normal_class), where, normal_class);
+  SHIFTAD_CHECK(classes.size() >= 2,
+                "{} holds only the normal class '{}': a test split needs anomalies too; put them in folders of "
+                "other classes beside it ({}/ANOMALY_CLASS/)",
+                where, normal_class, where);
+  LabelledImages out;
+  for (const auto& r : images) {
+    out.paths.push_back(r.path);
+    out.is_anomaly.push_back(r.cls == normal_class ? 0 : 1);
+  }
+  return out;
+}
+
 ProtocolSplit unlabeledSplit(const std::vector<ImageRecord>& source_domain, std::vector<std::string> pool,
                              const std::string& normal_class) {
   const ByClass source = groupByClass(source_domain);
@@ -246,8 +265,9 @@ bool sameDomainName(const std::string& a, const std::string& b) {
   return spelled(a) == spelled(b);
 }
 
-std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target) {
-  if (sameDomainName(source, target))
+std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target,
+                        const std::string& test_images) {
+  if (test_images.empty() && sameDomainName(source, target))
     return fmt::format(
         "data.source and data.target are both '{}': the test split would be drawn from the training "
         "images and the AUROC would be inflated; name two different domains",
@@ -255,10 +275,11 @@ std::string leakProblem(const ProtocolSplit& split, const std::string& source, c
   const std::vector<SharedFile> shared = sharedFiles(split);
   if (shared.empty()) return "";
   return fmt::format(
-      "{} test image(s) of data.target '{}' are also training images (the same file under "
+      "{} test image(s) of {} are also training images (the same file under "
       "data.source '{}' or in the pool, through a symlink or a hard link), e.g. '{}' is '{}'; the "
       "AUROC would be inflated. Replace the links by distinct images or remove them",
-      shared.size(), target, source, shared.front().test, shared.front().training);
+      shared.size(), test_images.empty() ? "data.target '" + target + "'" : "data.test_images '" + test_images + "'",
+      source, shared.front().test, shared.front().training);
 }
 
 }  // namespace shiftad::data

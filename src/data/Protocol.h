@@ -51,6 +51,13 @@ ProtocolSplit makeSplit(const std::vector<ImageRecord>& source_domain, const std
 ProtocolSplit unlabeledSplit(const std::vector<ImageRecord>& source_domain, std::vector<std::string> pool,
                              const std::string& normal_class);
 
+/// A labelled test set given as class folders (data.test_images, listed by
+/// listClassFolders): normal_class's images normal, every other class's anomalies.
+/// Throws shiftad::Error, naming the set as `where`, if the normal class or every other
+/// class is missing.
+LabelledImages labelledImages(const std::vector<ImageRecord>& images, const std::string& normal_class,
+                              const std::string& where);
+
 /// A test image that is also a training image.
 struct SharedFile {
   std::string test;      ///< path in the test split
@@ -64,8 +71,10 @@ struct SharedFile {
 std::vector<SharedFile> sharedFiles(const ProtocolSplit& split);
 
 /// Why `split` leaks its test split into training ("" if it does not), naming the
-/// domains: data.source == data.target, or the first shared file and their count.
-std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target);
+/// domains: data.source == data.target, or the first shared file and their count;
+/// `test_images`: data.test_images, the test split given as its own folder.
+std::string leakProblem(const ProtocolSplit& split, const std::string& source, const std::string& target,
+                        const std::string& test_images = "");
 
 /// Whether two domain names (folders below the data root) name one folder however spelled:
 /// "source", "source/", "./source".

@@ -619,7 +619,8 @@ Config runConfig(const Suite& suite, const BenchOptions& o, const evaluation::Be
   auto cfg = parseConfig(suite.config_yaml, ov, suite.name, suite.base_dir);
   cfg.data.root = suite.root;
   cfg.data.source = row.source, cfg.data.target = row.target, cfg.data.normal_class = row.normal_class;
-  cfg.data.pool_images = "";  // one-vs-all: the pool is split from the target's class folders
+  cfg.data.pool_images = "";  // one-vs-all: the pool and the test split are split from the target's class folders
+  cfg.data.test_images = "";
   cfg.data.split_seed = row.seed, cfg.train.seed = row.seed;
   validateConfig(cfg);
   return cfg;
@@ -1132,6 +1133,7 @@ void checkKeysNotOverridden(const Suite& suite, const BenchOptions& o) {
       {"data.source", "the suite's 'directions'"},
       {"data.target", "the suite's 'directions'"},
       {"data.pool_images", "the suite's 'directions' (a bench tests on labelled target domains)"},
+      {"data.test_images", "the suite's 'directions' (a bench tests on each target domain's own test share)"},
       {"data.normal_class", "--classes or the suite's 'classes'"},
       {"data.split_seed", "--seeds or the suite's 'seeds'"},
       {"train.seed", "--seeds or the suite's 'seeds'"},

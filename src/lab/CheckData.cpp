@@ -80,9 +80,10 @@ void checkImageCounts(const Config& cfg, const DataCheckReport& r, const data::P
         fmt::format("the target pool of '{}' has {} readable image(s); alignment needs at least 2 "
                     "(raise data.pool_fraction, or add target images)",
                     cfg.data.target, readable(split.train.pool)));
-  // An unlabeled pool (data.pool_images) has no test split; its images may lie outside the root.
-  if (split.pool_labelled && readable(split.test.paths) == 0)
-    problems.push_back(fmt::format("the test split of '{}' has no readable image", cfg.data.target));
+  // An unlabeled pool (data.pool_images) has no test split unless data.test_images gives one.
+  if ((split.pool_labelled || !cfg.data.test_images.empty()) && readable(split.test.paths) == 0)
+    problems.push_back(fmt::format("the test split of '{}' has no readable image",
+                                   cfg.data.test_images.empty() ? cfg.data.target : cfg.data.test_images));
   skips(split.train.source, "source");
   if (aligns(cfg)) skips(split.train.pool, "pool");
   skips(split.test.paths, "test");
@@ -91,8 +92,8 @@ void checkImageCounts(const Config& cfg, const DataCheckReport& r, const data::P
 /// Leaks of the test split into training: the same file on both sides (also refused by
 /// `train`), and byte-identical copies (found only here: they need every file hashed).
 void checkLeaks(const Config& cfg, DataCheckReport& r, const data::ProtocolSplit& split) {
-  if (!split.pool_labelled) return;  // no test split
-  if (const auto leak = data::leakProblem(split, cfg.data.source, cfg.data.target); !leak.empty())
+  if (split.test.paths.empty()) return;  // an unlabeled pool alone: no test split
+  if (const auto leak = data::leakProblem(split, cfg.data.source, cfg.data.target, cfg.data.test_images); !leak.empty())
     r.protocol_problems.push_back(leak);  // train refuses it; byte copies it cannot see
   auto& leaks = r.split_leaks;
   std::set<std::string> training(split.train.source.begin(), split.train.source.end());

@@ -285,3 +285,20 @@ TEST(Protocol, SharedFilesAreTestImagesThatTrainingAlsoReads) {
   EXPECT_TRUE(shiftad::data::sharedFiles(split).empty());
   EXPECT_EQ(shiftad::data::leakProblem(split, "s", "t"), "");
 }
+
+TEST(Protocol, ALabelledFolderIsLabelledByItsClassFoldersAndNeedsTheNormalClassAndAnother) {
+  const auto held = domain("held", {{"circle", 2}, {"ring", 1}, {"square", 1}});
+  const auto test = shiftad::data::labelledImages(held, "circle", "data.test_images 'held'");
+  ASSERT_EQ(test.paths.size(), 4u);
+  for (size_t i = 0; i < held.size(); ++i) {
+    EXPECT_EQ(test.paths[i], held[i].path);
+    EXPECT_EQ(test.is_anomaly[i], held[i].cls == "circle" ? 0 : 1) << held[i].path;
+  }
+  const auto no_normal = errorOf([&] { shiftad::data::labelledImages(held, "star", "data.test_images 'held'"); });
+  EXPECT_NE(no_normal.find("data.test_images 'held' has no folder of the normal class 'star'"), std::string::npos)
+      << no_normal;
+  EXPECT_NE(no_normal.find("circle"), std::string::npos) << no_normal;  // the classes it has
+  const auto only = domain("held", {{"circle", 3}});
+  const auto alone = errorOf([&] { shiftad::data::labelledImages(only, "circle", "data.test_images 'held'"); });
+  EXPECT_NE(alone.find("holds only the normal class 'circle'"), std::string::npos) << alone;
+}
