@@ -82,11 +82,7 @@ void setThreshold(Calibration& c, const ThresholdConfig& rule) {
 }
 
 Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominant, const FileScorer& score) {
-  return calibrate(cfg, splitFor(cfg.data), dominant, score);
-}
-
-Calibration calibrate(const Config& cfg, const data::ProtocolSplit& split, const std::vector<std::string>& dominant,
-                      const FileScorer& score) {
+  const auto split = splitFor(cfg.data);
   const auto source = scoredSet(cfg, score, split.train.source, "source");
   const auto pool = scoredSet(cfg, score, split.train.pool, "pool");
   Calibration c;

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "data/Protocol.h"
 #include "shiftad/Config.h"
 
 namespace shiftad::api {
@@ -43,11 +42,6 @@ using FileScorer = std::function<ScoredFiles(const std::vector<std::string>&)>;
 /// pool images (the run's dominant.txt; empty: the whole pool) as the calibration
 /// normals, and set the threshold by cfg.threshold.
 Calibration calibrate(const Config& cfg, const std::vector<std::string>& dominant, const FileScorer& score);
-
-/// calibrate with the split of cfg's data section given (`split`, as training built it):
-/// not built, nor its warnings said, a second time.
-Calibration calibrate(const Config& cfg, const data::ProtocolSplit& split, const std::vector<std::string>& dominant,
-                      const FileScorer& score);
 
 /// Set `c`'s threshold by `rule` from the scores it holds (c.rule, c.threshold,
 /// c.fell_back), as calibrate sets it: the same threshold a calibration from the data

@@ -124,21 +124,18 @@ struct Detector::Impl {
   }
   std::optional<std::string> calibration_error;  ///< why the first attempt failed
 
-  /// `split`: the one the run was trained on, when the caller has it (fit), so that its
-  /// warnings are not said twice; otherwise built from the run's config.
-  void calibrate(const data::ProtocolSplit* split = nullptr) {
-    calibration = calibrationOf(split);
+  void calibrate() {
+    calibration = calibrationOf();
     calibration->run_id = run.run_id;
     calibration_error.reset();
   }
 
-  api::Calibration calibrationOf(const data::ProtocolSplit* split) {
-    const api::FileScorer score = [this](const std::vector<std::string>& paths) {
+  api::Calibration calibrationOf() {
+    return api::calibrate(run.cfg, dominant, [this](const std::vector<std::string>& paths) {
       torch::Tensor s;
       const auto in = scoreFiles(paths, s);
       return api::ScoredFiles{in.paths, toDoubles(s), in.skipped};
-    };
-    return split ? api::calibrate(run.cfg, *split, dominant, score) : api::calibrate(run.cfg, dominant, score);
+    });
   }
 
   std::string run_dir;
@@ -313,9 +310,9 @@ Detector Detector::fitInto(const Config& cfg, const std::string& run_dir, const 
   const auto load = [&](const std::string& dir) { return loadImpl(dir, cache, options.callbacks); };
   // The threshold is set from the trained model's scores of the source and the pool and
   // committed with the run: a replaced run is the old one or the new one, calibrated.
-  const auto calibrate = [&](const std::string& staged, const data::ProtocolSplit& split) {
+  const auto calibrate = [&](const std::string& staged) {
     auto impl = load(staged);
-    impl->calibrate(&split);
+    impl->calibrate();
     api::writeCalibration((fs::path(staged) / kCalibrationFile).string(), *impl->calibration);
   };
   auto outcome = api::fitRun(cache->inputs(), cfg, run_dir, options, calibrate);

@@ -781,9 +781,8 @@ Counts fitNetwork(InputCache& cache, const Config& cfg, const Plan& plan, const 
 
 /// summary.json and what `before_commit` adds, then (a complete replacement) the swap
 /// into RUN_DIR.
-void finishRun(const Config& cfg, const data::ProtocolSplit& split, const Workspace& w, const Plan& plan,
-               const Counts& n, TrainSummary& summary, std::chrono::steady_clock::time_point t0,
-               const BeforeCommit& before_commit) {
+void finishRun(const Config& cfg, const Workspace& w, const Plan& plan, const Counts& n, TrainSummary& summary,
+               std::chrono::steady_clock::time_point t0, const BeforeCommit& before_commit) {
   // Stopped: the epochs done (before the one a resumed fit went on in, when it stopped
   // before ending one).
   summary.epochs = plan.frozen_scorer    ? 0
@@ -805,7 +804,7 @@ void finishRun(const Config& cfg, const data::ProtocolSplit& split, const Worksp
                              {"resumed_at_epoch", summary.resumed_at_epoch}};
   writeTextAtomic((fs::path(w.dir) / kSummaryFile).string(), js.dump(2) + "\n");
   if (summary.interrupted) return;
-  if (before_commit) before_commit(w.dir, split);
+  if (before_commit) before_commit(w.dir);
   if (w.dir != w.run_dir) replaceRun(w.run_dir, w.dir);
 }
 
@@ -838,7 +837,7 @@ TrainSummary trainInto(InputCache& cache, const Config& cfg, const data::Protoco
   const auto n = plan.frozen_scorer
                      ? (w.writes() ? fitFrozenBaseline(cache, cfg, plan, split, w.dir, metrics) : Counts{})
                      : fitNetwork(cache, cfg, plan, split, source, pool, f, w, metrics, callbacks, summary);
-  finishRun(cfg, split, w, plan, n, summary, t0, before_commit);
+  finishRun(cfg, w, plan, n, summary, t0, before_commit);
   return summary;
 }
 
