@@ -244,7 +244,8 @@ const std::vector<KeySpec>& schema() {
       pathKey("data.pool_images", SHIFTAD_FIELD(data.pool_images),
               "unlabeled target images that are the pool, all of them, in place of data.target's one-vs-all split: a "
               "folder (searched recursively) or a text file with one image path per line. The run has no test split "
-              "(evaluate it with `shiftad eval --config` on labelled target data) and no label diagnostics; "
+              "(give it one with data.test_images, or `shiftad eval --set data.test_images=FOLDER`) and no label "
+              "diagnostics; "
               "data.target, pool_fraction, contamination and split_seed do not apply. \"\": the split of data.target"),
       pathKey("data.test_images", SHIFTAD_FIELD(data.test_images),
               "labelled target images that are the test split, all of them, in place of data.target's test share: a "
